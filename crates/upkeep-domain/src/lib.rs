@@ -1,0 +1,6 @@
+//! The pure domain of upkeep: the configuration model and its validation, durations, business
+//! hours, time-zone math, roles and status types.
+//!
+//! Architecture invariant: nothing in this crate performs I/O or reads the clock. The current
+//! instant and the process environment arrive as parameters, so every rule here is testable with
+//! fixed inputs.

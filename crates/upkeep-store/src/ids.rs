@@ -1,0 +1,54 @@
+//! Identifiers: 12 lowercase alphanumerics, the shape Statuspage uses, random and stable per
+//! object; and token secrets.
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+/// A new random id of 12 lowercase ASCII letters and digits (about 62 bits).
+pub fn new_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// A new bearer-token secret: `upk_` and 43 alphanumerics (about 256 bits).
+pub fn new_token_secret() -> String {
+    let body: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(43)
+        .map(char::from)
+        .collect();
+    format!("upk_{body}")
+}
+
+/// Whether `s` has the shape of an id made by [`new_id`].
+pub fn is_id(s: &str) -> bool {
+    s.len() == 12
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_the_statuspage_shape_and_differ() {
+        let a = new_id();
+        let b = new_id();
+        assert!(is_id(&a), "{a}");
+        assert_ne!(a, b);
+        assert!(!is_id("ABCDEFGHIJKL"));
+        assert!(!is_id("short"));
+    }
+
+    #[test]
+    fn secrets_are_long_and_prefixed() {
+        let s = new_token_secret();
+        assert!(s.starts_with("upk_"));
+        assert_eq!(s.len(), 47);
+    }
+}

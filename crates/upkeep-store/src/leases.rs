@@ -1,0 +1,65 @@
+//! Leases: how replicas sharing one PostgreSQL database agree on who runs a piece of background
+//! work (a scheduler, a delivery worker, a shard of probes).
+//!
+//! A lease is a row `(name, holder, expires_at)`. Taking or renewing it is one conditional
+//! upsert, atomic on both backends: it succeeds when the row is absent, expired, or already held
+//! by the caller. A holder renews well before expiry; if it dies, another replica takes over once
+//! the lease expires, so no work is lost for longer than one lease period and no two replicas
+//! hold the same lease at once (as long as the clocks of the replicas agree to within the
+//! renewal margin).
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::{Store, StoreError, with_pool};
+
+impl Store {
+    /// Takes or renews the lease `name` for `holder` until `now + ttl`. Returns whether the
+    /// caller holds it now.
+    pub async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let now_ms = now.as_millisecond();
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let expires = now_ms.saturating_add(ttl_ms);
+        let sql = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+                   WHERE leases.holder = excluded.holder OR leases.expires_at <= $4";
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(name)
+            .bind(holder)
+            .bind(expires)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Gives the lease up at once (on clean shutdown), if `holder` holds it.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let sql = "DELETE FROM leases WHERE name = $1 AND holder = $2";
+        with_pool!(self, pool => sqlx::query(sql).bind(name).bind(holder).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Who holds the lease `name` at `now`, if anyone.
+    pub async fn lease_holder(
+        &self,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT holder FROM leases WHERE name = $1 AND expires_at > $2";
+        let holder: Option<String> = with_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(name)
+            .bind(now.as_millisecond())
+            .fetch_optional(pool)
+            .await)?;
+        Ok(holder)
+    }
+}

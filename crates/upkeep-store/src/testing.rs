@@ -1,0 +1,102 @@
+//! Throw-away databases for tests: a SQLite file in a temporary directory, and a fresh schema
+//! in the PostgreSQL named by `UPKEEP_TEST_POSTGRES_URL`.
+//!
+//! Tests that need PostgreSQL call [`postgres_url`]: without the variable they print a loud
+//! `SKIPPED` line and return early; `.ci/run` always sets it.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::str::FromStr;
+
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+use crate::{ConnectOptions, Store, ids};
+
+/// The environment variable naming the PostgreSQL server the tests may use.
+pub const POSTGRES_ENV: &str = "UPKEEP_TEST_POSTGRES_URL";
+
+/// The PostgreSQL URL for tests, or `None` after printing why the test is skipped.
+pub fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "SKIPPED (PostgreSQL half of `{test}`): set {POSTGRES_ENV}=postgres://... to run it"
+            );
+            None
+        }
+    }
+}
+
+/// A database that disappears with this value.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A new SQLite file.
+    pub fn sqlite() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+        TestDatabase {
+            url,
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// A new, empty schema in the PostgreSQL at `base_url`; the returned URL selects it through
+    /// `search_path`.
+    pub async fn postgres(base_url: &str) -> TestDatabase {
+        let schema = format!("upkeep_test_{}", ids::new_id());
+        let opts = PgConnectOptions::from_str(base_url).expect("PostgreSQL URL");
+        let mut conn = PgConnection::connect_with(&opts).await.expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .expect("create schema");
+        let sep = if base_url.contains('?') { '&' } else { '?' };
+        let url = format!("{base_url}{sep}options=-c%20search_path%3D{schema}");
+        TestDatabase {
+            url,
+            _dir: None,
+            pg: Some((base_url.to_owned(), schema)),
+        }
+    }
+
+    /// A migrated store over this database.
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url, &ConnectOptions::default())
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+
+    /// Drops the PostgreSQL schema (SQLite files go with their directory).
+    pub async fn cleanup(self) {
+        if let Some((base, schema)) = &self.pg {
+            if let Ok(opts) = PgConnectOptions::from_str(base) {
+                if let Ok(mut conn) = PgConnection::connect_with(&opts).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP SCHEMA {schema} CASCADE"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// The databases a contract test runs on: always SQLite, and PostgreSQL when configured.
+pub async fn databases(test: &str) -> Vec<TestDatabase> {
+    let mut all = vec![TestDatabase::sqlite()];
+    if let Some(url) = postgres_url(test) {
+        all.push(TestDatabase::postgres(&url).await);
+    }
+    all
+}

@@ -1,0 +1,184 @@
+//! The storage contract, run against SQLite and PostgreSQL alike.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use upkeep_domain::role::Role;
+use upkeep_store::audit::AuditEntry;
+use upkeep_store::testing::databases;
+use upkeep_store::{Backend, Readiness, Store};
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_790_000_000 + secs).unwrap()
+}
+
+#[tokio::test]
+async fn migrations_apply_once_and_readiness_follows_them() {
+    for db in databases("migrations_apply_once_and_readiness_follows_them").await {
+        let store = Store::connect(&db.url, &Default::default()).await.unwrap();
+        assert!(
+            matches!(store.readiness().await, Readiness::MigrationsPending(_) | Readiness::Unreachable(_)),
+            "a fresh database is not ready before migrating"
+        );
+        let applied = store.migrate().await.unwrap();
+        assert!(applied >= 1, "{:?}: nothing applied", store.backend());
+        assert_eq!(store.migrate().await.unwrap(), 0, "second run applies nothing");
+        assert_eq!(store.readiness().await, Readiness::Ready);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_authenticate_until_revoked_and_every_change_is_audited() {
+    for db in databases("tokens_authenticate_until_revoked_and_every_change_is_audited").await {
+        let store = db.store().await;
+        let created = store
+            .create_token("deploy bot", Role::Editor, "cli:root", at(0))
+            .await
+            .unwrap();
+        assert!(created.secret.starts_with("upk_"));
+        assert_eq!(created.record.role().unwrap(), Role::Editor);
+
+        let found = store.authenticate(&created.secret, at(1)).await.unwrap().unwrap();
+        assert_eq!(found.id, created.record.id);
+        assert!(store.authenticate("upk_wrong", at(1)).await.unwrap().is_none());
+        // last_used_at is refreshed.
+        let listed = store.list_tokens().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].last_used_at, Some(at(1)));
+
+        let revoked = store
+            .revoke_token(&created.record.id, "cli:root", at(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(revoked.revoked_at, Some(at(2)));
+        assert!(store.authenticate(&created.secret, at(3)).await.unwrap().is_none());
+        // Revoking again changes nothing; an unknown id is None.
+        let again = store.revoke_token(&created.record.id, "cli:root", at(4)).await.unwrap().unwrap();
+        assert_eq!(again.revoked_at, Some(at(2)));
+        assert!(store.revoke_token("nosuchtoken1", "cli:root", at(4)).await.unwrap().is_none());
+
+        let audit = store.list_audit(10, None).await.unwrap();
+        let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(actions, ["token.revoke", "token.create"], "newest first, one row per change");
+        let create = &audit[1];
+        assert_eq!(create.actor, "cli:root");
+        assert_eq!(create.target, format!("token/{}", created.record.id));
+        assert!(create.before.is_none());
+        let after = create.after.as_ref().unwrap();
+        assert_eq!(after["name"], "deploy bot");
+        assert!(
+            !after.to_string().contains(&created.secret),
+            "the secret never reaches the audit log"
+        );
+        assert_eq!(audit[0].before.as_ref().unwrap()["revoked_at"], serde_json::Value::Null);
+        // Paging.
+        let older = store.list_audit(10, Some(audit[0].id)).await.unwrap();
+        assert_eq!(older.len(), 1);
+        assert_eq!(older[0].action, "token.create");
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_secret_is_not_stored() {
+    for db in databases("the_secret_is_not_stored").await {
+        if !db.url.starts_with("sqlite:") {
+            db.cleanup().await;
+            continue;
+        }
+        let store = db.store().await;
+        let created = store.create_token("t", Role::Admin, "cli:root", at(0)).await.unwrap();
+        store.close().await;
+        let path = db.url.trim_start_matches("sqlite://");
+        let mut bytes = std::fs::read(path).unwrap();
+        if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+            bytes.extend(wal);
+        }
+        let needle = created.secret.as_bytes();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the token secret appears in the database file"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_expires_or_is_released() {
+    for db in databases("a_lease_has_one_holder_until_it_expires_or_is_released").await {
+        let store = db.store().await;
+        let ttl = Duration::from_secs(30);
+        assert!(store.try_acquire_lease("scheduler", "a", ttl, at(0)).await.unwrap());
+        assert!(!store.try_acquire_lease("scheduler", "b", ttl, at(10)).await.unwrap());
+        assert!(store.try_acquire_lease("scheduler", "a", ttl, at(20)).await.unwrap(), "renewal");
+        assert!(!store.try_acquire_lease("scheduler", "b", ttl, at(49)).await.unwrap());
+        assert_eq!(store.lease_holder("scheduler", at(49)).await.unwrap().as_deref(), Some("a"));
+        assert!(store.try_acquire_lease("scheduler", "b", ttl, at(50)).await.unwrap(), "expired");
+        assert!(!store.try_acquire_lease("scheduler", "a", ttl, at(51)).await.unwrap());
+        store.release_lease("scheduler", "a").await.unwrap();
+        assert_eq!(store.lease_holder("scheduler", at(52)).await.unwrap().as_deref(), Some("b"), "only the holder releases");
+        store.release_lease("scheduler", "b").await.unwrap();
+        assert!(store.try_acquire_lease("scheduler", "a", ttl, at(53)).await.unwrap());
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_claims_of_one_lease_have_exactly_one_winner() {
+    for db in databases("concurrent_claims_of_one_lease_have_exactly_one_winner").await {
+        let store = db.store().await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .try_acquire_lease("outbox", &format!("replica-{i}"), Duration::from_secs(30), at(0))
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            winners += usize::from(t.await.unwrap());
+        }
+        assert_eq!(winners, 1, "{:?}", store.backend());
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_with_a_readable_error() {
+    let err = Store::connect("mysql://localhost/x", &Default::default()).await.unwrap_err();
+    assert!(err.to_string().contains("neither a sqlite:// nor a postgres://"), "{err}");
+    assert_eq!(upkeep_store::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    assert_eq!(Backend::Postgres.as_str(), "postgres");
+}
+
+#[tokio::test]
+async fn standalone_audit_rows_keep_before_and_after_json() {
+    for db in databases("standalone_audit_rows_keep_before_and_after_json").await {
+        let store = db.store().await;
+        let entry = AuditEntry {
+            actor: "token:abc (ops)".into(),
+            action: "config.reload".into(),
+            target: "config".into(),
+            before: Some(serde_json::json!({"digest": "aa"})),
+            after: Some(serde_json::json!({"digest": "bb", "nested": [1, "two"]})),
+        };
+        store.record_audit(&entry, at(5)).await.unwrap();
+        let rows = store.list_audit(5, None).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].at, at(5));
+        assert_eq!(rows[0].before, entry.before);
+        assert_eq!(rows[0].after, entry.after);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
