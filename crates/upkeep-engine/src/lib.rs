@@ -1,1 +1,13 @@
-//! placeholder
+//! upkeep's background side: the clock, the live configuration and its reloads, the supervisor
+//! that starts and stops background tasks, and leases that let replicas share work.
+//!
+//! Later engines live here as modules of their own, each started by the supervisor: the probe
+//! scheduler (`monitoring`), the maintenance scheduler (`maintenance`), the outbox worker
+//! (`notify`) and the continuity jobs (`continuity`). Each takes the current instant from a
+//! [`clock::Clock`] and the configuration from a [`config::ConfigHandle`], and asks a
+//! [`lease::LeaseKeeper`] before doing work that must run once across replicas.
+
+pub mod clock;
+pub mod config;
+pub mod lease;
+pub mod supervisor;

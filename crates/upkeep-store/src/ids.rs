@@ -26,8 +26,7 @@ pub fn new_token_secret() -> String {
 /// Whether `s` has the shape of an id made by [`new_id`].
 pub fn is_id(s: &str) -> bool {
     s.len() == 12
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 

@@ -161,13 +161,16 @@ impl Store {
     /// Versions of the migrations recorded as applied.
     async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
         let sql = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
-        let versions: Vec<i64> = with_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
+        let versions: Vec<i64> =
+            with_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
         Ok(versions)
     }
 
     /// Readiness: the database answers and every migration this build knows is applied.
     pub async fn readiness(&self) -> Readiness {
-        if let Err(e) = with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())) {
+        if let Err(e) =
+            with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+        {
             return Readiness::Unreachable(e.to_string());
         }
         let applied = self.applied_migrations().await.unwrap_or_default();

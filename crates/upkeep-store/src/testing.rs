@@ -53,7 +53,9 @@ impl TestDatabase {
     pub async fn postgres(base_url: &str) -> TestDatabase {
         let schema = format!("upkeep_test_{}", ids::new_id());
         let opts = PgConnectOptions::from_str(base_url).expect("PostgreSQL URL");
-        let mut conn = PgConnection::connect_with(&opts).await.expect("connect to PostgreSQL");
+        let mut conn = PgConnection::connect_with(&opts)
+            .await
+            .expect("connect to PostgreSQL");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&mut conn)
             .await
@@ -78,16 +80,17 @@ impl TestDatabase {
 
     /// Drops the PostgreSQL schema (SQLite files go with their directory).
     pub async fn cleanup(self) {
-        if let Some((base, schema)) = &self.pg {
-            if let Ok(opts) = PgConnectOptions::from_str(base) {
-                if let Ok(mut conn) = PgConnection::connect_with(&opts).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA {schema} CASCADE"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
-            }
+        let Some((base, schema)) = &self.pg else {
+            return;
+        };
+        let Ok(opts) = PgConnectOptions::from_str(base) else {
+            return;
+        };
+        if let Ok(mut conn) = PgConnection::connect_with(&opts).await {
+            let drop = format!("DROP SCHEMA {schema} CASCADE");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut conn)
+                .await;
         }
     }
 }

@@ -19,12 +19,19 @@ async fn migrations_apply_once_and_readiness_follows_them() {
     for db in databases("migrations_apply_once_and_readiness_follows_them").await {
         let store = Store::connect(&db.url, &Default::default()).await.unwrap();
         assert!(
-            matches!(store.readiness().await, Readiness::MigrationsPending(_) | Readiness::Unreachable(_)),
+            matches!(
+                store.readiness().await,
+                Readiness::MigrationsPending(_) | Readiness::Unreachable(_)
+            ),
             "a fresh database is not ready before migrating"
         );
         let applied = store.migrate().await.unwrap();
         assert!(applied >= 1, "{:?}: nothing applied", store.backend());
-        assert_eq!(store.migrate().await.unwrap(), 0, "second run applies nothing");
+        assert_eq!(
+            store.migrate().await.unwrap(),
+            0,
+            "second run applies nothing"
+        );
         assert_eq!(store.readiness().await, Readiness::Ready);
         store.close().await;
         db.cleanup().await;
@@ -42,9 +49,19 @@ async fn tokens_authenticate_until_revoked_and_every_change_is_audited() {
         assert!(created.secret.starts_with("upk_"));
         assert_eq!(created.record.role().unwrap(), Role::Editor);
 
-        let found = store.authenticate(&created.secret, at(1)).await.unwrap().unwrap();
+        let found = store
+            .authenticate(&created.secret, at(1))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.id, created.record.id);
-        assert!(store.authenticate("upk_wrong", at(1)).await.unwrap().is_none());
+        assert!(
+            store
+                .authenticate("upk_wrong", at(1))
+                .await
+                .unwrap()
+                .is_none()
+        );
         // last_used_at is refreshed.
         let listed = store.list_tokens().await.unwrap();
         assert_eq!(listed.len(), 1);
@@ -56,15 +73,35 @@ async fn tokens_authenticate_until_revoked_and_every_change_is_audited() {
             .unwrap()
             .unwrap();
         assert_eq!(revoked.revoked_at, Some(at(2)));
-        assert!(store.authenticate(&created.secret, at(3)).await.unwrap().is_none());
+        assert!(
+            store
+                .authenticate(&created.secret, at(3))
+                .await
+                .unwrap()
+                .is_none()
+        );
         // Revoking again changes nothing; an unknown id is None.
-        let again = store.revoke_token(&created.record.id, "cli:root", at(4)).await.unwrap().unwrap();
+        let again = store
+            .revoke_token(&created.record.id, "cli:root", at(4))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(again.revoked_at, Some(at(2)));
-        assert!(store.revoke_token("nosuchtoken1", "cli:root", at(4)).await.unwrap().is_none());
+        assert!(
+            store
+                .revoke_token("nosuchtoken1", "cli:root", at(4))
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         let audit = store.list_audit(10, None).await.unwrap();
         let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
-        assert_eq!(actions, ["token.revoke", "token.create"], "newest first, one row per change");
+        assert_eq!(
+            actions,
+            ["token.revoke", "token.create"],
+            "newest first, one row per change"
+        );
         let create = &audit[1];
         assert_eq!(create.actor, "cli:root");
         assert_eq!(create.target, format!("token/{}", created.record.id));
@@ -75,7 +112,10 @@ async fn tokens_authenticate_until_revoked_and_every_change_is_audited() {
             !after.to_string().contains(&created.secret),
             "the secret never reaches the audit log"
         );
-        assert_eq!(audit[0].before.as_ref().unwrap()["revoked_at"], serde_json::Value::Null);
+        assert_eq!(
+            audit[0].before.as_ref().unwrap()["revoked_at"],
+            serde_json::Value::Null
+        );
         // Paging.
         let older = store.list_audit(10, Some(audit[0].id)).await.unwrap();
         assert_eq!(older.len(), 1);
@@ -93,7 +133,10 @@ async fn the_secret_is_not_stored() {
             continue;
         }
         let store = db.store().await;
-        let created = store.create_token("t", Role::Admin, "cli:root", at(0)).await.unwrap();
+        let created = store
+            .create_token("t", Role::Admin, "cli:root", at(0))
+            .await
+            .unwrap();
         store.close().await;
         let path = db.url.trim_start_matches("sqlite://");
         let mut bytes = std::fs::read(path).unwrap();
@@ -113,17 +156,69 @@ async fn a_lease_has_one_holder_until_it_expires_or_is_released() {
     for db in databases("a_lease_has_one_holder_until_it_expires_or_is_released").await {
         let store = db.store().await;
         let ttl = Duration::from_secs(30);
-        assert!(store.try_acquire_lease("scheduler", "a", ttl, at(0)).await.unwrap());
-        assert!(!store.try_acquire_lease("scheduler", "b", ttl, at(10)).await.unwrap());
-        assert!(store.try_acquire_lease("scheduler", "a", ttl, at(20)).await.unwrap(), "renewal");
-        assert!(!store.try_acquire_lease("scheduler", "b", ttl, at(49)).await.unwrap());
-        assert_eq!(store.lease_holder("scheduler", at(49)).await.unwrap().as_deref(), Some("a"));
-        assert!(store.try_acquire_lease("scheduler", "b", ttl, at(50)).await.unwrap(), "expired");
-        assert!(!store.try_acquire_lease("scheduler", "a", ttl, at(51)).await.unwrap());
+        assert!(
+            store
+                .try_acquire_lease("scheduler", "a", ttl, at(0))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .try_acquire_lease("scheduler", "b", ttl, at(10))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .try_acquire_lease("scheduler", "a", ttl, at(20))
+                .await
+                .unwrap(),
+            "renewal"
+        );
+        assert!(
+            !store
+                .try_acquire_lease("scheduler", "b", ttl, at(49))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .lease_holder("scheduler", at(49))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("a")
+        );
+        assert!(
+            store
+                .try_acquire_lease("scheduler", "b", ttl, at(50))
+                .await
+                .unwrap(),
+            "expired"
+        );
+        assert!(
+            !store
+                .try_acquire_lease("scheduler", "a", ttl, at(51))
+                .await
+                .unwrap()
+        );
         store.release_lease("scheduler", "a").await.unwrap();
-        assert_eq!(store.lease_holder("scheduler", at(52)).await.unwrap().as_deref(), Some("b"), "only the holder releases");
+        assert_eq!(
+            store
+                .lease_holder("scheduler", at(52))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("b"),
+            "only the holder releases"
+        );
         store.release_lease("scheduler", "b").await.unwrap();
-        assert!(store.try_acquire_lease("scheduler", "a", ttl, at(53)).await.unwrap());
+        assert!(
+            store
+                .try_acquire_lease("scheduler", "a", ttl, at(53))
+                .await
+                .unwrap()
+        );
         store.close().await;
         db.cleanup().await;
     }
@@ -138,7 +233,12 @@ async fn concurrent_claims_of_one_lease_have_exactly_one_winner() {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 store
-                    .try_acquire_lease("outbox", &format!("replica-{i}"), Duration::from_secs(30), at(0))
+                    .try_acquire_lease(
+                        "outbox",
+                        &format!("replica-{i}"),
+                        Duration::from_secs(30),
+                        at(0),
+                    )
                     .await
                     .unwrap()
             }));
@@ -155,9 +255,18 @@ async fn concurrent_claims_of_one_lease_have_exactly_one_winner() {
 
 #[tokio::test]
 async fn bad_urls_are_refused_with_a_readable_error() {
-    let err = Store::connect("mysql://localhost/x", &Default::default()).await.unwrap_err();
-    assert!(err.to_string().contains("neither a sqlite:// nor a postgres://"), "{err}");
-    assert_eq!(upkeep_store::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    let err = Store::connect("mysql://localhost/x", &Default::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("neither a sqlite:// nor a postgres://"),
+        "{err}"
+    );
+    assert_eq!(
+        upkeep_store::redact("postgres://u:secret@h/db"),
+        "postgres://u:***@h/db"
+    );
     assert_eq!(Backend::Postgres.as_str(), "postgres");
 }
 

@@ -1,1 +1,152 @@
-//! placeholder
+//! upkeep's HTTP side: one axum router for the public pages, the probes' and machines' endpoints
+//! and the admin API, with the protections every route shares.
+//!
+//! Architecture invariant: only this crate knows HTTP. Handlers translate requests into calls
+//! on the store, the engines and the pure domain, and every failure into a [`problem::Problem`].
+//!
+//! Layers, outermost first: panic guard → request trace → metrics → security headers →
+//! timeout → per-address rate limit (public side) → body size limit → routes.
+
+pub mod api;
+pub mod auth;
+pub mod extract;
+mod health;
+pub mod listener;
+pub mod metrics;
+pub mod problem;
+pub mod rate_limit;
+pub mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::listener::{ClientAddr, LimitedListener};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Content-Security-Policy of every response: nothing but our own resources, no inline script.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let server = state.config.current().config.server.clone();
+    metrics::handle();
+    let (admin, openapi) = api::routes();
+    let openapi_json: Arc<str> = openapi.to_json().unwrap_or_default().into();
+
+    let public = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let body = Arc::clone(&openapi_json);
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        body.to_string(),
+                    )
+                }
+            }),
+        );
+
+    Router::new()
+        .merge(public)
+        .merge(admin)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(server.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.public_limiter),
+            rate_limit::limit_public,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            server.request_timeout,
+        ))
+        .layer(header_default(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_default(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_default(
+            header::REFERRER_POLICY,
+            "strict-origin-when-cross-origin",
+        ))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| {
+            Problem::internal(&"a request handler panicked").into_response()
+        }))
+        .with_state(state)
+}
+
+/// Sets `name: value` on every response that does not set it itself.
+fn header_default(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found(
+        "there is nothing at this address; the API is described at /api/v1/openapi.json",
+    )
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this address does not accept this method; see /api/v1/openapi.json",
+    )
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then stops accepting, lets requests
+/// in flight finish, and returns. Background upkeep of the HTTP side (rate-limit memory, quota
+/// changes on reload) runs until `stop` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    stop: CancellationToken,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let max_connections = state.config.current().config.server.max_connections;
+    tokio::spawn(keep_limits(state.clone(), stop));
+    let app = router(state);
+    axum::serve(
+        LimitedListener::new(listener, max_connections),
+        app.into_make_service_with_connect_info::<ClientAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Applies rate-limit changes from reloads and forgets idle clients every minute.
+async fn keep_limits(state: AppState, stop: CancellationToken) {
+    let mut changes = state.config.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let limits = changes.borrow_and_update().config.server.rate_limit;
+                state.public_limiter.reconfigure(limits.per_second, limits.burst);
+            }
+            _ = tick.tick() => state.public_limiter.forget_idle(),
+        }
+    }
+}

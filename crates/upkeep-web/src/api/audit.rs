@@ -1,0 +1,69 @@
+//! `/api/v1/audit`: the audit log, newest first, for anyone with a token (auditors get
+//! `viewer` tokens).
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use upkeep_store::audit::AuditRecord;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{TAG_AUDIT, instant};
+use crate::auth::{Auth, Viewer};
+use crate::extract::ApiQuery;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Paging of the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// How many rows, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// Only rows older than this id (the `id` of the last row of the previous page).
+    pub before: Option<i64>,
+}
+
+/// One change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+impl From<AuditRecord> for AuditView {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            id: r.id,
+            at: instant(r.at),
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            before: r.before,
+            after: r.after,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = TAG_AUDIT, security(("bearer" = [])),
+    params(AuditQuery),
+    responses((status = 200, body = [AuditView]), (status = 400, body = Problem), (status = 401, body = Problem)))]
+/// The audit log, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<AuditView>>, Problem> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::bad_request("`limit` must be between 1 and 500"));
+    }
+    let rows = state.store.list_audit(limit, q.before).await?;
+    Ok(Json(rows.into_iter().map(AuditView::from).collect()))
+}

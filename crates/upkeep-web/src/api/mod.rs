@@ -1,0 +1,67 @@
+//! The admin API under `/api/v1`: bearer tokens with roles, problem+json errors, an OpenAPI
+//! document generated from these handlers. Later capabilities add their modules here
+//! (incidents, maintenance, subscribers, backups, drills, reports).
+
+pub mod audit;
+pub mod config;
+pub mod tokens;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// The tag under which every route of a module is listed.
+pub const TAG_TOKENS: &str = "tokens";
+pub const TAG_AUDIT: &str = "audit";
+pub const TAG_CONFIG: &str = "config";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "upkeep admin API",
+        description = "Manage upkeep's runtime facts. Authenticate with `Authorization: Bearer TOKEN` \
+                       (create tokens with `upkeep token create`). Errors are `application/problem+json`.",
+    ),
+    modifiers(&BearerSecurity),
+    components(schemas(crate::problem::Problem)),
+    tags(
+        (name = TAG_TOKENS, description = "API tokens (admin)"),
+        (name = TAG_AUDIT, description = "The audit log of every change"),
+        (name = TAG_CONFIG, description = "The running configuration and its reloads"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The admin routes and the OpenAPI document that describes them.
+pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    OpenApiRouter::with_openapi(doc)
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(tokens::whoami))
+        .routes(routes!(audit::list))
+        .routes(routes!(config::show))
+        .routes(routes!(config::reload))
+        .split_for_parts()
+}
+
+/// An instant as the API writes it: RFC 3339 in UTC with milliseconds.
+pub fn instant(t: jiff::Timestamp) -> String {
+    format!("{t:.3}")
+}

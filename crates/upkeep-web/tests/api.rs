@@ -1,0 +1,678 @@
+//! The HTTP side over real sockets: a server on port 0 over a real SQLite file, driven with
+//! reqwest. Covers authentication and roles, problem+json shapes, limits, rate limiting,
+//! configuration reload, the audit trail, the OpenAPI document and the operational endpoints.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use upkeep_domain::role::Role;
+use upkeep_engine::clock::SystemClock;
+use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
+use upkeep_store::Store;
+use upkeep_store::testing::TestDatabase;
+use upkeep_web::state::AppState;
+
+const BASE_CONFIG: &str = r#"
+page:
+  name: Test Cloud
+  url: http://127.0.0.1:8080
+  timezone: Europe/Rome
+server:
+  rate_limit: { per_second: 1000, burst: 1000 }
+  max_body: 64KB
+components:
+  api: { name: Public API }
+"#;
+
+struct TestApp {
+    base: String,
+    client: Client,
+    store: Store,
+    config_path: PathBuf,
+    admin: String,
+    editor: String,
+    viewer: String,
+    stop: CancellationToken,
+    _db: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn start(config_text: &str) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("upkeep.yaml");
+        std::fs::write(&config_path, config_text).unwrap();
+        let loaded = load(
+            &ConfigSource::File(config_path.clone()),
+            jiff::Timestamp::now(),
+        )
+        .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
+        let db = TestDatabase::sqlite();
+        let store = db.store().await;
+        let now = jiff::Timestamp::now();
+        let token = |role: Role| {
+            let store = store.clone();
+            async move {
+                store
+                    .create_token(&format!("{role} token"), role, "test", now)
+                    .await
+                    .unwrap()
+                    .secret
+            }
+        };
+        let (admin, editor, viewer) = (
+            token(Role::Admin).await,
+            token(Role::Editor).await,
+            token(Role::Viewer).await,
+        );
+        let state = AppState::new(
+            store.clone(),
+            ConfigHandle::new(loaded),
+            Arc::new(SystemClock),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let shutdown = stop.clone();
+        tokio::spawn(upkeep_web::serve(
+            listener,
+            state,
+            stop.clone(),
+            async move {
+                shutdown.cancelled().await;
+            },
+        ));
+        TestApp {
+            base,
+            client: Client::new(),
+            store,
+            config_path,
+            admin,
+            editor,
+            viewer,
+            stop,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Asserts the response is a problem document with `status` and returns it.
+async fn problem(resp: Response, status: StatusCode) -> Value {
+    assert_eq!(resp.status(), status);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["title"].is_string(), "{body}");
+    assert!(body["type"].is_string(), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.len() > 10),
+        "a detail a person can act on: {body}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let r = app.get("/healthz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.get("/readyz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "ready\n");
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains(
+            "upkeep_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"2xx\"}"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("upkeep_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    app.store.close().await;
+    let body = problem(
+        app.get("/readyz", None).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("database"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_a_valid_token_with_the_right_role() {
+    let app = TestApp::start(BASE_CONFIG).await;
+
+    let r = app.get("/api/v1/tokens", None).await;
+    let www = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = problem(r, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(www.as_deref(), Some("Bearer realm=\"upkeep\""));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer")
+    );
+
+    let body = problem(
+        app.get("/api/v1/tokens", Some("upk_notatoken")).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown or revoked")
+    );
+
+    let r = app
+        .client
+        .get(app.url("/api/v1/tokens"))
+        .header("authorization", "Basic Zm9vOmJhcg==")
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::UNAUTHORIZED).await;
+
+    for token in [&app.viewer, &app.editor] {
+        let body = problem(
+            app.get("/api/v1/tokens", Some(token)).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("admin role"),
+            "{body}"
+        );
+    }
+    let r = app.get("/api/v1/tokens", Some(&app.admin)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert!(
+        list.to_string().find("upk_").is_none(),
+        "no secret is ever listed"
+    );
+
+    // Every role reads.
+    for (token, role) in [
+        (&app.viewer, "viewer"),
+        (&app.editor, "editor"),
+        (&app.admin, "admin"),
+    ] {
+        let me: Value = app
+            .get("/api/v1/whoami", Some(token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["role"], role);
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_at_once_and_changes_are_audited() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let r = app
+        .post_json(
+            "/api/v1/tokens",
+            &app.admin,
+            &json!({"name": "ci bot", "role": "editor"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let id = created["token"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get("/api/v1/whoami", Some(&secret)).await.status(),
+        StatusCode::OK
+    );
+
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/tokens/{id}")))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let revoked: Value = r.json().await.unwrap();
+    assert!(revoked["revoked_at"].is_string());
+    problem(
+        app.get("/api/v1/whoami", Some(&secret)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    let r = app
+        .client
+        .delete(app.url("/api/v1/tokens/nosuchtoken1"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::NOT_FOUND).await;
+
+    let audit: Value = app
+        .get("/api/v1/audit?limit=2", Some(&app.viewer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rows = audit.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["action"], "token.revoke");
+    assert_eq!(rows[1]["action"], "token.create");
+    let admin_id = app
+        .store
+        .authenticate(&app.admin, jiff::Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(rows[0]["actor"], format!("token:{admin_id} (admin token)"));
+    assert!(rows[0]["before"]["revoked_at"].is_null());
+    assert!(rows[0]["after"]["revoked_at"].is_string());
+}
+
+#[tokio::test]
+async fn malformed_requests_get_problem_documents_never_500() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let post = |body: &'static str, ct: &'static str| {
+        app.client
+            .post(app.url("/api/v1/tokens"))
+            .bearer_auth(&app.admin)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    problem(
+        post("{\"name\": ", "application/json").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let body = problem(
+        post("name=x", "application/x-www-form-urlencoded")
+            .await
+            .unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("application/json")
+    );
+    problem(
+        post("{\"name\": 5, \"role\": \"admin\"}", "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    problem(
+        post(
+            "{\"name\": \"x\", \"role\": \"admin\", \"extra\": 1}",
+            "application/json",
+        )
+        .await
+        .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let body = problem(
+        post("{\"name\": \"x\", \"role\": \"root\"}", "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("viewer, editor or admin")
+    );
+    problem(
+        post("{\"name\": \"\", \"role\": \"admin\"}", "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // Bigger than server.max_body (64 KB), with and without a declared length.
+    let huge = format!(
+        "{{\"name\": \"{}\", \"role\": \"admin\"}}",
+        "x".repeat(200_000)
+    );
+    let r = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&app.admin)
+        .header("content-type", "application/json")
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::PAYLOAD_TOO_LARGE).await;
+    let mut chunked = format!(
+        "POST /api/v1/tokens HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+        app.admin
+    )
+    .into_bytes();
+    for chunk in huge.as_bytes().chunks(8192) {
+        chunked.extend(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend(chunk);
+        chunked.extend(b"\r\n");
+    }
+    chunked.extend(b"0\r\n\r\n");
+    let answer = raw(&app, chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let answer = raw(&app, b"GARBAGE\r\n\r\n".to_vec()).await;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+        "{answer}"
+    );
+
+    problem(
+        app.get("/api/v1/audit?limit=abc", Some(&app.viewer)).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/audit?limit=100000", Some(&app.viewer))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/audit?bogus=1", Some(&app.viewer)).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(app.get("/no/such/page", None).await, StatusCode::NOT_FOUND).await;
+    let r = app.client.put(app.url("/healthz")).send().await.unwrap();
+    problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
+    let r = app
+        .client
+        .delete(app.url("/api/v1/tokens/%ff%fe"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+}
+
+/// Sends `request` as raw bytes and returns the whole response as text.
+async fn raw(app: &TestApp, request: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer (and close) before the whole body is sent.
+    let _ = sock.write_all(&request).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sock.read_to_end(&mut out),
+    )
+    .await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn a_flooding_client_is_limited_and_others_are_still_served() {
+    let config = BASE_CONFIG.replace("per_second: 1000, burst: 1000", "per_second: 1, burst: 5");
+    let app = TestApp::start(&config).await;
+    for i in 0..5 {
+        assert_eq!(
+            app.get("/healthz", None).await.status(),
+            StatusCode::OK,
+            "request {i}"
+        );
+    }
+    let r = app.get("/healthz", None).await;
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    let body = problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(body["retry_after"], retry);
+    // Another address is served as usual.
+    let other = Client::builder()
+        .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = other.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The flooder recovers after waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reload_applies_a_valid_file_atomically_and_refuses_a_bad_one() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let summary: Value = app
+        .get("/api/v1/config", Some(&app.viewer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["page_name"], "Test Cloud");
+    assert_eq!(summary["components"], 1);
+    let first_sha = summary["sha256"].as_str().unwrap().to_owned();
+
+    // Only an admin reloads.
+    let r = app
+        .client
+        .post(app.url("/api/v1/config/reload"))
+        .bearer_auth(&app.editor)
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::FORBIDDEN).await;
+
+    // Unchanged file: nothing to record.
+    let r = app
+        .client
+        .post(app.url("/api/v1/config/reload"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let out: Value = r.json().await.unwrap();
+    assert_eq!(out["changed"], false);
+
+    let changed = BASE_CONFIG.replace("Test Cloud", "Renamed Cloud") + "  db: { name: Database }\n";
+    std::fs::write(&app.config_path, &changed).unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/config/reload"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let out: Value = r.json().await.unwrap();
+    assert_eq!(out["changed"], true);
+    assert_eq!(out["previous_sha256"], first_sha);
+    let summary: Value = app
+        .get("/api/v1/config", Some(&app.viewer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["page_name"], "Renamed Cloud");
+    assert_eq!(summary["components"], 2);
+
+    // A broken file: every problem reported with its position, nothing changes.
+    let broken = changed.replace("timezone: Europe/Rome", "timezone: Europe/Rom")
+        + "  web: { name: Web, bogus: 1 }\n";
+    std::fs::write(&app.config_path, &broken).unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/config/reload"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let errors: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let file = app.config_path.display().to_string();
+    assert!(
+        errors[0].starts_with(&format!("{file}:5:13: ")),
+        "{errors:?}"
+    );
+    assert!(errors[0].contains("Europe/Rom"), "{errors:?}");
+    assert!(errors[1].starts_with(&format!("{file}:12:")), "{errors:?}");
+    assert!(errors[1].contains("bogus"), "{errors:?}");
+    assert!(body["detail"].as_str().unwrap().contains("unchanged"));
+    let summary: Value = app
+        .get("/api/v1/config", Some(&app.viewer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        summary["page_name"], "Renamed Cloud",
+        "the running configuration stays"
+    );
+
+    // A missing file is refused the same way.
+    std::fs::remove_file(&app.config_path).unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/config/reload"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    let audit: Value = app
+        .get("/api/v1/audit", Some(&app.viewer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reloads: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "config.reload")
+        .collect();
+    assert_eq!(reloads.len(), 1, "one row for the one change: {audit}");
+    assert_eq!(reloads[0]["before"]["sha256"], first_sha);
+    assert_eq!(reloads[0]["after"]["sha256"], out["sha256"]);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_admin_api() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let r = app.get("/api/v1/openapi.json", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let doc: Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    for path in [
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/api/v1/audit",
+        "/api/v1/config",
+        "/api/v1/config/reload",
+        "/api/v1/whoami",
+    ] {
+        assert!(doc["paths"][path].is_object(), "missing {path}");
+    }
+    assert!(doc["paths"]["/api/v1/tokens"]["post"]["requestBody"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    for path in ["/healthz", "/no/such/page", "/api/v1/tokens"] {
+        let r = app.get(path, None).await;
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+}

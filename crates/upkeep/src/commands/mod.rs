@@ -1,0 +1,52 @@
+//! One module per command.
+
+mod check;
+mod serve;
+mod token;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use upkeep_store::{ConnectOptions, Store};
+
+use crate::cli::{Cli, Command};
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Check(args) => Ok(check::run(&args)),
+        Command::Migrate(db) => {
+            let store = open(&db.database).await?;
+            let applied = store.migrate().await.context("migrating the database")?;
+            println!(
+                "{}: {applied} migration(s) applied; the schema is up to date",
+                upkeep_store::redact(&db.database)
+            );
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(cmd) => token::run(cmd).await,
+    }
+}
+
+/// Connects to the database named by `url`.
+pub async fn open(url: &str) -> anyhow::Result<Store> {
+    Store::connect(url, &ConnectOptions::default())
+        .await
+        .with_context(|| format!("opening the database {}", upkeep_store::redact(url)))
+}
+
+/// Connects and applies pending migrations.
+pub async fn open_migrated(url: &str) -> anyhow::Result<Store> {
+    let store = open(url).await?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+/// How the local user appears in the audit log.
+pub fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}

@@ -1,0 +1,161 @@
+//! `upkeep serve`: the server. Start-up order: configuration (refuse to start on any problem),
+//! database and migrations, listener, background tasks; shutdown in reverse, each step bounded
+//! by the configured grace period.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use upkeep_engine::clock::{SharedClock, SystemClock};
+use upkeep_engine::config::{ConfigHandle, ConfigSource, ReloadError, load};
+use upkeep_engine::supervisor::Supervisor;
+use upkeep_store::Store;
+use upkeep_web::state::AppState;
+
+use super::open_migrated;
+use crate::cli::ServeArgs;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let source = match args.config {
+        Some(path) => ConfigSource::File(path),
+        None => {
+            tracing::info!("no --config given: running the built-in demo configuration");
+            ConfigSource::EmbeddedDemo
+        }
+    };
+    let loaded = match load(&source, clock.now()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            eprintln!("upkeep: not starting: the configuration has problems");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let grace = loaded.config.server.shutdown_grace;
+    let config = ConfigHandle::new(loaded);
+
+    let store = open_migrated(&args.db.database).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+
+    let supervisor = Supervisor::new();
+    supervisor.spawn(
+        "config-reload-on-sighup",
+        reload_on_sighup(
+            config.clone(),
+            store.clone(),
+            clock.clone(),
+            supervisor.token(),
+        ),
+    );
+
+    let state = AppState::new(store.clone(), config, clock);
+    let stopping = CancellationToken::new();
+    tracing::info!(
+        address = %addr,
+        database = store.backend().as_str(),
+        version = env!("CARGO_PKG_VERSION"),
+        "upkeep listening on http://{addr}"
+    );
+    let server = tokio::spawn(upkeep_web::serve(
+        listener,
+        state,
+        supervisor.token(),
+        wait_for_stop(stopping.clone()),
+    ));
+    let mut server = server;
+
+    tokio::select! {
+        result = &mut server => {
+            // The server ended on its own: a fault.
+            supervisor.shutdown(grace).await;
+            store.close().await;
+            result.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+            return Ok(ExitCode::FAILURE);
+        }
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down: finishing requests in flight");
+        }
+    }
+    stopping.cancel();
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "the HTTP server failed while stopping"),
+        Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server task failed"),
+        Err(_) => {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "requests still open after the grace period are cut"
+            );
+            server.abort();
+        }
+    }
+    supervisor.shutdown(grace).await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_stop(stopping: CancellationToken) {
+    stopping.cancelled().await;
+}
+
+/// Completes on SIGTERM or SIGINT, naming which.
+async fn shutdown_signal() -> &'static str {
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            tracing::warn!("cannot install signal handlers; stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+            "ctrl-c"
+        }
+    }
+}
+
+/// Reloads the configuration on every SIGHUP until `stop`.
+async fn reload_on_sighup(
+    config: ConfigHandle,
+    store: Store,
+    clock: SharedClock,
+    stop: CancellationToken,
+) {
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /api/v1/config/reload");
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            received = hup.recv() => {
+                if received.is_none() {
+                    return;
+                }
+                match config.reload(&store, "signal:SIGHUP", clock.now()).await {
+                    Ok(r) if !r.changed() => tracing::info!("SIGHUP: configuration unchanged"),
+                    Ok(_) => {}
+                    Err(ReloadError::Load(e)) => {
+                        for problem in e.lines() {
+                            tracing::error!("SIGHUP: {problem}");
+                        }
+                        tracing::error!(
+                            "SIGHUP: the configuration has problems; the running configuration stays in force"
+                        );
+                    }
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! The `upkeep` binary as an operator uses it: real processes, real signals, real sockets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+fn upkeep(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("UPKEEP_DATABASE_URL")
+        .env_remove("UPKEEP_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_and_help_describe_every_command() {
+    let out = upkeep(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("upkeep {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = text(&upkeep(&["--help"]).stdout);
+    for cmd in ["serve", "check", "migrate", "token"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    for (args, needle) in [
+        (vec!["serve", "--help"], "--listen"),
+        (vec!["check", "--help"], "FILE:LINE:COLUMN"),
+        (vec!["migrate", "--help"], "UPKEEP_DATABASE_URL"),
+        (vec!["token", "create", "--help"], "--role"),
+        (vec!["token", "--help"], "revoke"),
+    ] {
+        let out = upkeep(&args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            text(&out.stdout).contains(needle),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn check_accepts_the_contract_and_the_demo() {
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(repo_file("examples/upkeep.yaml"))
+        .env("UPKEEP_HOOK_SECRET", "s3cret")
+        .env("PD_KEY", "pd-routing-key")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(": ok ("),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = upkeep(&[
+        "check",
+        "--config",
+        repo_file("examples/demo.yaml").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn check_reports_every_problem_with_its_position_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "page:\n  name: X\n  url: http://127.0.0.1:8080\n  timezone: Mars/Olympus\n\
+         components:\n  api: { name: API, colour: red }\n\
+         monitors:\n  m: { component: nope, tcp: { address: \"127.0.0.1:1\" }, interval: 10 }\n",
+    )
+    .unwrap();
+    let out = upkeep(&["check", "--config", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let f = file.display().to_string();
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with(&f)).collect();
+    assert!(lines.len() >= 4, "{err}");
+    assert!(
+        lines[0].starts_with(&format!("{f}:4:13: ")) && lines[0].contains("Mars/Olympus"),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{f}:6:21: ")) && lines[1].contains("colour"),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{f}:8:19: ")) && l.contains("nope")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("bad duration `10`") && l.contains("write 10s")),
+        "{err}"
+    );
+    // Missing environment variables are problems too.
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(repo_file("examples/upkeep.yaml"))
+        .env_remove("UPKEEP_HOOK_SECRET")
+        .env_remove("PD_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("PD_KEY"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An unreadable file.
+    let out = upkeep(&["check", "--config", "/nonexistent/upkeep.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read /nonexistent/upkeep.yaml"));
+}
+
+fn database_urls(test: &str) -> Vec<(String, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![(
+        format!("sqlite://{}", dir.path().join("upkeep.db").display()),
+        Some(dir),
+    )];
+    match std::env::var("UPKEEP_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => urls.push((url, None)),
+        _ => eprintln!(
+            "SKIPPED (PostgreSQL half of `{test}`): set UPKEEP_TEST_POSTGRES_URL to run it"
+        ),
+    }
+    urls
+}
+
+#[test]
+fn migrate_and_token_commands_work_on_both_databases() {
+    for (url, _dir) in database_urls("migrate_and_token_commands_work_on_both_databases") {
+        let out = upkeep(&["migrate", "--database", &url]);
+        assert!(out.status.success(), "{url}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("schema is up to date"));
+        let out = upkeep(&["migrate", "--database", &url]);
+        assert!(
+            text(&out.stdout).contains("0 migration(s) applied"),
+            "{}",
+            text(&out.stdout)
+        );
+
+        let name = format!("cli test {}", std::process::id());
+        let out = upkeep(&[
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            &name,
+            "--database",
+            &url,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let secret = text(&out.stdout).trim().to_owned();
+        assert!(
+            secret.starts_with("upk_") && !secret.contains(' '),
+            "{secret}"
+        );
+        assert!(text(&out.stderr).contains("not shown again"));
+
+        let list = text(&upkeep(&["token", "list", "--database", &url]).stdout);
+        let line = list
+            .lines()
+            .find(|l| l.ends_with(&name))
+            .unwrap_or_else(|| panic!("{list}"));
+        assert!(line.contains("viewer") && line.contains("active"), "{line}");
+        assert!(!list.contains(&secret), "list never shows secrets");
+        let id = line.split_whitespace().next().unwrap().to_owned();
+
+        let out = upkeep(&["token", "revoke", &id, "--database", &url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let list = text(&upkeep(&["token", "list", "--database", &url]).stdout);
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with(&id) && l.contains("revoked")),
+            "{list}"
+        );
+
+        let out = upkeep(&["token", "revoke", "nosuchtoken1", "--database", &url]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out.stderr).contains("there is no token"));
+        let out = upkeep(&[
+            "token",
+            "create",
+            "--role",
+            "root",
+            "--name",
+            "x",
+            "--database",
+            &url,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "clap refuses an unknown role");
+        assert!(text(&out.stderr).contains("viewer, editor or admin"));
+    }
+    let out = upkeep(&["migrate", "--database", "mysql://localhost/x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("neither a sqlite:// nor a postgres://"));
+}
+
+/// A running `upkeep serve`, killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str], db_url: &str) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--database", db_url])
+            .args(args)
+            .env_remove("UPKEEP_CONFIG")
+            .env("UPKEEP_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("upkeep did not report its address"));
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Server {
+            child,
+            addr,
+            log: rx,
+        }
+    }
+
+    fn request(&self, request: &str) -> String {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> String {
+        let auth = token
+            .map(|t| format!("authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nhost: x\r\n{auth}connection: close\r\n\r\n"
+        ))
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args(["-s", sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for a log line containing `needle`.
+    fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self
+                .log
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line containing `{needle}`"),
+            }
+        }
+    }
+
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "upkeep did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn admin_token(db_url: &str) -> String {
+    let out = upkeep(&[
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--name",
+        "test admin",
+        "--database",
+        db_url,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn serve_runs_the_embedded_demo_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let mut server = Server::start(&[], &db);
+    assert!(server.get("/healthz", None).starts_with("HTTP/1.1 200"));
+    assert!(server.get("/readyz", None).starts_with("HTTP/1.1 200"));
+    let token = admin_token(&db);
+    let config = server.get("/api/v1/config", Some(&token));
+    assert!(config.contains("<embedded demo.yaml>"), "{config}");
+
+    // A request in flight when SIGTERM arrives is finished, then the process exits 0.
+    let body = r#"{"name":"made during shutdown","role":"viewer"}"#;
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /api/v1/tokens HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+        body.len(),
+        &body[..10]
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("TERM");
+    server.wait_log("shutting down");
+    // New connections are no longer accepted once shutdown began...
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        TcpStream::connect(&server.addr).is_err(),
+        "the listener is closed"
+    );
+    // ...but the request in flight completes.
+    s.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(server.wait_exit(), Some(0));
+    // And it was written.
+    let list = text(&upkeep(&["token", "list", "--database", &db]).stdout);
+    assert!(list.contains("made during shutdown"), "{list}");
+}
+
+#[test]
+fn sighup_reloads_a_valid_file_and_keeps_the_running_one_on_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let config = dir.path().join("upkeep.yaml");
+    let valid = "page: { name: Before, url: \"http://127.0.0.1:8080\", timezone: UTC }\n";
+    std::fs::write(&config, valid).unwrap();
+    let token = admin_token(&db);
+    let mut server = Server::start(&["--config", config.to_str().unwrap()], &db);
+    assert!(
+        server
+            .get("/api/v1/config", Some(&token))
+            .contains("\"page_name\":\"Before\"")
+    );
+
+    std::fs::write(&config, valid.replace("Before", "After")).unwrap();
+    server.signal("HUP");
+    server.wait_log("configuration reloaded");
+    assert!(
+        server
+            .get("/api/v1/config", Some(&token))
+            .contains("\"page_name\":\"After\"")
+    );
+
+    std::fs::write(
+        &config,
+        "page: { name: Broken, url: 5, timezone: Nowhere/City }\n",
+    )
+    .unwrap();
+    server.signal("HUP");
+    let line = server.wait_log("Nowhere/City");
+    assert!(line.contains(&format!("{}:1:", config.display())), "{line}");
+    server.wait_log("running configuration stays in force");
+    assert!(
+        server
+            .get("/api/v1/config", Some(&token))
+            .contains("\"page_name\":\"After\"")
+    );
+    let audit = server.get("/api/v1/audit", Some(&token));
+    assert!(audit.contains("\"actor\":\"signal:SIGHUP\""), "{audit}");
+
+    server.signal("INT");
+    assert_eq!(server.wait_exit(), Some(0));
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_bad_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.yaml");
+    std::fs::write(&config, "page:\n\tname: tabbed\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--database")
+        .arg(format!("sqlite://{}", dir.path().join("x.db").display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:2:1: ", config.display())),
+        "{err}"
+    );
+    assert!(err.contains("not starting"), "{err}");
+}
+
+#[test]
+fn serve_works_on_postgres() {
+    let Ok(url) = std::env::var("UPKEEP_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED serve_works_on_postgres: set UPKEEP_TEST_POSTGRES_URL to run it");
+        return;
+    };
+    let mut server = Server::start(&[], &url);
+    assert!(server.get("/readyz", None).starts_with("HTTP/1.1 200"));
+    let token = admin_token(&url);
+    let me = server.get("/api/v1/whoami", Some(&token));
+    assert!(me.contains("\"role\":\"admin\""), "{me}");
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), Some(0));
+}
