@@ -33,6 +33,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceExt;
+
 use crate::listener::{ClientAddr, LimitedListener};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -112,24 +117,64 @@ async fn method_not_allowed() -> Problem {
     )
 }
 
+/// How long a client may take to send a request's headers before the connection is closed
+/// (slow-loris defence); also the idle time after which a keep-alive connection is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `state` on `listener` until `shutdown` completes, then stops accepting, lets requests
-/// in flight finish, and returns. Background upkeep of the HTTP side (rate-limit memory, quota
-/// changes on reload) runs until `stop` is cancelled.
+/// in flight finish, closes idle connections, and returns. Background upkeep of the HTTP side
+/// (rate-limit memory, quota changes on reload) runs until `stop` is cancelled.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     stop: CancellationToken,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, stop, shutdown, HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve`] with a chosen header read timeout.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    stop: CancellationToken,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    header_read_timeout: Duration,
+) -> std::io::Result<()> {
     let max_connections = state.config.current().config.server.max_connections;
     tokio::spawn(keep_limits(state.clone(), stop));
     let app = router(state);
-    axum::serve(
-        LimitedListener::new(listener, max_connections),
-        app.into_make_service_with_connect_info::<ClientAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let listener = LimitedListener::new(listener, max_connections);
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, addr, slot) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = app
+            .clone()
+            .map_request(move |mut req: axum::extract::Request<_>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(ClientAddr(addr)));
+                req
+            });
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, client = %addr, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Applies rate-limit changes from reloads and forgets idle clients every minute.

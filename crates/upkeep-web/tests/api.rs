@@ -45,6 +45,10 @@ struct TestApp {
 
 impl TestApp {
     async fn start(config_text: &str) -> TestApp {
+        Self::start_with(config_text, upkeep_web::HEADER_READ_TIMEOUT).await
+    }
+
+    async fn start_with(config_text: &str, header_timeout: std::time::Duration) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("upkeep.yaml");
         std::fs::write(&config_path, config_text).unwrap();
@@ -80,13 +84,12 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
         let shutdown = stop.clone();
-        tokio::spawn(upkeep_web::serve(
+        tokio::spawn(upkeep_web::serve_with(
             listener,
             state,
             stop.clone(),
-            async move {
-                shutdown.cancelled().await;
-            },
+            async move { shutdown.cancelled().await },
+            header_timeout,
         ));
         TestApp {
             base,
@@ -674,5 +677,45 @@ async fn every_response_carries_the_security_headers() {
         );
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["x-frame-options"], "DENY");
+    }
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_cannot_hold_every_connection() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = BASE_CONFIG.replace("max_body: 64KB", "max_body: 64KB\n  max_connections: 2");
+    let app = TestApp::start_with(&config, Duration::from_millis(500)).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+
+    // Two slow-loris connections take both slots: headers never finish.
+    let mut loris = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        loris.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A third client waits for a slot instead of being served at once...
+    let started = Instant::now();
+    let r = app.get("/healthz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // ...and gets one when the slow ones are cut off after the header timeout.
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    for mut s in loris {
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut buf)).await;
+        assert!(n.is_ok(), "the server closed the slow connection");
     }
 }

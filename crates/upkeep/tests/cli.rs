@@ -256,7 +256,17 @@ impl Server {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| panic!("upkeep did not report its address"));
-            if let Some(rest) = line.split("listening on http://").nth(1) {
+            if line.starts_with('{') {
+                let event: serde_json::Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("a JSON log line that is not JSON ({e}): {line}"));
+                assert!(
+                    event["timestamp"].is_string() && event["level"].is_string(),
+                    "{line}"
+                );
+                if let Some(addr) = event["address"].as_str() {
+                    break addr.to_owned();
+                }
+            } else if let Some(rest) = line.split("listening on http://").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
@@ -463,5 +473,18 @@ fn serve_works_on_postgres() {
     let me = server.get("/api/v1/whoami", Some(&token));
     assert!(me.contains("\"role\":\"admin\""), "{me}");
     server.signal("TERM");
+    assert_eq!(server.wait_exit(), Some(0));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let mut server = Server::start(&["--log-format", "json"], &db);
+    assert!(server.get("/healthz", None).starts_with("HTTP/1.1 200"));
+    server.signal("TERM");
+    let line = server.wait_log("shutting down");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["signal"], "SIGTERM", "{line}");
     assert_eq!(server.wait_exit(), Some(0));
 }
