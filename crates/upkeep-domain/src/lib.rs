@@ -4,3 +4,12 @@
 //! Architecture invariant: nothing in this crate performs I/O or reads the clock. The current
 //! instant and the process environment arrive as parameters, so every rule here is testable with
 //! fixed inputs.
+
+pub mod business_hours;
+pub mod condition;
+pub mod config;
+pub mod duration;
+pub mod recurrence;
+pub mod role;
+pub mod rule_expr;
+pub mod syntax;

@@ -1,0 +1,466 @@
+//! Monitor conditions such as `[STATUS] == 200`, `[BODY].items[0].state == ok` or
+//! `[BODY] matches "^ok$"`: a hand-written parser whose errors carry the byte offset of the
+//! problem inside the condition text, and an evaluator the monitoring engine applies to each
+//! probe result.
+//!
+//! Grammar: `SUBJECT OP VALUE` where SUBJECT is `[STATUS]`, `[RESPONSE_TIME]` (ms),
+//! `[CERT_EXPIRY]` (days) or `[BODY]` optionally followed by a JSON path (`.key`, `[index]`);
+//! OP is one of `== != < <= > >= contains matches`; VALUE is the rest of the text, or a
+//! double-quoted string with `\"` and `\\` escapes. Ordering operators and every operator on a
+//! numeric subject need a number; `contains` and `matches` apply to `[BODY]` only; a `matches`
+//! pattern is compiled when the condition is parsed.
+
+use std::fmt;
+
+use regex::Regex;
+
+use crate::syntax::{Cursor, SyntaxError};
+
+/// A parsed condition.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    /// What the condition looks at.
+    pub subject: Subject,
+    /// How it compares.
+    pub op: Operator,
+    /// What it compares with.
+    pub expected: Expected,
+    /// The condition as written, for messages and display.
+    pub source: String,
+}
+
+/// The left-hand side of a condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// `[STATUS]`: the HTTP status code.
+    Status,
+    /// `[RESPONSE_TIME]`: milliseconds from request to complete response.
+    ResponseTime,
+    /// `[CERT_EXPIRY]`: whole days until the certificate expires.
+    CertExpiry,
+    /// `[BODY]` with an optional JSON path; an empty path means the body text.
+    Body(Vec<PathSegment>),
+}
+
+/// One step of a `[BODY]` JSON path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathSegment {
+    /// `.name`
+    Key(String),
+    /// `[3]`
+    Index(usize),
+}
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operator {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `contains`
+    Contains,
+    /// `matches`
+    Matches,
+}
+
+/// The right-hand side of a condition.
+#[derive(Clone, Debug)]
+pub enum Expected {
+    /// A number (for numeric subjects, ordering operators, or a numeric-looking body value).
+    Number(f64),
+    /// Text compared as written.
+    Text(String),
+    /// A regular expression compiled at parse time (`matches`).
+    Pattern(Regex),
+}
+
+/// What a probe observed, as far as conditions can see it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Observation<'a> {
+    /// HTTP status code.
+    pub status: Option<u16>,
+    /// Response time in milliseconds.
+    pub response_time_ms: Option<u64>,
+    /// Response body as text.
+    pub body: Option<&'a str>,
+    /// Response body parsed as JSON, when it is JSON.
+    pub json: Option<&'a serde_json::Value>,
+    /// Days until the certificate expires (negative once expired).
+    pub cert_expiry_days: Option<i64>,
+}
+
+const SUBJECTS: [(&str, Subject); 4] = [
+    ("[STATUS]", Subject::Status),
+    ("[RESPONSE_TIME]", Subject::ResponseTime),
+    ("[CERT_EXPIRY]", Subject::CertExpiry),
+    ("[BODY]", Subject::Body(Vec::new())),
+];
+
+/// Operators, longest spelling first so that `<=` wins over `<`.
+const OPERATORS: [(&str, Operator); 8] = [
+    ("==", Operator::Eq),
+    ("!=", Operator::Ne),
+    ("<=", Operator::Le),
+    (">=", Operator::Ge),
+    ("<", Operator::Lt),
+    (">", Operator::Gt),
+    ("contains", Operator::Contains),
+    ("matches", Operator::Matches),
+];
+
+impl Condition {
+    /// Parses a condition; the error's offset points at the offending byte.
+    pub fn parse(text: &str) -> Result<Condition, SyntaxError> {
+        let mut cursor = Cursor::new(text);
+        cursor.skip_spaces();
+        let subject = parse_subject(&mut cursor)?;
+        cursor.skip_spaces();
+        let op_offset = cursor.pos();
+        let op = parse_operator(&mut cursor)?;
+        let numeric_subject = !matches!(subject, Subject::Body(_));
+        if numeric_subject && matches!(op, Operator::Contains | Operator::Matches) {
+            return Err(SyntaxError {
+                offset: op_offset,
+                message: format!(
+                    "`{}` applies to [BODY] only; compare numbers with == != < <= > >=",
+                    operator_text(op)
+                ),
+            });
+        }
+        cursor.skip_spaces();
+        let value_offset = cursor.pos();
+        let value = parse_value(&mut cursor)?;
+        let value_error = |message: String| SyntaxError {
+            offset: value_offset,
+            message,
+        };
+        let ordering = matches!(
+            op,
+            Operator::Lt | Operator::Le | Operator::Gt | Operator::Ge
+        );
+        let expected = match op {
+            Operator::Matches => Regex::new(&value)
+                .map(Expected::Pattern)
+                .map_err(|err| value_error(format!("bad regular expression: {err}")))?,
+            Operator::Contains => Expected::Text(value),
+            _ => match value.parse::<f64>() {
+                Ok(number) if number.is_finite() => Expected::Number(number),
+                _ if numeric_subject || ordering => {
+                    return Err(value_error(format!(
+                        "expected a number after `{}`, found `{value}`",
+                        operator_text(op)
+                    )));
+                }
+                _ => Expected::Text(value),
+            },
+        };
+        Ok(Condition {
+            subject,
+            op,
+            expected,
+            source: text.trim().to_owned(),
+        })
+    }
+
+    /// Whether the observation satisfies the condition. A subject the probe did not observe
+    /// (no status on a TCP check, a JSON path that is absent) never satisfies it.
+    pub fn evaluate(&self, observation: &Observation<'_>) -> bool {
+        let actual = match &self.subject {
+            Subject::Status => observation.status.map(|s| Actual::Number(f64::from(s))),
+            Subject::ResponseTime => observation
+                .response_time_ms
+                .map(|ms| Actual::Number(ms as f64)),
+            Subject::CertExpiry => observation
+                .cert_expiry_days
+                .map(|days| Actual::Number(days as f64)),
+            Subject::Body(path) if path.is_empty() => observation.body.map(Actual::from_text),
+            Subject::Body(path) => observation
+                .json
+                .and_then(|json| select(json, path))
+                .map(Actual::from_json),
+        };
+        actual.is_some_and(|actual| self.compare(&actual))
+    }
+
+    fn compare(&self, actual: &Actual) -> bool {
+        match (&self.expected, actual) {
+            (Expected::Pattern(regex), actual) => regex.is_match(&actual.text()),
+            (Expected::Text(text), actual) => match self.op {
+                Operator::Contains => actual.text().contains(text.as_str()),
+                Operator::Eq => actual.text() == *text,
+                Operator::Ne => actual.text() != *text,
+                _ => false,
+            },
+            (Expected::Number(expected), actual) => match actual.number() {
+                Some(number) => compare_numbers(self.op, number, *expected),
+                None => self.op == Operator::Ne,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+/// An observed value.
+enum Actual {
+    Number(f64),
+    Text(String),
+}
+
+impl Actual {
+    fn from_text(text: &str) -> Actual {
+        Actual::Text(text.to_owned())
+    }
+
+    fn from_json(value: &serde_json::Value) -> Actual {
+        match value {
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .map_or_else(|| Actual::Text(n.to_string()), Actual::Number),
+            serde_json::Value::String(s) => Actual::Text(s.clone()),
+            other => Actual::Text(other.to_string()),
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Actual::Number(n) => n.to_string(),
+            Actual::Text(t) => t.clone(),
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            Actual::Number(n) => Some(*n),
+            Actual::Text(t) => t.trim().parse().ok(),
+        }
+    }
+}
+
+pub(crate) fn compare_numbers(op: Operator, actual: f64, expected: f64) -> bool {
+    match op {
+        Operator::Eq => actual == expected,
+        Operator::Ne => actual != expected,
+        Operator::Lt => actual < expected,
+        Operator::Le => actual <= expected,
+        Operator::Gt => actual > expected,
+        Operator::Ge => actual >= expected,
+        Operator::Contains | Operator::Matches => false,
+    }
+}
+
+fn select<'v>(json: &'v serde_json::Value, path: &[PathSegment]) -> Option<&'v serde_json::Value> {
+    path.iter().try_fold(json, |value, segment| match segment {
+        PathSegment::Key(key) => value.get(key.as_str()),
+        PathSegment::Index(index) => value.get(*index),
+    })
+}
+
+fn operator_text(op: Operator) -> &'static str {
+    OPERATORS
+        .iter()
+        .find(|(_, candidate)| *candidate == op)
+        .map_or("?", |(text, _)| text)
+}
+
+fn parse_subject(cursor: &mut Cursor<'_>) -> Result<Subject, SyntaxError> {
+    let Some(subject) = SUBJECTS
+        .iter()
+        .find(|(token, _)| cursor.eat(token))
+        .map(|(_, subject)| subject.clone())
+    else {
+        return Err(cursor
+            .error("expected [STATUS], [RESPONSE_TIME], [BODY] or [CERT_EXPIRY] at the start"));
+    };
+    if subject != Subject::Body(Vec::new()) {
+        return Ok(subject);
+    }
+    let mut path = Vec::new();
+    loop {
+        if cursor.eat(".") {
+            let key = cursor.take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-'));
+            if key.is_empty() {
+                return Err(cursor.error("expected a key name after `.` in the [BODY] path"));
+            }
+            path.push(PathSegment::Key(key.to_owned()));
+        } else if cursor.eat("[") {
+            let index = cursor
+                .take_while(|c| c.is_ascii_digit())
+                .parse::<usize>()
+                .map_err(|_| {
+                    cursor.error("expected an array index such as [0] in the [BODY] path")
+                })?;
+            if !cursor.eat("]") {
+                return Err(cursor.error("expected `]` to close the array index"));
+            }
+            path.push(PathSegment::Index(index));
+        } else {
+            return Ok(Subject::Body(path));
+        }
+    }
+}
+
+fn parse_operator(cursor: &mut Cursor<'_>) -> Result<Operator, SyntaxError> {
+    let start = cursor.pos();
+    for (token, op) in OPERATORS {
+        if cursor.eat(token) {
+            let is_word = token.starts_with(|c: char| c.is_ascii_alphabetic());
+            let rest = cursor.rest();
+            if is_word && !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+                cursor.reset(start);
+                break;
+            }
+            return Ok(op);
+        }
+    }
+    Err(cursor.error("expected an operator: == != < <= > >= contains matches"))
+}
+
+fn parse_value(cursor: &mut Cursor<'_>) -> Result<String, SyntaxError> {
+    if cursor.rest().starts_with('"') {
+        let value = cursor.quoted()?;
+        cursor.skip_spaces();
+        if !cursor.at_end() {
+            return Err(cursor.error("unexpected text after the closing quote"));
+        }
+        return Ok(value);
+    }
+    let value = cursor.rest().trim_end();
+    if value.is_empty() {
+        return Err(cursor.error("expected a value after the operator"));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn parse(text: &str) -> Condition {
+        Condition::parse(text).unwrap()
+    }
+
+    fn error_at(text: &str) -> (usize, String) {
+        let err = Condition::parse(text).unwrap_err();
+        (err.offset, err.message)
+    }
+
+    #[test]
+    fn parses_the_contract_conditions() {
+        let status = parse("[STATUS] == 200");
+        assert_eq!(status.subject, Subject::Status);
+        assert_eq!(status.op, Operator::Eq);
+        assert!(matches!(status.expected, Expected::Number(n) if n == 200.0));
+
+        let time = parse("[RESPONSE_TIME] < 500");
+        assert_eq!(time.op, Operator::Lt);
+
+        let body = parse("[BODY].status == ok");
+        assert_eq!(
+            body.subject,
+            Subject::Body(vec![PathSegment::Key("status".into())])
+        );
+        assert!(matches!(&body.expected, Expected::Text(t) if t == "ok"));
+    }
+
+    #[test]
+    fn parses_paths_strings_and_patterns() {
+        let nested = parse("[BODY].a.b[0] == x");
+        assert_eq!(
+            nested.subject,
+            Subject::Body(vec![
+                PathSegment::Key("a".into()),
+                PathSegment::Key("b".into()),
+                PathSegment::Index(0)
+            ])
+        );
+        let contains = parse(r#"[BODY] contains "all \"good\"""#);
+        assert!(matches!(&contains.expected, Expected::Text(t) if t == "all \"good\""));
+        let pattern = parse(r#"[BODY] matches "^ok$""#);
+        assert!(matches!(&pattern.expected, Expected::Pattern(r) if r.as_str() == "^ok$"));
+        assert_eq!(parse("[CERT_EXPIRY] > 14").op, Operator::Gt);
+        assert_eq!(parse("[STATUS] >= 200").op, Operator::Ge);
+        assert_eq!(parse("[STATUS] != 500").op, Operator::Ne);
+    }
+
+    #[test]
+    fn errors_point_inside_the_text() {
+        assert_eq!(error_at("[STATUSS] == 200").0, 0);
+        let (offset, message) = error_at("[STATUS] = 200");
+        assert_eq!(offset, 9);
+        assert!(message.contains("expected an operator"), "{message}");
+        let (offset, message) = error_at("[RESPONSE_TIME] < fast");
+        assert_eq!(offset, 18);
+        assert!(message.contains("expected a number"), "{message}");
+        let (offset, message) = error_at(r#"[BODY] matches "(""#);
+        assert_eq!(offset, 15);
+        assert!(message.contains("bad regular expression"), "{message}");
+        assert_eq!(error_at("[STATUS] contains 2").0, 9);
+        assert_eq!(error_at("[BODY].a[x] == 1").0, 9);
+        assert_eq!(error_at("[BODY]. == 1").0, 7);
+        assert_eq!(error_at("[STATUS] ==").0, 11);
+        assert_eq!(error_at(r#"[BODY] contains "abc"#).0, 16);
+        assert_eq!(error_at("[BODY] containsx").0, 7);
+    }
+
+    #[test]
+    fn evaluates_observations() {
+        let json = json!({"status": "ok", "a": {"b": [3, 4]}});
+        let observation = Observation {
+            status: Some(200),
+            response_time_ms: Some(120),
+            body: Some(r#"{"status": "ok"}"#),
+            json: Some(&json),
+            cert_expiry_days: Some(30),
+        };
+        for (text, expected) in [
+            ("[STATUS] == 200", true),
+            ("[STATUS] != 200", false),
+            ("[RESPONSE_TIME] < 500", true),
+            ("[RESPONSE_TIME] > 500", false),
+            ("[BODY].status == ok", true),
+            ("[BODY].a.b[0] == 3", true),
+            ("[BODY].a.b[1] > 3", true),
+            ("[BODY].a.b[2] == 3", false),
+            ("[BODY].missing == ok", false),
+            (r#"[BODY] contains "ok""#, true),
+            (r#"[BODY] matches "^\{""#, true),
+            ("[CERT_EXPIRY] > 14", true),
+        ] {
+            assert_eq!(parse(text).evaluate(&observation), expected, "{text}");
+        }
+        assert!(!parse("[STATUS] == 200").evaluate(&Observation::default()));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_offsets_are_in_bounds(text in "\\PC{0,40}") {
+            if let Err(err) = Condition::parse(&text) {
+                prop_assert!(err.offset <= text.len());
+                prop_assert!(text.is_char_boundary(err.offset));
+            }
+        }
+
+        #[test]
+        fn numeric_comparisons_parse(value in 0u32..100_000, op in proptest::sample::select(vec!["==", "!=", "<", "<=", ">", ">="])) {
+            let condition = Condition::parse(&format!("[RESPONSE_TIME] {op} {value}")).unwrap();
+            prop_assert!(matches!(condition.expected, Expected::Number(n) if n == f64::from(value)));
+        }
+    }
+}

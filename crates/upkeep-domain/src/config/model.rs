@@ -1,0 +1,607 @@
+//! The validated configuration model: what the rest of upkeep reads once [`super::parse`] has
+//! accepted a file. Every reference between sections (monitor → component, tenant → region,
+//! route → channel, ...) has been checked, every duration, zone, rule and expression parsed.
+//! Defaults are filled in here, so consumers never see an absent optional with a default.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use crate::business_hours::BusinessHours;
+use crate::condition::Condition;
+use crate::rule_expr::RuleExpr;
+
+/// The whole configuration file.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The public page.
+    pub page: Page,
+    /// Limits of the HTTP server (`server:`, optional).
+    pub server: Server,
+    /// Regions by id.
+    pub regions: BTreeMap<String, Region>,
+    /// Tenants by id.
+    pub tenants: BTreeMap<String, Tenant>,
+    /// Components by id.
+    pub components: BTreeMap<String, Component>,
+    /// Monitors by id.
+    pub monitors: BTreeMap<String, Monitor>,
+    /// Alert rules over scraped metrics, in file order.
+    pub rules: Vec<Rule>,
+    /// Maintenance policy and recurring windows.
+    pub maintenance: Maintenance,
+    /// Backup sets by id.
+    pub backups: BTreeMap<String, Backup>,
+    /// SLOs by component id.
+    pub slos: BTreeMap<String, Slo>,
+    /// Notification channels and routes.
+    pub notifications: Notifications,
+    /// Alertmanager integration (`alertmanager:`, optional).
+    pub alertmanager: Option<Alertmanager>,
+}
+
+/// `page:`
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// Name shown on the page.
+    pub name: String,
+    /// Public base URL used in links, feeds and e-mails (no trailing slash).
+    pub url: String,
+    /// Default zone for display and reports.
+    pub timezone: TimeZone,
+    /// The zone's IANA name as written.
+    pub timezone_name: String,
+}
+
+/// `server:` — protection of the public side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    /// Per-client-IP rate limit on public routes.
+    pub rate_limit: RateLimit,
+    /// Largest accepted request body, in bytes (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// Time limit for one request (default 30 s).
+    pub request_timeout: Duration,
+    /// Most concurrent connections (default 4096).
+    pub max_connections: usize,
+    /// How long in-flight requests may finish on shutdown (default 30 s).
+    pub shutdown_grace: Duration,
+}
+
+/// `server.rate_limit:`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained requests per second per client IP; 0 disables rate limiting (default 20).
+    pub per_second: u32,
+    /// Burst size (default 100).
+    pub burst: u32,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            rate_limit: RateLimit {
+                per_second: 20,
+                burst: 100,
+            },
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `regions.ID:`
+#[derive(Clone, Debug)]
+pub struct Region {
+    /// The region's zone.
+    pub timezone: TimeZone,
+    /// The zone's IANA name as written.
+    pub timezone_name: String,
+    /// Local business hours (empty when not given).
+    pub business_hours: BusinessHours,
+}
+
+/// `tenants.ID:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// Display name.
+    pub name: String,
+    /// Region id.
+    pub region: String,
+}
+
+/// `components.ID:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Component {
+    /// Display name.
+    pub name: String,
+    /// Group shown on the page.
+    pub group: Option<String>,
+    /// Short description.
+    pub description: Option<String>,
+    /// Ids of components this one depends on (acyclic).
+    pub depends_on: Vec<String>,
+}
+
+/// `monitors.ID:`
+#[derive(Clone, Debug)]
+pub struct Monitor {
+    /// Component id.
+    pub component: String,
+    /// What is probed.
+    pub kind: MonitorKind,
+    /// Time between probes (default 60 s).
+    pub interval: Duration,
+    /// Time limit of one probe (default 10 s).
+    pub timeout: Duration,
+    /// Conditions that must all hold for a probe to succeed.
+    pub conditions: Vec<Condition>,
+    /// Consecutive failures before the monitor is down (default 3).
+    pub failure_threshold: u32,
+    /// Consecutive successes before it is up again (default 1).
+    pub recovery_threshold: u32,
+    /// Probe locations; `None` means the server itself.
+    pub locations: Option<Vec<String>>,
+}
+
+/// The kind of a monitor, from the one kind key it has.
+#[derive(Clone, Debug)]
+pub enum MonitorKind {
+    /// `http:`
+    Http(HttpCheck),
+    /// `tcp:`
+    Tcp(TcpCheck),
+    /// `dns:`
+    Dns(DnsCheck),
+    /// `tls:`
+    Tls(TlsCheck),
+    /// `push:`
+    Push(PushCheck),
+}
+
+/// `http:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// URL to request.
+    pub url: String,
+    /// HTTP method, upper case (default GET).
+    pub method: String,
+    /// Extra request headers.
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    pub body: Option<String>,
+    /// Expected status; `None` means any 2xx (when no condition looks at `[STATUS]`).
+    pub expected_status: Option<u16>,
+    /// Verify the server's certificate (default true).
+    pub verify_tls: bool,
+    /// Follow redirects (default true).
+    pub follow_redirects: bool,
+}
+
+/// `tcp:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpCheck {
+    /// `host:port` to connect to.
+    pub address: String,
+}
+
+/// `dns:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsCheck {
+    /// Name to resolve.
+    pub name: String,
+    /// Record type (default A).
+    pub record_type: DnsRecordType,
+    /// An answer that must be present.
+    pub expected: Option<String>,
+    /// Resolver `host[:port]`; `None` means the system's.
+    pub resolver: Option<String>,
+}
+
+/// DNS record types a monitor may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsRecordType {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// Canonical name.
+    Cname,
+    /// Mail exchanger.
+    Mx,
+    /// Name server.
+    Ns,
+    /// Text.
+    Txt,
+    /// Service.
+    Srv,
+    /// Certification authority authorization.
+    Caa,
+    /// Pointer.
+    Ptr,
+    /// Start of authority.
+    Soa,
+}
+
+impl DnsRecordType {
+    /// Every type with its name, for parsing and messages.
+    pub const ALL: [(&'static str, DnsRecordType); 10] = [
+        ("A", DnsRecordType::A),
+        ("AAAA", DnsRecordType::Aaaa),
+        ("CNAME", DnsRecordType::Cname),
+        ("MX", DnsRecordType::Mx),
+        ("NS", DnsRecordType::Ns),
+        ("TXT", DnsRecordType::Txt),
+        ("SRV", DnsRecordType::Srv),
+        ("CAA", DnsRecordType::Caa),
+        ("PTR", DnsRecordType::Ptr),
+        ("SOA", DnsRecordType::Soa),
+    ];
+}
+
+/// `tls:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsCheck {
+    /// `host[:port]`, port 443 when omitted (stored with the port).
+    pub address: String,
+    /// Server name sent in SNI and checked in the certificate (default the host).
+    pub server_name: String,
+}
+
+/// `push:` — a heartbeat the monitored job sends to `/ping/{key}`.
+#[derive(Clone, Debug)]
+pub struct PushCheck {
+    /// The ping key (unique across monitors and backups).
+    pub key: String,
+    /// When pings are due.
+    pub schedule: PushSchedule,
+}
+
+/// When a push monitor expects its pings.
+#[derive(Clone, Debug)]
+pub enum PushSchedule {
+    /// Every `period`; late after `period + grace`.
+    Period {
+        /// Expected time between pings.
+        period: Duration,
+        /// Extra time allowed (default 1 h).
+        grace: Duration,
+    },
+    /// On a 5-field cron schedule in `timezone`; late after the scheduled time + `grace`.
+    Cron {
+        /// The cron expression as written (validated).
+        expr: String,
+        /// Zone the schedule is read in (default the page's).
+        timezone: TimeZone,
+        /// The zone's IANA name.
+        timezone_name: String,
+        /// Extra time allowed (default 1 h).
+        grace: Duration,
+    },
+}
+
+/// `rules[]` — an alert over a Prometheus text-format scrape.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Alert name.
+    pub name: String,
+    /// URL scraped.
+    pub scrape: String,
+    /// Time between scrapes (default 30 s).
+    pub interval: Duration,
+    /// The condition.
+    pub expr: RuleExpr,
+    /// How long it must hold before the alert fires (`for:`, default 0 s).
+    pub for_duration: Duration,
+    /// Severity, used for routing.
+    pub severity: Severity,
+    /// Component id.
+    pub component: String,
+}
+
+/// Alert severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Pages someone.
+    Critical,
+    /// Needs attention.
+    Warning,
+    /// For the record.
+    Info,
+}
+
+impl Severity {
+    /// Every severity with its name.
+    pub const ALL: [(&'static str, Severity); 3] = [
+        ("critical", Severity::Critical),
+        ("warning", Severity::Warning),
+        ("info", Severity::Info),
+    ];
+
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// `maintenance:`
+#[derive(Clone, Debug, Default)]
+pub struct Maintenance {
+    /// The written policy.
+    pub policy: MaintenancePolicy,
+    /// Recurring windows.
+    pub windows: Vec<Window>,
+}
+
+/// `maintenance.policy:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaintenancePolicy {
+    /// Rules for planned maintenance.
+    pub planned: PlannedPolicy,
+    /// Rules for emergency maintenance.
+    pub emergency: EmergencyPolicy,
+    /// Whether each tenant's slot must fall outside its region's business hours (default false).
+    pub outside_business_hours: bool,
+    /// Length of one tenant's slot (default 15 m).
+    pub tenant_slot: Duration,
+    /// Reminder offsets before a start (default 72 h and 1 h), longest first.
+    pub reminders: Vec<Duration>,
+}
+
+/// `maintenance.policy.planned:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedPolicy {
+    /// Least notice before the start (default 14 d).
+    pub min_notice: Duration,
+}
+
+/// `maintenance.policy.emergency:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmergencyPolicy {
+    /// Least notice before the start (default 0 s).
+    pub min_notice: Duration,
+    /// Whether a reason must be given (default true).
+    pub require_reason: bool,
+}
+
+impl Default for PlannedPolicy {
+    fn default() -> Self {
+        PlannedPolicy {
+            min_notice: Duration::from_secs(14 * 86_400),
+        }
+    }
+}
+
+impl Default for EmergencyPolicy {
+    fn default() -> Self {
+        EmergencyPolicy {
+            min_notice: Duration::ZERO,
+            require_reason: true,
+        }
+    }
+}
+
+impl Default for MaintenancePolicy {
+    fn default() -> Self {
+        MaintenancePolicy {
+            planned: PlannedPolicy::default(),
+            emergency: EmergencyPolicy::default(),
+            outside_business_hours: false,
+            tenant_slot: Duration::from_secs(15 * 60),
+            reminders: vec![Duration::from_secs(72 * 3600), Duration::from_secs(3600)],
+        }
+    }
+}
+
+/// `maintenance.windows[]` — a recurring window.
+#[derive(Clone, Debug)]
+pub struct Window {
+    /// Unique id.
+    pub id: String,
+    /// Title shown to readers.
+    pub title: String,
+    /// Markdown description.
+    pub description: Option<String>,
+    /// Zone the rule is read in (default the page's).
+    pub timezone: TimeZone,
+    /// The zone's IANA name.
+    pub timezone_name: String,
+    /// RFC 5545 RRULE (the part after `RRULE:`), validated; see [`crate::recurrence`].
+    pub rrule: String,
+    /// First local day of the rule (its DTSTART date); `None` anchors at the query start.
+    pub starts: Option<Date>,
+    /// Length of each occurrence, in absolute time.
+    pub duration: Duration,
+    /// Affected component ids.
+    pub components: Vec<String>,
+    /// Affected tenants.
+    pub tenants: TenantSel,
+    /// Whether monitors keep probing during the window (default run).
+    pub checks: ChecksMode,
+    /// Whether the window counts as downtime in SLA figures (default false).
+    pub counts_as_downtime: bool,
+    /// Whether subscribers are notified (default true).
+    pub notify_subscribers: bool,
+}
+
+/// Which tenants a window affects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TenantSel {
+    /// `all`
+    All,
+    /// A list of tenant ids.
+    List(Vec<String>),
+}
+
+/// Whether checks run during a window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksMode {
+    /// Keep probing; results are recorded as maintenance.
+    Run,
+    /// Pause probing.
+    Skip,
+}
+
+/// `backups.ID:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backup {
+    /// Recovery point objective: the oldest a last good backup may be.
+    pub rpo: Duration,
+    /// Recovery time objective: the longest a restore may take.
+    pub rto: Duration,
+    /// Drill cadence; `None` means no drills are expected.
+    pub drill_every: Option<Duration>,
+    /// Ping key the backup job reports to (unique across monitors and backups).
+    pub push_key: String,
+}
+
+/// `slos.COMPONENT:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slo {
+    /// Objective in parts per million (99.9 % = 999_000).
+    pub objective_ppm: u32,
+    /// The period the objective is measured over.
+    pub window: SloWindow,
+    /// Burn-rate alert tiers (default the SRE workbook's four).
+    pub burn_rates: Vec<BurnRate>,
+}
+
+/// The period of an SLO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SloWindow {
+    /// The calendar year in the page's zone.
+    CalendarYear,
+    /// The calendar quarter in the page's zone.
+    CalendarQuarter,
+    /// The calendar month in the page's zone.
+    CalendarMonth,
+    /// A rolling period ending now.
+    Rolling(Duration),
+}
+
+/// One multi-window burn-rate tier: alert when both windows burn faster than `factor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BurnRate {
+    /// Burn-rate factor in thousandths (14.4× = 14_400).
+    pub factor_milli: u32,
+    /// Long window.
+    pub long: Duration,
+    /// Short window.
+    pub short: Duration,
+    /// Severity of the alert.
+    pub severity: Severity,
+}
+
+impl BurnRate {
+    /// The SRE workbook's tiers: 14.4× 1h/5m and 6× 6h/30m page, 3× 1d/2h and 1× 3d/6h ticket.
+    pub fn defaults() -> Vec<BurnRate> {
+        let tier = |factor_milli, long_minutes: u64, short_minutes: u64, severity| BurnRate {
+            factor_milli,
+            long: Duration::from_secs(long_minutes * 60),
+            short: Duration::from_secs(short_minutes * 60),
+            severity,
+        };
+        vec![
+            tier(14_400, 60, 5, Severity::Critical),
+            tier(6_000, 360, 30, Severity::Critical),
+            tier(3_000, 1440, 120, Severity::Warning),
+            tier(1_000, 4320, 360, Severity::Warning),
+        ]
+    }
+}
+
+/// `notifications:`
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notifications {
+    /// Outgoing mail server; required when an e-mail channel exists.
+    pub smtp: Option<Smtp>,
+    /// Channels by id.
+    pub channels: BTreeMap<String, Channel>,
+    /// Routes, in file order.
+    pub routes: Vec<Route>,
+}
+
+/// `notifications.smtp:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Smtp {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Sender address.
+    pub from: String,
+    /// User name for AUTH.
+    pub username: Option<String>,
+    /// Password for AUTH.
+    pub password: Option<String>,
+    /// Transport security (default by port: 465 tls, 587 starttls, otherwise none).
+    pub tls: SmtpTls,
+}
+
+/// SMTP transport security.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text.
+    None,
+    /// Upgrade with STARTTLS.
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+/// A notification channel, from the one kind key it has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// `email: [addresses]`
+    Email(Vec<String>),
+    /// `webhook: { url, secret? }` — JSON, HMAC-signed when a secret is set.
+    Webhook {
+        /// Receiver URL.
+        url: String,
+        /// Signing secret.
+        secret: Option<String>,
+    },
+    /// `slack: { url }` — Slack-compatible incoming webhook.
+    Slack {
+        /// Incoming-webhook URL.
+        url: String,
+    },
+    /// `pagerduty: { routing_key, url? }` — Events API v2.
+    PagerDuty {
+        /// Integration routing key.
+        routing_key: String,
+        /// Events endpoint.
+        url: String,
+    },
+}
+
+/// The public PagerDuty Events API v2 endpoint, the default of `pagerduty.url`.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// `notifications.routes[]`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Severity matched.
+    pub severity: Severity,
+    /// Component matched; `None` matches all.
+    pub component: Option<String>,
+    /// Channel ids notified.
+    pub channels: Vec<String>,
+}
+
+/// `alertmanager:`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alertmanager {
+    /// Base URL of Alertmanager (API v2 lives under it).
+    pub url: String,
+    /// Label that names the component in incoming alerts (default `component`).
+    pub component_label: String,
+}

@@ -1,0 +1,462 @@
+//! Integration tests of the configuration contract: the shipped example files parse, and each
+//! kind of mistake is reported at its exact `line:column` with a useful message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use upkeep_domain::config::{
+    Channel, ChecksMode, Config, MonitorKind, PushSchedule, Severity, SloWindow, SmtpTls,
+    TenantSel, parse,
+};
+
+const CONTRACT: &str = include_str!("../../../examples/upkeep.yaml");
+const DEMO: &str = include_str!("../../../examples/demo.yaml");
+
+fn now() -> Timestamp {
+    "2026-11-22T10:00:00Z".parse().unwrap()
+}
+
+fn contract_env(name: &str) -> Option<String> {
+    match name {
+        "UPKEEP_HOOK_SECRET" => Some("hook-secret".into()),
+        "PD_KEY" => Some("pd-routing-key".into()),
+        _ => None,
+    }
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+/// The diagnostics of a fixture, each as `LINE:COLUMN: message`.
+fn problems(name: &str) -> Vec<String> {
+    let diagnostics = parse(name, &fixture(name), &no_env, now())
+        .err()
+        .unwrap_or_else(|| panic!("{name} should be refused"));
+    diagnostics
+        .0
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect()
+}
+
+/// Asserts that the fixture's only problem is at `at` and mentions `fragment`.
+fn assert_single(name: &str, at: &str, fragment: &str) {
+    let found = problems(name);
+    assert_eq!(found.len(), 1, "{name}: {found:#?}");
+    let problem = &found[0];
+    assert!(
+        problem.starts_with(&format!("{at}: ")) && problem.contains(fragment),
+        "{name}: expected {at} with {fragment:?}, got {problem:?}"
+    );
+}
+
+fn parse_ok(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Config {
+    parse("test.yaml", text, env, now()).unwrap_or_else(|d| panic!("{d}"))
+}
+
+#[test]
+fn contract_file_parses_exactly_as_written() {
+    let config = parse_ok(CONTRACT, &contract_env);
+    assert_eq!(config.page.name, "Acme Cloud");
+    assert_eq!(config.page.url, "http://127.0.0.1:8080");
+    assert_eq!(config.page.timezone_name, "Europe/Rome");
+    assert_eq!(config.regions["us"].timezone_name, "America/New_York");
+    assert_eq!(
+        config.regions["eu"].business_hours.to_string(),
+        "Mon-Fri 08:00-19:00"
+    );
+    assert_eq!(config.tenants["globex"].region, "us");
+    assert_eq!(config.components["api"].group.as_deref(), Some("Platform"));
+    assert_eq!(
+        config.components["api"].description.as_deref(),
+        Some("REST and GraphQL endpoints")
+    );
+
+    let api = &config.monitors["api-health"];
+    assert_eq!(api.interval, Duration::from_secs(30));
+    assert_eq!(api.timeout, Duration::from_secs(5));
+    assert_eq!(api.conditions.len(), 3);
+    assert_eq!((api.failure_threshold, api.recovery_threshold), (3, 1));
+    let MonitorKind::Http(http) = &api.kind else {
+        panic!("api-health is an http monitor")
+    };
+    assert_eq!(http.method, "GET");
+    assert!(http.verify_tls && http.follow_redirects);
+
+    let db_port = &config.monitors["db-port"];
+    assert!(matches!(&db_port.kind, MonitorKind::Tcp(tcp) if tcp.address == "127.0.0.1:27017"));
+    assert_eq!(db_port.timeout, Duration::from_secs(10));
+    let MonitorKind::Push(push) = &config.monitors["nightly-backup"].kind else {
+        panic!("nightly-backup is a push monitor")
+    };
+    assert_eq!(push.key, "5b2f0c1e-backup");
+    assert!(matches!(
+        push.schedule,
+        PushSchedule::Period { period, grace }
+            if period == Duration::from_secs(86_400) && grace == Duration::from_secs(3600)
+    ));
+
+    let rule = &config.rules[0];
+    assert_eq!(rule.name, "HighCPUUsage");
+    assert_eq!(rule.expr.metric, "cpu_usage");
+    assert_eq!(rule.for_duration, Duration::from_secs(300));
+    assert_eq!(rule.severity, Severity::Warning);
+
+    let policy = &config.maintenance.policy;
+    assert_eq!(policy.planned.min_notice, Duration::from_secs(14 * 86_400));
+    assert!(policy.emergency.require_reason);
+    assert!(policy.outside_business_hours);
+    assert_eq!(policy.tenant_slot, Duration::from_secs(900));
+    assert_eq!(
+        policy.reminders,
+        vec![Duration::from_secs(72 * 3600), Duration::from_secs(3600)]
+    );
+    let window = &config.maintenance.windows[0];
+    assert_eq!(window.id, "monthly");
+    assert_eq!(window.duration, Duration::from_secs(4 * 3600));
+    assert_eq!(window.components, vec!["api", "db"]);
+    assert_eq!(window.tenants, TenantSel::All);
+    assert_eq!(window.checks, ChecksMode::Run);
+    assert!(!window.counts_as_downtime && window.notify_subscribers);
+
+    let backup = &config.backups["mongo-main"];
+    assert_eq!(backup.rpo, Duration::from_secs(6 * 3600));
+    assert_eq!(backup.drill_every, Some(Duration::from_secs(30 * 86_400)));
+    assert_eq!(config.slos["api"].objective_ppm, 999_000);
+    assert_eq!(config.slos["api"].window, SloWindow::CalendarYear);
+    assert_eq!(config.slos["api"].burn_rates.len(), 4);
+
+    let smtp = config.notifications.smtp.as_ref().unwrap();
+    assert_eq!((smtp.port, smtp.tls), (2525, SmtpTls::None));
+    assert_eq!(
+        config.notifications.channels["ops-hook"],
+        Channel::Webhook {
+            url: "http://127.0.0.1:9100/hook".into(),
+            secret: Some("hook-secret".into())
+        }
+    );
+    assert_eq!(
+        config.notifications.channels["pager"],
+        Channel::PagerDuty {
+            routing_key: "pd-routing-key".into(),
+            url: "http://127.0.0.1:9100/pd".into()
+        }
+    );
+    assert_eq!(config.notifications.routes.len(), 2);
+    assert_eq!(
+        config.notifications.routes[0].channels,
+        vec!["pager", "ops-chat"]
+    );
+    assert!(config.alertmanager.is_none());
+    assert_eq!(config.server.rate_limit.per_second, 20);
+}
+
+#[test]
+fn contract_file_without_its_variables_names_both() {
+    let diagnostics = parse("upkeep.yaml", CONTRACT, &no_env, now()).unwrap_err();
+    let text = diagnostics.to_string();
+    assert_eq!(diagnostics.0.len(), 2, "{text}");
+    assert!(text.contains("`UPKEEP_HOOK_SECRET` is not set"), "{text}");
+    assert!(text.contains("`PD_KEY` is not set"), "{text}");
+}
+
+#[test]
+fn fixture_copy_of_the_contract_matches_the_example() {
+    assert_eq!(fixture("contract.yaml"), CONTRACT);
+}
+
+#[test]
+fn demo_file_parses_with_no_environment() {
+    let config = parse_ok(DEMO, &no_env);
+    assert_eq!(config.page.url, "http://127.0.0.1:8080");
+    assert!(config.components.contains_key("web") && config.components.contains_key("jobs"));
+    let MonitorKind::Http(http) = &config.monitors["web-health"].kind else {
+        panic!("web-health is an http monitor")
+    };
+    assert_eq!(http.url, "http://127.0.0.1:8080/healthz");
+    assert!(matches!(
+        config.monitors["jobs-heartbeat"].kind,
+        MonitorKind::Push(_)
+    ));
+    assert_eq!(config.maintenance.windows.len(), 1);
+    assert_eq!(config.server.max_body_bytes, 1024 * 1024);
+    assert!(config.notifications.smtp.is_none());
+    assert!(
+        config
+            .notifications
+            .channels
+            .values()
+            .all(|channel| matches!(channel, Channel::Webhook { url, .. } if url.starts_with("http://127.0.0.1")))
+    );
+}
+
+#[test]
+fn tab_indentation() {
+    assert_single("tab.yaml", "3:1", "a tab is used for indentation");
+}
+
+#[test]
+fn duplicate_key() {
+    assert_single(
+        "duplicate_key.yaml",
+        "4:3",
+        "duplicate key `name`, first defined at line 2",
+    );
+}
+
+#[test]
+fn unknown_key_with_suggestion() {
+    assert_single(
+        "unknown_key.yaml",
+        "8:5",
+        "unknown key `intervall`; did you mean `interval`?",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_single(
+        "wrong_type.yaml",
+        "5:15",
+        "expected a mapping, found the string",
+    );
+}
+
+#[test]
+fn unknown_zone() {
+    assert_single(
+        "unknown_zone.yaml",
+        "4:13",
+        "unknown time zone `Europe/Rom`",
+    );
+}
+
+#[test]
+fn rrule_that_never_occurs() {
+    assert_single("rrule_never.yaml", "8:14", "never occurs");
+}
+
+#[test]
+fn bad_rrule() {
+    assert_single("rrule_bad.yaml", "8:14", "bad rrule");
+}
+
+#[test]
+fn bad_cron() {
+    assert_single("cron_bad.yaml", "7:33", "bad cron expression `0 25 * * *`");
+}
+
+#[test]
+fn bad_duration() {
+    assert_single("duration_bad.yaml", "8:15", "write 30s");
+}
+
+#[test]
+fn bad_business_hours() {
+    assert_single("business_hours_bad.yaml", "3:48", "unknown day `Fry`");
+}
+
+#[test]
+fn bad_condition_points_inside_the_string() {
+    // Line 8 is `    conditions: ["[STATUS] == 200", "[RESPONSE_TIME] < fast"]`: the second
+    // string opens at column 37, its text starts at 38, and `fast` is 18 chars further.
+    assert_single(
+        "condition_bad.yaml",
+        "8:56",
+        "expected a number after `<`, found `fast`",
+    );
+}
+
+#[test]
+fn dependency_cycle() {
+    assert_single("cycle.yaml", "4:39", "dependency cycle: api -> db -> api");
+}
+
+#[test]
+fn dangling_references() {
+    assert_eq!(
+        problems("dangling.yaml"),
+        vec![
+            "5:36: unknown region `europe` (declared: eu)",
+            "10:16: unknown component `apii`; did you mean `api`?",
+            "19:23: unknown tenant `globex` (declared: acme)",
+            "24:40: unknown channel `pager` (declared: ops-chat)",
+        ]
+    );
+}
+
+#[test]
+fn missing_environment_variable_points_at_the_dollar() {
+    assert_single(
+        "env_missing.yaml",
+        "4:45",
+        "environment variable `PD_KEY` is not set; set it or write ${PD_KEY:-default}",
+    );
+}
+
+#[test]
+fn environment_defaults_and_escapes() {
+    let text = fixture("env_default.yaml");
+    let config = parse_ok(&text, &no_env);
+    assert_eq!(config.page.name, "Acme Cloud");
+    assert_eq!(config.page.url, "http://127.0.0.1:8080");
+    assert_eq!(config.server.max_connections, 100);
+    assert_eq!(
+        config.notifications.channels["price"],
+        Channel::Webhook {
+            url: "http://127.0.0.1:9100/hook".into(),
+            secret: Some("$5".into())
+        }
+    );
+    let set = |name: &str| (name == "HOOK_SECRET").then(|| "from-env".to_owned());
+    let config = parse_ok(&text, &set);
+    assert!(matches!(
+        &config.notifications.channels["hook"],
+        Channel::Webhook { secret: Some(secret), .. } if secret == "from-env"
+    ));
+}
+
+#[test]
+fn every_error_is_reported_in_order() {
+    assert_eq!(
+        problems("many_errors.yaml"),
+        vec![
+            "3:8: bad URL `ftp://127.0.0.1`: it must start with http:// or https://",
+            "4:13: unknown time zone `Mars/Olympus`: use an IANA name such as Europe/Rome or UTC",
+            "6:21: unknown key `colour`; expected one of: name, group, description, depends_on",
+            "10:58: unknown HTTP method `FETCH`: use GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+            "11:14: bad duration `5 seconds`: unknown unit after 5 (use ms, s, m, h, d or w)",
+            "15:22: bad rule expression: expected a number after the comparison, found `> 80`",
+            "16:15: unknown severity `urgent`: use critical, warning, info",
+        ]
+    );
+}
+
+#[test]
+fn diagnostics_display_file_line_column() {
+    let diagnostics = parse("conf/upkeep.yaml", "page: 3\n", &no_env, now()).unwrap_err();
+    assert_eq!(
+        diagnostics.to_string(),
+        "conf/upkeep.yaml:1:7: expected a mapping, found the number 3"
+    );
+}
+
+#[test]
+fn empty_and_non_mapping_files_are_refused() {
+    for text in ["", "# nothing\n", "- a\n- b\n", "just text"] {
+        assert!(parse("x.yaml", text, &no_env, now()).is_err(), "{text:?}");
+    }
+}
+
+/// The diagnostics of an inline file, each as `LINE:COLUMN: message`.
+fn problems_of(text: &str) -> Vec<String> {
+    parse("inline.yaml", text, &no_env, now())
+        .err()
+        .map(|d| {
+            d.0.iter()
+                .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const PAGE: &str = "page: { name: Acme, url: \"http://127.0.0.1:8080\", timezone: Europe/Rome }\n";
+
+#[test]
+fn push_monitor_on_a_cron_schedule() {
+    let text = format!(
+        "{PAGE}components:\n  db: {{ name: DB }}\nmonitors:\n  nightly:\n    component: db\n    push: {{ key: nightly, cron: \"0 2 * * *\", timezone: America/New_York }}\n"
+    );
+    let config = parse_ok(&text, &no_env);
+    let MonitorKind::Push(push) = &config.monitors["nightly"].kind else {
+        panic!("push monitor")
+    };
+    assert!(matches!(
+        &push.schedule,
+        PushSchedule::Cron { expr, timezone_name, grace, .. }
+            if expr == "0 2 * * *" && timezone_name == "America/New_York" && *grace == Duration::from_secs(3600)
+    ));
+}
+
+#[test]
+fn missing_required_key_is_reported_at_the_mapping() {
+    let text = format!("{PAGE}components:\n  api:\n    group: Platform\n");
+    assert_eq!(problems_of(&text), vec!["4:5: missing required key `name`"]);
+    assert_eq!(
+        problems_of("components: {}\n"),
+        vec!["1:1: missing required key `page`"]
+    );
+}
+
+#[test]
+fn cross_section_checks() {
+    let text = format!(
+        "{PAGE}components:\n  api: {{ name: API }}\nmonitors:\n  a:\n    component: api\n    push: {{ key: shared, period: 1h }}\n  b:\n    component: api\n    tcp: {{ address: \"127.0.0.1:1\" }}\n    push: {{ key: other, period: 1h }}\nbackups:\n  db: {{ rpo: 1h, rto: 1h, push_key: shared }}\nmaintenance:\n  windows:\n    - {{ id: w, title: W, rrule: \"FREQ=DAILY\", duration: 1h, components: [api] }}\n    - {{ id: w, title: W2, rrule: \"FREQ=DAILY\", duration: 1h, components: [api] }}\nnotifications:\n  channels:\n    mail: {{ email: [\"ops@acme.example\"] }}\n"
+    );
+    assert_eq!(
+        problems_of(&text),
+        vec![
+            "11:5: a monitor has exactly one kind; found both `tcp` and `push`",
+            "13:37: duplicate push key `shared`, first used at line 7",
+            "17:7: duplicate window id `w`, first defined at line 16",
+            "20:13: an e-mail channel needs `notifications.smtp` to send through",
+        ]
+    );
+}
+
+#[test]
+fn optional_sections_have_their_defaults() {
+    let config = parse_ok(PAGE, &no_env);
+    assert_eq!(config.server.rate_limit.burst, 100);
+    assert_eq!(config.server.request_timeout, Duration::from_secs(30));
+    assert_eq!(config.server.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(config.server.max_connections, 4096);
+    assert_eq!(
+        config.maintenance.policy.emergency.min_notice,
+        Duration::ZERO
+    );
+    assert!(!config.maintenance.policy.outside_business_hours);
+    assert!(config.monitors.is_empty() && config.rules.is_empty());
+
+    let text = format!(
+        "{PAGE}server:\n  rate_limit: {{ per_second: 0 }}\n  max_body: 64KB\nalertmanager: {{ url: \"http://127.0.0.1:9093/\" }}\n"
+    );
+    let config = parse_ok(&text, &no_env);
+    assert_eq!(config.server.rate_limit.per_second, 0);
+    assert_eq!(config.server.max_body_bytes, 64 * 1024);
+    let alertmanager = config.alertmanager.unwrap();
+    assert_eq!(alertmanager.url, "http://127.0.0.1:9093");
+    assert_eq!(alertmanager.component_label, "component");
+}
+
+#[test]
+fn condition_error_in_a_block_list_points_inside_the_string() {
+    let text = format!(
+        "{PAGE}components:\n  api: {{ name: API }}\nmonitors:\n  m:\n    component: api\n    http: {{ url: \"http://127.0.0.1:1/\" }}\n    conditions:\n      - \"[BODY].a[x] == 1\"\n      - '[STATUS] =! 200'\n"
+    );
+    assert_eq!(
+        problems_of(&text),
+        vec![
+            "9:19: bad condition: expected an array index such as [0] in the [BODY] path",
+            "10:19: bad condition: expected an operator: == != < <= > >= contains matches",
+        ]
+    );
+}
+
+#[test]
+fn unquoted_condition_gets_a_hint() {
+    let text = format!(
+        "{PAGE}components:\n  api: {{ name: API }}\nmonitors:\n  m:\n    component: api\n    http: {{ url: \"http://127.0.0.1:1/\" }}\n    conditions:\n      - [STATUS] == 200\n"
+    );
+    let found = problems_of(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("9:"), "{found:?}");
+    assert!(found[0].contains("must be quoted"), "{found:?}");
+}
