@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::role::Role;
@@ -115,6 +115,21 @@ impl TestApp {
             req = req.bearer_auth(t);
         }
         req.send().await.unwrap()
+    }
+
+    async fn send(&self, method: Method, path: &str, token: &str) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, path: &str, token: Option<&str>) -> Value {
+        let r = self.get(path, token).await;
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
     }
 
     async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
@@ -259,12 +274,7 @@ async fn the_admin_api_needs_a_valid_token_with_the_right_role() {
         (&app.editor, "editor"),
         (&app.admin, "admin"),
     ] {
-        let me: Value = app
-            .get("/api/v1/whoami", Some(token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let me: Value = app.json("/api/v1/whoami", Some(token)).await;
         assert_eq!(me["role"], role);
     }
 }
@@ -289,12 +299,8 @@ async fn a_revoked_token_stops_working_at_once_and_changes_are_audited() {
     );
 
     let r = app
-        .client
-        .delete(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/api/v1/tokens/{id}"), &app.admin)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let revoked: Value = r.json().await.unwrap();
     assert!(revoked["revoked_at"].is_string());
@@ -305,20 +311,11 @@ async fn a_revoked_token_stops_working_at_once_and_changes_are_audited() {
     .await;
 
     let r = app
-        .client
-        .delete(app.url("/api/v1/tokens/nosuchtoken1"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, "/api/v1/tokens/nosuchtoken1", &app.admin)
+        .await;
     problem(r, StatusCode::NOT_FOUND).await;
 
-    let audit: Value = app
-        .get("/api/v1/audit?limit=2", Some(&app.viewer))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.json("/api/v1/audit?limit=2", Some(&app.viewer)).await;
     let rows = audit.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["action"], "token.revoke");
@@ -457,12 +454,8 @@ async fn malformed_requests_get_problem_documents_never_500() {
     let r = app.client.put(app.url("/healthz")).send().await.unwrap();
     problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
     let r = app
-        .client
-        .delete(app.url("/api/v1/tokens/%ff%fe"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, "/api/v1/tokens/%ff%fe", &app.admin)
+        .await;
     assert!(r.status().is_client_error(), "{}", r.status());
 }
 
@@ -517,34 +510,21 @@ async fn a_flooding_client_is_limited_and_others_are_still_served() {
 #[tokio::test]
 async fn reload_applies_a_valid_file_atomically_and_refuses_a_bad_one() {
     let app = TestApp::start(BASE_CONFIG).await;
-    let summary: Value = app
-        .get("/api/v1/config", Some(&app.viewer))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let summary: Value = app.json("/api/v1/config", Some(&app.viewer)).await;
     assert_eq!(summary["page_name"], "Test Cloud");
     assert_eq!(summary["components"], 1);
     let first_sha = summary["sha256"].as_str().unwrap().to_owned();
 
     // Only an admin reloads.
     let r = app
-        .client
-        .post(app.url("/api/v1/config/reload"))
-        .bearer_auth(&app.editor)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::POST, "/api/v1/config/reload", &app.editor)
+        .await;
     problem(r, StatusCode::FORBIDDEN).await;
 
     // Unchanged file: nothing to record.
     let r = app
-        .client
-        .post(app.url("/api/v1/config/reload"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::POST, "/api/v1/config/reload", &app.admin)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let out: Value = r.json().await.unwrap();
     assert_eq!(out["changed"], false);
@@ -552,22 +532,13 @@ async fn reload_applies_a_valid_file_atomically_and_refuses_a_bad_one() {
     let changed = BASE_CONFIG.replace("Test Cloud", "Renamed Cloud") + "  db: { name: Database }\n";
     std::fs::write(&app.config_path, &changed).unwrap();
     let r = app
-        .client
-        .post(app.url("/api/v1/config/reload"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::POST, "/api/v1/config/reload", &app.admin)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let out: Value = r.json().await.unwrap();
     assert_eq!(out["changed"], true);
     assert_eq!(out["previous_sha256"], first_sha);
-    let summary: Value = app
-        .get("/api/v1/config", Some(&app.viewer))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let summary: Value = app.json("/api/v1/config", Some(&app.viewer)).await;
     assert_eq!(summary["page_name"], "Renamed Cloud");
     assert_eq!(summary["components"], 2);
 
@@ -576,12 +547,8 @@ async fn reload_applies_a_valid_file_atomically_and_refuses_a_bad_one() {
         + "  web: { name: Web, bogus: 1 }\n";
     std::fs::write(&app.config_path, &broken).unwrap();
     let r = app
-        .client
-        .post(app.url("/api/v1/config/reload"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::POST, "/api/v1/config/reload", &app.admin)
+        .await;
     let body = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     let errors: Vec<&str> = body["errors"]
         .as_array()
@@ -599,12 +566,7 @@ async fn reload_applies_a_valid_file_atomically_and_refuses_a_bad_one() {
     assert!(errors[1].starts_with(&format!("{file}:12:")), "{errors:?}");
     assert!(errors[1].contains("bogus"), "{errors:?}");
     assert!(body["detail"].as_str().unwrap().contains("unchanged"));
-    let summary: Value = app
-        .get("/api/v1/config", Some(&app.viewer))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let summary: Value = app.json("/api/v1/config", Some(&app.viewer)).await;
     assert_eq!(
         summary["page_name"], "Renamed Cloud",
         "the running configuration stays"
@@ -613,20 +575,11 @@ async fn reload_applies_a_valid_file_atomically_and_refuses_a_bad_one() {
     // A missing file is refused the same way.
     std::fs::remove_file(&app.config_path).unwrap();
     let r = app
-        .client
-        .post(app.url("/api/v1/config/reload"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::POST, "/api/v1/config/reload", &app.admin)
+        .await;
     problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
 
-    let audit: Value = app
-        .get("/api/v1/audit", Some(&app.viewer))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.json("/api/v1/audit", Some(&app.viewer)).await;
     let reloads: Vec<&Value> = audit
         .as_array()
         .unwrap()
