@@ -10,4 +10,5 @@
 pub mod clock;
 pub mod config;
 pub mod lease;
+pub mod monitoring;
 pub mod supervisor;

@@ -17,6 +17,7 @@ pub mod audit;
 mod error;
 pub mod ids;
 pub mod leases;
+pub mod monitoring;
 pub mod tokens;
 
 use std::str::FromStr;

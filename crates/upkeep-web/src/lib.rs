@@ -13,6 +13,7 @@ pub mod extract;
 mod health;
 pub mod listener;
 pub mod metrics;
+pub mod ping;
 pub mod problem;
 pub mod rate_limit;
 pub mod state;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(public)
+        .merge(ping::routes())
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -48,6 +48,21 @@ pub enum Command {
     /// Manage API tokens for the admin API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run a command between heartbeat pings: `/start` before, then its exit code and the tail
+    /// of its output when it ends.
+    Ping(PingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// The push monitor's (or backup set's) ping key.
+    pub key: String,
+    /// Base URL of the upkeep server.
+    #[arg(long, env = "UPKEEP_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The command to run and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,0 +1,1 @@
+//! Probes: one check of one monitor against the outside world.

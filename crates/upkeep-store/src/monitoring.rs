@@ -1,0 +1,1 @@
+//! Monitoring data: check results, their rollups, monitor states and events, push pings.
