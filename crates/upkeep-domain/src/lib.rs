@@ -5,10 +5,14 @@
 //! instant and the process environment arrive as parameters, so every rule here is testable with
 //! fixed inputs.
 
+pub mod alert_rule;
 pub mod business_hours;
+pub mod component_status;
 pub mod condition;
 pub mod config;
 pub mod duration;
+pub mod heartbeat;
+pub mod monitor_state;
 pub mod recurrence;
 pub mod role;
 pub mod rule_expr;
