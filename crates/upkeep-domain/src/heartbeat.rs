@@ -88,15 +88,15 @@ pub fn next_due(schedule: &PushSchedule, after: Timestamp) -> Result<Timestamp, 
 /// Judges the job at `now`.
 pub fn judge(schedule: &PushSchedule, facts: &HeartbeatFacts, now: Timestamp) -> Verdict {
     let grace = grace_of(schedule);
-    if let Some(failed) = facts.last_failure {
-        if facts.last_success.is_none_or(|ok| failed > ok) {
-            return Verdict::Failed { at: failed };
-        }
+    if let Some(failed) = facts.last_failure
+        && facts.last_success.is_none_or(|ok| failed > ok)
+    {
+        return Verdict::Failed { at: failed };
     }
-    if let Some(started) = facts.open_start {
-        if now > plus(started, grace) {
-            return Verdict::Hanging { started };
-        }
+    if let Some(started) = facts.open_start
+        && now > plus(started, grace)
+    {
+        return Verdict::Hanging { started };
     }
     let base = facts.last_success.unwrap_or(facts.watched_since);
     match next_due(schedule, base) {
