@@ -191,6 +191,49 @@ impl Condition {
         actual.is_some_and(|actual| self.compare(&actual))
     }
 
+    /// Says what the condition asked for and what the observation held, for failure messages:
+    /// "`[STATUS] == 200`: the status was 503", "`[BODY].status == ok`: `status` was
+    /// \"degraded\"", "`[BODY].status == ok`: the body is not JSON".
+    pub fn explain(&self, observation: &Observation<'_>) -> String {
+        format!("`{}`: {}", self.source, self.observed(observation))
+    }
+
+    /// What the observation held for this condition's subject, in words: "the status was 503",
+    /// "the response time was 734 ms", "the certificate expires in 3 days", "`a.b` is absent".
+    /// Long values are cut to about 80 characters.
+    pub fn observed(&self, observation: &Observation<'_>) -> String {
+        match &self.subject {
+            Subject::Status => observation.status.map_or_else(
+                || "no HTTP status was observed".to_owned(),
+                |status| format!("the status was {status}"),
+            ),
+            Subject::ResponseTime => observation.response_time_ms.map_or_else(
+                || "no response time was observed".to_owned(),
+                |ms| format!("the response time was {ms} ms"),
+            ),
+            Subject::CertExpiry => match observation.cert_expiry_days {
+                None => "no certificate was observed".to_owned(),
+                Some(days) if days >= 0 => format!("the certificate expires in {}", days_text(days)),
+                Some(days) => format!(
+                    "the certificate expired {} ago",
+                    days_text(days.saturating_neg())
+                ),
+            },
+            Subject::Body(path) if path.is_empty() => observation.body.map_or_else(
+                || "no body was observed".to_owned(),
+                |body| format!("the body was {}", excerpt(body)),
+            ),
+            Subject::Body(path) => match (observation.json, observation.body) {
+                (Some(json), _) => match select(json, path) {
+                    Some(value) => format!("`{}` was {}", path_text(path), json_excerpt(value)),
+                    None => format!("`{}` is absent from the body", path_text(path)),
+                },
+                (None, Some(_)) => "the body is not JSON".to_owned(),
+                (None, None) => "no body was observed".to_owned(),
+            },
+        }
+    }
+
     fn compare(&self, actual: &Actual) -> bool {
         match (&self.expected, actual) {
             (Expected::Pattern(regex), actual) => regex.is_match(&actual.text()),
@@ -260,6 +303,61 @@ pub(crate) fn compare_numbers(op: Operator, actual: f64, expected: f64) -> bool 
         Operator::Ge => actual >= expected,
         Operator::Contains | Operator::Matches => false,
     }
+}
+
+/// How many characters of an observed value a message quotes.
+const EXCERPT_CHARS: usize = 80;
+
+fn days_text(days: i64) -> String {
+    if days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{days} days")
+    }
+}
+
+/// The text quoted (with escapes), cut to [`EXCERPT_CHARS`] characters.
+fn excerpt(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(EXCERPT_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// A JSON value as compact JSON (strings keep their quotes), cut like [`excerpt`].
+fn json_excerpt(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(EXCERPT_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+/// A `[BODY]` path as written after `[BODY].`: `a.b[0]`.
+fn path_text(path: &[PathSegment]) -> String {
+    let mut text = String::new();
+    for segment in path {
+        match segment {
+            PathSegment::Key(key) => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            PathSegment::Index(index) => {
+                text.push('[');
+                text.push_str(&index.to_string());
+                text.push(']');
+            }
+        }
+    }
+    text
 }
 
 fn select<'v>(json: &'v serde_json::Value, path: &[PathSegment]) -> Option<&'v serde_json::Value> {
@@ -446,6 +544,75 @@ mod tests {
             assert_eq!(parse(text).evaluate(&observation), expected, "{text}");
         }
         assert!(!parse("[STATUS] == 200").evaluate(&Observation::default()));
+    }
+
+    #[test]
+    fn explains_what_was_observed() {
+        let degraded = json!({"status": "degraded", "items": [{"n": 1}]});
+        let observation = Observation {
+            status: Some(503),
+            response_time_ms: Some(734),
+            body: Some(r#"{"status": "degraded"}"#),
+            json: Some(&degraded),
+            cert_expiry_days: Some(3),
+        };
+        for (text, expected) in [
+            ("[STATUS] == 200", "`[STATUS] == 200`: the status was 503"),
+            (
+                "[RESPONSE_TIME] < 500",
+                "`[RESPONSE_TIME] < 500`: the response time was 734 ms",
+            ),
+            (
+                "[BODY].status == ok",
+                r#"`[BODY].status == ok`: `status` was "degraded""#,
+            ),
+            (
+                "[BODY].items[0].n == 2",
+                "`[BODY].items[0].n == 2`: `items[0].n` was 1",
+            ),
+            (
+                "[BODY].missing == ok",
+                "`[BODY].missing == ok`: `missing` is absent from the body",
+            ),
+            (
+                r#"[BODY] contains "ok""#,
+                r#"`[BODY] contains "ok"`: the body was "{\"status\": \"degraded\"}""#,
+            ),
+            (
+                "[CERT_EXPIRY] > 14",
+                "`[CERT_EXPIRY] > 14`: the certificate expires in 3 days",
+            ),
+        ] {
+            assert_eq!(parse(text).explain(&observation), expected, "{text}");
+        }
+
+        let not_json = Observation {
+            body: Some("<html>"),
+            ..Observation::default()
+        };
+        assert_eq!(
+            parse("[BODY].status == ok").explain(&not_json),
+            "`[BODY].status == ok`: the body is not JSON"
+        );
+        let expired = Observation {
+            cert_expiry_days: Some(-1),
+            ..Observation::default()
+        };
+        assert_eq!(
+            parse("[CERT_EXPIRY] > 0").observed(&expired),
+            "the certificate expired 1 day ago"
+        );
+        assert_eq!(
+            parse("[STATUS] == 200").observed(&Observation::default()),
+            "no HTTP status was observed"
+        );
+        let long = "x".repeat(500);
+        let long_body = Observation {
+            body: Some(&long),
+            ..Observation::default()
+        };
+        let message = parse("[BODY] == y").observed(&long_body);
+        assert!(message.len() < 120 && message.ends_with('…'), "{message}");
     }
 
     proptest! {

@@ -20,6 +20,8 @@ pub struct Config {
     pub page: Page,
     /// Limits of the HTTP server (`server:`, optional).
     pub server: Server,
+    /// How the monitoring engine runs (`monitoring:`, optional).
+    pub monitoring: MonitoringSettings,
     /// Regions by id.
     pub regions: BTreeMap<String, Region>,
     /// Tenants by id.
@@ -90,6 +92,24 @@ impl Default for Server {
             request_timeout: Duration::from_secs(30),
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `monitoring:` — how the monitoring engine runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonitoringSettings {
+    /// How long raw check results are kept; rollups are kept for good (default 14 d).
+    pub retention: Duration,
+    /// Most probes in flight at once (default 1024).
+    pub max_concurrent: usize,
+}
+
+impl Default for MonitoringSettings {
+    fn default() -> Self {
+        MonitoringSettings {
+            retention: Duration::from_secs(14 * 86_400),
+            max_concurrent: 1024,
         }
     }
 }

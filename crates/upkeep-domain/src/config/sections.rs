@@ -86,6 +86,9 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
     let server = top
         .optional(&mut d, "server", read_server)
         .unwrap_or_default();
+    let monitoring = top
+        .optional(&mut d, "monitoring", read_monitoring)
+        .unwrap_or_default();
     let regions = top
         .optional(&mut d, "regions", |d, n| {
             Some(d.id_map(n, |d, e| read_region(d, &e.value)))
@@ -142,6 +145,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
         Some(page) if d.problems.is_empty() => Some(Config {
             page,
             server,
+            monitoring,
             regions,
             tenants,
             components,
@@ -206,6 +210,20 @@ fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         request_timeout: request_timeout.unwrap_or(defaults.request_timeout),
         max_connections: max_connections.unwrap_or(defaults.max_connections),
         shutdown_grace: shutdown_grace.unwrap_or(defaults.shutdown_grace),
+    })
+}
+
+fn read_monitoring(d: &mut Decoder, node: &Node) -> Option<MonitoringSettings> {
+    let defaults = MonitoringSettings::default();
+    let mut f = d.fields(node)?;
+    let retention = f.optional(d, "retention", positive_duration);
+    let max_concurrent = f.optional(d, "max_concurrent", |d, n| {
+        positive(d, n, Decoder::integer::<usize>, 0)
+    });
+    f.finish(d);
+    Some(MonitoringSettings {
+        retention: retention.unwrap_or(defaults.retention),
+        max_concurrent: max_concurrent.unwrap_or(defaults.max_concurrent),
     })
 }
 
