@@ -213,7 +213,9 @@ impl Condition {
             ),
             Subject::CertExpiry => match observation.cert_expiry_days {
                 None => "no certificate was observed".to_owned(),
-                Some(days) if days >= 0 => format!("the certificate expires in {}", days_text(days)),
+                Some(days) if days >= 0 => {
+                    format!("the certificate expires in {}", days_text(days))
+                }
                 Some(days) => format!(
                     "the certificate expired {} ago",
                     days_text(days.saturating_neg())

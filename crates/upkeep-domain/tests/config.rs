@@ -465,19 +465,30 @@ fn unquoted_condition_gets_a_hint() {
 fn monitoring_settings_have_defaults_and_are_validated() {
     let base = "page: { name: X, url: \"http://127.0.0.1:8080\", timezone: UTC }\n";
     let config = parse("m.yaml", base, &|_| None, NOW_FOR_MONITORING).unwrap();
-    assert_eq!(config.monitoring.retention, std::time::Duration::from_secs(14 * 86_400));
+    assert_eq!(
+        config.monitoring.retention,
+        std::time::Duration::from_secs(14 * 86_400)
+    );
     assert_eq!(config.monitoring.max_concurrent, 1024);
     let text = format!("{base}monitoring: {{ retention: 30d, max_concurrent: 64 }}\n");
     let config = parse("m.yaml", &text, &|_| None, NOW_FOR_MONITORING).unwrap();
-    assert_eq!(config.monitoring.retention, std::time::Duration::from_secs(30 * 86_400));
+    assert_eq!(
+        config.monitoring.retention,
+        std::time::Duration::from_secs(30 * 86_400)
+    );
     assert_eq!(config.monitoring.max_concurrent, 64);
     let text = format!("{base}monitoring: {{ retention: 0s, max_concurrent: 0, keep: 1 }}\n");
-    let errors = parse("m.yaml", &text, &|_| None, NOW_FOR_MONITORING).unwrap_err().to_string();
+    let errors = parse("m.yaml", &text, &|_| None, NOW_FOR_MONITORING)
+        .unwrap_err()
+        .to_string();
     let lines: Vec<&str> = errors.lines().collect();
     assert_eq!(lines.len(), 3, "{errors}");
     assert!(lines[0].starts_with("m.yaml:2:26: "), "{errors}");
     assert!(lines[1].starts_with("m.yaml:2:46: "), "{errors}");
-    assert!(lines[2].starts_with("m.yaml:2:49: ") && lines[2].contains("keep"), "{errors}");
+    assert!(
+        lines[2].starts_with("m.yaml:2:49: ") && lines[2].contains("keep"),
+        "{errors}"
+    );
 }
 
 const NOW_FOR_MONITORING: jiff::Timestamp = jiff::Timestamp::constant(1_795_000_000, 0);
