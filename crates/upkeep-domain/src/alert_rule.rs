@@ -64,7 +64,10 @@ pub fn evaluate(expr: &RuleExpr, scrape: &Result<Vec<Sample>, String>) -> Evalua
         None => Evaluation {
             holds: false,
             value: None,
-            detail: format!("no data: the scrape has no series `{}` matching ({expr})", expr.metric),
+            detail: format!(
+                "no data: the scrape has no series `{}` matching ({expr})",
+                expr.metric
+            ),
         },
     }
 }
@@ -194,7 +197,10 @@ mod tests {
         assert_eq!(e.detail, "cpu_usage = 83.5 (cpu_usage > 80)");
         assert!(evaluate(&rule("http_errors_rate{job=\"api\"} > 0.05"), &scrape(text)).holds);
         assert!(!evaluate(&rule("http_errors_rate{job=\"web\"} > 0.05"), &scrape(text)).holds);
-        assert!(evaluate(&rule("http_errors_rate > 0.05"), &scrape(text)).holds, "any series");
+        assert!(
+            evaluate(&rule("http_errors_rate > 0.05"), &scrape(text)).holds,
+            "any series"
+        );
         let missing = evaluate(&rule("memory_usage > 1"), &scrape(text));
         assert!(!missing.holds && missing.detail.starts_with("no data"));
     }
@@ -206,7 +212,10 @@ mod tests {
         assert!(e.holds);
         assert_eq!(e.detail, "up = 0 (the scrape failed: connection refused)");
         assert!(!evaluate(&rule("up == 0"), &scrape("x 1\n")).holds);
-        assert!(!evaluate(&rule("cpu_usage > 80"), &failed).holds, "no data is not a firing alert");
+        assert!(
+            !evaluate(&rule("cpu_usage > 80"), &failed).holds,
+            "no data is not a firing alert"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 pub mod audit;
 mod error;
+pub mod first_seen;
 pub mod ids;
 pub mod leases;
 pub mod monitoring;

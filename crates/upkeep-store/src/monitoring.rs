@@ -1,1 +1,1034 @@
 //! Monitoring data: check results, their rollups, monitor states and events, push pings.
+//!
+//! Check results arrive in batches from the probe scheduler. [`Store::record_results`] writes the
+//! raw rows and folds every result into its UTC minute, hour and day buckets in the same
+//! transaction (upserts), so uptime bars and yearly reports read a few rollup rows instead of
+//! millions of results, and raw results can be pruned ([`Store::prune_results`]) while the
+//! rollups stay. [`Store::rollup_totals`] answers any range from the coarsest buckets that fit
+//! inside it.
+//!
+//! Push pings arrive one per HTTP request but are written in groups by the ping writer of the
+//! engine: [`Store::record_pings`] takes a whole batch, pairs every end (success or failure) with
+//! its start — the start with the same run id when the end carries one, else the latest start of
+//! the key that has no end yet — and commits the batch in one transaction, so a batch costs one
+//! `fsync` however many pings it holds.
+//!
+//! Batches are written with multi-row statements (at most [`MAX_ROWS_PER_STATEMENT`] rows each),
+//! the same SQL on SQLite and PostgreSQL.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::{Store, StoreError, with_pool};
+
+/// Largest number of rows one multi-row statement carries.
+pub const MAX_ROWS_PER_STATEMENT: usize = 128;
+
+/// Longest ping body kept, in bytes (a run's log).
+pub const PING_BODY_MAX: usize = 10 * 1024;
+
+/// Rollup resolutions, in milliseconds: minute, hour, day (UTC buckets).
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
+const RESOLUTIONS: [i64; 3] = [MINUTE_MS, HOUR_MS, DAY_MS];
+
+/// Rows deleted per statement when pruning, so that no single delete holds the write lock long.
+const PRUNE_CHUNK: i64 = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Check results and rollups
+// ---------------------------------------------------------------------------------------------
+
+/// One probe result, as the scheduler produces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    pub monitor_id: String,
+    pub at: Timestamp,
+    pub ok: bool,
+    pub latency_ms: u32,
+    pub status_code: Option<u16>,
+    pub failure: Option<String>,
+    pub location: Option<String>,
+    /// Time charged as down to this result (the scheduler passes the interval when the monitor
+    /// is down after it, else 0).
+    pub down_ms: i64,
+}
+
+/// A raw result as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredResult {
+    pub id: i64,
+    pub monitor_id: String,
+    pub at: Timestamp,
+    pub ok: bool,
+    pub latency_ms: u32,
+    pub status_code: Option<u16>,
+    pub failure: Option<String>,
+    pub location: Option<String>,
+    pub down_ms: i64,
+}
+
+/// Sums over a range of rollup buckets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RollupTotals {
+    pub checks: u64,
+    pub failures: u64,
+    pub latency_sum_ms: u64,
+    pub latency_max_ms: u32,
+    pub down_ms: i64,
+}
+
+impl RollupTotals {
+    /// Mean latency over the checks, if there were any.
+    pub fn mean_latency_ms(&self) -> Option<u64> {
+        self.latency_sum_ms.checked_div(self.checks)
+    }
+
+    fn add(&mut self, other: &RollupTotals) {
+        self.checks += other.checks;
+        self.failures += other.failures;
+        self.latency_sum_ms += other.latency_sum_ms;
+        self.latency_max_ms = self.latency_max_ms.max(other.latency_max_ms);
+        self.down_ms += other.down_ms;
+    }
+}
+
+/// One UTC day of rollups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DailyRollup {
+    /// Midnight UTC starting the day.
+    pub day: Timestamp,
+    pub totals: RollupTotals,
+}
+
+type ResultRow = (
+    i64,
+    String,
+    i64,
+    bool,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+type TotalsRow = (i64, i64, i64, i64, i64);
+
+/// The start of the bucket of `resolution` holding `ms`.
+pub fn bucket_start(ms: i64, resolution: i64) -> i64 {
+    ms - ms.rem_euclid(resolution)
+}
+
+fn bucket_ceil(ms: i64, resolution: i64) -> i64 {
+    let rem = ms.rem_euclid(resolution);
+    if rem == 0 { ms } else { ms - rem + resolution }
+}
+
+/// The rollup buckets that cover `[from, to)` exactly at minute precision: `(resolution, lo,
+/// hi)` triples, each selecting the buckets of that resolution whose start is in `[lo, hi)`.
+/// Whole days come from day buckets, whole hours from hour buckets, the rest from minute
+/// buckets. A minute counts when its start lies in `[from, to)`.
+pub fn rollup_ranges(from_ms: i64, to_ms: i64) -> Vec<(i64, i64, i64)> {
+    let (f, t) = (
+        bucket_ceil(from_ms, MINUTE_MS),
+        bucket_ceil(to_ms, MINUTE_MS),
+    );
+    let mut out = Vec::with_capacity(5);
+    if f >= t {
+        return out;
+    }
+    let (d1, d2) = (bucket_ceil(f, DAY_MS), bucket_start(t, DAY_MS));
+    let hour_spans = if d1 < d2 {
+        out.push((DAY_MS, d1, d2));
+        vec![(f, d1), (d2, t)]
+    } else {
+        vec![(f, t)]
+    };
+    for (a, b) in hour_spans {
+        if a >= b {
+            continue;
+        }
+        let (h1, h2) = (bucket_ceil(a, HOUR_MS), bucket_start(b, HOUR_MS));
+        if h1 < h2 {
+            out.push((HOUR_MS, h1, h2));
+            for (lo, hi) in [(a, h1), (h2, b)] {
+                if lo < hi {
+                    out.push((MINUTE_MS, lo, hi));
+                }
+            }
+        } else {
+            out.push((MINUTE_MS, a, b));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Agg {
+    checks: i64,
+    failures: i64,
+    latency_sum: i64,
+    latency_max: i64,
+    down: i64,
+}
+
+fn corrupt(what: &str, value: i64) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value} is out of range"))
+}
+
+fn to_u64(what: &str, v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| corrupt(what, v))
+}
+
+fn to_u32(what: &str, v: i64) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt(what, v))
+}
+
+fn totals(row: TotalsRow) -> Result<RollupTotals, StoreError> {
+    let (checks, failures, latency_sum, latency_max, down) = row;
+    Ok(RollupTotals {
+        checks: to_u64("checks", checks)?,
+        failures: to_u64("failures", failures)?,
+        latency_sum_ms: to_u64("latency sum", latency_sum)?,
+        latency_max_ms: to_u32("latency max", latency_max)?,
+        down_ms: down,
+    })
+}
+
+fn stored_result(row: ResultRow) -> Result<StoredResult, StoreError> {
+    let (id, monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms) = row;
+    Ok(StoredResult {
+        id,
+        monitor_id,
+        at: crate::timestamp(at)?,
+        ok,
+        latency_ms: to_u32("latency", latency_ms)?,
+        status_code: status_code
+            .map(|c| u16::try_from(c).map_err(|_| corrupt("status code", c)))
+            .transpose()?,
+        failure,
+        location,
+        down_ms,
+    })
+}
+
+/// `INSERT INTO table (cols) VALUES ($1, ...), (...)` for `rows` rows, then `suffix`.
+fn insert_sql(head: &str, columns: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + suffix.len() + rows * columns * 6);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(suffix);
+    sql
+}
+
+/// Splits `len` rows into statement sizes that are powers of two (at most
+/// [`MAX_ROWS_PER_STATEMENT`]), so that only a handful of distinct statements are ever prepared
+/// and they stay in each connection's statement cache.
+fn chunk_sizes(mut len: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    while len > 0 {
+        let size = if len >= MAX_ROWS_PER_STATEMENT {
+            MAX_ROWS_PER_STATEMENT
+        } else {
+            1 << (usize::BITS - 1 - len.leading_zeros())
+        };
+        sizes.push(size);
+        len -= size;
+    }
+    sizes
+}
+
+/// Runs `$build` (a closure `(first_row_index, rows) -> query`) over `$len` rows in chunks,
+/// with the executor `$exec`. Evaluates to `Result<(), sqlx::Error>`.
+macro_rules! execute_chunked {
+    ($exec:expr, $len:expr, $sql:expr, |$query:ident, $i:ident| $bind:expr) => {{
+        let mut start = 0usize;
+        let mut result: Result<(), sqlx::Error> = Ok(());
+        for size in chunk_sizes($len) {
+            let sql: String = $sql(size);
+            let mut $query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for $i in start..start + size {
+                $query = $bind;
+            }
+            if let Err(e) = $query.execute(&mut *$exec).await {
+                result = Err(e);
+                break;
+            }
+            start += size;
+        }
+        result
+    }};
+}
+
+const RESULT_INSERT: &str = "INSERT INTO check_results \
+    (monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms)";
+const ROLLUP_INSERT: &str = "INSERT INTO check_rollups \
+    (monitor_id, resolution, bucket, checks, failures, latency_sum_ms, latency_max_ms, down_ms)";
+const ROLLUP_UPSERT: &str = "ON CONFLICT (monitor_id, resolution, bucket) DO UPDATE SET \
+    checks = check_rollups.checks + excluded.checks, \
+    failures = check_rollups.failures + excluded.failures, \
+    latency_sum_ms = check_rollups.latency_sum_ms + excluded.latency_sum_ms, \
+    latency_max_ms = CASE WHEN excluded.latency_max_ms > check_rollups.latency_max_ms \
+        THEN excluded.latency_max_ms ELSE check_rollups.latency_max_ms END, \
+    down_ms = check_rollups.down_ms + excluded.down_ms";
+
+impl Store {
+    /// Writes `results` and folds them into their minute, hour and day rollups, in one
+    /// transaction. Any number of results per call; thousands are one short transaction.
+    pub async fn record_results(&self, results: &[CheckResult]) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut rollups: BTreeMap<(&str, i64, i64), Agg> = BTreeMap::new();
+        for r in results {
+            let at = r.at.as_millisecond();
+            for res in RESOLUTIONS {
+                let agg = rollups
+                    .entry((r.monitor_id.as_str(), res, bucket_start(at, res)))
+                    .or_default();
+                agg.checks += 1;
+                agg.failures += i64::from(!r.ok);
+                agg.latency_sum += i64::from(r.latency_ms);
+                agg.latency_max = agg.latency_max.max(i64::from(r.latency_ms));
+                agg.down += r.down_ms;
+            }
+        }
+        let rollups: Vec<_> = rollups.into_iter().collect();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            execute_chunked!(tx, results.len(), |n| insert_sql(RESULT_INSERT, 8, n, ""), |q, i| {
+                let r = &results[i];
+                q.bind(&r.monitor_id)
+                    .bind(r.at.as_millisecond())
+                    .bind(r.ok)
+                    .bind(i64::from(r.latency_ms))
+                    .bind(r.status_code.map(i64::from))
+                    .bind(r.failure.as_deref())
+                    .bind(r.location.as_deref())
+                    .bind(r.down_ms)
+            })?;
+            execute_chunked!(tx, rollups.len(), |n| insert_sql(ROLLUP_INSERT, 8, n, ROLLUP_UPSERT), |q, i| {
+                let ((monitor, res, bucket), a) = &rollups[i];
+                q.bind(*monitor)
+                    .bind(*res)
+                    .bind(*bucket)
+                    .bind(a.checks)
+                    .bind(a.failures)
+                    .bind(a.latency_sum)
+                    .bind(a.latency_max)
+                    .bind(a.down)
+            })?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Deletes raw results older than `before` (the rollups stay); returns how many. Deletes in
+    /// chunks so that writers are never held up for long.
+    pub async fn prune_results(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM check_results WHERE id IN \
+                   (SELECT id FROM check_results WHERE at < $1 LIMIT $2)";
+        self.prune(sql, before).await
+    }
+
+    /// Deletes minute rollups of buckets that start before `before` (hour and day rollups stay).
+    /// Ranges older than that are then totalled at hour precision at their edges.
+    pub async fn prune_minute_rollups(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM check_rollups WHERE resolution = 60000 AND bucket < $1";
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(before.as_millisecond())
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()))?;
+        Ok(done)
+    }
+
+    async fn prune(&self, sql: &'static str, before: Timestamp) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        loop {
+            let done = with_pool!(self, pool => sqlx::query(sql)
+                .bind(before.as_millisecond())
+                .bind(PRUNE_CHUNK)
+                .execute(pool)
+                .await
+                .map(|d| d.rows_affected()))?;
+            total += done;
+            if done < PRUNE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The newest raw results of a monitor, newest first.
+    pub async fn recent_results(
+        &self,
+        monitor_id: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let sql = "SELECT id, monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms \
+                   FROM check_results WHERE monitor_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
+        let rows: Vec<ResultRow> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(monitor_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(stored_result).collect()
+    }
+
+    /// Totals over `[from, to)` read from rollups only (see [`rollup_ranges`]): whole days from
+    /// day buckets, whole hours from hour buckets, the rest from minute buckets. Exact at minute
+    /// precision: a result counts when the minute holding it starts in `[from, to)`.
+    pub async fn rollup_totals(
+        &self,
+        monitor_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<RollupTotals, StoreError> {
+        let mut sum = RollupTotals::default();
+        for (res, lo, hi) in rollup_ranges(from.as_millisecond(), to.as_millisecond()) {
+            let sql = "SELECT COALESCE(CAST(SUM(checks) AS BIGINT), 0), \
+                       COALESCE(CAST(SUM(failures) AS BIGINT), 0), \
+                       COALESCE(CAST(SUM(latency_sum_ms) AS BIGINT), 0), \
+                       COALESCE(MAX(latency_max_ms), 0), \
+                       COALESCE(CAST(SUM(down_ms) AS BIGINT), 0) \
+                       FROM check_rollups \
+                       WHERE monitor_id = $1 AND resolution = $2 AND bucket >= $3 AND bucket < $4";
+            let row: TotalsRow = with_pool!(self, pool => sqlx::query_as(sql)
+                .bind(monitor_id)
+                .bind(res)
+                .bind(lo)
+                .bind(hi)
+                .fetch_one(pool)
+                .await)?;
+            sum.add(&totals(row)?);
+        }
+        Ok(sum)
+    }
+
+    /// Day rollups of every UTC day that overlaps `[from, to)`, oldest first; days without
+    /// results are absent.
+    pub async fn daily_rollups(
+        &self,
+        monitor_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<DailyRollup>, StoreError> {
+        let sql = "SELECT bucket, checks, failures, latency_sum_ms, latency_max_ms, down_ms \
+                   FROM check_rollups WHERE monitor_id = $1 AND resolution = $2 \
+                   AND bucket >= $3 AND bucket < $4 ORDER BY bucket";
+        let rows: Vec<(i64, i64, i64, i64, i64, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(monitor_id)
+            .bind(DAY_MS)
+            .bind(bucket_start(from.as_millisecond(), DAY_MS))
+            .bind(to.as_millisecond())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(day, c, f, ls, lm, d)| {
+                Ok(DailyRollup {
+                    day: crate::timestamp(day)?,
+                    totals: totals((c, f, ls, lm, d))?,
+                })
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitor states and events
+// ---------------------------------------------------------------------------------------------
+
+/// A monitor's debounced state. `status` is `pending | up | down | paused`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonitorStateRow {
+    pub monitor_id: String,
+    pub status: String,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    pub changed_at: Timestamp,
+    pub last_check_at: Option<Timestamp>,
+    pub paused: bool,
+}
+
+/// A transition of a monitor's status, for incidents, notifications and reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorEvent {
+    pub monitor_id: String,
+    pub at: Timestamp,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+/// A stored transition. Ids grow in the order events were recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredMonitorEvent {
+    pub id: i64,
+    pub monitor_id: String,
+    pub at: Timestamp,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+type StateRow = (String, String, i64, i64, i64, Option<i64>, bool);
+type EventRow = (i64, String, i64, String, String, String);
+
+const STATE_INSERT: &str = "INSERT INTO monitor_states (monitor_id, status, consecutive_failures, \
+    consecutive_successes, changed_at, last_check_at, paused)";
+const STATE_UPSERT: &str = "ON CONFLICT (monitor_id) DO UPDATE SET status = excluded.status, \
+    consecutive_failures = excluded.consecutive_failures, \
+    consecutive_successes = excluded.consecutive_successes, changed_at = excluded.changed_at, \
+    last_check_at = excluded.last_check_at, paused = excluded.paused";
+
+impl Store {
+    /// Every saved monitor state, by monitor id.
+    pub async fn load_monitor_states(&self) -> Result<Vec<MonitorStateRow>, StoreError> {
+        let sql = "SELECT monitor_id, status, consecutive_failures, consecutive_successes, \
+                   changed_at, last_check_at, paused FROM monitor_states ORDER BY monitor_id";
+        let rows: Vec<StateRow> =
+            with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|(monitor_id, status, f, s, changed, last, paused)| {
+                Ok(MonitorStateRow {
+                    monitor_id,
+                    status,
+                    consecutive_failures: to_u32("consecutive failures", f)?,
+                    consecutive_successes: to_u32("consecutive successes", s)?,
+                    changed_at: crate::timestamp(changed)?,
+                    last_check_at: last.map(crate::timestamp).transpose()?,
+                    paused,
+                })
+            })
+            .collect()
+    }
+
+    /// Inserts or replaces the states of the given monitors, in one transaction. When a
+    /// monitor appears more than once, the last row wins.
+    pub async fn save_monitor_states(&self, rows: &[MonitorStateRow]) -> Result<(), StoreError> {
+        // One row per monitor per statement (PostgreSQL refuses to upsert a row twice).
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            last.insert(r.monitor_id.as_str(), i);
+        }
+        let mut unique: Vec<&MonitorStateRow> = last.into_values().map(|i| &rows[i]).collect();
+        unique.sort_by(|a, b| a.monitor_id.cmp(&b.monitor_id));
+        if unique.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            execute_chunked!(tx, unique.len(), |n| insert_sql(STATE_INSERT, 7, n, STATE_UPSERT), |q, i| {
+                let r = unique[i];
+                q.bind(&r.monitor_id)
+                    .bind(&r.status)
+                    .bind(i64::from(r.consecutive_failures))
+                    .bind(i64::from(r.consecutive_successes))
+                    .bind(r.changed_at.as_millisecond())
+                    .bind(r.last_check_at.map(|t| t.as_millisecond()))
+                    .bind(r.paused)
+            })?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Appends transitions, in order, in one transaction.
+    pub async fn record_monitor_events(&self, events: &[MonitorEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let sql = "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) \
+                   VALUES ($1, $2, $3, $4, $5)";
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for e in events {
+                sqlx::query(sql)
+                    .bind(&e.monitor_id)
+                    .bind(e.at.as_millisecond())
+                    .bind(&e.from)
+                    .bind(&e.to)
+                    .bind(&e.reason)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// The newest transitions first (by instant, then by recording order), of one monitor or of
+    /// all.
+    pub async fn list_monitor_events(
+        &self,
+        monitor_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredMonitorEvent>, StoreError> {
+        let limit = i64::from(limit);
+        let rows: Vec<EventRow> = match monitor_id {
+            Some(id) => {
+                let sql = "SELECT id, monitor_id, at, from_status, to_status, reason \
+                           FROM monitor_events WHERE monitor_id = $1 \
+                           ORDER BY at DESC, id DESC LIMIT $2";
+                with_pool!(self, pool => sqlx::query_as(sql).bind(id).bind(limit).fetch_all(pool).await)?
+            }
+            None => {
+                let sql = "SELECT id, monitor_id, at, from_status, to_status, reason \
+                           FROM monitor_events ORDER BY at DESC, id DESC LIMIT $1";
+                with_pool!(self, pool => sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?
+            }
+        };
+        rows.into_iter()
+            .map(|(id, monitor_id, at, from, to, reason)| {
+                Ok(StoredMonitorEvent {
+                    id,
+                    monitor_id,
+                    at: crate::timestamp(at)?,
+                    from,
+                    to,
+                    reason,
+                })
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push pings
+// ---------------------------------------------------------------------------------------------
+
+/// What a ping says. `/ping/KEY/CODE` is a [`PingKind::Success`] (code 0) or a
+/// [`PingKind::Fail`] (1–255) with its `exit_code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PingKind {
+    /// The job succeeded (and ended, if it had started).
+    Success,
+    /// The job started; its end gives the run's duration.
+    Start,
+    /// The job failed (and ended).
+    Fail,
+    /// A message for the log; changes no state.
+    Log,
+}
+
+impl PingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PingKind::Success => "success",
+            PingKind::Start => "start",
+            PingKind::Fail => "fail",
+            PingKind::Log => "log",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PingKind> {
+        Some(match s {
+            "success" => PingKind::Success,
+            "start" => PingKind::Start,
+            "fail" => PingKind::Fail,
+            "log" => PingKind::Log,
+            _ => return None,
+        })
+    }
+
+    /// Whether this ping ends a run (and so is paired with a start).
+    pub fn ends_run(self) -> bool {
+        matches!(self, PingKind::Success | PingKind::Fail)
+    }
+}
+
+/// A ping to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ping {
+    pub key: String,
+    pub at: Timestamp,
+    pub kind: PingKind,
+    pub exit_code: Option<u8>,
+    /// Run id (a UUID, lower case) pairing a start with its end.
+    pub rid: Option<String>,
+    /// The run's log, at most [`PING_BODY_MAX`] bytes (longer bodies are cut).
+    pub body: String,
+}
+
+/// A stored ping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredPing {
+    pub id: i64,
+    pub key: String,
+    pub at: Timestamp,
+    pub kind: PingKind,
+    pub exit_code: Option<u8>,
+    pub rid: Option<String>,
+    pub body: String,
+    /// On an end paired with its start: the run's duration.
+    pub duration_ms: Option<i64>,
+    /// On a start: when its end arrived (`None` while the run is open).
+    pub ended_at: Option<Timestamp>,
+}
+
+/// Cuts `body` to at most [`PING_BODY_MAX`] bytes, at a character boundary.
+pub fn truncate_body(body: &mut String) {
+    if body.len() > PING_BODY_MAX {
+        let mut cut = PING_BODY_MAX;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
+    }
+}
+
+type PingRow = (
+    i64,
+    String,
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+    Option<i64>,
+    Option<i64>,
+);
+
+macro_rules! select_pings {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, key, at, kind, exit_code, rid, body, duration_ms, ended_at FROM pings ",
+            $rest
+        )
+    };
+}
+
+const PING_INSERT: &str =
+    "INSERT INTO pings (key, at, kind, exit_code, rid, body, duration_ms, ended_at)";
+const PING_RETURNING: &str =
+    "RETURNING id, key, at, kind, exit_code, rid, body, duration_ms, ended_at";
+
+/// Open starts loaded per key, at most this many (newest); an end whose run id is not among
+/// them is looked up on its own.
+const OPEN_STARTS_LOADED: i64 = 64;
+
+fn stored_ping(row: PingRow) -> Result<StoredPing, StoreError> {
+    let (id, key, at, kind, exit_code, rid, body, duration_ms, ended_at) = row;
+    Ok(StoredPing {
+        id,
+        key,
+        at: crate::timestamp(at)?,
+        kind: PingKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("ping {id}: unknown kind `{kind}`")))?,
+        exit_code: exit_code
+            .map(|c| u8::try_from(c).map_err(|_| corrupt("exit code", c)))
+            .transpose()?,
+        rid,
+        body,
+        duration_ms,
+        ended_at: ended_at.map(crate::timestamp).transpose()?,
+    })
+}
+
+/// Where an open start lives: already in the database (by id) or earlier in this batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    Stored(i64),
+    Batch(usize),
+}
+
+#[derive(Debug, Clone)]
+struct OpenStart {
+    at: i64,
+    rid: Option<String>,
+    origin: Origin,
+}
+
+/// A ping row computed for insertion.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct NewPing {
+    key: String,
+    at: i64,
+    kind: PingKind,
+    exit_code: Option<u8>,
+    rid: Option<String>,
+    body: String,
+    duration_ms: Option<i64>,
+    ended_at: Option<i64>,
+}
+
+/// Pairs every end of `pings` (in order) with a start: the one with the same run id when the
+/// end has one (and none if there is no such open start), else the latest open start of its key
+/// at or before the end. `open` holds the open starts already stored, per key. Returns the rows
+/// to insert and the stored starts to close (`(id, ended_at)`).
+fn pair_pings(
+    pings: &[Ping],
+    mut open: HashMap<String, Vec<OpenStart>>,
+) -> (Vec<NewPing>, Vec<(i64, i64)>) {
+    let mut rows: Vec<NewPing> = Vec::with_capacity(pings.len());
+    let mut close_stored = Vec::new();
+    for (i, p) in pings.iter().enumerate() {
+        let at = p.at.as_millisecond();
+        let mut body = p.body.clone();
+        truncate_body(&mut body);
+        let mut row = NewPing {
+            key: p.key.clone(),
+            at,
+            kind: p.kind,
+            exit_code: p.exit_code,
+            rid: p.rid.clone(),
+            body,
+            duration_ms: None,
+            ended_at: None,
+        };
+        match p.kind {
+            PingKind::Start => open.entry(p.key.clone()).or_default().push(OpenStart {
+                at,
+                rid: p.rid.clone(),
+                origin: Origin::Batch(i),
+            }),
+            kind if kind.ends_run() => {
+                if let Some(starts) = open.get_mut(&p.key) {
+                    let found = starts
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| match &p.rid {
+                            Some(rid) => s.rid.as_deref() == Some(rid.as_str()),
+                            None => s.at <= at,
+                        })
+                        .max_by_key(|(_, s)| (s.at, s.origin))
+                        .map(|(n, _)| n);
+                    if let Some(n) = found {
+                        let start = starts.swap_remove(n);
+                        row.duration_ms = Some((at - start.at).max(0));
+                        match start.origin {
+                            Origin::Stored(id) => close_stored.push((id, at)),
+                            Origin::Batch(j) => rows[j].ended_at = Some(at),
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        rows.push(row);
+    }
+    (rows, close_stored)
+}
+
+impl Store {
+    /// Records a batch of pings in one transaction, pairing each end with its start (see the
+    /// module documentation), and returns them as stored, in the order given.
+    pub async fn record_pings(&self, pings: &[Ping]) -> Result<Vec<StoredPing>, StoreError> {
+        if pings.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Keys whose open starts matter: those with an end in this batch.
+        let end_keys: HashSet<&str> = pings
+            .iter()
+            .filter(|p| p.kind.ends_run())
+            .map(|p| p.key.as_str())
+            .collect();
+        let batch_rids: HashSet<(&str, &str)> = pings
+            .iter()
+            .filter(|p| p.kind == PingKind::Start)
+            .filter_map(|p| Some((p.key.as_str(), p.rid.as_deref()?)))
+            .collect();
+        let end_rids: HashSet<(&str, &str)> = pings
+            .iter()
+            .filter(|p| p.kind.ends_run())
+            .filter_map(|p| Some((p.key.as_str(), p.rid.as_deref()?)))
+            .collect();
+
+        let (rows, returned): (Vec<NewPing>, Vec<PingRow>) = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut open: HashMap<String, Vec<OpenStart>> = HashMap::new();
+            for key in &end_keys {
+                let sql = "SELECT id, at, rid FROM pings \
+                           WHERE key = $1 AND kind = 'start' AND ended_at IS NULL \
+                           ORDER BY at DESC, id DESC LIMIT $2";
+                let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(sql)
+                    .bind(*key)
+                    .bind(OPEN_STARTS_LOADED)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                open.insert((*key).to_owned(), rows.into_iter().map(|(id, at, rid)| OpenStart {
+                    at,
+                    rid,
+                    origin: Origin::Stored(id),
+                }).collect());
+            }
+            for (key, rid) in &end_rids {
+                let loaded = open
+                    .get(*key)
+                    .is_some_and(|v| v.iter().any(|s| s.rid.as_deref() == Some(*rid)));
+                if loaded || batch_rids.contains(&(*key, *rid)) {
+                    continue;
+                }
+                let sql = "SELECT id, at FROM pings \
+                           WHERE key = $1 AND kind = 'start' AND ended_at IS NULL AND rid = $2 \
+                           ORDER BY at DESC, id DESC LIMIT 1";
+                let row: Option<(i64, i64)> = sqlx::query_as(sql)
+                    .bind(*key)
+                    .bind(*rid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some((id, at)) = row {
+                    open.entry((*key).to_owned()).or_default().push(OpenStart {
+                        at,
+                        rid: Some((*rid).to_owned()),
+                        origin: Origin::Stored(id),
+                    });
+                }
+            }
+            let (rows, close) = pair_pings(pings, open);
+            for (id, ended_at) in &close {
+                sqlx::query("UPDATE pings SET ended_at = $1 WHERE id = $2")
+                    .bind(*ended_at)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut returned: Vec<PingRow> = Vec::with_capacity(rows.len());
+            let mut start = 0usize;
+            for size in chunk_sizes(rows.len()) {
+                let sql = insert_sql(PING_INSERT, 8, size, PING_RETURNING);
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for r in &rows[start..start + size] {
+                    q = q
+                        .bind(&r.key)
+                        .bind(r.at)
+                        .bind(r.kind.as_str())
+                        .bind(r.exit_code.map(i64::from))
+                        .bind(r.rid.as_deref())
+                        .bind(&r.body)
+                        .bind(r.duration_ms)
+                        .bind(r.ended_at);
+                }
+                returned.extend(q.fetch_all(&mut *tx).await?);
+                start += size;
+            }
+            tx.commit().await?;
+            (rows, returned)
+        });
+        match_returned(rows, returned)
+    }
+}
+
+/// Gives each inserted row (in batch order) the stored row the database returned for it.
+/// `RETURNING` promises no order, so rows are matched by content: rows of equal content are
+/// interchangeable.
+fn match_returned(
+    rows: Vec<NewPing>,
+    returned: Vec<PingRow>,
+) -> Result<Vec<StoredPing>, StoreError> {
+    let lost = || StoreError::Corrupt("a recorded ping was not returned by the database".into());
+    let mut by_content: HashMap<NewPing, Vec<StoredPing>> = HashMap::with_capacity(returned.len());
+    for row in returned {
+        let s = stored_ping(row)?;
+        let content = NewPing {
+            key: s.key.clone(),
+            at: s.at.as_millisecond(),
+            kind: s.kind,
+            exit_code: s.exit_code,
+            rid: s.rid.clone(),
+            body: s.body.clone(),
+            duration_ms: s.duration_ms,
+            ended_at: s.ended_at.map(|t| t.as_millisecond()),
+        };
+        by_content.entry(content).or_default().push(s);
+    }
+    rows.into_iter()
+        .map(|r| by_content.get_mut(&r).and_then(Vec::pop).ok_or_else(lost))
+        .collect()
+}
+
+impl Store {
+    /// The latest ping of `key` (any kind).
+    pub async fn last_ping(&self, key: &str) -> Result<Option<StoredPing>, StoreError> {
+        let sql = select_pings!("WHERE key = $1 ORDER BY at DESC, id DESC LIMIT 1");
+        self.one_ping(sql, key).await
+    }
+
+    /// The latest success of `key`.
+    pub async fn last_success(&self, key: &str) -> Result<Option<StoredPing>, StoreError> {
+        let sql =
+            select_pings!("WHERE key = $1 AND kind = 'success' ORDER BY at DESC, id DESC LIMIT 1");
+        self.one_ping(sql, key).await
+    }
+
+    /// The latest end of a run of `key`, success or failure: what a push monitor's state
+    /// follows (starts and logs do not end anything).
+    pub async fn last_outcome(&self, key: &str) -> Result<Option<StoredPing>, StoreError> {
+        let sql = select_pings!(
+            "WHERE key = $1 AND kind IN ('success', 'fail') ORDER BY at DESC, id DESC LIMIT 1"
+        );
+        self.one_ping(sql, key).await
+    }
+
+    /// The latest start of `key` that has no end yet (a run in progress, or one that never
+    /// reported its end).
+    pub async fn open_start(&self, key: &str) -> Result<Option<StoredPing>, StoreError> {
+        let sql = select_pings!(
+            "WHERE key = $1 AND kind = 'start' AND ended_at IS NULL ORDER BY at DESC, id DESC LIMIT 1"
+        );
+        self.one_ping(sql, key).await
+    }
+
+    async fn one_ping(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Option<StoredPing>, StoreError> {
+        let row: Option<PingRow> =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await)?;
+        row.map(stored_ping).transpose()
+    }
+
+    /// The newest pings of `key`, newest first.
+    pub async fn recent_pings(&self, key: &str, limit: u32) -> Result<Vec<StoredPing>, StoreError> {
+        let sql = select_pings!("WHERE key = $1 ORDER BY at DESC, id DESC LIMIT $2");
+        let rows: Vec<PingRow> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(key)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(stored_ping).collect()
+    }
+
+    /// How many pings are stored for `key`, or for every key.
+    pub async fn count_pings(&self, key: Option<&str>) -> Result<u64, StoreError> {
+        let n: i64 = match key {
+            Some(key) => {
+                let sql = "SELECT COUNT(*) FROM pings WHERE key = $1";
+                with_pool!(self, pool => sqlx::query_scalar(sql).bind(key).fetch_one(pool).await)?
+            }
+            None => {
+                let sql = "SELECT COUNT(*) FROM pings";
+                with_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?
+            }
+        };
+        to_u64("ping count", n)
+    }
+
+    /// Deletes pings older than `before`; returns how many.
+    pub async fn prune_pings(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM pings WHERE id IN (SELECT id FROM pings WHERE at < $1 LIMIT $2)";
+        self.prune(sql, before).await
+    }
+}

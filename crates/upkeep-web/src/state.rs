@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use upkeep_engine::clock::SharedClock;
 use upkeep_engine::config::ConfigHandle;
+use upkeep_engine::monitoring::pings::PingWriter;
+use upkeep_engine::monitoring::rules::RuleHandle;
+use upkeep_engine::monitoring::scheduler::MonitorHandle;
 use upkeep_store::Store;
 
 use crate::rate_limit::RateLimiter;
@@ -15,6 +18,12 @@ pub struct AppState {
     pub config: ConfigHandle,
     pub clock: SharedClock,
     pub public_limiter: Arc<RateLimiter>,
+    /// The probe scheduler, when it runs in this process.
+    pub monitors: Option<MonitorHandle>,
+    /// The alert-rule engine, when it runs in this process.
+    pub rules: Option<RuleHandle>,
+    /// The ping writer (group commit); a stopped one until [`AppState::with_pings`].
+    pub pings: PingWriter,
 }
 
 impl AppState {
@@ -25,6 +34,27 @@ impl AppState {
             config,
             clock,
             public_limiter: Arc::new(RateLimiter::new(limits.per_second, limits.burst)),
+            monitors: None,
+            rules: None,
+            pings: PingWriter::stopped(),
         }
+    }
+
+    /// The same state with the alert-rule engine's handle.
+    pub fn with_rules(mut self, rules: RuleHandle) -> Self {
+        self.rules = Some(rules);
+        self
+    }
+
+    /// The same state with the probe scheduler's handle.
+    pub fn with_monitors(mut self, monitors: MonitorHandle) -> Self {
+        self.monitors = Some(monitors);
+        self
+    }
+
+    /// The same state with the ping writer's handle.
+    pub fn with_pings(mut self, pings: PingWriter) -> Self {
+        self.pings = pings;
+        self
     }
 }

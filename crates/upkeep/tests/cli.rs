@@ -2,33 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+mod support;
 
-fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
-
-fn upkeep(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("UPKEEP_DATABASE_URL")
-        .env_remove("UPKEEP_CONFIG")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{BIN, Server, admin_token, repo_file, text, upkeep};
 
 #[test]
 fn version_and_help_describe_every_command() {
@@ -223,133 +204,6 @@ fn migrate_and_token_commands_work_on_both_databases() {
     let out = upkeep(&["migrate", "--database", "mysql://localhost/x"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("neither a sqlite:// nor a postgres://"));
-}
-
-/// A running `upkeep serve`, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    log: mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(args: &[&str], db_url: &str) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--database", db_url])
-            .args(args)
-            .env_remove("UPKEEP_CONFIG")
-            .env("UPKEEP_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("upkeep did not report its address"));
-            if line.starts_with('{') {
-                let event: serde_json::Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("a JSON log line that is not JSON ({e}): {line}"));
-                assert!(
-                    event["timestamp"].is_string() && event["level"].is_string(),
-                    "{line}"
-                );
-                if let Some(addr) = event["address"].as_str() {
-                    break addr.to_owned();
-                }
-            } else if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        Server {
-            child,
-            addr,
-            log: rx,
-        }
-    }
-
-    fn request(&self, request: &str) -> String {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(request.as_bytes()).unwrap();
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> String {
-        let auth = token
-            .map(|t| format!("authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        self.request(&format!(
-            "GET {path} HTTP/1.1\r\nhost: x\r\n{auth}connection: close\r\n\r\n"
-        ))
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args(["-s", sig, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    /// Waits for a log line containing `needle`.
-    fn wait_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self
-                .log
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no log line containing `{needle}`"),
-            }
-        }
-    }
-
-    fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "upkeep did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn admin_token(db_url: &str) -> String {
-    let out = upkeep(&[
-        "token",
-        "create",
-        "--role",
-        "admin",
-        "--name",
-        "test admin",
-        "--database",
-        db_url,
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_owned()
 }
 
 #[test]

@@ -4,3 +4,5 @@
 
 pub mod pings;
 pub mod probe;
+pub mod rules;
+pub mod scheduler;

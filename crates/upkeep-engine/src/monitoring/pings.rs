@@ -1,2 +1,225 @@
 //! Heartbeat intake: pings from `/ping/{key}` are written in batches (group commit) and each
 //! request is acknowledged only once its ping is durable.
+//!
+//! [`PingWriter`] is a cheap handle: [`PingWriter::record`] queues the ping and waits. One
+//! background task ([`PingWriter::start`], run under the supervisor) takes everything queued
+//! — up to [`MAX_BATCH`] pings — writes it with [`Store::record_pings`] in one transaction, and
+//! only after the commit answers each waiting caller. While one batch commits the next one
+//! gathers, so under load a batch holds many pings and costs one `fsync` (this is how heartbeat
+//! bursts at the top of the minute are absorbed without relaxing durability); at rest a ping is
+//! written at once, with no added delay. On stop the task commits what is already queued before
+//! returning; later calls fail with [`PingError::Stopped`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use upkeep_store::Store;
+use upkeep_store::monitoring::{Ping, StoredPing};
+
+/// Most pings written in one transaction.
+pub const MAX_BATCH: usize = 1_000;
+
+/// Pings that may wait for the writer; callers beyond this wait for room (back-pressure).
+pub const QUEUE_CAPACITY: usize = 16_384;
+
+/// Why a ping was not recorded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PingError {
+    /// The writer is not running (not started, or shutting down).
+    #[error("the ping writer is not running")]
+    Stopped,
+    /// The batch holding the ping could not be committed.
+    #[error("recording pings failed: {0}")]
+    Store(Arc<str>),
+}
+
+struct Request {
+    ping: Ping,
+    reply: oneshot::Sender<Result<StoredPing, PingError>>,
+}
+
+/// Handle to the ping writer. Cheap to clone; every clone feeds the same writer.
+#[derive(Debug, Clone)]
+pub struct PingWriter {
+    tx: mpsc::Sender<Request>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request").field("ping", &self.ping).finish()
+    }
+}
+
+impl PingWriter {
+    /// A writer over `store` and the task that runs it, for the supervisor to spawn. The task
+    /// returns once `stop` is cancelled and everything queued by then is committed (or when
+    /// every handle is dropped).
+    pub fn start(
+        store: Store,
+        stop: CancellationToken,
+    ) -> (PingWriter, impl Future<Output = ()> + Send + 'static) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        (PingWriter { tx }, run(store, rx, stop))
+    }
+
+    /// A handle to no writer: every [`record`](Self::record) fails with
+    /// [`PingError::Stopped`]. For HTTP states built without the background side.
+    pub fn stopped() -> PingWriter {
+        let (tx, _rx) = mpsc::channel(1);
+        PingWriter { tx }
+    }
+
+    /// Records `ping`; returns once it is committed.
+    pub async fn record(&self, ping: Ping) -> Result<StoredPing, PingError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request { ping, reply })
+            .await
+            .map_err(|_| PingError::Stopped)?;
+        // A dropped reply means the writer stopped before answering; its batch may or may not
+        // have committed, so the caller is told it failed (a retry is harmless).
+        answer.await.map_err(|_| PingError::Stopped)?
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Request>, stop: CancellationToken) {
+    let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let received = tokio::select! {
+            biased;
+            n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+            () = stop.cancelled() => break,
+        };
+        if received == 0 {
+            return; // every handle dropped and the queue is empty
+        }
+        commit(&store, &mut batch).await;
+    }
+    // Stopping: take no more, commit what is queued.
+    rx.close();
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        commit(&store, &mut batch).await;
+    }
+}
+
+/// Writes `batch` in one transaction and answers every caller; leaves `batch` empty.
+async fn commit(store: &Store, batch: &mut Vec<Request>) {
+    let started = Instant::now();
+    let pings: Vec<Ping> = batch.iter().map(|r| r.ping.clone()).collect();
+    let result = store.record_pings(&pings).await;
+    metrics::histogram!("upkeep_ping_batch_size").record(pings.len() as f64);
+    metrics::histogram!("upkeep_ping_commit_seconds").record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(stored) if stored.len() == batch.len() => {
+            for (req, stored) in batch.drain(..).zip(stored) {
+                let _ = req.reply.send(Ok(stored));
+            }
+        }
+        Ok(stored) => {
+            let e = PingError::Store(
+                format!("{} pings stored for {} sent", stored.len(), batch.len()).into(),
+            );
+            tracing::error!(error = %e, "ping batch");
+            for req in batch.drain(..) {
+                let _ = req.reply.send(Err(e.clone()));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, pings = batch.len(), "a batch of pings could not be recorded");
+            let e = PingError::Store(e.to_string().into());
+            for req in batch.drain(..) {
+                let _ = req.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use jiff::Timestamp;
+    use upkeep_store::monitoring::PingKind;
+    use upkeep_store::testing::TestDatabase;
+
+    use super::*;
+
+    fn ping(key: &str, kind: PingKind) -> Ping {
+        Ping {
+            key: key.into(),
+            at: Timestamp::now(),
+            kind,
+            exit_code: None,
+            rid: None,
+            body: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_pings_are_batched_and_all_acknowledged_after_commit() {
+        let db = TestDatabase::sqlite();
+        let store = db.store().await;
+        let stop = CancellationToken::new();
+        let (writer, task) = PingWriter::start(store.clone(), stop.clone());
+        let task = tokio::spawn(task);
+        let mut calls = Vec::new();
+        for i in 0..500 {
+            let writer = writer.clone();
+            calls.push(tokio::spawn(async move {
+                writer
+                    .record(ping(&format!("k{}", i % 7), PingKind::Success))
+                    .await
+            }));
+        }
+        let mut ids = Vec::new();
+        for call in calls {
+            ids.push(call.await.unwrap().unwrap().id);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 500);
+        assert_eq!(store.count_pings(None).await.unwrap(), 500);
+
+        stop.cancel();
+        task.await.unwrap();
+        assert!(matches!(
+            writer.record(ping("k0", PingKind::Start)).await,
+            Err(PingError::Stopped)
+        ));
+        assert!(matches!(
+            PingWriter::stopped()
+                .record(ping("k0", PingKind::Log))
+                .await,
+            Err(PingError::Stopped)
+        ));
+    }
+
+    #[tokio::test]
+    async fn stopping_commits_what_is_queued() {
+        let db = TestDatabase::sqlite();
+        let store = db.store().await;
+        let stop = CancellationToken::new();
+        let (writer, task) = PingWriter::start(store.clone(), stop.clone());
+        // Queue pings before the task runs at all, then stop it: they are still committed.
+        let mut calls = Vec::new();
+        for _ in 0..50 {
+            let writer = writer.clone();
+            calls.push(tokio::spawn(async move {
+                writer.record(ping("q", PingKind::Success)).await
+            }));
+        }
+        tokio::task::yield_now().await;
+        while writer.tx.capacity() > QUEUE_CAPACITY - 50 {
+            tokio::task::yield_now().await;
+        }
+        stop.cancel();
+        task.await;
+        for call in calls {
+            assert!(call.await.unwrap().is_ok());
+        }
+        assert_eq!(store.count_pings(Some("q")).await.unwrap(), 50);
+    }
+}

@@ -3,7 +3,9 @@
 //! (incidents, maintenance, subscribers, backups, drills, reports).
 
 pub mod audit;
+pub mod components;
 pub mod config;
+pub mod monitors;
 pub mod tokens;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -17,6 +19,7 @@ use crate::state::AppState;
 pub const TAG_TOKENS: &str = "tokens";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_CONFIG: &str = "config";
+pub const TAG_MONITORS: &str = "monitors";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +34,7 @@ pub const TAG_CONFIG: &str = "config";
         (name = TAG_TOKENS, description = "API tokens (admin)"),
         (name = TAG_AUDIT, description = "The audit log of every change"),
         (name = TAG_CONFIG, description = "The running configuration and its reloads"),
+        (name = TAG_MONITORS, description = "Monitors, their state, results and uptime"),
     )
 )]
 struct ApiDoc;
@@ -58,6 +62,14 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::list))
         .routes(routes!(config::show))
         .routes(routes!(config::reload))
+        .routes(routes!(components::list))
+        .routes(routes!(components::rules))
+        .routes(routes!(monitors::list))
+        .routes(routes!(monitors::show))
+        .routes(routes!(monitors::results))
+        .routes(routes!(monitors::events))
+        .routes(routes!(monitors::pause))
+        .routes(routes!(monitors::resume))
         .split_for_parts()
 }
 

@@ -10,6 +10,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use upkeep_engine::clock::{SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, ReloadError, load};
+use upkeep_engine::monitoring::probe::Prober;
+use upkeep_engine::monitoring::scheduler::{self, SchedulerSettings};
 use upkeep_engine::supervisor::Supervisor;
 use upkeep_store::Store;
 use upkeep_web::state::AppState;
@@ -56,7 +58,54 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
     );
 
-    let state = AppState::new(store.clone(), config, clock);
+    let prober = Prober::new().context("setting up the probes")?;
+    let settings = SchedulerSettings {
+        max_concurrent: config.current().config.monitoring.max_concurrent,
+        ..SchedulerSettings::default()
+    };
+    let (monitors, scheduler) = scheduler::start(
+        store.clone(),
+        config.subscribe(),
+        clock.clone(),
+        prober,
+        settings,
+        supervisor.token(),
+    )
+    .await
+    .context("starting the probe scheduler")?;
+    supervisor.spawn("probe-scheduler", scheduler);
+    let scrape_client = reqwest::Client::builder()
+        .user_agent(concat!("upkeep/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("setting up the metrics scraper")?;
+    let (rules, rule_engine) = upkeep_engine::monitoring::rules::start(
+        store.clone(),
+        config.subscribe(),
+        clock.clone(),
+        scrape_client,
+        supervisor.token(),
+    );
+    supervisor.spawn("alert-rules", rule_engine);
+    supervisor.spawn(
+        "prune-results",
+        scheduler::prune_results(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            supervisor.token(),
+        ),
+    );
+
+    // Pings are acknowledged once committed; the writer drains its queue when stopped, which
+    // happens after the HTTP server has finished the requests in flight.
+    let (pings, ping_writer) =
+        upkeep_engine::monitoring::pings::PingWriter::start(store.clone(), supervisor.token());
+    supervisor.spawn("ping-writer", ping_writer);
+
+    let state = AppState::new(store.clone(), config, clock)
+        .with_monitors(monitors)
+        .with_rules(rules)
+        .with_pings(pings);
     let stopping = CancellationToken::new();
     tracing::info!(
         address = %addr,

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Heartbeat ingestion and monitoring storage cost, on SQLite (PRODUCT.md §4).
+#
+#   bench/pings.sh ingest [path/to/upkeep] [seconds] [connections]
+#       `upkeep serve` (release build) with four push keys and rate limiting off, loaded with
+#       `wrk -t2 -cN --latency` sending GET /ping/KEY (keys in rotation). Reports wrk's figures,
+#       the pings the server acknowledged (its own 2xx count for the ping routes, from
+#       /metrics), then kills the server with SIGKILL and counts the rows in the database:
+#       durable == acknowledged is the check. (wrk's own count can be a few lower: requests in
+#       flight when it stops are answered by the server but not counted by wrk.)
+#   bench/pings.sh storage
+#       Bytes per raw check result and per monitor-year of rollups, from the real migrations:
+#       rows inserted with sqlite3 into an empty database, file sizes compared after VACUUM.
+#
+# Needs: wrk (apt-get install -y wrk), sqlite3, curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-ingest}
+bin=${2:-target/release/upkeep}
+seconds=${3:-15}
+conns=${4:-64}
+dir=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+
+migrate_sqlite() {
+  cat crates/upkeep-store/migrations/sqlite/*.sql | sqlite3 "$1"
+}
+
+size_after_vacuum() {
+  sqlite3 "$1" 'VACUUM;'
+  stat -c %s "$1"
+}
+
+storage() {
+  local db=$dir/size.db base n
+  migrate_sqlite "$db"
+  base=$(size_after_vacuum "$db")
+
+  # Raw results: one monitor every 30 s, mostly successes, as the scheduler writes them.
+  n=1000000
+  sqlite3 "$db" "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < $n - 1)
+    INSERT INTO check_results (monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms)
+    SELECT 'api-health', 1772323200000 + n * 30000, n % 100 != 0, 40 + n % 400,
+           CASE WHEN n % 100 != 0 THEN 200 ELSE 503 END,
+           CASE WHEN n % 100 != 0 THEN NULL ELSE 'status 503' END, NULL,
+           CASE WHEN n % 100 != 0 THEN 0 ELSE 30000 END FROM i;"
+  local raw
+  raw=$(size_after_vacuum "$db")
+  echo "raw results:        $(( (raw - base) / n )) bytes per result ($n results, $(( (raw - base) / 1048576 )) MiB, table + 2 indexes)"
+  sqlite3 "$db" 'DELETE FROM check_results;'
+  base=$(size_after_vacuum "$db")
+
+  # One monitor-year of rollups at a 30 s interval: 525,600 minute, 8,760 hour, 365 day buckets.
+  sqlite3 "$db" "WITH RECURSIVE r(res, count) AS (VALUES (60000, 525600), (3600000, 8760), (86400000, 365)),
+    i(res, n, count) AS (SELECT res, 0, count FROM r UNION ALL SELECT res, n + 1, count FROM i WHERE n < count - 1)
+    INSERT INTO check_rollups (monitor_id, resolution, bucket, checks, failures, latency_sum_ms, latency_max_ms, down_ms)
+    SELECT 'api-health', res, 1767225600000 + n * res, 2 * res / 60000, 0, 2 * res / 60000 * 120, 380, 0 FROM i;"
+  local minute hour
+  minute=$(sqlite3 "$db" 'SELECT COUNT(*) FROM check_rollups WHERE resolution = 60000')
+  hour=$(sqlite3 "$db" 'SELECT COUNT(*) FROM check_rollups WHERE resolution > 60000')
+  local all
+  all=$(size_after_vacuum "$db")
+  sqlite3 "$db" 'DELETE FROM check_rollups WHERE resolution = 60000;'
+  local coarse
+  coarse=$(size_after_vacuum "$db")
+  echo "rollups, one monitor-year: $(( (all - base) / 1024 )) KiB all resolutions ($minute minute + $hour hour/day rows, $(( (all - base) / (minute + hour) )) bytes a row)"
+  echo "                           $(( (coarse - base) / 1024 )) KiB hour and day rollups alone"
+}
+
+ingest() {
+  local port=18182
+  if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+    echo "port $port is taken by another server; stop it first" >&2
+    exit 1
+  fi
+  cat >"$dir/bench.yaml" <<'EOF'
+page: { name: Ping bench, url: "http://127.0.0.1:18182", timezone: UTC }
+server:
+  rate_limit: { per_second: 0 }
+  max_connections: 4096
+components:
+  jobs: { name: Jobs }
+monitors:
+  bench-a: { component: jobs, push: { key: bench-a, period: 1h, grace: 1h } }
+  bench-b: { component: jobs, push: { key: bench-b, period: 1h, grace: 1h } }
+  bench-c: { component: jobs, push: { key: bench-c, period: 1h, grace: 1h } }
+  bench-d: { component: jobs, push: { key: bench-d, period: 1h, grace: 1h } }
+EOF
+  cat >"$dir/pings.lua" <<'EOF'
+local keys = { "bench-a", "bench-b", "bench-c", "bench-d" }
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/ping/" .. keys[n % 4 + 1])
+end
+EOF
+  "$bin" serve --listen 127.0.0.1:$port --database "sqlite://$dir/upkeep.db" \
+    --config "$dir/bench.yaml" >/dev/null 2>"$dir/log" &
+  pid=$!
+  until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.01; done
+
+  echo "$(wrk --version 2>&1 | head -1)"
+  echo "wrk -t2 -c$conns -d${seconds}s --latency -s pings.lua http://127.0.0.1:$port"
+  wrk -t2 -c"$conns" -d"${seconds}s" --latency -s "$dir/pings.lua" "http://127.0.0.1:$port" | tee "$dir/wrk.txt"
+
+  local acked rows
+  acked=$(curl -fs "http://127.0.0.1:$port/metrics" |
+    awk '/^upkeep_http_requests_total\{/ && /route="\/ping\// && /status="2xx"/ { s += $NF } END { printf "%d", s }')
+  curl -fs "http://127.0.0.1:$port/metrics" | grep -E '^upkeep_ping_batch_size_(sum|count)' || true
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
+  pid=
+  rows=$(sqlite3 "$dir/upkeep.db" 'SELECT COUNT(*) FROM pings')
+  echo "acknowledged (server 2xx on /ping): $acked"
+  echo "rows in the database after kill -9: $rows"
+  if [ "$acked" = "$rows" ]; then echo "durable: every acknowledged ping is stored"; else echo "MISMATCH" >&2; exit 1; fi
+}
+
+case $mode in
+  ingest) ingest ;;
+  storage) storage ;;
+  *) echo "usage: $0 ingest|storage [upkeep binary] [seconds] [connections]" >&2; exit 2 ;;
+esac

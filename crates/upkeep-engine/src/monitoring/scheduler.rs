@@ -1,0 +1,654 @@
+//! The probe scheduler: one engine runs every probing monitor of the configuration.
+//!
+//! - **Spread**: each monitor's first run is offset by a hash of its id within its interval,
+//!   so 10,000 monitors with the same interval do not fire at once; later runs keep that
+//!   phase (next = previous due + interval, never drifting with probe duration).
+//! - **Bounded concurrency**: at most `max_concurrent` probes run at once; each probe is bounded
+//!   by its own timeout, so a hanging target holds one slot for at most its timeout and never
+//!   delays other monitors beyond that.
+//! - **Batching**: results flow to one writer that applies the debounce rules, keeps the live
+//!   view, and writes results, rollups, states and transition events in one transaction per
+//!   batch (every `flush_every` or `flush_max` results).
+//! - **Reload**: on a configuration change the schedule is rebuilt; monitors that remain keep
+//!   their state and phase.
+//! - **Push monitors** are not probed: every `push_every` they are judged on their pings
+//!   (domain `heartbeat::judge`) and the verdict goes through the same state machine.
+//! - **Lag** (actual start − due) is exported as `upkeep_probe_lag_seconds`.
+
+use std::cmp::Reverse;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use upkeep_domain::config::{Config, Monitor, MonitorKind, PushCheck};
+use upkeep_domain::heartbeat::{HeartbeatFacts, judge};
+use upkeep_domain::monitor_state::{MonitorState, MonitorStatus, Thresholds, Transition};
+use upkeep_store::Store;
+use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow, PingKind};
+
+use super::probe::{ProbeOutcome, Prober};
+use crate::clock::SharedClock;
+use crate::config::LoadedConfig;
+
+/// Settings of the scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerSettings {
+    /// Most probes in flight at once.
+    pub max_concurrent: usize,
+    /// Longest time a result waits before it is written.
+    pub flush_every: Duration,
+    /// Most results written in one transaction.
+    pub flush_max: usize,
+    /// How often push monitors are judged on their pings.
+    pub push_every: Duration,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 1024,
+            flush_every: Duration::from_secs(1),
+            flush_max: 2_000,
+            push_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The last result of a monitor, as shown by the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastResult {
+    pub at: Timestamp,
+    pub ok: bool,
+    pub latency_ms: u32,
+    pub status_code: Option<u16>,
+    pub failure: Option<String>,
+}
+
+/// What the engine knows of one monitor right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorView {
+    pub state: MonitorState,
+    pub last: Option<LastResult>,
+}
+
+/// A shared, read-mostly map of every monitor's live state.
+pub type LiveStates = Arc<RwLock<HashMap<String, MonitorView>>>;
+
+/// Handle to a running scheduler: the live view and pause/resume.
+#[derive(Debug, Clone)]
+pub struct MonitorHandle {
+    live: LiveStates,
+    commands: mpsc::Sender<Command>,
+}
+
+#[derive(Debug)]
+enum Command {
+    Pause(String),
+    Resume(String),
+}
+
+impl MonitorHandle {
+    /// The live view of one monitor.
+    pub fn view(&self, id: &str) -> Option<MonitorView> {
+        self.live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// The live view of every monitor.
+    pub fn views(&self) -> HashMap<String, MonitorView> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Pauses a monitor (it stops being probed and its results stop counting).
+    pub async fn pause(&self, id: &str) -> bool {
+        self.commands
+            .send(Command::Pause(id.to_owned()))
+            .await
+            .is_ok()
+    }
+
+    /// Resumes a paused monitor.
+    pub async fn resume(&self, id: &str) -> bool {
+        self.commands
+            .send(Command::Resume(id.to_owned()))
+            .await
+            .is_ok()
+    }
+}
+
+/// A probe result on its way to the writer.
+#[derive(Debug)]
+struct Probed {
+    monitor_id: String,
+    at: Timestamp,
+    outcome: ProbeOutcome,
+}
+
+/// Whether the scheduler probes this monitor (push monitors are judged on their pings).
+fn is_probed(m: &Monitor) -> bool {
+    !matches!(m.kind, MonitorKind::Push(_))
+}
+
+/// The phase of a monitor inside its interval: stable for a given id.
+fn phase(id: &str, interval: Duration) -> Duration {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    let ms = u64::try_from(interval.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_millis(h.finish() % ms)
+}
+
+/// Starts the scheduler. Returns its handle and the future to run under the supervisor; the
+/// future ends (after writing every pending result) when `stop` is cancelled.
+pub async fn start(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    prober: Prober,
+    settings: SchedulerSettings,
+    stop: CancellationToken,
+) -> Result<(MonitorHandle, impl Future<Output = ()> + Send + 'static), upkeep_store::StoreError> {
+    let now = clock.now();
+    let mut initial = HashMap::new();
+    for row in store.load_monitor_states().await? {
+        let state = MonitorState {
+            status: MonitorStatus::parse(&row.status).unwrap_or(MonitorStatus::Pending),
+            consecutive_failures: row.consecutive_failures,
+            consecutive_successes: row.consecutive_successes,
+            changed_at: row.changed_at,
+        };
+        initial.insert(row.monitor_id, MonitorView { state, last: None });
+    }
+    {
+        let current = config.borrow();
+        for (id, m) in &current.config.monitors {
+            if is_probed(m) {
+                initial.entry(id.clone()).or_insert_with(|| MonitorView {
+                    state: MonitorState::new(now),
+                    last: None,
+                });
+            }
+        }
+    }
+    let live: LiveStates = Arc::new(RwLock::new(initial));
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let handle = MonitorHandle {
+        live: live.clone(),
+        commands: cmd_tx,
+    };
+    let (result_tx, result_rx) = mpsc::channel::<Probed>(settings.flush_max.max(1) * 2);
+    let writer = Writer {
+        store,
+        live,
+        clock: clock.clone(),
+        config: config.clone(),
+        settings: settings.clone(),
+    };
+    let task = async move {
+        let writer_task = tokio::spawn(writer.run(result_rx, cmd_rx));
+        run_schedule(config, clock, prober, settings, result_tx, stop).await;
+        // The schedule dropped its sender; the writer drains and returns.
+        let _ = writer_task.await;
+    };
+    Ok((handle, task))
+}
+
+/// Rebuilds the timing heap for `cfg` under a new generation: entries of older generations
+/// still in the heap are ignored when they come due.
+fn plan(
+    cfg: &Config,
+    heap: &mut BinaryHeap<Due>,
+    monitors: &mut HashMap<String, Arc<Monitor>>,
+    generation: &mut u64,
+) {
+    *generation += 1;
+    heap.clear();
+    monitors.clear();
+    let start = Instant::now();
+    for (id, m) in &cfg.monitors {
+        if !is_probed(m) {
+            continue;
+        }
+        monitors.insert(id.clone(), Arc::new(m.clone()));
+        heap.push(Reverse((
+            start + phase(id, m.interval),
+            id.clone(),
+            *generation,
+        )));
+    }
+    tracing::info!(monitors = monitors.len(), "probe schedule planned");
+}
+
+/// Entry of the timing heap: when, which monitor, and the schedule generation it belongs to.
+type Due = Reverse<(Instant, String, u64)>;
+
+async fn run_schedule(
+    mut config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    prober: Prober,
+    settings: SchedulerSettings,
+    results: mpsc::Sender<Probed>,
+    stop: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(settings.max_concurrent.max(1)));
+    let mut generation = 0u64;
+    let mut monitors: HashMap<String, Arc<Monitor>> = HashMap::new();
+    let mut heap: BinaryHeap<Due> = BinaryHeap::new();
+    plan(
+        &config.borrow_and_update().config,
+        &mut heap,
+        &mut monitors,
+        &mut generation,
+    );
+    let lag = metrics::histogram!("upkeep_probe_lag_seconds");
+    loop {
+        let next = heap.peek().map(|Reverse((at, _, _))| *at);
+        tokio::select! {
+            () = stop.cancelled() => break,
+            changed = config.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                plan(&config.borrow_and_update().config, &mut heap, &mut monitors, &mut generation);
+            }
+            () = sleep_until(next) => {
+                let now = Instant::now();
+                while let Some(Reverse((due, _, _))) = heap.peek() {
+                    if *due > now {
+                        break;
+                    }
+                    let Some(Reverse((due, id, gen_))) = heap.pop() else { break };
+                    if gen_ != generation {
+                        continue;
+                    }
+                    let Some(monitor) = monitors.get(&id).cloned() else { continue };
+                    // Next run keeps the phase; if we fell more than an interval behind, skip
+                    // the missed runs instead of bursting.
+                    let mut next_due = due + monitor.interval;
+                    if next_due <= now {
+                        next_due = now + monitor.interval;
+                    }
+                    heap.push(Reverse((next_due, id.clone(), generation)));
+                    let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { break };
+                    lag.record(Instant::now().saturating_duration_since(due).as_secs_f64());
+                    let prober = prober.clone();
+                    let results = results.clone();
+                    let at = clock.now();
+                    tokio::spawn(async move {
+                        let outcome = prober.probe(&monitor).await;
+                        drop(slot);
+                        let _ = results.send(Probed { monitor_id: id, at, outcome }).await;
+                    });
+                }
+            }
+        }
+    }
+    // Let probes in flight finish (each is bounded by its timeout) so their results are kept.
+    let _ = slots
+        .acquire_many(u32::try_from(settings.max_concurrent.max(1)).unwrap_or(u32::MAX))
+        .await;
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Applies results to states and writes them in batches.
+struct Writer {
+    store: Store,
+    live: LiveStates,
+    clock: SharedClock,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    settings: SchedulerSettings,
+}
+
+#[derive(Default)]
+struct Batch {
+    results: Vec<CheckResult>,
+    states: HashMap<String, MonitorStateRow>,
+    events: Vec<MonitorEvent>,
+}
+
+impl Writer {
+    async fn run(self, mut results: mpsc::Receiver<Probed>, mut commands: mpsc::Receiver<Command>) {
+        let mut batch = Batch::default();
+        let mut tick = tokio::time::interval(self.settings.flush_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut push_tick = tokio::time::interval(self.settings.push_every);
+        push_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = push_tick.tick() => self.judge_pushes(&mut batch).await,
+                received = results.recv() => match received {
+                    Some(p) => {
+                        self.apply(p, &mut batch);
+                        if batch.results.len() >= self.settings.flush_max {
+                            self.flush(&mut batch).await;
+                        }
+                    }
+                    None => break,
+                },
+                Some(cmd) = commands.recv() => self.command(cmd, &mut batch),
+                _ = tick.tick() => self.flush(&mut batch).await,
+            }
+        }
+        self.flush(&mut batch).await;
+    }
+
+    fn record(
+        &self,
+        id: &str,
+        view: &MonitorView,
+        transition: Option<Transition>,
+        reason: &str,
+        batch: &mut Batch,
+    ) {
+        batch.states.insert(
+            id.to_owned(),
+            MonitorStateRow {
+                monitor_id: id.to_owned(),
+                status: view.state.status.as_str().to_owned(),
+                consecutive_failures: view.state.consecutive_failures,
+                consecutive_successes: view.state.consecutive_successes,
+                changed_at: view.state.changed_at,
+                last_check_at: view.last.as_ref().map(|l| l.at),
+                paused: view.state.status == MonitorStatus::Paused,
+            },
+        );
+        if let Some(t) = transition {
+            metrics::counter!("upkeep_monitor_transitions_total", "to" => t.to.as_str())
+                .increment(1);
+            tracing::info!(monitor = id, from = %t.from, to = %t.to, reason, "monitor changed state");
+            batch.events.push(MonitorEvent {
+                monitor_id: id.to_owned(),
+                at: t.at,
+                from: t.from.as_str().to_owned(),
+                to: t.to.as_str().to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    fn apply(&self, p: Probed, batch: &mut Batch) {
+        let cfg = self.config.borrow().clone();
+        let Some(monitor) = cfg.config.monitors.get(&p.monitor_id) else {
+            return; // removed by a reload while its probe ran
+        };
+        let thresholds = Thresholds {
+            failure: monitor.failure_threshold,
+            recovery: monitor.recovery_threshold,
+        };
+        metrics::counter!("upkeep_probes_total", "outcome" => if p.outcome.ok { "ok" } else { "failed" })
+            .increment(1);
+        metrics::histogram!("upkeep_probe_duration_seconds")
+            .record(f64::from(p.outcome.latency_ms) / 1000.0);
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        let view = live
+            .entry(p.monitor_id.clone())
+            .or_insert_with(|| MonitorView {
+                state: MonitorState::new(p.at),
+                last: None,
+            });
+        if view.state.status == MonitorStatus::Paused {
+            return;
+        }
+        let transition = view.state.observe(p.outcome.ok, p.at, thresholds);
+        view.last = Some(LastResult {
+            at: p.at,
+            ok: p.outcome.ok,
+            latency_ms: p.outcome.latency_ms,
+            status_code: p.outcome.status_code,
+            failure: p.outcome.failure.clone(),
+        });
+        let down_ms = if view.state.status == MonitorStatus::Down {
+            i64::try_from(monitor.interval.as_millis()).unwrap_or(i64::MAX)
+        } else {
+            0
+        };
+        let reason = p
+            .outcome
+            .failure
+            .clone()
+            .unwrap_or_else(|| "checks pass".to_owned());
+        let view = view.clone();
+        drop(live);
+        self.record(&p.monitor_id, &view, transition, &reason, batch);
+        batch.results.push(CheckResult {
+            monitor_id: p.monitor_id,
+            at: p.at,
+            ok: p.outcome.ok,
+            latency_ms: p.outcome.latency_ms,
+            status_code: p.outcome.status_code,
+            failure: p.outcome.failure,
+            location: None,
+            down_ms,
+        });
+    }
+
+    /// Judges every push monitor on its pings (domain `heartbeat::judge`). Lateness already
+    /// includes the grace time, so one late judgement takes the monitor down and one on-time
+    /// judgement brings it back (thresholds 1 and 1).
+    async fn judge_pushes(&self, batch: &mut Batch) {
+        let cfg = self.config.borrow().clone();
+        let pushes: Vec<(&String, &Monitor, &PushCheck)> = cfg
+            .config
+            .monitors
+            .iter()
+            .filter_map(|(id, m)| match &m.kind {
+                MonitorKind::Push(p) => Some((id, m, p)),
+                _ => None,
+            })
+            .collect();
+        if pushes.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        let ids: Vec<String> = pushes.iter().map(|(id, _, _)| (*id).clone()).collect();
+        let first_seen = match self.store.first_seen(&ids, now).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot judge push monitors this round");
+                return;
+            }
+        };
+        let down_ms = i64::try_from(self.settings.push_every.as_millis()).unwrap_or(i64::MAX);
+        for (id, _, push) in pushes {
+            let facts = match self
+                .heartbeat_facts(&push.key, first_seen.get(id).copied().unwrap_or(now))
+                .await
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(error = %e, monitor = %id, "cannot read pings");
+                    continue;
+                }
+            };
+            let verdict = judge(&push.schedule, &facts, now);
+            let ok = verdict.is_ok();
+            if ok && facts.last_success.is_none() && facts.last_failure.is_none() {
+                // Never pinged and not yet due: it stays pending, not up.
+                continue;
+            }
+            let failure = verdict.reason();
+            let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+            let view = live.entry(id.clone()).or_insert_with(|| MonitorView {
+                state: MonitorState::new(now),
+                last: None,
+            });
+            if view.state.status == MonitorStatus::Paused {
+                continue;
+            }
+            let transition = view.state.observe(
+                ok,
+                now,
+                Thresholds {
+                    failure: 1,
+                    recovery: 1,
+                },
+            );
+            view.last = Some(LastResult {
+                at: now,
+                ok,
+                latency_ms: 0,
+                status_code: None,
+                failure: failure.clone(),
+            });
+            let down = view.state.status == MonitorStatus::Down;
+            let view = view.clone();
+            drop(live);
+            let reason = failure
+                .clone()
+                .unwrap_or_else(|| "pings are on time".to_owned());
+            self.record(id, &view, transition, &reason, batch);
+            batch.results.push(CheckResult {
+                monitor_id: id.clone(),
+                at: now,
+                ok,
+                latency_ms: 0,
+                status_code: None,
+                failure,
+                location: None,
+                down_ms: if down { down_ms } else { 0 },
+            });
+        }
+    }
+
+    async fn heartbeat_facts(
+        &self,
+        key: &str,
+        watched_since: Timestamp,
+    ) -> Result<HeartbeatFacts, upkeep_store::StoreError> {
+        let last_success = self.store.last_success(key).await?.map(|p| p.at);
+        let last_failure = self
+            .store
+            .last_ping(key)
+            .await?
+            .filter(|p| p.kind == PingKind::Fail)
+            .map(|p| p.at);
+        let open_start = self.store.open_start(key).await?.map(|p| p.at);
+        Ok(HeartbeatFacts {
+            last_success,
+            last_failure,
+            open_start,
+            watched_since,
+        })
+    }
+
+    fn command(&self, cmd: Command, batch: &mut Batch) {
+        let now = self.clock.now();
+        let (id, pause) = match cmd {
+            Command::Pause(id) => (id, true),
+            Command::Resume(id) => (id, false),
+        };
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        let Some(view) = live.get_mut(&id) else {
+            return;
+        };
+        let transition = if pause {
+            view.state.pause(now)
+        } else {
+            view.state.resume(now)
+        };
+        let view = view.clone();
+        drop(live);
+        let reason = if pause {
+            "paused by an operator"
+        } else {
+            "resumed by an operator"
+        };
+        self.record(&id, &view, transition, reason, batch);
+    }
+
+    async fn flush(&self, batch: &mut Batch) {
+        if batch.results.is_empty() && batch.states.is_empty() && batch.events.is_empty() {
+            return;
+        }
+        let taken = std::mem::take(batch);
+        let states: Vec<MonitorStateRow> = taken.states.into_values().collect();
+        let outcome = async {
+            self.store.record_results(&taken.results).await?;
+            self.store.save_monitor_states(&states).await?;
+            self.store.record_monitor_events(&taken.events).await
+        }
+        .await;
+        if let Err(e) = outcome {
+            // The live view stays right; the rows are lost for this batch only. Logged once here.
+            tracing::error!(error = %e, results = taken.results.len(), "cannot write probe results");
+            metrics::counter!("upkeep_probe_write_errors_total").increment(1);
+        }
+    }
+}
+
+/// Deletes raw results older than `monitoring.retention` once an hour (rollups stay), until
+/// `stop`.
+pub async fn prune_results(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let retention = config.borrow().config.monitoring.retention;
+        let Ok(retention) = jiff::SignedDuration::try_from(retention) else {
+            continue;
+        };
+        let Ok(before) = clock.now().checked_sub(retention) else {
+            continue;
+        };
+        match store.prune_results(before).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned raw results past retention"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune raw results; will retry in an hour"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_are_stable_and_inside_the_interval() {
+        let i = Duration::from_secs(10);
+        for n in 0..1000 {
+            let id = format!("monitor-{n}");
+            let p = phase(&id, i);
+            assert!(p < i);
+            assert_eq!(p, phase(&id, i));
+        }
+    }
+
+    #[test]
+    fn phases_spread_many_monitors_over_the_interval() {
+        let i = Duration::from_secs(10);
+        let mut buckets = [0u32; 10];
+        for n in 0..10_000 {
+            let p = phase(&format!("monitor-{n}"), i);
+            buckets[usize::try_from(p.as_secs()).unwrap_or(0).min(9)] += 1;
+        }
+        for (second, count) in buckets.iter().enumerate() {
+            assert!(
+                (800..1200).contains(count),
+                "second {second}: {count} of 10,000"
+            );
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! The monitoring storage contract on SQLite and PostgreSQL alike: results and their rollups,
+//! pruning, monitor states and events, push pings and how ends pair with starts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use jiff::Timestamp;
+use upkeep_store::monitoring::{
+    CheckResult, DAY_MS, HOUR_MS, MINUTE_MS, MonitorEvent, MonitorStateRow, PING_BODY_MAX, Ping,
+    PingKind, RollupTotals, rollup_ranges,
+};
+use upkeep_store::testing::databases;
+
+/// 2026-03-01T00:00:00Z, a UTC midnight.
+const BASE_MS: i64 = 1_772_323_200_000;
+
+fn ms(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(BASE_MS + ms).unwrap()
+}
+
+fn result(monitor: &str, at_ms: i64, ok: bool, latency: u32, down: i64) -> CheckResult {
+    CheckResult {
+        monitor_id: monitor.into(),
+        at: ms(at_ms),
+        ok,
+        latency_ms: latency,
+        status_code: if ok { Some(200) } else { Some(503) },
+        failure: (!ok).then(|| "status 503".to_owned()),
+        location: None,
+        down_ms: down,
+    }
+}
+
+/// What the rollups must say about `[from, to)`: every result whose minute starts in it.
+fn expected(results: &[CheckResult], monitor: &str, from: i64, to: i64) -> RollupTotals {
+    let mut t = RollupTotals::default();
+    for r in results.iter().filter(|r| r.monitor_id == monitor) {
+        let minute = (r.at.as_millisecond() - BASE_MS).div_euclid(MINUTE_MS) * MINUTE_MS;
+        if minute >= from && minute < to {
+            t.checks += 1;
+            t.failures += u64::from(!r.ok);
+            t.latency_sum_ms += u64::from(r.latency_ms);
+            t.latency_max_ms = t.latency_max_ms.max(r.latency_ms);
+            t.down_ms += r.down_ms;
+        }
+    }
+    t
+}
+
+/// A deterministic spread of results over three days for two monitors, crossing minute, hour
+/// and day boundaries (including results exactly on them).
+fn spread() -> Vec<CheckResult> {
+    let mut out = Vec::new();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..1_500i64 {
+        let at = i64::try_from(next() % (3 * DAY_MS as u64)).unwrap();
+        let ok = next() % 5 != 0;
+        let latency = u32::try_from(next() % 900).unwrap();
+        let monitor = if i % 3 == 0 { "db" } else { "api" };
+        out.push(result(
+            monitor,
+            at,
+            ok,
+            latency,
+            if ok { 0 } else { 30_000 },
+        ));
+    }
+    for edge in [
+        0,
+        MINUTE_MS,
+        HOUR_MS,
+        DAY_MS - 1,
+        DAY_MS,
+        2 * DAY_MS + HOUR_MS,
+    ] {
+        out.push(result("api", edge, false, 1_000, 10_000));
+    }
+    out
+}
+
+#[tokio::test]
+async fn rollups_total_exactly_for_ranges_cutting_buckets() {
+    for db in databases("rollups_total_exactly_for_ranges_cutting_buckets").await {
+        let store = db.store().await;
+        let results = spread();
+        // Two calls, the second with more than a thousand results for one transaction.
+        store.record_results(&results[..300]).await.unwrap();
+        store.record_results(&results[300..]).await.unwrap();
+
+        let ranges = [
+            (0, 3 * DAY_MS),
+            (0, DAY_MS),
+            (MINUTE_MS * 7, MINUTE_MS * 8),
+            (
+                HOUR_MS + 30 * MINUTE_MS,
+                DAY_MS + 2 * HOUR_MS + 15 * MINUTE_MS,
+            ),
+            (23 * HOUR_MS + 59 * MINUTE_MS, 2 * DAY_MS + MINUTE_MS),
+            (5 * HOUR_MS, 5 * HOUR_MS),
+            (DAY_MS - 1, DAY_MS + 1),
+            // Bounds inside a minute: minutes starting in [from, to) count.
+            (30_000, HOUR_MS + 30_000),
+            (-DAY_MS, 10 * DAY_MS),
+        ];
+        for (from, to) in ranges {
+            for monitor in ["api", "db"] {
+                let got = store
+                    .rollup_totals(monitor, ms(from), ms(to))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    got,
+                    expected(&results, monitor, from, to),
+                    "{:?}: {monitor} [{from}, {to})",
+                    store.backend()
+                );
+            }
+        }
+        // The coarsest buckets are used: a three-day range is three day rows.
+        assert_eq!(rollup_ranges(BASE_MS, BASE_MS + 3 * DAY_MS).len(), 1);
+        // 01:01 on day 0 to 02:00:00.001 on day 1 holds no whole UTC day: hours, then minutes.
+        assert_eq!(
+            rollup_ranges(
+                BASE_MS + HOUR_MS + MINUTE_MS,
+                BASE_MS + DAY_MS + 2 * HOUR_MS + 1
+            ),
+            vec![
+                (
+                    HOUR_MS,
+                    BASE_MS + 2 * HOUR_MS,
+                    BASE_MS + DAY_MS + 2 * HOUR_MS
+                ),
+                (
+                    MINUTE_MS,
+                    BASE_MS + HOUR_MS + MINUTE_MS,
+                    BASE_MS + 2 * HOUR_MS
+                ),
+                (
+                    MINUTE_MS,
+                    BASE_MS + DAY_MS + 2 * HOUR_MS,
+                    BASE_MS + DAY_MS + 2 * HOUR_MS + MINUTE_MS
+                ),
+            ]
+        );
+        assert_eq!(
+            rollup_ranges(BASE_MS - MINUTE_MS, BASE_MS + 2 * DAY_MS + HOUR_MS),
+            vec![
+                (DAY_MS, BASE_MS, BASE_MS + 2 * DAY_MS),
+                (MINUTE_MS, BASE_MS - MINUTE_MS, BASE_MS),
+                (
+                    HOUR_MS,
+                    BASE_MS + 2 * DAY_MS,
+                    BASE_MS + 2 * DAY_MS + HOUR_MS
+                ),
+            ]
+        );
+
+        let days = store
+            .daily_rollups("api", ms(HOUR_MS), ms(3 * DAY_MS))
+            .await
+            .unwrap();
+        assert_eq!(days.len(), 3, "{:?}", store.backend());
+        for (i, day) in days.iter().enumerate() {
+            let i = i64::try_from(i).unwrap();
+            assert_eq!(day.day, ms(i * DAY_MS));
+            assert_eq!(
+                day.totals,
+                expected(&results, "api", i * DAY_MS, (i + 1) * DAY_MS)
+            );
+        }
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn pruning_removes_raw_results_but_keeps_rollups() {
+    for db in databases("pruning_removes_raw_results_but_keeps_rollups").await {
+        let store = db.store().await;
+        let results: Vec<_> = (0..100)
+            .map(|i| result("api", i * 30_000, i % 10 != 0, 100, 0))
+            .collect();
+        store.record_results(&results).await.unwrap();
+        let before = store.rollup_totals("api", ms(0), ms(DAY_MS)).await.unwrap();
+        assert_eq!(before.checks, 100);
+        assert_eq!(before.failures, 10);
+
+        let pruned = store.prune_results(ms(25 * 30_000)).await.unwrap();
+        assert_eq!(pruned, 25, "{:?}", store.backend());
+        let recent = store.recent_results("api", 1_000).await.unwrap();
+        assert_eq!(recent.len(), 75);
+        assert_eq!(recent[0].at, ms(99 * 30_000), "newest first");
+        assert_eq!(recent[74].at, ms(25 * 30_000));
+        assert_eq!(
+            store.rollup_totals("api", ms(0), ms(DAY_MS)).await.unwrap(),
+            before
+        );
+        let failed = recent.iter().find(|r| !r.ok).unwrap();
+        assert_eq!(failed.status_code, Some(503));
+        assert_eq!(failed.failure.as_deref(), Some("status 503"));
+
+        // Minute rollups may go too; hour and day totals stay.
+        store.prune_minute_rollups(ms(DAY_MS)).await.unwrap();
+        assert_eq!(
+            store.rollup_totals("api", ms(0), ms(DAY_MS)).await.unwrap(),
+            before
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn monitor_states_round_trip_and_upsert() {
+    for db in databases("monitor_states_round_trip_and_upsert").await {
+        let store = db.store().await;
+        assert!(store.load_monitor_states().await.unwrap().is_empty());
+        let mut rows: Vec<MonitorStateRow> = (0..300)
+            .map(|i| MonitorStateRow {
+                monitor_id: format!("m{i:03}"),
+                status: "pending".into(),
+                consecutive_failures: 0,
+                consecutive_successes: 0,
+                changed_at: ms(0),
+                last_check_at: None,
+                paused: false,
+            })
+            .collect();
+        store.save_monitor_states(&rows).await.unwrap();
+        assert_eq!(store.load_monitor_states().await.unwrap(), rows);
+
+        rows[7].status = "down".into();
+        rows[7].consecutive_failures = 3;
+        rows[7].changed_at = ms(90_000);
+        rows[7].last_check_at = Some(ms(90_000));
+        rows[8].status = "paused".into();
+        rows[8].paused = true;
+        let mut changed = vec![rows[7].clone(), rows[8].clone()];
+        // The last row for a monitor wins.
+        let mut stale = rows[8].clone();
+        stale.status = "up".into();
+        changed.insert(0, stale);
+        store.save_monitor_states(&changed).await.unwrap();
+        assert_eq!(store.load_monitor_states().await.unwrap(), rows);
+
+        let mut bad = rows[0].clone();
+        bad.status = "sideways".into();
+        assert!(store.save_monitor_states(&[bad]).await.is_err());
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn monitor_events_list_newest_first_in_recording_order() {
+    for db in databases("monitor_events_list_newest_first_in_recording_order").await {
+        let store = db.store().await;
+        let event = |monitor: &str, at: i64, from: &str, to: &str| MonitorEvent {
+            monitor_id: monitor.into(),
+            at: ms(at),
+            from: from.into(),
+            to: to.into(),
+            reason: format!("{from} -> {to}"),
+        };
+        store
+            .record_monitor_events(&[
+                event("api", 0, "pending", "up"),
+                event("db", 0, "pending", "up"),
+                event("api", 60_000, "up", "down"),
+            ])
+            .await
+            .unwrap();
+        // Same instant: recording order breaks the tie.
+        store
+            .record_monitor_events(&[
+                event("api", 120_000, "down", "up"),
+                event("api", 120_000, "up", "paused"),
+            ])
+            .await
+            .unwrap();
+        let api = store.list_monitor_events(Some("api"), 10).await.unwrap();
+        let seen: Vec<_> = api
+            .iter()
+            .map(|e| (e.from.as_str(), e.to.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("up", "paused"),
+                ("down", "up"),
+                ("up", "down"),
+                ("pending", "up")
+            ]
+        );
+        assert_eq!(api[2].reason, "up -> down");
+        assert_eq!(api[2].at, ms(60_000));
+        let all = store.list_monitor_events(None, 10).await.unwrap();
+        assert_eq!(all.len(), 5);
+        assert!(all.iter().any(|e| e.monitor_id == "db"));
+        assert_eq!(store.list_monitor_events(None, 2).await.unwrap().len(), 2);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+fn ping(key: &str, at: i64, kind: PingKind, rid: Option<&str>) -> Ping {
+    Ping {
+        key: key.into(),
+        at: ms(at),
+        kind,
+        exit_code: None,
+        rid: rid.map(str::to_owned),
+        body: String::new(),
+    }
+}
+
+const RID_A: &str = "6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6f";
+const RID_B: &str = "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
+
+#[tokio::test]
+async fn pings_pair_ends_with_starts() {
+    for db in databases("pings_pair_ends_with_starts").await {
+        let store = db.store().await;
+        use PingKind::*;
+
+        // Without run ids, across batches: the end closes the latest open start.
+        let s = store
+            .record_pings(&[ping("job", 0, Start, None)])
+            .await
+            .unwrap();
+        assert_eq!(s[0].kind, Start);
+        assert_eq!(store.open_start("job").await.unwrap().unwrap().id, s[0].id);
+        let e = store
+            .record_pings(&[ping("job", 5_000, Success, None)])
+            .await
+            .unwrap();
+        assert_eq!(e[0].duration_ms, Some(5_000), "{:?}", store.backend());
+        assert!(store.open_start("job").await.unwrap().is_none());
+        let start = store.recent_pings("job", 10).await.unwrap();
+        assert_eq!(start[1].ended_at, Some(ms(5_000)));
+
+        // A success with no start has no duration.
+        let lone = store
+            .record_pings(&[ping("job", 6_000, Success, None)])
+            .await
+            .unwrap();
+        assert_eq!(lone[0].duration_ms, None);
+
+        // Overlapping runs with run ids, within one batch and across batches.
+        let batch = store
+            .record_pings(&[
+                ping("job", 10_000, Start, Some(RID_A)),
+                ping("job", 11_000, Start, Some(RID_B)),
+                ping("job", 13_000, Fail, Some(RID_A)),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(batch[2].duration_ms, Some(3_000));
+        assert_eq!(batch[0].ended_at, Some(ms(13_000)));
+        assert_eq!(batch[1].ended_at, None);
+        assert_eq!(
+            store
+                .open_start("job")
+                .await
+                .unwrap()
+                .unwrap()
+                .rid
+                .as_deref(),
+            Some(RID_B)
+        );
+        let b_end = store
+            .record_pings(&[ping("job", 20_000, Success, Some(RID_B))])
+            .await
+            .unwrap();
+        assert_eq!(b_end[0].duration_ms, Some(9_000));
+        // An end whose run id matches no open start gets no duration.
+        let unknown = store
+            .record_pings(&[ping("job", 21_000, Success, Some(RID_A))])
+            .await
+            .unwrap();
+        assert_eq!(unknown[0].duration_ms, None);
+
+        // Overlapping runs without ids: each end closes the latest start still open.
+        let runs = store
+            .record_pings(&[
+                ping("cron", 0, Start, None),
+                ping("cron", 1_000, Start, None),
+                ping("cron", 1_500, Log, None),
+                ping("cron", 4_000, Success, None),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(runs[3].duration_ms, Some(3_000));
+        assert_eq!(runs[2].duration_ms, None, "a log ends nothing");
+        let last = store
+            .record_pings(&[ping("cron", 9_000, Fail, None)])
+            .await
+            .unwrap();
+        assert_eq!(last[0].duration_ms, Some(9_000));
+        // Keys do not mix.
+        assert!(store.open_start("job").await.unwrap().is_none());
+        assert!(store.open_start("cron").await.unwrap().is_none());
+
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn pings_are_stored_as_sent_and_read_back() {
+    for db in databases("pings_are_stored_as_sent_and_read_back").await {
+        let store = db.store().await;
+        use PingKind::*;
+        assert!(store.last_ping("k").await.unwrap().is_none());
+        assert!(store.last_success("k").await.unwrap().is_none());
+
+        let mut long = ping("k", 1_000, Fail, None);
+        long.exit_code = Some(2);
+        long.body = "é".repeat(PING_BODY_MAX); // 2 bytes a character: cut at a boundary
+        let mut ok = ping("k", 2_000, Success, None);
+        ok.exit_code = Some(0);
+        ok.body = "all good\n".into();
+        // Identical pings still get their own rows, and ids come back in batch order.
+        let mut batch = vec![long, ok];
+        for _ in 0..300 {
+            batch.push(ping("other", 3_000, Success, None));
+        }
+        batch.push(ping("k", 4_000, Log, None));
+        let stored = store.record_pings(&batch).await.unwrap();
+        assert_eq!(stored.len(), batch.len());
+        for (p, s) in batch.iter().zip(&stored) {
+            assert_eq!((&p.key, p.at, p.kind), (&s.key, s.at, s.kind));
+        }
+        let mut ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), batch.len(), "every ping has its own row");
+
+        assert!(stored[0].body.len() <= PING_BODY_MAX);
+        assert!(stored[0].body.len() > PING_BODY_MAX - 2);
+        assert!(stored[0].body.chars().all(|c| c == 'é'));
+        assert_eq!(stored[0].exit_code, Some(2));
+
+        let last = store.last_ping("k").await.unwrap().unwrap();
+        assert_eq!(last.kind, Log);
+        let success = store.last_success("k").await.unwrap().unwrap();
+        assert_eq!(success.body, "all good\n");
+        assert_eq!(success.exit_code, Some(0));
+        // A log after an outcome does not hide it.
+        let outcome = store.last_outcome("k").await.unwrap().unwrap();
+        assert_eq!(outcome.kind, Success);
+        assert!(store.last_outcome("none").await.unwrap().is_none());
+        let recent = store.recent_pings("k", 2).await.unwrap();
+        assert_eq!(
+            recent.iter().map(|p| p.kind).collect::<Vec<_>>(),
+            [Log, Success]
+        );
+        assert_eq!(store.count_pings(Some("other")).await.unwrap(), 300);
+        assert_eq!(store.count_pings(None).await.unwrap(), 303);
+        assert_eq!(store.prune_pings(ms(3_500)).await.unwrap(), 302);
+        assert_eq!(store.count_pings(None).await.unwrap(), 1);
+        store.close().await;
+        db.cleanup().await;
+    }
+}

@@ -1,0 +1,357 @@
+//! `/api/v1/monitors`: every monitor with its live state, last result and uptime over 24 h,
+//! 7 d, 30 d and 90 d (read from rollups), its recent results and transitions; pause and resume.
+
+use axum::Json;
+use axum::extract::State;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use upkeep_domain::config::{Monitor, MonitorKind};
+use upkeep_engine::monitoring::scheduler::{MonitorHandle, MonitorView};
+use upkeep_store::audit::AuditEntry;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{TAG_MONITORS, instant};
+use crate::auth::{Auth, Editor, Viewer};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// The last check of a monitor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultView {
+    pub at: String,
+    pub ok: bool,
+    pub latency_ms: u32,
+    pub status_code: Option<u16>,
+    /// Why it failed, when it did.
+    pub failure: Option<String>,
+}
+
+/// Share of successful checks over a period, as a percentage with three decimals (`"99.931"`),
+/// or `null` when there was no check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UptimeView {
+    #[serde(rename = "24h")]
+    pub h24: Option<String>,
+    #[serde(rename = "7d")]
+    pub d7: Option<String>,
+    #[serde(rename = "30d")]
+    pub d30: Option<String>,
+    #[serde(rename = "90d")]
+    pub d90: Option<String>,
+}
+
+/// A monitor and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonitorSummary {
+    pub id: String,
+    pub component: String,
+    /// `http`, `tcp`, `dns`, `tls` or `push`.
+    pub kind: &'static str,
+    /// `pending`, `up`, `down` or `paused`.
+    pub status: String,
+    /// When the status last changed.
+    pub changed_at: Option<String>,
+    pub last_result: Option<ResultView>,
+    pub uptime: UptimeView,
+}
+
+/// A state change of a monitor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub at: String,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+/// How many rows to return.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LimitQuery {
+    /// 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+fn kind_name(m: &Monitor) -> &'static str {
+    match m.kind {
+        MonitorKind::Http(_) => "http",
+        MonitorKind::Tcp(_) => "tcp",
+        MonitorKind::Dns(_) => "dns",
+        MonitorKind::Tls(_) => "tls",
+        MonitorKind::Push(_) => "push",
+    }
+}
+
+fn limit(q: &LimitQuery) -> Result<u32, Problem> {
+    let limit = q.limit.unwrap_or(100);
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Problem::bad_request("`limit` must be between 1 and 1000"))
+    }
+}
+
+fn engine(state: &AppState) -> Result<&MonitorHandle, Problem> {
+    state.monitors.as_ref().ok_or_else(|| {
+        Problem::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the monitoring engine is not running in this process",
+        )
+    })
+}
+
+/// Percentage with three decimals from integer counts, without floating point.
+fn percent(checks: u64, failures: u64) -> Option<String> {
+    if checks == 0 {
+        return None;
+    }
+    let ok = u128::from(checks - failures.min(checks));
+    let milli_percent = ok * 100_000 / u128::from(checks); // 100.000 % = 100_000
+    Some(format!(
+        "{}.{:03}",
+        milli_percent / 1000,
+        milli_percent % 1000
+    ))
+}
+
+async fn uptime(state: &AppState, id: &str, now: Timestamp) -> Result<UptimeView, Problem> {
+    let mut out = Vec::with_capacity(4);
+    for hours in [24, 24 * 7, 24 * 30, 24 * 90] {
+        let from = now
+            .checked_sub(SignedDuration::from_hours(hours))
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let totals = state.store.rollup_totals(id, from, now).await?;
+        out.push(percent(totals.checks, totals.failures));
+    }
+    let mut it = out.into_iter();
+    Ok(UptimeView {
+        h24: it.next().flatten(),
+        d7: it.next().flatten(),
+        d30: it.next().flatten(),
+        d90: it.next().flatten(),
+    })
+}
+
+async fn summary(
+    state: &AppState,
+    id: &str,
+    m: &Monitor,
+    view: Option<MonitorView>,
+) -> Result<MonitorSummary, Problem> {
+    let now = state.clock.now();
+    Ok(MonitorSummary {
+        id: id.to_owned(),
+        component: m.component.clone(),
+        kind: kind_name(m),
+        status: view
+            .as_ref()
+            .map_or("pending", |v| v.state.status.as_str())
+            .to_owned(),
+        changed_at: view.as_ref().map(|v| instant(v.state.changed_at)),
+        last_result: view.and_then(|v| v.last).map(|l| ResultView {
+            at: instant(l.at),
+            ok: l.ok,
+            latency_ms: l.latency_ms,
+            status_code: l.status_code,
+            failure: l.failure,
+        }),
+        uptime: uptime(state, id, now).await?,
+    })
+}
+
+fn known(
+    state: &AppState,
+    id: &str,
+) -> Result<std::sync::Arc<upkeep_engine::config::LoadedConfig>, Problem> {
+    let loaded = state.config.current();
+    if loaded.config.monitors.contains_key(id) {
+        Ok(loaded)
+    } else {
+        Err(Problem::not_found(format!(
+            "there is no monitor `{id}` in the configuration"
+        )))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/monitors", tag = TAG_MONITORS, security(("bearer" = [])),
+    responses((status = 200, body = [MonitorSummary]), (status = 401, body = Problem)))]
+/// Every monitor of the running configuration with its state, last result and uptime.
+pub async fn list(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+) -> Result<Json<Vec<MonitorSummary>>, Problem> {
+    let loaded = state.config.current();
+    let views = state
+        .monitors
+        .as_ref()
+        .map(MonitorHandle::views)
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(loaded.config.monitors.len());
+    for (id, m) in &loaded.config.monitors {
+        out.push(summary(&state, id, m, views.get(id).cloned()).await?);
+    }
+    Ok(Json(out))
+}
+
+#[utoipa::path(get, path = "/api/v1/monitors/{id}", tag = TAG_MONITORS, security(("bearer" = [])),
+    params(("id" = String, Path, description = "The monitor's id in the configuration")),
+    responses((status = 200, body = MonitorSummary), (status = 404, body = Problem)))]
+/// One monitor.
+pub async fn show(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<MonitorSummary>, Problem> {
+    let loaded = known(&state, &id)?;
+    let view = state.monitors.as_ref().and_then(|h| h.view(&id));
+    let m = loaded
+        .config
+        .monitors
+        .get(&id)
+        .ok_or_else(|| Problem::not_found(format!("there is no monitor `{id}`")))?;
+    Ok(Json(summary(&state, &id, m, view).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = TAG_MONITORS, security(("bearer" = [])),
+    params(("id" = String, Path, description = "The monitor's id"), LimitQuery),
+    responses((status = 200, body = [ResultView]), (status = 404, body = Problem)))]
+/// The most recent raw results, newest first (kept for the retention period).
+pub async fn results(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> Result<Json<Vec<ResultView>>, Problem> {
+    known(&state, &id)?;
+    let rows = state.store.recent_results(&id, limit(&q)?).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ResultView {
+                at: instant(r.at),
+                ok: r.ok,
+                latency_ms: r.latency_ms,
+                status_code: r.status_code,
+                failure: r.failure,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/monitors/{id}/events", tag = TAG_MONITORS, security(("bearer" = [])),
+    params(("id" = String, Path, description = "The monitor's id"), LimitQuery),
+    responses((status = 200, body = [EventView]), (status = 404, body = Problem)))]
+/// State changes, newest first.
+pub async fn events(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> Result<Json<Vec<EventView>>, Problem> {
+    known(&state, &id)?;
+    let rows = state
+        .store
+        .list_monitor_events(Some(&id), limit(&q)?)
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|e| EventView {
+                at: instant(e.at),
+                from: e.from,
+                to: e.to,
+                reason: e.reason,
+            })
+            .collect(),
+    ))
+}
+
+async fn set_paused(
+    state: &AppState,
+    actor: &str,
+    id: &str,
+    pause: bool,
+) -> Result<Json<MonitorSummary>, Problem> {
+    let loaded = known(state, id)?;
+    let handle = engine(state)?;
+    let before = handle.view(id).map(|v| v.state.status.as_str().to_owned());
+    let sent = if pause {
+        handle.pause(id).await
+    } else {
+        handle.resume(id).await
+    };
+    if !sent {
+        return Err(Problem::internal(&"the monitoring engine stopped"));
+    }
+    // The engine applies commands in order with results; wait for it to be visible.
+    for _ in 0..50 {
+        let paused = handle
+            .view(id)
+            .is_some_and(|v| v.state.status.as_str() == "paused");
+        if paused == pause {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let view = handle.view(id);
+    let after = view.as_ref().map(|v| v.state.status.as_str().to_owned());
+    if before != after {
+        let entry = AuditEntry {
+            actor: actor.to_owned(),
+            action: if pause {
+                "monitor.pause"
+            } else {
+                "monitor.resume"
+            }
+            .into(),
+            target: format!("monitor/{id}"),
+            before: Some(json!({ "status": before })),
+            after: Some(json!({ "status": after })),
+        };
+        state.store.record_audit(&entry, state.clock.now()).await?;
+    }
+    let m = loaded
+        .config
+        .monitors
+        .get(id)
+        .ok_or_else(|| Problem::not_found(format!("there is no monitor `{id}`")))?;
+    Ok(Json(summary(state, id, m, view).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/monitors/{id}/pause", tag = TAG_MONITORS, security(("bearer" = [])),
+    params(("id" = String, Path, description = "The monitor's id")),
+    responses((status = 200, body = MonitorSummary), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// Pause a monitor: it is no longer probed and pages no one until resumed.
+pub async fn pause(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<Editor>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<MonitorSummary>, Problem> {
+    set_paused(&state, &caller.actor(), &id, true).await
+}
+
+#[utoipa::path(post, path = "/api/v1/monitors/{id}/resume", tag = TAG_MONITORS, security(("bearer" = [])),
+    params(("id" = String, Path, description = "The monitor's id")),
+    responses((status = 200, body = MonitorSummary), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// Resume a paused monitor; it starts again from `pending`.
+pub async fn resume(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<Editor>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<MonitorSummary>, Problem> {
+    set_paused(&state, &caller.actor(), &id, false).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent;
+
+    #[test]
+    fn percentages_are_exact_with_three_decimals() {
+        assert_eq!(percent(0, 0), None);
+        assert_eq!(percent(1000, 0).as_deref(), Some("100.000"));
+        assert_eq!(percent(1000, 1).as_deref(), Some("99.900"));
+        assert_eq!(percent(3, 1).as_deref(), Some("66.666"));
+        assert_eq!(percent(10, 10).as_deref(), Some("0.000"));
+    }
+}

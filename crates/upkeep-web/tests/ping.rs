@@ -1,0 +1,339 @@
+//! Push pings over real sockets: a server on port 0 over a real SQLite file with the real ping
+//! writer (group commit), driven with reqwest; every acknowledged ping is read back through the
+//! store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use upkeep_engine::clock::ManualClock;
+use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
+use upkeep_engine::monitoring::pings::PingWriter;
+use upkeep_store::Store;
+use upkeep_store::monitoring::{PING_BODY_MAX, PingKind};
+use upkeep_store::testing::TestDatabase;
+use upkeep_web::state::AppState;
+
+const CONFIG: &str = r#"
+page:
+  name: Test Cloud
+  url: http://127.0.0.1:8080
+  timezone: Europe/Rome
+server:
+  rate_limit: { per_second: 0 }
+  max_body: 64KB
+components:
+  jobs: { name: Jobs }
+monitors:
+  nightly:
+    component: jobs
+    push: { key: job-key, period: 1d, grace: 1h }
+backups:
+  main-db: { rpo: 6h, rto: 24h, push_key: backup-key }
+"#;
+
+const RID_A: &str = "6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6f";
+const RID_B: &str = "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
+
+struct TestApp {
+    base: String,
+    client: Client,
+    store: Store,
+    clock: Arc<ManualClock>,
+    stop: CancellationToken,
+    writer: tokio::task::JoinHandle<()>,
+    _db: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn start() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upkeep.yaml");
+        std::fs::write(&path, CONFIG).unwrap();
+        let loaded = load(&ConfigSource::File(path), Timestamp::now())
+            .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
+        let db = TestDatabase::sqlite();
+        let store = db.store().await;
+        let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
+        let stop = CancellationToken::new();
+        let (pings, task) = PingWriter::start(store.clone(), stop.clone());
+        let writer = tokio::spawn(task);
+        let state = AppState::new(store.clone(), ConfigHandle::new(loaded), clock.clone())
+            .with_pings(pings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = stop.clone();
+        tokio::spawn(upkeep_web::serve(
+            listener,
+            state,
+            stop.clone(),
+            async move { shutdown.cancelled().await },
+        ));
+        TestApp {
+            base,
+            client: Client::new(),
+            store,
+            clock,
+            stop,
+            writer,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, body: &str) -> (StatusCode, String, String) {
+        let r = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, ct, r.text().await.unwrap())
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String, String) {
+        self.send(Method::GET, path, "").await
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.writer.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_ping_is_acknowledged_and_stored() {
+    let app = TestApp::start().await;
+    let cases: [(Method, &str, PingKind, Option<u8>); 8] = [
+        (Method::GET, "/ping/job-key", PingKind::Success, None),
+        (Method::POST, "/ping/job-key/start", PingKind::Start, None),
+        (Method::HEAD, "/ping/job-key/fail", PingKind::Fail, None),
+        (Method::POST, "/ping/job-key/log", PingKind::Log, None),
+        (Method::GET, "/ping/job-key/0", PingKind::Success, Some(0)),
+        (Method::POST, "/ping/job-key/3", PingKind::Fail, Some(3)),
+        (Method::GET, "/ping/job-key/255", PingKind::Fail, Some(255)),
+        (Method::HEAD, "/ping/backup-key", PingKind::Success, None),
+    ];
+    for (method, path, kind, exit_code) in cases {
+        app.clock.advance(SignedDuration::from_secs(1));
+        let head = method == Method::HEAD;
+        let (status, ct, body) = app.send(method.clone(), path, "").await;
+        assert_eq!(status, StatusCode::OK, "{method} {path}: {body}");
+        assert!(ct.starts_with("text/plain"), "{ct}");
+        assert_eq!(body, if head { "" } else { "OK\n" });
+        // Acknowledged means stored: read it back at once.
+        let key = path.split('/').nth(2).unwrap();
+        let last = app.store.last_ping(key).await.unwrap().unwrap();
+        assert_eq!((last.kind, last.exit_code), (kind, exit_code), "{path}");
+        assert_eq!(last.at, app.clock_now());
+    }
+    assert_eq!(app.store.count_pings(Some("job-key")).await.unwrap(), 7);
+    assert_eq!(app.store.count_pings(Some("backup-key")).await.unwrap(), 1);
+    app.stop().await;
+}
+
+impl TestApp {
+    fn clock_now(&self) -> Timestamp {
+        use upkeep_engine::clock::Clock;
+        self.clock.now()
+    }
+}
+
+#[tokio::test]
+async fn unknown_keys_get_one_identical_404_and_bad_requests_a_400() {
+    let app = TestApp::start().await;
+    let (s1, ct, b1) = app.get("/ping/no-such-key").await;
+    let (s2, _, b2) = app.get("/ping/job-key-2/start").await;
+    let (s3, _, b3) = app.send(Method::POST, "/ping/JOB-KEY/7", "log").await;
+    assert_eq!(
+        (s1, s2, s3),
+        (
+            StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND
+        )
+    );
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(b1, b2);
+    assert_eq!(b1, b3);
+    assert!(!b1.contains("no-such-key"));
+
+    // Malformed requests are refused before the key is looked at: same answer for any key.
+    for key in ["job-key", "no-such-key"] {
+        for bad in ["256", "-1", "abc", "1.5", "success"] {
+            let (status, ct, body) = app.get(&format!("/ping/{key}/{bad}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+            assert_eq!(ct, "application/problem+json");
+            let problem: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(problem["status"], 400);
+        }
+        for rid in [
+            "nope",
+            "6f1c1f0e8f5e4b8a9d3c1a2b3c4d5e6f",
+            "6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6z",
+        ] {
+            let (status, _, body) = app.get(&format!("/ping/{key}/start?rid={rid}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{rid}");
+            assert!(body.contains("UUID"), "{body}");
+        }
+    }
+    assert_eq!(app.store.count_pings(None).await.unwrap(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn post_bodies_are_kept_as_the_log_and_cut_at_10_kb() {
+    let app = TestApp::start().await;
+    let (status, _, _) = app
+        .send(Method::POST, "/ping/job-key/fail", "disk full\n")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.store.last_ping("job-key").await.unwrap().unwrap().body,
+        "disk full\n"
+    );
+
+    let long: String = (0..50_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let (status, _, body) = app.send(Method::POST, "/ping/job-key/1", &long).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored = app.store.last_ping("job-key").await.unwrap().unwrap();
+    assert_eq!(stored.body.len(), PING_BODY_MAX);
+    assert_eq!(stored.body, long[..PING_BODY_MAX]);
+    assert_eq!(stored.exit_code, Some(1));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn run_ids_pair_starts_with_ends_and_log_changes_nothing() {
+    let app = TestApp::start().await;
+    let t0 = app.clock_now();
+    assert_eq!(
+        app.get(&format!("/ping/job-key/start?rid={RID_A}")).await.0,
+        StatusCode::OK
+    );
+    app.clock.advance(SignedDuration::from_secs(10));
+    // The id is case-insensitive.
+    let upper = RID_B.to_uppercase();
+    assert_eq!(
+        app.get(&format!("/ping/job-key/start?rid={upper}")).await.0,
+        StatusCode::OK
+    );
+    app.clock.advance(SignedDuration::from_secs(5));
+    // A log in between changes nothing: both runs stay open.
+    assert_eq!(
+        app.send(Method::POST, "/ping/job-key/log", "halfway")
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let open = app.store.open_start("job-key").await.unwrap().unwrap();
+    assert_eq!(open.rid.as_deref(), Some(RID_B));
+    assert!(app.store.last_success("job-key").await.unwrap().is_none());
+
+    app.clock.advance(SignedDuration::from_secs(45));
+    assert_eq!(
+        app.get(&format!("/ping/job-key/0?rid={RID_A}")).await.0,
+        StatusCode::OK
+    );
+    let end_a = app.store.last_ping("job-key").await.unwrap().unwrap();
+    assert_eq!(end_a.duration_ms, Some(60_000), "A ran from t0 to t0+60s");
+    assert_eq!(end_a.rid.as_deref(), Some(RID_A));
+
+    app.clock.advance(SignedDuration::from_secs(30));
+    assert_eq!(
+        app.get(&format!("/ping/job-key/fail?rid={RID_B}")).await.0,
+        StatusCode::OK
+    );
+    let end_b = app.store.last_ping("job-key").await.unwrap().unwrap();
+    assert_eq!(
+        end_b.duration_ms,
+        Some(80_000),
+        "B ran from t0+10s to t0+90s"
+    );
+    assert!(app.store.open_start("job-key").await.unwrap().is_none());
+
+    // Without ids: the latest open start.
+    assert_eq!(app.get("/ping/job-key/start").await.0, StatusCode::OK);
+    app.clock.advance(SignedDuration::from_secs(7));
+    assert_eq!(app.get("/ping/job-key").await.0, StatusCode::OK);
+    let plain = app.store.last_success("job-key").await.unwrap().unwrap();
+    assert_eq!(plain.duration_ms, Some(7_000));
+    assert_eq!(plain.at, t0 + SignedDuration::from_secs(97));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_thousand_concurrent_pings_are_all_acknowledged_and_stored() {
+    let app = TestApp::start().await;
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..2_000 {
+        let client = app.client.clone();
+        let url = match i % 4 {
+            0 => format!("{}/ping/job-key", app.base),
+            1 => format!("{}/ping/job-key/start", app.base),
+            2 => format!("{}/ping/backup-key/0", app.base),
+            _ => format!("{}/ping/backup-key/log", app.base),
+        };
+        calls.spawn(async move {
+            let r = client.post(url).body("x").send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        });
+    }
+    let mut acknowledged = 0;
+    while let Some(answer) = calls.join_next().await {
+        let (status, body) = answer.unwrap();
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "OK\n"));
+        acknowledged += 1;
+    }
+    assert_eq!(acknowledged, 2_000);
+    assert_eq!(app.store.count_pings(None).await.unwrap(), 2_000);
+    assert_eq!(app.store.count_pings(Some("job-key")).await.unwrap(), 1_000);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_running_writer_pings_are_refused_with_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upkeep.yaml");
+    std::fs::write(&path, CONFIG).unwrap();
+    let loaded = load(&ConfigSource::File(path), Timestamp::now()).unwrap();
+    let db = TestDatabase::sqlite();
+    let store = db.store().await;
+    let state = AppState::new(
+        store.clone(),
+        ConfigHandle::new(loaded),
+        Arc::new(upkeep_engine::clock::SystemClock),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let shutdown = stop.clone();
+    tokio::spawn(upkeep_web::serve(
+        listener,
+        state,
+        stop.clone(),
+        async move { shutdown.cancelled().await },
+    ));
+    let r = Client::new()
+        .get(format!("{base}/ping/job-key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "1");
+    stop.cancel();
+}

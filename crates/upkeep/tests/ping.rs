@@ -1,0 +1,213 @@
+//! `upkeep ping KEY -- CMD ...` against a real `upkeep serve` (port 0, a SQLite file, a
+//! configuration with a push monitor): the pings it sends are read back from the database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use upkeep_store::monitoring::{PingKind, StoredPing};
+use upkeep_store::{ConnectOptions, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+
+const CONFIG: &str = r#"
+page:
+  name: Test Cloud
+  url: http://127.0.0.1:8080
+  timezone: Europe/Rome
+server:
+  rate_limit: { per_second: 0 }
+components:
+  jobs: { name: Jobs }
+monitors:
+  nightly:
+    component: jobs
+    push: { key: job-key, period: 1d, grace: 1h }
+"#;
+
+/// A running `upkeep serve`, killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    db_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("upkeep.yaml");
+        std::fs::write(&config, CONFIG).unwrap();
+        let db_url = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--database", &db_url])
+            .arg("--config")
+            .arg(&config)
+            .env("UPKEEP_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("upkeep did not report its address"));
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Server {
+            child,
+            addr,
+            db_url,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `upkeep ping KEY --url URL -- command...` with `stdin` as its standard input.
+    fn ping(&self, key: &str, command: &[&str], stdin: &str) -> Output {
+        upkeep_ping(&self.url(), key, command, stdin)
+    }
+
+    async fn pings(&self) -> Vec<StoredPing> {
+        let store = Store::connect(&self.db_url, &ConnectOptions::default())
+            .await
+            .unwrap();
+        let pings = store.recent_pings("job-key", 100).await.unwrap();
+        store.close().await;
+        pings
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn upkeep_ping(url: &str, key: &str, command: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(["ping", key, "--url", url, "--"])
+        .args(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn a_successful_command_is_wrapped_in_start_and_success_pings() {
+    let server = Server::start();
+    let out = server.ping(
+        "job-key",
+        &[
+            "sh",
+            "-c",
+            "cat; echo to-stdout; echo to-stderr >&2; sleep 0.2",
+        ],
+        "from-stdin\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "from-stdin\nto-stdout\n",
+        "echoed and stdin inherited"
+    );
+    assert_eq!(text(&out.stderr), "to-stderr\n");
+
+    let pings = server.pings().await;
+    assert_eq!(pings.len(), 2, "{pings:?}");
+    let (end, start) = (&pings[0], &pings[1]);
+    assert_eq!(start.kind, PingKind::Start);
+    assert_eq!((end.kind, end.exit_code), (PingKind::Success, Some(0)));
+    assert!(end.rid.is_some());
+    assert_eq!(end.rid, start.rid, "one run id for the run");
+    assert!(end.duration_ms.unwrap() >= 200, "{:?}", end.duration_ms);
+    for line in ["from-stdin", "to-stdout", "to-stderr"] {
+        assert!(end.body.contains(line), "{:?}", end.body);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_command_reports_its_exit_code_and_output_tail() {
+    let server = Server::start();
+    // More than 10 KB of output: the tail is kept.
+    let out = server.ping(
+        "job-key",
+        &[
+            "sh",
+            "-c",
+            "head -c 20000 /dev/zero | tr '\\0' a; echo; echo disk full; exit 3",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let pings = server.pings().await;
+    let end = &pings[0];
+    assert_eq!((end.kind, end.exit_code), (PingKind::Fail, Some(3)));
+    assert!(
+        end.body.ends_with("disk full\n"),
+        "{:?}",
+        &end.body[end.body.len() - 20..]
+    );
+    assert_eq!(end.body.len(), 10 * 1024);
+    assert!(end.duration_ms.is_some());
+}
+
+#[tokio::test]
+async fn a_command_that_cannot_start_exits_127_and_is_reported() {
+    let server = Server::start();
+    let out = server.ping("job-key", &["/nonexistent/upkeep-test-command", "x"], "");
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        text(&out.stderr).contains("cannot start"),
+        "{}",
+        text(&out.stderr)
+    );
+    let pings = server.pings().await;
+    assert_eq!(pings[0].kind, PingKind::Fail);
+    assert!(pings[0].body.contains("/nonexistent/upkeep-test-command"));
+    assert_eq!(pings[0].rid, pings[1].rid);
+}
+
+#[tokio::test]
+async fn ping_problems_never_change_the_outcome() {
+    let server = Server::start();
+    // An unknown key: refused, reported, the command's status stands.
+    let out = server.ping("not-a-key", &["sh", "-c", "exit 5"], "");
+    assert_eq!(out.status.code(), Some(5));
+    let err = text(&out.stderr);
+    assert!(err.contains("refused (404"), "{err}");
+    drop(server);
+
+    // No server at all.
+    let out = upkeep_ping("http://127.0.0.1:9", "job-key", &["true"], "");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("could not send the start ping"));
+}
