@@ -158,3 +158,109 @@ async fn the_embedded_demo_is_valid_without_any_environment() {
     assert!(!loaded.config.components.is_empty());
     assert!(!loaded.config.monitors.is_empty());
 }
+
+/// A target that accepts connections and never answers.
+async fn hanging_target() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+/// A target that answers 200 at once.
+async fn fast_target() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {
+                            let _ = stream
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                .await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_hanging_target_never_delays_other_monitors() {
+    use upkeep_engine::monitoring::probe::Prober;
+    use upkeep_engine::monitoring::scheduler::{self, SchedulerSettings};
+
+    let hanging = hanging_target().await;
+    let fast = fast_target().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upkeep.yaml");
+    let mut text = String::from(
+        "page: { name: T, url: \"http://127.0.0.1:8080\", timezone: UTC }\ncomponents:\n  c: { name: C }\nmonitors:\n",
+    );
+    for i in 0..20 {
+        text.push_str(&format!(
+            "  hang{i}: {{ component: c, http: {{ url: \"http://{hanging}/\" }}, interval: 1s, timeout: 3s }}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "  fast: {{ component: c, http: {{ url: \"http://{fast}/\" }}, interval: 1s, timeout: 1s }}\n"
+    ));
+    std::fs::write(&path, text).unwrap();
+    let handle =
+        ConfigHandle::new(load(&ConfigSource::File(path), jiff::Timestamp::now()).unwrap());
+    let db = upkeep_store::testing::TestDatabase::sqlite();
+    let store = db.store().await;
+    let stop = CancellationToken::new();
+    let settings = SchedulerSettings {
+        max_concurrent: 64,
+        flush_every: Duration::from_millis(100),
+        ..SchedulerSettings::default()
+    };
+    let (monitors, task) = scheduler::start(
+        store.clone(),
+        handle.subscribe(),
+        Arc::new(SystemClock),
+        Prober::new().unwrap(),
+        settings,
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let running = tokio::spawn(task);
+
+    // Within 4.5 s the fast monitor is checked every second while 20 probes hang for 3 s each
+    // (their first start is spread over the first second).
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let fast_view = monitors.view("fast").unwrap();
+    assert_eq!(fast_view.state.status.as_str(), "up");
+    let results = store.recent_results("fast", 100).await.unwrap();
+    assert!(
+        results.len() >= 4,
+        "fast monitor checked {} times",
+        results.len()
+    );
+    let hang = monitors.view("hang0").unwrap();
+    let failure = hang.last.and_then(|l| l.failure).unwrap_or_default();
+    assert!(failure.contains("timed out after 3 s"), "{failure}");
+
+    // Stopping writes what is pending and returns.
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .unwrap()
+        .unwrap();
+    let states = store.load_monitor_states().await.unwrap();
+    assert_eq!(states.len(), 21, "every monitor's state is persisted");
+}
