@@ -492,3 +492,18 @@ fn monitoring_settings_have_defaults_and_are_validated() {
 }
 
 const NOW_FOR_MONITORING: jiff::Timestamp = jiff::Timestamp::constant(1_795_000_000, 0);
+
+#[test]
+fn duplicate_rule_names_are_refused() {
+    let text = "page: { name: X, url: \"http://127.0.0.1:8080\", timezone: UTC }\n\
+                components:\n  api: { name: API }\n\
+                rules:\n  - { name: HighCPU, scrape: \"http://127.0.0.1:9000/metrics\", expr: cpu > 80, severity: warning, component: api }\n  \
+                - { name: HighCPU, scrape: \"http://127.0.0.1:9001/metrics\", expr: cpu > 90, severity: critical, component: api }\n";
+    let errors = parse("r.yaml", text, &|_| None, NOW_FOR_MONITORING)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.starts_with("r.yaml:6:5: duplicate rule name `HighCPU`, first defined at line 5"),
+        "{errors}"
+    );
+}

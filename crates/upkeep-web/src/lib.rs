@@ -31,7 +31,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -82,9 +81,9 @@ pub fn router(state: AppState) -> Router {
             Arc::clone(&state.public_limiter),
             rate_limit::limit_public,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
             server.request_timeout,
+            time_limit,
         ))
         .layer(header_default(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -104,6 +103,30 @@ pub fn router(state: AppState) -> Router {
 /// Sets `name: value` on every response that does not set it itself.
 fn header_default(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Middleware: a request that takes longer than `limit` is answered 503 (the server was too
+/// slow, not the client) with a problem document; its handler is dropped.
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "upkeep could not answer within {} s; try again",
+                    limit.as_secs_f32()
+                ),
+            )
+            .with_type("timeout")
+            .into_response()
+        }
+    }
 }
 
 async fn not_found() -> Problem {

@@ -110,7 +110,23 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
         })
         .unwrap_or_default();
     let rules = top
-        .optional(&mut d, "rules", |d, n| d.list(n, |d, n| s.rule(d, n)))
+        .optional(&mut d, "rules", |d, n| {
+            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+            d.list(n, |d, n| {
+                let rule = s.rule(d, n)?;
+                if let Some(line) = seen.insert(rule.name.clone(), n.pos.line) {
+                    d.error(
+                        n.pos,
+                        format!(
+                            "duplicate rule name `{}`, first defined at line {line}: names identify alerts",
+                            rule.name
+                        ),
+                    );
+                    return None;
+                }
+                Some(rule)
+            })
+        })
         .unwrap_or_default();
     let maintenance = top
         .optional(&mut d, "maintenance", |d, n| s.maintenance(d, n))

@@ -4,8 +4,9 @@
 //! `inactive → pending → firing → inactive`. Every change is recorded as an event with subject
 //! `rule:NAME`, beside monitor events, for incidents and notifications to consume.
 //!
-//! Pending timers live in memory: after a restart a condition must hold for `for` again before
-//! the alert fires (conservative: a restart never fires an alert early).
+//! At start, each rule resumes from its last recorded event (pending or firing since then), so a
+//! restart neither fires an alert twice nor forgets to resolve one. A firing or pending rule
+//! removed by a reload is closed with an event saying so.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -123,6 +124,8 @@ pub fn start(
     let handle = RuleHandle::default();
     let live = handle.live.clone();
     let task = async move {
+        let configured = config.borrow().config.rules.clone();
+        restore(&store, &live, &configured).await;
         let mut due: HashMap<String, Instant> = HashMap::new();
         let mut in_flight: HashSet<String> = HashSet::new();
         let (done_tx, mut done_rx) = mpsc::channel::<(Rule, Evaluation)>(256);
@@ -147,9 +150,18 @@ pub fn start(
             }
             let rules: Vec<Rule> = config.borrow_and_update().config.rules.clone();
             let names: HashSet<&str> = rules.iter().map(|r| r.name.as_str()).collect();
-            live.write()
-                .unwrap_or_else(|e| e.into_inner())
-                .retain(|n, _| names.contains(n.as_str()));
+            let removed: Vec<(String, AlertState)> = {
+                let mut map = live.write().unwrap_or_else(|e| e.into_inner());
+                let gone: Vec<String> = map
+                    .keys()
+                    .filter(|n| !names.contains(n.as_str()))
+                    .cloned()
+                    .collect();
+                gone.into_iter()
+                    .filter_map(|n| map.remove(&n).map(|v| (n, v.state)))
+                    .collect()
+            };
+            close_removed(&store, &clock, removed).await;
             due.retain(|n, _| names.contains(n.as_str()));
             let now = Instant::now();
             for rule in rules {
@@ -217,5 +229,56 @@ async fn record(
     };
     if let Err(e) = store.record_monitor_events(&[event]).await {
         tracing::error!(error = %e, rule = %rule.name, "cannot record an alert rule event");
+    }
+}
+
+/// Resumes each rule from its last recorded event.
+async fn restore(store: &Store, live: &Arc<RwLock<HashMap<String, RuleView>>>, rules: &[Rule]) {
+    for rule in rules {
+        let subject = format!("rule:{}", rule.name);
+        let last = match store.list_monitor_events(Some(&subject), 1).await {
+            Ok(mut events) => events.pop(),
+            Err(e) => {
+                tracing::warn!(error = %e, rule = %rule.name, "cannot restore the rule's state");
+                continue;
+            }
+        };
+        let state = match last {
+            Some(e) if e.to == "firing" => AlertState::Firing { since: e.at },
+            Some(e) if e.to == "pending" => AlertState::Pending { since: e.at },
+            _ => continue,
+        };
+        live.write().unwrap_or_else(|e| e.into_inner()).insert(
+            rule.name.clone(),
+            RuleView {
+                component: rule.component.clone(),
+                severity: rule.severity,
+                state,
+                last_value: None,
+                last_detail: None,
+                last_evaluated: None,
+            },
+        );
+    }
+}
+
+/// Records that rules removed from the configuration while pending or firing are over.
+async fn close_removed(store: &Store, clock: &SharedClock, removed: Vec<(String, AlertState)>) {
+    let at = clock.now();
+    let events: Vec<MonitorEvent> = removed
+        .into_iter()
+        .filter(|(_, state)| *state != AlertState::Inactive)
+        .map(|(name, state)| MonitorEvent {
+            monitor_id: format!("rule:{name}"),
+            at,
+            from: state.as_str().to_owned(),
+            to: AlertState::Inactive.as_str().to_owned(),
+            reason: "the rule was removed from the configuration".to_owned(),
+        })
+        .collect();
+    if !events.is_empty()
+        && let Err(e) = store.record_monitor_events(&events).await
+    {
+        tracing::error!(error = %e, "cannot record the end of removed rules");
     }
 }

@@ -23,7 +23,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::{Config, Monitor, MonitorKind, PushCheck};
@@ -88,10 +88,17 @@ pub struct MonitorHandle {
 }
 
 #[derive(Debug)]
-enum Command {
-    Pause(String),
-    Resume(String),
+struct Command {
+    monitor_id: String,
+    pause: bool,
+    /// Answered once the change is applied: the transition, if the status changed.
+    reply: oneshot::Sender<Option<Transition>>,
 }
+
+/// The scheduler has stopped.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the monitoring engine is not running")]
+pub struct EngineStopped;
 
 impl MonitorHandle {
     /// The live view of one monitor.
@@ -108,20 +115,22 @@ impl MonitorHandle {
         self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Pauses a monitor (it stops being probed and its results stop counting).
-    pub async fn pause(&self, id: &str) -> bool {
-        self.commands
-            .send(Command::Pause(id.to_owned()))
-            .await
-            .is_ok()
-    }
-
-    /// Resumes a paused monitor.
-    pub async fn resume(&self, id: &str) -> bool {
-        self.commands
-            .send(Command::Resume(id.to_owned()))
-            .await
-            .is_ok()
+    /// Pauses (`pause`) or resumes a monitor and waits until the change is applied. Returns
+    /// the transition, or `None` when the monitor already was in that state. A paused monitor
+    /// is not probed and its state does not change until it is resumed.
+    pub async fn set_paused(
+        &self,
+        id: &str,
+        pause: bool,
+    ) -> Result<Option<Transition>, EngineStopped> {
+        let (reply, answer) = oneshot::channel();
+        let cmd = Command {
+            monitor_id: id.to_owned(),
+            pause,
+            reply,
+        };
+        self.commands.send(cmd).await.map_err(|_| EngineStopped)?;
+        answer.await.map_err(|_| EngineStopped)
     }
 }
 
@@ -187,6 +196,7 @@ pub async fn start(
         commands: cmd_tx,
     };
     let (result_tx, result_rx) = mpsc::channel::<Probed>(settings.flush_max.max(1) * 2);
+    let schedule_live = live.clone();
     let writer = Writer {
         store,
         live,
@@ -196,44 +206,59 @@ pub async fn start(
     };
     let task = async move {
         let writer_task = tokio::spawn(writer.run(result_rx, cmd_rx));
-        run_schedule(config, clock, prober, settings, result_tx, stop).await;
+        run_schedule(
+            config,
+            schedule_live,
+            clock,
+            prober,
+            settings,
+            result_tx,
+            stop,
+        )
+        .await;
         // The schedule dropped its sender; the writer drains and returns.
         let _ = writer_task.await;
     };
     Ok((handle, task))
 }
 
-/// Rebuilds the timing heap for `cfg` under a new generation: entries of older generations
-/// still in the heap are ignored when they come due.
+/// Entry of the timing heap: when, and which monitor.
+type Due = Reverse<(Instant, String)>;
+
+/// Rebuilds the timing heap for `cfg`. A monitor that was already planned with the same
+/// interval keeps its next due time (and so its phase); new or changed ones start at their
+/// hashed phase from now. `next_due` is the source of truth; heap entries whose time does not
+/// match it are stale and skipped.
 fn plan(
     cfg: &Config,
     heap: &mut BinaryHeap<Due>,
     monitors: &mut HashMap<String, Arc<Monitor>>,
-    generation: &mut u64,
+    next_due: &mut HashMap<String, Instant>,
 ) {
-    *generation += 1;
+    let now = Instant::now();
+    let previous = std::mem::take(monitors);
+    let mut kept = HashMap::new();
     heap.clear();
-    monitors.clear();
-    let start = Instant::now();
     for (id, m) in &cfg.monitors {
         if !is_probed(m) {
             continue;
         }
+        let unchanged = previous.get(id).is_some_and(|p| p.interval == m.interval);
+        let due = match next_due.get(id) {
+            Some(due) if unchanged => *due,
+            _ => now + phase(id, m.interval),
+        };
         monitors.insert(id.clone(), Arc::new(m.clone()));
-        heap.push(Reverse((
-            start + phase(id, m.interval),
-            id.clone(),
-            *generation,
-        )));
+        kept.insert(id.clone(), due);
+        heap.push(Reverse((due, id.clone())));
     }
+    *next_due = kept;
     tracing::info!(monitors = monitors.len(), "probe schedule planned");
 }
 
-/// Entry of the timing heap: when, which monitor, and the schedule generation it belongs to.
-type Due = Reverse<(Instant, String, u64)>;
-
 async fn run_schedule(
     mut config: watch::Receiver<Arc<LoadedConfig>>,
+    live: LiveStates,
     clock: SharedClock,
     prober: Prober,
     settings: SchedulerSettings,
@@ -241,44 +266,53 @@ async fn run_schedule(
     stop: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(settings.max_concurrent.max(1)));
-    let mut generation = 0u64;
     let mut monitors: HashMap<String, Arc<Monitor>> = HashMap::new();
+    let mut next_due: HashMap<String, Instant> = HashMap::new();
     let mut heap: BinaryHeap<Due> = BinaryHeap::new();
     plan(
         &config.borrow_and_update().config,
         &mut heap,
         &mut monitors,
-        &mut generation,
+        &mut next_due,
     );
     let lag = metrics::histogram!("upkeep_probe_lag_seconds");
     loop {
-        let next = heap.peek().map(|Reverse((at, _, _))| *at);
+        let next = heap.peek().map(|Reverse((at, _))| *at);
         tokio::select! {
             () = stop.cancelled() => break,
             changed = config.changed() => {
                 if changed.is_err() {
                     break;
                 }
-                plan(&config.borrow_and_update().config, &mut heap, &mut monitors, &mut generation);
+                plan(&config.borrow_and_update().config, &mut heap, &mut monitors, &mut next_due);
             }
             () = sleep_until(next) => {
                 let now = Instant::now();
-                while let Some(Reverse((due, _, _))) = heap.peek() {
+                while let Some(Reverse((due, _))) = heap.peek() {
                     if *due > now {
                         break;
                     }
-                    let Some(Reverse((due, id, gen_))) = heap.pop() else { break };
-                    if gen_ != generation {
-                        continue;
+                    let Some(Reverse((due, id))) = heap.pop() else { break };
+                    if next_due.get(&id) != Some(&due) {
+                        continue; // stale entry
                     }
                     let Some(monitor) = monitors.get(&id).cloned() else { continue };
                     // Next run keeps the phase; if we fell more than an interval behind, skip
                     // the missed runs instead of bursting.
-                    let mut next_due = due + monitor.interval;
-                    if next_due <= now {
-                        next_due = now + monitor.interval;
+                    let mut following = due + monitor.interval;
+                    if following <= now {
+                        following = now + monitor.interval;
                     }
-                    heap.push(Reverse((next_due, id.clone(), generation)));
+                    next_due.insert(id.clone(), following);
+                    heap.push(Reverse((following, id.clone())));
+                    let paused = live
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&id)
+                        .is_some_and(|v| v.state.status == MonitorStatus::Paused);
+                    if paused {
+                        continue;
+                    }
                     let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { break };
                     lag.record(Instant::now().saturating_duration_since(due).as_secs_f64());
                     let prober = prober.clone();
@@ -341,7 +375,11 @@ impl Writer {
                     }
                     None => break,
                 },
-                Some(cmd) = commands.recv() => self.command(cmd, &mut batch),
+                Some(cmd) = commands.recv() => {
+                    self.command(cmd, &mut batch);
+                    // A pause is written at once, not with the next batch.
+                    self.flush(&mut batch).await;
+                }
                 _ = tick.tick() => self.flush(&mut batch).await,
             }
         }
@@ -387,52 +425,72 @@ impl Writer {
         let Some(monitor) = cfg.config.monitors.get(&p.monitor_id) else {
             return; // removed by a reload while its probe ran
         };
-        let thresholds = Thresholds {
-            failure: monitor.failure_threshold,
-            recovery: monitor.recovery_threshold,
-        };
         metrics::counter!("upkeep_probes_total", "outcome" => if p.outcome.ok { "ok" } else { "failed" })
             .increment(1);
         metrics::histogram!("upkeep_probe_duration_seconds")
             .record(f64::from(p.outcome.latency_ms) / 1000.0);
-        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-        let view = live
-            .entry(p.monitor_id.clone())
-            .or_insert_with(|| MonitorView {
-                state: MonitorState::new(p.at),
-                last: None,
-            });
-        if view.state.status == MonitorStatus::Paused {
-            return;
-        }
-        let transition = view.state.observe(p.outcome.ok, p.at, thresholds);
-        view.last = Some(LastResult {
-            at: p.at,
-            ok: p.outcome.ok,
-            latency_ms: p.outcome.latency_ms,
-            status_code: p.outcome.status_code,
-            failure: p.outcome.failure.clone(),
-        });
-        let down_ms = if view.state.status == MonitorStatus::Down {
-            i64::try_from(monitor.interval.as_millis()).unwrap_or(i64::MAX)
-        } else {
-            0
+        let thresholds = Thresholds {
+            failure: monitor.failure_threshold,
+            recovery: monitor.recovery_threshold,
         };
-        let reason = p
-            .outcome
-            .failure
-            .clone()
-            .unwrap_or_else(|| "checks pass".to_owned());
-        let view = view.clone();
-        drop(live);
-        self.record(&p.monitor_id, &view, transition, &reason, batch);
-        batch.results.push(CheckResult {
-            monitor_id: p.monitor_id,
+        let result = LastResult {
             at: p.at,
             ok: p.outcome.ok,
             latency_ms: p.outcome.latency_ms,
             status_code: p.outcome.status_code,
             failure: p.outcome.failure,
+        };
+        self.observe_result(
+            &p.monitor_id,
+            result,
+            thresholds,
+            monitor.interval,
+            "checks pass",
+            batch,
+        );
+    }
+
+    /// Applies one result to a monitor's state (unless it is paused) and queues the result,
+    /// the new state and any transition for writing. `period` is the time the result stands
+    /// for: charged as down time when the monitor is down after it.
+    fn observe_result(
+        &self,
+        id: &str,
+        result: LastResult,
+        thresholds: Thresholds,
+        period: Duration,
+        ok_reason: &str,
+        batch: &mut Batch,
+    ) {
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        let view = live.entry(id.to_owned()).or_insert_with(|| MonitorView {
+            state: MonitorState::new(result.at),
+            last: None,
+        });
+        if view.state.status == MonitorStatus::Paused {
+            return;
+        }
+        let transition = view.state.observe(result.ok, result.at, thresholds);
+        view.last = Some(result.clone());
+        let down_ms = if view.state.status == MonitorStatus::Down {
+            i64::try_from(period.as_millis()).unwrap_or(i64::MAX)
+        } else {
+            0
+        };
+        let view = view.clone();
+        drop(live);
+        let reason = result
+            .failure
+            .clone()
+            .unwrap_or_else(|| ok_reason.to_owned());
+        self.record(id, &view, transition, &reason, batch);
+        batch.results.push(CheckResult {
+            monitor_id: id.to_owned(),
+            at: result.at,
+            ok: result.ok,
+            latency_ms: result.latency_ms,
+            status_code: result.status_code,
+            failure: result.failure,
             location: None,
             down_ms,
         });
@@ -464,12 +522,9 @@ impl Writer {
                 return;
             }
         };
-        let down_ms = i64::try_from(self.settings.push_every.as_millis()).unwrap_or(i64::MAX);
         for (id, _, push) in pushes {
-            let facts = match self
-                .heartbeat_facts(&push.key, first_seen.get(id).copied().unwrap_or(now))
-                .await
-            {
+            let watched_since = first_seen.get(id).copied().unwrap_or(now);
+            let facts = match self.heartbeat_facts(&push.key, watched_since).await {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::warn!(error = %e, monitor = %id, "cannot read pings");
@@ -477,52 +532,29 @@ impl Writer {
                 }
             };
             let verdict = judge(&push.schedule, &facts, now);
-            let ok = verdict.is_ok();
-            if ok && facts.last_success.is_none() && facts.last_failure.is_none() {
+            if verdict.is_ok() && facts.last_success.is_none() && facts.last_failure.is_none() {
                 // Never pinged and not yet due: it stays pending, not up.
                 continue;
             }
-            let failure = verdict.reason();
-            let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-            let view = live.entry(id.clone()).or_insert_with(|| MonitorView {
-                state: MonitorState::new(now),
-                last: None,
-            });
-            if view.state.status == MonitorStatus::Paused {
-                continue;
-            }
-            let transition = view.state.observe(
-                ok,
-                now,
-                Thresholds {
-                    failure: 1,
-                    recovery: 1,
-                },
+            let result = LastResult {
+                at: now,
+                ok: verdict.is_ok(),
+                latency_ms: 0,
+                status_code: None,
+                failure: verdict.reason(),
+            };
+            let thresholds = Thresholds {
+                failure: 1,
+                recovery: 1,
+            };
+            self.observe_result(
+                id,
+                result,
+                thresholds,
+                self.settings.push_every,
+                "pings are on time",
+                batch,
             );
-            view.last = Some(LastResult {
-                at: now,
-                ok,
-                latency_ms: 0,
-                status_code: None,
-                failure: failure.clone(),
-            });
-            let down = view.state.status == MonitorStatus::Down;
-            let view = view.clone();
-            drop(live);
-            let reason = failure
-                .clone()
-                .unwrap_or_else(|| "pings are on time".to_owned());
-            self.record(id, &view, transition, &reason, batch);
-            batch.results.push(CheckResult {
-                monitor_id: id.clone(),
-                at: now,
-                ok,
-                latency_ms: 0,
-                status_code: None,
-                failure,
-                location: None,
-                down_ms: if down { down_ms } else { 0 },
-            });
         }
     }
 
@@ -532,9 +564,10 @@ impl Writer {
         watched_since: Timestamp,
     ) -> Result<HeartbeatFacts, upkeep_store::StoreError> {
         let last_success = self.store.last_success(key).await?.map(|p| p.at);
+        // Only ends of runs count: a `/log` or `/start` after a failure changes nothing.
         let last_failure = self
             .store
-            .last_ping(key)
+            .last_outcome(key)
             .await?
             .filter(|p| p.kind == PingKind::Fail)
             .map(|p| p.at);
@@ -549,14 +582,18 @@ impl Writer {
 
     fn command(&self, cmd: Command, batch: &mut Batch) {
         let now = self.clock.now();
-        let (id, pause) = match cmd {
-            Command::Pause(id) => (id, true),
-            Command::Resume(id) => (id, false),
-        };
+        let Command {
+            monitor_id: id,
+            pause,
+            reply,
+        } = cmd;
         let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-        let Some(view) = live.get_mut(&id) else {
-            return;
-        };
+        // A monitor not seen yet (added by a reload, or a push monitor never judged) can be
+        // paused too.
+        let view = live.entry(id.clone()).or_insert_with(|| MonitorView {
+            state: MonitorState::new(now),
+            last: None,
+        });
         let transition = if pause {
             view.state.pause(now)
         } else {
@@ -570,6 +607,7 @@ impl Writer {
             "resumed by an operator"
         };
         self.record(&id, &view, transition, reason, batch);
+        let _ = reply.send(transition);
     }
 
     async fn flush(&self, batch: &mut Batch) {
@@ -592,8 +630,8 @@ impl Writer {
     }
 }
 
-/// Deletes raw results older than `monitoring.retention` once an hour (rollups stay), until
-/// `stop`.
+/// Deletes raw results and minute rollups older than `monitoring.retention` once an hour
+/// (hour and day rollups stay), until `stop`.
 pub async fn prune_results(
     store: Store,
     config: watch::Receiver<Arc<LoadedConfig>>,
@@ -617,6 +655,14 @@ pub async fn prune_results(
             Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned raw results past retention"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot prune raw results; will retry in an hour"),
+        }
+        // Minute rollups go with the raw results; hour and day rollups are kept for reports.
+        match store.prune_minute_rollups(before).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned minute rollups past retention"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot prune minute rollups; will retry in an hour")
+            }
         }
     }
 }

@@ -70,17 +70,16 @@ pub async fn list(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Vec<Co
         .components
         .iter()
         .map(|(id, c)| {
-            let monitors: Vec<NamedStatus> = loaded
+            let monitors: Vec<(&String, MonitorStatus)> = loaded
                 .config
                 .monitors
                 .iter()
                 .filter(|(_, m)| &m.component == id)
-                .map(|(mid, _)| NamedStatus {
-                    id: mid.clone(),
-                    status: views
+                .map(|(mid, _)| {
+                    let status = views
                         .get(mid)
-                        .map_or(MonitorStatus::Pending, |v| v.state.status)
-                        .as_str(),
+                        .map_or(MonitorStatus::Pending, |v| v.state.status);
+                    (mid, status)
                 })
                 .collect();
             let firing: Vec<(&String, _)> = rules
@@ -88,17 +87,20 @@ pub async fn list(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Vec<Co
                 .filter(|(_, r)| &r.component == id && matches!(r.state, AlertState::Firing { .. }))
                 .map(|(name, r)| (name, r.severity))
                 .collect();
-            let statuses: Vec<MonitorStatus> = monitors
-                .iter()
-                .filter_map(|m| MonitorStatus::parse(m.status))
-                .collect();
+            let statuses: Vec<MonitorStatus> = monitors.iter().map(|(_, s)| *s).collect();
             let severities: Vec<_> = firing.iter().map(|(_, s)| *s).collect();
             ComponentView {
                 id: id.clone(),
                 name: c.name.clone(),
                 group: c.group.clone(),
                 status: derive(&statuses, &severities).as_str(),
-                monitors,
+                monitors: monitors
+                    .into_iter()
+                    .map(|(mid, s)| NamedStatus {
+                        id: mid.clone(),
+                        status: s.as_str(),
+                    })
+                    .collect(),
                 firing_rules: firing.into_iter().map(|(n, _)| n.clone()).collect(),
             }
         })

@@ -161,18 +161,18 @@ async fn summary(
     })
 }
 
-fn known(
-    state: &AppState,
-    id: &str,
-) -> Result<std::sync::Arc<upkeep_engine::config::LoadedConfig>, Problem> {
-    let loaded = state.config.current();
-    if loaded.config.monitors.contains_key(id) {
-        Ok(loaded)
-    } else {
-        Err(Problem::not_found(format!(
-            "there is no monitor `{id}` in the configuration"
-        )))
-    }
+/// The monitor `id` of the running configuration, or 404.
+fn known(state: &AppState, id: &str) -> Result<Monitor, Problem> {
+    state
+        .config
+        .current()
+        .config
+        .monitors
+        .get(id)
+        .cloned()
+        .ok_or_else(|| {
+            Problem::not_found(format!("there is no monitor `{id}` in the configuration"))
+        })
 }
 
 #[utoipa::path(get, path = "/api/v1/monitors", tag = TAG_MONITORS, security(("bearer" = [])),
@@ -204,14 +204,9 @@ pub async fn show(
     _: Auth<Viewer>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MonitorSummary>, Problem> {
-    let loaded = known(&state, &id)?;
+    let m = known(&state, &id)?;
     let view = state.monitors.as_ref().and_then(|h| h.view(&id));
-    let m = loaded
-        .config
-        .monitors
-        .get(&id)
-        .ok_or_else(|| Problem::not_found(format!("there is no monitor `{id}`")))?;
-    Ok(Json(summary(&state, &id, m, view).await?))
+    Ok(Json(summary(&state, &id, &m, view).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = TAG_MONITORS, security(("bearer" = [])),
@@ -272,30 +267,13 @@ async fn set_paused(
     id: &str,
     pause: bool,
 ) -> Result<Json<MonitorSummary>, Problem> {
-    let loaded = known(state, id)?;
+    let m = known(state, id)?;
     let handle = engine(state)?;
-    let before = handle.view(id).map(|v| v.state.status.as_str().to_owned());
-    let sent = if pause {
-        handle.pause(id).await
-    } else {
-        handle.resume(id).await
-    };
-    if !sent {
-        return Err(Problem::internal(&"the monitoring engine stopped"));
-    }
-    // The engine applies commands in order with results; wait for it to be visible.
-    for _ in 0..50 {
-        let paused = handle
-            .view(id)
-            .is_some_and(|v| v.state.status.as_str() == "paused");
-        if paused == pause {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let view = handle.view(id);
-    let after = view.as_ref().map(|v| v.state.status.as_str().to_owned());
-    if before != after {
+    let transition = handle
+        .set_paused(id, pause)
+        .await
+        .map_err(|e| Problem::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    if let Some(t) = transition {
         let entry = AuditEntry {
             actor: actor.to_owned(),
             action: if pause {
@@ -305,17 +283,12 @@ async fn set_paused(
             }
             .into(),
             target: format!("monitor/{id}"),
-            before: Some(json!({ "status": before })),
-            after: Some(json!({ "status": after })),
+            before: Some(json!({ "status": t.from.as_str() })),
+            after: Some(json!({ "status": t.to.as_str() })),
         };
-        state.store.record_audit(&entry, state.clock.now()).await?;
+        state.store.record_audit(&entry, t.at).await?;
     }
-    let m = loaded
-        .config
-        .monitors
-        .get(id)
-        .ok_or_else(|| Problem::not_found(format!("there is no monitor `{id}`")))?;
-    Ok(Json(summary(state, id, m, view).await?))
+    Ok(Json(summary(state, id, &m, handle.view(id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/monitors/{id}/pause", tag = TAG_MONITORS, security(("bearer" = [])),

@@ -39,6 +39,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let grace = loaded.config.server.shutdown_grace;
+    // Signal handlers first, so a SIGHUP or SIGTERM during migrations is not fatal.
+    let hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    let stop_signal = shutdown_signal()?;
     let config = ConfigHandle::new(loaded);
 
     let store = open_migrated(&args.db.database).await?;
@@ -51,6 +54,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     supervisor.spawn(
         "config-reload-on-sighup",
         reload_on_sighup(
+            hangup,
             config.clone(),
             store.clone(),
             clock.clone(),
@@ -129,7 +133,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             result.context("the HTTP server task failed")?.context("the HTTP server failed")?;
             return Ok(ExitCode::FAILURE);
         }
-        signal = shutdown_signal() => {
+        signal = stop_signal => {
             tracing::info!(signal, "shutting down: finishing requests in flight");
         }
     }
@@ -156,34 +160,27 @@ async fn wait_for_stop(stopping: CancellationToken) {
     stopping.cancelled().await;
 }
 
-/// Completes on SIGTERM or SIGINT, naming which.
-async fn shutdown_signal() -> &'static str {
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
+/// A future that completes on SIGTERM or SIGINT, naming which. The handlers are installed
+/// when this is called, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = &'static str>> {
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
-        },
-        _ => {
-            tracing::warn!("cannot install signal handlers; stop with Ctrl-C");
-            let _ = tokio::signal::ctrl_c().await;
-            "ctrl-c"
         }
-    }
+    })
 }
 
 /// Reloads the configuration on every SIGHUP until `stop`.
 async fn reload_on_sighup(
+    mut hup: tokio::signal::unix::Signal,
     config: ConfigHandle,
     store: Store,
     clock: SharedClock,
     stop: CancellationToken,
 ) {
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot listen for SIGHUP; reload with POST /api/v1/config/reload");
-        return;
-    };
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
