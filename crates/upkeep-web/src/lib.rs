@@ -5,7 +5,8 @@
 //! on the store, the engines and the pure domain, and every failure into a [`problem::Problem`].
 //!
 //! Layers, outermost first: panic guard → request trace → metrics → security headers →
-//! timeout → per-address rate limit (public side) → body size limit → routes.
+//! time limit → body size limit → per-address rate limit (one quota for pages and the API,
+//! another for `/ping/*`) → routes.
 
 pub mod api;
 pub mod auth;
@@ -70,17 +71,24 @@ pub fn router(state: AppState) -> Router {
             }),
         );
 
+    let limited =
+        Router::new()
+            .merge(public)
+            .merge(admin)
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&state.public_limiter),
+                rate_limit::limit_public,
+            ));
+    let pings = ping::routes().layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&state.ping_limiter),
+        rate_limit::limit_public,
+    ));
     Router::new()
-        .merge(public)
-        .merge(ping::routes())
-        .merge(admin)
+        .merge(limited)
+        .merge(pings)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(server.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state.public_limiter),
-            rate_limit::limit_public,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             server.request_timeout,
             time_limit,
@@ -213,10 +221,15 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
                 if changed.is_err() {
                     return;
                 }
-                let limits = changes.borrow_and_update().config.server.rate_limit;
+                let server = changes.borrow_and_update().config.server.clone();
+                let (limits, ping) = (server.rate_limit, server.ping_rate_limit);
                 state.public_limiter.reconfigure(limits.per_second, limits.burst);
+                state.ping_limiter.reconfigure(ping.per_second, ping.burst);
             }
-            _ = tick.tick() => state.public_limiter.forget_idle(),
+            _ = tick.tick() => {
+                state.public_limiter.forget_idle();
+                state.ping_limiter.forget_idle();
+            }
         }
     }
 }

@@ -107,10 +107,11 @@ async fn handle(
                 .with_type("invalid-ping")
         })?),
     };
-    if !known_keys(&state).contains(&key) {
+    let current = state.config.current();
+    if !known_keys(&current).contains(&key) {
         return Err(unknown_key());
     }
-    let max_body = state.config.current().config.server.max_body_bytes;
+    let max_body = current.config.server.max_body_bytes;
     let body = read_log(body, max_body).await;
     let ping = Ping {
         key,
@@ -180,16 +181,15 @@ type KeyCache = Option<(Arc<LoadedConfig>, Arc<HashSet<String>>)>;
 /// Ping keys of the running configuration, computed once per configuration.
 static KEYS: Mutex<KeyCache> = Mutex::new(None);
 
-fn known_keys(state: &AppState) -> Arc<HashSet<String>> {
-    let current = state.config.current();
+fn known_keys(current: &Arc<LoadedConfig>) -> Arc<HashSet<String>> {
     let mut cache = KEYS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((config, keys)) = cache.as_ref()
-        && Arc::ptr_eq(config, &current)
+        && Arc::ptr_eq(config, current)
     {
         return Arc::clone(keys);
     }
     let keys = Arc::new(ping_keys(&current.config));
-    *cache = Some((current, Arc::clone(&keys)));
+    *cache = Some((Arc::clone(current), Arc::clone(&keys)));
     keys
 }
 

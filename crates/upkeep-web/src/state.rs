@@ -18,6 +18,8 @@ pub struct AppState {
     pub config: ConfigHandle,
     pub clock: SharedClock,
     pub public_limiter: Arc<RateLimiter>,
+    /// The per-address limit of `/ping/*`.
+    pub ping_limiter: Arc<RateLimiter>,
     /// The probe scheduler, when it runs in this process.
     pub monitors: Option<MonitorHandle>,
     /// The alert-rule engine, when it runs in this process.
@@ -28,12 +30,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: ConfigHandle, clock: SharedClock) -> Self {
-        let limits = config.current().config.server.rate_limit;
+        let server = config.current().config.server.clone();
+        let (limits, ping) = (server.rate_limit, server.ping_rate_limit);
         Self {
             store,
             config,
             clock,
             public_limiter: Arc::new(RateLimiter::new(limits.per_second, limits.burst)),
+            ping_limiter: Arc::new(RateLimiter::new(ping.per_second, ping.burst)),
             monitors: None,
             rules: None,
             pings: PingWriter::stopped(),

@@ -495,6 +495,13 @@ async fn a_flooding_client_is_limited_and_others_are_still_served() {
     assert!((1..=2).contains(&retry), "Retry-After {retry}");
     let body = problem(r, StatusCode::TOO_MANY_REQUESTS).await;
     assert_eq!(body["retry_after"], retry);
+    // Pings have their own quota: a flooded page limit does not refuse them.
+    let r = app.get("/ping/no-such-key", None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "answered, not rate-limited"
+    );
     // Another address is served as usual.
     let other = Client::builder()
         .local_address("127.0.0.2".parse::<IpAddr>().unwrap())

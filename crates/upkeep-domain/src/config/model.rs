@@ -62,6 +62,9 @@ pub struct Page {
 pub struct Server {
     /// Per-client-IP rate limit on public routes.
     pub rate_limit: RateLimit,
+    /// Per-client-IP rate limit on `/ping/*`, apart from the pages: one backup host may run
+    /// many jobs at the top of the hour (default 100/s, burst 1000).
+    pub ping_rate_limit: RateLimit,
     /// Largest accepted request body, in bytes (default 1 MiB).
     pub max_body_bytes: usize,
     /// Time limit for one request (default 30 s).
@@ -87,6 +90,10 @@ impl Default for Server {
             rate_limit: RateLimit {
                 per_second: 20,
                 burst: 100,
+            },
+            ping_rate_limit: RateLimit {
+                per_second: 100,
+                burst: 1000,
             },
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),

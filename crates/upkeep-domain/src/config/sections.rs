@@ -201,18 +201,14 @@ fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
     let mut f = d.fields(node)?;
     let rate_limit = f
         .optional(d, "rate_limit", |d, n| {
-            let mut f = d.fields(n)?;
-            let per_second = f.optional(d, "per_second", Decoder::integer::<u32>);
-            let burst = f.optional(d, "burst", |d, n| {
-                positive(d, n, Decoder::integer::<u32>, 0)
-            });
-            f.finish(d);
-            Some(RateLimit {
-                per_second: per_second.unwrap_or(defaults.rate_limit.per_second),
-                burst: burst.unwrap_or(defaults.rate_limit.burst),
-            })
+            read_rate_limit(d, n, defaults.rate_limit)
         })
         .unwrap_or(defaults.rate_limit);
+    let ping_rate_limit = f
+        .optional(d, "ping_rate_limit", |d, n| {
+            read_rate_limit(d, n, defaults.ping_rate_limit)
+        })
+        .unwrap_or(defaults.ping_rate_limit);
     let max_body_bytes = f.optional(d, "max_body", |d, n| d.parsed(n, parse_size));
     let request_timeout = f.optional(d, "request_timeout", positive_duration);
     let max_connections = f.optional(d, "max_connections", |d, n| {
@@ -222,10 +218,24 @@ fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
     f.finish(d);
     Some(Server {
         rate_limit,
+        ping_rate_limit,
         max_body_bytes: max_body_bytes.unwrap_or(defaults.max_body_bytes),
         request_timeout: request_timeout.unwrap_or(defaults.request_timeout),
         max_connections: max_connections.unwrap_or(defaults.max_connections),
         shutdown_grace: shutdown_grace.unwrap_or(defaults.shutdown_grace),
+    })
+}
+
+fn read_rate_limit(d: &mut Decoder, n: &Node, defaults: RateLimit) -> Option<RateLimit> {
+    let mut f = d.fields(n)?;
+    let per_second = f.optional(d, "per_second", Decoder::integer::<u32>);
+    let burst = f.optional(d, "burst", |d, n| {
+        positive(d, n, Decoder::integer::<u32>, 0)
+    });
+    f.finish(d);
+    Some(RateLimit {
+        per_second: per_second.unwrap_or(defaults.per_second),
+        burst: burst.unwrap_or(defaults.burst),
     })
 }
 
