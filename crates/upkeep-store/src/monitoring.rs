@@ -16,7 +16,7 @@
 //! Batches are written with multi-row statements (at most [`MAX_ROWS_PER_STATEMENT`] rows each),
 //! the same SQL on SQLite and PostgreSQL.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -241,21 +241,13 @@ fn insert_sql(head: &str, columns: usize, rows: usize, suffix: &str) -> String {
     sql
 }
 
-/// Splits `len` rows into statement sizes that are powers of two (at most
-/// [`MAX_ROWS_PER_STATEMENT`]), so that only a handful of distinct statements are ever prepared
-/// and they stay in each connection's statement cache.
-fn chunk_sizes(mut len: usize) -> Vec<usize> {
-    let mut sizes = Vec::new();
-    while len > 0 {
-        let size = if len >= MAX_ROWS_PER_STATEMENT {
-            MAX_ROWS_PER_STATEMENT
-        } else {
-            1 << (usize::BITS - 1 - len.leading_zeros())
-        };
-        sizes.push(size);
-        len -= size;
-    }
-    sizes
+/// Splits `len` rows into statements of [`MAX_ROWS_PER_STATEMENT`] rows and one for the rest:
+/// a batch is as few round trips to the database as possible (what bounds a batch's commit
+/// time when the CPU is busy), and each connection's statement cache keeps the sizes in use.
+fn chunk_sizes(len: usize) -> impl Iterator<Item = usize> {
+    let full = len / MAX_ROWS_PER_STATEMENT;
+    let rest = len % MAX_ROWS_PER_STATEMENT;
+    std::iter::repeat_n(MAX_ROWS_PER_STATEMENT, full).chain((rest > 0).then_some(rest))
 }
 
 /// Runs `$build` (a closure `(first_row_index, rows) -> query`) over `$len` rows in chunks,
@@ -831,15 +823,48 @@ fn pair_pings(
     (rows, close_stored)
 }
 
-impl Store {
-    /// Records a batch of pings in one transaction, pairing each end with its start (see the
-    /// module documentation), and returns them as stored, in the order given.
-    pub async fn record_pings(&self, pings: &[Ping]) -> Result<Vec<StoredPing>, StoreError> {
-        if pings.is_empty() {
-            return Ok(Vec::new());
-        }
+/// The newest [`OPEN_STARTS_LOADED`] open starts of each of `keys` keys (`$1..`).
+fn open_starts_sql(keys: usize) -> String {
+    let list: Vec<String> = (1..=keys).map(|n| format!("${n}")).collect();
+    format!(
+        "SELECT id, key, at, rid FROM (SELECT id, key, at, rid, \
+         ROW_NUMBER() OVER (PARTITION BY key ORDER BY at DESC, id DESC) AS n FROM pings \
+         WHERE kind = 'start' AND ended_at IS NULL AND key IN ({})) AS open_starts \
+         WHERE n <= {OPEN_STARTS_LOADED}",
+        list.join(", ")
+    )
+}
+
+/// Closes `pairs` stored starts in one statement: binds `(id, ended_at)` pairs in order.
+fn close_starts_sql(pairs: usize) -> String {
+    let cases: String = (0..pairs)
+        .map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let ids: Vec<String> = (0..pairs).map(|i| format!("${}", 2 * i + 1)).collect();
+    format!(
+        "UPDATE pings SET ended_at = CASE id{cases} END WHERE id IN ({})",
+        ids.join(", ")
+    )
+}
+
+/// The statements of [`Store::record_pings`] on the executor `$exec` (a transaction or a
+/// connection), with `$prefix` glued in front of the first statement and `$suffix` after the
+/// last. Evaluates to the rows inserted and the rows the database returned; returns from the
+/// enclosing function or block on errors.
+macro_rules! record_pings_on {
+    ($exec:ident, $prefix:expr, $suffix:expr, $pings:expr) => {{
+        let pings: &[Ping] = $pings;
+        // Glued to the first statement sent (a `BEGIN`) and to the last one (a `COMMIT`).
+        let mut prefix: Option<&str> = $prefix;
+        let suffix: Option<&str> = $suffix;
+        let mut first = |sql: String| -> String {
+            match prefix.take() {
+                Some(p) => format!("{p}{sql}"),
+                None => sql,
+            }
+        };
         // Keys whose open starts matter: those with an end in this batch.
-        let end_keys: HashSet<&str> = pings
+        let end_keys: BTreeSet<&str> = pings
             .iter()
             .filter(|p| p.kind.ends_run())
             .map(|p| p.key.as_str())
@@ -855,23 +880,23 @@ impl Store {
             .filter_map(|p| Some((p.key.as_str(), p.rid.as_deref()?)))
             .collect();
 
-        let (rows, returned): (Vec<NewPing>, Vec<PingRow>) = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        {
             let mut open: HashMap<String, Vec<OpenStart>> = HashMap::new();
-            for key in &end_keys {
-                let sql = "SELECT id, at, rid FROM pings \
-                           WHERE key = $1 AND kind = 'start' AND ended_at IS NULL \
-                           ORDER BY at DESC, id DESC LIMIT $2";
-                let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(sql)
-                    .bind(*key)
-                    .bind(OPEN_STARTS_LOADED)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                open.insert((*key).to_owned(), rows.into_iter().map(|(id, at, rid)| OpenStart {
-                    at,
-                    rid,
-                    origin: Origin::Stored(id),
-                }).collect());
+            let end_keys: Vec<&str> = end_keys.iter().copied().collect();
+            for keys in end_keys.chunks(MAX_ROWS_PER_STATEMENT) {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(first(open_starts_sql(keys.len()))));
+                for key in keys {
+                    q = q.bind(*key);
+                }
+                let rows: Vec<(i64, String, i64, Option<String>)> =
+                    q.fetch_all(&mut *$exec).await?;
+                for (id, key, at, rid) in rows {
+                    open.entry(key).or_default().push(OpenStart {
+                        at,
+                        rid,
+                        origin: Origin::Stored(id),
+                    });
+                }
             }
             for (key, rid) in &end_rids {
                 let loaded = open
@@ -883,11 +908,12 @@ impl Store {
                 let sql = "SELECT id, at FROM pings \
                            WHERE key = $1 AND kind = 'start' AND ended_at IS NULL AND rid = $2 \
                            ORDER BY at DESC, id DESC LIMIT 1";
-                let row: Option<(i64, i64)> = sqlx::query_as(sql)
-                    .bind(*key)
-                    .bind(*rid)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let row: Option<(i64, i64)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(first(sql.to_owned())))
+                        .bind(*key)
+                        .bind(*rid)
+                        .fetch_optional(&mut *$exec)
+                        .await?;
                 if let Some((id, at)) = row {
                     open.entry((*key).to_owned()).or_default().push(OpenStart {
                         at,
@@ -897,17 +923,22 @@ impl Store {
                 }
             }
             let (rows, close) = pair_pings(pings, open);
-            for (id, ended_at) in &close {
-                sqlx::query("UPDATE pings SET ended_at = $1 WHERE id = $2")
-                    .bind(*ended_at)
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await?;
+            for pairs in close.chunks(MAX_ROWS_PER_STATEMENT) {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(first(close_starts_sql(pairs.len()))));
+                for (id, ended_at) in pairs {
+                    q = q.bind(*id).bind(*ended_at);
+                }
+                q.execute(&mut *$exec).await?;
             }
             let mut returned: Vec<PingRow> = Vec::with_capacity(rows.len());
             let mut start = 0usize;
             for size in chunk_sizes(rows.len()) {
-                let sql = insert_sql(PING_INSERT, 8, size, PING_RETURNING);
+                let mut sql = first(insert_sql(PING_INSERT, 8, size, PING_RETURNING));
+                if start + size == rows.len()
+                    && let Some(suffix) = suffix
+                {
+                    sql.push_str(suffix);
+                }
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for r in &rows[start..start + size] {
                     q = q
@@ -920,12 +951,113 @@ impl Store {
                         .bind(r.duration_ms)
                         .bind(r.ended_at);
                 }
-                returned.extend(q.fetch_all(&mut *tx).await?);
+                returned.extend(q.fetch_all(&mut *$exec).await?);
                 start += size;
             }
-            tx.commit().await?;
             (rows, returned)
-        });
+        }
+    }};
+}
+
+/// `BEGIN` for a transaction that reads (open starts) before it writes: on SQLite it must take
+/// the write lock first, or another writer committing in between fails it at once
+/// (`SQLITE_BUSY_SNAPSHOT`, which the busy timeout does not cover).
+const SQLITE_BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+impl Store {
+    /// Records a batch of pings in one transaction, pairing each end with its start (see the
+    /// module documentation), and returns them as stored, in the order given.
+    pub async fn record_pings(&self, pings: &[Ping]) -> Result<Vec<StoredPing>, StoreError> {
+        if pings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (rows, returned) = match &self.pool {
+            crate::Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with(SQLITE_BEGIN_WRITE).await?;
+                let done = record_pings_on!(tx, None, None, pings);
+                tx.commit().await?;
+                done
+            }
+            crate::Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let done = record_pings_on!(tx, None, None, pings);
+                tx.commit().await?;
+                done
+            }
+        };
+        match_returned(rows, returned)
+    }
+
+    /// A connection of its own for one high-rate writer (the ping writer): each batch then
+    /// skips the pool (and its liveness check), and on SQLite its `BEGIN` and `COMMIT` ride
+    /// along with the batch's first and last statements, so that a batch is as few round trips
+    /// as possible (what bounds a batch's commit time when the CPU is busy). The connection is
+    /// closed, not returned to the pool, when dropped; drop it after an error.
+    pub async fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
+        Ok(WriterConnection(match &self.pool {
+            crate::Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                conn.close_on_drop();
+                Held::Sqlite(conn)
+            }
+            crate::Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                conn.close_on_drop();
+                Held::Postgres(conn)
+            }
+        }))
+    }
+}
+
+/// A pooled connection held by one writer; see [`Store::writer_connection`].
+pub struct WriterConnection(Held);
+
+enum Held {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl std::fmt::Debug for WriterConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.0 {
+            Held::Sqlite(_) => "sqlite",
+            Held::Postgres(_) => "postgres",
+        };
+        f.debug_tuple("WriterConnection").field(&backend).finish()
+    }
+}
+
+impl WriterConnection {
+    /// [`Store::record_pings`] on this connection.
+    pub async fn record_pings(&mut self, pings: &[Ping]) -> Result<Vec<StoredPing>, StoreError> {
+        if pings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (rows, returned) = match &mut self.0 {
+            Held::Sqlite(conn) => {
+                let conn: &mut sqlx::SqliteConnection = conn;
+                let done: Result<_, sqlx::Error> = async {
+                    Ok(record_pings_on!(
+                        conn,
+                        Some("BEGIN IMMEDIATE; "),
+                        Some("; COMMIT"),
+                        pings
+                    ))
+                }
+                .await;
+                if done.is_err() {
+                    // Best effort; the writer drops (closes) this connection after an error.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                }
+                done?
+            }
+            Held::Postgres(conn) => {
+                let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+                let done = record_pings_on!(tx, None, None, pings);
+                tx.commit().await?;
+                done
+            }
+        };
         match_returned(rows, returned)
     }
 }

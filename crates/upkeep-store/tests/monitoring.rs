@@ -468,3 +468,70 @@ async fn pings_are_stored_as_sent_and_read_back() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_burst_over_many_keys_pairs_every_run_in_one_batch() {
+    for db in databases("a_burst_over_many_keys_pairs_every_run_in_one_batch").await {
+        let store = db.store().await;
+        // The top of the minute: 300 jobs start, then all end in one batch.
+        let starts: Vec<Ping> = (0..300)
+            .map(|i| ping(&format!("job-{i}"), i, PingKind::Start, None))
+            .collect();
+        store.record_pings(&starts).await.unwrap();
+        let ends: Vec<Ping> = (0..300)
+            .map(|i| ping(&format!("job-{i}"), 60_000 + 2 * i, PingKind::Success, None))
+            .collect();
+        let stored = store.record_pings(&ends).await.unwrap();
+        for (i, s) in (0i64..).zip(&stored) {
+            assert_eq!(s.key, format!("job-{i}"));
+            assert_eq!(s.duration_ms, Some(60_000 + i), "{:?}", store.backend());
+        }
+        for i in [0, 127, 128, 299] {
+            assert!(
+                store
+                    .open_start(&format!("job-{i}"))
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_writer_connection_records_like_the_store() {
+    for db in databases("a_writer_connection_records_like_the_store").await {
+        let store = db.store().await;
+        let mut conn = store.writer_connection().await.unwrap();
+        use PingKind::*;
+        // One statement (BEGIN and COMMIT ride along), then several.
+        let s = conn
+            .record_pings(&[ping("w", 0, Start, Some(RID_A))])
+            .await
+            .unwrap();
+        assert_eq!(store.open_start("w").await.unwrap().unwrap().id, s[0].id);
+        let mut batch = vec![ping("w", 4_000, Success, Some(RID_A))];
+        batch.extend((0..300).map(|i| ping("x", i, Log, None)));
+        batch.push(ping("w", 5_000, Start, None));
+        let stored = conn.record_pings(&batch).await.unwrap();
+        assert_eq!(stored.len(), 302);
+        assert_eq!(stored[0].duration_ms, Some(4_000), "{:?}", store.backend());
+        assert_eq!(store.count_pings(None).await.unwrap(), 303);
+        assert_eq!(
+            store.open_start("w").await.unwrap().unwrap().id,
+            stored[301].id
+        );
+        assert!(conn.record_pings(&[]).await.unwrap().is_empty());
+        // The store's own transactions still work beside it.
+        store
+            .record_pings(&[ping("w", 6_000, Fail, None)])
+            .await
+            .unwrap();
+        assert!(store.open_start("w").await.unwrap().is_none());
+        drop(conn);
+        store.close().await;
+        db.cleanup().await;
+    }
+}

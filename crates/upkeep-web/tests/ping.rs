@@ -25,6 +25,7 @@ page:
   timezone: Europe/Rome
 server:
   rate_limit: { per_second: 0 }
+  ping_rate_limit: { per_second: 0 }
   max_body: 64KB
 components:
   jobs: { name: Jobs }

@@ -20,6 +20,7 @@ page:
   timezone: Europe/Rome
 server:
   rate_limit: { per_second: 0 }
+  ping_rate_limit: { per_second: 0 }
 components:
   jobs: { name: Jobs }
 monitors:

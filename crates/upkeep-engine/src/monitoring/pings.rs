@@ -9,6 +9,10 @@
 //! bursts at the top of the minute are absorbed without relaxing durability); at rest a ping is
 //! written at once, with no added delay. On stop the task commits what is already queued before
 //! returning; later calls fail with [`PingError::Stopped`].
+//!
+//! The writer keeps a database connection of its own ([`Store::writer_connection`]), so a batch
+//! is as few round trips as possible; after a failed batch (whose callers all get
+//! [`PingError::Store`]) it takes a fresh one.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,7 +21,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use upkeep_store::Store;
-use upkeep_store::monitoring::{Ping, StoredPing};
+use upkeep_store::monitoring::{Ping, StoredPing, WriterConnection};
 
 /// Most pings written in one transaction.
 pub const MAX_BATCH: usize = 1_000;
@@ -87,6 +91,7 @@ impl PingWriter {
 
 async fn run(store: Store, mut rx: mpsc::Receiver<Request>, stop: CancellationToken) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
+    let mut conn: Option<WriterConnection> = None;
     loop {
         let received = tokio::select! {
             biased;
@@ -96,42 +101,53 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Request>, stop: CancellationTo
         if received == 0 {
             return; // every handle dropped and the queue is empty
         }
-        commit(&store, &mut batch).await;
+        commit(&store, &mut conn, &mut batch).await;
     }
     // Stopping: take no more, commit what is queued.
     rx.close();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        commit(&store, &mut batch).await;
+        commit(&store, &mut conn, &mut batch).await;
     }
 }
 
-/// Writes `batch` in one transaction and answers every caller; leaves `batch` empty.
-async fn commit(store: &Store, batch: &mut Vec<Request>) {
+/// Writes `batch` in one transaction on the writer's own connection `conn` (taken from the
+/// pool when missing, given back after an error) and answers every caller; leaves `batch`
+/// empty.
+async fn commit(store: &Store, conn: &mut Option<WriterConnection>, batch: &mut Vec<Request>) {
     let started = Instant::now();
-    let pings: Vec<Ping> = batch.iter().map(|r| r.ping.clone()).collect();
-    let result = store.record_pings(&pings).await;
+    let (pings, replies): (Vec<Ping>, Vec<_>) = batch.drain(..).map(|r| (r.ping, r.reply)).unzip();
+    let result = match conn {
+        Some(c) => c.record_pings(&pings).await,
+        None => match store.writer_connection().await {
+            Ok(c) => conn.insert(c).record_pings(&pings).await,
+            Err(e) => Err(e),
+        },
+    };
+    if result.is_err() {
+        *conn = None;
+    }
     metrics::histogram!("upkeep_ping_batch_size").record(pings.len() as f64);
     metrics::histogram!("upkeep_ping_commit_seconds").record(started.elapsed().as_secs_f64());
     match result {
-        Ok(stored) if stored.len() == batch.len() => {
-            for (req, stored) in batch.drain(..).zip(stored) {
-                let _ = req.reply.send(Ok(stored));
+        Ok(stored) if stored.len() == replies.len() => {
+            for (reply, stored) in replies.into_iter().zip(stored) {
+                let _ = reply.send(Ok(stored));
             }
         }
         Ok(stored) => {
             let e = PingError::Store(
-                format!("{} pings stored for {} sent", stored.len(), batch.len()).into(),
+                format!("{} pings stored for {} sent", stored.len(), replies.len()).into(),
             );
             tracing::error!(error = %e, "ping batch");
-            for req in batch.drain(..) {
-                let _ = req.reply.send(Err(e.clone()));
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, pings = batch.len(), "a batch of pings could not be recorded");
+            tracing::error!(error = %e, pings = replies.len(), "a batch of pings could not be recorded");
             let e = PingError::Store(e.to_string().into());
-            for req in batch.drain(..) {
-                let _ = req.reply.send(Err(e.clone()));
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }
