@@ -284,31 +284,47 @@ const ROLLUP_UPSERT: &str = "ON CONFLICT (monitor_id, resolution, bucket) DO UPD
         THEN excluded.latency_max_ms ELSE check_rollups.latency_max_ms END, \
     down_ms = check_rollups.down_ms + excluded.down_ms";
 
-impl Store {
-    /// Writes `results` and folds them into their minute, hour and day rollups, in one
-    /// transaction. Any number of results per call; thousands are one short transaction.
-    pub async fn record_results(&self, results: &[CheckResult]) -> Result<(), StoreError> {
-        if results.is_empty() {
-            return Ok(());
+/// Sums results into their minute, hour and day rollups.
+fn rollups_of(results: &[CheckResult]) -> Vec<((&str, i64, i64), Agg)> {
+    let mut rollups: BTreeMap<(&str, i64, i64), Agg> = BTreeMap::new();
+    for r in results {
+        let at = r.at.as_millisecond();
+        for res in RESOLUTIONS {
+            let agg = rollups
+                .entry((r.monitor_id.as_str(), res, bucket_start(at, res)))
+                .or_default();
+            agg.checks += 1;
+            agg.failures += i64::from(!r.ok);
+            agg.latency_sum += i64::from(r.latency_ms);
+            agg.latency_max = agg.latency_max.max(i64::from(r.latency_ms));
+            agg.down += r.down_ms;
         }
-        let mut rollups: BTreeMap<(&str, i64, i64), Agg> = BTreeMap::new();
-        for r in results {
-            let at = r.at.as_millisecond();
-            for res in RESOLUTIONS {
-                let agg = rollups
-                    .entry((r.monitor_id.as_str(), res, bucket_start(at, res)))
-                    .or_default();
-                agg.checks += 1;
-                agg.failures += i64::from(!r.ok);
-                agg.latency_sum += i64::from(r.latency_ms);
-                agg.latency_max = agg.latency_max.max(i64::from(r.latency_ms));
-                agg.down += r.down_ms;
-            }
-        }
-        let rollups: Vec<_> = rollups.into_iter().collect();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            execute_chunked!(tx, results.len(), |n| insert_sql(RESULT_INSERT, 8, n, ""), |q, i| {
+    }
+    rollups.into_iter().collect()
+}
+
+/// One row per monitor, the last given winning (PostgreSQL refuses to upsert a row twice in
+/// one statement), in a stable order.
+fn unique_states(rows: &[MonitorStateRow]) -> Vec<&MonitorStateRow> {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(r.monitor_id.as_str(), i);
+    }
+    let mut unique: Vec<&MonitorStateRow> = last.into_values().map(|i| &rows[i]).collect();
+    unique.sort_by(|a, b| a.monitor_id.cmp(&b.monitor_id));
+    unique
+}
+
+/// Inserts raw results and upserts their rollups inside the transaction `$tx`.
+macro_rules! write_results {
+    ($tx:ident, $results:expr, $rollups:expr) => {{
+        let results: &[CheckResult] = $results;
+        let rollups = &$rollups;
+        let raw = execute_chunked!(
+            $tx,
+            results.len(),
+            |n| insert_sql(RESULT_INSERT, 8, n, ""),
+            |q, i| {
                 let r = &results[i];
                 q.bind(&r.monitor_id)
                     .bind(r.at.as_millisecond())
@@ -318,18 +334,104 @@ impl Store {
                     .bind(r.failure.as_deref())
                     .bind(r.location.as_deref())
                     .bind(r.down_ms)
-            })?;
-            execute_chunked!(tx, rollups.len(), |n| insert_sql(ROLLUP_INSERT, 8, n, ROLLUP_UPSERT), |q, i| {
-                let ((monitor, res, bucket), a) = &rollups[i];
-                q.bind(*monitor)
-                    .bind(*res)
-                    .bind(*bucket)
-                    .bind(a.checks)
-                    .bind(a.failures)
-                    .bind(a.latency_sum)
-                    .bind(a.latency_max)
-                    .bind(a.down)
-            })?;
+            }
+        );
+        match raw {
+            Err(e) => Err(e),
+            Ok(()) => execute_chunked!(
+                $tx,
+                rollups.len(),
+                |n| insert_sql(ROLLUP_INSERT, 8, n, ROLLUP_UPSERT),
+                |q, i| {
+                    let ((monitor, res, bucket), a) = &rollups[i];
+                    q.bind(*monitor)
+                        .bind(*res)
+                        .bind(*bucket)
+                        .bind(a.checks)
+                        .bind(a.failures)
+                        .bind(a.latency_sum)
+                        .bind(a.latency_max)
+                        .bind(a.down)
+                }
+            ),
+        }
+    }};
+}
+
+/// Upserts monitor states inside the transaction `$tx`.
+macro_rules! write_states {
+    ($tx:ident, $unique:expr) => {{
+        let unique: &[&MonitorStateRow] = &$unique;
+        execute_chunked!(
+            $tx,
+            unique.len(),
+            |n| insert_sql(STATE_INSERT, 7, n, STATE_UPSERT),
+            |q, i| {
+                let r = unique[i];
+                q.bind(&r.monitor_id)
+                    .bind(&r.status)
+                    .bind(i64::from(r.consecutive_failures))
+                    .bind(i64::from(r.consecutive_successes))
+                    .bind(r.changed_at.as_millisecond())
+                    .bind(r.last_check_at.map(|t| t.as_millisecond()))
+                    .bind(r.paused)
+            }
+        )
+    }};
+}
+
+/// Appends transition events, in order, inside the transaction `$tx`.
+macro_rules! write_events {
+    ($tx:ident, $events:expr) => {{
+        let events: &[MonitorEvent] = $events;
+        let mut result: Result<(), sqlx::Error> = Ok(());
+        for e in events {
+            let done = sqlx::query(
+                "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&e.monitor_id)
+            .bind(e.at.as_millisecond())
+            .bind(&e.from)
+            .bind(&e.to)
+            .bind(&e.reason)
+            .execute(&mut *$tx)
+            .await;
+            if let Err(err) = done {
+                result = Err(err);
+                break;
+            }
+        }
+        result
+    }};
+}
+
+impl Store {
+    /// Writes `results` and folds them into their minute, hour and day rollups, in one
+    /// transaction. Any number of results per call; thousands are one short transaction.
+    pub async fn record_results(&self, results: &[CheckResult]) -> Result<(), StoreError> {
+        self.record_batch(results, &[], &[]).await
+    }
+
+    /// Writes a batch of the probe engine in ONE transaction: the results with their rollups,
+    /// the monitors' states and their transition events. Either all of it is stored or none,
+    /// so a failed write can be retried without counting anything twice.
+    pub async fn record_batch(
+        &self,
+        results: &[CheckResult],
+        states: &[MonitorStateRow],
+        events: &[MonitorEvent],
+    ) -> Result<(), StoreError> {
+        if results.is_empty() && states.is_empty() && events.is_empty() {
+            return Ok(());
+        }
+        let rollups = rollups_of(results);
+        let states = unique_states(states);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            write_results!(tx, results, rollups)?;
+            write_states!(tx, states)?;
+            write_events!(tx, events)?;
             tx.commit().await
         })?;
         Ok(())
@@ -518,55 +620,12 @@ impl Store {
     /// Inserts or replaces the states of the given monitors, in one transaction. When a
     /// monitor appears more than once, the last row wins.
     pub async fn save_monitor_states(&self, rows: &[MonitorStateRow]) -> Result<(), StoreError> {
-        // One row per monitor per statement (PostgreSQL refuses to upsert a row twice).
-        let mut last: HashMap<&str, usize> = HashMap::new();
-        for (i, r) in rows.iter().enumerate() {
-            last.insert(r.monitor_id.as_str(), i);
-        }
-        let mut unique: Vec<&MonitorStateRow> = last.into_values().map(|i| &rows[i]).collect();
-        unique.sort_by(|a, b| a.monitor_id.cmp(&b.monitor_id));
-        if unique.is_empty() {
-            return Ok(());
-        }
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            execute_chunked!(tx, unique.len(), |n| insert_sql(STATE_INSERT, 7, n, STATE_UPSERT), |q, i| {
-                let r = unique[i];
-                q.bind(&r.monitor_id)
-                    .bind(&r.status)
-                    .bind(i64::from(r.consecutive_failures))
-                    .bind(i64::from(r.consecutive_successes))
-                    .bind(r.changed_at.as_millisecond())
-                    .bind(r.last_check_at.map(|t| t.as_millisecond()))
-                    .bind(r.paused)
-            })?;
-            tx.commit().await
-        })?;
-        Ok(())
+        self.record_batch(&[], rows, &[]).await
     }
 
     /// Appends transitions, in order, in one transaction.
     pub async fn record_monitor_events(&self, events: &[MonitorEvent]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let sql = "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) \
-                   VALUES ($1, $2, $3, $4, $5)";
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for e in events {
-                sqlx::query(sql)
-                    .bind(&e.monitor_id)
-                    .bind(e.at.as_millisecond())
-                    .bind(&e.from)
-                    .bind(&e.to)
-                    .bind(&e.reason)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await
-        })?;
-        Ok(())
+        self.record_batch(&[], &[], events).await
     }
 
     /// The newest transitions first (by instant, then by recording order), of one monitor or of

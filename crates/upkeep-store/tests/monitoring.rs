@@ -535,3 +535,87 @@ async fn a_writer_connection_records_like_the_store() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_batch_is_written_whole_or_not_at_all() {
+    for db in databases("a_batch_is_written_whole_or_not_at_all").await {
+        let store = db.store().await;
+        let results = vec![result("api", 1_000, false, 5, 30_000)];
+        let event = MonitorEvent {
+            monitor_id: "api".into(),
+            at: ms(1_000),
+            from: "up".into(),
+            to: "down".into(),
+            reason: "status 503".into(),
+        };
+        let bad_state = MonitorStateRow {
+            monitor_id: "api".into(),
+            status: "exploded".into(), // refused by the table's CHECK constraint
+            consecutive_failures: 1,
+            consecutive_successes: 0,
+            changed_at: ms(1_000),
+            last_check_at: Some(ms(1_000)),
+            paused: false,
+        };
+        let refused = store
+            .record_batch(
+                &results,
+                std::slice::from_ref(&bad_state),
+                std::slice::from_ref(&event),
+            )
+            .await;
+        assert!(refused.is_err(), "{:?}", store.backend());
+        assert!(
+            store.recent_results("api", 10).await.unwrap().is_empty(),
+            "no result without its state"
+        );
+        assert!(
+            store
+                .list_monitor_events(Some("api"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .rollup_totals("api", ms(0), ms(120_000))
+                .await
+                .unwrap()
+                .checks,
+            0
+        );
+
+        let good_state = MonitorStateRow {
+            status: "down".into(),
+            ..bad_state
+        };
+        store
+            .record_batch(
+                &results,
+                std::slice::from_ref(&good_state),
+                std::slice::from_ref(&event),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.recent_results("api", 10).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .list_monitor_events(Some("api"), 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(store.load_monitor_states().await.unwrap()[0].status, "down");
+        assert_eq!(
+            store
+                .rollup_totals("api", ms(0), ms(120_000))
+                .await
+                .unwrap()
+                .down_ms,
+            30_000
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}

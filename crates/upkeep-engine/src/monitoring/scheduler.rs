@@ -8,7 +8,8 @@
 //!   delays other monitors beyond that.
 //! - **Batching**: results flow to one writer that applies the debounce rules, keeps the live
 //!   view, and writes results, rollups, states and transition events in one transaction per
-//!   batch (every `flush_every` or `flush_max` results).
+//!   batch (every `flush_every` or `flush_max` results). A batch that cannot be written is
+//!   kept and retried, so a database hiccup loses no transition.
 //! - **Reload**: on a configuration change the schedule is rebuilt; monitors that remain keep
 //!   their state and phase.
 //! - **Push monitors** are not probed: every `push_every` they are judged on their pings
@@ -359,6 +360,7 @@ struct Batch {
 impl Writer {
     async fn run(self, mut results: mpsc::Receiver<Probed>, mut commands: mpsc::Receiver<Command>) {
         let mut batch = Batch::default();
+        let mut retry_after: Option<Instant> = None;
         let mut tick = tokio::time::interval(self.settings.flush_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut push_tick = tokio::time::interval(self.settings.push_every);
@@ -370,7 +372,7 @@ impl Writer {
                     Some(p) => {
                         self.apply(p, &mut batch);
                         if batch.results.len() >= self.settings.flush_max {
-                            self.flush(&mut batch).await;
+                            self.flush(&mut batch, &mut retry_after).await;
                         }
                     }
                     None => break,
@@ -378,12 +380,14 @@ impl Writer {
                 Some(cmd) = commands.recv() => {
                     self.command(cmd, &mut batch);
                     // A pause is written at once, not with the next batch.
-                    self.flush(&mut batch).await;
+                    self.flush(&mut batch, &mut retry_after).await;
                 }
-                _ = tick.tick() => self.flush(&mut batch).await,
+                _ = tick.tick() => self.flush(&mut batch, &mut retry_after).await,
             }
         }
-        self.flush(&mut batch).await;
+        // Last chance on the way out: try once more whatever the back-off says.
+        retry_after = None;
+        self.flush(&mut batch, &mut retry_after).await;
     }
 
     fn record(
@@ -610,25 +614,43 @@ impl Writer {
         let _ = reply.send(transition);
     }
 
-    async fn flush(&self, batch: &mut Batch) {
+    /// Writes the batch in one transaction. On failure the batch is kept and retried at the
+    /// next flush (after a pause, so a database outage is not hammered); while it is down the
+    /// oldest results beyond [`MAX_PENDING_RESULTS`] are dropped, never states or events.
+    async fn flush(&self, batch: &mut Batch, retry_after: &mut Option<Instant>) {
         if batch.results.is_empty() && batch.states.is_empty() && batch.events.is_empty() {
             return;
         }
-        let taken = std::mem::take(batch);
-        let states: Vec<MonitorStateRow> = taken.states.into_values().collect();
-        let outcome = async {
-            self.store.record_results(&taken.results).await?;
-            self.store.save_monitor_states(&states).await?;
-            self.store.record_monitor_events(&taken.events).await
+        if retry_after.is_some_and(|t| Instant::now() < t) {
+            return;
         }
-        .await;
-        if let Err(e) = outcome {
-            // The live view stays right; the rows are lost for this batch only. Logged once here.
-            tracing::error!(error = %e, results = taken.results.len(), "cannot write probe results");
-            metrics::counter!("upkeep_probe_write_errors_total").increment(1);
+        let states: Vec<MonitorStateRow> = batch.states.values().cloned().collect();
+        match self
+            .store
+            .record_batch(&batch.results, &states, &batch.events)
+            .await
+        {
+            Ok(()) => {
+                *batch = Batch::default();
+                *retry_after = None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, results = batch.results.len(), "cannot write probe results; will retry");
+                metrics::counter!("upkeep_probe_write_errors_total").increment(1);
+                *retry_after = Some(Instant::now() + Duration::from_secs(2));
+                if batch.results.len() > MAX_PENDING_RESULTS {
+                    let excess = batch.results.len() - MAX_PENDING_RESULTS;
+                    batch.results.drain(..excess);
+                    metrics::counter!("upkeep_probe_results_dropped_total")
+                        .increment(excess as u64);
+                }
+            }
         }
     }
 }
+
+/// Most results held in memory while the database cannot be written.
+pub const MAX_PENDING_RESULTS: usize = 200_000;
 
 /// Deletes raw results and minute rollups older than `monitoring.retention` once an hour
 /// (hour and day rollups stay), until `stop`.
