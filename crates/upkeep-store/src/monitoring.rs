@@ -519,6 +519,35 @@ impl Store {
         Ok(sum)
     }
 
+    /// [`Store::rollup_totals`] of every monitor at once: a handful of grouped queries whatever
+    /// the number of monitors. Monitors without checks in the range are absent.
+    pub async fn rollup_totals_all(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<HashMap<String, RollupTotals>, StoreError> {
+        let mut all: HashMap<String, RollupTotals> = HashMap::new();
+        for (res, lo, hi) in rollup_ranges(from.as_millisecond(), to.as_millisecond()) {
+            let sql = "SELECT monitor_id, CAST(SUM(checks) AS BIGINT), CAST(SUM(failures) AS BIGINT), \
+                       CAST(SUM(latency_sum_ms) AS BIGINT), MAX(latency_max_ms), \
+                       CAST(SUM(down_ms) AS BIGINT) \
+                       FROM check_rollups \
+                       WHERE resolution = $1 AND bucket >= $2 AND bucket < $3 \
+                       GROUP BY monitor_id";
+            let rows: Vec<(String, i64, i64, i64, i64, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
+                .bind(res)
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(pool)
+                .await)?;
+            for (id, checks, failures, latency_sum, latency_max, down) in rows {
+                let t = totals((checks, failures, latency_sum, latency_max, down))?;
+                all.entry(id).or_default().add(&t);
+            }
+        }
+        Ok(all)
+    }
+
     /// Day rollups of every UTC day that overlaps `[from, to)`, oldest first; days without
     /// results are absent.
     pub async fn daily_rollups(
@@ -1217,9 +1246,13 @@ impl Store {
         to_u64("ping count", n)
     }
 
-    /// Deletes pings older than `before`; returns how many.
+    /// Deletes pings older than `before`, except what push monitors are judged on: each key's
+    /// latest success and latest failure, and runs still open. Returns how many.
     pub async fn prune_pings(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let sql = "DELETE FROM pings WHERE id IN (SELECT id FROM pings WHERE at < $1 LIMIT $2)";
+        let sql = "DELETE FROM pings WHERE id IN (SELECT id FROM pings WHERE at < $1 \
+                   AND NOT (kind = 'start' AND ended_at IS NULL) \
+                   AND id NOT IN (SELECT MAX(id) FROM pings WHERE kind IN ('success', 'fail') GROUP BY key, kind) \
+                   LIMIT $2)";
         self.prune(sql, before).await
     }
 }

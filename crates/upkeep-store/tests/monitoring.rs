@@ -462,8 +462,18 @@ async fn pings_are_stored_as_sent_and_read_back() {
         );
         assert_eq!(store.count_pings(Some("other")).await.unwrap(), 300);
         assert_eq!(store.count_pings(None).await.unwrap(), 303);
-        assert_eq!(store.prune_pings(ms(3_500)).await.unwrap(), 302);
-        assert_eq!(store.count_pings(None).await.unwrap(), 1);
+        // Pruning keeps what push monitors are judged on: each key's latest success and failure.
+        assert_eq!(store.prune_pings(ms(3_500)).await.unwrap(), 299);
+        assert_eq!(store.count_pings(None).await.unwrap(), 4);
+        assert_eq!(
+            store.last_success("k").await.unwrap().unwrap().at,
+            ms(2_000)
+        );
+        assert_eq!(
+            store.last_outcome("k").await.unwrap().unwrap().kind,
+            Success
+        );
+        assert_eq!(store.count_pings(Some("other")).await.unwrap(), 1);
         store.close().await;
         db.cleanup().await;
     }
@@ -615,6 +625,44 @@ async fn a_batch_is_written_whole_or_not_at_all() {
                 .down_ms,
             30_000
         );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn totals_of_all_monitors_match_totals_of_each() {
+    for db in databases("totals_of_all_monitors_match_totals_of_each").await {
+        let store = db.store().await;
+        let mut results = Vec::new();
+        for (i, monitor) in ["a", "b", "c"].iter().enumerate() {
+            for n in 0..200i64 {
+                let at = n * 37_000 + i as i64 * 1_000; // across minutes and hours
+                results.push(result(
+                    monitor,
+                    at,
+                    n % (i as i64 + 3) != 0,
+                    10 + n as u32,
+                    0,
+                ));
+            }
+        }
+        store.record_results(&results).await.unwrap();
+        for (from, to) in [(0, 7_400_000), (90_000, 3_700_000), (61_000, 5_000_000)] {
+            let all = store.rollup_totals_all(ms(from), ms(to)).await.unwrap();
+            for monitor in ["a", "b", "c"] {
+                let one = store
+                    .rollup_totals(monitor, ms(from), ms(to))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    all.get(monitor).copied().unwrap_or_default(),
+                    one,
+                    "{monitor} [{from}, {to})"
+                );
+                assert_eq!(one, expected(&results, monitor, from, to));
+            }
+        }
         store.close().await;
         db.cleanup().await;
     }

@@ -652,8 +652,9 @@ impl Writer {
 /// Most results held in memory while the database cannot be written.
 pub const MAX_PENDING_RESULTS: usize = 200_000;
 
-/// Deletes raw results and minute rollups older than `monitoring.retention` once an hour
-/// (hour and day rollups stay), until `stop`.
+/// Deletes raw results, minute rollups and pings older than `monitoring.retention` once an
+/// hour (hour and day rollups stay, and so does each ping key's latest success and failure),
+/// until `stop`.
 pub async fn prune_results(
     store: Store,
     config: watch::Receiver<Arc<LoadedConfig>>,
@@ -677,6 +678,11 @@ pub async fn prune_results(
             Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned raw results past retention"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot prune raw results; will retry in an hour"),
+        }
+        match store.prune_pings(before).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned pings past retention"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune pings; will retry in an hour"),
         }
         // Minute rollups go with the raw results; hour and day rollups are kept for reports.
         match store.prune_minute_rollups(before).await {

@@ -1,6 +1,8 @@
 //! `/api/v1/monitors`: every monitor with its live state, last result and uptime over 24 h,
 //! 7 d, 30 d and 90 d (read from rollups), its recent results and transitions; pause and resume.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use jiff::{SignedDuration, Timestamp};
@@ -116,32 +118,70 @@ fn percent(checks: u64, failures: u64) -> Option<String> {
     ))
 }
 
-async fn uptime(state: &AppState, id: &str, now: Timestamp) -> Result<UptimeView, Problem> {
-    let mut out = Vec::with_capacity(4);
-    for hours in [24, 24 * 7, 24 * 30, 24 * 90] {
-        let from = now
-            .checked_sub(SignedDuration::from_hours(hours))
-            .unwrap_or(Timestamp::UNIX_EPOCH);
-        let totals = state.store.rollup_totals(id, from, now).await?;
-        out.push(percent(totals.checks, totals.failures));
-    }
-    let mut it = out.into_iter();
-    Ok(UptimeView {
-        h24: it.next().flatten(),
-        d7: it.next().flatten(),
-        d30: it.next().flatten(),
-        d90: it.next().flatten(),
-    })
+/// The four uptime windows, in hours.
+const WINDOWS_H: [i64; 4] = [24, 24 * 7, 24 * 30, 24 * 90];
+
+fn window_start(now: Timestamp, hours: i64) -> Timestamp {
+    now.checked_sub(SignedDuration::from_hours(hours))
+        .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-async fn summary(
+fn uptime_view(mut windows: impl Iterator<Item = Option<String>>) -> UptimeView {
+    UptimeView {
+        h24: windows.next().flatten(),
+        d7: windows.next().flatten(),
+        d30: windows.next().flatten(),
+        d90: windows.next().flatten(),
+    }
+}
+
+/// Uptime of one monitor.
+async fn uptime(state: &AppState, id: &str, now: Timestamp) -> Result<UptimeView, Problem> {
+    let mut out = Vec::with_capacity(WINDOWS_H.len());
+    for hours in WINDOWS_H {
+        let totals = state
+            .store
+            .rollup_totals(id, window_start(now, hours), now)
+            .await?;
+        out.push(percent(totals.checks, totals.failures));
+    }
+    Ok(uptime_view(out.into_iter()))
+}
+
+/// Uptime of every monitor, with a few grouped queries whatever their number.
+async fn uptime_all(
     state: &AppState,
-    id: &str,
-    m: &Monitor,
-    view: Option<MonitorView>,
-) -> Result<MonitorSummary, Problem> {
-    let now = state.clock.now();
-    Ok(MonitorSummary {
+    now: Timestamp,
+) -> Result<HashMap<String, UptimeView>, Problem> {
+    let mut windows = Vec::with_capacity(WINDOWS_H.len());
+    for hours in WINDOWS_H {
+        windows.push(
+            state
+                .store
+                .rollup_totals_all(window_start(now, hours), now)
+                .await?,
+        );
+    }
+    let ids: std::collections::BTreeSet<&String> = windows.iter().flat_map(|w| w.keys()).collect();
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let view = uptime_view(
+                windows
+                    .iter()
+                    .map(|w| w.get(id).and_then(|t| percent(t.checks, t.failures))),
+            );
+            (id.clone(), view)
+        })
+        .collect())
+}
+
+fn no_uptime() -> UptimeView {
+    uptime_view(std::iter::empty())
+}
+
+fn summary(id: &str, m: &Monitor, view: Option<MonitorView>, uptime: UptimeView) -> MonitorSummary {
+    MonitorSummary {
         id: id.to_owned(),
         component: m.component.clone(),
         kind: kind_name(m),
@@ -157,8 +197,8 @@ async fn summary(
             status_code: l.status_code,
             failure: l.failure,
         }),
-        uptime: uptime(state, id, now).await?,
-    })
+        uptime,
+    }
 }
 
 /// The monitor `id` of the running configuration, or 404.
@@ -188,10 +228,16 @@ pub async fn list(
         .as_ref()
         .map(MonitorHandle::views)
         .unwrap_or_default();
-    let mut out = Vec::with_capacity(loaded.config.monitors.len());
-    for (id, m) in &loaded.config.monitors {
-        out.push(summary(&state, id, m, views.get(id).cloned()).await?);
-    }
+    let mut uptimes = uptime_all(&state, state.clock.now()).await?;
+    let out = loaded
+        .config
+        .monitors
+        .iter()
+        .map(|(id, m)| {
+            let uptime = uptimes.remove(id).unwrap_or_else(no_uptime);
+            summary(id, m, views.get(id).cloned(), uptime)
+        })
+        .collect();
     Ok(Json(out))
 }
 
@@ -206,7 +252,8 @@ pub async fn show(
 ) -> Result<Json<MonitorSummary>, Problem> {
     let m = known(&state, &id)?;
     let view = state.monitors.as_ref().and_then(|h| h.view(&id));
-    Ok(Json(summary(&state, &id, &m, view).await?))
+    let uptime = uptime(&state, &id, state.clock.now()).await?;
+    Ok(Json(summary(&id, &m, view, uptime)))
 }
 
 #[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = TAG_MONITORS, security(("bearer" = [])),
@@ -288,7 +335,8 @@ async fn set_paused(
         };
         state.store.record_audit(&entry, t.at).await?;
     }
-    Ok(Json(summary(state, id, &m, handle.view(id)).await?))
+    let uptime = uptime(state, id, state.clock.now()).await?;
+    Ok(Json(summary(id, &m, handle.view(id), uptime)))
 }
 
 #[utoipa::path(post, path = "/api/v1/monitors/{id}/pause", tag = TAG_MONITORS, security(("bearer" = [])),
