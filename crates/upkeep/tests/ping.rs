@@ -3,15 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
 use upkeep_store::monitoring::{PingKind, StoredPing};
 use upkeep_store::{ConnectOptions, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+use support::{BIN, Server};
 
 const CONFIG: &str = r#"
 page:
@@ -29,56 +29,29 @@ monitors:
     push: { key: job-key, period: 1d, grace: 1h }
 "#;
 
-/// A running `upkeep serve`, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
+/// A running `upkeep serve` with a push monitor on `job-key`.
+struct PingServer {
+    server: Server,
     db_url: String,
     _dir: tempfile::TempDir,
 }
 
-impl Server {
-    fn start() -> Server {
+impl PingServer {
+    fn start() -> PingServer {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("upkeep.yaml");
         std::fs::write(&config, CONFIG).unwrap();
         let db_url = format!("sqlite://{}", dir.path().join("upkeep.db").display());
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--database", &db_url])
-            .arg("--config")
-            .arg(&config)
-            .env("UPKEEP_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("upkeep did not report its address"));
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        Server {
-            child,
-            addr,
+        let server = Server::start(&["--config", config.to_str().unwrap()], &db_url);
+        PingServer {
+            server,
             db_url,
             _dir: dir,
         }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// `upkeep ping KEY --url URL -- command...` with `stdin` as its standard input.
@@ -93,13 +66,6 @@ impl Server {
         let pings = store.recent_pings("job-key", 100).await.unwrap();
         store.close().await;
         pings
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -124,7 +90,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn a_successful_command_is_wrapped_in_start_and_success_pings() {
-    let server = Server::start();
+    let server = PingServer::start();
     let out = server.ping(
         "job-key",
         &[
@@ -157,7 +123,7 @@ async fn a_successful_command_is_wrapped_in_start_and_success_pings() {
 
 #[tokio::test]
 async fn a_failing_command_reports_its_exit_code_and_output_tail() {
-    let server = Server::start();
+    let server = PingServer::start();
     // More than 10 KB of output: the tail is kept.
     let out = server.ping(
         "job-key",
@@ -183,7 +149,7 @@ async fn a_failing_command_reports_its_exit_code_and_output_tail() {
 
 #[tokio::test]
 async fn a_command_that_cannot_start_exits_127_and_is_reported() {
-    let server = Server::start();
+    let server = PingServer::start();
     let out = server.ping("job-key", &["/nonexistent/upkeep-test-command", "x"], "");
     assert_eq!(out.status.code(), Some(127));
     assert!(
@@ -199,7 +165,7 @@ async fn a_command_that_cannot_start_exits_127_and_is_reported() {
 
 #[tokio::test]
 async fn ping_problems_never_change_the_outcome() {
-    let server = Server::start();
+    let server = PingServer::start();
     // An unknown key: refused, reported, the command's status stands.
     let out = server.ping("not-a-key", &["sh", "-c", "exit 5"], "");
     assert_eq!(out.status.code(), Some(5));
