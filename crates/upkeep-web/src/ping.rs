@@ -10,8 +10,8 @@
 //!
 //! The answer, `200 OK`, is sent only once the ping is committed: the engine's
 //! [`PingWriter`](upkeep_engine::monitoring::pings::PingWriter) batches concurrent pings into
-//! one transaction (group commit). These routes are public and unauthenticated; the
-//! per-address rate limit of the public side applies.
+//! one transaction (group commit). These routes are public and unauthenticated, with their own
+//! per-address quota (`server.ping_rate_limit`), apart from the pages'.
 
 use std::collections::HashSet;
 use std::pin::Pin;
