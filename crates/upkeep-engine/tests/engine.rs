@@ -234,6 +234,7 @@ async fn a_hanging_target_never_delays_other_monitors() {
         Arc::new(SystemClock),
         Prober::new().unwrap(),
         settings,
+        tokio::sync::watch::channel(true).1,
         stop.clone(),
     )
     .await
@@ -263,4 +264,109 @@ async fn a_hanging_target_never_delays_other_monitors() {
         .unwrap();
     let states = store.load_monitor_states().await.unwrap();
     assert_eq!(states.len(), 21, "every monitor's state is persisted");
+}
+
+/// One replica of the monitoring engine: its lease keeper and its scheduler.
+struct Replica {
+    stop: CancellationToken,
+    lease_task: tokio::task::JoinHandle<()>,
+    engine_task: tokio::task::JoinHandle<()>,
+}
+
+async fn replica(store: &upkeep_store::Store, handle: &ConfigHandle, name: &str) -> Replica {
+    use upkeep_engine::monitoring::probe::Prober;
+    use upkeep_engine::monitoring::scheduler::{self, SchedulerSettings};
+    let stop = CancellationToken::new();
+    let clock: SharedClock = Arc::new(SystemClock);
+    let (lease, lease_task) = LeaseKeeper::start(
+        store.clone(),
+        clock.clone(),
+        "monitoring".into(),
+        name.into(),
+        LeaseSettings {
+            ttl: Duration::from_millis(600),
+            renew_every: Duration::from_millis(100),
+        },
+        stop.clone(),
+    );
+    let settings = SchedulerSettings {
+        flush_every: Duration::from_millis(50),
+        ..SchedulerSettings::default()
+    };
+    let (_handle, task) = scheduler::start(
+        store.clone(),
+        handle.subscribe(),
+        clock,
+        Prober::new().unwrap(),
+        settings,
+        lease.watch(),
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    Replica {
+        stop,
+        lease_task: tokio::spawn(lease_task),
+        engine_task: tokio::spawn(task),
+    }
+}
+
+/// Results stored for `id` during `window`.
+async fn results_during(store: &upkeep_store::Store, id: &str, window: Duration) -> usize {
+    let before = store.recent_results(id, 10_000).await.unwrap().len();
+    tokio::time::sleep(window).await;
+    store.recent_results(id, 10_000).await.unwrap().len() - before
+}
+
+#[tokio::test]
+async fn replicas_probe_once_between_them_and_take_over_when_one_dies() {
+    for db in databases("replicas_probe_once_between_them_and_take_over_when_one_dies").await {
+        let store = db.store().await;
+        let target = fast_target().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upkeep.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "page: {{ name: T, url: \"http://127.0.0.1:8080\", timezone: UTC }}\n\
+                 components:\n  c: {{ name: C }}\n\
+                 monitors:\n  m: {{ component: c, http: {{ url: \"http://{target}/\" }}, interval: 1s, timeout: 1s }}\n"
+            ),
+        )
+        .unwrap();
+        let handle =
+            ConfigHandle::new(load(&ConfigSource::File(path), jiff::Timestamp::now()).unwrap());
+
+        let a = replica(&store, &handle, "replica-a").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let b = replica(&store, &handle, "replica-b").await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+
+        // Two replicas, one monitor at 1 s: about four results in four seconds, not eight.
+        let together = results_during(&store, "m", Duration::from_secs(4)).await;
+        assert!(
+            (3..=5).contains(&together),
+            "{together} results in 4 s with two replicas"
+        );
+
+        // The holder dies without releasing its lease: the other takes over after the lease
+        // period and probing goes on.
+        a.engine_task.abort();
+        a.lease_task.abort();
+        let _ = (a.engine_task.await, a.lease_task.await);
+        drop(a.stop);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let after = results_during(&store, "m", Duration::from_secs(3)).await;
+        assert!(
+            (2..=4).contains(&after),
+            "{after} results in 3 s after the takeover"
+        );
+        let state = store.load_monitor_states().await.unwrap();
+        assert_eq!(state[0].status, "up");
+
+        b.stop.cancel();
+        let _ = (b.engine_task.await, b.lease_task.await);
+        store.close().await;
+        db.cleanup().await;
+    }
 }

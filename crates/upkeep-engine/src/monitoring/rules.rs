@@ -4,7 +4,8 @@
 //! `inactive → pending → firing → inactive`. Every change is recorded as an event with subject
 //! `rule:NAME`, beside monitor events, for incidents and notifications to consume.
 //!
-//! At start, each rule resumes from its last recorded event (pending or firing since then), so a
+//! Only the replica holding the monitoring lease (`active`) evaluates; the others follow its
+//! events. At start and on taking over, each rule resumes from its last recorded event (pending or firing since then), so a
 //! restart neither fires an alert twice nor forgets to resolve one. A firing or pending rule
 //! removed by a reload is closed with an event saying so.
 
@@ -27,6 +28,9 @@ use crate::config::LoadedConfig;
 
 /// Largest scrape body read; a larger one fails the scrape.
 pub const MAX_SCRAPE_BYTES: usize = 10 * 1024 * 1024;
+
+/// How often a replica that does not evaluate rules refreshes their states.
+const STANDBY_REFRESH: Duration = Duration::from_secs(10);
 
 /// Longest a scrape may take (shorter when the rule's interval is shorter).
 const MAX_SCRAPE_TIME: Duration = Duration::from_secs(10);
@@ -119,6 +123,7 @@ pub fn start(
     mut config: watch::Receiver<Arc<LoadedConfig>>,
     clock: SharedClock,
     client: reqwest::Client,
+    mut active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) -> (RuleHandle, impl Future<Output = ()> + Send + 'static) {
     let handle = RuleHandle::default();
@@ -130,6 +135,8 @@ pub fn start(
         let mut in_flight: HashSet<String> = HashSet::new();
         let (done_tx, mut done_rx) = mpsc::channel::<(Rule, Evaluation)>(256);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut standby_refresh = Instant::now();
+        let mut lease_open = true;
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -147,6 +154,23 @@ pub fn start(
                         return;
                     }
                 }
+                changed = active.changed(), if lease_open => {
+                    lease_open = changed.is_ok();
+                    if lease_open && *active.borrow_and_update() {
+                        // Taking over from another replica: resume from its events.
+                        let configured = config.borrow().config.rules.clone();
+                        restore(&store, &live, &configured).await;
+                    }
+                }
+            }
+            if !*active.borrow() {
+                // Standing by: follow the replica that evaluates, through its events.
+                if standby_refresh.elapsed() >= STANDBY_REFRESH {
+                    let configured = config.borrow().config.rules.clone();
+                    restore(&store, &live, &configured).await;
+                    standby_refresh = Instant::now();
+                }
+                continue;
             }
             let rules: Vec<Rule> = config.borrow_and_update().config.rules.clone();
             let names: HashSet<&str> = rules.iter().map(|r| r.name.as_str()).collect();
@@ -246,7 +270,8 @@ async fn restore(store: &Store, live: &Arc<RwLock<HashMap<String, RuleView>>>, r
         let state = match last {
             Some(e) if e.to == "firing" => AlertState::Firing { since: e.at },
             Some(e) if e.to == "pending" => AlertState::Pending { since: e.at },
-            _ => continue,
+            Some(_) => AlertState::Inactive,
+            None => continue,
         };
         live.write().unwrap_or_else(|e| e.into_inner()).insert(
             rule.name.clone(),

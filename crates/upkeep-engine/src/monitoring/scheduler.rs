@@ -14,6 +14,9 @@
 //!   their state and phase.
 //! - **Push monitors** are not probed: every `push_every` they are judged on their pings
 //!   (domain `heartbeat::judge`) and the verdict goes through the same state machine.
+//! - **Replicas**: the engine works only while `active` (this process holds the monitoring
+//!   lease); otherwise it stands by, refreshing its view from the database, and takes over
+//!   from the stored states when it gets the lease.
 //! - **Lag** (actual start − due) is exported as `upkeep_probe_lag_seconds`.
 
 use std::cmp::Reverse;
@@ -166,29 +169,16 @@ pub async fn start(
     clock: SharedClock,
     prober: Prober,
     settings: SchedulerSettings,
+    active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) -> Result<(MonitorHandle, impl Future<Output = ()> + Send + 'static), upkeep_store::StoreError> {
     let now = clock.now();
-    let mut initial = HashMap::new();
-    for row in store.load_monitor_states().await? {
-        let state = MonitorState {
-            status: MonitorStatus::parse(&row.status).unwrap_or(MonitorStatus::Pending),
-            consecutive_failures: row.consecutive_failures,
-            consecutive_successes: row.consecutive_successes,
-            changed_at: row.changed_at,
-        };
-        initial.insert(row.monitor_id, MonitorView { state, last: None });
-    }
-    {
-        let current = config.borrow();
-        for (id, m) in &current.config.monitors {
-            if is_probed(m) {
-                initial.entry(id.clone()).or_insert_with(|| MonitorView {
-                    state: MonitorState::new(now),
-                    last: None,
-                });
-            }
-        }
+    let mut initial = stored_views(&store).await?;
+    for id in config.borrow().config.monitors.keys() {
+        initial.entry(id.clone()).or_insert_with(|| MonitorView {
+            state: MonitorState::new(now),
+            last: None,
+        });
     }
     let live: LiveStates = Arc::new(RwLock::new(initial));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -198,18 +188,21 @@ pub async fn start(
     };
     let (result_tx, result_rx) = mpsc::channel::<Probed>(settings.flush_max.max(1) * 2);
     let schedule_live = live.clone();
+    let active_for_schedule = active.clone();
     let writer = Writer {
         store,
         live,
         clock: clock.clone(),
         config: config.clone(),
         settings: settings.clone(),
+        active,
     };
     let task = async move {
         let writer_task = tokio::spawn(writer.run(result_rx, cmd_rx));
         run_schedule(
             config,
             schedule_live,
+            active_for_schedule,
             clock,
             prober,
             settings,
@@ -221,6 +214,26 @@ pub async fn start(
         let _ = writer_task.await;
     };
     Ok((handle, task))
+}
+
+/// The stored states as live views (last results are not stored with them).
+async fn stored_views(
+    store: &Store,
+) -> Result<HashMap<String, MonitorView>, upkeep_store::StoreError> {
+    Ok(store
+        .load_monitor_states()
+        .await?
+        .into_iter()
+        .map(|row| {
+            let state = MonitorState {
+                status: MonitorStatus::parse(&row.status).unwrap_or(MonitorStatus::Pending),
+                consecutive_failures: row.consecutive_failures,
+                consecutive_successes: row.consecutive_successes,
+                changed_at: row.changed_at,
+            };
+            (row.monitor_id, MonitorView { state, last: None })
+        })
+        .collect())
 }
 
 /// Entry of the timing heap: when, and which monitor.
@@ -257,9 +270,11 @@ fn plan(
     tracing::info!(monitors = monitors.len(), "probe schedule planned");
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_schedule(
     mut config: watch::Receiver<Arc<LoadedConfig>>,
     live: LiveStates,
+    active: watch::Receiver<bool>,
     clock: SharedClock,
     prober: Prober,
     settings: SchedulerSettings,
@@ -311,7 +326,7 @@ async fn run_schedule(
                         .unwrap_or_else(|e| e.into_inner())
                         .get(&id)
                         .is_some_and(|v| v.state.status == MonitorStatus::Paused);
-                    if paused {
+                    if paused || !*active.borrow() {
                         continue;
                     }
                     let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { break };
@@ -348,6 +363,8 @@ struct Writer {
     clock: SharedClock,
     config: watch::Receiver<Arc<LoadedConfig>>,
     settings: SchedulerSettings,
+    /// Whether this process holds the monitoring lease (probes, judges pushes, writes).
+    active: watch::Receiver<bool>,
 }
 
 #[derive(Default)]
@@ -358,16 +375,36 @@ struct Batch {
 }
 
 impl Writer {
-    async fn run(self, mut results: mpsc::Receiver<Probed>, mut commands: mpsc::Receiver<Command>) {
+    async fn run(
+        mut self,
+        mut results: mpsc::Receiver<Probed>,
+        mut commands: mpsc::Receiver<Command>,
+    ) {
         let mut batch = Batch::default();
         let mut retry_after: Option<Instant> = None;
+        let mut lease_open = true;
         let mut tick = tokio::time::interval(self.settings.flush_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut push_tick = tokio::time::interval(self.settings.push_every);
         push_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = push_tick.tick() => self.judge_pushes(&mut batch).await,
+                changed = self.active.changed(), if lease_open => {
+                    lease_open = changed.is_ok();
+                    // Taking over from another replica: continue from what it stored.
+                    if lease_open && *self.active.borrow_and_update() {
+                        self.flush(&mut batch, &mut retry_after).await;
+                        self.refresh_from_store().await;
+                    }
+                }
+                _ = push_tick.tick() => {
+                    if *self.active.borrow() {
+                        self.judge_pushes(&mut batch).await;
+                    } else {
+                        // Standing by: keep the view of the replica that probes.
+                        self.refresh_from_store().await;
+                    }
+                }
                 received = results.recv() => match received {
                     Some(p) => {
                         self.apply(p, &mut batch);
@@ -498,6 +535,21 @@ impl Writer {
             location: None,
             down_ms,
         });
+    }
+
+    /// Replaces the live states with the stored ones (keeping last results seen here).
+    async fn refresh_from_store(&self) {
+        match stored_views(&self.store).await {
+            Ok(stored) => {
+                let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+                for (id, view) in stored {
+                    live.entry(id)
+                        .and_modify(|v| v.state = view.state)
+                        .or_insert(view);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read monitor states"),
+        }
     }
 
     /// Judges every push monitor on its pings (domain `heartbeat::judge`). Lateness already

@@ -10,6 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use upkeep_engine::clock::{SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, ReloadError, load};
+use upkeep_engine::lease::{LeaseKeeper, LeaseSettings};
 use upkeep_engine::monitoring::probe::Prober;
 use upkeep_engine::monitoring::scheduler::{self, SchedulerSettings};
 use upkeep_engine::supervisor::Supervisor;
@@ -62,6 +63,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
     );
 
+    // One replica at a time probes, judges pushes and evaluates rules; the others stand by and
+    // take over within one lease period if it dies.
+    let holder = format!("{}-{}", upkeep_store::ids::new_id(), std::process::id());
+    let (monitoring_lease, lease_task) = LeaseKeeper::start(
+        store.clone(),
+        clock.clone(),
+        "monitoring".into(),
+        holder,
+        LeaseSettings::default(),
+        supervisor.token(),
+    );
+    supervisor.spawn("monitoring-lease", lease_task);
+
     let prober = Prober::new().context("setting up the probes")?;
     let settings = SchedulerSettings {
         max_concurrent: config.current().config.monitoring.max_concurrent,
@@ -73,6 +87,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         clock.clone(),
         prober,
         settings,
+        monitoring_lease.watch(),
         supervisor.token(),
     )
     .await
@@ -87,6 +102,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.subscribe(),
         clock.clone(),
         scrape_client,
+        monitoring_lease.watch(),
         supervisor.token(),
     );
     supervisor.spawn("alert-rules", rule_engine);
