@@ -18,6 +18,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// How many rows, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Only rows older than this id (the `id` of the last row of the previous page).
     pub before: Option<i64>,
@@ -53,7 +54,7 @@ impl From<AuditRecord> for AuditView {
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = TAG_AUDIT, security(("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, body = [AuditView]), (status = 400, body = Problem), (status = 401, body = Problem)))]
+    responses((status = 200, body = [AuditView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")))]
 /// The audit log, newest first.
 pub async fn list(
     State(state): State<AppState>,

@@ -55,7 +55,7 @@ pub struct RuleStateView {
 }
 
 #[utoipa::path(get, path = "/api/v1/components", tag = TAG_MONITORS, security(("bearer" = [])),
-    responses((status = 200, body = [ComponentView]), (status = 401, body = Problem)))]
+    responses((status = 200, body = [ComponentView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 /// Every component with the status derived from its monitors and rules.
 pub async fn list(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Vec<ComponentView>> {
     let loaded = state.config.current();
@@ -109,7 +109,7 @@ pub async fn list(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Vec<Co
 }
 
 #[utoipa::path(get, path = "/api/v1/rules", tag = TAG_MONITORS, security(("bearer" = [])),
-    responses((status = 200, body = [RuleStateView]), (status = 401, body = Problem)))]
+    responses((status = 200, body = [RuleStateView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 /// Every alert rule of the running configuration and its state.
 pub async fn rules(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Vec<RuleStateView>> {
     let loaded = state.config.current();

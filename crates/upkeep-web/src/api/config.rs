@@ -38,7 +38,7 @@ pub struct ReloadOutcome {
 }
 
 #[utoipa::path(get, path = "/api/v1/config", tag = TAG_CONFIG, security(("bearer" = [])),
-    responses((status = 200, body = ConfigSummary), (status = 401, body = Problem)))]
+    responses((status = 200, body = ConfigSummary), (status = 401, body = Problem, content_type = "application/problem+json")))]
 /// The running configuration in brief.
 pub async fn show(State(state): State<AppState>, _: Auth<Viewer>) -> Json<ConfigSummary> {
     let loaded = state.config.current();
@@ -57,9 +57,9 @@ pub async fn show(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Config
 }
 
 #[utoipa::path(post, path = "/api/v1/config/reload", tag = TAG_CONFIG, security(("bearer" = [])),
-    responses((status = 200, body = ReloadOutcome), (status = 401, body = Problem),
-              (status = 403, body = Problem),
-              (status = 422, body = Problem, description = "The file is invalid; `errors` lists every problem as FILE:LINE:COLUMN: message. The running configuration is unchanged.")))]
+    responses((status = 200, body = ReloadOutcome), (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json", description = "The file is invalid; `errors` lists every problem as FILE:LINE:COLUMN: message. The running configuration is unchanged.")))]
 /// Re-read the configuration file. Atomic: an invalid file changes nothing.
 pub async fn reload(
     State(state): State<AppState>,

@@ -73,6 +73,7 @@ pub struct EventView {
 #[serde(deny_unknown_fields)]
 pub struct LimitQuery {
     /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -216,7 +217,7 @@ fn known(state: &AppState, id: &str) -> Result<Monitor, Problem> {
 }
 
 #[utoipa::path(get, path = "/api/v1/monitors", tag = TAG_MONITORS, security(("bearer" = [])),
-    responses((status = 200, body = [MonitorSummary]), (status = 401, body = Problem)))]
+    responses((status = 200, body = [MonitorSummary]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 /// Every monitor of the running configuration with its state, last result and uptime.
 pub async fn list(
     State(state): State<AppState>,
@@ -243,7 +244,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/api/v1/monitors/{id}", tag = TAG_MONITORS, security(("bearer" = [])),
     params(("id" = String, Path, description = "The monitor's id in the configuration")),
-    responses((status = 200, body = MonitorSummary), (status = 404, body = Problem)))]
+    responses((status = 200, body = MonitorSummary), (status = 404, body = Problem, content_type = "application/problem+json")))]
 /// One monitor.
 pub async fn show(
     State(state): State<AppState>,
@@ -258,7 +259,7 @@ pub async fn show(
 
 #[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = TAG_MONITORS, security(("bearer" = [])),
     params(("id" = String, Path, description = "The monitor's id"), LimitQuery),
-    responses((status = 200, body = [ResultView]), (status = 404, body = Problem)))]
+    responses((status = 200, body = [ResultView]), (status = 404, body = Problem, content_type = "application/problem+json")))]
 /// The most recent raw results, newest first (kept for the retention period).
 pub async fn results(
     State(state): State<AppState>,
@@ -283,7 +284,7 @@ pub async fn results(
 
 #[utoipa::path(get, path = "/api/v1/monitors/{id}/events", tag = TAG_MONITORS, security(("bearer" = [])),
     params(("id" = String, Path, description = "The monitor's id"), LimitQuery),
-    responses((status = 200, body = [EventView]), (status = 404, body = Problem)))]
+    responses((status = 200, body = [EventView]), (status = 404, body = Problem, content_type = "application/problem+json")))]
 /// State changes, newest first.
 pub async fn events(
     State(state): State<AppState>,
@@ -341,7 +342,7 @@ async fn set_paused(
 
 #[utoipa::path(post, path = "/api/v1/monitors/{id}/pause", tag = TAG_MONITORS, security(("bearer" = [])),
     params(("id" = String, Path, description = "The monitor's id")),
-    responses((status = 200, body = MonitorSummary), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = MonitorSummary), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 /// Pause a monitor: it is no longer probed and pages no one until resumed.
 pub async fn pause(
     State(state): State<AppState>,
@@ -353,7 +354,7 @@ pub async fn pause(
 
 #[utoipa::path(post, path = "/api/v1/monitors/{id}/resume", tag = TAG_MONITORS, security(("bearer" = [])),
     params(("id" = String, Path, description = "The monitor's id")),
-    responses((status = 200, body = MonitorSummary), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = MonitorSummary), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 /// Resume a paused monitor; it starts again from `pending`.
 pub async fn resume(
     State(state): State<AppState>,

@@ -47,8 +47,10 @@ impl From<TokenRecord> for TokenView {
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// What the token is for, e.g. `deploy pipeline` (1 to 100 characters).
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// `viewer`, `editor` or `admin`.
+    #[schema(pattern = "^(viewer|editor|admin)$")]
     pub role: String,
 }
 
@@ -81,7 +83,7 @@ pub fn valid_name(name: &str) -> Result<&str, String> {
 }
 
 #[utoipa::path(get, path = "/api/v1/tokens", tag = TAG_TOKENS, security(("bearer" = [])),
-    responses((status = 200, body = [TokenView]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = [TokenView]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 /// List every token, revoked ones included.
 pub async fn list(
     State(state): State<AppState>,
@@ -93,8 +95,8 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/v1/tokens", tag = TAG_TOKENS, security(("bearer" = [])),
     request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedToken), (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 /// Create a token. The response holds its secret, which is never shown again.
 pub async fn create(
     State(state): State<AppState>,
@@ -121,8 +123,8 @@ pub async fn create(
 
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = TAG_TOKENS, security(("bearer" = [])),
     params(("id" = String, Path, description = "The token's id")),
-    responses((status = 200, body = TokenView), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = TokenView), (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 /// Revoke a token. It stops working at once; the record stays for the audit trail.
 pub async fn revoke(
     State(state): State<AppState>,
@@ -143,7 +145,7 @@ pub async fn revoke(
 }
 
 #[utoipa::path(get, path = "/api/v1/whoami", tag = TAG_TOKENS, security(("bearer" = [])),
-    responses((status = 200, body = WhoAmI), (status = 401, body = Problem)))]
+    responses((status = 200, body = WhoAmI), (status = 401, body = Problem, content_type = "application/problem+json")))]
 /// The token making this request and its role.
 pub async fn whoami(Auth(caller, _): Auth<Viewer>) -> Json<WhoAmI> {
     Json(WhoAmI {
