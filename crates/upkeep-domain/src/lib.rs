@@ -12,6 +12,7 @@ pub mod condition;
 pub mod config;
 pub mod duration;
 pub mod heartbeat;
+pub mod incident;
 pub mod metrics_text;
 pub mod monitor_state;
 pub mod recurrence;

@@ -1,7 +1,7 @@
 //! The one error type of the storage layer.
 
-/// A storage failure. `NotFound` and `Conflict` are answers a caller can act on; the others are
-/// faults of the database or its configuration.
+/// A storage failure. `Conflict` is an answer a caller can act on (try again); the others are
+/// faults of the database or its configuration. Absent objects are `Ok(None)`, not errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("bad database URL: {0}")]
@@ -12,4 +12,6 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
 }

@@ -17,6 +17,7 @@ pub mod audit;
 mod error;
 pub mod first_seen;
 pub mod ids;
+pub mod incidents;
 pub mod leases;
 pub mod monitoring;
 pub mod tokens;

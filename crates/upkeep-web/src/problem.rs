@@ -111,7 +111,12 @@ fn type_uri<S: serde::Serializer>(kind: &Option<&'static str>, s: S) -> Result<S
 
 impl From<upkeep_store::StoreError> for Problem {
     fn from(e: upkeep_store::StoreError) -> Self {
-        Problem::internal(&e)
+        match e {
+            upkeep_store::StoreError::Conflict(detail) => {
+                Problem::new(StatusCode::CONFLICT, detail).with_type("conflict")
+            }
+            other => Problem::internal(&other),
+        }
     }
 }
 

@@ -48,6 +48,9 @@ pub enum Command {
     /// Manage API tokens for the admin API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Open, update, resolve and list incidents, working directly on the database.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
     /// Run a command between heartbeat pings: `/start` before, then its exit code and the tail
     /// of its output when it ends.
     Ping(PingArgs),
@@ -122,4 +125,114 @@ pub enum TokenCommand {
 fn parse_role(s: &str) -> Result<upkeep_domain::role::Role, String> {
     s.parse()
         .map_err(|e: upkeep_domain::role::UnknownRole| e.to_string())
+}
+
+/// Where `upkeep incident` looks up component ids.
+#[derive(Debug, Args)]
+pub struct IncidentConfigArgs {
+    /// Configuration file whose components `--component` must name. Component ids are checked
+    /// only when a configuration is given: without one, nothing is assumed (not even the
+    /// built-in demo) and any id is accepted.
+    #[arg(long, short, env = "UPKEEP_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Open an incident with its first update and print its id.
+    Open {
+        /// What is happening, 1 to 200 characters.
+        #[arg(long)]
+        title: String,
+        /// `none`, `minor`, `major` or `critical`; default: from the worst affected component.
+        #[arg(long, value_parser = parse_impact)]
+        impact: Option<upkeep_domain::incident::Impact>,
+        /// An affected component and its status, e.g. `api=major_outage` (repeatable).
+        #[arg(long = "component", value_name = "ID=STATUS", value_parser = parse_component)]
+        components: Vec<upkeep_domain::incident::AffectedComponent>,
+        /// The first update's message (Markdown).
+        #[arg(long)]
+        body: Option<String>,
+        /// `investigating` (default), `identified`, `monitoring`, `resolved` or `postmortem`.
+        #[arg(long, value_parser = parse_incident_status)]
+        status: Option<upkeep_domain::incident::IncidentStatus>,
+        #[command(flatten)]
+        config: IncidentConfigArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Post an update: a new status, a message, component statuses (at least one).
+    Update {
+        /// The incident's id, as shown by `upkeep incident list`.
+        id: String,
+        /// The new status; any status but `resolved` and `postmortem` reopens a resolved incident.
+        #[arg(long, value_parser = parse_incident_status)]
+        status: Option<upkeep_domain::incident::IncidentStatus>,
+        /// The message (Markdown).
+        #[arg(long)]
+        body: Option<String>,
+        /// A component and its new status, e.g. `api=operational` (repeatable).
+        #[arg(long = "component", value_name = "ID=STATUS", value_parser = parse_component)]
+        components: Vec<upkeep_domain::incident::AffectedComponent>,
+        #[command(flatten)]
+        config: IncidentConfigArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Resolve an incident: status `resolved`, every affected component back to `operational`.
+    Resolve {
+        /// The incident's id.
+        id: String,
+        /// A closing message (Markdown).
+        #[arg(long)]
+        body: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List incidents, newest first.
+    List {
+        /// Only those not resolved.
+        #[arg(long)]
+        unresolved: bool,
+        /// How many at most.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+fn parse_impact(s: &str) -> Result<upkeep_domain::incident::Impact, String> {
+    upkeep_domain::incident::Impact::parse(s)
+        .ok_or_else(|| format!("unknown impact `{s}`: expected none, minor, major or critical"))
+}
+
+fn parse_incident_status(s: &str) -> Result<upkeep_domain::incident::IncidentStatus, String> {
+    upkeep_domain::incident::IncidentStatus::parse(s).ok_or_else(|| {
+        format!(
+            "unknown status `{s}`: expected investigating, identified, monitoring, resolved or \
+             postmortem"
+        )
+    })
+}
+
+fn parse_component(s: &str) -> Result<upkeep_domain::incident::AffectedComponent, String> {
+    use upkeep_domain::component_status::ComponentStatus;
+    let Some((id, status)) = s.split_once('=') else {
+        return Err(format!("`{s}` is not ID=STATUS, e.g. api=major_outage"));
+    };
+    let status = ComponentStatus::parse(status.trim()).ok_or_else(|| {
+        format!(
+            "unknown component status `{status}`: expected operational, degraded_performance, \
+             partial_outage, major_outage or under_maintenance"
+        )
+    })?;
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(format!("`{s}` names no component"));
+    }
+    Ok(upkeep_domain::incident::AffectedComponent {
+        id: id.to_owned(),
+        status,
+    })
 }

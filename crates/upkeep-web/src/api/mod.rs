@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod components;
 pub mod config;
+pub mod incidents;
 pub mod monitors;
 pub mod tokens;
 
@@ -20,6 +21,7 @@ pub const TAG_TOKENS: &str = "tokens";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_CONFIG: &str = "config";
 pub const TAG_MONITORS: &str = "monitors";
+pub const TAG_INCIDENTS: &str = "incidents";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +37,7 @@ pub const TAG_MONITORS: &str = "monitors";
         (name = TAG_AUDIT, description = "The audit log of every change"),
         (name = TAG_CONFIG, description = "The running configuration and its reloads"),
         (name = TAG_MONITORS, description = "Monitors, their state, results and uptime"),
+        (name = TAG_INCIDENTS, description = "Incidents, their timeline of updates and affected components"),
     )
 )]
 struct ApiDoc;
@@ -70,6 +73,10 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(monitors::events))
         .routes(routes!(monitors::pause))
         .routes(routes!(monitors::resume))
+        .routes(routes!(incidents::list, incidents::create))
+        .routes(routes!(incidents::show, incidents::edit, incidents::delete))
+        .routes(routes!(incidents::add_update))
+        .routes(routes!(incidents::resolve))
         .split_for_parts()
 }
 

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod check;
+mod incident;
 mod ping;
 mod serve;
 mod token;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token::run(cmd).await,
+        Command::Incident(cmd) => incident::run(cmd).await,
         Command::Ping(args) => ping::run(args).await,
     }
 }

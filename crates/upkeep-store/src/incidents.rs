@@ -1,0 +1,620 @@
+//! Incidents: the incident row, its timeline of updates (each with the affected components'
+//! statuses at that moment, as JSON) and the components it currently affects.
+//!
+//! Callers validate input with [`upkeep_domain::incident`] (titles, bodies, known components);
+//! this module applies the domain's rules on every change (`resolved_at` set on resolution and
+//! cleared on reopening, component statuses merged) and writes each change with its audit row
+//! (`incident.create|update|edit|delete`) in one transaction. Concurrent changes to one incident
+//! are serialised optimistically: each change bumps a revision and is retried on a clash.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use upkeep_domain::component_status::ComponentStatus;
+use upkeep_domain::incident::{self, AffectedComponent, Impact, IncidentStatus};
+
+use crate::audit::{AuditEntry, insert_audit};
+use crate::{Store, StoreError, ids, with_pool};
+
+/// How often a change is retried when another change to the same incident won the race.
+const MAX_ATTEMPTS: usize = 8;
+
+/// An incident with its affected components and its updates, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRecord {
+    pub id: String,
+    pub title: String,
+    pub status: IncidentStatus,
+    pub impact: Impact,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// When the trouble began (the creation time unless given).
+    pub started_at: Timestamp,
+    /// Set while the status is `resolved` or `postmortem`.
+    pub resolved_at: Option<Timestamp>,
+    /// Markdown.
+    pub postmortem: Option<String>,
+    /// Opened automatically (by a monitor or rule), so it may be resolved automatically.
+    pub auto: bool,
+    pub created_by: String,
+    /// The components affected now, with the status the incident declares for each.
+    pub components: Vec<AffectedComponent>,
+    /// The timeline, newest first.
+    pub updates: Vec<IncidentUpdateRecord>,
+    #[serde(skip)]
+    revision: i64,
+}
+
+/// One update of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentUpdateRecord {
+    pub id: String,
+    /// The incident's status set by (or current at) this update.
+    pub status: IncidentStatus,
+    /// Markdown; may be empty.
+    pub body: String,
+    /// The affected components and their statuses right after this update.
+    pub components: Vec<AffectedComponent>,
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+/// A new incident and its first update. Validate it first with
+/// [`upkeep_domain::incident::validate_new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIncident {
+    pub title: String,
+    pub status: IncidentStatus,
+    /// `None`: from the worst affected component ([`incident::default_impact`]).
+    pub impact: Option<Impact>,
+    /// The first update's body (Markdown; may be empty).
+    pub body: String,
+    pub components: Vec<AffectedComponent>,
+    /// When the trouble began; `None`: now.
+    pub started_at: Option<Timestamp>,
+    /// Opened automatically.
+    pub auto: bool,
+}
+
+/// An update: a new status, a body and component statuses (merged into the current ones).
+/// Validate it first with [`upkeep_domain::incident::validate_update`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IncidentChange {
+    pub status: Option<IncidentStatus>,
+    pub body: Option<String>,
+    pub components: Vec<AffectedComponent>,
+}
+
+/// An edit of the incident itself, outside the timeline. `None` leaves a field as it is;
+/// `postmortem: Some(None)` removes the postmortem.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IncidentEdit {
+    pub title: Option<String>,
+    pub impact: Option<Impact>,
+    pub postmortem: Option<Option<String>>,
+}
+
+type IncidentRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    bool,
+    String,
+    i64,
+);
+
+type UpdateRow = (String, String, String, String, i64, String);
+
+macro_rules! select_incidents {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, name, status, impact, created_at, updated_at, started_at, resolved_at, \
+             postmortem, auto, created_by, revision FROM incidents ",
+            $rest
+        )
+    };
+}
+
+#[derive(Deserialize)]
+struct StoredComponent {
+    id: String,
+    status: String,
+}
+
+fn corrupt(id: &str, what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("incident {id}: {what}"))
+}
+
+fn status(id: &str, s: &str) -> Result<IncidentStatus, StoreError> {
+    IncidentStatus::parse(s).ok_or_else(|| corrupt(id, format_args!("unknown status `{s}`")))
+}
+
+fn component(id: &str, component_id: String, s: &str) -> Result<AffectedComponent, StoreError> {
+    let status = ComponentStatus::parse(s)
+        .ok_or_else(|| corrupt(id, format_args!("unknown component status `{s}`")))?;
+    Ok(AffectedComponent {
+        id: component_id,
+        status,
+    })
+}
+
+fn components_json(components: &[AffectedComponent]) -> String {
+    json!(components).to_string()
+}
+
+fn incident_record(
+    row: IncidentRow,
+    components: Vec<AffectedComponent>,
+    updates: Vec<IncidentUpdateRecord>,
+) -> Result<IncidentRecord, StoreError> {
+    let (
+        id,
+        title,
+        status_text,
+        impact,
+        created_at,
+        updated_at,
+        started_at,
+        resolved_at,
+        postmortem,
+        auto,
+        created_by,
+        revision,
+    ) = row;
+    Ok(IncidentRecord {
+        status: status(&id, &status_text)?,
+        impact: Impact::parse(&impact)
+            .ok_or_else(|| corrupt(&id, format_args!("unknown impact `{impact}`")))?,
+        created_at: crate::timestamp(created_at)?,
+        updated_at: crate::timestamp(updated_at)?,
+        started_at: crate::timestamp(started_at)?,
+        resolved_at: resolved_at.map(crate::timestamp).transpose()?,
+        id,
+        title,
+        postmortem,
+        auto,
+        created_by,
+        components,
+        updates,
+        revision,
+    })
+}
+
+fn update_record(incident_id: &str, row: UpdateRow) -> Result<IncidentUpdateRecord, StoreError> {
+    let (id, status_text, body, components, created_at, created_by) = row;
+    let stored: Vec<StoredComponent> =
+        serde_json::from_str(&components).map_err(|e| corrupt(incident_id, e))?;
+    let components = stored
+        .into_iter()
+        .map(|c| component(incident_id, c.id, &c.status))
+        .collect::<Result<_, _>>()?;
+    Ok(IncidentUpdateRecord {
+        id,
+        status: status(incident_id, &status_text)?,
+        body,
+        components,
+        created_at: crate::timestamp(created_at)?,
+        created_by,
+    })
+}
+
+/// The incident as the audit log records it: everything but the timeline, plus the update this
+/// change added, if any.
+fn audit_json(record: &IncidentRecord, update: Option<&IncidentUpdateRecord>) -> Value {
+    let mut value = json!(record);
+    if let Value::Object(map) = &mut value {
+        map.remove("updates");
+        if let Some(update) = update {
+            map.insert("update".into(), json!(update));
+        }
+    }
+    value
+}
+
+/// What a change writes: the incident's new state, the update it adds (if any) and whether the
+/// set of affected components changed.
+struct Write<'a> {
+    before_revision: i64,
+    after: &'a IncidentRecord,
+    update: Option<&'a IncidentUpdateRecord>,
+    components_changed: bool,
+    audit: &'a AuditEntry,
+}
+
+impl Store {
+    /// Creates an incident with its first update, its affected components and its audit row in
+    /// one transaction.
+    pub async fn create_incident(
+        &self,
+        new: &NewIncident,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<IncidentRecord, StoreError> {
+        let update = IncidentUpdateRecord {
+            id: ids::new_id(),
+            status: new.status,
+            body: new.body.clone(),
+            components: new.components.clone(),
+            created_at: now,
+            created_by: actor.to_owned(),
+        };
+        let record = IncidentRecord {
+            id: ids::new_id(),
+            title: new.title.clone(),
+            status: new.status,
+            impact: new
+                .impact
+                .unwrap_or_else(|| incident::default_impact(&new.components)),
+            created_at: now,
+            updated_at: now,
+            started_at: new.started_at.unwrap_or(now),
+            resolved_at: incident::resolved_at(None, new.status, now),
+            postmortem: None,
+            auto: new.auto,
+            created_by: actor.to_owned(),
+            components: new.components.clone(),
+            updates: vec![update.clone()],
+            revision: 0,
+        };
+        let audit = AuditEntry {
+            actor: actor.to_owned(),
+            action: "incident.create".into(),
+            target: format!("incident/{}", record.id),
+            before: None,
+            after: Some(audit_json(&record, Some(&update))),
+        };
+        let at = now.as_millisecond();
+        let r = &record;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO incidents (id, name, status, impact, created_at, updated_at, \
+                 started_at, resolved_at, postmortem, auto, created_by, revision) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, 0)",
+            )
+            .bind(&r.id)
+            .bind(&r.title)
+            .bind(r.status.as_str())
+            .bind(r.impact.as_str())
+            .bind(at)
+            .bind(at)
+            .bind(r.started_at.as_millisecond())
+            .bind(r.resolved_at.map(|t| t.as_millisecond()))
+            .bind(r.auto)
+            .bind(&r.created_by)
+            .execute(&mut *tx)
+            .await?;
+            for (position, c) in (0_i64..).zip(&r.components) {
+                sqlx::query(
+                    "INSERT INTO incident_components (incident_id, component_id, status, position) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&r.id)
+                .bind(&c.id)
+                .bind(c.status.as_str())
+                .bind(position)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO incident_updates (id, incident_id, seq, status, body, \
+                 affected_components, created_at, created_by) \
+                 VALUES ($1, $2, 0, $3, $4, $5, $6, $7)",
+            )
+            .bind(&update.id)
+            .bind(&r.id)
+            .bind(update.status.as_str())
+            .bind(&update.body)
+            .bind(components_json(&update.components))
+            .bind(at)
+            .bind(&update.created_by)
+            .execute(&mut *tx)
+            .await?;
+            insert_audit!(&mut *tx, at, &audit)?;
+            tx.commit().await
+        })?;
+        Ok(record)
+    }
+
+    /// One incident with its components and updates (newest first).
+    pub async fn get_incident(&self, id: &str) -> Result<Option<IncidentRecord>, StoreError> {
+        let sql = select_incidents!("WHERE id = $1");
+        let row: Option<IncidentRow> =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        match row {
+            Some(row) => Ok(Some(self.complete(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Incidents newest first (by creation), at most `limit`; only those not resolved when
+    /// `unresolved_only`.
+    pub async fn list_incidents(
+        &self,
+        limit: u32,
+        unresolved_only: bool,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
+        let sql = if unresolved_only {
+            select_incidents!(
+                "WHERE resolved_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $1"
+            )
+        } else {
+            select_incidents!("ORDER BY created_at DESC, id DESC LIMIT $1")
+        };
+        let rows: Vec<IncidentRow> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.complete(row).await?);
+        }
+        Ok(out)
+    }
+
+    /// Loads the components and updates of an incident row.
+    async fn complete(&self, row: IncidentRow) -> Result<IncidentRecord, StoreError> {
+        let id = row.0.clone();
+        let sql = "SELECT component_id, status FROM incident_components \
+                   WHERE incident_id = $1 ORDER BY position, component_id";
+        let rows: Vec<(String, String)> =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(&id).fetch_all(pool).await)?;
+        let components = rows
+            .into_iter()
+            .map(|(cid, s)| component(&id, cid, &s))
+            .collect::<Result<_, _>>()?;
+        let sql = "SELECT id, status, body, affected_components, created_at, created_by \
+                   FROM incident_updates WHERE incident_id = $1 ORDER BY seq DESC";
+        let rows: Vec<UpdateRow> =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(&id).fetch_all(pool).await)?;
+        let updates = rows
+            .into_iter()
+            .map(|r| update_record(&id, r))
+            .collect::<Result<_, _>>()?;
+        incident_record(row, components, updates)
+    }
+
+    /// Adds an update to the timeline: it may change the status (which sets or clears
+    /// `resolved_at`), say something (`body`) and change component statuses (merged into the
+    /// current ones). `None` when there is no such incident.
+    pub async fn add_incident_update(
+        &self,
+        id: &str,
+        change: &IncidentChange,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(before) = self.get_incident(id).await? else {
+                return Ok(None);
+            };
+            let status = change.status.unwrap_or(before.status);
+            let components = incident::merge_components(&before.components, &change.components);
+            let update = IncidentUpdateRecord {
+                id: ids::new_id(),
+                status,
+                body: change.body.clone().unwrap_or_default(),
+                components: components.clone(),
+                created_at: now,
+                created_by: actor.to_owned(),
+            };
+            let after = IncidentRecord {
+                status,
+                resolved_at: incident::resolved_at(before.resolved_at, status, now),
+                updated_at: now,
+                components: components.clone(),
+                updates: std::iter::once(update.clone())
+                    .chain(before.updates.iter().cloned())
+                    .collect(),
+                revision: before.revision + 1,
+                ..before.clone()
+            };
+            let audit = AuditEntry {
+                actor: actor.to_owned(),
+                action: "incident.update".into(),
+                target: format!("incident/{id}"),
+                before: Some(audit_json(&before, None)),
+                after: Some(audit_json(&after, Some(&update))),
+            };
+            let write = Write {
+                before_revision: before.revision,
+                after: &after,
+                update: Some(&update),
+                components_changed: components != before.components,
+                audit: &audit,
+            };
+            if self.write(&write, now).await? {
+                return Ok(Some(after));
+            }
+        }
+        Err(conflict(id))
+    }
+
+    /// Edits the title, impact or postmortem (no timeline entry). `None` when there is no such
+    /// incident; an edit that changes nothing records nothing.
+    pub async fn edit_incident(
+        &self,
+        id: &str,
+        edit: &IncidentEdit,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(before) = self.get_incident(id).await? else {
+                return Ok(None);
+            };
+            let mut after = before.clone();
+            if let Some(title) = &edit.title {
+                after.title.clone_from(title);
+            }
+            if let Some(impact) = edit.impact {
+                after.impact = impact;
+            }
+            if let Some(postmortem) = &edit.postmortem {
+                after.postmortem.clone_from(postmortem);
+            }
+            if after == before {
+                return Ok(Some(before));
+            }
+            after.updated_at = now;
+            after.revision = before.revision + 1;
+            let audit = AuditEntry {
+                actor: actor.to_owned(),
+                action: "incident.edit".into(),
+                target: format!("incident/{id}"),
+                before: Some(audit_json(&before, None)),
+                after: Some(audit_json(&after, None)),
+            };
+            let write = Write {
+                before_revision: before.revision,
+                after: &after,
+                update: None,
+                components_changed: false,
+                audit: &audit,
+            };
+            if self.write(&write, now).await? {
+                return Ok(Some(after));
+            }
+        }
+        Err(conflict(id))
+    }
+
+    /// Deletes an incident with its timeline; the audit row keeps all of it. Returns what was
+    /// deleted, `None` when there is no such incident.
+    pub async fn delete_incident(
+        &self,
+        id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(before) = self.get_incident(id).await? else {
+                return Ok(None);
+            };
+            let mut snapshot = audit_json(&before, None);
+            if let Value::Object(map) = &mut snapshot {
+                map.insert("updates".into(), json!(before.updates));
+            }
+            let audit = AuditEntry {
+                actor: actor.to_owned(),
+                action: "incident.delete".into(),
+                target: format!("incident/{id}"),
+                before: Some(snapshot),
+                after: None,
+            };
+            let at = now.as_millisecond();
+            let deleted = with_pool!(self, pool => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("DELETE FROM incident_components WHERE incident_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM incident_updates WHERE incident_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query("DELETE FROM incidents WHERE id = $1 AND revision = $2")
+                    .bind(id)
+                    .bind(before.revision)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if deleted {
+                    insert_audit!(&mut *tx, at, &audit)?;
+                    tx.commit().await?;
+                } else {
+                    tx.rollback().await?;
+                }
+                deleted
+            });
+            if deleted {
+                return Ok(Some(before));
+            }
+        }
+        Err(conflict(id))
+    }
+
+    /// Writes a change computed from the incident at `before_revision`, with its audit row, in
+    /// one transaction. `false` (nothing written) when another change got there first.
+    async fn write(&self, w: &Write<'_>, now: Timestamp) -> Result<bool, StoreError> {
+        let at = now.as_millisecond();
+        let r = w.after;
+        let written = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE incidents SET name = $1, status = $2, impact = $3, updated_at = $4, \
+                 resolved_at = $5, postmortem = $6, revision = $7 \
+                 WHERE id = $8 AND revision = $9",
+            )
+            .bind(&r.title)
+            .bind(r.status.as_str())
+            .bind(r.impact.as_str())
+            .bind(at)
+            .bind(r.resolved_at.map(|t| t.as_millisecond()))
+            .bind(&r.postmortem)
+            .bind(r.revision)
+            .bind(&r.id)
+            .bind(w.before_revision)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if updated {
+                if w.components_changed {
+                    sqlx::query("DELETE FROM incident_components WHERE incident_id = $1")
+                        .bind(&r.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    for (position, c) in (0_i64..).zip(&r.components) {
+                        sqlx::query(
+                            "INSERT INTO incident_components \
+                             (incident_id, component_id, status, position) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(&r.id)
+                        .bind(&c.id)
+                        .bind(c.status.as_str())
+                        .bind(position)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                if let Some(u) = w.update {
+                    sqlx::query(
+                        "INSERT INTO incident_updates (id, incident_id, seq, status, body, \
+                         affected_components, created_at, created_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&u.id)
+                    .bind(&r.id)
+                    .bind(r.revision)
+                    .bind(u.status.as_str())
+                    .bind(&u.body)
+                    .bind(components_json(&u.components))
+                    .bind(at)
+                    .bind(&u.created_by)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                insert_audit!(&mut *tx, at, w.audit)?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            updated
+        });
+        Ok(written)
+    }
+}
+
+fn conflict(id: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "incident {id} kept changing under concurrent updates; try again"
+    ))
+}
