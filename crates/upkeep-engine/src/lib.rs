@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod incidents;
 pub mod lease;
 pub mod monitoring;
 pub mod supervisor;

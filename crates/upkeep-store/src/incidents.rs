@@ -618,3 +618,185 @@ fn conflict(id: &str) -> StoreError {
         "incident {id} kept changing under concurrent updates; try again"
     ))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Automatic incidents: the failing sources that hold them open, and the event cursor
+// ---------------------------------------------------------------------------------------------
+
+/// A failing source (`monitor:ID`, `rule:NAME`, `alertmanager:FINGERPRINT`) attached to the
+/// automatic incident it opened or joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentSource {
+    pub source: String,
+    pub incident_id: String,
+    pub component_id: String,
+    /// The component status this source asks for.
+    pub status: ComponentStatus,
+    /// How the source is named in updates ("monitor `api-health`").
+    pub label: String,
+    pub since: Timestamp,
+}
+
+type SourceRow = (String, String, String, String, String, i64);
+
+fn source_record(row: SourceRow) -> Result<IncidentSource, StoreError> {
+    let (source, incident_id, component_id, status, label, since) = row;
+    let status = ComponentStatus::parse(&status).ok_or_else(|| {
+        corrupt(
+            &incident_id,
+            format_args!("unknown source status `{status}`"),
+        )
+    })?;
+    Ok(IncidentSource {
+        source,
+        incident_id,
+        component_id,
+        status,
+        label,
+        since: crate::timestamp(since)?,
+    })
+}
+
+impl Store {
+    /// The newest unresolved incident opened automatically that affects `component_id`.
+    pub async fn open_auto_incident_for(
+        &self,
+        component_id: &str,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        let sql = "SELECT i.id FROM incidents i JOIN incident_components c ON c.incident_id = i.id \
+                   WHERE i.auto = $1 AND i.resolved_at IS NULL AND c.component_id = $2 \
+                   ORDER BY i.created_at DESC, i.id DESC LIMIT 1";
+        let id: Option<String> = with_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(true)
+            .bind(component_id)
+            .fetch_optional(pool)
+            .await)?;
+        match id {
+            Some(id) => self.get_incident(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The source `source`, if it is attached to an incident.
+    pub async fn incident_source(
+        &self,
+        source: &str,
+    ) -> Result<Option<IncidentSource>, StoreError> {
+        let sql = "SELECT source, incident_id, component_id, status, label, since \
+                   FROM incident_sources WHERE source = $1";
+        let row: Option<SourceRow> =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(source).fetch_optional(pool).await)?;
+        row.map(source_record).transpose()
+    }
+
+    /// The sources attached to an incident, oldest first.
+    pub async fn incident_sources(
+        &self,
+        incident_id: &str,
+    ) -> Result<Vec<IncidentSource>, StoreError> {
+        let sql = "SELECT source, incident_id, component_id, status, label, since \
+                   FROM incident_sources WHERE incident_id = $1 ORDER BY since, source";
+        let rows: Vec<SourceRow> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(incident_id)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(source_record).collect()
+    }
+
+    /// Attaches a source to an incident (replacing an earlier attachment of the same source).
+    pub async fn attach_incident_source(&self, s: &IncidentSource) -> Result<(), StoreError> {
+        let sql = "INSERT INTO incident_sources (source, incident_id, component_id, status, label, since) \
+                   VALUES ($1, $2, $3, $4, $5, $6) \
+                   ON CONFLICT (source) DO UPDATE SET incident_id = excluded.incident_id, \
+                   component_id = excluded.component_id, status = excluded.status, \
+                   label = excluded.label, since = excluded.since";
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(&s.source)
+            .bind(&s.incident_id)
+            .bind(&s.component_id)
+            .bind(s.status.as_str())
+            .bind(&s.label)
+            .bind(s.since.as_millisecond())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Detaches a source; returns whether it was attached.
+    pub async fn detach_incident_source(&self, source: &str) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM incident_sources WHERE source = $1";
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(source)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    /// The position stored under the cursor `name`, if any.
+    pub async fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT position FROM cursors WHERE name = $1";
+        let position: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(sql).bind(name).fetch_optional(pool).await)?;
+        Ok(position)
+    }
+
+    /// Stores the position of the cursor `name`.
+    pub async fn set_cursor(
+        &self,
+        name: &str,
+        position: i64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO cursors (name, position, updated_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                   updated_at = excluded.updated_at";
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(name)
+            .bind(position)
+            .bind(now.as_millisecond())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Monitor and rule transitions recorded after the event `after_id`, in recording order (by
+    /// id), at most `limit`.
+    pub async fn monitor_events_after(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::monitoring::StoredMonitorEvent>, StoreError> {
+        let sql = "SELECT id, monitor_id, at, from_status, to_status, reason \
+                   FROM monitor_events WHERE id > $1 ORDER BY id LIMIT $2";
+        let rows: Vec<(i64, String, i64, String, String, String)> = with_pool!(self, pool => sqlx::query_as(sql)
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await)?;
+        rows.into_iter()
+            .map(|(id, monitor_id, at, from, to, reason)| {
+                Ok(crate::monitoring::StoredMonitorEvent {
+                    id,
+                    monitor_id,
+                    at: crate::timestamp(at)?,
+                    from,
+                    to,
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// The id of the newest event recorded before `before` (0 when there is none): where a
+    /// follower starts on a database it has never followed, so old history is not replayed.
+    pub async fn last_monitor_event_before(&self, before: Timestamp) -> Result<i64, StoreError> {
+        let sql = "SELECT MAX(id) FROM monitor_events WHERE at < $1";
+        let id: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(before.as_millisecond())
+            .fetch_one(pool)
+            .await)?;
+        Ok(id.unwrap_or(0))
+    }
+}

@@ -12,12 +12,14 @@ pub mod api;
 pub mod auth;
 pub mod extract;
 mod health;
+pub mod hooks;
 pub mod listener;
 pub mod metrics;
 pub mod ping;
 pub mod problem;
 pub mod rate_limit;
 pub mod state;
+pub mod status;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -71,14 +73,15 @@ pub fn router(state: AppState) -> Router {
             }),
         );
 
-    let limited =
-        Router::new()
-            .merge(public)
-            .merge(admin)
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::clone(&state.public_limiter),
-                rate_limit::limit_public,
-            ));
+    let limited = Router::new()
+        .merge(public)
+        .merge(admin)
+        .merge(hooks::routes())
+        .merge(status::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.public_limiter),
+            rate_limit::limit_public,
+        ));
     let pings = ping::routes().layer(axum::middleware::from_fn_with_state(
         Arc::clone(&state.ping_limiter),
         rate_limit::limit_public,
@@ -175,6 +178,7 @@ pub async fn serve_with(
     header_read_timeout: Duration,
 ) -> std::io::Result<()> {
     let max_connections = state.config.current().config.server.max_connections;
+    tokio::spawn(status::keep_fresh(state.clone(), stop.clone()));
     tokio::spawn(keep_limits(state.clone(), stop));
     let app = router(state);
     let listener = LimitedListener::new(listener, max_connections);

@@ -26,6 +26,8 @@ pub struct AppState {
     pub rules: Option<RuleHandle>,
     /// The ping writer (group commit); a stopped one until [`AppState::with_pings`].
     pub pings: PingWriter,
+    /// The public status data's snapshot (`/api/v2/*.json`), rebuilt by `status::keep_fresh`.
+    pub status: crate::status::snapshot::SnapshotCell,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             monitors: None,
             rules: None,
             pings: PingWriter::stopped(),
+            status: Default::default(),
         }
     }
 

@@ -106,6 +106,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         supervisor.token(),
     );
     supervisor.spawn("alert-rules", rule_engine);
+    // Incidents opened and resolved from monitor and rule transitions, by the lease holder only.
+    supervisor.spawn(
+        "auto-incidents",
+        upkeep_engine::incidents::run(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            upkeep_engine::incidents::AutoIncidentSettings::default(),
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
     supervisor.spawn(
         "prune-results",
         scheduler::prune_results(

@@ -1,0 +1,463 @@
+//! Automatic incidents: opened when a monitor goes down or an alert rule fires (or when
+//! Alertmanager reports a firing alert, through the web crate's hook), resolved when every
+//! source that holds them open has recovered — unless an operator took the incident over.
+//!
+//! - **Sources**: each failing thing is a source (`monitor:ID`, `rule:NAME`,
+//!   `alertmanager:FINGERPRINT`) attached to one incident in the store
+//!   (`incident_sources`). A source already attached to an unresolved incident changes nothing
+//!   (deduplication); a failing source on a component that already has an unresolved automatic
+//!   incident joins it with an update instead of opening a second one.
+//! - **Component status**: a monitor down on a component whose monitors are all down →
+//!   `major_outage`, otherwise `partial_outage`; a critical rule → `partial_outage`, a warning
+//!   rule → `degraded_performance`. A joining source never lowers what the incident declares.
+//! - **Ownership**: updates written by automation carry an actor starting with `system:`
+//!   ([`AUTO_ACTOR`] here). Once anyone else has posted an update, an operator owns the incident:
+//!   recoveries are noted in its timeline but it is never resolved automatically.
+//! - **Following events**: [`run`] follows `monitor_events` by id from a cursor stored in the
+//!   database (`cursors`), saved after each event, so a restart neither replays nor skips
+//!   transitions. On a database it never followed it starts [`AutoIncidentSettings::history`]
+//!   back, not from the beginning of time. It works only while `active` (this replica holds the
+//!   monitoring lease), so replicas do not open the same incident twice.
+//!
+//! Changes made in this process are serialised (one lock), so the follower and the Alertmanager
+//! hook cannot both open an incident for the same component at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{Mutex, watch};
+use tokio_util::sync::CancellationToken;
+use upkeep_domain::component_status::ComponentStatus;
+use upkeep_domain::config::{Config, Severity};
+use upkeep_domain::incident::{
+    AffectedComponent, BODY_MAX_CHARS, IncidentStatus, TITLE_MAX_CHARS, all_operational,
+};
+use upkeep_store::incidents::{IncidentChange, IncidentRecord, IncidentSource, NewIncident};
+use upkeep_store::monitoring::StoredMonitorEvent;
+use upkeep_store::{Store, StoreError};
+
+use crate::clock::SharedClock;
+use crate::config::LoadedConfig;
+
+/// The actor of every change the event follower makes.
+pub const AUTO_ACTOR: &str = "system:auto";
+
+/// The name of the follower's cursor over `monitor_events`.
+pub const CURSOR: &str = "auto-incidents:monitor_events";
+
+/// Serialises every automatic change made by this process.
+static CHANGES: Mutex<()> = Mutex::const_new(());
+
+/// Whether `actor` is automation (its changes do not take an incident over).
+pub fn is_automatic_actor(actor: &str) -> bool {
+    actor.starts_with("system:")
+}
+
+/// Whether an operator has posted an update to the incident (and so owns it).
+pub fn taken_over(incident: &IncidentRecord) -> bool {
+    incident
+        .updates
+        .iter()
+        .any(|u| !is_automatic_actor(&u.created_by))
+}
+
+/// Settings of the event follower.
+#[derive(Debug, Clone)]
+pub struct AutoIncidentSettings {
+    /// How often new events are looked for.
+    pub poll_every: Duration,
+    /// Most events handled per poll.
+    pub batch: u32,
+    /// Severities of alert rules that open incidents (monitors always do).
+    pub rule_severities: Vec<Severity>,
+    /// On a database never followed, how far back events are still handled.
+    pub history: Duration,
+}
+
+impl Default for AutoIncidentSettings {
+    fn default() -> Self {
+        Self {
+            poll_every: Duration::from_secs(1),
+            batch: 500,
+            rule_severities: vec![Severity::Critical, Severity::Warning],
+            history: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Something failing, as automation reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `monitor:ID`, `rule:NAME`, `alertmanager:FINGERPRINT`.
+    pub source: String,
+    pub component_id: String,
+    /// The status the source asks for on its component.
+    pub status: ComponentStatus,
+    /// How the source is named in updates.
+    pub label: String,
+    /// The title of the incident if this opens one.
+    pub title: String,
+    /// What is wrong (Markdown).
+    pub body: String,
+    /// When the trouble began, if known.
+    pub started_at: Option<Timestamp>,
+}
+
+/// What a failure did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureOutcome {
+    /// Opened this incident.
+    Opened(String),
+    /// Joined the open automatic incident of its component.
+    Joined(String),
+    /// The source already holds this incident open: nothing changed.
+    AlreadyOpen(String),
+}
+
+/// What a recovery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryOutcome {
+    /// The source held no incident open.
+    NotAttached,
+    /// It was the last failing source: the incident is resolved.
+    Resolved(String),
+    /// Other sources still fail: the incident stays open, with an update.
+    StillFailing(String),
+    /// An operator owns the incident: the recovery is noted, the incident stays open.
+    TakenOver(String),
+    /// The incident was already resolved (or deleted) by someone else.
+    AlreadyClosed(String),
+}
+
+/// A title the domain accepts: no control characters, at most [`TITLE_MAX_CHARS`].
+fn clean_title(title: &str) -> String {
+    let t: String = title
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(TITLE_MAX_CHARS)
+        .collect();
+    let t = t.trim();
+    if t.is_empty() {
+        "Automatic incident".to_owned()
+    } else {
+        t.to_owned()
+    }
+}
+
+/// A body the domain accepts: at most [`BODY_MAX_CHARS`].
+fn clean_body(body: &str) -> String {
+    body.chars().take(BODY_MAX_CHARS).collect()
+}
+
+/// The worse of two outage statuses (maintenance is not an outage and gives way).
+fn worse(a: ComponentStatus, b: ComponentStatus) -> ComponentStatus {
+    match (a, b) {
+        (ComponentStatus::UnderMaintenance, x) | (x, ComponentStatus::UnderMaintenance) => x,
+        (a, b) => a.max(b),
+    }
+}
+
+/// Reports a failing source: opens an automatic incident, joins the open one of its component,
+/// or does nothing when the source already holds an incident open.
+pub async fn source_failing(
+    store: &Store,
+    failure: &Failure,
+    actor: &str,
+    now: Timestamp,
+) -> Result<FailureOutcome, StoreError> {
+    let _guard = CHANGES.lock().await;
+    if let Some(attached) = store.incident_source(&failure.source).await? {
+        match store.get_incident(&attached.incident_id).await? {
+            Some(open) if !open.status.is_resolved() => {
+                return Ok(FailureOutcome::AlreadyOpen(open.id));
+            }
+            // Resolved or deleted by hand while failing: this is a new failure.
+            _ => {
+                store.detach_incident_source(&failure.source).await?;
+            }
+        }
+    }
+    let body = clean_body(&failure.body);
+    let attach = |incident_id: &str| IncidentSource {
+        source: failure.source.clone(),
+        incident_id: incident_id.to_owned(),
+        component_id: failure.component_id.clone(),
+        status: failure.status,
+        label: failure.label.clone(),
+        since: now,
+    };
+    if let Some(open) = store.open_auto_incident_for(&failure.component_id).await? {
+        let declared = open
+            .components
+            .iter()
+            .find(|c| c.id == failure.component_id)
+            .map_or(failure.status, |c| worse(c.status, failure.status));
+        let change = IncidentChange {
+            status: None,
+            body: Some(clean_body(&format!(
+                "Also failing: {}. {body}",
+                failure.label
+            ))),
+            components: vec![AffectedComponent {
+                id: failure.component_id.clone(),
+                status: declared,
+            }],
+        };
+        store
+            .add_incident_update(&open.id, &change, actor, now)
+            .await?;
+        store.attach_incident_source(&attach(&open.id)).await?;
+        tracing::info!(incident = %open.id, source = %failure.source, "failing source joined an automatic incident");
+        return Ok(FailureOutcome::Joined(open.id));
+    }
+    let new = NewIncident {
+        title: clean_title(&failure.title),
+        status: IncidentStatus::Investigating,
+        impact: None,
+        body,
+        components: vec![AffectedComponent {
+            id: failure.component_id.clone(),
+            status: failure.status,
+        }],
+        started_at: failure.started_at.filter(|t| *t <= now),
+        auto: true,
+    };
+    let created = store.create_incident(&new, actor, now).await?;
+    store.attach_incident_source(&attach(&created.id)).await?;
+    tracing::warn!(incident = %created.id, source = %failure.source, title = %created.title, "automatic incident opened");
+    Ok(FailureOutcome::Opened(created.id))
+}
+
+/// Reports that a source recovered: resolves its incident when it was the last failing source
+/// and no operator took it over; otherwise notes the recovery in the timeline.
+pub async fn source_recovered(
+    store: &Store,
+    source: &str,
+    detail: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<RecoveryOutcome, StoreError> {
+    let _guard = CHANGES.lock().await;
+    let Some(attached) = store.incident_source(source).await? else {
+        return Ok(RecoveryOutcome::NotAttached);
+    };
+    store.detach_incident_source(source).await?;
+    let id = attached.incident_id.clone();
+    let Some(incident) = store.get_incident(&id).await? else {
+        return Ok(RecoveryOutcome::AlreadyClosed(id));
+    };
+    if incident.status.is_resolved() {
+        return Ok(RecoveryOutcome::AlreadyClosed(id));
+    }
+    let remaining = store.incident_sources(&id).await?;
+    let recovered = format!("Recovered: {}. {detail}", attached.label);
+    if taken_over(&incident) {
+        let change = IncidentChange {
+            body: Some(clean_body(&format!(
+                "{recovered} An operator is handling this incident, so it stays open."
+            ))),
+            ..IncidentChange::default()
+        };
+        store.add_incident_update(&id, &change, actor, now).await?;
+        return Ok(RecoveryOutcome::TakenOver(id));
+    }
+    if remaining.is_empty() {
+        let change = IncidentChange {
+            status: Some(IncidentStatus::Resolved),
+            body: Some(clean_body(&recovered)),
+            components: all_operational(&incident.components),
+        };
+        store.add_incident_update(&id, &change, actor, now).await?;
+        tracing::info!(incident = %id, source, "automatic incident resolved");
+        return Ok(RecoveryOutcome::Resolved(id));
+    }
+    // What the component still suffers from the sources that still fail on it.
+    let still = remaining
+        .iter()
+        .filter(|s| s.component_id == attached.component_id)
+        .map(|s| s.status)
+        .fold(ComponentStatus::Operational, worse);
+    let names: Vec<&str> = remaining.iter().map(|s| s.label.as_str()).collect();
+    let change = IncidentChange {
+        status: None,
+        body: Some(clean_body(&format!(
+            "{recovered} Still failing: {}.",
+            names.join(", ")
+        ))),
+        components: vec![AffectedComponent {
+            id: attached.component_id.clone(),
+            status: still,
+        }],
+    };
+    store.add_incident_update(&id, &change, actor, now).await?;
+    Ok(RecoveryOutcome::StillFailing(id))
+}
+
+/// Follows `monitor_events` and opens and resolves incidents, while `active`, until `stop`.
+pub async fn run(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    settings: AutoIncidentSettings,
+    active: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(settings.poll_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !*active.borrow() {
+            continue;
+        }
+        let cfg = Arc::clone(&config.borrow());
+        if let Err(e) = follow(&store, &cfg.config, &clock, &settings, &active).await {
+            tracing::warn!(error = %e, "automatic incidents: cannot follow monitor events; retrying");
+        }
+    }
+}
+
+/// Handles the events recorded since the stored cursor, saving it after each one. Returns how
+/// many were handled.
+async fn follow(
+    store: &Store,
+    config: &Config,
+    clock: &SharedClock,
+    settings: &AutoIncidentSettings,
+    active: &watch::Receiver<bool>,
+) -> Result<usize, StoreError> {
+    let now = clock.now();
+    let cursor = match store.cursor(CURSOR).await? {
+        Some(position) => position,
+        None => {
+            let back = SignedDuration::try_from(settings.history).unwrap_or(SignedDuration::ZERO);
+            let from = now.checked_sub(back).unwrap_or(now);
+            let position = store.last_monitor_event_before(from).await?;
+            store.set_cursor(CURSOR, position, now).await?;
+            position
+        }
+    };
+    let events = store.monitor_events_after(cursor, settings.batch).await?;
+    let mut handled = 0;
+    for event in events {
+        // The lease may be lost mid-batch: the new holder continues from the cursor.
+        if !*active.borrow() {
+            break;
+        }
+        handle(store, config, settings, &event, clock.now()).await?;
+        store.set_cursor(CURSOR, event.id, clock.now()).await?;
+        handled += 1;
+    }
+    Ok(handled)
+}
+
+/// The status a down monitor asks for: `major_outage` when every monitor of its component is
+/// down, `partial_outage` otherwise.
+async fn monitor_down_status(
+    store: &Store,
+    config: &Config,
+    monitor_id: &str,
+    component: &str,
+) -> Result<ComponentStatus, StoreError> {
+    let states: HashMap<String, String> = store
+        .load_monitor_states()
+        .await?
+        .into_iter()
+        .map(|s| (s.monitor_id, s.status))
+        .collect();
+    let all_down = config
+        .monitors
+        .iter()
+        .filter(|(_, m)| m.component == component)
+        .all(|(id, _)| id == monitor_id || states.get(id).is_some_and(|s| s == "down"));
+    Ok(if all_down {
+        ComponentStatus::MajorOutage
+    } else {
+        ComponentStatus::PartialOutage
+    })
+}
+
+/// The component status an alert of this severity asks for.
+pub fn alert_status(severity: Severity) -> ComponentStatus {
+    match severity {
+        Severity::Critical => ComponentStatus::PartialOutage,
+        Severity::Warning | Severity::Info => ComponentStatus::DegradedPerformance,
+    }
+}
+
+/// Handles one monitor or rule transition.
+async fn handle(
+    store: &Store,
+    config: &Config,
+    settings: &AutoIncidentSettings,
+    event: &StoredMonitorEvent,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let component_name = |id: &str| {
+        config
+            .components
+            .get(id)
+            .map_or_else(|| id.to_owned(), |c| c.name.clone())
+    };
+    if let Some(name) = event.monitor_id.strip_prefix("rule:") {
+        let source = event.monitor_id.clone();
+        if event.to == "firing" {
+            let Some(rule) = config.rules.iter().find(|r| r.name == name) else {
+                return Ok(());
+            };
+            if !settings.rule_severities.contains(&rule.severity) {
+                return Ok(());
+            }
+            let failure = Failure {
+                source,
+                component_id: rule.component.clone(),
+                status: alert_status(rule.severity),
+                label: format!("alert rule `{name}`"),
+                title: format!("{name} firing on {}", component_name(&rule.component)),
+                body: format!(
+                    "Alert rule `{name}` ({}) is firing: {}",
+                    rule.severity.as_str(),
+                    event.reason
+                ),
+                started_at: Some(event.at),
+            };
+            source_failing(store, &failure, AUTO_ACTOR, now).await?;
+        } else if event.from == "firing" {
+            let detail = format!("The alert rule is no longer firing ({}).", event.reason);
+            source_recovered(store, &source, &detail, AUTO_ACTOR, now).await?;
+        }
+        return Ok(());
+    }
+    let id = &event.monitor_id;
+    let source = format!("monitor:{id}");
+    if event.to == "down" {
+        let Some(monitor) = config.monitors.get(id) else {
+            return Ok(());
+        };
+        let status = monitor_down_status(store, config, id, &monitor.component).await?;
+        let name = component_name(&monitor.component);
+        let title = if status == ComponentStatus::MajorOutage {
+            format!("{name} is down")
+        } else {
+            format!("{name} is partially down")
+        };
+        let failure = Failure {
+            source,
+            component_id: monitor.component.clone(),
+            status,
+            label: format!("monitor `{id}`"),
+            title,
+            body: format!("Monitor `{id}` is down: {}", event.reason),
+            started_at: Some(event.at),
+        };
+        source_failing(store, &failure, AUTO_ACTOR, now).await?;
+    } else if event.to == "up" {
+        let detail = format!("The monitor is up again ({}).", event.reason);
+        source_recovered(store, &source, &detail, AUTO_ACTOR, now).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! Incoming alerts: `POST /hooks/alertmanager` takes Alertmanager's webhook payload (version 4)
+//! and maps each alert onto a component, opening and resolving automatic incidents through
+//! [`upkeep_engine::incidents`].
+//!
+//! - Authentication: a bearer token with the `editor` role (Alertmanager's
+//!   `http_config.authorization`).
+//! - Parsing is tolerant: unknown fields (`truncatedAlerts`, `notification_reason`,
+//!   `routeLabels`, ...) are ignored. A body that is not JSON → 400, JSON of the wrong shape or
+//!   another payload version → 422, both as problem+json.
+//! - Each alert names its component by a label (`alertmanager.component_label`, default
+//!   `component`); `status` decides (a firing alert's `endsAt` is only an estimate). Severity
+//!   comes from the label `severity`: `critical` → `partial_outage`, `warning` or none →
+//!   `degraded_performance`; `info` and `none` open nothing.
+//! - Deduplication by `fingerprint` (computed from the labels when absent): a firing alert
+//!   already open changes nothing; a resolved one closes its incident if automatic and not
+//!   taken over by an operator.
+//! - An alert that cannot be mapped is skipped and reported in the answer, never a 500:
+//!   `{"accepted": n, "skipped": [{"fingerprint", "reason"}]}`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use upkeep_domain::config::Severity;
+use upkeep_engine::incidents::{Failure, alert_status, source_failing, source_recovered};
+
+use crate::auth::{Auth, Editor};
+use crate::extract::ApiJson;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// The actor of changes made from Alertmanager alerts (automation: no take-over).
+pub const ALERTMANAGER_ACTOR: &str = "system:alertmanager";
+
+/// Label naming the component when the configuration does not say.
+const DEFAULT_COMPONENT_LABEL: &str = "component";
+
+/// The routes of incoming alerts.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/hooks/alertmanager", post(alertmanager))
+}
+
+/// Alertmanager's webhook payload (version 4). Only what upkeep uses is read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payload {
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub group_key: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub receiver: Option<String>,
+    #[serde(default, rename = "externalURL")]
+    pub external_url: Option<String>,
+    #[serde(default)]
+    pub truncated_alerts: Option<u64>,
+    pub alerts: Vec<Alert>,
+}
+
+/// One alert of the payload.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub status: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default, rename = "generatorURL")]
+    pub generator_url: Option<String>,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
+/// The answer: how many alerts were applied and which were skipped, and why.
+#[derive(Debug, Serialize)]
+pub struct Intake {
+    pub accepted: usize,
+    pub skipped: Vec<Skipped>,
+}
+
+/// An alert that was not applied.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    pub fingerprint: String,
+    pub reason: String,
+}
+
+/// The alert's fingerprint, or one made from its labels when it has none.
+fn fingerprint(alert: &Alert) -> String {
+    match alert.fingerprint.as_deref().map(str::trim) {
+        Some(f) if !f.is_empty() => f.to_owned(),
+        _ => {
+            let labels: Vec<String> = alert
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("labels:{{{}}}", labels.join(","))
+        }
+    }
+}
+
+/// `startsAt`, when it is a real instant (Alertmanager sends the zero time for unknown).
+fn started_at(alert: &Alert) -> Option<jiff::Timestamp> {
+    let t: jiff::Timestamp = alert.starts_at.as_deref()?.parse().ok()?;
+    (t.as_second() > 0).then_some(t)
+}
+
+/// Applies an Alertmanager webhook notification.
+async fn alertmanager(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<Editor>,
+    ApiJson(payload): ApiJson<Payload>,
+) -> Result<Json<Intake>, Problem> {
+    if let Some(version) = payload.version.as_deref()
+        && version != "4"
+    {
+        return Err(Problem::unprocessable(format!(
+            "payload version `{version}` is not supported; upkeep reads Alertmanager's version 4"
+        ))
+        .with_type("invalid-body"));
+    }
+    let loaded = state.config.current();
+    let config = &loaded.config;
+    let label = config
+        .alertmanager
+        .as_ref()
+        .map_or(DEFAULT_COMPONENT_LABEL, |a| a.component_label.as_str());
+    tracing::info!(
+        caller = %caller.actor(),
+        group = payload.group_key.as_deref().unwrap_or(""),
+        status = payload.status.as_deref().unwrap_or(""),
+        alerts = payload.alerts.len(),
+        truncated = payload.truncated_alerts.unwrap_or(0),
+        "alertmanager notification"
+    );
+    let mut intake = Intake {
+        accepted: 0,
+        skipped: Vec::new(),
+    };
+    for alert in &payload.alerts {
+        let fingerprint = fingerprint(alert);
+        let skip = |reason: String| Skipped {
+            fingerprint: fingerprint.clone(),
+            reason,
+        };
+        let Some(component_id) = alert.labels.get(label) else {
+            intake
+                .skipped
+                .push(skip(format!("the alert has no `{label}` label")));
+            continue;
+        };
+        let Some(component) = config.components.get(component_id) else {
+            intake
+                .skipped
+                .push(skip(format!("unknown component `{component_id}`")));
+            continue;
+        };
+        let source = format!("alertmanager:{fingerprint}");
+        let alertname = alert
+            .labels
+            .get("alertname")
+            .map_or("Alert", String::as_str);
+        let now = state.clock.now();
+        let outcome = match alert.status.as_str() {
+            "firing" => {
+                let severity = match alert.labels.get("severity").map(String::as_str) {
+                    None | Some("warning") => Severity::Warning,
+                    Some("critical" | "page" | "error") => Severity::Critical,
+                    Some(other) => {
+                        intake.skipped.push(skip(format!(
+                            "severity `{other}` does not open incidents (critical or warning do)"
+                        )));
+                        continue;
+                    }
+                };
+                let summary = alert
+                    .annotations
+                    .get("summary")
+                    .or_else(|| alert.annotations.get("description"))
+                    .map_or("", String::as_str);
+                let mut body = format!(
+                    "Alertmanager alert `{alertname}` ({}) is firing. {summary}",
+                    severity.as_str()
+                );
+                if let Some(url) = &alert.generator_url {
+                    body.push_str(&format!("\n\nSource: {url}"));
+                }
+                let failure = Failure {
+                    source,
+                    component_id: component_id.clone(),
+                    status: alert_status(severity),
+                    label: format!("alert `{alertname}`"),
+                    title: format!("{alertname} firing on {}", component.name),
+                    body,
+                    started_at: started_at(alert),
+                };
+                source_failing(&state.store, &failure, ALERTMANAGER_ACTOR, now)
+                    .await
+                    .map(|_| ())
+            }
+            "resolved" => {
+                let detail = "Alertmanager reports the alert resolved.";
+                source_recovered(&state.store, &source, detail, ALERTMANAGER_ACTOR, now)
+                    .await
+                    .map(|_| ())
+            }
+            other => {
+                intake
+                    .skipped
+                    .push(skip(format!("unknown alert status `{other}`")));
+                continue;
+            }
+        };
+        outcome?;
+        intake.accepted += 1;
+    }
+    Ok(Json(intake))
+}

@@ -1,0 +1,539 @@
+//! The Alertmanager intake over real sockets: a version 4 webhook payload shaped like the one in
+//! Alertmanager's documentation opens and resolves automatic incidents; repeated notifications
+//! change nothing; unmappable alerts are skipped and reported; roles and malformed bodies are
+//! answered with problem+json.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use upkeep_domain::role::Role;
+use upkeep_engine::clock::SystemClock;
+use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
+use upkeep_store::Store;
+use upkeep_store::testing::TestDatabase;
+use upkeep_web::state::AppState;
+
+const BASE_CONFIG: &str = r#"
+page:
+  name: Test Cloud
+  url: http://127.0.0.1:8080
+  timezone: Europe/Rome
+server:
+  rate_limit: { per_second: 1000, burst: 1000 }
+  max_body: 64KB
+components:
+  api: { name: Public API }
+  web: { name: Website }
+"#;
+
+// The small test server of tests/api.rs.
+struct TestApp {
+    base: String,
+    client: Client,
+    store: Store,
+    config_path: PathBuf,
+    admin: String,
+    editor: String,
+    viewer: String,
+    stop: CancellationToken,
+    _db: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn start(config_text: &str) -> TestApp {
+        Self::start_with(config_text, upkeep_web::HEADER_READ_TIMEOUT).await
+    }
+
+    async fn start_with(config_text: &str, header_timeout: std::time::Duration) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("upkeep.yaml");
+        std::fs::write(&config_path, config_text).unwrap();
+        let loaded = load(
+            &ConfigSource::File(config_path.clone()),
+            jiff::Timestamp::now(),
+        )
+        .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
+        let db = TestDatabase::sqlite();
+        let store = db.store().await;
+        let now = jiff::Timestamp::now();
+        let token = |role: Role| {
+            let store = store.clone();
+            async move {
+                store
+                    .create_token(&format!("{role} token"), role, "test", now)
+                    .await
+                    .unwrap()
+                    .secret
+            }
+        };
+        let (admin, editor, viewer) = (
+            token(Role::Admin).await,
+            token(Role::Editor).await,
+            token(Role::Viewer).await,
+        );
+        let state = AppState::new(
+            store.clone(),
+            ConfigHandle::new(loaded),
+            Arc::new(SystemClock),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let shutdown = stop.clone();
+        tokio::spawn(upkeep_web::serve_with(
+            listener,
+            state,
+            stop.clone(),
+            async move { shutdown.cancelled().await },
+            header_timeout,
+        ));
+        TestApp {
+            base,
+            client: Client::new(),
+            store,
+            config_path,
+            admin,
+            editor,
+            viewer,
+            stop,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn send(&self, method: Method, path: &str, token: &str) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, path: &str, token: Option<&str>) -> Value {
+        let r = self.get(path, token).await;
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Asserts the response is a problem document with `status` and returns it.
+async fn problem(resp: Response, status: StatusCode) -> Value {
+    assert_eq!(resp.status(), status);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["title"].is_string(), "{body}");
+    assert!(body["type"].is_string(), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.len() > 10),
+        "a detail a person can act on: {body}"
+    );
+    body
+}
+/// An alert as Alertmanager sends it.
+fn alert(status: &str, fingerprint: &str, labels: Value, ends_at: &str) -> Value {
+    json!({
+        "status": status,
+        "labels": labels,
+        "annotations": {
+            "summary": "CPU usage above 80% for 5 minutes",
+            "description": "cpu_usage is 93 on api-1",
+            "runbook_url": "https://runbooks.example/cpu"
+        },
+        "startsAt": "2026-11-22T05:58:12.345Z",
+        "endsAt": ends_at,
+        "generatorURL": "http://prometheus.example:9090/graph?g0.expr=cpu_usage+%3E+80&g0.tab=1",
+        "fingerprint": fingerprint
+    })
+}
+
+/// A version 4 payload in the shape of Alertmanager's documentation (webhook_config).
+fn payload(status: &str, alerts: Vec<Value>) -> Value {
+    json!({
+        "version": "4",
+        "groupKey": "{}/{severity=~\"critical|warning\"}:{alertname=\"HighCPUUsage\"}",
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "upkeep",
+        "groupLabels": { "alertname": "HighCPUUsage" },
+        "commonLabels": { "alertname": "HighCPUUsage", "job": "node" },
+        "commonAnnotations": { "summary": "CPU usage above 80% for 5 minutes" },
+        "externalURL": "http://alertmanager.example:9093",
+        "notification_reason": "group_interval",
+        "routeLabels": { "team": "platform" },
+        "alerts": alerts
+    })
+}
+
+const NO_END: &str = "0001-01-01T00:00:00Z";
+
+fn first_notification() -> Value {
+    payload(
+        "firing",
+        vec![
+            // endsAt in the past on a firing alert: an estimate, `status` decides.
+            alert(
+                "firing",
+                "a1b2c3d4e5f60001",
+                json!({"alertname": "HighCPUUsage", "severity": "critical", "component": "api", "instance": "api-1"}),
+                "2026-11-22T06:03:12.345Z",
+            ),
+            alert(
+                "firing",
+                "a1b2c3d4e5f60002",
+                json!({"alertname": "SlowPages", "severity": "warning", "component": "web"}),
+                NO_END,
+            ),
+            // Resolved but never seen firing: accepted, nothing to close.
+            alert(
+                "resolved",
+                "a1b2c3d4e5f60003",
+                json!({"alertname": "DiskFull", "severity": "critical", "component": "api"}),
+                "2026-11-22T06:01:00Z",
+            ),
+            alert(
+                "firing",
+                "a1b2c3d4e5f60004",
+                json!({"alertname": "MongoDown", "severity": "critical", "component": "db"}),
+                NO_END,
+            ),
+            alert(
+                "firing",
+                "a1b2c3d4e5f60005",
+                json!({"alertname": "Watchdog", "severity": "critical"}),
+                NO_END,
+            ),
+            alert(
+                "firing",
+                "a1b2c3d4e5f60006",
+                json!({"alertname": "Chatty", "severity": "info", "component": "api"}),
+                NO_END,
+            ),
+        ],
+    )
+}
+
+fn by_title<'a>(incidents: &'a [Value], title: &str) -> &'a Value {
+    incidents
+        .iter()
+        .find(|i| i["title"] == title)
+        .unwrap_or_else(|| panic!("no incident `{title}` in {incidents:#?}"))
+}
+
+const HOOK: &str = "/hooks/alertmanager";
+
+#[tokio::test]
+async fn firing_and_resolved_alerts_open_and_close_incidents() {
+    let app = TestApp::start(BASE_CONFIG).await;
+
+    let resp = app
+        .post_json(HOOK, &app.editor, &first_notification())
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let intake: Value = resp.json().await.unwrap();
+    assert_eq!(intake["accepted"], 3, "{intake}");
+    let skipped = intake["skipped"].as_array().unwrap();
+    let reasons: Vec<(&str, &str)> = skipped
+        .iter()
+        .map(|s| {
+            (
+                s["fingerprint"].as_str().unwrap(),
+                s["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 3, "{intake}");
+    assert_eq!(reasons[0].0, "a1b2c3d4e5f60004");
+    assert!(reasons[0].1.contains("unknown component `db`"));
+    assert_eq!(reasons[1].0, "a1b2c3d4e5f60005");
+    assert!(reasons[1].1.contains("no `component` label"));
+    assert_eq!(reasons[2].0, "a1b2c3d4e5f60006");
+    assert!(reasons[2].1.contains("severity `info`"));
+
+    let list = app.json("/api/v1/incidents", Some(&app.viewer)).await;
+    let incidents = list["incidents"]
+        .as_array()
+        .or(list.as_array())
+        .unwrap()
+        .clone();
+    assert_eq!(incidents.len(), 2, "{incidents:#?}");
+    let stored = app.store.list_incidents(10, true).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    let api = stored
+        .iter()
+        .find(|i| i.title == "HighCPUUsage firing on Public API")
+        .unwrap();
+    assert!(api.auto);
+    assert_eq!(api.created_by, "system:alertmanager");
+    assert_eq!(api.components[0].id, "api");
+    assert_eq!(api.components[0].status.as_str(), "partial_outage");
+    assert_eq!(
+        api.started_at,
+        "2026-11-22T05:58:12.345Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    );
+    assert!(api.updates[0].body.contains("CPU usage above 80%"));
+    let web = stored
+        .iter()
+        .find(|i| i.title == "SlowPages firing on Website")
+        .unwrap();
+    assert_eq!(web.components[0].status.as_str(), "degraded_performance");
+    let _ = by_title(&incidents, "SlowPages firing on Website");
+
+    // Alertmanager repeats the notification (group_interval): nothing new.
+    let again = app
+        .post_json(HOOK, &app.editor, &first_notification())
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let all = app.store.list_incidents(10, false).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|i| i.updates.len() == 1), "{all:#?}");
+
+    // An operator takes the website incident over.
+    let resp = app
+        .post_json(
+            &format!("/api/v1/incidents/{}/updates", web.id),
+            &app.editor,
+            &json!({"status": "identified", "body": "A slow CDN edge; failing over."}),
+        )
+        .await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+
+    // Both resolve.
+    let resolved = payload(
+        "resolved",
+        vec![
+            alert(
+                "resolved",
+                "a1b2c3d4e5f60001",
+                json!({"alertname": "HighCPUUsage", "severity": "critical", "component": "api", "instance": "api-1"}),
+                "2026-11-22T06:20:00Z",
+            ),
+            alert(
+                "resolved",
+                "a1b2c3d4e5f60002",
+                json!({"alertname": "SlowPages", "severity": "warning", "component": "web"}),
+                "2026-11-22T06:20:00Z",
+            ),
+        ],
+    );
+    let resp = app.post_json(HOOK, &app.editor, &resolved).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let intake: Value = resp.json().await.unwrap();
+    assert_eq!(intake, json!({"accepted": 2, "skipped": []}));
+
+    let api_now = app.store.get_incident(&api.id).await.unwrap().unwrap();
+    assert_eq!(api_now.status.as_str(), "resolved");
+    assert!(
+        api_now.updates[0]
+            .body
+            .starts_with("Recovered: alert `HighCPUUsage`")
+    );
+    assert_eq!(api_now.components[0].status.as_str(), "operational");
+    let web_now = app.store.get_incident(&web.id).await.unwrap().unwrap();
+    assert_eq!(
+        web_now.status.as_str(),
+        "identified",
+        "the operator owns it"
+    );
+    assert!(web_now.resolved_at.is_none());
+
+    // The same alert firing again later is a new incident.
+    let resp = app
+        .post_json(HOOK, &app.editor, &first_notification())
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let open = app.store.list_incidents(10, true).await.unwrap();
+    assert_eq!(
+        open.len(),
+        2,
+        "the website incident (still open) and a new API one"
+    );
+}
+
+#[tokio::test]
+async fn the_component_label_is_configurable() {
+    let config = format!(
+        "{BASE_CONFIG}alertmanager:\n  url: http://127.0.0.1:9093\n  component_label: service\n"
+    );
+    let app = TestApp::start(&config).await;
+    let body = payload(
+        "firing",
+        vec![
+            alert(
+                "firing",
+                "f1",
+                json!({"alertname": "Down", "service": "api"}),
+                NO_END,
+            ),
+            alert(
+                "firing",
+                "f2",
+                json!({"alertname": "Down", "component": "api"}),
+                NO_END,
+            ),
+        ],
+    );
+    let resp = app.post_json(HOOK, &app.editor, &body).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let intake: Value = resp.json().await.unwrap();
+    assert_eq!(intake["accepted"], 1, "{intake}");
+    assert_eq!(intake["skipped"][0]["fingerprint"], "f2");
+    assert!(
+        intake["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`service`")
+    );
+    let open = app.store.list_incidents(10, true).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        open[0].components[0].status.as_str(),
+        "degraded_performance",
+        "no severity label: warning"
+    );
+}
+
+#[tokio::test]
+async fn the_hook_needs_an_editor_token() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let resp = app
+        .client
+        .post(app.url(HOOK))
+        .json(&first_notification())
+        .send()
+        .await
+        .unwrap();
+    problem(resp, StatusCode::UNAUTHORIZED).await;
+    let resp = app
+        .post_json(HOOK, &app.viewer, &first_notification())
+        .await;
+    problem(resp, StatusCode::FORBIDDEN).await;
+    let resp = app
+        .post_json(HOOK, "not-a-token", &first_notification())
+        .await;
+    problem(resp, StatusCode::UNAUTHORIZED).await;
+    assert!(
+        app.store
+            .list_incidents(10, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let resp = app.post_json(HOOK, &app.admin, &first_notification()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_payloads_are_problems() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let raw = |body: &'static str, content_type: &'static str| {
+        app.client
+            .post(app.url(HOOK))
+            .bearer_auth(&app.editor)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    problem(
+        raw("{not json", "application/json").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        raw("{\"version\": \"4\"}", "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    problem(
+        raw("{\"version\": \"4\", \"alerts\": {}}", "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    problem(
+        raw(
+            "{\"version\": \"4\", \"alerts\": [{\"labels\": {}}]}",
+            "application/json",
+        )
+        .await
+        .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let old = problem(
+        raw("{\"version\": \"3\", \"alerts\": []}", "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(old["detail"].as_str().unwrap().contains("version"));
+    problem(
+        raw("{}", "text/plain").await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    // An alert with an unknown status is skipped, not an error.
+    let body = payload(
+        "firing",
+        vec![alert("silenced", "s1", json!({"component": "api"}), NO_END)],
+    );
+    let resp = app.post_json(HOOK, &app.editor, &body).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let intake: Value = resp.json().await.unwrap();
+    assert_eq!(intake["accepted"], 0);
+    assert!(
+        intake["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("silenced")
+    );
+    assert!(
+        app.store
+            .list_incidents(10, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
