@@ -74,6 +74,10 @@ pub struct AutoIncidentSettings {
     pub rule_severities: Vec<Severity>,
     /// On a database never followed, how far back events are still handled.
     pub history: Duration,
+    /// How old an event must be before it is handled: event ids come from a sequence, and on
+    /// PostgreSQL two writers may commit out of id order, so the newest events are held back
+    /// a moment to let an earlier id commit before the cursor passes it.
+    pub settle: Duration,
 }
 
 impl Default for AutoIncidentSettings {
@@ -83,6 +87,7 @@ impl Default for AutoIncidentSettings {
             batch: 500,
             rule_severities: vec![Severity::Critical, Severity::Warning],
             history: Duration::from_secs(600),
+            settle: Duration::from_secs(3),
         }
     }
 }
@@ -343,9 +348,13 @@ async fn follow(
     };
     let events = store.monitor_events_after(cursor, settings.batch).await?;
     let mut handled = 0;
+    let settled = jiff::SignedDuration::try_from(settings.settle)
+        .ok()
+        .and_then(|d| clock.now().checked_sub(d).ok())
+        .unwrap_or(jiff::Timestamp::MIN);
     for event in events {
         // The lease may be lost mid-batch: the new holder continues from the cursor.
-        if !*active.borrow() {
+        if !*active.borrow() || event.at > settled {
             break;
         }
         handle(store, config, settings, &event, clock.now()).await?;

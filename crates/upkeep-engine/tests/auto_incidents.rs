@@ -75,10 +75,15 @@ fn config() -> (ConfigHandle, tempfile::TempDir) {
 }
 
 fn follow(store: &Store, config: &ConfigHandle, active: bool) -> Follower {
+    follow_with(store, config, active, Duration::ZERO)
+}
+
+fn follow_with(store: &Store, config: &ConfigHandle, active: bool, settle: Duration) -> Follower {
     let clock: SharedClock = Arc::new(SystemClock);
     let (tx, rx) = watch::channel(active);
     let stop = CancellationToken::new();
     let settings = AutoIncidentSettings {
+        settle,
         poll_every: Duration::from_millis(20),
         ..AutoIncidentSettings::default()
     };
@@ -449,4 +454,23 @@ async fn a_replica_without_the_lease_does_nothing_and_the_cursor_survives_restar
         store.close().await;
         db.cleanup().await;
     }
+}
+
+#[tokio::test]
+async fn the_newest_events_are_held_back_until_they_settle() {
+    let db = upkeep_store::testing::TestDatabase::sqlite();
+    let store = db.store().await;
+    let (config, _dir) = config();
+    let follower = follow_with(&store, &config, true, Duration::from_millis(1500));
+    transition(&store, "web-home", "up", "down", Timestamp::now()).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        incidents(&store).await.is_empty(),
+        "handled before it settled"
+    );
+    wait_for("the incident after the settle time", &store, |all| {
+        (all.len() == 1).then_some(())
+    })
+    .await;
+    follower.stop().await;
 }
