@@ -248,7 +248,21 @@ pub async fn source_recovered(
     let Some(attached) = store.incident_source(source).await? else {
         return Ok(RecoveryOutcome::NotAttached);
     };
+    // The source is detached only once its recovery is written: if writing fails, a retry of
+    // the same event (or of Alertmanager's webhook) finds it still attached and tries again.
+    let outcome = write_recovery(store, source, &attached, detail, actor, now).await?;
     store.detach_incident_source(source).await?;
+    Ok(outcome)
+}
+
+async fn write_recovery(
+    store: &Store,
+    source: &str,
+    attached: &upkeep_store::incidents::IncidentSource,
+    detail: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<RecoveryOutcome, StoreError> {
     let id = attached.incident_id.clone();
     let Some(incident) = store.get_incident(&id).await? else {
         return Ok(RecoveryOutcome::AlreadyClosed(id));
@@ -256,7 +270,12 @@ pub async fn source_recovered(
     if incident.status.is_resolved() {
         return Ok(RecoveryOutcome::AlreadyClosed(id));
     }
-    let remaining = store.incident_sources(&id).await?;
+    let remaining: Vec<_> = store
+        .incident_sources(&id)
+        .await?
+        .into_iter()
+        .filter(|s| s.source != source)
+        .collect();
     let recovered = format!("Recovered: {}. {detail}", attached.label);
     if taken_over(&incident) {
         let change = IncidentChange {

@@ -151,6 +151,22 @@ async fn alertmanager(
             fingerprint: fingerprint.clone(),
             reason,
         };
+        // A resolution needs only the fingerprint: it closes what the alert opened even when
+        // its component label changed or the component left the configuration meanwhile.
+        if alert.status == "resolved" {
+            let source = format!("alertmanager:{fingerprint}");
+            let detail = "Alertmanager reports the alert resolved.";
+            source_recovered(
+                &state.store,
+                &source,
+                detail,
+                ALERTMANAGER_ACTOR,
+                state.clock.now(),
+            )
+            .await?;
+            intake.accepted += 1;
+            continue;
+        }
         let Some(component_id) = alert.labels.get(label) else {
             intake
                 .skipped
@@ -203,12 +219,6 @@ async fn alertmanager(
                     started_at: started_at(alert),
                 };
                 source_failing(&state.store, &failure, ALERTMANAGER_ACTOR, now)
-                    .await
-                    .map(|_| ())
-            }
-            "resolved" => {
-                let detail = "Alertmanager reports the alert resolved.";
-                source_recovered(&state.store, &source, detail, ALERTMANAGER_ACTOR, now)
                     .await
                     .map(|_| ())
             }

@@ -165,34 +165,52 @@ fn etag(body: &Body, coding: Coding) -> String {
     }
 }
 
-/// The tag of `If-None-Match` naming a representation of `body` (weak comparison, as RFC 9110
-/// asks for this header), if any. Any encoding's tag matches: the content is the same, and a
-/// 304 carrying the client's own tag lets its cache refresh the response it stored.
+/// The tag of `If-None-Match` naming the representation about to be sent (weak comparison, as
+/// RFC 9110 asks for this header), if any. Only the negotiated encoding's tag matches, so a
+/// shared cache revalidating a brotli copy for a gzip-only client gets the gzip body, not a 304.
 fn matching_tag(headers: &HeaderMap, body: &Body, coding: Coding) -> Option<String> {
+    let ours = etag(body, coding);
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .find_map(|t| {
-            if t == "*" {
-                return Some(etag(body, coding));
-            }
-            let t = t.strip_prefix("W/").unwrap_or(t);
-            [Coding::Brotli, Coding::Gzip, Coding::Identity]
-                .into_iter()
-                .map(|c| etag(body, c))
-                .find(|tag| tag == t)
-        })
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == ours)
+        .then_some(ours)
+}
+
+/// Builds the first snapshot once, however many requests arrive before it exists: they queue
+/// behind one build and use what it made; a failed build answers 503 (and the next request
+/// tries again, one at a time).
+async fn first_build(state: &AppState) -> Option<Arc<Snapshot>> {
+    static FIRST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _guard = FIRST.lock().await;
+    if let Some(s) = state.status.get() {
+        return Some(s);
+    }
+    match rebuild(state).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the status snapshot");
+            None
+        }
+    }
 }
 
 async fn serve_endpoint(state: AppState, headers: HeaderMap, endpoint: Endpoint) -> Response {
     let snapshot = match state.status.get() {
         Some(s) => s,
-        None => match rebuild(&state).await {
-            Ok(s) => s,
-            Err(e) => return Problem::internal(&e).into_response(),
+        None => match first_build(&state).await {
+            Some(s) => s,
+            None => {
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the status page is being prepared; try again in a moment",
+                );
+                p.retry_after = Some(1);
+                return p.into_response();
+            }
         },
     };
     let Some(body) = snapshot.body(endpoint) else {
