@@ -33,8 +33,11 @@ use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::config::{Config, Severity};
 use upkeep_domain::incident::{
     AffectedComponent, BODY_MAX_CHARS, IncidentStatus, TITLE_MAX_CHARS, all_operational,
+    default_impact,
 };
-use upkeep_store::incidents::{IncidentChange, IncidentRecord, IncidentSource, NewIncident};
+use upkeep_store::incidents::{
+    IncidentChange, IncidentEdit, IncidentRecord, IncidentSource, NewIncident,
+};
 use upkeep_store::monitoring::StoredMonitorEvent;
 use upkeep_store::{Store, StoreError};
 
@@ -213,6 +216,23 @@ pub async fn source_failing(
         store
             .add_incident_update(&open.id, &change, actor, now)
             .await?;
+        // A joining source may make the component worse: the incident's impact follows.
+        let mut components = open.components.clone();
+        match components.iter_mut().find(|c| c.id == failure.component_id) {
+            Some(c) => c.status = declared,
+            None => components.push(AffectedComponent {
+                id: failure.component_id.clone(),
+                status: declared,
+            }),
+        }
+        let impact = default_impact(&components);
+        if impact > open.impact {
+            let edit = IncidentEdit {
+                impact: Some(impact),
+                ..IncidentEdit::default()
+            };
+            store.edit_incident(&open.id, &edit, actor, now).await?;
+        }
         store.attach_incident_source(&attach(&open.id)).await?;
         tracing::info!(incident = %open.id, source = %failure.source, "failing source joined an automatic incident");
         return Ok(FailureOutcome::Joined(open.id));

@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::component_status::ComponentStatus;
-use upkeep_domain::incident::IncidentStatus;
+use upkeep_domain::incident::{Impact, IncidentStatus};
 use upkeep_engine::clock::{SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
 use upkeep_engine::incidents::{AUTO_ACTOR, AutoIncidentSettings, CURSOR, run};
@@ -262,6 +262,7 @@ async fn sources_on_one_component_share_an_incident_until_the_last_recovers() {
             status_of(&opened, "api"),
             Some(ComponentStatus::PartialOutage)
         );
+        assert_eq!(opened.impact, Impact::Major);
 
         // A warning rule on the same component joins it, without lowering the status.
         transition(
@@ -294,6 +295,11 @@ async fn sources_on_one_component_share_an_incident_until_the_last_recovers() {
         assert_eq!(
             status_of(&all[0], "api"),
             Some(ComponentStatus::MajorOutage)
+        );
+        assert_eq!(
+            all[0].impact,
+            Impact::Critical,
+            "the impact follows the worse status"
         );
 
         // Recoveries while others still fail keep it open.
