@@ -73,10 +73,13 @@ pub fn router(state: AppState) -> Router {
             }),
         );
 
+    // A successful write through the API or a hook may change what the status page shows.
+    let writes = Router::new().merge(admin).merge(hooks::routes()).layer(
+        axum::middleware::from_fn_with_state(state.status.clone(), poke_status_after_writes),
+    );
     let limited = Router::new()
         .merge(public)
-        .merge(admin)
-        .merge(hooks::routes())
+        .merge(writes)
         .merge(status::routes())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.public_limiter),
@@ -109,6 +112,24 @@ pub fn router(state: AppState) -> Router {
             Problem::internal(&"a request handler panicked").into_response()
         }))
         .with_state(state)
+}
+
+/// Middleware: after a successful request that is not a read, asks the status snapshot to
+/// rebuild now instead of at its next poll.
+async fn poke_status_after_writes(
+    axum::extract::State(status): axum::extract::State<status::snapshot::SnapshotCell>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let write = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if write && response.status().is_success() {
+        status.poke();
+    }
+    response
 }
 
 /// Sets `name: value` on every response that does not set it itself.

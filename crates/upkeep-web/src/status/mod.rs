@@ -1,25 +1,37 @@
-//! The public status data: the Statuspage v2-compatible JSON (`/api/v2/*.json`), served from an
-//! in-memory [`snapshot`] rebuilt in the background.
+//! The public status: the HTML pages (`/`, `/history`, `/incidents/{id}`), the feeds
+//! (`/feed.atom`, `/feed.rss`), the badges (`/badge/{component}.svg`) and the Statuspage
+//! v2-compatible JSON (`/api/v2/*.json`), all served from an in-memory [`snapshot`].
 //!
-//! [`keep_fresh`] (spawned by [`crate::serve`]) rebuilds the snapshot every second from the
-//! configuration, the live monitor and rule states and the stored incidents; a request that
-//! arrives before the first build builds it itself. Handlers never touch the database: they
-//! pick the prepared body for the client's `Accept-Encoding` (br, then gzip, then identity),
-//! answer `If-None-Match` with 304, and send `ETag`, `Last-Modified`,
-//! `Cache-Control: public, max-age=10` and `Vary: Accept-Encoding`.
+//! Rebuilding ([`keep_fresh`], spawned by [`crate::serve`]): every second — or at once when a
+//! handler here [pokes](snapshot::SnapshotCell::poke) it after a change — the task gathers the
+//! inputs (configuration, live monitor and rule states, incidents, uptime history) and hashes
+//! them; only when the hash differs from the current snapshot's are the model, pages and
+//! documents rendered again, and only bodies whose bytes changed are compressed again. The
+//! uptime history is re-read once a minute. Polling the store (rather than only local events)
+//! is what lets replicas sharing PostgreSQL show each other's changes within a second.
 //!
-//! Scheduled maintenance does not exist yet: the three `scheduled-maintenances` endpoints
-//! answer an empty `scheduled_maintenances` list.
+//! Serving: handlers never touch the database for snapshot paths. They pick the prepared body
+//! for the client's `Accept-Encoding` (br, then gzip, then identity), answer `If-None-Match`
+//! with 304, and send `ETag`, `Last-Modified`, `Cache-Control` and `Vary: Accept-Encoding`.
+//! Incident pages older than the snapshot's incidents are rendered on demand from the store.
+//!
+//! Scheduled maintenance is rendered from the data model; until maintenance windows exist the
+//! sections are empty.
 
+pub mod feeds;
+pub mod html;
+pub mod model;
 pub mod snapshot;
 pub mod statuspage;
+pub mod uptime;
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -28,35 +40,59 @@ use upkeep_domain::alert_rule::AlertState;
 
 use crate::problem::Problem;
 use crate::state::AppState;
-use snapshot::{Body, Endpoint, Snapshot};
-use statuspage::{Inputs, RECENT_INCIDENTS};
+use model::{Inputs, Model};
+use snapshot::{Body, Endpoint, Rendered, Snapshot};
+use statuspage::RECENT_INCIDENTS;
 
-/// How often the background task rebuilds the snapshot.
-pub const REBUILD_EVERY: Duration = Duration::from_secs(1);
+/// How often the background task looks for changes.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// How often the uptime history is read again.
+const HISTORY_EVERY: Duration = Duration::from_secs(60);
 
 /// Most unresolved incidents read per rebuild (their declared statuses all count).
 const MAX_UNRESOLVED: u32 = 1000;
 
-/// `Cache-Control` of every answer.
+/// `Cache-Control` of pages, feeds, badges and JSON: short, so a status change reaches readers
+/// within seconds, yet a flood of readers behind one cache costs one request per 10 s.
 const CACHE_CONTROL: &str = "public, max-age=10";
+/// `Cache-Control` of the stylesheet, whose URL changes with its content.
+const CACHE_CONTROL_STATIC: &str = "public, max-age=31536000, immutable";
 
-/// The public routes of the status data.
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The public routes of the status page.
 pub fn routes() -> Router<AppState> {
-    Endpoint::ALL
-        .into_iter()
-        .fold(Router::new(), |router, endpoint| {
+    let fixed = Endpoint::ALL.iter().map(|e| e.path()).chain([
+        "/",
+        "/history",
+        "/feed.atom",
+        "/feed.rss",
+        "/static/status.css",
+    ]);
+    fixed
+        .fold(Router::new(), |router, path| {
             router.route(
-                endpoint.path(),
+                path,
                 get(move |State(state): State<AppState>, headers: HeaderMap| {
-                    serve_endpoint(state, headers, endpoint)
+                    serve_path(state, headers, path)
                 }),
             )
         })
+        .route("/incidents/{id}", get(incident_page))
+        .route("/badge/{file}", get(badge))
 }
 
-/// Rebuilds the snapshot now from the current inputs and publishes it.
-pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
-    let loaded = state.config.current();
+/// What one rebuild reads.
+struct Gathered {
+    loaded: Arc<upkeep_engine::config::LoadedConfig>,
+    monitors: HashMap<String, (upkeep_domain::monitor_state::MonitorStatus, jiff::Timestamp)>,
+    firing: Vec<(String, upkeep_domain::config::Severity)>,
+    recent: Vec<upkeep_store::incidents::IncidentRecord>,
+    unresolved: Vec<upkeep_store::incidents::IncidentRecord>,
+}
+
+async fn gather(state: &AppState) -> anyhow::Result<Gathered> {
     let monitors = state
         .monitors
         .as_ref()
@@ -64,8 +100,8 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
         .unwrap_or_default()
         .into_iter()
         .map(|(id, v)| (id, (v.state.status, v.state.changed_at)))
-        .collect::<HashMap<_, _>>();
-    let firing = state
+        .collect();
+    let mut firing: Vec<_> = state
         .rules
         .as_ref()
         .map(|r| r.views())
@@ -74,23 +110,132 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
         .filter(|r| matches!(r.state, AlertState::Firing { .. }))
         .map(|r| (r.component, r.severity))
         .collect();
-    let recent = state
-        .store
-        .list_incidents(RECENT_INCIDENTS as u32, false)
-        .await?;
-    let unresolved = state.store.list_incidents(MAX_UNRESOLVED, true).await?;
+    firing.sort();
+    Ok(Gathered {
+        loaded: state.config.current(),
+        monitors,
+        firing,
+        recent: state
+            .store
+            .list_incidents(RECENT_INCIDENTS as u32, false)
+            .await?,
+        unresolved: state.store.list_incidents(MAX_UNRESOLVED, true).await?,
+    })
+}
+
+/// A hash of everything the snapshot shows (not of when it was built).
+fn digest(g: &Gathered, history_at: Option<jiff::Timestamp>, today: jiff::civil::Date) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    g.loaded.loaded_at.hash(&mut h);
+    let mut monitors: Vec<_> = g.monitors.iter().collect();
+    monitors.sort_by(|a, b| a.0.cmp(b.0));
+    for (id, (status, at)) in monitors {
+        (id, status.as_str(), at).hash(&mut h);
+    }
+    for (c, s) in &g.firing {
+        (c, s.as_str()).hash(&mut h);
+    }
+    for i in g.recent.iter().chain(&g.unresolved) {
+        (&i.id, i.updated_at).hash(&mut h);
+    }
+    (history_at, today).hash(&mut h);
+    h.finish()
+}
+
+/// Renders every resource of the snapshot from `model`.
+fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
+    let docs = statuspage::build(model)?;
+    let mut out: Vec<Rendered> = Endpoint::ALL
+        .iter()
+        .map(|e| Rendered {
+            path: e.path().to_owned(),
+            content_type: "application/json",
+            bytes: e.document(&docs).to_vec(),
+        })
+        .collect();
+    let page = |path: &str, content_type, bytes: Vec<u8>| Rendered {
+        path: path.to_owned(),
+        content_type,
+        bytes,
+    };
+    out.push(page(
+        "/",
+        HTML,
+        html::index(model, Vec::new())?.into_bytes(),
+    ));
+    out.push(page("/history", HTML, html::history(model)?.into_bytes()));
+    out.push(page(
+        "/feed.atom",
+        "application/atom+xml; charset=utf-8",
+        feeds::atom(model)?,
+    ));
+    out.push(page(
+        "/feed.rss",
+        "application/rss+xml; charset=utf-8",
+        feeds::rss(model)?,
+    ));
+    out.push(page(
+        "/static/status.css",
+        "text/css; charset=utf-8",
+        html::CSS.as_bytes().to_vec(),
+    ));
+    for i in model.recent.iter().chain(&model.unresolved) {
+        out.push(page(
+            &format!("/incidents/{}", i.id),
+            HTML,
+            html::incident(model, i)?.into_bytes(),
+        ));
+    }
+    for c in &model.components {
+        out.push(page(
+            &format!("/badge/{}.svg", c.key),
+            "image/svg+xml",
+            html::badge(c)?.into_bytes(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Brings the snapshot up to date: reads the inputs and, when they changed (or `force`),
+/// renders and publishes a new snapshot. One build runs at a time.
+pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
+    let mut builder = state.status.builder.lock().await;
     let now = state.clock.now();
+    let tz = state.config.current().config.page.timezone.clone();
+    let history_due = builder.history_at.is_none_or(|at| {
+        now.duration_since(at).unsigned_abs() >= HISTORY_EVERY
+            || tz.to_datetime(at).date() != tz.to_datetime(now).date()
+    });
+    if history_due {
+        builder.history.refresh(&state.store, &tz, now).await?;
+        builder.history_at = Some(now);
+    }
+    let gathered = gather(state).await?;
+    let inputs = digest(&gathered, builder.history_at, tz.to_datetime(now).date());
     let previous = state.status.get();
+    if let Some(p) = previous.as_ref().filter(|p| p.inputs == inputs) {
+        return Ok(Arc::clone(p));
+    }
+    let history = builder.history.clone();
     let built = tokio::task::spawn_blocking(move || -> anyhow::Result<Snapshot> {
-        let docs = statuspage::build(&Inputs {
-            config: &loaded.config,
-            config_loaded_at: loaded.loaded_at,
-            monitors,
-            firing,
-            recent,
-            unresolved,
-        })?;
-        Ok(Snapshot::build(&docs, now, previous.as_deref())?)
+        let model = Arc::new(Model::build(&Inputs {
+            config: &gathered.loaded.config,
+            config_loaded_at: gathered.loaded.loaded_at,
+            monitors: gathered.monitors,
+            firing: gathered.firing,
+            recent: gathered.recent,
+            unresolved: gathered.unresolved,
+            history: &history,
+            now,
+        }));
+        let rendered = render(&model)?;
+        Ok(Snapshot::build(
+            rendered,
+            model,
+            inputs,
+            now,
+            previous.as_deref(),
+        )?)
     })
     .await??;
     let built = Arc::new(built);
@@ -98,19 +243,23 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
     Ok(built)
 }
 
-/// Rebuilds the snapshot every [`REBUILD_EVERY`] until `stop` is cancelled (the first build
-/// right away). A failed build is logged and the previous snapshot kept.
+/// Keeps the snapshot current until `stop` is cancelled: a rebuild right away, then one every
+/// [`POLL_EVERY`] and one shortly after each poke. A failed build is logged and the previous
+/// snapshot kept.
 pub async fn keep_fresh(state: AppState, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(REBUILD_EVERY);
+    let mut tick = tokio::time::interval(POLL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = tick.tick() => {
-                if let Err(e) = rebuild(&state).await {
-                    tracing::warn!(error = %e, "could not rebuild the status snapshot");
-                }
+            _ = tick.tick() => {}
+            () = state.status.poked() => {
+                // Let a burst of changes settle into one build.
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
+        }
+        if let Err(e) = rebuild(&state).await {
+            tracing::warn!(error = %e, "could not rebuild the status snapshot");
         }
     }
 }
@@ -180,12 +329,9 @@ fn matching_tag(headers: &HeaderMap, body: &Body, coding: Coding) -> Option<Stri
         .then_some(ours)
 }
 
-/// Builds the first snapshot once, however many requests arrive before it exists: they queue
-/// behind one build and use what it made; a failed build answers 503 (and the next request
-/// tries again, one at a time).
-async fn first_build(state: &AppState) -> Option<Arc<Snapshot>> {
-    static FIRST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _guard = FIRST.lock().await;
+/// The current snapshot, building the first one if none exists yet (requests that arrive
+/// before it queue behind one build); `None` when that build fails.
+async fn current(state: &AppState) -> Option<Arc<Snapshot>> {
     if let Some(s) = state.status.get() {
         return Some(s);
     }
@@ -198,24 +344,73 @@ async fn first_build(state: &AppState) -> Option<Arc<Snapshot>> {
     }
 }
 
-async fn serve_endpoint(state: AppState, headers: HeaderMap, endpoint: Endpoint) -> Response {
-    let snapshot = match state.status.get() {
-        Some(s) => s,
-        None => match first_build(&state).await {
-            Some(s) => s,
-            None => {
-                let mut p = Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the status page is being prepared; try again in a moment",
-                );
-                p.retry_after = Some(1);
-                return p.into_response();
-            }
-        },
+fn preparing() -> Response {
+    let mut p = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the status page is being prepared; try again in a moment",
+    );
+    p.retry_after = Some(1);
+    p.into_response()
+}
+
+async fn serve_path(state: AppState, headers: HeaderMap, path: &'static str) -> Response {
+    let Some(snapshot) = current(&state).await else {
+        return preparing();
     };
-    let Some(body) = snapshot.body(endpoint) else {
-        return Problem::internal(&"the status snapshot lacks an endpoint").into_response();
+    match snapshot.body(path) {
+        Some(body) => send(&headers, body, path == "/static/status.css"),
+        None => Problem::internal(&"the status snapshot lacks a page").into_response(),
+    }
+}
+
+/// `/incidents/{id}`: from the snapshot, or rendered from the store for an older incident.
+async fn incident_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(snapshot) = current(&state).await else {
+        return preparing();
     };
+    if let Some(body) = snapshot.body(&format!("/incidents/{id}")) {
+        return send(&headers, body, false);
+    }
+    let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such incident").into_response();
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return not_found();
+    }
+    let record = match state.store.get_incident(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return not_found(),
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let page = match html::incident(&snapshot.model, &record) {
+        Ok(p) => p,
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    match Body::new(page.as_bytes(), HTML, record.updated_at) {
+        Ok(body) => send(&headers, &body, false),
+        Err(e) => Problem::internal(&e).into_response(),
+    }
+}
+
+/// `/badge/{component}.svg`.
+async fn badge(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(snapshot) = current(&state).await else {
+        return preparing();
+    };
+    match snapshot.body(&format!("/badge/{file}")) {
+        Some(body) if file.ends_with(".svg") => send(&headers, body, false),
+        _ => Problem::new(StatusCode::NOT_FOUND, "no such component badge").into_response(),
+    }
+}
+
+/// Answers with `body` in the negotiated encoding, or 304 when the client has it.
+fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Response {
     let coding = negotiate(
         headers
             .get(header::ACCEPT_ENCODING)
@@ -228,14 +423,21 @@ async fn serve_endpoint(state: AppState, headers: HeaderMap, endpoint: Endpoint)
         }
     };
     put(header::LAST_MODIFIED, &body.last_modified);
-    put(header::CACHE_CONTROL, CACHE_CONTROL);
+    put(
+        header::CACHE_CONTROL,
+        if immutable {
+            CACHE_CONTROL_STATIC
+        } else {
+            CACHE_CONTROL
+        },
+    );
     put(header::VARY, "Accept-Encoding");
-    if let Some(tag) = matching_tag(&headers, body, coding) {
+    if let Some(tag) = matching_tag(headers, body, coding) {
         put(header::ETAG, &tag);
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }
     put(header::ETAG, &etag(body, coding));
-    put(header::CONTENT_TYPE, "application/json");
+    put(header::CONTENT_TYPE, body.content_type);
     let bytes = match coding {
         Coding::Brotli => {
             put(header::CONTENT_ENCODING, "br");

@@ -1,20 +1,24 @@
-//! The in-memory snapshot the public JSON is served from: every endpoint's body prepared once
-//! per rebuild, plain, gzip and brotli, with a strong ETag and a Last-Modified.
+//! The in-memory snapshot the public status is served from: every page's, feed's, badge's and
+//! JSON document's body prepared once per rebuild, plain, gzip and brotli, with a strong ETag
+//! and a Last-Modified, and the [`Model`] they were rendered from.
 //!
-//! A rebuild that produces the same plain bytes for an endpoint keeps the old body, so its
-//! ETag and Last-Modified do not move and clients' conditional requests keep answering 304.
+//! A rebuild that produces the same plain bytes for a path keeps the old body, so its ETag and
+//! Last-Modified do not move and clients' conditional requests keep answering 304.
 //! Readers take an `Arc` of the current snapshot under a short read lock and never wait for a
 //! rebuild.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, RwLock};
 
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, Notify};
 
-use super::statuspage::Documents;
+use super::model::Model;
+use super::uptime::History;
 
-/// The endpoints served from the snapshot.
+/// The Statuspage v2 JSON endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     Summary,
@@ -53,11 +57,8 @@ impl Endpoint {
         }
     }
 
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn document(self, docs: &Documents) -> &[u8] {
+    /// The document of this endpoint among `docs`.
+    pub fn document(self, docs: &super::statuspage::Documents) -> &[u8] {
         match self {
             Endpoint::Summary => &docs.summary,
             Endpoint::Status => &docs.status,
@@ -71,6 +72,14 @@ impl Endpoint {
     }
 }
 
+/// One rendered resource: its path, media type and plain bytes.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub path: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
 /// One endpoint's body in every encoding we serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Body {
@@ -82,11 +91,13 @@ pub struct Body {
     pub tag: String,
     /// As an HTTP date.
     pub last_modified: String,
+    /// The media type.
+    pub content_type: &'static str,
 }
 
 impl Body {
     /// Prepares `plain` in every encoding; `at` becomes its Last-Modified.
-    pub fn new(plain: &[u8], at: Timestamp) -> std::io::Result<Body> {
+    pub fn new(plain: &[u8], content_type: &'static str, at: Timestamp) -> std::io::Result<Body> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(plain)?;
         let gzip = gz.finish()?;
@@ -104,6 +115,7 @@ impl Body {
             brotli: br.into(),
             tag,
             last_modified: http_date(at),
+            content_type,
         })
     }
 }
@@ -115,44 +127,65 @@ pub fn http_date(t: Timestamp) -> String {
         .to_string()
 }
 
-/// Every endpoint's body.
+/// Every resource's body, by path, and the model they came from.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    bodies: Vec<Arc<Body>>,
+    bodies: HashMap<String, Arc<Body>>,
+    /// What the bodies were rendered from (pages rendered on demand use it too).
+    pub model: Arc<Model>,
+    /// A digest of the inputs; equal inputs are not rendered again.
+    pub inputs: u64,
 }
 
 impl Snapshot {
-    /// The body of `endpoint`.
-    pub fn body(&self, endpoint: Endpoint) -> Option<&Arc<Body>> {
-        self.bodies.get(endpoint.index())
+    /// The body at `path`.
+    pub fn body(&self, path: &str) -> Option<&Arc<Body>> {
+        self.bodies.get(path)
     }
 
-    /// The snapshot of `docs` built at `at`, reusing the bodies of `previous` whose bytes did
-    /// not change (same ETag, same Last-Modified).
+    /// The snapshot of `rendered` built at `at`, reusing the bodies of `previous` whose bytes
+    /// did not change (same ETag, same Last-Modified).
     pub fn build(
-        docs: &Documents,
+        rendered: Vec<Rendered>,
+        model: Arc<Model>,
+        inputs: u64,
         at: Timestamp,
         previous: Option<&Snapshot>,
     ) -> std::io::Result<Snapshot> {
-        let mut bodies = Vec::with_capacity(Endpoint::ALL.len());
-        for endpoint in Endpoint::ALL {
-            let plain = endpoint.document(docs);
-            let kept = previous
-                .and_then(|p| p.body(endpoint))
-                .filter(|b| b.plain.as_ref() == plain);
-            bodies.push(match kept {
-                Some(b) => Arc::clone(b),
-                None => Arc::new(Body::new(plain, at)?),
+        let mut bodies = HashMap::with_capacity(rendered.len());
+        for r in rendered {
+            let kept = previous.and_then(|p| p.body(&r.path)).filter(|b| {
+                b.plain.as_ref() == r.bytes.as_slice() && b.content_type == r.content_type
             });
+            let body = match kept {
+                Some(b) => Arc::clone(b),
+                None => Arc::new(Body::new(&r.bytes, r.content_type, at)?),
+            };
+            bodies.insert(r.path, body);
         }
-        Ok(Snapshot { bodies })
+        Ok(Snapshot {
+            bodies,
+            model,
+            inputs,
+        })
     }
+}
+
+/// State of the builder: one build at a time, and the uptime history it keeps up to date.
+#[derive(Debug, Default)]
+pub struct Builder {
+    pub history: History,
+    /// When the history was last read.
+    pub history_at: Option<Timestamp>,
 }
 
 /// The shared cell holding the current snapshot. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotCell {
     current: Arc<RwLock<Option<Arc<Snapshot>>>>,
+    /// Held while building (so the first requests share one build).
+    pub builder: Arc<Mutex<Builder>>,
+    changed: Arc<Notify>,
 }
 
 impl SnapshotCell {
@@ -167,5 +200,16 @@ impl SnapshotCell {
     /// Replaces the current snapshot.
     pub fn set(&self, snapshot: Arc<Snapshot>) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+    }
+
+    /// Tells the rebuilding task that something shown changed here, so it rebuilds now rather
+    /// than at its next poll.
+    pub fn poke(&self) {
+        self.changed.notify_one();
+    }
+
+    /// Waits for [`SnapshotCell::poke`].
+    pub async fn poked(&self) {
+        self.changed.notified().await;
     }
 }

@@ -1,0 +1,361 @@
+//! The public status model: what every public representation (the Statuspage v2 JSON, the HTML
+//! pages, the feeds, the badges) is rendered from, resolved once per snapshot.
+//!
+//! Pure: no clock, no I/O. The same [`Inputs`] always give the same [`Model`].
+//!
+//! - A component's status derives from its monitors and firing rules
+//!   ([`upkeep_domain::component_status::derive`]), overridden by the worst status an
+//!   unresolved incident declares for it.
+//! - Its `updated_at` is the latest of the configuration's load, its monitors' last status
+//!   change and the last update of an unresolved incident affecting it.
+//! - The overall indicator is the worst of the components' statuses and the unresolved
+//!   incidents' impacts.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use sha2::{Digest, Sha256};
+use upkeep_domain::component_status::{ComponentStatus, derive, with_overrides};
+use upkeep_domain::config::{Config, Severity};
+use upkeep_domain::incident::Impact;
+use upkeep_domain::monitor_state::MonitorStatus;
+use upkeep_store::incidents::IncidentRecord;
+
+use super::uptime::{self, DayUptime, History};
+
+/// Everything a snapshot is built from.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    pub config: &'a Config,
+    /// When the running configuration was loaded.
+    pub config_loaded_at: Timestamp,
+    /// Each monitor's status and when it last changed, by monitor id (missing: pending).
+    pub monitors: HashMap<String, (MonitorStatus, Timestamp)>,
+    /// `(component id, severity)` of every firing rule.
+    pub firing: Vec<(String, Severity)>,
+    /// The most recent incidents, newest first.
+    pub recent: Vec<IncidentRecord>,
+    /// Every unresolved incident, newest first.
+    pub unresolved: Vec<IncidentRecord>,
+    /// The uptime history (the bars and badges).
+    pub history: &'a History,
+    /// The instant the snapshot is for (today's bar ends here).
+    pub now: Timestamp,
+}
+
+/// A component as the public sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentView {
+    /// The id in the configuration.
+    pub key: String,
+    /// The public, Statuspage-shaped id ([`stable_id`]).
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub group: Option<String>,
+    pub status: ComponentStatus,
+    pub updated_at: Timestamp,
+    /// The last [`uptime::DAYS`] local days, oldest first.
+    pub days: Vec<DayUptime>,
+}
+
+/// A group of components, or one ungrouped component, in page order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Section {
+    Group {
+        id: String,
+        name: String,
+        status: ComponentStatus,
+        updated_at: Timestamp,
+        /// Indexes into [`Model::components`].
+        members: Vec<usize>,
+    },
+    Single(usize),
+}
+
+/// The resolved public status.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub page_id: String,
+    pub name: String,
+    pub url: String,
+    pub tz: TimeZone,
+    pub tz_name: String,
+    pub config_loaded_at: Timestamp,
+    pub components: Vec<ComponentView>,
+    /// Ungrouped components and groups, in the order of their first component.
+    pub sections: Vec<Section>,
+    /// `none | maintenance | minor | major | critical`.
+    pub indicator: &'static str,
+    /// The latest change of anything shown.
+    pub updated_at: Timestamp,
+    /// The most recent incidents, newest first.
+    pub recent: Vec<IncidentRecord>,
+    /// Every unresolved incident, newest first.
+    pub unresolved: Vec<IncidentRecord>,
+    pub now: Timestamp,
+    pub today: Date,
+}
+
+/// A deterministic Statuspage-shaped id (12 lowercase alphanumerics) for a config object of
+/// `kind` (`page`, `component`, `group`) named `key`: base 36 of a SHA-256 prefix.
+pub fn stable_id(kind: &str, key: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let digest = Sha256::new()
+        .chain_update(kind.as_bytes())
+        .chain_update([0u8])
+        .chain_update(key.as_bytes())
+        .finalize();
+    let mut n = digest
+        .iter()
+        .take(16)
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+    let mut out = [b'0'; 12];
+    for slot in out.iter_mut().rev() {
+        // `n % 36` is below 36, so the index is in bounds.
+        *slot = ALPHABET[(n % 36) as usize];
+        n /= 36;
+    }
+    out.iter().map(|b| char::from(*b)).collect()
+}
+
+/// Rank for "worst": maintenance counts just above operational, so any real trouble beats it.
+pub fn rank(s: ComponentStatus) -> u8 {
+    match s {
+        ComponentStatus::Operational => 0,
+        ComponentStatus::UnderMaintenance => 1,
+        ComponentStatus::DegradedPerformance => 2,
+        ComponentStatus::PartialOutage => 3,
+        ComponentStatus::MajorOutage => 4,
+    }
+}
+
+/// The worse of two statuses.
+pub fn worst(a: ComponentStatus, b: ComponentStatus) -> ComponentStatus {
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// The `status.indicator` from the components' statuses and the unresolved incidents' impacts.
+pub fn indicator(
+    components: impl IntoIterator<Item = ComponentStatus>,
+    impacts: impl IntoIterator<Item = Impact>,
+) -> &'static str {
+    // 0 none, 1 maintenance, 2 minor, 3 major, 4 critical.
+    let from_components = components.into_iter().map(rank);
+    let from_incidents = impacts.into_iter().map(|i| match i {
+        Impact::None => 0,
+        Impact::Minor => 2,
+        Impact::Major => 3,
+        Impact::Critical => 4,
+    });
+    match from_components.chain(from_incidents).max().unwrap_or(0) {
+        4 => "critical",
+        3 => "major",
+        2 => "minor",
+        1 => "maintenance",
+        _ => "none",
+    }
+}
+
+/// Statuspage's description of an indicator.
+pub fn description(indicator: &str) -> &'static str {
+    match indicator {
+        "critical" => "Major System Outage",
+        "major" => "Partial System Outage",
+        "minor" => "Minor Service Outage",
+        "maintenance" => "Service Under Maintenance",
+        _ => "All Systems Operational",
+    }
+}
+
+impl Model {
+    /// Resolves `inputs`.
+    pub fn build(inputs: &Inputs<'_>) -> Model {
+        let config = inputs.config;
+        let tz = config.page.timezone.clone();
+        let today = tz.to_datetime(inputs.now).date();
+        let days = uptime::last_days(today, uptime::DAYS);
+
+        // Worst status declared by an unresolved incident, and its last change, per component.
+        let mut declared: HashMap<&str, (ComponentStatus, Timestamp)> = HashMap::new();
+        for incident in &inputs.unresolved {
+            for c in &incident.components {
+                let entry = declared
+                    .entry(c.id.as_str())
+                    .or_insert((c.status, incident.updated_at));
+                entry.0 = worst(entry.0, c.status);
+                entry.1 = entry.1.max(incident.updated_at);
+            }
+        }
+        // Incidents that may show on the bars: the recent ones and every unresolved one.
+        let mut bar_incidents: Vec<IncidentRecord> = inputs.unresolved.clone();
+        for i in &inputs.recent {
+            if !bar_incidents.iter().any(|u| u.id == i.id) {
+                bar_incidents.push(i.clone());
+            }
+        }
+
+        let components: Vec<ComponentView> = config
+            .components
+            .iter()
+            .map(|(cid, c)| {
+                let mut updated_at = inputs.config_loaded_at;
+                let monitor_ids: Vec<&str> = config
+                    .monitors
+                    .iter()
+                    .filter(|(_, m)| &m.component == cid)
+                    .map(|(mid, _)| mid.as_str())
+                    .collect();
+                let statuses: Vec<MonitorStatus> = monitor_ids
+                    .iter()
+                    .map(|mid| match inputs.monitors.get(*mid) {
+                        Some((status, since)) => {
+                            updated_at = updated_at.max(*since);
+                            *status
+                        }
+                        None => MonitorStatus::Pending,
+                    })
+                    .collect();
+                let severities: Vec<Severity> = inputs
+                    .firing
+                    .iter()
+                    .filter(|(component, _)| component == cid)
+                    .map(|(_, s)| *s)
+                    .collect();
+                let incident = declared.get(cid.as_str()).map(|(status, at)| {
+                    updated_at = updated_at.max(*at);
+                    *status
+                });
+                ComponentView {
+                    key: cid.clone(),
+                    id: stable_id("component", cid),
+                    name: c.name.clone(),
+                    description: c.description.clone(),
+                    group: c.group.clone(),
+                    status: with_overrides(derive(&statuses, &severities), incident, false),
+                    updated_at,
+                    days: uptime::component_days(
+                        cid,
+                        &monitor_ids,
+                        inputs.history,
+                        &tz,
+                        &days,
+                        inputs.now,
+                        &bar_incidents,
+                    ),
+                }
+            })
+            .collect();
+
+        let mut sections: Vec<Section> = Vec::new();
+        for (index, c) in components.iter().enumerate() {
+            match &c.group {
+                None => sections.push(Section::Single(index)),
+                Some(g) => {
+                    let existing = sections.iter_mut().find_map(|s| match s {
+                        Section::Group { name, members, .. } if name == g => Some(members),
+                        _ => None,
+                    });
+                    match existing {
+                        Some(members) => members.push(index),
+                        None => sections.push(Section::Group {
+                            id: stable_id("group", g),
+                            name: g.clone(),
+                            status: ComponentStatus::Operational,
+                            updated_at: inputs.config_loaded_at,
+                            members: vec![index],
+                        }),
+                    }
+                }
+            }
+        }
+        for section in &mut sections {
+            if let Section::Group {
+                status,
+                updated_at,
+                members,
+                ..
+            } = section
+            {
+                for &m in members.iter() {
+                    if let Some(c) = components.get(m) {
+                        *status = worst(*status, c.status);
+                        *updated_at = (*updated_at).max(c.updated_at);
+                    }
+                }
+            }
+        }
+
+        let indicator = indicator(
+            components.iter().map(|c| c.status),
+            inputs.unresolved.iter().map(|i| i.impact),
+        );
+        let updated_at = components
+            .iter()
+            .map(|c| c.updated_at)
+            .chain(inputs.recent.iter().map(|i| i.updated_at))
+            .chain(inputs.unresolved.iter().map(|i| i.updated_at))
+            .fold(inputs.config_loaded_at, Timestamp::max);
+
+        Model {
+            page_id: stable_id("page", &config.page.url),
+            name: config.page.name.clone(),
+            url: config.page.url.trim_end_matches('/').to_owned(),
+            tz,
+            tz_name: config.page.timezone_name.clone(),
+            config_loaded_at: inputs.config_loaded_at,
+            components,
+            sections,
+            indicator,
+            updated_at,
+            recent: inputs.recent.clone(),
+            unresolved: inputs.unresolved.clone(),
+            now: inputs.now,
+            today,
+        }
+    }
+
+    /// The component with configuration id `key`.
+    pub fn component(&self, key: &str) -> Option<&ComponentView> {
+        self.components.iter().find(|c| c.key == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_ids_have_the_statuspage_shape_and_do_not_change() {
+        let a = stable_id("component", "api");
+        assert_eq!(a.len(), 12);
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+        assert_eq!(a, stable_id("component", "api"));
+        assert_ne!(a, stable_id("group", "api"));
+        assert_ne!(a, stable_id("component", "web"));
+    }
+
+    #[test]
+    fn the_indicator_is_the_worst_of_components_and_incidents() {
+        use ComponentStatus::*;
+        assert_eq!(indicator([Operational], []), "none");
+        assert_eq!(
+            indicator([UnderMaintenance, Operational], []),
+            "maintenance"
+        );
+        assert_eq!(
+            indicator([UnderMaintenance, DegradedPerformance], []),
+            "minor"
+        );
+        assert_eq!(indicator([PartialOutage], [Impact::Minor]), "major");
+        assert_eq!(indicator([Operational], [Impact::Critical]), "critical");
+        assert_eq!(indicator([MajorOutage], []), "critical");
+        assert_eq!(description("none"), "All Systems Operational");
+        assert_eq!(description("major"), "Partial System Outage");
+    }
+}
