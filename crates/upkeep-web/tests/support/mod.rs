@@ -35,6 +35,27 @@ impl TestApp {
     }
 
     pub async fn start_with(config_text: &str, header_timeout: std::time::Duration) -> TestApp {
+        Self::start_full(config_text, header_timeout, |_| async {}).await
+    }
+
+    /// Starts after `seed` has written to the empty database (what the server reads at start).
+    pub async fn start_seeded<F, Fut>(config_text: &str, seed: F) -> TestApp
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        Self::start_full(config_text, upkeep_web::HEADER_READ_TIMEOUT, seed).await
+    }
+
+    async fn start_full<F, Fut>(
+        config_text: &str,
+        header_timeout: std::time::Duration,
+        seed: F,
+    ) -> TestApp
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("upkeep.yaml");
         std::fs::write(&config_path, config_text).unwrap();
@@ -45,6 +66,7 @@ impl TestApp {
         .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
         let db = TestDatabase::sqlite();
         let store = db.store().await;
+        seed(store.clone()).await;
         let now = jiff::Timestamp::now();
         let token = |role: Role| {
             let store = store.clone();

@@ -1,0 +1,493 @@
+//! The HTML status page, the history and incident pages, the feeds and the badges over real
+//! sockets: structure read back with an HTML5 parser (html5ever, through `scraper`), hostile
+//! text in every field an operator or an alert can fill, conditional and compressed answers,
+//! uptime bars from stored results, and the feeds read by a real feed parser (Python's
+//! feedparser, installed by `scripts/test-deps.sh`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use scraper::{Html, Selector};
+use serde_json::{Value, json};
+use support::{TestApp, problem};
+use upkeep_store::monitoring::CheckResult;
+
+const CONFIG: &str = r#"
+page:
+  name: Test Cloud
+  url: http://status.example.test
+  timezone: Europe/Rome
+server:
+  rate_limit: { per_second: 1000, burst: 1000 }
+components:
+  api: { name: Public API, group: Core, description: "The <b onclick=alert(1)>REST</b> API" }
+  db: { name: Database, group: Core }
+  web: { name: Website }
+monitors:
+  api-http:
+    component: api
+    http: { url: "http://127.0.0.1:9/never" }
+    interval: 1h
+"#;
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).unwrap()
+}
+
+async fn text(app: &TestApp, path: &str) -> String {
+    let r = app.get(path, None).await;
+    assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+    r.text().await.unwrap()
+}
+
+/// Polls `path` until its body contains `needle` (the snapshot rebuilds right after a write).
+async fn wait_for(app: &TestApp, path: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = text(app, path).await;
+        if body.contains(needle) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} never showed {needle:?}:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn open(app: &TestApp, title: &str, body: &str, status: &str) -> String {
+    let r = app
+        .post_json(
+            "/api/v1/incidents",
+            &app.editor,
+            &json!({
+                "title": title,
+                "body": body,
+                "components": [{ "id": "api", "status": status }],
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// Asserts `html` holds no way to run script: no script elements, no event-handler attributes,
+/// no `javascript:`/`data:`/`vbscript:` URLs, no frames or objects.
+fn assert_inert(html: &str, context: &str) {
+    let doc = Html::parse_document(html);
+    for tag in [
+        "script", "iframe", "object", "embed", "frame", "base", "form",
+    ] {
+        assert!(
+            doc.select(&sel(tag)).next().is_none(),
+            "{context}: a <{tag}> element got through"
+        );
+    }
+    for el in doc.select(&sel("*")) {
+        for (name, value) in el.value().attrs() {
+            assert!(
+                !name.to_ascii_lowercase().starts_with("on"),
+                "{context}: event handler attribute {name}={value:?} on <{}>",
+                el.value().name()
+            );
+            if matches!(
+                name,
+                "href" | "src" | "action" | "formaction" | "xlink:href"
+            ) {
+                let v: String = value
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && !c.is_control())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                for scheme in ["javascript:", "data:", "vbscript:"] {
+                    assert!(
+                        !v.starts_with(scheme),
+                        "{context}: {name}={value:?} on <{}>",
+                        el.value().name()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_page_shows_groups_components_bars_and_the_active_incident() {
+    let app = TestApp::start(CONFIG).await;
+    let html = text(&app, "/").await;
+    let doc = Html::parse_document(&html);
+    assert_eq!(
+        doc.select(&sel("title")).next().unwrap().inner_html(),
+        "Test Cloud status"
+    );
+    assert!(doc.select(&sel("meta[name=viewport]")).next().is_some());
+    assert!(doc.select(&sel("html[lang=en]")).next().is_some());
+    let banner = doc.select(&sel(".banner")).next().unwrap();
+    assert!(banner.value().classes().any(|c| c == "i-none"), "{html}");
+    assert!(banner.text().any(|t| t.contains("All Systems Operational")));
+    let groups: Vec<String> = doc
+        .select(&sel("section.group > h3 > span:first-child"))
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(groups, ["Core"]);
+    let names: Vec<String> = doc
+        .select(&sel(".component .name"))
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(names, ["Public API", "Database", "Website"]);
+    for c in doc.select(&sel(".component")) {
+        assert_eq!(c.select(&sel("ol.bars > li")).count(), 90, "90 days a bar");
+    }
+    assert!(
+        doc.select(&sel(".card.impact-major, .card.impact-minor"))
+            .next()
+            .is_none(),
+        "no incident yet"
+    );
+
+    let id = open(&app, "API errors", "We are **looking**.", "partial_outage").await;
+    let html = wait_for(&app, "/", "API errors").await;
+    let doc = Html::parse_document(&html);
+    let banner = doc.select(&sel(".banner")).next().unwrap();
+    assert!(banner.value().classes().any(|c| c == "i-major"), "{html}");
+    let card = doc.select(&sel("#active-h + article")).next().unwrap();
+    let link = card.select(&sel("h3 a")).next().unwrap();
+    assert_eq!(
+        link.value().attr("href"),
+        Some(&*format!("/incidents/{id}"))
+    );
+    assert!(card.inner_html().contains("<strong>looking</strong>"));
+    let api = doc.select(&sel("#c-api .status")).next().unwrap();
+    assert_eq!(api.text().collect::<String>(), "Partial outage");
+    let core = doc
+        .select(&sel("section.group > h3 .status"))
+        .next()
+        .unwrap();
+    assert_eq!(core.text().collect::<String>(), "Partial outage");
+
+    // The incident's own page and the history list it.
+    let page = text(&app, &format!("/incidents/{id}")).await;
+    assert!(
+        page.contains("<title>API errors — Test Cloud</title>"),
+        "{page}"
+    );
+    assert!(page.contains("Affected: Public API"));
+    let history = text(&app, "/history").await;
+    assert!(history.contains(&format!("/incidents/{id}")));
+}
+
+#[tokio::test]
+async fn hostile_text_is_shown_as_text_and_never_runs() {
+    let app = TestApp::start(CONFIG).await;
+    let title = r#"<script>alert(1)</script>"><img src=x onerror=alert(2)><svg onload=alert(3)>"#;
+    let body = concat!(
+        "[click](javascript:alert(1)) [two](JAVASCRIPT:alert(2)) [three]( javascript:alert(3))\n\n",
+        "<a href=\"javascript:alert(4)\">four</a> <a href=\"data:text/html,<script>alert(5)</script>\">five</a>\n\n",
+        "<img src=x onerror=alert(6)> <p onmouseover=\"alert(7)\">seven</p>\n\n",
+        "<iframe src=\"https://evil.example\"></iframe><script>alert(8)</script>\n\n",
+        "\" onfocus=\"alert(9)\" autofocus=\"\n\n",
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(10)>",
+    );
+    let id = open(&app, title, body, "major_outage").await;
+    let edit = app
+        .client
+        .patch(app.url(&format!("/api/v1/incidents/{id}")))
+        .bearer_auth(&app.editor)
+        .json(&json!({ "postmortem": "<script>alert(11)</script>[x](javascript:alert(12))" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edit.status(), StatusCode::OK);
+
+    let index = wait_for(&app, "/", "alert(2)").await;
+    let incident = wait_for(&app, &format!("/incidents/{id}"), "Postmortem").await;
+    let history = text(&app, "/history").await;
+    let badge = text(&app, "/badge/api.svg").await;
+    for (context, html) in [
+        ("/", &index),
+        ("/incidents/{id}", &incident),
+        ("/history", &history),
+        ("/badge/api.svg", &badge),
+    ] {
+        assert_inert(html, context);
+    }
+    // The title is shown to readers as the text that was typed.
+    let doc = Html::parse_document(&incident);
+    let h2: String = doc.select(&sel("h2")).next().unwrap().text().collect();
+    assert_eq!(h2, title);
+    // The component description from the configuration is escaped too.
+    let desc: String = Html::parse_document(&index)
+        .select(&sel("#c-api .desc"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert_eq!(desc, "The <b onclick=alert(1)>REST</b> API");
+    // The policy forbids script of any origin even if markup got through.
+    let r = app.get("/", None).await;
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") || csp.contains("script-src 'none'"));
+    assert!(!csp.contains("unsafe-inline"));
+}
+
+#[tokio::test]
+async fn pages_revalidate_and_come_compressed() {
+    let app = TestApp::start(CONFIG).await;
+    let r = app
+        .client
+        .get(app.url("/"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(r.headers()["content-encoding"], "br");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=10");
+    assert_eq!(r.headers()["vary"], "Accept-Encoding");
+    let tag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(r.headers().contains_key("last-modified"));
+    let compressed = r.bytes().await.unwrap();
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut &compressed[..], &mut plain).unwrap();
+    assert!(String::from_utf8(plain).unwrap().contains("Test Cloud"));
+
+    let again = app
+        .client
+        .get(app.url("/"))
+        .header("accept-encoding", "br")
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // The stylesheet the page names is served and cacheable for a year.
+    let html = text(&app, "/").await;
+    let href = Html::parse_document(&html)
+        .select(&sel("link[rel=stylesheet]"))
+        .next()
+        .unwrap()
+        .value()
+        .attr("href")
+        .unwrap()
+        .to_owned();
+    assert!(href.starts_with("/static/status.css?v="));
+    let css = app.get(&href, None).await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+}
+
+#[tokio::test]
+async fn bars_and_badges_show_the_uptime_the_probes_saw() {
+    // Yesterday (in the page's zone): one check down for 1 % of the day.
+    let tz = jiff::tz::TimeZone::get("Europe/Rome").unwrap();
+    let now = jiff::Timestamp::now();
+    let yesterday = tz.to_datetime(now).date().yesterday().unwrap();
+    let noon = yesterday
+        .at(12, 0, 0, 0)
+        .to_zoned(tz.clone())
+        .unwrap()
+        .timestamp();
+    let day_ms = crate_day_ms(yesterday, &tz);
+    let app = TestApp::start_seeded(CONFIG, |store| async move {
+        store
+            .record_results(&[
+                CheckResult {
+                    monitor_id: "api-http".into(),
+                    at: noon,
+                    ok: false,
+                    latency_ms: 10,
+                    status_code: Some(500),
+                    failure: Some("status 500".into()),
+                    location: None,
+                    down_ms: day_ms / 100,
+                },
+                CheckResult {
+                    monitor_id: "api-http".into(),
+                    at: noon + jiff::SignedDuration::from_mins(1),
+                    ok: true,
+                    latency_ms: 10,
+                    status_code: Some(200),
+                    failure: None,
+                    location: None,
+                    down_ms: 0,
+                },
+            ])
+            .await
+            .unwrap();
+    })
+    .await;
+
+    let html = text(&app, "/").await;
+    let doc = Html::parse_document(&html);
+    let bars: Vec<_> = doc.select(&sel("#c-api ol.bars > li")).collect();
+    assert_eq!(bars.len(), 90);
+    let y = bars[88];
+    assert!(y.value().classes().any(|c| c == "d-minor"), "{}", y.html());
+    let tip: String = y.text().collect();
+    assert!(
+        tip.contains(&yesterday.strftime("%-d %b %Y").to_string()) && tip.contains("99% uptime"),
+        "{tip}"
+    );
+    assert!(
+        bars[0].value().classes().any(|c| c == "d-none"),
+        "no data long ago"
+    );
+    let axis: String = doc
+        .select(&sel("#c-api .axis"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(axis.contains("99% uptime"), "{axis}");
+
+    let r = app.get("/badge/api.svg", None).await;
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    let svg = r.text().await.unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(
+        svg.contains("Public API") && svg.contains("operational · 99%"),
+        "{svg}"
+    );
+    // Components without results say what they are without a made-up figure.
+    let web = text(&app, "/badge/web.svg").await;
+    assert!(web.contains(">operational</text>"), "{web}");
+
+    problem(
+        app.get("/badge/nope.svg", None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(app.get("/badge/api.png", None).await, StatusCode::NOT_FOUND).await;
+}
+
+fn crate_day_ms(day: jiff::civil::Date, tz: &jiff::tz::TimeZone) -> i64 {
+    let start = day.to_zoned(tz.clone()).unwrap().timestamp();
+    let end = day
+        .tomorrow()
+        .unwrap()
+        .to_zoned(tz.clone())
+        .unwrap()
+        .timestamp();
+    end.as_millisecond() - start.as_millisecond()
+}
+
+#[tokio::test]
+async fn incidents_older_than_the_snapshot_render_on_demand() {
+    let app = TestApp::start(CONFIG).await;
+    let first = open(&app, "The oldest one", "long ago", "degraded_performance").await;
+    for n in 0..52 {
+        open(&app, &format!("Incident {n}"), "", "degraded_performance").await;
+    }
+    let page = wait_for(&app, &format!("/incidents/{first}"), "The oldest one").await;
+    assert!(page.contains("long ago"));
+    problem(
+        app.get("/incidents/zzzzzzzzzzzz", None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        app.get("/incidents/..%2F..%2Fetc", None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn feeds_read_by_a_real_feed_parser() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import feedparser"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: Python feedparser is not installed; run scripts/test-deps.sh");
+        return;
+    }
+    let app = TestApp::start(CONFIG).await;
+    let a = open(
+        &app,
+        "Database slow",
+        "Looking <b>into</b> it & more",
+        "degraded_performance",
+    )
+    .await;
+    let b = open(&app, "API down", "All requests fail", "major_outage").await;
+    let resolved = app
+        .post_json(
+            &format!("/api/v1/incidents/{a}/resolve"),
+            &app.editor,
+            &json!({ "body": "Fixed." }),
+        )
+        .await;
+    assert_eq!(resolved.status(), StatusCode::OK);
+    wait_for(&app, "/feed.atom", "Database slow (resolved)").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    for (path, name, version) in [
+        ("/feed.atom", "feed.atom", "atom10"),
+        ("/feed.rss", "feed.rss", "rss20"),
+    ] {
+        let r = app.get(path, None).await;
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.contains("xml"), "{ct}");
+        let file = dir.path().join(name);
+        std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                r#"
+import json, sys, feedparser
+d = feedparser.parse(sys.argv[1])
+print(json.dumps({
+  "version": d.version, "bozo": d.bozo, "bozo_exception": str(d.get("bozo_exception", "")),
+  "title": d.feed.get("title"),
+  "entries": [{"id": e.get("id"), "title": e.get("title"), "link": e.get("link"),
+               "updated": e.get("updated") or e.get("published"),
+               "summary": e.get("summary", "")} for e in d.entries],
+}))
+"#,
+            )
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let parsed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(parsed["version"], version, "{parsed}");
+        assert_eq!(parsed["bozo"], false, "{parsed}");
+        assert_eq!(parsed["title"], "Test Cloud status");
+        let entries = parsed["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{parsed}");
+        // Newest first, ids stable permalinks, titles with the current status.
+        let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            ids,
+            [
+                format!("http://status.example.test/incidents/{b}"),
+                format!("http://status.example.test/incidents/{a}"),
+            ]
+        );
+        assert_eq!(entries[0]["title"], "API down (investigating)");
+        assert_eq!(entries[1]["title"], "Database slow (resolved)");
+        assert_eq!(entries[1]["link"], ids[1]);
+        assert!(entries[1]["updated"].is_string());
+        let summary = entries[1]["summary"].as_str().unwrap();
+        assert!(summary.contains("Fixed."), "{summary}");
+        assert!(!summary.contains("<script"), "{summary}");
+    }
+}
