@@ -13,6 +13,7 @@ pub mod config;
 pub mod duration;
 pub mod heartbeat;
 pub mod incident;
+pub mod maintenance;
 pub mod metrics_text;
 pub mod monitor_state;
 pub mod recurrence;
