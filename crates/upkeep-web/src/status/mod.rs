@@ -6,8 +6,8 @@
 //! handler here [pokes](snapshot::SnapshotCell::poke) it after a change — the task gathers the
 //! inputs (configuration, live monitor and rule states, incidents, uptime history) and hashes
 //! them; only when the hash differs from the current snapshot's are the model, pages and
-//! documents rendered again, and only bodies whose bytes changed are compressed again. The
-//! uptime history is re-read once a minute. Polling the store (rather than only local events)
+//! documents rendered again, and only bodies whose bytes changed are compressed again. Today's
+//! and yesterday's uptime are re-read every ten seconds (older days once). Polling the store (rather than only local events)
 //! is what lets replicas sharing PostgreSQL show each other's changes within a second.
 //!
 //! Serving: handlers never touch the database for snapshot paths. They pick the prepared body
@@ -47,8 +47,8 @@ use statuspage::RECENT_INCIDENTS;
 /// How often the background task looks for changes.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
 
-/// How often the uptime history is read again.
-const HISTORY_EVERY: Duration = Duration::from_secs(60);
+/// How often today's and yesterday's uptime are read again (a grouped query per day).
+const HISTORY_EVERY: Duration = Duration::from_secs(10);
 
 /// Most unresolved incidents read per rebuild (their declared statuses all count).
 const MAX_UNRESOLVED: u32 = 1000;
@@ -124,7 +124,7 @@ async fn gather(state: &AppState) -> anyhow::Result<Gathered> {
 }
 
 /// A hash of everything the snapshot shows (not of when it was built).
-fn digest(g: &Gathered, history_at: Option<jiff::Timestamp>, today: jiff::civil::Date) -> u64 {
+fn digest(g: &Gathered, history_generation: u64, today: jiff::civil::Date) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     g.loaded.loaded_at.hash(&mut h);
     let mut monitors: Vec<_> = g.monitors.iter().collect();
@@ -138,7 +138,7 @@ fn digest(g: &Gathered, history_at: Option<jiff::Timestamp>, today: jiff::civil:
     for i in g.recent.iter().chain(&g.unresolved) {
         (&i.id, i.updated_at).hash(&mut h);
     }
-    (history_at, today).hash(&mut h);
+    (history_generation, today).hash(&mut h);
     h.finish()
 }
 
@@ -207,11 +207,17 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
             || tz.to_datetime(at).date() != tz.to_datetime(now).date()
     });
     if history_due {
-        builder.history.refresh(&state.store, &tz, now).await?;
+        if builder.history.refresh(&state.store, &tz, now).await? {
+            builder.history_generation += 1;
+        }
         builder.history_at = Some(now);
     }
     let gathered = gather(state).await?;
-    let inputs = digest(&gathered, builder.history_at, tz.to_datetime(now).date());
+    let inputs = digest(
+        &gathered,
+        builder.history_generation,
+        tz.to_datetime(now).date(),
+    );
     let previous = state.status.get();
     if let Some(p) = previous.as_ref().filter(|p| p.inputs == inputs) {
         return Ok(Arc::clone(p));

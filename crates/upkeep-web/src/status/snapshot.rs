@@ -177,6 +177,8 @@ pub struct Builder {
     pub history: History,
     /// When the history was last read.
     pub history_at: Option<Timestamp>,
+    /// Counts the reads that changed the history.
+    pub history_generation: u64,
 }
 
 /// The shared cell holding the current snapshot. Cheap to clone.
