@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use upkeep_domain::config::Severity;
 use upkeep_engine::incidents::{Failure, alert_status, source_failing, source_recovered};
@@ -37,13 +36,15 @@ pub const ALERTMANAGER_ACTOR: &str = "system:alertmanager";
 /// Label naming the component when the configuration does not say.
 const DEFAULT_COMPONENT_LABEL: &str = "component";
 
-/// The routes of incoming alerts.
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route("/hooks/alertmanager", post(alertmanager))
+/// The routes of incoming alerts and the OpenAPI document that describes them.
+pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(alertmanager))
+        .split_for_parts()
 }
 
 /// Alertmanager's webhook payload (version 4). Only what upkeep uses is read.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Payload {
     #[serde(default)]
@@ -62,7 +63,7 @@ pub struct Payload {
 }
 
 /// One alert of the payload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     pub status: String,
@@ -79,14 +80,14 @@ pub struct Alert {
 }
 
 /// The answer: how many alerts were applied and which were skipped, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Intake {
     pub accepted: usize,
     pub skipped: Vec<Skipped>,
 }
 
 /// An alert that was not applied.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Skipped {
     pub fingerprint: String,
     pub reason: String,
@@ -113,7 +114,18 @@ fn started_at(alert: &Alert) -> Option<jiff::Timestamp> {
     (t.as_second() > 0).then_some(t)
 }
 
-/// Applies an Alertmanager webhook notification.
+/// Applies an Alertmanager webhook notification (payload version 4): firing alerts open or
+/// join automatic incidents on the component named by the configured label, resolved alerts
+/// resolve them.
+#[utoipa::path(post, path = "/hooks/alertmanager", tag = "alerts in", security(("bearer" = [])),
+    request_body = Payload,
+    responses(
+        (status = 200, description = "Applied; unmapped alerts are listed as skipped", body = Intake),
+        (status = 400, description = "Not JSON", body = crate::problem::Problem),
+        (status = 401, description = "No or unknown token", body = crate::problem::Problem),
+        (status = 403, description = "The token's role is below editor", body = crate::problem::Problem),
+        (status = 422, description = "Wrong shape or payload version", body = crate::problem::Problem),
+    ))]
 async fn alertmanager(
     State(state): State<AppState>,
     Auth(caller, _): Auth<Editor>,

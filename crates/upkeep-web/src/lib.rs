@@ -53,7 +53,9 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub fn router(state: AppState) -> Router {
     let server = state.config.current().config.server.clone();
     metrics::handle();
-    let (admin, openapi) = api::routes();
+    let (admin, mut openapi) = api::routes();
+    let (hooks, hooks_doc) = hooks::routes();
+    openapi.merge(hooks_doc);
     let openapi_json: Arc<str> = openapi.to_json().unwrap_or_default().into();
 
     let public = Router::new()
@@ -74,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         );
 
     // A successful write through the API or a hook may change what the status page shows.
-    let writes = Router::new().merge(admin).merge(hooks::routes()).layer(
+    let writes = Router::new().merge(admin).merge(hooks).layer(
         axum::middleware::from_fn_with_state(state.status.clone(), poke_status_after_writes),
     );
     let limited = Router::new()
