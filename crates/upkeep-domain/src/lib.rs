@@ -7,6 +7,7 @@
 
 pub mod alert_rule;
 pub mod business_hours;
+pub mod calendar;
 pub mod component_status;
 pub mod condition;
 pub mod config;
