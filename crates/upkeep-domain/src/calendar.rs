@@ -187,7 +187,8 @@ pub fn render(product: &str, name: &str, events: &[Event]) -> String {
     for e in events.iter().filter(|e| !is_utc(&e.tz_name)) {
         let to = if e.rrule.is_some() {
             // A recurring event: cover the years a client will expand.
-            e.end.checked_add(jiff::SignedDuration::from_hours(24 * 366 * 2))
+            e.end
+                .checked_add(jiff::SignedDuration::from_hours(24 * 366 * 2))
         } else {
             Ok(e.end)
         }
@@ -258,10 +259,7 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(
-            escape_text("a,b;c\\d\ne\r\u{7}"),
-            "a\\,b\\;c\\\\d\\ne"
-        );
+        assert_eq!(escape_text("a,b;c\\d\ne\r\u{7}"), "a\\,b\\;c\\\\d\\ne");
     }
 
     proptest! {
@@ -335,7 +333,10 @@ mod tests {
             "TZID:Europe/Rome",
             "DTSTAMP:20261122T100000Z",
         ] {
-            assert!(lines.iter().any(|l| l == expected), "{expected} in {lines:#?}");
+            assert!(
+                lines.iter().any(|l| l == expected),
+                "{expected} in {lines:#?}"
+            );
         }
     }
 }

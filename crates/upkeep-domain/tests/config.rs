@@ -507,3 +507,76 @@ fn duplicate_rule_names_are_refused() {
         "{errors}"
     );
 }
+
+const PREFLIGHT: &str = r#"
+page: { name: P, url: "https://status.example", timezone: Europe/Rome }
+components:
+  api: { name: API }
+  db: { name: DB }
+maintenance:
+  policy: { preflight_ahead: 30m }
+  windows:
+    - id: nightly
+      title: Nightly
+      rrule: "FREQ=DAILY;BYHOUR=2;BYMINUTE=30"
+      duration: 1h
+      components: [db]
+      preflight:
+        - backups_fresh
+        - no_open_incidents
+        - monitors_green
+        - { monitors_green: [api, db] }
+        - { command: "kubectl get pods -l app=db | grep -c Running", timeout: 20s }
+"#;
+
+#[test]
+fn windows_name_their_preflight_checks() {
+    use upkeep_domain::maintenance::preflight::Check;
+    let config = parse_ok(PREFLIGHT, &no_env);
+    assert_eq!(
+        config.maintenance.policy.preflight_ahead,
+        Duration::from_secs(1800)
+    );
+    assert_eq!(
+        config.maintenance.windows[0].preflight,
+        vec![
+            Check::BackupsFresh,
+            Check::NoOpenIncidents,
+            Check::MonitorsGreen { components: vec![] },
+            Check::MonitorsGreen {
+                components: vec!["api".into(), "db".into()]
+            },
+            Check::Command {
+                run: "kubectl get pods -l app=db | grep -c Running".into(),
+                timeout_ms: 20_000
+            },
+        ]
+    );
+}
+
+#[test]
+fn bad_preflight_checks_are_reported_where_they_are() {
+    let text = PREFLIGHT
+        .replace("- no_open_incidents", "- no_incidents")
+        .replace("[api, db]", "[api, dbx]")
+        .replace(", timeout: 20s", ", timeout: 2h");
+    let diagnostics = parse("upkeep.yaml", &text, &no_env, now()).err().unwrap();
+    let found: Vec<String> = diagnostics
+        .0
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found[0].starts_with("16:11: unknown pre-flight check `no_incidents`"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with("18:35: ") && found[1].contains("dbx"),
+        "{found:#?}"
+    );
+    assert!(
+        found[2].starts_with("19:11: ") && found[2].contains("at most 1h"),
+        "{found:#?}"
+    );
+}

@@ -7,6 +7,7 @@
 //! [`clock::Clock`] and the configuration from a [`config::ConfigHandle`], and asks a
 //! [`lease::LeaseKeeper`] before doing work that must run once across replicas.
 
+pub mod alertmanager;
 pub mod clock;
 pub mod config;
 pub mod incidents;

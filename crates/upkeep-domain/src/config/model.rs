@@ -381,6 +381,9 @@ pub struct MaintenancePolicy {
     pub tenant_slot: Duration,
     /// Reminder offsets before a start (default 72 h and 1 h), longest first.
     pub reminders: Vec<Duration>,
+    /// How long before a start the pre-flight checks are first evaluated (default 15 m; they
+    /// are evaluated again at the start).
+    pub preflight_ahead: Duration,
 }
 
 /// `maintenance.policy.planned:`
@@ -424,6 +427,7 @@ impl Default for MaintenancePolicy {
             outside_business_hours: false,
             tenant_slot: Duration::from_secs(15 * 60),
             reminders: vec![Duration::from_secs(72 * 3600), Duration::from_secs(3600)],
+            preflight_ahead: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -457,6 +461,8 @@ pub struct Window {
     pub counts_as_downtime: bool,
     /// Whether subscribers are notified (default true).
     pub notify_subscribers: bool,
+    /// Pre-flight checks that must pass before each occurrence starts.
+    pub preflight: Vec<crate::maintenance::preflight::Check>,
 }
 
 /// Which tenants a window affects.

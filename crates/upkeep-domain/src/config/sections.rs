@@ -15,6 +15,7 @@ use super::model::*;
 use super::yaml::{Entry, Node, NodeKind, Pos, Problem};
 use crate::business_hours::BusinessHours;
 use crate::condition::Condition;
+use crate::maintenance::preflight::{self, Check};
 use crate::recurrence::{parse_cron, validate_rrule};
 use crate::rule_expr::RuleExpr;
 
@@ -594,6 +595,9 @@ impl Sections {
         });
         let counts_as_downtime = f.optional(d, "counts_as_downtime", Decoder::bool);
         let notify_subscribers = f.optional(d, "notify_subscribers", Decoder::bool);
+        let preflight = f.optional(d, "preflight", |d, n| {
+            d.list(n, |d, item| self.preflight_check(d, item))
+        });
         f.finish(d);
         Some(Window {
             id: id?,
@@ -609,7 +613,64 @@ impl Sections {
             checks: checks.unwrap_or(ChecksMode::Run),
             counts_as_downtime: counts_as_downtime.unwrap_or(false),
             notify_subscribers: notify_subscribers.unwrap_or(true),
+            preflight: preflight.unwrap_or_default(),
         })
+    }
+
+    /// One pre-flight check: `backups_fresh`, `no_open_incidents`, `monitors_green` (all
+    /// components), `{ monitors_green: [ids] }` or `{ command: "...", timeout: 30s }`.
+    fn preflight_check(&mut self, d: &mut Decoder, node: &Node) -> Option<Check> {
+        if let Some(scalar) = node.scalar() {
+            return match scalar.text.as_str() {
+                "backups_fresh" => Some(Check::BackupsFresh),
+                "no_open_incidents" => Some(Check::NoOpenIncidents),
+                "monitors_green" => Some(Check::MonitorsGreen { components: vec![] }),
+                other => {
+                    d.error(
+                        node.pos,
+                        format!(
+                            "unknown pre-flight check `{other}`: expected backups_fresh, \
+                             monitors_green, no_open_incidents or {{ command: ... }}"
+                        ),
+                    );
+                    None
+                }
+            };
+        }
+        let mut f = d.fields(node)?;
+        let green = f.optional(d, "monitors_green", |d, n| {
+            self.id_refs(d, n, IdKind::Component)
+        });
+        let command = f.optional(d, "command", Decoder::string);
+        let timeout = f.optional(d, "timeout", positive_duration);
+        f.finish(d);
+        match (green, command) {
+            (Some(components), None) if timeout.is_none() => {
+                Some(Check::MonitorsGreen { components })
+            }
+            (None, Some(run)) => {
+                let timeout = timeout.unwrap_or(preflight::DEFAULT_COMMAND_TIMEOUT);
+                if run.trim().is_empty() || timeout > preflight::MAX_COMMAND_TIMEOUT {
+                    d.error(
+                        node.pos,
+                        "a command check needs a command and a timeout of at most 1h",
+                    );
+                    return None;
+                }
+                Some(Check::Command {
+                    run,
+                    timeout_ms: timeout.as_millis() as u64,
+                })
+            }
+            _ => {
+                d.error(
+                    node.pos,
+                    "a pre-flight check map is `{ monitors_green: [ids] }` or \
+                     `{ command: \"...\", timeout: 30s }`",
+                );
+                None
+            }
+        }
     }
 
     fn backup(&mut self, d: &mut Decoder, node: &Node) -> Option<Backup> {
@@ -1005,6 +1066,7 @@ fn read_policy(d: &mut Decoder, node: &Node) -> Option<MaintenancePolicy> {
     let outside_business_hours = f.optional(d, "outside_business_hours", Decoder::bool);
     let tenant_slot = f.optional(d, "tenant_slot", positive_duration);
     let reminders = f.optional(d, "reminders", |d, n| d.list(n, positive_duration));
+    let preflight_ahead = f.optional(d, "preflight_ahead", Decoder::duration);
     f.finish(d);
     let mut reminders = reminders.unwrap_or(defaults.reminders);
     reminders.sort_unstable_by(|a, b| b.cmp(a));
@@ -1015,6 +1077,7 @@ fn read_policy(d: &mut Decoder, node: &Node) -> Option<MaintenancePolicy> {
         outside_business_hours: outside_business_hours.unwrap_or(defaults.outside_business_hours),
         tenant_slot: tenant_slot.unwrap_or(defaults.tenant_slot),
         reminders,
+        preflight_ahead: preflight_ahead.unwrap_or(defaults.preflight_ahead),
     })
 }
 

@@ -24,6 +24,7 @@
 pub mod lifecycle;
 pub mod notice;
 pub mod occurrences;
+pub mod preflight;
 pub mod slots;
 
 pub use lifecycle::{MaintenanceStatus, covers, due_transition};

@@ -313,6 +313,7 @@ mod tests {
             checks: ChecksMode::Run,
             counts_as_downtime: false,
             notify_subscribers: true,
+            preflight: vec![],
         }
     }
 
