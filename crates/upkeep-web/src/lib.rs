@@ -76,9 +76,14 @@ pub fn router(state: AppState) -> Router {
         );
 
     // A successful write through the API or a hook may change what the status page shows.
-    let writes = Router::new().merge(admin).merge(hooks).layer(
-        axum::middleware::from_fn_with_state(state.status.clone(), poke_status_after_writes),
-    );
+    let writes =
+        Router::new()
+            .merge(admin)
+            .merge(hooks)
+            .layer(axum::middleware::from_fn_with_state(
+                state.status.clone(),
+                poke_status_after_writes,
+            ));
     let limited = Router::new()
         .merge(public)
         .merge(writes)
