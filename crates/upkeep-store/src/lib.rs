@@ -19,6 +19,7 @@ pub mod first_seen;
 pub mod ids;
 pub mod incidents;
 pub mod leases;
+pub mod maintenance;
 pub mod monitoring;
 pub mod tokens;
 

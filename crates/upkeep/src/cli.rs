@@ -51,6 +51,9 @@ pub enum Command {
     /// Open, update, resolve and list incidents, working directly on the database.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Schedule, list, show and cancel maintenance windows, working directly on the database.
+    #[command(subcommand)]
+    Maintenance(crate::commands::maintenance::MaintenanceCommand),
     /// Run a command between heartbeat pings: `/start` before, then its exit code and the tail
     /// of its output when it ends.
     Ping(PingArgs),

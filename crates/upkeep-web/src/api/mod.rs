@@ -6,6 +6,7 @@ pub mod audit;
 pub mod components;
 pub mod config;
 pub mod incidents;
+pub mod maintenance;
 pub mod monitors;
 pub mod tokens;
 
@@ -22,6 +23,7 @@ pub const TAG_AUDIT: &str = "audit";
 pub const TAG_CONFIG: &str = "config";
 pub const TAG_MONITORS: &str = "monitors";
 pub const TAG_INCIDENTS: &str = "incidents";
+pub const TAG_MAINTENANCE: &str = "maintenance";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +40,7 @@ pub const TAG_INCIDENTS: &str = "incidents";
         (name = TAG_CONFIG, description = "The running configuration and its reloads"),
         (name = TAG_MONITORS, description = "Monitors, their state, results and uptime"),
         (name = TAG_INCIDENTS, description = "Incidents, their timeline of updates and affected components"),
+        (name = TAG_MAINTENANCE, description = "Maintenance windows: schedule, reschedule, update, complete, cancel"),
     )
 )]
 struct ApiDoc;
@@ -77,6 +80,11 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::show, incidents::edit, incidents::delete))
         .routes(routes!(incidents::add_update))
         .routes(routes!(incidents::resolve))
+        .routes(routes!(maintenance::list, maintenance::create))
+        .routes(routes!(maintenance::show, maintenance::edit))
+        .routes(routes!(maintenance::add_update))
+        .routes(routes!(maintenance::complete))
+        .routes(routes!(maintenance::cancel))
         .split_for_parts()
 }
 

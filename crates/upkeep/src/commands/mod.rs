@@ -2,6 +2,7 @@
 
 mod check;
 mod incident;
+pub mod maintenance;
 mod ping;
 mod serve;
 mod token;
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token(cmd) => token::run(cmd).await,
         Command::Incident(cmd) => incident::run(cmd).await,
+        Command::Maintenance(cmd) => maintenance::run(cmd).await,
         Command::Ping(args) => ping::run(args).await,
     }
 }
