@@ -437,6 +437,108 @@ pub fn alert_status(severity: Severity) -> ComponentStatus {
     }
 }
 
+/// The failure a firing rule reports, or `None` when the rule is unknown or its severity opens
+/// no incident.
+pub fn rule_failure(
+    config: &Config,
+    settings: &AutoIncidentSettings,
+    name: &str,
+    reason: &str,
+    at: Timestamp,
+) -> Option<Failure> {
+    let rule = config.rules.iter().find(|r| r.name == name)?;
+    if !settings.rule_severities.contains(&rule.severity) {
+        return None;
+    }
+    Some(Failure {
+        source: format!("rule:{name}"),
+        component_id: rule.component.clone(),
+        status: alert_status(rule.severity),
+        label: format!("alert rule `{name}`"),
+        title: format!(
+            "{name} firing on {}",
+            component_name(config, &rule.component)
+        ),
+        body: format!(
+            "Alert rule `{name}` ({}) is firing: {reason}",
+            rule.severity.as_str()
+        ),
+        started_at: Some(at),
+    })
+}
+
+/// The failure a down monitor reports, or `None` when the monitor is unknown.
+pub async fn monitor_failure(
+    store: &Store,
+    config: &Config,
+    id: &str,
+    reason: &str,
+    at: Timestamp,
+) -> Result<Option<Failure>, StoreError> {
+    let Some(monitor) = config.monitors.get(id) else {
+        return Ok(None);
+    };
+    let status = monitor_down_status(store, config, id, &monitor.component).await?;
+    let name = component_name(config, &monitor.component);
+    let title = if status == ComponentStatus::MajorOutage {
+        format!("{name} is down")
+    } else {
+        format!("{name} is partially down")
+    };
+    Ok(Some(Failure {
+        source: format!("monitor:{id}"),
+        component_id: monitor.component.clone(),
+        status,
+        label: format!("monitor `{id}`"),
+        title,
+        body: format!("Monitor `{id}` is down: {reason}"),
+        started_at: Some(at),
+    }))
+}
+
+fn component_name(config: &Config, id: &str) -> String {
+    config
+        .components
+        .get(id)
+        .map_or_else(|| id.to_owned(), |c| c.name.clone())
+}
+
+/// Whether a maintenance in progress covers `component` at `at`: its failures then open no
+/// incident (they are re-evaluated when the window ends).
+pub async fn under_maintenance(
+    store: &Store,
+    component: &str,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    use upkeep_domain::maintenance::{MaintenanceStatus, covers};
+    use upkeep_store::maintenance::MaintenanceFilter;
+    Ok(store
+        .list_maintenances(MaintenanceFilter::Active, 1000)
+        .await?
+        .iter()
+        .any(|m| {
+            m.status == MaintenanceStatus::InProgress
+                && covers(m.starts_at, m.ends_at, at)
+                && m.components.iter().any(|c| c == component)
+        }))
+}
+
+/// Opens (or joins) an incident for `failure` unless a maintenance covers its component.
+async fn failing_unless_covered(
+    store: &Store,
+    failure: &Failure,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if under_maintenance(store, &failure.component_id, at).await? {
+        tracing::info!(source = %failure.source, component = %failure.component_id,
+            "failure during maintenance: no incident (re-evaluated when the window ends)");
+        return Ok(());
+    }
+    source_failing(store, failure, AUTO_ACTOR, now).await?;
+    Ok(())
+}
+
 /// Handles one monitor or rule transition.
 async fn handle(
     store: &Store,
@@ -445,35 +547,12 @@ async fn handle(
     event: &StoredMonitorEvent,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let component_name = |id: &str| {
-        config
-            .components
-            .get(id)
-            .map_or_else(|| id.to_owned(), |c| c.name.clone())
-    };
     if let Some(name) = event.monitor_id.strip_prefix("rule:") {
         let source = event.monitor_id.clone();
         if event.to == "firing" {
-            let Some(rule) = config.rules.iter().find(|r| r.name == name) else {
-                return Ok(());
-            };
-            if !settings.rule_severities.contains(&rule.severity) {
-                return Ok(());
+            if let Some(failure) = rule_failure(config, settings, name, &event.reason, event.at) {
+                failing_unless_covered(store, &failure, event.at, now).await?;
             }
-            let failure = Failure {
-                source,
-                component_id: rule.component.clone(),
-                status: alert_status(rule.severity),
-                label: format!("alert rule `{name}`"),
-                title: format!("{name} firing on {}", component_name(&rule.component)),
-                body: format!(
-                    "Alert rule `{name}` ({}) is firing: {}",
-                    rule.severity.as_str(),
-                    event.reason
-                ),
-                started_at: Some(event.at),
-            };
-            source_failing(store, &failure, AUTO_ACTOR, now).await?;
         } else if event.from == "firing" {
             let detail = format!("The alert rule is no longer firing ({}).", event.reason);
             source_recovered(store, &source, &detail, AUTO_ACTOR, now).await?;
@@ -481,31 +560,13 @@ async fn handle(
         return Ok(());
     }
     let id = &event.monitor_id;
-    let source = format!("monitor:{id}");
     if event.to == "down" {
-        let Some(monitor) = config.monitors.get(id) else {
-            return Ok(());
-        };
-        let status = monitor_down_status(store, config, id, &monitor.component).await?;
-        let name = component_name(&monitor.component);
-        let title = if status == ComponentStatus::MajorOutage {
-            format!("{name} is down")
-        } else {
-            format!("{name} is partially down")
-        };
-        let failure = Failure {
-            source,
-            component_id: monitor.component.clone(),
-            status,
-            label: format!("monitor `{id}`"),
-            title,
-            body: format!("Monitor `{id}` is down: {}", event.reason),
-            started_at: Some(event.at),
-        };
-        source_failing(store, &failure, AUTO_ACTOR, now).await?;
+        if let Some(failure) = monitor_failure(store, config, id, &event.reason, event.at).await? {
+            failing_unless_covered(store, &failure, event.at, now).await?;
+        }
     } else if event.to == "up" {
         let detail = format!("The monitor is up again ({}).", event.reason);
-        source_recovered(store, &source, &detail, AUTO_ACTOR, now).await?;
+        source_recovered(store, &format!("monitor:{id}"), &detail, AUTO_ACTOR, now).await?;
     }
     Ok(())
 }

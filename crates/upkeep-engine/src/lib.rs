@@ -12,5 +12,6 @@ pub mod clock;
 pub mod config;
 pub mod incidents;
 pub mod lease;
+pub mod maintenance;
 pub mod monitoring;
 pub mod supervisor;

@@ -118,6 +118,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             supervisor.token(),
         ),
     );
+    // Maintenance windows: materialised, started and ended at their instants, by the lease
+    // holder only (each status change is also a conditional update, so it happens once).
+    supervisor.spawn(
+        "maintenance",
+        upkeep_engine::maintenance::run(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            upkeep_engine::maintenance::MaintenanceSettings::default(),
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
     supervisor.spawn(
         "prune-results",
         scheduler::prune_results(

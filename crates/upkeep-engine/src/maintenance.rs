@@ -1,0 +1,504 @@
+//! The maintenance engine: materialises the configuration's recurring windows, moves every
+//! maintenance through `scheduled → in_progress → (verifying →) completed` at the right
+//! instants, runs pre-flight checks before starts, re-evaluates failures when a window ends and
+//! keeps Alertmanager silences in step with windows.
+//!
+//! - **Once across replicas**: [`run`] works only while `active` (this replica holds the
+//!   `monitoring` lease), and every status change is one conditional update in the store
+//!   (`WHERE status = from`), so two replicas can never both start or end a window.
+//! - **Restarts**: each step compares stored statuses with the clock, so a window that began
+//!   while upkeep was down is in progress at the first step after start-up, and one that ended
+//!   is completed ([`upkeep_domain::maintenance::due_transition`]).
+//! - **Materialisation** (every minute and after each config reload): occurrences of each
+//!   window starting within [`MaintenanceSettings::horizon`] are upserted on their key, future
+//!   ones the window no longer produces are cancelled, started ones are never touched; windows
+//!   removed from the configuration have their future occurrences cancelled.
+//! - **Pre-flight checks** (the window's `preflight:`) are judged from
+//!   `maintenance.policy.preflight_ahead` before the start until it starts; a failing check
+//!   holds the maintenance in `scheduled` with the reason stored (`hold_reason`) and logged as
+//!   an operator alert; once they pass the reason is cleared and the start goes ahead.
+//! - **Suppression**: while a maintenance is in progress, failures on its components open no
+//!   incident (see [`crate::incidents::under_maintenance`]). When it leaves `in_progress`, every
+//!   monitor of its components still down and every rule still firing is reported at once, so a
+//!   failure that outlives the window opens its incident immediately. It goes to `verifying`
+//!   while any monitor of its components is not up, and to `completed` when all are.
+//! - **Silences**: with `alertmanager.url` configured, a silence over the components (matched
+//!   on `alertmanager.component_label`) is created when a maintenance starts, ending at its end,
+//!   and expired when it completes early or is cancelled. Alertmanager being unreachable is
+//!   retried on later steps; it never holds a window.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use upkeep_domain::config::Config;
+use upkeep_domain::maintenance::preflight::{self, BackupFact, Check, CommandExit, Facts, Outcome};
+use upkeep_domain::maintenance::{MaintenanceStatus, due_transition, materialise, plan_update};
+use upkeep_domain::monitor_state::MonitorStatus;
+use upkeep_store::maintenance::{MaintenanceFilter, MaintenanceRecord};
+use upkeep_store::{Store, StoreError};
+
+use crate::alertmanager::{SilenceClient, SilenceRequest};
+use crate::clock::SharedClock;
+use crate::config::LoadedConfig;
+use crate::incidents::{self, AUTO_ACTOR, AutoIncidentSettings};
+
+/// The actor of every change the engine makes.
+pub const ACTOR: &str = "system:maintenance";
+
+/// Most maintenances looked at per step and per list.
+const LIST_LIMIT: u32 = 10_000;
+
+/// Settings of the engine.
+#[derive(Debug, Clone)]
+pub struct MaintenanceSettings {
+    /// How often statuses are compared with the clock.
+    pub tick: Duration,
+    /// How far ahead recurring windows are materialised.
+    pub horizon: Duration,
+    /// How often windows are materialised (also after every reload).
+    pub materialise_every: Duration,
+    /// How often finished maintenances are checked for silences to expire.
+    pub sweep_every: Duration,
+}
+
+impl Default for MaintenanceSettings {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(1),
+            horizon: Duration::from_secs(90 * 86_400),
+            materialise_every: Duration::from_secs(60),
+            sweep_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Runs the engine until `stop` is cancelled.
+pub async fn run(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    settings: MaintenanceSettings,
+    active: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(settings.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut materialised: Option<(Timestamp, String)> = None;
+    let mut swept: Option<Timestamp> = None;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !*active.borrow() {
+            // Another replica works; start afresh when this one takes over.
+            materialised = None;
+            continue;
+        }
+        let loaded = Arc::clone(&config.borrow());
+        let now = clock.now();
+        let due = materialised.as_ref().is_none_or(|(at, digest)| {
+            *digest != loaded.digest || elapsed(*at, now) >= settings.materialise_every
+        });
+        if due {
+            match materialise_all(&store, &loaded.config, now, settings.horizon).await {
+                Ok(()) => materialised = Some((now, loaded.digest.clone())),
+                Err(e) => tracing::warn!(error = %e, "maintenance: cannot materialise windows"),
+            }
+        }
+        if let Err(e) = step(&store, &loaded.config, now).await {
+            tracing::warn!(error = %e, "maintenance: step failed; retrying");
+        }
+        if swept.is_none_or(|at| elapsed(at, now) >= settings.sweep_every) {
+            if let Err(e) = sweep_silences(&store, &loaded.config, now).await {
+                tracing::warn!(error = %e, "maintenance: cannot sweep silences");
+            }
+            swept = Some(now);
+        }
+    }
+}
+
+fn elapsed(from: Timestamp, to: Timestamp) -> Duration {
+    to.duration_since(from).try_into().unwrap_or(Duration::ZERO)
+}
+
+/// Upserts every window's occurrences within `horizon` and cancels future occurrences of
+/// windows no longer configured.
+pub async fn materialise_all(
+    store: &Store,
+    config: &Config,
+    now: Timestamp,
+    horizon: Duration,
+) -> Result<(), StoreError> {
+    for window in &config.maintenance.windows {
+        let fresh = match materialise(window, now, horizon) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(window = %window.id, error = %e, "maintenance: cannot expand window");
+                continue;
+            }
+        };
+        let stored = store.stored_occurrences(&window.id).await?;
+        let plan = plan_update(&stored, &fresh, now);
+        if plan.is_empty() {
+            continue;
+        }
+        let changes = store
+            .apply_occurrence_update(window, &plan, ACTOR, now)
+            .await?;
+        tracing::info!(
+            window = %window.id,
+            inserted = changes.inserted.len(),
+            rescheduled = changes.rescheduled.len(),
+            cancelled = changes.cancelled.len(),
+            "maintenance window materialised"
+        );
+    }
+    let configured: HashSet<&str> = config
+        .maintenance
+        .windows
+        .iter()
+        .map(|w| w.id.as_str())
+        .collect();
+    for m in store
+        .list_maintenances(MaintenanceFilter::Upcoming, LIST_LIMIT)
+        .await?
+    {
+        let orphan = m
+            .window_id
+            .as_deref()
+            .is_some_and(|w| !configured.contains(w));
+        if orphan && m.starts_at > now {
+            store
+                .cancel_maintenance(
+                    &m.id,
+                    "The recurring window was removed from the configuration.",
+                    ACTOR,
+                    now,
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The pre-flight checks of `m`: its window's, for an occurrence of a configured window.
+fn checks_of<'c>(config: &'c Config, m: &MaintenanceRecord) -> &'c [Check] {
+    m.window_id
+        .as_deref()
+        .and_then(|w| config.maintenance.windows.iter().find(|x| x.id == w))
+        .map_or(&[], |w| w.preflight.as_slice())
+}
+
+/// Moves every maintenance whose time has come.
+pub async fn step(store: &Store, config: &Config, now: Timestamp) -> Result<(), StoreError> {
+    let ahead = SignedDuration::try_from(config.maintenance.policy.preflight_ahead)
+        .unwrap_or(SignedDuration::ZERO);
+    for m in store
+        .list_maintenances(MaintenanceFilter::Upcoming, LIST_LIMIT)
+        .await?
+    {
+        let checks = checks_of(config, &m);
+        let mut passed = true;
+        let window_open = m.starts_at.checked_sub(ahead).unwrap_or(m.starts_at) <= now;
+        if !checks.is_empty() && window_open && now < m.ends_at {
+            let outcomes = run_checks(store, config, checks, now).await?;
+            let failing: Vec<String> = outcomes
+                .iter()
+                .filter(|o| !o.passed)
+                .map(|o| format!("{}: {}", o.check, o.detail))
+                .collect();
+            passed = failing.is_empty();
+            let hold = (!passed).then(|| failing.join("; "));
+            let changed = store
+                .set_hold_reason(&m.id, hold.as_deref(), ACTOR, now)
+                .await?;
+            if changed {
+                match &hold {
+                    Some(why) => tracing::error!(
+                        maintenance = %m.id, title = %m.title, reason = %why,
+                        "operator alert: pre-flight checks fail; the maintenance is held"
+                    ),
+                    None => tracing::info!(maintenance = %m.id, "pre-flight checks pass"),
+                }
+            }
+        }
+        if let Some(to) = due_transition(m.status, m.starts_at, m.ends_at, now, passed, false) {
+            transition(store, config, &m, to, now).await?;
+        }
+    }
+    for m in store
+        .list_maintenances(MaintenanceFilter::Active, LIST_LIMIT)
+        .await?
+    {
+        let green = components_green(store, config, &m.components).await?;
+        if let Some(to) = due_transition(m.status, m.starts_at, m.ends_at, now, true, !green) {
+            transition(store, config, &m, to, now).await?;
+        } else if m.status == MaintenanceStatus::InProgress && m.silence_id.is_none() {
+            // Alertmanager was unreachable at the start: try again.
+            create_silence(store, config, &m, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies one status change; only the replica whose conditional update wins acts on it.
+async fn transition(
+    store: &Store,
+    config: &Config,
+    m: &MaintenanceRecord,
+    to: MaintenanceStatus,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if !store
+        .transition_maintenance(&m.id, m.status, to, ACTOR, now)
+        .await?
+    {
+        return Ok(());
+    }
+    tracing::info!(maintenance = %m.id, title = %m.title, from = %m.status.as_str(),
+        to = %to.as_str(), "maintenance status changed");
+    if to == MaintenanceStatus::InProgress {
+        create_silence(store, config, m, now).await?;
+    }
+    if m.status == MaintenanceStatus::InProgress && to != MaintenanceStatus::InProgress {
+        reevaluate(store, config, &m.components, now).await?;
+    }
+    Ok(())
+}
+
+/// Whether every monitor of `components` is up (paused ones aside).
+async fn components_green(
+    store: &Store,
+    config: &Config,
+    components: &[String],
+) -> Result<bool, StoreError> {
+    let states: BTreeMap<String, String> = store
+        .load_monitor_states()
+        .await?
+        .into_iter()
+        .map(|s| (s.monitor_id, s.status))
+        .collect();
+    Ok(config
+        .monitors
+        .iter()
+        .filter(|(_, m)| components.contains(&m.component))
+        .all(|(id, _)| matches!(states.get(id).map(String::as_str), Some("up" | "paused"))))
+}
+
+/// At a window's end: reports every monitor of `components` still down and every rule still
+/// firing, so their incidents open now rather than at their next transition.
+async fn reevaluate(
+    store: &Store,
+    config: &Config,
+    components: &[String],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for state in store.load_monitor_states().await? {
+        let Some(monitor) = config.monitors.get(&state.monitor_id) else {
+            continue;
+        };
+        if state.status != "down" || !components.contains(&monitor.component) {
+            continue;
+        }
+        let reason = "still down when the maintenance window ended";
+        if let Some(failure) =
+            incidents::monitor_failure(store, config, &state.monitor_id, reason, now).await?
+        {
+            incidents::source_failing(store, &failure, AUTO_ACTOR, now).await?;
+        }
+    }
+    let settings = AutoIncidentSettings::default();
+    for rule in config
+        .rules
+        .iter()
+        .filter(|r| components.contains(&r.component))
+    {
+        let source = format!("rule:{}", rule.name);
+        let last = store.list_monitor_events(Some(&source), 1).await?;
+        if last.first().is_some_and(|e| e.to == "firing") {
+            let reason = "still firing when the maintenance window ended";
+            if let Some(failure) =
+                incidents::rule_failure(config, &settings, &rule.name, reason, now)
+            {
+                incidents::source_failing(store, &failure, AUTO_ACTOR, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gathers what the checks need and judges them (running `command` checks).
+async fn run_checks(
+    store: &Store,
+    config: &Config,
+    checks: &[Check],
+    now: Timestamp,
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut facts = Facts::default();
+    if checks.iter().any(|c| matches!(c, Check::BackupsFresh)) {
+        for (name, backup) in &config.backups {
+            let last = store.last_success(&backup.push_key).await?;
+            let started = last.map(|p| {
+                p.duration_ms
+                    .and_then(|d| p.at.checked_sub(SignedDuration::from_millis(d)).ok())
+                    .unwrap_or(p.at)
+            });
+            facts.backups.push(BackupFact {
+                name: name.clone(),
+                rpo: backup.rpo,
+                last_success_started: started,
+            });
+        }
+    }
+    if checks
+        .iter()
+        .any(|c| matches!(c, Check::MonitorsGreen { .. }))
+    {
+        let states: BTreeMap<String, String> = store
+            .load_monitor_states()
+            .await?
+            .into_iter()
+            .map(|s| (s.monitor_id, s.status))
+            .collect();
+        for (id, m) in &config.monitors {
+            let status = match states.get(id).map(String::as_str) {
+                Some("up") => MonitorStatus::Up,
+                Some("down") => MonitorStatus::Down,
+                Some("paused") => MonitorStatus::Paused,
+                _ => MonitorStatus::Pending,
+            };
+            facts
+                .monitors
+                .entry(m.component.clone())
+                .or_default()
+                .push((id.clone(), status));
+        }
+    }
+    if checks.iter().any(|c| matches!(c, Check::NoOpenIncidents)) {
+        facts.open_incidents = store
+            .list_incidents(100, true)
+            .await?
+            .into_iter()
+            .map(|i| i.title)
+            .collect();
+    }
+    let mut out = Vec::with_capacity(checks.len());
+    for check in checks {
+        match preflight::judge(check, &facts, now) {
+            Some(o) => out.push(o),
+            None => out.push(run_command(check).await),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a `command` check with `sh -c`, killing it at its timeout.
+pub async fn run_command(check: &Check) -> Outcome {
+    let Check::Command { run, timeout_ms } = check else {
+        return preflight::judge_command(
+            check,
+            &CommandExit::NotStarted("not a command check".into()),
+            "",
+        );
+    };
+    let timeout = Duration::from_millis(*timeout_ms);
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(run)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            return preflight::judge_command(check, &CommandExit::NotStarted(e.to_string()), "");
+        }
+    };
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(output)) => {
+            let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&output.stderr));
+            preflight::judge_command(check, &CommandExit::Exited(output.status.code()), &text)
+        }
+        Ok(Err(e)) => preflight::judge_command(check, &CommandExit::NotStarted(e.to_string()), ""),
+        // Dropping the future kills the child (kill_on_drop).
+        Err(_) => preflight::judge_command(check, &CommandExit::TimedOut(timeout), ""),
+    }
+}
+
+fn silence_client(config: &Config) -> Option<(SilenceClient, String)> {
+    let am = config.alertmanager.as_ref()?;
+    match SilenceClient::new(&am.url) {
+        Ok(c) => Some((c, am.component_label.clone())),
+        Err(e) => {
+            tracing::warn!(error = %e, "maintenance: bad alertmanager.url");
+            None
+        }
+    }
+}
+
+/// Creates the silence of an in-progress maintenance and stores its id (retried on later
+/// steps when Alertmanager cannot be reached).
+async fn create_silence(
+    store: &Store,
+    config: &Config,
+    m: &MaintenanceRecord,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let Some((client, label)) = silence_client(config) else {
+        return Ok(());
+    };
+    if m.components.is_empty() || m.ends_at <= now {
+        return Ok(());
+    }
+    let request = SilenceRequest {
+        component_label: label,
+        components: m.components.clone(),
+        starts_at: now,
+        ends_at: m.ends_at,
+        created_by: "upkeep".into(),
+        comment: format!("Maintenance {}: {}", m.id, m.title),
+    };
+    match client.create(&request).await {
+        Ok(id) => {
+            store.set_silence_id(&m.id, Some(&id), ACTOR, now).await?;
+            tracing::info!(maintenance = %m.id, silence = %id, "Alertmanager silence created");
+        }
+        Err(e) => {
+            tracing::warn!(maintenance = %m.id, error = %e, retry = e.is_retryable(),
+                "cannot create the Alertmanager silence");
+        }
+    }
+    Ok(())
+}
+
+/// Expires the silences of maintenances that are over (completed early or cancelled); a
+/// failure is retried on the next sweep.
+async fn sweep_silences(store: &Store, config: &Config, now: Timestamp) -> Result<(), StoreError> {
+    let Some((client, _)) = silence_client(config) else {
+        return Ok(());
+    };
+    for m in store.list_maintenances(MaintenanceFilter::All, 200).await? {
+        let Some(silence) = m.silence_id.as_deref() else {
+            continue;
+        };
+        if m.status.is_terminal() {
+            match client.expire(silence).await {
+                Ok(()) => {
+                    store.set_silence_id(&m.id, None, ACTOR, now).await?;
+                    tracing::info!(maintenance = %m.id, silence, "Alertmanager silence expired");
+                }
+                Err(e) => tracing::warn!(maintenance = %m.id, error = %e,
+                    "cannot expire the Alertmanager silence; retrying"),
+            }
+        }
+    }
+    Ok(())
+}
