@@ -45,6 +45,16 @@ pub struct Event {
     pub url: Option<String>,
     pub start: Timestamp,
     pub end: Timestamp,
+    /// The local start to write as DTSTART when it is not simply `start` in `tz`: a recurring
+    /// event's first start as its rule writes it (02:30 on a spring-forward night, which
+    /// readers resolve to the same instant as `start`).
+    pub local_start: Option<jiff::civil::DateTime>,
+    /// Write DTSTART and DTEND in UTC (for an occurrence whose local times are ambiguous or
+    /// which spans a daylight-saving change, so that every reader computes the same instants).
+    pub utc_times: bool,
+    /// Write `DURATION` (exact, `end − start`) instead of `DTEND`: for recurring events, whose
+    /// instances last the same absolute time across daylight-saving changes.
+    pub exact_duration: bool,
     /// The zone the times are written in, with its IANA name (`UTC` writes UTC times).
     pub tz_name: String,
     pub tz: TimeZone,
@@ -217,8 +227,20 @@ pub fn render(product: &str, name: &str, events: &[Event]) -> String {
         fold(&format!("UID:{}", escape_text(&e.uid)), &mut out);
         fold(&format!("DTSTAMP:{}", utc(e.stamp)), &mut out);
         fold(&format!("SEQUENCE:{}", e.sequence), &mut out);
-        fold(&when("DTSTART", e, e.tz.to_datetime(e.start)), &mut out);
-        fold(&when("DTEND", e, e.tz.to_datetime(e.end)), &mut out);
+        let start = e.local_start.unwrap_or_else(|| e.tz.to_datetime(e.start));
+        if e.utc_times {
+            fold(&format!("DTSTART:{}", utc(e.start)), &mut out);
+        } else {
+            fold(&when("DTSTART", e, start), &mut out);
+        }
+        if e.utc_times {
+            fold(&format!("DTEND:{}", utc(e.end)), &mut out);
+        } else if e.exact_duration {
+            let secs = e.end.as_second().saturating_sub(e.start.as_second()).max(0);
+            fold(&format!("DURATION:PT{secs}S"), &mut out);
+        } else {
+            fold(&when("DTEND", e, e.tz.to_datetime(e.end)), &mut out);
+        }
         if let Some(id) = e.recurrence_id {
             fold(&when("RECURRENCE-ID", e, id), &mut out);
         }
@@ -311,6 +333,9 @@ mod tests {
             url: Some("https://status.example/".into()),
             start: "2026-12-05T21:00:00Z".parse().unwrap(),
             end: "2026-12-05T23:00:00Z".parse().unwrap(),
+            local_start: None,
+            utc_times: false,
+            exact_duration: false,
             tz_name: "Europe/Rome".into(),
             tz: rome,
             status: EventStatus::Cancelled,

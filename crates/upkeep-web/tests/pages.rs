@@ -473,20 +473,20 @@ print(json.dumps({
         assert_eq!(parsed["title"], "Test Cloud status");
         let entries = parsed["entries"].as_array().unwrap();
         assert_eq!(entries.len(), 2, "{parsed}");
-        // Newest first, ids stable permalinks, titles with the current status.
+        // Most recently changed first, ids stable permalinks, titles with the current status.
         let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
         assert_eq!(
             ids,
             [
-                format!("http://status.example.test/incidents/{b}"),
                 format!("http://status.example.test/incidents/{a}"),
+                format!("http://status.example.test/incidents/{b}"),
             ]
         );
-        assert_eq!(entries[0]["title"], "API down (investigating)");
-        assert_eq!(entries[1]["title"], "Database slow (resolved)");
-        assert_eq!(entries[1]["link"], ids[1]);
-        assert!(entries[1]["updated"].is_string());
-        let summary = entries[1]["summary"].as_str().unwrap();
+        assert_eq!(entries[0]["title"], "Database slow (resolved)");
+        assert_eq!(entries[1]["title"], "API down (investigating)");
+        assert_eq!(entries[0]["link"], ids[0]);
+        assert!(entries[0]["updated"].is_string());
+        let summary = entries[0]["summary"].as_str().unwrap();
         assert!(summary.contains("Fixed."), "{summary}");
         assert!(!summary.contains("<script"), "{summary}");
     }

@@ -1,8 +1,9 @@
-//! `/feed.atom` (RFC 4287) and `/feed.rss` (RSS 2.0): the recent incidents, newest first, each
-//! with its timeline as HTML (sanitised Markdown, see [`super::html::markdown`]).
+//! `/feed.atom` (RFC 4287) and `/feed.rss` (RSS 2.0): the recent incidents and maintenances,
+//! most recently changed first, each with its timeline as HTML (sanitised Markdown, see
+//! [`super::html::markdown`]).
 //!
-//! Entry ids are the incident's permanent URL (`{page.url}/incidents/{id}`), so they never
-//! change; an entry's `updated` is the incident's last change, so readers see new updates. The
+//! Entry ids are the permanent URL (`{page.url}/incidents/{id}`, `{page.url}/maintenance/{id}`),
+//! so they never change; an entry's `updated` is its last change, so readers see new updates. The
 //! feed's own `updated` is the latest change of anything on the page, not the build time, so an
 //! unchanged page gives the same bytes and the same ETag. The XML is written by the
 //! `atom_syndication` and `rss` crates, which escape every value.
@@ -49,27 +50,75 @@ fn title(i: &IncidentRecord) -> String {
     format!("{} ({})", i.title, i.status.as_str())
 }
 
-/// The Atom feed.
-pub fn atom(m: &Model) -> Result<Vec<u8>, atom::Error> {
-    let entries: Vec<atom::Entry> = m
+/// One feed entry, from an incident or a maintenance.
+struct Item {
+    link: String,
+    title: String,
+    html: String,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+/// The feed's items, most recently changed first.
+fn items(m: &Model) -> Vec<Item> {
+    let mut items: Vec<Item> = m
         .recent
         .iter()
-        .take(ENTRIES)
+        .map(|i| Item {
+            link: permalink(m, i),
+            title: title(i),
+            html: content(m, i),
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        })
+        .collect();
+    for w in &m.maintenances {
+        let mut html = format!(
+            "<p><strong>Scheduled:</strong> {} – {}</p>{}",
+            local(w.starts_at, &m.tz),
+            local(w.ends_at, &m.tz),
+            markdown(w.description.as_deref().unwrap_or_default())
+        );
+        for u in w.updates.iter().filter(|u| !u.body.is_empty()) {
+            html.push_str(&format!(
+                "<p><strong>{}</strong> — {}</p>{}",
+                u.status.as_str(),
+                local(u.created_at, &m.tz),
+                markdown(&u.body)
+            ));
+        }
+        items.push(Item {
+            link: format!("{}/maintenance/{}", m.url, w.id),
+            title: format!("Maintenance: {} ({})", w.title, w.status.as_str()),
+            html,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        });
+    }
+    items.sort_by(|a, b| (b.updated_at, &b.link).cmp(&(a.updated_at, &a.link)));
+    items.truncate(ENTRIES);
+    items
+}
+
+/// The Atom feed.
+pub fn atom(m: &Model) -> Result<Vec<u8>, atom::Error> {
+    let entries: Vec<atom::Entry> = items(m)
+        .into_iter()
         .map(|i| {
             let link = atom::Link {
-                href: permalink(m, i),
+                href: i.link.clone(),
                 rel: "alternate".into(),
                 mime_type: Some("text/html".into()),
                 ..Default::default()
             };
             atom::Entry {
-                title: atom::Text::plain(title(i)),
-                id: permalink(m, i),
+                title: atom::Text::plain(i.title),
+                id: i.link,
                 updated: fixed(i.updated_at),
                 published: Some(fixed(i.created_at)),
                 links: vec![link],
                 content: Some(atom::Content {
-                    value: Some(content(m, i)),
+                    value: Some(i.html),
                     content_type: Some("html".into()),
                     ..Default::default()
                 }),
@@ -111,16 +160,14 @@ pub fn atom(m: &Model) -> Result<Vec<u8>, atom::Error> {
 
 /// The RSS feed.
 pub fn rss(m: &Model) -> Result<Vec<u8>, rss::Error> {
-    let items: Vec<rss::Item> = m
-        .recent
-        .iter()
-        .take(ENTRIES)
+    let items: Vec<rss::Item> = items(m)
+        .into_iter()
         .map(|i| rss::Item {
-            title: Some(title(i)),
-            link: Some(permalink(m, i)),
-            description: Some(content(m, i)),
+            title: Some(i.title),
+            link: Some(i.link.clone()),
+            description: Some(i.html),
             guid: Some(rss::Guid {
-                value: permalink(m, i),
+                value: i.link,
                 permalink: true,
             }),
             pub_date: Some(rfc2822(i.created_at)),

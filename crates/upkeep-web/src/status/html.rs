@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::Impact;
+use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_store::incidents::IncidentRecord;
+use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::model::{Model, Section, description};
 use super::uptime::{self, DayUptime};
@@ -195,17 +197,66 @@ struct SectionView {
     components: Vec<ComponentRowView>,
 }
 
-/// A maintenance as the page shows it.
-pub struct MaintenanceView {
-    pub title: String,
-    pub status: &'static str,
-    pub starts: String,
-    pub starts_iso: String,
-    pub ends: String,
-    pub ends_iso: String,
-    pub components: String,
-    pub body_html: String,
+/// A maintenance as the pages show it.
+struct MaintenanceView {
+    id: String,
+    title: String,
+    kind: &'static str,
+    status: &'static str,
+    starts: String,
+    starts_iso: String,
+    ends: String,
+    ends_iso: String,
+    components: String,
+    body_html: String,
+    updates: Vec<UpdateView>,
 }
+
+impl MaintenanceView {
+    fn of(r: &MaintenanceRecord, m: &Model) -> MaintenanceView {
+        let names: Vec<&str> = r
+            .components
+            .iter()
+            .map(|c| m.component(c).map_or(c.as_str(), |v| v.name.as_str()))
+            .collect();
+        MaintenanceView {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            kind: r.kind.as_str(),
+            status: maintenance_label(r.status),
+            starts: local(r.starts_at, &m.tz),
+            starts_iso: iso(r.starts_at),
+            ends: local(r.ends_at, &m.tz),
+            ends_iso: iso(r.ends_at),
+            components: names.join(", "),
+            body_html: markdown(r.description.as_deref().unwrap_or_default()),
+            updates: r
+                .updates
+                .iter()
+                .filter(|u| !u.body.is_empty())
+                .map(|u| UpdateView {
+                    status: maintenance_label(u.status),
+                    at: local(u.created_at, &m.tz),
+                    at_iso: iso(u.created_at),
+                    body_html: markdown(&u.body),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn maintenance_label(s: MaintenanceStatus) -> &'static str {
+    match s {
+        MaintenanceStatus::Scheduled => "scheduled",
+        MaintenanceStatus::InProgress => "in progress",
+        MaintenanceStatus::Verifying => "verifying",
+        MaintenanceStatus::Completed => "completed",
+        MaintenanceStatus::Cancelled => "cancelled",
+    }
+}
+
+/// How many upcoming maintenances the front page lists (the calendar has them all).
+const UPCOMING_ON_PAGE: usize = 5;
 
 #[derive(Template)]
 #[template(path = "index.html")]
@@ -219,6 +270,7 @@ struct IndexPage {
     banner_text: &'static str,
     active: Vec<IncidentView>,
     maintenance: Vec<MaintenanceView>,
+    more_upcoming: usize,
     sections: Vec<SectionView>,
 }
 
@@ -231,6 +283,18 @@ struct HistoryPage {
     updated: String,
     css_version: &'static str,
     months: Vec<Month>,
+    maintenance: Vec<MaintenanceView>,
+}
+
+#[derive(Template)]
+#[template(path = "maintenance.html")]
+struct MaintenancePage {
+    page_name: String,
+    page_url: String,
+    tz_name: String,
+    updated: String,
+    css_version: &'static str,
+    w: MaintenanceView,
 }
 
 struct Month {
@@ -290,7 +354,13 @@ fn component_row(c: &super::model::ComponentView) -> ComponentRowView {
 }
 
 /// `/`: banner, active incidents, maintenance, components with their bars.
-pub fn index(m: &Model, maintenance: Vec<MaintenanceView>) -> Result<String, askama::Error> {
+pub fn index(m: &Model) -> Result<String, askama::Error> {
+    let upcoming: Vec<&MaintenanceRecord> = m.upcoming_maintenances().collect();
+    let maintenance = m
+        .active_maintenances()
+        .chain(upcoming.iter().take(UPCOMING_ON_PAGE).copied())
+        .map(|r| MaintenanceView::of(r, m))
+        .collect();
     let layout = Layout::of(m);
     let sections = m
         .sections
@@ -338,6 +408,7 @@ pub fn index(m: &Model, maintenance: Vec<MaintenanceView>) -> Result<String, ask
             .map(|i| IncidentView::of(i, m))
             .collect(),
         maintenance,
+        more_upcoming: upcoming.len().saturating_sub(UPCOMING_ON_PAGE),
         sections,
     }
     .render()
@@ -369,6 +440,11 @@ pub fn history(m: &Model) -> Result<String, askama::Error> {
         updated: layout.updated,
         css_version: layout.css_version,
         months,
+        maintenance: m
+            .past_maintenances()
+            .take(20)
+            .map(|r| MaintenanceView::of(r, m))
+            .collect(),
     }
     .render()
 }
@@ -383,6 +459,20 @@ pub fn incident(m: &Model, i: &IncidentRecord) -> Result<String, askama::Error> 
         updated: layout.updated,
         css_version: layout.css_version,
         i: IncidentView::of(i, m),
+    }
+    .render()
+}
+
+/// `/maintenance/{id}`.
+pub fn maintenance(m: &Model, r: &MaintenanceRecord) -> Result<String, askama::Error> {
+    let layout = Layout::of(m);
+    MaintenancePage {
+        page_name: layout.page_name,
+        page_url: layout.page_url,
+        tz_name: layout.tz_name,
+        updated: layout.updated,
+        css_version: layout.css_version,
+        w: MaintenanceView::of(r, m),
     }
     .render()
 }

@@ -15,9 +15,10 @@
 //! with 304, and send `ETag`, `Last-Modified`, `Cache-Control` and `Vary: Accept-Encoding`.
 //! Incident pages older than the snapshot's incidents are rendered on demand from the store.
 //!
-//! Scheduled maintenance is rendered from the data model; until maintenance windows exist the
-//! sections are empty.
+//! Maintenance (active, upcoming, recent) is read with the incidents; `/maintenance/{id}` shows
+//! one.
 
+pub mod calendars;
 pub mod feeds;
 pub mod html;
 pub mod model;
@@ -53,6 +54,9 @@ const HISTORY_EVERY: Duration = Duration::from_secs(10);
 /// Most unresolved incidents read per rebuild (their declared statuses all count).
 const MAX_UNRESOLVED: u32 = 1000;
 
+/// Most upcoming maintenances shown (the calendars carry every one).
+const MAX_UPCOMING: u32 = 100;
+
 /// `Cache-Control` of pages, feeds, badges and JSON: short, so a status change reaches readers
 /// within seconds, yet a flood of readers behind one cache costs one request per 10 s.
 const CACHE_CONTROL: &str = "public, max-age=10";
@@ -60,6 +64,7 @@ const CACHE_CONTROL: &str = "public, max-age=10";
 const CACHE_CONTROL_STATIC: &str = "public, max-age=31536000, immutable";
 
 const HTML: &str = "text/html; charset=utf-8";
+const ICS: &str = "text/calendar; charset=utf-8";
 
 /// The public routes of the status page.
 pub fn routes() -> Router<AppState> {
@@ -68,6 +73,7 @@ pub fn routes() -> Router<AppState> {
         "/history",
         "/feed.atom",
         "/feed.rss",
+        "/maintenance.ics",
         "/static/status.css",
     ]);
     fixed
@@ -80,7 +86,9 @@ pub fn routes() -> Router<AppState> {
             )
         })
         .route("/incidents/{id}", get(incident_page))
+        .route("/maintenance/{id}", get(maintenance_page))
         .route("/badge/{file}", get(badge))
+        .route("/tenants/{id}/maintenance.ics", get(tenant_calendar))
 }
 
 /// What one rebuild reads.
@@ -90,6 +98,7 @@ struct Gathered {
     firing: Vec<(String, upkeep_domain::config::Severity)>,
     recent: Vec<upkeep_store::incidents::IncidentRecord>,
     unresolved: Vec<upkeep_store::incidents::IncidentRecord>,
+    maintenances: Vec<upkeep_store::maintenance::MaintenanceRecord>,
 }
 
 async fn gather(state: &AppState) -> anyhow::Result<Gathered> {
@@ -120,7 +129,42 @@ async fn gather(state: &AppState) -> anyhow::Result<Gathered> {
             .list_incidents(RECENT_INCIDENTS as u32, false)
             .await?,
         unresolved: state.store.list_incidents(MAX_UNRESOLVED, true).await?,
+        maintenances: gather_maintenances(state).await?,
     })
+}
+
+/// The maintenances the page and calendars show: every active one, the upcoming ones (at most
+/// [`MAX_UPCOMING`]), the most recently finished ones and the cancelled occurrences of
+/// recurring windows.
+async fn gather_maintenances(
+    state: &AppState,
+) -> anyhow::Result<Vec<upkeep_store::maintenance::MaintenanceRecord>> {
+    use upkeep_store::maintenance::MaintenanceFilter;
+    let mut out = state
+        .store
+        .list_maintenances(MaintenanceFilter::Active, MAX_UNRESOLVED)
+        .await?;
+    out.extend(
+        state
+            .store
+            .list_maintenances(MaintenanceFilter::Upcoming, MAX_UPCOMING)
+            .await?,
+    );
+    out.extend(
+        state
+            .store
+            .list_maintenances(MaintenanceFilter::Finished, RECENT_INCIDENTS as u32)
+            .await?,
+    );
+    out.extend(
+        state
+            .store
+            .list_maintenances(MaintenanceFilter::CancelledOccurrences, MAX_UNRESOLVED)
+            .await?,
+    );
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|m| seen.insert(m.id.clone()));
+    Ok(out)
 }
 
 /// A hash of everything the snapshot shows (not of when it was built).
@@ -137,6 +181,9 @@ fn digest(g: &Gathered, history_generation: u64, today: jiff::civil::Date) -> u6
     }
     for i in g.recent.iter().chain(&g.unresolved) {
         (&i.id, i.updated_at).hash(&mut h);
+    }
+    for m in &g.maintenances {
+        (&m.id, m.updated_at).hash(&mut h);
     }
     (history_generation, today).hash(&mut h);
     h.finish()
@@ -158,11 +205,7 @@ fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
         content_type,
         bytes,
     };
-    out.push(page(
-        "/",
-        HTML,
-        html::index(model, Vec::new())?.into_bytes(),
-    ));
+    out.push(page("/", HTML, html::index(model)?.into_bytes()));
     out.push(page("/history", HTML, html::history(model)?.into_bytes()));
     out.push(page(
         "/feed.atom",
@@ -175,6 +218,20 @@ fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
         feeds::rss(model)?,
     ));
     out.push(page(
+        "/maintenance.ics",
+        ICS,
+        calendars::all(model).into_bytes(),
+    ));
+    for tenant in model.tenants.keys() {
+        if let Some(ics) = calendars::tenant(model, tenant) {
+            out.push(page(
+                &format!("/tenants/{tenant}/maintenance.ics"),
+                ICS,
+                ics.into_bytes(),
+            ));
+        }
+    }
+    out.push(page(
         "/static/status.css",
         "text/css; charset=utf-8",
         html::CSS.as_bytes().to_vec(),
@@ -184,6 +241,13 @@ fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
             &format!("/incidents/{}", i.id),
             HTML,
             html::incident(model, i)?.into_bytes(),
+        ));
+    }
+    for m in &model.maintenances {
+        out.push(page(
+            &format!("/maintenance/{}", m.id),
+            HTML,
+            html::maintenance(model, m)?.into_bytes(),
         ));
     }
     for c in &model.components {
@@ -231,6 +295,7 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
             firing: gathered.firing,
             recent: gathered.recent,
             unresolved: gathered.unresolved,
+            maintenances: gathered.maintenances,
             history: &history,
             now,
         }));
@@ -397,6 +462,52 @@ async fn incident_page(
     match Body::new(page.as_bytes(), HTML, record.updated_at) {
         Ok(body) => send(&headers, &body, false),
         Err(e) => Problem::internal(&e).into_response(),
+    }
+}
+
+/// `/maintenance/{id}`: from the snapshot, or rendered from the store for an older one.
+async fn maintenance_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(snapshot) = current(&state).await else {
+        return preparing();
+    };
+    if let Some(body) = snapshot.body(&format!("/maintenance/{id}")) {
+        return send(&headers, body, false);
+    }
+    let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such maintenance").into_response();
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return not_found();
+    }
+    let record = match state.store.get_maintenance(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return not_found(),
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let page = match html::maintenance(&snapshot.model, &record) {
+        Ok(p) => p,
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    match Body::new(page.as_bytes(), HTML, record.updated_at) {
+        Ok(body) => send(&headers, &body, false),
+        Err(e) => Problem::internal(&e).into_response(),
+    }
+}
+
+/// `/tenants/{id}/maintenance.ics`.
+async fn tenant_calendar(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(snapshot) = current(&state).await else {
+        return preparing();
+    };
+    match snapshot.body(&format!("/tenants/{id}/maintenance.ics")) {
+        Some(body) => send(&headers, body, false),
+        None => Problem::new(StatusCode::NOT_FOUND, "no such tenant").into_response(),
     }
 }
 

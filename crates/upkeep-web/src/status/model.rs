@@ -20,8 +20,10 @@ use sha2::{Digest, Sha256};
 use upkeep_domain::component_status::{ComponentStatus, derive, with_overrides};
 use upkeep_domain::config::{Config, Severity};
 use upkeep_domain::incident::Impact;
+use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_store::incidents::IncidentRecord;
+use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::uptime::{self, DayUptime, History};
 
@@ -39,6 +41,8 @@ pub struct Inputs<'a> {
     pub recent: Vec<IncidentRecord>,
     /// Every unresolved incident, newest first.
     pub unresolved: Vec<IncidentRecord>,
+    /// Maintenances: the upcoming, the active and the most recent finished ones.
+    pub maintenances: Vec<MaintenanceRecord>,
     /// The uptime history (the bars and badges).
     pub history: &'a History,
     /// The instant the snapshot is for (today's bar ends here).
@@ -95,6 +99,13 @@ pub struct Model {
     pub recent: Vec<IncidentRecord>,
     /// Every unresolved incident, newest first.
     pub unresolved: Vec<IncidentRecord>,
+    /// Maintenances by start, soonest first (see [`Inputs::maintenances`]).
+    pub maintenances: Vec<MaintenanceRecord>,
+    /// The configuration's maintenance policy and recurring windows.
+    pub maintenance_config: upkeep_domain::config::Maintenance,
+    /// Tenants and their regions, for the tenants' calendars.
+    pub tenants: std::collections::BTreeMap<String, upkeep_domain::config::Tenant>,
+    pub regions: std::collections::BTreeMap<String, upkeep_domain::config::Region>,
     pub now: Timestamp,
     pub today: Date,
 }
@@ -228,13 +239,26 @@ impl Model {
                     updated_at = updated_at.max(*at);
                     *status
                 });
+                let covered = inputs.maintenances.iter().any(|m| {
+                    m.status == MaintenanceStatus::InProgress && m.components.contains(cid)
+                });
+                if covered {
+                    updated_at = updated_at.max(
+                        inputs
+                            .maintenances
+                            .iter()
+                            .filter(|m| m.components.contains(cid))
+                            .map(|m| m.updated_at)
+                            .fold(Timestamp::MIN, Timestamp::max),
+                    );
+                }
                 ComponentView {
                     key: cid.clone(),
                     id: stable_id("component", cid),
                     name: c.name.clone(),
                     description: c.description.clone(),
                     group: c.group.clone(),
-                    status: with_overrides(derive(&statuses, &severities), incident, false),
+                    status: with_overrides(derive(&statuses, &severities), incident, covered),
                     updated_at,
                     days: uptime::component_days(
                         cid,
@@ -297,7 +321,10 @@ impl Model {
             .map(|c| c.updated_at)
             .chain(inputs.recent.iter().map(|i| i.updated_at))
             .chain(inputs.unresolved.iter().map(|i| i.updated_at))
+            .chain(inputs.maintenances.iter().map(|m| m.updated_at))
             .fold(inputs.config_loaded_at, Timestamp::max);
+        let mut maintenances = inputs.maintenances.clone();
+        maintenances.sort_by(|a, b| (a.starts_at, &a.id).cmp(&(b.starts_at, &b.id)));
 
         Model {
             page_id: stable_id("page", &config.page.url),
@@ -312,9 +339,38 @@ impl Model {
             updated_at,
             recent: inputs.recent.clone(),
             unresolved: inputs.unresolved.clone(),
+            maintenances,
+            maintenance_config: config.maintenance.clone(),
+            tenants: config.tenants.clone(),
+            regions: config.regions.clone(),
             now: inputs.now,
             today,
         }
+    }
+
+    /// Maintenances in progress or verifying, soonest start first.
+    pub fn active_maintenances(&self) -> impl Iterator<Item = &MaintenanceRecord> {
+        self.maintenances.iter().filter(|m| {
+            matches!(
+                m.status,
+                MaintenanceStatus::InProgress | MaintenanceStatus::Verifying
+            )
+        })
+    }
+
+    /// Maintenances not started yet (held ones included), soonest first.
+    pub fn upcoming_maintenances(&self) -> impl Iterator<Item = &MaintenanceRecord> {
+        self.maintenances
+            .iter()
+            .filter(|m| m.status == MaintenanceStatus::Scheduled)
+    }
+
+    /// Completed and cancelled maintenances that had started (or were due), latest first.
+    pub fn past_maintenances(&self) -> impl Iterator<Item = &MaintenanceRecord> {
+        self.maintenances
+            .iter()
+            .rev()
+            .filter(|m| m.status.is_terminal() && m.starts_at <= self.now)
     }
 
     /// The component with configuration id `key`.

@@ -25,7 +25,9 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::IncidentStatus;
+use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_store::incidents::IncidentRecord;
+use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::model::{ComponentView, Model, Section, description, stable_id};
 
@@ -90,22 +92,39 @@ pub fn build(model: &Model) -> Result<Documents, serde_json::Error> {
     });
 
     let doc = |v: Value| serde_json::to_vec(&v);
-    let no_maintenance = doc(json!({ "page": page, "scheduled_maintenances": [] }))?;
+    let maint =
+        |m: &MaintenanceRecord| maintenance(m, &by_key, &rows_by_id, page_id, &model.url, tz);
+    // Cancelled maintenances have no Statuspage status: they are left out of the JSON (the
+    // HTML page and the calendars show them).
+    let listed = model
+        .maintenances
+        .iter()
+        .filter(|m| m.status != MaintenanceStatus::Cancelled);
+    let upcoming: Vec<Value> = model.upcoming_maintenances().map(maint).collect();
+    let active: Vec<Value> = model.active_maintenances().map(maint).collect();
+    let mut all: Vec<&MaintenanceRecord> = listed.collect();
+    all.sort_by(|a, b| (b.starts_at, &b.id).cmp(&(a.starts_at, &a.id)));
+    let all: Vec<Value> = all.into_iter().take(RECENT_INCIDENTS).map(maint).collect();
+    let current: Vec<Value> = model
+        .active_maintenances()
+        .chain(model.upcoming_maintenances())
+        .map(maint)
+        .collect();
     Ok(Documents {
         summary: doc(json!({
             "page": page,
             "components": components,
             "incidents": unresolved,
-            "scheduled_maintenances": [],
+            "scheduled_maintenances": current,
             "status": status,
         }))?,
         status: doc(json!({ "page": page, "status": status }))?,
         components: doc(json!({ "page": page, "components": components }))?,
         incidents: doc(json!({ "page": page, "incidents": recent }))?,
         unresolved: doc(json!({ "page": page, "incidents": unresolved }))?,
-        scheduled_maintenances: no_maintenance.clone(),
-        upcoming_maintenances: no_maintenance.clone(),
-        active_maintenances: no_maintenance,
+        scheduled_maintenances: doc(json!({ "page": page, "scheduled_maintenances": all }))?,
+        upcoming_maintenances: doc(json!({ "page": page, "scheduled_maintenances": upcoming }))?,
+        active_maintenances: doc(json!({ "page": page, "scheduled_maintenances": active }))?,
     })
 }
 
@@ -256,6 +275,91 @@ fn incident(
         "incident_updates": updates,
         "components": affected,
         "postmortem_body": i.postmortem,
+    })
+}
+
+/// One maintenance in Statuspage's scheduled-maintenance shape: an incident with
+/// `impact: "maintenance"`, `scheduled_for`/`scheduled_until` and the maintenance statuses
+/// (`scheduled | in_progress | verifying | completed`).
+fn maintenance(
+    m: &MaintenanceRecord,
+    components: &HashMap<&str, &ComponentView>,
+    rows: &HashMap<&str, &Value>,
+    page_id: &str,
+    page_url: &str,
+    tz: &TimeZone,
+) -> Value {
+    let ts = |t: Timestamp| timestamp(t, tz);
+    let affected: Vec<Value> = m
+        .components
+        .iter()
+        .filter_map(|c| components.get(c.as_str()))
+        .filter_map(|r| rows.get(r.id.as_str()).map(|row| (*row).clone()))
+        .collect();
+    let codes: Vec<Value> = m
+        .components
+        .iter()
+        .map(|c| {
+            json!({
+                "code": stable_id("component", c),
+                "name": components.get(c.as_str()).map_or(c.as_str(), |r| r.name.as_str()),
+                "old_status": "operational",
+                "new_status": "under_maintenance",
+            })
+        })
+        .collect();
+    let chronological: Vec<_> = m.updates.iter().rev().collect();
+    let started_at = chronological
+        .iter()
+        .find(|u| u.status == MaintenanceStatus::InProgress)
+        .map(|u| u.created_at);
+    let resolved_at = chronological
+        .iter()
+        .find(|u| u.status.is_terminal())
+        .map(|u| u.created_at);
+    let updates: Vec<Value> = m
+        .updates
+        .iter()
+        .map(|u| {
+            let body = if u.body.is_empty() {
+                match u.status {
+                    MaintenanceStatus::Scheduled => m.description.clone().unwrap_or_default(),
+                    other => format!("Maintenance {}.", other.as_str().replace('_', " ")),
+                }
+            } else {
+                u.body.clone()
+            };
+            json!({
+                "id": u.id,
+                "status": u.status.as_str(),
+                "body": body,
+                "incident_id": m.id,
+                "created_at": ts(u.created_at),
+                "updated_at": ts(u.created_at),
+                "display_at": ts(u.created_at),
+                "affected_components": codes,
+                "deliver_notifications": m.notify_subscribers,
+                "custom_tweet": null,
+                "tweet_id": null,
+            })
+        })
+        .collect();
+    json!({
+        "id": m.id,
+        "name": m.title,
+        "status": m.status.as_str(),
+        "created_at": ts(m.created_at),
+        "updated_at": ts(m.updated_at),
+        "monitoring_at": null,
+        "resolved_at": resolved_at.map(ts),
+        "impact": "maintenance",
+        "shortlink": format!("{page_url}/maintenance/{}", m.id),
+        "started_at": ts(started_at.unwrap_or(m.starts_at)),
+        "page_id": page_id,
+        "incident_updates": updates,
+        "components": affected,
+        "scheduled_for": ts(m.starts_at),
+        "scheduled_until": ts(m.ends_at),
     })
 }
 
