@@ -14,7 +14,8 @@
 //!   ones the window no longer produces are cancelled, started ones are never touched; windows
 //!   removed from the configuration have their future occurrences cancelled.
 //! - **Pre-flight checks** (the window's `preflight:`) are judged from
-//!   `maintenance.policy.preflight_ahead` before the start until it starts; a failing check
+//!   `maintenance.policy.preflight_ahead` before the start, again at the start, every 30 s
+//!   while they hold it and every 5 minutes while they pass; a failing check
 //!   holds the maintenance in `scheduled` with the reason stored (`hold_reason`) and logged as
 //!   an operator alert; once they pass the reason is cleared and the start goes ahead.
 //! - **Suppression**: while a maintenance is in progress, failures on its components open no
@@ -22,6 +23,9 @@
 //!   monitor of its components still down and every rule still firing is reported at once, so a
 //!   failure that outlives the window opens its incident immediately. It goes to `verifying`
 //!   while any monitor of its components is not up, and to `completed` when all are.
+//! - **`checks: skip`**: while such a maintenance is in progress its components' monitors are
+//!   not probed ([`SkipList`], read by the scheduler); with `checks: run` they keep probing and
+//!   their results count as planned downtime in the reports.
 //! - **Silences**: with `alertmanager.url` configured, a silence over the components (matched
 //!   on `alertmanager.component_label`) is created when a maintenance starts, ending at its end,
 //!   and expired when it completes early or is cancelled. Alertmanager being unreachable is
@@ -46,6 +50,43 @@ use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::incidents::{self, AUTO_ACTOR, AutoIncidentSettings};
 
+/// The components whose monitors are not probed now: those of maintenances in progress with
+/// `checks: skip`. Written by the engine, read by the probe scheduler. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct SkipList(Arc<std::sync::RwLock<HashSet<String>>>);
+
+impl SkipList {
+    /// Whether `component`'s monitors are skipped.
+    pub fn contains(&self, component: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(component)
+    }
+
+    fn set(&self, components: HashSet<String>) {
+        let mut current = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if *current != components {
+            tracing::info!(components = ?components, "probing skipped for components under maintenance");
+            *current = components;
+        }
+    }
+}
+
+/// What the engine remembers between steps (in memory: only the lease holder steps).
+#[derive(Debug, Default)]
+pub struct EngineState {
+    /// When each maintenance's pre-flight checks were last evaluated.
+    checked: std::collections::HashMap<String, Timestamp>,
+    /// Components not probed now.
+    pub skip: SkipList,
+}
+
+/// How often held pre-flight checks are evaluated again.
+const RECHECK_HELD: Duration = Duration::from_secs(30);
+/// How often passing pre-flight checks are evaluated again before the start.
+const RECHECK_PASSING: Duration = Duration::from_secs(300);
+
 /// The actor of every change the engine makes.
 pub const ACTOR: &str = "system:maintenance";
 
@@ -63,6 +104,8 @@ pub struct MaintenanceSettings {
     pub materialise_every: Duration,
     /// How often finished maintenances are checked for silences to expire.
     pub sweep_every: Duration,
+    /// Shared with the probe scheduler.
+    pub skip: SkipList,
 }
 
 impl Default for MaintenanceSettings {
@@ -72,6 +115,7 @@ impl Default for MaintenanceSettings {
             horizon: Duration::from_secs(90 * 86_400),
             materialise_every: Duration::from_secs(60),
             sweep_every: Duration::from_secs(10),
+            skip: SkipList::default(),
         }
     }
 }
@@ -89,6 +133,10 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut materialised: Option<(Timestamp, String)> = None;
     let mut swept: Option<Timestamp> = None;
+    let mut state = EngineState {
+        skip: settings.skip.clone(),
+        ..EngineState::default()
+    };
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -97,6 +145,7 @@ pub async fn run(
         if !*active.borrow() {
             // Another replica works; start afresh when this one takes over.
             materialised = None;
+            state.skip.set(HashSet::new());
             continue;
         }
         let loaded = Arc::clone(&config.borrow());
@@ -110,7 +159,7 @@ pub async fn run(
                 Err(e) => tracing::warn!(error = %e, "maintenance: cannot materialise windows"),
             }
         }
-        if let Err(e) = step(&store, &loaded.config, now).await {
+        if let Err(e) = step(&store, &loaded.config, now, &mut state).await {
             tracing::warn!(error = %e, "maintenance: step failed; retrying");
         }
         if swept.is_none_or(|at| elapsed(at, now) >= settings.sweep_every) {
@@ -194,8 +243,26 @@ fn checks_of<'c>(config: &'c Config, m: &MaintenanceRecord) -> &'c [Check] {
         .map_or(&[], |w| w.preflight.as_slice())
 }
 
+/// Whether the pre-flight checks of `m` are due for evaluation at `now`: first at
+/// `preflight_ahead` before the start, again at the start, every 30 s while they hold it and
+/// every 5 minutes while they pass.
+fn checks_due(m: &MaintenanceRecord, last: Option<Timestamp>, now: Timestamp) -> bool {
+    let Some(last) = last else {
+        return true;
+    };
+    let since = elapsed(last, now);
+    (now >= m.starts_at && last < m.starts_at)
+        || (m.hold_reason.is_some() && since >= RECHECK_HELD)
+        || since >= RECHECK_PASSING
+}
+
 /// Moves every maintenance whose time has come.
-pub async fn step(store: &Store, config: &Config, now: Timestamp) -> Result<(), StoreError> {
+pub async fn step(
+    store: &Store,
+    config: &Config,
+    now: Timestamp,
+    state: &mut EngineState,
+) -> Result<(), StoreError> {
     let ahead = SignedDuration::try_from(config.maintenance.policy.preflight_ahead)
         .unwrap_or(SignedDuration::ZERO);
     for m in store
@@ -203,9 +270,19 @@ pub async fn step(store: &Store, config: &Config, now: Timestamp) -> Result<(), 
         .await?
     {
         let checks = checks_of(config, &m);
-        let mut passed = true;
+        let mut passed = m.hold_reason.is_none();
         let window_open = m.starts_at.checked_sub(ahead).unwrap_or(m.starts_at) <= now;
-        if !checks.is_empty() && window_open && now < m.ends_at {
+        if checks.is_empty() {
+            passed = true;
+            if m.hold_reason.is_some() {
+                // The window no longer names checks: nothing holds it.
+                store.set_hold_reason(&m.id, None, ACTOR, now).await?;
+            }
+        } else if window_open
+            && now < m.ends_at
+            && checks_due(&m, state.checked.get(&m.id).copied(), now)
+        {
+            state.checked.insert(m.id.clone(), now);
             let outcomes = run_checks(store, config, checks, now).await?;
             let failing: Vec<String> = outcomes
                 .iter()
@@ -231,10 +308,18 @@ pub async fn step(store: &Store, config: &Config, now: Timestamp) -> Result<(), 
             transition(store, config, &m, to, now).await?;
         }
     }
+    let mut skip = HashSet::new();
     for m in store
         .list_maintenances(MaintenanceFilter::Active, LIST_LIMIT)
         .await?
     {
+        state.checked.remove(&m.id);
+        if m.status == MaintenanceStatus::InProgress
+            && m.checks == upkeep_domain::config::ChecksMode::Skip
+            && now < m.ends_at
+        {
+            skip.extend(m.components.iter().cloned());
+        }
         let green = components_green(store, config, &m.components).await?;
         if let Some(to) = due_transition(m.status, m.starts_at, m.ends_at, now, true, !green) {
             transition(store, config, &m, to, now).await?;
@@ -243,6 +328,7 @@ pub async fn step(store: &Store, config: &Config, now: Timestamp) -> Result<(), 
             create_silence(store, config, &m, now).await?;
         }
     }
+    state.skip.set(skip);
     Ok(())
 }
 
@@ -481,11 +567,18 @@ async fn create_silence(
 
 /// Expires the silences of maintenances that are over (completed early or cancelled); a
 /// failure is retried on the next sweep.
-async fn sweep_silences(store: &Store, config: &Config, now: Timestamp) -> Result<(), StoreError> {
+pub async fn sweep_silences(
+    store: &Store,
+    config: &Config,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let Some((client, _)) = silence_client(config) else {
         return Ok(());
     };
-    for m in store.list_maintenances(MaintenanceFilter::All, 200).await? {
+    for m in store
+        .list_maintenances(MaintenanceFilter::WithSilence, LIST_LIMIT)
+        .await?
+    {
         let Some(silence) = m.silence_id.as_deref() else {
             continue;
         };

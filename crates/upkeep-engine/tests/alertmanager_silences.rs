@@ -415,3 +415,89 @@ async fn one_component_is_an_exact_matcher_and_metacharacters_are_literal() {
     )
     .await;
 }
+
+/// The maintenance engine end to end: a window that starts creates the silence over its
+/// components (retrying while Alertmanager is unreachable) and stores its id; cancelling the
+/// window expires it.
+#[tokio::test]
+async fn maintenance_windows_create_and_expire_their_silence() {
+    use upkeep_domain::maintenance::{Kind, MaintenanceStatus};
+    use upkeep_engine::maintenance::{EngineState, step, sweep_silences};
+    use upkeep_store::maintenance::NewMaintenance;
+    if !installed() {
+        return;
+    }
+    let am = Alertmanager::start().await;
+    let db = upkeep_store::testing::TestDatabase::sqlite();
+    let store = db.store().await;
+    let config_for = |url: &str| {
+        let text = format!(
+            r#"
+page: {{ name: T, url: "https://status.example", timezone: UTC }}
+components:
+  db: {{ name: Database }}
+  api: {{ name: API }}
+alertmanager: {{ url: "{url}" }}
+"#
+        );
+        upkeep_domain::config::parse("t.yaml", &text, &|_| None, Timestamp::now())
+            .unwrap_or_else(|e| panic!("{:?}", e.0))
+    };
+    let now = Timestamp::now();
+    let mut new = NewMaintenance::new(
+        Kind::Emergency,
+        "Replace a disk",
+        now - SignedDuration::from_secs(30),
+        now + SignedDuration::from_hours(1),
+    );
+    new.components = vec!["db".into()];
+    new.reason = Some("disk failing".into());
+    let m = store
+        .create_maintenance(&new, "test", now, None)
+        .await
+        .unwrap();
+
+    // Alertmanager unreachable when the window starts: the window starts anyway.
+    let mut state = EngineState::default();
+    let down = config_for(&format!("http://127.0.0.1:{}", free_port()));
+    step(&store, &down, Timestamp::now(), &mut state)
+        .await
+        .unwrap();
+    let started = store.get_maintenance(&m.id).await.unwrap().unwrap();
+    assert_eq!(started.status, MaintenanceStatus::InProgress);
+    assert_eq!(started.silence_id, None);
+
+    // Reachable again: the next step creates the silence.
+    let up = config_for(&am.base);
+    step(&store, &up, Timestamp::now(), &mut state)
+        .await
+        .unwrap();
+    let id = store
+        .get_maintenance(&m.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .silence_id
+        .expect("the silence id is stored");
+    let listed = am.listed_silence(&id).await;
+    assert_eq!(listed["status"]["state"], "active", "{listed:#}");
+    assert_eq!(listed["matchers"][0]["name"], "component");
+    assert_eq!(listed["matchers"][0]["value"], "db");
+
+    // Cancelled early: the sweep expires the silence and forgets its id.
+    store
+        .cancel_maintenance(&m.id, "Disk replaced already.", "test", Timestamp::now())
+        .await
+        .unwrap();
+    sweep_silences(&store, &up, Timestamp::now()).await.unwrap();
+    assert_eq!(am.listed_silence(&id).await["status"]["state"], "expired");
+    assert_eq!(
+        store
+            .get_maintenance(&m.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .silence_id,
+        None
+    );
+}

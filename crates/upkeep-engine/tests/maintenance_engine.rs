@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use upkeep_domain::config::{Config, parse};
 use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_engine::incidents::under_maintenance;
-use upkeep_engine::maintenance::{materialise_all, step};
+use upkeep_engine::maintenance::{EngineState, materialise_all, step};
 use upkeep_store::Store;
 use upkeep_store::maintenance::{MaintenanceFilter, MaintenanceRecord};
 use upkeep_store::monitoring::MonitorStateRow;
@@ -143,6 +143,7 @@ async fn windows_materialise_once_and_across_the_spring_forward_night() {
 async fn statuses_follow_the_clock_and_failures_wait_for_the_window_to_end() {
     for db in databases("statuses_follow_the_clock").await {
         let store = db.store().await;
+        let mut state = EngineState::default();
         let cfg = config("");
         let start = t("2026-03-28T01:30:00Z");
         materialise_all(&store, &cfg, t("2026-03-27T12:00:00Z"), HORIZON)
@@ -150,9 +151,11 @@ async fn statuses_follow_the_clock_and_failures_wait_for_the_window_to_end() {
             .unwrap();
         set_monitor(&store, "db-port", "up", t("2026-03-27T12:00:00Z")).await;
 
-        step(&store, &cfg, t("2026-03-28T01:29:59Z")).await.unwrap();
+        step(&store, &cfg, t("2026-03-28T01:29:59Z"), &mut state)
+            .await
+            .unwrap();
         assert_eq!(all(&store).await[0].status, MaintenanceStatus::Scheduled);
-        step(&store, &cfg, start).await.unwrap();
+        step(&store, &cfg, start, &mut state).await.unwrap();
         let m = all(&store).await[0].clone();
         assert_eq!(m.status, MaintenanceStatus::InProgress);
         assert!(
@@ -168,11 +171,15 @@ async fn statuses_follow_the_clock_and_failures_wait_for_the_window_to_end() {
 
         // The database fails during the window: no incident.
         set_monitor(&store, "db-port", "down", t("2026-03-28T02:00:00Z")).await;
-        step(&store, &cfg, t("2026-03-28T02:00:00Z")).await.unwrap();
+        step(&store, &cfg, t("2026-03-28T02:00:00Z"), &mut state)
+            .await
+            .unwrap();
         assert!(store.list_incidents(10, true).await.unwrap().is_empty());
 
         // The window ends with the database still down: verifying, and the incident opens now.
-        step(&store, &cfg, t("2026-03-28T02:30:00Z")).await.unwrap();
+        step(&store, &cfg, t("2026-03-28T02:30:00Z"), &mut state)
+            .await
+            .unwrap();
         let m = store.get_maintenance(&m.id).await.unwrap().unwrap();
         assert_eq!(m.status, MaintenanceStatus::Verifying);
         let open = store.list_incidents(10, true).await.unwrap();
@@ -190,7 +197,9 @@ async fn statuses_follow_the_clock_and_failures_wait_for_the_window_to_end() {
 
         // It recovers: completed.
         set_monitor(&store, "db-port", "up", t("2026-03-28T02:40:00Z")).await;
-        step(&store, &cfg, t("2026-03-28T02:40:00Z")).await.unwrap();
+        step(&store, &cfg, t("2026-03-28T02:40:00Z"), &mut state)
+            .await
+            .unwrap();
         let m = store.get_maintenance(&m.id).await.unwrap().unwrap();
         assert_eq!(m.status, MaintenanceStatus::Completed);
         let statuses: Vec<MaintenanceStatus> = m.updates.iter().rev().map(|u| u.status).collect();
@@ -205,7 +214,9 @@ async fn statuses_follow_the_clock_and_failures_wait_for_the_window_to_end() {
         );
 
         // After a restart days later: the missed windows are completed, none is left running.
-        step(&store, &cfg, t("2026-03-31T12:00:00Z")).await.unwrap();
+        step(&store, &cfg, t("2026-03-31T12:00:00Z"), &mut state)
+            .await
+            .unwrap();
         let past: Vec<MaintenanceRecord> = all(&store)
             .await
             .into_iter()
@@ -230,7 +241,8 @@ async fn two_replicas_start_a_window_once() {
             .unwrap();
         set_monitor(&a, "db-port", "up", t("2026-03-27T12:00:00Z")).await;
         let now = t("2026-03-28T01:31:00Z");
-        let (ra, rb) = tokio::join!(step(&a, &cfg, now), step(&b, &cfg, now));
+        let (mut sa, mut sb) = (EngineState::default(), EngineState::default());
+        let (ra, rb) = tokio::join!(step(&a, &cfg, now, &mut sa), step(&b, &cfg, now, &mut sb));
         ra.unwrap();
         rb.unwrap();
         let m = all(&a).await[0].clone();
@@ -248,6 +260,7 @@ async fn two_replicas_start_a_window_once() {
 async fn failing_preflight_checks_hold_the_start() {
     for db in databases("failing_preflight_checks_hold_the_start").await {
         let store = db.store().await;
+        let mut state = EngineState::default();
         let gated = r#"      preflight:
         - no_open_incidents
         - { command: "echo 'only 1 replica'; exit 3", timeout: 5s }"#;
@@ -256,13 +269,17 @@ async fn failing_preflight_checks_hold_the_start() {
             .await
             .unwrap();
         // 15 minutes ahead the checks run; the failure is recorded.
-        step(&store, &cfg, t("2026-03-28T01:15:00Z")).await.unwrap();
+        step(&store, &cfg, t("2026-03-28T01:15:00Z"), &mut state)
+            .await
+            .unwrap();
         let m = all(&store).await[0].clone();
         assert_eq!(m.status, MaintenanceStatus::Scheduled);
         let hold = m.hold_reason.clone().unwrap();
         assert!(hold.contains("exited 3: only 1 replica"), "{hold}");
         // At the start it is still held.
-        step(&store, &cfg, t("2026-03-28T01:30:00Z")).await.unwrap();
+        step(&store, &cfg, t("2026-03-28T01:30:00Z"), &mut state)
+            .await
+            .unwrap();
         let m = store.get_maintenance(&m.id).await.unwrap().unwrap();
         assert_eq!(m.status, MaintenanceStatus::Scheduled);
 
@@ -272,7 +289,7 @@ async fn failing_preflight_checks_hold_the_start() {
         - no_open_incidents
         - { command: "test 2 -ge 2", timeout: 5s }"#,
         );
-        step(&store, &fixed, t("2026-03-28T01:40:00Z"))
+        step(&store, &fixed, t("2026-03-28T01:40:00Z"), &mut state)
             .await
             .unwrap();
         let m = store.get_maintenance(&m.id).await.unwrap().unwrap();
@@ -296,4 +313,30 @@ async fn a_command_check_is_killed_at_its_timeout() {
         "{outcome:?}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn checks_skip_stops_probing_the_components_while_in_progress() {
+    for db in databases("checks_skip_stops_probing").await {
+        let store = db.store().await;
+        let mut state = EngineState::default();
+        let mut cfg = config("");
+        cfg.maintenance.windows[0].checks = upkeep_domain::config::ChecksMode::Skip;
+        materialise_all(&store, &cfg, t("2026-03-27T12:00:00Z"), HORIZON)
+            .await
+            .unwrap();
+        set_monitor(&store, "db-port", "up", t("2026-03-27T12:00:00Z")).await;
+        step(&store, &cfg, t("2026-03-28T01:00:00Z"), &mut state)
+            .await
+            .unwrap();
+        assert!(!state.skip.contains("db"));
+        step(&store, &cfg, t("2026-03-28T01:30:00Z"), &mut state)
+            .await
+            .unwrap();
+        assert!(state.skip.contains("db") && !state.skip.contains("api"));
+        step(&store, &cfg, t("2026-03-28T02:30:00Z"), &mut state)
+            .await
+            .unwrap();
+        assert!(!state.skip.contains("db"));
+    }
 }

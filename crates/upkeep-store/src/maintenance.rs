@@ -195,6 +195,8 @@ pub enum MaintenanceFilter {
     /// Cancelled occurrences of recurring windows, latest start first (the calendars mark
     /// them in their series).
     CancelledOccurrences,
+    /// Those holding an Alertmanager silence, by start.
+    WithSilence,
 }
 
 /// What [`Store::apply_occurrence_update`] changed.
@@ -650,6 +652,9 @@ impl Store {
                 "WHERE status IN ('completed', 'cancelled') \
                  ORDER BY updated_at DESC, id DESC LIMIT $1"
             ),
+            MaintenanceFilter::WithSilence => {
+                select_maintenances!("WHERE silence_id IS NOT NULL ORDER BY starts_at, id LIMIT $1")
+            }
             MaintenanceFilter::CancelledOccurrences => select_maintenances!(
                 "WHERE status = 'cancelled' AND window_id IS NOT NULL \
                  ORDER BY starts_at DESC, id DESC LIMIT $1"

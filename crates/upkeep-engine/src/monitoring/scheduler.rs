@@ -51,6 +51,8 @@ pub struct SchedulerSettings {
     pub flush_max: usize,
     /// How often push monitors are judged on their pings.
     pub push_every: Duration,
+    /// Components whose monitors are not probed now (maintenance with `checks: skip`).
+    pub skip: crate::maintenance::SkipList,
 }
 
 impl Default for SchedulerSettings {
@@ -60,6 +62,7 @@ impl Default for SchedulerSettings {
             flush_every: Duration::from_secs(1),
             flush_max: 2_000,
             push_every: Duration::from_secs(10),
+            skip: crate::maintenance::SkipList::default(),
         }
     }
 }
@@ -326,7 +329,7 @@ async fn run_schedule(
                         .unwrap_or_else(|e| e.into_inner())
                         .get(&id)
                         .is_some_and(|v| v.state.status == MonitorStatus::Paused);
-                    if paused || !*active.borrow() {
+                    if paused || !*active.borrow() || settings.skip.contains(&monitor.component) {
                         continue;
                     }
                     let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { break };

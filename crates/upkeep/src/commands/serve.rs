@@ -77,8 +77,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     supervisor.spawn("monitoring-lease", lease_task);
 
     let prober = Prober::new().context("setting up the probes")?;
+    // Maintenance with `checks: skip` tells the scheduler which components not to probe.
+    let skip = upkeep_engine::maintenance::SkipList::default();
     let settings = SchedulerSettings {
         max_concurrent: config.current().config.monitoring.max_concurrent,
+        skip: skip.clone(),
         ..SchedulerSettings::default()
     };
     let (monitors, scheduler) = scheduler::start(
@@ -126,7 +129,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             store.clone(),
             config.subscribe(),
             clock.clone(),
-            upkeep_engine::maintenance::MaintenanceSettings::default(),
+            upkeep_engine::maintenance::MaintenanceSettings {
+                skip,
+                ..Default::default()
+            },
             monitoring_lease.watch(),
             supervisor.token(),
         ),
