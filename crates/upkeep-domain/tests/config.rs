@@ -580,3 +580,19 @@ fn bad_preflight_checks_are_reported_where_they_are() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_counted_rule_needs_a_first_day() {
+    let text = PREFLIGHT.replace(
+        "FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
+        "FREQ=DAILY;COUNT=3;BYHOUR=2;BYMINUTE=30",
+    );
+    let diagnostics = parse("upkeep.yaml", &text, &no_env, now()).err().unwrap();
+    assert_eq!(diagnostics.0.len(), 1);
+    assert!(diagnostics.0[0].message.contains("COUNT needs `starts`"));
+    let with_start = text.replace(
+        "      duration: 1h",
+        "      starts: 2026-12-01\n      duration: 1h",
+    );
+    parse_ok(&with_start, &no_env);
+}

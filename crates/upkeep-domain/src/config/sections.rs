@@ -569,6 +569,11 @@ impl Sections {
         let now = self.now;
         let rrule = f.required(d, "rrule", |d, n| {
             d.parsed(n, |rule| {
+                if starts.is_none() && rule.to_ascii_uppercase().contains("COUNT=") {
+                    return Err(
+                        "a rule with COUNT needs `starts` (the day it counts from)".to_owned()
+                    );
+                }
                 validate_rrule(rule, &timezone, starts, now)
                     .map(|()| rule.trim().to_owned())
                     .map_err(|err| format!("bad rrule: {err}"))
