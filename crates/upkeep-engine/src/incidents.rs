@@ -19,8 +19,9 @@
 //!   back, not from the beginning of time. It works only while `active` (this replica holds the
 //!   monitoring lease), so replicas do not open the same incident twice.
 //!
-//! Changes made in this process are serialised (one lock), so the follower and the Alertmanager
-//! hook cannot both open an incident for the same component at once.
+//! Changes are serialised within the process (one mutex) and across processes sharing the
+//! database (a lease row used as a lock), so the follower of one replica and the Alertmanager
+//! hook of another cannot both open an incident for the same component at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -176,6 +177,65 @@ pub async fn source_failing(
     now: Timestamp,
 ) -> Result<FailureOutcome, StoreError> {
     let _guard = CHANGES.lock().await;
+    let lock = DbLock::acquire(store).await?;
+    let outcome = failing_locked(store, failure, actor, now).await;
+    lock.release().await;
+    outcome
+}
+
+/// The name of the lease used as a lock around automatic incident changes across replicas.
+const AUTOMATION_LOCK: &str = "lock:incident-automation";
+/// How long the lock is held at most if its holder dies mid-change.
+const AUTOMATION_LOCK_TTL: Duration = Duration::from_secs(30);
+
+/// A lock over automatic incident changes shared by every process on the database (a lease
+/// row taken with a conditional upsert): the monitor-event follower of one replica and the
+/// Alertmanager hook of another can never both open an incident for the same component.
+/// Waits while another process holds it; a holder that died releases it after
+/// [`AUTOMATION_LOCK_TTL`]. Leases compare real time, so this uses the system clock.
+struct DbLock<'a> {
+    store: &'a Store,
+    holder: String,
+}
+
+impl<'a> DbLock<'a> {
+    async fn acquire(store: &'a Store) -> Result<DbLock<'a>, StoreError> {
+        let holder = upkeep_store::ids::new_id();
+        let mut wait = Duration::from_millis(5);
+        loop {
+            if store
+                .try_acquire_lease(
+                    AUTOMATION_LOCK,
+                    &holder,
+                    AUTOMATION_LOCK_TTL,
+                    Timestamp::now(),
+                )
+                .await?
+            {
+                return Ok(DbLock { store, holder });
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    async fn release(self) {
+        if let Err(e) = self
+            .store
+            .release_lease(AUTOMATION_LOCK, &self.holder)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot release the incident automation lock; it expires by itself");
+        }
+    }
+}
+
+async fn failing_locked(
+    store: &Store,
+    failure: &Failure,
+    actor: &str,
+    now: Timestamp,
+) -> Result<FailureOutcome, StoreError> {
     if let Some(attached) = store.incident_source(&failure.source).await? {
         match store.get_incident(&attached.incident_id).await? {
             Some(open) if !open.status.is_resolved() => {
@@ -265,6 +325,19 @@ pub async fn source_recovered(
     now: Timestamp,
 ) -> Result<RecoveryOutcome, StoreError> {
     let _guard = CHANGES.lock().await;
+    let lock = DbLock::acquire(store).await?;
+    let outcome = recovered_locked(store, source, detail, actor, now).await;
+    lock.release().await;
+    outcome
+}
+
+async fn recovered_locked(
+    store: &Store,
+    source: &str,
+    detail: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<RecoveryOutcome, StoreError> {
     let Some(attached) = store.incident_source(source).await? else {
         return Ok(RecoveryOutcome::NotAttached);
     };

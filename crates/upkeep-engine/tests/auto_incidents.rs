@@ -480,3 +480,41 @@ async fn the_newest_events_are_held_back_until_they_settle() {
     .await;
     follower.stop().await;
 }
+
+/// Two replicas on one database (two pools) report failures on the same component at the same
+/// moment — one from its monitor-event follower, one from the Alertmanager hook — many times
+/// over: each time exactly one automatic incident opens and the other source joins it.
+#[tokio::test]
+async fn replicas_racing_on_one_component_open_one_incident() {
+    use upkeep_engine::incidents::{Failure, source_failing, source_recovered};
+    for db in databases("replicas_racing_on_one_component").await {
+        let (a, b) = (db.store().await, db.store().await);
+        for round in 0..10 {
+            let failure = |source: &str| Failure {
+                source: format!("{source}:{round}"),
+                component_id: "api".into(),
+                status: ComponentStatus::PartialOutage,
+                label: source.into(),
+                title: "API is partially down".into(),
+                body: "failing".into(),
+                started_at: None,
+            };
+            let now = Timestamp::now();
+            let (fa, fb) = (failure("monitor"), failure("alertmanager"));
+            let (ra, rb) = tokio::join!(
+                source_failing(&a, &fa, AUTO_ACTOR, now),
+                source_failing(&b, &fb, "system:alertmanager", now)
+            );
+            ra.unwrap();
+            rb.unwrap();
+            let open = a.list_incidents(100, true).await.unwrap();
+            assert_eq!(open.len(), 1, "round {round}: {open:#?}");
+            for s in [&fa.source, &fb.source] {
+                source_recovered(&a, s, "ok", AUTO_ACTOR, Timestamp::now())
+                    .await
+                    .unwrap();
+            }
+            assert!(a.list_incidents(100, true).await.unwrap().is_empty());
+        }
+    }
+}
