@@ -1,7 +1,9 @@
 //! The maintenance admin API over real sockets: a server on port 0 over a real SQLite file,
 //! driven with reqwest. Covers the notice policy (422 naming the earliest allowed start), the
 //! emergency reason, `force` (admin only, audited), rescheduling, updates, completing early,
-//! cancelling, and a problem+json answer for unknown ids and illegal transitions.
+//! cancelling, and a problem+json answer for unknown ids and illegal transitions; tenant slots
+//! (a window that cannot hold every tenant's slot outside business hours is refused, naming the
+//! tenants) and a manual start past failing pre-flight checks (admin only, audited).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
@@ -526,6 +528,8 @@ async fn the_openapi_document_lists_the_maintenance_routes() {
         "/api/v1/maintenances/{id}/updates",
         "/api/v1/maintenances/{id}/complete",
         "/api/v1/maintenances/{id}/cancel",
+        "/api/v1/maintenances/{id}/start",
+        "/api/v1/maintenances/{id}/slots",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
@@ -536,4 +540,308 @@ async fn the_openapi_document_lists_the_maintenance_routes() {
             .contains(&json!("maintenance"))
     );
     assert!(doc["components"]["schemas"]["MaintenanceView"].is_object());
+}
+
+/// Two tenants with the same business hours in different zones, slots outside them.
+const SLOTS_CONFIG: &str = r#"
+page:
+  name: Test Cloud
+  url: http://127.0.0.1:8080
+  timezone: Europe/Rome
+server:
+  rate_limit: { per_second: 1000, burst: 1000 }
+regions:
+  eu: { timezone: Europe/Rome, business_hours: "Mon-Fri 08:00-18:00" }
+  us: { timezone: America/New_York, business_hours: "Mon-Fri 08:00-18:00" }
+tenants:
+  eu-acme: { name: Acme Corp, region: eu }
+  us-beta: { name: Beta Inc, region: us }
+components:
+  db: { name: Database }
+maintenance:
+  policy:
+    planned: { min_notice: 0s }
+    outside_business_hours: true
+    tenant_slot: 15m
+"#;
+
+fn window(start: &str, end: &str) -> Value {
+    json!({
+        "title": "Database upgrade",
+        "starts_at": start,
+        "ends_at": end,
+        "components": ["db"],
+    })
+}
+
+#[tokio::test]
+async fn a_window_that_cannot_fit_every_tenant_slot_is_refused_naming_the_tenants() {
+    let app = TestApp::start(SLOTS_CONFIG).await;
+    // Wednesday 16 January 2030, 09:00-09:30Z: 10:00 in Rome (business hours), 04:00 in New
+    // York (not).
+    let day = window("2030-01-16T09:00:00Z", "2030-01-16T09:30:00Z");
+    let body = problem(
+        app.post_json("/api/v1/maintenances", &app.editor, &day)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:upkeep:problem:tenant-slots");
+    assert_eq!(
+        body["detail"],
+        "the window cannot fit a 15m slot outside business hours for: eu-acme (Acme Corp)"
+    );
+    assert_eq!(body["tenants_not_fitting"], json!(["eu-acme"]));
+
+    // Only the US tenant: it fits.
+    let mut us_only = day.clone();
+    us_only["tenants"] = json!(["us-beta"]);
+    let created = app.schedule(&app.editor, &us_only).await;
+    let id = created["id"].as_str().unwrap();
+    let slots = app
+        .json(
+            &format!("/api/v1/maintenances/{id}/slots"),
+            Some(&app.viewer),
+        )
+        .await;
+    assert_eq!(
+        slots,
+        json!([{
+            "tenant": "us-beta", "name": "Beta Inc", "region": "us",
+            "timezone": "America/New_York",
+            "start": "2030-01-16T09:00:00.000Z", "end": "2030-01-16T09:15:00.000Z",
+            "local_start": "2030-01-16T04:00:00-05:00", "local_end": "2030-01-16T04:15:00-05:00",
+            "fits": true,
+        }])
+    );
+    // Adding the EU tenant back is a change of tenants: refused the same way.
+    let body = problem(
+        app.patch(
+            &format!("/api/v1/maintenances/{id}"),
+            &app.editor,
+            &json!({"tenants": "all"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(body["tenants_not_fitting"], json!(["eu-acme"]));
+    // An edit that changes neither times nor tenants is not re-planned.
+    let r = app
+        .patch(
+            &format!("/api/v1/maintenances/{id}"),
+            &app.editor,
+            &json!({"title": "Database upgrade (US)"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // A night window: 23:00 in Rome, 17:00 in New York (business hours until 23:00Z).
+    let night = window("2030-01-16T22:00:00Z", "2030-01-17T00:00:00Z");
+    let created = app.schedule(&app.editor, &night).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let slots = app
+        .json(
+            &format!("/api/v1/maintenances/{id}/slots"),
+            Some(&app.viewer),
+        )
+        .await;
+    let slots = slots.as_array().unwrap();
+    assert_eq!(slots.len(), 2, "{slots:?}");
+    assert_eq!(slots[0]["tenant"], "eu-acme");
+    assert_eq!(slots[0]["local_start"], "2030-01-16T23:00:00+01:00");
+    assert_eq!(slots[0]["local_end"], "2030-01-16T23:15:00+01:00");
+    assert_eq!(slots[1]["tenant"], "us-beta");
+    assert_eq!(slots[1]["start"], "2030-01-16T23:00:00.000Z");
+    assert_eq!(slots[1]["local_start"], "2030-01-16T18:00:00-05:00");
+    assert_eq!(slots[1]["local_end"], "2030-01-16T18:15:00-05:00");
+    let end0: Timestamp = slots[0]["end"].as_str().unwrap().parse().unwrap();
+    let start1: Timestamp = slots[1]["start"].as_str().unwrap().parse().unwrap();
+    assert!(end0 <= start1, "slots overlap: {slots:?}");
+
+    // Rescheduling it into the day is refused; an editor may not force it; an admin may, and
+    // the audit log records what was overridden.
+    let to_day = json!({"starts_at": "2030-01-16T09:00:00Z", "ends_at": "2030-01-16T09:30:00Z"});
+    let body = problem(
+        app.patch(&format!("/api/v1/maintenances/{id}"), &app.editor, &to_day)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(body["tenants_not_fitting"], json!(["eu-acme"]));
+    let mut forced = to_day.clone();
+    forced["force"] = json!(true);
+    problem(
+        app.patch(&format!("/api/v1/maintenances/{id}"), &app.editor, &forced)
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let r = app
+        .patch(&format!("/api/v1/maintenances/{id}"), &app.admin, &forced)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let audit = app.store.list_audit(1, None).await.unwrap();
+    assert_eq!(audit[0].target, format!("maintenance/{id}"));
+    let note = audit[0].after.as_ref().unwrap()["forced"].as_str().unwrap();
+    assert!(note.contains("eu-acme (Acme Corp)"), "{note}");
+    // Its slots: the tenant that does not fit is shown over the whole window.
+    let slots = app
+        .json(
+            &format!("/api/v1/maintenances/{id}/slots"),
+            Some(&app.viewer),
+        )
+        .await;
+    assert_eq!(slots[0]["tenant"], "eu-acme");
+    assert_eq!(slots[0]["fits"], false);
+    assert_eq!(slots[0]["end"], "2030-01-16T09:30:00.000Z");
+    assert_eq!(slots[1]["fits"], true);
+
+    // Scheduling with force by an admin is audited too.
+    let mut forced = window("2030-01-16T09:00:00Z", "2030-01-16T09:30:00Z");
+    forced["force"] = json!(true);
+    let created = app.schedule(&app.admin, &forced).await;
+    let audit = app.store.list_audit(1, None).await.unwrap();
+    assert_eq!(
+        audit[0].target,
+        format!("maintenance/{}", created["id"].as_str().unwrap())
+    );
+    assert!(
+        audit[0].after.as_ref().unwrap()["forced"]
+            .as_str()
+            .unwrap()
+            .contains("cannot fit a 15m slot")
+    );
+
+    // Unknown maintenance.
+    problem(
+        app.get("/api/v1/maintenances/aaaaaaaaaaaa/slots", Some(&app.viewer))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_held_maintenance_is_started_by_hand_only_by_an_admin_skipping_checks() {
+    let app = TestApp::start(SLOTS_CONFIG).await;
+    let night = window("2030-01-16T22:00:00Z", "2030-01-17T00:00:00Z");
+    let created = app.schedule(&app.editor, &night).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let reason = "backups_fresh: backup set db is 30h old (RPO 24h)";
+    assert!(
+        app.store
+            .set_hold_reason(&id, Some(reason), "engine", Timestamp::now())
+            .await
+            .unwrap()
+    );
+    let path = format!("/api/v1/maintenances/{id}/start");
+    // Held: a plain start is refused, skipping checks needs an admin.
+    let body = problem(
+        app.post_json(&path, &app.editor, &json!({})).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains(reason)
+            && body["detail"].as_str().unwrap().contains("skip_checks"),
+        "{body}"
+    );
+    let body = problem(
+        app.post_json(&path, &app.editor, &json!({"skip_checks": true}))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("admin"), "{body}");
+    problem(
+        app.post_json(&path, &app.viewer, &json!({"skip_checks": true}))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let before = Timestamp::now();
+    let r = app
+        .post_json(
+            &path,
+            &app.admin,
+            &json!({"skip_checks": true, "body": "The backup is being retaken now."}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let started: Value = r.json().await.unwrap();
+    assert_eq!(started["status"], "in_progress");
+    let starts_at: Timestamp = started["starts_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        starts_at >= before - 1.second() && starts_at <= Timestamp::now(),
+        "{started}"
+    );
+    let update = started["updates"][0]["body"].as_str().unwrap();
+    assert_eq!(
+        update,
+        format!(
+            "Started by hand, skipping failing pre-flight checks: {reason}\n\nThe backup is being \
+             retaken now."
+        )
+    );
+    let audit = app.store.list_audit(1, None).await.unwrap();
+    assert_eq!(audit[0].action, "maintenance.start");
+    assert_eq!(audit[0].target, format!("maintenance/{id}"));
+    assert!(
+        audit[0].actor.ends_with("(admin token)"),
+        "{}",
+        audit[0].actor
+    );
+    let after = audit[0].after.as_ref().unwrap();
+    let body = after["update"]["body"].as_str().unwrap();
+    assert!(
+        body.contains("skipping failing pre-flight checks") && body.contains(reason),
+        "{after}"
+    );
+    // Only a scheduled maintenance starts.
+    let body = problem(
+        app.post_json(&path, &app.admin, &json!({})).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("in_progress"),
+        "{body}"
+    );
+
+    // Without a hold an editor starts it, with an empty body; the timeline says nothing more.
+    let created = app.schedule(&app.editor, &night).await;
+    let id = created["id"].as_str().unwrap();
+    let r = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/maintenances/{id}/start"),
+            &app.editor,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let started: Value = r.json().await.unwrap();
+    assert_eq!(started["status"], "in_progress");
+    assert_eq!(started["updates"][0]["body"], "");
+    // Unknown fields and unknown ids.
+    problem(
+        app.post_json(
+            &format!("/api/v1/maintenances/{id}/start"),
+            &app.editor,
+            &json!({"skip": true}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    problem(
+        app.post_json(
+            "/api/v1/maintenances/aaaaaaaaaaaa/start",
+            &app.editor,
+            &json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }

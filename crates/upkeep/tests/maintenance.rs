@@ -1,6 +1,7 @@
 //! `upkeep maintenance` against a real SQLite file: schedule (notice policy, emergency reason,
 //! `--force` audited, components and tenants checked against `--config`) → list → show →
-//! cancel, and the result as the admin API of a real server sees it.
+//! cancel, and the result as the admin API of a real server sees it; `start --skip-checks` past
+//! failing pre-flight checks, recorded in the audit log.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -284,4 +285,118 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
             && resp.contains("the earliest allowed start is"),
         "{resp}"
     );
+}
+
+#[test]
+fn a_held_maintenance_is_started_from_the_command_line_only_skipping_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let config = dir.path().join("upkeep.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let config = config.to_str().unwrap();
+    let id = ok(upkeep(&[
+        "maintenance",
+        "schedule",
+        "--title",
+        "DB upgrade",
+        "--start",
+        &in_days(10),
+        "--duration",
+        "2h",
+        "--component",
+        "db",
+        "--config",
+        config,
+        "--database",
+        &db,
+    ]))
+    .trim()
+    .to_owned();
+    // A window shorter than one tenant's slot (15 m) is refused, naming the tenant; --force
+    // accepts it.
+    let id_start = in_days(9);
+    let short = |extra: &[&str]| {
+        let mut args = vec![
+            "maintenance",
+            "schedule",
+            "--title",
+            "Quick fix",
+            "--start",
+            &id_start,
+            "--duration",
+            "10m",
+            "--component",
+            "db",
+            "--config",
+            config,
+            "--database",
+            &db,
+        ];
+        args.extend_from_slice(extra);
+        upkeep(&args)
+    };
+    let err = failed(short(&[]));
+    assert!(
+        err.contains("the window cannot fit a 15m slot for: acme (Acme Corp)")
+            && err.contains("--force"),
+        "{err}"
+    );
+    let forced = ok(short(&["--force"]));
+    assert_eq!(forced.trim().len(), 12, "{forced}");
+    let reason = "backups_fresh: backup set db is 30h old (RPO 24h)";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime
+        .block_on(upkeep_store::Store::connect(
+            &db,
+            &upkeep_store::ConnectOptions::default(),
+        ))
+        .unwrap();
+    assert!(
+        runtime
+            .block_on(store.set_hold_reason(&id, Some(reason), "engine", Timestamp::now()))
+            .unwrap()
+    );
+
+    let help = ok(upkeep(&["maintenance", "start", "--help"]));
+    assert!(help.contains("--skip-checks"), "{help}");
+    let start = |extra: &[&str]| {
+        let mut args = vec!["maintenance", "start", &id, "--database", &db];
+        args.extend_from_slice(extra);
+        upkeep(&args)
+    };
+    let err = failed(start(&[]));
+    assert!(
+        err.contains(reason) && err.contains("--skip-checks"),
+        "{err}"
+    );
+    let out = ok(start(&[
+        "--skip-checks",
+        "--body",
+        "Retaking the backup now.",
+    ]));
+    assert_eq!(out.trim(), format!("maintenance {id} is in_progress"));
+    let shown = ok(upkeep(&["maintenance", "show", &id, "--database", &db]));
+    assert!(
+        shown.contains("status:      in_progress")
+            && shown.contains(&format!(
+                "Started by hand, skipping failing pre-flight checks: {reason}"
+            )),
+        "{shown}"
+    );
+    let audit = runtime.block_on(store.list_audit(1, None)).unwrap();
+    assert_eq!(audit[0].action, "maintenance.start");
+    assert_eq!(audit[0].target, format!("maintenance/{id}"));
+    assert!(audit[0].actor.starts_with("cli:"), "{}", audit[0].actor);
+    let body = audit[0].after.as_ref().unwrap()["update"]["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        body.contains("skipping failing pre-flight checks") && body.contains(reason),
+        "{body}"
+    );
+    runtime.block_on(store.close());
+    // Only a scheduled maintenance starts.
+    let err = failed(start(&["--skip-checks"]));
+    assert!(err.contains("only a scheduled one can be started"), "{err}");
 }

@@ -7,7 +7,20 @@
 //! configuration's `maintenance.policy` ([`upkeep_domain::maintenance::check_notice`]): a
 //! violation is a 422 whose detail says what is wrong and, for short notice, names the earliest
 //! allowed start (also given as the `earliest_allowed_start` member of the problem document).
+//!
+//! Tenant slots (PRODUCT §3.4, seed 004): scheduling, and any change of a maintenance's times
+//! or tenants, plans one `tenant_slot` per covered tenant with
+//! [`upkeep_domain::maintenance::plan_slots`] (outside each tenant's business hours, in its
+//! region's zone, when the policy says so). A window that cannot hold them all is a 422
+//! (`urn:upkeep:problem:tenant-slots`) naming every tenant that does not fit, also listed by id
+//! in `tenants_not_fitting`; an admin's `force` accepts it and the audit log records it.
+//! `GET .../{id}/slots` shows the plan.
+//!
+//! `POST .../{id}/start` starts a scheduled maintenance by hand now. When pre-flight checks hold
+//! it (`hold_reason`), it needs `skip_checks: true`, which is for admins only; the timeline
+//! update (and so the audit row of the start) says which failing checks were skipped.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::Json;
@@ -16,12 +29,14 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use upkeep_domain::config::{ChecksMode, TenantSel};
-use upkeep_domain::duration::parse_duration;
+use upkeep_domain::config::{ChecksMode, Config, TenantSel};
+use upkeep_domain::duration::{format_duration, parse_duration};
 use upkeep_domain::maintenance::{
-    Kind, MaintenanceStatus, NoticeOutcome, NoticeViolation, check_notice, check_reschedule,
+    Kind, MaintenanceStatus, NoticeOutcome, NoticeViolation, SlotsError, TenantInput, check_notice,
+    check_reschedule, plan_slots,
 };
 use upkeep_domain::role::Role;
 use upkeep_store::ids;
@@ -225,6 +240,39 @@ pub struct ClosingBody {
     pub body: Option<String>,
 }
 
+/// The optional body of `POST /api/v1/maintenances/{id}/start`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    /// Start although failing pre-flight checks hold the maintenance (admin only); the
+    /// timeline and the audit log record the checks that were skipped.
+    #[serde(default)]
+    pub skip_checks: bool,
+    /// Markdown, at most 20,000 characters.
+    pub body: Option<String>,
+}
+
+/// One tenant's slot within a maintenance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantSlotView {
+    pub tenant: String,
+    /// The tenant's display name.
+    pub name: String,
+    /// The tenant's region id.
+    pub region: String,
+    /// The region's zone (IANA name).
+    pub timezone: String,
+    /// RFC 3339 in UTC.
+    pub start: String,
+    pub end: String,
+    /// The same instants in the tenant's zone, RFC 3339 with its offset.
+    pub local_start: String,
+    pub local_end: String,
+    /// `false` when the window cannot hold this tenant's slot (an admin forced the schedule):
+    /// the times are then the whole window.
+    pub fits: bool,
+}
+
 /// A field that is present (even as `null`) becomes `Some`.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
@@ -241,10 +289,15 @@ pub struct ListQuery {
     pub limit: Option<u32>,
 }
 
-/// A refusal: a problem document, or a notice violation (a 422 with `earliest_allowed_start`).
+/// A refusal: a problem document, a notice violation (a 422 with `earliest_allowed_start`) or
+/// a window too short for its tenants' slots (a 422 with `tenants_not_fitting`).
 pub enum Refusal {
     Problem(Problem),
     Notice(NoticeViolation),
+    Slots {
+        detail: String,
+        tenants: Vec<String>,
+    },
 }
 
 impl From<Problem> for Refusal {
@@ -266,25 +319,33 @@ impl IntoResponse for Refusal {
             Refusal::Notice(violation) => {
                 let problem =
                     Problem::unprocessable(violation.to_string()).with_type("notice-policy");
-                let mut doc = serde_json::to_value(&problem).unwrap_or(Value::Null);
-                if let (Value::Object(map), Some(earliest)) =
-                    (&mut doc, violation.earliest_allowed_start())
-                {
-                    map.insert(
-                        "earliest_allowed_start".into(),
-                        Value::String(instant(earliest)),
-                    );
-                }
-                let body = serde_json::to_vec(&doc).unwrap_or_default();
-                let mut resp = (StatusCode::UNPROCESSABLE_ENTITY, body).into_response();
-                resp.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                );
-                resp
+                let extra = violation
+                    .earliest_allowed_start()
+                    .map(|earliest| ("earliest_allowed_start", Value::String(instant(earliest))));
+                with_member(&problem, extra)
+            }
+            Refusal::Slots { detail, tenants } => {
+                let problem = Problem::unprocessable(detail).with_type("tenant-slots");
+                let ids = tenants.into_iter().map(Value::String).collect();
+                with_member(&problem, Some(("tenants_not_fitting", Value::Array(ids))))
             }
         }
     }
+}
+
+/// A 422 problem document with one more member.
+fn with_member(problem: &Problem, extra: Option<(&str, Value)>) -> Response {
+    let mut doc = serde_json::to_value(problem).unwrap_or(Value::Null);
+    if let (Value::Object(map), Some((name, value))) = (&mut doc, extra) {
+        map.insert(name.into(), value);
+    }
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    let mut resp = (StatusCode::UNPROCESSABLE_ENTITY, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    resp
 }
 
 fn invalid(detail: impl Into<String>) -> Problem {
@@ -386,7 +447,8 @@ fn parse_end(
 fn check_force(caller: &Caller, force: bool) -> Result<(), Problem> {
     if force && caller.role != Role::Admin {
         return Err(Problem::forbidden(
-            "`force` overrides the maintenance notice policy and needs an admin token",
+            "`force` overrides the maintenance notice policy and the tenant slots, and needs an \
+             admin token",
         ));
     }
     Ok(())
@@ -398,6 +460,102 @@ fn forced(outcome: Result<NoticeOutcome, NoticeViolation>) -> Result<Option<Stri
         Ok(NoticeOutcome::Accepted) => Ok(None),
         Ok(NoticeOutcome::Forced { violation }) => Ok(Some(violation.to_string())),
         Err(violation) => Err(Refusal::Notice(violation)),
+    }
+}
+
+/// The configured tenants a maintenance covers, in id order, with what their slots need:
+/// `(input, name, region id, zone name)`. Unknown ids (a tenant removed from the
+/// configuration since) are left out.
+fn covered_tenants(config: &Config, sel: &TenantSel) -> Vec<(TenantInput, String, String, String)> {
+    let ids: BTreeSet<&String> = match sel {
+        TenantSel::All => config.tenants.keys().collect(),
+        TenantSel::List(ids) => ids.iter().collect(),
+    };
+    ids.into_iter()
+        .filter_map(|id| {
+            let tenant = config.tenants.get(id)?;
+            let region = config.regions.get(&tenant.region)?;
+            Some((
+                TenantInput {
+                    id: id.clone(),
+                    zone: region.timezone.clone(),
+                    business_hours: region.business_hours.clone(),
+                },
+                tenant.name.clone(),
+                tenant.region.clone(),
+                region.timezone_name.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// What does not fit: "the window cannot fit a 15m slot outside business hours for: beta (Beta
+/// Inc), gamma (Gamma)".
+fn slots_detail(config: &Config, missing: &[String]) -> String {
+    let policy = &config.maintenance.policy;
+    let names: Vec<String> = missing
+        .iter()
+        .map(|id| match config.tenants.get(id) {
+            Some(t) => format!("{id} ({})", t.name),
+            None => id.clone(),
+        })
+        .collect();
+    format!(
+        "the window cannot fit a {} slot{} for: {}",
+        format_duration(policy.tenant_slot),
+        if policy.outside_business_hours {
+            " outside business hours"
+        } else {
+            ""
+        },
+        names.join(", ")
+    )
+}
+
+/// Plans the tenant slots of `[start, end)` for `sel` under the configuration's policy. A
+/// window that cannot hold every tenant's slot is refused, unless an admin `force`s it: then
+/// the text of what was overridden is returned for the audit log. Nothing to plan (no tenants
+/// configured or covered) passes.
+fn check_slots(
+    config: &Config,
+    start: Timestamp,
+    end: Timestamp,
+    sel: &TenantSel,
+    force: bool,
+) -> Result<Option<String>, Refusal> {
+    let inputs: Vec<TenantInput> = covered_tenants(config, sel)
+        .into_iter()
+        .map(|(input, ..)| input)
+        .collect();
+    if inputs.is_empty() {
+        return Ok(None);
+    }
+    let policy = &config.maintenance.policy;
+    match plan_slots(
+        start,
+        end,
+        &inputs,
+        policy.tenant_slot,
+        policy.outside_business_hours,
+    ) {
+        Ok(_) => Ok(None),
+        Err(SlotsError::DoesNotFit { tenants }) => {
+            let detail = slots_detail(config, &tenants);
+            if force {
+                Ok(Some(detail))
+            } else {
+                Err(Refusal::Slots { detail, tenants })
+            }
+        }
+        Err(other) => Err(invalid(other.to_string()).into()),
+    }
+}
+
+/// Both overridden violations, for the one `forced` member of the audit row.
+fn join_forced(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }
 
@@ -484,6 +642,8 @@ pub async fn create(
         starts_at,
         body.force,
     ))?;
+    let slots_forced = check_slots(&loaded.config, starts_at, ends_at, &new.tenants, body.force)?;
+    let forced = join_forced(forced, slots_forced);
     let record = state
         .store
         .create_maintenance(&new, &caller.actor(), now, forced.as_deref())
@@ -609,6 +769,17 @@ pub async fn edit(
         ))?,
         None => None,
     };
+    let new_end = ends_at.unwrap_or(current.ends_at);
+    let new_tenants = tenants.as_ref().unwrap_or(&current.tenants);
+    let slots_forced = if start != current.starts_at
+        || new_end != current.ends_at
+        || *new_tenants != current.tenants
+    {
+        check_slots(&loaded.config, start, new_end, new_tenants, body.force)?
+    } else {
+        None
+    };
+    let forced = join_forced(forced, slots_forced);
     let edit = MaintenanceEdit {
         title,
         description: body.description,
@@ -663,9 +834,10 @@ pub async fn add_update(
     }
 }
 
-fn closing_body(raw: &Bytes) -> Result<String, Problem> {
-    let body: ClosingBody = if raw.iter().all(u8::is_ascii_whitespace) {
-        ClosingBody::default()
+/// An optional JSON body: empty (or only whitespace) means the defaults.
+fn optional_body<T: DeserializeOwned + Default>(raw: &Bytes) -> Result<T, Problem> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
     } else {
         serde_json::from_slice(raw).map_err(|e| {
             let status = if e.is_data() {
@@ -675,8 +847,12 @@ fn closing_body(raw: &Bytes) -> Result<String, Problem> {
             };
             Problem::new(status, format!("the body is not valid here: {e}"))
                 .with_type("invalid-body")
-        })?
-    };
+        })
+    }
+}
+
+fn closing_body(raw: &Bytes) -> Result<String, Problem> {
+    let body: ClosingBody = optional_body(raw)?;
     let text = body.body.unwrap_or_default();
     validate_text("body", &text).map_err(invalid)?;
     Ok(text)
@@ -739,6 +915,147 @@ pub async fn cancel(
     match state
         .store
         .cancel_maintenance(id, &text, &caller.actor(), state.clock.now())
+        .await?
+    {
+        Some(r) => Ok(Json(r.into())),
+        None => Err(not_found(id)),
+    }
+}
+
+/// `t` in `zone`, RFC 3339 with the zone's offset.
+fn local(t: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    t.to_zoned(zone.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+#[utoipa::path(get, path = "/api/v1/maintenances/{id}/slots", tag = TAG_MAINTENANCE,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The maintenance's id")),
+    responses((status = 200, body = [TenantSlotView]), (status = 401, body = Problem),
+              (status = 404, body = Problem)))]
+/// The tenants' slots within a maintenance, in tenant-id order, in UTC and in each tenant's
+/// zone. Empty when no configured tenant is covered.
+pub async fn slots(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Vec<TenantSlotView>>, Problem> {
+    let Some(record) = state.store.get_maintenance(maintenance_id(&id)?).await? else {
+        return Err(not_found(&id));
+    };
+    let loaded = state.config.current();
+    let policy = &loaded.config.maintenance.policy;
+    let covered = covered_tenants(&loaded.config, &record.tenants);
+    let plan = |inputs: &[TenantInput]| {
+        plan_slots(
+            record.starts_at,
+            record.ends_at,
+            inputs,
+            policy.tenant_slot,
+            policy.outside_business_hours,
+        )
+    };
+    let inputs: Vec<TenantInput> = covered.iter().map(|(i, ..)| i.clone()).collect();
+    let placed = match plan(&inputs) {
+        Ok(placed) => placed,
+        // Forced past the plan: those that fit get the slots they would get alone.
+        Err(SlotsError::DoesNotFit { tenants }) => {
+            let fitting: Vec<TenantInput> = inputs
+                .into_iter()
+                .filter(|i| !tenants.contains(&i.id))
+                .collect();
+            plan(&fitting).map_err(|e| invalid(e.to_string()))?
+        }
+        Err(other) => return Err(invalid(other.to_string())),
+    };
+    let views = covered
+        .into_iter()
+        .map(|(input, name, region, timezone)| {
+            let slot = placed.iter().find(|s| s.tenant == input.id);
+            let (start, end) =
+                slot.map_or((record.starts_at, record.ends_at), |s| (s.start, s.end));
+            TenantSlotView {
+                tenant: input.id,
+                name,
+                region,
+                timezone,
+                start: instant(start),
+                end: instant(end),
+                local_start: local(start, &input.zone),
+                local_end: local(end, &input.zone),
+                fits: slot.is_some(),
+            }
+        })
+        .collect();
+    Ok(Json(views))
+}
+
+#[utoipa::path(post, path = "/api/v1/maintenances/{id}/start", tag = TAG_MAINTENANCE,
+    security(("bearer" = [])), request_body(content = StartBody, description = "Optional"),
+    params(("id" = String, Path, description = "The maintenance's id")),
+    responses((status = 200, body = MaintenanceView), (status = 400, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+/// Start a `scheduled` maintenance by hand, now (409 from any other status). When failing
+/// pre-flight checks hold it, this needs `{"skip_checks": true}` and an admin token; the
+/// timeline update, and so the audit log, names the checks that were skipped.
+pub async fn start(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<Editor>,
+    ApiPath(id): ApiPath<String>,
+    raw: Bytes,
+) -> Result<Json<MaintenanceView>, Problem> {
+    let id = maintenance_id(&id)?;
+    let body: StartBody = optional_body(&raw)?;
+    let message = body.body.unwrap_or_default();
+    validate_text("body", &message).map_err(invalid)?;
+    if body.skip_checks && caller.role != Role::Admin {
+        return Err(Problem::forbidden(
+            "`skip_checks` starts a maintenance past failing pre-flight checks and needs an \
+             admin token",
+        ));
+    }
+    let Some(current) = state.store.get_maintenance(id).await? else {
+        return Err(not_found(id));
+    };
+    if current.status != MaintenanceStatus::Scheduled {
+        return Err(conflict(format!(
+            "maintenance {id} is {}: only a scheduled one can be started",
+            current.status
+        )));
+    }
+    let text = match &current.hold_reason {
+        Some(reason) if !body.skip_checks => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "pre-flight checks hold maintenance {id}: {reason}; an admin may start it \
+                     anyway with `skip_checks: true`"
+                ),
+            )
+            .with_type("preflight-hold"));
+        }
+        Some(reason) => {
+            let mut text = format!("Started by hand, skipping failing pre-flight checks: {reason}");
+            if !message.trim().is_empty() {
+                text.push_str("\n\n");
+                text.push_str(&message);
+            }
+            text
+        }
+        None => message,
+    };
+    validate_text("body", &text).map_err(invalid)?;
+    match state
+        .store
+        .add_maintenance_update(
+            id,
+            Some(MaintenanceStatus::InProgress),
+            &text,
+            &caller.actor(),
+            state.clock.now(),
+        )
         .await?
     {
         Some(r) => Ok(Json(r.into())),

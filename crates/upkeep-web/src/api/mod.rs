@@ -85,6 +85,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(maintenance::add_update))
         .routes(routes!(maintenance::complete))
         .routes(routes!(maintenance::cancel))
+        .routes(routes!(maintenance::start))
+        .routes(routes!(maintenance::slots))
         .split_for_parts()
 }
 

@@ -1,9 +1,16 @@
-//! `upkeep maintenance schedule|list|show|cancel`: maintenance windows straight in the database,
+//! `upkeep maintenance schedule|list|show|start|cancel`: maintenance windows straight in the
+//! database,
 //! as `cli:$USER`, with the same rules and audit rows as the admin API. With `--config`, the
 //! components and tenants must exist in that file and its `maintenance.policy` applies;
 //! without one, ids are not checked and the default policy (14 days of notice for planned
 //! maintenance, a reason for emergency ones) applies. `--force` accepts a schedule outside the
-//! policy, and the audit log records the violation.
+//! policy (or a window too short for its tenants' slots, PRODUCT §3.4), and the audit log
+//! records the violation. `start --skip-checks` starts a maintenance
+//! that failing pre-flight checks hold; the timeline and the audit log name the skipped checks.
+//!
+//! `upkeep maintenance plan` needs no database: it prints the configuration's recurring windows
+//! between two dates with each occurrence's tenant slots (PRODUCT §3.4), as a table, JSON or an
+//! iCalendar file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +21,7 @@ use clap::{Args, Subcommand};
 use jiff::{SignedDuration, Timestamp};
 use upkeep_domain::config::{ChecksMode, Config, MaintenancePolicy, TenantSel};
 use upkeep_domain::duration::parse_duration;
-use upkeep_domain::maintenance::{Kind, NoticeOutcome, check_notice};
+use upkeep_domain::maintenance::{Kind, MaintenanceStatus, NoticeOutcome, check_notice};
 use upkeep_engine::config::{ConfigSource, load};
 use upkeep_store::maintenance::{
     MaintenanceFilter, MaintenanceRecord, NewMaintenance, checks_str, tenants_json, validate_new,
@@ -57,6 +64,28 @@ pub enum MaintenanceCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Start a scheduled maintenance now, by hand.
+    ///
+    /// When failing pre-flight checks hold it, `--skip-checks` starts it anyway; the timeline
+    /// and the audit log record which checks were skipped.
+    Start {
+        /// The maintenance's id.
+        id: String,
+        /// Start although failing pre-flight checks hold the maintenance.
+        #[arg(long)]
+        skip_checks: bool,
+        /// A message for subscribers (Markdown).
+        #[arg(long)]
+        body: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Print the configured recurring windows' occurrences and their tenant slots, without a
+    /// database.
+    ///
+    /// Occurrences that start in [--from, --to) are listed; a date (YYYY-MM-DD) means local
+    /// midnight in the page's zone, or give RFC 3339 instants.
+    Plan(PlanArgs),
     /// Cancel a scheduled or in-progress maintenance (one in progress ends now).
     Cancel {
         /// The maintenance's id.
@@ -127,8 +156,31 @@ pub struct ScheduleArgs {
     db: DatabaseArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The configuration file whose windows, tenants and policy apply.
+    #[arg(long, short, env = "UPKEEP_CONFIG")]
+    pub config: PathBuf,
+    /// The first day (YYYY-MM-DD, in the page's zone) or instant (RFC 3339).
+    #[arg(long)]
+    pub from: String,
+    /// The day (YYYY-MM-DD, in the page's zone) or instant (RFC 3339) the plan stops before.
+    #[arg(long)]
+    pub to: String,
+    /// `table`, `json` or `ics` (an iCalendar file, one event per occurrence).
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "ics"])]
+    pub format: String,
+}
+
 pub async fn run(cmd: MaintenanceCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        MaintenanceCommand::Plan(args) => return Ok(plan::run(&args)),
+        MaintenanceCommand::Start {
+            id,
+            skip_checks,
+            body,
+            db,
+        } => start(&id, skip_checks, body.unwrap_or_default(), &db).await?,
         MaintenanceCommand::Schedule(args) => schedule(*args).await?,
         MaintenanceCommand::List {
             state,
@@ -227,6 +279,26 @@ async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
             "{violation}\n(an operator may accept it anyway with --force; the audit log records it)"
         ),
     };
+    let slots_forced = match &config {
+        Some(config) => match plan::slots_violation(config, start, end, &new.tenants)
+            .map_err(anyhow::Error::msg)?
+        {
+            Some(violation) if args.force => {
+                eprintln!("forced past the tenant slots (recorded in the audit log): {violation}");
+                Some(violation)
+            }
+            Some(violation) => bail!(
+                "{violation}\n(an operator may accept it anyway with --force; the audit log \
+                 records it)"
+            ),
+            None => None,
+        },
+        None => None,
+    };
+    let forced = match (forced, slots_forced) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
     let store = open_migrated(&args.db.database).await?;
     let created = store
         .create_maintenance(&new, &cli_actor(), now, forced.as_deref())
@@ -243,6 +315,58 @@ async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
         created.kind, created.id, created.title, created.starts_at, created.ends_at
     );
     Ok(())
+}
+
+async fn start(id: &str, skip_checks: bool, body: String, db: &DatabaseArgs) -> anyhow::Result<()> {
+    validate_text("body", &body).map_err(anyhow::Error::msg)?;
+    let store = open_migrated(&db.database).await?;
+    let started = start_in(&store, id, skip_checks, body).await;
+    store.close().await;
+    let record = started?;
+    println!("maintenance {} is {}", record.id, record.status);
+    Ok(())
+}
+
+async fn start_in(
+    store: &upkeep_store::Store,
+    id: &str,
+    skip_checks: bool,
+    body: String,
+) -> anyhow::Result<MaintenanceRecord> {
+    let current = found_or_bail(store.get_maintenance(id).await?, id)?;
+    if current.status != MaintenanceStatus::Scheduled {
+        bail!(
+            "maintenance {id} is {}: only a scheduled one can be started",
+            current.status
+        );
+    }
+    let text = match &current.hold_reason {
+        Some(reason) if !skip_checks => bail!(
+            "pre-flight checks hold maintenance {id}: {reason}\n(start it anyway with \
+             --skip-checks; the audit log records it)"
+        ),
+        Some(reason) => {
+            eprintln!("skipping failing pre-flight checks (recorded in the audit log): {reason}");
+            let mut text = format!("Started by hand, skipping failing pre-flight checks: {reason}");
+            if !body.trim().is_empty() {
+                text.push_str("\n\n");
+                text.push_str(&body);
+            }
+            text
+        }
+        None => body,
+    };
+    validate_text("body", &text).map_err(anyhow::Error::msg)?;
+    let started = store
+        .add_maintenance_update(
+            id,
+            Some(MaintenanceStatus::InProgress),
+            &text,
+            &cli_actor(),
+            Timestamp::now(),
+        )
+        .await?;
+    found_or_bail(started, id)
 }
 
 fn parse_instant(flag: &str, s: &str) -> anyhow::Result<Timestamp> {
@@ -346,5 +470,387 @@ fn print_one(r: &MaintenanceRecord) {
             body,
             u.created_by
         );
+    }
+}
+
+/// `upkeep maintenance plan`: occurrences and tenant slots from the configuration alone.
+mod plan {
+    use std::collections::BTreeSet;
+    use std::process::ExitCode;
+
+    use jiff::Timestamp;
+    use jiff::civil::Date;
+    use jiff::tz::TimeZone;
+    use serde_json::{Value, json};
+    use upkeep_domain::calendar::{self, Event, EventStatus};
+    use upkeep_domain::config::{Config, TenantSel, Window};
+    use upkeep_domain::maintenance::{
+        Occurrence, Slot, SlotsError, TenantInput, materialise, plan_slots,
+    };
+    use upkeep_engine::config::{ConfigSource, load};
+
+    use super::PlanArgs;
+
+    const PRODUCT: &str = "upkeep//maintenance plan";
+
+    /// One occurrence with its slots: those of the tenants that fit (each as it would be
+    /// planned without the others) and the ids of those that do not.
+    struct Planned<'c> {
+        window: &'c Window,
+        occurrence: Occurrence,
+        slots: Vec<Slot>,
+        not_fitting: Vec<String>,
+        error: Option<String>,
+    }
+
+    pub fn run(args: &PlanArgs) -> ExitCode {
+        let source = ConfigSource::File(args.config.clone());
+        let config = match load(&source, Timestamp::now()) {
+            Ok(loaded) => loaded.config,
+            Err(e) => {
+                let lines = e.lines();
+                for line in &lines {
+                    eprintln!("{line}");
+                }
+                eprintln!("{} problem(s) found", lines.len());
+                return ExitCode::FAILURE;
+            }
+        };
+        match plan(&config, args) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("upkeep: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    /// A date (local midnight in `zone`) or an RFC 3339 instant.
+    fn parse_bound(flag: &str, s: &str, zone: &TimeZone) -> anyhow::Result<Timestamp> {
+        if let Ok(t) = s.parse::<Timestamp>() {
+            return Ok(t);
+        }
+        match s.parse::<Date>() {
+            Ok(d) => Ok(d.to_zoned(zone.clone())?.timestamp()),
+            Err(_) => anyhow::bail!(
+                "{flag} must be a date such as 2027-03-28 (read in the page's zone) or an \
+                 RFC 3339 instant such as 2027-03-28T01:30:00Z, not `{s}`"
+            ),
+        }
+    }
+
+    fn plan(config: &Config, args: &PlanArgs) -> anyhow::Result<String> {
+        let zone = &config.page.timezone;
+        let from = parse_bound("--from", &args.from, zone)?;
+        let to = parse_bound("--to", &args.to, zone)?;
+        if from >= to {
+            anyhow::bail!("--from ({from}) must come before --to ({to})");
+        }
+        let horizon = std::time::Duration::try_from(to.duration_since(from))?;
+        let policy = &config.maintenance.policy;
+        let mut planned = Vec::new();
+        for window in &config.maintenance.windows {
+            let occurrences = materialise(window, from, horizon)
+                .map_err(|e| anyhow::anyhow!("window `{}`: {e}", window.id))?;
+            let inputs = tenant_inputs(config, &window.tenants);
+            for occurrence in occurrences
+                .into_iter()
+                .filter(|o| o.start >= from && o.start < to)
+            {
+                let slots = |inputs: &[TenantInput]| {
+                    plan_slots(
+                        occurrence.start,
+                        occurrence.end,
+                        inputs,
+                        policy.tenant_slot,
+                        policy.outside_business_hours,
+                    )
+                };
+                let (slots, not_fitting, error) = match slots(&inputs) {
+                    Ok(placed) => (placed, Vec::new(), None),
+                    Err(SlotsError::DoesNotFit { tenants }) => {
+                        let fitting: Vec<TenantInput> = inputs
+                            .iter()
+                            .filter(|i| !tenants.contains(&i.id))
+                            .cloned()
+                            .collect();
+                        (slots(&fitting).unwrap_or_default(), tenants, None)
+                    }
+                    Err(other) => (Vec::new(), Vec::new(), Some(other.to_string())),
+                };
+                planned.push(Planned {
+                    window,
+                    occurrence,
+                    slots,
+                    not_fitting,
+                    error,
+                });
+            }
+        }
+        planned.sort_by(|a, b| {
+            (a.occurrence.start, &a.occurrence.key).cmp(&(b.occurrence.start, &b.occurrence.key))
+        });
+        Ok(match args.format.as_str() {
+            "json" => format!(
+                "{}\n",
+                serde_json::to_string_pretty(&as_json(config, &planned))?
+            ),
+            "ics" => as_ics(config, &planned),
+            _ => as_table(config, &planned),
+        })
+    }
+
+    /// What a window `[start, end)` for `sel` cannot hold under the configuration's policy, in
+    /// the admin API's words ("the window cannot fit a 15m slot outside business hours for:
+    /// beta (Beta Inc)"); `None` when every tenant's slot fits or no tenant is covered.
+    pub(super) fn slots_violation(
+        config: &Config,
+        start: Timestamp,
+        end: Timestamp,
+        sel: &TenantSel,
+    ) -> Result<Option<String>, String> {
+        let inputs = tenant_inputs(config, sel);
+        if inputs.is_empty() {
+            return Ok(None);
+        }
+        let policy = &config.maintenance.policy;
+        match plan_slots(
+            start,
+            end,
+            &inputs,
+            policy.tenant_slot,
+            policy.outside_business_hours,
+        ) {
+            Ok(_) => Ok(None),
+            Err(SlotsError::DoesNotFit { tenants }) => {
+                let names: Vec<String> =
+                    tenants.iter().map(|id| tenant_label(config, id)).collect();
+                Ok(Some(format!(
+                    "the window cannot fit a {} slot{} for: {}",
+                    upkeep_domain::duration::format_duration(policy.tenant_slot),
+                    if policy.outside_business_hours {
+                        " outside business hours"
+                    } else {
+                        ""
+                    },
+                    names.join(", ")
+                )))
+            }
+            Err(other) => Err(other.to_string()),
+        }
+    }
+
+    /// The configured tenants `sel` covers (unknown ids left out), in id order.
+    fn tenant_inputs(config: &Config, sel: &TenantSel) -> Vec<TenantInput> {
+        let ids: BTreeSet<&String> = match sel {
+            TenantSel::All => config.tenants.keys().collect(),
+            TenantSel::List(ids) => ids.iter().collect(),
+        };
+        ids.into_iter()
+            .filter_map(|id| {
+                let region = config.regions.get(&config.tenants.get(id)?.region)?;
+                Some(TenantInput {
+                    id: id.clone(),
+                    zone: region.timezone.clone(),
+                    business_hours: region.business_hours.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// A tenant's zone and its IANA name (UTC when the tenant or its region is unknown).
+    fn tenant_zone<'c>(config: &'c Config, tenant: &str) -> (&'c str, TimeZone) {
+        config
+            .tenants
+            .get(tenant)
+            .and_then(|t| config.regions.get(&t.region))
+            .map_or(("UTC", TimeZone::UTC), |r| {
+                (r.timezone_name.as_str(), r.timezone.clone())
+            })
+    }
+
+    fn tenant_label(config: &Config, id: &str) -> String {
+        match config.tenants.get(id) {
+            Some(t) => format!("{id} ({})", t.name),
+            None => id.to_owned(),
+        }
+    }
+
+    fn rfc3339_local(t: Timestamp, zone: &TimeZone) -> String {
+        t.to_zoned(zone.clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    }
+
+    /// `2027-03-28 03:30 CEST – 05:30 CEST`, with the end's date when it differs.
+    fn local_span(start: Timestamp, end: Timestamp, zone: &TimeZone) -> String {
+        let (s, e) = (start.to_zoned(zone.clone()), end.to_zoned(zone.clone()));
+        let end_format = if s.date() == e.date() {
+            "%H:%M %Z"
+        } else {
+            "%Y-%m-%d %H:%M %Z"
+        };
+        format!(
+            "{} – {}",
+            s.strftime("%Y-%m-%d %H:%M %Z"),
+            e.strftime(end_format)
+        )
+    }
+
+    fn as_table(config: &Config, planned: &[Planned]) -> String {
+        let mut out = String::new();
+        if planned.is_empty() {
+            out.push_str("no maintenance window occurs in this period\n");
+        }
+        for p in planned {
+            let o = &p.occurrence;
+            out.push_str(&format!(
+                "{}  {}  {}\n",
+                p.window.id,
+                local_span(o.start, o.end, &p.window.timezone),
+                p.window.title
+            ));
+            for slot in &p.slots {
+                let (zone_name, zone) = tenant_zone(config, &slot.tenant);
+                out.push_str(&format!(
+                    "    {:<16}  {}  ({zone_name})\n",
+                    slot.tenant,
+                    local_span(slot.start, slot.end, &zone)
+                ));
+            }
+            if !p.not_fitting.is_empty() {
+                let names: Vec<String> = p
+                    .not_fitting
+                    .iter()
+                    .map(|id| tenant_label(config, id))
+                    .collect();
+                out.push_str(&format!("    does not fit: {}\n", names.join(", ")));
+            }
+            if let Some(error) = &p.error {
+                out.push_str(&format!("    cannot plan slots: {error}\n"));
+            }
+        }
+        out
+    }
+
+    fn as_json(config: &Config, planned: &[Planned]) -> Value {
+        let items = planned
+            .iter()
+            .map(|p| {
+                let o = &p.occurrence;
+                let zone = &p.window.timezone;
+                let slots: Vec<Value> = p
+                    .slots
+                    .iter()
+                    .map(|slot| {
+                        let (zone_name, tz) = tenant_zone(config, &slot.tenant);
+                        json!({
+                            "tenant": slot.tenant,
+                            "start": format!("{:.3}", slot.start),
+                            "end": format!("{:.3}", slot.end),
+                            "local_start": rfc3339_local(slot.start, &tz),
+                            "local_end": rfc3339_local(slot.end, &tz),
+                            "timezone": zone_name,
+                        })
+                    })
+                    .collect();
+                let mut item = json!({
+                    "window": p.window.id,
+                    "title": p.window.title,
+                    "key": o.key,
+                    "start": format!("{:.3}", o.start),
+                    "end": format!("{:.3}", o.end),
+                    "local_start": rfc3339_local(o.start, zone),
+                    "local_end": rfc3339_local(o.end, zone),
+                    "timezone": p.window.timezone_name,
+                    "slots": slots,
+                });
+                if let Value::Object(map) = &mut item {
+                    if !p.not_fitting.is_empty() {
+                        map.insert(
+                            "error".into(),
+                            json!({ "tenants_not_fitting": p.not_fitting }),
+                        );
+                    } else if let Some(error) = &p.error {
+                        map.insert("error".into(), json!({ "message": error }));
+                    }
+                }
+                item
+            })
+            .collect();
+        Value::Array(items)
+    }
+
+    /// Whether `t` reads, in `zone`, as a local time that occurs twice.
+    fn in_fold(t: Timestamp, zone: &TimeZone) -> bool {
+        zone.to_ambiguous_zoned(zone.to_datetime(t)).is_ambiguous()
+    }
+
+    fn as_ics(config: &Config, planned: &[Planned]) -> String {
+        let now = Timestamp::now();
+        let events: Vec<Event> = planned
+            .iter()
+            .map(|p| {
+                let o = &p.occurrence;
+                let zone = &p.window.timezone;
+                let mut description = p.window.description.clone().unwrap_or_default();
+                let mut lines: Vec<String> = p
+                    .slots
+                    .iter()
+                    .map(|slot| {
+                        let (_, tz) = tenant_zone(config, &slot.tenant);
+                        format!(
+                            "{}: {}",
+                            tenant_label(config, &slot.tenant),
+                            local_span(slot.start, slot.end, &tz)
+                        )
+                    })
+                    .collect();
+                if !p.not_fitting.is_empty() {
+                    let names: Vec<String> = p
+                        .not_fitting
+                        .iter()
+                        .map(|id| tenant_label(config, id))
+                        .collect();
+                    lines.push(format!("Does not fit: {}", names.join(", ")));
+                }
+                if !lines.is_empty() {
+                    if !description.is_empty() {
+                        description.push_str("\n\n");
+                    }
+                    description.push_str("Tenant slots:\n");
+                    description.push_str(&lines.join("\n"));
+                }
+                Event {
+                    uid: o.key.clone(),
+                    sequence: 0,
+                    summary: p.window.title.clone(),
+                    description: (!description.is_empty()).then_some(description),
+                    url: None,
+                    start: o.start,
+                    end: o.end,
+                    local_start: None,
+                    // Local times that occur twice are written in UTC, so every reader
+                    // computes the same instants.
+                    utc_times: in_fold(o.start, zone) || in_fold(o.end, zone),
+                    exact_duration: false,
+                    tz_name: p.window.timezone_name.clone(),
+                    tz: zone.clone(),
+                    status: EventStatus::Confirmed,
+                    rrule: None,
+                    recurrence_id: None,
+                    exdates: Vec::new(),
+                    stamp: now,
+                }
+            })
+            .collect();
+        calendar::render(
+            PRODUCT,
+            &format!("{} maintenance plan", config.page.name),
+            &events,
+        )
     }
 }
