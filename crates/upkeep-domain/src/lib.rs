@@ -6,6 +6,8 @@
 //! fixed inputs.
 
 pub mod alert_rule;
+pub mod availability;
+pub mod backup;
 pub mod business_hours;
 pub mod calendar;
 pub mod component_status;
@@ -20,4 +22,5 @@ pub mod monitor_state;
 pub mod recurrence;
 pub mod role;
 pub mod rule_expr;
+pub mod slo;
 pub mod syntax;

@@ -8,10 +8,13 @@
 //! [`lease::LeaseKeeper`] before doing work that must run once across replicas.
 
 pub mod alertmanager;
+pub mod backups;
 pub mod clock;
 pub mod config;
 pub mod incidents;
 pub mod lease;
 pub mod maintenance;
 pub mod monitoring;
+pub mod reports;
+pub mod self_backup;
 pub mod supervisor;

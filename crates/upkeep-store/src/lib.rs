@@ -14,6 +14,8 @@
 //! taken with a single conditional upsert, which is atomic on both backends.
 
 pub mod audit;
+pub mod backups;
+pub mod continuity;
 mod error;
 pub mod first_seen;
 pub mod ids;
@@ -21,6 +23,7 @@ pub mod incidents;
 pub mod leases;
 pub mod maintenance;
 pub mod monitoring;
+pub mod snapshot;
 pub mod tokens;
 
 use std::str::FromStr;

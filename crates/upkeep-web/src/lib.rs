@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod ping;
 pub mod problem;
 pub mod rate_limit;
+pub mod reports;
 pub mod state;
 pub mod status;
 

@@ -40,10 +40,21 @@ pub fn routes() -> Router<AppState> {
         .route("/ping/{key}/{action}", get(ping_action).post(ping_action))
 }
 
-/// `?rid=`: the run id.
+/// `?rid=`: the run id; `?size=`: what a backup job wrote, in bytes (kept on an end).
 #[derive(Debug, Deserialize)]
 pub struct PingQuery {
     rid: Option<String>,
+    size: Option<String>,
+}
+
+/// A size in bytes: decimal digits only, at most `i64::MAX`.
+fn parse_size(size: &str) -> Option<u64> {
+    if size.is_empty() || !size.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    size.parse::<u64>()
+        .ok()
+        .filter(|n| i64::try_from(*n).is_ok())
 }
 
 async fn ping(
@@ -107,6 +118,15 @@ async fn handle(
                 .with_type("invalid-ping")
         })?),
     };
+    let size = match query.size.as_deref() {
+        None | Some("") => None,
+        Some(size) => Some(parse_size(size).ok_or_else(|| {
+            Problem::bad_request(
+                "`size` must be the backup's size in bytes, a whole number such as 1048576",
+            )
+            .with_type("invalid-ping")
+        })?),
+    };
     let current = state.config.current();
     if !known_keys(&current).contains(&key) {
         return Err(unknown_key());
@@ -122,12 +142,21 @@ async fn handle(
         body,
     };
     match state.pings.record(ping).await {
-        Ok(_) => Ok((
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "OK\n",
-        )
-            .into_response()),
+        Ok(stored) => {
+            // The size rides on the run's end; recorded after the ping, best effort (the ping
+            // itself is committed and must not be sent twice).
+            if let Some(size) = size.filter(|_| stored.kind.ends_run())
+                && let Err(e) = state.store.set_ping_size(stored.id, size).await
+            {
+                tracing::warn!(error = %e, ping = stored.id, "could not record a backup's size");
+            }
+            Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "OK\n",
+            )
+                .into_response())
+        }
         Err(PingError::Stopped) => {
             let mut p = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -219,6 +248,11 @@ mod tests {
             parse_rid("6F1C1F0E-8F5E-4B8A-9D3C-1A2B3C4D5E6F").as_deref(),
             Some("6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6f")
         );
+        assert_eq!(parse_size("1048576"), Some(1_048_576));
+        assert_eq!(parse_size("0"), Some(0));
+        for bad in ["-1", "+1", "1.5", "1e3", "abc", "9223372036854775808"] {
+            assert!(parse_size(bad).is_none(), "{bad}");
+        }
         for bad in [
             "",
             "x",

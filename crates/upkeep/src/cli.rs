@@ -57,6 +57,14 @@ pub enum Command {
     /// Run a command between heartbeat pings: `/start` before, then its exit code and the tail
     /// of its output when it ends.
     Ping(PingArgs),
+    /// Start, finish and list recovery drills of backup sets, working directly on the database.
+    #[command(subcommand)]
+    Drill(crate::commands::drill::DrillCommand),
+    /// Write a backup of upkeep's own database: a consistent online copy of SQLite (safe while
+    /// the server runs), or a `pg_dump` custom-format dump of PostgreSQL.
+    Backup(crate::commands::backup::BackupArgs),
+    /// Restore upkeep's database from a file written by `upkeep backup` (stop upkeep first).
+    Restore(crate::commands::backup::RestoreArgs),
 }
 
 #[derive(Debug, Args)]

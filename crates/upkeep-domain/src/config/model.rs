@@ -42,6 +42,8 @@ pub struct Config {
     pub notifications: Notifications,
     /// Alertmanager integration (`alertmanager:`, optional).
     pub alertmanager: Option<Alertmanager>,
+    /// Scheduled backups of upkeep's own database (`self_backup:`, optional).
+    pub self_backup: Option<SelfBackup>,
 }
 
 /// `page:`
@@ -637,4 +639,17 @@ pub struct Alertmanager {
     pub url: String,
     /// Label that names the component in incoming alerts (default `component`).
     pub component_label: String,
+}
+
+/// `self_backup:` — upkeep backing up its own database on a schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelfBackup {
+    /// How often a backup is written.
+    pub every: Duration,
+    /// Directory the backup files are written to.
+    pub dir: std::path::PathBuf,
+    /// How many backup files are kept (the oldest beyond are deleted); at least 1.
+    pub keep: u32,
+    /// Id of the `backups:` entry whose push key receives each run's pings.
+    pub backup_set: Option<String>,
 }

@@ -31,6 +31,7 @@ enum IdKind {
     Region,
     Tenant,
     Channel,
+    Backup,
 }
 
 impl IdKind {
@@ -40,6 +41,7 @@ impl IdKind {
             IdKind::Region => "regions",
             IdKind::Tenant => "tenants",
             IdKind::Channel => "notifications.channels",
+            IdKind::Backup => "backups",
         }
     }
 
@@ -49,6 +51,7 @@ impl IdKind {
             IdKind::Region => "region",
             IdKind::Tenant => "tenant",
             IdKind::Channel => "channel",
+            IdKind::Backup => "backup set",
         }
     }
 }
@@ -144,6 +147,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
         .optional(&mut d, "notifications", |d, n| s.notifications(d, n))
         .unwrap_or_default();
     let alertmanager = top.optional(&mut d, "alertmanager", read_alertmanager);
+    let self_backup = top.optional(&mut d, "self_backup", |d, n| s.self_backup(d, n));
     top.finish(&mut d);
 
     s.check_references(&mut d, root);
@@ -173,6 +177,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
             slos,
             notifications,
             alertmanager,
+            self_backup,
         }),
         _ => None,
     };
@@ -693,6 +698,28 @@ impl Sections {
         })
     }
 
+    fn self_backup(&mut self, d: &mut Decoder, node: &Node) -> Option<SelfBackup> {
+        let mut f = d.fields(node)?;
+        let every = f.required(d, "every", positive_duration);
+        let dir = f.required(d, "dir", |d, n| {
+            let dir = d.string(n)?;
+            if dir.trim().is_empty() {
+                d.error(n.pos, "must name a directory");
+                return None;
+            }
+            Some(std::path::PathBuf::from(dir))
+        });
+        let keep = f.optional(d, "keep", positive_count);
+        let backup_set = f.optional(d, "backup_set", |d, n| self.id_ref(d, n, IdKind::Backup));
+        f.finish(d);
+        Some(SelfBackup {
+            every: every?,
+            dir: dir?,
+            keep: keep.unwrap_or(7),
+            backup_set,
+        })
+    }
+
     fn slo(&mut self, d: &mut Decoder, entry: &Entry) -> Option<Slo> {
         self.reference(IdKind::Component, &entry.key, entry.key_pos);
         let mut f = d.fields(&entry.value)?;
@@ -797,6 +824,7 @@ impl Sections {
             IdKind::Region,
             IdKind::Tenant,
             IdKind::Channel,
+            IdKind::Backup,
         ] {
             declared.insert(kind, declared_ids(root, kind.section()));
         }

@@ -3,6 +3,7 @@
 //! (incidents, maintenance, subscribers, backups, drills, reports).
 
 pub mod audit;
+pub mod backups;
 pub mod components;
 pub mod config;
 pub mod incidents;
@@ -24,6 +25,7 @@ pub const TAG_CONFIG: &str = "config";
 pub const TAG_MONITORS: &str = "monitors";
 pub const TAG_INCIDENTS: &str = "incidents";
 pub const TAG_MAINTENANCE: &str = "maintenance";
+pub const TAG_BACKUPS: &str = "backups";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,6 +43,7 @@ pub const TAG_MAINTENANCE: &str = "maintenance";
         (name = TAG_MONITORS, description = "Monitors, their state, results and uptime"),
         (name = TAG_INCIDENTS, description = "Incidents, their timeline of updates and affected components"),
         (name = TAG_MAINTENANCE, description = "Maintenance windows: schedule, reschedule, update, complete, cancel"),
+        (name = TAG_BACKUPS, description = "Backup sets against their RPO, recovery drills against their RTO, DR readiness"),
     )
 )]
 struct ApiDoc;
@@ -87,6 +90,12 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(maintenance::cancel))
         .routes(routes!(maintenance::start))
         .routes(routes!(maintenance::slots))
+        .routes(routes!(backups::list))
+        .routes(routes!(backups::show))
+        .routes(routes!(backups::start_drill))
+        .routes(routes!(backups::finish_drill))
+        .routes(routes!(backups::readiness))
+        .routes(routes!(backups::readiness_html))
         .split_for_parts()
 }
 

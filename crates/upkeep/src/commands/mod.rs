@@ -1,6 +1,8 @@
 //! One module per command.
 
+pub mod backup;
 mod check;
+pub mod drill;
 mod incident;
 pub mod maintenance;
 mod ping;
@@ -32,6 +34,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incident(cmd) => incident::run(cmd).await,
         Command::Maintenance(cmd) => maintenance::run(cmd).await,
         Command::Ping(args) => ping::run(args).await,
+        Command::Drill(cmd) => drill::run(cmd).await,
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
     }
 }
 

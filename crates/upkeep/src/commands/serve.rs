@@ -137,6 +137,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             supervisor.token(),
         ),
     );
+    // Backup sets against their RPO and drill cadence: gauges everywhere, alerts by the holder.
+    supervisor.spawn(
+        "backups",
+        upkeep_engine::backups::run(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            upkeep_engine::backups::BackupWatchSettings::default(),
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
+    // Scheduled backups of upkeep's own database (`self_backup:`), by the lease holder only.
+    supervisor.spawn(
+        "self-backup",
+        upkeep_engine::self_backup::run(
+            store.clone(),
+            args.db.database.clone(),
+            config.subscribe(),
+            clock.clone(),
+            upkeep_engine::self_backup::SelfBackupSettings::default(),
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
     supervisor.spawn(
         "prune-results",
         scheduler::prune_results(
