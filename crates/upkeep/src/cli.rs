@@ -57,6 +57,9 @@ pub enum Command {
     /// Run a command between heartbeat pings: `/start` before, then its exit code and the tail
     /// of its output when it ends.
     Ping(PingArgs),
+    /// Reports on continuity: `upkeep report availability` against the reference year.
+    #[command(subcommand)]
+    Report(crate::commands::report::ReportCommand),
     /// Start, finish and list recovery drills of backup sets, working directly on the database.
     #[command(subcommand)]
     Drill(crate::commands::drill::DrillCommand),

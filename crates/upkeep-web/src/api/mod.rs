@@ -9,6 +9,7 @@ pub mod config;
 pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
+pub mod reports;
 pub mod tokens;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -26,6 +27,7 @@ pub const TAG_MONITORS: &str = "monitors";
 pub const TAG_INCIDENTS: &str = "incidents";
 pub const TAG_MAINTENANCE: &str = "maintenance";
 pub const TAG_BACKUPS: &str = "backups";
+pub const TAG_REPORTS: &str = "reports";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,6 +46,7 @@ pub const TAG_BACKUPS: &str = "backups";
         (name = TAG_INCIDENTS, description = "Incidents, their timeline of updates and affected components"),
         (name = TAG_MAINTENANCE, description = "Maintenance windows: schedule, reschedule, update, complete, cancel"),
         (name = TAG_BACKUPS, description = "Backup sets against their RPO, recovery drills against their RTO, DR readiness"),
+        (name = TAG_REPORTS, description = "Availability against the reference year, SLO budgets and burn rates"),
     )
 )]
 struct ApiDoc;
@@ -96,6 +99,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(backups::finish_drill))
         .routes(routes!(backups::readiness))
         .routes(routes!(backups::readiness_html))
+        .routes(routes!(reports::availability))
+        .routes(routes!(reports::slos))
         .split_for_parts()
 }
 

@@ -6,6 +6,7 @@ pub mod drill;
 mod incident;
 pub mod maintenance;
 mod ping;
+pub mod report;
 mod serve;
 mod token;
 
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Maintenance(cmd) => maintenance::run(cmd).await,
         Command::Ping(args) => ping::run(args).await,
         Command::Drill(cmd) => drill::run(cmd).await,
+        Command::Report(cmd) => report::run(cmd).await,
         Command::Backup(args) => backup::backup(args).await,
         Command::Restore(args) => backup::restore(args).await,
     }

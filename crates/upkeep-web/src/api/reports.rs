@@ -1,0 +1,144 @@
+//! `/api/v1/reports/availability` and `/api/v1/slos`: the continuity figures for auditors and
+//! dashboards (viewer tokens).
+//!
+//! The HTML report is a self-contained document (one `<style>` block, inline SVG, no script);
+//! it is served with its own Content-Security-Policy that allows that style block and nothing
+//! else to load or run.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::TAG_REPORTS;
+use crate::auth::{Auth, Viewer};
+use crate::extract::ApiQuery;
+use crate::problem::Problem;
+use crate::reports::{Ask, Format, query, render};
+use crate::state::AppState;
+
+/// Content-Security-Policy of the HTML report: its own inline style, nothing else.
+const REPORT_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// What to report on.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// A calendar year in the page's zone (default: the current one).
+    pub year: Option<i16>,
+    /// Start of the period: `YYYY-MM-DD` (midnight in the page's zone) or RFC 3339.
+    pub from: Option<String>,
+    /// End of the period (exclusive), like `from`.
+    pub to: Option<String>,
+    /// Only this component.
+    pub component: Option<String>,
+    /// Also the figures of this tenant.
+    pub tenant: Option<String>,
+    /// Weight of partial outages, a ratio (default 0.3).
+    pub partial_weight: Option<String>,
+    /// `json` (default), `csv`, `html` or `table`.
+    pub format: Option<String>,
+    /// Include daily series in JSON (default false; always in HTML).
+    pub daily: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/api/v1/reports/availability", tag = TAG_REPORTS,
+    security(("bearer" = [])), params(ReportQuery),
+    responses(
+        (status = 200, description = "The report in the asked format", content_type = "application/json"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+/// Availability per component (raw, SLA, unplanned), per tenant and overall for a period, with
+/// the SLOs' budgets and burn rates.
+pub async fn availability(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Response, Problem> {
+    let format = match q.format.as_deref() {
+        None => Format::Json,
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            Problem::bad_request(format!(
+                "unknown format `{f}`: use json, csv, html or table"
+            ))
+        })?,
+    };
+    let loaded = state.config.current();
+    let config = &loaded.config;
+    let now = state.clock.now();
+    let ask = Ask {
+        year: q.year,
+        from: q.from.as_deref(),
+        to: q.to.as_deref(),
+        component: q.component.as_deref(),
+        tenant: q.tenant.as_deref(),
+        partial_weight: q.partial_weight.as_deref(),
+    };
+    let mut engine_query = query(config, &ask, now).map_err(Problem::unprocessable)?;
+    engine_query.daily = format == Format::Html || q.daily.unwrap_or(false);
+    let report = upkeep_engine::reports::availability(&state.store, config, &engine_query, now)
+        .await?;
+    let body = render(&report, format).map_err(|e| Problem::internal(&e))?;
+    let mut response = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response();
+    if format == Format::Html
+        && let Ok(v) = header::HeaderValue::from_str(REPORT_CSP)
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    Ok(response)
+}
+
+/// Which SLOs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SloQuery {
+    /// Only this component's SLO.
+    pub component: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/slos", tag = TAG_REPORTS,
+    security(("bearer" = [])), params(SloQuery),
+    responses(
+        (status = 200, description = "Every SLO now: budget, spent, left and burn-rate tiers", content_type = "application/json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+/// Every configured SLO measured now: its window, budget spent and left, and which burn-rate
+/// tiers fire.
+pub async fn slos(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+    ApiQuery(q): ApiQuery<SloQuery>,
+) -> Result<Response, Problem> {
+    let loaded = state.config.current();
+    let config = &loaded.config;
+    if let Some(c) = &q.component
+        && !config.slos.contains_key(c)
+    {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no SLO is configured for component `{c}`"),
+        ));
+    }
+    let reports = upkeep_engine::reports::slo_status(
+        &state.store,
+        config,
+        q.component.as_deref(),
+        upkeep_domain::availability::DEFAULT_PARTIAL_WEIGHT_PPM,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(axum::Json(reports).into_response())
+}

@@ -1,0 +1,152 @@
+//! `upkeep report availability` from the command line: an outage opened and resolved with
+//! `upkeep incident` shows in the table, JSON, CSV and HTML outputs; bad questions exit 1 with
+//! a sentence.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::process::Output;
+
+use support::{text, upkeep};
+
+const CONFIG: &str = r#"
+page: { name: Test Cloud, url: "http://127.0.0.1:8080", timezone: Europe/Rome }
+components:
+  api: { name: Public API }
+  web: { name: Website }
+slos:
+  api: { objective: 99.9 }
+"#;
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn reports_come_in_every_format_and_count_the_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let config = dir.path().join("upkeep.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let config = config.to_str().unwrap();
+    let id = ok(upkeep(&[
+        "incident",
+        "open",
+        "--title",
+        "API down",
+        "--component",
+        "api=major_outage",
+        "--config",
+        config,
+        "--database",
+        &db,
+    ]));
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    ok(upkeep(&[
+        "incident",
+        "resolve",
+        id.trim(),
+        "--database",
+        &db,
+    ]));
+
+    let report = |format: &str| {
+        upkeep(&[
+            "report",
+            "availability",
+            "--format",
+            format,
+            "--config",
+            config,
+            "--database",
+            &db,
+        ])
+    };
+    let table = ok(report("table"));
+    assert!(table.starts_with("Availability "), "{table}");
+    assert!(
+        table.contains("Public API") && table.contains("overall"),
+        "{table}"
+    );
+    assert!(table.contains("api: objective 99.9000%"), "{table}");
+
+    let json: serde_json::Value = serde_json::from_str(&ok(report("json"))).unwrap();
+    let api = &json["components"][0];
+    assert_eq!(api["id"], "api");
+    let major = api["figures"]["major_ms"].as_i64().unwrap();
+    assert!((1_000..60_000).contains(&major), "{major}");
+    assert_eq!(json["components"][1]["figures"]["sla_ppm"], 1_000_000);
+    assert!(!api["daily"].as_array().unwrap().is_empty());
+
+    let csv = ok(report("csv"));
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+
+    let out = dir.path().join("report.html");
+    let written = upkeep(&[
+        "report",
+        "availability",
+        "--format",
+        "html",
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        config,
+        "--database",
+        &db,
+    ]);
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.starts_with("<!doctype html>") && html.contains("<svg") && !html.contains("<script")
+    );
+
+    // A past year measured whole: a leap year has 366 days and nothing happened.
+    let json: serde_json::Value = serde_json::from_str(&ok(upkeep(&[
+        "report",
+        "availability",
+        "--year",
+        "2024",
+        "--format",
+        "json",
+        "--component",
+        "web",
+        "--config",
+        config,
+        "--database",
+        &db,
+    ])))
+    .unwrap();
+    assert_eq!(json["period"]["year_days"], 366);
+    assert_eq!(json["components"].as_array().unwrap().len(), 1);
+    assert_eq!(json["overall"]["figures"]["sla_ppm"], 1_000_000);
+
+    for (args, message) in [
+        (vec!["--component", "nope"], "unknown component `nope`"),
+        (
+            vec!["--from", "2026-02-01", "--to", "2026-01-01"],
+            "the period is empty",
+        ),
+        (vec!["--partial-weight", "1.5"], "not a ratio"),
+    ] {
+        let mut all = vec![
+            "report",
+            "availability",
+            "--config",
+            config,
+            "--database",
+            &db,
+        ];
+        all.extend(args);
+        let out = upkeep(&all);
+        assert_eq!(out.status.code(), Some(1), "{all:?}");
+        assert!(text(&out.stderr).contains(message), "{}", text(&out.stderr));
+    }
+}
