@@ -17,4 +17,5 @@ pub mod maintenance;
 pub mod monitoring;
 pub mod reports;
 pub mod self_backup;
+pub mod slo_alerts;
 pub mod supervisor;

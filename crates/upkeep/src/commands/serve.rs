@@ -149,6 +149,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             supervisor.token(),
         ),
     );
+    // SLO burn-rate alerts: gauges everywhere, alerts by the lease holder.
+    supervisor.spawn(
+        "slo-alerts",
+        upkeep_engine::slo_alerts::run(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            upkeep_engine::slo_alerts::EVERY,
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
     // Scheduled backups of upkeep's own database (`self_backup:`), by the lease holder only.
     supervisor.spawn(
         "self-backup",
