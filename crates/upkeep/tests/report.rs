@@ -78,7 +78,18 @@ fn reports_come_in_every_format_and_count_the_outage() {
     );
     assert!(table.contains("api: objective 99.9000%"), "{table}");
 
-    let json: serde_json::Value = serde_json::from_str(&ok(report("json"))).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&ok(upkeep(&[
+        "report",
+        "availability",
+        "--format",
+        "json",
+        "--daily",
+        "--config",
+        config,
+        "--database",
+        &db,
+    ])))
+    .unwrap();
     let api = &json["components"][0];
     assert_eq!(api["id"], "api");
     let major = api["figures"]["major_ms"].as_i64().unwrap();

@@ -43,6 +43,9 @@ pub struct AvailabilityArgs {
     /// table, json, csv or html.
     #[arg(long, default_value = "table", value_parser = parse_format)]
     pub format: Format,
+    /// Include the daily series in JSON (the HTML report always has them).
+    #[arg(long)]
+    pub daily: bool,
     /// Write the report into this file instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -89,7 +92,7 @@ pub async fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    q.daily = matches!(args.format, Format::Html | Format::Json);
+    q.daily = args.format == Format::Html || args.daily;
     let store = open_migrated(&args.db.database).await?;
     let report = upkeep_engine::reports::availability(&store, &loaded.config, &q, now).await;
     store.close().await;
