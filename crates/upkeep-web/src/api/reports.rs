@@ -19,8 +19,7 @@ use crate::reports::{Ask, Format, query, render};
 use crate::state::AppState;
 
 /// Content-Security-Policy of the HTML report: its own inline style, nothing else.
-const REPORT_CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// What to report on.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,8 +78,8 @@ pub async fn availability(
     };
     let mut engine_query = query(config, &ask, now).map_err(Problem::unprocessable)?;
     engine_query.daily = format == Format::Html || q.daily.unwrap_or(false);
-    let report = upkeep_engine::reports::availability(&state.store, config, &engine_query, now)
-        .await?;
+    let report =
+        upkeep_engine::reports::availability(&state.store, config, &engine_query, now).await?;
     let body = render(&report, format).map_err(|e| Problem::internal(&e))?;
     let mut response = (
         StatusCode::OK,
