@@ -228,12 +228,20 @@ pub fn render(product: &str, name: &str, events: &[Event]) -> String {
         fold(&format!("DTSTAMP:{}", utc(e.stamp)), &mut out);
         fold(&format!("SEQUENCE:{}", e.sequence), &mut out);
         let start = e.local_start.unwrap_or_else(|| e.tz.to_datetime(e.start));
-        if e.utc_times {
+        // A local time that occurs twice (or, written by hand, not at all) would be read as
+        // its first occurrence: such a one-off event is written in UTC instead.
+        let unclear = |t: Timestamp| e.tz.to_ambiguous_zoned(e.tz.to_datetime(t)).is_ambiguous();
+        let utc_times = e.utc_times
+            || (e.rrule.is_none()
+                && e.local_start.is_none()
+                && !is_utc(&e.tz_name)
+                && (unclear(e.start) || unclear(e.end)));
+        if utc_times {
             fold(&format!("DTSTART:{}", utc(e.start)), &mut out);
         } else {
             fold(&when("DTSTART", e, start), &mut out);
         }
-        if e.utc_times {
+        if utc_times {
             fold(&format!("DTEND:{}", utc(e.end)), &mut out);
         } else if e.exact_duration {
             let secs = e.end.as_second().saturating_sub(e.start.as_second()).max(0);
@@ -255,7 +263,8 @@ pub fn render(product: &str, name: &str, events: &[Event]) -> String {
             fold(&format!("DESCRIPTION:{}", escape_text(d)), &mut out);
         }
         if let Some(u) = &e.url {
-            fold(&format!("URL:{}", escape_text(u)), &mut out);
+            // A URI value is not TEXT: written as is, without line breaks.
+            fold(&format!("URL:{}", u.replace(['\r', '\n'], "")), &mut out);
         }
         fold(&format!("STATUS:{}", e.status.as_str()), &mut out);
         fold("TRANSP:OPAQUE", &mut out);
@@ -320,6 +329,45 @@ mod tests {
             "BEGIN:STANDARD\nDTSTART:20261025T030000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0100\nTZNAME:CET\nEND:STANDARD"
         ), "{text}");
         assert_eq!(text.matches("BEGIN:DAYLIGHT").count(), 1);
+    }
+
+    #[test]
+    fn a_one_off_event_in_the_autumn_fold_is_written_in_utc() {
+        let rome = TimeZone::get("Europe/Rome").unwrap();
+        let event = Event {
+            uid: "m2@status.example".into(),
+            sequence: 0,
+            summary: "Fold".into(),
+            description: None,
+            url: Some("https://status.example/maintenance/a,b;c".into()),
+            start: "2026-10-24T23:00:00Z".parse().unwrap(),
+            // 02:30 CET, a local time that also happened an hour earlier in CEST.
+            end: "2026-10-25T01:30:00Z".parse().unwrap(),
+            local_start: None,
+            utc_times: false,
+            exact_duration: false,
+            tz_name: "Europe/Rome".into(),
+            tz: rome,
+            status: EventStatus::Confirmed,
+            rrule: None,
+            recurrence_id: None,
+            exdates: vec![],
+            stamp: "2026-10-01T00:00:00Z".parse().unwrap(),
+        };
+        let lines = unfold(&render("upkeep", "M", &[event]));
+        assert!(
+            lines.iter().any(|l| l == "DTSTART:20261024T230000Z"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l == "DTEND:20261025T013000Z"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "URL:https://status.example/maintenance/a,b;c")
+        );
     }
 
     #[test]

@@ -193,13 +193,14 @@ const AUTOMATION_LOCK_TTL: Duration = Duration::from_secs(30);
 /// Alertmanager hook of another can never both open an incident for the same component.
 /// Waits while another process holds it; a holder that died releases it after
 /// [`AUTOMATION_LOCK_TTL`]. Leases compare real time, so this uses the system clock.
-struct DbLock<'a> {
-    store: &'a Store,
+struct DbLock {
+    store: Store,
     holder: String,
+    released: bool,
 }
 
-impl<'a> DbLock<'a> {
-    async fn acquire(store: &'a Store) -> Result<DbLock<'a>, StoreError> {
+impl DbLock {
+    async fn acquire(store: &Store) -> Result<DbLock, StoreError> {
         let holder = upkeep_store::ids::new_id();
         let mut wait = Duration::from_millis(5);
         loop {
@@ -212,20 +213,41 @@ impl<'a> DbLock<'a> {
                 )
                 .await?
             {
-                return Ok(DbLock { store, holder });
+                return Ok(DbLock {
+                    store: store.clone(),
+                    holder,
+                    released: false,
+                });
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_millis(100));
         }
     }
 
-    async fn release(self) {
+    async fn release(mut self) {
+        self.released = true;
         if let Err(e) = self
             .store
             .release_lease(AUTOMATION_LOCK, &self.holder)
             .await
         {
             tracing::warn!(error = %e, "cannot release the incident automation lock; it expires by itself");
+        }
+    }
+}
+
+impl Drop for DbLock {
+    /// A change cut short (a request that timed out, a client that went away) still releases
+    /// the lock, in the background, instead of holding every replica back until it expires.
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let (store, holder) = (self.store.clone(), std::mem::take(&mut self.holder));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = store.release_lease(AUTOMATION_LOCK, &holder).await;
+            });
         }
     }
 }

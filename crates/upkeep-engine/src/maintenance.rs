@@ -8,7 +8,8 @@
 //!   (`WHERE status = from`), so two replicas can never both start or end a window.
 //! - **Restarts**: each step compares stored statuses with the clock, so a window that began
 //!   while upkeep was down is in progress at the first step after start-up, and one that ended
-//!   is completed ([`upkeep_domain::maintenance::due_transition`]).
+//!   is completed ([`upkeep_domain::maintenance::due_transition`]) — unless pre-flight checks
+//!   held it to its end: then it never happened and is cancelled with the reason.
 //! - **Materialisation** (every minute and after each config reload): occurrences of each
 //!   window starting within [`MaintenanceSettings::horizon`] are upserted on their key, future
 //!   ones the window no longer produces are cancelled, started ones are never touched; windows
@@ -78,6 +79,13 @@ impl SkipList {
 pub struct EngineState {
     /// When each maintenance's pre-flight checks were last evaluated.
     checked: std::collections::HashMap<String, Timestamp>,
+    /// The sequence each running maintenance had when its silence was last made.
+    silenced: std::collections::HashMap<String, i64>,
+    /// Evaluations still running, by maintenance.
+    pending: std::collections::HashMap<
+        String,
+        tokio::task::JoinHandle<Result<Vec<Outcome>, StoreError>>,
+    >,
     /// Components not probed now.
     pub skip: SkipList,
 }
@@ -256,6 +264,63 @@ fn checks_due(m: &MaintenanceRecord, last: Option<Timestamp>, now: Timestamp) ->
         || since >= RECHECK_PASSING
 }
 
+/// Where a maintenance's pre-flight checks stand in this step.
+enum Evaluation {
+    Done(Vec<Outcome>),
+    Running,
+    NotDue,
+}
+
+/// How long a step waits for checks it started before moving on (they go on in the
+/// background and are read at a later step).
+const CHECKS_INLINE_WAIT: Duration = Duration::from_secs(2);
+
+/// Starts the checks of `m` when due (in the background, so a slow `command` never holds up
+/// other windows) and returns their outcomes once they are known.
+async fn evaluate_checks(
+    store: &Store,
+    config: &Config,
+    m: &MaintenanceRecord,
+    checks: &[Check],
+    now: Timestamp,
+    state: &mut EngineState,
+) -> Evaluation {
+    if !state.pending.contains_key(&m.id) {
+        if !checks_due(m, state.checked.get(&m.id).copied(), now) {
+            return Evaluation::NotDue;
+        }
+        state.checked.insert(m.id.clone(), now);
+        let (store, config, checks) = (store.clone(), config.clone(), checks.to_vec());
+        state.pending.insert(
+            m.id.clone(),
+            tokio::spawn(async move { run_checks(&store, &config, &checks, now).await }),
+        );
+    }
+    let Some(handle) = state.pending.get_mut(&m.id) else {
+        return Evaluation::NotDue;
+    };
+    // The handle is awaited once: either now (it finished, or finishes within the wait) or at
+    // a later step.
+    let result = match tokio::time::timeout(CHECKS_INLINE_WAIT, &mut *handle).await {
+        Ok(result) => {
+            state.pending.remove(&m.id);
+            result
+        }
+        Err(_) => return Evaluation::Running,
+    };
+    match result {
+        Ok(Ok(outcomes)) => Evaluation::Done(outcomes),
+        Ok(Err(e)) => {
+            tracing::warn!(maintenance = %m.id, error = %e, "pre-flight checks could not be evaluated");
+            Evaluation::NotDue
+        }
+        Err(e) => {
+            tracing::warn!(maintenance = %m.id, error = %e, "pre-flight checks panicked");
+            Evaluation::NotDue
+        }
+    }
+}
+
 /// Moves every maintenance whose time has come.
 pub async fn step(
     store: &Store,
@@ -278,34 +343,51 @@ pub async fn step(
                 // The window no longer names checks: nothing holds it.
                 store.set_hold_reason(&m.id, None, ACTOR, now).await?;
             }
-        } else if window_open
-            && now < m.ends_at
-            && checks_due(&m, state.checked.get(&m.id).copied(), now)
-        {
-            state.checked.insert(m.id.clone(), now);
-            let outcomes = run_checks(store, config, checks, now).await?;
-            let failing: Vec<String> = outcomes
-                .iter()
-                .filter(|o| !o.passed)
-                .map(|o| format!("{}: {}", o.check, o.detail))
-                .collect();
-            passed = failing.is_empty();
-            let hold = (!passed).then(|| failing.join("; "));
-            let changed = store
-                .set_hold_reason(&m.id, hold.as_deref(), ACTOR, now)
-                .await?;
-            if changed {
-                match &hold {
-                    Some(why) => tracing::error!(
-                        maintenance = %m.id, title = %m.title, reason = %why,
-                        "operator alert: pre-flight checks fail; the maintenance is held"
-                    ),
-                    None => tracing::info!(maintenance = %m.id, "pre-flight checks pass"),
+        } else if window_open && now < m.ends_at {
+            match evaluate_checks(store, config, &m, checks, now, state).await {
+                Evaluation::Done(outcomes) => {
+                    let failing: Vec<String> = outcomes
+                        .iter()
+                        .filter(|o| !o.passed)
+                        .map(|o| format!("{}: {}", o.check, o.detail))
+                        .collect();
+                    passed = failing.is_empty();
+                    let hold = (!passed).then(|| failing.join("; "));
+                    let changed = store
+                        .set_hold_reason(&m.id, hold.as_deref(), ACTOR, now)
+                        .await?;
+                    if changed {
+                        match &hold {
+                            Some(why) => tracing::error!(
+                                maintenance = %m.id, title = %m.title, reason = %why,
+                                "operator alert: pre-flight checks fail; the maintenance is held"
+                            ),
+                            None => tracing::info!(maintenance = %m.id, "pre-flight checks pass"),
+                        }
+                    }
                 }
+                // A start waits for the checks it is evaluating.
+                Evaluation::Running => passed = passed && now < m.starts_at,
+                Evaluation::NotDue => {}
             }
         }
-        if let Some(to) = due_transition(m.status, m.starts_at, m.ends_at, now, passed, false) {
-            transition(store, config, &m, to, now).await?;
+        match due_transition(m.status, m.starts_at, m.ends_at, now, passed, false) {
+            // Held by its checks until its end: it never happened, so it is cancelled (and so
+            // never counts as planned time), with the reason in its timeline.
+            Some(MaintenanceStatus::Completed) if m.hold_reason.is_some() => {
+                let why = format!(
+                    "Cancelled: pre-flight checks held it until its end ({}).",
+                    m.hold_reason.as_deref().unwrap_or_default()
+                );
+                match store.cancel_maintenance(&m.id, &why, ACTOR, now).await {
+                    Ok(_) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                tracing::error!(maintenance = %m.id, title = %m.title,
+                    "operator alert: maintenance never started: pre-flight checks held it until its end");
+            }
+            Some(to) => transition(store, config, &m, to, now).await?,
+            None => {}
         }
     }
     let mut skip = HashSet::new();
@@ -326,6 +408,26 @@ pub async fn step(
         } else if m.status == MaintenanceStatus::InProgress && m.silence_id.is_none() {
             // Alertmanager was unreachable at the start: try again.
             create_silence(store, config, &m, now).await?;
+        } else if m.status == MaintenanceStatus::InProgress
+            && let Some(silence) = m.silence_id.as_deref()
+        {
+            // Extended or rescoped while running (its sequence moved): the silence follows.
+            let seen = *state.silenced.entry(m.id.clone()).or_insert(m.sequence);
+            if seen != m.sequence
+                && let Some((client, _)) = silence_client(config)
+            {
+                match client.expire(silence).await {
+                    Ok(()) => {
+                        store.set_silence_id(&m.id, None, ACTOR, now).await?;
+                        let mut fresh = m.clone();
+                        fresh.silence_id = None;
+                        create_silence(store, config, &fresh, now).await?;
+                        state.silenced.insert(m.id.clone(), m.sequence);
+                    }
+                    Err(e) => tracing::warn!(maintenance = %m.id, error = %e,
+                        "cannot replace the Alertmanager silence of a changed window; retrying"),
+                }
+            }
         }
     }
     state.skip.set(skip);
@@ -493,29 +595,78 @@ pub async fn run_command(check: &Check) -> Outcome {
         );
     };
     let timeout = Duration::from_millis(*timeout_ms);
+    // Its own process group, so that a timeout kills what the shell started too.
     let child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(run)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn();
-    let child = match child {
+    let mut child = match child {
         Ok(c) => c,
         Err(e) => {
             return preflight::judge_command(check, &CommandExit::NotStarted(e.to_string()), "");
         }
     };
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(output)) => {
-            let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&output.stderr));
-            preflight::judge_command(check, &CommandExit::Exited(output.status.code()), &text)
+    let pid = child.id();
+    // At most this much of what it prints is kept (the outcome shows its tail).
+    const KEEP: u64 = 64 * 1024;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let read = async move {
+        let (mut out, err) = tokio::join!(drain(stdout, KEEP), drain(stderr, KEEP));
+        out.extend_from_slice(&err);
+        out
+    };
+    // Read while waiting, so a command that prints a lot never blocks on a full pipe.
+    let outcome = tokio::time::timeout(timeout, async {
+        let (status, text) = tokio::join!(child.wait(), read);
+        (status, text)
+    })
+    .await;
+    match outcome {
+        Ok((Ok(status), text)) => preflight::judge_command(
+            check,
+            &CommandExit::Exited(status.code()),
+            &String::from_utf8_lossy(&text),
+        ),
+        Ok((Err(e), _)) => {
+            preflight::judge_command(check, &CommandExit::NotStarted(e.to_string()), "")
         }
-        Ok(Err(e)) => preflight::judge_command(check, &CommandExit::NotStarted(e.to_string()), ""),
-        // Dropping the future kills the child (kill_on_drop).
-        Err(_) => preflight::judge_command(check, &CommandExit::TimedOut(timeout), ""),
+        Err(_) => {
+            if let Some(pid) = pid {
+                // The whole group: the shell and whatever it started.
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pid}")])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+            preflight::judge_command(check, &CommandExit::TimedOut(timeout), "")
+        }
+    }
+}
+
+/// Reads `from` to its end, keeping the first `keep` bytes.
+async fn drain<R: tokio::io::AsyncRead + Unpin>(from: Option<R>, keep: u64) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    let Some(mut from) = from else {
+        return kept;
+    };
+    let mut buf = [0u8; 8192];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return kept,
+            Ok(n) => {
+                let room = usize::try_from(keep)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
     }
 }
 

@@ -484,6 +484,44 @@ alertmanager: {{ url: "{url}" }}
     assert_eq!(listed["matchers"][0]["name"], "component");
     assert_eq!(listed["matchers"][0]["value"], "db");
 
+    // Extended while running: the silence is replaced by one that lasts to the new end.
+    step(&store, &up, Timestamp::now(), &mut state)
+        .await
+        .unwrap();
+    let new_end = now + SignedDuration::from_hours(3);
+    store
+        .reschedule_maintenance(
+            &m.id,
+            &upkeep_store::maintenance::MaintenanceEdit {
+                ends_at: Some(new_end),
+                ..Default::default()
+            },
+            "test",
+            Timestamp::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    step(&store, &up, Timestamp::now(), &mut state)
+        .await
+        .unwrap();
+    let replaced = store
+        .get_maintenance(&m.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .silence_id
+        .expect("a new silence");
+    assert_ne!(replaced, id);
+    assert_eq!(am.listed_silence(&id).await["status"]["state"], "expired");
+    let listed = am.listed_silence(&replaced).await;
+    let ends: Timestamp = listed["endsAt"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (ends.as_second() - new_end.as_second()).abs() <= 1,
+        "{listed:#}"
+    );
+    let id = replaced;
+
     // Cancelled early: the sweep expires the silence and forgets its id.
     store
         .cancel_maintenance(&m.id, "Disk replaced already.", "test", Timestamp::now())

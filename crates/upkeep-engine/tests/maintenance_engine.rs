@@ -340,3 +340,34 @@ async fn checks_skip_stops_probing_the_components_while_in_progress() {
         assert!(!state.skip.contains("db"));
     }
 }
+
+#[tokio::test]
+async fn a_window_held_to_its_end_is_cancelled_not_completed() {
+    for db in databases("a_window_held_to_its_end_is_cancelled").await {
+        let store = db.store().await;
+        let mut state = EngineState::default();
+        let cfg = config(
+            r#"      preflight:
+        - { command: "exit 1", timeout: 5s }"#,
+        );
+        materialise_all(&store, &cfg, t("2026-03-27T12:00:00Z"), HORIZON)
+            .await
+            .unwrap();
+        step(&store, &cfg, t("2026-03-28T01:30:00Z"), &mut state)
+            .await
+            .unwrap();
+        let m = all(&store).await[0].clone();
+        assert_eq!(m.status, MaintenanceStatus::Scheduled);
+        assert!(m.hold_reason.is_some());
+        step(&store, &cfg, t("2026-03-28T02:30:00Z"), &mut state)
+            .await
+            .unwrap();
+        let m = store.get_maintenance(&m.id).await.unwrap().unwrap();
+        assert_eq!(m.status, MaintenanceStatus::Cancelled);
+        assert!(
+            m.updates[0].body.contains("held it until its end"),
+            "{:#?}",
+            m.updates
+        );
+    }
+}

@@ -197,6 +197,8 @@ pub enum MaintenanceFilter {
     CancelledOccurrences,
     /// Those holding an Alertmanager silence, by start.
     WithSilence,
+    /// `scheduled` one-off maintenances (not occurrences of a window), soonest first.
+    UpcomingOneOff,
 }
 
 /// What [`Store::apply_occurrence_update`] changed.
@@ -655,6 +657,9 @@ impl Store {
             MaintenanceFilter::WithSilence => {
                 select_maintenances!("WHERE silence_id IS NOT NULL ORDER BY starts_at, id LIMIT $1")
             }
+            MaintenanceFilter::UpcomingOneOff => select_maintenances!(
+                "WHERE status = 'scheduled' AND window_id IS NULL ORDER BY starts_at, id LIMIT $1"
+            ),
             MaintenanceFilter::CancelledOccurrences => select_maintenances!(
                 "WHERE status = 'cancelled' AND window_id IS NOT NULL \
                  ORDER BY starts_at DESC, id DESC LIMIT $1"

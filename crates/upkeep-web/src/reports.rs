@@ -98,7 +98,29 @@ pub fn query(config: &Config, ask: &Ask<'_>, now: Timestamp) -> Result<Availabil
         q.partial_weight_ppm = ratio_ppm(w)?;
     }
     q.validate(config)?;
+    if q.to.duration_since(q.from) > jiff::SignedDuration::from_hours(24 * MAX_PERIOD_DAYS) {
+        return Err(format!(
+            "the period is longer than {MAX_PERIOD_DAYS} days; ask for ten years or less"
+        ));
+    }
     Ok(q)
+}
+
+/// Longest period of a report.
+pub const MAX_PERIOD_DAYS: i64 = 3_660;
+/// Longest period of a report with daily series (the HTML report, `--daily`).
+pub const MAX_DAILY_DAYS: i64 = 400;
+
+/// Turns daily series on for `q`, refusing periods too long for them (a row per day per
+/// component).
+pub fn with_daily(q: &mut AvailabilityQuery) -> Result<(), String> {
+    if q.to.duration_since(q.from) > jiff::SignedDuration::from_hours(24 * MAX_DAILY_DAYS) {
+        return Err(format!(
+            "daily series (and the HTML report) cover at most {MAX_DAILY_DAYS} days; ask for a shorter period"
+        ));
+    }
+    q.daily = true;
+    Ok(())
 }
 
 /// An output format.

@@ -77,7 +77,10 @@ pub async fn availability(
         partial_weight: q.partial_weight.as_deref(),
     };
     let mut engine_query = query(config, &ask, now).map_err(Problem::unprocessable)?;
-    engine_query.daily = format == Format::Html || q.daily.unwrap_or(false);
+    engine_query.daily = false;
+    if format == Format::Html || q.daily.unwrap_or(false) {
+        crate::reports::with_daily(&mut engine_query).map_err(Problem::unprocessable)?;
+    }
     let report =
         upkeep_engine::reports::availability(&state.store, config, &engine_query, now).await?;
     let body = render(&report, format).map_err(|e| Problem::internal(&e))?;

@@ -23,13 +23,13 @@
 //! `{maintenance id}-{tenant}@{host}`. When the window cannot hold every tenant's slot, the
 //! tenant's event is the whole window.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use upkeep_domain::calendar::{self, Event, EventStatus};
 use upkeep_domain::config::{TenantSel, Window};
-use upkeep_domain::maintenance::{MaintenanceStatus, TenantInput, materialise, plan_slots};
+use upkeep_domain::maintenance::{MaintenanceStatus, Slot, TenantInput, materialise, plan_slots};
 use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::model::Model;
@@ -99,6 +99,12 @@ fn key_start(key: &str) -> Option<DateTime> {
     key.rsplit_once('@')?.1.parse().ok()
 }
 
+/// The SEQUENCE of a series whose first listed occurrence starts at `start`: days since the
+/// Unix epoch, so it only ever grows as DTSTART moves forward.
+fn series_sequence(start: Timestamp) -> u32 {
+    u32::try_from(start.as_second().div_euclid(86_400)).unwrap_or(0)
+}
+
 /// The events of one recurring window: the series, its overrides and its past occurrences.
 fn window_events(m: &Model, w: &Window, stored: &[&MaintenanceRecord]) -> Vec<Event> {
     let mut out = Vec::new();
@@ -110,6 +116,7 @@ fn window_events(m: &Model, w: &Window, stored: &[&MaintenanceRecord]) -> Vec<Ev
         Some(f) if !by_count => f.start,
         _ => Timestamp::MAX,
     };
+    let series_seq = first.map_or(0, |f| series_sequence(f.start));
     let rule_times: BTreeMap<&str, (Timestamp, Timestamp)> = generated
         .iter()
         .map(|o| (o.key.as_str(), (o.start, o.end)))
@@ -118,7 +125,8 @@ fn window_events(m: &Model, w: &Window, stored: &[&MaintenanceRecord]) -> Vec<Ev
         let written = key_start(&f.key).unwrap_or_else(|| w.timezone.to_datetime(f.start));
         let series = Event {
             uid: format!("window-{}@{}", w.id, host(m)),
-            sequence: 0,
+            // DTSTART moves forward as occurrences pass; SEQUENCE must grow with it.
+            sequence: series_seq,
             summary: w.title.clone(),
             description: w.description.clone(),
             url: Some(format!("{}/", m.url)),
@@ -155,7 +163,7 @@ fn window_events(m: &Model, w: &Window, stored: &[&MaintenanceRecord]) -> Vec<Ev
         if unclear && !overridden.contains(o.key.as_str()) {
             out.push(Event {
                 uid: format!("window-{}@{}", w.id, host(m)),
-                sequence: 0,
+                sequence: series_seq,
                 summary: w.title.clone(),
                 description: w.description.clone(),
                 url: Some(format!("{}/", m.url)),
@@ -197,6 +205,8 @@ fn window_events(m: &Model, w: &Window, stored: &[&MaintenanceRecord]) -> Vec<Ev
         e.uid = format!("window-{}@{}", w.id, host(m));
         e.recurrence_id = written;
         e.utc_times = unclear;
+        // An override counts from its series' SEQUENCE (readers ignore one below it).
+        e.sequence = series_seq.saturating_add(e.sequence);
         out.push(e);
     }
     out
@@ -231,12 +241,11 @@ pub fn all(m: &Model) -> String {
     calendar::render(PRODUCT, &format!("{} maintenance", m.name), &events)
 }
 
-/// `/tenants/{id}/maintenance.ics`, or `None` for an unknown tenant.
-pub fn tenant(m: &Model, tenant_id: &str) -> Option<String> {
-    let tenant = m.tenants.get(tenant_id)?;
-    let region = m.regions.get(&tenant.region)?;
+/// Each tenant's slot in each maintenance that covers it (`None`: the window cannot hold
+/// every slot, so the tenant's event is the whole window), planned once per maintenance.
+fn slots_by_maintenance(m: &Model) -> HashMap<&str, HashMap<String, Option<Slot>>> {
     let policy = &m.maintenance_config.policy;
-    let mut events = Vec::new();
+    let mut out = HashMap::new();
     for r in &m.maintenances {
         let covered: Vec<&String> = match &r.tenants {
             TenantSel::All => m.tenants.keys().collect(),
@@ -245,9 +254,6 @@ pub fn tenant(m: &Model, tenant_id: &str) -> Option<String> {
                 .filter(|id| m.tenants.contains_key(*id))
                 .collect(),
         };
-        if !covered.iter().any(|id| id.as_str() == tenant_id) {
-            continue;
-        }
         let inputs: Vec<TenantInput> = covered
             .iter()
             .filter_map(|id| {
@@ -260,15 +266,54 @@ pub fn tenant(m: &Model, tenant_id: &str) -> Option<String> {
                 })
             })
             .collect();
-        let slot = plan_slots(
+        let planned = plan_slots(
             r.starts_at,
             r.ends_at,
             &inputs,
             policy.tenant_slot,
             policy.outside_business_hours,
         )
-        .ok()
-        .and_then(|slots| slots.into_iter().find(|s| s.tenant == tenant_id));
+        .ok();
+        let per_tenant = covered
+            .into_iter()
+            .map(|id| {
+                let slot = planned
+                    .as_ref()
+                    .and_then(|all| all.iter().find(|s| &s.tenant == id).cloned());
+                (id.clone(), slot)
+            })
+            .collect();
+        out.insert(r.id.as_str(), per_tenant);
+    }
+    out
+}
+
+/// Every tenant's `/tenants/{id}/maintenance.ics`.
+pub fn tenants(m: &Model) -> Vec<(String, String)> {
+    let slots = slots_by_maintenance(m);
+    m.tenants
+        .keys()
+        .filter_map(|id| tenant_with(m, id, &slots).map(|ics| (id.clone(), ics)))
+        .collect()
+}
+
+/// `/tenants/{id}/maintenance.ics`, or `None` for an unknown tenant.
+pub fn tenant(m: &Model, tenant_id: &str) -> Option<String> {
+    tenant_with(m, tenant_id, &slots_by_maintenance(m))
+}
+
+fn tenant_with(
+    m: &Model,
+    tenant_id: &str,
+    slots: &HashMap<&str, HashMap<String, Option<Slot>>>,
+) -> Option<String> {
+    let tenant = m.tenants.get(tenant_id)?;
+    let region = m.regions.get(&tenant.region)?;
+    let mut events = Vec::new();
+    for r in &m.maintenances {
+        let Some(slot) = slots.get(r.id.as_str()).and_then(|s| s.get(tenant_id)) else {
+            continue;
+        };
         let mut e = single(m, r, &region.timezone_name, &region.timezone);
         e.uid = format!("{}-{}@{}", r.id, tenant_id, host(m));
         let window = format!(

@@ -162,6 +162,14 @@ async fn gather_maintenances(
             .list_maintenances(MaintenanceFilter::CancelledOccurrences, MAX_UNRESOLVED)
             .await?,
     );
+    // Every upcoming one-off, however many occurrences of recurring windows come first (the
+    // calendar carries those as rules).
+    out.extend(
+        state
+            .store
+            .list_maintenances(MaintenanceFilter::UpcomingOneOff, MAX_UNRESOLVED)
+            .await?,
+    );
     let mut seen = std::collections::HashSet::new();
     out.retain(|m| seen.insert(m.id.clone()));
     Ok(out)
@@ -222,14 +230,12 @@ fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
         ICS,
         calendars::all(model).into_bytes(),
     ));
-    for tenant in model.tenants.keys() {
-        if let Some(ics) = calendars::tenant(model, tenant) {
-            out.push(page(
-                &format!("/tenants/{tenant}/maintenance.ics"),
-                ICS,
-                ics.into_bytes(),
-            ));
-        }
+    for (tenant, ics) in calendars::tenants(model) {
+        out.push(page(
+            &format!("/tenants/{tenant}/maintenance.ics"),
+            ICS,
+            ics.into_bytes(),
+        ));
     }
     out.push(page(
         "/static/status.css",

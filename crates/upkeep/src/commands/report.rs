@@ -92,7 +92,13 @@ pub async fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    q.daily = args.format == Format::Html || args.daily;
+    q.daily = false;
+    if (args.format == Format::Html || args.daily)
+        && let Err(e) = upkeep_web::reports::with_daily(&mut q)
+    {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
     let store = open_migrated(&args.db.database).await?;
     let report = upkeep_engine::reports::availability(&store, &loaded.config, &q, now).await;
     store.close().await;
