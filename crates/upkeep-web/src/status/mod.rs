@@ -446,29 +446,25 @@ async fn incident_page(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(snapshot) = current(&state).await else {
-        return preparing();
-    };
-    if let Some(body) = snapshot.body(&format!("/incidents/{id}")) {
-        return send(&headers, body, false);
-    }
-    let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such incident").into_response();
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return not_found();
-    }
-    let record = match state.store.get_incident(&id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return not_found(),
-        Err(e) => return Problem::internal(&e).into_response(),
-    };
-    let page = match html::incident(&snapshot.model, &record) {
-        Ok(p) => p,
-        Err(e) => return Problem::internal(&e).into_response(),
-    };
-    match Body::new(page.as_bytes(), HTML, record.updated_at) {
-        Ok(body) => send(&headers, &body, false),
-        Err(e) => Problem::internal(&e).into_response(),
-    }
+    let store = state.store.clone();
+    page_of_record(
+        &state,
+        &headers,
+        "incidents",
+        "incident",
+        &id,
+        |id| async move {
+            let record = store.get_incident(&id).await?;
+            Ok(record.map(|r| {
+                let at = r.updated_at;
+                (
+                    Box::new(move |m: &Model| html::incident(m, &r)) as Renderer,
+                    at,
+                )
+            }))
+        },
+    )
+    .await
 }
 
 /// `/maintenance/{id}`: from the snapshot, or rendered from the store for an older one.
@@ -477,27 +473,69 @@ async fn maintenance_page(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(snapshot) = current(&state).await else {
+    let store = state.store.clone();
+    page_of_record(
+        &state,
+        &headers,
+        "maintenance",
+        "maintenance",
+        &id,
+        |id| async move {
+            let record = store.get_maintenance(&id).await?;
+            Ok(record.map(|r| {
+                let at = r.updated_at;
+                (
+                    Box::new(move |m: &Model| html::maintenance(m, &r)) as Renderer,
+                    at,
+                )
+            }))
+        },
+    )
+    .await
+}
+
+/// Renders a page of one stored record with the snapshot's model.
+type Renderer = Box<dyn FnOnce(&Model) -> Result<String, askama::Error> + Send>;
+
+/// `/{section}/{id}`: the snapshot's page, or one rendered on demand from the record `load`
+/// finds (with its last change as Last-Modified); 404 for an id that cannot exist or is
+/// unknown.
+async fn page_of_record<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    section: &str,
+    what: &str,
+    id: &str,
+    load: F,
+) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<
+            Output = Result<Option<(Renderer, jiff::Timestamp)>, upkeep_store::StoreError>,
+        >,
+{
+    let Some(snapshot) = current(state).await else {
         return preparing();
     };
-    if let Some(body) = snapshot.body(&format!("/maintenance/{id}")) {
-        return send(&headers, body, false);
+    if let Some(body) = snapshot.body(&format!("/{section}/{id}")) {
+        return send(headers, body, false);
     }
-    let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such maintenance").into_response();
+    let not_found =
+        || Problem::new(StatusCode::NOT_FOUND, format!("no such {what}")).into_response();
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return not_found();
     }
-    let record = match state.store.get_maintenance(&id).await {
-        Ok(Some(r)) => r,
+    let (render, at) = match load(id.to_owned()).await {
+        Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    let page = match html::maintenance(&snapshot.model, &record) {
+    let page = match render(&snapshot.model) {
         Ok(p) => p,
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    match Body::new(page.as_bytes(), HTML, record.updated_at) {
-        Ok(body) => send(&headers, &body, false),
+    match Body::new(page.as_bytes(), HTML, at) {
+        Ok(body) => send(headers, &body, false),
         Err(e) => Problem::internal(&e).into_response(),
     }
 }
