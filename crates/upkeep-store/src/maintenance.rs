@@ -634,6 +634,15 @@ impl Store {
         }
     }
 
+    /// How many maintenances there are and the sum of their revisions: a cheap way to learn
+    /// that nothing changed since the last look (every change bumps a revision; a deletion
+    /// lowers the count).
+    pub async fn maintenances_fingerprint(&self) -> Result<(i64, i64), StoreError> {
+        let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(revision), 0) AS BIGINT) FROM maintenances";
+        let row: (i64, i64) = with_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await)?;
+        Ok(row)
+    }
+
     /// Maintenances matching `filter`, at most `limit`; see [`MaintenanceFilter`] for the order.
     pub async fn list_maintenances(
         &self,

@@ -492,3 +492,40 @@ async fn maintenance_occurrences_are_stored_once_and_updates_touch_only_the_futu
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn the_fingerprint_moves_with_every_change() {
+    for db in databases("the_fingerprint_moves_with_every_change").await {
+        let store = db.store().await;
+        let mut seen = vec![store.maintenances_fingerprint().await.unwrap()];
+        let m = store
+            .create_maintenance(&planned("Fingerprint", 30 * DAY), "test", at(0), None)
+            .await
+            .unwrap();
+        seen.push(store.maintenances_fingerprint().await.unwrap());
+        store
+            .set_hold_reason(&m.id, Some("checks fail"), "test", at(1))
+            .await
+            .unwrap();
+        seen.push(store.maintenances_fingerprint().await.unwrap());
+        assert!(
+            store
+                .transition_maintenance(
+                    &m.id,
+                    MaintenanceStatus::Scheduled,
+                    MaintenanceStatus::InProgress,
+                    "test",
+                    at(2),
+                )
+                .await
+                .unwrap()
+        );
+        seen.push(store.maintenances_fingerprint().await.unwrap());
+        // Nothing changed: the same fingerprint.
+        seen.push(store.maintenances_fingerprint().await.unwrap());
+        assert_eq!(seen[3], seen[4]);
+        let mut distinct = seen[..4].to_vec();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4, "{seen:?}");
+    }
+}

@@ -101,7 +101,33 @@ struct Gathered {
     maintenances: Vec<upkeep_store::maintenance::MaintenanceRecord>,
 }
 
-async fn gather(state: &AppState) -> anyhow::Result<Gathered> {
+/// The maintenances, read again only when the table changed since the last read (one cheap
+/// query per poll instead of a list and its timelines).
+async fn maintenances_unless_unchanged(
+    state: &AppState,
+    cache: &mut Option<MaintenanceCache>,
+) -> anyhow::Result<Vec<upkeep_store::maintenance::MaintenanceRecord>> {
+    let fingerprint = state.store.maintenances_fingerprint().await?;
+    if let Some((seen, list)) = cache.as_ref()
+        && *seen == fingerprint
+    {
+        return Ok(list.clone());
+    }
+    let list = gather_maintenances(state).await?;
+    *cache = Some((fingerprint, list.clone()));
+    Ok(list)
+}
+
+/// The last maintenances read, with the fingerprint they were read at.
+pub type MaintenanceCache = (
+    (i64, i64),
+    Vec<upkeep_store::maintenance::MaintenanceRecord>,
+);
+
+async fn gather(
+    state: &AppState,
+    cache: &mut Option<MaintenanceCache>,
+) -> anyhow::Result<Gathered> {
     let monitors = state
         .monitors
         .as_ref()
@@ -129,7 +155,7 @@ async fn gather(state: &AppState) -> anyhow::Result<Gathered> {
             .list_incidents(RECENT_INCIDENTS as u32, false)
             .await?,
         unresolved: state.store.list_incidents(MAX_UNRESOLVED, true).await?,
-        maintenances: gather_maintenances(state).await?,
+        maintenances: maintenances_unless_unchanged(state, cache).await?,
     })
 }
 
@@ -282,7 +308,7 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
         }
         builder.history_at = Some(now);
     }
-    let gathered = gather(state).await?;
+    let gathered = gather(state, &mut builder.maintenances).await?;
     let inputs = digest(
         &gathered,
         builder.history_generation,

@@ -179,6 +179,8 @@ pub struct Builder {
     pub history_at: Option<Timestamp>,
     /// Counts the reads that changed the history.
     pub history_generation: u64,
+    /// The maintenances last read (re-read only when the table changed).
+    pub maintenances: Option<super::MaintenanceCache>,
 }
 
 /// The shared cell holding the current snapshot. Cheap to clone.
