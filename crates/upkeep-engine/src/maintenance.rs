@@ -74,11 +74,16 @@ impl SkipList {
     }
 }
 
+/// The table's fingerprint, then the scheduled and the active maintenances read at it.
+type Lists = ((i64, i64), Vec<MaintenanceRecord>, Vec<MaintenanceRecord>);
+
 /// What the engine remembers between steps (in memory: only the lease holder steps).
 #[derive(Debug, Default)]
 pub struct EngineState {
     /// When each maintenance's pre-flight checks were last evaluated.
     checked: std::collections::HashMap<String, Timestamp>,
+    /// The scheduled and active maintenances last read, with the table's fingerprint then.
+    lists: Option<Lists>,
     /// The sequence each running maintenance had when its silence was last made.
     silenced: std::collections::HashMap<String, i64>,
     /// Evaluations still running, by maintenance.
@@ -321,6 +326,29 @@ async fn evaluate_checks(
     }
 }
 
+/// The scheduled and the active maintenances: read again only when the table changed since
+/// the last step (its fingerprint moves with every change, the engine's own included), so an
+/// idle second costs one small query.
+async fn lists(
+    store: &Store,
+    state: &mut EngineState,
+) -> Result<(Vec<MaintenanceRecord>, Vec<MaintenanceRecord>), StoreError> {
+    let fingerprint = store.maintenances_fingerprint().await?;
+    if let Some((seen, upcoming, active)) = &state.lists
+        && *seen == fingerprint
+    {
+        return Ok((upcoming.clone(), active.clone()));
+    }
+    let upcoming = store
+        .list_maintenances(MaintenanceFilter::Upcoming, LIST_LIMIT)
+        .await?;
+    let active = store
+        .list_maintenances(MaintenanceFilter::Active, LIST_LIMIT)
+        .await?;
+    state.lists = Some((fingerprint, upcoming.clone(), active.clone()));
+    Ok((upcoming, active))
+}
+
 /// Moves every maintenance whose time has come.
 pub async fn step(
     store: &Store,
@@ -330,10 +358,8 @@ pub async fn step(
 ) -> Result<(), StoreError> {
     let ahead = SignedDuration::try_from(config.maintenance.policy.preflight_ahead)
         .unwrap_or(SignedDuration::ZERO);
-    for m in store
-        .list_maintenances(MaintenanceFilter::Upcoming, LIST_LIMIT)
-        .await?
-    {
+    let (upcoming, _) = lists(store, state).await?;
+    for m in upcoming {
         let checks = checks_of(config, &m);
         let mut passed = m.hold_reason.is_none();
         let window_open = m.starts_at.checked_sub(ahead).unwrap_or(m.starts_at) <= now;
@@ -391,10 +417,9 @@ pub async fn step(
         }
     }
     let mut skip = HashSet::new();
-    for m in store
-        .list_maintenances(MaintenanceFilter::Active, LIST_LIMIT)
-        .await?
-    {
+    // Read after the starts above (their writes move the fingerprint).
+    let (_, active) = lists(store, state).await?;
+    for m in active {
         state.checked.remove(&m.id);
         if m.status == MaintenanceStatus::InProgress
             && m.checks == upkeep_domain::config::ChecksMode::Skip
