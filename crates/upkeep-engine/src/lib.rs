@@ -14,6 +14,7 @@ pub mod config;
 pub mod incidents;
 pub mod lease;
 pub mod maintenance;
+pub mod notify;
 pub mod monitoring;
 pub mod reports;
 pub mod self_backup;

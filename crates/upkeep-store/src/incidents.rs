@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::{self, AffectedComponent, Impact, IncidentStatus};
+use upkeep_domain::notify::{IncidentEvent, IncidentNotice, Notice, NoticeComponent};
 
 use crate::audit::{AuditEntry, insert_audit};
+use crate::outbox::insert_notice;
 use crate::{Store, StoreError, ids, with_pool};
 
 /// How often a change is retried when another change to the same incident won the race.
@@ -221,6 +223,7 @@ fn audit_json(record: &IncidentRecord, update: Option<&IncidentUpdateRecord>) ->
 /// set of affected components changed.
 struct Write<'a> {
     before_revision: i64,
+    before_status: IncidentStatus,
     after: &'a IncidentRecord,
     update: Option<&'a IncidentUpdateRecord>,
     components_changed: bool,
@@ -271,6 +274,7 @@ impl Store {
         };
         let at = now.as_millisecond();
         let r = &record;
+        let (notice_key, notice) = incident_notice(None, r, &update);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -317,6 +321,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             insert_audit!(&mut *tx, at, &audit)?;
+            insert_notice!(&mut *tx, at, &notice_key, &notice)?;
             tx.commit().await
         })?;
         Ok(record)
@@ -424,6 +429,7 @@ impl Store {
             };
             let write = Write {
                 before_revision: before.revision,
+                before_status: before.status,
                 after: &after,
                 update: Some(&update),
                 components_changed: components != before.components,
@@ -473,6 +479,7 @@ impl Store {
             };
             let write = Write {
                 before_revision: before.revision,
+                before_status: before.status,
                 after: &after,
                 update: None,
                 components_changed: false,
@@ -601,6 +608,8 @@ impl Store {
                     .bind(&u.created_by)
                     .execute(&mut *tx)
                     .await?;
+                    let (key, notice) = incident_notice(Some(w.before_status), r, u);
+                    insert_notice!(&mut *tx, at, &key, &notice)?;
                 }
                 insert_audit!(&mut *tx, at, w.audit)?;
                 tx.commit().await?;
@@ -611,6 +620,40 @@ impl Store {
         });
         Ok(written)
     }
+}
+
+/// The customer notice of an incident change that adds `update`: opened on creation, resolved
+/// when it becomes resolved, updated otherwise. Keyed by the update, so it is written once.
+fn incident_notice(
+    before: Option<IncidentStatus>,
+    r: &IncidentRecord,
+    update: &IncidentUpdateRecord,
+) -> (String, Notice) {
+    let event = match before {
+        None => IncidentEvent::Opened,
+        Some(b) if r.status.is_resolved() && !b.is_resolved() => IncidentEvent::Resolved,
+        Some(_) => IncidentEvent::Updated,
+    };
+    let notice = Notice::Incident(IncidentNotice {
+        event,
+        id: r.id.clone(),
+        title: r.title.clone(),
+        status: r.status.as_str().to_owned(),
+        impact: r.impact.as_str().to_owned(),
+        components: r
+            .components
+            .iter()
+            .map(|c| NoticeComponent {
+                id: c.id.clone(),
+                name: c.id.clone(),
+                status: c.status.as_str().to_owned(),
+            })
+            .collect(),
+        body: update.body.clone(),
+        started_at: r.started_at,
+        at: update.created_at,
+    });
+    (format!("incident:{}:{}", r.id, update.id), notice)
 }
 
 fn conflict(id: &str) -> StoreError {

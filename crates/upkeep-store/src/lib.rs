@@ -13,6 +13,7 @@
 //! Work shared between replicas is coordinated through [`leases`]: a lease row with an expiry,
 //! taken with a single conditional upsert, which is atomic on both backends.
 
+pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod continuity;
@@ -23,7 +24,9 @@ pub mod incidents;
 pub mod leases;
 pub mod maintenance;
 pub mod monitoring;
+pub mod outbox;
 pub mod snapshot;
+pub mod subscribers;
 pub mod tokens;
 
 use std::str::FromStr;

@@ -28,8 +28,10 @@ use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 use upkeep_domain::config::{ChecksMode, Config, TenantSel, Window};
 use upkeep_domain::maintenance::{Kind, MaintenanceStatus, Occurrence, StoredOccurrence, Update};
+use upkeep_domain::notify::{MaintenanceEvent, MaintenanceNotice, Notice};
 
 use crate::audit::{AuditEntry, insert_audit};
+use crate::outbox::insert_notice;
 use crate::{Store, StoreError, ids, with_pool};
 
 /// How often a change is retried when another change to the same maintenance won the race.
@@ -479,6 +481,45 @@ fn audit_json(
     value
 }
 
+/// The operator event of a hold change: `held` when pre-flight checks start holding a scheduled
+/// maintenance (or hold it for a new reason), `ok` when they release it or it stops being
+/// scheduled (started by hand, cancelled).
+fn hold_event(
+    before: &MaintenanceRecord,
+    after: &MaintenanceRecord,
+) -> Option<(String, String, String, String)> {
+    let held = |r: &MaintenanceRecord| {
+        r.hold_reason
+            .as_ref()
+            .filter(|_| r.status == MaintenanceStatus::Scheduled)
+            .cloned()
+    };
+    let source = preflight_source(&after.id);
+    match (held(before), held(after)) {
+        (old, Some(reason)) if old.as_ref() != Some(&reason) => Some((
+            source,
+            if old.is_some() { "held" } else { "ok" }.to_owned(),
+            "held".to_owned(),
+            format!("maintenance `{}` is held: {reason}", after.title),
+        )),
+        (Some(_), None) => Some((
+            source,
+            "held".to_owned(),
+            "ok".to_owned(),
+            format!(
+                "maintenance `{}` is no longer held ({})",
+                after.title,
+                if after.status == MaintenanceStatus::Scheduled {
+                    "its checks pass".to_owned()
+                } else {
+                    after.status.to_string()
+                }
+            ),
+        )),
+        _ => None,
+    }
+}
+
 fn conflict(id: &str) -> StoreError {
     StoreError::Conflict(format!(
         "maintenance {id} kept changing under concurrent updates; try again"
@@ -587,7 +628,15 @@ macro_rules! insert_maintenance {
                 .execute(&mut *$tx)
                 .await;
                 match written {
-                    Ok(_) => insert_audit!(&mut *$tx, at, $audit).map(|_| true),
+                    Ok(_) => match insert_audit!(&mut *$tx, at, $audit) {
+                        Ok(_) => match maintenance_notice(None, r, r.created_at) {
+                            Some((key, notice)) => {
+                                insert_notice!(&mut *$tx, at, &key, &notice).map(|_| true)
+                            }
+                            None => Ok(true),
+                        },
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 }
             }
@@ -784,7 +833,17 @@ impl Store {
                 after: Some(audit_json(&after, update.as_ref(), edit.forced.as_deref())),
             };
             if self
-                .write_maintenance(before.revision, &after, update.as_ref(), &audit, now)
+                .write_maintenance(
+                    before.revision,
+                    &after,
+                    update.as_ref(),
+                    &audit,
+                    &SideEffects {
+                        notice: maintenance_notice(Some(&before), &after, now),
+                        event: hold_event(&before, &after),
+                    },
+                    now,
+                )
                 .await?
             {
                 return Ok(Some(after));
@@ -867,7 +926,17 @@ impl Store {
                 after: Some(audit_json(&after, Some(&update), None)),
             };
             if self
-                .write_maintenance(before.revision, &after, Some(&update), &audit, now)
+                .write_maintenance(
+                    before.revision,
+                    &after,
+                    Some(&update),
+                    &audit,
+                    &SideEffects {
+                        notice: maintenance_notice(Some(&before), &after, now),
+                        event: hold_event(&before, &after),
+                    },
+                    now,
+                )
                 .await?
             {
                 return Ok(Some(after));
@@ -976,6 +1045,22 @@ impl Store {
                     after: Some(audit_json(&after, Some(&update), None)),
                 };
                 insert_audit!(&mut *tx, at, &audit)?;
+                if let Some((key, notice)) = maintenance_notice(Some(&before), &after, now) {
+                    insert_notice!(&mut *tx, at, &key, &notice)?;
+                }
+                if let Some((source, from, to, reason)) = hold_event(&before, &after) {
+                    sqlx::query(
+                        "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, \
+                         reason) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(source)
+                    .bind(at)
+                    .bind(from)
+                    .bind(to)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;
@@ -1049,7 +1134,17 @@ impl Store {
                 after: Some(audit_json(&after, None, None)),
             };
             if self
-                .write_maintenance(before.revision, &after, None, &audit, now)
+                .write_maintenance(
+                    before.revision,
+                    &after,
+                    None,
+                    &audit,
+                    &SideEffects {
+                        notice: None,
+                        event: hold_event(&before, &after),
+                    },
+                    now,
+                )
                 .await?
             {
                 return Ok(true);
@@ -1204,6 +1299,7 @@ impl Store {
         r: &MaintenanceRecord,
         update: Option<&MaintenanceUpdateRecord>,
         audit: &AuditEntry,
+        side: &SideEffects,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let at = now.as_millisecond();
@@ -1256,6 +1352,22 @@ impl Store {
                     .await?;
                 }
                 insert_audit!(&mut *tx, at, audit)?;
+                if let Some((key, notice)) = &side.notice {
+                    insert_notice!(&mut *tx, at, key, notice)?;
+                }
+                if let Some((source, from, to, reason)) = &side.event {
+                    sqlx::query(
+                        "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, \
+                         reason) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(source)
+                    .bind(at)
+                    .bind(from)
+                    .bind(to)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;
@@ -1264,4 +1376,76 @@ impl Store {
         });
         Ok(written)
     }
+}
+
+/// What a maintenance change writes besides the row, in the same transaction.
+#[derive(Default)]
+struct SideEffects {
+    /// A notice for subscribers.
+    notice: Option<(String, Notice)>,
+    /// An operator event (`monitor_events`): source, from, to, reason.
+    event: Option<(String, String, String, String)>,
+}
+
+/// The `monitor_events` source of a maintenance's pre-flight hold: `preflight:ID`, `held` while
+/// its checks hold the start, `ok` once released. Operator alerts follow it.
+pub fn preflight_source(id: &str) -> String {
+    format!("preflight:{id}")
+}
+
+/// The subscriber notice of a maintenance change, if it needs one: scheduled when created,
+/// rescheduled when a scheduled one's span moves, started, completed, cancelled. Nothing when
+/// the maintenance does not notify subscribers. Keyed by the change's revision.
+pub fn maintenance_notice(
+    before: Option<&MaintenanceRecord>,
+    after: &MaintenanceRecord,
+    now: Timestamp,
+) -> Option<(String, Notice)> {
+    if !after.notify_subscribers {
+        return None;
+    }
+    let mut previous = None;
+    let event = match before {
+        None if after.status == MaintenanceStatus::Scheduled => MaintenanceEvent::Scheduled,
+        None => return None,
+        Some(b) if b.status != after.status => match after.status {
+            MaintenanceStatus::InProgress => MaintenanceEvent::Started,
+            MaintenanceStatus::Completed => MaintenanceEvent::Completed,
+            MaintenanceStatus::Cancelled => MaintenanceEvent::Cancelled,
+            MaintenanceStatus::Scheduled | MaintenanceStatus::Verifying => return None,
+        },
+        Some(b)
+            if (b.starts_at, b.ends_at) != (after.starts_at, after.ends_at)
+                && !after.status.is_terminal() =>
+        {
+            previous = Some((b.starts_at, b.ends_at));
+            MaintenanceEvent::Rescheduled
+        }
+        Some(_) => return None,
+    };
+    let notice = Notice::Maintenance(MaintenanceNotice {
+        event,
+        id: after.id.clone(),
+        title: after.title.clone(),
+        kind: after.kind.as_str().to_owned(),
+        description: after.description.clone().unwrap_or_default(),
+        reason: after.reason.clone().unwrap_or_default(),
+        starts_at: after.starts_at,
+        ends_at: after.ends_at,
+        previous,
+        components: after.components.clone(),
+        tenants: match &after.tenants {
+            TenantSel::All => None,
+            TenantSel::List(ids) => Some(ids.clone()),
+        },
+        lead_seconds: None,
+        at: now,
+    });
+    let key = format!(
+        "maintenance:{}:{}:{}",
+        after.id,
+        event.as_str(),
+        after.revision
+    );
+    Some((key, notice))
 }

@@ -175,6 +175,8 @@ pub struct Monitor {
     pub recovery_threshold: u32,
     /// Probe locations; `None` means the server itself.
     pub locations: Option<Vec<String>>,
+    /// Severity of its alert when it goes down, for routing (default critical).
+    pub severity: Severity,
 }
 
 /// The kind of a monitor, from the one kind key it has.
@@ -333,7 +335,10 @@ pub struct Rule {
 }
 
 /// Alert severity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Pages someone.
     Critical,
@@ -554,7 +559,7 @@ impl BurnRate {
 }
 
 /// `notifications:`
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notifications {
     /// Outgoing mail server; required when an e-mail channel exists.
     pub smtp: Option<Smtp>,
@@ -562,6 +567,25 @@ pub struct Notifications {
     pub channels: BTreeMap<String, Channel>,
     /// Routes, in file order.
     pub routes: Vec<Route>,
+    /// When failed deliveries are tried again (`retry: {initial, max_interval, max_age}`).
+    pub retry: crate::notify::retry::RetryPolicy,
+    /// How often a still-firing, unacknowledged alert is sent again (default 4 h; 0 s = never).
+    pub renotify_every: Duration,
+    /// How long a subscription's confirmation link works (default 48 h).
+    pub confirm_within: Duration,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Notifications {
+            smtp: None,
+            channels: BTreeMap::new(),
+            routes: Vec::new(),
+            retry: crate::notify::retry::RetryPolicy::default(),
+            renotify_every: Duration::from_secs(4 * 3600),
+            confirm_within: Duration::from_secs(48 * 3600),
+        }
+    }
 }
 
 /// `notifications.smtp:`
@@ -579,6 +603,8 @@ pub struct Smtp {
     pub password: Option<String>,
     /// Transport security (default by port: 465 tls, 587 starttls, otherwise none).
     pub tls: SmtpTls,
+    /// Extra CA certificates (PEM) trusted for the server's certificate, for a private CA.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// SMTP transport security.

@@ -16,6 +16,7 @@ use super::yaml::{Entry, Node, NodeKind, Pos, Problem};
 use crate::business_hours::BusinessHours;
 use crate::condition::Condition;
 use crate::maintenance::preflight::{self, Check};
+use crate::notify::retry::RetryPolicy;
 use crate::recurrence::{parse_cron, validate_rrule};
 use crate::rule_expr::RuleExpr;
 
@@ -420,6 +421,7 @@ impl Sections {
         let failure_threshold = f.optional(d, "failure_threshold", positive_count);
         let recovery_threshold = f.optional(d, "recovery_threshold", positive_count);
         let locations = f.optional(d, "locations", string_list);
+        let severity = f.optional(d, "severity", read_severity);
         f.finish(d);
         Some(Monitor {
             component: component?,
@@ -430,6 +432,7 @@ impl Sections {
             failure_threshold: failure_threshold.unwrap_or(3),
             recovery_threshold: recovery_threshold.unwrap_or(1),
             locations,
+            severity: severity.unwrap_or(Severity::Critical),
         })
     }
 
@@ -745,11 +748,18 @@ impl Sections {
         let routes = f
             .optional(d, "routes", |d, n| d.list(n, |d, n| self.route(d, n)))
             .unwrap_or_default();
+        let retry = f.optional(d, "retry", read_retry);
+        let renotify_every = f.optional(d, "renotify_every", Decoder::duration);
+        let confirm_within = f.optional(d, "confirm_within", positive_duration);
         f.finish(d);
+        let defaults = Notifications::default();
         Some(Notifications {
             smtp,
             channels,
             routes,
+            retry: retry.unwrap_or(defaults.retry),
+            renotify_every: renotify_every.unwrap_or(defaults.renotify_every),
+            confirm_within: confirm_within.unwrap_or(defaults.confirm_within),
         })
     }
 
@@ -1152,6 +1162,14 @@ fn read_smtp(d: &mut Decoder, node: &Node) -> Option<Smtp> {
     let from = f.required(d, "from", read_email);
     let username = f.optional(d, "username", Decoder::string);
     let password = f.optional(d, "password", Decoder::string);
+    let ca_file = f.optional(d, "ca_file", |d, n| {
+        let path = d.string(n)?;
+        if path.trim().is_empty() {
+            d.error(n.pos, "must name a PEM file");
+            return None;
+        }
+        Some(std::path::PathBuf::from(path))
+    });
     let tls = f.optional(d, "tls", |d, n| {
         d.choice(
             n,
@@ -1180,7 +1198,27 @@ fn read_smtp(d: &mut Decoder, node: &Node) -> Option<Smtp> {
         username,
         password,
         tls,
+        ca_file,
     })
+}
+
+fn read_retry(d: &mut Decoder, node: &Node) -> Option<RetryPolicy> {
+    let mut f = d.fields(node)?;
+    let initial = f.optional(d, "initial", positive_duration);
+    let max_interval = f.optional(d, "max_interval", positive_duration);
+    let max_age = f.optional(d, "max_age", positive_duration);
+    f.finish(d);
+    let defaults = RetryPolicy::default();
+    let policy = RetryPolicy {
+        initial: initial.unwrap_or(defaults.initial),
+        max_interval: max_interval.unwrap_or(defaults.max_interval),
+        max_age: max_age.unwrap_or(defaults.max_age),
+    };
+    if policy.initial > policy.max_interval {
+        d.error(node.pos, "`initial` must not be longer than `max_interval`");
+        return None;
+    }
+    Some(policy)
 }
 
 fn read_email(d: &mut Decoder, node: &Node) -> Option<String> {

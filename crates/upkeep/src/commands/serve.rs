@@ -174,6 +174,49 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             supervisor.token(),
         ),
     );
+    // Notifications: notices fanned out into deliveries, operator events into alerts, reminders
+    // and re-notification by the lease holder; deliveries sent by every replica (claimed rows
+    // keep them apart).
+    supervisor.spawn(
+        "notify-fan-out",
+        upkeep_engine::notify::fan_out(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
+    supervisor.spawn(
+        "notify-alerts",
+        upkeep_engine::notify::follow_alerts(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
+    supervisor.spawn(
+        "notify-timers",
+        upkeep_engine::notify::timers(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
+    supervisor.spawn(
+        "notify-deliver",
+        upkeep_engine::notify::deliver(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            upkeep_engine::notify::DeliverySettings::default(),
+            supervisor.token(),
+        ),
+    );
     supervisor.spawn(
         "prune-results",
         scheduler::prune_results(

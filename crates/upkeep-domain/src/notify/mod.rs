@@ -1,0 +1,237 @@
+//! Notifications, the pure part: what a notice says ([`Notice`]), who gets it ([`routing`]),
+//! when a failed delivery is tried again ([`retry`]) and how a webhook body is signed
+//! ([`signature`]).
+//!
+//! A notice is written to the outbox (`notices`) in the same transaction as the change that
+//! causes it, as the JSON of a [`Notice`]; the engine fans it out into one delivery per
+//! recipient and renders each delivery's bytes once, so every retry sends the same content under
+//! the same delivery id.
+//!
+//! Two audiences never mix: customer notices ([`Notice::Incident`], [`Notice::Maintenance`]) go
+//! to subscribers; operator alerts ([`Notice::Alert`]) go to the configuration's channels by its
+//! `routes`.
+
+pub mod retry;
+pub mod routing;
+pub mod signature;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Severity;
+
+/// Something worth telling someone about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Notice {
+    /// An incident was opened, updated or resolved (customers).
+    Incident(IncidentNotice),
+    /// A maintenance was scheduled, moved, cancelled, is near, started or ended (customers).
+    Maintenance(MaintenanceNotice),
+    /// An operator alert fired, fires still, was acknowledged or resolved (operators).
+    Alert(AlertNotice),
+}
+
+/// Who a notice is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Subscribers of the status page.
+    Customers,
+    /// The configuration's channels, by route.
+    Operators,
+}
+
+impl Audience {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Customers => "customers",
+            Audience::Operators => "operators",
+        }
+    }
+}
+
+impl Notice {
+    /// Who the notice is for.
+    pub fn audience(&self) -> Audience {
+        match self {
+            Notice::Incident(_) | Notice::Maintenance(_) => Audience::Customers,
+            Notice::Alert(_) => Audience::Operators,
+        }
+    }
+
+    /// The event name used in webhook bodies and logs, e.g. `incident.opened`.
+    pub fn event_name(&self) -> String {
+        match self {
+            Notice::Incident(n) => format!("incident.{}", n.event.as_str()),
+            Notice::Maintenance(n) => format!("maintenance.{}", n.event.as_str()),
+            Notice::Alert(n) => format!("alert.{}", n.state.as_str()),
+        }
+    }
+
+    /// The components the notice is about (empty: the whole platform).
+    pub fn components(&self) -> Vec<&str> {
+        match self {
+            Notice::Incident(n) => n.components.iter().map(|c| c.id.as_str()).collect(),
+            Notice::Maintenance(n) => n.components.iter().map(String::as_str).collect(),
+            Notice::Alert(n) => n.component.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The subject the notice belongs to (`incident/ID`, `maintenance/ID`, `alert/KEY`):
+    /// deliveries of one subject to one destination are sent in order.
+    pub fn subject_key(&self) -> String {
+        match self {
+            Notice::Incident(n) => format!("incident/{}", n.id),
+            Notice::Maintenance(n) => format!("maintenance/{}", n.id),
+            Notice::Alert(n) => format!("alert/{}", n.key),
+        }
+    }
+}
+
+/// What happened to an incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentEvent {
+    Opened,
+    Updated,
+    Resolved,
+}
+
+impl IncidentEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentEvent::Opened => "opened",
+            IncidentEvent::Updated => "updated",
+            IncidentEvent::Resolved => "resolved",
+        }
+    }
+}
+
+/// A component an incident affects, with the status it declares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeComponent {
+    pub id: String,
+    /// Display name (the id when the configuration no longer has it).
+    pub name: String,
+    /// Statuspage status name (`major_outage`, ...).
+    pub status: String,
+}
+
+/// An incident as a notice tells it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentNotice {
+    pub event: IncidentEvent,
+    pub id: String,
+    pub title: String,
+    /// `investigating | identified | monitoring | resolved | postmortem`.
+    pub status: String,
+    /// `none | minor | major | critical`.
+    pub impact: String,
+    pub components: Vec<NoticeComponent>,
+    /// The update's text (Markdown), possibly empty.
+    pub body: String,
+    /// When the incident started.
+    pub started_at: Timestamp,
+    /// When this change happened.
+    pub at: Timestamp,
+}
+
+/// What happened to a maintenance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceEvent {
+    Scheduled,
+    Rescheduled,
+    Cancelled,
+    Reminder,
+    Started,
+    Completed,
+}
+
+impl MaintenanceEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaintenanceEvent::Scheduled => "scheduled",
+            MaintenanceEvent::Rescheduled => "rescheduled",
+            MaintenanceEvent::Cancelled => "cancelled",
+            MaintenanceEvent::Reminder => "reminder",
+            MaintenanceEvent::Started => "started",
+            MaintenanceEvent::Completed => "completed",
+        }
+    }
+}
+
+/// A maintenance as a notice tells it. Times are instants; each reader sees them in their own
+/// zone (a tenant's subscribers in their region's, with their own slot).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceNotice {
+    pub event: MaintenanceEvent,
+    pub id: String,
+    pub title: String,
+    /// `planned | emergency`.
+    pub kind: String,
+    /// Markdown description, possibly empty.
+    pub description: String,
+    /// Why an emergency maintenance is needed, possibly empty.
+    pub reason: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    /// The span before a reschedule.
+    pub previous: Option<(Timestamp, Timestamp)>,
+    /// Affected component ids.
+    pub components: Vec<String>,
+    /// Affected tenant ids; `None` = every tenant.
+    pub tenants: Option<Vec<String>>,
+    /// For a reminder: how long before the start it is sent, in seconds.
+    pub lead_seconds: Option<u64>,
+    /// When this change happened.
+    pub at: Timestamp,
+}
+
+/// The state an alert notice reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// Started failing.
+    Firing,
+    /// Still failing (a quiet re-notification).
+    Repeat,
+    /// An operator took it (PagerDuty acknowledge; re-notification stops).
+    Acknowledged,
+    /// Recovered.
+    Resolved,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Repeat => "repeat",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+/// An operator alert: a monitor down, a rule firing, a maintenance held by its pre-flight
+/// checks, an SLO burning, a backup past its RPO, a drill overdue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertNotice {
+    /// Stable key of the alert (`monitor:api-health`, `rule:HighCPU`, `preflight:MID`, ...):
+    /// PagerDuty's dedup key is derived from it.
+    pub key: String,
+    pub state: AlertState,
+    pub severity: Severity,
+    /// Component concerned, if any.
+    pub component: Option<String>,
+    /// One line: what is wrong.
+    pub summary: String,
+    /// More detail (the failing condition, the check's output), possibly empty.
+    pub detail: String,
+    /// When the alert started firing.
+    pub since: Timestamp,
+    /// When this notice was made.
+    pub at: Timestamp,
+}

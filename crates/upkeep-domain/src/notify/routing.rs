@@ -1,0 +1,190 @@
+//! Who gets a notice.
+//!
+//! - Operator alerts go to the channels of **every** route that matches them: a route matches
+//!   when its severity is the alert's and its component (if it names one) is the alert's. Routes
+//!   add up rather than the first one winning, so `critical → [pager, chat]` beside
+//!   `component: db → [dba-mail]` pages and mails the DBAs for a critical database alert.
+//! - Customer notices go to confirmed subscribers whose scope covers them: all components, or
+//!   one of the notice's components; a tenant subscriber gets maintenance that covers its
+//!   tenant, and incidents like anyone else.
+
+use std::collections::BTreeSet;
+
+use crate::config::{Route, Severity};
+
+use super::Notice;
+
+/// The channel ids an operator alert of `severity` on `component` goes to, deduplicated.
+pub fn channels_for(
+    routes: &[Route],
+    severity: Severity,
+    component: Option<&str>,
+) -> BTreeSet<String> {
+    routes
+        .iter()
+        .filter(|r| r.severity == severity)
+        .filter(|r| match (&r.component, component) {
+            (None, _) => true,
+            (Some(want), Some(have)) => want == have,
+            (Some(_), None) => false,
+        })
+        .flat_map(|r| r.channels.iter().cloned())
+        .collect()
+}
+
+/// What a subscriber asked to hear about.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Component ids; empty = every component.
+    pub components: Vec<String>,
+    /// One tenant: maintenance notices only when the maintenance covers it.
+    pub tenant: Option<String>,
+}
+
+/// Whether a subscriber with `scope` gets `notice`. Operator alerts never go to subscribers.
+pub fn subscriber_wants(scope: &Scope, notice: &Notice) -> bool {
+    let components_match = || {
+        scope.components.is_empty()
+            || notice
+                .components()
+                .iter()
+                .any(|c| scope.components.iter().any(|s| s == c))
+    };
+    match notice {
+        Notice::Alert(_) => false,
+        Notice::Incident(_) => components_match(),
+        Notice::Maintenance(m) => {
+            let tenant_match = match (&scope.tenant, &m.tenants) {
+                (None, _) | (Some(_), None) => true,
+                (Some(t), Some(list)) => list.iter().any(|x| x == t),
+            };
+            tenant_match && components_match()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::notify::{
+        AlertNotice, AlertState, IncidentEvent, IncidentNotice, MaintenanceEvent,
+        MaintenanceNotice, NoticeComponent,
+    };
+
+    fn route(severity: Severity, component: Option<&str>, channels: &[&str]) -> Route {
+        Route {
+            severity,
+            component: component.map(str::to_owned),
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn routes_add_up_by_severity_and_component() {
+        let routes = vec![
+            route(Severity::Critical, None, &["pager", "chat"]),
+            route(Severity::Warning, None, &["chat"]),
+            route(Severity::Critical, Some("db"), &["dba", "pager"]),
+        ];
+        assert_eq!(
+            channels_for(&routes, Severity::Critical, Some("api")),
+            set(&["chat", "pager"])
+        );
+        assert_eq!(
+            channels_for(&routes, Severity::Critical, Some("db")),
+            set(&["chat", "dba", "pager"])
+        );
+        assert_eq!(
+            channels_for(&routes, Severity::Critical, None),
+            set(&["chat", "pager"])
+        );
+        assert_eq!(
+            channels_for(&routes, Severity::Warning, Some("db")),
+            set(&["chat"])
+        );
+        assert!(channels_for(&routes, Severity::Info, Some("db")).is_empty());
+    }
+
+    fn incident(components: &[&str]) -> Notice {
+        Notice::Incident(IncidentNotice {
+            event: IncidentEvent::Opened,
+            id: "i".into(),
+            title: "t".into(),
+            status: "investigating".into(),
+            impact: "major".into(),
+            components: components
+                .iter()
+                .map(|c| NoticeComponent {
+                    id: (*c).into(),
+                    name: (*c).into(),
+                    status: "major_outage".into(),
+                })
+                .collect(),
+            body: String::new(),
+            started_at: Timestamp::UNIX_EPOCH,
+            at: Timestamp::UNIX_EPOCH,
+        })
+    }
+
+    fn maintenance(components: &[&str], tenants: Option<&[&str]>) -> Notice {
+        Notice::Maintenance(MaintenanceNotice {
+            event: MaintenanceEvent::Scheduled,
+            id: "m".into(),
+            title: "t".into(),
+            kind: "planned".into(),
+            description: String::new(),
+            reason: String::new(),
+            starts_at: Timestamp::UNIX_EPOCH,
+            ends_at: Timestamp::UNIX_EPOCH,
+            previous: None,
+            components: components.iter().map(|c| (*c).to_owned()).collect(),
+            tenants: tenants.map(|t| t.iter().map(|c| (*c).to_owned()).collect()),
+            lead_seconds: None,
+            at: Timestamp::UNIX_EPOCH,
+        })
+    }
+
+    #[test]
+    fn subscribers_get_what_their_scope_covers() {
+        let all = Scope::default();
+        let api = Scope {
+            components: vec!["api".into()],
+            tenant: None,
+        };
+        let acme = Scope {
+            components: vec![],
+            tenant: Some("acme".into()),
+        };
+        assert!(subscriber_wants(&all, &incident(&["db"])));
+        assert!(subscriber_wants(&api, &incident(&["db", "api"])));
+        assert!(!subscriber_wants(&api, &incident(&["db"])));
+        assert!(subscriber_wants(&acme, &incident(&["db"])));
+        assert!(subscriber_wants(&acme, &maintenance(&["db"], None)));
+        assert!(subscriber_wants(
+            &acme,
+            &maintenance(&["db"], Some(&["globex", "acme"]))
+        ));
+        assert!(!subscriber_wants(
+            &acme,
+            &maintenance(&["db"], Some(&["globex"]))
+        ));
+        assert!(!subscriber_wants(&api, &maintenance(&["db"], None)));
+        let alert = Notice::Alert(AlertNotice {
+            key: "monitor:x".into(),
+            state: AlertState::Firing,
+            severity: Severity::Critical,
+            component: Some("api".into()),
+            summary: String::new(),
+            detail: String::new(),
+            since: Timestamp::UNIX_EPOCH,
+            at: Timestamp::UNIX_EPOCH,
+        });
+        assert!(!subscriber_wants(&all, &alert));
+    }
+}

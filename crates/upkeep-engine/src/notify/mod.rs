@@ -1,0 +1,858 @@
+//! Notifications: the outbox's workers (PRODUCT §3.5).
+//!
+//! - [`fan_out`] (lease holder): each notice written by a change becomes one delivery per
+//!   recipient — confirmed subscribers whose scope covers it for customer notices, the routed
+//!   channels for operator alerts — rendered once ([`render`]) and stored with its delivery id.
+//! - [`follow_alerts`] (lease holder): the operator event log (`monitor_events`: monitors,
+//!   rules, pre-flight holds, SLO burn, backups, drills) becomes firing and resolved alerts; an
+//!   alert on a component under maintenance is recorded but held back.
+//! - [`timers`] (lease holder): maintenance reminders, re-notification of alerts still firing,
+//!   held-back alerts whose window ended, expired unconfirmed subscriptions, outbox gauges.
+//! - [`deliver`] (every replica): claims due deliveries, sends them ([`send`]), records the
+//!   outcome; failures are retried with backoff until `notifications.retry.max_age`.
+
+pub mod links;
+pub mod render;
+pub mod send;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use upkeep_domain::config::{Channel, Config, Severity};
+use upkeep_domain::maintenance::MaintenanceStatus;
+use upkeep_domain::maintenance::slots::{TenantInput, plan_slots};
+use upkeep_domain::notify::retry::Next;
+use upkeep_domain::notify::routing::{channels_for, subscriber_wants};
+use upkeep_domain::notify::{AlertNotice, AlertState, MaintenanceEvent, MaintenanceNotice, Notice};
+use upkeep_store::alerts::AlertChange;
+use upkeep_store::maintenance::MaintenanceFilter;
+use upkeep_store::monitoring::StoredMonitorEvent;
+use upkeep_store::outbox::{DeliveryRecord, NewDelivery, StoredNotice, new_delivery_id};
+use upkeep_store::subscribers::SubscriberRecord;
+use upkeep_store::{Store, StoreError};
+
+use crate::clock::SharedClock;
+use crate::config::LoadedConfig;
+use render::{Reader, Site};
+use send::{ChannelKind, Content, Outgoing, Senders};
+
+/// The follower's cursor over `monitor_events`.
+pub const ALERT_CURSOR: &str = "notify:monitor_events";
+
+/// Display names of the configured components, by id.
+pub fn component_names(config: &Config) -> BTreeMap<String, String> {
+    config
+        .components
+        .iter()
+        .map(|(id, c)| (id.clone(), c.name.clone()))
+        .collect()
+}
+
+/// The zone a reader sees times in: their tenant's region's, else the page's.
+pub fn reader_zone(config: &Config, tenant: Option<&str>) -> (TimeZone, String) {
+    tenant
+        .and_then(|t| config.tenants.get(t))
+        .and_then(|t| config.regions.get(&t.region))
+        .map(|r| (r.timezone.clone(), r.timezone_name.clone()))
+        .unwrap_or_else(|| {
+            (
+                config.page.timezone.clone(),
+                config.page.timezone_name.clone(),
+            )
+        })
+}
+
+/// A tenant's own slot in a maintenance, when the policy can place every tenant.
+fn tenant_slot(
+    config: &Config,
+    m: &MaintenanceNotice,
+    tenant: &str,
+) -> Option<(Timestamp, Timestamp)> {
+    let ids: Vec<&String> = match &m.tenants {
+        None => config.tenants.keys().collect(),
+        Some(list) => list.iter().collect(),
+    };
+    let inputs: Vec<TenantInput> = ids
+        .iter()
+        .filter_map(|id| {
+            let t = config.tenants.get(*id)?;
+            let r = config.regions.get(&t.region)?;
+            Some(TenantInput {
+                id: (*id).clone(),
+                zone: r.timezone.clone(),
+                business_hours: r.business_hours.clone(),
+            })
+        })
+        .collect();
+    let policy = &config.maintenance.policy;
+    let slots = plan_slots(
+        m.starts_at,
+        m.ends_at,
+        &inputs,
+        policy.tenant_slot,
+        policy.outside_business_hours && m.kind == "planned",
+    )
+    .ok()?;
+    slots
+        .into_iter()
+        .find(|s| s.tenant == tenant)
+        .map(|s| (s.start, s.end))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out
+// ---------------------------------------------------------------------------------------------
+
+/// Everything fan-out needs besides the notice.
+pub struct FanOutContext<'a> {
+    pub config: &'a Config,
+    pub link_key: &'a [u8],
+    /// Confirmed subscribers.
+    pub subscribers: &'a [SubscriberRecord],
+}
+
+/// The deliveries of one notice.
+pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<NewDelivery> {
+    let config = ctx.config;
+    let site = Site {
+        name: &config.page.name,
+        url: &config.page.url,
+    };
+    let names = component_names(config);
+    let notice = &stored.notice;
+    let subject = notice.subject_key();
+    let mut out = Vec::new();
+    let json = |c: &Content| serde_json::to_string(c).unwrap_or_default();
+    match notice {
+        Notice::Incident(_) | Notice::Maintenance(_) => {
+            for sub in ctx.subscribers {
+                let confirmed_in_time = sub.confirmed_at.is_some_and(|t| t <= stored.created_at);
+                if !confirmed_in_time || !subscriber_wants(&sub.scope(), notice) {
+                    continue;
+                }
+                let recipient = format!("subscriber:{}", sub.id);
+                let order_key = format!("{recipient}:{subject}");
+                let id = new_delivery_id();
+                let (content, channel) = if sub.kind == "webhook" {
+                    let body = render::webhook_body(&site, &id, notice);
+                    (Content::Json { body }, ChannelKind::Webhook)
+                } else {
+                    let (zone, zone_name) = reader_zone(config, sub.tenant.as_deref());
+                    let slot = match (notice, &sub.tenant) {
+                        (Notice::Maintenance(m), Some(t)) => tenant_slot(config, m, t),
+                        _ => None,
+                    };
+                    let unsubscribe =
+                        links::unsubscribe_url(&config.page.url, ctx.link_key, &sub.id);
+                    let reader = Reader {
+                        zone: &zone,
+                        zone_name: &zone_name,
+                        tenant_name: sub
+                            .tenant
+                            .as_deref()
+                            .and_then(|t| config.tenants.get(t))
+                            .map(|t| t.name.as_str()),
+                        slot,
+                        unsubscribe_url: Some(&unsubscribe),
+                        component_names: &names,
+                    };
+                    let email = render::notice_email(&site, &reader, notice);
+                    (
+                        Content::Email {
+                            subject: email.subject,
+                            text: email.text,
+                            html: email.html,
+                            unsubscribe: Some(unsubscribe.clone()),
+                        },
+                        ChannelKind::Email,
+                    )
+                };
+                out.push(NewDelivery {
+                    id,
+                    recipient,
+                    channel: channel.as_str().into(),
+                    destination: sub.address.clone(),
+                    order_key,
+                    content: json(&content),
+                });
+            }
+        }
+        Notice::Alert(alert) => {
+            let routes = &config.notifications.routes;
+            for channel_id in channels_for(routes, alert.severity, alert.component.as_deref()) {
+                let Some(channel) = config.notifications.channels.get(&channel_id) else {
+                    continue;
+                };
+                let recipient = format!("channel:{channel_id}");
+                let order_key = format!("{recipient}:{subject}");
+                match channel {
+                    Channel::Email(addresses) => {
+                        let reader = Reader {
+                            zone: &config.page.timezone,
+                            zone_name: &config.page.timezone_name,
+                            tenant_name: None,
+                            slot: None,
+                            unsubscribe_url: None,
+                            component_names: &names,
+                        };
+                        let email = render::notice_email(&site, &reader, notice);
+                        let content = Content::Email {
+                            subject: email.subject,
+                            text: email.text,
+                            html: email.html,
+                            unsubscribe: None,
+                        };
+                        for address in addresses {
+                            out.push(NewDelivery {
+                                id: new_delivery_id(),
+                                recipient: recipient.clone(),
+                                channel: ChannelKind::Email.as_str().into(),
+                                destination: address.clone(),
+                                order_key: format!("{order_key}:{address}"),
+                                content: json(&content),
+                            });
+                        }
+                    }
+                    Channel::Webhook { url, .. } => {
+                        let id = new_delivery_id();
+                        let body = render::webhook_body(&site, &id, notice);
+                        out.push(NewDelivery {
+                            id,
+                            recipient,
+                            channel: ChannelKind::Webhook.as_str().into(),
+                            destination: url.clone(),
+                            order_key,
+                            content: json(&Content::Json { body }),
+                        });
+                    }
+                    Channel::Slack { url } => {
+                        let body = render::slack_body(&site, &config.page.timezone, notice);
+                        out.push(NewDelivery {
+                            id: new_delivery_id(),
+                            recipient,
+                            channel: ChannelKind::Slack.as_str().into(),
+                            destination: url.clone(),
+                            order_key,
+                            content: json(&Content::Json { body }),
+                        });
+                    }
+                    Channel::PagerDuty { routing_key, url } => {
+                        let body = render::pagerduty_body(&site, routing_key, alert);
+                        out.push(NewDelivery {
+                            id: new_delivery_id(),
+                            recipient,
+                            channel: ChannelKind::PagerDuty.as_str().into(),
+                            destination: url.clone(),
+                            order_key,
+                            content: json(&Content::Json { body }),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Fans out the notices waiting, oldest first. Returns how many notices were handled.
+pub async fn fan_out_once(
+    store: &Store,
+    config: &Config,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let notices = store.unfanned_notices(200).await?;
+    if notices.is_empty() {
+        return Ok(0);
+    }
+    let link_key = links::link_key(store).await?;
+    let subscribers = store.list_subscribers(true, u32::MAX).await?;
+    let ctx = FanOutContext {
+        config,
+        link_key: &link_key,
+        subscribers: &subscribers,
+    };
+    for stored in &notices {
+        let deliveries = deliveries_for(&ctx, stored);
+        store
+            .fan_out(stored.id, &stored.notice.event_name(), &deliveries, now)
+            .await?;
+        tracing::debug!(notice = %stored.dedup_key, deliveries = deliveries.len(), "notice fanned out");
+    }
+    Ok(notices.len())
+}
+
+/// Fans out notices while `active`, until `stop`.
+pub async fn fan_out(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    active: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !*active.borrow() {
+            continue;
+        }
+        let cfg = Arc::clone(&config.borrow());
+        loop {
+            match fan_out_once(&store, &cfg.config, clock.now()).await {
+                Ok(n) if n >= 200 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "notifications: fan-out failed; retrying");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator alerts from the event log
+// ---------------------------------------------------------------------------------------------
+
+/// What an operator event means for alerting: the alert keys it resolves and the alert it
+/// fires, if any. `None` when the event is not an alert source (or not configured any more).
+pub fn alert_change_of(
+    config: &Config,
+    event: &StoredMonitorEvent,
+) -> Option<(Vec<String>, Option<AlertNotice>)> {
+    let source = event.monitor_id.as_str();
+    let fire =
+        |key: String, severity: Severity, component: Option<String>, summary: String| AlertNotice {
+            key,
+            state: AlertState::Firing,
+            severity,
+            component,
+            summary,
+            detail: event.reason.clone(),
+            since: event.at,
+            at: event.at,
+        };
+    // Sources with levels (SLO burn, backups, drills): one key per severity, so an escalation
+    // pages again and a de-escalation resolves the higher one.
+    let leveled = |kind: &str, id: &str, severity: Option<Severity>, what: String, component| {
+        let keys: Vec<String> = Severity::ALL
+            .iter()
+            .filter(|(_, s)| Some(*s) != severity)
+            .map(|(name, _)| format!("{kind}:{id}#{name}"))
+            .collect();
+        let firing =
+            severity.map(|s| fire(format!("{kind}:{id}#{}", s.as_str()), s, component, what));
+        Some((keys, firing))
+    };
+    if let Some(name) = source.strip_prefix("rule:") {
+        let rule = config.rules.iter().find(|r| r.name == name);
+        return if event.to == "firing" {
+            let rule = rule?;
+            let summary = format!("alert rule `{name}` is firing on {}", rule.component);
+            Some((
+                Vec::new(),
+                Some(fire(
+                    source.to_owned(),
+                    rule.severity,
+                    Some(rule.component.clone()),
+                    summary,
+                )),
+            ))
+        } else if event.from == "firing" {
+            Some((vec![source.to_owned()], None))
+        } else {
+            None
+        };
+    }
+    if let Some(mid) = source.strip_prefix("preflight:") {
+        return match event.to.as_str() {
+            "held" => Some((
+                Vec::new(),
+                Some(fire(
+                    source.to_owned(),
+                    Severity::Warning,
+                    None,
+                    format!("pre-flight checks hold maintenance {mid}"),
+                )),
+            )),
+            _ => Some((vec![source.to_owned()], None)),
+        };
+    }
+    if let Some(component) = source.strip_prefix("slo:") {
+        let severity = Severity::ALL
+            .iter()
+            .find(|(n, _)| *n == event.to)
+            .map(|(_, s)| *s);
+        let what = format!(
+            "SLO of `{component}` is burning its error budget ({})",
+            event.to
+        );
+        return leveled("slo", component, severity, what, Some(component.to_owned()));
+    }
+    if let Some(set) = source.strip_prefix("backup:") {
+        let severity = match event.to.as_str() {
+            "breached" | "unknown" => Some(Severity::Critical),
+            "at_risk" => Some(Severity::Warning),
+            _ => None,
+        };
+        let what = format!("backup set `{set}` is {}", event.to.replace('_', " "));
+        return leveled("backup", set, severity, what, None);
+    }
+    if let Some(set) = source.strip_prefix("drill:") {
+        let severity = (event.to == "overdue").then_some(Severity::Warning);
+        let what = format!("recovery drill of backup set `{set}` is overdue");
+        return leveled("drill", set, severity, what, None);
+    }
+    let monitor = config.monitors.get(source);
+    let key = format!("monitor:{source}");
+    if event.to == "down" {
+        let m = monitor?;
+        let summary = format!("monitor `{source}` is down ({})", m.component);
+        Some((
+            Vec::new(),
+            Some(fire(key, m.severity, Some(m.component.clone()), summary)),
+        ))
+    } else if event.from == "down" {
+        Some((vec![key], None))
+    } else {
+        None
+    }
+}
+
+/// Whether a component is covered by a maintenance in progress.
+async fn covered(
+    store: &Store,
+    component: Option<&str>,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    match component {
+        Some(c) => crate::incidents::under_maintenance(store, c, now).await,
+        None => Ok(false),
+    }
+}
+
+/// Reads the operator events after the cursor and applies them. Returns how many were read.
+pub async fn follow_alerts_once(
+    store: &Store,
+    config: &Config,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let cursor = match store.cursor(ALERT_CURSOR).await? {
+        Some(c) => c,
+        None => {
+            // A database never followed: start at its present, not at the beginning of time.
+            let start = store.last_monitor_event_before(now).await?;
+            store.set_cursor(ALERT_CURSOR, start, now).await?;
+            start
+        }
+    };
+    let events = store.monitor_events_after(cursor, 500).await?;
+    let Some(last) = events.last().map(|e| e.id) else {
+        return Ok(0);
+    };
+    let mut changes = Vec::new();
+    for event in &events {
+        let Some((resolve, fire)) = alert_change_of(config, event) else {
+            continue;
+        };
+        for key in resolve {
+            changes.push(AlertChange::Resolve {
+                key,
+                at: event.at,
+                detail: event.reason.clone(),
+                event_id: event.id,
+            });
+        }
+        if let Some(notice) = fire {
+            let suppressed = covered(store, notice.component.as_deref(), event.at).await?;
+            if suppressed {
+                tracing::info!(alert = %notice.key, "alert during maintenance: held back until the window ends");
+            }
+            changes.push(AlertChange::Fire {
+                notice,
+                suppressed,
+                event_id: event.id,
+            });
+        }
+    }
+    store
+        .apply_alert_changes(&changes, ALERT_CURSOR, last, now)
+        .await?;
+    Ok(events.len())
+}
+
+/// Follows the operator event log while `active`, until `stop`.
+pub async fn follow_alerts(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    active: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !*active.borrow() {
+            continue;
+        }
+        let cfg = Arc::clone(&config.borrow());
+        if let Err(e) = follow_alerts_once(&store, &cfg.config, clock.now()).await {
+            tracing::warn!(error = %e, "notifications: cannot follow operator events; retrying");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers: reminders, re-notification, held-back alerts, gauges
+// ---------------------------------------------------------------------------------------------
+
+/// The reminder due for a maintenance at `now`, if any: the shortest configured lead whose
+/// moment has passed before the start, unless the maintenance was announced after that moment
+/// (a short-notice maintenance is not "reminded" right after its announcement).
+pub fn due_reminder(
+    reminders: &[Duration],
+    starts_at: Timestamp,
+    announced_at: Timestamp,
+    now: Timestamp,
+) -> Option<Duration> {
+    if now >= starts_at {
+        return None;
+    }
+    reminders
+        .iter()
+        .copied()
+        .filter(|lead| {
+            let lead = SignedDuration::try_from(*lead).unwrap_or(SignedDuration::MAX);
+            starts_at
+                .checked_sub(lead)
+                .is_ok_and(|moment| moment <= now && announced_at < moment)
+        })
+        .min()
+}
+
+/// One pass of the timers.
+pub async fn timers_once(store: &Store, config: &Config, now: Timestamp) -> Result<(), StoreError> {
+    // Reminders.
+    for m in store
+        .list_maintenances(MaintenanceFilter::Upcoming, 1000)
+        .await?
+    {
+        if !m.notify_subscribers || m.status != MaintenanceStatus::Scheduled {
+            continue;
+        }
+        let reminders = &config.maintenance.policy.reminders;
+        let Some(lead) = due_reminder(reminders, m.starts_at, m.scheduled_at, now) else {
+            continue;
+        };
+        let key = format!(
+            "maintenance:{}:reminder:{}:{}",
+            m.id,
+            lead.as_secs(),
+            m.starts_at.as_millisecond()
+        );
+        let notice = Notice::Maintenance(MaintenanceNotice {
+            event: MaintenanceEvent::Reminder,
+            id: m.id.clone(),
+            title: m.title.clone(),
+            kind: m.kind.as_str().to_owned(),
+            description: m.description.clone().unwrap_or_default(),
+            reason: m.reason.clone().unwrap_or_default(),
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            previous: None,
+            components: m.components.clone(),
+            tenants: match &m.tenants {
+                upkeep_domain::config::TenantSel::All => None,
+                upkeep_domain::config::TenantSel::List(ids) => Some(ids.clone()),
+            },
+            lead_seconds: Some(lead.as_secs()),
+            at: now,
+        });
+        if store.enqueue_notice(&key, &notice, now).await? {
+            tracing::info!(maintenance = %m.id, lead_s = lead.as_secs(), "maintenance reminder queued");
+        }
+    }
+    // Alerts held back by a maintenance, and re-notification of those still firing.
+    let every = config.notifications.renotify_every;
+    for alert in store.alert_states().await? {
+        if covered(store, alert.component.as_deref(), now).await? {
+            continue;
+        }
+        if !alert.notified {
+            if store
+                .notify_alert_again(&alert, AlertState::Firing, now)
+                .await?
+            {
+                tracing::warn!(alert = %alert.key, "alert still firing after its maintenance: notified");
+            }
+            continue;
+        }
+        if every.is_zero() || alert.acknowledged_at.is_some() {
+            continue;
+        }
+        let every = SignedDuration::try_from(every).unwrap_or(SignedDuration::MAX);
+        let due = alert
+            .last_notified_at
+            .is_none_or(|last| now.duration_since(last) >= every);
+        if due {
+            store
+                .notify_alert_again(&alert, AlertState::Repeat, now)
+                .await?;
+        }
+    }
+    store.prune_unconfirmed(now).await?;
+    export_gauges(store, now).await
+}
+
+async fn export_gauges(store: &Store, now: Timestamp) -> Result<(), StoreError> {
+    let stats = store.outbox_stats().await?;
+    metrics::gauge!("upkeep_outbox_pending").set(stats.pending as f64);
+    metrics::gauge!("upkeep_outbox_unfanned").set(stats.unfanned as f64);
+    metrics::gauge!("upkeep_outbox_failed").set(stats.failed as f64);
+    let age = stats
+        .oldest
+        .map_or(0.0, |t| now.duration_since(t).as_secs_f64().max(0.0));
+    metrics::gauge!("upkeep_outbox_oldest_age_seconds").set(age);
+    Ok(())
+}
+
+/// Runs the timers every few seconds while `active`, until `stop`.
+pub async fn timers(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    active: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !*active.borrow() {
+            continue;
+        }
+        let cfg = Arc::clone(&config.borrow());
+        if let Err(e) = timers_once(&store, &cfg.config, clock.now()).await {
+            tracing::warn!(error = %e, "notifications: timers failed; retrying");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery
+// ---------------------------------------------------------------------------------------------
+
+/// How the delivery worker runs.
+#[derive(Clone, Debug)]
+pub struct DeliverySettings {
+    /// This worker's name in claims (unique per process).
+    pub worker: String,
+    /// Deliveries claimed per round (and sent at once).
+    pub batch: u32,
+    /// How long a claim holds: longer than the slowest attempt.
+    pub claim: Duration,
+    /// Time limit of one HTTP attempt.
+    pub http_timeout: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            worker: format!("{}-{}", std::process::id(), upkeep_store::ids::new_id()),
+            batch: 32,
+            claim: Duration::from_secs(120),
+            http_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The signing secret of a webhook delivery, from the channel or the subscriber.
+async fn secret_of(
+    store: &Store,
+    config: &Config,
+    d: &DeliveryRecord,
+) -> Result<Option<String>, StoreError> {
+    if let Some(id) = d.recipient.strip_prefix("channel:") {
+        return Ok(match config.notifications.channels.get(id) {
+            Some(Channel::Webhook { secret, .. }) => secret.clone(),
+            _ => None,
+        });
+    }
+    if let Some(id) = d.recipient.strip_prefix("subscriber:") {
+        return Ok(store.get_subscriber(id).await?.and_then(|s| s.secret));
+    }
+    Ok(None)
+}
+
+/// Sends one claimed delivery and records the outcome.
+async fn attempt(
+    store: &Store,
+    config: &Config,
+    senders: &Senders,
+    worker: &str,
+    d: DeliveryRecord,
+    clock: &SharedClock,
+) -> Result<(), StoreError> {
+    let Some(channel) = ChannelKind::parse(&d.channel) else {
+        store
+            .mark_attempt_failed(&d.id, worker, "unknown channel", None)
+            .await?;
+        return Ok(());
+    };
+    let content: Content = match serde_json::from_str(&d.content) {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("stored content is unreadable: {e}");
+            store.mark_attempt_failed(&d.id, worker, &msg, None).await?;
+            return Ok(());
+        }
+    };
+    let secret = secret_of(store, config, &d).await?;
+    let out = Outgoing {
+        delivery_id: &d.id,
+        event: &d.event,
+        channel,
+        destination: &d.destination,
+        content: &content,
+        secret: secret.as_deref(),
+    };
+    let result = senders.send(&out, clock.now().as_second()).await;
+    let now = clock.now();
+    match result {
+        Ok(()) => {
+            store.mark_sent(&d.id, worker, now).await?;
+            metrics::counter!("upkeep_notifications_sent_total", "channel" => channel.as_str())
+                .increment(1);
+        }
+        Err(e) => {
+            metrics::counter!("upkeep_notification_failures_total", "channel" => channel.as_str())
+                .increment(1);
+            let attempts = u32::try_from(d.attempts).unwrap_or(u32::MAX);
+            let next = if e.permanent {
+                Next::GiveUp
+            } else {
+                config
+                    .notifications
+                    .retry
+                    .next(d.created_at, now, attempts, rand::random::<f64>())
+            };
+            let retry_at = match next {
+                Next::RetryAt(at) => Some(at),
+                Next::GiveUp => None,
+            };
+            if retry_at.is_none() {
+                tracing::error!(delivery = %d.id, destination = %d.destination, error = %e.message,
+                    "notification given up");
+            } else {
+                tracing::warn!(delivery = %d.id, destination = %d.destination, error = %e.message,
+                    attempts, "notification failed; will retry");
+            }
+            store
+                .mark_attempt_failed(&d.id, worker, &e.message, retry_at)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Claims and sends one round of due deliveries. Returns how many were claimed.
+pub async fn deliver_once(
+    store: &Store,
+    config: &Arc<LoadedConfig>,
+    senders: &Senders,
+    settings: &DeliverySettings,
+    clock: &SharedClock,
+) -> Result<usize, StoreError> {
+    let claim_ms = i64::try_from(settings.claim.as_millis()).unwrap_or(i64::MAX);
+    let batch = store
+        .claim_deliveries(&settings.worker, clock.now(), claim_ms, settings.batch)
+        .await?;
+    let n = batch.len();
+    let mut set = JoinSet::new();
+    for d in batch {
+        let (store, config, senders, worker, clock) = (
+            store.clone(),
+            Arc::clone(config),
+            senders.clone(),
+            settings.worker.clone(),
+            clock.clone(),
+        );
+        set.spawn(
+            async move { attempt(&store, &config.config, &senders, &worker, d, &clock).await },
+        );
+    }
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "notifications: cannot record an attempt"),
+            Err(e) => tracing::error!(error = %e, "notifications: a delivery task failed"),
+        }
+    }
+    Ok(n)
+}
+
+/// Delivers until `stop` (every replica runs it; claims keep them apart).
+pub async fn deliver(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    settings: DeliverySettings,
+    stop: CancellationToken,
+) {
+    let mut senders: Option<(String, Senders)> = None;
+    loop {
+        let cfg = Arc::clone(&config.borrow());
+        // Rebuild the senders when the SMTP settings change.
+        let smtp_key = format!("{:?}", cfg.config.notifications.smtp);
+        if senders.as_ref().is_none_or(|(k, _)| *k != smtp_key) {
+            match Senders::new(
+                cfg.config.notifications.smtp.as_ref(),
+                settings.http_timeout,
+            ) {
+                Ok(s) => senders = Some((smtp_key, s)),
+                Err(e) => {
+                    tracing::error!(error = %e, "notifications: cannot set up sending; retrying");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some((_, s)) = senders.as_ref() else {
+            continue;
+        };
+        let claimed = match deliver_once(&store, &cfg, s, &settings, &clock).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "notifications: cannot claim deliveries; retrying");
+                0
+            }
+        };
+        if claimed == 0 {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        } else if stop.is_cancelled() {
+            return;
+        }
+    }
+}

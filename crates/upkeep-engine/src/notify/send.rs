@@ -1,0 +1,654 @@
+//! Sending rendered deliveries: e-mail over SMTP (lettre, one pooled transport) and JSON over
+//! HTTP (webhooks, Slack, PagerDuty; one client).
+//!
+//! Each call of [`Senders::send`] is one attempt. Its [`SendError`] says whether trying again
+//! can help (`permanent: false`) or cannot (`permanent: true`): an address that does not parse,
+//! an SMTP 5xx answer, a PagerDuty event the API calls invalid (400). Everything else — 4xx SMTP
+//! answers, connection failures, timeouts, any HTTP status but 2xx (a receiver that answers 404
+//! or 500 for an hour still gets the delivery afterwards), redirects — is retried by the outbox.
+//!
+//! What is sent is stable across retries: the content is stored with the delivery, the mail's
+//! `Message-ID` is `<DELIVERY_ID@upkeep>` and webhooks carry `Upkeep-Delivery: DELIVERY_ID`,
+//! so receivers can drop duplicates.
+//!
+//! Webhook redirects are never followed: a receiver must not bounce a signed body elsewhere.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+use upkeep_domain::config::{Smtp, SmtpTls};
+use upkeep_domain::notify::signature;
+
+/// How long one SMTP command (connect, greeting, each reply) may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one whole SMTP attempt may take (a server that answers each command just in time).
+const SMTP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How much of an HTTP error response is read, and how many characters of it are reported.
+const BODY_READ_LIMIT: usize = 4096;
+const BODY_REPORT_CHARS: usize = 200;
+const USER_AGENT: &str = concat!("upkeep/", env!("CARGO_PKG_VERSION"));
+
+/// The kind of channel a delivery goes out on (stored as its [`as_str`](Self::as_str) name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    Email,
+    Webhook,
+    Slack,
+    PagerDuty,
+}
+
+impl ChannelKind {
+    /// The stored name: `email`, `webhook`, `slack`, `pagerduty`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
+            ChannelKind::PagerDuty => "pagerduty",
+        }
+    }
+
+    /// The kind a stored name names.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(ChannelKind::Email),
+            "webhook" => Some(ChannelKind::Webhook),
+            "slack" => Some(ChannelKind::Slack),
+            "pagerduty" => Some(ChannelKind::PagerDuty),
+            _ => None,
+        }
+    }
+}
+
+/// What a delivery sends, stored as JSON in the outbox row and sent identically on every retry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Content {
+    /// A mail: both parts; `unsubscribe` is the one-click URL for `List-Unsubscribe`.
+    Email {
+        subject: String,
+        text: String,
+        html: String,
+        unsubscribe: Option<String>,
+    },
+    /// A JSON body POSTed as is (webhook, Slack, PagerDuty).
+    Json { body: String },
+}
+
+/// One attempt's input.
+pub struct Outgoing<'a> {
+    /// Fixed when the delivery is created, sent on every retry.
+    pub delivery_id: &'a str,
+    /// The event, e.g. `incident.opened`; sent as `Upkeep-Event` on webhooks.
+    pub event: &'a str,
+    pub channel: ChannelKind,
+    /// An e-mail address or a URL.
+    pub destination: &'a str,
+    pub content: &'a Content,
+    /// The webhook signing secret.
+    pub secret: Option<&'a str>,
+}
+
+/// Why an attempt failed, and whether another attempt can help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub message: String,
+    /// Trying again cannot help (the delivery is given up).
+    pub permanent: bool,
+}
+
+impl SendError {
+    fn permanent(message: impl Into<String>) -> SendError {
+        SendError {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+
+    fn retryable(message: impl Into<String>) -> SendError {
+        SendError {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+}
+
+/// Sends deliveries: one SMTP transport (pooled) when configured, one HTTP client.
+///
+/// Cloning shares the transport and the client. The SMTP pool is made at the first e-mail
+/// sent (so `new` works outside a Tokio runtime); once made, the last clone must be dropped
+/// inside one (the pool closes its connections on a task).
+#[derive(Clone)]
+pub struct Senders {
+    smtp: Option<Arc<SmtpSender>>,
+    http: reqwest::Client,
+    http_timeout: Duration,
+}
+
+struct SmtpSender {
+    /// `host:port`, for messages.
+    server: String,
+    from: Mailbox,
+    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+impl SmtpSender {
+    fn new(smtp: &Smtp) -> Result<SmtpSender, String> {
+        let from: Mailbox = smtp
+            .from
+            .parse()
+            .map_err(|err| format!("SMTP from address {:?} is invalid: {err}", smtp.from))?;
+        let mut roots = Vec::new();
+        if let Some(path) = &smtp.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|err| format!("cannot read SMTP ca_file {}: {err}", path.display()))?;
+            if !pem
+                .windows(b"-----BEGIN CERTIFICATE-----".len())
+                .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+            {
+                return Err(format!(
+                    "SMTP ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    path.display()
+                ));
+            }
+            let cert = Certificate::from_pem(&pem).map_err(|err| {
+                format!("SMTP ca_file {} is not valid PEM: {err}", path.display())
+            })?;
+            roots.push(cert);
+        }
+        let tls_parameters = || -> Result<TlsParameters, String> {
+            let mut builder = TlsParameters::builder(smtp.host.clone());
+            for cert in &roots {
+                builder = builder.add_root_certificate(cert.clone());
+            }
+            builder.build_rustls().map_err(|err| match &smtp.ca_file {
+                Some(path) => format!(
+                    "SMTP ca_file {}: unusable certificates: {}",
+                    path.display(),
+                    error_chain(&err)
+                ),
+                None => format!("SMTP TLS setup failed: {}", error_chain(&err)),
+            })
+        };
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
+                .port(smtp.port)
+                .timeout(Some(SMTP_TIMEOUT));
+        match smtp.tls {
+            SmtpTls::None => {
+                if smtp.ca_file.is_some() {
+                    // Checked all the same, so a bad file is found before TLS is turned on.
+                    tls_parameters()?;
+                }
+            }
+            SmtpTls::Starttls => builder = builder.tls(Tls::Required(tls_parameters()?)),
+            SmtpTls::Tls => builder = builder.tls(Tls::Wrapper(tls_parameters()?)),
+        }
+        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        Ok(SmtpSender {
+            server: format!("{}:{}", smtp.host, smtp.port),
+            from,
+            builder,
+            transport: OnceLock::new(),
+        })
+    }
+
+    fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
+        self.transport
+            .get_or_init(|| self.builder.clone().build::<Tokio1Executor>())
+    }
+}
+
+impl Senders {
+    /// `smtp` None: e-mail deliveries fail permanently with a clear message. `http_timeout`
+    /// bounds each HTTP attempt (connect and response). Errors: a bad `ca_file` (unreadable,
+    /// not PEM) or `from` address, naming it.
+    pub fn new(smtp: Option<&Smtp>, http_timeout: Duration) -> Result<Senders, String> {
+        let smtp = match smtp {
+            Some(smtp) => Some(Arc::new(SmtpSender::new(smtp)?)),
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(http_timeout)
+            .connect_timeout(http_timeout)
+            .build()
+            .map_err(|err| format!("cannot build the HTTP client: {}", error_chain(&err)))?;
+        Ok(Senders {
+            smtp,
+            http,
+            http_timeout,
+        })
+    }
+
+    /// One attempt. `now_unix` is the signature's timestamp.
+    pub async fn send(&self, out: &Outgoing<'_>, now_unix: i64) -> Result<(), SendError> {
+        match (out.channel, out.content) {
+            (
+                ChannelKind::Email,
+                Content::Email {
+                    subject,
+                    text,
+                    html,
+                    unsubscribe,
+                },
+            ) => {
+                self.send_mail(out, subject, text, html, unsubscribe.as_deref())
+                    .await
+            }
+            (ChannelKind::Email, Content::Json { .. }) => Err(SendError::permanent(
+                "an e-mail delivery holds JSON content instead of a mail",
+            )),
+            (_, Content::Json { body }) => self.post_json(out, body, now_unix).await,
+            (channel, Content::Email { .. }) => Err(SendError::permanent(format!(
+                "a {} delivery holds mail content instead of JSON",
+                channel.as_str()
+            ))),
+        }
+    }
+
+    async fn send_mail(
+        &self,
+        out: &Outgoing<'_>,
+        subject: &str,
+        text: &str,
+        html: &str,
+        unsubscribe: Option<&str>,
+    ) -> Result<(), SendError> {
+        let Some(smtp) = &self.smtp else {
+            return Err(SendError::permanent(
+                "e-mail is not configured (no notifications.smtp in the configuration)",
+            ));
+        };
+        let message = build_message(&smtp.from, out, subject, text, html, unsubscribe)?;
+        let result =
+            tokio::time::timeout(SMTP_ATTEMPT_TIMEOUT, smtp.transport().send(message)).await;
+        match result {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => {
+                let message = format!("SMTP {}: {}", smtp.server, error_chain(&err));
+                if err.is_permanent() {
+                    Err(SendError::permanent(message))
+                } else {
+                    Err(SendError::retryable(message))
+                }
+            }
+            Err(_) => Err(SendError::retryable(format!(
+                "SMTP {}: no answer within {} s",
+                smtp.server,
+                SMTP_ATTEMPT_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    async fn post_json(
+        &self,
+        out: &Outgoing<'_>,
+        body: &str,
+        now_unix: i64,
+    ) -> Result<(), SendError> {
+        let url = reqwest::Url::parse(out.destination).map_err(|err| {
+            SendError::permanent(format!("invalid URL {:?}: {err}", out.destination))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(SendError::permanent(format!(
+                "invalid {} URL: scheme {:?} (only http and https are sent to)",
+                out.channel.as_str(),
+                url.scheme()
+            )));
+        }
+        // Messages name the origin only: a Slack URL's path, a webhook's query may be secrets.
+        let target = format!(
+            "{} {}",
+            out.channel.as_str(),
+            url.origin().ascii_serialization()
+        );
+        let mut request = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if out.channel == ChannelKind::Webhook {
+            request = request
+                .header("Upkeep-Delivery", out.delivery_id)
+                .header("Upkeep-Event", out.event);
+            if let Some(secret) = out.secret {
+                request = request.header(
+                    "Upkeep-Signature",
+                    signature::sign(secret.as_bytes(), now_unix, body.as_bytes()),
+                );
+            }
+        }
+        let response = match request.body(body.to_owned()).send().await {
+            Ok(response) => response,
+            Err(err) => return Err(self.request_error(&target, err)),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| reqwest::Url::parse(v).ok())
+                .map_or_else(
+                    || "elsewhere".to_owned(),
+                    |u| u.origin().ascii_serialization(),
+                );
+            return Err(SendError::retryable(format!(
+                "{target} answered HTTP {} redirecting to {location}; redirects are not followed",
+                status.as_u16()
+            )));
+        }
+        let snippet = read_snippet(response).await;
+        let message = format!("{target} answered HTTP {}: {snippet}", status.as_u16());
+        if out.channel == ChannelKind::PagerDuty && status == reqwest::StatusCode::BAD_REQUEST {
+            // Events API v2: 400 means the event itself is invalid; sending it again won't help.
+            Err(SendError::permanent(message))
+        } else {
+            Err(SendError::retryable(message))
+        }
+    }
+
+    fn request_error(&self, target: &str, err: reqwest::Error) -> SendError {
+        let err = err.without_url();
+        if err.is_builder() {
+            // A header value that cannot be sent (a delivery id or event with a newline):
+            // the same request would fail the same way.
+            return SendError::permanent(format!(
+                "{target}: cannot build the request: {}",
+                error_chain(&err)
+            ));
+        }
+        if err.is_timeout() {
+            return SendError::retryable(format!(
+                "{target}: no answer within {} ms",
+                self.http_timeout.as_millis()
+            ));
+        }
+        if err.is_connect() {
+            return SendError::retryable(format!(
+                "{target}: cannot connect: {}",
+                error_chain(&err)
+            ));
+        }
+        SendError::retryable(format!("{target}: request failed: {}", error_chain(&err)))
+    }
+}
+
+/// The first [`BODY_REPORT_CHARS`] characters of a response body (read up to a limit).
+async fn read_snippet(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() >= BODY_READ_LIMIT {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(err) => {
+                if bytes.is_empty() {
+                    return format!("(body unreadable: {})", error_chain(&err));
+                }
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim();
+    if text.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    let mut snippet: String = text.chars().take(BODY_REPORT_CHARS).collect();
+    if text.chars().count() > BODY_REPORT_CHARS {
+        snippet.push('…');
+    }
+    snippet
+}
+
+fn build_message(
+    from: &Mailbox,
+    out: &Outgoing<'_>,
+    subject: &str,
+    text: &str,
+    html: &str,
+    unsubscribe: Option<&str>,
+) -> Result<Message, SendError> {
+    let to: Mailbox = out.destination.parse().map_err(|err| {
+        SendError::permanent(format!(
+            "invalid e-mail address {:?}: {err}",
+            out.destination
+        ))
+    })?;
+    if out.delivery_id.is_empty()
+        || !out
+            .delivery_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || out.delivery_id.starts_with('.')
+        || out.delivery_id.ends_with('.')
+        || out.delivery_id.contains("..")
+    {
+        return Err(SendError::permanent(format!(
+            "delivery id {:?} cannot be used in a Message-ID",
+            out.delivery_id
+        )));
+    }
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{}@upkeep>", out.delivery_id)))
+        .header(UpkeepDelivery(out.delivery_id.to_owned()));
+    if let Some(url) = unsubscribe {
+        if url.is_empty()
+            || !url
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+        {
+            return Err(SendError::permanent(format!(
+                "unsubscribe URL {url:?} cannot be put in List-Unsubscribe"
+            )));
+        }
+        builder = builder
+            .header(ListUnsubscribe(url.to_owned()))
+            .header(ListUnsubscribePost);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            text.to_owned(),
+            html.to_owned(),
+        ))
+        .map_err(|err| SendError::permanent(format!("cannot build the mail: {err}")))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `Upkeep-Delivery: ID`.
+#[derive(Clone)]
+struct UpkeepDelivery(String);
+
+impl Header for UpkeepDelivery {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Upkeep-Delivery")
+    }
+
+    fn parse(s: &str) -> Result<Self, BoxError> {
+        Ok(UpkeepDelivery(s.trim().to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe: <URL>` (RFC 2369).
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, BoxError> {
+        let s = s.trim();
+        let url = s
+            .strip_prefix('<')
+            .and_then(|s| s.strip_suffix('>'))
+            .ok_or("List-Unsubscribe is not <URL>")?;
+        Ok(ListUnsubscribe(url.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(s: &str) -> Result<Self, BoxError> {
+        if s.trim() == "List-Unsubscribe=One-Click" {
+            Ok(ListUnsubscribePost)
+        } else {
+            Err("List-Unsubscribe-Post is not List-Unsubscribe=One-Click".into())
+        }
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
+/// An error and its sources, each once.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn channel_kind_names_round_trip() {
+        for kind in [
+            ChannelKind::Email,
+            ChannelKind::Webhook,
+            ChannelKind::Slack,
+            ChannelKind::PagerDuty,
+        ] {
+            assert_eq!(ChannelKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ChannelKind::parse("sms"), None);
+    }
+
+    #[test]
+    fn content_json_shape() {
+        let c = Content::Json {
+            body: "{}".to_owned(),
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json, r#"{"kind":"json","body":"{}"}"#);
+        let m = Content::Email {
+            subject: "s".to_owned(),
+            text: "t".to_owned(),
+            html: "h".to_owned(),
+            unsubscribe: None,
+        };
+        let back: Content = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn message_has_stable_id_and_list_headers() {
+        let from: Mailbox = "Upkeep <status@example.com>".parse().unwrap();
+        let content = Content::Json {
+            body: String::new(),
+        };
+        let out = Outgoing {
+            delivery_id: "0b6f-42",
+            event: "incident.opened",
+            channel: ChannelKind::Email,
+            destination: "a@example.org",
+            content: &content,
+            secret: None,
+        };
+        let m = build_message(
+            &from,
+            &out,
+            "Café",
+            "t",
+            "<p>h</p>",
+            Some("https://x/u?t=1"),
+        )
+        .unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("Message-ID: <0b6f-42@upkeep>\r\n"), "{raw}");
+        assert!(raw.contains("Upkeep-Delivery: 0b6f-42\r\n"), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe: <https://x/u?t=1>\r\n"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+            "{raw}"
+        );
+        let bad = Outgoing {
+            destination: "not an address",
+            ..out
+        };
+        let err = build_message(&from, &bad, "s", "t", "h", None).unwrap_err();
+        assert!(err.permanent);
+    }
+
+    #[test]
+    fn missing_ca_file_names_the_file() {
+        let smtp = Smtp {
+            host: "localhost".to_owned(),
+            port: 465,
+            from: "a@example.org".to_owned(),
+            username: None,
+            password: None,
+            tls: SmtpTls::Tls,
+            ca_file: Some("/nonexistent/upkeep-ca.pem".into()),
+        };
+        let err = match Senders::new(Some(&smtp), Duration::from_secs(1)) {
+            Ok(_) => panic!("a missing ca_file is refused"),
+            Err(err) => err,
+        };
+        assert!(err.contains("/nonexistent/upkeep-ca.pem"), "{err}");
+    }
+}

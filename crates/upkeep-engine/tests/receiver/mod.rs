@@ -1,0 +1,170 @@
+//! A real HTTP/1.1 receiver for notification tests: it listens on a loopback port, reads each
+//! request (head and `Content-Length` body), records it, and answers as its behaviour says —
+//! a status, a closed connection, or no answer at all.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// What the receiver does with one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Status(u16),
+    /// Close the connection without answering.
+    Close,
+    /// Never answer (the sender's timeout must fire).
+    Hang,
+}
+
+/// One request as received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+    /// What the receiver answered.
+    pub answer: Answer,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+}
+
+type Behaviour = dyn Fn(usize, &Received) -> Answer + Send + Sync;
+
+/// A running receiver.
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    /// Starts a receiver; `behaviour(n, request)` decides the answer to the n-th request (0-based).
+    pub async fn start(
+        behaviour: impl Fn(usize, &Received) -> Answer + Send + Sync + 'static,
+    ) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let behaviour: Arc<Behaviour> = Arc::new(behaviour);
+        let log = Arc::clone(&received);
+        let task = tokio::spawn(async move {
+            let counter = Arc::new(Mutex::new(0_usize));
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (log, behaviour, counter) = (
+                    Arc::clone(&log),
+                    Arc::clone(&behaviour),
+                    Arc::clone(&counter),
+                );
+                tokio::spawn(async move {
+                    loop {
+                        let Some(mut req) = read_request(&mut socket).await else {
+                            return;
+                        };
+                        let n = {
+                            let mut c = counter.lock().unwrap();
+                            *c += 1;
+                            *c - 1
+                        };
+                        let answer = behaviour(n, &req);
+                        req.answer = answer;
+                        log.lock().unwrap().push(req);
+                        match answer {
+                            Answer::Status(code) => {
+                                let head = format!(
+                                    "HTTP/1.1 {code} X\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
+                                );
+                                if socket.write_all(head.as_bytes()).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Answer::Close => return,
+                            Answer::Hang => {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Receiver {
+            url,
+            received,
+            task,
+        }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Requests answered with a 2xx.
+    pub fn accepted(&self) -> Vec<Received> {
+        self.all()
+            .into_iter()
+            .filter(|r| matches!(r.answer, Answer::Status(c) if (200..300).contains(&c)))
+            .collect()
+    }
+}
+
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
+    let mut buf = Vec::new();
+    let mut chunk = [0_u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next()?;
+    let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < len {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(len);
+    Some(Received {
+        path,
+        headers,
+        body,
+        answer: Answer::Status(0),
+    })
+}

@@ -1,0 +1,466 @@
+//! The notification outbox (PRODUCT §3.5): notices, their deliveries, and the claims that keep
+//! replicas from sending one delivery twice.
+//!
+//! - A **notice** ([`upkeep_domain::notify::Notice`]) is inserted by [`insert_notice!`] inside
+//!   the transaction of the change that causes it (an incident update, a maintenance moving,
+//!   an operator alert), keyed by a `dedup_key` so writing it again is a no-op.
+//! - **Fan-out** turns a notice into one delivery per recipient in one transaction
+//!   ([`Store::fan_out`]): the delivery rows (`ON CONFLICT DO NOTHING` on notice + recipient +
+//!   destination) and the notice's `fanned_out_at`. A delivery's `id` is made there, once, and
+//!   sent on every attempt.
+//! - **Delivery**: a worker claims due rows ([`Store::claim_deliveries`]) by setting
+//!   `claimed_by`/`claimed_until` in one conditional `UPDATE` (`FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL), so two replicas never hold one row; a claim that outlives a crashed worker
+//!   expires and the row is taken again. Rows sharing an `order_key` (one subject to one
+//!   destination) are claimed one at a time, oldest first, so "resolved" never overtakes
+//!   "opened". The outcome is written at once after each attempt ([`Store::mark_sent`],
+//!   [`Store::mark_attempt_failed`]): only a crash between a receiver's answer and that write
+//!   can send a delivery twice — under the same delivery id, which receivers can dedupe on.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use upkeep_domain::notify::Notice;
+
+use crate::{Store, StoreError, with_pool};
+
+/// Inserts a notice inside a transaction: `insert_notice!(&mut *tx, at_ms, &dedup_key,
+/// &notice)`. A notice whose key exists is skipped. Evaluates to `Result<bool, sqlx::Error>`
+/// (whether it was inserted).
+macro_rules! insert_notice {
+    ($exec:expr, $at_ms:expr, $key:expr, $notice:expr) => {{
+        let notice: &upkeep_domain::notify::Notice = $notice;
+        let payload = serde_json::to_string(notice).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO notices (dedup_key, audience, payload, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (dedup_key) DO NOTHING",
+        )
+        .bind($key)
+        .bind(notice.audience().as_str())
+        .bind(payload)
+        .bind($at_ms)
+        .execute($exec)
+        .await
+        .map(|done| done.rows_affected() == 1)
+    }};
+}
+pub(crate) use insert_notice;
+
+/// A notice waiting to be fanned out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredNotice {
+    pub id: i64,
+    pub dedup_key: String,
+    pub notice: Notice,
+    pub created_at: Timestamp,
+}
+
+/// A delivery to make for a notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The delivery id ([`new_delivery_id`]), sent on every attempt (and in webhook bodies).
+    pub id: String,
+    /// `channel:ID` or `subscriber:ID`.
+    pub recipient: String,
+    /// `email`, `webhook`, `slack` or `pagerduty`.
+    pub channel: String,
+    /// Address or URL.
+    pub destination: String,
+    /// Deliveries with one key go out one at a time, in order.
+    pub order_key: String,
+    /// JSON of what is sent.
+    pub content: String,
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryRecord {
+    /// The delivery id, sent on every attempt.
+    pub id: String,
+    /// `None` for a subscription confirmation (no notice behind it).
+    pub notice_id: Option<i64>,
+    pub event: String,
+    pub recipient: String,
+    pub channel: String,
+    pub destination: String,
+    #[serde(skip)]
+    pub order_key: String,
+    #[serde(skip)]
+    pub content: String,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+type DeliveryRow = (
+    String,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+const DELIVERY_COLUMNS: &str = "id, notice_id, event, recipient, channel, destination, order_key, \
+    content, state, attempts, next_attempt_at, last_error, created_at, sent_at";
+
+fn delivery_record(row: DeliveryRow) -> Result<DeliveryRecord, StoreError> {
+    let (
+        id,
+        notice_id,
+        event,
+        recipient,
+        channel,
+        destination,
+        order_key,
+        content,
+        state,
+        attempts,
+        next,
+        last_error,
+        created,
+        sent,
+    ) = row;
+    Ok(DeliveryRecord {
+        id,
+        notice_id,
+        event,
+        recipient,
+        channel,
+        destination,
+        order_key,
+        content,
+        state,
+        attempts,
+        next_attempt_at: crate::timestamp(next)?,
+        last_error,
+        created_at: crate::timestamp(created)?,
+        sent_at: sent.map(crate::timestamp).transpose()?,
+    })
+}
+
+/// How deep the outbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxStats {
+    /// Notices not yet fanned out.
+    pub unfanned: i64,
+    /// Deliveries not yet sent nor given up.
+    pub pending: i64,
+    /// Creation of the oldest pending delivery or unfanned notice.
+    pub oldest: Option<Timestamp>,
+    /// Deliveries given up.
+    pub failed: i64,
+}
+
+/// A new delivery id: a random UUID (v4), fixed for the delivery's life.
+pub fn new_delivery_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Store {
+    /// Writes a notice on its own (a reminder, a re-notification): the change causing it is
+    /// time passing, there is no other row to write with it. `false` when its key exists.
+    pub async fn enqueue_notice(
+        &self,
+        dedup_key: &str,
+        notice: &Notice,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let at = now.as_millisecond();
+        let inserted = with_pool!(self, pool => insert_notice!(pool, at, dedup_key, notice))?;
+        Ok(inserted)
+    }
+
+    /// Whether a notice with this key exists.
+    pub async fn notice_exists(&self, dedup_key: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM notices WHERE dedup_key = $1";
+        let n: i64 = with_pool!(self, pool => sqlx::query_scalar(sql).bind(dedup_key).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+
+    /// Notices not fanned out yet, oldest first.
+    pub async fn unfanned_notices(&self, limit: u32) -> Result<Vec<StoredNotice>, StoreError> {
+        let sql = "SELECT id, dedup_key, payload, created_at FROM notices \
+                   WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1";
+        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(id, dedup_key, payload, created)| {
+                let notice = serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Corrupt(format!("notice {id} ({dedup_key}): {e}")))?;
+                Ok(StoredNotice {
+                    id,
+                    dedup_key,
+                    notice,
+                    created_at: crate::timestamp(created)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Makes a notice's deliveries and marks it fanned out, in one transaction. Deliveries that
+    /// exist (same notice, recipient, destination) are kept as they are. Returns how many were
+    /// made.
+    pub async fn fan_out(
+        &self,
+        notice_id: i64,
+        event: &str,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let at = now.as_millisecond();
+        let made = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut made = 0;
+            for d in deliveries {
+                made += sqlx::query(
+                    "INSERT INTO deliveries (id, notice_id, event, recipient, channel, \
+                     destination, order_key, content, state, attempts, next_attempt_at, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) \
+                     ON CONFLICT (notice_id, recipient, destination) DO NOTHING",
+                )
+                .bind(&d.id)
+                .bind(notice_id)
+                .bind(event)
+                .bind(&d.recipient)
+                .bind(&d.channel)
+                .bind(&d.destination)
+                .bind(&d.order_key)
+                .bind(&d.content)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            sqlx::query("UPDATE notices SET fanned_out_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(notice_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<u64, StoreError>(made)
+        })?;
+        Ok(made)
+    }
+
+    /// Claims up to `limit` due deliveries for `worker` until `now + claim_ms`, counting the
+    /// attempt. Only the oldest pending delivery of each `order_key` is due.
+    pub async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        claim_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let at = now.as_millisecond();
+        let lock = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+             WHERE seq IN (SELECT d.seq FROM deliveries d \
+                WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
+                AND (d.claimed_until IS NULL OR d.claimed_until < $3) \
+                AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.order_key = d.order_key \
+                    AND e.state = 'pending' AND e.seq < d.seq) \
+                ORDER BY d.next_attempt_at, d.seq LIMIT $4{lock}) \
+             AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < $3) \
+             RETURNING {DELIVERY_COLUMNS}"
+        );
+        let rows: Vec<DeliveryRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(worker)
+            .bind(at.saturating_add(claim_ms))
+            .bind(at)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        let mut out = rows
+            .into_iter()
+            .map(delivery_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|d| d.next_attempt_at);
+        Ok(out)
+    }
+
+    /// Queues one delivery that no notice stands behind (a subscription's confirmation mail),
+    /// due now. Returns its id.
+    pub async fn enqueue_delivery(
+        &self,
+        event: &str,
+        d: &NewDelivery,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let id = d.id.clone();
+        let sql = "INSERT INTO deliveries (id, notice_id, event, recipient, channel, destination, \
+                   order_key, content, state, attempts, next_attempt_at, created_at) \
+                   VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)";
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(&id)
+            .bind(event)
+            .bind(&d.recipient)
+            .bind(&d.channel)
+            .bind(&d.destination)
+            .bind(&d.order_key)
+            .bind(&d.content)
+            .bind(now.as_millisecond())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(id)
+    }
+
+    /// Records a successful attempt. `false` when the claim was lost (another worker took the
+    /// row after this claim expired): the row is left to that worker.
+    pub async fn mark_sent(
+        &self,
+        id: &str,
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // A confirmation mail carries a live token: once sent, its stored copy is dropped.
+        let sql = "UPDATE deliveries SET state = 'sent', sent_at = $1, claimed_by = NULL, \
+                   claimed_until = NULL, last_error = NULL, content = CASE WHEN event = \
+                   'subscription.confirm' THEN '{}' ELSE content END \
+                   WHERE id = $2 AND claimed_by = $3 AND state = 'pending'";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(now.as_millisecond())
+            .bind(id)
+            .bind(worker)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Records a failed attempt: tried again at `retry_at`, or given up (`failed`) with `None`.
+    pub async fn mark_attempt_failed(
+        &self,
+        id: &str,
+        worker: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let error: String = error.chars().take(1000).collect();
+        let (state, next) = match retry_at {
+            Some(at) => ("pending", Some(at.as_millisecond())),
+            None => ("failed", None),
+        };
+        let sql = "UPDATE deliveries SET state = $1, \
+                   next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3, \
+                   claimed_by = NULL, claimed_until = NULL \
+                   WHERE id = $4 AND claimed_by = $5 AND state = 'pending'";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(state)
+            .bind(next)
+            .bind(&error)
+            .bind(id)
+            .bind(worker)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Deliveries in `state` (all when `None`), newest first.
+    pub async fn list_deliveries(
+        &self,
+        state: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let limit = i64::from(limit);
+        let rows: Vec<DeliveryRow> = match state {
+            Some(state) => {
+                let sql = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = $1 \
+                     ORDER BY seq DESC LIMIT $2"
+                );
+                with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(state).bind(limit).fetch_all(pool).await)?
+            }
+            None => {
+                let sql =
+                    format!("SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY seq DESC LIMIT $1");
+                with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).fetch_all(pool).await)?
+            }
+        };
+        rows.into_iter().map(delivery_record).collect()
+    }
+
+    /// One delivery.
+    pub async fn get_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
+        let row: Option<DeliveryRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?;
+        row.map(delivery_record).transpose()
+    }
+
+    /// Puts a failed delivery back in the queue, due now (same id). `false` when there is no
+    /// failed delivery with this id.
+    pub async fn retry_delivery(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, \
+                   claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND state = 'failed'";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(now.as_millisecond())
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Depth and age of the outbox, for `/metrics`.
+    pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let sql = "SELECT \
+            (SELECT COUNT(*) FROM notices WHERE fanned_out_at IS NULL), \
+            (SELECT COUNT(*) FROM deliveries WHERE state = 'pending'), \
+            (SELECT MIN(created_at) FROM notices WHERE fanned_out_at IS NULL), \
+            (SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'), \
+            (SELECT COUNT(*) FROM deliveries WHERE state = 'failed')";
+        let (unfanned, pending, oldest_notice, oldest_delivery, failed): (
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        ) = with_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await)?;
+        let oldest = match (oldest_notice, oldest_delivery) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(OutboxStats {
+            unfanned,
+            pending,
+            oldest: oldest.map(crate::timestamp).transpose()?,
+            failed,
+        })
+    }
+
+    /// The value of the setting `name`, made by `make` and stored the first time it is asked
+    /// for (the first writer wins across replicas).
+    pub async fn setting_or_insert(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> String,
+    ) -> Result<String, StoreError> {
+        let value = make();
+        let insert = "INSERT INTO settings (name, value) VALUES ($1, $2) \
+                      ON CONFLICT (name) DO NOTHING";
+        with_pool!(self, pool => sqlx::query(insert).bind(name).bind(&value).execute(pool).await.map(|_| ()))?;
+        let select = "SELECT value FROM settings WHERE name = $1";
+        let stored: String =
+            with_pool!(self, pool => sqlx::query_scalar(select).bind(name).fetch_one(pool).await)?;
+        Ok(stored)
+    }
+}
