@@ -50,7 +50,7 @@ impl SubscriberRecord {
 pub enum SubscribeOutcome {
     /// A confirmation mail is due to this subscriber with this (plain) token.
     SendConfirmation {
-        subscriber: SubscriberRecord,
+        subscriber: Box<SubscriberRecord>,
         token: String,
         expires_at: Timestamp,
     },
@@ -151,7 +151,7 @@ impl Store {
             format!("SELECT {COLUMNS} FROM subscribers WHERE kind = 'email' AND address = $1");
         let row: SubscriberRow = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(address).fetch_one(pool).await)?;
         Ok(SubscribeOutcome::SendConfirmation {
-            subscriber: record(row)?,
+            subscriber: Box::new(record(row)?),
             token,
             expires_at: crate::timestamp(expires)?,
         })

@@ -573,6 +573,9 @@ pub struct Notifications {
     pub renotify_every: Duration,
     /// How long a subscription's confirmation link works (default 48 h).
     pub confirm_within: Duration,
+    /// Time limit of one delivery attempt (HTTP or SMTP, default 10 s). A worker's claim on a
+    /// delivery lasts three times this, so a crashed worker's deliveries are taken over soon.
+    pub delivery_timeout: Duration,
 }
 
 impl Default for Notifications {
@@ -584,6 +587,7 @@ impl Default for Notifications {
             retry: crate::notify::retry::RetryPolicy::default(),
             renotify_every: Duration::from_secs(4 * 3600),
             confirm_within: Duration::from_secs(48 * 3600),
+            delivery_timeout: Duration::from_secs(10),
         }
     }
 }

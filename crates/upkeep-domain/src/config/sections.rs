@@ -751,6 +751,7 @@ impl Sections {
         let retry = f.optional(d, "retry", read_retry);
         let renotify_every = f.optional(d, "renotify_every", Decoder::duration);
         let confirm_within = f.optional(d, "confirm_within", positive_duration);
+        let delivery_timeout = f.optional(d, "delivery_timeout", positive_duration);
         f.finish(d);
         let defaults = Notifications::default();
         Some(Notifications {
@@ -760,6 +761,7 @@ impl Sections {
             retry: retry.unwrap_or(defaults.retry),
             renotify_every: renotify_every.unwrap_or(defaults.renotify_every),
             confirm_within: confirm_within.unwrap_or(defaults.confirm_within),
+            delivery_timeout: delivery_timeout.unwrap_or(defaults.delivery_timeout),
         })
     }
 

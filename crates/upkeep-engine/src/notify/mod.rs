@@ -665,10 +665,6 @@ pub struct DeliverySettings {
     pub worker: String,
     /// Deliveries claimed per round (and sent at once).
     pub batch: u32,
-    /// How long a claim holds: longer than the slowest attempt.
-    pub claim: Duration,
-    /// Time limit of one HTTP attempt.
-    pub http_timeout: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -676,8 +672,6 @@ impl Default for DeliverySettings {
         DeliverySettings {
             worker: format!("{}-{}", std::process::id(), upkeep_store::ids::new_id()),
             batch: 32,
-            claim: Duration::from_secs(120),
-            http_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -779,7 +773,9 @@ pub async fn deliver_once(
     settings: &DeliverySettings,
     clock: &SharedClock,
 ) -> Result<usize, StoreError> {
-    let claim_ms = i64::try_from(settings.claim.as_millis()).unwrap_or(i64::MAX);
+    // A claim outlives the slowest attempt (the time limit) with room to record the outcome.
+    let claim = config.config.notifications.delivery_timeout.saturating_mul(3);
+    let claim_ms = i64::try_from(claim.as_millis()).unwrap_or(i64::MAX);
     let batch = store
         .claim_deliveries(&settings.worker, clock.now(), claim_ms, settings.batch)
         .await?;
@@ -818,13 +814,11 @@ pub async fn deliver(
     let mut senders: Option<(String, Senders)> = None;
     loop {
         let cfg = Arc::clone(&config.borrow());
-        // Rebuild the senders when the SMTP settings change.
-        let smtp_key = format!("{:?}", cfg.config.notifications.smtp);
+        // Rebuild the senders when the SMTP settings or the time limit change.
+        let n = &cfg.config.notifications;
+        let smtp_key = format!("{:?} {:?}", n.smtp, n.delivery_timeout);
         if senders.as_ref().is_none_or(|(k, _)| *k != smtp_key) {
-            match Senders::new(
-                cfg.config.notifications.smtp.as_ref(),
-                settings.http_timeout,
-            ) {
+            match Senders::new(n.smtp.as_ref(), n.delivery_timeout) {
                 Ok(s) => senders = Some((smtp_key, s)),
                 Err(e) => {
                     tracing::error!(error = %e, "notifications: cannot set up sending; retrying");
