@@ -62,6 +62,7 @@ notifications:
         .unwrap_or_else(|e| panic!("{:?}", e.0));
     cfg.notifications.retry.initial = Duration::from_millis(20);
     cfg.notifications.retry.max_interval = Duration::from_millis(100);
+    cfg.notifications.delivery_timeout = Duration::from_millis(300);
     cfg
 }
 
@@ -78,8 +79,6 @@ fn settings(worker: &str) -> DeliverySettings {
     DeliverySettings {
         worker: worker.into(),
         batch: 16,
-        claim: Duration::from_secs(10),
-        http_timeout: Duration::from_millis(300),
     }
 }
 
