@@ -241,7 +241,7 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
         let start = t("2026-05-01T10:00:00Z");
         let clock = ManualClock::new(start);
         // The follower starts at the present: events before its first look are history.
-        follow_alerts_once(&store, &cfg.config, start)
+        follow_alerts_once(&store, &cfg.config, start, Duration::ZERO)
             .await
             .unwrap();
 
@@ -249,7 +249,9 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
         let at = start + SignedDuration::from_secs(1);
         clock.set(at);
         monitor_event(&store, "api-health", "up", "down", at).await;
-        follow_alerts_once(&store, &cfg.config, at).await.unwrap();
+        follow_alerts_once(&store, &cfg.config, at, Duration::ZERO)
+            .await
+            .unwrap();
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
         let got = bodies(&rx, 0);
         let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
@@ -267,13 +269,17 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
         // A warning monitor: Slack only.
         let seen = rx.accepted().len();
         monitor_event(&store, "db-port", "up", "down", at).await;
-        follow_alerts_once(&store, &cfg.config, at).await.unwrap();
+        follow_alerts_once(&store, &cfg.config, at, Duration::ZERO)
+            .await
+            .unwrap();
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
         let got = bodies(&rx, seen);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, "/slack");
         monitor_event(&store, "db-port", "down", "up", at).await;
-        follow_alerts_once(&store, &cfg.config, at).await.unwrap();
+        follow_alerts_once(&store, &cfg.config, at, Duration::ZERO)
+            .await
+            .unwrap();
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
 
         // Still firing an hour later: one quiet repeat; acknowledged: PagerDuty acknowledge and
@@ -309,7 +315,7 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
 
         // Recovery: PagerDuty resolve under the same dedup key.
         monitor_event(&store, "api-health", "down", "up", much_later).await;
-        follow_alerts_once(&store, &cfg.config, much_later)
+        follow_alerts_once(&store, &cfg.config, much_later, Duration::ZERO)
             .await
             .unwrap();
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
@@ -344,7 +350,7 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
         clock.set(during);
         let seen = rx.accepted().len();
         monitor_event(&store, "api-health", "up", "down", during).await;
-        follow_alerts_once(&store, &cfg.config, during)
+        follow_alerts_once(&store, &cfg.config, during, Duration::ZERO)
             .await
             .unwrap();
         timers_once(&store, &cfg.config, during).await.unwrap();
@@ -514,6 +520,32 @@ async fn two_workers_never_claim_the_same_delivery() {
             .unwrap();
         assert_eq!(again.len(), 200);
         assert!(again.iter().all(|d| d.attempts == 2));
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_alert_follower_leaves_the_newest_events_to_settle() {
+    for db in databases("notify_alert_settle").await {
+        let store = db.store().await;
+        let cfg = config("http://127.0.0.1:9");
+        let start = t("2026-05-01T10:00:00Z");
+        follow_alerts_once(&store, &cfg, start, Duration::ZERO)
+            .await
+            .unwrap();
+        let at = start + SignedDuration::from_secs(10);
+        monitor_event(&store, "api-health", "up", "down", at).await;
+        let settle = Duration::from_secs(3);
+        let read = follow_alerts_once(&store, &cfg, at + SignedDuration::from_secs(1), settle)
+            .await
+            .unwrap();
+        assert_eq!(read, 0);
+        assert!(store.alert_states().await.unwrap().is_empty());
+        let read = follow_alerts_once(&store, &cfg, at + SignedDuration::from_secs(3), settle)
+            .await
+            .unwrap();
+        assert_eq!(read, 1);
+        assert_eq!(store.alert_states().await.unwrap().len(), 1);
         db.cleanup().await;
     }
 }

@@ -440,11 +440,17 @@ async fn covered(
     }
 }
 
-/// Reads the operator events after the cursor and applies them. Returns how many were read.
+/// How long a new event is left alone before it is read: an event whose transaction commits
+/// after a later one's (its id is lower) is not skipped by the cursor.
+pub const ALERT_SETTLE: Duration = Duration::from_secs(3);
+
+/// Reads the operator events after the cursor, up to those younger than `settle`, and applies
+/// them. Returns how many were read.
 pub async fn follow_alerts_once(
     store: &Store,
     config: &Config,
     now: Timestamp,
+    settle: Duration,
 ) -> Result<usize, StoreError> {
     let cursor = match store.cursor(ALERT_CURSOR).await? {
         Some(c) => c,
@@ -455,7 +461,11 @@ pub async fn follow_alerts_once(
             start
         }
     };
-    let events = store.monitor_events_after(cursor, 500).await?;
+    let settled = now - SignedDuration::try_from(settle).unwrap_or(SignedDuration::ZERO);
+    let mut events = store.monitor_events_after(cursor, 500).await?;
+    if let Some(young) = events.iter().position(|e| e.at > settled) {
+        events.truncate(young);
+    }
     let Some(last) = events.last().map(|e| e.id) else {
         return Ok(0);
     };
@@ -509,7 +519,7 @@ pub async fn follow_alerts(
             continue;
         }
         let cfg = Arc::clone(&config.borrow());
-        if let Err(e) = follow_alerts_once(&store, &cfg.config, clock.now()).await {
+        if let Err(e) = follow_alerts_once(&store, &cfg.config, clock.now(), ALERT_SETTLE).await {
             tracing::warn!(error = %e, "notifications: cannot follow operator events; retrying");
         }
     }
@@ -774,7 +784,11 @@ pub async fn deliver_once(
     clock: &SharedClock,
 ) -> Result<usize, StoreError> {
     // A claim outlives the slowest attempt (the time limit) with room to record the outcome.
-    let claim = config.config.notifications.delivery_timeout.saturating_mul(3);
+    let claim = config
+        .config
+        .notifications
+        .delivery_timeout
+        .saturating_mul(3);
     let claim_ms = i64::try_from(claim.as_millis()).unwrap_or(i64::MAX);
     let batch = store
         .claim_deliveries(&settings.worker, clock.now(), claim_ms, settings.batch)
@@ -848,5 +862,125 @@ pub async fn deliver(
         } else if stop.is_cancelled() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    const H: u64 = 3600;
+
+    #[test]
+    fn reminders_pick_the_shortest_lead_due_and_respect_the_announcement() {
+        let leads = [Duration::from_secs(72 * H), Duration::from_secs(H)];
+        let start = ts("2026-03-10T20:00:00Z");
+        let announced = ts("2026-02-01T00:00:00Z");
+        let at = |h: i64| start - SignedDuration::from_hours(h);
+        assert_eq!(due_reminder(&leads, start, announced, at(73)), None);
+        assert_eq!(
+            due_reminder(&leads, start, announced, at(72)),
+            Some(leads[0])
+        );
+        assert_eq!(
+            due_reminder(&leads, start, announced, at(2)),
+            Some(leads[0])
+        );
+        assert_eq!(
+            due_reminder(&leads, start, announced, at(1)),
+            Some(leads[1])
+        );
+        assert_eq!(due_reminder(&leads, start, announced, start), None);
+        // Announced 2 h ahead: only the 1 h reminder ever.
+        let late = at(2);
+        assert_eq!(due_reminder(&leads, start, late, at(2)), None);
+        assert_eq!(due_reminder(&leads, start, late, at(1)), Some(leads[1]));
+        // No reminders configured.
+        assert_eq!(due_reminder(&[], start, announced, at(1)), None);
+    }
+
+    fn event(source: &str, from: &str, to: &str) -> StoredMonitorEvent {
+        StoredMonitorEvent {
+            id: 7,
+            monitor_id: source.into(),
+            at: ts("2026-03-10T20:00:00Z"),
+            from: from.into(),
+            to: to.into(),
+            reason: "why".into(),
+        }
+    }
+
+    fn config() -> Config {
+        upkeep_domain::config::parse(
+            "t.yaml",
+            r#"
+page: { name: T, url: "https://s.example", timezone: UTC }
+components: { api: { name: API } }
+monitors:
+  m: { component: api, tcp: { address: "127.0.0.1:9" }, severity: warning }
+rules:
+  - { name: HighCPU, scrape: "http://127.0.0.1:9/metrics", expr: cpu > 1, severity: critical, component: api }
+backups:
+  nightly: { rpo: 6h, rto: 1h, push_key: k1 }
+"#,
+            &|_| None,
+            ts("2026-01-01T00:00:00Z"),
+        )
+        .unwrap_or_else(|e| panic!("{:?}", e.0))
+    }
+
+    #[test]
+    fn operator_events_become_alerts_with_their_severity() {
+        let cfg = config();
+        let (resolve, fire) = alert_change_of(&cfg, &event("m", "up", "down")).unwrap();
+        assert!(resolve.is_empty());
+        let fire = fire.unwrap();
+        assert_eq!(
+            (fire.key.as_str(), fire.severity),
+            ("monitor:m", Severity::Warning)
+        );
+        assert_eq!(fire.component.as_deref(), Some("api"));
+        let (resolve, fire) = alert_change_of(&cfg, &event("m", "down", "up")).unwrap();
+        assert_eq!((resolve, fire), (vec!["monitor:m".to_owned()], None));
+        // Pending → up is no alert change; an unknown monitor going down neither.
+        assert!(alert_change_of(&cfg, &event("m", "pending", "up")).is_none());
+        assert!(alert_change_of(&cfg, &event("gone", "up", "down")).is_none());
+        let (_, fire) = alert_change_of(&cfg, &event("rule:HighCPU", "pending", "firing")).unwrap();
+        assert_eq!(fire.unwrap().severity, Severity::Critical);
+        let (resolve, _) =
+            alert_change_of(&cfg, &event("rule:HighCPU", "firing", "inactive")).unwrap();
+        assert_eq!(resolve, vec!["rule:HighCPU".to_owned()]);
+    }
+
+    #[test]
+    fn leveled_sources_page_again_on_escalation_and_resolve_the_rest() {
+        let cfg = config();
+        let (resolve, fire) =
+            alert_change_of(&cfg, &event("backup:nightly", "ok", "at_risk")).unwrap();
+        let fire = fire.unwrap();
+        assert_eq!(
+            (fire.key.as_str(), fire.severity),
+            ("backup:nightly#warning", Severity::Warning)
+        );
+        assert!(resolve.contains(&"backup:nightly#critical".to_owned()));
+        assert!(!resolve.contains(&"backup:nightly#warning".to_owned()));
+        let (resolve, fire) =
+            alert_change_of(&cfg, &event("backup:nightly", "at_risk", "breached")).unwrap();
+        assert_eq!(fire.unwrap().key, "backup:nightly#critical");
+        assert!(resolve.contains(&"backup:nightly#warning".to_owned()));
+        let (resolve, fire) =
+            alert_change_of(&cfg, &event("backup:nightly", "breached", "ok")).unwrap();
+        assert!(fire.is_none());
+        assert_eq!(resolve.len(), 3);
+        let (_, fire) = alert_change_of(&cfg, &event("preflight:abc", "ok", "held")).unwrap();
+        assert_eq!(fire.unwrap().key, "preflight:abc");
+        let (_, fire) = alert_change_of(&cfg, &event("slo:api", "ok", "critical")).unwrap();
+        assert_eq!(fire.unwrap().key, "slo:api#critical");
     }
 }
