@@ -21,6 +21,7 @@ pub mod rate_limit;
 pub mod reports;
 pub mod state;
 pub mod status;
+pub mod subscribe;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .merge(writes)
         .merge(status::routes())
+        .merge(subscribe::routes())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.public_limiter),
             rate_limit::limit_public,
@@ -262,6 +264,7 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
             _ = tick.tick() => {
                 state.public_limiter.forget_idle();
                 state.ping_limiter.forget_idle();
+                state.subscribe_limiter.forget_idle();
             }
         }
     }

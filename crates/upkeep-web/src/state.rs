@@ -28,6 +28,10 @@ pub struct AppState {
     pub pings: PingWriter,
     /// The public status data's snapshot (`/api/v2/*.json`), rebuilt by `status::keep_fresh`.
     pub status: crate::status::snapshot::SnapshotCell,
+    /// The tighter per-address limit of `POST /subscribe`.
+    pub subscribe_limiter: Arc<crate::subscribe::SubscribeLimiter>,
+    /// The key of unsubscribe links, read from the store on first use.
+    pub link_key: crate::subscribe::LinkKeyCache,
 }
 
 impl AppState {
@@ -44,6 +48,8 @@ impl AppState {
             rules: None,
             pings: PingWriter::stopped(),
             status: Default::default(),
+            subscribe_limiter: Default::default(),
+            link_key: Default::default(),
         }
     }
 

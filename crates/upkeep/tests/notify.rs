@@ -9,9 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 #[path = "../../upkeep-engine/tests/receiver/mod.rs"]
 mod receiver;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -91,7 +91,11 @@ impl Smtp {
             if got.len() >= n {
                 return got;
             }
-            assert!(Instant::now() < deadline, "{} of {n} mails arrived", got.len());
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} mails arrived",
+                got.len()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -106,15 +110,15 @@ struct Mail {
 }
 
 fn parse_mail(raw: &[u8]) -> Mail {
-    let m = MessageParser::default().parse(raw).expect("a mail that does not parse");
+    let m = MessageParser::default()
+        .parse(raw)
+        .expect("a mail that does not parse");
     let headers = m
         .headers()
         .iter()
-        .map(|h| {
-            (
-                h.name().to_ascii_lowercase(),
-                h.value().as_text().unwrap_or_default().to_owned(),
-            )
+        .filter_map(|h| {
+            let raw = m.header_raw(h.name())?;
+            Some((h.name().to_ascii_lowercase(), raw.trim().to_owned()))
         })
         .collect();
     Mail {
@@ -133,7 +137,9 @@ fn parse_mail(raw: &[u8]) -> Mail {
 
 /// The path of the first link in `text` that starts with `prefix` (after the host).
 fn link_path(text: &str, prefix: &str) -> String {
-    let start = text.find(prefix).unwrap_or_else(|| panic!("no {prefix} link in:\n{text}"));
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} link in:\n{text}"));
     text[start..]
         .split(|c: char| c.is_whitespace() || c == '>' || c == '"' || c == ')')
         .next()
@@ -186,7 +192,10 @@ async fn post_json(
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,7 +222,11 @@ async fn a_customer_subscribes_confirms_gets_their_mails_and_unsubscribes() {
     let mails = smtp.wait_for(1);
     let confirm = parse_mail(&mails[0]);
     assert_eq!(confirm.to, "alice@globex.example");
-    assert!(confirm.subject.to_lowercase().contains("confirm"), "{}", confirm.subject);
+    assert!(
+        confirm.subject.to_lowercase().contains("confirm"),
+        "{}",
+        confirm.subject
+    );
     assert!(!confirm.html.is_empty() && !confirm.text.is_empty());
     let confirm_path = link_path(&confirm.text, "/subscribe/confirm/");
 
@@ -224,21 +237,49 @@ async fn a_customer_subscribes_confirms_gets_their_mails_and_unsubscribes() {
         "body": "We are looking into elevated error rates.",
         "components": [{ "id": "api", "status": "major_outage" }],
     });
-    let (status, _) = post_json(&c, format!("{base}/api/v1/incidents"), Some(&token), incident.clone()).await;
+    let (status, _) = post_json(
+        &c,
+        format!("{base}/api/v1/incidents"),
+        Some(&token),
+        incident.clone(),
+    )
+    .await;
     assert_eq!(status, 201);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(smtp.messages().len(), 1, "a mail before the subscription was confirmed");
+    assert_eq!(
+        smtp.messages().len(),
+        1,
+        "a mail before the subscription was confirmed"
+    );
 
     // GET shows a button and changes nothing; POST confirms.
     let page = c.get(format!("{base}{confirm_path}")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    let confirmed = c.post(format!("{base}{confirm_path}")).send().await.unwrap();
+    let confirmed = c
+        .post(format!("{base}{confirm_path}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(confirmed.status().as_u16(), 200);
-    let again = c.post(format!("{base}{confirm_path}")).send().await.unwrap();
-    assert_eq!(again.status().as_u16(), 404, "a confirmation link works once");
+    let again = c
+        .post(format!("{base}{confirm_path}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status().as_u16(),
+        404,
+        "a confirmation link works once"
+    );
 
     // An incident now reaches the subscriber, with both parts and the unsubscribe headers.
-    let (status, _) = post_json(&c, format!("{base}/api/v1/incidents"), Some(&token), incident).await;
+    let (status, _) = post_json(
+        &c,
+        format!("{base}/api/v1/incidents"),
+        Some(&token),
+        incident,
+    )
+    .await;
     assert_eq!(status, 201);
     let mails = smtp.wait_for(2);
     let mail = parse_mail(&mails[1]);
@@ -246,13 +287,27 @@ async fn a_customer_subscribes_confirms_gets_their_mails_and_unsubscribes() {
     assert!(mail.subject.contains("API errors"), "{}", mail.subject);
     assert!(mail.text.contains("elevated error rates"), "{}", mail.text);
     assert!(mail.html.contains("elevated error rates"), "{}", mail.html);
-    let list_unsubscribe = mail.headers.get("list-unsubscribe").cloned().unwrap_or_default();
-    assert!(list_unsubscribe.contains("/unsubscribe/"), "{:?}", mail.headers);
+    let list_unsubscribe = mail
+        .headers
+        .get("list-unsubscribe")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        list_unsubscribe.contains("/unsubscribe/"),
+        "{:?}",
+        mail.headers
+    );
     assert_eq!(
-        mail.headers.get("list-unsubscribe-post").map(String::as_str),
+        mail.headers
+            .get("list-unsubscribe-post")
+            .map(String::as_str),
         Some("List-Unsubscribe=One-Click")
     );
-    assert!(mail.headers.contains_key("upkeep-delivery"), "{:?}", mail.headers);
+    assert!(
+        mail.headers.contains_key("upkeep-delivery"),
+        "{:?}",
+        mail.headers
+    );
 
     // An emergency maintenance: the mail states Globex's own slot in New York time.
     let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(3);
@@ -276,12 +331,20 @@ async fn a_customer_subscribes_confirms_gets_their_mails_and_unsubscribes() {
     assert_eq!(status, 201, "{m}");
     let mails = smtp.wait_for(3);
     let mail = parse_mail(&mails[2]);
-    assert!(mail.subject.contains("Database failover"), "{}", mail.subject);
+    assert!(
+        mail.subject.contains("Database failover"),
+        "{}",
+        mail.subject
+    );
     // Tenants in id order: acme first, globex second.
     let slot = start + jiff::SignedDuration::from_mins(15);
     let ny = slot.to_zoned(jiff::tz::TimeZone::get("America/New_York").unwrap());
     let hhmm = ny.strftime("%H:%M").to_string();
-    assert!(mail.text.contains(&hhmm), "slot {hhmm} not in:\n{}", mail.text);
+    assert!(
+        mail.text.contains(&hhmm),
+        "slot {hhmm} not in:\n{}",
+        mail.text
+    );
     assert!(mail.text.contains("America/New_York"), "{}", mail.text);
     assert!(mail.text.contains("Globex"), "{}", mail.text);
 
@@ -316,9 +379,15 @@ async fn a_customer_subscribes_confirms_gets_their_mails_and_unsubscribes() {
 async fn kill_9_while_delivering_loses_no_notification() {
     const INCIDENTS: usize = 150; // two notices each: opened, resolved
     let dir = tempfile::tempdir().unwrap();
-    // A receiver that takes its time, so the kill lands mid-delivery.
-    let rx = Receiver::start(|_, _| {
-        std::thread::sleep(Duration::from_millis(15));
+    // A receiver that is down (503) until every notice is written, then takes its time, so
+    // the kill lands in the middle of the backlog.
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = std::sync::Arc::clone(&open);
+    let rx = Receiver::start(move |_, _| {
+        if !gate.load(std::sync::atomic::Ordering::SeqCst) {
+            return Answer::Status(503);
+        }
+        std::thread::sleep(Duration::from_millis(20));
         Answer::Status(200)
     })
     .await;
@@ -327,6 +396,8 @@ async fn kill_9_while_delivering_loses_no_notification() {
         &config_path,
         r#"
 page: { name: Acme Cloud, url: "https://status.acme.example", timezone: Europe/Rome }
+server:
+  rate_limit: { per_second: 0 }
 components:
   api: { name: Public API }
 notifications:
@@ -374,6 +445,7 @@ notifications:
         assert!(status == 200 || status == 201, "{status}");
     }
     // Kill -9 once a third has arrived.
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
     let deadline = Instant::now() + Duration::from_secs(60);
     while rx.accepted().len() < INCIDENTS * 2 / 3 {
         assert!(Instant::now() < deadline, "deliveries did not start");
@@ -382,7 +454,10 @@ notifications:
     server.signal("KILL");
     drop(server);
     let at_kill = rx.accepted().len();
-    assert!(at_kill < INCIDENTS * 2, "everything arrived before the kill: test proves nothing");
+    assert!(
+        at_kill < INCIDENTS * 2,
+        "everything arrived before the kill: test proves nothing"
+    );
 
     // Restart and wait until the outbox is empty.
     let server = Server::start(&args, &db);
@@ -401,7 +476,10 @@ notifications:
         if stats["pending"] == 0 && stats["unfanned"] == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the outbox did not drain: {stats}");
+        assert!(
+            Instant::now() < deadline,
+            "the outbox did not drain: {stats}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let sent: Vec<serde_json::Value> = c
@@ -420,9 +498,14 @@ notifications:
     assert_eq!(expected.len(), INCIDENTS * 2, "one delivery per notice");
     let mut arrived: HashMap<String, usize> = HashMap::new();
     for r in rx.accepted() {
-        *arrived.entry(r.header("upkeep-delivery").unwrap().to_owned()).or_default() += 1;
+        *arrived
+            .entry(r.header("upkeep-delivery").unwrap().to_owned())
+            .or_default() += 1;
     }
-    let lost: Vec<&String> = expected.iter().filter(|id| !arrived.contains_key(*id)).collect();
+    let lost: Vec<&String> = expected
+        .iter()
+        .filter(|id| !arrived.contains_key(*id))
+        .collect();
     let twice = arrived.values().filter(|n| **n > 1).count();
     eprintln!(
         "kill -9 after {at_kill} of {} deliveries: lost {}, arrived more than once {twice}",
@@ -432,6 +515,62 @@ notifications:
     assert!(lost.is_empty(), "lost deliveries: {lost:?}");
     // Only deliveries in flight at the kill (at most one batch) can arrive twice.
     assert!(twice <= 32, "{twice} duplicates");
-    let unknown: Vec<&String> = arrived.keys().filter(|id| !expected.contains(*id)).collect();
+    let unknown: Vec<&String> = arrived
+        .keys()
+        .filter(|id| !expected.contains(*id))
+        .collect();
     assert!(unknown.is_empty(), "ids not in the outbox: {unknown:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_monitor_going_down_pages_pagerduty_and_chat_by_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(|_, _| Answer::Status(202)).await;
+    // A closed port: the monitors fail at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let config_path = dir.path().join("upkeep.yaml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"
+page: {{ name: Acme Cloud, url: "https://status.acme.example", timezone: Europe/Rome }}
+components:
+  api: {{ name: Public API }}
+  db: {{ name: Database }}
+monitors:
+  api-port: {{ component: api, tcp: {{ address: "{closed_addr}" }}, interval: 1s, failure_threshold: 1 }}
+  db-port: {{ component: db, tcp: {{ address: "{closed_addr}" }}, interval: 1s, failure_threshold: 1, severity: warning }}
+notifications:
+  channels:
+    pager: {{ pagerduty: {{ routing_key: R0UT1NG, url: "{url}/pd" }} }}
+    chat: {{ slack: {{ url: "{url}/slack" }} }}
+  routes:
+    - {{ severity: critical, channels: [pager, chat] }}
+    - {{ severity: warning, channels: [chat] }}
+"#,
+            url = rx.url
+        ),
+    )
+    .unwrap();
+    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let _server = Server::start(&["--config", config_path.to_str().unwrap()], &db);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rx.accepted().len() < 3 {
+        assert!(Instant::now() < deadline, "got {:?}", rx.accepted());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.accepted();
+    let pd: Vec<serde_json::Value> = got
+        .iter()
+        .filter(|r| r.path == "/pd")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(pd.len(), 1, "only the critical monitor pages: {pd:?}");
+    assert_eq!(pd[0]["event_action"], "trigger");
+    assert_eq!(pd[0]["dedup_key"], "upkeep/monitor:api-port");
+    let slack = got.iter().filter(|r| r.path == "/slack").count();
+    assert_eq!(slack, 2, "both alerts reach the chat");
 }

@@ -25,10 +25,10 @@ use serde::{Deserialize, Serialize};
 use upkeep_domain::config::{Smtp, SmtpTls};
 use upkeep_domain::notify::signature;
 
-/// How long one SMTP command (connect, greeting, each reply) may take.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long one whole SMTP attempt may take (a server that answers each command just in time).
-const SMTP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// SMTP answers that say the configuration is wrong (authentication required, refused or
+/// impossible: 530, 534, 535, 538), not the message: retried, so mail waits until an operator
+/// fixes the credentials instead of being given up.
+const SMTP_CONFIGURATION_CODES: [u16; 4] = [530, 534, 535, 538];
 /// How much of an HTTP error response is read, and how many characters of it are reported.
 const BODY_READ_LIMIT: usize = 4096;
 const BODY_REPORT_CHARS: usize = 200;
@@ -130,6 +130,9 @@ pub struct Senders {
     smtp: Option<Arc<SmtpSender>>,
     http: reqwest::Client,
     http_timeout: Duration,
+    /// Bound of one whole SMTP attempt (twice the per-command time limit), below the outbox's
+    /// claim on the delivery (three times the time limit).
+    smtp_attempt_timeout: Duration,
 }
 
 struct SmtpSender {
@@ -141,7 +144,7 @@ struct SmtpSender {
 }
 
 impl SmtpSender {
-    fn new(smtp: &Smtp) -> Result<SmtpSender, String> {
+    fn new(smtp: &Smtp, command_timeout: Duration) -> Result<SmtpSender, String> {
         let from: Mailbox = smtp
             .from
             .parse()
@@ -181,7 +184,7 @@ impl SmtpSender {
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
                 .port(smtp.port)
-                .timeout(Some(SMTP_TIMEOUT));
+                .timeout(Some(command_timeout));
         match smtp.tls {
             SmtpTls::None => {
                 if smtp.ca_file.is_some() {
@@ -211,11 +214,12 @@ impl SmtpSender {
 
 impl Senders {
     /// `smtp` None: e-mail deliveries fail permanently with a clear message. `http_timeout`
-    /// bounds each HTTP attempt (connect and response). Errors: a bad `ca_file` (unreadable,
-    /// not PEM) or `from` address, naming it.
+    /// bounds each HTTP attempt (connect and response) and each SMTP command; a whole SMTP
+    /// attempt is bounded by twice it. Errors: a bad `ca_file` (unreadable, not PEM) or `from`
+    /// address, naming it.
     pub fn new(smtp: Option<&Smtp>, http_timeout: Duration) -> Result<Senders, String> {
         let smtp = match smtp {
-            Some(smtp) => Some(Arc::new(SmtpSender::new(smtp)?)),
+            Some(smtp) => Some(Arc::new(SmtpSender::new(smtp, http_timeout)?)),
             None => None,
         };
         let http = reqwest::Client::builder()
@@ -229,6 +233,7 @@ impl Senders {
             smtp,
             http,
             http_timeout,
+            smtp_attempt_timeout: http_timeout.saturating_mul(2),
         })
     }
 
@@ -273,12 +278,15 @@ impl Senders {
         };
         let message = build_message(&smtp.from, out, subject, text, html, unsubscribe)?;
         let result =
-            tokio::time::timeout(SMTP_ATTEMPT_TIMEOUT, smtp.transport().send(message)).await;
+            tokio::time::timeout(self.smtp_attempt_timeout, smtp.transport().send(message)).await;
         match result {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(err)) => {
                 let message = format!("SMTP {}: {}", smtp.server, error_chain(&err));
-                if err.is_permanent() {
+                let configuration = err
+                    .status()
+                    .is_some_and(|code| SMTP_CONFIGURATION_CODES.contains(&u16::from(code)));
+                if err.is_permanent() && !configuration {
                     Err(SendError::permanent(message))
                 } else {
                     Err(SendError::retryable(message))
@@ -287,7 +295,7 @@ impl Senders {
             Err(_) => Err(SendError::retryable(format!(
                 "SMTP {}: no answer within {} s",
                 smtp.server,
-                SMTP_ATTEMPT_TIMEOUT.as_secs()
+                self.smtp_attempt_timeout.as_secs_f64()
             ))),
         }
     }
@@ -632,6 +640,39 @@ mod tests {
         };
         let err = build_message(&from, &bad, "s", "t", "h", None).unwrap_err();
         assert!(err.permanent);
+    }
+
+    #[test]
+    fn senders_and_their_futures_can_go_to_tasks() {
+        fn is_send_sync<T: Send + Sync + 'static>() {}
+        fn is_send<T: Send>(_: &T) {}
+        is_send_sync::<Senders>();
+        // Made outside a runtime: the SMTP pool waits for the first mail.
+        let smtp = Smtp {
+            host: "localhost".to_owned(),
+            port: 25,
+            from: "a@example.org".to_owned(),
+            username: None,
+            password: None,
+            tls: SmtpTls::None,
+            ca_file: None,
+        };
+        let s = Senders::new(Some(&smtp), Duration::from_secs(1)).unwrap();
+        let content = Content::Json {
+            body: String::new(),
+        };
+        let out = Outgoing {
+            delivery_id: "d",
+            event: "e",
+            channel: ChannelKind::Webhook,
+            destination: "http://127.0.0.1:9/",
+            content: &content,
+            secret: None,
+        };
+        let fut = s.send(&out, 0);
+        is_send(&fut);
+        drop(fut);
+        drop(s);
     }
 
     #[test]

@@ -87,18 +87,25 @@ impl Receiver {
                         };
                         let answer = behaviour(n, &req);
                         req.answer = answer;
-                        log.lock().unwrap().push(req);
                         match answer {
                             Answer::Status(code) => {
                                 let head = format!(
                                     "HTTP/1.1 {code} X\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
                                 );
-                                if socket.write_all(head.as_bytes()).await.is_err() {
+                                let written = socket.write_all(head.as_bytes()).await.is_ok();
+                                // Recorded once the answer is on its way: a request whose
+                                // answer could not be written was not received.
+                                if !written {
                                     return;
                                 }
+                                log.lock().unwrap().push(req);
                             }
-                            Answer::Close => return,
+                            Answer::Close => {
+                                log.lock().unwrap().push(req);
+                                return;
+                            }
                             Answer::Hang => {
+                                log.lock().unwrap().push(req);
                                 tokio::time::sleep(Duration::from_secs(3600)).await;
                                 return;
                             }

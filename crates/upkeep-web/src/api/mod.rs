@@ -9,7 +9,9 @@ pub mod config;
 pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
+pub mod notifications;
 pub mod reports;
+pub mod subscribers;
 pub mod tokens;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -28,6 +30,8 @@ pub const TAG_INCIDENTS: &str = "incidents";
 pub const TAG_MAINTENANCE: &str = "maintenance";
 pub const TAG_BACKUPS: &str = "backups";
 pub const TAG_REPORTS: &str = "reports";
+pub const TAG_SUBSCRIBERS: &str = "subscribers";
+pub const TAG_NOTIFICATIONS: &str = "notifications";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,6 +51,8 @@ pub const TAG_REPORTS: &str = "reports";
         (name = TAG_MAINTENANCE, description = "Maintenance windows: schedule, reschedule, update, complete, cancel"),
         (name = TAG_BACKUPS, description = "Backup sets against their RPO, recovery drills against their RTO, DR readiness"),
         (name = TAG_REPORTS, description = "Availability against the reference year, SLO budgets and burn rates"),
+        (name = TAG_SUBSCRIBERS, description = "Status-page subscribers: e-mail (double opt-in at /subscribe) and webhooks (admin)"),
+        (name = TAG_NOTIFICATIONS, description = "The notification outbox's deliveries and the firing operator alerts"),
     )
 )]
 struct ApiDoc;
@@ -101,6 +107,13 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(backups::readiness_html))
         .routes(routes!(reports::availability))
         .routes(routes!(reports::slos))
+        .routes(routes!(subscribers::list, subscribers::create))
+        .routes(routes!(subscribers::delete))
+        .routes(routes!(notifications::deliveries))
+        .routes(routes!(notifications::retry))
+        .routes(routes!(notifications::outbox))
+        .routes(routes!(notifications::alerts))
+        .routes(routes!(notifications::acknowledge))
         .split_for_parts()
 }
 

@@ -38,18 +38,7 @@ pub static CSS_VERSION: LazyLock<String> = LazyLock::new(|| {
 
 /// Renders Markdown to HTML that is safe to embed (see the module documentation).
 pub fn markdown(text: &str) -> String {
-    use pulldown_cmark::{Options, Parser, html};
-    let mut raw = String::with_capacity(text.len() * 3 / 2);
-    html::push_html(
-        &mut raw,
-        Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH),
-    );
-    ammonia::Builder::default()
-        .url_schemes(["http", "https", "mailto"].into_iter().collect())
-        .rm_tags(["img"])
-        .link_rel(Some("noopener noreferrer nofollow ugc"))
-        .clean(&raw)
-        .to_string()
+    upkeep_domain::markdown::to_safe_html(text)
 }
 
 /// `t` for people, in `tz`: `22 Nov 2026, 08:12 CET`.

@@ -1,0 +1,242 @@
+//! `/api/v1/deliveries`, `/api/v1/outbox` and `/api/v1/alerts`: the notification outbox and the
+//! operator alerts it sends. Viewers read; editors put a failed delivery back in the queue and
+//! acknowledge alerts (which stops their re-notification).
+//!
+//! A delivery's content (which for a confirmation mail holds a live token) is never shown.
+//! Alert keys contain `:` (`monitor:api-health`); they are one path segment, so a key holding
+//! `/` is sent percent-encoded (`%2F`).
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use upkeep_store::alerts::AlertStateRecord;
+use upkeep_store::outbox::DeliveryRecord;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{TAG_NOTIFICATIONS, instant};
+use crate::auth::{Auth, Editor, Viewer};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Most deliveries listed at once.
+pub const DELIVERIES_MAX: u32 = 1000;
+/// Longest delivery id or alert key looked up.
+const KEY_MAX_LEN: usize = 512;
+
+/// A delivery: one notice (or confirmation mail) to one recipient.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The delivery id, sent on every attempt (receivers dedupe on it).
+    pub id: String,
+    /// The event, e.g. `incident.opened` or `subscription.confirm`.
+    pub event: String,
+    /// `channel:ID` or `subscriber:ID`.
+    pub recipient: String,
+    /// `email`, `webhook`, `slack` or `pagerduty`.
+    pub channel: String,
+    /// The address or URL.
+    pub destination: String,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// When it is tried next (while pending).
+    pub next_attempt_at: String,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
+impl From<DeliveryRecord> for DeliveryView {
+    fn from(d: DeliveryRecord) -> Self {
+        Self {
+            id: d.id,
+            event: d.event,
+            recipient: d.recipient,
+            channel: d.channel,
+            destination: d.destination,
+            state: d.state,
+            attempts: d.attempts,
+            next_attempt_at: instant(d.next_attempt_at),
+            last_error: d.last_error,
+            created_at: instant(d.created_at),
+            sent_at: d.sent_at.map(instant),
+        }
+    }
+}
+
+/// The query of `GET /api/v1/deliveries`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    /// `pending`, `sent` or `failed`; every state when absent.
+    pub state: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// How deep the outbox is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxView {
+    /// Deliveries not yet sent nor given up.
+    pub pending: i64,
+    /// Notices not yet turned into deliveries.
+    pub unfanned: i64,
+    /// Deliveries given up (retry them with `POST /api/v1/deliveries/{id}/retry`).
+    pub failed: i64,
+    /// Age of the oldest pending delivery or unfanned notice; `null` when there is none.
+    pub oldest_age_seconds: Option<i64>,
+}
+
+/// A firing operator alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertView {
+    /// `monitor:ID`, `rule:ID`, …
+    pub key: String,
+    /// `critical`, `warning` or `info`.
+    pub severity: String,
+    pub component: Option<String>,
+    pub since: String,
+    pub summary: String,
+    pub detail: String,
+    /// Whether a firing notice went out (false while a maintenance holds it back).
+    pub notified: bool,
+    pub last_notified_at: Option<String>,
+    /// Re-notifications sent.
+    pub repeats: i64,
+    pub acknowledged_at: Option<String>,
+    pub acknowledged_by: Option<String>,
+}
+
+impl From<AlertStateRecord> for AlertView {
+    fn from(a: AlertStateRecord) -> Self {
+        Self {
+            key: a.key,
+            severity: a.severity.as_str().to_owned(),
+            component: a.component,
+            since: instant(a.since),
+            summary: a.summary,
+            detail: a.detail,
+            notified: a.notified,
+            last_notified_at: a.last_notified_at.map(instant),
+            repeats: a.repeats,
+            acknowledged_at: a.acknowledged_at.map(instant),
+            acknowledged_by: a.acknowledged_by,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = TAG_NOTIFICATIONS,
+    security(("bearer" = [])), params(DeliveriesQuery),
+    responses((status = 200, body = [DeliveryView]), (status = 400, body = Problem),
+              (status = 401, body = Problem)))]
+/// Deliveries, newest first, optionally in one state.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
+) -> Result<Json<Vec<DeliveryView>>, Problem> {
+    let wanted = match q.state.as_deref() {
+        None => None,
+        Some(s @ ("pending" | "sent" | "failed")) => Some(s),
+        Some(other) => {
+            return Err(Problem::bad_request(format!(
+                "unknown state `{}`: expected pending, sent or failed",
+                other.chars().take(50).collect::<String>()
+            ))
+            .with_type("invalid-query"));
+        }
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, DELIVERIES_MAX);
+    let list = state.store.list_deliveries(wanted, limit).await?;
+    Ok(Json(list.into_iter().map(DeliveryView::from).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/retry", tag = TAG_NOTIFICATIONS,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The delivery's id")),
+    responses((status = 200, body = DeliveryView), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// Put a failed delivery back in the queue, due now, under the same id.
+pub async fn retry(
+    State(state): State<AppState>,
+    _: Auth<Editor>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<DeliveryView>, Problem> {
+    let missing = || {
+        Problem::not_found(format!(
+            "there is no failed delivery `{}`; `GET /api/v1/deliveries?state=failed` lists them",
+            id.chars().take(80).collect::<String>()
+        ))
+    };
+    if id.len() > KEY_MAX_LEN || !state.store.retry_delivery(&id, state.clock.now()).await? {
+        return Err(missing());
+    }
+    match state.store.get_delivery(&id).await? {
+        Some(d) => Ok(Json(d.into())),
+        None => Err(missing()),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/outbox", tag = TAG_NOTIFICATIONS, security(("bearer" = [])),
+    responses((status = 200, body = OutboxView), (status = 401, body = Problem)))]
+/// How deep and how old the outbox is.
+pub async fn outbox(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+) -> Result<Json<OutboxView>, Problem> {
+    let stats = state.store.outbox_stats().await?;
+    let now = state.clock.now();
+    Ok(Json(OutboxView {
+        pending: stats.pending,
+        unfanned: stats.unfanned,
+        failed: stats.failed,
+        oldest_age_seconds: stats
+            .oldest
+            .map(|t| (now.as_millisecond() - t.as_millisecond()).max(0) / 1000),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/alerts", tag = TAG_NOTIFICATIONS, security(("bearer" = [])),
+    responses((status = 200, body = [AlertView]), (status = 401, body = Problem)))]
+/// Firing operator alerts, oldest first.
+pub async fn alerts(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+) -> Result<Json<Vec<AlertView>>, Problem> {
+    let list = state.store.alert_states().await?;
+    Ok(Json(list.into_iter().map(AlertView::from).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/alerts/{key}/acknowledge", tag = TAG_NOTIFICATIONS,
+    security(("bearer" = [])),
+    params(("key" = String, Path, description = "The alert's key, e.g. `monitor:api-health`")),
+    responses((status = 200, body = AlertView), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// Acknowledge a firing alert: it is no longer sent again, and PagerDuty is told. An alert
+/// acknowledged before is returned as it is.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<Editor>,
+    ApiPath(key): ApiPath<String>,
+) -> Result<Json<AlertView>, Problem> {
+    let missing = || {
+        Problem::not_found(format!(
+            "no alert `{}` fires; `GET /api/v1/alerts` lists the firing ones",
+            key.chars().take(80).collect::<String>()
+        ))
+    };
+    if key.len() > KEY_MAX_LEN {
+        return Err(missing());
+    }
+    match state
+        .store
+        .acknowledge_alert(&key, &caller.actor(), state.clock.now())
+        .await?
+    {
+        Some(a) => Ok(Json(a.into())),
+        None => Err(missing()),
+    }
+}

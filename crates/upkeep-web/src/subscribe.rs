@@ -1,0 +1,789 @@
+//! The public side of status-page subscriptions: subscribe (double opt-in), confirm and
+//! unsubscribe, as server-rendered pages extending the status page's `base.html` (no
+//! JavaScript; every value escaped by askama).
+//!
+//! - `GET /subscribe`: the form — e-mail, components by group, a tenant when tenants exist.
+//! - `POST /subscribe`: the form (`application/x-www-form-urlencoded`, `components` repeated)
+//!   or JSON (`{"email", "components", "tenant"}`). A malformed address or an unknown component
+//!   or tenant is answered 422 (problem+json for JSON, the form again with the message for the
+//!   form). Otherwise the answer is **the same** whether the address is new, waiting for its
+//!   confirmation, already confirmed or throttled — `202` with
+//!   `{"status":"pending","message":...}` or a "check your inbox" page — so nobody can learn
+//!   who subscribed. A confirmation mail is queued in the outbox unless one went to the address
+//!   within [`RESEND_AFTER_MS`].
+//! - `GET /subscribe/confirm/{token}` shows a button and changes nothing (mail scanners follow
+//!   links); `POST` confirms. An unknown, used or expired token is a 404 page; a token that is
+//!   not 48 hex digits is a 404 without a database query.
+//! - `GET /unsubscribe/{id}/{token}` shows a button; `POST` (also RFC 8058's one-click target:
+//!   any body is accepted) deletes the subscriber and its unsent deliveries. A valid token for
+//!   a subscriber already gone gets the same "unsubscribed" page; an invalid token is a 404.
+//!
+//! These `POST`s carry no bearer token: possession of the link's token is the authentication.
+//!
+//! Rate limit: on top of the public per-address limit, `POST /subscribe` has its own per-address
+//! quota of [`SUBSCRIBE_PER_MINUTE`] (6) requests a minute — one every 10 s sustained — with
+//! bursts of [`SUBSCRIBE_BURST`] (3); over it the answer is `429` with `Retry-After`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use serde::{Deserialize, Serialize};
+use upkeep_domain::config::Config;
+use upkeep_domain::notify::routing::Scope;
+use upkeep_engine::notify::links;
+use upkeep_store::subscribers::{SubscribeOutcome, SubscriberRecord};
+use upkeep_store::{Store, StoreError, ids};
+
+use crate::listener::ClientAddr;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::status::html::{CSS_VERSION, local};
+
+/// Sustained subscription requests a minute per client address.
+pub const SUBSCRIBE_PER_MINUTE: u32 = 6;
+/// Subscription requests a client address may make at once.
+pub const SUBSCRIBE_BURST: u32 = 3;
+/// No second confirmation mail goes to an address within this time of the last one.
+pub const RESEND_AFTER_MS: i64 = 10 * 60 * 1000;
+/// Longest e-mail address accepted (RFC 5321 path limit).
+pub const EMAIL_MAX_LEN: usize = 254;
+/// Length of a confirmation token: 24 random bytes in hex.
+const CONFIRM_TOKEN_LEN: usize = 48;
+/// Length of an unsubscribe token: 16 bytes of HMAC in hex.
+const UNSUBSCRIBE_TOKEN_LEN: usize = 32;
+
+/// What every accepted subscription request is told.
+pub const PENDING_MESSAGE: &str =
+    "If this address can be subscribed, a confirmation mail is on its way.";
+
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The per-address quota of `POST /subscribe` (see the module documentation).
+#[derive(Debug)]
+pub struct SubscribeLimiter {
+    keyed: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Default for SubscribeLimiter {
+    fn default() -> Self {
+        Self::new(SUBSCRIBE_PER_MINUTE, SUBSCRIBE_BURST)
+    }
+}
+
+impl SubscribeLimiter {
+    /// `per_minute` requests a minute per address, bursts up to `burst` (both at least 1).
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        let rate = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            keyed: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
+        }
+    }
+
+    /// `Ok` when `ip` may proceed, else how long it must wait.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.keyed
+            .check_key(&ip)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Forgets addresses whose quota has fully recovered.
+    pub fn forget_idle(&self) {
+        self.keyed.retain_recent();
+        self.keyed.shrink_to_fit();
+    }
+}
+
+/// The key of unsubscribe links, read from the store once and kept (it never changes).
+#[derive(Clone, Default)]
+pub struct LinkKeyCache(Arc<tokio::sync::OnceCell<Vec<u8>>>);
+
+impl fmt::Debug for LinkKeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let loaded = self.0.initialized();
+        f.debug_struct("LinkKeyCache")
+            .field("loaded", &loaded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkKeyCache {
+    /// The key, loading (or making) it on first use.
+    pub async fn get(&self, store: &Store) -> Result<&[u8], StoreError> {
+        self.0
+            .get_or_try_init(|| links::link_key(store))
+            .await
+            .map(Vec::as_slice)
+    }
+}
+
+/// The public subscription routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/subscribe", get(form).post(submit))
+        .route(
+            "/subscribe/confirm/{token}",
+            get(confirm_page).post(confirm),
+        )
+        .route(
+            "/unsubscribe/{id}/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+
+struct Check {
+    id: String,
+    name: String,
+    checked: bool,
+}
+
+struct Group {
+    name: Option<String>,
+    components: Vec<Check>,
+}
+
+struct TenantOption {
+    id: String,
+    name: String,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "subscribe.html")]
+struct FormPage {
+    page_name: String,
+    page_url: String,
+    css_version: &'static str,
+    updated: String,
+    tz_name: String,
+    error: Option<String>,
+    email: String,
+    groups: Vec<Group>,
+    tenants: Vec<TenantOption>,
+}
+
+/// A button that POSTs to `action`.
+struct Button {
+    action: String,
+    label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "subscribe_message.html")]
+struct MessagePage {
+    page_name: String,
+    page_url: String,
+    css_version: &'static str,
+    updated: String,
+    tz_name: String,
+    heading: &'static str,
+    paragraphs: Vec<String>,
+    items: Vec<String>,
+    button: Option<Button>,
+    subscribe_link: bool,
+}
+
+/// What the layout (`base.html`) needs.
+struct Layout {
+    page_name: String,
+    page_url: String,
+    updated: String,
+    tz_name: String,
+}
+
+fn layout(state: &AppState) -> Layout {
+    let loaded = state.config.current();
+    let page = &loaded.config.page;
+    Layout {
+        page_name: page.name.clone(),
+        page_url: page.url.clone(),
+        updated: local(state.clock.now(), &page.timezone),
+        tz_name: page.timezone_name.clone(),
+    }
+}
+
+/// An HTML page that no cache keeps, no search engine lists, and whose address (holding a
+/// token) is never sent as a referrer.
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(body) => {
+            let mut resp = (status, body).into_response();
+            let headers = resp.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            headers.insert("x-robots-tag", HeaderValue::from_static("noindex"));
+            resp
+        }
+        Err(e) => Problem::internal(&e).into_response(),
+    }
+}
+
+struct Message {
+    heading: &'static str,
+    paragraphs: Vec<String>,
+    items: Vec<String>,
+    button: Option<Button>,
+    subscribe_link: bool,
+}
+
+impl Message {
+    fn new(heading: &'static str, text: impl Into<String>) -> Self {
+        Self {
+            heading,
+            paragraphs: vec![text.into()],
+            items: Vec::new(),
+            button: None,
+            subscribe_link: false,
+        }
+    }
+}
+
+fn message(state: &AppState, status: StatusCode, m: Message) -> Response {
+    let l = layout(state);
+    let page = MessagePage {
+        page_name: l.page_name,
+        page_url: l.page_url,
+        css_version: CSS_VERSION.as_str(),
+        updated: l.updated,
+        tz_name: l.tz_name,
+        heading: m.heading,
+        paragraphs: m.paragraphs,
+        items: m.items,
+        button: m.button,
+        subscribe_link: m.subscribe_link,
+    };
+    html(status, page.render())
+}
+
+fn form_page(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    input: &SubscribeInput,
+) -> Response {
+    let loaded = state.config.current();
+    let config = &loaded.config;
+    let chosen: BTreeSet<&str> = input.components.iter().map(String::as_str).collect();
+    let mut groups: Vec<Group> = Vec::new();
+    for (id, c) in &config.components {
+        let check = Check {
+            id: id.clone(),
+            name: c.name.clone(),
+            checked: chosen.contains(id.as_str()),
+        };
+        match groups.iter_mut().find(|g| g.name == c.group) {
+            Some(g) => g.components.push(check),
+            None => groups.push(Group {
+                name: c.group.clone(),
+                components: vec![check],
+            }),
+        }
+    }
+    // Components without a group first, then groups by name.
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    let tenants = config
+        .tenants
+        .iter()
+        .map(|(id, t)| TenantOption {
+            id: id.clone(),
+            name: t.name.clone(),
+            selected: input.tenant.as_deref() == Some(id.as_str()),
+        })
+        .collect();
+    let l = layout(state);
+    let page = FormPage {
+        page_name: l.page_name,
+        page_url: l.page_url,
+        css_version: CSS_VERSION.as_str(),
+        updated: l.updated,
+        tz_name: l.tz_name,
+        error,
+        email: input.email.chars().take(EMAIL_MAX_LEN + 10).collect(),
+        groups,
+        tenants,
+    };
+    html(status, page.render())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscribing
+
+/// The body of `POST /subscribe` as JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeInput {
+    /// The address to subscribe.
+    pub email: String,
+    /// Component ids; empty or absent = every component.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// A tenant id: maintenance notices only when a maintenance covers it.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+/// The answer to every accepted subscription request.
+#[derive(Debug, Serialize)]
+pub struct Pending {
+    pub status: &'static str,
+    pub message: &'static str,
+}
+
+/// An e-mail address as stored (lower case), or why it is not one.
+pub fn normalise_email(raw: &str) -> Result<String, String> {
+    let email = raw.trim();
+    if email.is_empty() {
+        return Err("enter an e-mail address".into());
+    }
+    if email.len() > EMAIL_MAX_LEN {
+        return Err(format!(
+            "an e-mail address has at most {EMAIL_MAX_LEN} characters"
+        ));
+    }
+    let forbidden = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '<' | '>' | '"' | ',' | ';' | '(' | ')' | '[' | ']' | '\\' | ':'
+            )
+    };
+    if email.chars().any(forbidden) {
+        return Err("an e-mail address has no spaces, quotes, brackets, commas or colons".into());
+    }
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.') =>
+        {
+            Ok(email.to_lowercase())
+        }
+        _ => Err("this is not an e-mail address (name@example.com)".into()),
+    }
+}
+
+/// The scope asked for, checked against the configuration: every component and the tenant must
+/// exist. Duplicates are dropped.
+pub fn checked_scope(
+    config: &Config,
+    components: &[String],
+    tenant: Option<&str>,
+) -> Result<Scope, String> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut unknown = Vec::new();
+    for c in components {
+        if !config.components.contains_key(c) {
+            unknown.push(c.chars().take(100).collect::<String>());
+        } else if seen.insert(c.as_str()) {
+            out.push(c.clone());
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(format!(
+            "unknown component{}: {}",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown.join(", ")
+        ));
+    }
+    let tenant = match tenant.map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) if config.tenants.contains_key(t) => Some(t.to_owned()),
+        Some(t) => {
+            return Err(format!(
+                "unknown tenant: {}",
+                t.chars().take(100).collect::<String>()
+            ));
+        }
+    };
+    Ok(Scope {
+        components: out,
+        tenant,
+    })
+}
+
+fn parse_form(body: &[u8]) -> SubscribeInput {
+    let mut input = SubscribeInput::default();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        match name.as_ref() {
+            "email" => input.email = value.into_owned(),
+            "components" => input.components.push(value.into_owned()),
+            "tenant" => input.tenant = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    input
+}
+
+enum BodyKind {
+    Json,
+    Form,
+}
+
+fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = ct.split(';').next()?.trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Some(BodyKind::Json),
+        "application/x-www-form-urlencoded" => Some(BodyKind::Form),
+        _ => None,
+    }
+}
+
+/// `GET /subscribe`: the form.
+async fn form(State(state): State<AppState>) -> Response {
+    form_page(&state, StatusCode::OK, None, &SubscribeInput::default())
+}
+
+/// `POST /subscribe`: a subscription request (see the module documentation).
+async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(addr)): ConnectInfo<ClientAddr>,
+    request: Request,
+) -> Response {
+    if let Err(wait) = state.subscribe_limiter.check(addr.ip()) {
+        metrics::counter!("upkeep_http_rate_limited_total").increment(1);
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Problem::too_many_requests(secs.max(1)).into_response();
+    }
+    let kind = body_kind(request.headers());
+    let body = match Bytes::from_request(request, &state).await {
+        Ok(b) => b,
+        Err(rejection) => {
+            let status = rejection.status();
+            let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "the request body is larger than this server accepts".to_owned()
+            } else {
+                "the request body could not be read".to_owned()
+            };
+            return Problem::new(status, detail)
+                .with_type("invalid-body")
+                .into_response();
+        }
+    };
+    let json = match kind {
+        Some(BodyKind::Json) => true,
+        Some(BodyKind::Form) => false,
+        None => {
+            return Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the form (`application/x-www-form-urlencoded`) or JSON \
+                 (`application/json`: {\"email\": ..., \"components\": [...], \"tenant\": ...})",
+            )
+            .with_type("invalid-body")
+            .into_response();
+        }
+    };
+    let input = if json {
+        match serde_json::from_slice::<SubscribeInput>(&body) {
+            Ok(input) => input,
+            Err(e) => {
+                let status = if e.is_data() {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                return Problem::new(
+                    status,
+                    format!("the body is not a subscription request: {e}"),
+                )
+                .with_type("invalid-body")
+                .into_response();
+            }
+        }
+    } else {
+        parse_form(&body)
+    };
+    let loaded = state.config.current();
+    let checked = normalise_email(&input.email).and_then(|email| {
+        checked_scope(&loaded.config, &input.components, input.tenant.as_deref())
+            .map(|scope| (email, scope))
+    });
+    let (email, scope) = match checked {
+        Ok(v) => v,
+        Err(why) if json => {
+            return Problem::unprocessable(format!("the subscription cannot be made: {why}"))
+                .with_type("invalid-subscription")
+                .into_response();
+        }
+        Err(why) => {
+            return form_page(&state, StatusCode::UNPROCESSABLE_ENTITY, Some(why), &input);
+        }
+    };
+    if let Err(e) = request_confirmation(&state, &loaded.config, &email, &scope).await {
+        return Problem::internal(&e).into_response();
+    }
+    if json {
+        (
+            StatusCode::ACCEPTED,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(Pending {
+                status: "pending",
+                message: PENDING_MESSAGE,
+            }),
+        )
+            .into_response()
+    } else {
+        let mut m = Message::new("Check your inbox", PENDING_MESSAGE);
+        m.paragraphs.push(
+            "Follow the link in that mail to confirm the subscription; nothing is sent \
+             before you do."
+                .into(),
+        );
+        message(&state, StatusCode::ACCEPTED, m)
+    }
+}
+
+/// Records the request and queues its confirmation mail unless one went out recently.
+async fn request_confirmation(
+    state: &AppState,
+    config: &Config,
+    email: &str,
+    scope: &Scope,
+) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    let confirm_ms =
+        i64::try_from(config.notifications.confirm_within.as_millis()).unwrap_or(i64::MAX);
+    let outcome = state
+        .store
+        .request_subscription(email, scope, confirm_ms, RESEND_AFTER_MS, now)
+        .await?;
+    if let SubscribeOutcome::SendConfirmation {
+        subscriber,
+        token,
+        expires_at,
+    } = outcome
+    {
+        links::enqueue_confirmation(&state.store, config, &subscriber, &token, expires_at, now)
+            .await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Confirming
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn expired(state: &AppState) -> Response {
+    let mut m = Message::new(
+        "This link has expired or was already used",
+        "This link has expired or was already used. Subscribe again.",
+    );
+    m.subscribe_link = true;
+    message(state, StatusCode::NOT_FOUND, m)
+}
+
+/// `GET /subscribe/confirm/{token}`: the confirmation button; changes nothing.
+async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if !is_hex(&token, CONFIRM_TOKEN_LEN) {
+        return expired(&state);
+    }
+    let mut m = Message::new(
+        "Confirm your subscription",
+        "Press the button to start receiving updates from this status page.",
+    );
+    m.button = Some(Button {
+        action: format!("/subscribe/confirm/{}", token.to_ascii_lowercase()),
+        label: "Confirm subscription",
+    });
+    message(&state, StatusCode::OK, m)
+}
+
+/// What a subscriber receives, for people.
+fn scope_items(config: &Config, s: &SubscriberRecord) -> Vec<String> {
+    let mut items = Vec::new();
+    if s.components.is_empty() {
+        items.push("Incidents and maintenance of every component".to_owned());
+    } else {
+        for id in &s.components {
+            let name = config
+                .components
+                .get(id)
+                .map_or(id.as_str(), |c| c.name.as_str());
+            items.push(format!("Incidents and maintenance of {name}"));
+        }
+    }
+    if let Some(t) = &s.tenant {
+        let name = config
+            .tenants
+            .get(t)
+            .map_or(t.as_str(), |t| t.name.as_str());
+        items.push(format!("Maintenance only when it affects {name}"));
+    }
+    items
+}
+
+/// `POST /subscribe/confirm/{token}`: confirms the subscription.
+async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if !is_hex(&token, CONFIRM_TOKEN_LEN) {
+        return expired(&state);
+    }
+    let token = token.to_ascii_lowercase();
+    match state
+        .store
+        .confirm_subscription(&token, state.clock.now())
+        .await
+    {
+        Ok(Some(subscriber)) => {
+            let loaded = state.config.current();
+            let mut m = Message::new(
+                "You are subscribed",
+                format!(
+                    "Updates will be sent to {}. You will receive:",
+                    subscriber.address
+                ),
+            );
+            m.items = scope_items(&loaded.config, &subscriber);
+            m.paragraphs
+                .push("Every mail carries a link to unsubscribe with one click.".to_owned());
+            message(&state, StatusCode::OK, m)
+        }
+        Ok(None) => expired(&state),
+        Err(e) => Problem::internal(&e).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unsubscribing
+
+fn invalid_link(state: &AppState) -> Response {
+    let mut m = Message::new(
+        "This link is not valid",
+        "This unsubscribe link is not valid. Use the link from the latest mail you received.",
+    );
+    m.subscribe_link = false;
+    message(state, StatusCode::NOT_FOUND, m)
+}
+
+/// Whether `(id, token)` is a genuine unsubscribe link; `Err` when the key cannot be read.
+async fn genuine(state: &AppState, id: &str, token: &str) -> Result<bool, StoreError> {
+    if !ids::is_id(id) || !is_hex(token, UNSUBSCRIBE_TOKEN_LEN) {
+        return Ok(false);
+    }
+    let key = state.link_key.get(&state.store).await?;
+    Ok(links::unsubscribe_token_valid(key, id, token))
+}
+
+/// `GET /unsubscribe/{id}/{token}`: the unsubscribe button; changes nothing.
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path((id, token)): Path<(String, String)>,
+) -> Response {
+    match genuine(&state, &id, &token).await {
+        Ok(true) => {
+            let mut m = Message::new(
+                "Unsubscribe",
+                "Press the button to stop receiving updates from this status page.",
+            );
+            m.button = Some(Button {
+                action: format!("/unsubscribe/{id}/{token}"),
+                label: "Unsubscribe",
+            });
+            message(&state, StatusCode::OK, m)
+        }
+        Ok(false) => invalid_link(&state),
+        Err(e) => Problem::internal(&e).into_response(),
+    }
+}
+
+/// `POST /unsubscribe/{id}/{token}` (and RFC 8058 one-click): deletes the subscriber.
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path((id, token)): Path<(String, String)>,
+) -> Response {
+    match genuine(&state, &id, &token).await {
+        Ok(true) => {}
+        Ok(false) => return invalid_link(&state),
+        Err(e) => return Problem::internal(&e).into_response(),
+    }
+    let actor = format!("subscriber:{id}");
+    if let Err(e) = state
+        .store
+        .delete_subscriber(&id, &actor, state.clock.now())
+        .await
+    {
+        return Problem::internal(&e).into_response();
+    }
+    let mut m = Message::new(
+        "You are unsubscribed",
+        "You will receive no more updates from this status page.",
+    );
+    m.subscribe_link = true;
+    message(&state, StatusCode::OK, m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_lower_cased() {
+        assert_eq!(
+            normalise_email(" Ann@Example.COM ").as_deref(),
+            Ok("ann@example.com")
+        );
+        for bad in [
+            "",
+            "ann",
+            "@example.com",
+            "ann@",
+            "a@b@c",
+            "ann smith@example.com",
+            "<script>@x.y",
+            "ann@example.com\r\nBcc: x@y.z",
+            "ann@.com",
+        ] {
+            assert!(normalise_email(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(normalise_email(&long).is_err());
+    }
+
+    #[test]
+    fn repeated_form_fields_are_all_kept() {
+        let input = parse_form(b"email=a%40b.c&components=api&components=db&tenant=&submit=x");
+        assert_eq!(input.email, "a@b.c");
+        assert_eq!(input.components, ["api", "db"]);
+        assert_eq!(input.tenant.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn the_subscribe_limiter_allows_a_burst_then_waits() {
+        let limiter = SubscribeLimiter::default();
+        let a: IpAddr = [10, 0, 0, 1].into();
+        for _ in 0..SUBSCRIBE_BURST {
+            assert!(limiter.check(a).is_ok());
+        }
+        let wait = limiter.check(a).err();
+        assert!(
+            wait.is_some_and(|w| w > Duration::from_secs(5) && w <= Duration::from_secs(10)),
+            "{wait:?}"
+        );
+    }
+}
