@@ -21,6 +21,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use upkeep_domain::notify::Notice;
 
+use crate::audit::{AuditEntry, insert_audit};
 use crate::{Store, StoreError, with_pool};
 
 /// Inserts a notice inside a transaction: `insert_notice!(&mut *tx, at_ms, &dedup_key,
@@ -406,18 +407,39 @@ impl Store {
         row.map(delivery_record).transpose()
     }
 
-    /// Puts a failed delivery back in the queue, due now (same id). `false` when there is no
-    /// failed delivery with this id.
-    pub async fn retry_delivery(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+    /// Puts a failed delivery back in the queue, due now (same id), audited. `false` when
+    /// there is no failed delivery with this id.
+    pub async fn retry_delivery(
+        &self,
+        id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let at = now.as_millisecond();
+        let Some(before) = self.get_delivery(id).await? else {
+            return Ok(false);
+        };
+        let audit = AuditEntry {
+            actor: actor.to_owned(),
+            action: "delivery.retry".into(),
+            target: format!("delivery/{id}"),
+            before: Some(serde_json::json!(before)),
+            after: None,
+        };
         let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, \
                    claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND state = 'failed'";
-        let n = with_pool!(self, pool => sqlx::query(sql)
-            .bind(now.as_millisecond())
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        let retried = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(sql).bind(at).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                insert_audit!(&mut *tx, at, &audit)?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok::<bool, StoreError>(n == 1)
+        })?;
+        Ok(retried)
     }
 
     /// Depth and age of the outbox, for `/metrics`.

@@ -784,6 +784,13 @@ async fn deliveries_outbox_and_alerts() {
     let retried: Value = r.json().await.unwrap();
     assert_eq!(retried["id"], id.as_str());
     assert_eq!(retried["state"], "pending");
+    let audit = app.store.list_audit(50, None).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "delivery.retry" && e.target == format!("delivery/{id}")),
+        "the retry is audited"
+    );
 
     // Alerts: none fire; acknowledging an unknown key is a 404, keys with `:` route.
     let alerts = app.json("/api/v1/alerts", Some(&app.viewer)).await;

@@ -162,7 +162,7 @@ pub async fn deliveries(
 /// Put a failed delivery back in the queue, due now, under the same id.
 pub async fn retry(
     State(state): State<AppState>,
-    _: Auth<Editor>,
+    Auth(caller, _): Auth<Editor>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DeliveryView>, Problem> {
     let missing = || {
@@ -171,7 +171,12 @@ pub async fn retry(
             id.chars().take(80).collect::<String>()
         ))
     };
-    if id.len() > KEY_MAX_LEN || !state.store.retry_delivery(&id, state.clock.now()).await? {
+    if id.len() > KEY_MAX_LEN
+        || !state
+            .store
+            .retry_delivery(&id, &caller.actor(), state.clock.now())
+            .await?
+    {
         return Err(missing());
     }
     match state.store.get_delivery(&id).await? {
