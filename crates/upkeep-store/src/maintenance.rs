@@ -1045,22 +1045,11 @@ impl Store {
                     after: Some(audit_json(&after, Some(&update), None)),
                 };
                 insert_audit!(&mut *tx, at, &audit)?;
-                if let Some((key, notice)) = maintenance_notice(Some(&before), &after, now) {
-                    insert_notice!(&mut *tx, at, &key, &notice)?;
-                }
-                if let Some((source, from, to, reason)) = hold_event(&before, &after) {
-                    sqlx::query(
-                        "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, \
-                         reason) VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(source)
-                    .bind(at)
-                    .bind(from)
-                    .bind(to)
-                    .bind(reason)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                let side = SideEffects {
+                    notice: maintenance_notice(Some(&before), &after, now),
+                    event: hold_event(&before, &after),
+                };
+                insert_side_effects!(&mut *tx, at, &side)?;
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;
@@ -1352,22 +1341,7 @@ impl Store {
                     .await?;
                 }
                 insert_audit!(&mut *tx, at, audit)?;
-                if let Some((key, notice)) = &side.notice {
-                    insert_notice!(&mut *tx, at, key, notice)?;
-                }
-                if let Some((source, from, to, reason)) = &side.event {
-                    sqlx::query(
-                        "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, \
-                         reason) VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(source)
-                    .bind(at)
-                    .bind(from)
-                    .bind(to)
-                    .bind(reason)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                insert_side_effects!(&mut *tx, at, side)?;
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;
@@ -1377,6 +1351,34 @@ impl Store {
         Ok(written)
     }
 }
+
+/// Writes a change's [`SideEffects`] inside its transaction; evaluates to
+/// `Result<(), sqlx::Error>`.
+macro_rules! insert_side_effects {
+    ($exec:expr, $at_ms:expr, $side:expr) => {{
+        let side: &SideEffects = $side;
+        let mut result = Ok(());
+        if let Some((key, notice)) = &side.notice {
+            result = insert_notice!($exec, $at_ms, key, notice).map(|_| ());
+        }
+        if let (Ok(()), Some((source, from, to, reason))) = (&result, &side.event) {
+            result = sqlx::query(
+                "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(source)
+            .bind($at_ms)
+            .bind(from)
+            .bind(to)
+            .bind(reason)
+            .execute($exec)
+            .await
+            .map(|_| ());
+        }
+        result
+    }};
+}
+use insert_side_effects;
 
 /// What a maintenance change writes besides the row, in the same transaction.
 #[derive(Default)]

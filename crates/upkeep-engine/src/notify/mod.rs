@@ -295,7 +295,33 @@ pub async fn fan_out(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let work = |cfg: Arc<LoadedConfig>, now: Timestamp| {
+        let store = store.clone();
+        async move {
+            // A full page means more are waiting.
+            while fan_out_once(&store, &cfg.config, now).await? >= 200 {}
+            Ok(())
+        }
+    };
+    let every = Duration::from_millis(200);
+    lease_gated("fan-out", every, config, clock, active, stop, work).await;
+}
+
+/// Runs `pass` every `period` while this replica holds the lease (`active`), until `stop`. A
+/// failed pass is logged and tried again at the next tick.
+async fn lease_gated<F, Fut>(
+    what: &'static str,
+    period: Duration,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    active: watch::Receiver<bool>,
+    stop: CancellationToken,
+    mut pass: F,
+) where
+    F: FnMut(Arc<LoadedConfig>, Timestamp) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -306,15 +332,8 @@ pub async fn fan_out(
             continue;
         }
         let cfg = Arc::clone(&config.borrow());
-        loop {
-            match fan_out_once(&store, &cfg.config, clock.now()).await {
-                Ok(n) if n >= 200 => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "notifications: fan-out failed; retrying");
-                    break;
-                }
-            }
+        if let Err(e) = pass(cfg, clock.now()).await {
+            tracing::warn!(error = %e, "notifications: {what} failed; retrying");
         }
     }
 }
@@ -508,21 +527,24 @@ pub async fn follow_alerts(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
+    let work = |cfg: Arc<LoadedConfig>, now: Timestamp| {
+        let store = store.clone();
+        async move {
+            follow_alerts_once(&store, &cfg.config, now, ALERT_SETTLE).await?;
+            Ok(())
         }
-        if !*active.borrow() {
-            continue;
-        }
-        let cfg = Arc::clone(&config.borrow());
-        if let Err(e) = follow_alerts_once(&store, &cfg.config, clock.now(), ALERT_SETTLE).await {
-            tracing::warn!(error = %e, "notifications: cannot follow operator events; retrying");
-        }
-    }
+    };
+    let every = Duration::from_millis(500);
+    lease_gated(
+        "following operator events",
+        every,
+        config,
+        clock,
+        active,
+        stop,
+        work,
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -647,21 +669,12 @@ pub async fn timers(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if !*active.borrow() {
-            continue;
-        }
-        let cfg = Arc::clone(&config.borrow());
-        if let Err(e) = timers_once(&store, &cfg.config, clock.now()).await {
-            tracing::warn!(error = %e, "notifications: timers failed; retrying");
-        }
-    }
+    let work = |cfg: Arc<LoadedConfig>, now: Timestamp| {
+        let store = store.clone();
+        async move { timers_once(&store, &cfg.config, now).await }
+    };
+    let every = Duration::from_secs(5);
+    lease_gated("timers", every, config, clock, active, stop, work).await;
 }
 
 // ---------------------------------------------------------------------------------------------
