@@ -442,6 +442,19 @@ impl Store {
         Ok(retried)
     }
 
+    /// Forgets what is done: notices fanned out and deliveries sent or given up, created before
+    /// `before`. Returns how many notices and deliveries were deleted.
+    pub async fn prune_outbox(&self, before: Timestamp) -> Result<(u64, u64), StoreError> {
+        let at = before.as_millisecond();
+        let notices = "DELETE FROM notices WHERE fanned_out_at IS NOT NULL AND created_at < $1";
+        let deliveries = "DELETE FROM deliveries WHERE state <> 'pending' AND created_at < $1";
+        let n = with_pool!(self, pool => sqlx::query(notices).bind(at).execute(pool).await
+            .map(|r| r.rows_affected()))?;
+        let d = with_pool!(self, pool => sqlx::query(deliveries).bind(at).execute(pool).await
+            .map(|r| r.rows_affected()))?;
+        Ok((n, d))
+    }
+
     /// Depth and age of the outbox, for `/metrics`.
     pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
         let sql = "SELECT \

@@ -576,6 +576,9 @@ pub struct Notifications {
     /// Time limit of one delivery attempt (HTTP or SMTP, default 10 s). A worker's claim on a
     /// delivery lasts three times this, so a crashed worker's deliveries are taken over soon.
     pub delivery_timeout: Duration,
+    /// How long notices and finished deliveries are kept (default 30 d; never less than the
+    /// longest reminder lead plus a day, so a reminder is never written twice).
+    pub retention: Duration,
 }
 
 impl Default for Notifications {
@@ -588,6 +591,7 @@ impl Default for Notifications {
             renotify_every: Duration::from_secs(4 * 3600),
             confirm_within: Duration::from_secs(48 * 3600),
             delivery_timeout: Duration::from_secs(10),
+            retention: Duration::from_secs(30 * 86_400),
         }
     }
 }

@@ -752,6 +752,7 @@ impl Sections {
         let renotify_every = f.optional(d, "renotify_every", Decoder::duration);
         let confirm_within = f.optional(d, "confirm_within", positive_duration);
         let delivery_timeout = f.optional(d, "delivery_timeout", positive_duration);
+        let retention = f.optional(d, "retention", positive_duration);
         f.finish(d);
         let defaults = Notifications::default();
         Some(Notifications {
@@ -762,6 +763,7 @@ impl Sections {
             renotify_every: renotify_every.unwrap_or(defaults.renotify_every),
             confirm_within: confirm_within.unwrap_or(defaults.confirm_within),
             delivery_timeout: delivery_timeout.unwrap_or(defaults.delivery_timeout),
+            retention: retention.unwrap_or(defaults.retention),
         })
     }
 

@@ -677,6 +677,57 @@ pub async fn timers(
     lease_gated("timers", every, config, clock, active, stop, work).await;
 }
 
+/// Where pruning of the outbox cuts at `now`: `notifications.retention` back, but never less
+/// than the longest reminder lead and a day (a reminder's notice must outlive its moment, or
+/// it would be written again).
+pub fn prune_cutoff(config: &Config, now: Timestamp) -> Timestamp {
+    let longest_lead = config
+        .maintenance
+        .policy
+        .reminders
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or_default();
+    let keep = config
+        .notifications
+        .retention
+        .max(longest_lead.saturating_add(Duration::from_secs(86_400)));
+    now.checked_sub(SignedDuration::try_from(keep).unwrap_or(SignedDuration::MAX))
+        .unwrap_or(Timestamp::MIN)
+}
+
+/// Prunes the outbox every hour while `active`, until `stop`.
+pub async fn prune(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    active: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    let work = |cfg: Arc<LoadedConfig>, now: Timestamp| {
+        let store = store.clone();
+        async move {
+            let (notices, deliveries) = store.prune_outbox(prune_cutoff(&cfg.config, now)).await?;
+            if notices + deliveries > 0 {
+                tracing::info!(notices, deliveries, "notifications: outbox pruned");
+            }
+            Ok(())
+        }
+    };
+    let every = Duration::from_secs(3600);
+    lease_gated(
+        "pruning the outbox",
+        every,
+        config,
+        clock,
+        active,
+        stop,
+        work,
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Delivery
 // ---------------------------------------------------------------------------------------------
@@ -916,6 +967,15 @@ mod tests {
         assert_eq!(due_reminder(&leads, start, late, at(1)), Some(leads[1]));
         // No reminders configured.
         assert_eq!(due_reminder(&[], start, announced, at(1)), None);
+    }
+
+    #[test]
+    fn pruning_keeps_the_retention_and_every_reminder_s_notice() {
+        let mut cfg = config();
+        let now = ts("2026-06-01T00:00:00Z");
+        assert_eq!(prune_cutoff(&cfg, now), ts("2026-05-02T00:00:00Z"));
+        cfg.maintenance.policy.reminders = vec![Duration::from_secs(45 * 86_400)];
+        assert_eq!(prune_cutoff(&cfg, now), ts("2026-04-16T00:00:00Z"));
     }
 
     fn event(source: &str, from: &str, to: &str) -> StoredMonitorEvent {

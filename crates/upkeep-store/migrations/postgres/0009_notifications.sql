@@ -12,6 +12,7 @@ CREATE TABLE notices (
     fanned_out_at  BIGINT                         -- NULL until deliveries are made for it
 );
 CREATE INDEX notices_unfanned ON notices (fanned_out_at, id);
+CREATE INDEX notices_created ON notices (created_at);
 
 -- One row per (notice, recipient). `id` is the delivery id sent on every attempt.
 CREATE TABLE deliveries (
@@ -36,6 +37,8 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
 CREATE INDEX deliveries_order ON deliveries (order_key, state, seq);
+CREATE INDEX deliveries_created ON deliveries (created_at);
+CREATE INDEX deliveries_recipient ON deliveries (recipient, state);
 
 -- Status-page subscribers: e-mail (double opt-in) or webhook (admin-made).
 CREATE TABLE subscribers (

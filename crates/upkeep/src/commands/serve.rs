@@ -208,6 +208,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
     );
     supervisor.spawn(
+        "notify-prune",
+        upkeep_engine::notify::prune(
+            store.clone(),
+            config.subscribe(),
+            clock.clone(),
+            monitoring_lease.watch(),
+            supervisor.token(),
+        ),
+    );
+    supervisor.spawn(
         "notify-deliver",
         upkeep_engine::notify::deliver(
             store.clone(),
