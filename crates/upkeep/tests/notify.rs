@@ -574,3 +574,142 @@ notifications:
     let slack = got.iter().filter(|r| r.path == "/slack").count();
     assert_eq!(slack, 2, "both alerts reach the chat");
 }
+
+/// Two replicas on one PostgreSQL database: both deliver (claims keep them apart); the lease
+/// holder is killed with `kill -9` mid-backlog; the survivor finishes every delivery, takes the
+/// lease over and fans out what happens next.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_replica_killed_mid_delivery_leaves_the_other_to_finish() {
+    let Some(base_url) = upkeep_store::testing::postgres_url("replica_killed_mid_delivery") else {
+        return;
+    };
+    const INCIDENTS: usize = 100;
+    let pg = upkeep_store::testing::TestDatabase::postgres(&base_url).await;
+    let db = pg.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = std::sync::Arc::clone(&open);
+    let rx = Receiver::start(move |_, _| {
+        if !gate.load(std::sync::atomic::Ordering::SeqCst) {
+            return Answer::Status(503);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        Answer::Status(200)
+    })
+    .await;
+    let config_path = dir.path().join("upkeep.yaml");
+    std::fs::write(
+        &config_path,
+        r#"
+page: { name: Acme Cloud, url: "https://status.acme.example", timezone: Europe/Rome }
+server:
+  rate_limit: { per_second: 0 }
+components:
+  api: { name: Public API }
+notifications:
+  delivery_timeout: 1s
+  retry: { initial: 1s, max_interval: 2s }
+"#,
+    )
+    .unwrap();
+    let token = admin_token(&db);
+    let args = ["--config", config_path.to_str().unwrap()];
+    let first = Server::start(&args, &db);
+    let second = Server::start(&args, &db);
+    let (a, b) = (
+        format!("http://{}", first.addr),
+        format!("http://{}", second.addr),
+    );
+    let c = http();
+    let (status, sub) = post_json(
+        &c,
+        format!("{a}/api/v1/subscribers"),
+        Some(&token),
+        serde_json::json!({ "url": format!("{}/hook", rx.url) }),
+    )
+    .await;
+    assert_eq!(status, 201, "{sub}");
+    let incident = |i: usize| {
+        serde_json::json!({
+            "title": format!("Incident {i}"),
+            "status": "investigating",
+            "body": "x",
+            "components": [{ "id": "api", "status": "major_outage" }],
+        })
+    };
+    for i in 0..INCIDENTS {
+        // Half the changes through each replica.
+        let base = if i % 2 == 0 { &a } else { &b };
+        let (status, _) = post_json(
+            &c,
+            format!("{base}/api/v1/incidents"),
+            Some(&token),
+            incident(i),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rx.accepted().len() < INCIDENTS / 3 {
+        assert!(Instant::now() < deadline, "deliveries did not start");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The first replica started first and holds the lease.
+    first.signal("KILL");
+    drop(first);
+    let at_kill = rx.accepted().len();
+    assert!(at_kill < INCIDENTS, "everything arrived before the kill");
+
+    // The survivor takes the lease over and fans out a new incident too.
+    let (status, _) = post_json(
+        &c,
+        format!("{b}/api/v1/incidents"),
+        Some(&token),
+        incident(INCIDENTS),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let sent = loop {
+        let sent: Vec<serde_json::Value> = c
+            .get(format!("{b}/api/v1/deliveries?state=sent&limit=1000"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if sent.len() == INCIDENTS + 1 {
+            break sent;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} delivered after the kill",
+            sent.len(),
+            INCIDENTS + 1
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut arrived: HashMap<String, usize> = HashMap::new();
+    for r in rx.accepted() {
+        *arrived
+            .entry(r.header("upkeep-delivery").unwrap().to_owned())
+            .or_default() += 1;
+    }
+    let lost: Vec<&str> = sent
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .filter(|id| !arrived.contains_key(*id))
+        .collect();
+    let twice = arrived.values().filter(|n| **n > 1).count();
+    eprintln!(
+        "replica killed after {at_kill} of {} deliveries: lost {}, arrived more than once {twice}",
+        INCIDENTS + 1,
+        lost.len()
+    );
+    assert!(lost.is_empty(), "lost: {lost:?}");
+    drop(second);
+    pg.cleanup().await;
+}
