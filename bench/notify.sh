@@ -250,6 +250,36 @@ for r in $(seq 1 "$rounds"); do
   }' <<<"$(tail -1 "$results")" >&2
 done
 rss_end=$(rss_of "$upkeep_pid")
+# --- e-mail (MAIL=1) --------------------------------------------------------------------------
+mail_out=
+if [ "${MAIL:-0}" = 1 ]; then
+  mail_n=${MAIL_N:-$n}
+  smtp_port=18394
+  mkdir -p "$dir/mail"
+  python3 scripts/smtp_sink.py --host 127.0.0.1 --port $smtp_port --dir "$dir/mail" > "$dir/sink.out" 2>"$dir/sink.err" &
+  sink_pid=$!
+  pids+=($sink_pid)
+  until grep -q ready "$dir/sink.out" 2>/dev/null; do sleep 0.05; done
+  mail_db="sqlite://$db_dir/mail.db"
+  sed "s/^components:/notifications: { smtp: { host: 127.0.0.1, port: $smtp_port, from: \"status@acme.example\" } }\ncomponents:/" \
+    "$dir/upkeep.yaml" > "$dir/mail.yaml"
+  mail_token=$("$bin" token create --role admin --name bench --database "$mail_db" 2>/dev/null)
+  "$bin" serve --config "$dir/mail.yaml" --listen 127.0.0.1:$((port + 10)) --database "$mail_db" \
+    >/dev/null 2>"$dir/upkeep-mail.log" &
+  mail_pid=$!
+  pids+=($mail_pid)
+  until curl -fs "http://127.0.0.1:$((port + 10))/readyz" >/dev/null 2>&1; do sleep 0.02; done
+  mail_load=$(wait_for_quiet)
+  echo "e-mail: $mail_n subscribers through /subscribe and the confirmation link, then one incident (load $mail_load)" >&2
+  mail_out=$(python3 bench/notify/mail.py "127.0.0.1:$((port + 10))" "$mail_token" "$mail_n" "$dir/mail" "$mail_pid" "$sink_pid") ||
+    { echo "$mail_out" >&2; echo "e-mail phase failed" >&2; exit 1; }
+  echo "$mail_out" | sed 's/^/  /' >&2
+  awk -F= -v n="$mail_n" -v ld="$mail_load" '{ v[$1] = $2 } END {
+    printf "  e-mail: %d mails, first at %.2f s, last at %.2f s: %.0f mails/s end to end; outbox empty at %.2f s; upkeep CPU %.2f s, sink CPU %.2f s; peak RSS %.1f MB; mean mail %d bytes; ok=%s\n",
+      n, v["first_mail_s"], v["last_mail_s"], n / v["last_mail_s"], v["outbox_empty_s"], v["upkeep_cpu_s"], v["sink_cpu_s"], v["rss_max_mb"], v["mean_mail_bytes"], v["ok"]
+    printf "  (double opt-in: %d subscribe requests in %.1f s, confirmation mails all at the sink %.1f s after the first request, %d confirmations in %.1f s)\n",
+      n, v["subscribe_s"], v["confirmation_mails_s"], v["confirmed"], v["confirm_s"] }' <<<"$mail_out" >&2
+fi
 echo "upkeep RSS: idle $((rss_idle / 1024)) MB, with $n subscribers $((rss_subs / 1024)) MB, after the rounds $((rss_end / 1024)) MB" >&2
 echo "upkeep log: $(grep -c . "$dir/upkeep.log" || true) lines, $(grep -ci 'warn\|error' "$dir/upkeep.log" || true) warnings/errors" >&2
 grep -i 'warn\|error' "$dir/upkeep.log" | head -5 >&2 || true

@@ -455,7 +455,22 @@ fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
 
 /// `GET /subscribe`: the form.
 async fn form(State(state): State<AppState>) -> Response {
+    if !mail_enabled(&state) {
+        let mut m = Message::new(
+            "E-mail updates are not available",
+            "This status page does not send e-mail. To hear about incidents and maintenance, \
+             follow its Atom feed (/feed.atom) or RSS feed (/feed.rss), or add its maintenance \
+             calendar (/maintenance.ics) to your calendar.",
+        );
+        m.subscribe_link = false;
+        return message(&state, StatusCode::NOT_FOUND, m);
+    }
     form_page(&state, StatusCode::OK, None, &SubscribeInput::default())
+}
+
+/// Whether this page sends mail at all (`notifications.smtp` is set).
+fn mail_enabled(state: &AppState) -> bool {
+    state.config.current().config.notifications.smtp.is_some()
 }
 
 /// `POST /subscribe`: a subscription request (see the module documentation).
@@ -468,6 +483,13 @@ async fn submit(
         metrics::counter!("upkeep_http_rate_limited_total").increment(1);
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return Problem::too_many_requests(secs.max(1)).into_response();
+    }
+    if !mail_enabled(&state) {
+        return Problem::not_found(
+            "e-mail subscriptions are off on this status page: its configuration has no \
+             `notifications.smtp`; follow /feed.atom or /maintenance.ics instead",
+        )
+        .into_response();
     }
     let kind = body_kind(request.headers());
     let body = match Bytes::from_request(request, &state).await {

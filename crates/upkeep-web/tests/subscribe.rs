@@ -38,6 +38,8 @@ components:
   api: { name: Public API, group: Core }
   db: { name: Database, group: Core }
   web: { name: Website }
+notifications:
+  smtp: { host: 127.0.0.1, port: 9, from: "status@test.example" }
 "#;
 
 const PENDING: &str = "If this address can be subscribed, a confirmation mail is on its way.";
@@ -823,4 +825,33 @@ async fn deliveries_outbox_and_alerts() {
         )
         .await;
     problem(r, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test]
+async fn without_smtp_the_page_says_it_sends_no_mail() {
+    let config = CONFIG.replace(
+        "notifications:\n  smtp: { host: 127.0.0.1, port: 9, from: \"status@test.example\" }\n",
+        "",
+    );
+    assert!(!config.contains("smtp"));
+    let app = TestApp::start(&config).await;
+    let r = fresh_client()
+        .get(app.url("/subscribe"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("does not send e-mail"), "{body}");
+    assert!(body.contains("/feed.atom"), "{body}");
+    let r = app
+        .subscribe_json(&json!({ "email": "a@example.com" }))
+        .await;
+    let p = problem(r, StatusCode::NOT_FOUND).await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("notifications.smtp"),
+        "{p}"
+    );
+    let pending = app.store.list_deliveries(None, 10).await.unwrap();
+    assert!(pending.is_empty());
 }
