@@ -435,6 +435,33 @@ async fn reminders_go_out_once_at_the_shortest_due_lead() {
             .unwrap();
         assert_eq!(reminders(pending(store.clone()).await).len(), 2);
 
+        // Postponed by an hour after its 1 h reminder: no "72 h" reminder for the new start,
+        // only a new 1 h one.
+        let moved = starts + SignedDuration::from_hours(1);
+        let edit = upkeep_store::maintenance::MaintenanceEdit {
+            starts_at: Some(moved),
+            ends_at: Some(moved + SignedDuration::from_hours(4)),
+            ..Default::default()
+        };
+        let at = starts - SignedDuration::from_mins(20);
+        // (Reset: the maintenance had not started; move it from before its start.)
+        store
+            .reschedule_maintenance(&m.id, &edit, "ops", at)
+            .await
+            .unwrap()
+            .unwrap();
+        timers_once(&store, &cfg, at + SignedDuration::from_mins(1))
+            .await
+            .unwrap();
+        let keys = reminders(pending(store.clone()).await);
+        assert_eq!(keys.len(), 2, "no reminder right after the move: {keys:?}");
+        timers_once(&store, &cfg, moved - SignedDuration::from_mins(59))
+            .await
+            .unwrap();
+        let keys = reminders(pending(store.clone()).await);
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert!(keys[2].contains(":reminder:3600:"), "{keys:?}");
+
         // A maintenance announced 2 h ahead gets no "72 h" reminder, only the 1 h one.
         let now2 = t("2026-07-01T08:00:00Z");
         let s2 = now2 + SignedDuration::from_hours(2);
@@ -546,6 +573,133 @@ async fn the_alert_follower_leaves_the_newest_events_to_settle() {
             .unwrap();
         assert_eq!(read, 1);
         assert_eq!(store.alert_states().await.unwrap().len(), 1);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn removed_sources_resolve_and_gone_subscribers_get_nothing() {
+    for db in databases("notify_removed").await {
+        let store = db.store().await;
+        let rx = Receiver::start(|_, _| Answer::Status(202)).await;
+        let cfg = loaded(config(&rx.url));
+        let start = t("2026-05-01T10:00:00Z");
+        let clock = ManualClock::new(start);
+        follow_alerts_once(&store, &cfg.config, start, Duration::ZERO)
+            .await
+            .unwrap();
+        monitor_event(&store, "api-health", "up", "down", start).await;
+        follow_alerts_once(&store, &cfg.config, start, Duration::ZERO)
+            .await
+            .unwrap();
+        drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
+        let seen = rx.accepted().len();
+        assert_eq!(seen, 2);
+
+        // The monitor leaves the configuration while down: its alert resolves (PagerDuty too)
+        // instead of repeating forever.
+        let mut without = cfg.config.clone();
+        without.monitors.remove("api-health");
+        let without = loaded(without);
+        timers_once(&store, &without.config, start).await.unwrap();
+        assert!(store.alert_states().await.unwrap().is_empty());
+        drain(&store, &without, &clock, Duration::from_secs(20)).await;
+        let got = bodies(&rx, seen);
+        let pd = &got.iter().find(|(p, _)| p == "/pd").unwrap().1;
+        assert_eq!(pd["event_action"], "resolve");
+
+        // A subscriber who unsubscribes after a delivery was made for them gets nothing.
+        let hook = format!("{}/subscriber", rx.url);
+        let sub = store
+            .create_webhook_subscriber(&hook, None, &Scope::default(), "admin", start)
+            .await
+            .unwrap();
+        let new = NewIncident {
+            title: "Slow".into(),
+            status: IncidentStatus::Investigating,
+            impact: None,
+            body: String::new(),
+            components: api_down(),
+            started_at: None,
+            auto: false,
+        };
+        store.create_incident(&new, "ops", start).await.unwrap();
+        fan_out_once(&store, &cfg.config, start).await.unwrap();
+        assert_eq!(store.outbox_stats().await.unwrap().pending, 1);
+        // Unsubscribed; then a fan-out that read the subscribers before that makes a delivery.
+        store
+            .delete_subscriber(&sub.id, "admin", start)
+            .await
+            .unwrap();
+        store.create_incident(&new, "ops", start).await.unwrap();
+        let ctx_subs = vec![sub.clone()];
+        let key = upkeep_engine::notify::links::link_key(&store)
+            .await
+            .unwrap();
+        let notices = store.unfanned_notices(10).await.unwrap();
+        let ctx = upkeep_engine::notify::FanOutContext {
+            config: &cfg.config,
+            link_key: &key,
+            subscribers: &ctx_subs,
+        };
+        let deliveries = upkeep_engine::notify::deliveries_for(&ctx, &notices[0]);
+        store
+            .fan_out(notices[0].id, "incident.opened", &deliveries, start)
+            .await
+            .unwrap();
+        let before = rx.all().len();
+        drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
+        assert_eq!(
+            rx.all().len(),
+            before,
+            "a delivery went to a gone subscriber"
+        );
+        assert!(
+            store
+                .list_deliveries(Some("pending"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_not_retried_after_a_later_one_was_sent() {
+    for db in databases("notify_retry_order").await {
+        let store = db.store().await;
+        let now = t("2026-05-01T10:00:00Z");
+        let make = |order: &str| NewDelivery {
+            id: upkeep_store::outbox::new_delivery_id(),
+            recipient: "channel:pager".into(),
+            channel: "pagerduty".into(),
+            destination: "http://127.0.0.1:9/pd".into(),
+            order_key: order.into(),
+            content: "{}".into(),
+        };
+        let (first, second) = (make("pd:alert/x"), make("pd:alert/x"));
+        store
+            .enqueue_delivery("alert.firing", &first, now)
+            .await
+            .unwrap();
+        store
+            .enqueue_delivery("alert.resolved", &second, now)
+            .await
+            .unwrap();
+        let got = store.claim_deliveries("w", now, 60_000, 10).await.unwrap();
+        assert_eq!(got.len(), 1, "one at a time per order key");
+        assert!(
+            store
+                .mark_attempt_failed(&first.id, "w", "400", None)
+                .await
+                .unwrap()
+        );
+        let got = store.claim_deliveries("w", now, 60_000, 10).await.unwrap();
+        assert_eq!(got[0].id, second.id);
+        assert!(store.mark_sent(&second.id, "w", now).await.unwrap());
+        let outcome = store.retry_delivery(&first.id, "ops", now).await.unwrap();
+        assert_eq!(outcome, upkeep_store::outbox::RetryOutcome::Overtaken);
         db.cleanup().await;
     }
 }

@@ -121,14 +121,13 @@ macro_rules! state_of {
 }
 
 impl Store {
-    /// Applies changes read from the event log and moves the follower's `cursor` to
-    /// `position`, in one transaction. A firing alert already firing only refreshes its text;
-    /// a resolved one is forgotten, with a resolved notice when a firing one went out.
+    /// Applies changes read from the event log and moves the follower's `cursor` (name,
+    /// position) forward, in one transaction. A firing alert already firing only refreshes its
+    /// text; a resolved one is forgotten, with a resolved notice when a firing one went out.
     pub async fn apply_alert_changes(
         &self,
         changes: &[AlertChange],
-        cursor: &str,
-        position: i64,
+        cursor: Option<(&str, i64)>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let at = now.as_millisecond();
@@ -188,20 +187,30 @@ impl Store {
                     }
                 }
             }
-            sqlx::query(
-                "INSERT INTO cursors (name, position, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(cursor)
-            .bind(position)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            if let Some((name, position)) = cursor {
+                // Forward only: a replica that held the lease a moment too long cannot move it
+                // back and replay events.
+                sqlx::query(
+                    "INSERT INTO cursors (name, position, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                     updated_at = excluded.updated_at WHERE cursors.position < excluded.position",
+                )
+                .bind(name)
+                .bind(position)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
             Ok::<(), StoreError>(())
         })?;
         Ok(())
+    }
+
+    /// One firing alert.
+    pub async fn alert_state(&self, key: &str) -> Result<Option<AlertStateRecord>, StoreError> {
+        let row = with_pool!(self, pool => state_of!(pool, key))?;
+        row.map(record).transpose()
     }
 
     /// Firing alerts, oldest first.
@@ -227,10 +236,12 @@ impl Store {
         let dedup = format!("alert:{}:{}:{}", seen.key, state.as_str(), at);
         let sent = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // A repeat never follows an acknowledgement that committed meanwhile.
             let n = sqlx::query(
                 "UPDATE alert_states SET notified = TRUE, last_notified_at = $1, \
                  repeats = repeats + $2 WHERE key = $3 AND \
-                 ((last_notified_at IS NULL AND $4 IS NULL) OR last_notified_at = $4)",
+                 ((last_notified_at IS NULL AND $4 IS NULL) OR last_notified_at = $4) \
+                 AND ($2 = 0 OR acknowledged_at IS NULL)",
             )
             .bind(at)
             .bind(repeat)
@@ -269,14 +280,21 @@ impl Store {
             if state.acknowledged_at.is_some() {
                 return Ok(Some(state));
             }
-            sqlx::query(
-                "UPDATE alert_states SET acknowledged_at = $1, acknowledged_by = $2 WHERE key = $3",
+            let n = sqlx::query(
+                "UPDATE alert_states SET acknowledged_at = $1, acknowledged_by = $2 \
+                 WHERE key = $3 AND acknowledged_at IS NULL",
             )
             .bind(at)
             .bind(actor)
             .bind(key)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if n == 0 {
+                // Another acknowledgement got there first.
+                tx.rollback().await?;
+                return self.alert_state(key).await;
+            }
             state.acknowledged_at = Some(now);
             state.acknowledged_by = Some(actor.to_owned());
             let audit = AuditEntry {

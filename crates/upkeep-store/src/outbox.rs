@@ -82,6 +82,8 @@ pub struct DeliveryRecord {
     pub event: String,
     pub recipient: String,
     pub channel: String,
+    /// Serialised (audit rows) as [`redact_destination`] gives it.
+    #[serde(serialize_with = "serialize_destination")]
     pub destination: String,
     #[serde(skip)]
     pub order_key: String,
@@ -151,6 +153,20 @@ fn delivery_record(row: DeliveryRow) -> Result<DeliveryRecord, StoreError> {
     })
 }
 
+/// What [`Store::retry_delivery`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// Back in the queue.
+    Retried,
+    /// No failed delivery has this id.
+    NotFailed,
+    /// A later delivery of its subject to its destination was sent: retrying would deliver out
+    /// of order.
+    Overtaken,
+    /// Its subscriber unsubscribed.
+    RecipientGone,
+}
+
 /// How deep the outbox is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct OutboxStats {
@@ -162,6 +178,26 @@ pub struct OutboxStats {
     pub oldest: Option<Timestamp>,
     /// Deliveries given up.
     pub failed: i64,
+}
+
+/// A destination fit to show or log: an e-mail address as it is, a URL as its origin only
+/// (`https://hooks.slack.com/…`): the path and query of a webhook URL may be its credential.
+pub fn redact_destination(destination: &str) -> String {
+    match url::Url::parse(destination) {
+        Ok(u) if u.has_host() => {
+            let origin = u.origin().ascii_serialization();
+            if u.path() == "/" && u.query().is_none() {
+                origin
+            } else {
+                format!("{origin}/…")
+            }
+        }
+        _ => destination.to_owned(),
+    }
+}
+
+fn serialize_destination<S: serde::Serializer>(d: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_destination(d))
 }
 
 /// A new delivery id: a random UUID (v4), fixed for the delivery's life.
@@ -190,7 +226,9 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Notices not fanned out yet, oldest first.
+    /// Notices not fanned out yet, oldest first. A notice whose payload cannot be read (written
+    /// by another version, say) is set aside — marked fanned out, logged — so it cannot stop the
+    /// ones behind it.
     pub async fn unfanned_notices(&self, limit: u32) -> Result<Vec<StoredNotice>, StoreError> {
         let sql = "SELECT id, dedup_key, payload, created_at FROM notices \
                    WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1";
@@ -198,18 +236,25 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await)?;
-        rows.into_iter()
-            .map(|(id, dedup_key, payload, created)| {
-                let notice = serde_json::from_str(&payload)
-                    .map_err(|e| StoreError::Corrupt(format!("notice {id} ({dedup_key}): {e}")))?;
-                Ok(StoredNotice {
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, dedup_key, payload, created) in rows {
+            match serde_json::from_str(&payload) {
+                Ok(notice) => out.push(StoredNotice {
                     id,
                     dedup_key,
                     notice,
                     created_at: crate::timestamp(created)?,
-                })
-            })
-            .collect()
+                }),
+                Err(e) => {
+                    tracing::error!(notice = id, key = %dedup_key, error = %e,
+                        "a notice cannot be read; it is set aside and not sent");
+                    let sql = "UPDATE notices SET fanned_out_at = created_at WHERE id = $1";
+                    with_pool!(self, pool => sqlx::query(sql).bind(id).execute(pool).await
+                        .map(|_| ()))?;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Makes a notice's deliveries and marks it fanned out, in one transaction. Deliveries that
@@ -298,30 +343,44 @@ impl Store {
     }
 
     /// Queues one delivery that no notice stands behind (a subscription's confirmation mail),
-    /// due now. Returns its id.
+    /// due now, in place of the recipient's earlier deliveries of the same `event` that are
+    /// neither sent nor being sent (an older confirmation's token no longer works). Returns its
+    /// id.
     pub async fn enqueue_delivery(
         &self,
         event: &str,
         d: &NewDelivery,
         now: Timestamp,
     ) -> Result<String, StoreError> {
-        let id = d.id.clone();
-        let sql = "INSERT INTO deliveries (id, notice_id, event, recipient, channel, destination, \
-                   order_key, content, state, attempts, next_attempt_at, created_at) \
-                   VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)";
-        with_pool!(self, pool => sqlx::query(sql)
-            .bind(&id)
-            .bind(event)
-            .bind(&d.recipient)
-            .bind(&d.channel)
-            .bind(&d.destination)
-            .bind(&d.order_key)
-            .bind(&d.content)
-            .bind(now.as_millisecond())
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(id)
+        let at = now.as_millisecond();
+        let replace = "DELETE FROM deliveries WHERE recipient = $1 AND event = $2 \
+                       AND state <> 'sent' AND (claimed_until IS NULL OR claimed_until < $3)";
+        let insert = "INSERT INTO deliveries (id, notice_id, event, recipient, channel, \
+                      destination, order_key, content, state, attempts, next_attempt_at, \
+                      created_at) VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)";
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(replace)
+                .bind(&d.recipient)
+                .bind(event)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(insert)
+                .bind(&d.id)
+                .bind(event)
+                .bind(&d.recipient)
+                .bind(&d.channel)
+                .bind(&d.destination)
+                .bind(&d.order_key)
+                .bind(&d.content)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(d.id.clone())
     }
 
     /// Records a successful attempt. `false` when the claim was lost (another worker took the
@@ -360,9 +419,11 @@ impl Store {
             Some(at) => ("pending", Some(at.as_millisecond())),
             None => ("failed", None),
         };
+        // A confirmation given up no longer needs its live token.
         let sql = "UPDATE deliveries SET state = $1, \
                    next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3, \
-                   claimed_by = NULL, claimed_until = NULL \
+                   claimed_by = NULL, claimed_until = NULL, content = CASE WHEN $1 = 'failed' \
+                   AND event = 'subscription.confirm' THEN '{}' ELSE content END \
                    WHERE id = $4 AND claimed_by = $5 AND state = 'pending'";
         let n = with_pool!(self, pool => sqlx::query(sql)
             .bind(state)
@@ -373,6 +434,15 @@ impl Store {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Deletes a claimed delivery unsent (its subscriber is gone). `false` when the claim was
+    /// lost.
+    pub async fn drop_delivery(&self, id: &str, worker: &str) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM deliveries WHERE id = $1 AND claimed_by = $2 AND state = 'pending'";
+        let n = with_pool!(self, pool => sqlx::query(sql).bind(id).bind(worker).execute(pool)
+            .await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
 
@@ -407,18 +477,38 @@ impl Store {
         row.map(delivery_record).transpose()
     }
 
-    /// Puts a failed delivery back in the queue, due now (same id), audited. `false` when
-    /// there is no failed delivery with this id.
+    /// Puts a failed delivery back in the queue, due now (same id; its age counts from now),
+    /// audited. Refused when it would arrive out of order — a later delivery of the same subject
+    /// to the same destination was already sent (a PagerDuty trigger after its resolve) — or
+    /// when its subscriber is gone.
     pub async fn retry_delivery(
         &self,
         id: &str,
         actor: &str,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<RetryOutcome, StoreError> {
         let at = now.as_millisecond();
         let Some(before) = self.get_delivery(id).await? else {
-            return Ok(false);
+            return Ok(RetryOutcome::NotFailed);
         };
+        if before.state != "failed" {
+            return Ok(RetryOutcome::NotFailed);
+        }
+        if let Some(sub) = before.recipient.strip_prefix("subscriber:")
+            && self.get_subscriber(sub).await?.is_none()
+        {
+            return Ok(RetryOutcome::RecipientGone);
+        }
+        let later = "SELECT COUNT(*) FROM deliveries WHERE order_key = $1 AND state = 'sent' \
+                     AND seq > (SELECT seq FROM deliveries WHERE id = $2)";
+        let overtaken: i64 = with_pool!(self, pool => sqlx::query_scalar(later)
+            .bind(&before.order_key)
+            .bind(id)
+            .fetch_one(pool)
+            .await)?;
+        if overtaken > 0 {
+            return Ok(RetryOutcome::Overtaken);
+        }
         let audit = AuditEntry {
             actor: actor.to_owned(),
             action: "delivery.retry".into(),
@@ -426,7 +516,7 @@ impl Store {
             before: Some(serde_json::json!(before)),
             after: None,
         };
-        let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, \
+        let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, created_at = $1, \
                    claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND state = 'failed'";
         let retried = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -439,7 +529,27 @@ impl Store {
             }
             Ok::<bool, StoreError>(n == 1)
         })?;
-        Ok(retried)
+        Ok(if retried {
+            RetryOutcome::Retried
+        } else {
+            RetryOutcome::NotFailed
+        })
+    }
+
+    /// When a maintenance was last announced to subscribers (scheduled or rescheduled), from
+    /// the outbox; `None` when no such notice is kept.
+    pub async fn last_announcement(
+        &self,
+        maintenance_id: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let sql = "SELECT MAX(created_at) FROM notices \
+                   WHERE dedup_key LIKE $1 OR dedup_key LIKE $2";
+        let at: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(format!("maintenance:{maintenance_id}:scheduled:%"))
+            .bind(format!("maintenance:{maintenance_id}:rescheduled:%"))
+            .fetch_one(pool)
+            .await)?;
+        at.map(crate::timestamp).transpose()
     }
 
     /// Forgets what is done: notices fanned out and deliveries sent or given up, created before
@@ -497,5 +607,27 @@ impl Store {
         let stored: String =
             with_pool!(self, pool => sqlx::query_scalar(select).bind(name).fetch_one(pool).await)?;
         Ok(stored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_destination;
+
+    #[test]
+    fn destinations_are_shown_without_url_paths_and_queries() {
+        assert_eq!(
+            redact_destination("https://hooks.slack.com/services/T000/B000/XXXX"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            redact_destination("http://127.0.0.1:9100/hook?token=abc"),
+            "http://127.0.0.1:9100/…"
+        );
+        assert_eq!(
+            redact_destination("https://example.com/"),
+            "https://example.com"
+        );
+        assert_eq!(redact_destination("ops@example.com"), "ops@example.com");
     }
 }

@@ -4,8 +4,9 @@
 //! - A confirmation token is shown once (in the mail) and stored as its SHA-256; it expires.
 //! - Subscribing an address that exists never changes what it receives before the new
 //!   confirmation is followed: the requested scope waits in `pending_scope`.
-//! - Unsubscribing deletes the subscriber and its deliveries not sent yet, in one transaction:
-//!   nothing more is sent once the answer says so.
+//! - Unsubscribing deletes the subscriber and its deliveries not sent (pending or failed), in
+//!   one transaction; a delivery fanned out for it afterwards finds no recipient and is not
+//!   sent: nothing more goes out once the answer says so.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -319,7 +320,7 @@ impl Store {
         let recipient = format!("subscriber:{id}");
         let deleted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM deliveries WHERE recipient = $1 AND state = 'pending'")
+            sqlx::query("DELETE FROM deliveries WHERE recipient = $1 AND state <> 'sent'")
                 .bind(&recipient)
                 .execute(&mut *tx)
                 .await?;

@@ -19,6 +19,9 @@
 //!   a subscriber already gone gets the same "unsubscribed" page; an invalid token is a 404.
 //!
 //! These `POST`s carry no bearer token: possession of the link's token is the authentication.
+//! `POST /subscribe` is refused (403) when a browser says it comes from another site
+//! (`Sec-Fetch-Site: cross-site`, or a foreign `Origin`), so other pages cannot make their
+//! visitors' browsers request confirmation mails.
 //!
 //! Rate limit: on top of the public per-address limit, `POST /subscribe` has its own per-address
 //! quota of [`SUBSCRIBE_PER_MINUTE`] (6) requests a minute — one every 10 s sustained — with
@@ -468,6 +471,29 @@ async fn form(State(state): State<AppState>) -> Response {
     form_page(&state, StatusCode::OK, None, &SubscribeInput::default())
 }
 
+/// Whether a browser says the request comes from another site (`Sec-Fetch-Site: cross-site`,
+/// or an `Origin` whose host is not the request's): another site's page posting the form for
+/// its visitors, to spread confirmation mails over many addresses. Clients that are not
+/// browsers send neither header.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    match (header("origin"), header("host")) {
+        (Some("null"), _) => true,
+        (Some(origin), Some(host)) => url::Url::parse(origin).map_or(true, |u| {
+            let origin_host = match (u.host_str(), u.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_owned(),
+                (None, _) => String::new(),
+            };
+            !origin_host.eq_ignore_ascii_case(host)
+        }),
+        _ => false,
+    }
+}
+
 /// Whether this page sends mail at all (`notifications.smtp` is set).
 fn mail_enabled(state: &AppState) -> bool {
     state.config.current().config.notifications.smtp.is_some()
@@ -483,6 +509,13 @@ async fn submit(
         metrics::counter!("upkeep_http_rate_limited_total").increment(1);
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return Problem::too_many_requests(secs.max(1)).into_response();
+    }
+    if cross_site(request.headers()) {
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "subscription requests must come from this status page's own form",
+        )
+        .into_response();
     }
     if !mail_enabled(&state) {
         return Problem::not_found(
@@ -599,8 +632,13 @@ async fn request_confirmation(
         expires_at,
     } = outcome
     {
-        links::enqueue_confirmation(&state.store, config, &subscriber, &token, expires_at, now)
-            .await?;
+        let request = links::Confirmation {
+            subscriber: &subscriber,
+            scope,
+            token: &token,
+            expires_at,
+        };
+        links::enqueue_confirmation(&state.store, config, &request, now).await?;
     }
     Ok(())
 }

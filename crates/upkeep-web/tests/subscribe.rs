@@ -612,7 +612,10 @@ async fn admins_manage_webhook_subscribers() {
             .await,
     )
     .await;
+    // Addresses are personal data: only admins list them.
     let r = app.get("/api/v1/subscribers", Some(&app.viewer)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app.get("/api/v1/subscribers", Some(&app.admin)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     assert!(
@@ -623,7 +626,7 @@ async fn admins_manage_webhook_subscribers() {
     let list: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
     let confirmed = app
-        .json("/api/v1/subscribers?confirmed=true", Some(&app.viewer))
+        .json("/api/v1/subscribers?confirmed=true", Some(&app.admin))
         .await;
     assert_eq!(confirmed.as_array().unwrap().len(), 1, "{confirmed}");
 
@@ -854,4 +857,43 @@ async fn without_smtp_the_page_says_it_sends_no_mail() {
     );
     let pending = app.store.list_deliveries(None, 10).await.unwrap();
     assert!(pending.is_empty());
+}
+
+#[tokio::test]
+async fn another_site_cannot_post_the_form_for_its_visitors() {
+    let app = TestApp::start(CONFIG).await;
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+    ] {
+        let r = fresh_client()
+            .post(app.url("/subscribe"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(name, value)
+            .body("email=victim%40example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+    }
+    assert!(
+        app.store
+            .list_deliveries(None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The page's own form (same origin) is accepted.
+    let origin = app.url("");
+    let r = fresh_client()
+        .post(app.url("/subscribe"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", origin.trim_end_matches('/'))
+        .header("sec-fetch-site", "same-origin")
+        .body("email=friend%40example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
 }

@@ -168,6 +168,38 @@ fn past_business_hours(
     start.checked_add(SignedDuration::from_millis(high)).ok()
 }
 
+/// The covered tenants' slots in a maintenance `[start, end)` under `policy`, each tenant read in
+/// its region's zone and business hours: the one plan that mails, calendars and the API share.
+/// Tenants (or regions) missing from the configuration are left out.
+pub fn maintenance_slots(
+    tenants: &std::collections::BTreeMap<String, crate::config::Tenant>,
+    regions: &std::collections::BTreeMap<String, crate::config::Region>,
+    policy: &crate::config::MaintenancePolicy,
+    covered: &[&String],
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<Vec<Slot>, SlotsError> {
+    let inputs: Vec<TenantInput> = covered
+        .iter()
+        .filter_map(|id| {
+            let t = tenants.get(*id)?;
+            let r = regions.get(&t.region)?;
+            Some(TenantInput {
+                id: (*id).clone(),
+                zone: r.timezone.clone(),
+                business_hours: r.business_hours.clone(),
+            })
+        })
+        .collect();
+    plan_slots(
+        start,
+        end,
+        &inputs,
+        policy.tenant_slot,
+        policy.outside_business_hours,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -5,8 +5,8 @@
 //!   add up rather than the first one winning, so `critical → [pager, chat]` beside
 //!   `component: db → [dba-mail]` pages and mails the DBAs for a critical database alert.
 //! - Customer notices go to confirmed subscribers whose scope covers them: all components, or
-//!   one of the notice's components; a tenant subscriber gets maintenance that covers its
-//!   tenant, and incidents like anyone else.
+//!   one of the notice's components (a notice naming no component concerns everyone); a tenant
+//!   subscriber gets maintenance that covers its tenant, and incidents like anyone else.
 
 use std::collections::BTreeSet;
 
@@ -43,8 +43,10 @@ pub struct Scope {
 
 /// Whether a subscriber with `scope` gets `notice`. Operator alerts never go to subscribers.
 pub fn subscriber_wants(scope: &Scope, notice: &Notice) -> bool {
+    // A notice about no component in particular (a platform-wide incident) concerns everyone.
     let components_match = || {
         scope.components.is_empty()
+            || notice.components().is_empty()
             || notice
                 .components()
                 .iter()
@@ -164,6 +166,7 @@ mod tests {
         assert!(subscriber_wants(&all, &incident(&["db"])));
         assert!(subscriber_wants(&api, &incident(&["db", "api"])));
         assert!(!subscriber_wants(&api, &incident(&["db"])));
+        assert!(subscriber_wants(&api, &incident(&[])), "platform-wide");
         assert!(subscriber_wants(&acme, &incident(&["db"])));
         assert!(subscriber_wants(&acme, &maintenance(&["db"], None)));
         assert!(subscriber_wants(

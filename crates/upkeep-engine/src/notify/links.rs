@@ -11,6 +11,7 @@
 
 use jiff::Timestamp;
 use upkeep_domain::config::Config;
+use upkeep_domain::notify::routing::Scope;
 use upkeep_domain::notify::signature::{link_token, link_token_valid};
 use upkeep_store::outbox::NewDelivery;
 use upkeep_store::subscribers::SubscriberRecord;
@@ -54,14 +55,23 @@ pub fn confirm_url(page_url: &str, token: &str) -> String {
 /// The event name of confirmation deliveries (their stored copy is dropped once sent).
 pub const CONFIRM_EVENT: &str = "subscription.confirm";
 
+/// A subscription request awaiting its confirmation mail.
+pub struct Confirmation<'a> {
+    pub subscriber: &'a SubscriberRecord,
+    /// What the request asks for (an existing subscriber keeps its current scope until it
+    /// confirms, so the mail must describe this one).
+    pub scope: &'a Scope,
+    /// The plain token (stored only hashed).
+    pub token: &'a str,
+    pub expires_at: Timestamp,
+}
+
 /// Queues the confirmation mail of a subscription request in the outbox (retried like any
 /// delivery). Returns the delivery id.
 pub async fn enqueue_confirmation(
     store: &Store,
     config: &Config,
-    subscriber: &SubscriberRecord,
-    token: &str,
-    expires_at: Timestamp,
+    request: &Confirmation<'_>,
     now: Timestamp,
 ) -> Result<String, StoreError> {
     let site = Site {
@@ -69,13 +79,12 @@ pub async fn enqueue_confirmation(
         url: &config.page.url,
     };
     let names = super::component_names(config);
-    let (zone, zone_name) = super::reader_zone(config, subscriber.tenant.as_deref());
+    let tenant = request.scope.tenant.as_deref();
+    let (zone, zone_name) = super::reader_zone(config, tenant);
     let reader = Reader {
         zone: &zone,
         zone_name: &zone_name,
-        tenant_name: subscriber
-            .tenant
-            .as_deref()
+        tenant_name: tenant
             .and_then(|t| config.tenants.get(t))
             .map(|t| t.name.as_str()),
         slot: None,
@@ -85,9 +94,9 @@ pub async fn enqueue_confirmation(
     let email = render::confirmation_email(
         &site,
         &reader,
-        &confirm_url(&config.page.url, token),
-        expires_at,
-        &subscriber.scope(),
+        &confirm_url(&config.page.url, request.token),
+        request.expires_at,
+        request.scope,
     );
     let content = Content::Email {
         subject: email.subject,
@@ -95,6 +104,7 @@ pub async fn enqueue_confirmation(
         html: email.html,
         unsubscribe: None,
     };
+    let subscriber = request.subscriber;
     let delivery = NewDelivery {
         id: upkeep_store::outbox::new_delivery_id(),
         recipient: format!("subscriber:{}", subscriber.id),

@@ -26,14 +26,16 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::{Channel, Config, Severity};
 use upkeep_domain::maintenance::MaintenanceStatus;
-use upkeep_domain::maintenance::slots::{TenantInput, plan_slots};
+use upkeep_domain::maintenance::slots::maintenance_slots;
 use upkeep_domain::notify::retry::Next;
 use upkeep_domain::notify::routing::{channels_for, subscriber_wants};
 use upkeep_domain::notify::{AlertNotice, AlertState, MaintenanceEvent, MaintenanceNotice, Notice};
 use upkeep_store::alerts::AlertChange;
 use upkeep_store::maintenance::MaintenanceFilter;
 use upkeep_store::monitoring::StoredMonitorEvent;
-use upkeep_store::outbox::{DeliveryRecord, NewDelivery, StoredNotice, new_delivery_id};
+use upkeep_store::outbox::{
+    DeliveryRecord, NewDelivery, StoredNotice, new_delivery_id, redact_destination,
+};
 use upkeep_store::subscribers::SubscriberRecord;
 use upkeep_store::{Store, StoreError};
 
@@ -68,35 +70,24 @@ pub fn reader_zone(config: &Config, tenant: Option<&str>) -> (TimeZone, String) 
         })
 }
 
-/// A tenant's own slot in a maintenance, when the policy can place every tenant.
+/// A tenant's own slot in a maintenance, when the policy can place every tenant (the same plan
+/// as the tenant's calendar).
 fn tenant_slot(
     config: &Config,
     m: &MaintenanceNotice,
     tenant: &str,
 ) -> Option<(Timestamp, Timestamp)> {
-    let ids: Vec<&String> = match &m.tenants {
+    let covered: Vec<&String> = match &m.tenants {
         None => config.tenants.keys().collect(),
         Some(list) => list.iter().collect(),
     };
-    let inputs: Vec<TenantInput> = ids
-        .iter()
-        .filter_map(|id| {
-            let t = config.tenants.get(*id)?;
-            let r = config.regions.get(&t.region)?;
-            Some(TenantInput {
-                id: (*id).clone(),
-                zone: r.timezone.clone(),
-                business_hours: r.business_hours.clone(),
-            })
-        })
-        .collect();
-    let policy = &config.maintenance.policy;
-    let slots = plan_slots(
+    let slots = maintenance_slots(
+        &config.tenants,
+        &config.regions,
+        &config.maintenance.policy,
+        &covered,
         m.starts_at,
         m.ends_at,
-        &inputs,
-        policy.tenant_slot,
-        policy.outside_business_hours && m.kind == "planned",
     )
     .ok()?;
     slots
@@ -125,7 +116,8 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
         url: &config.page.url,
     };
     let names = component_names(config);
-    let notice = &stored.notice;
+    let named = with_names(&stored.notice, config);
+    let notice = &named;
     let subject = notice.subject_key();
     let mut out = Vec::new();
     let json = |c: &Content| serde_json::to_string(c).unwrap_or_default();
@@ -140,7 +132,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                 let order_key = format!("{recipient}:{subject}");
                 let id = new_delivery_id();
                 let (content, channel) = if sub.kind == "webhook" {
-                    let body = render::webhook_body(&site, &id, notice);
+                    let body = render::webhook_body(&site, &id, &for_subscriber(notice, sub));
                     (Content::Json { body }, ChannelKind::Webhook)
                 } else {
                     let (zone, zone_name) = reader_zone(config, sub.tenant.as_deref());
@@ -258,6 +250,32 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
         }
     }
     out
+}
+
+/// The notice as one subscriber's webhook sees it: a tenant's subscriber sees only its own
+/// tenant in a maintenance's list (other customers are not named to it).
+fn for_subscriber(notice: &Notice, sub: &SubscriberRecord) -> Notice {
+    match (notice, &sub.tenant) {
+        (Notice::Maintenance(m), Some(tenant)) => {
+            let mut m = m.clone();
+            m.tenants = Some(vec![tenant.clone()]);
+            Notice::Maintenance(m)
+        }
+        _ => notice.clone(),
+    }
+}
+
+/// The notice with its components' display names from the configuration.
+fn with_names(notice: &Notice, config: &Config) -> Notice {
+    let mut notice = notice.clone();
+    if let Notice::Incident(i) = &mut notice {
+        for c in &mut i.components {
+            if let Some(component) = config.components.get(&c.id) {
+                c.name.clone_from(&component.name);
+            }
+        }
+    }
+    notice
 }
 
 /// Fans out the notices waiting, oldest first. Returns how many notices were handled.
@@ -514,7 +532,7 @@ pub async fn follow_alerts_once(
         }
     }
     store
-        .apply_alert_changes(&changes, ALERT_CURSOR, last, now)
+        .apply_alert_changes(&changes, Some((ALERT_CURSOR, last)), now)
         .await?;
     Ok(events.len())
 }
@@ -586,7 +604,16 @@ pub async fn timers_once(store: &Store, config: &Config, now: Timestamp) -> Resu
             continue;
         }
         let reminders = &config.maintenance.policy.reminders;
-        let Some(lead) = due_reminder(reminders, m.starts_at, m.scheduled_at, now) else {
+        if due_reminder(reminders, m.starts_at, m.scheduled_at, now).is_none() {
+            continue;
+        }
+        // Announced when last scheduled or moved (a postponed maintenance gets no "starts in
+        // 3 days" reminder 90 minutes before its new start).
+        let announced = match store.last_announcement(&m.id).await? {
+            Some(at) => at.max(m.scheduled_at),
+            None => m.scheduled_at,
+        };
+        let Some(lead) = due_reminder(reminders, m.starts_at, announced, now) else {
             continue;
         };
         let key = format!(
@@ -620,6 +647,18 @@ pub async fn timers_once(store: &Store, config: &Config, now: Timestamp) -> Resu
     // Alerts held back by a maintenance, and re-notification of those still firing.
     let every = config.notifications.renotify_every;
     for alert in store.alert_states().await? {
+        if !alert_source_exists(store, config, &alert.key).await? {
+            let detail = "its source is no longer in the configuration".to_owned();
+            let change = AlertChange::Resolve {
+                key: alert.key.clone(),
+                at: now,
+                detail,
+                event_id: 0,
+            };
+            store.apply_alert_changes(&[change], None, now).await?;
+            tracing::info!(alert = %alert.key, "alert resolved: its source was removed");
+            continue;
+        }
         if covered(store, alert.component.as_deref(), now).await? {
             continue;
         }
@@ -659,6 +698,30 @@ async fn export_gauges(store: &Store, now: Timestamp) -> Result<(), StoreError> 
         .map_or(0.0, |t| now.duration_since(t).as_secs_f64().max(0.0));
     metrics::gauge!("upkeep_outbox_oldest_age_seconds").set(age);
     Ok(())
+}
+
+/// Whether an alert's source still exists: a configured monitor, rule, SLO or backup set, or a
+/// maintenance still scheduled (pre-flight holds).
+async fn alert_source_exists(
+    store: &Store,
+    config: &Config,
+    key: &str,
+) -> Result<bool, StoreError> {
+    let base = key.split('#').next().unwrap_or(key);
+    let Some((kind, id)) = base.split_once(':') else {
+        return Ok(false);
+    };
+    Ok(match kind {
+        "monitor" => config.monitors.contains_key(id),
+        "rule" => config.rules.iter().any(|r| r.name == id),
+        "slo" => config.slos.contains_key(id),
+        "backup" | "drill" => config.backups.contains_key(id),
+        "preflight" => store
+            .get_maintenance(id)
+            .await?
+            .is_some_and(|m| m.status == MaintenanceStatus::Scheduled),
+        _ => false,
+    })
 }
 
 /// Runs the timers every few seconds while `active`, until `stop`.
@@ -750,25 +813,43 @@ impl Default for DeliverySettings {
     }
 }
 
-/// The signing secret of a webhook delivery, from the channel or the subscriber.
-async fn secret_of(
+/// Who a delivery goes to, as it stands now.
+enum Recipient {
+    /// Send, signing with this secret if any.
+    Send(Option<String>),
+    /// The subscriber unsubscribed (after the delivery was made): drop it unsent.
+    Unsubscribed,
+    /// The channel is no longer in the configuration: give the delivery up.
+    ChannelRemoved(String),
+}
+
+/// The recipient of a delivery and its signing secret, from the configuration's channel or the
+/// subscriber's row.
+async fn recipient_of(
     store: &Store,
     config: &Config,
     d: &DeliveryRecord,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Recipient, StoreError> {
     if let Some(id) = d.recipient.strip_prefix("channel:") {
         return Ok(match config.notifications.channels.get(id) {
-            Some(Channel::Webhook { secret, .. }) => secret.clone(),
-            _ => None,
+            Some(Channel::Webhook { secret, .. }) => Recipient::Send(secret.clone()),
+            Some(_) => Recipient::Send(None),
+            None => Recipient::ChannelRemoved(id.to_owned()),
         });
     }
     if let Some(id) = d.recipient.strip_prefix("subscriber:") {
-        return Ok(store.get_subscriber(id).await?.and_then(|s| s.secret));
+        return Ok(match store.get_subscriber(id).await? {
+            Some(s) => Recipient::Send(s.secret),
+            None => Recipient::Unsubscribed,
+        });
     }
-    Ok(None)
+    Ok(Recipient::Send(None))
 }
 
-/// Sends one claimed delivery and records the outcome.
+/// Sends one claimed delivery and records the outcome. `claimed_at`: when the claim was
+/// taken; an attempt that could not start within one time limit of it is put back instead of
+/// sent, so it always ends inside the claim (three time limits) and no other worker can take
+/// the delivery while it is in flight.
 async fn attempt(
     store: &Store,
     config: &Config,
@@ -776,7 +857,10 @@ async fn attempt(
     worker: &str,
     d: DeliveryRecord,
     clock: &SharedClock,
+    claimed_at: Timestamp,
 ) -> Result<(), StoreError> {
+    let notifications = &config.notifications;
+    let shown = redact_destination(&d.destination);
     let Some(channel) = ChannelKind::parse(&d.channel) else {
         store
             .mark_attempt_failed(&d.id, worker, "unknown channel", None)
@@ -791,7 +875,36 @@ async fn attempt(
             return Ok(());
         }
     };
-    let secret = secret_of(store, config, &d).await?;
+    // Older than the retry policy allows (its attempts kept dying with their worker): give up.
+    let max_age =
+        SignedDuration::try_from(notifications.retry.max_age).unwrap_or(SignedDuration::MAX);
+    if clock.now().duration_since(d.created_at) >= max_age {
+        let msg = "given up: older than notifications.retry.max_age";
+        store.mark_attempt_failed(&d.id, worker, msg, None).await?;
+        return Ok(());
+    }
+    let secret = match recipient_of(store, config, &d).await? {
+        Recipient::Send(secret) => secret,
+        Recipient::Unsubscribed => {
+            store.drop_delivery(&d.id, worker).await?;
+            tracing::info!(delivery = %d.id, recipient = %d.recipient, "subscriber gone: not sent");
+            return Ok(());
+        }
+        Recipient::ChannelRemoved(id) => {
+            let msg = format!("channel `{id}` is no longer in the configuration");
+            store.mark_attempt_failed(&d.id, worker, &msg, None).await?;
+            return Ok(());
+        }
+    };
+    let limit =
+        SignedDuration::try_from(notifications.delivery_timeout).unwrap_or(SignedDuration::MAX);
+    if clock.now().duration_since(claimed_at) > limit {
+        let msg = "not attempted: the claim was too old to finish the attempt inside it";
+        store
+            .mark_attempt_failed(&d.id, worker, msg, Some(clock.now()))
+            .await?;
+        return Ok(());
+    }
     let out = Outgoing {
         delivery_id: &d.id,
         event: &d.event,
@@ -804,9 +917,13 @@ async fn attempt(
     let now = clock.now();
     match result {
         Ok(()) => {
-            store.mark_sent(&d.id, worker, now).await?;
-            metrics::counter!("upkeep_notifications_sent_total", "channel" => channel.as_str())
-                .increment(1);
+            if store.mark_sent(&d.id, worker, now).await? {
+                metrics::counter!("upkeep_notifications_sent_total", "channel" => channel.as_str())
+                    .increment(1);
+            } else {
+                tracing::warn!(delivery = %d.id, recipient = %d.recipient,
+                    "sent after this worker's claim ended: another worker may send it again");
+            }
         }
         Err(e) => {
             metrics::counter!("upkeep_notification_failures_total", "channel" => channel.as_str())
@@ -815,8 +932,7 @@ async fn attempt(
             let next = if e.permanent {
                 Next::GiveUp
             } else {
-                config
-                    .notifications
+                notifications
                     .retry
                     .next(d.created_at, now, attempts, rand::random::<f64>())
             };
@@ -825,11 +941,11 @@ async fn attempt(
                 Next::GiveUp => None,
             };
             if retry_at.is_none() {
-                tracing::error!(delivery = %d.id, destination = %d.destination, error = %e.message,
-                    "notification given up");
+                tracing::error!(delivery = %d.id, recipient = %d.recipient, destination = %shown,
+                    error = %e.message, "notification given up");
             } else {
-                tracing::warn!(delivery = %d.id, destination = %d.destination, error = %e.message,
-                    attempts, "notification failed; will retry");
+                tracing::warn!(delivery = %d.id, recipient = %d.recipient, destination = %shown,
+                    error = %e.message, attempts, "notification failed; will retry");
             }
             store
                 .mark_attempt_failed(&d.id, worker, &e.message, retry_at)
@@ -854,8 +970,9 @@ pub async fn deliver_once(
         .delivery_timeout
         .saturating_mul(3);
     let claim_ms = i64::try_from(claim.as_millis()).unwrap_or(i64::MAX);
+    let claimed_at = clock.now();
     let batch = store
-        .claim_deliveries(&settings.worker, clock.now(), claim_ms, settings.batch)
+        .claim_deliveries(&settings.worker, claimed_at, claim_ms, settings.batch)
         .await?;
     let n = batch.len();
     let mut set = JoinSet::new();
@@ -867,9 +984,18 @@ pub async fn deliver_once(
             settings.worker.clone(),
             clock.clone(),
         );
-        set.spawn(
-            async move { attempt(&store, &config.config, &senders, &worker, d, &clock).await },
-        );
+        set.spawn(async move {
+            attempt(
+                &store,
+                &config.config,
+                &senders,
+                &worker,
+                d,
+                &clock,
+                claimed_at,
+            )
+            .await
+        });
     }
     while let Some(done) = set.join_next().await {
         match done {

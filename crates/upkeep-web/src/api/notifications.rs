@@ -8,9 +8,10 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use upkeep_store::alerts::AlertStateRecord;
-use upkeep_store::outbox::DeliveryRecord;
+use upkeep_store::outbox::{DeliveryRecord, RetryOutcome, redact_destination};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG_NOTIFICATIONS, instant};
@@ -35,7 +36,8 @@ pub struct DeliveryView {
     pub recipient: String,
     /// `email`, `webhook`, `slack` or `pagerduty`.
     pub channel: String,
-    /// The address or URL.
+    /// The address, or the URL's origin (its path and query may be a credential, as in Slack's
+    /// webhook URLs, and are not shown).
     pub destination: String,
     /// `pending`, `sent` or `failed`.
     pub state: String,
@@ -56,7 +58,7 @@ impl From<DeliveryRecord> for DeliveryView {
             event: d.event,
             recipient: d.recipient,
             channel: d.channel,
-            destination: d.destination,
+            destination: redact_destination(&d.destination),
             state: d.state,
             attempts: d.attempts,
             next_attempt_at: instant(d.next_attempt_at),
@@ -158,8 +160,11 @@ pub async fn deliveries(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The delivery's id")),
     responses((status = 200, body = DeliveryView), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 404, body = Problem)))]
-/// Put a failed delivery back in the queue, due now, under the same id.
+              (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem)))]
+/// Put a failed delivery back in the queue, due now, under the same id. Refused (409) when a
+/// later delivery of the same subject to the same destination was sent already (it would
+/// arrive out of order) or its subscriber unsubscribed.
 pub async fn retry(
     State(state): State<AppState>,
     Auth(caller, _): Auth<Editor>,
@@ -171,13 +176,29 @@ pub async fn retry(
             id.chars().take(80).collect::<String>()
         ))
     };
-    if id.len() > KEY_MAX_LEN
-        || !state
-            .store
-            .retry_delivery(&id, &caller.actor(), state.clock.now())
-            .await?
-    {
+    if id.len() > KEY_MAX_LEN {
         return Err(missing());
+    }
+    match state
+        .store
+        .retry_delivery(&id, &caller.actor(), state.clock.now())
+        .await?
+    {
+        RetryOutcome::Retried => {}
+        RetryOutcome::NotFailed => return Err(missing()),
+        RetryOutcome::Overtaken => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "a later notification of the same subject reached this destination already; \
+                 sending this one now would deliver them out of order",
+            ));
+        }
+        RetryOutcome::RecipientGone => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "the subscriber of this delivery has unsubscribed",
+            ));
+        }
     }
     match state.store.get_delivery(&id).await? {
         Some(d) => Ok(Json(d.into())),

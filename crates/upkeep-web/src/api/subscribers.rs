@@ -13,7 +13,7 @@ use upkeep_store::subscribers::SubscriberRecord;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG_SUBSCRIBERS, instant};
-use crate::auth::{Admin, Auth, Viewer};
+use crate::auth::{Admin, Auth};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -113,11 +113,12 @@ fn checked_url(raw: &str) -> Result<String, Problem> {
 #[utoipa::path(get, path = "/api/v1/subscribers", tag = TAG_SUBSCRIBERS, security(("bearer" = [])),
     params(ListQuery),
     responses((status = 200, body = [SubscriberView]), (status = 400, body = Problem),
-              (status = 401, body = Problem)))]
-/// E-mail and webhook subscribers, oldest first. Secrets and tokens are never shown.
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+/// E-mail and webhook subscribers, oldest first (admin: addresses are personal data and
+/// webhook URLs may carry credentials). Secrets and tokens are never shown.
 pub async fn list(
     State(state): State<AppState>,
-    _: Auth<Viewer>,
+    _: Auth<Admin>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<SubscriberView>>, Problem> {
     let limit = q.limit.unwrap_or(1000).clamp(1, LIST_MAX);

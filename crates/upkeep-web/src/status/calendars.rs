@@ -29,7 +29,8 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use upkeep_domain::calendar::{self, Event, EventStatus};
 use upkeep_domain::config::{TenantSel, Window};
-use upkeep_domain::maintenance::{MaintenanceStatus, Slot, TenantInput, materialise, plan_slots};
+use upkeep_domain::maintenance::slots::maintenance_slots;
+use upkeep_domain::maintenance::{MaintenanceStatus, Slot, materialise};
 use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::model::Model;
@@ -254,24 +255,13 @@ fn slots_by_maintenance(m: &Model) -> HashMap<&str, HashMap<String, Option<Slot>
                 .filter(|id| m.tenants.contains_key(*id))
                 .collect(),
         };
-        let inputs: Vec<TenantInput> = covered
-            .iter()
-            .filter_map(|id| {
-                let t = m.tenants.get(*id)?;
-                let reg = m.regions.get(&t.region)?;
-                Some(TenantInput {
-                    id: (*id).clone(),
-                    zone: reg.timezone.clone(),
-                    business_hours: reg.business_hours.clone(),
-                })
-            })
-            .collect();
-        let planned = plan_slots(
+        let planned = maintenance_slots(
+            &m.tenants,
+            &m.regions,
+            policy,
+            &covered,
             r.starts_at,
             r.ends_at,
-            &inputs,
-            policy.tenant_slot,
-            policy.outside_business_hours,
         )
         .ok();
         let per_tenant = covered
