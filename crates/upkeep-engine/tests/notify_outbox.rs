@@ -703,3 +703,39 @@ async fn a_failed_delivery_is_not_retried_after_a_later_one_was_sent() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn monitors_already_down_when_notifications_start_are_alerted() {
+    for db in databases("notify_first_run").await {
+        let store = db.store().await;
+        let cfg = config("http://127.0.0.1:9");
+        let now = t("2026-05-01T10:00:00Z");
+        let row = |id: &str, status: &str| upkeep_store::monitoring::MonitorStateRow {
+            monitor_id: id.into(),
+            status: status.into(),
+            consecutive_failures: 3,
+            consecutive_successes: 0,
+            changed_at: now - SignedDuration::from_mins(5),
+            last_check_at: Some(now),
+            paused: false,
+        };
+        store
+            .save_monitor_states(&[row("api-health", "down"), row("db-port", "up")])
+            .await
+            .unwrap();
+        follow_alerts_once(&store, &cfg, now, Duration::ZERO)
+            .await
+            .unwrap();
+        let alerts = store.alert_states().await.unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].key, "monitor:api-health");
+        assert!(alerts[0].notified);
+        // Only once: a second look changes nothing.
+        follow_alerts_once(&store, &cfg, now, Duration::ZERO)
+            .await
+            .unwrap();
+        let notices = store.unfanned_notices(10).await.unwrap();
+        assert_eq!(notices.len(), 1);
+        db.cleanup().await;
+    }
+}

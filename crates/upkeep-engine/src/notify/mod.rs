@@ -492,9 +492,38 @@ pub async fn follow_alerts_once(
     let cursor = match store.cursor(ALERT_CURSOR).await? {
         Some(c) => c,
         None => {
-            // A database never followed: start at its present, not at the beginning of time.
+            // A database never followed: start at its present, not at the beginning of time,
+            // but with the monitors that are down now (they would otherwise page only after
+            // they recover and fail again).
             let start = store.last_monitor_event_before(now).await?;
-            store.set_cursor(ALERT_CURSOR, start, now).await?;
+            let mut changes = Vec::new();
+            for state in store.load_monitor_states().await? {
+                let Some(m) = config.monitors.get(&state.monitor_id) else {
+                    continue;
+                };
+                if state.status != "down" || state.paused {
+                    continue;
+                }
+                let notice = AlertNotice {
+                    key: format!("monitor:{}", state.monitor_id),
+                    state: AlertState::Firing,
+                    severity: m.severity,
+                    component: Some(m.component.clone()),
+                    summary: format!("monitor `{}` is down ({})", state.monitor_id, m.component),
+                    detail: "down when notifications started".to_owned(),
+                    since: state.changed_at,
+                    at: now,
+                };
+                let suppressed = covered(store, notice.component.as_deref(), now).await?;
+                changes.push(AlertChange::Fire {
+                    notice,
+                    suppressed,
+                    event_id: start,
+                });
+            }
+            store
+                .apply_alert_changes(&changes, Some((ALERT_CURSOR, start)), now)
+                .await?;
             start
         }
     };
