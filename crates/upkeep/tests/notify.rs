@@ -347,6 +347,11 @@ async fn a_customer_subscribes_confirms_gets_their_mails_and_unsubscribes() {
     );
     assert!(mail.text.contains("America/New_York"), "{}", mail.text);
     assert!(mail.text.contains("Globex"), "{}", mail.text);
+    assert!(
+        mail.text.contains("/tenants/globex/maintenance.ics"),
+        "the tenant's own calendar: {}",
+        mail.text
+    );
 
     // One-click unsubscribe (RFC 8058), then nothing more.
     let unsubscribe = link_path(&list_unsubscribe, "/unsubscribe/");

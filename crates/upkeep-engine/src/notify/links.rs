@@ -87,6 +87,7 @@ pub async fn enqueue_confirmation(
         tenant_name: tenant
             .and_then(|t| config.tenants.get(t))
             .map(|t| t.name.as_str()),
+        tenant_id: tenant,
         slot: None,
         unsubscribe_url: None,
         component_names: &names,

@@ -150,6 +150,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             .as_deref()
                             .and_then(|t| config.tenants.get(t))
                             .map(|t| t.name.as_str()),
+                        tenant_id: sub.tenant.as_deref(),
                         slot,
                         unsubscribe_url: Some(&unsubscribe),
                         component_names: &names,
@@ -189,6 +190,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             zone: &config.page.timezone,
                             zone_name: &config.page.timezone_name,
                             tenant_name: None,
+                            tenant_id: None,
                             slot: None,
                             unsubscribe_url: None,
                             component_names: &names,

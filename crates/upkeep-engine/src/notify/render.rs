@@ -98,6 +98,8 @@ pub struct Reader<'a> {
     pub zone_name: &'a str,
     /// The tenant's display name, for a tenant's subscriber.
     pub tenant_name: Option<&'a str>,
+    /// The tenant's id, for the link to its own maintenance calendar.
+    pub tenant_id: Option<&'a str>,
     /// This tenant's slot within the maintenance window.
     pub slot: Option<(Timestamp, Timestamp)>,
     /// The reader's one-click unsubscribe link.
@@ -471,6 +473,13 @@ fn maintenance_message(site: &Site, reader: &Reader, n: &MaintenanceNotice) -> M
         },
     );
     m.markdown("Details", &n.description);
+    if n.event != MaintenanceEvent::Cancelled && n.event != MaintenanceEvent::Completed {
+        let calendar = match reader.tenant_id {
+            Some(t) => format!("{}/tenants/{t}/maintenance.ics", site.url),
+            None => format!("{}/maintenance.ics", site.url),
+        };
+        m.fact("Calendar", calendar);
+    }
     m.action = Some((
         "View the maintenance".to_owned(),
         format!("{}/maintenance/{}", site.url, n.id),
@@ -1122,6 +1131,7 @@ mod tests {
             zone,
             zone_name,
             tenant_name: None,
+            tenant_id: None,
             slot: None,
             unsubscribe_url: None,
             component_names: names,
