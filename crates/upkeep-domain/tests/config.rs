@@ -596,3 +596,45 @@ fn a_counted_rule_needs_a_first_day() {
     );
     parse_ok(&with_start, &no_env);
 }
+
+#[test]
+fn notification_settings_have_defaults_and_are_checked() {
+    let config = parse_ok(PAGE, &no_env);
+    let n = &config.notifications;
+    assert_eq!(n.retry.initial, Duration::from_secs(10));
+    assert_eq!(n.retry.max_interval, Duration::from_secs(600));
+    assert_eq!(n.retry.max_age, Duration::from_secs(3 * 86_400));
+    assert_eq!(n.renotify_every, Duration::from_secs(4 * 3600));
+    assert_eq!(n.confirm_within, Duration::from_secs(48 * 3600));
+    assert_eq!(n.delivery_timeout, Duration::from_secs(10));
+    assert_eq!(n.retention, Duration::from_secs(30 * 86_400));
+
+    let text = format!(
+        "{PAGE}components:\n  api: {{ name: API }}\nmonitors:\n  m: {{ component: api, tcp: {{ address: \"127.0.0.1:1\" }}, severity: warning }}\nnotifications:\n  renotify_every: 0s\n  retry: {{ initial: 1s, max_interval: 1m, max_age: 1d }}\n  smtp: {{ host: mail.example, from: \"s@example.com\", tls: starttls, ca_file: /etc/ssl/ca.pem }}\n"
+    );
+    let config = parse_ok(&text, &no_env);
+    assert_eq!(config.monitors["m"].severity, Severity::Warning);
+    assert!(config.notifications.renotify_every.is_zero());
+    assert_eq!(
+        config.notifications.retry.max_age,
+        Duration::from_secs(86_400)
+    );
+    let smtp = config.notifications.smtp.as_ref().unwrap();
+    assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::Starttls));
+    assert_eq!(
+        smtp.ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/ssl/ca.pem"))
+    );
+
+    let text = format!(
+        "{PAGE}notifications:\n  retry: {{ initial: 1h, max_interval: 1m }}\n  delivery_timeout: 0s\n  retension: 1d\n"
+    );
+    assert_eq!(
+        problems_of(&text),
+        vec![
+            "3:10: `initial` must not be longer than `max_interval`",
+            "4:21: must be greater than zero",
+            "5:3: unknown key `retension`; did you mean `retention`?",
+        ]
+    );
+}
