@@ -32,7 +32,8 @@
 # records the load it started under either way.
 # DB_DIR (default: a fresh temporary directory on disk) puts the SQLite file elsewhere, e.g.
 # DB_DIR=/dev/shm to take the disk's fsync out of the figures (a diagnostic, not a deployment).
-# KEEP=1 keeps the working directory (database, logs).
+# KEEP=1 keeps the working directory (database, logs). BIN (default target/release/upkeep) and
+# REV (default `git describe --always --dirty` here) name another build.
 # Needs: nginx and wrk (UPKEEP_BENCH_DEPS=1 bash scripts/test-deps.sh), sqlite3, jq, curl,
 # python3, and `cargo build --release -p upkeep`.
 set -euo pipefail
@@ -152,7 +153,10 @@ outbox() {
   curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/outbox"
 }
 
-echo "upkeep $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($bin), $("$nginx" -v 2>&1 | sed 's/.*: //'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); cores: $(nproc); nginx workers: $(pgrep -c -P "$(cat "$dir/nginx/nginx.pid")")" >&2
+# The build measured: this checkout's commit (-dirty with uncommitted changes); set REV when BIN
+# is a binary built from another tree.
+rev=${REV:-$(git describe --always --dirty 2>/dev/null || echo '?')}
+echo "upkeep $rev ($bin, $(stat -c %y "$bin" | cut -d. -f1)), $("$nginx" -v 2>&1 | sed 's/.*: //'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); cores: $(nproc); nginx workers: $(pgrep -c -P "$(cat "$dir/nginx/nginx.pid")")" >&2
 echo "database: $db_file ($(df --output=fstype "$db_dir" | tail -1 | tr -d ' '))" >&2
 
 load_reg=$(cut -d' ' -f1 /proc/loadavg)
