@@ -509,6 +509,7 @@ async fn two_workers_never_claim_the_same_delivery() {
                 channel: "webhook".into(),
                 destination: "http://127.0.0.1:9/".into(),
                 order_key: format!("k{i}"),
+                subject: "test".into(),
                 content: "{}".into(),
             };
             store.enqueue_delivery("test", &d, now).await.unwrap();
@@ -676,6 +677,7 @@ async fn a_failed_delivery_is_not_retried_after_a_later_one_was_sent() {
             channel: "pagerduty".into(),
             destination: "http://127.0.0.1:9/pd".into(),
             order_key: order.into(),
+            subject: "alert/x".into(),
             content: "{}".into(),
         };
         let (first, second) = (make("pd:alert/x"), make("pd:alert/x"));

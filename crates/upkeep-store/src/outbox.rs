@@ -66,8 +66,11 @@ pub struct NewDelivery {
     pub channel: String,
     /// Address or URL.
     pub destination: String,
-    /// Deliveries with one key go out one at a time, in order.
+    /// Deliveries with one key (one destination) go out one at a time, in order.
     pub order_key: String,
+    /// What the delivery is about (`incident/ID`, ...): a failed one is not retried after a
+    /// later one of the same subject reached the destination.
+    pub subject: String,
     /// JSON of what is sent.
     pub content: String,
 }
@@ -87,6 +90,7 @@ pub struct DeliveryRecord {
     pub destination: String,
     #[serde(skip)]
     pub order_key: String,
+    pub subject: String,
     #[serde(skip)]
     pub content: String,
     /// `pending`, `sent` or `failed`.
@@ -108,6 +112,7 @@ type DeliveryRow = (
     String,
     String,
     String,
+    String,
     i64,
     i64,
     Option<String>,
@@ -115,7 +120,7 @@ type DeliveryRow = (
     Option<i64>,
 );
 
-const DELIVERY_COLUMNS: &str = "id, notice_id, event, recipient, channel, destination, order_key, \
+const DELIVERY_COLUMNS: &str = "id, notice_id, event, recipient, channel, destination, order_key, subject, \
     content, state, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 fn delivery_record(row: DeliveryRow) -> Result<DeliveryRecord, StoreError> {
@@ -127,6 +132,7 @@ fn delivery_record(row: DeliveryRow) -> Result<DeliveryRecord, StoreError> {
         channel,
         destination,
         order_key,
+        subject,
         content,
         state,
         attempts,
@@ -143,6 +149,7 @@ fn delivery_record(row: DeliveryRow) -> Result<DeliveryRecord, StoreError> {
         channel,
         destination,
         order_key,
+        subject,
         content,
         state,
         attempts,
@@ -151,6 +158,20 @@ fn delivery_record(row: DeliveryRow) -> Result<DeliveryRecord, StoreError> {
         created_at: crate::timestamp(created)?,
         sent_at: sent.map(crate::timestamp).transpose()?,
     })
+}
+
+/// How an attempt ended, as [`Store::record_outcomes`] writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The receiver took it.
+    Sent,
+    /// It failed: tried again at `retry_at`, or given up with `None`.
+    Failed {
+        error: String,
+        retry_at: Option<Timestamp>,
+    },
+    /// Not sent and forgotten (its subscriber is gone).
+    Dropped,
 }
 
 /// What [`Store::retry_delivery`] did.
@@ -274,8 +295,9 @@ impl Store {
             for d in deliveries {
                 made += sqlx::query(
                     "INSERT INTO deliveries (id, notice_id, event, recipient, channel, \
-                     destination, order_key, content, state, attempts, next_attempt_at, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) \
+                     destination, order_key, subject, content, state, attempts, \
+                     next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, 'pending', 0, $9, $9) \
                      ON CONFLICT (notice_id, recipient, destination) DO NOTHING",
                 )
                 .bind(&d.id)
@@ -287,6 +309,7 @@ impl Store {
                 .bind(&d.order_key)
                 .bind(&d.content)
                 .bind(at)
+                .bind(&d.subject)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -356,8 +379,9 @@ impl Store {
         let replace = "DELETE FROM deliveries WHERE recipient = $1 AND event = $2 \
                        AND state <> 'sent' AND (claimed_until IS NULL OR claimed_until < $3)";
         let insert = "INSERT INTO deliveries (id, notice_id, event, recipient, channel, \
-                      destination, order_key, content, state, attempts, next_attempt_at, \
-                      created_at) VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)";
+                      destination, order_key, subject, content, state, attempts, \
+                      next_attempt_at, created_at) \
+                      VALUES ($1, NULL, $2, $3, $4, $5, $6, $9, $7, 'pending', 0, $8, $8)";
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(replace)
@@ -375,12 +399,70 @@ impl Store {
                 .bind(&d.order_key)
                 .bind(&d.content)
                 .bind(at)
+                .bind(&d.subject)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
             Ok::<(), StoreError>(())
         })?;
         Ok(d.id.clone())
+    }
+
+    /// Records the outcomes of attempts by `worker`, in one transaction (one commit for a
+    /// whole group: on SQLite, many small write transactions mostly wait on each other's
+    /// locks). Each outcome applies only while the worker's claim holds (`claimed_by`); the
+    /// result says, per outcome, whether it did.
+    pub async fn record_outcomes(
+        &self,
+        worker: &str,
+        outcomes: &[(String, DeliveryOutcome)],
+        now: Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        // A confirmation mail carries a live token: once sent or given up, its stored copy is
+        // dropped.
+        let sent = "UPDATE deliveries SET state = 'sent', sent_at = $1, claimed_by = NULL, \
+                    claimed_until = NULL, last_error = NULL, content = CASE WHEN event = \
+                    'subscription.confirm' THEN '{}' ELSE content END \
+                    WHERE id = $2 AND claimed_by = $3 AND state = 'pending'";
+        let failed = "UPDATE deliveries SET state = $1, \
+                      next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3, \
+                      claimed_by = NULL, claimed_until = NULL, content = CASE WHEN $1 = 'failed' \
+                      AND event = 'subscription.confirm' THEN '{}' ELSE content END \
+                      WHERE id = $4 AND claimed_by = $5 AND state = 'pending'";
+        let dropped =
+            "DELETE FROM deliveries WHERE id = $1 AND claimed_by = $2 AND state = 'pending'";
+        let at = now.as_millisecond();
+        let applied = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut applied = Vec::with_capacity(outcomes.len());
+            for (id, outcome) in outcomes {
+                let n = match outcome {
+                    DeliveryOutcome::Sent => {
+                        sqlx::query(sent).bind(at).bind(id).bind(worker).execute(&mut *tx).await?
+                    }
+                    DeliveryOutcome::Failed { error, retry_at } => {
+                        let error: String = error.chars().take(1000).collect();
+                        let state = if retry_at.is_some() { "pending" } else { "failed" };
+                        sqlx::query(failed)
+                            .bind(state)
+                            .bind(retry_at.map(|t| t.as_millisecond()))
+                            .bind(&error)
+                            .bind(id)
+                            .bind(worker)
+                            .execute(&mut *tx)
+                            .await?
+                    }
+                    DeliveryOutcome::Dropped => {
+                        sqlx::query(dropped).bind(id).bind(worker).execute(&mut *tx).await?
+                    }
+                }
+                .rows_affected();
+                applied.push(n == 1);
+            }
+            tx.commit().await?;
+            Ok::<Vec<bool>, StoreError>(applied)
+        })?;
+        Ok(applied)
     }
 
     /// Records a successful attempt. `false` when the claim was lost (another worker took the
@@ -391,19 +473,8 @@ impl Store {
         worker: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        // A confirmation mail carries a live token: once sent, its stored copy is dropped.
-        let sql = "UPDATE deliveries SET state = 'sent', sent_at = $1, claimed_by = NULL, \
-                   claimed_until = NULL, last_error = NULL, content = CASE WHEN event = \
-                   'subscription.confirm' THEN '{}' ELSE content END \
-                   WHERE id = $2 AND claimed_by = $3 AND state = 'pending'";
-        let n = with_pool!(self, pool => sqlx::query(sql)
-            .bind(now.as_millisecond())
-            .bind(id)
-            .bind(worker)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        let outcome = [(id.to_owned(), DeliveryOutcome::Sent)];
+        Ok(self.record_outcomes(worker, &outcome, now).await? == [true])
     }
 
     /// Records a failed attempt: tried again at `retry_at`, or given up (`failed`) with `None`.
@@ -414,36 +485,25 @@ impl Store {
         error: &str,
         retry_at: Option<Timestamp>,
     ) -> Result<bool, StoreError> {
-        let error: String = error.chars().take(1000).collect();
-        let (state, next) = match retry_at {
-            Some(at) => ("pending", Some(at.as_millisecond())),
-            None => ("failed", None),
+        let outcome = DeliveryOutcome::Failed {
+            error: error.to_owned(),
+            retry_at,
         };
-        // A confirmation given up no longer needs its live token.
-        let sql = "UPDATE deliveries SET state = $1, \
-                   next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3, \
-                   claimed_by = NULL, claimed_until = NULL, content = CASE WHEN $1 = 'failed' \
-                   AND event = 'subscription.confirm' THEN '{}' ELSE content END \
-                   WHERE id = $4 AND claimed_by = $5 AND state = 'pending'";
-        let n = with_pool!(self, pool => sqlx::query(sql)
-            .bind(state)
-            .bind(next)
-            .bind(&error)
-            .bind(id)
-            .bind(worker)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        let now = retry_at.unwrap_or(Timestamp::UNIX_EPOCH);
+        Ok(self
+            .record_outcomes(worker, &[(id.to_owned(), outcome)], now)
+            .await?
+            == [true])
     }
 
     /// Deletes a claimed delivery unsent (its subscriber is gone). `false` when the claim was
     /// lost.
     pub async fn drop_delivery(&self, id: &str, worker: &str) -> Result<bool, StoreError> {
-        let sql = "DELETE FROM deliveries WHERE id = $1 AND claimed_by = $2 AND state = 'pending'";
-        let n = with_pool!(self, pool => sqlx::query(sql).bind(id).bind(worker).execute(pool)
-            .await.map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        let outcome = [(id.to_owned(), DeliveryOutcome::Dropped)];
+        Ok(self
+            .record_outcomes(worker, &outcome, Timestamp::UNIX_EPOCH)
+            .await?
+            == [true])
     }
 
     /// Deliveries in `state` (all when `None`), newest first.
@@ -499,10 +559,11 @@ impl Store {
         {
             return Ok(RetryOutcome::RecipientGone);
         }
-        let later = "SELECT COUNT(*) FROM deliveries WHERE order_key = $1 AND state = 'sent' \
-                     AND seq > (SELECT seq FROM deliveries WHERE id = $2)";
+        let later = "SELECT COUNT(*) FROM deliveries WHERE order_key = $1 AND subject = $2 \
+                     AND state = 'sent' AND seq > (SELECT seq FROM deliveries WHERE id = $3)";
         let overtaken: i64 = with_pool!(self, pool => sqlx::query_scalar(later)
             .bind(&before.order_key)
+            .bind(&before.subject)
             .bind(id)
             .fetch_one(pool)
             .await)?;

@@ -111,7 +111,8 @@ pub async fn enqueue_confirmation(
         recipient: format!("subscriber:{}", subscriber.id),
         channel: "email".into(),
         destination: subscriber.address.clone(),
-        order_key: format!("subscriber:{}:confirm", subscriber.id),
+        order_key: format!("subscriber:{}", subscriber.id),
+        subject: CONFIRM_EVENT.to_owned(),
         content: serde_json::to_string(&content).unwrap_or_default(),
     };
     store.enqueue_delivery(CONFIRM_EVENT, &delivery, now).await

@@ -34,7 +34,7 @@ use upkeep_store::alerts::AlertChange;
 use upkeep_store::maintenance::MaintenanceFilter;
 use upkeep_store::monitoring::StoredMonitorEvent;
 use upkeep_store::outbox::{
-    DeliveryRecord, NewDelivery, StoredNotice, new_delivery_id, redact_destination,
+    DeliveryOutcome, DeliveryRecord, NewDelivery, StoredNotice, new_delivery_id, redact_destination,
 };
 use upkeep_store::subscribers::SubscriberRecord;
 use upkeep_store::{Store, StoreError};
@@ -129,7 +129,9 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                     continue;
                 }
                 let recipient = format!("subscriber:{}", sub.id);
-                let order_key = format!("{recipient}:{subject}");
+                // One destination, one queue: a subscriber's notifications arrive in order, one
+                // at a time (a slow or down receiver holds only its own).
+                let order_key = recipient.clone();
                 let id = new_delivery_id();
                 let (content, channel) = if sub.kind == "webhook" {
                     let body = render::webhook_body(&site, &id, &for_subscriber(notice, sub));
@@ -172,6 +174,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                     channel: channel.as_str().into(),
                     destination: sub.address.clone(),
                     order_key,
+                    subject: subject.clone(),
                     content: json(&content),
                 });
             }
@@ -183,7 +186,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                     continue;
                 };
                 let recipient = format!("channel:{channel_id}");
-                let order_key = format!("{recipient}:{subject}");
+                let order_key = recipient.clone();
                 match channel {
                     Channel::Email(addresses) => {
                         let reader = Reader {
@@ -209,6 +212,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                                 channel: ChannelKind::Email.as_str().into(),
                                 destination: address.clone(),
                                 order_key: format!("{order_key}:{address}"),
+                                subject: subject.clone(),
                                 content: json(&content),
                             });
                         }
@@ -222,6 +226,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             channel: ChannelKind::Webhook.as_str().into(),
                             destination: url.clone(),
                             order_key,
+                            subject: subject.clone(),
                             content: json(&Content::Json { body }),
                         });
                     }
@@ -233,6 +238,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             channel: ChannelKind::Slack.as_str().into(),
                             destination: url.clone(),
                             order_key,
+                            subject: subject.clone(),
                             content: json(&Content::Json { body }),
                         });
                     }
@@ -244,6 +250,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             channel: ChannelKind::PagerDuty.as_str().into(),
                             destination: url.clone(),
                             order_key,
+                            subject: subject.clone(),
                             content: json(&Content::Json { body }),
                         });
                     }
@@ -831,7 +838,7 @@ pub async fn prune(
 pub struct DeliverySettings {
     /// This worker's name in claims (unique per process).
     pub worker: String,
-    /// Deliveries claimed per round (and sent at once).
+    /// Most deliveries in flight at once (and claimed at once).
     pub batch: u32,
 }
 
@@ -877,64 +884,94 @@ async fn recipient_of(
     Ok(Recipient::Send(None))
 }
 
-/// Sends one claimed delivery and records the outcome. `claimed_at`: when the claim was
-/// taken; an attempt that could not start within one time limit of it is put back instead of
-/// sent, so it always ends inside the claim (three time limits) and no other worker can take
-/// the delivery while it is in flight.
+/// A finished attempt, to be recorded.
+#[derive(Clone, Debug)]
+pub struct Attempted {
+    pub id: String,
+    pub outcome: DeliveryOutcome,
+    /// The channel, for metrics.
+    pub channel: &'static str,
+}
+
+fn give_up(d: &DeliveryRecord, channel: &'static str, error: impl Into<String>) -> Attempted {
+    Attempted {
+        id: d.id.clone(),
+        outcome: DeliveryOutcome::Failed {
+            error: error.into(),
+            retry_at: None,
+        },
+        channel,
+    }
+}
+
+/// Makes one attempt at a claimed delivery and says how it ended (the caller records it).
+/// `claimed_at`: when the claim was taken; an attempt that could not start within one time
+/// limit of it is put back instead of sent, so it always ends inside the claim (three time
+/// limits) and no other worker can take the delivery while it is in flight.
 async fn attempt(
     store: &Store,
     config: &Config,
     senders: &Senders,
-    worker: &str,
-    d: DeliveryRecord,
+    d: &DeliveryRecord,
     clock: &SharedClock,
     claimed_at: Timestamp,
-) -> Result<(), StoreError> {
+) -> Attempted {
     let notifications = &config.notifications;
-    let shown = redact_destination(&d.destination);
     let Some(channel) = ChannelKind::parse(&d.channel) else {
-        store
-            .mark_attempt_failed(&d.id, worker, "unknown channel", None)
-            .await?;
-        return Ok(());
+        return give_up(d, "unknown", "unknown channel");
     };
+    let label = channel.as_str();
     let content: Content = match serde_json::from_str(&d.content) {
         Ok(c) => c,
-        Err(e) => {
-            let msg = format!("stored content is unreadable: {e}");
-            store.mark_attempt_failed(&d.id, worker, &msg, None).await?;
-            return Ok(());
-        }
+        Err(e) => return give_up(d, label, format!("stored content is unreadable: {e}")),
     };
     // Older than the retry policy allows (its attempts kept dying with their worker): give up.
     let max_age =
         SignedDuration::try_from(notifications.retry.max_age).unwrap_or(SignedDuration::MAX);
     if clock.now().duration_since(d.created_at) >= max_age {
-        let msg = "given up: older than notifications.retry.max_age";
-        store.mark_attempt_failed(&d.id, worker, msg, None).await?;
-        return Ok(());
+        return give_up(d, label, "given up: older than notifications.retry.max_age");
     }
-    let secret = match recipient_of(store, config, &d).await? {
-        Recipient::Send(secret) => secret,
-        Recipient::Unsubscribed => {
-            store.drop_delivery(&d.id, worker).await?;
+    let secret = match recipient_of(store, config, d).await {
+        Ok(Recipient::Send(secret)) => secret,
+        Ok(Recipient::Unsubscribed) => {
             tracing::info!(delivery = %d.id, recipient = %d.recipient, "subscriber gone: not sent");
-            return Ok(());
+            return Attempted {
+                id: d.id.clone(),
+                outcome: DeliveryOutcome::Dropped,
+                channel: label,
+            };
         }
-        Recipient::ChannelRemoved(id) => {
-            let msg = format!("channel `{id}` is no longer in the configuration");
-            store.mark_attempt_failed(&d.id, worker, &msg, None).await?;
-            return Ok(());
+        Ok(Recipient::ChannelRemoved(id)) => {
+            return give_up(
+                d,
+                label,
+                format!("channel `{id}` is no longer in the configuration"),
+            );
+        }
+        Err(e) => {
+            // Not sent; tried again shortly.
+            return Attempted {
+                id: d.id.clone(),
+                outcome: DeliveryOutcome::Failed {
+                    error: format!("cannot read the recipient: {e}"),
+                    retry_at: Some(clock.now() + SignedDuration::from_secs(5)),
+                },
+                channel: label,
+            };
         }
     };
     let limit =
         SignedDuration::try_from(notifications.delivery_timeout).unwrap_or(SignedDuration::MAX);
     if clock.now().duration_since(claimed_at) > limit {
-        let msg = "not attempted: the claim was too old to finish the attempt inside it";
-        store
-            .mark_attempt_failed(&d.id, worker, msg, Some(clock.now()))
-            .await?;
-        return Ok(());
+        return Attempted {
+            id: d.id.clone(),
+            outcome: DeliveryOutcome::Failed {
+                error: "not attempted: the claim was too old to finish the attempt inside it"
+                    .into(),
+                retry_at: Some(clock.now()),
+            },
+            channel: label,
+        };
     }
     let out = Outgoing {
         delivery_id: &d.id,
@@ -946,18 +983,10 @@ async fn attempt(
     };
     let result = senders.send(&out, clock.now().as_second()).await;
     let now = clock.now();
-    match result {
-        Ok(()) => {
-            if store.mark_sent(&d.id, worker, now).await? {
-                metrics::counter!("upkeep_notifications_sent_total", "channel" => channel.as_str())
-                    .increment(1);
-            } else {
-                tracing::warn!(delivery = %d.id, recipient = %d.recipient,
-                    "sent after this worker's claim ended: another worker may send it again");
-            }
-        }
+    let outcome = match result {
+        Ok(()) => DeliveryOutcome::Sent,
         Err(e) => {
-            metrics::counter!("upkeep_notification_failures_total", "channel" => channel.as_str())
+            metrics::counter!("upkeep_notification_failures_total", "channel" => label)
                 .increment(1);
             let attempts = u32::try_from(d.attempts).unwrap_or(u32::MAX);
             let next = if e.permanent {
@@ -971,6 +1000,7 @@ async fn attempt(
                 Next::RetryAt(at) => Some(at),
                 Next::GiveUp => None,
             };
+            let shown = redact_destination(&d.destination);
             if retry_at.is_none() {
                 tracing::error!(delivery = %d.id, recipient = %d.recipient, destination = %shown,
                     error = %e.message, "notification given up");
@@ -978,15 +1008,54 @@ async fn attempt(
                 tracing::warn!(delivery = %d.id, recipient = %d.recipient, destination = %shown,
                     error = %e.message, attempts, "notification failed; will retry");
             }
-            store
-                .mark_attempt_failed(&d.id, worker, &e.message, retry_at)
-                .await?;
+            DeliveryOutcome::Failed {
+                error: e.message,
+                retry_at,
+            }
+        }
+    };
+    Attempted {
+        id: d.id.clone(),
+        outcome,
+        channel: label,
+    }
+}
+
+/// Records finished attempts in one transaction, counting what was sent. An outcome whose
+/// claim was lost is not applied (the delivery belongs to another worker by then).
+async fn record(
+    store: &Store,
+    worker: &str,
+    done: Vec<Attempted>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let outcomes: Vec<(String, DeliveryOutcome)> = done
+        .iter()
+        .map(|a| (a.id.clone(), a.outcome.clone()))
+        .collect();
+    let applied = store.record_outcomes(worker, &outcomes, now).await?;
+    for (a, applied) in done.iter().zip(applied) {
+        if !applied {
+            tracing::warn!(delivery = %a.id,
+                "an attempt ended after this worker's claim: another worker may send it again");
+        } else if a.outcome == DeliveryOutcome::Sent {
+            metrics::counter!("upkeep_notifications_sent_total", "channel" => a.channel)
+                .increment(1);
         }
     }
     Ok(())
 }
 
-/// Claims and sends one round of due deliveries. Returns how many were claimed.
+/// The claim on a delivery: longer than the slowest attempt (the time limit; a whole SMTP
+/// attempt takes at most two) with room to record the outcome.
+fn claim_ms(config: &Config) -> i64 {
+    let claim = config.notifications.delivery_timeout.saturating_mul(3);
+    i64::try_from(claim.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Claims one round of due deliveries, sends them at once and records their outcomes together.
+/// Returns how many were claimed. (The server runs [`deliver`], which keeps a pipeline full
+/// instead of waiting for a round's slowest delivery.)
 pub async fn deliver_once(
     store: &Store,
     config: &Arc<LoadedConfig>,
@@ -994,51 +1063,46 @@ pub async fn deliver_once(
     settings: &DeliverySettings,
     clock: &SharedClock,
 ) -> Result<usize, StoreError> {
-    // A claim outlives the slowest attempt (the time limit) with room to record the outcome.
-    let claim = config
-        .config
-        .notifications
-        .delivery_timeout
-        .saturating_mul(3);
-    let claim_ms = i64::try_from(claim.as_millis()).unwrap_or(i64::MAX);
     let claimed_at = clock.now();
     let batch = store
-        .claim_deliveries(&settings.worker, claimed_at, claim_ms, settings.batch)
+        .claim_deliveries(
+            &settings.worker,
+            claimed_at,
+            claim_ms(&config.config),
+            settings.batch,
+        )
         .await?;
     let n = batch.len();
     let mut set = JoinSet::new();
     for d in batch {
-        let (store, config, senders, worker, clock) = (
+        let (store, config, senders, clock) = (
             store.clone(),
             Arc::clone(config),
             senders.clone(),
-            settings.worker.clone(),
             clock.clone(),
         );
         set.spawn(async move {
-            attempt(
-                &store,
-                &config.config,
-                &senders,
-                &worker,
-                d,
-                &clock,
-                claimed_at,
-            )
-            .await
+            attempt(&store, &config.config, &senders, &d, &clock, claimed_at).await
         });
     }
-    while let Some(done) = set.join_next().await {
-        match done {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "notifications: cannot record an attempt"),
+    let mut done = Vec::with_capacity(n);
+    while let Some(finished) = set.join_next().await {
+        match finished {
+            Ok(a) => done.push(a),
             Err(e) => tracing::error!(error = %e, "notifications: a delivery task failed"),
         }
     }
+    record(store, &settings.worker, done, clock.now()).await?;
     Ok(n)
 }
 
 /// Delivers until `stop` (every replica runs it; claims keep them apart).
+///
+/// A pipeline: up to `settings.batch` attempts are in flight; as soon as some finish, as many
+/// new deliveries are claimed, so one slow receiver holds one slot, not the others. Finished
+/// attempts go to one writer task that records whatever has finished in one transaction
+/// (group commit). On `stop`, no more is claimed and what is in flight finishes and is
+/// recorded.
 pub async fn deliver(
     store: Store,
     config: watch::Receiver<Arc<LoadedConfig>>,
@@ -1046,8 +1110,52 @@ pub async fn deliver(
     settings: DeliverySettings,
     stop: CancellationToken,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(settings.batch.max(1) as usize));
+    // Each finished attempt travels with its slot: a slot is free again only once the outcome
+    // is recorded, so at most `batch` deliveries are ever sent-but-unrecorded (the ones a crash
+    // can repeat).
+    type Finished = (Attempted, tokio::sync::OwnedSemaphorePermit);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Finished>();
+    // Rung after each recorded group: a delivery queued behind one in flight may be due now.
+    let recorded = Arc::new(tokio::sync::Notify::new());
+    let writer = {
+        let (store, clock, worker) = (store.clone(), clock.clone(), settings.worker.clone());
+        let recorded = Arc::clone(&recorded);
+        tokio::spawn(async move {
+            while let Some(first) = done_rx.recv().await {
+                let mut group = vec![first];
+                while group.len() < 512 {
+                    match done_rx.try_recv() {
+                        Ok(f) => group.push(f),
+                        Err(_) => break,
+                    }
+                }
+                let attempts: Vec<Attempted> = group.iter().map(|(a, _)| a.clone()).collect();
+                // Retried until it is written: the claims outlive a short database outage.
+                loop {
+                    match record(&store, &worker, attempts.clone(), clock.now()).await {
+                        Ok(()) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "notifications: cannot record outcomes; retrying");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    }
+                }
+                drop(group);
+                recorded.notify_one();
+            }
+        })
+    };
     let mut senders: Option<(String, Senders)> = None;
     loop {
+        // Wait for a free slot (or the stop).
+        let first = tokio::select! {
+            () = stop.cancelled() => break,
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         let cfg = Arc::clone(&config.borrow());
         // Rebuild the senders when the SMTP settings or the time limit change.
         let n = &cfg.config.notifications;
@@ -1056,34 +1164,78 @@ pub async fn deliver(
             match Senders::new(n.smtp.as_ref(), n.delivery_timeout) {
                 Ok(s) => senders = Some((smtp_key, s)),
                 Err(e) => {
+                    drop(first);
                     tracing::error!(error = %e, "notifications: cannot set up sending; retrying");
                     tokio::select! {
-                        () = stop.cancelled() => return,
+                        () = stop.cancelled() => break,
                         () = tokio::time::sleep(Duration::from_secs(5)) => {}
                     }
                     continue;
                 }
             }
         }
-        let Some((_, s)) = senders.as_ref() else {
+        let Some((_, sending)) = senders.as_ref() else {
             continue;
         };
-        let claimed = match deliver_once(&store, &cfg, s, &settings, &clock).await {
-            Ok(n) => n,
+        // While others are in flight, give their slots a moment to come back, so claims are
+        // made in groups rather than one row per transaction.
+        if slots.available_permits() + 1 < settings.batch.max(1) as usize {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let free = u32::try_from(slots.available_permits()).unwrap_or(0) + 1;
+        let claimed_at = clock.now();
+        let claimed = store
+            .claim_deliveries(&settings.worker, claimed_at, claim_ms(&cfg.config), free)
+            .await;
+        let batch = match claimed {
+            Ok(batch) => batch,
             Err(e) => {
                 tracing::warn!(error = %e, "notifications: cannot claim deliveries; retrying");
-                0
+                Vec::new()
             }
         };
-        if claimed == 0 {
+        if batch.is_empty() {
+            drop(first);
+            // Nothing due: look again when an attempt in flight is recorded (the next of its
+            // destination's queue may be due then), or in a moment.
             tokio::select! {
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => break,
+                () = recorded.notified() => {}
                 () = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
-        } else if stop.is_cancelled() {
-            return;
+            continue;
+        }
+        let mut first = Some(first);
+        for d in batch {
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(p) => p,
+                    // Cannot happen (we claimed no more than the free slots); wait for one.
+                    Err(_) => match Arc::clone(&slots).acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                },
+            };
+            let (store, cfg, sending, clock, done_tx) = (
+                store.clone(),
+                Arc::clone(&cfg),
+                sending.clone(),
+                clock.clone(),
+                done_tx.clone(),
+            );
+            tokio::spawn(async move {
+                let attempted =
+                    attempt(&store, &cfg.config, &sending, &d, &clock, claimed_at).await;
+                let _ = done_tx.send((attempted, permit));
+            });
         }
     }
+    // Let what is in flight finish (each attempt is bounded by its time limit) and be recorded.
+    let _ = slots.acquire_many(settings.batch.max(1)).await;
+    drop(done_tx);
+    let _ = writer.await;
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ CREATE TABLE deliveries (
     recipient        TEXT NOT NULL,               -- channel:ID or subscriber:ID
     channel          TEXT NOT NULL CHECK (channel IN ('email', 'webhook', 'slack', 'pagerduty')),
     destination      TEXT NOT NULL,               -- address or URL
-    order_key        TEXT NOT NULL,               -- deliveries with one key go out in seq order
+    order_key        TEXT NOT NULL,               -- deliveries with one key go out one at a time, in seq order (one destination)
+    subject          TEXT NOT NULL,               -- incident/ID, maintenance/ID, alert/KEY (or the event)
     content          TEXT NOT NULL,               -- JSON of what is sent
     state            TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
     attempts         BIGINT NOT NULL DEFAULT 0,
