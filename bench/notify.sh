@@ -24,8 +24,8 @@
 #      204, on its first attempt, and nothing else arrived.
 #   4. In the same round, the ceiling: `wrk -t2 -c32 -d10s -s post.lua` POSTing a body of the
 #      same size (the mean body length nginx logged for that round) to the same nginx location
-#      type, logged the same way. (upkeep's worker has at most 32 deliveries in flight: a claim
-#      of 32, sent at once, and the next claim after the slowest of them.)
+#      type, logged the same way. (upkeep's worker has at most 32 deliveries in flight, claiming
+#      more as attempts finish and their outcomes are recorded.)
 #
 # Before each round and each wrk run the 1-minute load is read from /proc/loadavg; above
 # LOAD_MAX (default 1.0) the script waits, polling up to LOAD_WAIT seconds (default 180), and
