@@ -645,7 +645,7 @@ async fn removed_sources_resolve_and_gone_subscribers_get_nothing() {
         };
         let deliveries = upkeep_engine::notify::deliveries_for(&ctx, &notices[0]);
         store
-            .fan_out(notices[0].id, "incident.opened", &deliveries, start)
+            .fan_out(notices[0].id, "incident.opened", &deliveries, true, start)
             .await
             .unwrap();
         let before = rx.all().len();
@@ -738,6 +738,60 @@ async fn monitors_already_down_when_notifications_start_are_alerted() {
             .unwrap();
         let notices = store.unfanned_notices(10).await.unwrap();
         assert_eq!(notices.len(), 1);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn many_subscribers_are_fanned_out_in_chunks_and_a_cut_fan_out_resumes() {
+    for db in databases("notify_fan_out_chunks").await {
+        let store = db.store().await;
+        let cfg = config("http://127.0.0.1:9");
+        let now = t("2026-05-01T10:00:00Z");
+        for i in 0..1_100 {
+            let url = format!("http://127.0.0.1:9/hook/{i}");
+            store
+                .create_webhook_subscriber(&url, None, &Scope::default(), "admin", now)
+                .await
+                .unwrap();
+        }
+        let new = NewIncident {
+            title: "Everything is down".into(),
+            status: IncidentStatus::Investigating,
+            impact: None,
+            body: String::new(),
+            components: api_down(),
+            started_at: None,
+            auto: false,
+        };
+        store.create_incident(&new, "ops", now).await.unwrap();
+        // A fan-out cut after its first chunk (the process died): the notice is still waiting.
+        let notices = store.unfanned_notices(10).await.unwrap();
+        let subscribers = store.list_subscribers(true, 100).await.unwrap();
+        let key = upkeep_engine::notify::links::link_key(&store)
+            .await
+            .unwrap();
+        let ctx = upkeep_engine::notify::FanOutContext {
+            config: &cfg,
+            link_key: &key,
+            subscribers: &subscribers,
+        };
+        let first = upkeep_engine::notify::deliveries_for(&ctx, &notices[0]);
+        assert_eq!(first.len(), 100);
+        store
+            .fan_out(notices[0].id, "incident.opened", &first, false, now)
+            .await
+            .unwrap();
+        assert_eq!(store.unfanned_notices(10).await.unwrap().len(), 1);
+        // Resumed: every subscriber once, the first hundred keep their delivery ids.
+        fan_out_once(&store, &cfg, now).await.unwrap();
+        assert!(store.unfanned_notices(10).await.unwrap().is_empty());
+        let all = store.list_deliveries(Some("pending"), 5_000).await.unwrap();
+        assert_eq!(all.len(), 1_100);
+        let recipients: HashSet<&str> = all.iter().map(|d| d.recipient.as_str()).collect();
+        assert_eq!(recipients.len(), 1_100);
+        let ids: HashSet<&str> = all.iter().map(|d| d.id.as_str()).collect();
+        assert!(first.iter().all(|d| ids.contains(d.id.as_str())));
         db.cleanup().await;
     }
 }

@@ -278,14 +278,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Makes a notice's deliveries and marks it fanned out, in one transaction. Deliveries that
-    /// exist (same notice, recipient, destination) are kept as they are. Returns how many were
-    /// made.
+    /// Makes some of a notice's deliveries in one transaction, and with `done` marks the notice
+    /// fanned out in the same one (so a notice for many subscribers is written in chunks; a
+    /// fan-out interrupted between chunks is resumed). Deliveries that exist (same notice,
+    /// recipient, destination) are kept as they are. Returns how many were made.
     pub async fn fan_out(
         &self,
         notice_id: i64,
         event: &str,
         deliveries: &[NewDelivery],
+        done: bool,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let at = now.as_millisecond();
@@ -314,11 +316,13 @@ impl Store {
                 .await?
                 .rows_affected();
             }
-            sqlx::query("UPDATE notices SET fanned_out_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(notice_id)
-                .execute(&mut *tx)
-                .await?;
+            if done {
+                sqlx::query("UPDATE notices SET fanned_out_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(notice_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok::<u64, StoreError>(made)
         })?;

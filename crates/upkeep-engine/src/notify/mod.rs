@@ -29,7 +29,9 @@ use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_domain::maintenance::slots::maintenance_slots;
 use upkeep_domain::notify::retry::Next;
 use upkeep_domain::notify::routing::{channels_for, subscriber_wants};
-use upkeep_domain::notify::{AlertNotice, AlertState, MaintenanceEvent, MaintenanceNotice, Notice};
+use upkeep_domain::notify::{
+    AlertNotice, AlertState, Audience, MaintenanceEvent, MaintenanceNotice, Notice,
+};
 use upkeep_store::alerts::AlertChange;
 use upkeep_store::maintenance::MaintenanceFilter;
 use upkeep_store::monitoring::StoredMonitorEvent;
@@ -287,6 +289,9 @@ fn with_names(notice: &Notice, config: &Config) -> Notice {
     notice
 }
 
+/// Subscribers rendered and written per transaction at fan-out.
+const FAN_OUT_CHUNK: usize = 500;
+
 /// Fans out the notices waiting, oldest first. Returns how many notices were handled.
 pub async fn fan_out_once(
     store: &Store,
@@ -299,17 +304,35 @@ pub async fn fan_out_once(
     }
     let link_key = links::link_key(store).await?;
     let subscribers = store.list_subscribers(true, u32::MAX).await?;
-    let ctx = FanOutContext {
-        config,
-        link_key: &link_key,
-        subscribers: &subscribers,
-    };
     for stored in &notices {
-        let deliveries = deliveries_for(&ctx, stored);
-        store
-            .fan_out(stored.id, &stored.notice.event_name(), &deliveries, now)
-            .await?;
-        tracing::debug!(notice = %stored.dedup_key, deliveries = deliveries.len(), "notice fanned out");
+        // Subscribers in chunks: each chunk's mails are rendered and written together, so
+        // memory and transactions stay small however many subscribers there are.
+        let chunks: Vec<&[SubscriberRecord]> = match stored.notice.audience() {
+            Audience::Customers if !subscribers.is_empty() => {
+                subscribers.chunks(FAN_OUT_CHUNK).collect()
+            }
+            _ => vec![&[]],
+        };
+        let last = chunks.len() - 1;
+        let mut made = 0;
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let ctx = FanOutContext {
+                config,
+                link_key: &link_key,
+                subscribers: chunk,
+            };
+            let deliveries = deliveries_for(&ctx, stored);
+            made += store
+                .fan_out(
+                    stored.id,
+                    &stored.notice.event_name(),
+                    &deliveries,
+                    i == last,
+                    now,
+                )
+                .await?;
+        }
+        tracing::debug!(notice = %stored.dedup_key, deliveries = made, "notice fanned out");
     }
     Ok(notices.len())
 }
