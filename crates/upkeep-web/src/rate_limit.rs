@@ -1,8 +1,10 @@
 //! Per-client-address rate limiting of the public side (GCRA through `governor`): a client over
 //! its quota gets `429` with `Retry-After`, and everyone else is served as usual.
 //!
-//! The key is the peer address of the connection. Behind a reverse proxy every request shares
-//! the proxy's address, so the proxy should limit instead (documented in the README).
+//! The key is the peer address of the connection ([`client_key`]: an IPv4 address, or the /64
+//! network of an IPv6 one — one host usually holds a whole /64, so per-address keys would let it
+//! rotate through 2^64 quotas). Behind a reverse proxy every request shares the proxy's address,
+//! so the proxy should limit instead (documented in the README).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -62,7 +64,7 @@ impl RateLimiter {
         }
     }
 
-    /// `Ok` when `ip` may proceed, else how long it must wait.
+    /// `Ok` when `ip` (keyed by [`client_key`]) may proceed, else how long it must wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         let keyed = {
             let limits = self.limits.read().unwrap_or_else(|e| e.into_inner());
@@ -72,7 +74,7 @@ impl RateLimiter {
             }
         };
         keyed
-            .check_key(&ip)
+            .check_key(&client_key(ip))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
@@ -104,9 +106,41 @@ pub async fn limit_public(
     }
 }
 
+/// The rate-limit key of a client address: IPv4 as it is (an IPv4-mapped IPv6 address as its
+/// IPv4 address), IPv6 by its /64 network.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_share_the_quota_of_their_64() {
+        let limiter = RateLimiter::new(1, 2);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap_or(IpAddr::from([0; 16]));
+        let b: IpAddr = "2001:db8:1:2:ffff::9"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 16]));
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap_or(IpAddr::from([0; 16]));
+        assert!(limiter.check(a).is_ok());
+        assert!(limiter.check(b).is_ok());
+        assert!(limiter.check(a).is_err(), "same /64: one quota");
+        assert!(limiter.check(other).is_ok(), "another /64 is unaffected");
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap_or(IpAddr::from([0; 16]));
+        assert_eq!(client_key(mapped), IpAddr::from([10, 0, 0, 1]));
+    }
 
     #[test]
     fn a_client_over_its_burst_waits_and_others_do_not() {

@@ -99,7 +99,7 @@ impl SubscribeLimiter {
     /// `Ok` when `ip` may proceed, else how long it must wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         self.keyed
-            .check_key(&ip)
+            .check_key(&crate::rate_limit::client_key(ip))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
