@@ -795,3 +795,67 @@ async fn many_subscribers_are_fanned_out_in_chunks_and_a_cut_fan_out_resumes() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn an_alert_acknowledged_during_its_maintenance_does_not_page_when_the_window_ends() {
+    for db in databases("notify_ack_held").await {
+        let store = db.store().await;
+        let rx = Receiver::start(|_, _| Answer::Status(202)).await;
+        let cfg = loaded(config(&rx.url));
+        let start = t("2026-05-01T10:00:00Z");
+        let clock = ManualClock::new(start);
+        follow_alerts_once(&store, &cfg.config, start, Duration::ZERO)
+            .await
+            .unwrap();
+        let end = start + SignedDuration::from_hours(1);
+        let mut m = NewMaintenance::new(Kind::Emergency, "Failover", start, end);
+        m.components = vec!["api".into()];
+        m.reason = Some("CVE".into());
+        m.notify_subscribers = false;
+        let m = store
+            .create_maintenance(&m, "ops", start, None)
+            .await
+            .unwrap();
+        store
+            .transition_maintenance(
+                &m.id,
+                MaintenanceStatus::Scheduled,
+                MaintenanceStatus::InProgress,
+                "system:maintenance",
+                start,
+            )
+            .await
+            .unwrap();
+        let during = start + SignedDuration::from_mins(5);
+        monitor_event(&store, "api-health", "up", "down", during).await;
+        follow_alerts_once(&store, &cfg.config, during, Duration::ZERO)
+            .await
+            .unwrap();
+        store
+            .acknowledge_alert("monitor:api-health", "ops", during)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .transition_maintenance(
+                &m.id,
+                MaintenanceStatus::InProgress,
+                MaintenanceStatus::Completed,
+                "system:maintenance",
+                end,
+            )
+            .await
+            .unwrap();
+        clock.set(end);
+        timers_once(&store, &cfg.config, end).await.unwrap();
+        drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
+        assert!(rx.all().is_empty(), "paged for an acknowledged alert");
+        let alert = store
+            .alert_state("monitor:api-health")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(alert.notified && alert.acknowledged_at.is_some());
+        db.cleanup().await;
+    }
+}

@@ -724,6 +724,11 @@ pub async fn timers_once(store: &Store, config: &Config, now: Timestamp) -> Resu
             continue;
         }
         if !alert.notified {
+            if alert.acknowledged_at.is_some() {
+                // An operator took it during the window: nobody is paged for it now.
+                store.mark_alert_notified(&alert.key, now).await?;
+                continue;
+            }
             if store
                 .notify_alert_again(&alert, AlertState::Firing, now)
                 .await?
