@@ -699,6 +699,17 @@ async fn a_failed_delivery_is_not_retried_after_a_later_one_was_sent() {
         );
         let got = store.claim_deliveries("w", now, 60_000, 10).await.unwrap();
         assert_eq!(got[0].id, second.id);
+        // While the resolve is in flight, the failed trigger cannot be retried, and nothing
+        // else of that destination is claimed.
+        let outcome = store.retry_delivery(&first.id, "ops", now).await.unwrap();
+        assert_eq!(outcome, upkeep_store::outbox::RetryOutcome::Overtaken);
+        assert!(
+            store
+                .claim_deliveries("w2", now, 60_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(store.mark_sent(&second.id, "w", now).await.unwrap());
         let outcome = store.retry_delivery(&first.id, "ops", now).await.unwrap();
         assert_eq!(outcome, upkeep_store::outbox::RetryOutcome::Overtaken);
@@ -855,7 +866,18 @@ async fn an_alert_acknowledged_during_its_maintenance_does_not_page_when_the_win
             .await
             .unwrap()
             .unwrap();
-        assert!(alert.notified && alert.acknowledged_at.is_some());
+        assert!(!alert.notified && alert.acknowledged_at.is_some());
+        // Nor when it recovers.
+        let later = end + SignedDuration::from_mins(5);
+        monitor_event(&store, "api-health", "down", "up", later).await;
+        follow_alerts_once(&store, &cfg.config, later, Duration::ZERO)
+            .await
+            .unwrap();
+        drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
+        assert!(
+            rx.all().is_empty(),
+            "a resolved notice for an alert never sent"
+        );
         db.cleanup().await;
     }
 }

@@ -730,14 +730,24 @@ async fn webhook_failures_are_retryable_and_say_why() {
     assert_retryable(&err, &["500", &"e".repeat(200)]);
     assert!(!err.message.contains("TAIL"), "{err:?}");
 
-    // 404 and 400 are retried too: a receiver being fixed still gets the delivery later.
-    for code in [404, 400, 410, 429] {
+    // A receiver that is down or being deployed (404, 408, 429) is retried; one that refuses
+    // the request itself (400, 401, 403, 410, 422) is not: it would hold its queue for days.
+    for code in [404, 408, 429] {
         let rx = Receiver::start(Reply::status(code, "nope")).await;
         let err = s
             .send(&webhook("f2", &rx.url("/"), &content), NOW)
             .await
             .unwrap_err();
         assert_retryable(&err, &[&code.to_string(), "nope"]);
+    }
+    for code in [400, 401, 403, 410, 422] {
+        let rx = Receiver::start(Reply::status(code, "nope")).await;
+        let err = s
+            .send(&webhook("f2", &rx.url("/"), &content), NOW)
+            .await
+            .unwrap_err();
+        assert!(err.permanent, "{code}: {err:?}");
+        assert!(err.message.contains(&code.to_string()), "{err:?}");
     }
 
     // Closed without an answer.

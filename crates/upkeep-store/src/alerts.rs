@@ -207,20 +207,6 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a held-back alert as dealt with, without a notice (an operator acknowledged it
-    /// while a maintenance held it back).
-    pub async fn mark_alert_notified(&self, key: &str, now: Timestamp) -> Result<(), StoreError> {
-        let sql = "UPDATE alert_states SET notified = TRUE, last_notified_at = $1 \
-                   WHERE key = $2 AND notified = FALSE";
-        with_pool!(self, pool => sqlx::query(sql)
-            .bind(now.as_millisecond())
-            .bind(key)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
     /// One firing alert.
     pub async fn alert_state(&self, key: &str) -> Result<Option<AlertStateRecord>, StoreError> {
         let row = with_pool!(self, pool => state_of!(pool, key))?;

@@ -330,7 +330,8 @@ impl Store {
     }
 
     /// Claims up to `limit` due deliveries for `worker` until `now + claim_ms`, counting the
-    /// attempt. Only the oldest pending delivery of each `order_key` is due.
+    /// attempt. Only the oldest pending delivery of each `order_key` is due, and none of a key
+    /// with a delivery in flight (claimed): one destination, one attempt at a time.
     pub async fn claim_deliveries(
         &self,
         worker: &str,
@@ -349,7 +350,8 @@ impl Store {
                 WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
                 AND (d.claimed_until IS NULL OR d.claimed_until < $3) \
                 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.order_key = d.order_key \
-                    AND e.state = 'pending' AND e.seq < d.seq) \
+                    AND e.state = 'pending' \
+                    AND (e.seq < d.seq OR e.claimed_until >= $3)) \
                 ORDER BY d.next_attempt_at, d.seq LIMIT $4{lock}) \
              AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < $3) \
              RETURNING {DELIVERY_COLUMNS}"
@@ -445,7 +447,12 @@ impl Store {
                         sqlx::query(sent).bind(at).bind(id).bind(worker).execute(&mut *tx).await?
                     }
                     DeliveryOutcome::Failed { error, retry_at } => {
-                        let error: String = error.chars().take(1000).collect();
+                        // A receiver's answer may hold anything; PostgreSQL's TEXT takes no NUL.
+                        let error: String = error
+                            .chars()
+                            .map(|c| if c.is_control() { ' ' } else { c })
+                            .take(1000)
+                            .collect();
                         let state = if retry_at.is_some() { "pending" } else { "failed" };
                         sqlx::query(failed)
                             .bind(state)
@@ -563,12 +570,15 @@ impl Store {
         {
             return Ok(RetryOutcome::RecipientGone);
         }
+        // A later delivery of the subject sent, or being sent: this one would arrive after it.
         let later = "SELECT COUNT(*) FROM deliveries WHERE order_key = $1 AND subject = $2 \
-                     AND state = 'sent' AND seq > (SELECT seq FROM deliveries WHERE id = $3)";
+                     AND (state = 'sent' OR (state = 'pending' AND claimed_until >= $4)) \
+                     AND seq > (SELECT seq FROM deliveries WHERE id = $3)";
         let overtaken: i64 = with_pool!(self, pool => sqlx::query_scalar(later)
             .bind(&before.order_key)
             .bind(&before.subject)
             .bind(id)
+            .bind(at)
             .fetch_one(pool)
             .await)?;
         if overtaken > 0 {

@@ -475,23 +475,28 @@ async fn form(State(state): State<AppState>) -> Response {
 /// or an `Origin` whose host is not the request's): another site's page posting the form for
 /// its visitors, to spread confirmation mails over many addresses. Clients that are not
 /// browsers send neither header.
-fn cross_site(headers: &HeaderMap) -> bool {
+fn cross_site(headers: &HeaderMap, page_url: &str) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if header("sec-fetch-site") == Some("cross-site") {
         return true;
     }
-    match (header("origin"), header("host")) {
-        (Some("null"), _) => true,
-        (Some(origin), Some(host)) => url::Url::parse(origin).map_or(true, |u| {
-            let origin_host = match (u.host_str(), u.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_owned(),
-                (None, _) => String::new(),
-            };
-            !origin_host.eq_ignore_ascii_case(host)
-        }),
-        _ => false,
+    let Some(origin) = header("origin") else {
+        return false;
+    };
+    let Ok(origin) = url::Url::parse(origin) else {
+        return true; // `null` (a sandboxed or file page) and garbage
+    };
+    // The page's public address (behind a proxy that rewrites `Host`), or the host asked for.
+    let public = url::Url::parse(page_url).ok().map(|u| u.origin());
+    if public.is_some_and(|p| p == origin.origin()) {
+        return false;
     }
+    let origin_host = match (origin.host_str(), origin.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return true,
+    };
+    header("host").is_none_or(|host| !origin_host.eq_ignore_ascii_case(host))
 }
 
 /// Whether this page sends mail at all (`notifications.smtp` is set).
@@ -510,7 +515,8 @@ async fn submit(
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return Problem::too_many_requests(secs.max(1)).into_response();
     }
-    if cross_site(request.headers()) {
+    let page_url = state.config.current().config.page.url.clone();
+    if cross_site(request.headers(), &page_url) {
         return Problem::new(
             StatusCode::FORBIDDEN,
             "subscription requests must come from this status page's own form",

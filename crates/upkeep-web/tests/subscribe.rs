@@ -896,4 +896,14 @@ async fn another_site_cannot_post_the_form_for_its_visitors() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
+    // Behind a proxy that rewrites Host, the page's public address (`page.url`) is its origin.
+    let r = fresh_client()
+        .post(app.url("/subscribe"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "http://127.0.0.1:8080")
+        .body("email=proxied%40example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
 }

@@ -574,7 +574,7 @@ pub struct Notifications {
     /// How long a subscription's confirmation link works (default 48 h).
     pub confirm_within: Duration,
     /// Time limit of one delivery attempt (HTTP or SMTP, default 10 s). A worker's claim on a
-    /// delivery lasts three times this, so a crashed worker's deliveries are taken over soon.
+    /// delivery lasts four times this, so a crashed worker's deliveries are taken over soon.
     pub delivery_timeout: Duration,
     /// How long notices and finished deliveries are kept (default 30 d; never less than the
     /// longest reminder lead plus a day, so a reminder is never written twice).

@@ -714,7 +714,8 @@ pub async fn timers_once(store: &Store, config: &Config, now: Timestamp) -> Resu
                 key: alert.key.clone(),
                 at: now,
                 detail,
-                event_id: 0,
+                // Unique per resolution (the key may come back and go again).
+                event_id: now.as_millisecond(),
             };
             store.apply_alert_changes(&[change], None, now).await?;
             tracing::info!(alert = %alert.key, "alert resolved: its source was removed");
@@ -725,8 +726,8 @@ pub async fn timers_once(store: &Store, config: &Config, now: Timestamp) -> Resu
         }
         if !alert.notified {
             if alert.acknowledged_at.is_some() {
-                // An operator took it during the window: nobody is paged for it now.
-                store.mark_alert_notified(&alert.key, now).await?;
+                // An operator took it during the window: nobody is paged for it, now or when
+                // it resolves.
                 continue;
             }
             if store
@@ -773,9 +774,13 @@ async fn alert_source_exists(
     config: &Config,
     key: &str,
 ) -> Result<bool, StoreError> {
-    let base = key.split('#').next().unwrap_or(key);
-    let Some((kind, id)) = base.split_once(':') else {
+    let Some((kind, id)) = key.split_once(':') else {
         return Ok(false);
+    };
+    // Leveled sources carry `#SEVERITY`; rule names may hold `#` themselves.
+    let id = match kind {
+        "slo" | "backup" | "drill" => id.rsplit_once('#').map_or(id, |(id, _)| id),
+        _ => id,
     };
     Ok(match kind {
         "monitor" => config.monitors.contains_key(id),
@@ -934,7 +939,7 @@ fn give_up(d: &DeliveryRecord, channel: &'static str, error: impl Into<String>) 
 
 /// Makes one attempt at a claimed delivery and says how it ended (the caller records it).
 /// `claimed_at`: when the claim was taken; an attempt that could not start within one time
-/// limit of it is put back instead of sent, so it always ends inside the claim (three time
+/// limit of it is put back instead of sent, so it always ends inside the claim (four time
 /// limits) and no other worker can take the delivery while it is in flight.
 async fn attempt(
     store: &Store,
@@ -1074,10 +1079,34 @@ async fn record(
     Ok(())
 }
 
-/// The claim on a delivery: longer than the slowest attempt (the time limit; a whole SMTP
-/// attempt takes at most two) with room to record the outcome.
+/// Records a group of outcomes, retrying while the database is away (the claims outlive a
+/// short outage). A group that keeps failing is recorded one outcome at a time, so one that
+/// cannot be written (whatever the reason) holds back nothing else; it is logged and its
+/// delivery comes back when its claim expires.
+async fn record_group(store: &Store, worker: &str, attempts: Vec<Attempted>, clock: &SharedClock) {
+    for _ in 0..3 {
+        match record(store, worker, attempts.clone(), clock.now()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "notifications: cannot record outcomes; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    for a in attempts {
+        let id = a.id.clone();
+        if let Err(e) = record(store, worker, vec![a], clock.now()).await {
+            tracing::error!(delivery = %id, error = %e,
+                "notifications: cannot record an outcome; the delivery will be tried again");
+        }
+    }
+}
+
+/// The claim on a delivery: longer than the slowest attempt with room to record the outcome.
+/// An attempt starts within one time limit of its claim (or is put back) and takes at most two
+/// (a whole SMTP attempt), so four time limits leave one for the outcome's write.
 fn claim_ms(config: &Config) -> i64 {
-    let claim = config.notifications.delivery_timeout.saturating_mul(3);
+    let claim = config.notifications.delivery_timeout.saturating_mul(4);
     i64::try_from(claim.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -1120,7 +1149,7 @@ pub async fn deliver_once(
             Err(e) => tracing::error!(error = %e, "notifications: a delivery task failed"),
         }
     }
-    record(store, &settings.worker, done, clock.now()).await?;
+    record_group(store, &settings.worker, done, clock).await;
     Ok(n)
 }
 
@@ -1159,16 +1188,7 @@ pub async fn deliver(
                     }
                 }
                 let attempts: Vec<Attempted> = group.iter().map(|(a, _)| a.clone()).collect();
-                // Retried until it is written: the claims outlive a short database outage.
-                loop {
-                    match record(&store, &worker, attempts.clone(), clock.now()).await {
-                        Ok(()) => break,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "notifications: cannot record outcomes; retrying");
-                            tokio::time::sleep(Duration::from_millis(500)).await;
-                        }
-                    }
-                }
+                record_group(&store, &worker, attempts, &clock).await;
                 drop(group);
                 recorded.notify_one();
             }

@@ -3,9 +3,11 @@
 //!
 //! Each call of [`Senders::send`] is one attempt. Its [`SendError`] says whether trying again
 //! can help (`permanent: false`) or cannot (`permanent: true`): an address that does not parse,
-//! an SMTP 5xx answer, a PagerDuty event the API calls invalid (400). Everything else — 4xx SMTP
-//! answers, connection failures, timeouts, any HTTP status but 2xx (a receiver that answers 404
-//! or 500 for an hour still gets the delivery afterwards), redirects — is retried by the outbox.
+//! an SMTP 5xx answer about the message, an HTTP answer that refuses the request itself (400,
+//! 401, 403, 405, 410, 413, 415, 422). Everything else — 4xx SMTP answers, authentication
+//! failures (configuration), connection failures, timeouts, 5xx, 404, 408, 429 (a receiver that
+//! is down or being deployed for an hour still gets the delivery afterwards), redirects — is
+//! retried by the outbox.
 //!
 //! What is sent is stable across retries: the content is stored with the delivery, the mail's
 //! `Message-ID` is `<DELIVERY_ID@upkeep>` and webhooks carry `Upkeep-Delivery: DELIVERY_ID`,
@@ -131,7 +133,7 @@ pub struct Senders {
     http: reqwest::Client,
     http_timeout: Duration,
     /// Bound of one whole SMTP attempt (twice the per-command time limit), below the outbox's
-    /// claim on the delivery (three times the time limit).
+    /// claim on the delivery (four times the time limit).
     smtp_attempt_timeout: Duration,
 }
 
@@ -362,8 +364,7 @@ impl Senders {
         }
         let snippet = read_snippet(response).await;
         let message = format!("{target} answered HTTP {}: {snippet}", status.as_u16());
-        if out.channel == ChannelKind::PagerDuty && status == reqwest::StatusCode::BAD_REQUEST {
-            // Events API v2: 400 means the event itself is invalid; sending it again won't help.
+        if refused(out.channel, status.as_u16()) {
             Err(SendError::permanent(message))
         } else {
             Err(SendError::retryable(message))
@@ -394,6 +395,15 @@ impl Senders {
         }
         SendError::retryable(format!("{target}: request failed: {}", error_chain(&err)))
     }
+}
+
+/// Whether an HTTP answer refuses this very request, so sending it again cannot help: 400, 401,
+/// 403, 405, 410, 413, 415 and 422 (and, for PagerDuty, whose Events API answers 400 for an
+/// invalid event, the same). Each destination has one ordered queue, so a request retried for
+/// days would hold back everything after it. A receiver that is down or being deployed answers
+/// 5xx, 404, 408, 429 or nothing at all: those are retried.
+fn refused(_channel: ChannelKind, status: u16) -> bool {
+    matches!(status, 400 | 401 | 403 | 405 | 410 | 413 | 415 | 422)
 }
 
 /// The first [`BODY_REPORT_CHARS`] characters of a response body (read up to a limit).
