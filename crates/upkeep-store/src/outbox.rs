@@ -4,18 +4,20 @@
 //! - A **notice** ([`upkeep_domain::notify::Notice`]) is inserted by [`insert_notice!`] inside
 //!   the transaction of the change that causes it (an incident update, a maintenance moving,
 //!   an operator alert), keyed by a `dedup_key` so writing it again is a no-op.
-//! - **Fan-out** turns a notice into one delivery per recipient in one transaction
-//!   ([`Store::fan_out`]): the delivery rows (`ON CONFLICT DO NOTHING` on notice + recipient +
-//!   destination) and the notice's `fanned_out_at`. A delivery's `id` is made there, once, and
+//! - **Fan-out** turns a notice into one delivery per recipient ([`Store::fan_out`]), in
+//!   chunks: each chunk's rows in one transaction (`ON CONFLICT DO NOTHING` on notice +
+//!   recipient + destination, so a fan-out cut between chunks resumes without repeating), the
+//!   last one with the notice's `fanned_out_at`. A delivery's `id` is made there, once, and
 //!   sent on every attempt.
 //! - **Delivery**: a worker claims due rows ([`Store::claim_deliveries`]) by setting
 //!   `claimed_by`/`claimed_until` in one conditional `UPDATE` (`FOR UPDATE SKIP LOCKED` on
 //!   PostgreSQL), so two replicas never hold one row; a claim that outlives a crashed worker
-//!   expires and the row is taken again. Rows sharing an `order_key` (one subject to one
-//!   destination) are claimed one at a time, oldest first, so "resolved" never overtakes
-//!   "opened". The outcome is written at once after each attempt ([`Store::mark_sent`],
-//!   [`Store::mark_attempt_failed`]): only a crash between a receiver's answer and that write
-//!   can send a delivery twice — under the same delivery id, which receivers can dedupe on.
+//!   expires and the row is taken again. Rows sharing an `order_key` (one destination) are
+//!   claimed one at a time, oldest first, never while one of them is in flight, so "resolved"
+//!   never overtakes "opened". Outcomes are written right after their attempts, a group per
+//!   transaction ([`Store::record_outcomes`]): only a crash between a receiver's answer and
+//!   that write can send a delivery twice — under the same delivery id, which receivers can
+//!   dedupe on.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -238,13 +240,6 @@ impl Store {
         let at = now.as_millisecond();
         let inserted = with_pool!(self, pool => insert_notice!(pool, at, dedup_key, notice))?;
         Ok(inserted)
-    }
-
-    /// Whether a notice with this key exists.
-    pub async fn notice_exists(&self, dedup_key: &str) -> Result<bool, StoreError> {
-        let sql = "SELECT COUNT(*) FROM notices WHERE dedup_key = $1";
-        let n: i64 = with_pool!(self, pool => sqlx::query_scalar(sql).bind(dedup_key).fetch_one(pool).await)?;
-        Ok(n > 0)
     }
 
     /// Notices not fanned out yet, oldest first. A notice whose payload cannot be read (written
@@ -503,16 +498,6 @@ impl Store {
         let now = retry_at.unwrap_or(Timestamp::UNIX_EPOCH);
         Ok(self
             .record_outcomes(worker, &[(id.to_owned(), outcome)], now)
-            .await?
-            == [true])
-    }
-
-    /// Deletes a claimed delivery unsent (its subscriber is gone). `false` when the claim was
-    /// lost.
-    pub async fn drop_delivery(&self, id: &str, worker: &str) -> Result<bool, StoreError> {
-        let outcome = [(id.to_owned(), DeliveryOutcome::Dropped)];
-        Ok(self
-            .record_outcomes(worker, &outcome, Timestamp::UNIX_EPOCH)
             .await?
             == [true])
     }
