@@ -380,12 +380,21 @@ async fn a_customer_subscribes_confirms_gets_their_mails_and_unsubscribes() {
     assert_eq!(smtp.messages().len(), 3, "a mail after unsubscribing");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn kill_9_while_delivering_loses_no_notification() {
-    const INCIDENTS: usize = 150; // two notices each: opened, resolved
-    let dir = tempfile::tempdir().unwrap();
-    // A receiver that is down (503) until every notice is written, then takes its time, so
-    // the kill lands in the middle of the backlog.
+/// The configuration of the crash tests: quick retries, no rate limit for the test's bursts.
+const CRASH_CONFIG: &str = r#"
+page: { name: Acme Cloud, url: "https://status.acme.example", timezone: Europe/Rome }
+server:
+  rate_limit: { per_second: 0 }
+components:
+  api: { name: Public API }
+notifications:
+  delivery_timeout: 1s
+  retry: { initial: 1s, max_interval: 2s }
+"#;
+
+/// A receiver that is down (503) until the returned gate opens, then takes its time (20 ms a
+/// request), so a kill lands in the middle of the backlog.
+async fn gated_receiver() -> (Receiver, std::sync::Arc<std::sync::atomic::AtomicBool>) {
     let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let gate = std::sync::Arc::clone(&open);
     let rx = Receiver::start(move |_, _| {
@@ -396,21 +405,16 @@ async fn kill_9_while_delivering_loses_no_notification() {
         Answer::Status(200)
     })
     .await;
+    (rx, open)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_while_delivering_loses_no_notification() {
+    const INCIDENTS: usize = 150; // two notices each: opened, resolved
+    let dir = tempfile::tempdir().unwrap();
+    let (rx, open) = gated_receiver().await;
     let config_path = dir.path().join("upkeep.yaml");
-    std::fs::write(
-        &config_path,
-        r#"
-page: { name: Acme Cloud, url: "https://status.acme.example", timezone: Europe/Rome }
-server:
-  rate_limit: { per_second: 0 }
-components:
-  api: { name: Public API }
-notifications:
-  delivery_timeout: 1s
-  retry: { initial: 1s, max_interval: 2s }
-"#,
-    )
-    .unwrap();
+    std::fs::write(&config_path, CRASH_CONFIG).unwrap();
     let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
     let token = admin_token(&db);
     let args = ["--config", config_path.to_str().unwrap()];
@@ -592,31 +596,9 @@ async fn a_postgres_replica_killed_mid_delivery_leaves_the_other_to_finish() {
     let pg = upkeep_store::testing::TestDatabase::postgres(&base_url).await;
     let db = pg.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let gate = std::sync::Arc::clone(&open);
-    let rx = Receiver::start(move |_, _| {
-        if !gate.load(std::sync::atomic::Ordering::SeqCst) {
-            return Answer::Status(503);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-        Answer::Status(200)
-    })
-    .await;
+    let (rx, open) = gated_receiver().await;
     let config_path = dir.path().join("upkeep.yaml");
-    std::fs::write(
-        &config_path,
-        r#"
-page: { name: Acme Cloud, url: "https://status.acme.example", timezone: Europe/Rome }
-server:
-  rate_limit: { per_second: 0 }
-components:
-  api: { name: Public API }
-notifications:
-  delivery_timeout: 1s
-  retry: { initial: 1s, max_interval: 2s }
-"#,
-    )
-    .unwrap();
+    std::fs::write(&config_path, CRASH_CONFIG).unwrap();
     let token = admin_token(&db);
     let args = ["--config", config_path.to_str().unwrap()];
     let first = Server::start(&args, &db);
