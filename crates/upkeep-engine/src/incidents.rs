@@ -112,6 +112,9 @@ pub struct Failure {
     pub body: String,
     /// When the trouble began, if known.
     pub started_at: Option<Timestamp>,
+    /// When the failure was seen (the event's instant, or when an alert arrived): a
+    /// maintenance in progress covering the component at that instant holds the incident back.
+    pub seen_at: Timestamp,
 }
 
 /// What a failure did.
@@ -123,6 +126,9 @@ pub enum FailureOutcome {
     Joined(String),
     /// The source already holds this incident open: nothing changed.
     AlreadyOpen(String),
+    /// A maintenance in progress covers the component: no incident (the failure is
+    /// re-evaluated when the window ends).
+    UnderMaintenance,
 }
 
 /// What a recovery did.
@@ -169,7 +175,9 @@ fn worse(a: ComponentStatus, b: ComponentStatus) -> ComponentStatus {
 }
 
 /// Reports a failing source: opens an automatic incident, joins the open one of its component,
-/// or does nothing when the source already holds an incident open.
+/// or does nothing when the source already holds an incident open or a maintenance in progress
+/// covers its component at [`Failure::seen_at`]. Every automatic path (the event follower, the
+/// end of a maintenance window, the Alertmanager hook) reports failures here.
 pub async fn source_failing(
     store: &Store,
     failure: &Failure,
@@ -258,6 +266,11 @@ async fn failing_locked(
     actor: &str,
     now: Timestamp,
 ) -> Result<FailureOutcome, StoreError> {
+    if under_maintenance(store, &failure.component_id, failure.seen_at).await? {
+        tracing::info!(source = %failure.source, component = %failure.component_id,
+            "failure during maintenance: no incident (re-evaluated when the window ends)");
+        return Ok(FailureOutcome::UnderMaintenance);
+    }
     if let Some(attached) = store.incident_source(&failure.source).await? {
         match store.get_incident(&attached.incident_id).await? {
             Some(open) if !open.status.is_resolved() => {
@@ -559,6 +572,7 @@ pub fn rule_failure(
             rule.severity.as_str()
         ),
         started_at: Some(at),
+        seen_at: at,
     })
 }
 
@@ -588,6 +602,7 @@ pub async fn monitor_failure(
         title,
         body: format!("Monitor `{id}` is down: {reason}"),
         started_at: Some(at),
+        seen_at: at,
     }))
 }
 
@@ -618,22 +633,6 @@ pub async fn under_maintenance(
         }))
 }
 
-/// Opens (or joins) an incident for `failure` unless a maintenance covers its component.
-async fn failing_unless_covered(
-    store: &Store,
-    failure: &Failure,
-    at: Timestamp,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    if under_maintenance(store, &failure.component_id, at).await? {
-        tracing::info!(source = %failure.source, component = %failure.component_id,
-            "failure during maintenance: no incident (re-evaluated when the window ends)");
-        return Ok(());
-    }
-    source_failing(store, failure, AUTO_ACTOR, now).await?;
-    Ok(())
-}
-
 /// Handles one monitor or rule transition.
 async fn handle(
     store: &Store,
@@ -646,7 +645,7 @@ async fn handle(
         let source = event.monitor_id.clone();
         if event.to == "firing" {
             if let Some(failure) = rule_failure(config, settings, name, &event.reason, event.at) {
-                failing_unless_covered(store, &failure, event.at, now).await?;
+                source_failing(store, &failure, AUTO_ACTOR, now).await?;
             }
         } else if event.from == "firing" {
             let detail = format!("The alert rule is no longer firing ({}).", event.reason);
@@ -657,7 +656,7 @@ async fn handle(
     let id = &event.monitor_id;
     if event.to == "down" {
         if let Some(failure) = monitor_failure(store, config, id, &event.reason, event.at).await? {
-            failing_unless_covered(store, &failure, event.at, now).await?;
+            source_failing(store, &failure, AUTO_ACTOR, now).await?;
         }
     } else if event.to == "up" {
         let detail = format!("The monitor is up again ({}).", event.reason);

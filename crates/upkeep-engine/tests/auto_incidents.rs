@@ -498,6 +498,7 @@ async fn replicas_racing_on_one_component_open_one_incident() {
                 title: "API is partially down".into(),
                 body: "failing".into(),
                 started_at: None,
+                seen_at: Timestamp::now(),
             };
             let now = Timestamp::now();
             let (fa, fb) = (failure("monitor"), failure("alertmanager"));

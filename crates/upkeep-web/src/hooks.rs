@@ -14,6 +14,10 @@
 //! - Deduplication by `fingerprint` (computed from the labels when absent): a firing alert
 //!   already open changes nothing; a resolved one closes its incident if automatic and not
 //!   taken over by an operator.
+//! - A firing alert on a component covered by a maintenance in progress opens no incident, as
+//!   a monitor going down would not (the check is inside
+//!   [`upkeep_engine::incidents::source_failing`], the one path of every automatic failure);
+//!   Alertmanager repeats the alert, and once the window is over it opens the incident.
 //! - An alert that cannot be mapped is skipped and reported in the answer, never a 500:
 //!   `{"accepted": n, "skipped": [{"fingerprint", "reason"}]}`.
 
@@ -229,6 +233,7 @@ async fn alertmanager(
                     title: format!("{alertname} firing on {}", component.name),
                     body,
                     started_at: started_at(alert),
+                    seen_at: now,
                 };
                 source_failing(&state.store, &failure, ALERTMANAGER_ACTOR, now)
                     .await

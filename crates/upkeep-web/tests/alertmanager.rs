@@ -396,3 +396,72 @@ async fn malformed_payloads_are_problems() {
             .is_empty()
     );
 }
+
+/// An alert firing on a component while a maintenance is in progress there opens no public
+/// incident (as a monitor going down would not); once the window is over, the same alert,
+/// still firing, opens one.
+#[tokio::test]
+async fn an_alert_during_a_maintenance_opens_no_incident_until_the_window_ends() {
+    use upkeep_domain::maintenance::{Kind, MaintenanceStatus};
+    use upkeep_store::maintenance::NewMaintenance;
+
+    let app = TestApp::start(BASE_CONFIG).await;
+    let now = jiff::Timestamp::now();
+    let mut new = NewMaintenance::new(
+        Kind::Planned,
+        "Database upgrade",
+        now - jiff::SignedDuration::from_mins(5),
+        now + jiff::SignedDuration::from_hours(1),
+    );
+    new.components = vec!["api".into()];
+    let m = app
+        .store
+        .create_maintenance(&new, "test", now, None)
+        .await
+        .unwrap();
+    assert!(
+        app.store
+            .transition_maintenance(
+                &m.id,
+                MaintenanceStatus::Scheduled,
+                MaintenanceStatus::InProgress,
+                "test",
+                now,
+            )
+            .await
+            .unwrap()
+    );
+    let firing = payload(
+        "firing",
+        vec![alert(
+            "firing",
+            "maint0001",
+            json!({"alertname": "HighCPUUsage", "severity": "critical", "component": "api"}),
+            NO_END,
+        )],
+    );
+
+    let resp = app.post_json(HOOK, &app.editor, &firing).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let intake: Value = resp.json().await.unwrap();
+    assert_eq!(intake["accepted"], 1, "{intake}");
+    assert!(
+        app.store.list_incidents(10, true).await.unwrap().is_empty(),
+        "no incident while the maintenance is in progress"
+    );
+
+    let done = app
+        .store
+        .complete_maintenance(&m.id, "", "test", jiff::Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, MaintenanceStatus::Completed);
+    // Alertmanager repeats a firing alert; after the window it opens the incident.
+    let resp = app.post_json(HOOK, &app.editor, &firing).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let open = app.store.list_incidents(10, true).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0].title, "HighCPUUsage firing on Public API");
+    assert_eq!(open[0].components[0].id, "api");
+}
