@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

@@ -21,7 +21,7 @@ components:
   api: { name: Public API }
 "#;
 
-mod support;
+use crate::support;
 
 use support::{TestApp, problem};
 

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod receiver;
+use crate::receiver;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-mod support;
+use crate::support;
 
 use support::{BIN, Server, admin_token, repo_file, text, upkeep};
 

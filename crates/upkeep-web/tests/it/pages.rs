@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -20,7 +20,7 @@ components:
   web: { name: Website }
 "#;
 
-mod support;
+use crate::support;
 
 use support::{TestApp, problem};
 

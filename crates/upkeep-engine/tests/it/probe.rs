@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_support;
+use crate::probe_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

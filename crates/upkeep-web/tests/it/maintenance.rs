@@ -32,7 +32,7 @@ maintenance:
     emergency: { min_notice: 0s, require_reason: true }
 "#;
 
-mod support;
+use crate::support;
 
 use support::{TestApp, problem};
 

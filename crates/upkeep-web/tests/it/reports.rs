@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use scraper::{Html, Selector};

@@ -10,8 +10,8 @@ use upkeep_domain::config::{
     TenantSel, parse,
 };
 
-const CONTRACT: &str = include_str!("../../../examples/upkeep.yaml");
-const DEMO: &str = include_str!("../../../examples/demo.yaml");
+const CONTRACT: &str = include_str!("../../../../examples/upkeep.yaml");
+const DEMO: &str = include_str!("../../../../examples/demo.yaml");
 
 fn now() -> Timestamp {
     "2026-11-22T10:00:00Z".parse().unwrap()

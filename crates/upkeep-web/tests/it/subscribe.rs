@@ -19,7 +19,7 @@ use upkeep_domain::notify::routing::Scope;
 use upkeep_engine::notify::links;
 use upkeep_store::subscribers::SubscribeOutcome;
 
-mod support;
+use crate::support;
 
 use support::{TestApp, problem};
 

@@ -21,7 +21,7 @@ components:
   web: { name: Website }
 "#;
 
-mod support;
+use crate::support;
 
 use support::{TestApp, problem};
 

@@ -9,9 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../upkeep-engine/tests/receiver/mod.rs"]
-mod receiver;
-mod support;
+use crate::receiver;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,7 @@
+//! The integration tests of `upkeep-domain`, one binary: each module holds the tests of one
+//! area (fixtures under `tests/fixtures/`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod availability;
+mod config;

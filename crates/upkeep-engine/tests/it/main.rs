@@ -1,0 +1,19 @@
+//! The integration tests of `upkeep-engine`, one binary: each module holds the tests of one
+//! background task; `probe_support` and `receiver` are the shared real peers (targets and
+//! HTTP receivers).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod probe_support;
+mod receiver;
+
+mod alertmanager_silences;
+mod auto_incidents;
+mod engine;
+mod maintenance_engine;
+mod notify_outbox;
+mod notify_send;
+mod probe;
+mod reports;
+mod self_backup;
+mod slo_alerts;

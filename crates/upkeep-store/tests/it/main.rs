@@ -1,0 +1,11 @@
+//! The integration tests of `upkeep-store`, one binary: each module holds the tests of one
+//! area, against SQLite and, when configured, PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod backups;
+mod incidents;
+mod maintenance;
+mod monitoring;
+mod snapshot;
+mod store;

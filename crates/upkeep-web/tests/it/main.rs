@@ -1,0 +1,18 @@
+//! The integration tests of `upkeep-web`, one binary: each module holds the tests of one
+//! area of the HTTP surface; `support` boots the real router on port 0.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod alertmanager;
+mod api;
+mod backups;
+mod calendars;
+mod incidents;
+mod maintenance;
+mod pages;
+mod ping;
+mod reports;
+mod statuspage;
+mod subscribe;

@@ -1,0 +1,22 @@
+//! The integration tests of the `upkeep` binary, one test binary: each module drives the real
+//! command line or a real `upkeep serve`; `support` starts them, `receiver` (shared with the
+//! engine's tests) records webhook deliveries.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../../upkeep-engine/tests/it/receiver.rs"]
+mod receiver;
+mod support;
+
+mod alertmanager_real;
+mod backup;
+mod browser;
+mod cli;
+mod drill;
+mod incident;
+mod maintenance;
+mod maintenance_plan;
+mod monitoring;
+mod notify;
+mod ping;
+mod report;
