@@ -762,7 +762,7 @@ async fn probes_can_be_spawned_from_a_shared_prober() {
 }
 
 /// Measures the cost of a probe against a local keep-alive target: run with
-/// `cargo test -p upkeep-engine --test probe -- --ignored --nocapture measure`.
+/// `cargo test -p upkeep-engine --test it -- --ignored --nocapture probe::measure`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]
 async fn measure_probe_overhead() {
