@@ -29,6 +29,7 @@ use upkeep_store::{Store, StoreError};
 
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
+use crate::periodic::Periodic;
 
 /// Where a backup set stands now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,18 +145,11 @@ pub async fn run(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(settings.every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    // Gauges on every replica; transitions recorded by the lease holder.
+    let mut ticks = Periodic::observing("backups", settings.every, active).start(stop);
+    while let Some(turn) = ticks.next().await {
         let cfg = Arc::clone(&config.borrow());
-        let is_active = *active.borrow();
-        if let Err(e) = check(&store, &cfg.config, clock.now(), is_active).await {
-            tracing::warn!(error = %e, "backups: cannot assess the backup sets; retrying");
-        }
+        ticks.done(check(&store, &cfg.config, clock.now(), turn.held).await);
     }
 }
 

@@ -44,6 +44,8 @@ use upkeep_store::{Store, StoreError};
 
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
+use crate::follower::{EventFollower, Position};
+use crate::periodic::Periodic;
 
 /// The actor of every change the event follower makes.
 pub const AUTO_ACTOR: &str = "system:auto";
@@ -78,10 +80,6 @@ pub struct AutoIncidentSettings {
     pub rule_severities: Vec<Severity>,
     /// On a database never followed, how far back events are still handled.
     pub history: Duration,
-    /// How old an event must be before it is handled: event ids come from a sequence, and on
-    /// PostgreSQL two writers may commit out of id order, so the newest events are held back
-    /// a moment to let an earlier id commit before the cursor passes it.
-    pub settle: Duration,
 }
 
 impl Default for AutoIncidentSettings {
@@ -91,7 +89,6 @@ impl Default for AutoIncidentSettings {
             batch: 500,
             rule_severities: vec![Severity::Critical, Severity::Warning],
             history: Duration::from_secs(600),
-            settle: Duration::from_secs(3),
         }
     }
 }
@@ -456,20 +453,11 @@ pub async fn run(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(settings.poll_every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if !*active.borrow() {
-            continue;
-        }
+    let every = settings.poll_every;
+    let mut ticks = Periodic::while_held("auto-incidents", every, active.clone()).start(stop);
+    while ticks.next().await.is_some() {
         let cfg = Arc::clone(&config.borrow());
-        if let Err(e) = follow(&store, &cfg.config, &clock, &settings, &active).await {
-            tracing::warn!(error = %e, "automatic incidents: cannot follow monitor events; retrying");
-        }
+        ticks.done(follow(&store, &cfg.config, &clock, &settings, &active).await);
     }
 }
 
@@ -483,29 +471,23 @@ async fn follow(
     active: &watch::Receiver<bool>,
 ) -> Result<usize, StoreError> {
     let now = clock.now();
-    let cursor = match store.cursor(CURSOR).await? {
-        Some(position) => position,
-        None => {
-            let back = SignedDuration::try_from(settings.history).unwrap_or(SignedDuration::ZERO);
-            let from = now.checked_sub(back).unwrap_or(now);
-            let position = store.last_monitor_event_before(from).await?;
-            store.set_cursor(CURSOR, position, now).await?;
+    let follower = EventFollower::new(CURSOR, settings.batch);
+    let history = SignedDuration::try_from(settings.history).unwrap_or(SignedDuration::ZERO);
+    let cursor = match follower.position(store, now, history).await? {
+        Position::Saved(position) => position,
+        Position::Fresh(position) => {
+            follower.save(store, position, now).await?;
             position
         }
     };
-    let events = store.monitor_events_after(cursor, settings.batch).await?;
     let mut handled = 0;
-    let settled = jiff::SignedDuration::try_from(settings.settle)
-        .ok()
-        .and_then(|d| clock.now().checked_sub(d).ok())
-        .unwrap_or(jiff::Timestamp::MIN);
-    for event in events {
+    for (position, event) in follower.read(store, cursor).await? {
         // The lease may be lost mid-batch: the new holder continues from the cursor.
-        if !*active.borrow() || event.at > settled {
+        if !*active.borrow() {
             break;
         }
         handle(store, config, settings, &event, clock.now()).await?;
-        store.set_cursor(CURSOR, event.id, clock.now()).await?;
+        follower.save(store, position, clock.now()).await?;
         handled += 1;
     }
     Ok(handled)

@@ -50,6 +50,7 @@ use crate::alertmanager::{SilenceClient, SilenceRequest};
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::incidents::{self, AUTO_ACTOR, AutoIncidentSettings};
+use crate::periodic::Periodic;
 
 /// The components whose monitors are not probed now: those of maintenances in progress with
 /// `checks: skip`. Written by the engine, read by the probe scheduler. Cheap to clone.
@@ -142,24 +143,18 @@ pub async fn run(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(settings.tick);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut materialised: Option<(Timestamp, String)> = None;
     let mut swept: Option<Timestamp> = None;
     let mut state = EngineState {
         skip: settings.skip.clone(),
         ..EngineState::default()
     };
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if !*active.borrow() {
-            // Another replica works; start afresh when this one takes over.
+    let mut ticks = Periodic::while_held("maintenance", settings.tick, active).start(stop);
+    while let Some(turn) = ticks.next().await {
+        if turn.resumed {
+            // Another replica may have worked: start afresh.
             materialised = None;
             state.skip.set(HashSet::new());
-            continue;
         }
         let loaded = Arc::clone(&config.borrow());
         let now = clock.now();
@@ -172,9 +167,7 @@ pub async fn run(
                 Err(e) => tracing::warn!(error = %e, "maintenance: cannot materialise windows"),
             }
         }
-        if let Err(e) = step(&store, &loaded.config, now, &mut state).await {
-            tracing::warn!(error = %e, "maintenance: step failed; retrying");
-        }
+        ticks.done(step(&store, &loaded.config, now, &mut state).await);
         if swept.is_none_or(|at| elapsed(at, now) >= settings.sweep_every) {
             if let Err(e) = sweep_silences(&store, &loaded.config, now).await {
                 tracing::warn!(error = %e, "maintenance: cannot sweep silences");

@@ -34,6 +34,7 @@ use upkeep_store::{Backend, Store, snapshot};
 
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
+use crate::periodic::Periodic;
 
 /// A backup or restore that did not happen, in a sentence fit for an operator.
 #[derive(Debug, thiserror::Error)]
@@ -377,47 +378,42 @@ pub async fn run(
     config: watch::Receiver<Arc<LoadedConfig>>,
     clock: SharedClock,
     settings: SelfBackupSettings,
-    mut active: watch::Receiver<bool>,
+    active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(settings.poll_every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        // Look at the schedule on every tick, and at once when this replica takes the lease.
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-            changed = active.changed() => {
-                if changed.is_err() {
-                    // The lease keeper is gone: no lease, no backups, until stopped.
-                    stop.cancelled().await;
-                    return;
-                }
-            }
-        }
-        if !*active.borrow_and_update() {
-            continue;
-        }
-        let cfg = Arc::clone(&config.borrow());
-        let Some(plan) = cfg.config.self_backup.clone() else {
-            continue;
-        };
-        let now = clock.now();
-        let backend = store.backend();
-        let due = match existing(&plan.dir, backend).last() {
-            None => true,
-            Some((last, _)) => {
-                let every =
-                    jiff::SignedDuration::try_from(plan.every).unwrap_or(jiff::SignedDuration::MAX);
-                last.checked_add(every).is_ok_and(|next| next <= now)
-            }
-        };
-        if !due {
-            continue;
-        }
-        // Errors are logged and recorded as `fail` pings inside; the next poll tries again.
-        let _ = run_once(&store, &database_url, &cfg.config, &plan, now).await;
+    // The schedule is looked at on every tick, and at once when this replica takes the lease.
+    let mut ticks = Periodic::while_held("self-backup", settings.poll_every, active).start(stop);
+    while ticks.next().await.is_some() {
+        pass(&store, &database_url, &config, &clock).await;
     }
+}
+
+/// One look at the schedule: a backup if one is due.
+async fn pass(
+    store: &Store,
+    database_url: &str,
+    config: &watch::Receiver<Arc<LoadedConfig>>,
+    clock: &SharedClock,
+) {
+    let cfg = Arc::clone(&config.borrow());
+    let Some(plan) = cfg.config.self_backup.clone() else {
+        return;
+    };
+    let now = clock.now();
+    let backend = store.backend();
+    let due = match existing(&plan.dir, backend).last() {
+        None => true,
+        Some((last, _)) => {
+            let every =
+                jiff::SignedDuration::try_from(plan.every).unwrap_or(jiff::SignedDuration::MAX);
+            last.checked_add(every).is_ok_and(|next| next <= now)
+        }
+    };
+    if !due {
+        return;
+    }
+    // Errors are logged and recorded as `fail` pings inside; the next poll tries again.
+    let _ = run_once(store, database_url, &cfg.config, &plan, now).await;
 }
 
 /// Writes one scheduled backup at `now`, prunes old ones, and records the run's pings when a

@@ -21,6 +21,7 @@ use upkeep_store::{Store, StoreError};
 
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
+use crate::periodic::Periodic;
 use crate::reports::{SloReport, slo_status};
 
 /// How often the SLOs are measured.
@@ -54,18 +55,11 @@ pub async fn run(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    // Gauges on every replica; changes recorded by the lease holder.
+    let mut ticks = Periodic::observing("slo-alerts", every, active).start(stop);
+    while let Some(turn) = ticks.next().await {
         let cfg = Arc::clone(&config.borrow());
-        let record = *active.borrow();
-        if let Err(e) = check(&store, &cfg.config, clock.now(), record).await {
-            tracing::warn!(error = %e, "SLO alerts: cannot measure the SLOs; retrying");
-        }
+        ticks.done(check(&store, &cfg.config, clock.now(), turn.held).await);
     }
 }
 

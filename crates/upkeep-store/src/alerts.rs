@@ -127,7 +127,7 @@ impl Store {
     pub async fn apply_alert_changes(
         &self,
         changes: &[AlertChange],
-        cursor: Option<(&str, i64)>,
+        cursor: Option<(&str, crate::incidents::EventPosition)>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let at = now.as_millisecond();
@@ -191,12 +191,14 @@ impl Store {
                 // Forward only: a replica that held the lease a moment too long cannot move it
                 // back and replay events.
                 sqlx::query(
-                    "INSERT INTO cursors (name, position, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                     updated_at = excluded.updated_at WHERE cursors.position < excluded.position",
+                    "INSERT INTO cursors (name, xid, position, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, \
+                     position = excluded.position, updated_at = excluded.updated_at \
+                     WHERE (cursors.xid, cursors.position) < (excluded.xid, excluded.position)",
                 )
                 .bind(name)
-                .bind(position)
+                .bind(position.xid)
+                .bind(position.id)
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;

@@ -778,25 +778,27 @@ impl Store {
     }
 
     /// The position stored under the cursor `name`, if any.
-    pub async fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        let sql = "SELECT position FROM cursors WHERE name = $1";
-        let position: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(sql).bind(name).fetch_optional(pool).await)?;
-        Ok(position)
+    pub async fn cursor(&self, name: &str) -> Result<Option<EventPosition>, StoreError> {
+        let sql = "SELECT xid, position FROM cursors WHERE name = $1";
+        let position: Option<(i64, i64)> =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(name).fetch_optional(pool).await)?;
+        Ok(position.map(|(xid, id)| EventPosition { xid, id }))
     }
 
     /// Stores the position of the cursor `name`.
     pub async fn set_cursor(
         &self,
         name: &str,
-        position: i64,
+        position: EventPosition,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO cursors (name, position, updated_at) VALUES ($1, $2, $3) \
-                   ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                   updated_at = excluded.updated_at";
+        let sql = "INSERT INTO cursors (name, xid, position, updated_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, \
+                   position = excluded.position, updated_at = excluded.updated_at";
         with_pool!(self, pool => sqlx::query(sql)
             .bind(name)
-            .bind(position)
+            .bind(position.xid)
+            .bind(position.id)
             .bind(now.as_millisecond())
             .execute(pool)
             .await
@@ -804,42 +806,89 @@ impl Store {
         Ok(())
     }
 
-    /// Monitor and rule transitions recorded after the event `after_id`, in recording order (by
-    /// id), at most `limit`.
-    pub async fn monitor_events_after(
+    /// The settled events after `after`, in log order, at most `limit`: see [`EventPosition`].
+    pub async fn settled_monitor_events_after(
         &self,
-        after_id: i64,
+        after: EventPosition,
         limit: u32,
-    ) -> Result<Vec<crate::monitoring::StoredMonitorEvent>, StoreError> {
-        let sql = "SELECT id, monitor_id, at, from_status, to_status, reason \
-                   FROM monitor_events WHERE id > $1 ORDER BY id LIMIT $2";
-        let rows: Vec<(i64, String, i64, String, String, String)> = with_pool!(self, pool => sqlx::query_as(sql)
-                .bind(after_id)
+    ) -> Result<Vec<(EventPosition, crate::monitoring::StoredMonitorEvent)>, StoreError> {
+        let sql = format!(
+            "SELECT xid, id, monitor_id, at, from_status, to_status, reason \
+             FROM monitor_events WHERE (xid, id) > ($1, $2){} ORDER BY xid, id LIMIT $3",
+            self.settled_filter()
+        );
+        let rows: Vec<(i64, i64, String, i64, String, String, String)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(after.xid)
+                .bind(after.id)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await)?;
         rows.into_iter()
-            .map(|(id, monitor_id, at, from, to, reason)| {
-                Ok(crate::monitoring::StoredMonitorEvent {
+            .map(|(xid, id, monitor_id, at, from, to, reason)| {
+                let event = crate::monitoring::StoredMonitorEvent {
                     id,
                     monitor_id,
                     at: crate::timestamp(at)?,
                     from,
                     to,
                     reason,
-                })
+                };
+                Ok((EventPosition { xid, id }, event))
             })
             .collect()
     }
 
-    /// The id of the newest event recorded before `before` (0 when there is none): where a
-    /// follower starts on a database it has never followed, so old history is not replayed.
-    pub async fn last_monitor_event_before(&self, before: Timestamp) -> Result<i64, StoreError> {
-        let sql = "SELECT MAX(id) FROM monitor_events WHERE at < $1";
-        let id: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(sql)
+    /// The position of the newest settled event recorded before `before` (the start of the log
+    /// when there is none): where a follower starts on a database it has never followed, so
+    /// old history is not replayed.
+    pub async fn last_monitor_event_before(
+        &self,
+        before: Timestamp,
+    ) -> Result<EventPosition, StoreError> {
+        let sql = format!(
+            "SELECT xid, id FROM monitor_events WHERE at < $1{} ORDER BY xid DESC, id DESC LIMIT 1",
+            self.settled_filter()
+        );
+        let row: Option<(i64, i64)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(before.as_millisecond())
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await)?;
-        Ok(id.unwrap_or(0))
+        Ok(
+            row.map_or_else(EventPosition::default, |(xid, id)| EventPosition {
+                xid,
+                id,
+            }),
+        )
     }
+
+    /// The condition that keeps events whose writer may still be in flight out of a read.
+    fn settled_filter(&self) -> &'static str {
+        match self.backend() {
+            // Every transaction below the snapshot's xmin has finished, and any transaction
+            // still to write gets an id at or above it.
+            crate::Backend::Postgres => {
+                " AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+            }
+            // Writers are serialised: ids commit in order and every visible event is settled.
+            crate::Backend::Sqlite => "",
+        }
+    }
+}
+
+/// A position in the operator event log (`monitor_events`), as followers read it: by the
+/// writing transaction (`xid`), then by id.
+///
+/// Ids come from a sequence, and on PostgreSQL two writers may commit out of id order, so a
+/// cursor on the id alone could pass an event whose transaction commits later. Followers read
+/// only *settled* events instead: those whose writer is below the oldest transaction still in
+/// flight (`pg_snapshot_xmin(pg_current_snapshot())`). Every event below that line is
+/// committed or gone for good, and every event still to come lands above it, so the settled
+/// part of the log only grows at its end: a forward cursor skips nothing and reads nothing
+/// twice. On SQLite writers are serialised, `xid` is 0 and the order is the id's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct EventPosition {
+    /// The writing transaction (PostgreSQL; 0 on SQLite and for events older than the column).
+    pub xid: i64,
+    /// The event's id.
+    pub id: i64,
 }

@@ -405,6 +405,7 @@ macro_rules! write_events {
         result
     }};
 }
+pub(crate) use write_events;
 
 impl Store {
     /// Writes `results` and folds them into their minute, hour and day rollups, in one

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
+use crate::monitoring::MonitorEvent;
 use crate::{ConnectOptions, Store, ids};
 
 /// The environment variable naming the PostgreSQL server the tests may use.
@@ -102,4 +103,28 @@ pub async fn databases(test: &str) -> Vec<TestDatabase> {
         all.push(TestDatabase::postgres(&url).await);
     }
     all
+}
+
+/// Operator events written in a PostgreSQL transaction that stays open until [`commit`]: a
+/// writer that commits late, for testing the followers of the event log.
+///
+/// [`commit`]: OpenEventWrite::commit
+pub struct OpenEventWrite(sqlx::Transaction<'static, sqlx::Postgres>);
+
+impl OpenEventWrite {
+    /// Begins a transaction on `store` and writes `events` in it, as the store's writers do.
+    /// `None` on SQLite, whose writers are serialised (an open write would block every other).
+    pub async fn begin(store: &Store, events: &[MonitorEvent]) -> Option<OpenEventWrite> {
+        let crate::Pool::Postgres(pool) = &store.pool else {
+            return None;
+        };
+        let mut tx = pool.begin().await.expect("begin");
+        crate::monitoring::write_events!(tx, events).expect("write events");
+        Some(OpenEventWrite(tx))
+    }
+
+    /// Commits the events.
+    pub async fn commit(self) {
+        self.0.commit().await.expect("commit");
+    }
 }

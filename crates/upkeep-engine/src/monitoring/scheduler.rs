@@ -39,6 +39,7 @@ use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow, PingK
 use super::probe::{ProbeOutcome, Prober};
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
+use crate::periodic::Periodic;
 
 /// Settings of the scheduler.
 #[derive(Debug, Clone)]
@@ -716,36 +717,42 @@ pub async fn prune_results(
     clock: SharedClock,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let retention = config.borrow().config.monitoring.retention;
-        let Ok(retention) = jiff::SignedDuration::try_from(retention) else {
-            continue;
-        };
-        let Ok(before) = clock.now().checked_sub(retention) else {
-            continue;
-        };
-        match store.prune_results(before).await {
-            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned raw results past retention"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot prune raw results; will retry in an hour"),
-        }
-        match store.prune_pings(before).await {
-            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned pings past retention"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot prune pings; will retry in an hour"),
-        }
-        // Minute rollups go with the raw results; hour and day rollups are kept for reports.
-        match store.prune_minute_rollups(before).await {
-            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned minute rollups past retention"),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot prune minute rollups; will retry in an hour")
-            }
+    // Every replica prunes: the deletes are idempotent and cheap when nothing is due.
+    let mut ticks = Periodic::always("prune-results", Duration::from_secs(3600)).start(stop);
+    while ticks.next().await.is_some() {
+        prune_once(&store, &config, &clock).await;
+    }
+}
+
+/// One pruning pass; each kind of row is pruned (or its failure logged) on its own.
+async fn prune_once(
+    store: &Store,
+    config: &watch::Receiver<Arc<LoadedConfig>>,
+    clock: &SharedClock,
+) {
+    let retention = config.borrow().config.monitoring.retention;
+    let Ok(retention) = jiff::SignedDuration::try_from(retention) else {
+        return;
+    };
+    let Ok(before) = clock.now().checked_sub(retention) else {
+        return;
+    };
+    match store.prune_results(before).await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned raw results past retention"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot prune raw results; will retry in an hour"),
+    }
+    match store.prune_pings(before).await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned pings past retention"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot prune pings; will retry in an hour"),
+    }
+    // Minute rollups go with the raw results; hour and day rollups are kept for reports.
+    match store.prune_minute_rollups(before).await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned minute rollups past retention"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot prune minute rollups; will retry in an hour")
         }
     }
 }

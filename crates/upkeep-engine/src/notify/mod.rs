@@ -43,6 +43,8 @@ use upkeep_store::{Store, StoreError};
 
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
+use crate::follower::{EventFollower, Position};
+use crate::periodic::Periodic;
 use render::{Reader, Site};
 use send::{ChannelKind, Content, Outgoing, Senders};
 
@@ -345,46 +347,16 @@ pub async fn fan_out(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let work = |cfg: Arc<LoadedConfig>, now: Timestamp| {
-        let store = store.clone();
-        async move {
-            // A full page means more are waiting.
-            while fan_out_once(&store, &cfg.config, now).await? >= 200 {}
-            Ok(())
-        }
-    };
     let every = Duration::from_millis(200);
-    lease_gated("fan-out", every, config, clock, active, stop, work).await;
-}
-
-/// Runs `pass` every `period` while this replica holds the lease (`active`), until `stop`. A
-/// failed pass is logged and tried again at the next tick.
-async fn lease_gated<F, Fut>(
-    what: &'static str,
-    period: Duration,
-    config: watch::Receiver<Arc<LoadedConfig>>,
-    clock: SharedClock,
-    active: watch::Receiver<bool>,
-    stop: CancellationToken,
-    mut pass: F,
-) where
-    F: FnMut(Arc<LoadedConfig>, Timestamp) -> Fut,
-    Fut: std::future::Future<Output = Result<(), StoreError>>,
-{
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if !*active.borrow() {
-            continue;
-        }
+    let mut ticks = Periodic::while_held("notify-fan-out", every, active).start(stop);
+    while ticks.next().await.is_some() {
         let cfg = Arc::clone(&config.borrow());
-        if let Err(e) = pass(cfg, clock.now()).await {
-            tracing::warn!(error = %e, "notifications: {what} failed; retrying");
-        }
+        let pass = async {
+            // A full page means more are waiting.
+            while fan_out_once(&store, &cfg.config, clock.now()).await? >= 200 {}
+            Ok::<_, StoreError>(())
+        };
+        ticks.done(pass.await);
     }
 }
 
@@ -509,25 +481,25 @@ async fn covered(
     }
 }
 
-/// How long a new event is left alone before it is read: an event whose transaction commits
-/// after a later one's (its id is lower) is not skipped by the cursor.
-pub const ALERT_SETTLE: Duration = Duration::from_secs(3);
+/// The alert follower's view of the event log.
+const ALERT_FOLLOWER: EventFollower = EventFollower::new(ALERT_CURSOR, 500);
 
-/// Reads the operator events after the cursor, up to those younger than `settle`, and applies
-/// them. Returns how many were read.
+/// Reads the settled operator events after the cursor and applies them, moving the cursor in
+/// the same transaction. Returns how many were read.
 pub async fn follow_alerts_once(
     store: &Store,
     config: &Config,
     now: Timestamp,
-    settle: Duration,
 ) -> Result<usize, StoreError> {
-    let cursor = match store.cursor(ALERT_CURSOR).await? {
-        Some(c) => c,
-        None => {
+    let cursor = match ALERT_FOLLOWER
+        .position(store, now, SignedDuration::ZERO)
+        .await?
+    {
+        Position::Saved(c) => c,
+        Position::Fresh(start) => {
             // A database never followed: start at its present, not at the beginning of time,
             // but with the monitors that are down now (they would otherwise page only after
             // they recover and fail again).
-            let start = store.last_monitor_event_before(now).await?;
             let mut changes = Vec::new();
             for state in store.load_monitor_states().await? {
                 let Some(m) = config.monitors.get(&state.monitor_id) else {
@@ -550,7 +522,7 @@ pub async fn follow_alerts_once(
                 changes.push(AlertChange::Fire {
                     notice,
                     suppressed,
-                    event_id: start,
+                    event_id: start.id,
                 });
             }
             store
@@ -559,16 +531,12 @@ pub async fn follow_alerts_once(
             start
         }
     };
-    let settled = now - SignedDuration::try_from(settle).unwrap_or(SignedDuration::ZERO);
-    let mut events = store.monitor_events_after(cursor, 500).await?;
-    if let Some(young) = events.iter().position(|e| e.at > settled) {
-        events.truncate(young);
-    }
-    let Some(last) = events.last().map(|e| e.id) else {
+    let events = ALERT_FOLLOWER.read(store, cursor).await?;
+    let Some(last) = events.last().map(|(position, _)| *position) else {
         return Ok(0);
     };
     let mut changes = Vec::new();
-    for event in &events {
+    for (_, event) in &events {
         let Some((resolve, fire)) = alert_change_of(config, event) else {
             continue;
         };
@@ -606,24 +574,12 @@ pub async fn follow_alerts(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let work = |cfg: Arc<LoadedConfig>, now: Timestamp| {
-        let store = store.clone();
-        async move {
-            follow_alerts_once(&store, &cfg.config, now, ALERT_SETTLE).await?;
-            Ok(())
-        }
-    };
     let every = Duration::from_millis(500);
-    lease_gated(
-        "following operator events",
-        every,
-        config,
-        clock,
-        active,
-        stop,
-        work,
-    )
-    .await;
+    let mut ticks = Periodic::while_held("notify-alerts", every, active).start(stop);
+    while ticks.next().await.is_some() {
+        let cfg = Arc::clone(&config.borrow());
+        ticks.done(follow_alerts_once(&store, &cfg.config, clock.now()).await);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -803,12 +759,12 @@ pub async fn timers(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let work = |cfg: Arc<LoadedConfig>, now: Timestamp| {
-        let store = store.clone();
-        async move { timers_once(&store, &cfg.config, now).await }
-    };
     let every = Duration::from_secs(5);
-    lease_gated("timers", every, config, clock, active, stop, work).await;
+    let mut ticks = Periodic::while_held("notify-timers", every, active).start(stop);
+    while ticks.next().await.is_some() {
+        let cfg = Arc::clone(&config.borrow());
+        ticks.done(timers_once(&store, &cfg.config, clock.now()).await);
+    }
 }
 
 /// Where pruning of the outbox cuts at `now`: `notifications.retention` back, but never less
@@ -839,27 +795,18 @@ pub async fn prune(
     active: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
-    let work = |cfg: Arc<LoadedConfig>, now: Timestamp| {
-        let store = store.clone();
-        async move {
-            let (notices, deliveries) = store.prune_outbox(prune_cutoff(&cfg.config, now)).await?;
-            if notices + deliveries > 0 {
-                tracing::info!(notices, deliveries, "notifications: outbox pruned");
-            }
-            Ok(())
-        }
-    };
     let every = Duration::from_secs(3600);
-    lease_gated(
-        "pruning the outbox",
-        every,
-        config,
-        clock,
-        active,
-        stop,
-        work,
-    )
-    .await;
+    let mut ticks = Periodic::while_held("notify-prune", every, active).start(stop);
+    while ticks.next().await.is_some() {
+        let cutoff = prune_cutoff(&config.borrow().config, clock.now());
+        let pruned = store.prune_outbox(cutoff).await;
+        if let Ok((notices, deliveries)) = pruned
+            && notices + deliveries > 0
+        {
+            tracing::info!(notices, deliveries, "notifications: outbox pruned");
+        }
+        ticks.done(pruned);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

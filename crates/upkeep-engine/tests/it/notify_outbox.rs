@@ -25,14 +25,14 @@ use upkeep_engine::clock::{ManualClock, SharedClock};
 use upkeep_engine::config::{ConfigSource, LoadedConfig};
 use upkeep_engine::notify::send::Senders;
 use upkeep_engine::notify::{
-    DeliverySettings, deliver_once, fan_out_once, follow_alerts_once, timers_once,
+    ALERT_CURSOR, DeliverySettings, deliver_once, fan_out_once, follow_alerts_once, timers_once,
 };
 use upkeep_store::Store;
 use upkeep_store::incidents::{IncidentChange, NewIncident};
 use upkeep_store::maintenance::NewMaintenance;
 use upkeep_store::monitoring::MonitorEvent;
 use upkeep_store::outbox::NewDelivery;
-use upkeep_store::testing::databases;
+use upkeep_store::testing::{OpenEventWrite, databases};
 
 fn t(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -210,6 +210,24 @@ async fn incident_notices_survive_a_flaky_receiver_once_each_and_in_order() {
     }
 }
 
+/// Follows the operator events until every committed one is read, and returns how many were.
+/// On PostgreSQL an event is read once every transaction that began writing before it has
+/// ended, and the tests running beside this one share the server, so this may take a moment.
+async fn follow(store: &Store, config: &Config, now: Timestamp) -> usize {
+    let mut read = 0;
+    for _ in 0..500 {
+        read += follow_alerts_once(store, config, now).await.unwrap();
+        let events = store.list_monitor_events(None, 10_000).await.unwrap();
+        let last = events.iter().map(|e| e.id).max().unwrap_or(0);
+        let cursor = store.cursor(ALERT_CURSOR).await.unwrap();
+        if cursor.map_or(0, |c| c.id) >= last {
+            return read;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the alert follower did not catch up with the event log");
+}
+
 async fn monitor_event(store: &Store, id: &str, from: &str, to: &str, at: Timestamp) {
     store
         .record_monitor_events(&[MonitorEvent {
@@ -241,17 +259,13 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
         let start = t("2026-05-01T10:00:00Z");
         let clock = ManualClock::new(start);
         // The follower starts at the present: events before its first look are history.
-        follow_alerts_once(&store, &cfg.config, start, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, start).await;
 
         // A critical monitor goes down: PagerDuty trigger + Slack.
         let at = start + SignedDuration::from_secs(1);
         clock.set(at);
         monitor_event(&store, "api-health", "up", "down", at).await;
-        follow_alerts_once(&store, &cfg.config, at, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, at).await;
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
         let got = bodies(&rx, 0);
         let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
@@ -269,17 +283,13 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
         // A warning monitor: Slack only.
         let seen = rx.accepted().len();
         monitor_event(&store, "db-port", "up", "down", at).await;
-        follow_alerts_once(&store, &cfg.config, at, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, at).await;
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
         let got = bodies(&rx, seen);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, "/slack");
         monitor_event(&store, "db-port", "down", "up", at).await;
-        follow_alerts_once(&store, &cfg.config, at, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, at).await;
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
 
         // Still firing an hour later: one quiet repeat; acknowledged: PagerDuty acknowledge and
@@ -315,9 +325,7 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
 
         // Recovery: PagerDuty resolve under the same dedup key.
         monitor_event(&store, "api-health", "down", "up", much_later).await;
-        follow_alerts_once(&store, &cfg.config, much_later, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, much_later).await;
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
         let got = bodies(&rx, seen);
         let pd = &got.iter().find(|(p, _)| p == "/pd").unwrap().1;
@@ -350,9 +358,7 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
         clock.set(during);
         let seen = rx.accepted().len();
         monitor_event(&store, "api-health", "up", "down", during).await;
-        follow_alerts_once(&store, &cfg.config, during, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, during).await;
         timers_once(&store, &cfg.config, during).await.unwrap();
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
         assert_eq!(rx.accepted().len(), seen, "paged during a maintenance");
@@ -552,28 +558,60 @@ async fn two_workers_never_claim_the_same_delivery() {
     }
 }
 
+/// Two writers commit out of id order: the event with the lower id is still in flight when the
+/// later one commits. The follower reads neither until both are settled, then both, once each,
+/// in order; nothing is skipped and nothing read twice.
 #[tokio::test]
-async fn the_alert_follower_leaves_the_newest_events_to_settle() {
-    for db in databases("notify_alert_settle").await {
+async fn the_alert_follower_skips_nothing_when_writers_commit_out_of_order() {
+    for db in databases("notify_alert_out_of_order").await {
         let store = db.store().await;
         let cfg = config("http://127.0.0.1:9");
         let start = t("2026-05-01T10:00:00Z");
-        follow_alerts_once(&store, &cfg, start, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg, start).await;
         let at = start + SignedDuration::from_secs(10);
-        monitor_event(&store, "api-health", "up", "down", at).await;
-        let settle = Duration::from_secs(3);
-        let read = follow_alerts_once(&store, &cfg, at + SignedDuration::from_secs(1), settle)
+        let event = |id: &str| MonitorEvent {
+            monitor_id: id.into(),
+            at,
+            from: "up".into(),
+            to: "down".into(),
+            reason: "connection refused".into(),
+        };
+        let mut read = 0;
+        // Writer A begins and writes its event (the lower id) but does not commit yet.
+        let open = OpenEventWrite::begin(&store, &[event("api-health")]).await;
+        // Writer B writes and commits.
+        monitor_event(&store, "db-port", "up", "down", at).await;
+        if let Some(open) = open {
+            for _ in 0..3 {
+                assert_eq!(
+                    follow_alerts_once(&store, &cfg, at).await.unwrap(),
+                    0,
+                    "read past an event still in flight"
+                );
+            }
+            assert!(store.alert_states().await.unwrap().is_empty());
+            open.commit().await;
+        } else {
+            // SQLite serialises writers: A commits before B.
+            read += follow(&store, &cfg, at).await;
+            monitor_event(&store, "api-health", "up", "down", at).await;
+        }
+        read += follow(&store, &cfg, at).await;
+        assert_eq!(read, 2, "both events read");
+        assert_eq!(
+            follow_alerts_once(&store, &cfg, at).await.unwrap(),
+            0,
+            "nothing read twice"
+        );
+        let mut keys: Vec<String> = store
+            .alert_states()
             .await
-            .unwrap();
-        assert_eq!(read, 0);
-        assert!(store.alert_states().await.unwrap().is_empty());
-        let read = follow_alerts_once(&store, &cfg, at + SignedDuration::from_secs(3), settle)
-            .await
-            .unwrap();
-        assert_eq!(read, 1);
-        assert_eq!(store.alert_states().await.unwrap().len(), 1);
+            .unwrap()
+            .into_iter()
+            .map(|a| a.key)
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["monitor:api-health", "monitor:db-port"]);
         db.cleanup().await;
     }
 }
@@ -586,13 +624,9 @@ async fn removed_sources_resolve_and_gone_subscribers_get_nothing() {
         let cfg = loaded(config(&rx.url));
         let start = t("2026-05-01T10:00:00Z");
         let clock = ManualClock::new(start);
-        follow_alerts_once(&store, &cfg.config, start, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, start).await;
         monitor_event(&store, "api-health", "up", "down", start).await;
-        follow_alerts_once(&store, &cfg.config, start, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, start).await;
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
         let seen = rx.accepted().len();
         assert_eq!(seen, 2);
@@ -736,17 +770,13 @@ async fn monitors_already_down_when_notifications_start_are_alerted() {
             .save_monitor_states(&[row("api-health", "down"), row("db-port", "up")])
             .await
             .unwrap();
-        follow_alerts_once(&store, &cfg, now, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg, now).await;
         let alerts = store.alert_states().await.unwrap();
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].key, "monitor:api-health");
         assert!(alerts[0].notified);
         // Only once: a second look changes nothing.
-        follow_alerts_once(&store, &cfg, now, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg, now).await;
         let notices = store.unfanned_notices(10).await.unwrap();
         assert_eq!(notices.len(), 1);
         db.cleanup().await;
@@ -815,9 +845,7 @@ async fn an_alert_acknowledged_during_its_maintenance_does_not_page_when_the_win
         let cfg = loaded(config(&rx.url));
         let start = t("2026-05-01T10:00:00Z");
         let clock = ManualClock::new(start);
-        follow_alerts_once(&store, &cfg.config, start, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, start).await;
         let end = start + SignedDuration::from_hours(1);
         let mut m = NewMaintenance::new(Kind::Emergency, "Failover", start, end);
         m.components = vec!["api".into()];
@@ -839,9 +867,7 @@ async fn an_alert_acknowledged_during_its_maintenance_does_not_page_when_the_win
             .unwrap();
         let during = start + SignedDuration::from_mins(5);
         monitor_event(&store, "api-health", "up", "down", during).await;
-        follow_alerts_once(&store, &cfg.config, during, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, during).await;
         store
             .acknowledge_alert("monitor:api-health", "ops", during)
             .await
@@ -870,9 +896,7 @@ async fn an_alert_acknowledged_during_its_maintenance_does_not_page_when_the_win
         // Nor when it recovers.
         let later = end + SignedDuration::from_mins(5);
         monitor_event(&store, "api-health", "down", "up", later).await;
-        follow_alerts_once(&store, &cfg.config, later, Duration::ZERO)
-            .await
-            .unwrap();
+        follow(&store, &cfg.config, later).await;
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
         assert!(
             rx.all().is_empty(),
