@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 use tokio::process::Command;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -159,30 +158,15 @@ fn pg_url_and_password(url: &str) -> Result<(String, Option<String>), BackupErro
             upkeep_store::redact(url)
         ))
     })?;
-    let password = parsed.password().map(percent_decode);
+    let password = parsed.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
     if password.is_some() {
         let _ = parsed.set_password(None);
     }
     Ok((parsed.to_string(), password))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Runs a PostgreSQL client tool with `args`, the connection in `--dbname`.
@@ -353,24 +337,6 @@ fn prune(dir: &Path, backend: Backend, keep: u32) -> Vec<PathBuf> {
     deleted
 }
 
-/// A new run id: a random UUID (version 4 layout), lower case.
-fn new_rid() -> String {
-    let digest = Sha256::digest(upkeep_store::ids::new_token_secret().as_bytes());
-    let mut b = [0_u8; 16];
-    b.copy_from_slice(&digest[..16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 /// Runs the scheduled self-backup until `stop`, while `active`.
 pub async fn run(
     store: Store,
@@ -430,7 +396,7 @@ pub async fn run_once(
         .as_ref()
         .and_then(|id| config.backups.get(id))
         .map(|set| set.push_key.clone());
-    let rid = new_rid();
+    let rid = upkeep_store::ids::new_uuid();
     let started = Instant::now();
     if let Some(key) = &key {
         record(store, key, now, PingKind::Start, &rid, String::new()).await;
@@ -501,5 +467,26 @@ async fn record(
     };
     if let Err(e) = store.record_pings(&[ping]).await {
         tracing::warn!(key, error = %e, "self-backup: cannot record the run's ping");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pg_url_and_password;
+
+    #[test]
+    fn the_password_leaves_the_url_decoded() {
+        let Ok((url, password)) =
+            pg_url_and_password("postgres://ann:p%40ss%2Fw%C3%B6rd@db.example:5432/upkeep")
+        else {
+            panic!("a valid URL");
+        };
+        assert_eq!(url, "postgres://ann@db.example:5432/upkeep");
+        assert_eq!(password.as_deref(), Some("p@ss/wörd"));
+        let Ok((url, password)) = pg_url_and_password("postgres://ann@db.example/upkeep") else {
+            panic!("a valid URL");
+        };
+        assert_eq!(url, "postgres://ann@db.example/upkeep");
+        assert_eq!(password, None);
     }
 }

@@ -13,6 +13,12 @@ pub fn new_id() -> String {
         .collect()
 }
 
+/// A new random UUID (version 4) in its lower-case 8-4-4-4-12 form: delivery ids and the
+/// run ids that pair a ping's start with its end.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// A new bearer-token secret: `upk_` and 43 alphanumerics (about 256 bits).
 pub fn new_token_secret() -> String {
     let body: String = rand::rng()
@@ -42,6 +48,17 @@ mod tests {
         assert_ne!(a, b);
         assert!(!is_id("ABCDEFGHIJKL"));
         assert!(!is_id("short"));
+    }
+
+    #[test]
+    fn uuids_are_lower_case_version_4_and_differ() {
+        let a = new_uuid();
+        assert_eq!(a.len(), 36);
+        assert_eq!(a, a.to_lowercase());
+        assert_eq!(&a[14..15], "4", "{a}");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+        assert_eq!(a.matches('-').count(), 4);
+        assert_ne!(a, new_uuid());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The notification outbox (PRODUCT §3.5): notices, their deliveries, and the claims that keep
+//! The notification outbox (`docs/notifications.md`): notices, their deliveries, and the claims that keep
 //! replicas from sending one delivery twice.
 //!
 //! - A **notice** ([`upkeep_domain::notify::Notice`]) is inserted by [`insert_notice!`] inside
@@ -225,7 +225,7 @@ fn serialize_destination<S: serde::Serializer>(d: &str, s: S) -> Result<S::Ok, S
 
 /// A new delivery id: a random UUID (v4), fixed for the delivery's life.
 pub fn new_delivery_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    crate::ids::new_uuid()
 }
 
 impl Store {

@@ -18,7 +18,6 @@ use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rand::Rng;
 use reqwest::{Client, Url};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
@@ -200,7 +199,7 @@ impl Pinger {
             client,
             base,
             key: key.to_owned(),
-            rid: new_rid(),
+            rid: upkeep_store::ids::new_uuid(),
         })
     }
 
@@ -250,33 +249,9 @@ impl Pinger {
     }
 }
 
-/// A random (version 4) UUID.
-fn new_rid() -> String {
-    let mut b: [u8; 16] = rand::rng().random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn run_ids_are_v4_uuids() {
-        let a = new_rid();
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
-        assert_ne!(a, new_rid());
-    }
 
     #[test]
     fn the_tail_keeps_the_last_10_kb_as_text() {
