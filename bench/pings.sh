@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Heartbeat ingestion and monitoring storage cost, on SQLite (PRODUCT.md §4).
+# Heartbeat ingestion and monitoring storage cost, on SQLite (docs/decisions.md#quality-targets).
 #
 #   bench/pings.sh ingest [path/to/upkeep] [seconds] [connections]
 #       `upkeep serve` (release build) with four push keys and rate limiting off (server.rate_limit and

@@ -1,4 +1,4 @@
-//! Availability figures (PRODUCT §3.6, §5 "Continuity numbers"): how long each component was
+//! Availability figures (`docs/decisions.md#continuity-numbers`): how long each component was
 //! down over a period, weighted by how badly, split into planned and unplanned time.
 //!
 //! Everything is integer: instants and lengths are milliseconds since the Unix epoch (UTC),

@@ -1,5 +1,5 @@
-//! Backups against their RPO and recovery drills against their RTO (PRODUCT §3.7, §5
-//! "Continuity numbers"). Pure: every function takes the instants it needs.
+//! Backups against their RPO and recovery drills against their RTO
+//! (`docs/decisions.md#backups-and-drills`). Pure: every function takes the instants it needs.
 //!
 //! - A backup counts for the RPO only when it completed successfully, and its age is measured
 //!   from its **start** (the data's point in time): a success ping's instant minus the run's

@@ -5,7 +5,7 @@
 //! midnight and ends on the next day; `24:00` is a valid end; day ranges may wrap (`Fri-Mon`).
 //! [`BusinessHours::contains`] answers for a local wall-clock time. [`BusinessHours::overlaps`]
 //! answers for an absolute interval in a zone, turning each span's local start and end into
-//! instants with the rule of PRODUCT.md §5: a local time in a daylight-saving gap moves forward
+//! instants with the rule of `docs/decisions.md#time`: a local time in a daylight-saving gap moves forward
 //! by the gap, a local time that occurs twice means its first occurrence.
 
 use std::fmt;
@@ -106,7 +106,7 @@ impl BusinessHours {
     }
 
     /// Whether the absolute interval `[start, end)` meets business hours in `zone`. Each span's
-    /// local start and end become instants with the §5 rule (gap → forward, fold → first).
+    /// local start and end become instants with the rule of `docs/decisions.md#time` (gap → forward, fold → first).
     pub fn overlaps(&self, zone: &TimeZone, start: Timestamp, end: Timestamp) -> bool {
         if end <= start || self.spans.is_empty() {
             return false;

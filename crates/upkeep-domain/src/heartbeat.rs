@@ -1,6 +1,6 @@
 //! Whether a push monitor's job is on time: the pure judgement over the pings received.
 //!
-//! Rules (PRODUCT §3.1, §5 Heartbeats and Time):
+//! Rules (`docs/decisions.md#heartbeats` and `#time`):
 //! - A `period` schedule expects the next success within `period` of the last one; a `cron`
 //!   schedule expects it at the next occurrence after the last one, computed in the schedule's
 //!   zone (gap → forward, fold → first) and then converted to UTC before `grace` is added.

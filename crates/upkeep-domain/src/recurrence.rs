@@ -3,7 +3,7 @@
 //!
 //! The rrule crate is asked only for *local civil* date-times (it runs in UTC, used here as a
 //! floating zone, so it never sees a daylight-saving change); each civil time is then turned
-//! into an instant with PRODUCT.md §5's rule, jiff's `compatible` disambiguation: a time in a
+//! into an instant with the rule of `docs/decisions.md#time`, jiff's `compatible` disambiguation: a time in a
 //! spring-forward gap moves forward by the gap (02:30 → 03:30), a time that occurs twice means
 //! its first occurrence. A window's end is its start plus its duration in absolute time, so
 //! callers add the duration to the returned instants. Cron schedules are croner's, in the
@@ -123,7 +123,7 @@ fn too_many_before(anchor: Date) -> String {
     )
 }
 
-/// The §5 conversion of a local civil time: gap → forward by the gap, fold → first occurrence.
+/// The conversion of a local civil time (`docs/decisions.md#time`): gap → forward by the gap, fold → first occurrence.
 pub fn local_to_instant(zone: &TimeZone, local: DateTime) -> Result<Timestamp, String> {
     zone.to_ambiguous_timestamp(local)
         .compatible()

@@ -1,4 +1,4 @@
-//! Service-level objectives (PRODUCT §3.6, §5 "Continuity numbers"): the downtime budget of an
+//! Service-level objectives (`docs/decisions.md#continuity-numbers`): the downtime budget of an
 //! objective over its window, how much of it is spent, and multi-window burn-rate alerts.
 //!
 //! Integer arithmetic only. Bad time arrives as weighted downtime in ppm·ms (see

@@ -1,4 +1,4 @@
-//! Backups against their RPO and drills against their RTO (PRODUCT §3.7): the assessment of a
+//! Backups against their RPO and drills against their RTO (`docs/decisions.md#backups-and-drills`): the assessment of a
 //! backup set shared by the API, the DR readiness page and the CLI ([`assess`]), and the loop
 //! that watches every set and alerts operators on each transition ([`run`]).
 //!

@@ -1,4 +1,4 @@
-//! Availability and SLO reports (PRODUCT §3.6): reads what shaped every component's status over
+//! Availability and SLO reports (`docs/decisions.md#continuity-numbers`): reads what shaped every component's status over
 //! the period (monitor and rule status changes, incidents, maintenances that ran) in a fixed
 //! number of queries, turns it into each component's levels once, and computes every figure
 //! from those levels with [`upkeep_domain::availability`] and [`upkeep_domain::slo`]. No

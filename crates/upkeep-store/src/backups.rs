@@ -1,4 +1,4 @@
-//! Backups and recovery drills (PRODUCT §3.7).
+//! Backups and recovery drills (`docs/decisions.md#backups-and-drills`).
 //!
 //! A backup set's runs are the pings of its push key (see [`crate::monitoring`]): a `success`
 //! ends a good run, a `fail` a failed one; a backup job may report the size of what it wrote

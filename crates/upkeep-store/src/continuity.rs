@@ -1,4 +1,4 @@
-//! Range reads for availability and SLO reports (PRODUCT §3.6): everything that shaped the
+//! Range reads for availability and SLO reports (`docs/decisions.md#continuity-numbers`): everything that shaped the
 //! components' statuses over `[from, to)`, in a fixed number of queries however many monitors,
 //! incidents or maintenances there are.
 //!

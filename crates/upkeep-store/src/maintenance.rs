@@ -1,6 +1,6 @@
 //! Maintenance windows: the maintenance row (a one-off maintenance, or one occurrence of a
-//! recurring window from the configuration) and its timeline of updates (PRODUCT §3.4, §5
-//! Maintenance).
+//! recurring window from the configuration) and its timeline of updates
+//! (`docs/decisions.md#maintenance`).
 //!
 //! Callers apply the notice policy ([`upkeep_domain::maintenance::check_notice`]) and check
 //! components and tenants against the configuration; this module writes each change with its
@@ -142,7 +142,7 @@ pub struct NewMaintenance {
 }
 
 impl NewMaintenance {
-    /// A maintenance with PRODUCT §5's defaults: every tenant, checks run, counted as downtime
+    /// A maintenance with the default switches (`docs/decisions.md#maintenance`): every tenant, checks run, counted as downtime
     /// only when it is an emergency, subscribers notified.
     pub fn new(kind: Kind, title: &str, starts_at: Timestamp, ends_at: Timestamp) -> Self {
         Self {

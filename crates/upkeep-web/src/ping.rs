@@ -1,4 +1,4 @@
-//! `/ping/{key}`: heartbeats from cron jobs and backup jobs (PRODUCT §3.1, §5 "Heartbeats").
+//! `/ping/{key}`: heartbeats from cron jobs and backup jobs (`docs/decisions.md#heartbeats`).
 //!
 //! `HEAD`, `GET` or `POST` on `/ping/{key}` (success), `/ping/{key}/start`, `/ping/{key}/fail`,
 //! `/ping/{key}/log` (recorded, changes no state) and `/ping/{key}/{exit_code}` (0 success,

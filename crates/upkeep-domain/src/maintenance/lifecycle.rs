@@ -1,5 +1,5 @@
 //! Where a maintenance stands at an instant: the transitions that happen by themselves at its
-//! start and end (PRODUCT §3.4, §5 Maintenance). Transitions by hand (cancel, end early,
+//! start and end (`docs/decisions.md#maintenance`). Transitions by hand (cancel, end early,
 //! complete a verifying window) are the caller's; this module only says what time has made due.
 //!
 //! Rules ([`due_transition`]):
@@ -23,7 +23,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::Serialize;
 
-/// The status of a maintenance (PRODUCT §3.4).
+/// The status of a maintenance (`docs/decisions.md#maintenance`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MaintenanceStatus {

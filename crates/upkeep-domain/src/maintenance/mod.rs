@@ -1,6 +1,6 @@
 //! Maintenance windows: the pure rules behind scheduling, rolling tenants through a window,
-//! materialising recurring windows and moving a maintenance through its statuses (PRODUCT
-//! §3.4, §5 Time and Maintenance; seeds 000 and 004).
+//! materialising recurring windows and moving a maintenance through its statuses
+//! (`docs/decisions.md#maintenance` and `#time`).
 //!
 //! - [`notice`]: the notice policy. A planned maintenance needs `min_notice` (default 14 days)
 //!   between its scheduling and its start and is otherwise refused with the earliest allowed

@@ -1,5 +1,5 @@
-//! The notice policy (PRODUCT §3.4 "Policy", seed 000: "at least 2 weeks notice", emergency
-//! security fixes "with shorter notice").
+//! The notice policy (`docs/decisions.md#maintenance`, "Policy": at least two weeks
+//! of notice for planned work, shorter notice for an emergency that gives its reason).
 //!
 //! Rules:
 //! - A maintenance scheduled at `scheduled_at` to start at `starts_at` has

@@ -1,9 +1,9 @@
-//! Materialising recurring windows (PRODUCT §3.4 "Recurring windows", §5 Time): the
+//! Materialising recurring windows (`docs/decisions.md#maintenance`, `#time`): the
 //! occurrences of a configured [`Window`] near "now", each with a stable key the store upserts
 //! on, and the plan that brings stored occurrences in line with a (possibly edited) window.
 //!
 //! Rules:
-//! - The rule is expanded in the window's zone with [`crate::recurrence`]'s §5 conversion: a
+//! - The rule is expanded in the window's zone with [`crate::recurrence`]'s conversion: a
 //!   local start in a spring-forward gap moves forward by the gap (02:30 → 03:30), a local start
 //!   that occurs twice means the first. An occurrence ends its duration later in absolute time.
 //! - Each occurrence's key is `WINDOW_ID@LOCAL_START`, the local civil start *as the rule

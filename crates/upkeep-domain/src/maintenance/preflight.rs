@@ -1,5 +1,5 @@
-//! Pre-flight checks (seed 003: "before a planned event verify backups are up to date, tests
-//! passed, services redundant"): what a maintenance verifies before it may start.
+//! Pre-flight checks (`docs/decisions.md#maintenance`: backups fresh,
+//! monitors green, no open incident, or any command): what a maintenance verifies before it may start.
 //!
 //! - `backups_fresh`: every configured backup set's last successful run started within its RPO
 //!   (a set that never succeeded fails the check).

@@ -1,15 +1,14 @@
-//! Tenant slots within a maintenance window (PRODUCT §3.4 "Tenant slots", seed 004: "individual
-//! tenant services are rolled through the updates at different times, resulting in a typical
-//! downtime of only 10-15 minutes for each tenant").
+//! Tenant slots within a maintenance window (`docs/decisions.md#maintenance`, "Tenant
+//! slots"): tenants are rolled through a window one at a time, each down for one short slot.
 //!
 //! Rules ([`plan_slots`]):
 //! - Tenants are rolled one at a time in a stable order: sorted by tenant id, whatever order
 //!   they are given in. Each gets one slot of the policy's `tenant_slot` length.
 //! - Greedy placement: each tenant takes the earliest start at or after the end of the previous
 //!   tenant's slot (the window's start for the first) such that the slot lies wholly inside the
-//!   window (a slot is not started when less of the window is left than it needs, PRODUCT §5)
+//!   window (a slot is not started when less of the window is left than it needs)
 //!   and, when the policy says `outside_business_hours`, wholly outside that tenant's business
-//!   hours read in its region's zone (with the §5 rule for daylight-saving changes, as in
+//!   hours read in its region's zone (with the rule of `docs/decisions.md#time` for daylight-saving changes, as in
 //!   [`BusinessHours::overlaps`]). A later tenant never goes back before an earlier one, so
 //!   slots never overlap and follow the order.
 //! - A tenant that cannot be placed does not move the cursor: the following tenants are still

@@ -1,4 +1,4 @@
-//! Alert rules over scraped metrics (seed 002: `cpu_usage > 80 for 5m`, `up == 0 for 1m`,
+//! Alert rules over scraped metrics (`cpu_usage > 80 for 5m`, `up == 0 for 1m`,
 //! `error_rate > 0.05 for 2m`): each rule's target is scraped at the rule's interval, its
 //! expression evaluated (domain `alert_rule::evaluate`), and its state stepped through
 //! `inactive → pending → firing → inactive`. Every change is recorded as an event with subject

@@ -1,4 +1,4 @@
-//! Notifications: the outbox's workers (PRODUCT §3.5).
+//! Notifications: the outbox's workers (`docs/notifications.md`).
 //!
 //! - [`fan_out`] (lease holder): each notice written by a change becomes one delivery per
 //!   recipient — confirmed subscribers whose scope covers it for customer notices, the routed

@@ -1,5 +1,5 @@
 //! `/api/v1/backups` and `/api/v1/dr-readiness`: backup sets against their RPO, recovery drills
-//! against their RTO (PRODUCT §3.7, §5 "Continuity numbers"). Viewers read; editors start and
+//! against their RTO (`docs/decisions.md#backups-and-drills`). Viewers read; editors start and
 //! finish drills.
 //!
 //! Backup sets come from the running configuration (`backups:`); an unknown id is a 404. The

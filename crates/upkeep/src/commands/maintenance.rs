@@ -4,13 +4,13 @@
 //! components and tenants must exist in that file and its `maintenance.policy` applies;
 //! without one, ids are not checked and the default policy (14 days of notice for planned
 //! maintenance, a reason for emergency ones) applies. `--force` accepts a schedule outside the
-//! policy (or a window too short for its tenants' slots, PRODUCT §3.4), and the audit log
-//! records the violation. `start --skip-checks` starts a maintenance
+//! policy (or a window too short for its tenants' slots, `docs/decisions.md#maintenance`), and
+//! the audit log records the violation. `start --skip-checks` starts a maintenance
 //! that failing pre-flight checks hold; the timeline and the audit log name the skipped checks.
 //!
 //! `upkeep maintenance plan` needs no database: it prints the configuration's recurring windows
-//! between two dates with each occurrence's tenant slots (PRODUCT §3.4), as a table, JSON or an
-//! iCalendar file.
+//! between two dates with each occurrence's tenant slots (`docs/decisions.md#maintenance`), as
+//! a table, JSON or an iCalendar file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
