@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests talk to, when they are missing:
 #   Debian: chromium (headless browser test), prometheus-alertmanager (webhook + silences),
-#           wrk and nginx (benchmarks only);
+#           prometheus (its promtool checks /metrics), wrk and nginx (benchmarks only);
 #   PyPI:   feedparser (Atom/RSS), icalendar + recurring-ical-events (calendars),
 #           aiosmtpd (a real SMTP server).
 # Idempotent: does nothing when everything is present. Tests that need a peer skip loudly
@@ -11,6 +11,7 @@ set -euo pipefail
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v prometheus-alertmanager >/dev/null 2>&1 || [ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ "${UPKEEP_BENCH_DEPS:-0}" = 1 ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
   command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)

@@ -15,6 +15,7 @@ pub mod follower;
 pub mod incidents;
 pub mod lease;
 pub mod maintenance;
+pub mod metrics;
 pub mod monitoring;
 pub mod notify;
 pub mod periodic;

@@ -37,25 +37,9 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Every metric's help text and type (`upkeep_engine::metrics`), and the build's version.
 fn describe() {
-    metrics::describe_counter!(
-        "upkeep_http_requests_total",
-        "HTTP requests answered, by method, route template and status class"
-    );
-    metrics::describe_histogram!(
-        "upkeep_http_request_duration_seconds",
-        metrics::Unit::Seconds,
-        "Time to answer an HTTP request, by route template"
-    );
-    metrics::describe_counter!(
-        "upkeep_http_rate_limited_total",
-        "Requests refused with 429 by the per-address rate limit"
-    );
-    metrics::describe_counter!(
-        "upkeep_config_reloads_total",
-        "Configuration reloads, by outcome (applied, unchanged, rejected)"
-    );
-    metrics::describe_gauge!("upkeep_build_info", "Always 1; labelled with the version");
+    upkeep_engine::metrics::describe();
     metrics::gauge!("upkeep_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 

@@ -295,7 +295,6 @@ async fn run_schedule(
         &mut monitors,
         &mut next_due,
     );
-    let lag = metrics::histogram!("upkeep_probe_lag_seconds");
     loop {
         let next = heap.peek().map(|Reverse((at, _))| *at);
         tokio::select! {
@@ -334,7 +333,10 @@ async fn run_schedule(
                         continue;
                     }
                     let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { break };
-                    lag.record(Instant::now().saturating_duration_since(due).as_secs_f64());
+                    // Looked up at each use: a handle taken before the recorder is installed
+                    // would record nowhere.
+                    metrics::histogram!("upkeep_probe_lag_seconds")
+                        .record(Instant::now().saturating_duration_since(due).as_secs_f64());
                     let prober = prober.clone();
                     let results = results.clone();
                     let at = clock.now();
