@@ -14,6 +14,7 @@ pub mod component_status;
 pub mod condition;
 pub mod config;
 pub mod duration;
+pub mod email;
 pub mod heartbeat;
 pub mod incident;
 pub mod maintenance;

@@ -45,6 +45,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::{Deserialize, Serialize};
 use upkeep_domain::config::Config;
+use upkeep_domain::email::EmailAddress;
 use upkeep_domain::notify::routing::Scope;
 use upkeep_engine::notify::links;
 use upkeep_store::subscribers::{SubscribeOutcome, SubscriberRecord};
@@ -61,8 +62,6 @@ pub const SUBSCRIBE_PER_MINUTE: u32 = 6;
 pub const SUBSCRIBE_BURST: u32 = 3;
 /// No second confirmation mail goes to an address within this time of the last one.
 pub const RESEND_AFTER_MS: i64 = 10 * 60 * 1000;
-/// Longest e-mail address accepted (RFC 5321 path limit).
-pub const EMAIL_MAX_LEN: usize = 254;
 /// Length of a confirmation token: 24 random bytes in hex.
 const CONFIRM_TOKEN_LEN: usize = 48;
 /// Length of an unsubscribe token: 16 bytes of HMAC in hex.
@@ -321,7 +320,11 @@ fn form_page(
         updated: l.updated,
         tz_name: l.tz_name,
         error,
-        email: input.email.chars().take(EMAIL_MAX_LEN + 10).collect(),
+        email: input
+            .email
+            .chars()
+            .take(EmailAddress::MAX_LEN + 10)
+            .collect(),
         groups,
         tenants,
     };
@@ -354,38 +357,9 @@ pub struct Pending {
 
 /// An e-mail address as stored (lower case), or why it is not one.
 pub fn normalise_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim();
-    if email.is_empty() {
-        return Err("enter an e-mail address".into());
-    }
-    if email.len() > EMAIL_MAX_LEN {
-        return Err(format!(
-            "an e-mail address has at most {EMAIL_MAX_LEN} characters"
-        ));
-    }
-    let forbidden = |c: char| {
-        c.is_whitespace()
-            || c.is_control()
-            || matches!(
-                c,
-                '<' | '>' | '"' | ',' | ';' | '(' | ')' | '[' | ']' | '\\' | ':'
-            )
-    };
-    if email.chars().any(forbidden) {
-        return Err("an e-mail address has no spaces, quotes, brackets, commas or colons".into());
-    }
-    match email.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.') =>
-        {
-            Ok(email.to_lowercase())
-        }
-        _ => Err("this is not an e-mail address (name@example.com)".into()),
-    }
+    EmailAddress::parse(raw)
+        .map(|email| email.to_lowercase().into_string())
+        .map_err(|why| why.to_string())
 }
 
 /// The scope asked for, checked against the configuration: every component and the tenant must

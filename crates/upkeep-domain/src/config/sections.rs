@@ -15,6 +15,7 @@ use super::model::*;
 use super::yaml::{Entry, Node, NodeKind, Pos, Problem};
 use crate::business_hours::BusinessHours;
 use crate::condition::Condition;
+use crate::email::EmailAddress;
 use crate::maintenance::preflight::{self, Check};
 use crate::notify::retry::RetryPolicy;
 use crate::recurrence::{parse_cron, validate_rrule};
@@ -1227,17 +1228,9 @@ fn read_retry(d: &mut Decoder, node: &Node) -> Option<RetryPolicy> {
 
 fn read_email(d: &mut Decoder, node: &Node) -> Option<String> {
     d.parsed(node, |text| {
-        let valid = text.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !text.contains(char::is_whitespace)
-        });
-        if valid {
-            Ok(text.to_owned())
-        } else {
-            Err(format!("bad e-mail address `{text}`"))
-        }
+        EmailAddress::parse(text)
+            .map(EmailAddress::into_string)
+            .map_err(|why| format!("bad e-mail address `{text}`: {why}"))
     })
 }
 
