@@ -1,0 +1,264 @@
+//! `monitors` (HTTP, TCP, DNS, TLS and push checks with their conditions) and `rules`.
+
+use super::*;
+
+pub(super) const MONITOR_KINDS: [&str; 5] = ["http", "tcp", "dns", "tls", "push"];
+
+pub(super) const HTTP_METHODS: [&str; 7] =
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+pub(super) const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
+
+pub(super) fn read_http(d: &mut Decoder, node: &Node) -> Option<HttpCheck> {
+    let mut f = d.fields(node)?;
+    let url = f.required(d, "url", Decoder::url);
+    let method = f.optional(d, "method", |d, n| {
+        d.parsed(n, |text| {
+            let upper = text.to_ascii_uppercase();
+            if HTTP_METHODS.contains(&upper.as_str()) {
+                Ok(upper)
+            } else {
+                Err(format!(
+                    "unknown HTTP method `{text}`: use {}",
+                    HTTP_METHODS.join(", ")
+                ))
+            }
+        })
+    });
+    let headers = f.optional(d, "headers", |d, n| d.string_map(n));
+    let body = f.optional(d, "body", |d, n| d.text(n).map(str::to_owned));
+    let expected_status = f.optional(d, "expected_status", |d, n| {
+        d.parsed(n, |text| match text.parse::<u16>() {
+            Ok(status @ 100..=599) => Ok(status),
+            _ => Err(format!(
+                "expected an HTTP status between 100 and 599, found `{text}`"
+            )),
+        })
+    });
+    let verify_tls = f.optional(d, "verify_tls", Decoder::bool);
+    let follow_redirects = f.optional(d, "follow_redirects", Decoder::bool);
+    f.finish(d);
+    Some(HttpCheck {
+        url: url?,
+        method: method.unwrap_or_else(|| "GET".to_owned()),
+        headers: headers.unwrap_or_default(),
+        body,
+        expected_status,
+        verify_tls: verify_tls.unwrap_or(true),
+        follow_redirects: follow_redirects.unwrap_or(true),
+    })
+}
+
+pub(super) fn read_address(d: &mut Decoder, node: &Node, port_required: bool) -> Option<String> {
+    d.parsed(node, |text| {
+        check_host_port(text, port_required)
+            .map(|()| text.to_owned())
+            .map_err(|why| format!("bad address `{text}`: {why}"))
+    })
+}
+
+pub(super) fn read_tcp(d: &mut Decoder, node: &Node) -> Option<TcpCheck> {
+    let mut f = d.fields(node)?;
+    let address = f.required(d, "address", |d, n| read_address(d, n, true));
+    f.finish(d);
+    Some(TcpCheck { address: address? })
+}
+
+pub(super) fn read_dns(d: &mut Decoder, node: &Node) -> Option<DnsCheck> {
+    let mut f = d.fields(node)?;
+    let name = f.required(d, "name", Decoder::string);
+    let record_type = f.optional(d, "record_type", |d, n| {
+        d.parsed(n, |text| {
+            let upper = text.to_ascii_uppercase();
+            DnsRecordType::ALL
+                .iter()
+                .find(|(name, _)| *name == upper)
+                .map(|(_, kind)| *kind)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = DnsRecordType::ALL.iter().map(|(n, _)| *n).collect();
+                    format!("unknown DNS record type `{text}`: use {}", names.join(", "))
+                })
+        })
+    });
+    let expected = f.optional(d, "expected", Decoder::string);
+    let resolver = f.optional(d, "resolver", |d, n| read_address(d, n, false));
+    f.finish(d);
+    Some(DnsCheck {
+        name: name?,
+        record_type: record_type.unwrap_or(DnsRecordType::A),
+        expected,
+        resolver,
+    })
+}
+
+pub(super) fn read_tls(d: &mut Decoder, node: &Node) -> Option<TlsCheck> {
+    let mut f = d.fields(node)?;
+    let address = f.required(d, "address", |d, n| read_address(d, n, false));
+    let server_name = f.optional(d, "server_name", Decoder::string);
+    f.finish(d);
+    let address = address?;
+    let has_port = match address.strip_prefix('[') {
+        Some(v6) => v6.contains("]:"),
+        None => address.contains(':'),
+    };
+    let host = if has_port {
+        address
+            .rsplit_once(':')
+            .map_or(address.as_str(), |(host, _)| host)
+    } else {
+        address.as_str()
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Some(TlsCheck {
+        server_name: server_name.unwrap_or(host),
+        address: if has_port {
+            address
+        } else {
+            format!("{address}:443")
+        },
+    })
+}
+
+pub(super) fn read_condition(d: &mut Decoder, node: &Node) -> Option<Condition> {
+    let text = d.text(node)?;
+    match Condition::parse(text) {
+        Ok(condition) => Some(condition),
+        Err(err) => {
+            d.error(
+                node.pos_in_text(err.offset),
+                format!("bad condition: {}", err.message),
+            );
+            None
+        }
+    }
+}
+
+impl Sections {
+    pub(super) fn monitor(&mut self, d: &mut Decoder, node: &Node) -> Option<Monitor> {
+        let mut f = d.fields(node)?;
+        let component = f.required(d, "component", |d, n| self.id_ref(d, n, IdKind::Component));
+        let kind =
+            one_kind(d, &mut f, "a monitor", &MONITOR_KINDS).and_then(|(kind, n, _)| match kind {
+                "http" => read_http(d, n).map(MonitorKind::Http),
+                "tcp" => read_tcp(d, n).map(MonitorKind::Tcp),
+                "dns" => read_dns(d, n).map(MonitorKind::Dns),
+                "tls" => read_tls(d, n).map(MonitorKind::Tls),
+                _ => self.push(d, n).map(MonitorKind::Push),
+            });
+        let interval = f.optional(d, "interval", positive_duration);
+        let timeout = f.optional(d, "timeout", positive_duration);
+        let conditions = f.optional(d, "conditions", |d, n| d.list(n, read_condition));
+        let failure_threshold = f.optional(d, "failure_threshold", positive_count);
+        let recovery_threshold = f.optional(d, "recovery_threshold", positive_count);
+        let locations = f.optional(d, "locations", string_list);
+        let severity = f.optional(d, "severity", read_severity);
+        f.finish(d);
+        Some(Monitor {
+            component: component?,
+            kind: kind?,
+            interval: interval.unwrap_or(Duration::from_secs(60)),
+            timeout: timeout.unwrap_or(Duration::from_secs(10)),
+            conditions: conditions.unwrap_or_default(),
+            failure_threshold: failure_threshold.unwrap_or(3),
+            recovery_threshold: recovery_threshold.unwrap_or(1),
+            locations,
+            severity: severity.unwrap_or(Severity::Critical),
+        })
+    }
+
+    pub(super) fn push(&mut self, d: &mut Decoder, node: &Node) -> Option<PushCheck> {
+        let mut f = d.fields(node)?;
+        let key = f.required(d, "key", |d, n| self.push_key(d, n));
+        let period = f.optional(d, "period", positive_duration);
+        let cron = f.optional(d, "cron", |d, n| {
+            d.parsed(n, |expr| {
+                parse_cron(expr)
+                    .map(|_| expr.to_owned())
+                    .map_err(|err| format!("bad cron expression `{expr}`: {err}"))
+            })
+        });
+        let zone = f.optional(d, "timezone", Decoder::zone);
+        let grace = f
+            .optional(d, "grace", Decoder::duration)
+            .unwrap_or(DEFAULT_GRACE);
+        let has_period = f.has("period");
+        let has_cron = f.has("cron");
+        let pos = f.pos;
+        f.finish(d);
+        let schedule = match (has_period, has_cron) {
+            (true, true) => {
+                d.error(pos, "a push monitor has `period` or `cron`, not both");
+                return None;
+            }
+            (false, false) => {
+                d.error(
+                    pos,
+                    "a push monitor needs `period` (e.g. 1d) or `cron` (e.g. \"0 2 * * *\")",
+                );
+                return None;
+            }
+            (true, false) => PushSchedule::Period {
+                period: period?,
+                grace,
+            },
+            (false, true) => {
+                let (timezone, timezone_name) = self.zone_or_default(zone);
+                PushSchedule::Cron {
+                    expr: cron?,
+                    timezone,
+                    timezone_name,
+                    grace,
+                }
+            }
+        };
+        Some(PushCheck {
+            key: key?,
+            schedule,
+        })
+    }
+
+    pub(super) fn push_key(&mut self, d: &mut Decoder, node: &Node) -> Option<String> {
+        let key = d.string(node)?;
+        if !d.check_id(&key, node.pos) {
+            return None;
+        }
+        self.push_keys.push((key.clone(), node.pos));
+        Some(key)
+    }
+
+    pub(super) fn rule(&mut self, d: &mut Decoder, node: &Node) -> Option<Rule> {
+        let mut f = d.fields(node)?;
+        let name = f.required(d, "name", Decoder::string);
+        let scrape = f.required(d, "scrape", Decoder::url);
+        let interval = f.optional(d, "interval", positive_duration);
+        let expr = f.required(d, "expr", |d, n| {
+            let text = d.text(n)?;
+            match RuleExpr::parse(text) {
+                Ok(expr) => Some(expr),
+                Err(err) => {
+                    d.error(
+                        n.pos_in_text(err.offset),
+                        format!("bad rule expression: {}", err.message),
+                    );
+                    None
+                }
+            }
+        });
+        let for_duration = f.optional(d, "for", Decoder::duration);
+        let severity = f.required(d, "severity", read_severity);
+        let component = f.required(d, "component", |d, n| self.id_ref(d, n, IdKind::Component));
+        f.finish(d);
+        Some(Rule {
+            name: name?,
+            scrape: scrape?,
+            interval: interval.unwrap_or(Duration::from_secs(30)),
+            expr: expr?,
+            for_duration: for_duration.unwrap_or(Duration::ZERO),
+            severity: severity?,
+            component: component?,
+        })
+    }
+}

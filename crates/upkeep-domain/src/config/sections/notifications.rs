@@ -1,0 +1,174 @@
+//! `notifications`: the SMTP server, channels, routes and delivery settings.
+
+use super::*;
+
+pub(super) const CHANNEL_KINDS: [&str; 4] = ["email", "webhook", "slack", "pagerduty"];
+
+pub(super) fn read_smtp(d: &mut Decoder, node: &Node) -> Option<Smtp> {
+    let mut f = d.fields(node)?;
+    let host = f.required(d, "host", |d, n| read_address(d, n, false));
+    let port = f.optional(d, "port", |d, n| positive(d, n, Decoder::integer::<u16>, 0));
+    let from = f.required(d, "from", read_email);
+    let username = f.optional(d, "username", Decoder::string);
+    let password = f.optional(d, "password", Decoder::string);
+    let ca_file = f.optional(d, "ca_file", |d, n| {
+        let path = d.string(n)?;
+        if path.trim().is_empty() {
+            d.error(n.pos, "must name a PEM file");
+            return None;
+        }
+        Some(std::path::PathBuf::from(path))
+    });
+    let tls = f.optional(d, "tls", |d, n| {
+        d.choice(
+            n,
+            "SMTP security",
+            &[
+                ("none", SmtpTls::None),
+                ("starttls", SmtpTls::Starttls),
+                ("tls", SmtpTls::Tls),
+            ],
+        )
+    });
+    f.finish(d);
+    let (port, tls) = match (port, tls) {
+        (Some(port), Some(tls)) => (port, tls),
+        (Some(465), None) => (465, SmtpTls::Tls),
+        (Some(587), None) => (587, SmtpTls::Starttls),
+        (Some(port), None) => (port, SmtpTls::None),
+        (None, Some(SmtpTls::Tls)) => (465, SmtpTls::Tls),
+        (None, Some(SmtpTls::Starttls)) => (587, SmtpTls::Starttls),
+        (None, Some(SmtpTls::None) | None) => (25, SmtpTls::None),
+    };
+    Some(Smtp {
+        host: host?,
+        port,
+        from: from?,
+        username,
+        password,
+        tls,
+        ca_file,
+    })
+}
+
+pub(super) fn read_retry(d: &mut Decoder, node: &Node) -> Option<RetryPolicy> {
+    let mut f = d.fields(node)?;
+    let initial = f.optional(d, "initial", positive_duration);
+    let max_interval = f.optional(d, "max_interval", positive_duration);
+    let max_age = f.optional(d, "max_age", positive_duration);
+    f.finish(d);
+    let defaults = RetryPolicy::default();
+    let policy = RetryPolicy {
+        initial: initial.unwrap_or(defaults.initial),
+        max_interval: max_interval.unwrap_or(defaults.max_interval),
+        max_age: max_age.unwrap_or(defaults.max_age),
+    };
+    if policy.initial > policy.max_interval {
+        d.error(node.pos, "`initial` must not be longer than `max_interval`");
+        return None;
+    }
+    Some(policy)
+}
+
+pub(super) fn read_email(d: &mut Decoder, node: &Node) -> Option<String> {
+    d.parsed(node, |text| {
+        EmailAddress::parse(text)
+            .map(EmailAddress::into_string)
+            .map_err(|why| format!("bad e-mail address `{text}`: {why}"))
+    })
+}
+
+impl Sections {
+    pub(super) fn notifications(&mut self, d: &mut Decoder, node: &Node) -> Option<Notifications> {
+        let mut f = d.fields(node)?;
+        let smtp = f.optional(d, "smtp", read_smtp);
+        let channels = f
+            .optional(d, "channels", |d, n| {
+                Some(d.id_map(n, |d, e| self.channel(d, &e.value)))
+            })
+            .unwrap_or_default();
+        let routes = f
+            .optional(d, "routes", |d, n| d.list(n, |d, n| self.route(d, n)))
+            .unwrap_or_default();
+        let retry = f.optional(d, "retry", read_retry);
+        let renotify_every = f.optional(d, "renotify_every", Decoder::duration);
+        let confirm_within = f.optional(d, "confirm_within", positive_duration);
+        let delivery_timeout = f.optional(d, "delivery_timeout", positive_duration);
+        let retention = f.optional(d, "retention", positive_duration);
+        f.finish(d);
+        let defaults = Notifications::default();
+        Some(Notifications {
+            smtp,
+            channels,
+            routes,
+            retry: retry.unwrap_or(defaults.retry),
+            renotify_every: renotify_every.unwrap_or(defaults.renotify_every),
+            confirm_within: confirm_within.unwrap_or(defaults.confirm_within),
+            delivery_timeout: delivery_timeout.unwrap_or(defaults.delivery_timeout),
+            retention: retention.unwrap_or(defaults.retention),
+        })
+    }
+
+    pub(super) fn channel(&mut self, d: &mut Decoder, node: &Node) -> Option<Channel> {
+        let mut f = d.fields(node)?;
+        let (kind, value, pos) = one_kind(d, &mut f, "a channel", &CHANNEL_KINDS)?;
+        f.finish(d);
+        match kind {
+            "email" => {
+                self.email_channels.push(pos);
+                let addresses = match value.kind {
+                    NodeKind::Sequence(_) => d.list(value, read_email)?,
+                    _ => vec![read_email(d, value)?],
+                };
+                if addresses.is_empty() {
+                    d.error(value.pos, "an e-mail channel needs at least one address");
+                    return None;
+                }
+                Some(Channel::Email(addresses))
+            }
+            "webhook" => {
+                let mut f = d.fields(value)?;
+                let url = f.required(d, "url", Decoder::url);
+                let secret = f.optional(d, "secret", Decoder::string);
+                f.finish(d);
+                Some(Channel::Webhook { url: url?, secret })
+            }
+            "slack" => {
+                let mut f = d.fields(value)?;
+                let url = f.required(d, "url", Decoder::url);
+                f.finish(d);
+                Some(Channel::Slack { url: url? })
+            }
+            _ => {
+                let mut f = d.fields(value)?;
+                let routing_key = f.required(d, "routing_key", Decoder::string);
+                let url = f.optional(d, "url", Decoder::url);
+                f.finish(d);
+                Some(Channel::PagerDuty {
+                    routing_key: routing_key?,
+                    url: url.unwrap_or_else(|| PAGERDUTY_EVENTS_URL.to_owned()),
+                })
+            }
+        }
+    }
+
+    pub(super) fn route(&mut self, d: &mut Decoder, node: &Node) -> Option<Route> {
+        let mut f = d.fields(node)?;
+        let severity = f.required(d, "severity", read_severity);
+        let component = f.optional(d, "component", |d, n| self.id_ref(d, n, IdKind::Component));
+        let channels = f.required(d, "channels", |d, n| {
+            let channels = self.id_refs(d, n, IdKind::Channel)?;
+            if channels.is_empty() {
+                d.error(n.pos, "a route needs at least one channel");
+                return None;
+            }
+            Some(channels)
+        });
+        f.finish(d);
+        Some(Route {
+            severity: severity?,
+            component,
+            channels: channels?,
+        })
+    }
+}
