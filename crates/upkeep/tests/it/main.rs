@@ -19,4 +19,5 @@ mod maintenance_plan;
 mod monitoring;
 mod notify;
 mod ping;
+mod prometheus_metrics;
 mod report;

@@ -2,9 +2,7 @@
 //! requests, probes, pings, a rule, an SLO, a backup set and a configuration reload: every
 //! metric has its help text and type, and follows Prometheus's naming rules.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
