@@ -11,6 +11,7 @@ use jiff::tz::TimeZone;
 
 use crate::business_hours::BusinessHours;
 use crate::condition::Condition;
+use crate::email::EmailAddress;
 use crate::rule_expr::RuleExpr;
 
 /// The whole configuration file.
@@ -604,7 +605,7 @@ pub struct Smtp {
     /// Port.
     pub port: u16,
     /// Sender address.
-    pub from: String,
+    pub from: EmailAddress,
     /// User name for AUTH.
     pub username: Option<String>,
     /// Password for AUTH.
@@ -630,7 +631,7 @@ pub enum SmtpTls {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Channel {
     /// `email: [addresses]`
-    Email(Vec<String>),
+    Email(Vec<EmailAddress>),
     /// `webhook: { url, secret? }` — JSON, HMAC-signed when a secret is set.
     Webhook {
         /// Receiver URL.

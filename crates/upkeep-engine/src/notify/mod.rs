@@ -214,7 +214,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                                 id: new_delivery_id(),
                                 recipient: recipient.clone(),
                                 channel: ChannelKind::Email.as_str().into(),
-                                destination: address.clone(),
+                                destination: address.to_string(),
                                 order_key: format!("{order_key}:{address}"),
                                 subject: subject.clone(),
                                 content: json(&content),

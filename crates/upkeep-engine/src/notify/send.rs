@@ -147,10 +147,12 @@ struct SmtpSender {
 
 impl SmtpSender {
     fn new(smtp: &Smtp, command_timeout: Duration) -> Result<SmtpSender, String> {
-        let from: Mailbox = smtp
-            .from
-            .parse()
-            .map_err(|err| format!("SMTP from address {:?} is invalid: {err}", smtp.from))?;
+        let from: Mailbox = smtp.from.as_str().parse().map_err(|err| {
+            format!(
+                "SMTP from address {:?} is invalid: {err}",
+                smtp.from.as_str()
+            )
+        })?;
         let mut roots = Vec::new();
         if let Some(path) = &smtp.ca_file {
             let pem = std::fs::read(path)
@@ -661,7 +663,7 @@ mod tests {
         let smtp = Smtp {
             host: "localhost".to_owned(),
             port: 25,
-            from: "a@example.org".to_owned(),
+            from: "a@example.org".parse().unwrap(),
             username: None,
             password: None,
             tls: SmtpTls::None,
@@ -690,7 +692,7 @@ mod tests {
         let smtp = Smtp {
             host: "localhost".to_owned(),
             port: 465,
-            from: "a@example.org".to_owned(),
+            from: "a@example.org".parse().unwrap(),
             username: None,
             password: None,
             tls: SmtpTls::Tls,

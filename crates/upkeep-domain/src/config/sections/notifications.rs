@@ -70,11 +70,9 @@ pub(super) fn read_retry(d: &mut Decoder, node: &Node) -> Option<RetryPolicy> {
     Some(policy)
 }
 
-pub(super) fn read_email(d: &mut Decoder, node: &Node) -> Option<String> {
+pub(super) fn read_email(d: &mut Decoder, node: &Node) -> Option<EmailAddress> {
     d.parsed(node, |text| {
-        EmailAddress::parse(text)
-            .map(EmailAddress::into_string)
-            .map_err(|why| format!("bad e-mail address `{text}`: {why}"))
+        EmailAddress::parse(text).map_err(|why| format!("bad e-mail address `{text}`: {why}"))
     })
 }
 
