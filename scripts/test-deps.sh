@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs the real peers the end-to-end tests talk to, when they are missing:
+# Installs the system packages of the real peers the end-to-end tests talk to, when they are
+# missing (this needs root or sudo):
 #   Debian: chromium (headless browser test), prometheus-alertmanager (webhook + silences),
-#           prometheus (its promtool checks /metrics), wrk and nginx (benchmarks only);
-#   PyPI:   feedparser (Atom/RSS), icalendar + recurring-ical-events (calendars),
-#           aiosmtpd (a real SMTP server).
+#           prometheus (its promtool checks /metrics), wrk and nginx (benchmarks only).
+# The Python peers need no root: scripts/test.sh installs them into the project's .venv.
 # Idempotent: does nothing when everything is present. Tests that need a peer skip loudly
-# when it is absent; .ci/run calls this script first so that in CI they always run.
+# when it is absent; .ci/run calls this script first and requires every peer.
 set -euo pipefail
 
 need_apt=()
@@ -28,15 +28,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null \
     || echo "test-deps: apt-get install failed; the tests that need ${need_apt[*]} will skip"
   $sudo_cmd rm -f /usr/sbin/policy-rc.d
-fi
-
-py_missing=()
-python3 -c 'import feedparser' 2>/dev/null || py_missing+=('feedparser>=6,<7')
-python3 -c 'import icalendar' 2>/dev/null || py_missing+=('icalendar>=6,<7')
-python3 -c 'import recurring_ical_events' 2>/dev/null || py_missing+=('recurring-ical-events>=3,<4')
-python3 -c 'import aiosmtpd' 2>/dev/null || py_missing+=('aiosmtpd>=1.4,<2')
-if [ ${#py_missing[@]} -gt 0 ]; then
-  echo "test-deps: installing ${py_missing[*]} from PyPI"
-  python3 -m pip install --quiet --disable-pip-version-check "${py_missing[@]}" \
-    || echo "test-deps: pip install failed; the tests that need it will skip"
 fi

@@ -1,8 +1,9 @@
 //! Throw-away databases for tests: a SQLite file in a temporary directory, and a fresh schema
 //! in the PostgreSQL named by `UPKEEP_TEST_POSTGRES_URL`.
 //!
-//! Tests that need PostgreSQL call [`postgres_url`]: without the variable they print a loud
-//! `SKIPPED` line and return early; `.ci/run` always sets it.
+//! Tests that need PostgreSQL call [`postgres_url`] (or [`databases`]): without the variable
+//! their PostgreSQL half is skipped loudly, or fails under `UPKEEP_REQUIRE_PEERS=1`, like every
+//! other missing peer (see [`peer`]).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -14,21 +15,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use crate::monitoring::MonitorEvent;
 use crate::{ConnectOptions, Store, ids};
 
-/// The environment variable naming the PostgreSQL server the tests may use.
-pub const POSTGRES_ENV: &str = "UPKEEP_TEST_POSTGRES_URL";
+pub mod peer;
 
-/// The PostgreSQL URL for tests, or `None` after printing why the test is skipped.
-pub fn postgres_url(test: &str) -> Option<String> {
-    match std::env::var(POSTGRES_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "SKIPPED (PostgreSQL half of `{test}`): set {POSTGRES_ENV}=postgres://... to run it"
-            );
-            None
-        }
-    }
-}
+pub use peer::{POSTGRES_ENV, postgres_url};
 
 /// A database that disappears with this value.
 pub struct TestDatabase {

@@ -2,12 +2,12 @@
 //! binary, 0.25): silences are created with the right matcher and actually silence alerts of
 //! the listed components only, expiring is idempotent, and an Alertmanager that is down or
 //! hangs gives a retryable error quickly. Skips loudly when the binary is absent
-//! (`scripts/test-deps.sh` installs it).
+//! (see `upkeep_store::testing::peer`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use upkeep_engine::alertmanager::{SilenceClient, SilenceError, SilenceRequest, SilenceState};
 
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+const ALERTMANAGER: &str = "prometheus-alertmanager";
 
 const CONFIG: &str = r#"
 route:
@@ -25,14 +25,7 @@ receivers:
 "#;
 
 fn installed() -> bool {
-    if Path::new(ALERTMANAGER).exists() {
-        return true;
-    }
-    eprintln!(
-        "SKIPPED: prometheus-alertmanager not installed; run scripts/test-deps.sh \
-         ({ALERTMANAGER} is missing)"
-    );
-    false
+    upkeep_store::testing::peer::alertmanager().is_some()
 }
 
 /// A running Alertmanager, killed on drop.

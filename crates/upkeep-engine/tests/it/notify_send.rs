@@ -3,8 +3,8 @@
 //! certificate made here; tiny HTTP/1.1 receivers that answer 2xx, 4xx, 5xx, redirect, hang up
 //! or never answer; and SMTP servers that refuse at the greeting. Nothing leaves the machine.
 //!
-//! The SMTP tests need python3 with aiosmtpd (`scripts/test-deps.sh` installs it); without it
-//! they fail saying so.
+//! The SMTP tests need Python with aiosmtpd (`scripts/test.sh` sets it up); without it they
+//! skip loudly (see `upkeep_store::testing::peer`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -40,34 +40,20 @@ fn sink_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp_sink.py")
 }
 
-fn require_aiosmtpd() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "these tests need python3 with the aiosmtpd package: run scripts/test-deps.sh \
-         (or python3 -m pip install 'aiosmtpd>=1.4,<2')"
-    );
-}
-
 async fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap().port()
 }
 
 impl Sink {
-    async fn start(extra: &[&str]) -> Sink {
-        require_aiosmtpd();
+    /// The sink, or `None` when the test is skipped for want of aiosmtpd.
+    async fn start(extra: &[&str]) -> Option<Sink> {
+        let python = upkeep_store::testing::peer::python(&["aiosmtpd"])?;
         let dir = tempfile::tempdir().unwrap();
         // A port taken between our probe and the sink's bind is retried.
         for _ in 0..5 {
             let port = free_port().await;
-            let mut child = Command::new("python3")
+            let mut child = Command::new(&python)
                 .arg(sink_script())
                 .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--dir"])
                 .arg(dir.path())
@@ -77,17 +63,17 @@ impl Sink {
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
-                .expect("python3 runs");
+                .expect("python runs");
             let stdout = child.stdout.take().unwrap();
             let mut lines = BufReader::new(stdout).lines();
             let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
             match first {
                 Ok(Ok(Some(line))) if line.trim() == "ready" => {
-                    return Sink {
+                    return Some(Sink {
                         _child: child,
                         port,
                         dir,
-                    };
+                    });
                 }
                 _ => {
                     let _ = child.start_kill();
@@ -161,7 +147,9 @@ fn email_to<'a>(id: &'a str, to: &'a str, content: &'a Content) -> Outgoing<'a> 
 
 #[tokio::test]
 async fn plain_smtp_mail_has_headers_parts_and_stable_id() {
-    let sink = Sink::start(&[]).await;
+    let Some(sink) = Sink::start(&[]).await else {
+        return;
+    };
     let s = senders(Some(&smtp(sink.port, SmtpTls::None)));
     let title = "Café ☕ outage";
     let unsub = "https://status.upkeep.test/unsubscribe?token=abc123";
@@ -244,7 +232,9 @@ async fn plain_smtp_mail_has_headers_parts_and_stable_id() {
 
 #[tokio::test]
 async fn smtp_auth_success_wrong_password_and_missing_credentials() {
-    let sink = Sink::start(&["--auth", "upkeep:s3cret"]).await;
+    let Some(sink) = Sink::start(&["--auth", "upkeep:s3cret"]).await else {
+        return;
+    };
     let content = mail("Auth test", None);
 
     let mut cfg = smtp(sink.port, SmtpTls::None);
@@ -317,7 +307,7 @@ async fn tls_round(tls: SmtpTls, cert_flag: &str, key_flag: &str) {
     let cert = TestCert::new();
     let cert_path = cert.cert().to_str().unwrap().to_owned();
     let key_path = cert.key().to_str().unwrap().to_owned();
-    let sink = Sink::start(&[
+    let Some(sink) = Sink::start(&[
         cert_flag,
         &cert_path,
         key_flag,
@@ -325,7 +315,10 @@ async fn tls_round(tls: SmtpTls, cert_flag: &str, key_flag: &str) {
         "--auth",
         "tls-user:tls-pass",
     ])
-    .await;
+    .await
+    else {
+        return;
+    };
     let content = mail("TLS test", None);
 
     let mut cfg = smtp(sink.port, tls);
@@ -379,7 +372,9 @@ async fn implicit_tls_trusts_the_ca_file_only() {
 
 #[tokio::test]
 async fn starttls_required_but_not_offered_is_retryable() {
-    let sink = Sink::start(&[]).await;
+    let Some(sink) = Sink::start(&[]).await else {
+        return;
+    };
     let cert = TestCert::new();
     let mut cfg = smtp(sink.port, SmtpTls::Starttls);
     cfg.ca_file = Some(cert.cert());

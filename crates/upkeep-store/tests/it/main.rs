@@ -7,5 +7,6 @@ mod backups;
 mod incidents;
 mod maintenance;
 mod monitoring;
+mod peer;
 mod snapshot;
 mod store;

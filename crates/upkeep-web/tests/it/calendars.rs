@@ -1,5 +1,5 @@
 //! The maintenance calendars read by real iCalendar parsers (Python's `icalendar` and
-//! `recurring-ical-events`, installed by `scripts/test-deps.sh`): the occurrences a client
+//! `recurring-ical-events`, set up by `scripts/test.sh`): the occurrences a client
 //! expands from `/maintenance.ics` — across the next spring-forward night — are exactly
 //! upkeep's own; a moved occurrence is an override with a higher SEQUENCE, a cancelled one says
 //! `STATUS:CANCELLED`; a tenant's calendar shows that tenant's slot, outside its business hours
@@ -48,10 +48,7 @@ fn config() -> Config {
 }
 
 fn python_ok() -> bool {
-    Command::new("python3")
-        .args(["-c", "import icalendar, recurring_ical_events"])
-        .status()
-        .is_ok_and(|s| s.success())
+    upkeep_store::testing::peer::python(&["icalendar", "recurring_ical_events"]).is_some()
 }
 
 /// Expands `ics` between `from` and `to` with recurring-ical-events; every instance as
@@ -60,7 +57,7 @@ fn expand(ics: &str, from: Timestamp, to: Timestamp) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cal.ics");
     std::fs::write(&file, ics).unwrap();
-    let out = Command::new("python3")
+    let out = Command::new(upkeep_store::testing::peer::python_interpreter())
         .arg("-c")
         .arg(
             r#"
@@ -148,9 +145,6 @@ async fn start() -> TestApp {
 #[tokio::test]
 async fn clients_expand_the_calendar_into_upkeeps_own_occurrences() {
     if !python_ok() {
-        eprintln!(
-            "SKIPPED: Python icalendar/recurring-ical-events missing; run scripts/test-deps.sh"
-        );
         return;
     }
     let app = start().await;
@@ -220,9 +214,6 @@ async fn clients_expand_the_calendar_into_upkeeps_own_occurrences() {
 #[tokio::test]
 async fn moved_and_cancelled_occurrences_are_overrides() {
     if !python_ok() {
-        eprintln!(
-            "SKIPPED: Python icalendar/recurring-ical-events missing; run scripts/test-deps.sh"
-        );
         return;
     }
     let app = start().await;
@@ -311,9 +302,6 @@ async fn moved_and_cancelled_occurrences_are_overrides() {
 #[tokio::test]
 async fn a_tenants_calendar_shows_its_own_slot() {
     if !python_ok() {
-        eprintln!(
-            "SKIPPED: Python icalendar/recurring-ical-events missing; run scripts/test-deps.sh"
-        );
         return;
     }
     let app = start().await;

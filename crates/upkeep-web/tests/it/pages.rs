@@ -2,7 +2,7 @@
 //! sockets: structure read back with an HTML5 parser (html5ever, through `scraper`), hostile
 //! text in every field an operator or an alert can fill, conditional and compressed answers,
 //! uptime bars from stored results, and the feeds read by a real feed parser (Python's
-//! feedparser, installed by `scripts/test-deps.sh`).
+//! feedparser, set up by `scripts/test.sh`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
@@ -408,13 +408,9 @@ async fn incidents_older_than_the_snapshot_render_on_demand() {
 
 #[tokio::test]
 async fn feeds_read_by_a_real_feed_parser() {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: Python feedparser is not installed; run scripts/test-deps.sh");
+    let Some(python) = upkeep_store::testing::peer::python(&["feedparser"]) else {
         return;
-    }
+    };
     let app = TestApp::start(CONFIG).await;
     let a = open(
         &app,
@@ -444,7 +440,7 @@ async fn feeds_read_by_a_real_feed_parser() {
         assert!(ct.contains("xml"), "{ct}");
         let file = dir.path().join(name);
         std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
-        let out = std::process::Command::new("python3")
+        let out = std::process::Command::new(&python)
             .arg("-c")
             .arg(
                 r#"

@@ -2,7 +2,7 @@
 //! (the Debian `prometheus-alertmanager` binary): a critical alert naming the component `api`
 //! opens an automatic incident that marks the component as a partial outage, and when the alert
 //! resolves, upkeep resolves that incident on its own. Skips loudly when the binary is absent
-//! (`scripts/test-deps.sh` installs it).
+//! (see `upkeep_store::testing::peer`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use support::{Server, admin_token};
 
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+const ALERTMANAGER: &str = "prometheus-alertmanager";
 
 const CONFIG: &str = r#"
 page:
@@ -194,11 +194,7 @@ fn rfc3339(t: jiff::Timestamp) -> String {
 
 #[test]
 fn a_real_alertmanager_opens_and_resolves_an_automatic_incident() {
-    if !Path::new(ALERTMANAGER).exists() {
-        eprintln!(
-            "SKIPPED: prometheus-alertmanager not installed; run scripts/test-deps.sh \
-             ({ALERTMANAGER} is missing)"
-        );
+    if upkeep_store::testing::peer::alertmanager().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -183,13 +183,6 @@ fn psql(base: &str, sql: &str) {
     assert!(status.success(), "psql: {sql}");
 }
 
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// `base` with its database name replaced by `name`.
 fn with_database(base: &str, name: &str) -> String {
     let (head, query) = match base.split_once('?') {
@@ -202,21 +195,13 @@ fn with_database(base: &str, name: &str) -> String {
 
 #[test]
 fn postgres_backup_while_serving_restores_into_a_new_database() {
-    let base = match std::env::var("UPKEEP_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            eprintln!(
-                "SKIPPED (postgres_backup_while_serving_restores_into_a_new_database): set \
-                 UPKEEP_TEST_POSTGRES_URL=postgres://... to run it"
-            );
-            return;
-        }
+    use upkeep_store::testing::peer;
+    let Some(base) =
+        peer::postgres_url("postgres_backup_while_serving_restores_into_a_new_database")
+    else {
+        return;
     };
-    if !["pg_dump", "pg_restore", "psql"].iter().all(|t| have(t)) {
-        eprintln!(
-            "SKIPPED (postgres_backup_while_serving_restores_into_a_new_database): pg_dump, \
-             pg_restore and psql must be on PATH"
-        );
+    if !peer::postgres_client() {
         return;
     }
     let suffix = format!(

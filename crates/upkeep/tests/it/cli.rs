@@ -126,11 +126,8 @@ fn database_urls(test: &str) -> Vec<(String, Option<tempfile::TempDir>)> {
         format!("sqlite://{}", dir.path().join("upkeep.db").display()),
         Some(dir),
     )];
-    match std::env::var("UPKEEP_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => urls.push((url, None)),
-        _ => eprintln!(
-            "SKIPPED (PostgreSQL half of `{test}`): set UPKEEP_TEST_POSTGRES_URL to run it"
-        ),
+    if let Some(url) = upkeep_store::testing::postgres_url(test) {
+        urls.push((url, None));
     }
     urls
 }
@@ -317,8 +314,7 @@ fn serve_refuses_to_start_on_a_bad_configuration() {
 
 #[test]
 fn serve_works_on_postgres() {
-    let Ok(url) = std::env::var("UPKEEP_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED serve_works_on_postgres: set UPKEEP_TEST_POSTGRES_URL to run it");
+    let Some(url) = upkeep_store::testing::postgres_url("serve_works_on_postgres") else {
         return;
     };
     let mut server = Server::start(&[], &url);
