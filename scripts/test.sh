@@ -18,19 +18,21 @@ cd "$(dirname "$0")/.."
 venv=.venv
 requirements=scripts/test-requirements.txt
 default_postgres=postgres://postgres@127.0.0.1:5432/test
+fate=skip
+[ "${UPKEEP_REQUIRE_PEERS:-}" = 1 ] && fate=fail
 
 # --- Python peers
 if [ -n "${UPKEEP_TEST_PYTHON:-}" ]; then
   echo "test: Python peers from UPKEEP_TEST_PYTHON=$UPKEEP_TEST_PYTHON"
 elif ! command -v python3 >/dev/null 2>&1; then
-  echo "test: no python3 on PATH: the tests that need Python packages will skip"
+  echo "test: no python3 on PATH: the tests that need Python packages will $fate"
 else
   if [ ! -x "$venv/bin/python3" ]; then
     echo "test: making the Python environment $venv"
     python3 -m venv "$venv" >/dev/null 2>&1 || {
       rm -rf "$venv"
       echo "test: python3 could not make $venv (on Debian the package python3-venv provides" \
-        "it): the tests that need Python packages will skip"
+        "it): the tests that need Python packages will $fate"
     }
   fi
   if [ -x "$venv/bin/python3" ] && ! cmp -s "$requirements" "$venv/requirements.txt"; then
@@ -38,7 +40,7 @@ else
     if "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$requirements"; then
       cp "$requirements" "$venv/requirements.txt"
     else
-      echo "test: pip could not install $requirements: the tests that need them will skip"
+      echo "test: pip could not install $requirements: the tests that need them will $fate"
     fi
   fi
   [ -x "$venv/bin/python3" ] && export UPKEEP_TEST_PYTHON="$PWD/$venv/bin/python3"
@@ -52,7 +54,7 @@ elif command -v psql >/dev/null 2>&1 \
   export UPKEEP_TEST_POSTGRES_URL=$default_postgres
   echo "test: PostgreSQL $default_postgres"
 else
-  echo "test: no PostgreSQL at $default_postgres: the PostgreSQL halves of the tests will skip"
+  echo "test: no PostgreSQL at $default_postgres: the PostgreSQL halves of the tests will $fate"
 fi
 
 # --- The tests

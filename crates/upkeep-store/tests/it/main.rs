@@ -8,5 +8,6 @@ mod incidents;
 mod maintenance;
 mod monitoring;
 mod peer;
+mod schema;
 mod snapshot;
 mod store;
