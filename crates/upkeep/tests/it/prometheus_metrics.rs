@@ -33,35 +33,15 @@ fn target() -> u16 {
     port
 }
 
-/// `promtool`, or `None` (with a loud line) when it is not installed; with
-/// `UPKEEP_REQUIRE_PEERS=1` a missing `promtool` fails the test.
-fn promtool() -> Option<&'static str> {
-    let found = Command::new("promtool")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Some("promtool");
-    }
-    let message = "promtool (Debian package `prometheus`) not installed; \
-                   run scripts/test-deps.sh to check /metrics with it";
-    assert!(
-        std::env::var("UPKEEP_REQUIRE_PEERS").as_deref() != Ok("1"),
-        "UPKEEP_REQUIRE_PEERS=1: {message}"
-    );
-    eprintln!("SKIPPED: {message}");
-    None
-}
-
 fn body(answer: &str) -> &str {
     answer.split("\r\n\r\n").nth(1).unwrap_or_default()
 }
 
 #[test]
 fn metrics_pass_promtool_after_traffic_and_probes() {
-    let Some(promtool) = promtool() else { return };
+    let Some(promtool) = upkeep_store::testing::peer::promtool() else {
+        return;
+    };
     let port = target();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
@@ -154,7 +134,7 @@ backups:
         assert!(metrics.contains(&format!("# HELP {name} ")), "{name}");
     }
 
-    let mut check = Command::new(promtool)
+    let mut check = Command::new(&promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
