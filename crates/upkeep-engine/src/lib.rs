@@ -6,6 +6,9 @@
 //! (`notify`) and the continuity jobs (`continuity`). Each takes the current instant from a
 //! [`clock::Clock`] and the configuration from a [`config::ConfigHandle`], and asks a
 //! [`lease::LeaseKeeper`] before doing work that must run once across replicas.
+//!
+//! [`service`] holds the application's use cases (scheduling a maintenance, starting it, ...),
+//! called alike by the admin API and the command line.
 
 pub mod alertmanager;
 pub mod backups;
@@ -21,5 +24,6 @@ pub mod notify;
 pub mod periodic;
 pub mod reports;
 pub mod self_backup;
+pub mod service;
 pub mod slo_alerts;
 pub mod supervisor;

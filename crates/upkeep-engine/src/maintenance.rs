@@ -40,10 +40,11 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::Config;
+use upkeep_domain::maintenance::MaintenanceRecord;
 use upkeep_domain::maintenance::preflight::{self, BackupFact, Check, CommandExit, Facts, Outcome};
 use upkeep_domain::maintenance::{MaintenanceStatus, due_transition, materialise, plan_update};
 use upkeep_domain::monitor_state::MonitorStatus;
-use upkeep_store::maintenance::{MaintenanceFilter, MaintenanceRecord};
+use upkeep_store::maintenance::MaintenanceFilter;
 use upkeep_store::{Store, StoreError};
 
 use crate::alertmanager::{SilenceClient, SilenceRequest};

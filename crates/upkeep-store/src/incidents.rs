@@ -5,7 +5,8 @@
 //! this module applies the domain's rules on every change (`resolved_at` set on resolution and
 //! cleared on reopening, component statuses merged) and writes each change with its audit row
 //! (`incident.create|update|edit|delete`) in one transaction. Concurrent changes to one incident
-//! are serialised optimistically: each change bumps a revision and is retried on a clash.
+//! are serialised optimistically: each change bumps a revision and is computed again on a clash
+//! ([`crate::retry`]).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -16,10 +17,8 @@ use upkeep_domain::notify::{IncidentEvent, IncidentNotice, Notice, NoticeCompone
 
 use crate::audit::{AuditEntry, insert_audit};
 use crate::outbox::insert_notice;
+use crate::retry::{Attempt, on_clash};
 use crate::{Store, StoreError, ids, with_pool};
-
-/// How often a change is retried when another change to the same incident won the race.
-const MAX_ATTEMPTS: usize = 8;
 
 /// An incident with its affected components and its updates, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -395,9 +394,9 @@ impl Store {
         actor: &str,
         now: Timestamp,
     ) -> Result<Option<IncidentRecord>, StoreError> {
-        for _ in 0..MAX_ATTEMPTS {
+        on_clash(&format!("incident {id}"), || async move {
             let Some(before) = self.get_incident(id).await? else {
-                return Ok(None);
+                return Ok(Attempt::Done(None));
             };
             let status = change.status.unwrap_or(before.status);
             let components = incident::merge_components(&before.components, &change.components);
@@ -436,10 +435,11 @@ impl Store {
                 audit: &audit,
             };
             if self.write(&write, now).await? {
-                return Ok(Some(after));
+                return Ok(Attempt::Done(Some(after)));
             }
-        }
-        Err(conflict(id))
+            Ok(Attempt::Clashed)
+        })
+        .await
     }
 
     /// Edits the title, impact or postmortem (no timeline entry). `None` when there is no such
@@ -451,9 +451,9 @@ impl Store {
         actor: &str,
         now: Timestamp,
     ) -> Result<Option<IncidentRecord>, StoreError> {
-        for _ in 0..MAX_ATTEMPTS {
+        on_clash(&format!("incident {id}"), || async move {
             let Some(before) = self.get_incident(id).await? else {
-                return Ok(None);
+                return Ok(Attempt::Done(None));
             };
             let mut after = before.clone();
             if let Some(title) = &edit.title {
@@ -466,7 +466,7 @@ impl Store {
                 after.postmortem.clone_from(postmortem);
             }
             if after == before {
-                return Ok(Some(before));
+                return Ok(Attempt::Done(Some(before)));
             }
             after.updated_at = now;
             after.revision = before.revision + 1;
@@ -486,10 +486,11 @@ impl Store {
                 audit: &audit,
             };
             if self.write(&write, now).await? {
-                return Ok(Some(after));
+                return Ok(Attempt::Done(Some(after)));
             }
-        }
-        Err(conflict(id))
+            Ok(Attempt::Clashed)
+        })
+        .await
     }
 
     /// Deletes an incident with its timeline; the audit row keeps all of it. Returns what was
@@ -500,9 +501,9 @@ impl Store {
         actor: &str,
         now: Timestamp,
     ) -> Result<Option<IncidentRecord>, StoreError> {
-        for _ in 0..MAX_ATTEMPTS {
+        on_clash(&format!("incident {id}"), || async move {
             let Some(before) = self.get_incident(id).await? else {
-                return Ok(None);
+                return Ok(Attempt::Done(None));
             };
             let mut snapshot = audit_json(&before, None);
             if let Value::Object(map) = &mut snapshot {
@@ -542,10 +543,11 @@ impl Store {
                 deleted
             });
             if deleted {
-                return Ok(Some(before));
+                return Ok(Attempt::Done(Some(before)));
             }
-        }
-        Err(conflict(id))
+            Ok(Attempt::Clashed)
+        })
+        .await
     }
 
     /// Writes a change computed from the incident at `before_revision`, with its audit row, in
@@ -654,12 +656,6 @@ fn incident_notice(
         at: update.created_at,
     });
     (format!("incident:{}:{}", r.id, update.id), notice)
-}
-
-fn conflict(id: &str) -> StoreError {
-    StoreError::Conflict(format!(
-        "incident {id} kept changing under concurrent updates; try again"
-    ))
 }
 
 // ---------------------------------------------------------------------------------------------

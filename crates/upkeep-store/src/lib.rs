@@ -25,6 +25,7 @@ pub mod leases;
 pub mod maintenance;
 pub mod monitoring;
 pub mod outbox;
+mod retry;
 pub mod snapshot;
 pub mod subscribers;
 pub mod tokens;

@@ -19,15 +19,26 @@
 //!   time passes, with pre-flight checks holding the start and a window missed whole (the
 //!   server was down) completing at once.
 //!
+//! - [`record`]: the maintenance entity and its timeline, a new maintenance and an edit.
+//! - [`rules`]: changes by hand — what titles, texts and scopes must be, which status changes
+//!   a person may make, what an edit or a status change does to the record, which subscriber
+//!   notice it causes, and which tenants' slots a window cannot hold.
+//!
 //! As everywhere in this crate, nothing here reads the clock: "now" is a parameter.
 
 pub mod lifecycle;
 pub mod notice;
 pub mod occurrences;
 pub mod preflight;
+pub mod record;
+pub mod rules;
 pub mod slots;
 
 pub use lifecycle::{MaintenanceStatus, covers, due_transition};
 pub use notice::{Kind, NoticeOutcome, NoticeViolation, check_notice, check_reschedule};
 pub use occurrences::{Occurrence, StoredOccurrence, Update, materialise, plan_update};
+pub use record::{
+    MaintenanceEdit, MaintenanceRecord, MaintenanceUpdateRecord, NewMaintenance, checks_str,
+    tenants_json,
+};
 pub use slots::{Slot, SlotsError, TenantInput, plan_slots};

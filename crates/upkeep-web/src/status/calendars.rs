@@ -29,9 +29,9 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use upkeep_domain::calendar::{self, Event, EventStatus};
 use upkeep_domain::config::{TenantSel, Window};
+use upkeep_domain::maintenance::MaintenanceRecord;
 use upkeep_domain::maintenance::slots::maintenance_slots;
 use upkeep_domain::maintenance::{MaintenanceStatus, Slot, materialise};
-use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::model::Model;
 

@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::Impact;
+use upkeep_domain::maintenance::MaintenanceRecord;
 use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_store::incidents::IncidentRecord;
-use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::model::{Model, Section, description};
 use super::uptime::{self, DayUptime};

@@ -98,7 +98,7 @@ struct Gathered {
     firing: Vec<(String, upkeep_domain::config::Severity)>,
     recent: Vec<upkeep_store::incidents::IncidentRecord>,
     unresolved: Vec<upkeep_store::incidents::IncidentRecord>,
-    maintenances: Vec<upkeep_store::maintenance::MaintenanceRecord>,
+    maintenances: Vec<upkeep_domain::maintenance::MaintenanceRecord>,
 }
 
 /// The maintenances, read again only when the table changed since the last read (one cheap
@@ -106,7 +106,7 @@ struct Gathered {
 async fn maintenances_unless_unchanged(
     state: &AppState,
     cache: &mut Option<MaintenanceCache>,
-) -> anyhow::Result<Vec<upkeep_store::maintenance::MaintenanceRecord>> {
+) -> anyhow::Result<Vec<upkeep_domain::maintenance::MaintenanceRecord>> {
     let fingerprint = state.store.maintenances_fingerprint().await?;
     if let Some((seen, list)) = cache.as_ref()
         && *seen == fingerprint
@@ -121,7 +121,7 @@ async fn maintenances_unless_unchanged(
 /// The last maintenances read, with the fingerprint they were read at.
 pub type MaintenanceCache = (
     (i64, i64),
-    Vec<upkeep_store::maintenance::MaintenanceRecord>,
+    Vec<upkeep_domain::maintenance::MaintenanceRecord>,
 );
 
 async fn gather(
@@ -164,7 +164,7 @@ async fn gather(
 /// recurring windows.
 async fn gather_maintenances(
     state: &AppState,
-) -> anyhow::Result<Vec<upkeep_store::maintenance::MaintenanceRecord>> {
+) -> anyhow::Result<Vec<upkeep_domain::maintenance::MaintenanceRecord>> {
     use upkeep_store::maintenance::MaintenanceFilter;
     let mut out = state
         .store

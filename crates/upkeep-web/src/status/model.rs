@@ -20,10 +20,10 @@ use sha2::{Digest, Sha256};
 use upkeep_domain::component_status::{ComponentStatus, derive, with_overrides};
 use upkeep_domain::config::{Config, Severity};
 use upkeep_domain::incident::Impact;
+use upkeep_domain::maintenance::MaintenanceRecord;
 use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_store::incidents::IncidentRecord;
-use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::uptime::{self, DayUptime, History};
 

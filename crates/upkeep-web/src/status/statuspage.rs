@@ -25,9 +25,9 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::IncidentStatus;
+use upkeep_domain::maintenance::MaintenanceRecord;
 use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_store::incidents::IncidentRecord;
-use upkeep_store::maintenance::MaintenanceRecord;
 
 use super::model::{ComponentView, Model, Section, description, stable_id};
 

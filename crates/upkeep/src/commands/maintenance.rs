@@ -1,6 +1,6 @@
 //! `upkeep maintenance schedule|list|show|start|cancel`: maintenance windows straight in the
-//! database,
-//! as `cli:$USER`, with the same rules and audit rows as the admin API. With `--config`, the
+//! database, as `cli:$USER`, through the same maintenance service as the admin API
+//! ([`upkeep_engine::service::maintenance`]): the same rules and audit rows. With `--config`, the
 //! components and tenants must exist in that file and its `maintenance.policy` applies;
 //! without one, ids are not checked and the default policy (14 days of notice for planned
 //! maintenance, a reason for emergency ones) applies. `--force` accepts a schedule outside the
@@ -19,14 +19,15 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use jiff::{SignedDuration, Timestamp};
-use upkeep_domain::config::{ChecksMode, Config, MaintenancePolicy, TenantSel};
+use upkeep_domain::config::{ChecksMode, Config, TenantSel};
 use upkeep_domain::duration::parse_duration;
-use upkeep_domain::maintenance::{Kind, MaintenanceStatus, NoticeOutcome, check_notice};
-use upkeep_engine::config::{ConfigSource, load};
-use upkeep_store::maintenance::{
-    MaintenanceFilter, MaintenanceRecord, NewMaintenance, checks_str, tenants_json, validate_new,
-    validate_text,
+use upkeep_domain::maintenance::{
+    Kind, MaintenanceRecord, NewMaintenance, checks_str, tenants_json,
 };
+use upkeep_engine::config::{ConfigSource, load};
+use upkeep_engine::service::Caller;
+use upkeep_engine::service::maintenance::{self as service, MaintenanceError};
+use upkeep_store::maintenance::MaintenanceFilter;
 
 use super::{cli_actor, open_migrated};
 use crate::cli::DatabaseArgs;
@@ -216,13 +217,11 @@ pub async fn run(cmd: MaintenanceCommand) -> anyhow::Result<ExitCode> {
         }
         MaintenanceCommand::Cancel { id, body, db } => {
             let body = body.unwrap_or_default();
-            validate_text("body", &body).map_err(anyhow::Error::msg)?;
             let store = open_migrated(&db.database).await?;
-            let cancelled = store
-                .cancel_maintenance(&id, &body, &cli_actor(), Timestamp::now())
-                .await;
+            let cancelled =
+                service::cancel(&store, &cli_caller(), &id, &body, Timestamp::now()).await;
             store.close().await;
-            let record = found_or_bail(cancelled?, &id)?;
+            let record = cancelled.map_err(cli_error)?;
             println!("maintenance {} is {}", record.id, record.status);
         }
     }
@@ -245,14 +244,10 @@ async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
         }
         (None, None) => bail!("give the end with --end or --duration"),
     };
-    let mut new = NewMaintenance::new(kind, args.title.trim(), start, end);
+    let mut new = NewMaintenance::new(kind, &args.title, start, end);
     new.description = args.description;
-    new.reason = args.reason.filter(|r| !r.trim().is_empty());
-    for id in args.components {
-        if !new.components.contains(&id) {
-            new.components.push(id);
-        }
-    }
+    new.reason = args.reason;
+    new.components = args.components;
     if !args.tenants.is_empty() {
         new.tenants = TenantSel::List(args.tenants);
     }
@@ -264,47 +259,18 @@ async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
     }
     new.notify_subscribers = !args.no_notify;
     new.message = args.message.unwrap_or_default();
-    validate_new(&new, config.as_ref()).map_err(anyhow::Error::msg)?;
-    let policy = config
-        .as_ref()
-        .map(|c| c.maintenance.policy.clone())
-        .unwrap_or_else(MaintenancePolicy::default);
-    let forced = match check_notice(&policy, kind, new.reason.as_deref(), now, start, args.force) {
-        Ok(NoticeOutcome::Accepted) => None,
-        Ok(NoticeOutcome::Forced { violation }) => {
-            eprintln!("forced past the notice policy (recorded in the audit log): {violation}");
-            Some(violation.to_string())
-        }
-        Err(violation) => bail!(
-            "{violation}\n(an operator may accept it anyway with --force; the audit log records it)"
-        ),
-    };
-    let slots_forced = match &config {
-        Some(config) => match plan::slots_violation(config, start, end, &new.tenants)
-            .map_err(anyhow::Error::msg)?
-        {
-            Some(violation) if args.force => {
-                eprintln!("forced past the tenant slots (recorded in the audit log): {violation}");
-                Some(violation)
-            }
-            Some(violation) => bail!(
-                "{violation}\n(an operator may accept it anyway with --force; the audit log \
-                 records it)"
-            ),
-            None => None,
-        },
-        None => None,
-    };
-    let forced = match (forced, slots_forced) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    };
     let store = open_migrated(&args.db.database).await?;
-    let created = store
-        .create_maintenance(&new, &cli_actor(), now, forced.as_deref())
-        .await;
+    let scheduled =
+        service::schedule(&store, config.as_ref(), &cli_caller(), new, args.force, now).await;
     store.close().await;
-    let created = created?;
+    let scheduled = scheduled.map_err(cli_error)?;
+    if let Some(violation) = &scheduled.forced_notice {
+        eprintln!("forced past the notice policy (recorded in the audit log): {violation}");
+    }
+    if let Some(violation) = &scheduled.forced_slots {
+        eprintln!("forced past the tenant slots (recorded in the audit log): {violation}");
+    }
+    let created = scheduled.record;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&created)?);
     } else {
@@ -318,55 +284,55 @@ async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
 }
 
 async fn start(id: &str, skip_checks: bool, body: String, db: &DatabaseArgs) -> anyhow::Result<()> {
-    validate_text("body", &body).map_err(anyhow::Error::msg)?;
     let store = open_migrated(&db.database).await?;
-    let started = start_in(&store, id, skip_checks, body).await;
+    let started = service::start(
+        &store,
+        &cli_caller(),
+        id,
+        skip_checks,
+        &body,
+        Timestamp::now(),
+    )
+    .await;
     store.close().await;
-    let record = started?;
-    println!("maintenance {} is {}", record.id, record.status);
+    let started = started.map_err(cli_error)?;
+    if let Some(reason) = &started.skipped_checks {
+        eprintln!("skipping failing pre-flight checks (recorded in the audit log): {reason}");
+    }
+    println!(
+        "maintenance {} is {}",
+        started.record.id, started.record.status
+    );
     Ok(())
 }
 
-async fn start_in(
-    store: &upkeep_store::Store,
-    id: &str,
-    skip_checks: bool,
-    body: String,
-) -> anyhow::Result<MaintenanceRecord> {
-    let current = found_or_bail(store.get_maintenance(id).await?, id)?;
-    if current.status != MaintenanceStatus::Scheduled {
-        bail!(
-            "maintenance {id} is {}: only a scheduled one can be started",
-            current.status
-        );
+/// The operator at the command line: may override the policy (`--force`, `--skip-checks`).
+fn cli_caller() -> Caller {
+    Caller {
+        actor: cli_actor(),
+        may_override: true,
     }
-    let text = match &current.hold_reason {
-        Some(reason) if !skip_checks => bail!(
+}
+
+/// A refusal of the maintenance service in the command line's words.
+fn cli_error(e: MaintenanceError) -> anyhow::Error {
+    const FORCE_HINT: &str =
+        "(an operator may accept it anyway with --force; the audit log records it)";
+    match e {
+        MaintenanceError::NotFound(id) => {
+            anyhow::anyhow!("there is no maintenance `{id}`; `upkeep maintenance list` shows them")
+        }
+        MaintenanceError::Held { id, reason } => anyhow::anyhow!(
             "pre-flight checks hold maintenance {id}: {reason}\n(start it anyway with \
              --skip-checks; the audit log records it)"
         ),
-        Some(reason) => {
-            eprintln!("skipping failing pre-flight checks (recorded in the audit log): {reason}");
-            let mut text = format!("Started by hand, skipping failing pre-flight checks: {reason}");
-            if !body.trim().is_empty() {
-                text.push_str("\n\n");
-                text.push_str(&body);
-            }
-            text
+        MaintenanceError::Notice(violation) => anyhow::anyhow!("{violation}\n{FORCE_HINT}"),
+        MaintenanceError::Slots(violation) => {
+            anyhow::anyhow!("{}\n{FORCE_HINT}", violation.detail)
         }
-        None => body,
-    };
-    validate_text("body", &text).map_err(anyhow::Error::msg)?;
-    let started = store
-        .add_maintenance_update(
-            id,
-            Some(MaintenanceStatus::InProgress),
-            &text,
-            &cli_actor(),
-            Timestamp::now(),
-        )
-        .await?;
-    found_or_bail(started, id)
+        MaintenanceError::Store(e) => e.into(),
+        other => anyhow::anyhow!("{other}"),
+    }
 }
 
 fn parse_instant(flag: &str, s: &str) -> anyhow::Result<Timestamp> {
@@ -475,7 +441,6 @@ fn print_one(r: &MaintenanceRecord) {
 
 /// `upkeep maintenance plan`: occurrences and tenant slots from the configuration alone.
 mod plan {
-    use std::collections::BTreeSet;
     use std::process::ExitCode;
 
     use jiff::Timestamp;
@@ -484,9 +449,8 @@ mod plan {
     use serde_json::{Value, json};
     use upkeep_domain::calendar::{self, Event, EventStatus};
     use upkeep_domain::config::{Config, TenantSel, Window};
-    use upkeep_domain::maintenance::{
-        Occurrence, Slot, SlotsError, TenantInput, materialise, plan_slots,
-    };
+    use upkeep_domain::maintenance::rules::{covered_tenants, plan_fitting, tenant_label};
+    use upkeep_domain::maintenance::{Occurrence, Slot, TenantInput, materialise};
     use upkeep_engine::config::{ConfigSource, load};
 
     use super::PlanArgs;
@@ -550,7 +514,6 @@ mod plan {
             anyhow::bail!("--from ({from}) must come before --to ({to})");
         }
         let horizon = std::time::Duration::try_from(to.duration_since(from))?;
-        let policy = &config.maintenance.policy;
         let mut planned = Vec::new();
         for window in &config.maintenance.windows {
             let occurrences = materialise(window, from, horizon)
@@ -560,27 +523,11 @@ mod plan {
                 .into_iter()
                 .filter(|o| o.start >= from && o.start < to)
             {
-                let slots = |inputs: &[TenantInput]| {
-                    plan_slots(
-                        occurrence.start,
-                        occurrence.end,
-                        inputs,
-                        policy.tenant_slot,
-                        policy.outside_business_hours,
-                    )
-                };
-                let (slots, not_fitting, error) = match slots(&inputs) {
-                    Ok(placed) => (placed, Vec::new(), None),
-                    Err(SlotsError::DoesNotFit { tenants }) => {
-                        let fitting: Vec<TenantInput> = inputs
-                            .iter()
-                            .filter(|i| !tenants.contains(&i.id))
-                            .cloned()
-                            .collect();
-                        (slots(&fitting).unwrap_or_default(), tenants, None)
-                    }
-                    Err(other) => (Vec::new(), Vec::new(), Some(other.to_string())),
-                };
+                let (slots, not_fitting, error) =
+                    match plan_fitting(config, occurrence.start, occurrence.end, &inputs) {
+                        Ok((placed, not_fitting)) => (placed, not_fitting, None),
+                        Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
+                    };
                 planned.push(Planned {
                     window,
                     occurrence,
@@ -603,61 +550,11 @@ mod plan {
         })
     }
 
-    /// What a window `[start, end)` for `sel` cannot hold under the configuration's policy, in
-    /// the admin API's words ("the window cannot fit a 15m slot outside business hours for:
-    /// beta (Beta Inc)"); `None` when every tenant's slot fits or no tenant is covered.
-    pub(super) fn slots_violation(
-        config: &Config,
-        start: Timestamp,
-        end: Timestamp,
-        sel: &TenantSel,
-    ) -> Result<Option<String>, String> {
-        let inputs = tenant_inputs(config, sel);
-        if inputs.is_empty() {
-            return Ok(None);
-        }
-        let policy = &config.maintenance.policy;
-        match plan_slots(
-            start,
-            end,
-            &inputs,
-            policy.tenant_slot,
-            policy.outside_business_hours,
-        ) {
-            Ok(_) => Ok(None),
-            Err(SlotsError::DoesNotFit { tenants }) => {
-                let names: Vec<String> =
-                    tenants.iter().map(|id| tenant_label(config, id)).collect();
-                Ok(Some(format!(
-                    "the window cannot fit a {} slot{} for: {}",
-                    upkeep_domain::duration::format_duration(policy.tenant_slot),
-                    if policy.outside_business_hours {
-                        " outside business hours"
-                    } else {
-                        ""
-                    },
-                    names.join(", ")
-                )))
-            }
-            Err(other) => Err(other.to_string()),
-        }
-    }
-
     /// The configured tenants `sel` covers (unknown ids left out), in id order.
     fn tenant_inputs(config: &Config, sel: &TenantSel) -> Vec<TenantInput> {
-        let ids: BTreeSet<&String> = match sel {
-            TenantSel::All => config.tenants.keys().collect(),
-            TenantSel::List(ids) => ids.iter().collect(),
-        };
-        ids.into_iter()
-            .filter_map(|id| {
-                let region = config.regions.get(&config.tenants.get(id)?.region)?;
-                Some(TenantInput {
-                    id: id.clone(),
-                    zone: region.timezone.clone(),
-                    business_hours: region.business_hours.clone(),
-                })
-            })
+        covered_tenants(config, sel)
+            .into_iter()
+            .map(|c| c.input)
             .collect()
     }
 
@@ -670,13 +567,6 @@ mod plan {
             .map_or(("UTC", TimeZone::UTC), |r| {
                 (r.timezone_name.as_str(), r.timezone.clone())
             })
-    }
-
-    fn tenant_label(config: &Config, id: &str) -> String {
-        match config.tenants.get(id) {
-            Some(t) => format!("{id} ({})", t.name),
-            None => id.to_owned(),
-        }
     }
 
     fn rfc3339_local(t: Timestamp, zone: &TimeZone) -> String {

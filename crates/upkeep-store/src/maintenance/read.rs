@@ -1,0 +1,88 @@
+//! Reading maintenances: one by id, lists by [`MaintenanceFilter`], and the fingerprint that
+//! tells a poller nothing changed.
+
+use upkeep_domain::maintenance::MaintenanceRecord;
+
+use super::MaintenanceFilter;
+use super::rows::{Row, UpdateRow, maintenance_record, select_maintenances, update_record};
+use crate::{Store, StoreError, with_pool};
+
+impl Store {
+    /// One maintenance with its updates (newest first).
+    pub async fn get_maintenance(&self, id: &str) -> Result<Option<MaintenanceRecord>, StoreError> {
+        let sql = select_maintenances!("WHERE id = $1");
+        let row: Option<Row> =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        match row {
+            Some(row) => Ok(Some(self.complete_maintenance_row(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// How many maintenances there are and the sum of their revisions: a cheap way to learn
+    /// that nothing changed since the last look (every change bumps a revision; a deletion
+    /// lowers the count).
+    pub async fn maintenances_fingerprint(&self) -> Result<(i64, i64), StoreError> {
+        let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(revision), 0) AS BIGINT) FROM maintenances";
+        let row: (i64, i64) = with_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await)?;
+        Ok(row)
+    }
+
+    /// Maintenances matching `filter`, at most `limit`; see [`MaintenanceFilter`] for the order.
+    pub async fn list_maintenances(
+        &self,
+        filter: MaintenanceFilter,
+        limit: u32,
+    ) -> Result<Vec<MaintenanceRecord>, StoreError> {
+        let sql = match filter {
+            MaintenanceFilter::Upcoming => {
+                select_maintenances!("WHERE status = 'scheduled' ORDER BY starts_at, id LIMIT $1")
+            }
+            MaintenanceFilter::Active => select_maintenances!(
+                "WHERE status IN ('in_progress', 'verifying') ORDER BY starts_at, id LIMIT $1"
+            ),
+            MaintenanceFilter::All => {
+                select_maintenances!("ORDER BY starts_at DESC, id DESC LIMIT $1")
+            }
+            MaintenanceFilter::Finished => select_maintenances!(
+                "WHERE status IN ('completed', 'cancelled') \
+                 ORDER BY updated_at DESC, id DESC LIMIT $1"
+            ),
+            MaintenanceFilter::WithSilence => {
+                select_maintenances!("WHERE silence_id IS NOT NULL ORDER BY starts_at, id LIMIT $1")
+            }
+            MaintenanceFilter::UpcomingOneOff => select_maintenances!(
+                "WHERE status = 'scheduled' AND window_id IS NULL ORDER BY starts_at, id LIMIT $1"
+            ),
+            MaintenanceFilter::CancelledOccurrences => select_maintenances!(
+                "WHERE status = 'cancelled' AND window_id IS NOT NULL \
+                 ORDER BY starts_at DESC, id DESC LIMIT $1"
+            ),
+        };
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.complete_maintenance_row(row).await?);
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn complete_maintenance_row(
+        &self,
+        row: Row,
+    ) -> Result<MaintenanceRecord, StoreError> {
+        let id = row.id.clone();
+        let sql = "SELECT id, status, body, created_at, created_by FROM maintenance_updates \
+                   WHERE maintenance_id = $1 ORDER BY seq DESC, created_at DESC";
+        let rows: Vec<UpdateRow> =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(&id).fetch_all(pool).await)?;
+        let updates = rows
+            .into_iter()
+            .map(|r| update_record(&id, r))
+            .collect::<Result<_, _>>()?;
+        maintenance_record(row, updates)
+    }
+}

@@ -1,0 +1,36 @@
+//! `/api/v1/maintenances`: schedule maintenance windows, reschedule and edit them, post updates
+//! to their timeline, complete (end early) and cancel them. Viewers read; editors write; only an
+//! admin may `force` a schedule past the notice policy, and the audit log records the violation
+//! that was overridden.
+//!
+//! Components and tenants must exist in the running configuration. The notice policy is the
+//! configuration's `maintenance.policy` ([`upkeep_domain::maintenance::check_notice`]): a
+//! violation is a 422 whose detail says what is wrong and, for short notice, names the earliest
+//! allowed start (also given as the `earliest_allowed_start` member of the problem document).
+//!
+//! Tenant slots (PRODUCT §3.4, seed 004): scheduling, and any change of a maintenance's times
+//! or tenants, plans one `tenant_slot` per covered tenant with
+//! [`upkeep_domain::maintenance::plan_slots`] (outside each tenant's business hours, in its
+//! region's zone, when the policy says so). A window that cannot hold them all is a 422
+//! (`urn:upkeep:problem:tenant-slots`) naming every tenant that does not fit, also listed by id
+//! in `tenants_not_fitting`; an admin's `force` accepts it and the audit log records it.
+//! `GET .../{id}/slots` shows the plan.
+//!
+//! `POST .../{id}/start` starts a scheduled maintenance by hand now. When pre-flight checks hold
+//! it (`hold_reason`), it needs `skip_checks: true`, which is for admins only; the timeline
+//! update (and so the audit row of the start) says which failing checks were skipped.
+//!
+//! The rules live in the maintenance service ([`upkeep_engine::service::maintenance`]), which
+//! the command line calls too; here: `bodies` (views, request bodies and their parsing),
+//! `refusal` (the service's errors as problem documents) and `handlers`.
+
+mod bodies;
+mod handlers;
+mod refusal;
+
+pub use bodies::{
+    ClosingBody, EditMaintenanceBody, ListQuery, MaintenanceUpdateBody, MaintenanceUpdateView,
+    MaintenanceView, NewMaintenanceBody, StartBody, TenantSlotView,
+};
+pub use handlers::*;
+pub use refusal::Refusal;
