@@ -27,6 +27,15 @@ impl Caller {
     pub fn actor(&self) -> String {
         format!("token:{} ({})", self.token_id, self.token_name)
     }
+
+    /// The caller as the application services know it: an admin token may override a policy
+    /// (`force`, `skip_checks`).
+    pub fn for_services(&self) -> upkeep_engine::service::Caller {
+        upkeep_engine::service::Caller {
+            actor: self.actor(),
+            may_override: self.role == Role::Admin,
+        }
+    }
 }
 
 /// A role a route requires, as a type.

@@ -5,6 +5,7 @@
 //! (the API as `application/problem+json`, the CLI as a message); parsing a request's own
 //! format (JSON bodies, flags) stays with the front end.
 
+pub mod incident;
 pub mod maintenance;
 
 /// Who asks: the actor the audit log records, and whether they may override a policy (an

@@ -4,8 +4,6 @@
 //! Affected components must exist in the running configuration (an unknown one is a 422 that
 //! names it and lists the known ids). Statuses and impacts are the Statuspage enum values.
 
-use std::collections::BTreeSet;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,9 +11,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::{
-    self, AffectedComponent, Impact, IncidentError, IncidentStatus, validate_body, validate_new,
-    validate_title, validate_update,
+    AffectedComponent, Impact, IncidentError, IncidentStatus, validate_body, validate_title,
 };
+use upkeep_engine::service::incident::{self as service, IncidentServiceError};
 use upkeep_store::ids;
 use upkeep_store::incidents::{
     IncidentChange, IncidentEdit, IncidentRecord, IncidentUpdateRecord, NewIncident,
@@ -190,17 +188,6 @@ fn invalid(e: &IncidentError) -> Problem {
     Problem::unprocessable(e.to_string()).with_type("invalid-incident")
 }
 
-fn known_components(state: &AppState) -> BTreeSet<String> {
-    state
-        .config
-        .current()
-        .config
-        .components
-        .keys()
-        .cloned()
-        .collect()
-}
-
 fn parse_status(s: &str) -> Result<IncidentStatus, Problem> {
     IncidentStatus::parse(s).ok_or_else(|| {
         Problem::unprocessable(format!(
@@ -242,6 +229,15 @@ fn parse_components(components: &[ComponentView]) -> Result<Vec<AffectedComponen
 
 fn not_found(id: &str) -> Problem {
     Problem::not_found(format!("there is no incident `{id}`"))
+}
+
+/// A refusal of the incident service as a problem document.
+fn refusal(e: IncidentServiceError) -> Problem {
+    match e {
+        IncidentServiceError::Invalid(e) => invalid(&e),
+        IncidentServiceError::NotFound(id) => not_found(&id),
+        IncidentServiceError::Store(e) => e.into(),
+    }
 }
 
 /// The id from the path, or 404 when it cannot be an incident id.
@@ -293,11 +289,6 @@ pub async fn create(
         .unwrap_or(IncidentStatus::Investigating);
     let impact = body.impact.as_deref().map(parse_impact).transpose()?;
     let components = parse_components(&body.components)?;
-    let text = body.body.unwrap_or_default();
-    let known = known_components(&state);
-    let title = validate_new(&body.title, &text, &components, Some(&known))
-        .map_err(|e| invalid(&e))?
-        .to_owned();
     let started_at = body
         .started_at
         .as_deref()
@@ -311,18 +302,24 @@ pub async fn create(
         })
         .transpose()?;
     let new = NewIncident {
-        title,
+        title: body.title,
         status,
         impact,
-        body: text,
+        body: body.body.unwrap_or_default(),
         components,
         started_at,
         auto: false,
     };
-    let record = state
-        .store
-        .create_incident(&new, &caller.actor(), state.clock.now())
-        .await?;
+    let loaded = state.config.current();
+    let record = service::open(
+        &state.store,
+        Some(&loaded.config),
+        &caller.for_services(),
+        new,
+        state.clock.now(),
+    )
+    .await
+    .map_err(refusal)?;
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -339,22 +336,6 @@ pub async fn show(
     match state.store.get_incident(incident_id(&id)?).await? {
         Some(r) => Ok(Json(r.into())),
         None => Err(not_found(&id)),
-    }
-}
-
-async fn apply_update(
-    state: &AppState,
-    actor: &str,
-    id: &str,
-    change: &IncidentChange,
-) -> Result<Json<IncidentView>, Problem> {
-    match state
-        .store
-        .add_incident_update(id, change, actor, state.clock.now())
-        .await?
-    {
-        Some(r) => Ok(Json(r.into())),
-        None => Err(not_found(id)),
     }
 }
 
@@ -375,15 +356,23 @@ pub async fn add_update(
     let id = incident_id(&id)?;
     let status = body.status.as_deref().map(parse_status).transpose()?;
     let components = parse_components(&body.components)?;
-    let known = known_components(&state);
-    validate_update(status, body.body.as_deref(), &components, Some(&known))
-        .map_err(|e| invalid(&e))?;
     let change = IncidentChange {
         status,
         body: body.body,
         components,
     };
-    apply_update(&state, &caller.actor(), id, &change).await
+    let loaded = state.config.current();
+    let record = service::update(
+        &state.store,
+        Some(&loaded.config),
+        &caller.for_services(),
+        id,
+        &change,
+        state.clock.now(),
+    )
+    .await
+    .map_err(refusal)?;
+    Ok(Json(record.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = TAG_INCIDENTS,
@@ -414,18 +403,16 @@ pub async fn resolve(
                 .with_type("invalid-body")
         })?
     };
-    if let Some(text) = &body.body {
-        validate_body(text).map_err(|e| invalid(&e))?;
-    }
-    let Some(current) = state.store.get_incident(id).await? else {
-        return Err(not_found(id));
-    };
-    let change = IncidentChange {
-        status: Some(IncidentStatus::Resolved),
-        body: body.body,
-        components: incident::all_operational(&current.components),
-    };
-    apply_update(&state, &caller.actor(), id, &change).await
+    let record = service::resolve(
+        &state.store,
+        &caller.for_services(),
+        id,
+        body.body,
+        state.clock.now(),
+    )
+    .await
+    .map_err(refusal)?;
+    Ok(Json(record.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = TAG_INCIDENTS,

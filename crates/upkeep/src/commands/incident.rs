@@ -1,23 +1,24 @@
 //! `upkeep incident open|update|resolve|list`: incidents straight in the database, as
-//! `cli:$USER`, with the same rules and audit rows as the admin API. Component ids are checked
+//! `cli:$USER`, through the same incident service as the admin API
+//! ([`upkeep_engine::service::incident`]): the same rules and audit rows. Component ids are checked
 //! against `--config` when one is given, and not at all otherwise.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use upkeep_domain::incident::{
-    self, AffectedComponent, IncidentStatus, validate_body, validate_new, validate_update,
-};
-use upkeep_engine::config::{ConfigSource, load};
+use upkeep_domain::incident::{AffectedComponent, IncidentStatus};
+use upkeep_engine::service::Caller;
+use upkeep_engine::service::incident::{self as service, IncidentServiceError};
 use upkeep_store::incidents::{IncidentChange, IncidentRecord, NewIncident};
 
-use super::{cli_actor, open_migrated};
+use super::{cli_actor, load_config_file, open_migrated};
 use crate::cli::IncidentCommand;
 
 pub async fn run(cmd: IncidentCommand) -> anyhow::Result<ExitCode> {
     let now = jiff::Timestamp::now();
+    let caller = Caller {
+        actor: cli_actor(),
+        may_override: true,
+    };
     match cmd {
         IncidentCommand::Open {
             title,
@@ -28,22 +29,20 @@ pub async fn run(cmd: IncidentCommand) -> anyhow::Result<ExitCode> {
             config,
             db,
         } => {
-            let known = known_components(config.config.as_ref())?;
-            let body = body.unwrap_or_default();
-            let title = validate_new(&title, &body, &components, known.as_ref())?.to_owned();
+            let config = config.config.as_deref().map(load_config_file).transpose()?;
             let new = NewIncident {
                 title,
                 status: status.unwrap_or(IncidentStatus::Investigating),
                 impact,
-                body,
+                body: body.unwrap_or_default(),
                 components,
                 started_at: None,
                 auto: false,
             };
             let store = open_migrated(&db.database).await?;
-            let created = store.create_incident(&new, &cli_actor(), now).await;
+            let created = service::open(&store, config.as_ref(), &caller, new, now).await;
             store.close().await;
-            let created = created?;
+            let created = created.map_err(cli_error)?;
             println!("{}", created.id);
             eprintln!(
                 "opened incident {} `{}` ({}, impact {})",
@@ -58,29 +57,24 @@ pub async fn run(cmd: IncidentCommand) -> anyhow::Result<ExitCode> {
             config,
             db,
         } => {
-            let known = known_components(config.config.as_ref())?;
-            validate_update(status, body.as_deref(), &components, known.as_ref())?;
+            let config = config.config.as_deref().map(load_config_file).transpose()?;
             let change = IncidentChange {
                 status,
                 body,
                 components,
             };
             let store = open_migrated(&db.database).await?;
-            let updated = store
-                .add_incident_update(&id, &change, &cli_actor(), now)
-                .await;
+            let updated =
+                service::update(&store, config.as_ref(), &caller, &id, &change, now).await;
             store.close().await;
-            let updated = found(updated?, &id)?;
+            let updated = updated.map_err(cli_error)?;
             println!("incident {} is {}", updated.id, updated.status);
         }
         IncidentCommand::Resolve { id, body, db } => {
-            if let Some(text) = &body {
-                validate_body(text)?;
-            }
             let store = open_migrated(&db.database).await?;
-            let result = resolve(&store, &id, body, now).await;
+            let resolved = service::resolve(&store, &caller, &id, body, now).await;
             store.close().await;
-            let resolved = found(result?, &id)?;
+            let resolved = resolved.map_err(cli_error)?;
             println!("incident {} is {}", resolved.id, resolved.status);
         }
         IncidentCommand::List {
@@ -97,46 +91,14 @@ pub async fn run(cmd: IncidentCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn resolve(
-    store: &upkeep_store::Store,
-    id: &str,
-    body: Option<String>,
-    now: jiff::Timestamp,
-) -> anyhow::Result<Option<IncidentRecord>> {
-    let Some(current) = store.get_incident(id).await? else {
-        return Ok(None);
-    };
-    let change = IncidentChange {
-        status: Some(IncidentStatus::Resolved),
-        body,
-        components: incident::all_operational(&current.components),
-    };
-    Ok(store
-        .add_incident_update(id, &change, &cli_actor(), now)
-        .await?)
-}
-
-fn found(record: Option<IncidentRecord>, id: &str) -> anyhow::Result<IncidentRecord> {
-    match record {
-        Some(r) => Ok(r),
-        None => bail!("there is no incident `{id}`; `upkeep incident list` shows them"),
-    }
-}
-
-/// The component ids of the configuration file, when one is given.
-fn known_components(config: Option<&PathBuf>) -> anyhow::Result<Option<BTreeSet<String>>> {
-    let Some(path) = config else {
-        return Ok(None);
-    };
-    let source = ConfigSource::File(path.clone());
-    match load(&source, jiff::Timestamp::now()) {
-        Ok(loaded) => Ok(Some(loaded.config.components.keys().cloned().collect())),
-        Err(e) => Err(anyhow::anyhow!(e.lines().join("\n"))).with_context(|| {
-            format!(
-                "{} is not a valid configuration (`upkeep check` explains)",
-                source.display_name()
-            )
-        }),
+/// A refusal of the incident service in the command line's words.
+fn cli_error(e: IncidentServiceError) -> anyhow::Error {
+    match e {
+        IncidentServiceError::NotFound(id) => {
+            anyhow::anyhow!("there is no incident `{id}`; `upkeep incident list` shows them")
+        }
+        IncidentServiceError::Invalid(e) => e.into(),
+        IncidentServiceError::Store(e) => e.into(),
     }
 }
 

@@ -19,17 +19,16 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use jiff::{SignedDuration, Timestamp};
-use upkeep_domain::config::{ChecksMode, Config, TenantSel};
+use upkeep_domain::config::{ChecksMode, TenantSel};
 use upkeep_domain::duration::parse_duration;
 use upkeep_domain::maintenance::{
     Kind, MaintenanceRecord, NewMaintenance, checks_str, tenants_json,
 };
-use upkeep_engine::config::{ConfigSource, load};
 use upkeep_engine::service::Caller;
 use upkeep_engine::service::maintenance::{self as service, MaintenanceError};
 use upkeep_store::maintenance::MaintenanceFilter;
 
-use super::{cli_actor, open_migrated};
+use super::{cli_actor, load_config_file, open_migrated};
 use crate::cli::DatabaseArgs;
 
 #[derive(Debug, Subcommand)]
@@ -230,7 +229,7 @@ pub async fn run(cmd: MaintenanceCommand) -> anyhow::Result<ExitCode> {
 
 async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
     let now = Timestamp::now();
-    let config = load_config(args.config.as_ref())?;
+    let config = args.config.as_deref().map(load_config_file).transpose()?;
     let kind = Kind::parse(&args.kind).unwrap_or(Kind::Planned);
     let start = parse_instant("--start", &args.start)?;
     let end = match (&args.end, &args.duration) {
@@ -339,22 +338,6 @@ fn parse_instant(flag: &str, s: &str) -> anyhow::Result<Timestamp> {
     s.parse::<Timestamp>().with_context(|| {
         format!("{flag} must be an RFC 3339 instant such as 2026-12-06T21:00:00Z, not `{s}`")
     })
-}
-
-fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Option<Config>> {
-    let Some(path) = path else {
-        return Ok(None);
-    };
-    let source = ConfigSource::File(path.clone());
-    match load(&source, Timestamp::now()) {
-        Ok(loaded) => Ok(Some(loaded.config)),
-        Err(e) => Err(anyhow::anyhow!(e.lines().join("\n"))).with_context(|| {
-            format!(
-                "{} is not a valid configuration (`upkeep check` explains)",
-                source.display_name()
-            )
-        }),
-    }
 }
 
 fn found_or_bail(record: Option<MaintenanceRecord>, id: &str) -> anyhow::Result<MaintenanceRecord> {

@@ -57,6 +57,21 @@ pub async fn open_migrated(url: &str) -> anyhow::Result<Store> {
 }
 
 /// How the local user appears in the audit log.
+/// The configuration in the file at `path`, or an error that lists its problems and points to
+/// `upkeep check`.
+pub fn load_config_file(path: &std::path::Path) -> anyhow::Result<upkeep_domain::config::Config> {
+    let source = upkeep_engine::config::ConfigSource::File(path.to_path_buf());
+    match upkeep_engine::config::load(&source, jiff::Timestamp::now()) {
+        Ok(loaded) => Ok(loaded.config),
+        Err(e) => Err(anyhow::anyhow!(e.lines().join("\n"))).with_context(|| {
+            format!(
+                "{} is not a valid configuration (`upkeep check` explains)",
+                source.display_name()
+            )
+        }),
+    }
+}
+
 pub fn cli_actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))

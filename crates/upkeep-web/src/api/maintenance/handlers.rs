@@ -18,7 +18,7 @@ use super::bodies::{
     NewMaintenanceBody, StartBody, TenantSlotView, closing_body, maintenance_id, optional_body,
     parse_checks, parse_end, parse_instant, parse_kind, parse_status, parse_tenants,
 };
-use super::refusal::{Refusal, invalid, not_found, service_caller};
+use super::refusal::{Refusal, invalid, not_found};
 use crate::auth::{Auth, Editor, Viewer};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
@@ -99,7 +99,7 @@ pub async fn create(
     let scheduled = service::schedule(
         &state.store,
         Some(&loaded.config),
-        &service_caller(&caller),
+        &caller.for_services(),
         new,
         body.force,
         state.clock.now(),
@@ -177,7 +177,7 @@ pub async fn edit(
     let record = service::edit(
         &state.store,
         &loaded.config,
-        &service_caller(&caller),
+        &caller.for_services(),
         id,
         request,
         state.clock.now(),
@@ -204,7 +204,7 @@ pub async fn add_update(
     let status = body.status.as_deref().map(parse_status).transpose()?;
     let record = service::post_update(
         &state.store,
-        &service_caller(&caller),
+        &caller.for_services(),
         id,
         status,
         &body.body,
@@ -232,7 +232,7 @@ pub async fn complete(
     let text = closing_body(&raw)?;
     let record = service::complete(
         &state.store,
-        &service_caller(&caller),
+        &caller.for_services(),
         id,
         &text,
         state.clock.now(),
@@ -259,7 +259,7 @@ pub async fn cancel(
     let text = closing_body(&raw)?;
     let record = service::cancel(
         &state.store,
-        &service_caller(&caller),
+        &caller.for_services(),
         id,
         &text,
         state.clock.now(),
@@ -337,7 +337,7 @@ pub async fn start(
     let body: StartBody = optional_body(&raw)?;
     let started = service::start(
         &state.store,
-        &service_caller(&caller),
+        &caller.for_services(),
         id,
         body.skip_checks,
         &body.body.unwrap_or_default(),

@@ -6,11 +6,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use upkeep_domain::maintenance::NoticeViolation;
-use upkeep_domain::role::Role;
 use upkeep_engine::service::maintenance::{MaintenanceError, Override};
 
 use super::super::instant;
-use crate::auth::Caller;
 use crate::problem::Problem;
 
 /// A refusal: a problem document, a notice violation (a 422 with `earliest_allowed_start`) or
@@ -116,13 +114,5 @@ impl From<MaintenanceError> for Refusal {
             },
             MaintenanceError::Store(e) => e.into(),
         }
-    }
-}
-
-/// The caller as the services know it: an admin token may override the policy.
-pub(super) fn service_caller(caller: &Caller) -> upkeep_engine::service::Caller {
-    upkeep_engine::service::Caller {
-        actor: caller.actor(),
-        may_override: caller.role == Role::Admin,
     }
 }
