@@ -371,3 +371,109 @@ async fn a_window_held_to_its_end_is_cancelled_not_completed() {
         );
     }
 }
+
+/// The maintenance service, called without HTTP as any front end would: the notice policy
+/// refuses short notice, only a caller who may override can `force` it (and the audit row
+/// records what was forced), a start held by pre-flight checks needs `skip_checks`, and a
+/// finished maintenance cannot be cancelled.
+#[tokio::test]
+async fn the_maintenance_service_applies_the_policy_and_its_overrides() {
+    use upkeep_domain::maintenance::{Kind, NewMaintenance};
+    use upkeep_engine::service::Caller;
+    use upkeep_engine::service::maintenance::{self as service, MaintenanceError, Override};
+
+    for db in databases("maintenance_service").await {
+        let store = db.store().await;
+        let cfg = config("");
+        let now = t("2026-03-27T12:00:00Z");
+        let editor = Caller {
+            actor: "editor".into(),
+            may_override: false,
+        };
+        let admin = Caller {
+            actor: "admin".into(),
+            may_override: true,
+        };
+        let mut new = NewMaintenance::new(
+            Kind::Planned,
+            "  Disk swap  ",
+            t("2026-03-28T10:00:00Z"),
+            t("2026-03-28T11:00:00Z"),
+        );
+        new.components = vec!["db".into(), "db".into()];
+
+        let refused = service::schedule(&store, Some(&cfg), &editor, new.clone(), false, now).await;
+        let Err(MaintenanceError::Notice(violation)) = refused else {
+            panic!("short notice must be refused: {refused:?}");
+        };
+        assert_eq!(
+            violation.earliest_allowed_start(),
+            Some(t("2026-04-10T12:00:00Z"))
+        );
+        let refused = service::schedule(&store, Some(&cfg), &editor, new.clone(), true, now).await;
+        assert!(
+            matches!(refused, Err(MaintenanceError::Forbidden(Override::Force))),
+            "{refused:?}"
+        );
+        assert!(all(&store).await.is_empty(), "nothing stored when refused");
+
+        let scheduled = service::schedule(&store, Some(&cfg), &admin, new, true, now)
+            .await
+            .unwrap();
+        let m = scheduled.record;
+        assert_eq!(m.title, "Disk swap");
+        assert_eq!(m.components, vec!["db".to_owned()]);
+        assert_eq!(scheduled.forced_notice, Some(violation.to_string()));
+        let audit = store.list_audit(10, None).await.unwrap();
+        let create = audit
+            .iter()
+            .find(|a| a.action == "maintenance.create")
+            .unwrap();
+        assert_eq!(create.actor, "admin");
+        assert_eq!(
+            create.after.as_ref().unwrap()["forced"],
+            violation.to_string()
+        );
+
+        store
+            .set_hold_reason(&m.id, Some("backups are stale"), "system:test", now)
+            .await
+            .unwrap();
+        let held = service::start(&store, &admin, &m.id, false, "", now).await;
+        assert!(
+            matches!(&held, Err(MaintenanceError::Held { reason, .. }) if reason == "backups are stale"),
+            "{held:?}"
+        );
+        let held = service::start(&store, &editor, &m.id, true, "", now).await;
+        assert!(
+            matches!(held, Err(MaintenanceError::Forbidden(Override::SkipChecks))),
+            "{held:?}"
+        );
+        let started = service::start(&store, &admin, &m.id, true, "Go.", now)
+            .await
+            .unwrap();
+        assert_eq!(started.record.status, MaintenanceStatus::InProgress);
+        assert_eq!(started.skipped_checks.as_deref(), Some("backups are stale"));
+        assert_eq!(
+            started.record.updates[0].body,
+            "Started by hand, skipping failing pre-flight checks: backups are stale\n\nGo."
+        );
+        // Started by hand before its start: the start moves to now.
+        assert_eq!(started.record.starts_at, now);
+
+        let done = service::complete(&store, &editor, &m.id, "", now)
+            .await
+            .unwrap();
+        assert_eq!(done.status, MaintenanceStatus::Completed);
+        let again = service::cancel(&store, &editor, &m.id, "", now).await;
+        assert!(
+            matches!(&again, Err(MaintenanceError::Store(upkeep_store::StoreError::Conflict(m))) if m.contains("cannot become cancelled")),
+            "{again:?}"
+        );
+        let missing = service::complete(&store, &editor, "nosuchmaint0", "", now).await;
+        assert!(
+            matches!(&missing, Err(MaintenanceError::NotFound(id)) if id == "nosuchmaint0"),
+            "{missing:?}"
+        );
+    }
+}
