@@ -119,8 +119,8 @@ pub struct NewMaintenance {
 }
 
 impl NewMaintenance {
-    /// A maintenance with the defaults: every tenant, checks run, counted as downtime only
-    /// when it is an emergency, subscribers notified.
+    /// A maintenance with the default switches (`docs/decisions.md#maintenance`): every tenant,
+    /// checks run, counted as downtime only when it is an emergency, subscribers notified.
     pub fn new(kind: Kind, title: &str, starts_at: Timestamp, ends_at: Timestamp) -> Self {
         Self {
             kind,

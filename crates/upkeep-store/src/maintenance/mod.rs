@@ -1,8 +1,9 @@
 //! Maintenance windows: the maintenance row (a one-off maintenance, or one occurrence of a
-//! recurring window from the configuration) and its timeline of updates. The entity and the
-//! rules that change it are the domain's ([`upkeep_domain::maintenance::record`],
-//! [`upkeep_domain::maintenance::rules`]); the maintenance service checks a change against the
-//! policy and the configuration; this module stores it.
+//! recurring window from the configuration) and its timeline of updates
+//! (`docs/decisions.md#maintenance`). The entity and the rules that change it are the domain's
+//! ([`upkeep_domain::maintenance::record`], [`upkeep_domain::maintenance::rules`]); the
+//! maintenance service checks a change against the policy and the configuration; this module
+//! stores it.
 //!
 //! - `rows`: the columns and how a row becomes a [`MaintenanceRecord`].
 //! - `read`: one maintenance, lists by [`MaintenanceFilter`], the change fingerprint.

@@ -8,7 +8,7 @@
 //! violation is a 422 whose detail says what is wrong and, for short notice, names the earliest
 //! allowed start (also given as the `earliest_allowed_start` member of the problem document).
 //!
-//! Tenant slots: scheduling, and any change of a maintenance's times
+//! Tenant slots (`docs/decisions.md#maintenance`): scheduling, and any change of a maintenance's times
 //! or tenants, plans one `tenant_slot` per covered tenant with
 //! [`upkeep_domain::maintenance::plan_slots`] (outside each tenant's business hours, in its
 //! region's zone, when the policy says so). A window that cannot hold them all is a 422
