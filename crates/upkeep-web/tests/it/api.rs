@@ -505,7 +505,10 @@ async fn slow_clients_are_cut_off_and_cannot_hold_every_connection() {
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let config = BASE_CONFIG.replace("max_body: 64KB", "max_body: 64KB\n  max_connections: 2");
-    let app = TestApp::start_with(&config, Duration::from_millis(500)).await;
+    let app = TestApp::builder(&config)
+        .header_timeout(Duration::from_millis(500))
+        .start()
+        .await;
     let addr = app.base.trim_start_matches("http://").to_owned();
 
     // Two slow-loris connections take both slots: headers never finish.

@@ -7,21 +7,12 @@
 
 use crate::support;
 
-use std::sync::Arc;
-
-use jiff::{SignedDuration, Timestamp};
-use reqwest::{Client, StatusCode};
+use jiff::Timestamp;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
-use upkeep_domain::role::Role;
-use upkeep_engine::clock::{Clock, ManualClock};
-use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
-use upkeep_engine::monitoring::pings::PingWriter;
-use upkeep_store::Store;
-use upkeep_store::testing::TestDatabase;
-use upkeep_web::state::AppState;
+use upkeep_engine::config::{ConfigSource, load};
 
-use support::problem;
+use support::{TestApp, problem};
 
 const CONFIG: &str = r#"
 page:
@@ -39,66 +30,16 @@ backups:
   files: { rpo: 1d, rto: 4h, push_key: files-key }
 "#;
 
-struct App {
-    base: String,
-    client: Client,
-    store: Store,
-    clock: Arc<ManualClock>,
-    viewer: String,
-    editor: String,
-    stop: CancellationToken,
-    _db: TestDatabase,
-    _dir: tempfile::TempDir,
+async fn start() -> TestApp {
+    TestApp::builder(CONFIG)
+        .manual_clock("2026-03-01T12:00:00Z")
+        .pings()
+        .start()
+        .await
 }
 
-impl App {
-    async fn start() -> App {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("upkeep.yaml");
-        std::fs::write(&path, CONFIG).unwrap();
-        let loaded = load(&ConfigSource::File(path), Timestamp::now())
-            .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
-        let db = TestDatabase::sqlite();
-        let store = db.store().await;
-        let now: Timestamp = "2026-03-01T12:00:00Z".parse().unwrap();
-        let clock = Arc::new(ManualClock::new(now));
-        let viewer = store
-            .create_token("viewer", Role::Viewer, "test", now)
-            .await
-            .unwrap()
-            .secret;
-        let editor = store
-            .create_token("editor", Role::Editor, "test", now)
-            .await
-            .unwrap()
-            .secret;
-        let stop = CancellationToken::new();
-        let (pings, task) = PingWriter::start(store.clone(), stop.clone());
-        tokio::spawn(task);
-        let state = AppState::new(store.clone(), ConfigHandle::new(loaded), clock.clone())
-            .with_pings(pings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = stop.clone();
-        tokio::spawn(upkeep_web::serve(
-            listener,
-            state,
-            stop.clone(),
-            async move { shutdown.cancelled().await },
-        ));
-        App {
-            base,
-            client: Client::new(),
-            store,
-            clock,
-            viewer,
-            editor,
-            stop,
-            _db: db,
-            _dir: dir,
-        }
-    }
-
+/// What the backups tests ask of the app beyond the shared helpers.
+impl TestApp {
     async fn ping(&self, path: &str) -> StatusCode {
         self.client
             .get(format!("{}{path}", self.base))
@@ -106,21 +47,6 @@ impl App {
             .await
             .unwrap()
             .status()
-    }
-
-    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn json(&self, path: &str) -> Value {
-        let r = self.get(path, &self.viewer).await;
-        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-        r.json().await.unwrap()
     }
 
     async fn post(&self, path: &str, token: &str, body: Option<&Value>) -> reqwest::Response {
@@ -132,16 +58,6 @@ impl App {
             req = req.json(b);
         }
         req.send().await.unwrap()
-    }
-
-    fn advance(&self, secs: i64) {
-        self.clock.advance(SignedDuration::from_secs(secs));
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.stop.cancel();
     }
 }
 
@@ -155,10 +71,10 @@ fn set<'a>(list: &'a Value, id: &str) -> &'a Value {
 
 #[tokio::test]
 async fn backups_against_rpo_and_drills_against_rto() {
-    let app = App::start().await;
+    let app = start().await;
 
     // Nothing yet: unknown, never drilled, not ready.
-    let list = app.json("/api/v1/backups").await;
+    let list = app.json("/api/v1/backups", Some(&app.viewer)).await;
     let main = set(&list, "main-db");
     assert_eq!(main["state"], "unknown");
     assert_eq!(main["rpo_ms"], 6 * 3_600_000);
@@ -184,7 +100,7 @@ async fn backups_against_rpo_and_drills_against_rto() {
             "{bad}"
         );
     }
-    let list = app.json("/api/v1/backups").await;
+    let list = app.json("/api/v1/backups", Some(&app.viewer)).await;
     let main = set(&list, "main-db");
     assert_eq!(main["state"], "ok", "{main}");
     assert_eq!(main["last_backup"]["size_bytes"], 1_048_576);
@@ -200,7 +116,7 @@ async fn backups_against_rpo_and_drills_against_rto() {
     app.advance(4 * 3600);
     assert_eq!(app.ping("/ping/main-key/1?size=10").await, StatusCode::OK);
     app.advance(50 * 60 - 600); // 4h50m since the start (80.5 %)
-    let main = app.json("/api/v1/backups/main-db").await;
+    let main = app.json("/api/v1/backups/main-db", Some(&app.viewer)).await;
     assert_eq!(main["state"], "at_risk", "{main}");
     assert_eq!(main["runs"].as_array().unwrap().len(), 2);
     assert_eq!(main["runs"][0]["ok"], false);
@@ -208,21 +124,21 @@ async fn backups_against_rpo_and_drills_against_rto() {
     // Exactly the RPO is still within it; one second more is a breach.
     app.advance(70 * 60);
     assert_eq!(
-        app.json("/api/v1/backups/main-db").await["state"],
+        app.json("/api/v1/backups/main-db", Some(&app.viewer)).await["state"],
         "at_risk"
     );
     app.advance(1);
-    let main = app.json("/api/v1/backups/main-db").await;
+    let main = app.json("/api/v1/backups/main-db", Some(&app.viewer)).await;
     assert_eq!(main["state"], "breached");
     assert_eq!(main["age_rpo_ppm"], 1_000_046);
 
     // The watcher stores the transition once.
     let config = load(
-        &ConfigSource::File(app._dir.path().join("upkeep.yaml")),
+        &ConfigSource::File(app.config_path.clone()),
         Timestamp::now(),
     )
     .unwrap();
-    let events = upkeep_engine::backups::check(&app.store, &config.config, app.clock.now(), true)
+    let events = upkeep_engine::backups::check(&app.store, &config.config, app.now(), true)
         .await
         .unwrap();
     let ids: Vec<(String, String)> = events
@@ -237,7 +153,7 @@ async fn backups_against_rpo_and_drills_against_rto() {
         ids.contains(&("drill:main-db".into(), "overdue".into())),
         "{ids:?}"
     );
-    let again = upkeep_engine::backups::check(&app.store, &config.config, app.clock.now(), true)
+    let again = upkeep_engine::backups::check(&app.store, &config.config, app.now(), true)
         .await
         .unwrap();
     assert!(again.is_empty(), "no repeated alerts: {again:?}");
@@ -251,7 +167,10 @@ async fn backups_against_rpo_and_drills_against_rto() {
 
     // A fresh backup: ok again.
     assert_eq!(app.ping("/ping/main-key/0?size=2048").await, StatusCode::OK);
-    assert_eq!(app.json("/api/v1/backups/main-db").await["state"], "ok");
+    assert_eq!(
+        app.json("/api/v1/backups/main-db", Some(&app.viewer)).await["state"],
+        "ok"
+    );
 
     // Drills: viewers cannot start one; editors can; unknown sets are 404.
     problem(
@@ -267,7 +186,7 @@ async fn backups_against_rpo_and_drills_against_rto() {
     )
     .await;
     problem(
-        app.get("/api/v1/backups/nope", &app.viewer).await,
+        app.get("/api/v1/backups/nope", Some(&app.viewer)).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -283,7 +202,7 @@ async fn backups_against_rpo_and_drills_against_rto() {
     let drill_id = drill["id"].as_str().unwrap().to_owned();
     assert_eq!(drill["finished_at"], Value::Null);
     assert_eq!(
-        app.json("/api/v1/backups/main-db").await["open_drill"]["id"],
+        app.json("/api/v1/backups/main-db", Some(&app.viewer)).await["open_drill"]["id"],
         drill_id.as_str()
     );
 
@@ -345,7 +264,7 @@ async fn backups_against_rpo_and_drills_against_rto() {
             .contains("already finished")
     );
 
-    let main = app.json("/api/v1/backups/main-db").await;
+    let main = app.json("/api/v1/backups/main-db", Some(&app.viewer)).await;
     assert_eq!(main["last_drill"]["id"], drill_id.as_str());
     assert_eq!(main["meets_rto"], true);
     assert_eq!(main["drill_overdue"], false);
@@ -372,7 +291,7 @@ async fn backups_against_rpo_and_drills_against_rto() {
     assert_eq!(d2["recovery_ms"], Value::Null);
     assert_eq!(d2["duration_ms"], 60_000);
     assert_eq!(d2["meets_rto"], false);
-    let main = app.json("/api/v1/backups/main-db").await;
+    let main = app.json("/api/v1/backups/main-db", Some(&app.viewer)).await;
     assert_eq!(main["meets_rto"], false);
     assert_eq!(main["ready"], false);
     assert_eq!(
@@ -382,15 +301,17 @@ async fn backups_against_rpo_and_drills_against_rto() {
 
     // DR readiness: JSON and HTML, both for viewers only.
     problem(
-        app.get("/api/v1/dr-readiness", "nope").await,
+        app.get("/api/v1/dr-readiness", Some("nope")).await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
-    let ready = app.json("/api/v1/dr-readiness").await;
+    let ready = app.json("/api/v1/dr-readiness", Some(&app.viewer)).await;
     assert_eq!(ready["ready"], false);
     assert_eq!(ready["backups"].as_array().unwrap().len(), 2);
     assert_eq!(set(&ready["backups"], "files")["state"], "unknown");
-    let r = app.get("/api/v1/dr-readiness.html", &app.viewer).await;
+    let r = app
+        .get("/api/v1/dr-readiness.html", Some(&app.viewer))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
         r.headers()["content-type"]

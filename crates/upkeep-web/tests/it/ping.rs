@@ -4,19 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use jiff::{SignedDuration, Timestamp};
-use reqwest::{Client, Method, StatusCode};
+use jiff::SignedDuration;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
-use upkeep_engine::clock::ManualClock;
-use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
-use upkeep_engine::monitoring::pings::PingWriter;
-use upkeep_store::Store;
 use upkeep_store::monitoring::{PING_BODY_MAX, PingKind};
-use upkeep_store::testing::TestDatabase;
-use upkeep_web::state::AppState;
+
+use crate::support::TestApp;
 
 const CONFIG: &str = r#"
 page:
@@ -40,54 +33,17 @@ backups:
 const RID_A: &str = "6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6f";
 const RID_B: &str = "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
 
-struct TestApp {
-    base: String,
-    client: Client,
-    store: Store,
-    clock: Arc<ManualClock>,
-    stop: CancellationToken,
-    writer: tokio::task::JoinHandle<()>,
-    _db: TestDatabase,
-    _dir: tempfile::TempDir,
+async fn start() -> TestApp {
+    TestApp::builder(CONFIG)
+        .manual_clock("2026-03-01T12:00:00Z")
+        .pings()
+        .start()
+        .await
 }
 
+/// Unauthenticated requests with a body, answered as (status, content type, text).
 impl TestApp {
-    async fn start() -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("upkeep.yaml");
-        std::fs::write(&path, CONFIG).unwrap();
-        let loaded = load(&ConfigSource::File(path), Timestamp::now())
-            .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
-        let db = TestDatabase::sqlite();
-        let store = db.store().await;
-        let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
-        let stop = CancellationToken::new();
-        let (pings, task) = PingWriter::start(store.clone(), stop.clone());
-        let writer = tokio::spawn(task);
-        let state = AppState::new(store.clone(), ConfigHandle::new(loaded), clock.clone())
-            .with_pings(pings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = stop.clone();
-        tokio::spawn(upkeep_web::serve(
-            listener,
-            state,
-            stop.clone(),
-            async move { shutdown.cancelled().await },
-        ));
-        TestApp {
-            base,
-            client: Client::new(),
-            store,
-            clock,
-            stop,
-            writer,
-            _db: db,
-            _dir: dir,
-        }
-    }
-
-    async fn send(&self, method: Method, path: &str, body: &str) -> (StatusCode, String, String) {
+    async fn push(&self, method: Method, path: &str, body: &str) -> (StatusCode, String, String) {
         let r = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -104,19 +60,14 @@ impl TestApp {
         (status, ct, r.text().await.unwrap())
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, String, String) {
-        self.send(Method::GET, path, "").await
-    }
-
-    async fn stop(self) {
-        self.stop.cancel();
-        self.writer.await.unwrap();
+    async fn push_get(&self, path: &str) -> (StatusCode, String, String) {
+        self.push(Method::GET, path, "").await
     }
 }
 
 #[tokio::test]
 async fn every_kind_of_ping_is_acknowledged_and_stored() {
-    let app = TestApp::start().await;
+    let app = start().await;
     let cases: [(Method, &str, PingKind, Option<u8>); 8] = [
         (Method::GET, "/ping/job-key", PingKind::Success, None),
         (Method::POST, "/ping/job-key/start", PingKind::Start, None),
@@ -128,9 +79,9 @@ async fn every_kind_of_ping_is_acknowledged_and_stored() {
         (Method::HEAD, "/ping/backup-key", PingKind::Success, None),
     ];
     for (method, path, kind, exit_code) in cases {
-        app.clock.advance(SignedDuration::from_secs(1));
+        app.clock().advance(SignedDuration::from_secs(1));
         let head = method == Method::HEAD;
-        let (status, ct, body) = app.send(method.clone(), path, "").await;
+        let (status, ct, body) = app.push(method.clone(), path, "").await;
         assert_eq!(status, StatusCode::OK, "{method} {path}: {body}");
         assert!(ct.starts_with("text/plain"), "{ct}");
         assert_eq!(body, if head { "" } else { "OK\n" });
@@ -138,26 +89,19 @@ async fn every_kind_of_ping_is_acknowledged_and_stored() {
         let key = path.split('/').nth(2).unwrap();
         let last = app.store.last_ping(key).await.unwrap().unwrap();
         assert_eq!((last.kind, last.exit_code), (kind, exit_code), "{path}");
-        assert_eq!(last.at, app.clock_now());
+        assert_eq!(last.at, app.now());
     }
     assert_eq!(app.store.count_pings(Some("job-key")).await.unwrap(), 7);
     assert_eq!(app.store.count_pings(Some("backup-key")).await.unwrap(), 1);
-    app.stop().await;
-}
-
-impl TestApp {
-    fn clock_now(&self) -> Timestamp {
-        use upkeep_engine::clock::Clock;
-        self.clock.now()
-    }
+    app.shut_down().await;
 }
 
 #[tokio::test]
 async fn unknown_keys_get_one_identical_404_and_bad_requests_a_400() {
-    let app = TestApp::start().await;
-    let (s1, ct, b1) = app.get("/ping/no-such-key").await;
-    let (s2, _, b2) = app.get("/ping/job-key-2/start").await;
-    let (s3, _, b3) = app.send(Method::POST, "/ping/JOB-KEY/7", "log").await;
+    let app = start().await;
+    let (s1, ct, b1) = app.push_get("/ping/no-such-key").await;
+    let (s2, _, b2) = app.push_get("/ping/job-key-2/start").await;
+    let (s3, _, b3) = app.push(Method::POST, "/ping/JOB-KEY/7", "log").await;
     assert_eq!(
         (s1, s2, s3),
         (
@@ -174,7 +118,7 @@ async fn unknown_keys_get_one_identical_404_and_bad_requests_a_400() {
     // Malformed requests are refused before the key is looked at: same answer for any key.
     for key in ["job-key", "no-such-key"] {
         for bad in ["256", "-1", "abc", "1.5", "success"] {
-            let (status, ct, body) = app.get(&format!("/ping/{key}/{bad}")).await;
+            let (status, ct, body) = app.push_get(&format!("/ping/{key}/{bad}")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
             assert_eq!(ct, "application/problem+json");
             let problem: Value = serde_json::from_str(&body).unwrap();
@@ -185,20 +129,20 @@ async fn unknown_keys_get_one_identical_404_and_bad_requests_a_400() {
             "6f1c1f0e8f5e4b8a9d3c1a2b3c4d5e6f",
             "6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6z",
         ] {
-            let (status, _, body) = app.get(&format!("/ping/{key}/start?rid={rid}")).await;
+            let (status, _, body) = app.push_get(&format!("/ping/{key}/start?rid={rid}")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{rid}");
             assert!(body.contains("UUID"), "{body}");
         }
     }
     assert_eq!(app.store.count_pings(None).await.unwrap(), 0);
-    app.stop().await;
+    app.shut_down().await;
 }
 
 #[tokio::test]
 async fn post_bodies_are_kept_as_the_log_and_cut_at_10_kb() {
-    let app = TestApp::start().await;
+    let app = start().await;
     let (status, _, _) = app
-        .send(Method::POST, "/ping/job-key/fail", "disk full\n")
+        .push(Method::POST, "/ping/job-key/fail", "disk full\n")
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -209,34 +153,38 @@ async fn post_bodies_are_kept_as_the_log_and_cut_at_10_kb() {
     let long: String = (0..50_000)
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
-    let (status, _, body) = app.send(Method::POST, "/ping/job-key/1", &long).await;
+    let (status, _, body) = app.push(Method::POST, "/ping/job-key/1", &long).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let stored = app.store.last_ping("job-key").await.unwrap().unwrap();
     assert_eq!(stored.body.len(), PING_BODY_MAX);
     assert_eq!(stored.body, long[..PING_BODY_MAX]);
     assert_eq!(stored.exit_code, Some(1));
-    app.stop().await;
+    app.shut_down().await;
 }
 
 #[tokio::test]
 async fn run_ids_pair_starts_with_ends_and_log_changes_nothing() {
-    let app = TestApp::start().await;
-    let t0 = app.clock_now();
+    let app = start().await;
+    let t0 = app.now();
     assert_eq!(
-        app.get(&format!("/ping/job-key/start?rid={RID_A}")).await.0,
+        app.push_get(&format!("/ping/job-key/start?rid={RID_A}"))
+            .await
+            .0,
         StatusCode::OK
     );
-    app.clock.advance(SignedDuration::from_secs(10));
+    app.clock().advance(SignedDuration::from_secs(10));
     // The id is case-insensitive.
     let upper = RID_B.to_uppercase();
     assert_eq!(
-        app.get(&format!("/ping/job-key/start?rid={upper}")).await.0,
+        app.push_get(&format!("/ping/job-key/start?rid={upper}"))
+            .await
+            .0,
         StatusCode::OK
     );
-    app.clock.advance(SignedDuration::from_secs(5));
+    app.clock().advance(SignedDuration::from_secs(5));
     // A log in between changes nothing: both runs stay open.
     assert_eq!(
-        app.send(Method::POST, "/ping/job-key/log", "halfway")
+        app.push(Method::POST, "/ping/job-key/log", "halfway")
             .await
             .0,
         StatusCode::OK
@@ -245,18 +193,22 @@ async fn run_ids_pair_starts_with_ends_and_log_changes_nothing() {
     assert_eq!(open.rid.as_deref(), Some(RID_B));
     assert!(app.store.last_success("job-key").await.unwrap().is_none());
 
-    app.clock.advance(SignedDuration::from_secs(45));
+    app.clock().advance(SignedDuration::from_secs(45));
     assert_eq!(
-        app.get(&format!("/ping/job-key/0?rid={RID_A}")).await.0,
+        app.push_get(&format!("/ping/job-key/0?rid={RID_A}"))
+            .await
+            .0,
         StatusCode::OK
     );
     let end_a = app.store.last_ping("job-key").await.unwrap().unwrap();
     assert_eq!(end_a.duration_ms, Some(60_000), "A ran from t0 to t0+60s");
     assert_eq!(end_a.rid.as_deref(), Some(RID_A));
 
-    app.clock.advance(SignedDuration::from_secs(30));
+    app.clock().advance(SignedDuration::from_secs(30));
     assert_eq!(
-        app.get(&format!("/ping/job-key/fail?rid={RID_B}")).await.0,
+        app.push_get(&format!("/ping/job-key/fail?rid={RID_B}"))
+            .await
+            .0,
         StatusCode::OK
     );
     let end_b = app.store.last_ping("job-key").await.unwrap().unwrap();
@@ -268,18 +220,18 @@ async fn run_ids_pair_starts_with_ends_and_log_changes_nothing() {
     assert!(app.store.open_start("job-key").await.unwrap().is_none());
 
     // Without ids: the latest open start.
-    assert_eq!(app.get("/ping/job-key/start").await.0, StatusCode::OK);
-    app.clock.advance(SignedDuration::from_secs(7));
-    assert_eq!(app.get("/ping/job-key").await.0, StatusCode::OK);
+    assert_eq!(app.push_get("/ping/job-key/start").await.0, StatusCode::OK);
+    app.clock().advance(SignedDuration::from_secs(7));
+    assert_eq!(app.push_get("/ping/job-key").await.0, StatusCode::OK);
     let plain = app.store.last_success("job-key").await.unwrap().unwrap();
     assert_eq!(plain.duration_ms, Some(7_000));
     assert_eq!(plain.at, t0 + SignedDuration::from_secs(97));
-    app.stop().await;
+    app.shut_down().await;
 }
 
 #[tokio::test]
 async fn two_thousand_concurrent_pings_are_all_acknowledged_and_stored() {
-    let app = TestApp::start().await;
+    let app = start().await;
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..2_000 {
         let client = app.client.clone();
@@ -303,38 +255,13 @@ async fn two_thousand_concurrent_pings_are_all_acknowledged_and_stored() {
     assert_eq!(acknowledged, 2_000);
     assert_eq!(app.store.count_pings(None).await.unwrap(), 2_000);
     assert_eq!(app.store.count_pings(Some("job-key")).await.unwrap(), 1_000);
-    app.stop().await;
+    app.shut_down().await;
 }
 
 #[tokio::test]
 async fn without_a_running_writer_pings_are_refused_with_503() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("upkeep.yaml");
-    std::fs::write(&path, CONFIG).unwrap();
-    let loaded = load(&ConfigSource::File(path), Timestamp::now()).unwrap();
-    let db = TestDatabase::sqlite();
-    let store = db.store().await;
-    let state = AppState::new(
-        store.clone(),
-        ConfigHandle::new(loaded),
-        Arc::new(upkeep_engine::clock::SystemClock),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    let shutdown = stop.clone();
-    tokio::spawn(upkeep_web::serve(
-        listener,
-        state,
-        stop.clone(),
-        async move { shutdown.cancelled().await },
-    ));
-    let r = Client::new()
-        .get(format!("{base}/ping/job-key"))
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::start(CONFIG).await;
+    let r = app.get("/ping/job-key", None).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()["retry-after"], "1");
-    stop.cancel();
 }

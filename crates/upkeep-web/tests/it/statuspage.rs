@@ -6,20 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::io::Read;
-use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::{AffectedComponent, Impact, IncidentStatus};
-use upkeep_engine::clock::SystemClock;
-use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
-use upkeep_store::Store;
 use upkeep_store::incidents::{IncidentChange, IncidentRecord, NewIncident};
-use upkeep_store::testing::TestDatabase;
-use upkeep_web::state::AppState;
+
+use crate::support::TestApp;
 
 const CONFIG: &str = r#"
 page:
@@ -46,50 +41,9 @@ const ENDPOINTS: [&str; 8] = [
     "/api/v2/scheduled-maintenances/active.json",
 ];
 
-struct TestApp {
-    base: String,
-    client: Client,
-    store: Store,
-    stop: CancellationToken,
-    _db: TestDatabase,
-    _dir: tempfile::TempDir,
-}
-
+/// Public reads with request headers, and incidents written through the store.
 impl TestApp {
-    async fn start() -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("upkeep.yaml");
-        std::fs::write(&config_path, CONFIG).unwrap();
-        let loaded = load(&ConfigSource::File(config_path), jiff::Timestamp::now())
-            .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
-        let db = TestDatabase::sqlite();
-        let store = db.store().await;
-        let state = AppState::new(
-            store.clone(),
-            ConfigHandle::new(loaded),
-            Arc::new(SystemClock),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let stop = CancellationToken::new();
-        let shutdown = stop.clone();
-        tokio::spawn(upkeep_web::serve(
-            listener,
-            state,
-            stop.clone(),
-            async move { shutdown.cancelled().await },
-        ));
-        TestApp {
-            base,
-            client: Client::new(),
-            store,
-            stop,
-            _db: db,
-            _dir: dir,
-        }
-    }
-
-    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+    async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut req = self.client.get(format!("{}{path}", self.base));
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -97,8 +51,8 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    async fn json(&self, path: &str) -> Value {
-        let r = self.get(path, &[]).await;
+    async fn public_json(&self, path: &str) -> Value {
+        let r = self.get_with(path, &[]).await;
         assert_eq!(r.status(), StatusCode::OK, "GET {path}");
         r.json().await.unwrap()
     }
@@ -106,7 +60,7 @@ impl TestApp {
     /// Polls `path` until `done` holds for its JSON (the snapshot is rebuilt every second).
     async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..60 {
-            let v = self.json(path).await;
+            let v = self.public_json(path).await;
             if done(&v) {
                 return v;
             }
@@ -115,7 +69,7 @@ impl TestApp {
         panic!("{path} never reached the expected state");
     }
 
-    async fn open(
+    async fn open_incident(
         &self,
         title: &str,
         components: Vec<AffectedComponent>,
@@ -154,12 +108,6 @@ impl TestApp {
             .await
             .unwrap()
             .unwrap();
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
     }
 }
 
@@ -313,23 +261,23 @@ fn by_name<'a>(components: &'a Value, name: &str) -> &'a Value {
 
 #[tokio::test]
 async fn every_endpoint_has_the_statuspage_shape() {
-    let app = TestApp::start().await;
+    let app = TestApp::start(CONFIG).await;
 
     // Before anything happens: all operational, indicator none, no incidents.
-    let quiet = app.json("/api/v2/status.json").await;
+    let quiet = app.public_json("/api/v2/status.json").await;
     assert_page(&quiet["page"]);
     assert_eq!(quiet["status"]["indicator"], "none");
     assert_eq!(quiet["status"]["description"], "All Systems Operational");
 
     let open = app
-        .open(
+        .open_incident(
             "API errors",
             vec![affected("api", ComponentStatus::PartialOutage)],
             None,
         )
         .await;
     let done = app
-        .open(
+        .open_incident(
             "CDN slow",
             vec![affected("cdn", ComponentStatus::DegradedPerformance)],
             Some(Impact::Minor),
@@ -439,7 +387,7 @@ async fn every_endpoint_has_the_statuspage_shape() {
     );
 
     // incidents.json: both, newest first; the resolved one with its whole timeline.
-    let all = app.json("/api/v2/incidents.json").await;
+    let all = app.public_json("/api/v2/incidents.json").await;
     assert_page(&all["page"]);
     let all = all["incidents"].as_array().unwrap();
     assert_eq!(all.len(), 2);
@@ -470,19 +418,19 @@ async fn every_endpoint_has_the_statuspage_shape() {
     );
 
     // unresolved.json and components.json and status.json agree with the summary.
-    let unresolved = app.json("/api/v2/incidents/unresolved.json").await;
+    let unresolved = app.public_json("/api/v2/incidents/unresolved.json").await;
     assert_eq!(unresolved["incidents"], summary["incidents"]);
     assert_eq!(unresolved["page"], summary["page"]);
-    let comps = app.json("/api/v2/components.json").await;
+    let comps = app.public_json("/api/v2/components.json").await;
     assert_eq!(comps["components"], summary["components"]);
     assert_eq!(comps.as_object().unwrap().len(), 2);
-    let status = app.json("/api/v2/status.json").await;
+    let status = app.public_json("/api/v2/status.json").await;
     assert_eq!(status["status"], summary["status"]);
     assert_eq!(status.as_object().unwrap().len(), 2);
 
     // Maintenance does not exist yet: empty lists with the page.
     for path in &ENDPOINTS[5..] {
-        let v = app.json(path).await;
+        let v = app.public_json(path).await;
         assert_page(&v["page"]);
         assert_eq!(v["scheduled_maintenances"], serde_json::json!([]), "{path}");
     }
@@ -490,8 +438,8 @@ async fn every_endpoint_has_the_statuspage_shape() {
 
 #[tokio::test]
 async fn a_critical_incident_makes_the_indicator_critical() {
-    let app = TestApp::start().await;
-    app.open(
+    let app = TestApp::start(CONFIG).await;
+    app.open_incident(
         "Everything down",
         vec![affected("web", ComponentStatus::MajorOutage)],
         None,
@@ -522,10 +470,10 @@ async fn ids_are_stable_across_builds_and_servers() {
             })
             .collect()
     };
-    let first = TestApp::start().await;
-    let a = first.json("/api/v2/components.json").await;
+    let first = TestApp::start(CONFIG).await;
+    let a = first.public_json("/api/v2/components.json").await;
     first
-        .open(
+        .open_incident(
             "x",
             vec![affected("db", ComponentStatus::MajorOutage)],
             None,
@@ -538,17 +486,17 @@ async fn ids_are_stable_across_builds_and_servers() {
         .await;
     assert_eq!(ids(&a), ids(&b), "same ids after a rebuild");
     drop(first);
-    let second = TestApp::start().await;
-    let c = second.json("/api/v2/components.json").await;
+    let second = TestApp::start(CONFIG).await;
+    let c = second.public_json("/api/v2/components.json").await;
     assert_eq!(ids(&a), ids(&c), "same ids on another server");
     assert_eq!(a["page"]["id"], c["page"]["id"]);
 }
 
 #[tokio::test]
 async fn etags_answer_304_and_stay_put_while_nothing_changes() {
-    let app = TestApp::start().await;
+    let app = TestApp::start(CONFIG).await;
     let path = "/api/v2/summary.json";
-    let first = app.get(path, &[]).await;
+    let first = app.get_with(path, &[]).await;
     assert_eq!(first.status(), StatusCode::OK);
     let h = first.headers().clone();
     assert_eq!(h["content-type"], "application/json");
@@ -564,21 +512,21 @@ async fn etags_answer_304_and_stay_put_while_nothing_changes() {
     assert!(last_modified.ends_with(" GMT"), "{last_modified}");
     let body = first.bytes().await.unwrap();
 
-    let again = app.get(path, &[("if-none-match", &etag)]).await;
+    let again = app.get_with(path, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
     assert!(again.bytes().await.unwrap().is_empty());
 
     let listed = app
-        .get(path, &[("if-none-match", &format!("\"nope\", {etag}"))])
+        .get_with(path, &[("if-none-match", &format!("\"nope\", {etag}"))])
         .await;
     assert_eq!(listed.status(), StatusCode::NOT_MODIFIED);
-    let other = app.get(path, &[("if-none-match", "\"nope\"")]).await;
+    let other = app.get_with(path, &[("if-none-match", "\"nope\"")]).await;
     assert_eq!(other.status(), StatusCode::OK);
 
     // Rebuilds of unchanged data keep the validators.
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let later = app.get(path, &[]).await;
+    let later = app.get_with(path, &[]).await;
     assert_eq!(later.headers()["etag"].to_str().unwrap(), etag);
     assert_eq!(
         later.headers()["last-modified"].to_str().unwrap(),
@@ -587,7 +535,7 @@ async fn etags_answer_304_and_stay_put_while_nothing_changes() {
     assert_eq!(later.bytes().await.unwrap(), body);
 
     // A change moves the ETag; the old one no longer matches.
-    app.open(
+    app.open_incident(
         "x",
         vec![affected("api", ComponentStatus::MajorOutage)],
         None,
@@ -595,15 +543,15 @@ async fn etags_answer_304_and_stay_put_while_nothing_changes() {
     .await;
     app.wait_for(path, |v| !v["incidents"].as_array().unwrap().is_empty())
         .await;
-    let changed = app.get(path, &[("if-none-match", &etag)]).await;
+    let changed = app.get_with(path, &[("if-none-match", &etag)]).await;
     assert_eq!(changed.status(), StatusCode::OK);
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
 }
 
 #[tokio::test]
 async fn gzip_and_brotli_bodies_decode_to_the_same_json() {
-    let app = TestApp::start().await;
-    app.open(
+    let app = TestApp::start(CONFIG).await;
+    app.open_incident(
         "Compressed",
         vec![affected("api", ComponentStatus::DegradedPerformance)],
         None,
@@ -614,12 +562,14 @@ async fn gzip_and_brotli_bodies_decode_to_the_same_json() {
     })
     .await;
     for path in ENDPOINTS {
-        let plain = app.get(path, &[]).await;
+        let plain = app.get_with(path, &[]).await;
         let plain_etag = plain.headers()["etag"].to_str().unwrap().to_owned();
         let plain = plain.bytes().await.unwrap();
         let expected: Value = serde_json::from_slice(&plain).unwrap();
 
-        let gz = app.get(path, &[("accept-encoding", "gzip, deflate")]).await;
+        let gz = app
+            .get_with(path, &[("accept-encoding", "gzip, deflate")])
+            .await;
         assert_eq!(gz.status(), StatusCode::OK);
         assert_eq!(gz.headers()["content-encoding"], "gzip", "{path}");
         assert_eq!(gz.headers()["vary"], "Accept-Encoding");
@@ -632,7 +582,7 @@ async fn gzip_and_brotli_bodies_decode_to_the_same_json() {
         assert_eq!(text, plain, "{path}");
 
         let br = app
-            .get(path, &[("accept-encoding", "gzip, deflate, br")])
+            .get_with(path, &[("accept-encoding", "gzip, deflate, br")])
             .await;
         assert_eq!(br.headers()["content-encoding"], "br", "{path}");
         let br_etag = br.headers()["etag"].to_str().unwrap().to_owned();
@@ -648,7 +598,7 @@ async fn gzip_and_brotli_bodies_decode_to_the_same_json() {
         // encoding.
         assert_ne!(br_etag, plain_etag);
         let other = app
-            .get(
+            .get_with(
                 path,
                 &[("accept-encoding", "br"), ("if-none-match", &plain_etag)],
             )
@@ -656,7 +606,7 @@ async fn gzip_and_brotli_bodies_decode_to_the_same_json() {
         assert_eq!(other.status(), StatusCode::OK);
         assert_eq!(other.headers()["content-encoding"], "br");
         let cached = app
-            .get(
+            .get_with(
                 path,
                 &[("accept-encoding", "br"), ("if-none-match", &br_etag)],
             )
@@ -665,7 +615,7 @@ async fn gzip_and_brotli_bodies_decode_to_the_same_json() {
         assert_eq!(cached.headers()["etag"].to_str().unwrap(), br_etag);
 
         let refused = app
-            .get(path, &[("accept-encoding", "br;q=0, gzip;q=0")])
+            .get_with(path, &[("accept-encoding", "br;q=0, gzip;q=0")])
             .await;
         assert!(refused.headers().get("content-encoding").is_none());
     }

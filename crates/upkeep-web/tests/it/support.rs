@@ -1,21 +1,27 @@
-//! The test server shared by the HTTP tests: the real router on port 0 over a throw-away SQLite
-//! file, tokens of each role, and the problem+json assertion.
+//! The test server of every HTTP test: the real router on port 0 over a throw-away SQLite file,
+//! with tokens of each role, the system clock or a manual one, the real ping writer when asked,
+//! and a database seeded before start; and the problem+json assertion.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use jiff::{SignedDuration, Timestamp};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::role::Role;
-use upkeep_engine::clock::SystemClock;
+use upkeep_engine::clock::{Clock, ManualClock, SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
+use upkeep_engine::monitoring::pings::PingWriter;
 use upkeep_store::Store;
 use upkeep_store::testing::TestDatabase;
 use upkeep_web::state::AppState;
 
+/// The real router on port 0 over a throw-away SQLite file, built by [`TestApp::builder`].
 pub struct TestApp {
     pub base: String,
     pub client: Client,
@@ -25,49 +31,65 @@ pub struct TestApp {
     pub editor: String,
     pub viewer: String,
     pub stop: CancellationToken,
+    clock: Option<Arc<ManualClock>>,
+    writer: Option<JoinHandle<()>>,
     _db: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
-impl TestApp {
-    pub async fn start(config_text: &str) -> TestApp {
-        Self::start_with(config_text, upkeep_web::HEADER_READ_TIMEOUT).await
+/// How a [`TestApp`] is built: its configuration text, its clock, whether the real ping writer
+/// runs, the header read timeout, and what is written to the database before the server starts.
+pub struct TestAppBuilder {
+    config_text: String,
+    clock: Option<Timestamp>,
+    pings: bool,
+    header_timeout: Duration,
+}
+
+impl TestAppBuilder {
+    /// A [`ManualClock`] standing at `at` (RFC 3339) instead of the system clock; tokens are
+    /// created at that instant.
+    pub fn manual_clock(mut self, at: &str) -> Self {
+        self.clock = Some(at.parse().unwrap());
+        self
     }
 
-    pub async fn start_with(config_text: &str, header_timeout: std::time::Duration) -> TestApp {
-        Self::start_full(config_text, header_timeout, |_| async {}).await
+    /// Runs the real ping writer (group commit); without it pings are refused with 503.
+    pub fn pings(mut self) -> Self {
+        self.pings = true;
+        self
+    }
+
+    /// How long a client may take to send its request headers.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        self.start_seeded(|_| async {}).await
     }
 
     /// Starts after `seed` has written to the empty database (what the server reads at start).
-    pub async fn start_seeded<F, Fut>(config_text: &str, seed: F) -> TestApp
-    where
-        F: FnOnce(Store) -> Fut,
-        Fut: std::future::Future<Output = ()>,
-    {
-        Self::start_full(config_text, upkeep_web::HEADER_READ_TIMEOUT, seed).await
-    }
-
-    async fn start_full<F, Fut>(
-        config_text: &str,
-        header_timeout: std::time::Duration,
-        seed: F,
-    ) -> TestApp
+    pub async fn start_seeded<F, Fut>(self, seed: F) -> TestApp
     where
         F: FnOnce(Store) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("upkeep.yaml");
-        std::fs::write(&config_path, config_text).unwrap();
-        let loaded = load(
-            &ConfigSource::File(config_path.clone()),
-            jiff::Timestamp::now(),
-        )
-        .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
+        std::fs::write(&config_path, &self.config_text).unwrap();
+        let loaded = load(&ConfigSource::File(config_path.clone()), Timestamp::now())
+            .unwrap_or_else(|e| panic!("test config invalid: {:?}", e.lines()));
         let db = TestDatabase::sqlite();
         let store = db.store().await;
         seed(store.clone()).await;
-        let now = jiff::Timestamp::now();
+        let manual = self.clock.map(|at| Arc::new(ManualClock::new(at)));
+        let clock: SharedClock = match &manual {
+            Some(manual) => manual.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let now = clock.now();
         let token = |role: Role| {
             let store = store.clone();
             async move {
@@ -83,21 +105,23 @@ impl TestApp {
             token(Role::Editor).await,
             token(Role::Viewer).await,
         );
-        let state = AppState::new(
-            store.clone(),
-            ConfigHandle::new(loaded),
-            Arc::new(SystemClock),
-        );
+        let stop = CancellationToken::new();
+        let mut state = AppState::new(store.clone(), ConfigHandle::new(loaded), clock);
+        let mut writer = None;
+        if self.pings {
+            let (pings, task) = PingWriter::start(store.clone(), stop.clone());
+            writer = Some(tokio::spawn(task));
+            state = state.with_pings(pings);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let stop = CancellationToken::new();
         let shutdown = stop.clone();
         tokio::spawn(upkeep_web::serve_with(
             listener,
             state,
             stop.clone(),
             async move { shutdown.cancelled().await },
-            header_timeout,
+            self.header_timeout,
         ));
         TestApp {
             base,
@@ -108,8 +132,60 @@ impl TestApp {
             editor,
             viewer,
             stop,
+            clock: manual,
+            writer,
             _db: db,
             _dir: dir,
+        }
+    }
+}
+
+impl TestApp {
+    /// A builder for an app on `config_text`, with the system clock and no ping writer.
+    pub fn builder(config_text: &str) -> TestAppBuilder {
+        TestAppBuilder {
+            config_text: config_text.to_owned(),
+            clock: None,
+            pings: false,
+            header_timeout: upkeep_web::HEADER_READ_TIMEOUT,
+        }
+    }
+
+    pub async fn start(config_text: &str) -> TestApp {
+        Self::builder(config_text).start().await
+    }
+
+    /// Starts after `seed` has written to the empty database (what the server reads at start).
+    pub async fn start_seeded<F, Fut>(config_text: &str, seed: F) -> TestApp
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        Self::builder(config_text).start_seeded(seed).await
+    }
+
+    /// The manual clock (the app must be built with [`TestAppBuilder::manual_clock`]).
+    pub fn clock(&self) -> &ManualClock {
+        self.clock
+            .as_deref()
+            .expect("built with TestAppBuilder::manual_clock")
+    }
+
+    /// The app's current instant.
+    pub fn now(&self) -> Timestamp {
+        self.clock().now()
+    }
+
+    /// Moves the manual clock `secs` seconds on.
+    pub fn advance(&self, secs: i64) {
+        self.clock().advance(SignedDuration::from_secs(secs));
+    }
+
+    /// Stops the server and waits for the ping writer to flush what it acknowledged.
+    pub async fn shut_down(mut self) {
+        self.stop.cancel();
+        if let Some(writer) = self.writer.take() {
+            writer.await.unwrap();
         }
     }
 
