@@ -178,8 +178,8 @@ async fn the_page_shows_groups_components_bars_and_the_active_incident() {
         "{page}"
     );
     assert!(page.contains("Affected: Public API"));
-    let history = text(&app, "/history").await;
-    assert!(history.contains(&format!("/incidents/{id}")));
+    // The history is rebuilt in the background too.
+    wait_for(&app, "/history", &format!("/incidents/{id}")).await;
 }
 
 #[tokio::test]
