@@ -35,7 +35,8 @@
 # KEEP=1 keeps the working directory (database, logs). BIN (default target/release/upkeep) and
 # REV (default `git describe --always --dirty` here) name another build.
 # Needs: nginx and wrk (UPKEEP_BENCH_DEPS=1 bash scripts/test-deps.sh), sqlite3, jq, curl,
-# python3, and `cargo build --release -p upkeep`.
+# python3 with aiosmtpd (the project's .venv, made by scripts/test.sh, is used when it exists),
+# and `cargo build --release -p upkeep`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}
@@ -46,6 +47,8 @@ bin=${BIN:-target/release/upkeep}
 nginx=${NGINX:-/usr/sbin/nginx}
 port=18392
 hook_port=18393
+python=python3
+[ -x .venv/bin/python3 ] && python=.venv/bin/python3
 
 for tool in wrk "$nginx" sqlite3 jq curl python3 "$bin"; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -260,7 +263,7 @@ if [ "${MAIL:-0}" = 1 ]; then
   mail_n=${MAIL_N:-$n}
   smtp_port=18394
   mkdir -p "$dir/mail"
-  python3 scripts/smtp_sink.py --host 127.0.0.1 --port $smtp_port --dir "$dir/mail" > "$dir/sink.out" 2>"$dir/sink.err" &
+  "$python" scripts/smtp_sink.py --host 127.0.0.1 --port $smtp_port --dir "$dir/mail" > "$dir/sink.out" 2>"$dir/sink.err" &
   sink_pid=$!
   pids+=($sink_pid)
   until grep -q ready "$dir/sink.out" 2>/dev/null; do sleep 0.05; done
