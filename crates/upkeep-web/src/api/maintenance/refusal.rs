@@ -28,12 +28,6 @@ impl From<Problem> for Refusal {
     }
 }
 
-impl From<upkeep_store::StoreError> for Refusal {
-    fn from(e: upkeep_store::StoreError) -> Self {
-        Refusal::Problem(e.into())
-    }
-}
-
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
@@ -112,7 +106,7 @@ impl From<MaintenanceError> for Refusal {
                 detail: violation.detail,
                 tenants: violation.tenants,
             },
-            MaintenanceError::Store(e) => e.into(),
+            MaintenanceError::Store(e) => Problem::from(e).into(),
         }
     }
 }
