@@ -40,6 +40,7 @@ use serde::Serialize;
 
 use crate::component_status::ComponentStatus;
 use crate::config::Severity;
+use crate::monitor_state::MonitorStatus;
 
 /// One whole, in parts per million.
 pub const PPM: i64 = 1_000_000;
@@ -138,13 +139,12 @@ pub enum MonitorState {
     Inactive,
 }
 
-impl MonitorState {
-    /// From a stored status (`pending | up | down | paused`); anything else is inactive.
-    pub fn parse(status: &str) -> MonitorState {
+impl From<MonitorStatus> for MonitorState {
+    fn from(status: MonitorStatus) -> MonitorState {
         match status {
-            "up" => MonitorState::Up,
-            "down" => MonitorState::Down,
-            _ => MonitorState::Inactive,
+            MonitorStatus::Up => MonitorState::Up,
+            MonitorStatus::Down => MonitorState::Down,
+            MonitorStatus::Pending | MonitorStatus::Paused => MonitorState::Inactive,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod condition;
 pub mod config;
 pub mod duration;
 pub mod email;
+pub mod event;
 pub mod heartbeat;
 pub mod incident;
 pub mod maintenance;

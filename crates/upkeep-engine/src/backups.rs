@@ -12,8 +12,7 @@
 //!   in the log (`error` for breached and overdue, `warn` for at risk, `info` on recovery). The
 //!   previous state is the last stored event, so restarts and lease hand-overs neither repeat
 //!   nor miss an alert. A set never seen before counts as `unknown` / `ok`.
-//! - Neither `to` value is `down` or `up`, so the automatic-incident follower ignores these
-//!   rows.
+//! - The automatic-incident follower reads only monitor and rule events, so it ignores these.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +22,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::backup::{self, BackupState};
 use upkeep_domain::config::{Backup, Config};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_store::backups::{BackupRun, DrillRecord};
 use upkeep_store::monitoring::MonitorEvent;
 use upkeep_store::{Store, StoreError};
@@ -112,14 +112,14 @@ pub async fn assess_all(
     Ok(out)
 }
 
-/// The `monitor_events` id of a backup set's state.
-pub fn state_source(id: &str) -> String {
-    format!("backup:{id}")
+/// The event source of a backup set's state.
+pub fn state_source(id: &str) -> EventSource {
+    EventSource::Backup(id.to_owned())
 }
 
-/// The `monitor_events` id of a backup set's drill cadence.
-pub fn drill_source(id: &str) -> String {
-    format!("drill:{id}")
+/// The event source of a backup set's drill cadence.
+pub fn drill_source(id: &str) -> EventSource {
+    EventSource::Drill(id.to_owned())
 }
 
 /// Settings of [`run`].
@@ -169,24 +169,30 @@ pub async fn check(
             continue;
         }
         let source = state_source(&a.id);
-        let before = last_to(store, &source)
+        let before = store
+            .last_event_state(&source)
             .await?
-            .unwrap_or_else(|| "unknown".into());
-        if before != a.state.as_str() {
-            alert_state(a, &before);
+            .unwrap_or(EventState::Unknown);
+        if before != a.state.into() {
+            alert_state(a, before);
             events.push(MonitorEvent {
-                monitor_id: source,
+                source,
                 at: now,
                 from: before,
-                to: a.state.as_str().into(),
+                to: a.state.into(),
                 reason: state_reason(a),
             });
         }
         let source = drill_source(&a.id);
-        let before = last_to(store, &source)
+        let before = store
+            .last_event_state(&source)
             .await?
-            .unwrap_or_else(|| "ok".into());
-        let to = if a.drill_overdue { "overdue" } else { "ok" };
+            .unwrap_or(EventState::Ok);
+        let to = if a.drill_overdue {
+            EventState::Overdue
+        } else {
+            EventState::Ok
+        };
         if before != to {
             if a.drill_overdue {
                 tracing::error!(set = %a.id, "operator alert: backup set `{}` is overdue for a recovery drill ({})", a.id, drill_reason(a));
@@ -194,10 +200,10 @@ pub async fn check(
                 tracing::info!(set = %a.id, "operator alert: backup set `{}` is no longer overdue for a recovery drill", a.id);
             }
             events.push(MonitorEvent {
-                monitor_id: source,
+                source,
                 at: now,
                 from: before,
-                to: to.into(),
+                to,
                 reason: drill_reason(a),
             });
         }
@@ -206,15 +212,6 @@ pub async fn check(
         store.record_monitor_events(&events).await?;
     }
     Ok(events)
-}
-
-async fn last_to(store: &Store, source: &str) -> Result<Option<String>, StoreError> {
-    Ok(store
-        .list_monitor_events(Some(source), 1)
-        .await?
-        .into_iter()
-        .next()
-        .map(|e| e.to))
 }
 
 fn export(a: &Assessment) {
@@ -251,23 +248,23 @@ fn drill_reason(a: &Assessment) -> String {
     }
 }
 
-fn alert_state(a: &Assessment, before: &str) {
+fn alert_state(a: &Assessment, before: EventState) {
     let reason = state_reason(a);
     match a.state {
         BackupState::Breached => tracing::error!(
-            set = %a.id, from = before,
+            set = %a.id, from = %before,
             "operator alert: backup set `{}` breached its RPO: {reason}", a.id
         ),
         BackupState::AtRisk => tracing::warn!(
-            set = %a.id, from = before,
+            set = %a.id, from = %before,
             "operator alert: backup set `{}` is at risk of breaching its RPO: {reason}", a.id
         ),
         BackupState::Ok => tracing::info!(
-            set = %a.id, from = before,
+            set = %a.id, from = %before,
             "operator alert: backup set `{}` recovered: {reason}", a.id
         ),
         BackupState::Unknown => tracing::warn!(
-            set = %a.id, from = before,
+            set = %a.id, from = %before,
             "operator alert: backup set `{}` has no successful backup: {reason}", a.id
         ),
     }

@@ -32,10 +32,12 @@ use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::config::{Config, Severity};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::incident::{
     AffectedComponent, BODY_MAX_CHARS, IncidentStatus, TITLE_MAX_CHARS, all_operational,
     default_impact,
 };
+use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_store::incidents::{
     IncidentChange, IncidentEdit, IncidentRecord, IncidentSource, NewIncident,
 };
@@ -501,7 +503,7 @@ async fn monitor_down_status(
     monitor_id: &str,
     component: &str,
 ) -> Result<ComponentStatus, StoreError> {
-    let states: HashMap<String, String> = store
+    let states: HashMap<String, MonitorStatus> = store
         .load_monitor_states()
         .await?
         .into_iter()
@@ -511,7 +513,7 @@ async fn monitor_down_status(
         .monitors
         .iter()
         .filter(|(_, m)| m.component == component)
-        .all(|(id, _)| id == monitor_id || states.get(id).is_some_and(|s| s == "down"));
+        .all(|(id, _)| id == monitor_id || states.get(id) == Some(&MonitorStatus::Down));
     Ok(if all_down {
         ComponentStatus::MajorOutage
     } else {
@@ -541,7 +543,7 @@ pub fn rule_failure(
         return None;
     }
     Some(Failure {
-        source: format!("rule:{name}"),
+        source: EventSource::Rule(name.to_owned()).key(),
         component_id: rule.component.clone(),
         status: alert_status(rule.severity),
         label: format!("alert rule `{name}`"),
@@ -577,7 +579,7 @@ pub async fn monitor_failure(
         format!("{name} is partially down")
     };
     Ok(Some(Failure {
-        source: format!("monitor:{id}"),
+        source: EventSource::Monitor(id.to_owned()).key(),
         component_id: monitor.component.clone(),
         status,
         label: format!("monitor `{id}`"),
@@ -623,26 +625,29 @@ async fn handle(
     event: &StoredMonitorEvent,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    if let Some(name) = event.monitor_id.strip_prefix("rule:") {
-        let source = event.monitor_id.clone();
-        if event.to == "firing" {
+    match (&event.source, event.from, event.to) {
+        (EventSource::Rule(name), _, EventState::Firing) => {
             if let Some(failure) = rule_failure(config, settings, name, &event.reason, event.at) {
                 source_failing(store, &failure, AUTO_ACTOR, now).await?;
             }
-        } else if event.from == "firing" {
+        }
+        (EventSource::Rule(_), EventState::Firing, _) => {
             let detail = format!("The alert rule is no longer firing ({}).", event.reason);
-            source_recovered(store, &source, &detail, AUTO_ACTOR, now).await?;
+            source_recovered(store, &event.source.key(), &detail, AUTO_ACTOR, now).await?;
         }
-        return Ok(());
-    }
-    let id = &event.monitor_id;
-    if event.to == "down" {
-        if let Some(failure) = monitor_failure(store, config, id, &event.reason, event.at).await? {
-            source_failing(store, &failure, AUTO_ACTOR, now).await?;
+        (EventSource::Monitor(id), _, EventState::Down) => {
+            if let Some(failure) =
+                monitor_failure(store, config, id, &event.reason, event.at).await?
+            {
+                source_failing(store, &failure, AUTO_ACTOR, now).await?;
+            }
         }
-    } else if event.to == "up" {
-        let detail = format!("The monitor is up again ({}).", event.reason);
-        source_recovered(store, &format!("monitor:{id}"), &detail, AUTO_ACTOR, now).await?;
+        (EventSource::Monitor(_), _, EventState::Up) => {
+            let detail = format!("The monitor is up again ({}).", event.reason);
+            source_recovered(store, &event.source.key(), &detail, AUTO_ACTOR, now).await?;
+        }
+        // Other transitions of monitors and rules, and the other sources, open no incident.
+        _ => {}
     }
     Ok(())
 }

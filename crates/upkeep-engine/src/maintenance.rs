@@ -40,6 +40,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::Config;
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::maintenance::MaintenanceRecord;
 use upkeep_domain::maintenance::preflight::{self, BackupFact, Check, CommandExit, Facts, Outcome};
 use upkeep_domain::maintenance::{MaintenanceStatus, due_transition, materialise, plan_update};
@@ -484,7 +485,7 @@ async fn components_green(
     config: &Config,
     components: &[String],
 ) -> Result<bool, StoreError> {
-    let states: BTreeMap<String, String> = store
+    let states: BTreeMap<String, MonitorStatus> = store
         .load_monitor_states()
         .await?
         .into_iter()
@@ -494,7 +495,12 @@ async fn components_green(
         .monitors
         .iter()
         .filter(|(_, m)| components.contains(&m.component))
-        .all(|(id, _)| matches!(states.get(id).map(String::as_str), Some("up" | "paused"))))
+        .all(|(id, _)| {
+            matches!(
+                states.get(id),
+                Some(MonitorStatus::Up | MonitorStatus::Paused)
+            )
+        }))
 }
 
 /// At a window's end: reports every monitor of `components` still down and every rule still
@@ -509,7 +515,7 @@ async fn reevaluate(
         let Some(monitor) = config.monitors.get(&state.monitor_id) else {
             continue;
         };
-        if state.status != "down" || !components.contains(&monitor.component) {
+        if state.status != MonitorStatus::Down || !components.contains(&monitor.component) {
             continue;
         }
         let reason = "still down when the maintenance window ended";
@@ -525,9 +531,8 @@ async fn reevaluate(
         .iter()
         .filter(|r| components.contains(&r.component))
     {
-        let source = format!("rule:{}", rule.name);
-        let last = store.list_monitor_events(Some(&source), 1).await?;
-        if last.first().is_some_and(|e| e.to == "firing") {
+        let source = EventSource::Rule(rule.name.clone());
+        if store.last_event_state(&source).await? == Some(EventState::Firing) {
             let reason = "still firing when the maintenance window ended";
             if let Some(failure) =
                 incidents::rule_failure(config, &settings, &rule.name, reason, now)
@@ -566,19 +571,14 @@ async fn run_checks(
         .iter()
         .any(|c| matches!(c, Check::MonitorsGreen { .. }))
     {
-        let states: BTreeMap<String, String> = store
+        let states: BTreeMap<String, MonitorStatus> = store
             .load_monitor_states()
             .await?
             .into_iter()
             .map(|s| (s.monitor_id, s.status))
             .collect();
         for (id, m) in &config.monitors {
-            let status = match states.get(id).map(String::as_str) {
-                Some("up") => MonitorStatus::Up,
-                Some("down") => MonitorStatus::Down,
-                Some("paused") => MonitorStatus::Paused,
-                _ => MonitorStatus::Pending,
-            };
+            let status = states.get(id).copied().unwrap_or(MonitorStatus::Pending);
             facts
                 .monitors
                 .entry(m.component.clone())

@@ -32,6 +32,7 @@ use upkeep_domain::availability::{
     PlannedWindow, Timed,
 };
 use upkeep_domain::config::{Config, Severity, TenantSel};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::incident::IncidentStatus;
 use upkeep_domain::slo::{self, TierStatus};
 use upkeep_store::continuity::{IncidentHistory, MaintenanceSpan, StatusHistory};
@@ -256,6 +257,13 @@ impl History {
     }
 }
 
+/// A monitor's state as availability sees it.
+fn monitor_state(state: EventState) -> MonitorState {
+    state
+        .monitor_status()
+        .map_or(MonitorState::Inactive, MonitorState::from)
+}
+
 /// Each component's levels over `range` from the status history and incidents.
 fn levels(
     config: &Config,
@@ -270,14 +278,13 @@ fn levels(
         if !wanted.contains(m.component.as_str()) {
             continue;
         }
-        let initial = status.initial.get(id).map(|s| MonitorState::parse(s));
-        let changes = status.changes.get(id).map_or(&[][..], Vec::as_slice);
+        let source = EventSource::Monitor(id.clone());
+        let initial = status.initial.get(&source).map(|s| monitor_state(*s));
+        let changes = status.changes.get(&source).map_or(&[][..], Vec::as_slice);
         let spans = availability::spans(
             range,
             initial,
-            changes
-                .iter()
-                .map(|c| (c.at_ms, MonitorState::parse(&c.to))),
+            changes.iter().map(|c| (c.at_ms, monitor_state(c.to))),
         );
         monitors
             .entry(m.component.as_str())
@@ -289,13 +296,18 @@ fn levels(
         if !wanted.contains(rule.component.as_str()) {
             continue;
         }
-        let source = format!("rule:{}", rule.name);
-        let initial = status.initial.get(&source).map(|s| s == "firing");
+        let source = EventSource::Rule(rule.name.clone());
+        let initial = status
+            .initial
+            .get(&source)
+            .map(|s| *s == EventState::Firing);
         let changes = status.changes.get(&source).map_or(&[][..], Vec::as_slice);
         let spans = availability::spans(
             range,
             initial,
-            changes.iter().map(|c| (c.at_ms, c.to == "firing")),
+            changes
+                .iter()
+                .map(|c| (c.at_ms, c.to == EventState::Firing)),
         );
         rules.entry(rule.component.as_str()).or_default().extend(
             spans.into_iter().filter(|s| s.value).map(|s| Timed {

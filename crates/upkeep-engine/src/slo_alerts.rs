@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::Config;
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_store::monitoring::MonitorEvent;
 use upkeep_store::{Store, StoreError};
 
@@ -28,21 +29,21 @@ use crate::reports::{SloReport, slo_status};
 pub const EVERY: Duration = Duration::from_secs(60);
 
 /// The event source of an SLO.
-pub fn source(component: &str) -> String {
-    format!("slo:{component}")
+pub fn source(component: &str) -> EventSource {
+    EventSource::Slo(component.to_owned())
 }
 
 /// The worst firing tier's severity, or `ok`.
-pub fn level(report: &SloReport) -> &'static str {
+pub fn level(report: &SloReport) -> EventState {
     let firing = |sev: &str| report.burn.iter().any(|t| t.firing && t.severity == sev);
     if firing("critical") {
-        "critical"
+        EventState::Critical
     } else if firing("warning") {
-        "warning"
+        EventState::Warning
     } else if report.burn.iter().any(|t| t.firing) {
-        "info"
+        EventState::Info
     } else {
-        "ok"
+        EventState::Ok
     }
 }
 
@@ -90,11 +91,9 @@ pub async fn check(
         }
         let source = source(&r.component);
         let before = store
-            .list_monitor_events(Some(&source), 1)
+            .last_event_state(&source)
             .await?
-            .into_iter()
-            .next()
-            .map_or_else(|| "ok".to_owned(), |e| e.to);
+            .unwrap_or(EventState::Ok);
         let to = level(r);
         if before == to {
             continue;
@@ -120,7 +119,7 @@ pub async fn check(
             })
             .collect::<Vec<_>>()
             .join("; ");
-        let reason = if to == "ok" {
+        let reason = if to == EventState::Ok {
             format!(
                 "no burn-rate tier fires; {} ms of budget left",
                 r.status.left_ms
@@ -129,10 +128,10 @@ pub async fn check(
             format!("burn-rate alert: {detail}")
         };
         match to {
-            "critical" => {
+            EventState::Critical => {
                 tracing::error!(component = %r.component, "operator alert: SLO of `{}` {}", r.component, reason)
             }
-            "ok" => {
+            EventState::Ok => {
                 tracing::info!(component = %r.component, "operator alert: SLO of `{}` recovered: {}", r.component, reason)
             }
             _ => {
@@ -140,10 +139,10 @@ pub async fn check(
             }
         }
         events.push(MonitorEvent {
-            monitor_id: source,
+            source,
             at: now,
             from: before,
-            to: to.to_owned(),
+            to,
             reason,
         });
     }

@@ -17,27 +17,28 @@ use serde::Deserialize;
 use serde_json::Value;
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::config::TenantSel;
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::incident::{AffectedComponent, IncidentStatus};
 use upkeep_domain::maintenance::{Kind, MaintenanceStatus};
 
+use crate::monitoring::{event_source, event_state};
 use crate::{Store, StoreError, with_pool};
 
 /// One status change of a monitor or rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
     pub at_ms: i64,
-    /// The status entered: `pending|up|down|paused` for monitors, `inactive|pending|firing` for
-    /// rules.
-    pub to: String,
+    /// The state entered.
+    pub to: EventState,
 }
 
-/// Status changes over a range, by source (`monitor id` or `rule:NAME`).
+/// Status changes over a range, by source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusHistory {
-    /// Each source's status at `from`, when it had changed before.
-    pub initial: HashMap<String, String>,
+    /// Each source's state at `from`, when it had changed before.
+    pub initial: HashMap<EventSource, EventState>,
     /// Each source's changes in `[from, to)`, in time (then recording) order.
-    pub changes: HashMap<String, Vec<StatusChange>>,
+    pub changes: HashMap<EventSource, Vec<StatusChange>>,
 }
 
 /// One update of an incident, reduced to what availability needs.
@@ -107,40 +108,48 @@ impl Store {
         to: Timestamp,
     ) -> Result<StatusHistory, StoreError> {
         let (from, to) = (from.as_millisecond(), to.as_millisecond());
-        let sql = "SELECT e.monitor_id, e.to_status FROM monitor_events e \
-                   JOIN (SELECT monitor_id, MAX(at) AS at FROM monitor_events WHERE at < $1 \
-                         GROUP BY monitor_id) last \
-                   ON e.monitor_id = last.monitor_id AND e.at = last.at \
-                   ORDER BY e.monitor_id, e.id";
+        let sql = "SELECT e.source, e.to_status FROM monitor_events e \
+                   JOIN (SELECT source, MAX(at) AS at FROM monitor_events WHERE at < $1 \
+                         GROUP BY source) last \
+                   ON e.source = last.source AND e.at = last.at \
+                   ORDER BY e.source, e.id";
         let rows: Vec<(String, String)> =
             with_pool!(self, pool => sqlx::query_as(sql).bind(from).fetch_all(pool).await)?;
         let mut history = StatusHistory::default();
         // Of several changes at the same last instant, the one recorded last wins.
-        history.initial.extend(rows);
+        for (source, to) in rows {
+            let source = event_source(&source)?;
+            let to = event_state(&source, &to)?;
+            history.initial.insert(source, to);
+        }
         // One row per source with its changes folded into one string (`AT:ID:STATUS,...`):
         // a year of changes over a thousand monitors is a thousand rows to decode instead of
         // hundreds of thousands. `+at` keeps SQLite off the `at` index so that it walks the
-        // covering index `(monitor_id, at, to_status)` instead (no table lookups, no sort);
+        // covering index `(source, at, to_status)` instead (no table lookups, no sort);
         // the order inside each string is not relied on: changes are sorted by (at, id) here.
         // `string_agg` is PostgreSQL's and SQLite's (3.44 and later, bundled).
-        let sql = "SELECT monitor_id, string_agg(CAST(at AS TEXT) || ':' || CAST(id AS TEXT) \
+        let sql = "SELECT source, string_agg(CAST(at AS TEXT) || ':' || CAST(id AS TEXT) \
                    || ':' || to_status, ',') FROM monitor_events \
-                   WHERE +at >= $1 AND +at < $2 GROUP BY monitor_id";
+                   WHERE +at >= $1 AND +at < $2 GROUP BY source";
         let rows: Vec<(String, String)> = with_pool!(self, pool => sqlx::query_as(sql)
             .bind(from)
             .bind(to)
             .fetch_all(pool)
             .await)?;
         for (source, folded) in rows {
-            let mut changes: Vec<(i64, i64, String)> = folded
-                .split(',')
-                .filter_map(|item| {
-                    let mut parts = item.splitn(3, ':');
-                    let at = parts.next()?.parse::<i64>().ok()?;
-                    let id = parts.next()?.parse::<i64>().ok()?;
-                    Some((at, id, parts.next()?.to_owned()))
-                })
-                .collect();
+            let source = event_source(&source)?;
+            let mut changes: Vec<(i64, i64, EventState)> = Vec::new();
+            for item in folded.split(',') {
+                let mut parts = item.splitn(3, ':');
+                let (Some(at), Some(id), Some(to)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(corrupt(format_args!("event of `{source}`: `{item}`")));
+                };
+                let (Ok(at), Ok(id)) = (at.parse::<i64>(), id.parse::<i64>()) else {
+                    return Err(corrupt(format_args!("event of `{source}`: `{item}`")));
+                };
+                changes.push((at, id, event_state(&source, to)?));
+            }
             changes.sort_unstable_by_key(|(at, id, _)| (*at, *id));
             history.changes.insert(
                 source,

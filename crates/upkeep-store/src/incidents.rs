@@ -809,7 +809,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<(EventPosition, crate::monitoring::StoredMonitorEvent)>, StoreError> {
         let sql = format!(
-            "SELECT xid, id, monitor_id, at, from_status, to_status, reason \
+            "SELECT xid, id, source, at, from_status, to_status, reason \
              FROM monitor_events WHERE (xid, id) > ($1, $2){} ORDER BY xid, id LIMIT $3",
             self.settled_filter()
         );
@@ -820,15 +820,8 @@ impl Store {
                 .fetch_all(pool)
                 .await)?;
         rows.into_iter()
-            .map(|(xid, id, monitor_id, at, from, to, reason)| {
-                let event = crate::monitoring::StoredMonitorEvent {
-                    id,
-                    monitor_id,
-                    at: crate::timestamp(at)?,
-                    from,
-                    to,
-                    reason,
-                };
+            .map(|(xid, id, source, at, from, to, reason)| {
+                let event = crate::monitoring::stored_event((id, source, at, from, to, reason))?;
                 Ok((EventPosition { xid, id }, event))
             })
             .collect()

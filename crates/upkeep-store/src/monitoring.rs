@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::Timestamp;
 use serde::Serialize;
+use upkeep_domain::event::{EventSource, EventState};
+use upkeep_domain::monitor_state::MonitorStatus;
 
 use crate::{Store, StoreError, with_pool};
 
@@ -369,7 +371,7 @@ macro_rules! write_states {
             |q, i| {
                 let r = unique[i];
                 q.bind(&r.monitor_id)
-                    .bind(&r.status)
+                    .bind(r.status.as_str())
                     .bind(i64::from(r.consecutive_failures))
                     .bind(i64::from(r.consecutive_successes))
                     .bind(r.changed_at.as_millisecond())
@@ -387,13 +389,13 @@ macro_rules! write_events {
         let mut result: Result<(), sqlx::Error> = Ok(());
         for e in events {
             let done = sqlx::query(
-                "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) \
+                "INSERT INTO monitor_events (source, at, from_status, to_status, reason) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(&e.monitor_id)
+            .bind(e.source.as_str())
             .bind(e.at.as_millisecond())
-            .bind(&e.from)
-            .bind(&e.to)
+            .bind(e.from.as_str())
+            .bind(e.to.as_str())
             .bind(&e.reason)
             .execute(&mut *$tx)
             .await;
@@ -582,11 +584,11 @@ impl Store {
 // Monitor states and events
 // ---------------------------------------------------------------------------------------------
 
-/// A monitor's debounced state. `status` is `pending | up | down | paused`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A monitor's debounced state.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorStateRow {
     pub monitor_id: String,
-    pub status: String,
+    pub status: MonitorStatus,
     pub consecutive_failures: u32,
     pub consecutive_successes: u32,
     pub changed_at: Timestamp,
@@ -594,29 +596,69 @@ pub struct MonitorStateRow {
     pub paused: bool,
 }
 
-/// A transition of a monitor's status, for incidents, notifications and reports.
+/// An operator event: a transition of a monitor, an alert rule, an SLO, a backup set, its
+/// drills or a maintenance's pre-flight hold, for incidents, notifications and reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorEvent {
-    pub monitor_id: String,
+    pub source: EventSource,
     pub at: Timestamp,
-    pub from: String,
-    pub to: String,
+    pub from: EventState,
+    pub to: EventState,
     pub reason: String,
 }
 
-/// A stored transition. Ids grow in the order events were recorded.
+/// A stored event. Ids grow in the order events were recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredMonitorEvent {
     pub id: i64,
-    pub monitor_id: String,
+    pub source: EventSource,
     pub at: Timestamp,
-    pub from: String,
-    pub to: String,
+    pub from: EventState,
+    pub to: EventState,
     pub reason: String,
 }
 
+/// The source of an event as stored; an unknown one is corrupt data.
+pub(crate) fn event_source(stored: &str) -> Result<EventSource, StoreError> {
+    EventSource::parse(stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown event source `{stored}`")))
+}
+
+/// A state of `source` as stored; an unknown one, or one its source never records, is corrupt
+/// data.
+pub(crate) fn event_state(source: &EventSource, stored: &str) -> Result<EventState, StoreError> {
+    EventState::parse(stored)
+        .filter(|state| source.admits(*state))
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "unknown state `{stored}` of event source `{source}`"
+            ))
+        })
+}
+
+/// A stored event from its row `(id, source, at, from, to, reason)`.
+pub(crate) fn stored_event(row: EventRow) -> Result<StoredMonitorEvent, StoreError> {
+    let (id, source, at, from, to, reason) = row;
+    let source = event_source(&source)?;
+    Ok(StoredMonitorEvent {
+        id,
+        at: crate::timestamp(at)?,
+        from: event_state(&source, &from)?,
+        to: event_state(&source, &to)?,
+        source,
+        reason,
+    })
+}
+
+/// A monitor status as stored; an unknown one is corrupt data.
+fn monitor_status(monitor: &str, stored: &str) -> Result<MonitorStatus, StoreError> {
+    MonitorStatus::parse(stored).ok_or_else(|| {
+        StoreError::Corrupt(format!("monitor `{monitor}`: unknown status `{stored}`"))
+    })
+}
+
 type StateRow = (String, String, i64, i64, i64, Option<i64>, bool);
-type EventRow = (i64, String, i64, String, String, String);
+pub(crate) type EventRow = (i64, String, i64, String, String, String);
 
 const STATE_INSERT: &str = "INSERT INTO monitor_states (monitor_id, status, consecutive_failures, \
     consecutive_successes, changed_at, last_check_at, paused)";
@@ -635,8 +677,8 @@ impl Store {
         rows.into_iter()
             .map(|(monitor_id, status, f, s, changed, last, paused)| {
                 Ok(MonitorStateRow {
+                    status: monitor_status(&monitor_id, &status)?,
                     monitor_id,
-                    status,
                     consecutive_failures: to_u32("consecutive failures", f)?,
                     consecutive_successes: to_u32("consecutive successes", s)?,
                     changed_at: crate::timestamp(changed)?,
@@ -658,39 +700,41 @@ impl Store {
         self.record_batch(&[], &[], events).await
     }
 
-    /// The newest transitions first (by instant, then by recording order), of one monitor or of
-    /// all.
+    /// The newest events first (by instant, then by recording order), of one source or of all.
     pub async fn list_monitor_events(
         &self,
-        monitor_id: Option<&str>,
+        source: Option<&EventSource>,
         limit: u32,
     ) -> Result<Vec<StoredMonitorEvent>, StoreError> {
         let limit = i64::from(limit);
-        let rows: Vec<EventRow> = match monitor_id {
-            Some(id) => {
-                let sql = "SELECT id, monitor_id, at, from_status, to_status, reason \
-                           FROM monitor_events WHERE monitor_id = $1 \
+        let rows: Vec<EventRow> = match source {
+            Some(source) => {
+                let source = source.as_str();
+                let sql = "SELECT id, source, at, from_status, to_status, reason \
+                           FROM monitor_events WHERE source = $1 \
                            ORDER BY at DESC, id DESC LIMIT $2";
-                with_pool!(self, pool => sqlx::query_as(sql).bind(id).bind(limit).fetch_all(pool).await)?
+                with_pool!(self, pool => sqlx::query_as(sql).bind(&*source).bind(limit).fetch_all(pool).await)?
             }
             None => {
-                let sql = "SELECT id, monitor_id, at, from_status, to_status, reason \
+                let sql = "SELECT id, source, at, from_status, to_status, reason \
                            FROM monitor_events ORDER BY at DESC, id DESC LIMIT $1";
                 with_pool!(self, pool => sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?
             }
         };
-        rows.into_iter()
-            .map(|(id, monitor_id, at, from, to, reason)| {
-                Ok(StoredMonitorEvent {
-                    id,
-                    monitor_id,
-                    at: crate::timestamp(at)?,
-                    from,
-                    to,
-                    reason,
-                })
-            })
-            .collect()
+        rows.into_iter().map(stored_event).collect()
+    }
+
+    /// The state `source` last entered, if it has any event.
+    pub async fn last_event_state(
+        &self,
+        source: &EventSource,
+    ) -> Result<Option<EventState>, StoreError> {
+        Ok(self
+            .list_monitor_events(Some(source), 1)
+            .await?
+            .into_iter()
+            .next()
+            .map(|e| e.to))
     }
 }
 

@@ -13,7 +13,7 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use crate::monitoring::MonitorEvent;
-use crate::{ConnectOptions, Store, ids};
+use crate::{ConnectOptions, Store, StoreError, ids};
 
 pub mod peer;
 
@@ -68,6 +68,16 @@ impl TestDatabase {
         store
     }
 
+    /// A store over this database migrated up to `version` only: the database as an older
+    /// upkeep left it ([`Store::migrate`] brings it up to date).
+    pub async fn store_at_version(&self, version: i64) -> Store {
+        let store = Store::connect(&self.url, &ConnectOptions::default())
+            .await
+            .expect("connect");
+        with_pool!(store, pool => store.migrator().run_to(version, pool).await).expect("migrate");
+        store
+    }
+
     /// Drops the PostgreSQL schema (SQLite files go with their directory).
     pub async fn cleanup(self) {
         let Some((base, schema)) = &self.pg else {
@@ -116,4 +126,12 @@ impl OpenEventWrite {
     pub async fn commit(self) {
         self.0.commit().await.expect("commit");
     }
+}
+
+/// Runs one SQL statement as it is, for tests that write what upkeep itself never would
+/// (rows of an older schema, corrupt values) or break the schema on purpose.
+pub async fn execute(store: &Store, sql: &str) -> Result<(), StoreError> {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    with_pool!(store, pool => sqlx::query(sql).execute(pool).await.map(|_| ()))?;
+    Ok(())
 }

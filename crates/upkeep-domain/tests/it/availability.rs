@@ -13,6 +13,7 @@ use upkeep_domain::availability::{
 };
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::config::{BurnRate, Severity, SloWindow};
+use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_domain::slo;
 
 const HOUR: i64 = 3_600_000;
@@ -257,7 +258,7 @@ fn levels_combine_monitors_rules_and_incidents() {
             (60, MonitorState::Inactive),
         ],
     );
-    let c = spans(p, Some(MonitorState::parse("pending")), []);
+    let c = spans(p, Some(MonitorState::from(MonitorStatus::Pending)), []);
     let monitors: Vec<_> = a.into_iter().chain(b).chain(c).collect();
     let rules = vec![Timed {
         start: 70,

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::alert_rule::{AlertChange, AlertState, Evaluation, evaluate};
 use upkeep_domain::config::{Rule, Severity};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::metrics_text::{self, Sample};
 use upkeep_store::Store;
 use upkeep_store::monitoring::MonitorEvent;
@@ -245,10 +246,10 @@ async fn record(
         tracing::info!(rule = %rule.name, change = ?change, detail = %evaluation.detail, "alert changed");
     }
     let event = MonitorEvent {
-        monitor_id: format!("rule:{}", rule.name),
+        source: EventSource::Rule(rule.name.clone()),
         at,
-        from: from.as_str().to_owned(),
-        to: state.as_str().to_owned(),
+        from: from.into(),
+        to: state.into(),
         reason: evaluation.detail,
     };
     if let Err(e) = store.record_monitor_events(&[event]).await {
@@ -259,7 +260,7 @@ async fn record(
 /// Resumes each rule from its last recorded event.
 async fn restore(store: &Store, live: &Arc<RwLock<HashMap<String, RuleView>>>, rules: &[Rule]) {
     for rule in rules {
-        let subject = format!("rule:{}", rule.name);
+        let subject = EventSource::Rule(rule.name.clone());
         let last = match store.list_monitor_events(Some(&subject), 1).await {
             Ok(mut events) => events.pop(),
             Err(e) => {
@@ -268,9 +269,11 @@ async fn restore(store: &Store, live: &Arc<RwLock<HashMap<String, RuleView>>>, r
             }
         };
         let state = match last {
-            Some(e) if e.to == "firing" => AlertState::Firing { since: e.at },
-            Some(e) if e.to == "pending" => AlertState::Pending { since: e.at },
-            Some(_) => AlertState::Inactive,
+            Some(e) => match e.to {
+                EventState::Firing => AlertState::Firing { since: e.at },
+                EventState::Pending => AlertState::Pending { since: e.at },
+                _ => AlertState::Inactive,
+            },
             None => continue,
         };
         live.write().unwrap_or_else(|e| e.into_inner()).insert(
@@ -294,10 +297,10 @@ async fn close_removed(store: &Store, clock: &SharedClock, removed: Vec<(String,
         .into_iter()
         .filter(|(_, state)| *state != AlertState::Inactive)
         .map(|(name, state)| MonitorEvent {
-            monitor_id: format!("rule:{name}"),
+            source: EventSource::Rule(name),
             at,
-            from: state.as_str().to_owned(),
-            to: AlertState::Inactive.as_str().to_owned(),
+            from: state.into(),
+            to: EventState::Inactive,
             reason: "the rule was removed from the configuration".to_owned(),
         })
         .collect();

@@ -31,6 +31,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::{Config, Monitor, MonitorKind, PushCheck};
+use upkeep_domain::event::EventSource;
 use upkeep_domain::heartbeat::{HeartbeatFacts, judge};
 use upkeep_domain::monitor_state::{MonitorState, MonitorStatus, Thresholds, Transition};
 use upkeep_store::Store;
@@ -230,7 +231,7 @@ async fn stored_views(
         .into_iter()
         .map(|row| {
             let state = MonitorState {
-                status: MonitorStatus::parse(&row.status).unwrap_or(MonitorStatus::Pending),
+                status: row.status,
                 consecutive_failures: row.consecutive_failures,
                 consecutive_successes: row.consecutive_successes,
                 changed_at: row.changed_at,
@@ -445,7 +446,7 @@ impl Writer {
             id.to_owned(),
             MonitorStateRow {
                 monitor_id: id.to_owned(),
-                status: view.state.status.as_str().to_owned(),
+                status: view.state.status,
                 consecutive_failures: view.state.consecutive_failures,
                 consecutive_successes: view.state.consecutive_successes,
                 changed_at: view.state.changed_at,
@@ -458,10 +459,10 @@ impl Writer {
                 .increment(1);
             tracing::info!(monitor = id, from = %t.from, to = %t.to, reason, "monitor changed state");
             batch.events.push(MonitorEvent {
-                monitor_id: id.to_owned(),
+                source: EventSource::Monitor(id.to_owned()),
                 at: t.at,
-                from: t.from.as_str().to_owned(),
-                to: t.to.as_str().to_owned(),
+                from: t.from.into(),
+                to: t.to.into(),
                 reason: reason.to_owned(),
             });
         }

@@ -25,8 +25,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::{Channel, Config, Severity};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_domain::maintenance::slots::maintenance_slots;
+use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_domain::notify::retry::Next;
 use upkeep_domain::notify::routing::{channels_for, subscriber_wants};
 use upkeep_domain::notify::{
@@ -370,7 +372,7 @@ pub fn alert_change_of(
     config: &Config,
     event: &StoredMonitorEvent,
 ) -> Option<(Vec<String>, Option<AlertNotice>)> {
-    let source = event.monitor_id.as_str();
+    let key = event.source.key();
     let fire =
         |key: String, severity: Severity, component: Option<String>, summary: String| AlertNotice {
             key,
@@ -384,88 +386,90 @@ pub fn alert_change_of(
         };
     // Sources with levels (SLO burn, backups, drills): one key per severity, so an escalation
     // pages again and a de-escalation resolves the higher one.
-    let leveled = |kind: &str, id: &str, severity: Option<Severity>, what: String, component| {
+    let leveled = |severity: Option<Severity>, what: String, component| {
         let keys: Vec<String> = Severity::ALL
             .iter()
             .filter(|(_, s)| Some(*s) != severity)
-            .map(|(name, _)| format!("{kind}:{id}#{name}"))
+            .map(|(name, _)| format!("{key}#{name}"))
             .collect();
-        let firing =
-            severity.map(|s| fire(format!("{kind}:{id}#{}", s.as_str()), s, component, what));
+        let firing = severity.map(|s| fire(format!("{key}#{}", s.as_str()), s, component, what));
         Some((keys, firing))
     };
-    if let Some(name) = source.strip_prefix("rule:") {
-        let rule = config.rules.iter().find(|r| r.name == name);
-        return if event.to == "firing" {
-            let rule = rule?;
-            let summary = format!("alert rule `{name}` is firing on {}", rule.component);
-            Some((
+    match &event.source {
+        EventSource::Rule(name) => {
+            if event.to == EventState::Firing {
+                let rule = config.rules.iter().find(|r| r.name == *name)?;
+                let summary = format!("alert rule `{name}` is firing on {}", rule.component);
+                Some((
+                    Vec::new(),
+                    Some(fire(
+                        key.clone(),
+                        rule.severity,
+                        Some(rule.component.clone()),
+                        summary,
+                    )),
+                ))
+            } else if event.from == EventState::Firing {
+                Some((vec![key.clone()], None))
+            } else {
+                None
+            }
+        }
+        EventSource::Preflight(mid) => match event.to {
+            EventState::Held => Some((
                 Vec::new(),
                 Some(fire(
-                    source.to_owned(),
-                    rule.severity,
-                    Some(rule.component.clone()),
-                    summary,
-                )),
-            ))
-        } else if event.from == "firing" {
-            Some((vec![source.to_owned()], None))
-        } else {
-            None
-        };
-    }
-    if let Some(mid) = source.strip_prefix("preflight:") {
-        return match event.to.as_str() {
-            "held" => Some((
-                Vec::new(),
-                Some(fire(
-                    source.to_owned(),
+                    key.clone(),
                     Severity::Warning,
                     None,
                     format!("pre-flight checks hold maintenance {mid}"),
                 )),
             )),
-            _ => Some((vec![source.to_owned()], None)),
-        };
-    }
-    if let Some(component) = source.strip_prefix("slo:") {
-        let severity = Severity::ALL
-            .iter()
-            .find(|(n, _)| *n == event.to)
-            .map(|(_, s)| *s);
-        let what = format!(
-            "SLO of `{component}` is burning its error budget ({})",
-            event.to
-        );
-        return leveled("slo", component, severity, what, Some(component.to_owned()));
-    }
-    if let Some(set) = source.strip_prefix("backup:") {
-        let severity = match event.to.as_str() {
-            "breached" | "unknown" => Some(Severity::Critical),
-            "at_risk" => Some(Severity::Warning),
-            _ => None,
-        };
-        let what = format!("backup set `{set}` is {}", event.to.replace('_', " "));
-        return leveled("backup", set, severity, what, None);
-    }
-    if let Some(set) = source.strip_prefix("drill:") {
-        let severity = (event.to == "overdue").then_some(Severity::Warning);
-        let what = format!("recovery drill of backup set `{set}` is overdue");
-        return leveled("drill", set, severity, what, None);
-    }
-    let monitor = config.monitors.get(source);
-    let key = format!("monitor:{source}");
-    if event.to == "down" {
-        let m = monitor?;
-        let summary = format!("monitor `{source}` is down ({})", m.component);
-        Some((
-            Vec::new(),
-            Some(fire(key, m.severity, Some(m.component.clone()), summary)),
-        ))
-    } else if event.from == "down" {
-        Some((vec![key], None))
-    } else {
-        None
+            _ => Some((vec![key.clone()], None)),
+        },
+        EventSource::Slo(component) => {
+            let what = format!(
+                "SLO of `{component}` is burning its error budget ({})",
+                event.to
+            );
+            leveled(event.to.severity(), what, Some(component.clone()))
+        }
+        EventSource::Backup(set) => {
+            let severity = match event.to {
+                EventState::Breached | EventState::Unknown => Some(Severity::Critical),
+                EventState::AtRisk => Some(Severity::Warning),
+                _ => None,
+            };
+            let what = format!(
+                "backup set `{set}` is {}",
+                event.to.as_str().replace('_', " ")
+            );
+            leveled(severity, what, None)
+        }
+        EventSource::Drill(set) => {
+            let severity = (event.to == EventState::Overdue).then_some(Severity::Warning);
+            let what = format!("recovery drill of backup set `{set}` is overdue");
+            leveled(severity, what, None)
+        }
+        EventSource::Monitor(id) => {
+            if event.to == EventState::Down {
+                let m = config.monitors.get(id)?;
+                let summary = format!("monitor `{id}` is down ({})", m.component);
+                Some((
+                    Vec::new(),
+                    Some(fire(
+                        key.clone(),
+                        m.severity,
+                        Some(m.component.clone()),
+                        summary,
+                    )),
+                ))
+            } else if event.from == EventState::Down {
+                Some((vec![key.clone()], None))
+            } else {
+                None
+            }
+        }
     }
 }
 
@@ -505,11 +509,11 @@ pub async fn follow_alerts_once(
                 let Some(m) = config.monitors.get(&state.monitor_id) else {
                     continue;
                 };
-                if state.status != "down" || state.paused {
+                if state.status != MonitorStatus::Down || state.paused {
                     continue;
                 }
                 let notice = AlertNotice {
-                    key: format!("monitor:{}", state.monitor_id),
+                    key: EventSource::Monitor(state.monitor_id.clone()).key(),
                     state: AlertState::Firing,
                     severity: m.severity,
                     component: Some(m.component.clone()),
@@ -730,24 +734,22 @@ async fn alert_source_exists(
     config: &Config,
     key: &str,
 ) -> Result<bool, StoreError> {
-    let Some((kind, id)) = key.split_once(':') else {
+    let Some(source) = EventSource::parse_key(key) else {
         return Ok(false);
     };
     // Leveled sources carry `#SEVERITY`; rule names may hold `#` themselves.
-    let id = match kind {
-        "slo" | "backup" | "drill" => id.rsplit_once('#').map_or(id, |(id, _)| id),
-        _ => id,
-    };
-    Ok(match kind {
-        "monitor" => config.monitors.contains_key(id),
-        "rule" => config.rules.iter().any(|r| r.name == id),
-        "slo" => config.slos.contains_key(id),
-        "backup" | "drill" => config.backups.contains_key(id),
-        "preflight" => store
+    let unleveled = |id: &str| id.rsplit_once('#').map_or(id, |(id, _)| id).to_owned();
+    Ok(match &source {
+        EventSource::Monitor(id) => config.monitors.contains_key(id),
+        EventSource::Rule(name) => config.rules.iter().any(|r| r.name == *name),
+        EventSource::Slo(id) => config.slos.contains_key(&unleveled(id)),
+        EventSource::Backup(id) | EventSource::Drill(id) => {
+            config.backups.contains_key(&unleveled(id))
+        }
+        EventSource::Preflight(id) => store
             .get_maintenance(id)
             .await?
             .is_some_and(|m| m.status == MaintenanceStatus::Scheduled),
-        _ => false,
     })
 }
 
@@ -1285,10 +1287,10 @@ mod tests {
     fn event(source: &str, from: &str, to: &str) -> StoredMonitorEvent {
         StoredMonitorEvent {
             id: 7,
-            monitor_id: source.into(),
+            source: EventSource::parse(source).unwrap(),
             at: ts("2026-03-10T20:00:00Z"),
-            from: from.into(),
-            to: to.into(),
+            from: EventState::parse(from).unwrap(),
+            to: EventState::parse(to).unwrap(),
             reason: "why".into(),
         }
     }

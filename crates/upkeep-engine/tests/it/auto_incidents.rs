@@ -11,7 +11,9 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::component_status::ComponentStatus;
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::incident::{Impact, IncidentStatus};
+use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_engine::clock::{SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
 use upkeep_engine::incidents::{AUTO_ACTOR, AutoIncidentSettings, CURSOR, run};
@@ -100,9 +102,10 @@ fn follow(store: &Store, config: &ConfigHandle, active: bool) -> Follower {
 /// Records a transition as the scheduler's writer does: the new state and its event in one
 /// batch.
 async fn transition(store: &Store, monitor: &str, from: &str, to: &str, at: Timestamp) {
+    let source = EventSource::parse(monitor).unwrap();
     let state = MonitorStateRow {
         monitor_id: monitor.into(),
-        status: to.into(),
+        status: MonitorStatus::parse(to).unwrap_or(MonitorStatus::Pending),
         consecutive_failures: u32::from(to == "down") * 3,
         consecutive_successes: u32::from(to == "up"),
         changed_at: at,
@@ -110,16 +113,15 @@ async fn transition(store: &Store, monitor: &str, from: &str, to: &str, at: Time
         paused: false,
     };
     let event = MonitorEvent {
-        monitor_id: monitor.into(),
         at,
-        from: from.into(),
-        to: to.into(),
+        from: EventState::parse(from).unwrap(),
+        to: EventState::parse(to).unwrap(),
         reason: format!("test: {from} -> {to}"),
+        source,
     };
-    let states: &[MonitorStateRow] = if monitor.starts_with("rule:") {
-        &[]
-    } else {
-        std::slice::from_ref(&state)
+    let states: &[MonitorStateRow] = match event.source {
+        EventSource::Monitor(_) => std::slice::from_ref(&state),
+        _ => &[],
     };
     store.record_batch(&[], states, &[event]).await.unwrap();
 }

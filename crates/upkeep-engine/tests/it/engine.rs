@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_engine::clock::{SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, ReloadError, load};
 use upkeep_engine::lease::{LeaseKeeper, LeaseSettings};
@@ -362,7 +363,7 @@ async fn replicas_probe_once_between_them_and_take_over_when_one_dies() {
             "{after} results in 3 s after the takeover"
         );
         let state = store.load_monitor_states().await.unwrap();
-        assert_eq!(state[0].status, "up");
+        assert_eq!(state[0].status, MonitorStatus::Up);
 
         b.stop.cancel();
         let _ = (b.engine_task.await, b.lease_task.await);

@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 use upkeep_domain::config::{Config, parse};
 use upkeep_domain::maintenance::MaintenanceStatus;
+use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_engine::incidents::under_maintenance;
 use upkeep_engine::maintenance::{EngineState, materialise_all, step};
 use upkeep_store::Store;
@@ -58,7 +59,7 @@ async fn set_monitor(store: &Store, id: &str, status: &str, at: Timestamp) {
     store
         .save_monitor_states(&[MonitorStateRow {
             monitor_id: id.into(),
-            status: status.into(),
+            status: MonitorStatus::parse(status).unwrap(),
             consecutive_failures: 0,
             consecutive_successes: 0,
             changed_at: at,

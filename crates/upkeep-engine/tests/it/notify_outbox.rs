@@ -17,8 +17,10 @@ use jiff::{SignedDuration, Timestamp};
 use receiver::{Answer, Receiver};
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::config::{Config, parse};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::incident::{AffectedComponent, IncidentStatus};
 use upkeep_domain::maintenance::{Kind, MaintenanceStatus};
+use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_domain::notify::routing::Scope;
 use upkeep_domain::notify::signature;
 use upkeep_engine::clock::{ManualClock, SharedClock};
@@ -231,10 +233,10 @@ async fn follow(store: &Store, config: &Config, now: Timestamp) -> usize {
 async fn monitor_event(store: &Store, id: &str, from: &str, to: &str, at: Timestamp) {
     store
         .record_monitor_events(&[MonitorEvent {
-            monitor_id: id.into(),
+            source: EventSource::parse(id).unwrap(),
             at,
-            from: from.into(),
-            to: to.into(),
+            from: EventState::parse(from).unwrap(),
+            to: EventState::parse(to).unwrap(),
             reason: "connection refused".into(),
         }])
         .await
@@ -759,7 +761,7 @@ async fn monitors_already_down_when_notifications_start_are_alerted() {
         let now = t("2026-05-01T10:00:00Z");
         let row = |id: &str, status: &str| upkeep_store::monitoring::MonitorStateRow {
             monitor_id: id.into(),
-            status: status.into(),
+            status: MonitorStatus::parse(status).unwrap(),
             consecutive_failures: 3,
             consecutive_successes: 0,
             changed_at: now - SignedDuration::from_mins(5),

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use upkeep_domain::availability::Level;
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::config::{Config, TenantSel, parse};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::incident::{AffectedComponent, IncidentStatus};
 use upkeep_domain::maintenance::{Kind, MaintenanceStatus};
 use upkeep_engine::reports::{self, AvailabilityQuery};
@@ -54,10 +55,10 @@ slos:
 
 fn event(id: &str, at: &str, from: &str, to: &str) -> MonitorEvent {
     MonitorEvent {
-        monitor_id: id.into(),
+        source: EventSource::parse(id).unwrap(),
         at: t(at),
-        from: from.into(),
-        to: to.into(),
+        from: EventState::parse(from).unwrap(),
+        to: EventState::parse(to).unwrap(),
         reason: "test".into(),
     }
 }

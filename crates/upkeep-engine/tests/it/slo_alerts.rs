@@ -6,6 +6,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use upkeep_domain::config::parse;
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_engine::slo_alerts::check;
 use upkeep_store::monitoring::MonitorEvent;
 use upkeep_store::testing::databases;
@@ -30,17 +31,17 @@ async fn an_hour_down_fires_the_critical_tier_once_and_clears() {
         .unwrap_or_else(|e| panic!("{:?}", e.0));
     for db in databases("an_hour_down_fires_the_critical_tier_once").await {
         let store = db.store().await;
-        let event = |at: &str, from: &str, to: &str| MonitorEvent {
-            monitor_id: "api-http".into(),
+        let event = |at: &str, from: EventState, to: EventState| MonitorEvent {
+            source: EventSource::Monitor("api-http".into()),
             at: t(at),
-            from: from.into(),
-            to: to.into(),
+            from,
+            to,
             reason: "test".into(),
         };
         store
             .record_monitor_events(&[
-                event("2026-11-20T00:00:00Z", "pending", "up"),
-                event("2026-11-22T09:00:00Z", "up", "down"),
+                event("2026-11-20T00:00:00Z", EventState::Pending, EventState::Up),
+                event("2026-11-22T09:00:00Z", EventState::Up, EventState::Down),
             ])
             .await
             .unwrap();
@@ -49,8 +50,8 @@ async fn an_hour_down_fires_the_critical_tier_once_and_clears() {
         assert!(check(&store, &config, now, false).await.unwrap().is_empty());
         let fired = check(&store, &config, now, true).await.unwrap();
         assert_eq!(fired.len(), 1, "{fired:?}");
-        assert_eq!(fired[0].monitor_id, "slo:api");
-        assert_eq!(fired[0].to, "critical");
+        assert_eq!(fired[0].source, EventSource::Slo("api".into()));
+        assert_eq!(fired[0].to, EventState::Critical);
         assert!(fired[0].reason.contains("14.4×"), "{}", fired[0].reason);
         // The next pass changes nothing.
         let again = check(&store, &config, now + SignedDuration::from_mins(1), true)
@@ -61,14 +62,18 @@ async fn an_hour_down_fires_the_critical_tier_once_and_clears() {
         // ticket tier still sees the hour: 1 h in 24 h is 41.7× the 99.9 % budget rate, and the
         // 2 h short window is clean from 12:00, so at 16:30 nothing fires.
         store
-            .record_monitor_events(&[event("2026-11-22T10:00:00Z", "down", "up")])
+            .record_monitor_events(&[event(
+                "2026-11-22T10:00:00Z",
+                EventState::Down,
+                EventState::Up,
+            )])
             .await
             .unwrap();
         let cleared = check(&store, &config, t("2026-11-22T16:30:00Z"), true)
             .await
             .unwrap();
         assert_eq!(cleared.len(), 1, "{cleared:?}");
-        assert_eq!(cleared[0].from, "critical");
-        assert_eq!(cleared[0].to, "ok");
+        assert_eq!(cleared[0].from, EventState::Critical);
+        assert_eq!(cleared[0].to, EventState::Ok);
     }
 }

@@ -5,6 +5,7 @@
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::maintenance::rules::{
     ChangeRefused, apply_edit, apply_status, maintenance_notice,
 };
@@ -56,7 +57,7 @@ pub(super) fn audit_json(
 fn hold_event(
     before: &MaintenanceRecord,
     after: &MaintenanceRecord,
-) -> Option<(String, String, String, String)> {
+) -> Option<(EventSource, EventState, EventState, String)> {
     let held = |r: &MaintenanceRecord| {
         r.hold_reason
             .as_ref()
@@ -67,14 +68,18 @@ fn hold_event(
     match (held(before), held(after)) {
         (old, Some(reason)) if old.as_ref() != Some(&reason) => Some((
             source,
-            if old.is_some() { "held" } else { "ok" }.to_owned(),
-            "held".to_owned(),
+            if old.is_some() {
+                EventState::Held
+            } else {
+                EventState::Ok
+            },
+            EventState::Held,
             format!("maintenance `{}` is held: {reason}", after.title),
         )),
         (Some(_), None) => Some((
             source,
-            "held".to_owned(),
-            "ok".to_owned(),
+            EventState::Held,
+            EventState::Ok,
             format!(
                 "maintenance `{}` is no longer held ({})",
                 after.title,
@@ -618,13 +623,13 @@ macro_rules! insert_side_effects {
         }
         if let (Ok(()), Some((source, from, to, reason))) = (&result, &side.event) {
             result = sqlx::query(
-                "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) \
+                "INSERT INTO monitor_events (source, at, from_status, to_status, reason) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(source)
+            .bind(source.as_str())
             .bind($at_ms)
-            .bind(from)
-            .bind(to)
+            .bind(from.as_str())
+            .bind(to.as_str())
             .bind(reason)
             .execute($exec)
             .await
@@ -641,11 +646,11 @@ struct SideEffects {
     /// A notice for subscribers.
     notice: Option<(String, Notice)>,
     /// An operator event (`monitor_events`): source, from, to, reason.
-    event: Option<(String, String, String, String)>,
+    event: Option<(EventSource, EventState, EventState, String)>,
 }
 
 /// The `monitor_events` source of a maintenance's pre-flight hold: `preflight:ID`, `held` while
 /// its checks hold the start, `ok` once released. Operator alerts follow it.
-pub fn preflight_source(id: &str) -> String {
-    format!("preflight:{id}")
+pub fn preflight_source(id: &str) -> EventSource {
+    EventSource::Preflight(id.to_owned())
 }

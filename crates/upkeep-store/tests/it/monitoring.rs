@@ -4,11 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use jiff::Timestamp;
+use upkeep_domain::event::{EventSource, EventState};
+use upkeep_domain::monitor_state::MonitorStatus;
+use upkeep_store::StoreError;
 use upkeep_store::monitoring::{
     CheckResult, DAY_MS, HOUR_MS, MINUTE_MS, MonitorEvent, MonitorStateRow, PING_BODY_MAX, Ping,
     PingKind, RollupTotals, rollup_ranges,
 };
-use upkeep_store::testing::databases;
+use upkeep_store::testing::{databases, execute};
 
 /// 2026-03-01T00:00:00Z, a UTC midnight.
 const BASE_MS: i64 = 1_772_323_200_000;
@@ -223,7 +226,7 @@ async fn monitor_states_round_trip_and_upsert() {
         let mut rows: Vec<MonitorStateRow> = (0..300)
             .map(|i| MonitorStateRow {
                 monitor_id: format!("m{i:03}"),
-                status: "pending".into(),
+                status: MonitorStatus::Pending,
                 consecutive_failures: 0,
                 consecutive_successes: 0,
                 changed_at: ms(0),
@@ -234,23 +237,19 @@ async fn monitor_states_round_trip_and_upsert() {
         store.save_monitor_states(&rows).await.unwrap();
         assert_eq!(store.load_monitor_states().await.unwrap(), rows);
 
-        rows[7].status = "down".into();
+        rows[7].status = MonitorStatus::Down;
         rows[7].consecutive_failures = 3;
         rows[7].changed_at = ms(90_000);
         rows[7].last_check_at = Some(ms(90_000));
-        rows[8].status = "paused".into();
+        rows[8].status = MonitorStatus::Paused;
         rows[8].paused = true;
         let mut changed = vec![rows[7].clone(), rows[8].clone()];
         // The last row for a monitor wins.
         let mut stale = rows[8].clone();
-        stale.status = "up".into();
+        stale.status = MonitorStatus::Up;
         changed.insert(0, stale);
         store.save_monitor_states(&changed).await.unwrap();
         assert_eq!(store.load_monitor_states().await.unwrap(), rows);
-
-        let mut bad = rows[0].clone();
-        bad.status = "sideways".into();
-        assert!(store.save_monitor_states(&[bad]).await.is_err());
         store.close().await;
         db.cleanup().await;
     }
@@ -260,30 +259,34 @@ async fn monitor_states_round_trip_and_upsert() {
 async fn monitor_events_list_newest_first_in_recording_order() {
     for db in databases("monitor_events_list_newest_first_in_recording_order").await {
         let store = db.store().await;
-        let event = |monitor: &str, at: i64, from: &str, to: &str| MonitorEvent {
-            monitor_id: monitor.into(),
+        let event = |monitor: &str, at: i64, from: MonitorStatus, to: MonitorStatus| MonitorEvent {
+            source: EventSource::Monitor(monitor.into()),
             at: ms(at),
             from: from.into(),
             to: to.into(),
-            reason: format!("{from} -> {to}"),
+            reason: format!("{} -> {}", from.as_str(), to.as_str()),
         };
+        use MonitorStatus::{Down, Paused, Pending, Up};
         store
             .record_monitor_events(&[
-                event("api", 0, "pending", "up"),
-                event("db", 0, "pending", "up"),
-                event("api", 60_000, "up", "down"),
+                event("api", 0, Pending, Up),
+                event("db", 0, Pending, Up),
+                event("api", 60_000, Up, Down),
             ])
             .await
             .unwrap();
         // Same instant: recording order breaks the tie.
         store
             .record_monitor_events(&[
-                event("api", 120_000, "down", "up"),
-                event("api", 120_000, "up", "paused"),
+                event("api", 120_000, Down, Up),
+                event("api", 120_000, Up, Paused),
             ])
             .await
             .unwrap();
-        let api = store.list_monitor_events(Some("api"), 10).await.unwrap();
+        let api = store
+            .list_monitor_events(Some(&EventSource::Monitor("api".into())), 10)
+            .await
+            .unwrap();
         let seen: Vec<_> = api
             .iter()
             .map(|e| (e.from.as_str(), e.to.as_str()))
@@ -301,7 +304,10 @@ async fn monitor_events_list_newest_first_in_recording_order() {
         assert_eq!(api[2].at, ms(60_000));
         let all = store.list_monitor_events(None, 10).await.unwrap();
         assert_eq!(all.len(), 5);
-        assert!(all.iter().any(|e| e.monitor_id == "db"));
+        assert!(
+            all.iter()
+                .any(|e| e.source == EventSource::Monitor("db".into()))
+        );
         assert_eq!(store.list_monitor_events(None, 2).await.unwrap().len(), 2);
         store.close().await;
         db.cleanup().await;
@@ -551,37 +557,55 @@ async fn a_batch_is_written_whole_or_not_at_all() {
     for db in databases("a_batch_is_written_whole_or_not_at_all").await {
         let store = db.store().await;
         let results = vec![result("api", 1_000, false, 5, 30_000)];
+        let api = EventSource::Monitor("api".into());
         let event = MonitorEvent {
-            monitor_id: "api".into(),
+            source: api.clone(),
             at: ms(1_000),
-            from: "up".into(),
-            to: "down".into(),
+            from: EventState::Up,
+            to: EventState::Down,
             reason: "status 503".into(),
         };
-        let bad_state = MonitorStateRow {
+        let state = MonitorStateRow {
             monitor_id: "api".into(),
-            status: "exploded".into(), // refused by the table's CHECK constraint
+            status: MonitorStatus::Down,
             consecutive_failures: 1,
             consecutive_successes: 0,
             changed_at: ms(1_000),
             last_check_at: Some(ms(1_000)),
             paused: false,
         };
+        // The batch's last write (its event) fails: the results and the state go with it.
+        execute(
+            &store,
+            "ALTER TABLE monitor_events RENAME TO monitor_events_away",
+        )
+        .await
+        .unwrap();
         let refused = store
             .record_batch(
                 &results,
-                std::slice::from_ref(&bad_state),
+                std::slice::from_ref(&state),
                 std::slice::from_ref(&event),
             )
             .await;
+        execute(
+            &store,
+            "ALTER TABLE monitor_events_away RENAME TO monitor_events",
+        )
+        .await
+        .unwrap();
         assert!(refused.is_err(), "{:?}", store.backend());
+        assert!(
+            store.load_monitor_states().await.unwrap().is_empty(),
+            "no state without its event"
+        );
         assert!(
             store.recent_results("api", 10).await.unwrap().is_empty(),
             "no result without its state"
         );
         assert!(
             store
-                .list_monitor_events(Some("api"), 10)
+                .list_monitor_events(Some(&api), 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -595,14 +619,10 @@ async fn a_batch_is_written_whole_or_not_at_all() {
             0
         );
 
-        let good_state = MonitorStateRow {
-            status: "down".into(),
-            ..bad_state
-        };
         store
             .record_batch(
                 &results,
-                std::slice::from_ref(&good_state),
+                std::slice::from_ref(&state),
                 std::slice::from_ref(&event),
             )
             .await
@@ -610,13 +630,16 @@ async fn a_batch_is_written_whole_or_not_at_all() {
         assert_eq!(store.recent_results("api", 10).await.unwrap().len(), 1);
         assert_eq!(
             store
-                .list_monitor_events(Some("api"), 10)
+                .list_monitor_events(Some(&api), 10)
                 .await
                 .unwrap()
                 .len(),
             1
         );
-        assert_eq!(store.load_monitor_states().await.unwrap()[0].status, "down");
+        assert_eq!(
+            store.load_monitor_states().await.unwrap()[0].status,
+            MonitorStatus::Down
+        );
         assert_eq!(
             store
                 .rollup_totals("api", ms(0), ms(120_000))
@@ -663,6 +686,117 @@ async fn totals_of_all_monitors_match_totals_of_each() {
                 assert_eq!(one, expected(&results, monitor, from, to));
             }
         }
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_stored_event_sources_and_states_are_errors_not_panics() {
+    for db in databases("unknown_stored_event_sources_and_states_are_errors").await {
+        let store = db.store().await;
+        let insert = |source: &str, from: &str, to: &str| {
+            format!(
+                "INSERT INTO monitor_events (source, at, from_status, to_status, reason) \
+                 VALUES ('{source}', {}, '{from}', '{to}', 'written by hand')",
+                ms(1_000).as_millisecond()
+            )
+        };
+        let cases = [
+            (
+                insert("alertmanager:abc", "ok", "firing"),
+                "alertmanager:abc",
+            ),
+            (insert("api", "up", "sideways"), "sideways"),
+            // A known state that its source never records.
+            (insert("backup:nightly", "ok", "firing"), "firing"),
+        ];
+        for (sql, named) in cases {
+            execute(&store, "DELETE FROM monitor_events").await.unwrap();
+            execute(&store, &sql).await.unwrap();
+            let errors = [
+                store.list_monitor_events(None, 10).await.err(),
+                store.status_history(ms(0), ms(60_000)).await.err(),
+                store.status_history(ms(60_000), ms(120_000)).await.err(),
+            ];
+            for error in errors {
+                match error {
+                    Some(StoreError::Corrupt(message)) => {
+                        assert!(message.contains(named), "{message}")
+                    }
+                    other => panic!("{named}: expected a corrupt-data error, got {other:?}"),
+                }
+            }
+        }
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn events_written_before_the_source_column_read_back_unchanged() {
+    for db in databases("events_written_before_the_source_column").await {
+        // The event log as upkeep wrote it before its column was named `source`.
+        let old = db.store_at_version(9).await;
+        let rows = [
+            ("api", 1_000, "pending", "up"),
+            ("api", 2_000, "up", "down"),
+            ("rule:High CPU: p99#1", 3_000, "pending", "firing"),
+            ("slo:api", 4_000, "ok", "critical"),
+            ("backup:nightly", 5_000, "unknown", "at_risk"),
+            ("drill:nightly", 6_000, "ok", "overdue"),
+            ("preflight:01JDEMO", 7_000, "ok", "held"),
+        ];
+        for (source, at, from, to) in rows {
+            let sql = format!(
+                "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) \
+                 VALUES ('{source}', {}, '{from}', '{to}', '{from} -> {to}')",
+                ms(at).as_millisecond()
+            );
+            execute(&old, &sql).await.unwrap();
+        }
+        old.close().await;
+
+        let store = db.store().await;
+        // Oldest first. (Not through the followers' settled read: on PostgreSQL that waits for
+        // every transaction of the server, other tests' included.)
+        let mut read = store.list_monitor_events(None, 100).await.unwrap();
+        read.reverse();
+        assert_eq!(read.len(), rows.len());
+        for ((source, at, from, to), event) in rows.iter().zip(&read) {
+            assert_eq!(event.source.as_str(), *source);
+            assert_eq!(event.at, ms(*at));
+            assert_eq!((event.from.as_str(), event.to.as_str()), (*from, *to));
+            assert_eq!(event.reason, format!("{from} -> {to}"));
+        }
+        let rule = EventSource::Rule("High CPU: p99#1".into());
+        assert_eq!(read[2].source, rule);
+        assert_eq!(read[2].to, EventState::Firing);
+        assert_eq!(
+            store.list_monitor_events(Some(&rule), 10).await.unwrap(),
+            vec![read.remove(2)]
+        );
+        let history = store.status_history(ms(2_500), ms(10_000)).await.unwrap();
+        assert_eq!(
+            history.initial.get(&EventSource::Monitor("api".into())),
+            Some(&EventState::Down)
+        );
+        assert_eq!(
+            history.changes[&EventSource::Backup("nightly".into())][0].to,
+            EventState::AtRisk
+        );
+        // New events go to the same log.
+        store
+            .record_monitor_events(&[MonitorEvent {
+                source: EventSource::Monitor("api".into()),
+                at: ms(8_000),
+                from: EventState::Down,
+                to: EventState::Up,
+                reason: "recovered".into(),
+            }])
+            .await
+            .unwrap();
+        assert_eq!(store.list_monitor_events(None, 100).await.unwrap().len(), 8);
         store.close().await;
         db.cleanup().await;
     }

@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use upkeep_domain::config::{Monitor, MonitorKind};
+use upkeep_domain::event::EventSource;
 use upkeep_engine::monitoring::scheduler::{MonitorHandle, MonitorView};
 use upkeep_store::audit::AuditEntry;
 use utoipa::{IntoParams, ToSchema};
@@ -295,14 +296,14 @@ pub async fn events(
     known(&state, &id)?;
     let rows = state
         .store
-        .list_monitor_events(Some(&id), limit(&q)?)
+        .list_monitor_events(Some(&EventSource::Monitor(id)), limit(&q)?)
         .await?;
     Ok(Json(
         rows.into_iter()
             .map(|e| EventView {
                 at: instant(e.at),
-                from: e.from,
-                to: e.to,
+                from: e.from.as_str().to_owned(),
+                to: e.to.as_str().to_owned(),
                 reason: e.reason,
             })
             .collect(),

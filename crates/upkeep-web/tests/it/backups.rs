@@ -10,6 +10,7 @@ use crate::support;
 use jiff::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use upkeep_domain::event::{EventSource, EventState};
 use upkeep_engine::config::{ConfigSource, load};
 
 use support::{TestApp, problem};
@@ -141,16 +142,15 @@ async fn backups_against_rpo_and_drills_against_rto() {
     let events = upkeep_engine::backups::check(&app.store, &config.config, app.now(), true)
         .await
         .unwrap();
-    let ids: Vec<(String, String)> = events
-        .iter()
-        .map(|e| (e.monitor_id.clone(), e.to.clone()))
-        .collect();
+    let ids: Vec<(EventSource, EventState)> =
+        events.iter().map(|e| (e.source.clone(), e.to)).collect();
+    let main_db = || "main-db".to_owned();
     assert!(
-        ids.contains(&("backup:main-db".into(), "breached".into())),
+        ids.contains(&(EventSource::Backup(main_db()), EventState::Breached)),
         "{ids:?}"
     );
     assert!(
-        ids.contains(&("drill:main-db".into(), "overdue".into())),
+        ids.contains(&(EventSource::Drill(main_db()), EventState::Overdue)),
         "{ids:?}"
     );
     let again = upkeep_engine::backups::check(&app.store, &config.config, app.now(), true)
@@ -159,11 +159,11 @@ async fn backups_against_rpo_and_drills_against_rto() {
     assert!(again.is_empty(), "no repeated alerts: {again:?}");
     let stored = app
         .store
-        .list_monitor_events(Some("backup:main-db"), 10)
+        .list_monitor_events(Some(&EventSource::Backup(main_db())), 10)
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].from, "unknown");
+    assert_eq!(stored[0].from, EventState::Unknown);
 
     // A fresh backup: ok again.
     assert_eq!(app.ping("/ping/main-key/0?size=2048").await, StatusCode::OK);
