@@ -21,7 +21,7 @@
 
 use jiff::Timestamp;
 use serde::Serialize;
-use upkeep_domain::notify::Notice;
+use upkeep_domain::notify::{DeliveryState, Notice};
 
 use crate::audit::{AuditEntry, insert_audit};
 use crate::{Store, StoreError, with_pool};
@@ -95,8 +95,7 @@ pub struct DeliveryRecord {
     pub subject: String,
     #[serde(skip)]
     pub content: String,
-    /// `pending`, `sent` or `failed`.
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
@@ -143,6 +142,8 @@ fn delivery_record(row: DeliveryRow) -> Result<DeliveryRecord, StoreError> {
         created,
         sent,
     ) = row;
+    let state = DeliveryState::parse(&state)
+        .ok_or_else(|| StoreError::Corrupt(format!("delivery {id}: unknown state `{state}`")))?;
     Ok(DeliveryRecord {
         id,
         notice_id,
@@ -448,9 +449,13 @@ impl Store {
                             .map(|c| if c.is_control() { ' ' } else { c })
                             .take(1000)
                             .collect();
-                        let state = if retry_at.is_some() { "pending" } else { "failed" };
+                        let state = if retry_at.is_some() {
+                            DeliveryState::Pending
+                        } else {
+                            DeliveryState::Failed
+                        };
                         sqlx::query(failed)
-                            .bind(state)
+                            .bind(state.as_str())
                             .bind(retry_at.map(|t| t.as_millisecond()))
                             .bind(&error)
                             .bind(id)
@@ -505,7 +510,7 @@ impl Store {
     /// Deliveries in `state` (all when `None`), newest first.
     pub async fn list_deliveries(
         &self,
-        state: Option<&str>,
+        state: Option<DeliveryState>,
         limit: u32,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let limit = i64::from(limit);
@@ -515,7 +520,7 @@ impl Store {
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = $1 \
                      ORDER BY seq DESC LIMIT $2"
                 );
-                with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(state).bind(limit).fetch_all(pool).await)?
+                with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(state.as_str()).bind(limit).fetch_all(pool).await)?
             }
             None => {
                 let sql =
@@ -547,7 +552,7 @@ impl Store {
         let Some(before) = self.get_delivery(id).await? else {
             return Ok(RetryOutcome::NotFailed);
         };
-        if before.state != "failed" {
+        if before.state != DeliveryState::Failed {
             return Ok(RetryOutcome::NotFailed);
         }
         if let Some(sub) = before.recipient.strip_prefix("subscriber:")

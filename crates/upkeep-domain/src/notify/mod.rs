@@ -235,3 +235,65 @@ pub struct AlertNotice {
     /// When this notice was made.
     pub at: Timestamp,
 }
+
+/// Where a delivery stands in the outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not sent yet: due at its next attempt.
+    Pending,
+    /// The receiver took it.
+    Sent,
+    /// Given up (a permanent failure, or older than the retry policy allows).
+    Failed,
+}
+
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 3] = [
+        DeliveryState::Pending,
+        DeliveryState::Sent,
+        DeliveryState::Failed,
+    ];
+
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    /// The state stored as `s`, if any.
+    pub fn parse(s: &str) -> Option<DeliveryState> {
+        DeliveryState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn every_delivery_state_reads_back_as_written() {
+        for state in DeliveryState::ALL {
+            assert_eq!(DeliveryState::parse(state.as_str()), Some(state));
+            assert_eq!(
+                serde_json::to_value(state).ok(),
+                Some(serde_json::Value::from(state.as_str()))
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn unknown_delivery_states_are_refused(s in ".{0,10}") {
+            prop_assume!(!["pending", "sent", "failed"].contains(&s.as_str()));
+            prop_assert_eq!(DeliveryState::parse(&s), None);
+        }
+    }
+}

@@ -21,6 +21,7 @@ use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::incident::{AffectedComponent, IncidentStatus};
 use upkeep_domain::maintenance::{Kind, MaintenanceStatus};
 use upkeep_domain::monitor_state::MonitorStatus;
+use upkeep_domain::notify::DeliveryState;
 use upkeep_domain::notify::routing::Scope;
 use upkeep_domain::notify::signature;
 use upkeep_engine::clock::{ManualClock, SharedClock};
@@ -162,7 +163,10 @@ async fn incident_notices_survive_a_flaky_receiver_once_each_and_in_order() {
         }
         drain(&store, &cfg, &clock, Duration::from_secs(120)).await;
 
-        let sent = store.list_deliveries(Some("sent"), 1000).await.unwrap();
+        let sent = store
+            .list_deliveries(Some(DeliveryState::Sent), 1000)
+            .await
+            .unwrap();
         assert_eq!(sent.len(), 20, "one delivery per notice");
         let accepted = rx.accepted();
         let accepted_ids: Vec<String> = accepted
@@ -693,7 +697,7 @@ async fn removed_sources_resolve_and_gone_subscribers_get_nothing() {
         );
         assert!(
             store
-                .list_deliveries(Some("pending"), 10)
+                .list_deliveries(Some(DeliveryState::Pending), 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -829,7 +833,10 @@ async fn many_subscribers_are_fanned_out_in_chunks_and_a_cut_fan_out_resumes() {
         // Resumed: every subscriber once, the first hundred keep their delivery ids.
         fan_out_once(&store, &cfg, now).await.unwrap();
         assert!(store.unfanned_notices(10).await.unwrap().is_empty());
-        let all = store.list_deliveries(Some("pending"), 5_000).await.unwrap();
+        let all = store
+            .list_deliveries(Some(DeliveryState::Pending), 5_000)
+            .await
+            .unwrap();
         assert_eq!(all.len(), 1_100);
         let recipients: HashSet<&str> = all.iter().map(|d| d.recipient.as_str()).collect();
         assert_eq!(recipients.len(), 1_100);

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use upkeep_domain::notify::DeliveryState;
 use upkeep_store::alerts::AlertStateRecord;
 use upkeep_store::outbox::{DeliveryRecord, RetryOutcome, redact_destination};
 use utoipa::{IntoParams, ToSchema};
@@ -59,7 +60,7 @@ impl From<DeliveryRecord> for DeliveryView {
             recipient: d.recipient,
             channel: d.channel,
             destination: redact_destination(&d.destination),
-            state: d.state,
+            state: d.state.as_str().to_owned(),
             attempts: d.attempts,
             next_attempt_at: instant(d.next_attempt_at),
             last_error: d.last_error,
@@ -140,10 +141,10 @@ pub async fn deliveries(
     _: Auth<Viewer>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> Result<Json<Vec<DeliveryView>>, Problem> {
-    let wanted = match q.state.as_deref() {
+    let wanted = match q.state.as_deref().map(|s| (s, DeliveryState::parse(s))) {
         None => None,
-        Some(s @ ("pending" | "sent" | "failed")) => Some(s),
-        Some(other) => {
+        Some((_, Some(state))) => Some(state),
+        Some((other, None)) => {
             return Err(Problem::bad_request(format!(
                 "unknown state `{}`: expected pending, sent or failed",
                 other.chars().take(50).collect::<String>()

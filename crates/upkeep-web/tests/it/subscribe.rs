@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use jiff::{Timestamp, ToSpan};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
+use upkeep_domain::notify::DeliveryState;
 use upkeep_domain::notify::routing::Scope;
 use upkeep_engine::notify::links;
 use upkeep_store::subscribers::SubscribeOutcome;
@@ -88,7 +89,7 @@ impl TestApp {
     /// Pending confirmation mails.
     async fn confirmations(&self) -> Vec<upkeep_store::outbox::DeliveryRecord> {
         self.store
-            .list_deliveries(Some("pending"), 1000)
+            .list_deliveries(Some(DeliveryState::Pending), 1000)
             .await
             .unwrap()
             .into_iter()
