@@ -470,10 +470,10 @@ async fn an_event_committed_late_is_not_skipped() {
         let follower = follow(&store, &config, true);
         let now = Timestamp::now();
         let late = MonitorEvent {
-            monitor_id: "web-home".into(),
+            source: EventSource::Monitor("web-home".into()),
             at: now,
-            from: "up".into(),
-            to: "down".into(),
+            from: EventState::Up,
+            to: EventState::Down,
             reason: "test: up -> down".into(),
         };
         let open = OpenEventWrite::begin(&store, &[late]).await;

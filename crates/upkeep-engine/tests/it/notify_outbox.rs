@@ -576,10 +576,10 @@ async fn the_alert_follower_skips_nothing_when_writers_commit_out_of_order() {
         follow(&store, &cfg, start).await;
         let at = start + SignedDuration::from_secs(10);
         let event = |id: &str| MonitorEvent {
-            monitor_id: id.into(),
+            source: EventSource::Monitor(id.into()),
             at,
-            from: "up".into(),
-            to: "down".into(),
+            from: EventState::Up,
+            to: EventState::Down,
             reason: "connection refused".into(),
         };
         let mut read = 0;
