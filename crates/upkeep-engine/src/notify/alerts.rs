@@ -53,26 +53,27 @@ pub fn alert_change_of(
         let firing = severity.map(|s| fire(format!("{key}#{}", s.as_str()), s, component, what));
         Some((keys, firing))
     };
-    match &event.source {
-        EventSource::Rule(name) => {
-            if event.to == EventState::Firing {
-                let rule = config.rules.iter().find(|r| r.name == *name)?;
-                let summary = format!("alert rule `{name}` is firing on {}", rule.component);
-                Some((
-                    Vec::new(),
-                    Some(fire(
-                        key.clone(),
-                        rule.severity,
-                        Some(rule.component.clone()),
-                        summary,
-                    )),
-                ))
-            } else if event.from == EventState::Firing {
-                Some((vec![key.clone()], None))
-            } else {
-                None
-            }
+    // Sources that are on or off (a rule firing, a monitor down): entering the state fires
+    // (when the source is still configured), leaving it resolves, other changes mean nothing.
+    let switch = |on: EventState, what: &dyn Fn() -> Option<(Severity, String, String)>| {
+        if event.to == on {
+            let (severity, component, summary) = what()?;
+            Some((
+                Vec::new(),
+                Some(fire(key.clone(), severity, Some(component), summary)),
+            ))
+        } else if event.from == on {
+            Some((vec![key.clone()], None))
+        } else {
+            None
         }
+    };
+    match &event.source {
+        EventSource::Rule(name) => switch(EventState::Firing, &|| {
+            let rule = config.rules.iter().find(|r| r.name == *name)?;
+            let summary = format!("alert rule `{name}` is firing on {}", rule.component);
+            Some((rule.severity, rule.component.clone(), summary))
+        }),
         EventSource::Preflight(mid) => match event.to {
             EventState::Held => Some((
                 Vec::new(),
@@ -109,25 +110,11 @@ pub fn alert_change_of(
             let what = format!("recovery drill of backup set `{set}` is overdue");
             leveled(severity, what, None)
         }
-        EventSource::Monitor(id) => {
-            if event.to == EventState::Down {
-                let m = config.monitors.get(id)?;
-                let summary = format!("monitor `{id}` is down ({})", m.component);
-                Some((
-                    Vec::new(),
-                    Some(fire(
-                        key.clone(),
-                        m.severity,
-                        Some(m.component.clone()),
-                        summary,
-                    )),
-                ))
-            } else if event.from == EventState::Down {
-                Some((vec![key.clone()], None))
-            } else {
-                None
-            }
-        }
+        EventSource::Monitor(id) => switch(EventState::Down, &|| {
+            let m = config.monitors.get(id)?;
+            let summary = format!("monitor `{id}` is down ({})", m.component);
+            Some((m.severity, m.component.clone(), summary))
+        }),
     }
 }
 
