@@ -41,4 +41,4 @@ pub use record::{
     MaintenanceEdit, MaintenanceRecord, MaintenanceUpdateRecord, NewMaintenance, checks_str,
     tenants_json,
 };
-pub use slots::{Slot, SlotsError, TenantInput, plan_slots};
+pub use slots::{Slot, SlotsError, TenantInput, plan_most, plan_slots};

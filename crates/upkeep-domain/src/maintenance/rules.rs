@@ -17,7 +17,7 @@ use std::fmt;
 use jiff::Timestamp;
 
 use super::record::{MaintenanceEdit, MaintenanceRecord, NewMaintenance};
-use super::{MaintenanceStatus, Slot, SlotsError, TenantInput, plan_slots};
+use super::{MaintenanceStatus, Slot, SlotsError, TenantInput, plan_most, plan_slots};
 use crate::config::{Config, TenantSel};
 use crate::duration::format_duration;
 use crate::notify::{MaintenanceEvent, MaintenanceNotice, Notice};
@@ -440,6 +440,7 @@ pub fn slots_violation(
         &inputs,
         policy.tenant_slot,
         policy.outside_business_hours,
+        &[],
     ) {
         Ok(_) => Ok(None),
         Err(SlotsError::DoesNotFit { tenants }) => {
@@ -460,9 +461,8 @@ pub fn slots_violation(
     }
 }
 
-/// The slots of the tenants that fit in `[start, end)` (each as it would be planned without
-/// those that do not) and the ids of those that do not, for showing a plan an admin forced
-/// past. An impossible plan (a zero slot length, a tenant listed twice) is an error.
+/// The slots of the most tenants that fit in `[start, end)` and the ids of the fewest that do
+/// not ([`plan_most`]), for showing a plan an admin forced past. An impossible plan (a zero slot length, a tenant listed twice) is an error.
 pub fn plan_fitting(
     config: &Config,
     start: Timestamp,
@@ -470,25 +470,12 @@ pub fn plan_fitting(
     inputs: &[TenantInput],
 ) -> Result<(Vec<Slot>, Vec<String>), SlotsError> {
     let policy = &config.maintenance.policy;
-    let plan = |inputs: &[TenantInput]| {
-        plan_slots(
-            start,
-            end,
-            inputs,
-            policy.tenant_slot,
-            policy.outside_business_hours,
-        )
-    };
-    match plan(inputs) {
-        Ok(placed) => Ok((placed, Vec::new())),
-        Err(SlotsError::DoesNotFit { tenants }) => {
-            let fitting: Vec<TenantInput> = inputs
-                .iter()
-                .filter(|i| !tenants.contains(&i.id))
-                .cloned()
-                .collect();
-            Ok((plan(&fitting)?, tenants))
-        }
-        Err(other) => Err(other),
-    }
+    plan_most(
+        start,
+        end,
+        inputs,
+        policy.tenant_slot,
+        policy.outside_business_hours,
+        &[],
+    )
 }

@@ -332,6 +332,7 @@ async fn a_tenants_calendar_shows_its_own_slot() {
         &inputs,
         Duration::from_secs(900),
         true,
+        &[],
     )
     .unwrap();
     for (tenant, zone) in [("alpha", "Europe/Rome"), ("beta", "America/New_York")] {

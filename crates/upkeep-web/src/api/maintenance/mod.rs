@@ -11,9 +11,9 @@
 //! Tenant slots (`docs/decisions.md#maintenance`): scheduling, and any change of a maintenance's times
 //! or tenants, plans one `tenant_slot` per covered tenant with
 //! [`upkeep_domain::maintenance::plan_slots`] (outside each tenant's business hours, in its
-//! region's zone, when the policy says so). A window that cannot hold them all is a 422
-//! (`urn:upkeep:problem:tenant-slots`) naming every tenant that does not fit, also listed by id
-//! in `tenants_not_fitting`; an admin's `force` accepts it and the audit log records it.
+//! region's zone, when the policy says so). A window that no arrangement of slots can hold them
+//! all in is a 422 (`urn:upkeep:problem:tenant-slots`) naming the fewest tenants that cannot
+//! fit, also listed by id in `tenants_not_fitting`; an admin's `force` accepts it and the audit log records it.
 //! `GET .../{id}/slots` shows the plan.
 //!
 //! `POST .../{id}/start` starts a scheduled maintenance by hand now. When pre-flight checks hold
