@@ -1,11 +1,13 @@
 //! upkeep's background side: the clock, the live configuration and its reloads, the supervisor
-//! that starts and stops background tasks, and leases that let replicas share work.
+//! that starts, restarts and stops background tasks, and leases that let replicas share work.
 //!
-//! Later engines live here as modules of their own, each started by the supervisor: the probe
-//! scheduler (`monitoring`), the maintenance scheduler (`maintenance`), the outbox worker
-//! (`notify`) and the continuity jobs (`continuity`). Each takes the current instant from a
-//! [`clock::Clock`] and the configuration from a [`config::ConfigHandle`], and asks a
-//! [`lease::LeaseKeeper`] before doing work that must run once across replicas.
+//! [`runtime::Engine::start`] boots the whole graph (`upkeep serve` and the tests use it): the
+//! probe scheduler (`monitoring`), the maintenance engine (`maintenance`), the notification
+//! pipeline (`notify`), automatic incidents, backups, SLO alerts and the self-backup. Each takes
+//! the current instant from a [`clock::Clock`] and the configuration from a
+//! [`config::ConfigHandle`]; periodic work runs on [`periodic::Periodic`] (gated by the leader
+//! lease where it must run once across replicas), and the followers of the operator event log
+//! read it through [`follower::EventFollower`].
 //!
 //! [`service`] holds the application's use cases (scheduling a maintenance, starting it, ...),
 //! called alike by the admin API and the command line.
@@ -23,6 +25,7 @@ pub mod monitoring;
 pub mod notify;
 pub mod periodic;
 pub mod reports;
+pub mod runtime;
 pub mod self_backup;
 pub mod service;
 pub mod slo_alerts;

@@ -69,6 +69,13 @@ pub const CATALOGUE: &[Metric] = &[
         None,
         "Configuration reloads, by outcome (applied, unchanged, rejected)",
     ),
+    // Background tasks.
+    metric(
+        "upkeep_task_failures_total",
+        Kind::Counter,
+        None,
+        "Background tasks that ended before shutdown or panicked, by task",
+    ),
     // Probes and monitors.
     metric(
         "upkeep_probes_total",

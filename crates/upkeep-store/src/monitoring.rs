@@ -407,6 +407,7 @@ macro_rules! write_events {
         result
     }};
 }
+#[cfg(feature = "testing")]
 pub(crate) use write_events;
 
 impl Store {

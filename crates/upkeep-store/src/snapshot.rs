@@ -21,8 +21,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use crate::{Pool, Store, StoreError};
 
-/// The lease held by the server that runs the background engines.
-pub const MONITORING_LEASE: &str = "monitoring";
+/// The lease held by the server that does the work done once across replicas (probing, rules,
+/// incidents, maintenance, alerts, notifications; see `upkeep_engine::runtime`). A restore
+/// refuses to run while a server holds it.
+pub const LEADER_LEASE: &str = "leader";
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
@@ -120,7 +122,7 @@ impl Store {
             }
         }
         let lease_holder = if has_table("leases").await? {
-            self.lease_holder(MONITORING_LEASE, now).await?
+            self.lease_holder(LEADER_LEASE, now).await?
         } else {
             None
         };

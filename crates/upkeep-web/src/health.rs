@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers), `/readyz` (the database answers and is migrated) and
+//! `/healthz` (the process answers), `/readyz` (the database answers and is migrated, and no
+//! background task is down) and
 //! `/metrics` (Prometheus text format).
 
 use axum::extract::State;
@@ -15,7 +16,20 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.readiness().await {
-        Readiness::Ready => "ready\n".into_response(),
+        Readiness::Ready => match state.health.as_ref().map(|h| h.down()) {
+            Some(down) if !down.is_empty() => {
+                let names: Vec<&str> = down.iter().map(|(name, _)| *name).collect();
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "background tasks down: {}; see the server log",
+                        names.join(", ")
+                    ),
+                )
+                .into_response()
+            }
+            _ => "ready\n".into_response(),
+        },
         Readiness::Unreachable(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
             Problem::new(

@@ -7,6 +7,7 @@ use upkeep_engine::config::ConfigHandle;
 use upkeep_engine::monitoring::pings::PingWriter;
 use upkeep_engine::monitoring::rules::RuleHandle;
 use upkeep_engine::monitoring::scheduler::MonitorHandle;
+use upkeep_engine::supervisor::Health;
 use upkeep_store::Store;
 
 use crate::rate_limit::RateLimiter;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub subscribe_limiter: Arc<crate::subscribe::SubscribeLimiter>,
     /// The key of unsubscribe links, read from the store on first use.
     pub link_key: crate::subscribe::LinkKeyCache,
+    /// Which background tasks are down, when the engine runs in this process (`/readyz`).
+    pub health: Option<Health>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             status: Default::default(),
             subscribe_limiter: Default::default(),
             link_key: Default::default(),
+            health: None,
         }
     }
 
@@ -62,6 +66,12 @@ impl AppState {
     /// The same state with the probe scheduler's handle.
     pub fn with_monitors(mut self, monitors: MonitorHandle) -> Self {
         self.monitors = Some(monitors);
+        self
+    }
+
+    /// The same state with the engine's view of its background tasks.
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = Some(health);
         self
     }
 

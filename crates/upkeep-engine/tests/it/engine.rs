@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -12,6 +12,7 @@ use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_engine::clock::{SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, ReloadError, load};
 use upkeep_engine::lease::{LeaseKeeper, LeaseSettings};
+use upkeep_engine::runtime::{Engine, EngineSettings};
 use upkeep_engine::supervisor::Supervisor;
 use upkeep_store::testing::databases;
 
@@ -101,6 +102,80 @@ async fn shutdown_waits_for_tasks_and_reports_stragglers() {
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
     assert!(!stubborn.shutdown(Duration::from_millis(100)).await);
+}
+
+#[tokio::test]
+async fn a_task_that_panics_is_reported_down_and_restarted() {
+    let supervisor = Supervisor::new();
+    let health = supervisor.health();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (counter, token) = (runs.clone(), supervisor.token());
+    supervisor.spawn_restarting("flaky", move || {
+        let run = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let token = token.clone();
+        async move {
+            assert!(run > 1, "the first run of flaky fails");
+            token.cancelled().await;
+        }
+    });
+    wait_until("the panic reported", || !health.all_up()).await;
+    let down = health.down();
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert_eq!(down[0].0, "flaky");
+    assert!(
+        down[0].1.contains("the first run of flaky fails"),
+        "{down:?}"
+    );
+    // Restarted after the first backoff (1 s), and up again.
+    wait_until("the restart", || {
+        runs.load(Ordering::SeqCst) == 2 && health.all_up()
+    })
+    .await;
+
+    // A task that cannot be rebuilt and ends early stays down.
+    supervisor.spawn("once", async {});
+    wait_until("the early end reported", || !health.all_up()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(health.down().len(), 1);
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "a healthy task is left alone"
+    );
+    assert!(supervisor.shutdown(Duration::from_secs(2)).await);
+    assert_eq!(health.down().len(), 1, "shutting down is not a failure");
+}
+
+/// `upkeep serve`'s background graph, booted as the server boots it: every task runs, the
+/// replica takes the leader lease, and everything stops within the grace period.
+#[tokio::test]
+async fn the_engine_starts_every_task_and_stops_cleanly() {
+    for db in databases("the_engine_starts_every_task_and_stops_cleanly").await {
+        let store = db.store().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upkeep.yaml");
+        let text = "page: { name: One, url: \"http://127.0.0.1:8080\", timezone: UTC }\n";
+        std::fs::write(&path, text).unwrap();
+        let now = jiff::Timestamp::now();
+        let config = ConfigHandle::new(load(&ConfigSource::File(path), now).unwrap());
+        let clock: SharedClock = Arc::new(SystemClock);
+        let engine = Engine::start(
+            store.clone(),
+            config,
+            clock,
+            db.url.clone(),
+            EngineSettings::default(),
+        )
+        .await
+        .unwrap();
+        wait_until("the leader lease", || engine.lease.is_held()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(engine.health.all_up(), "{:?}", engine.health.down());
+        assert!(engine.shutdown(Duration::from_secs(5)).await);
+        assert!(engine.health.all_up(), "{:?}", engine.health.down());
+        store.close().await;
+        db.cleanup().await;
+    }
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use upkeep_domain::role::Role;
 use upkeep_store::snapshot::{
-    MONITORING_LEASE, install_sqlite_file, is_sqlite_file, sqlite_path, verify_sqlite_snapshot,
+    LEADER_LEASE, install_sqlite_file, is_sqlite_file, sqlite_path, verify_sqlite_snapshot,
 };
 use upkeep_store::testing::{TestDatabase, databases};
 use upkeep_store::{ConnectOptions, Store};
@@ -29,7 +29,7 @@ async fn live_state_sees_data_and_a_running_server() {
             .unwrap();
         assert!(
             store
-                .try_acquire_lease(MONITORING_LEASE, "replica-1", Duration::from_secs(15), now)
+                .try_acquire_lease(LEADER_LEASE, "replica-1", Duration::from_secs(15), now)
                 .await
                 .unwrap()
         );

@@ -55,6 +55,42 @@ async fn health_readiness_and_metrics_answer() {
 }
 
 #[tokio::test]
+async fn readiness_fails_while_a_background_task_is_down() {
+    let supervisor = upkeep_engine::supervisor::Supervisor::new();
+    let app = TestApp::builder(BASE_CONFIG)
+        .health(supervisor.health())
+        .start()
+        .await;
+    let token = supervisor.token();
+    supervisor.spawn("steady", async move { token.cancelled().await });
+    let r = app.get("/readyz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // A task that cannot be rebuilt ends before shutdown: down until the process stops.
+    supervisor.spawn("doomed", async {});
+    let mut status = StatusCode::OK;
+    for _ in 0..200 {
+        status = app.get("/readyz", None).await.status();
+        if status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let body = problem(
+        app.get("/readyz", None).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("doomed") && !detail.contains("steady"),
+        "{body}"
+    );
+    supervisor.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let app = TestApp::start(BASE_CONFIG).await;
     app.store.close().await;

@@ -17,6 +17,7 @@ use upkeep_domain::role::Role;
 use upkeep_engine::clock::{Clock, ManualClock, SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
 use upkeep_engine::monitoring::pings::PingWriter;
+use upkeep_engine::supervisor::Health;
 use upkeep_store::Store;
 use upkeep_store::testing::TestDatabase;
 use upkeep_web::state::AppState;
@@ -44,6 +45,7 @@ pub struct TestAppBuilder {
     clock: Option<Timestamp>,
     pings: bool,
     header_timeout: Duration,
+    health: Option<Health>,
 }
 
 impl TestAppBuilder {
@@ -57,6 +59,12 @@ impl TestAppBuilder {
     /// Runs the real ping writer (group commit); without it pings are refused with 503.
     pub fn pings(mut self) -> Self {
         self.pings = true;
+        self
+    }
+
+    /// Reports the background tasks of `health` on `/readyz`, as a server with its engine does.
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(health);
         self
     }
 
@@ -107,6 +115,9 @@ impl TestAppBuilder {
         );
         let stop = CancellationToken::new();
         let mut state = AppState::new(store.clone(), ConfigHandle::new(loaded), clock);
+        if let Some(health) = self.health {
+            state = state.with_health(health);
+        }
         let mut writer = None;
         if self.pings {
             let (pings, task) = PingWriter::start(store.clone(), stop.clone());
@@ -148,6 +159,7 @@ impl TestApp {
             clock: None,
             pings: false,
             header_timeout: upkeep_web::HEADER_READ_TIMEOUT,
+            health: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `upkeep serve`: the server. Start-up order: configuration (refuse to start on any problem),
-//! database and migrations, listener, background tasks; shutdown in reverse, each step bounded
-//! by the configured grace period.
+//! database and migrations, listener, background tasks (the engine, started as one graph by
+//! `upkeep_engine::runtime`); shutdown in reverse, each step bounded by the configured grace
+//! period.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,10 +11,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use upkeep_engine::clock::{SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, ReloadError, load};
-use upkeep_engine::lease::{LeaseKeeper, LeaseSettings};
-use upkeep_engine::monitoring::probe::Prober;
-use upkeep_engine::monitoring::scheduler::{self, SchedulerSettings};
-use upkeep_engine::supervisor::Supervisor;
+use upkeep_engine::runtime::{Engine, EngineSettings};
 use upkeep_store::Store;
 use upkeep_web::state::AppState;
 
@@ -51,7 +49,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
 
-    let supervisor = Supervisor::new();
+    let engine = Engine::start(
+        store.clone(),
+        config.clone(),
+        clock.clone(),
+        args.db.database.clone(),
+        EngineSettings::default(),
+    )
+    .await?;
+    let supervisor = engine.supervisor.clone();
     supervisor.spawn(
         "config-reload-on-sighup",
         reload_on_sighup(
@@ -63,190 +69,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
     );
 
-    // One replica at a time probes, judges pushes and evaluates rules; the others stand by and
-    // take over within one lease period if it dies.
-    let holder = format!("{}-{}", upkeep_store::ids::new_id(), std::process::id());
-    let (monitoring_lease, lease_task) = LeaseKeeper::start(
-        store.clone(),
-        clock.clone(),
-        "monitoring".into(),
-        holder,
-        LeaseSettings::default(),
-        supervisor.token(),
-    );
-    supervisor.spawn("monitoring-lease", lease_task);
-
-    let prober = Prober::new().context("setting up the probes")?;
-    // Maintenance with `checks: skip` tells the scheduler which components not to probe.
-    let skip = upkeep_engine::maintenance::SkipList::default();
-    let settings = SchedulerSettings {
-        max_concurrent: config.current().config.monitoring.max_concurrent,
-        skip: skip.clone(),
-        ..SchedulerSettings::default()
-    };
-    let (monitors, scheduler) = scheduler::start(
-        store.clone(),
-        config.subscribe(),
-        clock.clone(),
-        prober,
-        settings,
-        monitoring_lease.watch(),
-        supervisor.token(),
-    )
-    .await
-    .context("starting the probe scheduler")?;
-    supervisor.spawn("probe-scheduler", scheduler);
-    let scrape_client = reqwest::Client::builder()
-        .user_agent(concat!("upkeep/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("setting up the metrics scraper")?;
-    let (rules, rule_engine) = upkeep_engine::monitoring::rules::start(
-        store.clone(),
-        config.subscribe(),
-        clock.clone(),
-        scrape_client,
-        monitoring_lease.watch(),
-        supervisor.token(),
-    );
-    supervisor.spawn("alert-rules", rule_engine);
-    // Incidents opened and resolved from monitor and rule transitions, by the lease holder only.
-    supervisor.spawn(
-        "auto-incidents",
-        upkeep_engine::incidents::run(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            upkeep_engine::incidents::AutoIncidentSettings::default(),
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    // Maintenance windows: materialised, started and ended at their instants, by the lease
-    // holder only (each status change is also a conditional update, so it happens once).
-    supervisor.spawn(
-        "maintenance",
-        upkeep_engine::maintenance::run(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            upkeep_engine::maintenance::MaintenanceSettings {
-                skip,
-                ..Default::default()
-            },
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    // Backup sets against their RPO and drill cadence: gauges everywhere, alerts by the holder.
-    supervisor.spawn(
-        "backups",
-        upkeep_engine::backups::run(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            upkeep_engine::backups::BackupWatchSettings::default(),
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    // SLO burn-rate alerts: gauges everywhere, alerts by the lease holder.
-    supervisor.spawn(
-        "slo-alerts",
-        upkeep_engine::slo_alerts::run(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            upkeep_engine::slo_alerts::EVERY,
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    // Scheduled backups of upkeep's own database (`self_backup:`), by the lease holder only.
-    supervisor.spawn(
-        "self-backup",
-        upkeep_engine::self_backup::run(
-            store.clone(),
-            args.db.database.clone(),
-            config.subscribe(),
-            clock.clone(),
-            upkeep_engine::self_backup::SelfBackupSettings::default(),
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    // Notifications: notices fanned out into deliveries, operator events into alerts, reminders
-    // and re-notification by the lease holder; deliveries sent by every replica (claimed rows
-    // keep them apart).
-    supervisor.spawn(
-        "notify-fan-out",
-        upkeep_engine::notify::fan_out(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    supervisor.spawn(
-        "notify-alerts",
-        upkeep_engine::notify::follow_alerts(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    supervisor.spawn(
-        "notify-timers",
-        upkeep_engine::notify::timers(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    supervisor.spawn(
-        "notify-prune",
-        upkeep_engine::notify::prune(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            monitoring_lease.watch(),
-            supervisor.token(),
-        ),
-    );
-    supervisor.spawn(
-        "notify-deliver",
-        upkeep_engine::notify::deliver(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            upkeep_engine::notify::DeliverySettings::default(),
-            supervisor.token(),
-        ),
-    );
-    supervisor.spawn(
-        "prune-results",
-        scheduler::prune_results(
-            store.clone(),
-            config.subscribe(),
-            clock.clone(),
-            supervisor.token(),
-        ),
-    );
-
-    // Pings are acknowledged once committed; the writer drains its queue when stopped, which
-    // happens after the HTTP server has finished the requests in flight.
-    let (pings, ping_writer) =
-        upkeep_engine::monitoring::pings::PingWriter::start(store.clone(), supervisor.token());
-    supervisor.spawn("ping-writer", ping_writer);
-
     let state = AppState::new(store.clone(), config, clock)
-        .with_monitors(monitors)
-        .with_rules(rules)
-        .with_pings(pings);
+        .with_monitors(engine.monitors)
+        .with_rules(engine.rules)
+        .with_pings(engine.pings)
+        .with_health(engine.health);
     let stopping = CancellationToken::new();
     tracing::info!(
         address = %addr,
