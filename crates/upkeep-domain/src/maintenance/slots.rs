@@ -403,21 +403,13 @@ impl Search<'_> {
             return greedy;
         }
         // The canaries first, in their order, when the rest still fits behind them.
-        let mut prefix = Vec::new();
-        let mut cursor = window_start;
-        for rank in 0..canaries {
-            let Some(group) = self.groups.iter().position(|g| g.members.contains(&rank)) else {
-                continue;
-            };
-            let Some(start) = self.groups[group].next_start(cursor) else {
-                continue;
-            };
-            let Ok(end) = start.checked_add(self.length) else {
-                continue;
-            };
-            used[group] += 1;
-            prefix.push(group);
-            cursor = end;
+        let canary_groups = (0..canaries)
+            .filter_map(|rank| self.groups.iter().position(|g| g.members.contains(&rank)));
+        let laid = self.lay_out(window_start, canary_groups);
+        let cursor = laid.last().map_or(window_start, |(_, _, end)| *end);
+        let prefix: Vec<usize> = laid.into_iter().map(|(group, ..)| group).collect();
+        for group in &prefix {
+            used[*group] += 1;
         }
         let rest = most.saturating_sub(prefix.len());
         let sequence = if !prefix.is_empty() && self.reach(cursor, &mut used, rest) {
@@ -428,17 +420,28 @@ impl Search<'_> {
             used.iter_mut().for_each(|u| *u = 0);
             self.witness(window_start, &mut used, most)
         };
-        // Each at its earliest start after the previous slot.
-        let mut cursor = window_start;
-        let mut placed = Vec::with_capacity(sequence.len());
+        self.lay_out(window_start, sequence)
+            .into_iter()
+            .map(|(group, start, _)| (group, start))
+            .collect()
+    }
+
+    /// Each group of `sequence` in turn at its earliest start after the previous slot, from
+    /// `cursor` on; a group that does not fit is skipped. With the end of each slot.
+    fn lay_out(
+        &self,
+        mut cursor: Timestamp,
+        sequence: impl IntoIterator<Item = usize>,
+    ) -> Vec<(usize, Timestamp, Timestamp)> {
+        let mut placed = Vec::new();
         for group in sequence {
             let Some(start) = self.groups[group].next_start(cursor) else {
-                break;
+                continue;
             };
             let Ok(end) = start.checked_add(self.length) else {
-                break;
+                continue;
             };
-            placed.push((group, start));
+            placed.push((group, start, end));
             cursor = end;
         }
         placed
@@ -483,19 +486,10 @@ impl Search<'_> {
             .flat_map(|(index, group)| group.members.iter().map(move |m| (*m, index)))
             .collect();
         members.sort_unstable();
-        let mut cursor = window_start;
-        let mut sequence = Vec::new();
-        for (_, group) in members {
-            let Some(start) = self.groups[group].next_start(cursor) else {
-                continue;
-            };
-            let Ok(end) = start.checked_add(self.length) else {
-                continue;
-            };
-            sequence.push((group, start));
-            cursor = end;
-        }
-        sequence
+        self.lay_out(window_start, members.into_iter().map(|(_, group)| group))
+            .into_iter()
+            .map(|(group, start, _)| (group, start))
+            .collect()
     }
 
     /// The groups that can take the next slot from `cursor`, with its start and end, in the
