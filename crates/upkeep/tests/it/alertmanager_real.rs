@@ -14,19 +14,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Server, admin_token};
+use support::{Server, Workspace, admin_token, page_config};
 
 const ALERTMANAGER: &str = "prometheus-alertmanager";
 
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 components:
   api: { name: Public API }
   web: { name: Website }
-"#;
+"#
+);
 
 /// A running Alertmanager, killed on drop.
 struct Alertmanager {
@@ -197,15 +195,12 @@ fn a_real_alertmanager_opens_and_resolves_an_automatic_incident() {
     if upkeep_store::testing::peer::alertmanager().is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let token = admin_token(&db);
-    let server = Server::start(&["--config", config.to_str().unwrap()], &db);
+    let ws = Workspace::with_config(CONFIG);
+    let token = admin_token(&ws.db);
+    let server = Server::start(&["--config", &ws.config], &ws.db);
     assert!(incidents(&server, &token).is_empty());
 
-    let am = Alertmanager::start(dir.path(), &server.addr, &token);
+    let am = Alertmanager::start(ws.path(), &server.addr, &token);
 
     // The alert fires: Alertmanager notifies upkeep after group_wait (0 s).
     let now = jiff::Timestamp::now();

@@ -9,27 +9,14 @@ use crate::support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{Server, admin_token, text, upkeep};
+use support::{Server, Workspace, admin_token, ok, page_config, text, upkeep};
 
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 components:
   api: { name: Public API }
-"#;
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+"#
+);
 
 fn refused(out: Output) -> String {
     assert_eq!(
@@ -73,27 +60,24 @@ fn assert_serves(server: &Server, token: &str, incident: &str) {
 
 #[test]
 fn sqlite_backup_while_serving_restores_into_a_new_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let config = config.to_str().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let ws = Workspace::with_config(CONFIG);
+    let (config, db) = (ws.config.as_str(), ws.db.as_str());
 
-    let server = Server::start(&["--config", config], &db);
-    let token = admin_token(&db);
-    let incident = open_incident(&db);
+    let server = Server::start(&["--config", config], db);
+    let token = admin_token(db);
+    let incident = open_incident(db);
     assert_serves(&server, &token, &incident);
 
     // An online copy while the server runs.
-    let out_file = dir.path().join("upkeep-backup.db");
+    let out_file = ws.path().join("upkeep-backup.db");
     let out = out_file.to_str().unwrap();
-    let printed = ok(upkeep(&["backup", "--out", out, "--database", &db]));
+    let printed = ok(upkeep(&["backup", "--out", out, "--database", db]));
     assert!(
         printed.contains(&format!("wrote {out} (SQLite copy, ")) && printed.contains(" bytes) in "),
         "{printed}"
     );
     assert!(std::fs::metadata(&out_file).unwrap().len() > 0);
-    let err = refused(upkeep(&["backup", "--out", out, "--database", &db]));
+    let err = refused(upkeep(&["backup", "--out", out, "--database", db]));
     assert!(
         err.contains("already exists") && err.contains("--force"),
         "{err}"
@@ -104,17 +88,17 @@ fn sqlite_backup_while_serving_restores_into_a_new_database() {
         out,
         "--force",
         "--database",
-        &db,
+        db,
     ]));
     let err = refused(upkeep(&[
         "backup",
         "--out",
         out,
         "--database",
-        &format!("sqlite://{}", dir.path().join("nothing.db").display()),
+        &ws.sqlite("nothing.db"),
     ]));
     assert!(err.contains("there is no database at"), "{err}");
-    assert!(!dir.path().join("nothing.db").exists());
+    assert!(!ws.path().join("nothing.db").exists());
 
     // Restoring under the running server is refused, even with --force.
     for force in [false, true] {
@@ -131,16 +115,16 @@ fn sqlite_backup_while_serving_restores_into_a_new_database() {
     stop(server);
 
     // Stopped, but the database holds data: refused without --force.
-    let err = refused(upkeep(&["restore", "--from", out, "--database", &db]));
+    let err = refused(upkeep(&["restore", "--from", out, "--database", db]));
     assert!(
         err.contains("already holds upkeep data") && err.contains("--force"),
         "{err}"
     );
 
     // Files that are not upkeep backups are refused before anything is touched.
-    let junk = dir.path().join("junk.db");
+    let junk = ws.path().join("junk.db");
     std::fs::write(&junk, "not a database").unwrap();
-    let fresh = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let fresh = ws.sqlite("fresh.db");
     let err = refused(upkeep(&[
         "restore",
         "--from",
@@ -149,10 +133,10 @@ fn sqlite_backup_while_serving_restores_into_a_new_database() {
         &fresh,
     ]));
     assert!(err.contains("is not an SQLite database"), "{err}");
-    assert!(!dir.path().join("fresh.db").exists());
+    assert!(!ws.path().join("fresh.db").exists());
 
     // Into a new database: a new server serves the same incident and token.
-    let restored_path = dir.path().join("restored").join("upkeep.db");
+    let restored_path = ws.path().join("restored").join("upkeep.db");
     std::fs::create_dir_all(restored_path.parent().unwrap()).unwrap();
     let restored = format!("sqlite://{}", restored_path.display());
     let printed = ok(upkeep(&["restore", "--from", out, "--database", &restored]));
@@ -168,9 +152,9 @@ fn sqlite_backup_while_serving_restores_into_a_new_database() {
         out,
         "--force",
         "--database",
-        &db,
+        db,
     ]));
-    let server = Server::start(&["--config", config], &db);
+    let server = Server::start(&["--config", config], db);
     assert_serves(&server, &token, &incident);
     stop(server);
 }
@@ -220,15 +204,13 @@ fn postgres_backup_while_serving_restores_into_a_new_database() {
     let source = with_database(&base, &source_name);
     let target = with_database(&base, &target_name);
 
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let config = config.to_str().unwrap();
+    let ws = Workspace::with_config(CONFIG);
+    let config = ws.config.as_str();
 
     let server = Server::start(&["--config", config], &source);
     let token = admin_token(&source);
     let incident = open_incident(&source);
-    let dump = dir.path().join("upkeep.dump");
+    let dump = ws.path().join("upkeep.dump");
     let dump_path = dump.to_str().unwrap();
     let printed = ok(upkeep(&[
         "backup",
@@ -273,7 +255,7 @@ fn postgres_backup_while_serving_restores_into_a_new_database() {
     stop(server);
 
     // The SQLite loader refuses a PostgreSQL dump with a clear sentence.
-    let sqlite = format!("sqlite://{}", dir.path().join("x.db").display());
+    let sqlite = ws.sqlite("x.db");
     let err = refused(upkeep(&[
         "restore",
         "--from",
@@ -282,7 +264,7 @@ fn postgres_backup_while_serving_restores_into_a_new_database() {
         &sqlite,
     ]));
     assert!(err.contains("restores only into PostgreSQL"), "{err}");
-    assert!(!Path::new(&dir.path().join("x.db")).exists());
+    assert!(!Path::new(&ws.path().join("x.db")).exists());
 
     psql(&base, &format!("DROP DATABASE {source_name} WITH (FORCE)"));
     psql(&base, &format!("DROP DATABASE {target_name} WITH (FORCE)"));
@@ -290,20 +272,14 @@ fn postgres_backup_while_serving_restores_into_a_new_database() {
 
 #[test]
 fn serve_writes_scheduled_self_backups() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("self-backups");
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "{CONFIG}backups:\n  upkeep-self: {{ rpo: 26h, rto: 1h, push_key: upkeep-self-key }}\n\
+    let ws = Workspace::empty();
+    let out = ws.path().join("self-backups");
+    ws.write_config(&format!(
+        "{CONFIG}backups:\n  upkeep-self: {{ rpo: 26h, rto: 1h, push_key: upkeep-self-key }}\n\
              self_backup:\n  every: 24h\n  dir: {}\n  keep: 3\n  backup_set: upkeep-self\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
-    let server = Server::start(&["--config", config.to_str().unwrap()], &db);
+        out.display()
+    ));
+    let server = Server::start(&["--config", &ws.config], &ws.db);
     let line = server.wait_log("self-backup written");
     assert!(line.contains("upkeep-"), "{line}");
     let files: Vec<String> = std::fs::read_dir(&out)
@@ -317,7 +293,7 @@ fn serve_writes_scheduled_self_backups() {
     );
     stop(server);
     // The scheduled copy restores like a manual one.
-    let restored = format!("sqlite://{}", dir.path().join("restored.db").display());
+    let restored = ws.sqlite("restored.db");
     ok(upkeep(&[
         "restore",
         "--from",

@@ -5,47 +5,24 @@
 
 use crate::support;
 
-use std::process::Output;
+use support::{Workspace, failed, ok, page_config, upkeep};
 
-use support::{text, upkeep};
-
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 components:
   db: { name: Database }
 backups:
   main-db: { rpo: 6h, rto: 24h, drill_every: 30d, push_key: main-key }
-"#;
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn failed(out: Output) -> String {
-    assert!(!out.status.success(), "{}", text(&out.stdout));
-    text(&out.stderr)
-}
+"#
+);
 
 #[test]
 fn drills_start_finish_and_list_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let config = config.to_str().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let ws = Workspace::with_config(CONFIG);
+    let (config, db) = (ws.config.as_str(), ws.db.as_str());
     let with = |args: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--database", &db]);
+        all.extend(["--database", db]);
         upkeep(&all)
     };
 

@@ -5,43 +5,20 @@
 
 use crate::support;
 
-use std::process::Output;
+use support::{Server, Workspace, admin_token, failed, ok, page_config, upkeep};
 
-use support::{Server, admin_token, text, upkeep};
-
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 components:
   api: { name: Public API }
   web: { name: Website }
-"#;
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn failed(out: Output) -> String {
-    assert!(!out.status.success(), "{}", text(&out.stdout));
-    text(&out.stderr)
-}
+"#
+);
 
 #[test]
 fn incidents_open_update_resolve_and_list_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let config = config.to_str().unwrap();
+    let ws = Workspace::with_config(CONFIG);
+    let (config, db) = (ws.config.as_str(), ws.db.as_str());
 
     let help = ok(upkeep(&["incident", "open", "--help"]));
     assert!(help.contains("--component") && help.contains("only when a configuration is given"));
@@ -57,7 +34,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "--config",
         config,
         "--database",
-        &db,
+        db,
     ]));
     assert!(
         err.contains("`db`") && err.contains("`api`, `web`"),
@@ -71,7 +48,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "--component",
         "api=down",
         "--database",
-        &db,
+        db,
     ]));
     assert!(err.contains("unknown component status `down`"), "{err}");
     let err = failed(upkeep(&[
@@ -80,7 +57,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "--title",
         " ",
         "--database",
-        &db,
+        db,
     ]));
     assert!(err.contains("title"), "{err}");
 
@@ -98,7 +75,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "--config",
         config,
         "--database",
-        &db,
+        db,
     ]));
     let id = out.trim().to_owned();
     assert_eq!(id.len(), 12, "{out}");
@@ -116,11 +93,11 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "--status",
         "identified",
         "--database",
-        &db,
+        db,
     ]));
     let other = other.trim().to_owned();
 
-    let list = ok(upkeep(&["incident", "list", "--database", &db]));
+    let list = ok(upkeep(&["incident", "list", "--database", db]));
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 3, "{list}");
     assert!(lines[0].starts_with("ID"), "{list}");
@@ -139,7 +116,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
     );
 
     // Update.
-    let err = failed(upkeep(&["incident", "update", &id, "--database", &db]));
+    let err = failed(upkeep(&["incident", "update", &id, "--database", db]));
     assert!(err.contains("at least one of"), "{err}");
     let err = failed(upkeep(&[
         "incident",
@@ -148,7 +125,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "--body",
         "x",
         "--database",
-        &db,
+        db,
     ]));
     assert!(err.contains("there is no incident `nosuchincid1`"), "{err}");
     let out = ok(upkeep(&[
@@ -164,7 +141,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "--config",
         config,
         "--database",
-        &db,
+        db,
     ]));
     assert!(out.contains("is monitoring"), "{out}");
 
@@ -176,7 +153,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "--body",
         "All good.",
         "--database",
-        &db,
+        db,
     ]));
     assert!(out.contains("is resolved"), "{out}");
     let err = failed(upkeep(&[
@@ -184,7 +161,7 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "resolve",
         "nosuchincid1",
         "--database",
-        &db,
+        db,
     ]));
     assert!(err.contains("there is no incident"), "{err}");
 
@@ -193,12 +170,12 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
         "list",
         "--unresolved",
         "--database",
-        &db,
+        db,
     ]));
     let lines: Vec<&str> = open.lines().collect();
     assert_eq!(lines.len(), 2, "{open}");
     assert!(lines[1].starts_with(&other), "{open}");
-    let all = ok(upkeep(&["incident", "list", "--database", &db]));
+    let all = ok(upkeep(&["incident", "list", "--database", db]));
     let line = all.lines().find(|l| l.starts_with(&id)).unwrap();
     assert!(
         line.contains("resolved") && line.contains("api=operational,web=operational"),
@@ -206,8 +183,8 @@ fn incidents_open_update_resolve_and_list_from_the_command_line() {
     );
 
     // The admin API of a server on the same database sees the same timeline and audit trail.
-    let token = admin_token(&db);
-    let server = Server::start(&[], &db);
+    let token = admin_token(db);
+    let server = Server::start(&[], db);
     let resp = server.get(&format!("/api/v1/incidents/{id}"), Some(&token));
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     let body = resp.split("\r\n\r\n").nth(1).unwrap();

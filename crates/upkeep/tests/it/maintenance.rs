@@ -7,16 +7,11 @@
 
 use crate::support;
 
-use std::process::Output;
-
 use jiff::{Timestamp, ToSpan};
-use support::{Server, admin_token, text, upkeep};
+use support::{Server, Workspace, admin_token, failed, ok, page_config, text, upkeep};
 
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 regions:
   eu: { timezone: Europe/Rome, business_hours: "Mon-Fri 08:00-19:00" }
 tenants:
@@ -27,23 +22,8 @@ components:
 maintenance:
   policy:
     planned: { min_notice: 7d }
-"#;
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn failed(out: Output) -> String {
-    assert!(!out.status.success(), "{}", text(&out.stdout));
-    text(&out.stderr)
-}
+"#
+);
 
 fn in_days(days: i64) -> String {
     (Timestamp::now() + (days * 24).hours()).to_string()
@@ -51,11 +31,8 @@ fn in_days(days: i64) -> String {
 
 #[test]
 fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let config = config.to_str().unwrap();
+    let ws = Workspace::with_config(CONFIG);
+    let (config, db) = (ws.config.as_str(), ws.db.as_str());
 
     let help = ok(upkeep(&["maintenance", "schedule", "--help"]));
     assert!(
@@ -170,7 +147,7 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
         "maintenance",
         "schedule",
         "--database",
-        &db,
+        db,
         "--title",
         "Hotfix",
         "--start",
@@ -198,7 +175,7 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
         "--state",
         "upcoming",
         "--database",
-        &db,
+        db,
     ]));
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 3, "{list}");
@@ -210,13 +187,7 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
             && lines[2].contains("DB upgrade"),
         "{list}"
     );
-    let shown = ok(upkeep(&[
-        "maintenance",
-        "show",
-        &planned,
-        "--database",
-        &db,
-    ]));
+    let shown = ok(upkeep(&["maintenance", "show", &planned, "--database", db]));
     assert!(
         shown.contains("tenants:     acme") && shown.contains("PostgreSQL 18."),
         "{shown}"
@@ -229,7 +200,7 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
         "--body",
         "Not needed after all.",
         "--database",
-        &db,
+        db,
     ]));
     assert_eq!(out.trim(), format!("maintenance {forced_id} is cancelled"));
     let err = failed(upkeep(&[
@@ -237,7 +208,7 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
         "cancel",
         &forced_id,
         "--database",
-        &db,
+        db,
     ]));
     assert!(
         err.contains("is cancelled and can no longer be changed"),
@@ -248,25 +219,19 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
         "show",
         "nosuchmaint1",
         "--database",
-        &db,
+        db,
     ]));
     assert!(
         err.contains("there is no maintenance `nosuchmaint1`"),
         "{err}"
     );
-    let json = ok(upkeep(&[
-        "maintenance",
-        "list",
-        "--json",
-        "--database",
-        &db,
-    ]));
+    let json = ok(upkeep(&["maintenance", "list", "--json", "--database", db]));
     let all: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(all.as_array().unwrap().len(), 2);
 
     // The admin API of a server on the same database sees the same, and the audit trail.
-    let token = admin_token(&db);
-    let server = Server::start(&[], &db);
+    let token = admin_token(db);
+    let server = Server::start(&[], db);
     let resp = server.get(&format!("/api/v1/maintenances/{forced_id}"), Some(&token));
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     let body = resp.split("\r\n\r\n").nth(1).unwrap();
@@ -289,11 +254,8 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
 
 #[test]
 fn a_held_maintenance_is_started_from_the_command_line_only_skipping_checks() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let config = config.to_str().unwrap();
+    let ws = Workspace::with_config(CONFIG);
+    let (config, db) = (ws.config.as_str(), ws.db.as_str());
     let id = ok(upkeep(&[
         "maintenance",
         "schedule",
@@ -308,7 +270,7 @@ fn a_held_maintenance_is_started_from_the_command_line_only_skipping_checks() {
         "--config",
         config,
         "--database",
-        &db,
+        db,
     ]))
     .trim()
     .to_owned();
@@ -347,7 +309,7 @@ fn a_held_maintenance_is_started_from_the_command_line_only_skipping_checks() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let store = runtime
         .block_on(upkeep_store::Store::connect(
-            &db,
+            db,
             &upkeep_store::ConnectOptions::default(),
         ))
         .unwrap();
@@ -375,7 +337,7 @@ fn a_held_maintenance_is_started_from_the_command_line_only_skipping_checks() {
         "Retaking the backup now.",
     ]));
     assert_eq!(out.trim(), format!("maintenance {id} is in_progress"));
-    let shown = ok(upkeep(&["maintenance", "show", &id, "--database", &db]));
+    let shown = ok(upkeep(&["maintenance", "show", &id, "--database", db]));
     assert!(
         shown.contains("status:      in_progress")
             && shown.contains(&format!(

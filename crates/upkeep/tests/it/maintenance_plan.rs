@@ -11,13 +11,10 @@ use crate::support;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{text, upkeep};
+use support::{ok, page_config, text, upkeep};
 
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 regions:
   eu: { timezone: Europe/Rome, business_hours: "Mon-Fri 08:00-18:00" }
   us: { timezone: America/New_York, business_hours: "Mon-Fri 08:00-18:00" }
@@ -40,18 +37,8 @@ maintenance:
       rrule: "FREQ=WEEKLY;BYDAY=MO;BYHOUR=13;BYMINUTE=0"
       duration: 30m
       components: [db]
-"#;
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+"#
+);
 
 fn failed(out: Output) -> (Option<i32>, String) {
     assert!(!out.status.success(), "{}", text(&out.stdout));

@@ -11,13 +11,10 @@ use std::process::{Command, Output, Stdio};
 use upkeep_store::monitoring::{PingKind, StoredPing};
 use upkeep_store::{ConnectOptions, Store};
 
-use support::{BIN, Server};
+use support::{BIN, Server, Workspace, page_config};
 
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 server:
   rate_limit: { per_second: 0 }
   ping_rate_limit: { per_second: 0 }
@@ -27,27 +24,20 @@ monitors:
   nightly:
     component: jobs
     push: { key: job-key, period: 1d, grace: 1h }
-"#;
+"#
+);
 
 /// A running `upkeep serve` with a push monitor on `job-key`.
 struct PingServer {
     server: Server,
-    db_url: String,
-    _dir: tempfile::TempDir,
+    ws: Workspace,
 }
 
 impl PingServer {
     fn start() -> PingServer {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("upkeep.yaml");
-        std::fs::write(&config, CONFIG).unwrap();
-        let db_url = format!("sqlite://{}", dir.path().join("upkeep.db").display());
-        let server = Server::start(&["--config", config.to_str().unwrap()], &db_url);
-        PingServer {
-            server,
-            db_url,
-            _dir: dir,
-        }
+        let ws = Workspace::with_config(CONFIG);
+        let server = Server::start(&["--config", &ws.config], &ws.db);
+        PingServer { server, ws }
     }
 
     fn url(&self) -> String {
@@ -60,7 +50,7 @@ impl PingServer {
     }
 
     async fn pings(&self) -> Vec<StoredPing> {
-        let store = Store::connect(&self.db_url, &ConnectOptions::default())
+        let store = Store::connect(&self.ws.db, &ConnectOptions::default())
             .await
             .unwrap();
         let pings = store.recent_pings("job-key", 100).await.unwrap();

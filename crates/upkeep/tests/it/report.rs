@@ -6,37 +6,22 @@
 
 use crate::support;
 
-use std::process::Output;
+use support::{Workspace, ok, page_config, text, upkeep};
 
-use support::{text, upkeep};
-
-const CONFIG: &str = r#"
-page: { name: Test Cloud, url: "http://127.0.0.1:8080", timezone: Europe/Rome }
+const CONFIG: &str = page_config!(
+    r#"
 components:
   api: { name: Public API }
   web: { name: Website }
 slos:
   api: { objective: 99.9 }
-"#;
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+"#
+);
 
 #[test]
 fn reports_come_in_every_format_and_count_the_outage() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
-    let config = dir.path().join("upkeep.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let config = config.to_str().unwrap();
+    let ws = Workspace::with_config(CONFIG);
+    let (config, db) = (ws.config.as_str(), ws.db.as_str());
     let id = ok(upkeep(&[
         "incident",
         "open",
@@ -47,7 +32,7 @@ fn reports_come_in_every_format_and_count_the_outage() {
         "--config",
         config,
         "--database",
-        &db,
+        db,
     ]));
     std::thread::sleep(std::time::Duration::from_millis(1200));
     ok(upkeep(&[
@@ -55,7 +40,7 @@ fn reports_come_in_every_format_and_count_the_outage() {
         "resolve",
         id.trim(),
         "--database",
-        &db,
+        db,
     ]));
 
     let report = |format: &str| {
@@ -67,7 +52,7 @@ fn reports_come_in_every_format_and_count_the_outage() {
             "--config",
             config,
             "--database",
-            &db,
+            db,
         ])
     };
     let table = ok(report("table"));
@@ -87,7 +72,7 @@ fn reports_come_in_every_format_and_count_the_outage() {
         "--config",
         config,
         "--database",
-        &db,
+        db,
     ])))
     .unwrap();
     let api = &json["components"][0];
@@ -100,7 +85,7 @@ fn reports_come_in_every_format_and_count_the_outage() {
     let csv = ok(report("csv"));
     assert_eq!(csv.lines().count(), 4, "{csv}");
 
-    let out = dir.path().join("report.html");
+    let out = ws.path().join("report.html");
     let written = upkeep(&[
         "report",
         "availability",
@@ -111,7 +96,7 @@ fn reports_come_in_every_format_and_count_the_outage() {
         "--config",
         config,
         "--database",
-        &db,
+        db,
     ]);
     assert!(written.status.success(), "{}", text(&written.stderr));
     let html = std::fs::read_to_string(&out).unwrap();
@@ -132,7 +117,7 @@ fn reports_come_in_every_format_and_count_the_outage() {
         "--config",
         config,
         "--database",
-        &db,
+        db,
     ])))
     .unwrap();
     assert_eq!(json["period"]["year_days"], 366);

@@ -31,6 +31,75 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A command that succeeded: its stdout (the exit code and both streams otherwise).
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// A command that failed: its stderr.
+pub fn failed(out: Output) -> String {
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    text(&out.stderr)
+}
+
+/// A configuration: the test page's header followed by the given YAML (a literal).
+macro_rules! page_config {
+    ($rest:literal) => {
+        concat!(
+            "page:\n  name: Test Cloud\n  url: http://127.0.0.1:8080\n  timezone: Europe/Rome\n",
+            $rest
+        )
+    };
+}
+pub(crate) use page_config;
+
+/// A temporary directory holding `upkeep.yaml` and a SQLite database `upkeep.db`, removed on
+/// drop.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+    /// The path of `upkeep.yaml`.
+    pub config: String,
+    /// The `sqlite://` URL of `upkeep.db`.
+    pub db: String,
+}
+
+impl Workspace {
+    /// An empty directory: no configuration written yet.
+    pub fn empty() -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("upkeep.yaml").to_str().unwrap().to_owned();
+        let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+        Workspace { dir, config, db }
+    }
+
+    /// A directory whose `upkeep.yaml` holds `yaml`.
+    pub fn with_config(yaml: &str) -> Workspace {
+        let ws = Workspace::empty();
+        ws.write_config(yaml);
+        ws
+    }
+
+    pub fn write_config(&self, yaml: &str) {
+        std::fs::write(&self.config, yaml).unwrap();
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `sqlite://` URL of another database file `name` in the directory.
+    pub fn sqlite(&self, name: &str) -> String {
+        format!("sqlite://{}", self.dir.path().join(name).display())
+    }
+}
+
 /// A running `upkeep serve`, killed on drop.
 pub struct Server {
     pub child: Child,
