@@ -1025,6 +1025,40 @@ mod tests {
         );
     }
 
+    #[test]
+    fn canaries_go_first_when_the_others_still_fit_behind_them() {
+        // 00:00Z to 04:00Z, one-hour slots: `a1` is busy until 01:00, `z1` from 03:00.
+        let start = ts("2026-11-18T00:00:00Z");
+        let end = ts("2026-11-18T04:00:00Z");
+        let tenants = [
+            tenant("z1", "UTC", "Mon-Sun 03:00-04:00"),
+            tenant("m1", "UTC", ""),
+            tenant("a1", "UTC", "Mon-Sun 00:00-01:00"),
+        ];
+        let canary = ["a1".to_owned()];
+        // In rollout order (`a1`, `m1`, `z1`) `z1` would be left out.
+        let plan = plan_slots(start, end, &tenants, HOUR, true, &canary).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                slot("a1", "2026-11-18T01:00:00Z", "2026-11-18T02:00:00Z"),
+                slot("z1", "2026-11-18T02:00:00Z", "2026-11-18T03:00:00Z"),
+                slot("m1", "2026-11-18T03:00:00Z", "2026-11-18T04:00:00Z"),
+            ]
+        );
+        // Without a canary (`a1` first by id alone leaves `z1` out) the window's start is not
+        // left idle.
+        let plan = plan_slots(start, end, &tenants, HOUR, true, &[]).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                slot("m1", "2026-11-18T00:00:00Z", "2026-11-18T01:00:00Z"),
+                slot("a1", "2026-11-18T01:00:00Z", "2026-11-18T02:00:00Z"),
+                slot("z1", "2026-11-18T02:00:00Z", "2026-11-18T03:00:00Z"),
+            ]
+        );
+    }
+
     /// 500 tenants in 50 regions (ten zones, five patterns of hours) over a day whose id order
     /// does not fit, and over a window too short for them. Run with `--ignored --nocapture` to
     /// see the time.
@@ -1287,6 +1321,16 @@ mod tests {
             }
             if let Some(expected) = in_order(&order, window_start, window_end, length, outside_business_hours) {
                 prop_assert_eq!(&placed, &expected);
+            }
+            // The canaries go first, in their order, whenever the most still fit behind them.
+            if let Some(first) = in_order(&order[..canaries], window_start, window_end, length, outside_business_hours) {
+                let mut taken: Vec<bool> =
+                    sorted.iter().map(|t| order[..canaries].iter().any(|c| c.id == t.id)).collect();
+                let behind = first.last().map_or(window_start, |s| s.end);
+                let rest = brute_force(&sorted, behind, window_end, length, outside_business_hours, &mut taken);
+                if canaries + rest == placed.len() {
+                    prop_assert_eq!(&placed[..canaries], &first[..]);
+                }
             }
         }
     }
