@@ -8,22 +8,20 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const BASE_CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const BASE_CONFIG: &str = page_config!(
+    r#"
 server:
   rate_limit: { per_second: 1000, burst: 1000 }
   max_body: 64KB
 components:
   api: { name: Public API }
   web: { name: Website }
-"#;
+"#
+);
 
 use crate::support;
 
-use support::{TestApp, problem};
+use support::{TestApp, page_config, problem};
 
 /// An alert as Alertmanager sends it.
 fn alert(status: &str, fingerprint: &str, labels: Value, ends_at: &str) -> Value {

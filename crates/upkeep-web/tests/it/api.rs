@@ -9,21 +9,19 @@ use std::net::IpAddr;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-const BASE_CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const BASE_CONFIG: &str = page_config!(
+    r#"
 server:
   rate_limit: { per_second: 1000, burst: 1000 }
   max_body: 64KB
 components:
   api: { name: Public API }
-"#;
+"#
+);
 
 use crate::support;
 
-use support::{TestApp, problem};
+use support::{TestApp, page_config, problem};
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {

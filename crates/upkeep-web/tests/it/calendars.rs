@@ -97,12 +97,6 @@ print(json.dumps(out))
         .clone()
 }
 
-async fn text(app: &TestApp, path: &str) -> String {
-    let r = app.get(path, None).await;
-    assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-    r.text().await.unwrap()
-}
-
 async fn start() -> TestApp {
     TestApp::start_seeded(CONFIG, |store| async move {
         let now = Timestamp::now();
@@ -250,7 +244,7 @@ async fn moved_and_cancelled_occurrences_are_overrides() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let ics = loop {
-        let ics = text(&app, "/maintenance.ics").await;
+        let ics = app.text("/maintenance.ics").await;
         if ics.contains("STATUS:CANCELLED") {
             break ics;
         }
@@ -336,7 +330,9 @@ async fn a_tenants_calendar_shows_its_own_slot() {
     )
     .unwrap();
     for (tenant, zone) in [("alpha", "Europe/Rome"), ("beta", "America/New_York")] {
-        let ics = text(&app, &format!("/tenants/{tenant}/maintenance.ics")).await;
+        let ics = app
+            .text(&format!("/tenants/{tenant}/maintenance.ics"))
+            .await;
         assert!(ics.contains(&format!("TZID:{zone}")), "{ics}");
         let events = expand(&ics, now, now + jiff::SignedDuration::from_hours(24 * 14));
         let mine: Vec<&Value> = events
@@ -410,12 +406,12 @@ async fn maintenance_shows_on_the_page_and_in_the_statuspage_json() {
     assert_eq!(active["scheduled_maintenances"], Value::Array(vec![]));
 
     // The page lists the next five and points at the calendar for the rest.
-    let html = text(&app, "/").await;
+    let html = app.text("/").await;
     assert!(html.contains("Nightly database maintenance"));
     assert!(html.contains("more scheduled"));
     assert!(html.contains("href=\"/maintenance.ics\""));
     let id = first["id"].as_str().unwrap();
-    let page = text(&app, &format!("/maintenance/{id}")).await;
+    let page = app.text(&format!("/maintenance/{id}")).await;
     assert!(page.contains("<title>Nightly database maintenance — Test Cloud</title>"));
 
     // In progress: the component is under maintenance and the indicator says so.

@@ -7,40 +7,22 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-const BASE_CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const BASE_CONFIG: &str = page_config!(
+    r#"
 server:
   rate_limit: { per_second: 1000, burst: 1000 }
   max_body: 64KB
 components:
   api: { name: Public API }
   web: { name: Website }
-"#;
+"#
+);
 
 use crate::support;
 
-use support::{TestApp, problem};
+use support::{TestApp, is_instant, page_config, problem};
 
 impl TestApp {
-    async fn request_json(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: &Value,
-    ) -> Response {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn request_raw(&self, method: Method, path: &str, token: &str, body: &str) -> Response {
         self.client
             .request(method, self.url(path))
@@ -60,11 +42,6 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::CREATED);
         r.json().await.unwrap()
     }
-}
-
-fn is_instant(v: &Value) -> bool {
-    v.as_str()
-        .is_some_and(|s| s.ends_with('Z') && s.len() == 24 && s.parse::<jiff::Timestamp>().is_ok())
 }
 
 #[tokio::test]

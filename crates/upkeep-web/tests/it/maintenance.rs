@@ -8,14 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use jiff::{Timestamp, ToSpan};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 server:
   rate_limit: { per_second: 1000, burst: 1000 }
 regions:
@@ -30,23 +27,14 @@ maintenance:
   policy:
     planned: { min_notice: 14d }
     emergency: { min_notice: 0s, require_reason: true }
-"#;
+"#
+);
 
 use crate::support;
 
-use support::{TestApp, problem};
+use support::{TestApp, is_instant, page_config, problem};
 
 impl TestApp {
-    async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client
-            .request(Method::PATCH, self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn schedule(&self, token: &str, body: &Value) -> Value {
         let r = self.post_json("/api/v1/maintenances", token, body).await;
         let status = r.status();
@@ -62,11 +50,6 @@ fn in_days(days: i64) -> Timestamp {
 
 fn text(t: Timestamp) -> String {
     format!("{t:.3}")
-}
-
-fn is_instant(v: &Value) -> bool {
-    v.as_str()
-        .is_some_and(|s| s.ends_with('Z') && s.len() == 24 && s.parse::<Timestamp>().is_ok())
 }
 
 fn planned(start: Timestamp) -> Value {

@@ -38,17 +38,11 @@ fn sel(s: &str) -> Selector {
     Selector::parse(s).unwrap()
 }
 
-async fn text(app: &TestApp, path: &str) -> String {
-    let r = app.get(path, None).await;
-    assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-    r.text().await.unwrap()
-}
-
 /// Polls `path` until its body contains `needle` (the snapshot rebuilds right after a write).
 async fn wait_for(app: &TestApp, path: &str, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let body = text(app, path).await;
+        let body = app.text(path).await;
         if body.contains(needle) {
             return body;
         }
@@ -120,7 +114,7 @@ fn assert_inert(html: &str, context: &str) {
 #[tokio::test]
 async fn the_page_shows_groups_components_bars_and_the_active_incident() {
     let app = TestApp::start(CONFIG).await;
-    let html = text(&app, "/").await;
+    let html = app.text("/").await;
     let doc = Html::parse_document(&html);
     assert_eq!(
         doc.select(&sel("title")).next().unwrap().inner_html(),
@@ -172,7 +166,7 @@ async fn the_page_shows_groups_components_bars_and_the_active_incident() {
     assert_eq!(core.text().collect::<String>(), "Partial outage");
 
     // The incident's own page and the history list it.
-    let page = text(&app, &format!("/incidents/{id}")).await;
+    let page = app.text(&format!("/incidents/{id}")).await;
     assert!(
         page.contains("<title>API errors — Test Cloud</title>"),
         "{page}"
@@ -207,8 +201,8 @@ async fn hostile_text_is_shown_as_text_and_never_runs() {
 
     let index = wait_for(&app, "/", "alert(2)").await;
     let incident = wait_for(&app, &format!("/incidents/{id}"), "Postmortem").await;
-    let history = text(&app, "/history").await;
-    let badge = text(&app, "/badge/api.svg").await;
+    let history = app.text("/history").await;
+    let badge = app.text("/badge/api.svg").await;
     for (context, html) in [
         ("/", &index),
         ("/incidents/{id}", &incident),
@@ -269,7 +263,7 @@ async fn pages_revalidate_and_come_compressed() {
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 
     // The stylesheet the page names is served and cacheable for a year.
-    let html = text(&app, "/").await;
+    let html = app.text("/").await;
     let href = Html::parse_document(&html)
         .select(&sel("link[rel=stylesheet]"))
         .next()
@@ -331,7 +325,7 @@ async fn bars_and_badges_show_the_uptime_the_probes_saw() {
     })
     .await;
 
-    let html = text(&app, "/").await;
+    let html = app.text("/").await;
     let doc = Html::parse_document(&html);
     let bars: Vec<_> = doc.select(&sel("#c-api ol.bars > li")).collect();
     assert_eq!(bars.len(), 90);
@@ -363,7 +357,7 @@ async fn bars_and_badges_show_the_uptime_the_probes_saw() {
         "{svg}"
     );
     // Components without results say what they are without a made-up figure.
-    let web = text(&app, "/badge/web.svg").await;
+    let web = app.text("/badge/web.svg").await;
     assert!(web.contains(">operational</text>"), "{web}");
 
     problem(

@@ -22,13 +22,10 @@ use upkeep_store::subscribers::SubscribeOutcome;
 
 use crate::support;
 
-use support::{TestApp, problem};
+use support::{TestApp, page_config, problem};
 
-const CONFIG: &str = r#"
-page:
-  name: Test Cloud
-  url: http://127.0.0.1:8080
-  timezone: Europe/Rome
+const CONFIG: &str = page_config!(
+    r#"
 server:
   rate_limit: { per_second: 1000, burst: 1000 }
 regions:
@@ -41,7 +38,8 @@ components:
   web: { name: Website }
 notifications:
   smtp: { host: 127.0.0.1, port: 9, from: "status@test.example" }
-"#;
+"#
+);
 
 const PENDING: &str = "If this address can be subscribed, a confirmation mail is on its way.";
 

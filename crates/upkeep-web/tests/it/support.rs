@@ -228,15 +228,54 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
-    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
+    /// `METHOD path` with `body` as JSON, as the holder of `token`.
+    pub async fn request_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> Response {
         self.client
-            .post(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(token)
             .json(body)
             .send()
             .await
             .unwrap()
     }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request_json(Method::POST, path, token, body).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request_json(Method::PATCH, path, token, body).await
+    }
+
+    /// The body of a public page that answers 200.
+    pub async fn text(&self, path: &str) -> String {
+        let r = self.get(path, None).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.text().await.unwrap()
+    }
+}
+
+/// A configuration: the test page's header, then `$rest` (a literal that starts on a new line).
+macro_rules! page_config {
+    ($rest:literal) => {
+        concat!(
+            "\npage:\n  name: Test Cloud\n  url: http://127.0.0.1:8080\n  timezone: Europe/Rome",
+            $rest
+        )
+    };
+}
+pub(crate) use page_config;
+
+/// An RFC 3339 instant in UTC with milliseconds, as the API writes them.
+pub fn is_instant(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.ends_with('Z') && s.len() == 24 && s.parse::<Timestamp>().is_ok())
 }
 
 impl Drop for TestApp {

@@ -49,11 +49,11 @@ pub fn failed(out: Output) -> String {
     text(&out.stderr)
 }
 
-/// A configuration: the test page's header followed by the given YAML (a literal).
+/// A configuration: the test page's header, then `$rest` (a literal that starts on a new line).
 macro_rules! page_config {
     ($rest:literal) => {
         concat!(
-            "page:\n  name: Test Cloud\n  url: http://127.0.0.1:8080\n  timezone: Europe/Rome\n",
+            "\npage:\n  name: Test Cloud\n  url: http://127.0.0.1:8080\n  timezone: Europe/Rome",
             $rest
         )
     };
