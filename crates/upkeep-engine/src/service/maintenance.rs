@@ -329,6 +329,16 @@ pub async fn start(
     })
 }
 
+/// How a maintenance is closed by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Completes an `in_progress` or `verifying` maintenance; before its end, this ends it
+    /// early.
+    Complete,
+    /// Cancels a `scheduled` or `in_progress` maintenance (one in progress ends now).
+    Cancel,
+}
+
 /// Completes an `in_progress` or `verifying` maintenance; before its end, this ends it early.
 pub async fn complete(
     store: &Store,
@@ -337,21 +347,7 @@ pub async fn complete(
     message: &str,
     now: Timestamp,
 ) -> Result<MaintenanceRecord, MaintenanceError> {
-    validate_text("body", message).map_err(MaintenanceError::Invalid)?;
-    let current = found(store.get_maintenance(id).await?, id)?;
-    if !matches!(
-        current.status,
-        MaintenanceStatus::InProgress | MaintenanceStatus::Verifying
-    ) {
-        return Err(MaintenanceError::Conflict(format!(
-            "maintenance {id} is {}: only one in progress or verifying can be completed",
-            current.status
-        )));
-    }
-    let record = store
-        .complete_maintenance(id, message, &caller.actor, now)
-        .await?;
-    found(record, id)
+    close(store, caller, id, Closing::Complete, message, now).await
 }
 
 /// Cancels a `scheduled` or `in_progress` maintenance (one in progress ends now).
@@ -362,9 +358,37 @@ pub async fn cancel(
     message: &str,
     now: Timestamp,
 ) -> Result<MaintenanceRecord, MaintenanceError> {
+    close(store, caller, id, Closing::Cancel, message, now).await
+}
+
+/// Closes a maintenance by hand, as `how` says, with an optional message.
+pub async fn close(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    how: Closing,
+    message: &str,
+    now: Timestamp,
+) -> Result<MaintenanceRecord, MaintenanceError> {
     validate_text("body", message).map_err(MaintenanceError::Invalid)?;
+    let to = match how {
+        Closing::Complete => {
+            let current = found(store.get_maintenance(id).await?, id)?;
+            if !matches!(
+                current.status,
+                MaintenanceStatus::InProgress | MaintenanceStatus::Verifying
+            ) {
+                return Err(MaintenanceError::Conflict(format!(
+                    "maintenance {id} is {}: only one in progress or verifying can be completed",
+                    current.status
+                )));
+            }
+            MaintenanceStatus::Completed
+        }
+        Closing::Cancel => MaintenanceStatus::Cancelled,
+    };
     let record = store
-        .cancel_maintenance(id, message, &caller.actor, now)
+        .add_maintenance_update(id, Some(to), message, &caller.actor, now)
         .await?;
     found(record, id)
 }

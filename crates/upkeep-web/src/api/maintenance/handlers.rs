@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use upkeep_domain::duration::parse_duration;
 use upkeep_domain::maintenance::rules::{covered_tenants, plan_fitting};
 use upkeep_domain::maintenance::{Kind, MaintenanceEdit, NewMaintenance, TenantInput};
-use upkeep_engine::service::maintenance::{self as service, EditRequest};
+use upkeep_engine::service::maintenance::{self as service, Closing, EditRequest};
 use upkeep_store::maintenance::MaintenanceFilter;
 
 use super::super::{TAG_MAINTENANCE, instant};
@@ -19,7 +19,7 @@ use super::bodies::{
     parse_checks, parse_end, parse_instant, parse_kind, parse_status, parse_tenants,
 };
 use super::refusal::{Refusal, invalid, not_found};
-use crate::auth::{Auth, Editor, Viewer};
+use crate::auth::{Auth, Caller, Editor, Viewer};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -228,17 +228,7 @@ pub async fn complete(
     ApiPath(id): ApiPath<String>,
     raw: Bytes,
 ) -> Result<Json<MaintenanceView>, Refusal> {
-    let id = maintenance_id(&id)?;
-    let text = closing_body(&raw)?;
-    let record = service::complete(
-        &state.store,
-        &caller.for_services(),
-        id,
-        &text,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(Json(record.into()))
+    close(&state, &caller, &id, &raw, Closing::Complete).await
 }
 
 #[utoipa::path(post, path = "/api/v1/maintenances/{id}/cancel", tag = TAG_MAINTENANCE,
@@ -255,12 +245,24 @@ pub async fn cancel(
     ApiPath(id): ApiPath<String>,
     raw: Bytes,
 ) -> Result<Json<MaintenanceView>, Refusal> {
-    let id = maintenance_id(&id)?;
-    let text = closing_body(&raw)?;
-    let record = service::cancel(
+    close(&state, &caller, &id, &raw, Closing::Cancel).await
+}
+
+/// Closes the maintenance `id` by hand, with the optional message of `raw`.
+async fn close(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    raw: &Bytes,
+    how: Closing,
+) -> Result<Json<MaintenanceView>, Refusal> {
+    let id = maintenance_id(id)?;
+    let text = closing_body(raw)?;
+    let record = service::close(
         &state.store,
         &caller.for_services(),
         id,
+        how,
         &text,
         state.clock.now(),
     )
