@@ -229,6 +229,14 @@ struct Write<'a> {
     audit: &'a AuditEntry,
 }
 
+/// A change to an existing incident: its audit action, the update it adds (if any) and whether
+/// the set of affected components changed.
+struct Change<'a> {
+    action: &'static str,
+    update: Option<&'a IncidentUpdateRecord>,
+    components_changed: bool,
+}
+
 impl Store {
     /// Creates an incident with its first update, its affected components and its audit row in
     /// one transaction.
@@ -419,25 +427,13 @@ impl Store {
                 revision: before.revision + 1,
                 ..before.clone()
             };
-            let audit = AuditEntry {
-                actor: actor.to_owned(),
-                action: "incident.update".into(),
-                target: format!("incident/{id}"),
-                before: Some(audit_json(&before, None)),
-                after: Some(audit_json(&after, Some(&update))),
-            };
-            let write = Write {
-                before_revision: before.revision,
-                before_status: before.status,
-                after: &after,
+            let components_changed = components != before.components;
+            let change = Change {
+                action: "incident.update",
                 update: Some(&update),
-                components_changed: components != before.components,
-                audit: &audit,
+                components_changed,
             };
-            if self.write(&write, now).await? {
-                return Ok(Attempt::Done(Some(after)));
-            }
-            Ok(Attempt::Clashed)
+            self.write_change(&before, after, &change, actor, now).await
         })
         .await
     }
@@ -470,25 +466,12 @@ impl Store {
             }
             after.updated_at = now;
             after.revision = before.revision + 1;
-            let audit = AuditEntry {
-                actor: actor.to_owned(),
-                action: "incident.edit".into(),
-                target: format!("incident/{id}"),
-                before: Some(audit_json(&before, None)),
-                after: Some(audit_json(&after, None)),
-            };
-            let write = Write {
-                before_revision: before.revision,
-                before_status: before.status,
-                after: &after,
+            let change = Change {
+                action: "incident.edit",
                 update: None,
                 components_changed: false,
-                audit: &audit,
             };
-            if self.write(&write, now).await? {
-                return Ok(Attempt::Done(Some(after)));
-            }
-            Ok(Attempt::Clashed)
+            self.write_change(&before, after, &change, actor, now).await
         })
         .await
     }
@@ -548,6 +531,37 @@ impl Store {
             Ok(Attempt::Clashed)
         })
         .await
+    }
+
+    /// Writes `after`, changed from `before` as `change` says, with its audit row: `Done` with
+    /// the new state, or `Clashed` when another change got there first.
+    async fn write_change(
+        &self,
+        before: &IncidentRecord,
+        after: IncidentRecord,
+        change: &Change<'_>,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Attempt<Option<IncidentRecord>>, StoreError> {
+        let audit = AuditEntry {
+            actor: actor.to_owned(),
+            action: change.action.into(),
+            target: format!("incident/{}", before.id),
+            before: Some(audit_json(before, None)),
+            after: Some(audit_json(&after, change.update)),
+        };
+        let write = Write {
+            before_revision: before.revision,
+            before_status: before.status,
+            after: &after,
+            update: change.update,
+            components_changed: change.components_changed,
+            audit: &audit,
+        };
+        if self.write(&write, now).await? {
+            return Ok(Attempt::Done(Some(after)));
+        }
+        Ok(Attempt::Clashed)
     }
 
     /// Writes a change computed from the incident at `before_revision`, with its audit row, in
