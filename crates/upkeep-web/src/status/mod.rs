@@ -481,13 +481,7 @@ async fn incident_page(
         &id,
         |id| async move {
             let record = store.get_incident(&id).await?;
-            Ok(record.map(|r| {
-                let at = r.updated_at;
-                (
-                    Box::new(move |m: &Model| html::incident(m, &r)) as Renderer,
-                    at,
-                )
-            }))
+            Ok(record.map(|r| renderer(r.updated_at, r, html::incident)))
         },
     )
     .await
@@ -508,13 +502,7 @@ async fn maintenance_page(
         &id,
         |id| async move {
             let record = store.get_maintenance(&id).await?;
-            Ok(record.map(|r| {
-                let at = r.updated_at;
-                (
-                    Box::new(move |m: &Model| html::maintenance(m, &r)) as Renderer,
-                    at,
-                )
-            }))
+            Ok(record.map(|r| renderer(r.updated_at, r, html::maintenance)))
         },
     )
     .await
@@ -522,6 +510,15 @@ async fn maintenance_page(
 
 /// Renders a page of one stored record with the snapshot's model.
 type Renderer = Box<dyn FnOnce(&Model) -> Result<String, askama::Error> + Send>;
+
+/// The [`Renderer`] of `record` with `page`, and the record's last change.
+fn renderer<R: Send + 'static>(
+    at: jiff::Timestamp,
+    record: R,
+    page: fn(&Model, &R) -> Result<String, askama::Error>,
+) -> (Renderer, jiff::Timestamp) {
+    (Box::new(move |m: &Model| page(m, &record)), at)
+}
 
 /// `/{section}/{id}`: the snapshot's page, or one rendered on demand from the record `load`
 /// finds (with its last change as Last-Modified); 404 for an id that cannot exist or is
