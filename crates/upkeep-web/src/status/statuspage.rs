@@ -69,8 +69,14 @@ pub fn build(model: &Model) -> Result<Documents, serde_json::Error> {
         .iter()
         .filter_map(|row| row["id"].as_str().map(|id| (id, row)))
         .collect();
-    let incident_json =
-        |i: &IncidentRecord| incident(i, &by_key, &rows_by_id, page_id, &model.url, tz);
+    let page_of = Page {
+        components: by_key,
+        rows: rows_by_id,
+        page_id,
+        page_url: &model.url,
+        tz,
+    };
+    let incident_json = |i: &IncidentRecord| incident(i, &page_of);
     let recent: Vec<Value> = model
         .recent
         .iter()
@@ -92,8 +98,7 @@ pub fn build(model: &Model) -> Result<Documents, serde_json::Error> {
     });
 
     let doc = |v: Value| serde_json::to_vec(&v);
-    let maint =
-        |m: &MaintenanceRecord| maintenance(m, &by_key, &rows_by_id, page_id, &model.url, tz);
+    let maint = |m: &MaintenanceRecord| maintenance(m, &page_of);
     // Cancelled maintenances have no Statuspage status: they are left out of the JSON (the
     // HTML page and the calendars show them).
     let listed = model
@@ -198,15 +203,35 @@ fn component_row(c: &ComponentView, group_id: Option<&str>, position: u32, model
     })
 }
 
+/// What the incidents and maintenances of one page are written with.
+struct Page<'a> {
+    /// The page's components by configuration key.
+    components: HashMap<&'a str, &'a ComponentView>,
+    /// The rows of `components.json` by id.
+    rows: HashMap<&'a str, &'a Value>,
+    page_id: &'a str,
+    page_url: &'a str,
+    tz: &'a TimeZone,
+}
+
+impl Page<'_> {
+    /// The components named by `keys` as `components.json` shows them.
+    fn affected<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Vec<Value> {
+        keys.filter_map(|c| self.components.get(c))
+            .filter_map(|r| self.rows.get(r.id.as_str()).map(|row| (*row).clone()))
+            .collect()
+    }
+}
+
 /// One incident in Statuspage's shape.
-fn incident(
-    i: &IncidentRecord,
-    components: &HashMap<&str, &ComponentView>,
-    rows: &HashMap<&str, &Value>,
-    page_id: &str,
-    page_url: &str,
-    tz: &TimeZone,
-) -> Value {
+fn incident(i: &IncidentRecord, page: &Page<'_>) -> Value {
+    let Page {
+        components,
+        page_id,
+        page_url,
+        tz,
+        ..
+    } = page;
     let ts = |t: Timestamp| timestamp(t, tz);
     // The updates are stored newest first; `old_status` needs the one before each.
     let chronological: Vec<_> = i.updates.iter().rev().collect();
@@ -253,13 +278,7 @@ fn incident(
         }));
     }
     updates.reverse();
-    // The affected components as `components.json` shows them.
-    let affected: Vec<Value> = i
-        .components
-        .iter()
-        .filter_map(|c| components.get(c.id.as_str()))
-        .filter_map(|r| rows.get(r.id.as_str()).map(|row| (*row).clone()))
-        .collect();
+    let affected = page.affected(i.components.iter().map(|c| c.id.as_str()));
     json!({
         "id": i.id,
         "name": i.title,
@@ -281,21 +300,16 @@ fn incident(
 /// One maintenance in Statuspage's scheduled-maintenance shape: an incident with
 /// `impact: "maintenance"`, `scheduled_for`/`scheduled_until` and the maintenance statuses
 /// (`scheduled | in_progress | verifying | completed`).
-fn maintenance(
-    m: &MaintenanceRecord,
-    components: &HashMap<&str, &ComponentView>,
-    rows: &HashMap<&str, &Value>,
-    page_id: &str,
-    page_url: &str,
-    tz: &TimeZone,
-) -> Value {
+fn maintenance(m: &MaintenanceRecord, page: &Page<'_>) -> Value {
+    let Page {
+        components,
+        page_id,
+        page_url,
+        tz,
+        ..
+    } = page;
     let ts = |t: Timestamp| timestamp(t, tz);
-    let affected: Vec<Value> = m
-        .components
-        .iter()
-        .filter_map(|c| components.get(c.as_str()))
-        .filter_map(|r| rows.get(r.id.as_str()).map(|row| (*row).clone()))
-        .collect();
+    let affected = page.affected(m.components.iter().map(String::as_str));
     let codes: Vec<Value> = m
         .components
         .iter()
