@@ -122,31 +122,37 @@ fn window_events(m: &Model, w: &Window, stored: &[&MaintenanceRecord]) -> Vec<Ev
         .iter()
         .map(|o| (o.key.as_str(), (o.start, o.end)))
         .collect();
+    // An event of the window's series from `start` to `end`.
+    let window_event = |start: Timestamp, end: Timestamp| Event {
+        uid: format!("window-{}@{}", w.id, host(m)),
+        // DTSTART moves forward as occurrences pass; SEQUENCE must grow with it.
+        sequence: series_seq,
+        summary: w.title.clone(),
+        description: w.description.clone(),
+        url: Some(format!("{}/", m.url)),
+        start,
+        end,
+        local_start: None,
+        utc_times: false,
+        exact_duration: false,
+        tz_name: w.timezone_name.clone(),
+        tz: w.timezone.clone(),
+        status: EventStatus::Confirmed,
+        rrule: None,
+        recurrence_id: None,
+        exdates: Vec::new(),
+        stamp: m.config_loaded_at,
+    };
     if let Some(f) = first.filter(|_| !by_count) {
         let written = key_start(&f.key).unwrap_or_else(|| w.timezone.to_datetime(f.start));
-        let series = Event {
-            uid: format!("window-{}@{}", w.id, host(m)),
-            // DTSTART moves forward as occurrences pass; SEQUENCE must grow with it.
-            sequence: series_seq,
-            summary: w.title.clone(),
-            description: w.description.clone(),
-            url: Some(format!("{}/", m.url)),
-            start: f.start,
-            end: f.end,
+        out.push(Event {
             // DTSTART as the rule writes it (e.g. 02:30 on a spring-forward night), which
             // clients resolve to the same instant.
             local_start: Some(written),
-            utc_times: false,
             exact_duration: true,
-            tz_name: w.timezone_name.clone(),
-            tz: w.timezone.clone(),
-            status: EventStatus::Confirmed,
             rrule: Some(w.rrule.clone()),
-            recurrence_id: None,
-            exdates: Vec::new(),
-            stamp: m.config_loaded_at,
-        };
-        out.push(series);
+            ..window_event(f.start, f.end)
+        });
     }
     // Occurrences whose written start falls in a daylight-saving gap or fold, or which span a
     // change, are spelled out in UTC: readers differ in how they resolve such local times and
@@ -163,23 +169,9 @@ fn window_events(m: &Model, w: &Window, stored: &[&MaintenanceRecord]) -> Vec<Ev
             || w.timezone.to_offset(o.start) != w.timezone.to_offset(o.end);
         if unclear && !overridden.contains(o.key.as_str()) {
             out.push(Event {
-                uid: format!("window-{}@{}", w.id, host(m)),
-                sequence: series_seq,
-                summary: w.title.clone(),
-                description: w.description.clone(),
-                url: Some(format!("{}/", m.url)),
-                start: o.start,
-                end: o.end,
-                local_start: None,
                 utc_times: true,
-                exact_duration: false,
-                tz_name: w.timezone_name.clone(),
-                tz: w.timezone.clone(),
-                status: EventStatus::Confirmed,
-                rrule: None,
                 recurrence_id: Some(written),
-                exdates: Vec::new(),
-                stamp: m.config_loaded_at,
+                ..window_event(o.start, o.end)
             });
         }
     }
