@@ -30,6 +30,7 @@ use upkeep_store::{Store, StoreError};
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::periodic::Periodic;
+use crate::transitions::Transitions;
 
 /// Where a backup set stands now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,56 +163,36 @@ pub async fn check(
     record: bool,
 ) -> Result<Vec<MonitorEvent>, StoreError> {
     let assessments = assess_all(store, config, now).await?;
-    let mut events = Vec::new();
+    let mut changes = Transitions::new(store, now);
     for a in &assessments {
         export(a);
         if !record {
             continue;
         }
-        let source = state_source(&a.id);
-        let before = store
-            .last_event_state(&source)
+        let (initial, to) = (EventState::Unknown, a.state.into());
+        if let Some(e) = changes
+            .observe(state_source(&a.id), initial, to, || state_reason(a))
             .await?
-            .unwrap_or(EventState::Unknown);
-        if before != a.state.into() {
-            alert_state(a, before);
-            events.push(MonitorEvent {
-                source,
-                at: now,
-                from: before,
-                to: a.state.into(),
-                reason: state_reason(a),
-            });
+        {
+            alert_state(a, e.from);
         }
-        let source = drill_source(&a.id);
-        let before = store
-            .last_event_state(&source)
-            .await?
-            .unwrap_or(EventState::Ok);
         let to = if a.drill_overdue {
             EventState::Overdue
         } else {
             EventState::Ok
         };
-        if before != to {
+        let drill = changes
+            .observe(drill_source(&a.id), EventState::Ok, to, || drill_reason(a))
+            .await?;
+        if drill.is_some() {
             if a.drill_overdue {
                 tracing::error!(set = %a.id, "operator alert: backup set `{}` is overdue for a recovery drill ({})", a.id, drill_reason(a));
             } else {
                 tracing::info!(set = %a.id, "operator alert: backup set `{}` is no longer overdue for a recovery drill", a.id);
             }
-            events.push(MonitorEvent {
-                source,
-                at: now,
-                from: before,
-                to,
-                reason: drill_reason(a),
-            });
         }
     }
-    if !events.is_empty() {
-        store.record_monitor_events(&events).await?;
-    }
-    Ok(events)
+    changes.record().await
 }
 
 fn export(a: &Assessment) {

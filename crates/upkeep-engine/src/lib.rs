@@ -30,3 +30,4 @@ pub mod self_backup;
 pub mod service;
 pub mod slo_alerts;
 pub mod supervisor;
+mod transitions;

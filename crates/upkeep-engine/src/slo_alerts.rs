@@ -24,6 +24,7 @@ use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::periodic::Periodic;
 use crate::reports::{SloReport, slo_status};
+use crate::transitions::Transitions;
 
 /// How often the SLOs are measured.
 pub const EVERY: Duration = Duration::from_secs(60);
@@ -83,50 +84,20 @@ pub async fn check(
         now,
     )
     .await?;
-    let mut events = Vec::new();
+    let mut changes = Transitions::new(store, now);
     for r in &reports {
         export(r);
         if !record {
             continue;
         }
-        let source = source(&r.component);
-        let before = store
-            .last_event_state(&source)
-            .await?
-            .unwrap_or(EventState::Ok);
         let to = level(r);
-        if before == to {
+        let Some(change) = changes
+            .observe(source(&r.component), EventState::Ok, to, || reason(r, to))
+            .await?
+        else {
             continue;
-        }
-        let detail = r
-            .burn
-            .iter()
-            .filter(|t| t.firing)
-            .map(|t| {
-                format!(
-                    "{}× over {} and {} ({} burning {:.1}× and {:.1}×)",
-                    t.factor_milli as f64 / 1000.0,
-                    upkeep_domain::duration::format_duration(Duration::from_millis(
-                        u64::try_from(t.long_ms).unwrap_or(0)
-                    )),
-                    upkeep_domain::duration::format_duration(Duration::from_millis(
-                        u64::try_from(t.short_ms).unwrap_or(0)
-                    )),
-                    t.severity,
-                    t.long_burn_milli as f64 / 1000.0,
-                    t.short_burn_milli as f64 / 1000.0,
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        let reason = if to == EventState::Ok {
-            format!(
-                "no burn-rate tier fires; {} ms of budget left",
-                r.status.left_ms
-            )
-        } else {
-            format!("burn-rate alert: {detail}")
         };
+        let reason = &change.reason;
         match to {
             EventState::Critical => {
                 tracing::error!(component = %r.component, "operator alert: SLO of `{}` {}", r.component, reason)
@@ -138,18 +109,40 @@ pub async fn check(
                 tracing::warn!(component = %r.component, "operator alert: SLO of `{}` {}", r.component, reason)
             }
         }
-        events.push(MonitorEvent {
-            source,
-            at: now,
-            from: before,
-            to,
-            reason,
-        });
     }
-    if !events.is_empty() {
-        store.record_monitor_events(&events).await?;
+    changes.record().await
+}
+
+/// Why `r` is at level `to`: the firing tiers, or the budget left.
+fn reason(r: &SloReport, to: EventState) -> String {
+    if to == EventState::Ok {
+        return format!(
+            "no burn-rate tier fires; {} ms of budget left",
+            r.status.left_ms
+        );
     }
-    Ok(events)
+    let detail = r
+        .burn
+        .iter()
+        .filter(|t| t.firing)
+        .map(|t| {
+            format!(
+                "{}× over {} and {} ({} burning {:.1}× and {:.1}×)",
+                t.factor_milli as f64 / 1000.0,
+                upkeep_domain::duration::format_duration(Duration::from_millis(
+                    u64::try_from(t.long_ms).unwrap_or(0)
+                )),
+                upkeep_domain::duration::format_duration(Duration::from_millis(
+                    u64::try_from(t.short_ms).unwrap_or(0)
+                )),
+                t.severity,
+                t.long_burn_milli as f64 / 1000.0,
+                t.short_burn_milli as f64 / 1000.0,
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!("burn-rate alert: {detail}")
 }
 
 fn export(r: &SloReport) {
