@@ -183,9 +183,18 @@ pub async fn source_failing(
     actor: &str,
     now: Timestamp,
 ) -> Result<FailureOutcome, StoreError> {
+    exclusively(store, failing_locked(store, failure, actor, now)).await
+}
+
+/// Runs `change` alone: no other automatic incident change runs meanwhile in this process
+/// or, through the database lock, in any other replica.
+async fn exclusively<T>(
+    store: &Store,
+    change: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
     let _guard = CHANGES.lock().await;
     let lock = DbLock::acquire(store).await?;
-    let outcome = failing_locked(store, failure, actor, now).await;
+    let outcome = change.await;
     lock.release().await;
     outcome
 }
@@ -358,11 +367,7 @@ pub async fn source_recovered(
     actor: &str,
     now: Timestamp,
 ) -> Result<RecoveryOutcome, StoreError> {
-    let _guard = CHANGES.lock().await;
-    let lock = DbLock::acquire(store).await?;
-    let outcome = recovered_locked(store, source, detail, actor, now).await;
-    lock.release().await;
-    outcome
+    exclusively(store, recovered_locked(store, source, detail, actor, now)).await
 }
 
 async fn recovered_locked(
