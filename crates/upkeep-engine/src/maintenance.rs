@@ -479,18 +479,23 @@ async fn transition(
     Ok(())
 }
 
+/// Every stored monitor status, by monitor id.
+async fn monitor_statuses(store: &Store) -> Result<BTreeMap<String, MonitorStatus>, StoreError> {
+    Ok(store
+        .load_monitor_states()
+        .await?
+        .into_iter()
+        .map(|s| (s.monitor_id, s.status))
+        .collect())
+}
+
 /// Whether every monitor of `components` is up (paused ones aside).
 async fn components_green(
     store: &Store,
     config: &Config,
     components: &[String],
 ) -> Result<bool, StoreError> {
-    let states: BTreeMap<String, MonitorStatus> = store
-        .load_monitor_states()
-        .await?
-        .into_iter()
-        .map(|s| (s.monitor_id, s.status))
-        .collect();
+    let states = monitor_statuses(store).await?;
     Ok(config
         .monitors
         .iter()
@@ -571,12 +576,7 @@ async fn run_checks(
         .iter()
         .any(|c| matches!(c, Check::MonitorsGreen { .. }))
     {
-        let states: BTreeMap<String, MonitorStatus> = store
-            .load_monitor_states()
-            .await?
-            .into_iter()
-            .map(|s| (s.monitor_id, s.status))
-            .collect();
+        let states = monitor_statuses(store).await?;
         for (id, m) in &config.monitors {
             let status = states.get(id).copied().unwrap_or(MonitorStatus::Pending);
             facts
