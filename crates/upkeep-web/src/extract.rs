@@ -1,6 +1,7 @@
 //! Extractors that turn every malformed request into a [`Problem`] a person can act on,
 //! instead of axum's plain-text rejections.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -83,4 +84,24 @@ where
                 Problem::bad_request(r.body_text()).with_type("invalid-path")
             })
     }
+}
+
+/// The problem of a JSON body that does not parse: unreadable JSON → 400, JSON of the wrong
+/// shape → 422. `what` ends the sentence "the body is not …".
+pub fn body_problem(e: &serde_json::Error, what: &str) -> Problem {
+    let status = if e.is_data() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Problem::new(status, format!("the body is not {what}: {e}")).with_type("invalid-body")
+}
+
+/// An optional JSON body: empty (or only whitespace) means the defaults; otherwise it must
+/// parse ([`body_problem`] with `what` when it does not).
+pub fn optional_json<T: DeserializeOwned + Default>(raw: &Bytes, what: &str) -> Result<T, Problem> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(raw).map_err(|e| body_problem(&e, what))
 }

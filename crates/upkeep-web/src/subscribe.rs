@@ -51,6 +51,7 @@ use upkeep_engine::notify::links;
 use upkeep_store::subscribers::{SubscribeOutcome, SubscriberRecord};
 use upkeep_store::{Store, StoreError, ids};
 
+use crate::extract::body_problem;
 use crate::listener::ClientAddr;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -536,17 +537,7 @@ async fn submit(
         match serde_json::from_slice::<SubscribeInput>(&body) {
             Ok(input) => input,
             Err(e) => {
-                let status = if e.is_data() {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
-                return Problem::new(
-                    status,
-                    format!("the body is not a subscription request: {e}"),
-                )
-                .with_type("invalid-body")
-                .into_response();
+                return body_problem(&e, "a subscription request").into_response();
             }
         }
     } else {

@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use super::{TAG_BACKUPS, instant};
 use crate::auth::{Auth, Editor, Viewer};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, optional_json};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -277,19 +277,7 @@ pub async fn start_drill(
     raw: Bytes,
 ) -> Result<(StatusCode, Json<DrillView>), Problem> {
     let backup = set(&state, &id)?;
-    let body: StartDrillBody = if raw.iter().all(u8::is_ascii_whitespace) {
-        StartDrillBody::default()
-    } else {
-        serde_json::from_slice(&raw).map_err(|e| {
-            let status = if e.is_data() {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            Problem::new(status, format!("the body is not a valid drill start: {e}"))
-                .with_type("invalid-body")
-        })?
-    };
+    let body: StartDrillBody = optional_json(&raw, "a valid drill start")?;
     let text = notes(body.notes)?.unwrap_or_default();
     let drill = state
         .store

@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG_INCIDENTS, instant};
 use crate::auth::{Admin, Auth, Editor, Viewer};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, optional_json};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -390,19 +390,7 @@ pub async fn resolve(
     raw: Bytes,
 ) -> Result<Json<IncidentView>, Problem> {
     let id = incident_id(&id)?;
-    let body: ResolveBody = if raw.iter().all(u8::is_ascii_whitespace) {
-        ResolveBody::default()
-    } else {
-        serde_json::from_slice(&raw).map_err(|e| {
-            let status = if e.is_data() {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            Problem::new(status, format!("the body is not a valid resolution: {e}"))
-                .with_type("invalid-body")
-        })?
-    };
+    let body: ResolveBody = optional_json(&raw, "a valid resolution")?;
     let record = service::resolve(
         &state.store,
         &caller.for_services(),

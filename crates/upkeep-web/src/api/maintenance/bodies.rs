@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use upkeep_domain::config::{ChecksMode, TenantSel};
@@ -21,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::super::instant;
 use super::refusal::{invalid, not_found};
+use crate::extract::optional_json;
 use crate::problem::Problem;
 
 /// One entry of a maintenance's timeline.
@@ -343,25 +342,8 @@ pub(super) fn parse_end(
     }
 }
 
-/// An optional JSON body: empty (or only whitespace) means the defaults.
-pub(super) fn optional_body<T: DeserializeOwned + Default>(raw: &Bytes) -> Result<T, Problem> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        Ok(T::default())
-    } else {
-        serde_json::from_slice(raw).map_err(|e| {
-            let status = if e.is_data() {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            Problem::new(status, format!("the body is not valid here: {e}"))
-                .with_type("invalid-body")
-        })
-    }
-}
-
 pub(super) fn closing_body(raw: &Bytes) -> Result<String, Problem> {
-    let body: ClosingBody = optional_body(raw)?;
+    let body: ClosingBody = optional_json(raw, "valid here")?;
     let text = body.body.unwrap_or_default();
     validate_text("body", &text).map_err(invalid)?;
     Ok(text)

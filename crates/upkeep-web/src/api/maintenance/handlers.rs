@@ -15,12 +15,12 @@ use upkeep_store::maintenance::MaintenanceFilter;
 use super::super::{TAG_MAINTENANCE, instant};
 use super::bodies::{
     ClosingBody, EditMaintenanceBody, ListQuery, MaintenanceUpdateBody, MaintenanceView,
-    NewMaintenanceBody, StartBody, TenantSlotView, closing_body, maintenance_id, optional_body,
-    parse_checks, parse_end, parse_instant, parse_kind, parse_status, parse_tenants,
+    NewMaintenanceBody, StartBody, TenantSlotView, closing_body, maintenance_id, parse_checks,
+    parse_end, parse_instant, parse_kind, parse_status, parse_tenants,
 };
 use super::refusal::{Refusal, invalid, not_found};
 use crate::auth::{Auth, Caller, Editor, Viewer};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, optional_json};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -336,7 +336,7 @@ pub async fn start(
     raw: Bytes,
 ) -> Result<Json<MaintenanceView>, Refusal> {
     let id = maintenance_id(&id)?;
-    let body: StartBody = optional_body(&raw)?;
+    let body: StartBody = optional_json(&raw, "valid here")?;
     let started = service::start(
         &state.store,
         &caller.for_services(),
