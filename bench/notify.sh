@@ -38,6 +38,7 @@
 # python3 with aiosmtpd (the project's .venv, made by scripts/test.sh, is used when it exists),
 # and `cargo build --release -p upkeep`.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 n=${1:-2000}
 rounds=${ROUNDS:-3}
@@ -81,19 +82,6 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-
-wait_for_quiet() {
-  local waited=0 l
-  while :; do
-    l=$(cut -d' ' -f1 /proc/loadavg)
-    if awk -v l="$l" -v m="$load_max" 'BEGIN {exit !(l <= m)}' || [ "$waited" -ge "$load_wait" ]; then
-      echo "$l"
-      return
-    fi
-    sleep 5
-    waited=$((waited + 5))
-  done
-}
 
 now() { date +%s.%N; }
 # CPU seconds (user + system) a process has used.

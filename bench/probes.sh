@@ -5,6 +5,7 @@
 # the probing process, resident memory, probes per second and database growth per day.
 # Usage: bench/probes.sh [N] [SECONDS]    (defaults 10000 and 60)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 n=${1:-10000}
 secs=${2:-60}
 bin=target/release/upkeep
@@ -14,13 +15,7 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$di
 target_port=18282
 port=18283
 
-cat > "$dir/target.yaml" <<YAML
-page: { name: Target, url: "http://127.0.0.1:$target_port", timezone: UTC }
-server: { rate_limit: { per_second: 0 }, max_connections: 8192 }
-YAML
-"$bin" serve --config "$dir/target.yaml" --listen 127.0.0.1:$target_port \
-  --database "sqlite://$dir/target.db" >/dev/null 2>&1 &
-pids+=($!)
+start_probe_target "$target_port"
 
 {
   echo "page: { name: Bench, url: \"http://127.0.0.1:$port\", timezone: UTC }"

@@ -17,6 +17,7 @@
 # Usage: bench/statuspage.sh [ROUNDS]    (default 2: every measurement is taken twice)
 # DURATION (default 10s) shortens the wrk runs for a smoke test.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 rounds=${1:-2}
 load_max=${LOAD_MAX:-1.0}
 load_wait=${LOAD_WAIT:-180}
@@ -37,13 +38,7 @@ nginx_port=18384
 db="sqlite://$dir/bench.db"
 
 # The probe target: a second upkeep serving /healthz.
-cat > "$dir/target.yaml" <<YAML
-page: { name: Target, url: "http://127.0.0.1:$target_port", timezone: UTC }
-server: { rate_limit: { per_second: 0 }, max_connections: 8192 }
-YAML
-"$bin" serve --config "$dir/target.yaml" --listen 127.0.0.1:$target_port \
-  --database "sqlite://$dir/target.db" >/dev/null 2>&1 &
-pids+=($!)
+start_probe_target "$target_port"
 
 # The status page's configuration; with an argument N, N more HTTP monitors at 10 s spread over
 # the 20 components.
@@ -120,19 +115,6 @@ CONF
 snapshot_bytes() {
   curl -fs "http://127.0.0.1:$port/" -o "$dir/www/index.html"
   curl -fs "http://127.0.0.1:$port/api/v2/summary.json" -o "$dir/www/api/v2/summary.json"
-}
-
-wait_for_quiet() {
-  local waited=0 l
-  while :; do
-    l=$(cut -d' ' -f1 /proc/loadavg)
-    if awk -v l="$l" -v m="$load_max" 'BEGIN {exit !(l <= m)}' || [ "$waited" -ge "$load_wait" ]; then
-      echo "$l"
-      return
-    fi
-    sleep 5
-    waited=$((waited + 5))
-  done
 }
 
 # Latency in wrk's notation (123.45us, 1.23ms, 1.20s) to milliseconds.
