@@ -132,14 +132,7 @@ async fn restore_sqlite(args: &RestoreArgs, url: &str, target: &Path) -> anyhow:
                 );
             }
         } else {
-            let store = open(url).await?;
-            let state = store.live_state(jiff::Timestamp::now()).await;
-            store.close().await;
-            check_live(
-                &state.context("reading the database to be replaced")?,
-                url,
-                args.force,
-            )?;
+            refuse_live(url, args.force).await?;
         }
     }
     snapshot::install_sqlite_file(&args.from, target).with_context(|| {
@@ -149,10 +142,7 @@ async fn restore_sqlite(args: &RestoreArgs, url: &str, target: &Path) -> anyhow:
             target.display()
         )
     })?;
-    let store = open(url).await?;
-    let cleared = store.clear_leases().await;
-    store.close().await;
-    cleared.context("clearing the leases copied with the backup")?;
+    clear_copied_leases(url).await?;
     eprintln!(
         "{}: {} bytes, schema version {}",
         args.from.display(),
@@ -162,20 +152,32 @@ async fn restore_sqlite(args: &RestoreArgs, url: &str, target: &Path) -> anyhow:
     Ok(())
 }
 
-async fn restore_postgres(args: &RestoreArgs, url: &str) -> anyhow::Result<()> {
+/// Refuses to replace the database at `url` while upkeep looks alive on it (see
+/// [`check_live`]), unless `force`.
+async fn refuse_live(url: &str, force: bool) -> anyhow::Result<()> {
     let store = open(url).await?;
     let state = store.live_state(jiff::Timestamp::now()).await;
     store.close().await;
     check_live(
         &state.context("reading the database to be replaced")?,
         url,
-        args.force,
-    )?;
-    self_backup::pg_restore(url, &args.from).await?;
+        force,
+    )
+}
+
+/// Clears the leases a restored backup brought with it.
+async fn clear_copied_leases(url: &str) -> anyhow::Result<()> {
     let store = open(url).await?;
     let cleared = store.clear_leases().await;
     store.close().await;
     cleared.context("clearing the leases copied with the backup")?;
+    Ok(())
+}
+
+async fn restore_postgres(args: &RestoreArgs, url: &str) -> anyhow::Result<()> {
+    refuse_live(url, args.force).await?;
+    self_backup::pg_restore(url, &args.from).await?;
+    clear_copied_leases(url).await?;
     Ok(())
 }
 
