@@ -221,18 +221,16 @@ impl Page<'_> {
             .filter_map(|r| self.rows.get(r.id.as_str()).map(|row| (*row).clone()))
             .collect()
     }
+
+    /// The name of the component `key`, or the key of one the page does not show.
+    fn name_of<'k>(&'k self, key: &'k str) -> &'k str {
+        self.components.get(key).map_or(key, |r| r.name.as_str())
+    }
 }
 
 /// One incident in Statuspage's shape.
 fn incident(i: &IncidentRecord, page: &Page<'_>) -> Value {
-    let Page {
-        components,
-        page_id,
-        page_url,
-        tz,
-        ..
-    } = page;
-    let ts = |t: Timestamp| timestamp(t, tz);
+    let ts = |t: Timestamp| timestamp(t, page.tz);
     // The updates are stored newest first; `old_status` needs the one before each.
     let chronological: Vec<_> = i.updates.iter().rev().collect();
     let monitoring_at = chronological
@@ -252,7 +250,7 @@ fn incident(i: &IncidentRecord, page: &Page<'_>) -> Value {
                     .unwrap_or(ComponentStatus::Operational);
                 json!({
                     "code": stable_id("component", &c.id),
-                    "name": components.get(c.id.as_str()).map_or(c.id.as_str(), |r| r.name.as_str()),
+                    "name": page.name_of(&c.id),
                     "old_status": old.as_str(),
                     "new_status": c.status.as_str(),
                 })
@@ -288,9 +286,9 @@ fn incident(i: &IncidentRecord, page: &Page<'_>) -> Value {
         "monitoring_at": monitoring_at,
         "resolved_at": i.resolved_at.map(ts),
         "impact": i.impact.as_str(),
-        "shortlink": format!("{page_url}/incidents/{}", i.id),
+        "shortlink": format!("{}/incidents/{}", page.page_url, i.id),
         "started_at": ts(i.started_at),
-        "page_id": page_id,
+        "page_id": page.page_id,
         "incident_updates": updates,
         "components": affected,
         "postmortem_body": i.postmortem,
@@ -301,14 +299,7 @@ fn incident(i: &IncidentRecord, page: &Page<'_>) -> Value {
 /// `impact: "maintenance"`, `scheduled_for`/`scheduled_until` and the maintenance statuses
 /// (`scheduled | in_progress | verifying | completed`).
 fn maintenance(m: &MaintenanceRecord, page: &Page<'_>) -> Value {
-    let Page {
-        components,
-        page_id,
-        page_url,
-        tz,
-        ..
-    } = page;
-    let ts = |t: Timestamp| timestamp(t, tz);
+    let ts = |t: Timestamp| timestamp(t, page.tz);
     let affected = page.affected(m.components.iter().map(String::as_str));
     let codes: Vec<Value> = m
         .components
@@ -316,7 +307,7 @@ fn maintenance(m: &MaintenanceRecord, page: &Page<'_>) -> Value {
         .map(|c| {
             json!({
                 "code": stable_id("component", c),
-                "name": components.get(c.as_str()).map_or(c.as_str(), |r| r.name.as_str()),
+                "name": page.name_of(c),
                 "old_status": "operational",
                 "new_status": "under_maintenance",
             })
@@ -367,9 +358,9 @@ fn maintenance(m: &MaintenanceRecord, page: &Page<'_>) -> Value {
         "monitoring_at": null,
         "resolved_at": resolved_at.map(ts),
         "impact": "maintenance",
-        "shortlink": format!("{page_url}/maintenance/{}", m.id),
+        "shortlink": format!("{}/maintenance/{}", page.page_url, m.id),
         "started_at": ts(started_at.unwrap_or(m.starts_at)),
-        "page_id": page_id,
+        "page_id": page.page_id,
         "incident_updates": updates,
         "components": affected,
         "scheduled_for": ts(m.starts_at),
