@@ -248,6 +248,50 @@ async fn monitor_event(store: &Store, id: &str, from: &str, to: &str, at: Timest
 }
 
 /// The (path, JSON body) pairs the receiver accepted since `skip`.
+/// An emergency maintenance of `api` (no subscriber notices) created at `created` and in
+/// progress from `start`.
+async fn api_maintenance_in_progress(
+    store: &Store,
+    title: &str,
+    reason: &str,
+    created: Timestamp,
+    start: Timestamp,
+    end: Timestamp,
+) -> String {
+    let mut m = NewMaintenance::new(Kind::Emergency, title, start, end);
+    m.components = vec!["api".into()];
+    m.reason = Some(reason.into());
+    m.notify_subscribers = false;
+    let m = store
+        .create_maintenance(&m, "ops", created, None)
+        .await
+        .unwrap();
+    store
+        .transition_maintenance(
+            &m.id,
+            MaintenanceStatus::Scheduled,
+            MaintenanceStatus::InProgress,
+            "system:maintenance",
+            start,
+        )
+        .await
+        .unwrap();
+    m.id
+}
+
+async fn complete_maintenance(store: &Store, id: &str, at: Timestamp) {
+    store
+        .transition_maintenance(
+            id,
+            MaintenanceStatus::InProgress,
+            MaintenanceStatus::Completed,
+            "system:maintenance",
+            at,
+        )
+        .await
+        .unwrap();
+}
+
 fn bodies(rx: &Receiver, skip: usize) -> Vec<(String, serde_json::Value)> {
     rx.accepted()
         .into_iter()
@@ -342,24 +386,15 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
         // window ends and it still fails, it pages at once.
         let w_start = much_later + SignedDuration::from_secs(60);
         let w_end = w_start + SignedDuration::from_secs(3600);
-        let mut m = NewMaintenance::new(Kind::Emergency, "Database upgrade", w_start, w_end);
-        m.components = vec!["api".into()];
-        m.reason = Some("CVE-2026-0001".into());
-        m.notify_subscribers = false;
-        let m = store
-            .create_maintenance(&m, "ops", much_later, None)
-            .await
-            .unwrap();
-        store
-            .transition_maintenance(
-                &m.id,
-                MaintenanceStatus::Scheduled,
-                MaintenanceStatus::InProgress,
-                "system:maintenance",
-                w_start,
-            )
-            .await
-            .unwrap();
+        let m = api_maintenance_in_progress(
+            &store,
+            "Database upgrade",
+            "CVE-2026-0001",
+            much_later,
+            w_start,
+            w_end,
+        )
+        .await;
         let during = w_start + SignedDuration::from_secs(60);
         clock.set(during);
         let seen = rx.accepted().len();
@@ -373,16 +408,7 @@ async fn alerts_are_routed_held_back_during_maintenance_and_repeated_until_ackno
             held.iter()
                 .any(|a| a.key == "monitor:api-health" && !a.notified)
         );
-        store
-            .transition_maintenance(
-                &m.id,
-                MaintenanceStatus::InProgress,
-                MaintenanceStatus::Completed,
-                "system:maintenance",
-                w_end,
-            )
-            .await
-            .unwrap();
+        complete_maintenance(&store, &m, w_end).await;
         clock.set(w_end);
         timers_once(&store, &cfg.config, w_end).await.unwrap();
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
@@ -856,24 +882,7 @@ async fn an_alert_acknowledged_during_its_maintenance_does_not_page_when_the_win
         let clock = ManualClock::new(start);
         follow(&store, &cfg.config, start).await;
         let end = start + SignedDuration::from_hours(1);
-        let mut m = NewMaintenance::new(Kind::Emergency, "Failover", start, end);
-        m.components = vec!["api".into()];
-        m.reason = Some("CVE".into());
-        m.notify_subscribers = false;
-        let m = store
-            .create_maintenance(&m, "ops", start, None)
-            .await
-            .unwrap();
-        store
-            .transition_maintenance(
-                &m.id,
-                MaintenanceStatus::Scheduled,
-                MaintenanceStatus::InProgress,
-                "system:maintenance",
-                start,
-            )
-            .await
-            .unwrap();
+        let m = api_maintenance_in_progress(&store, "Failover", "CVE", start, start, end).await;
         let during = start + SignedDuration::from_mins(5);
         monitor_event(&store, "api-health", "up", "down", during).await;
         follow(&store, &cfg.config, during).await;
@@ -882,16 +891,7 @@ async fn an_alert_acknowledged_during_its_maintenance_does_not_page_when_the_win
             .await
             .unwrap()
             .unwrap();
-        store
-            .transition_maintenance(
-                &m.id,
-                MaintenanceStatus::InProgress,
-                MaintenanceStatus::Completed,
-                "system:maintenance",
-                end,
-            )
-            .await
-            .unwrap();
+        complete_maintenance(&store, &m, end).await;
         clock.set(end);
         timers_once(&store, &cfg.config, end).await.unwrap();
         drain(&store, &cfg, &clock, Duration::from_secs(20)).await;
