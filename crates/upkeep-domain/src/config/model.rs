@@ -47,6 +47,29 @@ pub struct Config {
     pub self_backup: Option<SelfBackup>,
 }
 
+impl Config {
+    /// Ids of the components `tenant` owns (from `tenant_services`), in id order.
+    pub fn tenant_components<'a>(&'a self, tenant: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.components
+            .iter()
+            .filter(move |(_, c)| c.tenant.as_deref() == Some(tenant))
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// Ids of the monitors of the components `tenant` owns, in id order: the default gate of a
+    /// tenant's rollout step.
+    pub fn tenant_monitors<'a>(&'a self, tenant: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.monitors
+            .iter()
+            .filter(move |(_, m)| {
+                self.components
+                    .get(&m.component)
+                    .is_some_and(|c| c.tenant.as_deref() == Some(tenant))
+            })
+            .map(|(id, _)| id.as_str())
+    }
+}
+
 /// `page:`
 #[derive(Clone, Debug)]
 pub struct Page {
@@ -142,6 +165,11 @@ pub struct Tenant {
     pub name: String,
     /// Region id.
     pub region: String,
+    /// Variables the `tenant_services` templates read as `{tenant.vars.NAME}` and rollout
+    /// actions receive as `UPKEEP_VAR_NAME` (default none).
+    pub vars: BTreeMap<String, String>,
+    /// Whether the tenant's page `/tenants/{id}` is served (default true).
+    pub public: bool,
 }
 
 /// `components.ID:`
@@ -155,6 +183,9 @@ pub struct Component {
     pub description: Option<String>,
     /// Ids of components this one depends on (acyclic).
     pub depends_on: Vec<String>,
+    /// The tenant that owns this component (instantiated from `tenant_services`); `None` for a
+    /// shared component.
+    pub tenant: Option<String>,
 }
 
 /// `monitors.ID:`

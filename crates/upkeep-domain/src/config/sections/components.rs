@@ -26,6 +26,8 @@ impl Sections {
         Some(Tenant {
             name: name?,
             region: region?,
+            vars: BTreeMap::new(),
+            public: true,
         })
     }
 
@@ -54,6 +56,7 @@ impl Sections {
             group,
             description,
             depends_on: depends_on.unwrap_or_default(),
+            tenant: None,
         })
     }
 }
