@@ -25,6 +25,7 @@ pub mod monitor_state;
 pub mod notify;
 pub mod recurrence;
 pub mod role;
+pub mod rollout;
 pub mod rule_expr;
 pub mod slo;
 pub mod syntax;

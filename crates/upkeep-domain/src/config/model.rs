@@ -502,6 +502,8 @@ pub struct Window {
     pub notify_subscribers: bool,
     /// Pre-flight checks that must pass before each occurrence starts.
     pub preflight: Vec<crate::maintenance::preflight::Check>,
+    /// The rollout each occurrence drives (`docs/rollouts.md`).
+    pub rollout: Option<crate::rollout::RolloutSpec>,
 }
 
 /// Which tenants a window affects.

@@ -314,6 +314,7 @@ mod tests {
             counts_as_downtime: false,
             notify_subscribers: true,
             preflight: vec![],
+            rollout: None,
         }
     }
 

@@ -5,3 +5,4 @@
 
 mod availability;
 mod config;
+mod rollout_config;

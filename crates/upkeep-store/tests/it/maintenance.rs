@@ -384,6 +384,7 @@ fn window() -> Window {
         counts_as_downtime: false,
         notify_subscribers: false,
         preflight: vec![],
+        rollout: None,
     }
 }
 

@@ -128,7 +128,13 @@ impl Sections {
         let preflight = f.optional(d, "preflight", |d, n| {
             d.list(n, |d, item| self.preflight_check(d, item))
         });
+        let rollout = f.optional(d, "rollout", super::rollout::read_rollout);
         f.finish(d);
+        let tenants = tenants.unwrap_or(TenantSel::All);
+        let rollout = rollout.map(|(spec, refs)| {
+            self.rollouts.push((refs, tenants.clone()));
+            spec
+        });
         Some(Window {
             id: id?,
             title: title?,
@@ -139,11 +145,12 @@ impl Sections {
             starts,
             duration: duration?,
             components: components?,
-            tenants: tenants.unwrap_or(TenantSel::All),
+            tenants,
             checks: checks.unwrap_or(ChecksMode::Run),
             counts_as_downtime: counts_as_downtime.unwrap_or(false),
             notify_subscribers: notify_subscribers.unwrap_or(true),
             preflight: preflight.unwrap_or_default(),
+            rollout,
         })
     }
 

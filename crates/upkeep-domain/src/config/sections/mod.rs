@@ -27,11 +27,13 @@ mod continuity;
 mod maintenance;
 mod monitors;
 mod notifications;
+mod rollout;
 mod settings;
 
 use components::*;
 pub use continuity::parse_objective_ppm;
 use monitors::*;
+pub use rollout::decode_rollout_json;
 pub use settings::parse_size;
 use settings::*;
 
@@ -76,6 +78,8 @@ struct Sections {
     push_keys: Vec<(String, Pos)>,
     dependency_pos: BTreeMap<(String, String), Pos>,
     email_channels: Vec<Pos>,
+    /// Each window's rollout references and the tenants the window covers.
+    rollouts: Vec<(rollout::RolloutRefs, TenantSel)>,
 }
 
 /// Decodes the whole tree; `None` when any problem was found.
@@ -97,6 +101,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
         push_keys: Vec::new(),
         dependency_pos: BTreeMap::new(),
         email_channels: Vec::new(),
+        rollouts: Vec::new(),
     };
     let server = top
         .optional(&mut d, "server", read_server)
@@ -164,6 +169,16 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
     s.check_references(&mut d, root);
     s.check_cycles(&mut d, &components);
     s.check_push_keys(&mut d);
+    for (refs, covered) in &s.rollouts {
+        rollout::check_rollout(
+            &mut d,
+            refs,
+            &tenants,
+            &monitors,
+            covered,
+            maintenance.policy.tenant_slot,
+        );
+    }
     if notifications.smtp.is_none() {
         for pos in &s.email_channels {
             d.error(
