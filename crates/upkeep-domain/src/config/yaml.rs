@@ -351,11 +351,20 @@ impl Builder<'_> {
         if span.start.line() != span.end.line() {
             return None;
         }
-        let raw = self.source.slice(
-            span.start.index() + quote,
-            span.end.index().checked_sub(quote)?,
-        )?;
-        (raw == text).then_some(span.start.col() + 1 + quote)
+        let start = span.start.index() + quote;
+        let raw = self
+            .source
+            .slice(start, span.end.index().checked_sub(quote)?)?;
+        // Inside a flow collection the parser may end a quoted scalar's span after the blank
+        // that follows its closing quote: compare the text with the source right after the
+        // opening quote, then require the closing quote.
+        let exact = raw == text
+            || (quote == 1 && {
+                let end = start + text.chars().count();
+                self.source.slice(start, end) == Some(text)
+                    && self.source.slice(end, end + 1) == self.source.slice(start - 1, start)
+            });
+        exact.then_some(span.start.col() + 1 + quote)
     }
 
     /// Attaches a finished node to its parent (or makes it the root).
@@ -524,6 +533,21 @@ mod tests {
         assert!(parse("a: 1\n---\nb: 2\n").is_err());
         assert_eq!(parse("").unwrap().0, None);
         assert_eq!(parse("# only a comment\n").unwrap().0, None);
+    }
+
+    #[test]
+    fn quoted_scalars_in_flow_mappings_know_their_columns() {
+        let (root, _) = parse("a: { url: \"x{y}\" , b: 'q' }\n").unwrap();
+        let root = root.unwrap();
+        let NodeKind::Mapping(top) = &root.kind else {
+            panic!("a mapping")
+        };
+        let NodeKind::Mapping(fields) = &top[0].value.kind else {
+            panic!("a mapping")
+        };
+        assert_eq!(fields[0].value.scalar().unwrap().content_column, Some(12));
+        assert_eq!(fields[1].value.scalar().unwrap().content_column, Some(24));
+        assert_eq!(fields[0].value.pos_in_text(1), at(1, 13));
     }
 
     #[test]

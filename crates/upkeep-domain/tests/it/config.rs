@@ -73,6 +73,18 @@ fn contract_file_parses_exactly_as_written() {
         "Mon-Fri 08:00-19:00"
     );
     assert_eq!(config.tenants["globex"].region, "us");
+    assert_eq!(config.tenants["acme"].vars["host"], "acme.eu.example.com");
+    assert!(config.tenants["acme"].public && !config.tenants["globex"].public);
+    assert_eq!(
+        config.components["acme.app"].tenant.as_deref(),
+        Some("acme")
+    );
+    assert_eq!(config.components["globex.app"].name, "Globex workspace");
+    assert_eq!(config.monitors["acme.app-health"].component, "acme.app");
+    assert_eq!(
+        config.tenant_monitors("globex").collect::<Vec<_>>(),
+        vec!["globex.app-health"]
+    );
     assert_eq!(config.components["api"].group.as_deref(), Some("Platform"));
     assert_eq!(
         config.components["api"].description.as_deref(),

@@ -6,3 +6,4 @@
 mod availability;
 mod config;
 mod rollout_config;
+mod tenant_services;

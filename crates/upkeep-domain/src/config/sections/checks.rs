@@ -37,6 +37,9 @@ impl Sections {
         ] {
             declared.insert(kind, declared_ids(root, kind.section()));
         }
+        if let Some(components) = declared.get_mut(&IdKind::Component) {
+            components.extend(self.generated_components.iter().map(String::as_str));
+        }
         for (kind, id, pos) in &self.references {
             let Some(ids) = declared.get(kind) else {
                 continue;
@@ -111,17 +114,24 @@ impl Sections {
         }
     }
 
-    /// Reports a push key used twice (by monitors or backups).
+    /// Reports a push key used twice (by monitors or backups). A key written once in
+    /// `tenant_services` but the same for two tenants is reported as such.
     pub(super) fn check_push_keys(&self, d: &mut Decoder) {
-        let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut first: BTreeMap<&str, Pos> = BTreeMap::new();
         for (key, pos) in &self.push_keys {
-            match first_line.get(key.as_str()) {
-                Some(line) => d.error(
+            match first.get(key.as_str()) {
+                Some(first) if first == pos => d.error(
                     *pos,
-                    format!("duplicate push key `{key}`, first used at line {line}"),
+                    format!(
+                        "push key `{key}` is the same for every tenant: put a placeholder such as {{tenant.id}} in it"
+                    ),
+                ),
+                Some(first) => d.error(
+                    *pos,
+                    format!("duplicate push key `{key}`, first used at line {}", first.line),
                 ),
                 None => {
-                    first_line.insert(key, pos.line);
+                    first.insert(key, *pos);
                 }
             }
         }

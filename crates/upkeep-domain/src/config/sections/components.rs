@@ -17,17 +17,53 @@ pub(super) fn read_region(d: &mut Decoder, node: &Node) -> Option<Region> {
     })
 }
 
+/// `tenants.ID.vars`: names of letters, digits and `_`, each mapped to a string.
+fn read_tenant_vars(d: &mut Decoder, node: &Node) -> Option<BTreeMap<String, String>> {
+    let NodeKind::Mapping(entries) = &node.kind else {
+        d.error(
+            node.pos,
+            format!("expected a mapping of variables, found {}", describe(node)),
+        );
+        return None;
+    };
+    let before = d.problems.len();
+    let mut vars = BTreeMap::new();
+    for entry in entries {
+        if entry.key.is_empty()
+            || !entry
+                .key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            d.error(
+                entry.key_pos,
+                format!(
+                    "invalid variable name `{}`: use letters, digits and `_`",
+                    entry.key
+                ),
+            );
+            continue;
+        }
+        if let Some(value) = d.text(&entry.value) {
+            vars.insert(entry.key.clone(), value.to_owned());
+        }
+    }
+    (d.problems.len() == before).then_some(vars)
+}
+
 impl Sections {
     pub(super) fn tenant(&mut self, d: &mut Decoder, node: &Node) -> Option<Tenant> {
         let mut f = d.fields(node)?;
         let name = f.required(d, "name", Decoder::string);
         let region = f.required(d, "region", |d, n| self.id_ref(d, n, IdKind::Region));
+        let vars = f.optional(d, "vars", read_tenant_vars);
+        let public = f.optional(d, "public", Decoder::bool);
         f.finish(d);
         Some(Tenant {
             name: name?,
             region: region?,
-            vars: BTreeMap::new(),
-            public: true,
+            vars: vars.unwrap_or_default(),
+            public: public.unwrap_or(true),
         })
     }
 

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::decode::{Decoder, Fields, Zone, check_host_port, suggest};
+use super::decode::{Decoder, Fields, Zone, check_host_port, describe, suggest};
 use super::model::*;
 use super::yaml::{Entry, Node, NodeKind, Pos, Problem};
 use crate::business_hours::BusinessHours;
@@ -29,6 +29,7 @@ mod monitors;
 mod notifications;
 mod rollout;
 mod settings;
+mod tenant_services;
 
 use components::*;
 pub use continuity::parse_objective_ppm;
@@ -80,6 +81,8 @@ struct Sections {
     email_channels: Vec<Pos>,
     /// Each window's rollout references and the tenants the window covers.
     rollouts: Vec<(rollout::RolloutRefs, TenantSel)>,
+    /// Ids of the components instantiated from `tenant_services` (declared like shared ones).
+    generated_components: BTreeSet<String>,
 }
 
 /// Decodes the whole tree; `None` when any problem was found.
@@ -102,6 +105,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
         dependency_pos: BTreeMap::new(),
         email_channels: Vec::new(),
         rollouts: Vec::new(),
+        generated_components: BTreeSet::new(),
     };
     let server = top
         .optional(&mut d, "server", read_server)
@@ -119,16 +123,22 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
             Some(d.id_map(n, |d, e| s.tenant(d, &e.value)))
         })
         .unwrap_or_default();
-    let components = top
+    let mut components = top
         .optional(&mut d, "components", |d, n| {
             Some(d.id_map(n, |d, e| s.component(d, &e.key, &e.value)))
         })
         .unwrap_or_default();
-    let monitors = top
+    let mut monitors = top
         .optional(&mut d, "monitors", |d, n| {
             Some(d.id_map(n, |d, e| s.monitor(d, &e.value)))
         })
         .unwrap_or_default();
+    if let Some(services) = top.optional(&mut d, "tenant_services", |d, n| {
+        s.tenant_services(d, n, root, &tenants)
+    }) {
+        components.extend(services.components);
+        monitors.extend(services.monitors);
+    }
     let rules = top
         .optional(&mut d, "rules", |d, n| {
             let mut seen: BTreeMap<String, usize> = BTreeMap::new();
