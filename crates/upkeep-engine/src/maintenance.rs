@@ -604,7 +604,7 @@ async fn run_checks(
     Ok(out)
 }
 
-/// Runs a `command` check with `sh -c`, killing it at its timeout.
+/// Runs a `command` check with `sh -c` ([`crate::shell`]), killing it at its timeout.
 pub async fn run_command(check: &Check) -> Outcome {
     let Check::Command { run, timeout_ms } = check else {
         return preflight::judge_command(
@@ -613,80 +613,14 @@ pub async fn run_command(check: &Check) -> Outcome {
             "",
         );
     };
-    let timeout = Duration::from_millis(*timeout_ms);
-    // Its own process group, so that a timeout kills what the shell started too.
-    let child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(run)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            return preflight::judge_command(check, &CommandExit::NotStarted(e.to_string()), "");
-        }
+    // At most this much of each stream is kept (the outcome shows its tail).
+    const KEEP: usize = 64 * 1024;
+    let done = crate::shell::run(run, &[], Duration::from_millis(*timeout_ms), KEEP).await;
+    let text = match done.exit {
+        CommandExit::TimedOut(_) | CommandExit::NotStarted(_) => String::new(),
+        CommandExit::Exited(_) => format!("{}{}", done.stdout, done.stderr),
     };
-    let pid = child.id();
-    // At most this much of what it prints is kept (the outcome shows its tail).
-    const KEEP: u64 = 64 * 1024;
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let read = async move {
-        let (mut out, err) = tokio::join!(drain(stdout, KEEP), drain(stderr, KEEP));
-        out.extend_from_slice(&err);
-        out
-    };
-    // Read while waiting, so a command that prints a lot never blocks on a full pipe.
-    let outcome = tokio::time::timeout(timeout, async {
-        let (status, text) = tokio::join!(child.wait(), read);
-        (status, text)
-    })
-    .await;
-    match outcome {
-        Ok((Ok(status), text)) => preflight::judge_command(
-            check,
-            &CommandExit::Exited(status.code()),
-            &String::from_utf8_lossy(&text),
-        ),
-        Ok((Err(e), _)) => {
-            preflight::judge_command(check, &CommandExit::NotStarted(e.to_string()), "")
-        }
-        Err(_) => {
-            if let Some(pid) = pid {
-                // The whole group: the shell and whatever it started.
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status();
-            }
-            preflight::judge_command(check, &CommandExit::TimedOut(timeout), "")
-        }
-    }
-}
-
-/// Reads `from` to its end, keeping the first `keep` bytes.
-async fn drain<R: tokio::io::AsyncRead + Unpin>(from: Option<R>, keep: u64) -> Vec<u8> {
-    use tokio::io::AsyncReadExt;
-    let mut kept = Vec::new();
-    let Some(mut from) = from else {
-        return kept;
-    };
-    let mut buf = [0u8; 8192];
-    loop {
-        match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return kept,
-            Ok(n) => {
-                let room = usize::try_from(keep)
-                    .unwrap_or(usize::MAX)
-                    .saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
-    }
+    preflight::judge_command(check, &done.exit, &text)
 }
 
 fn silence_client(config: &Config) -> Option<(SilenceClient, String)> {

@@ -310,22 +310,8 @@ impl Senders {
         body: &str,
         now_unix: i64,
     ) -> Result<(), SendError> {
-        let url = reqwest::Url::parse(out.destination).map_err(|err| {
-            SendError::permanent(format!("invalid URL {:?}: {err}", out.destination))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(SendError::permanent(format!(
-                "invalid {} URL: scheme {:?} (only http and https are sent to)",
-                out.channel.as_str(),
-                url.scheme()
-            )));
-        }
-        // Messages name the origin only: a Slack URL's path, a webhook's query may be secrets.
-        let target = format!(
-            "{} {}",
-            out.channel.as_str(),
-            url.origin().ascii_serialization()
-        );
+        let (url, target) =
+            http_target(out.channel.as_str(), out.destination).map_err(SendError::permanent)?;
         let mut request = self
             .http
             .post(url)
@@ -335,10 +321,7 @@ impl Senders {
                 .header("Upkeep-Delivery", out.delivery_id)
                 .header("Upkeep-Event", out.event);
             if let Some(secret) = out.secret {
-                request = request.header(
-                    "Upkeep-Signature",
-                    signature::sign(secret.as_bytes(), now_unix, body.as_bytes()),
-                );
+                request = signed(request, secret, now_unix, body);
             }
         }
         let response = match request.body(body.to_owned()).send().await {
@@ -349,28 +332,51 @@ impl Senders {
         if status.is_success() {
             return Ok(());
         }
-        if status.is_redirection() {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| reqwest::Url::parse(v).ok())
-                .map_or_else(
-                    || "elsewhere".to_owned(),
-                    |u| u.origin().ascii_serialization(),
-                );
-            return Err(SendError::retryable(format!(
-                "{target} answered HTTP {} redirecting to {location}; redirects are not followed",
-                status.as_u16()
-            )));
-        }
-        let snippet = read_snippet(response).await;
-        let message = format!("{target} answered HTTP {}: {snippet}", status.as_u16());
+        let message = refusal(&target, response).await;
         if refused(out.channel, status.as_u16()) {
             Err(SendError::permanent(message))
         } else {
             Err(SendError::retryable(message))
         }
+    }
+
+    /// One signed JSON POST outside the outbox (a rollout step's webhook): the same client,
+    /// `Upkeep-Signature` made the same way as every webhook's, plus `headers`; bounded by
+    /// `timeout` instead of the notification timeout. Redirects are not followed. Error
+    /// messages name the URL's origin only (a path or query may be a secret).
+    pub async fn post_signed(
+        &self,
+        post: &SignedPost<'_>,
+        now_unix: i64,
+    ) -> Result<(), PostFailure> {
+        let (url, target) = http_target("webhook", post.url).map_err(PostFailure::Failed)?;
+        let mut request = self
+            .http
+            .post(url)
+            .timeout(post.timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in post.headers {
+            request = request.header(*name, *value);
+        }
+        request = signed(request, post.secret, now_unix, post.body);
+        let response = match request.body(post.body.to_owned()).send().await {
+            Ok(response) => response,
+            Err(err) if err.is_timeout() => {
+                return Err(PostFailure::TimedOut(format!(
+                    "{target}: no answer within {} ms",
+                    post.timeout.as_millis()
+                )));
+            }
+            Err(err) => {
+                return Err(PostFailure::Failed(
+                    self.request_error(&target, err).message,
+                ));
+            }
+        };
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(PostFailure::Failed(refusal(&target, response).await))
     }
 
     fn request_error(&self, target: &str, err: reqwest::Error) -> SendError {
@@ -397,6 +403,80 @@ impl Senders {
         }
         SendError::retryable(format!("{target}: request failed: {}", error_chain(&err)))
     }
+}
+
+/// A URL to POST to (http or https only) and how messages name it: the kind and the origin
+/// (a Slack URL's path, a webhook's query may be secrets).
+fn http_target(kind: &str, destination: &str) -> Result<(reqwest::Url, String), String> {
+    let url = reqwest::Url::parse(destination)
+        .map_err(|err| format!("invalid URL {destination:?}: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "invalid {kind} URL: scheme {:?} (only http and https are sent to)",
+            url.scheme()
+        ));
+    }
+    let target = format!("{kind} {}", url.origin().ascii_serialization());
+    Ok((url, target))
+}
+
+/// `request` with `Upkeep-Signature` over `body` at `now_unix`.
+fn signed(
+    request: reqwest::RequestBuilder,
+    secret: &str,
+    now_unix: i64,
+    body: &str,
+) -> reqwest::RequestBuilder {
+    request.header(
+        "Upkeep-Signature",
+        signature::sign(secret.as_bytes(), now_unix, body.as_bytes()),
+    )
+}
+
+/// What a non-2xx answer said: a redirect (never followed) and where to, or the status and the
+/// start of its body.
+async fn refusal(target: &str, response: reqwest::Response) -> String {
+    let status = response.status();
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| reqwest::Url::parse(v).ok())
+            .map_or_else(
+                || "elsewhere".to_owned(),
+                |u| u.origin().ascii_serialization(),
+            );
+        return format!(
+            "{target} answered HTTP {} redirecting to {location}; redirects are not followed",
+            status.as_u16()
+        );
+    }
+    let snippet = read_snippet(response).await;
+    format!("{target} answered HTTP {}: {snippet}", status.as_u16())
+}
+
+/// A signed POST made by [`Senders::post_signed`].
+#[derive(Debug, Clone, Copy)]
+pub struct SignedPost<'a> {
+    pub url: &'a str,
+    /// The JSON body, signed as sent.
+    pub body: &'a str,
+    /// The signing secret.
+    pub secret: &'a str,
+    /// More headers (e.g. `Idempotency-Key`).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// How long the whole request may take.
+    pub timeout: Duration,
+}
+
+/// Why a [`Senders::post_signed`] did not get a 2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostFailure {
+    /// No answer within the timeout.
+    TimedOut(String),
+    /// Another answer, or none (connection refused, bad URL, ...).
+    Failed(String),
 }
 
 /// Whether an HTTP answer refuses this very request, so sending it again cannot help: 400, 401,

@@ -15,5 +15,6 @@ mod notify_outbox;
 mod notify_send;
 mod probe;
 mod reports;
+mod rollout_run;
 mod self_backup;
 mod slo_alerts;
