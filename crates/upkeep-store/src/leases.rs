@@ -27,8 +27,12 @@ impl Store {
         let now_ms = now.as_millisecond();
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let expires = now_ms.saturating_add(ttl_ms);
-        let sql = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
-                   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+        // The fencing token (`lease_token`) goes up when the holder changes.
+        let sql = "INSERT INTO leases (name, holder, expires_at, token) VALUES ($1, $2, $3, 1) \
+                   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+                   expires_at = excluded.expires_at, \
+                   token = CASE WHEN leases.holder = excluded.holder THEN leases.token \
+                   ELSE leases.token + 1 END \
                    WHERE leases.holder = excluded.holder OR leases.expires_at <= $4";
         let done = with_pool!(self, pool => sqlx::query(sql)
             .bind(name)
@@ -41,9 +45,10 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Gives the lease up at once (on clean shutdown), if `holder` holds it.
+    /// Gives the lease up at once (on clean shutdown), if `holder` holds it. The row stays
+    /// (expired), so the fencing token never goes back.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        let sql = "DELETE FROM leases WHERE name = $1 AND holder = $2";
+        let sql = "UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2";
         with_pool!(self, pool => sqlx::query(sql).bind(name).bind(holder).execute(pool).await.map(|_| ()))?;
         Ok(())
     }

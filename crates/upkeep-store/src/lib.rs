@@ -26,6 +26,7 @@ pub mod maintenance;
 pub mod monitoring;
 pub mod outbox;
 mod retry;
+pub mod rollouts;
 pub mod snapshot;
 pub mod subscribers;
 pub mod tokens;

@@ -407,7 +407,6 @@ macro_rules! write_events {
         result
     }};
 }
-#[cfg(feature = "testing")]
 pub(crate) use write_events;
 
 impl Store {
@@ -475,6 +474,25 @@ impl Store {
                 return Ok(total);
             }
         }
+    }
+
+    /// The raw results of a monitor in `[from, until)`, oldest first.
+    pub async fn results_between(
+        &self,
+        monitor_id: &str,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let sql = "SELECT id, monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms \
+                   FROM check_results WHERE monitor_id = $1 AND at >= $2 AND at < $3 \
+                   ORDER BY at, id";
+        let rows: Vec<ResultRow> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(monitor_id)
+            .bind(from.as_millisecond())
+            .bind(until.as_millisecond())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(stored_result).collect()
     }
 
     /// The newest raw results of a monitor, newest first.

@@ -57,6 +57,10 @@ pub struct MaintenanceRecord {
     pub created_by: String,
     /// The timeline, newest first.
     pub updates: Vec<MaintenanceUpdateRecord>,
+    /// The rollout it drives, if any. Never serialised with the record: it holds webhook
+    /// secrets; the rollout API shows it redacted.
+    #[serde(skip)]
+    pub rollout: Option<crate::rollout::RolloutSpec>,
     /// Goes up by one with every stored change: the store writes a change only over the
     /// revision it was computed from.
     #[serde(skip)]
@@ -73,6 +77,13 @@ pub struct MaintenanceUpdateRecord {
     pub body: String,
     pub created_at: Timestamp,
     pub created_by: String,
+}
+
+impl MaintenanceRecord {
+    /// The canary tenants of its rollout (first in the slot plan), or none.
+    pub fn canary(&self) -> &[String] {
+        self.rollout.as_ref().map_or(&[], |r| r.canary.as_slice())
+    }
 }
 
 fn serialize_tenants<S: Serializer>(tenants: &TenantSel, s: S) -> Result<S::Ok, S::Error> {
@@ -116,6 +127,8 @@ pub struct NewMaintenance {
     pub notify_subscribers: bool,
     /// The first update's body (Markdown; may be empty).
     pub message: String,
+    /// The rollout it drives, if any.
+    pub rollout: Option<crate::rollout::RolloutSpec>,
 }
 
 impl NewMaintenance {
@@ -135,6 +148,7 @@ impl NewMaintenance {
             counts_as_downtime: kind == Kind::Emergency,
             notify_subscribers: true,
             message: String::new(),
+            rollout: None,
         }
     }
 }

@@ -349,6 +349,7 @@ pub fn maintenance_notice(
             TenantSel::All => None,
             TenantSel::List(ids) => Some(ids.clone()),
         },
+        canary: after.canary().to_vec(),
         lead_seconds: None,
         at: now,
     });
@@ -425,6 +426,7 @@ pub fn slots_violation(
     start: Timestamp,
     end: Timestamp,
     sel: &TenantSel,
+    canary: &[String],
 ) -> Result<Option<SlotsViolation>, String> {
     let inputs: Vec<TenantInput> = covered_tenants(config, sel)
         .into_iter()
@@ -440,7 +442,7 @@ pub fn slots_violation(
         &inputs,
         policy.tenant_slot,
         policy.outside_business_hours,
-        &[],
+        canary,
     ) {
         Ok(_) => Ok(None),
         Err(SlotsError::DoesNotFit { tenants }) => {
@@ -468,6 +470,7 @@ pub fn plan_fitting(
     start: Timestamp,
     end: Timestamp,
     inputs: &[TenantInput],
+    canary: &[String],
 ) -> Result<(Vec<Slot>, Vec<String>), SlotsError> {
     let policy = &config.maintenance.policy;
     plan_most(
@@ -476,6 +479,6 @@ pub fn plan_fitting(
         inputs,
         policy.tenant_slot,
         policy.outside_business_hours,
-        &[],
+        canary,
     )
 }

@@ -666,7 +666,7 @@ fn past_business_hours(
 
 /// The covered tenants' slots in a maintenance `[start, end)` under `policy`, each tenant read in
 /// its region's zone and business hours: the one plan that mails, calendars and the API share.
-/// Tenants (or regions) missing from the configuration are left out.
+/// Tenants (or regions) missing from the configuration are left out; `canary` go first.
 pub fn maintenance_slots(
     tenants: &std::collections::BTreeMap<String, crate::config::Tenant>,
     regions: &std::collections::BTreeMap<String, crate::config::Region>,
@@ -674,6 +674,7 @@ pub fn maintenance_slots(
     covered: &[&String],
     start: Timestamp,
     end: Timestamp,
+    canary: &[String],
 ) -> Result<Vec<Slot>, SlotsError> {
     let inputs: Vec<TenantInput> = covered
         .iter()
@@ -693,7 +694,7 @@ pub fn maintenance_slots(
         &inputs,
         policy.tenant_slot,
         policy.outside_business_hours,
-        &[],
+        canary,
     )
 }
 

@@ -184,6 +184,9 @@ pub struct MaintenanceNotice {
     pub components: Vec<String>,
     /// Affected tenant ids; `None` = every tenant.
     pub tenants: Option<Vec<String>>,
+    /// The rollout's canary tenants, who get the first slots (empty without a rollout).
+    #[serde(default)]
+    pub canary: Vec<String>,
     /// For a reminder: how long before the start it is sent, in seconds.
     pub lead_seconds: Option<u64>,
     /// When this change happened.

@@ -147,6 +147,7 @@ mod tests {
             previous: None,
             components: components.iter().map(|c| (*c).to_owned()).collect(),
             tenants: tenants.map(|t| t.iter().map(|c| (*c).to_owned()).collect()),
+            canary: vec![],
             lead_seconds: None,
             at: Timestamp::UNIX_EPOCH,
         })

@@ -70,6 +70,23 @@ impl RolloutSpec {
         Duration::from_millis(self.pause_timeout_ms)
     }
 
+    /// The specification as operators and the audit log see it: webhook secrets replaced by
+    /// `[redacted]`.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        for step in ["action", "rollback"] {
+            if let Some(webhook) = value
+                .get_mut(step)
+                .and_then(|s| s.get_mut("run"))
+                .and_then(|r| r.get_mut("webhook"))
+                .and_then(|w| w.as_object_mut())
+            {
+                webhook.insert("secret".into(), "[redacted]".into());
+            }
+        }
+        value
+    }
+
     /// The step of this kind, if the rollout has one.
     pub fn step(&self, step: Step) -> Option<&StepSpec> {
         match step {

@@ -41,6 +41,7 @@ fn tenant_slot(
         &covered,
         m.starts_at,
         m.ends_at,
+        &m.canary,
     )
     .ok()?;
     slots

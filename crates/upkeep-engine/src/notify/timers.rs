@@ -89,6 +89,7 @@ pub async fn timers_once(store: &Store, config: &Config, now: Timestamp) -> Resu
                 upkeep_domain::config::TenantSel::All => None,
                 upkeep_domain::config::TenantSel::List(ids) => Some(ids.clone()),
             },
+            canary: m.canary().to_vec(),
             lead_seconds: Some(lead.as_secs()),
             at: now,
         });

@@ -134,7 +134,17 @@ pub async fn schedule(
         force,
     ))?;
     let forced_slots = match config {
-        Some(config) => check_slots(config, new.starts_at, new.ends_at, &new.tenants, force)?,
+        Some(config) => {
+            let canary = new.rollout.as_ref().map_or(&[][..], |r| &r.canary);
+            check_slots(
+                config,
+                new.starts_at,
+                new.ends_at,
+                &new.tenants,
+                canary,
+                force,
+            )?
+        }
         None => None,
     };
     let forced = join_forced(forced_notice.clone(), forced_slots.clone());
@@ -235,7 +245,7 @@ pub async fn edit(
     };
     let forced_slots =
         if start != current.starts_at || end != current.ends_at || *tenants != current.tenants {
-            check_slots(config, start, end, tenants, force)?
+            check_slots(config, start, end, tenants, current.canary(), force)?
         } else {
             None
         };
@@ -437,9 +447,10 @@ fn check_slots(
     start: Timestamp,
     end: Timestamp,
     sel: &upkeep_domain::config::TenantSel,
+    canary: &[String],
     force: bool,
 ) -> Result<Option<String>, MaintenanceError> {
-    match slots_violation(config, start, end, sel).map_err(MaintenanceError::Invalid)? {
+    match slots_violation(config, start, end, sel, canary).map_err(MaintenanceError::Invalid)? {
         None => Ok(None),
         Some(violation) if force => Ok(Some(violation.detail)),
         Some(violation) => Err(MaintenanceError::Slots(violation)),

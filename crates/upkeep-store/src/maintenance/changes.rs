@@ -41,6 +41,9 @@ pub(super) fn audit_json(
     let mut value = json!(record);
     if let Value::Object(map) = &mut value {
         map.remove("updates");
+        if let Some(rollout) = &record.rollout {
+            map.insert("rollout".into(), rollout.redacted());
+        }
         if let Some(update) = update {
             map.insert("update".into(), json!(update));
         }
@@ -138,6 +141,7 @@ pub(super) fn fresh_record(
         created_by: actor.to_owned(),
         updates: vec![update.clone()],
         revision: 0,
+        rollout: new.rollout.clone(),
     };
     (record, update)
 }
@@ -153,9 +157,9 @@ macro_rules! insert_maintenance {
             "INSERT INTO maintenances (id, kind, title, description, reason, starts_at, ends_at, \
              status, components, tenants, checks, counts_as_downtime, notify_subscribers, \
              window_id, occurrence_key, sequence, scheduled_at, hold_reason, silence_id, \
-             created_at, updated_at, created_by, revision) \
+             created_at, updated_at, created_by, revision, rollout) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16, \
-             NULL, NULL, $17, $18, $19, 0) ON CONFLICT (occurrence_key) DO NOTHING",
+             NULL, NULL, $17, $18, $19, 0, $20) ON CONFLICT (occurrence_key) DO NOTHING",
         )
         .bind(&r.id)
         .bind(r.kind.as_str())
@@ -176,6 +180,11 @@ macro_rules! insert_maintenance {
         .bind(at)
         .bind(at)
         .bind(&r.created_by)
+        .bind(
+            r.rollout
+                .as_ref()
+                .and_then(|spec| serde_json::to_string(spec).ok()),
+        )
         .execute(&mut *$tx)
         .await
         .map(|done| done.rows_affected() == 1);

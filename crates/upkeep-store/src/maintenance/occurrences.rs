@@ -41,6 +41,7 @@ impl Store {
             new.checks = window.checks;
             new.counts_as_downtime = window.counts_as_downtime;
             new.notify_subscribers = window.notify_subscribers;
+            new.rollout.clone_from(&window.rollout);
             let (record, update) = fresh_record(&new, Some((&o.window_id, &o.key)), actor, now);
             let audit = AuditEntry {
                 actor: actor.to_owned(),

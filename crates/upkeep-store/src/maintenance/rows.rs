@@ -34,6 +34,7 @@ pub(super) struct Row {
     pub(super) updated_at: i64,
     pub(super) created_by: String,
     pub(super) revision: i64,
+    pub(super) rollout: Option<String>,
 }
 
 pub(super) type UpdateRow = (String, String, String, i64, String);
@@ -44,7 +45,7 @@ macro_rules! select_maintenances {
             "SELECT id, kind, title, description, reason, starts_at, ends_at, status, components, \
              tenants, checks, counts_as_downtime, notify_subscribers, window_id, occurrence_key, \
              sequence, scheduled_at, hold_reason, silence_id, created_at, updated_at, created_by, \
-             revision FROM maintenances ",
+             revision, rollout FROM maintenances ",
             $rest
         )
     };
@@ -105,6 +106,10 @@ pub(super) fn maintenance_record(
         created_by: row.created_by,
         updates,
         revision: row.revision,
+        rollout: match row.rollout {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| corrupt(&id, e))?),
+            None => None,
+        },
         id,
     })
 }

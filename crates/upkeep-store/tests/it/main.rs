@@ -8,6 +8,7 @@ mod incidents;
 mod maintenance;
 mod monitoring;
 mod peer;
+mod rollouts;
 mod schema;
 mod snapshot;
 mod store;

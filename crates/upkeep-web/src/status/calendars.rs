@@ -254,6 +254,7 @@ fn slots_by_maintenance(m: &Model) -> HashMap<&str, HashMap<String, Option<Slot>
             &covered,
             r.starts_at,
             r.ends_at,
+            r.canary(),
         )
         .ok();
         let per_tenant = covered

@@ -506,11 +506,16 @@ mod plan {
                 .into_iter()
                 .filter(|o| o.start >= from && o.start < to)
             {
-                let (slots, not_fitting, error) =
-                    match plan_fitting(config, occurrence.start, occurrence.end, &inputs) {
-                        Ok((placed, not_fitting)) => (placed, not_fitting, None),
-                        Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
-                    };
+                let (slots, not_fitting, error) = match plan_fitting(
+                    config,
+                    occurrence.start,
+                    occurrence.end,
+                    &inputs,
+                    window.rollout.as_ref().map_or(&[][..], |r| &r.canary),
+                ) {
+                    Ok((placed, not_fitting)) => (placed, not_fitting, None),
+                    Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
+                };
                 planned.push(Planned {
                     window,
                     occurrence,

@@ -78,6 +78,7 @@ fn maintenance(event: MaintenanceEvent, starts: &str, ends: &str) -> Maintenance
         previous: None,
         components: vec!["api".into(), "db".into()],
         tenants: None,
+        canary: vec![],
         lead_seconds: None,
         at: ts("2026-10-01T10:00:00Z"),
     }

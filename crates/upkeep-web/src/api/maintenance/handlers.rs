@@ -296,8 +296,14 @@ pub async fn slots(
     let covered = covered_tenants(&loaded.config, &record.tenants);
     let inputs: Vec<TenantInput> = covered.iter().map(|c| c.input.clone()).collect();
     // Forced past the plan: the most tenants that fit get their slots, the others none.
-    let (placed, _) = plan_fitting(&loaded.config, record.starts_at, record.ends_at, &inputs)
-        .map_err(|e| invalid(e.to_string()))?;
+    let (placed, _) = plan_fitting(
+        &loaded.config,
+        record.starts_at,
+        record.ends_at,
+        &inputs,
+        record.canary(),
+    )
+    .map_err(|e| invalid(e.to_string()))?;
     let views = covered
         .into_iter()
         .map(|c| {
