@@ -21,6 +21,10 @@
 //! operator; `on_unknown: retry` runs it again with the same attempt number and idempotency key.
 //!
 //! An operator's pause stops new tenants from starting; a step in flight still finishes.
+//!
+//! `settle: 0s` turns the gate off on purpose: a tenant passes on its action's success alone
+//! (the decision says so). Any other settle time is judged by [`super::gate`], where no data is
+//! never success.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -248,6 +252,11 @@ pub fn next(rollout: &RolloutView, now: Timestamp) -> Next {
         }
         TenantState::Acting => open_attempt(rollout, current, Step::Action),
         TenantState::RollingBack => open_attempt(rollout, current, Step::Rollback),
+        TenantState::Settling if spec.settle_ms == 0 => set(Change {
+            tenant: Some((tenant, TenantState::Passed)),
+            reason: "passed on the action's success alone: `settle: 0s` turns the gate off".into(),
+            ..Change::default()
+        }),
         TenantState::Settling => {
             let until = current.since + SignedDuration::from_millis(spec.settle_ms as i64);
             Next::Judge {
@@ -721,6 +730,10 @@ mod tests {
             }
         );
         assert!(matches!(next(&v, at(7)), Next::Judge { settled: true, .. }));
+        v.spec.settle_ms = 0;
+        let Next::Set(change) = next(&v, at(2)) else { panic!() };
+        assert_eq!(change.tenant, Some(("a".into(), T::Passed)));
+        assert!(change.reason.contains("turns the gate off"), "{}", change.reason);
         assert_eq!(
             after_verdict(Verdict::Inconclusive),
             (T::Paused, Some(RolloutState::Paused))
