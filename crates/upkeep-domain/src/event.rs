@@ -10,7 +10,7 @@
 //!
 //! Decisions:
 //! - The stored text of a source is the bare id for a monitor and `KIND:ID` for every other
-//!   source (`rule:NAME`, `slo:COMPONENT`, `backup:SET`, `drill:SET`, `preflight:MAINTENANCE`).
+//!   source (`rule:NAME`, `slo:COMPONENT`, `backup:SET`, `drill:SET`, `preflight:MAINTENANCE`, `rollout:MAINTENANCE`).
 //!   Monitor ids never hold `:` (configuration ids are letters, digits, `-`, `_` and `.`), so a
 //!   text with a `:` and an unknown kind is refused rather than read as a monitor; rule names
 //!   may hold anything, `:` included (only the first `:` separates the kind).
@@ -43,10 +43,14 @@ pub enum EventSource {
     Drill(String),
     /// A maintenance's pre-flight hold, by maintenance id.
     Preflight(String),
+    /// A maintenance's rollout, by maintenance id: `warning` while it waits on an operator or
+    /// after a failed gate, `critical` when it halts or a rollback fails, `ok` otherwise.
+    Rollout(String),
 }
 
 impl EventSource {
-    /// The source's kind: `monitor`, `rule`, `slo`, `backup`, `drill` or `preflight`.
+    /// The source's kind: `monitor`, `rule`, `slo`, `backup`, `drill`, `preflight` or
+    /// `rollout`.
     pub fn kind(&self) -> &'static str {
         match self {
             EventSource::Monitor(_) => "monitor",
@@ -55,6 +59,7 @@ impl EventSource {
             EventSource::Backup(_) => "backup",
             EventSource::Drill(_) => "drill",
             EventSource::Preflight(_) => "preflight",
+            EventSource::Rollout(_) => "rollout",
         }
     }
 
@@ -66,7 +71,8 @@ impl EventSource {
             | EventSource::Slo(id)
             | EventSource::Backup(id)
             | EventSource::Drill(id)
-            | EventSource::Preflight(id) => id,
+            | EventSource::Preflight(id)
+            | EventSource::Rollout(id) => id,
         }
     }
 
@@ -90,6 +96,7 @@ impl EventSource {
                     "backup" => EventSource::Backup,
                     "drill" => EventSource::Drill,
                     "preflight" => EventSource::Preflight,
+                    "rollout" => EventSource::Rollout,
                     _ => return None,
                 };
                 Some(make(id.to_owned()))
@@ -123,6 +130,7 @@ impl EventSource {
             }
             EventSource::Drill(_) => matches!(state, S::Ok | S::Overdue),
             EventSource::Preflight(_) => matches!(state, S::Ok | S::Held),
+            EventSource::Rollout(_) => matches!(state, S::Ok | S::Warning | S::Critical),
         }
     }
 }
@@ -316,6 +324,7 @@ mod tests {
             text.prop_map(EventSource::Backup),
             text.prop_map(EventSource::Drill),
             text.prop_map(EventSource::Preflight),
+            text.prop_map(EventSource::Rollout),
         ]
     }
 
@@ -332,7 +341,7 @@ mod tests {
 
         #[test]
         fn unknown_kinds_are_refused(kind in "[a-z_]{1,12}", id in ".{0,20}") {
-            prop_assume!(!["rule", "slo", "backup", "drill", "preflight"].contains(&kind.as_str()));
+            prop_assume!(!["rule", "slo", "backup", "drill", "preflight", "rollout"].contains(&kind.as_str()));
             prop_assert_eq!(EventSource::parse(&format!("{kind}:{id}")), None);
         }
 

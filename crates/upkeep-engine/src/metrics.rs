@@ -76,6 +76,19 @@ pub const CATALOGUE: &[Metric] = &[
         None,
         "Background tasks that ended before shutdown or panicked, by task",
     ),
+    // Rollouts.
+    metric(
+        "upkeep_rollouts",
+        Kind::Gauge,
+        None,
+        "Rollouts not over, by state (pending, running, paused, halted)",
+    ),
+    metric(
+        "upkeep_rollout_tenants",
+        Kind::Gauge,
+        None,
+        "Tenant steps of the rollouts not over, by state",
+    ),
     // Probes and monitors.
     metric(
         "upkeep_probes_total",

@@ -1,5 +1,5 @@
 //! The whole background side of one upkeep process, started in one call: the lease, the probe
-//! scheduler, the rule engine, automatic incidents, maintenance, backups, SLO alerts, the
+//! scheduler, the rule engine, automatic incidents, maintenance, rollouts, backups, SLO alerts, the
 //! self-backup, the notification pipeline, pruning and the ping writer, each under the
 //! [`Supervisor`]. `upkeep serve` and the tests boot this same graph.
 //!
@@ -7,7 +7,7 @@
 //!
 //! One lease, [`LEADER_LEASE`], gates all the work that must happen once across replicas:
 //! probing and push judgement, rule evaluation, automatic incidents, maintenance transitions
-//! and pre-flight checks, backup and SLO alert transitions, the self-backup, and the
+//! and pre-flight checks, rollouts (whose writes also carry the lease's fencing token), backup and SLO alert transitions, the self-backup, and the
 //! notification fan-out, alert following, timers and outbox pruning. Every replica serves the
 //! API and pings, sends deliveries (claimed rows keep replicas apart), exports the backup and
 //! SLO gauges and prunes old results.
@@ -32,7 +32,9 @@ use crate::monitoring::probe::{ProbeSetupError, Prober};
 use crate::monitoring::rules::RuleHandle;
 use crate::monitoring::scheduler::{self, MonitorHandle, SchedulerSettings};
 use crate::supervisor::{Health, Supervisor};
-use crate::{backups, incidents, maintenance, monitoring, notify, self_backup, slo_alerts};
+use crate::{
+    backups, incidents, maintenance, monitoring, notify, rollout, self_backup, slo_alerts,
+};
 
 pub use upkeep_store::snapshot::LEADER_LEASE;
 
@@ -94,6 +96,7 @@ impl Engine {
     ) -> Result<Engine, StartError> {
         let supervisor = Supervisor::new();
         let stop = supervisor.token();
+        let holder = settings.holder.clone();
         let (lease, lease_task) = LeaseKeeper::start(
             store.clone(),
             clock.clone(),
@@ -164,6 +167,17 @@ impl Engine {
                     skip: skip.clone(),
                     ..Default::default()
                 },
+                p.lease.clone(),
+                p.stop.clone(),
+            )
+        });
+        let p = parts.clone();
+        supervisor.spawn_restarting("rollouts", move || {
+            rollout::driver::run(
+                p.store.clone(),
+                p.config.subscribe(),
+                p.clock.clone(),
+                holder.clone(),
                 p.lease.clone(),
                 p.stop.clone(),
             )

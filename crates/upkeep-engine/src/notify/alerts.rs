@@ -1,5 +1,5 @@
 //! Operator alerts (lease holder): the operator event log (`monitor_events`: monitors, rules,
-//! pre-flight holds, SLO burn, backups, drills) becomes firing and resolved alerts; an alert on
+//! pre-flight holds, rollouts, SLO burn, backups, drills) becomes firing and resolved alerts; an alert on
 //! a component under maintenance is recorded but held back.
 
 use std::sync::Arc;
@@ -109,6 +109,15 @@ pub fn alert_change_of(
             let severity = (event.to == EventState::Overdue).then_some(Severity::Warning);
             let what = format!("recovery drill of backup set `{set}` is overdue");
             leveled(severity, what, None)
+        }
+        // Never on a component: a rollout runs inside its maintenance, whose hold-back of
+        // component alerts must not swallow it.
+        EventSource::Rollout(mid) => {
+            let what = format!(
+                "rollout of maintenance {mid} needs attention ({})",
+                event.to
+            );
+            leveled(event.to.severity(), what, None)
         }
         EventSource::Monitor(id) => switch(EventState::Down, &|| {
             let m = config.monitors.get(id)?;

@@ -160,7 +160,7 @@ async fn export_gauges(store: &Store, now: Timestamp) -> Result<(), StoreError> 
 }
 
 /// Whether an alert's source still exists: a configured monitor, rule, SLO or backup set, or a
-/// maintenance still scheduled (pre-flight holds).
+/// maintenance still scheduled (pre-flight holds), a rollout not over.
 async fn alert_source_exists(
     store: &Store,
     config: &Config,
@@ -182,6 +182,9 @@ async fn alert_source_exists(
             .get_maintenance(id)
             .await?
             .is_some_and(|m| m.status == MaintenanceStatus::Scheduled),
+        EventSource::Rollout(id) => {
+            crate::rollout::driver::alert_source_exists(store, &unleveled(id)).await?
+        }
     })
 }
 

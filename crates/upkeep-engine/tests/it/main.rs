@@ -15,6 +15,7 @@ mod notify_outbox;
 mod notify_send;
 mod probe;
 mod reports;
+mod rollout_driver;
 mod rollout_run;
 mod self_backup;
 mod slo_alerts;
