@@ -731,9 +731,15 @@ mod tests {
         );
         assert!(matches!(next(&v, at(7)), Next::Judge { settled: true, .. }));
         v.spec.settle_ms = 0;
-        let Next::Set(change) = next(&v, at(2)) else { panic!() };
+        let Next::Set(change) = next(&v, at(2)) else {
+            panic!()
+        };
         assert_eq!(change.tenant, Some(("a".into(), T::Passed)));
-        assert!(change.reason.contains("turns the gate off"), "{}", change.reason);
+        assert!(
+            change.reason.contains("turns the gate off"),
+            "{}",
+            change.reason
+        );
         assert_eq!(
             after_verdict(Verdict::Inconclusive),
             (T::Paused, Some(RolloutState::Paused))

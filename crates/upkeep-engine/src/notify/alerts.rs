@@ -305,5 +305,16 @@ mod tests {
         assert_eq!(fire.unwrap().key, "preflight:abc");
         let (_, fire) = alert_change_of(&cfg, &event("slo:api", "ok", "critical")).unwrap();
         assert_eq!(fire.unwrap().key, "slo:api#critical");
+        // A rollout's alerts are on no component: never held back by its own maintenance.
+        let (_, fire) = alert_change_of(&cfg, &event("rollout:m1", "warning", "critical")).unwrap();
+        let fire = fire.unwrap();
+        assert_eq!(
+            (fire.key.as_str(), fire.severity, fire.component),
+            ("rollout:m1#critical", Severity::Critical, None)
+        );
+        let (resolve, fire) =
+            alert_change_of(&cfg, &event("rollout:m1", "critical", "ok")).unwrap();
+        assert!(fire.is_none());
+        assert!(resolve.contains(&"rollout:m1#critical".to_owned()));
     }
 }

@@ -110,7 +110,11 @@ async fn pass(
     fence: i64,
 ) -> Result<(), StoreError> {
     for id in store.rollouts_to_create().await? {
-        create(store, config, &id, fence, clock.now()).await?;
+        match create(store, config, &id, fence, clock.now()).await {
+            Ok(()) => {}
+            Err(e) if is_fenced(&e) => return Err(e),
+            Err(e) => tracing::warn!(maintenance = %id, error = %e, "rollouts: cannot create"),
+        }
     }
     let mut rollouts = Vec::new();
     for id in store.unfinished_rollouts().await? {
