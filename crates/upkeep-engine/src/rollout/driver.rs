@@ -243,7 +243,7 @@ async fn drive(
         let result = match machine::next(&view, now) {
             Next::Wait(_) => return Ok(Some(record)),
             Next::Set(change) => {
-                let events = alerts(store, id, &change, None, now).await?;
+                let events = alert_events(store, id, &change, None, now).await?;
                 store
                     .apply_rollout_change(id, record.revision, writer, &change, None, &events, now)
                     .await
@@ -283,7 +283,7 @@ async fn drive(
                     unknown: None,
                     reason: judgement.reason.clone(),
                 };
-                let events = alerts(store, id, &change, Some(&judgement), now).await?;
+                let events = alert_events(store, id, &change, Some(&judgement), now).await?;
                 store
                     .apply_rollout_change(
                         id,
@@ -415,8 +415,10 @@ fn sample(result: &StoredResult) -> Sample {
     }
 }
 
-/// The operator events a change causes (see the module documentation).
-async fn alerts(
+/// The operator events (`rollout:MAINTENANCE`) a change causes, to store with it (see the
+/// module documentation): the driver's changes, and an operator's command (`Resume`, `Retry`,
+/// `Skip`, `Abort` resolve a firing alert with an `ok` event).
+pub async fn alert_events(
     store: &Store,
     maintenance: &str,
     change: &Change,
