@@ -22,6 +22,7 @@ pub mod maintenance;
 pub mod markdown;
 pub mod metrics_text;
 pub mod monitor_state;
+pub mod net;
 pub mod notify;
 pub mod recurrence;
 pub mod role;

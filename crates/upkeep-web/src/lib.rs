@@ -43,7 +43,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceExt;
 
-use crate::listener::{ClientAddr, LimitedListener};
+use crate::listener::{ClientAddr, LimitedListener, PeerAddr};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -117,11 +117,26 @@ pub fn router(state: AppState) -> Router {
             "strict-origin-when-cross-origin",
         ))
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(CatchPanicLayer::custom(|_| {
             Problem::internal(&"a request handler panicked").into_response()
         }))
         .with_state(state)
+}
+
+/// The span of a request: its method, path and real client (see [`listener::client_of`]).
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<ClientAddr>>()
+        .map(|info| info.0.0);
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %request.uri(),
+        version = ?request.version(),
+        client = client.map(tracing::field::display),
+    )
 }
 
 /// Middleware: after a successful request that is not a read, asks the status snapshot to
@@ -209,6 +224,7 @@ pub async fn serve_with(
     header_read_timeout: Duration,
 ) -> std::io::Result<()> {
     let max_connections = state.config.current().config.server.max_connections;
+    let config = state.config.clone();
     tokio::spawn(status::keep_fresh(state.clone(), stop.clone()));
     tokio::spawn(keep_limits(state.clone(), stop));
     let app = router(state);
@@ -224,18 +240,22 @@ pub async fn serve_with(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
+        let config = config.clone();
         let service = app
             .clone()
             .map_request(move |mut req: axum::extract::Request<_>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(ClientAddr(addr)));
+                let trusted = &config.current().config.server.trusted_proxies;
+                let client = listener::client_of(addr.ip(), req.headers(), trusted);
+                let extensions = req.extensions_mut();
+                extensions.insert(axum::extract::ConnectInfo(ClientAddr(client)));
+                extensions.insert(PeerAddr(addr));
                 req
             });
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
-                tracing::debug!(error = %e, client = %addr, "connection ended with an error");
+                tracing::debug!(error = %e, peer = %addr, "connection ended with an error");
             }
             drop(slot);
         });
@@ -260,6 +280,10 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
                 let (limits, ping) = (server.rate_limit, server.ping_rate_limit);
                 state.public_limiter.reconfigure(limits.per_second, limits.burst);
                 state.ping_limiter.reconfigure(ping.per_second, ping.burst);
+                let subscribe = server.subscribe_rate_limit;
+                state
+                    .subscribe_limiter
+                    .reconfigure(subscribe.per_minute, subscribe.burst);
             }
             _ = tick.tick() => {
                 state.public_limiter.forget_idle();

@@ -1,10 +1,10 @@
 //! Per-client-address rate limiting of the public side (GCRA through `governor`): a client over
 //! its quota gets `429` with `Retry-After`, and everyone else is served as usual.
 //!
-//! The key is the peer address of the connection ([`client_key`]: an IPv4 address, or the /64
-//! network of an IPv6 one — one host usually holds a whole /64, so per-address keys would let it
-//! rotate through 2^64 quotas). Behind a reverse proxy every request shares the proxy's address,
-//! so the proxy should limit instead (documented in the README).
+//! The key is the real client of the request ([`crate::listener::ClientAddr`]: the TCP peer, or
+//! behind one of `server.trusted_proxies` the address the proxy forwarded), reduced by
+//! [`client_key`]: an IPv4 address, or the /64 network of an IPv6 one — one host usually holds a
+//! whole /64, so per-address keys would let it rotate through 2^64 quotas.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -92,11 +92,11 @@ impl RateLimiter {
 /// Middleware: rejects a client over its quota with 429 and `Retry-After`.
 pub async fn limit_public(
     State(limiter): State<Arc<RateLimiter>>,
-    ConnectInfo(ClientAddr(addr)): ConnectInfo<ClientAddr>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     request: Request,
     next: Next,
 ) -> Response {
-    match limiter.check(addr.ip()) {
+    match limiter.check(client) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
             metrics::counter!("upkeep_http_rate_limited_total").increment(1);

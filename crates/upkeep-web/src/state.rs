@@ -29,7 +29,7 @@ pub struct AppState {
     pub pings: PingWriter,
     /// The public status data's snapshot (`/api/v2/*.json`), rebuilt by `status::keep_fresh`.
     pub status: crate::status::snapshot::SnapshotCell,
-    /// The tighter per-address limit of `POST /subscribe`.
+    /// The tighter per-client limit of `POST /subscribe`.
     pub subscribe_limiter: Arc<crate::subscribe::SubscribeLimiter>,
     /// The key of unsubscribe links, read from the store on first use.
     pub link_key: crate::subscribe::LinkKeyCache,
@@ -51,7 +51,10 @@ impl AppState {
             rules: None,
             pings: PingWriter::stopped(),
             status: Default::default(),
-            subscribe_limiter: Default::default(),
+            subscribe_limiter: Arc::new(crate::subscribe::SubscribeLimiter::new(
+                server.subscribe_rate_limit.per_minute,
+                server.subscribe_rate_limit.burst,
+            )),
             link_key: Default::default(),
             health: None,
         }

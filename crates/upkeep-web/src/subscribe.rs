@@ -23,9 +23,11 @@
 //! (`Sec-Fetch-Site: cross-site`, or a foreign `Origin`), so other pages cannot make their
 //! visitors' browsers request confirmation mails.
 //!
-//! Rate limit: on top of the public per-address limit, `POST /subscribe` has its own per-address
-//! quota of [`SUBSCRIBE_PER_MINUTE`] (6) requests a minute — one every 10 s sustained — with
-//! bursts of [`SUBSCRIBE_BURST`] (3); over it the answer is `429` with `Retry-After`.
+//! Rate limit: on top of the public per-client limit, `POST /subscribe` has its own per-client
+//! quota, `server.subscribe_rate_limit`: by default [`SUBSCRIBE_PER_MINUTE`] (6) requests a
+//! minute — one every 10 s sustained — with bursts of [`SUBSCRIBE_BURST`] (3); over it the
+//! answer is `429` with `Retry-After`. The client is the real one behind trusted proxies
+//! ([`crate::listener`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -57,9 +59,9 @@ use crate::problem::Problem;
 use crate::state::AppState;
 use crate::status::html::{CSS_VERSION, local};
 
-/// Sustained subscription requests a minute per client address.
+/// Sustained subscription requests a minute per client address, by default.
 pub const SUBSCRIBE_PER_MINUTE: u32 = 6;
-/// Subscription requests a client address may make at once.
+/// Subscription requests a client address may make at once, by default.
 pub const SUBSCRIBE_BURST: u32 = 3;
 /// No second confirmation mail goes to an address within this time of the last one.
 pub const RESEND_AFTER_MS: i64 = 10 * 60 * 1000;
@@ -74,11 +76,15 @@ pub const PENDING_MESSAGE: &str =
 
 const HTML: &str = "text/html; charset=utf-8";
 
-/// The per-address quota of `POST /subscribe` (see the module documentation).
+/// The per-client quota of `POST /subscribe` (`server.subscribe_rate_limit`; see the module
+/// documentation); it can change on configuration reload.
 #[derive(Debug)]
 pub struct SubscribeLimiter {
-    keyed: DefaultKeyedRateLimiter<IpAddr>,
+    limits: std::sync::RwLock<SubscribeQuota>,
 }
+
+/// A quota (a minute's rate and a burst) and its limiter, absent when the rate is 0.
+type SubscribeQuota = (u32, u32, Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>);
 
 impl Default for SubscribeLimiter {
     fn default() -> Self {
@@ -87,26 +93,53 @@ impl Default for SubscribeLimiter {
 }
 
 impl SubscribeLimiter {
-    /// `per_minute` requests a minute per address, bursts up to `burst` (both at least 1).
+    /// `per_minute` requests a minute per client, bursts up to `burst` (at least 1);
+    /// `per_minute == 0` turns this limit off.
     pub fn new(per_minute: u32, burst: u32) -> Self {
-        let rate = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         Self {
-            keyed: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
+            limits: std::sync::RwLock::new(Self::build(per_minute, burst)),
         }
+    }
+
+    fn build(per_minute: u32, burst: u32) -> SubscribeQuota {
+        let keyed = NonZeroU32::new(per_minute).map(|rate| {
+            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+            Arc::new(DefaultKeyedRateLimiter::keyed(
+                Quota::per_minute(rate).allow_burst(burst),
+            ))
+        });
+        (per_minute, burst, keyed)
+    }
+
+    /// Applies a new quota; counters restart only when it actually changed.
+    pub fn reconfigure(&self, per_minute: u32, burst: u32) {
+        let mut limits = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        if (limits.0, limits.1) != (per_minute, burst) {
+            *limits = Self::build(per_minute, burst);
+        }
+    }
+
+    fn keyed(&self) -> Option<Arc<DefaultKeyedRateLimiter<IpAddr>>> {
+        let limits = self.limits.read().unwrap_or_else(|e| e.into_inner());
+        limits.2.clone()
     }
 
     /// `Ok` when `ip` may proceed, else how long it must wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
-        self.keyed
+        let Some(keyed) = self.keyed() else {
+            return Ok(());
+        };
+        keyed
             .check_key(&crate::rate_limit::client_key(ip))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Forgets addresses whose quota has fully recovered.
     pub fn forget_idle(&self) {
-        self.keyed.retain_recent();
-        self.keyed.shrink_to_fit();
+        if let Some(keyed) = self.keyed() {
+            keyed.retain_recent();
+            keyed.shrink_to_fit();
+        }
     }
 }
 
@@ -482,10 +515,10 @@ fn mail_enabled(state: &AppState) -> bool {
 /// `POST /subscribe`: a subscription request (see the module documentation).
 async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(addr)): ConnectInfo<ClientAddr>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     request: Request,
 ) -> Response {
-    if let Err(wait) = state.subscribe_limiter.check(addr.ip()) {
+    if let Err(wait) = state.subscribe_limiter.check(client) {
         metrics::counter!("upkeep_http_rate_limited_total").increment(1);
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return Problem::too_many_requests(secs.max(1)).into_response();

@@ -99,6 +99,20 @@ pub struct Server {
     pub max_connections: usize,
     /// How long in-flight requests may finish on shutdown (default 30 s).
     pub shutdown_grace: Duration,
+    /// Per-client limit of `POST /subscribe`, a minute at a time (default 6 a minute, burst 3).
+    pub subscribe_rate_limit: MinuteRateLimit,
+    /// Networks of the reverse proxies in front: only from a peer inside one is the client
+    /// taken from `X-Forwarded-For`; empty by default (trust nobody).
+    pub trusted_proxies: Vec<crate::net::Cidr>,
+}
+
+/// `server.subscribe_rate_limit:`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinuteRateLimit {
+    /// Sustained requests a minute per client; 0 disables this limit.
+    pub per_minute: u32,
+    /// Burst size.
+    pub burst: u32,
 }
 
 /// `server.rate_limit:`
@@ -125,6 +139,11 @@ impl Default for Server {
             request_timeout: Duration::from_secs(30),
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(30),
+            subscribe_rate_limit: MinuteRateLimit {
+                per_minute: 6,
+                burst: 3,
+            },
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -650,3 +650,41 @@ fn notification_settings_have_defaults_and_are_checked() {
         ]
     );
 }
+
+#[test]
+fn trusted_proxies_and_the_subscribe_quota() {
+    let config = parse_ok(PAGE, &no_env);
+    assert!(config.server.trusted_proxies.is_empty());
+    assert_eq!(config.server.subscribe_rate_limit.per_minute, 6);
+    assert_eq!(config.server.subscribe_rate_limit.burst, 3);
+
+    let text = format!(
+        "{PAGE}server:\n  trusted_proxies: [127.0.0.1/32, \"10.0.0.0/8\", \"fd00::/8\"]\n  subscribe_rate_limit: {{ per_minute: 60, burst: 10 }}\n"
+    );
+    let config = parse_ok(&text, &no_env);
+    let nets: Vec<String> = config
+        .server
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]);
+    assert_eq!(config.server.subscribe_rate_limit.per_minute, 60);
+    assert_eq!(config.server.subscribe_rate_limit.burst, 10);
+
+    let text = format!(
+        "{PAGE}server:\n  trusted_proxies: [10.0.0.1/8, nginx]\n  subscribe_rate_limit: {{ per_minute: 6, burst: 0 }}\n"
+    );
+    let found = problems_of(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found[0].starts_with("3:21: ")
+            && found[0].contains("host bits set: the network is 10.0.0.0/8"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with("3:33: ") && found[1].contains("not a network"),
+        "{found:#?}"
+    );
+    assert_eq!(found[2], "4:49: must be greater than zero");
+}

@@ -1,5 +1,5 @@
 //! The real peers some tests talk to — PostgreSQL, headless Chromium, Prometheus Alertmanager,
-//! `promtool`, `pg_dump`, Python packages — and what a test does when one is missing.
+//! `promtool`, nginx, `pg_dump`, Python packages — and what a test does when one is missing.
 //!
 //! A test asks for its peer first ([`postgres_url`], [`python`], [`chromium`], ...) and returns early
 //! on `None`. A missing peer is never silent:
@@ -50,6 +50,15 @@ pub fn alertmanager() -> Option<PathBuf> {
 /// Headless Chromium (`chromium` on `PATH`).
 pub fn chromium() -> Option<PathBuf> {
     program("chromium", "chromium")
+}
+
+/// nginx (`nginx` on `PATH` or in `/usr/sbin`, from the Debian package `nginx-light`).
+pub fn nginx() -> Option<PathBuf> {
+    let system = Path::new("/usr/sbin/nginx");
+    if find_on_path("nginx").is_none() && is_executable(system) {
+        return Some(system.to_path_buf());
+    }
+    program("nginx", "nginx-light")
 }
 
 /// Prometheus's `promtool` (on `PATH`).

@@ -20,4 +20,5 @@ mod monitoring;
 mod notify;
 mod ping;
 mod prometheus_metrics;
+mod proxy;
 mod report;

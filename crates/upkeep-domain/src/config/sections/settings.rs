@@ -39,6 +39,12 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         positive(d, n, Decoder::integer::<usize>, 0)
     });
     let shutdown_grace = f.optional(d, "shutdown_grace", Decoder::duration);
+    let subscribe_rate_limit = f.optional(d, "subscribe_rate_limit", |d, n| {
+        read_minute_rate_limit(d, n, defaults.subscribe_rate_limit)
+    });
+    let trusted_proxies = f.optional(d, "trusted_proxies", |d, n| {
+        d.list(n, |d, n| d.parsed(n, str::parse::<crate::net::Cidr>))
+    });
     f.finish(d);
     Some(Server {
         rate_limit,
@@ -47,6 +53,25 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         request_timeout: request_timeout.unwrap_or(defaults.request_timeout),
         max_connections: max_connections.unwrap_or(defaults.max_connections),
         shutdown_grace: shutdown_grace.unwrap_or(defaults.shutdown_grace),
+        subscribe_rate_limit: subscribe_rate_limit.unwrap_or(defaults.subscribe_rate_limit),
+        trusted_proxies: trusted_proxies.unwrap_or_default(),
+    })
+}
+
+fn read_minute_rate_limit(
+    d: &mut Decoder,
+    n: &Node,
+    defaults: MinuteRateLimit,
+) -> Option<MinuteRateLimit> {
+    let mut f = d.fields(n)?;
+    let per_minute = f.optional(d, "per_minute", Decoder::integer::<u32>);
+    let burst = f.optional(d, "burst", |d, n| {
+        positive(d, n, Decoder::integer::<u32>, 0)
+    });
+    f.finish(d);
+    Some(MinuteRateLimit {
+        per_minute: per_minute.unwrap_or(defaults.per_minute),
+        burst: burst.unwrap_or(defaults.burst),
     })
 }
 
