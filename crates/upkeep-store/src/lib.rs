@@ -25,7 +25,7 @@ pub mod leases;
 pub mod maintenance;
 pub mod monitoring;
 pub mod outbox;
-mod retry;
+pub mod retry;
 pub mod rollouts;
 pub mod snapshot;
 pub mod subscribers;

@@ -1,6 +1,6 @@
-//! Optimistic concurrency, written once: a change to an incident or a maintenance is computed
-//! from the row as read and written only over the revision it was read at (`WHERE revision =
-//! ...`). When another change got there first, the change is computed again from the new row,
+//! Optimistic concurrency, written once: a change to an incident, a maintenance or a rollout is
+//! computed from the row as read and written only over the revision it was read at (`WHERE
+//! revision = ...`). When another change got there first, the change is computed again from the new row,
 //! after a short pause that grows with each attempt (with jitter, so two clashing writers do
 //! not retry in step), at most [`MAX_ATTEMPTS`] times; then the caller gets a
 //! [`StoreError::Conflict`] it can act on (try again).
@@ -24,7 +24,7 @@ const BACKOFF: RetryPolicy = RetryPolicy {
 };
 
 /// What one attempt of an optimistic change did.
-pub(crate) enum Attempt<T> {
+pub enum Attempt<T> {
     /// Written (or nothing to write): the change's answer.
     Done(T),
     /// Another change to the same row won the race: compute the change again.
@@ -33,7 +33,7 @@ pub(crate) enum Attempt<T> {
 
 /// Runs `attempt` until it is [`Attempt::Done`], pausing a little longer after each clash, at
 /// most [`MAX_ATTEMPTS`] times. `target` names the row in the error ("maintenance abc").
-pub(crate) async fn on_clash<T, F, Fut>(target: &str, mut attempt: F) -> Result<T, StoreError>
+pub async fn on_clash<T, F, Fut>(target: &str, mut attempt: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Attempt<T>, StoreError>>,

@@ -54,6 +54,10 @@ pub enum Command {
     /// Schedule, list, show and cancel maintenance windows, working directly on the database.
     #[command(subcommand)]
     Maintenance(crate::commands::maintenance::MaintenanceCommand),
+    /// Show a maintenance's rollout; pause, resume or abort it; retry or skip a tenant, working
+    /// directly on the database.
+    #[command(subcommand)]
+    Rollout(crate::commands::rollout::RolloutCommand),
     /// Run a command between heartbeat pings: `/start` before, then its exit code and the tail
     /// of its output when it ends.
     Ping(PingArgs),

@@ -7,6 +7,7 @@
 
 pub mod incident;
 pub mod maintenance;
+pub mod rollout;
 
 /// Who asks: the actor the audit log records, and whether they may override a policy (an
 /// admin token on the API; an operator on the command line).

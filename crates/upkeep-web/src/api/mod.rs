@@ -11,6 +11,7 @@ pub mod maintenance;
 pub mod monitors;
 pub mod notifications;
 pub mod reports;
+pub mod rollout;
 pub mod subscribers;
 pub mod tokens;
 
@@ -32,6 +33,7 @@ pub const TAG_BACKUPS: &str = "backups";
 pub const TAG_REPORTS: &str = "reports";
 pub const TAG_SUBSCRIBERS: &str = "subscribers";
 pub const TAG_NOTIFICATIONS: &str = "notifications";
+pub const TAG_ROLLOUTS: &str = "rollouts";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,6 +55,7 @@ pub const TAG_NOTIFICATIONS: &str = "notifications";
         (name = TAG_REPORTS, description = "Availability against the reference year, SLO budgets and burn rates"),
         (name = TAG_SUBSCRIBERS, description = "Status-page subscribers: e-mail (double opt-in at /subscribe) and webhooks (admin)"),
         (name = TAG_NOTIFICATIONS, description = "The notification outbox's deliveries and the firing operator alerts"),
+        (name = TAG_ROLLOUTS, description = "A maintenance's rollout: tenants updated one at a time behind a health gate; pause, resume, abort, retry or skip a tenant"),
     )
 )]
 struct ApiDoc;
@@ -99,6 +102,12 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(maintenance::cancel))
         .routes(routes!(maintenance::start))
         .routes(routes!(maintenance::slots))
+        .routes(routes!(rollout::show))
+        .routes(routes!(rollout::pause))
+        .routes(routes!(rollout::resume))
+        .routes(routes!(rollout::abort))
+        .routes(routes!(rollout::retry))
+        .routes(routes!(rollout::skip))
         .routes(routes!(backups::list))
         .routes(routes!(backups::show))
         .routes(routes!(backups::start_drill))

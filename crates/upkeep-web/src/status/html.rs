@@ -199,6 +199,8 @@ struct MaintenanceView {
     components: String,
     body_html: String,
     updates: Vec<UpdateView>,
+    /// The rollout's progress while under way ("7 of 12 tenants updated"), or empty.
+    progress: String,
 }
 
 impl MaintenanceView {
@@ -219,6 +221,7 @@ impl MaintenanceView {
             ends_iso: iso(r.ends_at),
             components: names.join(", "),
             body_html: markdown(r.description.as_deref().unwrap_or_default()),
+            progress: m.rollout_line(&r.id).unwrap_or_default().to_owned(),
             updates: r
                 .updates
                 .iter()

@@ -99,6 +99,7 @@ struct Gathered {
     recent: Vec<upkeep_store::incidents::IncidentRecord>,
     unresolved: Vec<upkeep_store::incidents::IncidentRecord>,
     maintenances: Vec<upkeep_domain::maintenance::MaintenanceRecord>,
+    rollouts: std::collections::BTreeMap<String, upkeep_engine::service::rollout::Progress>,
 }
 
 /// The maintenances, read again only when the table changed since the last read (one cheap
@@ -146,6 +147,8 @@ async fn gather(
         .map(|r| (r.component, r.severity))
         .collect();
     firing.sort();
+    let maintenances = maintenances_unless_unchanged(state, cache).await?;
+    let rollouts = rollouts_under_way(state, &maintenances).await?;
     Ok(Gathered {
         loaded: state.config.current(),
         monitors,
@@ -155,8 +158,34 @@ async fn gather(
             .list_incidents(RECENT_INCIDENTS as u32, false)
             .await?,
         unresolved: state.store.list_incidents(MAX_UNRESOLVED, true).await?,
-        maintenances: maintenances_unless_unchanged(state, cache).await?,
+        maintenances,
+        rollouts,
     })
+}
+
+/// The progress of the rollouts of the maintenances in progress or verifying, by maintenance
+/// id (a rollout not stored yet shows none).
+async fn rollouts_under_way(
+    state: &AppState,
+    maintenances: &[upkeep_domain::maintenance::MaintenanceRecord],
+) -> anyhow::Result<std::collections::BTreeMap<String, upkeep_engine::service::rollout::Progress>>
+{
+    use upkeep_domain::maintenance::MaintenanceStatus;
+    let mut out = std::collections::BTreeMap::new();
+    for m in maintenances.iter().filter(|m| {
+        m.rollout.is_some()
+            && matches!(
+                m.status,
+                MaintenanceStatus::InProgress | MaintenanceStatus::Verifying
+            )
+    }) {
+        if let Some(r) = state.store.rollout(&m.id).await? {
+            let progress =
+                upkeep_engine::service::rollout::progress(r.tenants.iter().map(|t| t.state));
+            out.insert(m.id.clone(), progress);
+        }
+    }
+    Ok(out)
 }
 
 /// The maintenances the page and calendars show: every active one, the upcoming ones (at most
@@ -218,6 +247,9 @@ fn digest(g: &Gathered, history_generation: u64, today: jiff::civil::Date) -> u6
     }
     for m in &g.maintenances {
         (&m.id, m.updated_at).hash(&mut h);
+    }
+    for (id, p) in &g.rollouts {
+        (id, p.done, p.total).hash(&mut h);
     }
     (history_generation, today).hash(&mut h);
     h.finish()
@@ -328,6 +360,7 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
             recent: gathered.recent,
             unresolved: gathered.unresolved,
             maintenances: gathered.maintenances,
+            rollouts: gathered.rollouts,
             history: &history,
             now,
         }));

@@ -43,6 +43,9 @@ pub struct Inputs<'a> {
     pub unresolved: Vec<IncidentRecord>,
     /// Maintenances: the upcoming, the active and the most recent finished ones.
     pub maintenances: Vec<MaintenanceRecord>,
+    /// The progress of the rollout of each maintenance in progress that drives one, by
+    /// maintenance id.
+    pub rollouts: std::collections::BTreeMap<String, upkeep_engine::service::rollout::Progress>,
     /// The uptime history (the bars and badges).
     pub history: &'a History,
     /// The instant the snapshot is for (today's bar ends here).
@@ -106,6 +109,9 @@ pub struct Model {
     /// Tenants and their regions, for the tenants' calendars.
     pub tenants: std::collections::BTreeMap<String, upkeep_domain::config::Tenant>,
     pub regions: std::collections::BTreeMap<String, upkeep_domain::config::Region>,
+    /// One line per maintenance whose rollout is under way ("7 of 12 tenants updated"), by
+    /// maintenance id: counts only, nothing internal.
+    pub rollout_lines: std::collections::BTreeMap<String, String>,
     pub now: Timestamp,
     pub today: Date,
 }
@@ -343,6 +349,11 @@ impl Model {
             maintenance_config: config.maintenance.clone(),
             tenants: config.tenants.clone(),
             regions: config.regions.clone(),
+            rollout_lines: inputs
+                .rollouts
+                .iter()
+                .map(|(id, p)| (id.clone(), format!("{} of {} tenants updated", p.done, p.total)))
+                .collect(),
             now: inputs.now,
             today,
         }
@@ -371,6 +382,11 @@ impl Model {
             .iter()
             .rev()
             .filter(|m| m.status.is_terminal() && m.starts_at <= self.now)
+    }
+
+    /// The public line on the progress of maintenance `id`'s rollout, if it is under way.
+    pub fn rollout_line(&self, id: &str) -> Option<&str> {
+        self.rollout_lines.get(id).map(String::as_str)
     }
 
     /// The component with configuration id `key`.

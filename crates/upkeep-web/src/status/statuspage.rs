@@ -98,7 +98,14 @@ pub fn build(model: &Model) -> Result<Documents, serde_json::Error> {
     });
 
     let doc = |v: Value| serde_json::to_vec(&v);
-    let maint = |m: &MaintenanceRecord| maintenance(m, &page_of);
+    let maint = |m: &MaintenanceRecord| {
+        let mut doc = maintenance(m, &page_of);
+        // An addition: the progress of its rollout, while under way.
+        if let (Some(line), Value::Object(map)) = (model.rollout_line(&m.id), &mut doc) {
+            map.insert("rollout_progress".into(), Value::String(line.to_owned()));
+        }
+        doc
+    };
     // Cancelled maintenances have no Statuspage status: they are left out of the JSON (the
     // HTML page and the calendars show them).
     let listed = model

@@ -7,6 +7,7 @@ mod incident;
 pub mod maintenance;
 mod ping;
 pub mod report;
+pub mod rollout;
 mod serve;
 mod token;
 
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(cmd) => token::run(cmd).await,
         Command::Incident(cmd) => incident::run(cmd).await,
         Command::Maintenance(cmd) => maintenance::run(cmd).await,
+        Command::Rollout(cmd) => rollout::run(cmd).await,
         Command::Ping(args) => ping::run(args).await,
         Command::Drill(cmd) => drill::run(cmd).await,
         Command::Report(cmd) => report::run(cmd).await,

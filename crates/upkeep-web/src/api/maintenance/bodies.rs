@@ -74,6 +74,10 @@ pub struct MaintenanceView {
     pub updated_at: String,
     pub created_by: String,
     pub updates: Vec<MaintenanceUpdateView>,
+    /// The rollout it drives (durations in milliseconds, webhook secrets redacted), or null;
+    /// its progress is at `GET /api/v1/maintenances/{id}/rollout`.
+    #[schema(value_type = Option<Object>)]
+    pub rollout: Option<Value>,
 }
 
 impl From<MaintenanceUpdateRecord> for MaintenanceUpdateView {
@@ -118,6 +122,7 @@ impl From<MaintenanceRecord> for MaintenanceView {
                 .into_iter()
                 .map(MaintenanceUpdateView::from)
                 .collect(),
+            rollout: r.rollout.as_ref().map(|spec| spec.redacted()),
         }
     }
 }
@@ -156,6 +161,11 @@ pub struct NewMaintenanceBody {
     /// Accept a schedule outside the notice policy (admin only; audited).
     #[serde(default)]
     pub force: bool,
+    /// Drive the work: the same object as a window's `rollout:` in the configuration, with
+    /// durations as text (e.g. `{"action": {"command": "./deploy.sh", "timeout": "10m"},
+    /// "canary": ["acme"]}`). Every problem is listed in the 422.
+    #[schema(value_type = Option<Object>)]
+    pub rollout: Option<Value>,
 }
 
 /// The body of `PATCH /api/v1/maintenances/{id}`: the fields to change. Moving the start

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::Timestamp;
+use upkeep_domain::config::decode_rollout_json;
 use upkeep_domain::duration::parse_duration;
 use upkeep_domain::maintenance::rules::{covered_tenants, plan_fitting};
 use upkeep_domain::maintenance::{Kind, MaintenanceEdit, NewMaintenance, TenantInput};
@@ -96,6 +97,13 @@ pub async fn create(
     }
     new.message = body.message.unwrap_or_default();
     let loaded = state.config.current();
+    if let Some(rollout) = &body.rollout {
+        new.rollout = Some(
+            decode_rollout_json(rollout, &loaded.config, &new.tenants).map_err(|problems| {
+                invalid(format!("`rollout`: {}", problems.join("; "))).with_errors(problems)
+            })?,
+        );
+    }
     let scheduled = service::schedule(
         &state.store,
         Some(&loaded.config),
