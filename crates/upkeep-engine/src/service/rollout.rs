@@ -159,11 +159,7 @@ impl From<RolloutRecord> for RolloutShow {
 /// The rollout of maintenance `id`: as stored, or before it is (its maintenance not started
 /// yet), in state `pending` with every tenant's planned slot (`aborted` when the maintenance
 /// was cancelled first).
-pub async fn show(
-    store: &Store,
-    config: &Config,
-    id: &str,
-) -> Result<RolloutShow, RolloutError> {
+pub async fn show(store: &Store, config: &Config, id: &str) -> Result<RolloutShow, RolloutError> {
     let (m, spec) = maintenance_with_rollout(store, id).await?;
     if let Some(record) = store.rollout(id).await? {
         return Ok(record.into());

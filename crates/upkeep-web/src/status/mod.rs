@@ -168,8 +168,7 @@ async fn gather(
 async fn rollouts_under_way(
     state: &AppState,
     maintenances: &[upkeep_domain::maintenance::MaintenanceRecord],
-) -> anyhow::Result<std::collections::BTreeMap<String, upkeep_engine::service::rollout::Progress>>
-{
+) -> anyhow::Result<std::collections::BTreeMap<String, upkeep_engine::service::rollout::Progress>> {
     use upkeep_domain::maintenance::MaintenanceStatus;
     let mut out = std::collections::BTreeMap::new();
     for m in maintenances.iter().filter(|m| {

@@ -352,7 +352,12 @@ impl Model {
             rollout_lines: inputs
                 .rollouts
                 .iter()
-                .map(|(id, p)| (id.clone(), format!("{} of {} tenants updated", p.done, p.total)))
+                .map(|(id, p)| {
+                    (
+                        id.clone(),
+                        format!("{} of {} tenants updated", p.done, p.total),
+                    )
+                })
                 .collect(),
             now: inputs.now,
             today,

@@ -14,5 +14,6 @@ mod maintenance;
 mod pages;
 mod ping;
 mod reports;
+mod rollout;
 mod statuspage;
 mod subscribe;

@@ -226,9 +226,6 @@ fn print_table(config: &Config, r: &RolloutShow) {
     println!();
     println!("{}", line(header));
     for row in &rows {
-        println!(
-            "{}",
-            line([&row[0], &row[1], &row[2], &row[3], &row[4]])
-        );
+        println!("{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
     }
 }

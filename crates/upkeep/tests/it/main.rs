@@ -22,3 +22,4 @@ mod ping;
 mod prometheus_metrics;
 mod proxy;
 mod report;
+mod rollout;
