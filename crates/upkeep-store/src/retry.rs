@@ -13,7 +13,7 @@ use upkeep_domain::notify::retry::RetryPolicy;
 use crate::StoreError;
 
 /// How often a change is tried before giving up with [`StoreError::Conflict`].
-pub(crate) const MAX_ATTEMPTS: u32 = 8;
+pub const MAX_ATTEMPTS: u32 = 8;
 
 /// The pause before the second attempt is up to 2 ms; it doubles with every attempt up to
 /// 50 ms, so all attempts together wait at most about a quarter of a second.

@@ -1,6 +1,7 @@
 //! Rollout use cases (`docs/rollouts.md`): show a maintenance's rollout, and an operator's
 //! commands on it (pause, resume, abort, retry or skip a tenant). The rules are the state
-//! machine's ([`machine::command`]); each change is stored with its audit row by the store
+//! machine's ([`machine::command`]); each change is stored with its audit row and the operator
+//! events it causes ([`alert_events`], the driver's one function) by the store
 //! ([`Store::apply_rollout_change`]), computed again from the new row when another change got
 //! there first ([`upkeep_store::retry::on_clash`]).
 //!
@@ -27,6 +28,7 @@ use upkeep_store::rollouts::{Attempt, PlannedTenant, RolloutRecord, Writer};
 use upkeep_store::{Store, StoreError};
 
 use super::Caller;
+use crate::rollout::driver::alert_events;
 
 /// Why a rollout use case refused.
 #[derive(Debug)]
@@ -227,8 +229,9 @@ pub async fn command(
             Ok(change) => waiting_for_start(change, phase),
             Err(refused) => return Ok(Try::Done(Err(refused.into()))),
         };
+        let events = alert_events(store, id, &change, None, now).await?;
         match store
-            .apply_rollout_change(id, record.revision, writer, &change, None, &[], now)
+            .apply_rollout_change(id, record.revision, writer, &change, None, &events, now)
             .await
         {
             Ok(record) => Ok(Try::Done(Ok(record))),

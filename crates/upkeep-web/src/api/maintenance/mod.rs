@@ -20,6 +20,12 @@
 //! it (`hold_reason`), it needs `skip_checks: true`, which is for admins only; the timeline
 //! update (and so the audit row of the start) says which failing checks were skipped.
 //!
+//! A one-off maintenance may carry `rollout` (`docs/rollouts.md`): the same object as a window's
+//! `rollout:`, read by the configuration's own reader
+//! ([`upkeep_domain::config::decode_rollout_json`]); a bad one is a 422 listing every problem.
+//! The views show it with webhook secrets redacted; its progress is under `.../{id}/rollout`
+//! ([`super::rollout`]).
+//!
 //! The rules live in the maintenance service ([`upkeep_engine::service::maintenance`]), which
 //! the command line calls too; here: `bodies` (views, request bodies and their parsing),
 //! `refusal` (the service's errors as problem documents) and `handlers`.
