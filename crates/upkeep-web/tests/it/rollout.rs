@@ -663,3 +663,39 @@ async fn the_openapi_document_lists_the_rollout_routes() {
         doc["components"]["schemas"]["NewMaintenanceBody"]["properties"]["rollout"].is_object()
     );
 }
+
+#[tokio::test]
+async fn odd_rollout_objects_are_refused_never_a_server_error() {
+    let app = TestApp::start(CONFIG).await;
+    let deep = (0..120).fold(json!(1), |v, _| json!({ "a": v }));
+    for rollout in [
+        json!([]),
+        json!(5),
+        json!(true),
+        json!({}),
+        json!({ "action": null }),
+        json!({ "action": { "command": "" } }),
+        json!({ "action": { "command": "x", "timeout": "99999999999999999999d" } }),
+        json!({ "action": { "command": "x", "timeout": "-5m" } }),
+        json!({ "action": { "command": "x", "webhook": { "url": "http://x", "secret": "0123456789abcdef" } } }),
+        json!({ "action": { "webhook": { "url": "not a url", "secret": "short" } } }),
+        json!({ "action": { "command": "x" }, "failure_budget": -1, "on_unknown": "maybe" }),
+        json!({ "action": { "command": "x" }, "gate": { "monitors": "app-health", "min_samples": 0 } }),
+        json!({ "action": { "command": "x" }, "canary": ["acme", "acme"], "\u{0}\"key": "\n\t\\" }),
+        json!({ "action": { "command": "x: y\n- z", "timeout": "5m" }, "settle": "1e9s" }),
+        deep,
+    ] {
+        let r = app
+            .post_json(
+                "/api/v1/maintenances",
+                &app.editor,
+                &maintenance(Some(rollout.clone())),
+            )
+            .await;
+        assert!(
+            r.status().is_client_error() || r.status() == StatusCode::CREATED,
+            "{rollout}: {}",
+            r.status()
+        );
+    }
+}
