@@ -21,16 +21,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use upkeep_domain::config::{Config, TenantSel};
+use upkeep_domain::config::Config;
 use upkeep_domain::event::{EventSource, EventState};
-use upkeep_domain::maintenance::slots::{SlotsError, maintenance_slots};
 use upkeep_domain::rollout::gate::{self, Judgement, Sample, SampleKind, Verdict};
 use upkeep_domain::rollout::machine::{self, Change, Next, Phase};
 use upkeep_domain::rollout::{Outcome, RolloutState, Step, StepContext, TenantState};
 use upkeep_store::monitoring::{MonitorEvent, StoredResult};
-use upkeep_store::rollouts::{
-    AttemptEnd, AttemptStart, PlannedTenant, RolloutRecord, Writer, is_fenced,
-};
+use upkeep_store::rollouts::{AttemptEnd, AttemptStart, RolloutRecord, Writer, is_fenced};
 use upkeep_store::{Store, StoreError};
 
 use super::run::run_step;
@@ -145,73 +142,9 @@ async fn create(
     let Some(spec) = m.rollout.clone() else {
         return Ok(());
     };
-    let covered: Vec<&String> = match &m.tenants {
-        TenantSel::All => config.tenants.keys().collect(),
-        TenantSel::List(list) => list.iter().collect(),
-    };
-    let plan = |covered: &[&String]| {
-        maintenance_slots(
-            &config.tenants,
-            &config.regions,
-            &config.maintenance.policy,
-            covered,
-            m.starts_at,
-            m.ends_at,
-            &spec.canary,
-        )
-    };
-    let mut tenants: Vec<PlannedTenant> = Vec::new();
-    let slots = match plan(&covered) {
-        Ok(slots) => slots,
-        Err(SlotsError::DoesNotFit { tenants: left_out }) => {
-            // Scheduled with `force`: the tenants the window cannot hold get an empty slot at
-            // its end, so the machine skips them with the reason.
-            tracing::warn!(maintenance = %id, tenants = ?left_out, "rollouts: the window cannot hold every tenant's slot");
-            let rest: Vec<&String> = covered
-                .iter()
-                .copied()
-                .filter(|t| !left_out.contains(t))
-                .collect();
-            tenants.extend(left_out.iter().map(|t| PlannedTenant {
-                tenant: t.clone(),
-                slot_start: m.ends_at,
-                slot_end: m.ends_at,
-            }));
-            plan(&rest).unwrap_or_default()
-        }
-        Err(e) => {
-            tracing::warn!(maintenance = %id, error = %e, "rollouts: no slot plan; every tenant is skipped");
-            tenants.extend(covered.iter().map(|t| PlannedTenant {
-                tenant: (*t).clone(),
-                slot_start: m.ends_at,
-                slot_end: m.ends_at,
-            }));
-            Vec::new()
-        }
-    };
-    // Rollout order: canaries (they hold the first slots), then slot order.
-    let mut placed: Vec<PlannedTenant> = slots
-        .into_iter()
-        .map(|s| PlannedTenant {
-            tenant: s.tenant,
-            slot_start: s.start,
-            slot_end: s.end,
-        })
-        .collect();
-    placed.sort_by(|a, b| {
-        let canary = |t: &str| {
-            spec.canary
-                .iter()
-                .position(|c| c == t)
-                .unwrap_or(usize::MAX)
-        };
-        (canary(&a.tenant), a.slot_start, &a.tenant).cmp(&(
-            canary(&b.tenant),
-            b.slot_start,
-            &b.tenant,
-        ))
-    });
-    placed.extend(tenants);
+    // Scheduled with `force`, tenants the window cannot hold get an empty slot at its end, so
+    // the machine skips them with the reason.
+    let placed = crate::service::rollout::planned_tenants(config, &m, &spec);
     if store
         .create_rollout(id, &spec, &placed, Writer::Driver(fence), now)
         .await?
