@@ -12,6 +12,10 @@
 //!   that lost the lease and does not know yet) is refused with a conflict ([`is_fenced`]).
 //! - An attempt is stored before it runs (no outcome) and its outcome after: an attempt without
 //!   an outcome means upkeep stopped during it.
+//! - A tenant's subscribers are told of their own update in the transaction of the change that
+//!   causes it ([`upkeep_domain::rollout::notice`]): a new action attempt (started), the tenant
+//!   becoming `passed` (completed) or `rolled_back`; keyed per maintenance, tenant, event and
+//!   action attempt, so a notice is never written twice.
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -21,8 +25,11 @@ use upkeep_domain::rollout::{
     Outcome, RolloutSpec, RolloutState, Step, TenantState, idempotency_key,
 };
 
+use upkeep_domain::rollout::notice::{self, TenantUpdate};
+
 use crate::audit::{AuditEntry, insert_audit};
 use crate::monitoring::{MonitorEvent, write_events};
+use crate::outbox::insert_notice;
 use crate::{Store, StoreError, with_pool};
 
 /// The message of the [`StoreError::Conflict`] a fenced-off write gets.
@@ -244,6 +251,82 @@ macro_rules! claim {
         }
         result
     }};
+}
+
+/// Writes the notice of `event` (`Option<RolloutEvent>`) about `tenant`'s update at `now`
+/// inside `$tx`, from the maintenance and the tenant's step as stored in it: evaluates to
+/// `Result<(), StoreError>`.
+macro_rules! tenant_notice {
+    ($tx:ident, $id:expr, $tenant:expr, $event:expr, $now:expr) => {{
+        let now: Timestamp = $now;
+        let id: &str = $id;
+        let tenant: &str = $tenant;
+        let event: Option<upkeep_domain::notify::RolloutEvent> = $event;
+        let mut result: Result<(), StoreError> = Ok(());
+        if let Some(event) = event {
+            let facts: Result<Option<(String, String, bool, i64, i64, i64)>, sqlx::Error> =
+                sqlx::query_as(
+                    "SELECT m.title, m.components, m.notify_subscribers, t.slot_start, \
+                     t.slot_end, COALESCE((SELECT MAX(a.attempt) FROM rollout_attempts a \
+                     WHERE a.maintenance_id = t.maintenance_id AND a.tenant = t.tenant \
+                     AND a.step = 'action'), 0) \
+                     FROM maintenances m JOIN rollout_tenants t ON t.maintenance_id = m.id \
+                     WHERE m.id = $1 AND t.tenant = $2",
+                )
+                .bind(id)
+                .bind(tenant)
+                .fetch_optional(&mut *$tx)
+                .await;
+            result = match facts {
+                Err(e) => Err(e.into()),
+                Ok(None) => Ok(()),
+                Ok(Some((title, components, notify_subscribers, start, end, attempt))) => {
+                    match update_facts(
+                        id,
+                        tenant,
+                        title,
+                        &components,
+                        notify_subscribers,
+                        (start, end),
+                        attempt,
+                    ) {
+                        Err(e) => Err(e),
+                        Ok(update) => match notice::tenant_notice(&update, event, now) {
+                            Some((key, notice)) => {
+                                insert_notice!(&mut *$tx, now.as_millisecond(), &key, &notice)
+                                    .map(drop)
+                                    .map_err(StoreError::from)
+                            }
+                            None => Ok(()),
+                        },
+                    }
+                }
+            };
+        }
+        result
+    }};
+}
+
+/// The facts of a tenant's update from their stored form.
+fn update_facts(
+    id: &str,
+    tenant: &str,
+    title: String,
+    components: &str,
+    notify_subscribers: bool,
+    (start, end): (i64, i64),
+    attempt: i64,
+) -> Result<TenantUpdate, StoreError> {
+    Ok(TenantUpdate {
+        maintenance: id.to_owned(),
+        title,
+        components: serde_json::from_str(components).map_err(|e| corrupt(id, e))?,
+        notify_subscribers,
+        tenant: tenant.to_owned(),
+        slot_start: crate::timestamp(start)?,
+        slot_end: crate::timestamp(end)?,
+        action_attempt: count(id, attempt)?,
+    })
 }
 
 impl Store {
@@ -517,6 +600,7 @@ impl Store {
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict(format!("the rollout has no tenant `{tenant}`")));
                 }
+                tenant_notice!(tx, maintenance_id, tenant, notice::on_state(*state), now)?;
             }
             if let Some((tenant, step, attempt)) = &change.unknown {
                 sqlx::query(
@@ -620,6 +704,8 @@ impl Store {
             .bind(&start.tenant)
             .execute(&mut *tx)
             .await?;
+            let event = notice::on_start(start.step, start.resumed);
+            tenant_notice!(tx, maintenance_id, &start.tenant, event, now)?;
             insert_audit!(&mut *tx, now_ms, &audit)?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -685,6 +771,8 @@ impl Store {
             .bind(&end.tenant)
             .execute(&mut *tx)
             .await?;
+            let event = notice::on_state(end.tenant_state);
+            tenant_notice!(tx, maintenance_id, &end.tenant, event, now)?;
             insert_audit!(&mut *tx, now_ms, &audit)?;
             write_events!(tx, events)?;
             tx.commit().await?;

@@ -7,8 +7,8 @@
 //! recipient and renders each delivery's bytes once, so every retry sends the same content under
 //! the same delivery id.
 //!
-//! Two audiences never mix: customer notices ([`Notice::Incident`], [`Notice::Maintenance`]) go
-//! to subscribers; operator alerts ([`Notice::Alert`]) go to the configuration's channels by its
+//! Two audiences never mix: customer notices ([`Notice::Incident`], [`Notice::Maintenance`],
+//! [`Notice::Rollout`]) go to subscribers; operator alerts ([`Notice::Alert`]) go to the configuration's channels by its
 //! `routes`.
 
 pub mod retry;
@@ -28,6 +28,9 @@ pub enum Notice {
     Incident(IncidentNotice),
     /// A maintenance was scheduled, moved, cancelled, is near, started or ended (customers).
     Maintenance(MaintenanceNotice),
+    /// A tenant's own update in a maintenance's rollout started, completed or was rolled back
+    /// (customers: that tenant's subscribers only).
+    Rollout(RolloutNotice),
     /// An operator alert fired, fires still, was acknowledged or resolved (operators).
     Alert(AlertNotice),
 }
@@ -56,7 +59,9 @@ impl Notice {
     /// Who the notice is for.
     pub fn audience(&self) -> Audience {
         match self {
-            Notice::Incident(_) | Notice::Maintenance(_) => Audience::Customers,
+            Notice::Incident(_) | Notice::Maintenance(_) | Notice::Rollout(_) => {
+                Audience::Customers
+            }
             Notice::Alert(_) => Audience::Operators,
         }
     }
@@ -66,6 +71,7 @@ impl Notice {
         match self {
             Notice::Incident(n) => format!("incident.{}", n.event.as_str()),
             Notice::Maintenance(n) => format!("maintenance.{}", n.event.as_str()),
+            Notice::Rollout(n) => format!("rollout.{}", n.event.as_str()),
             Notice::Alert(n) => format!("alert.{}", n.state.as_str()),
         }
     }
@@ -75,16 +81,19 @@ impl Notice {
         match self {
             Notice::Incident(n) => n.components.iter().map(|c| c.id.as_str()).collect(),
             Notice::Maintenance(n) => n.components.iter().map(String::as_str).collect(),
+            Notice::Rollout(n) => n.components.iter().map(String::as_str).collect(),
             Notice::Alert(n) => n.component.iter().map(String::as_str).collect(),
         }
     }
 
     /// The subject the notice belongs to (`incident/ID`, `maintenance/ID`, `alert/KEY`):
-    /// deliveries of one subject to one destination are sent in order.
+    /// deliveries of one subject to one destination are sent in order. A tenant's update
+    /// belongs to its maintenance.
     pub fn subject_key(&self) -> String {
         match self {
             Notice::Incident(n) => format!("incident/{}", n.id),
             Notice::Maintenance(n) => format!("maintenance/{}", n.id),
+            Notice::Rollout(n) => format!("maintenance/{}", n.id),
             Notice::Alert(n) => format!("alert/{}", n.key),
         }
     }
@@ -191,6 +200,71 @@ pub struct MaintenanceNotice {
     pub lead_seconds: Option<u64>,
     /// When this change happened.
     pub at: Timestamp,
+}
+
+/// What happened to one tenant's update in a maintenance's rollout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutEvent {
+    /// Its action started.
+    Started,
+    /// Its health gate passed: the update is done.
+    Completed,
+    /// It was reverted after a failed action or gate.
+    RolledBack,
+}
+
+impl RolloutEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutEvent::Started => "started",
+            RolloutEvent::Completed => "completed",
+            RolloutEvent::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// A tenant's slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeSlot {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// One tenant's update as a notice tells that tenant's subscribers: what the maintenance is,
+/// which tenant, what happened and when. Nothing of how (commands, URLs, gate evidence, hosts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutNotice {
+    pub event: RolloutEvent,
+    /// The maintenance's id.
+    pub id: String,
+    /// The maintenance's title.
+    pub title: String,
+    /// The tenant's id.
+    pub tenant: String,
+    /// The tenant's display name (filled from the configuration when fanned out).
+    #[serde(default)]
+    pub tenant_name: String,
+    /// The maintenance's affected component ids.
+    pub components: Vec<String>,
+    /// The tenant's slot.
+    pub slot: NoticeSlot,
+    /// When this happened.
+    pub at: Timestamp,
+    /// The same instants in the tenant's zone (filled when fanned out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalTimes>,
+}
+
+/// A notice's instants in its reader's zone, as RFC 3339 with the zone's offset
+/// (`2026-03-28T03:05:00+01:00`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalTimes {
+    /// IANA name of the zone.
+    pub timezone: String,
+    pub at: String,
+    pub slot_start: String,
+    pub slot_end: String,
 }
 
 /// The state an alert notice reports.

@@ -7,6 +7,9 @@
 //! - Customer notices go to confirmed subscribers whose scope covers them: all components, or
 //!   one of the notice's components (a notice naming no component concerns everyone); a tenant
 //!   subscriber gets maintenance that covers its tenant, and incidents like anyone else.
+//! - A tenant's own update in a rollout ([`Notice::Rollout`]) goes only to that tenant's
+//!   subscribers (with the same component filter as the maintenance's notices): a subscriber
+//!   without a tenant hears of the maintenance, not of every tenant's update in it.
 
 use std::collections::BTreeSet;
 
@@ -62,6 +65,9 @@ pub fn subscriber_wants(scope: &Scope, notice: &Notice) -> bool {
             };
             tenant_match && components_match()
         }
+        Notice::Rollout(r) => {
+            scope.tenant.as_deref() == Some(r.tenant.as_str()) && components_match()
+        }
     }
 }
 
@@ -72,7 +78,7 @@ mod tests {
     use super::*;
     use crate::notify::{
         AlertNotice, AlertState, IncidentEvent, IncidentNotice, MaintenanceEvent,
-        MaintenanceNotice, NoticeComponent,
+        MaintenanceNotice, NoticeComponent, NoticeSlot, RolloutEvent, RolloutNotice,
     };
 
     fn route(severity: Severity, component: Option<&str>, channels: &[&str]) -> Route {
@@ -190,5 +196,54 @@ mod tests {
             at: Timestamp::UNIX_EPOCH,
         });
         assert!(!subscriber_wants(&all, &alert));
+    }
+
+    fn update(tenant: &str, components: &[&str]) -> Notice {
+        Notice::Rollout(RolloutNotice {
+            event: RolloutEvent::Started,
+            id: "m".into(),
+            title: "t".into(),
+            tenant: tenant.into(),
+            tenant_name: tenant.into(),
+            components: components.iter().map(|c| (*c).to_owned()).collect(),
+            slot: NoticeSlot {
+                start: Timestamp::UNIX_EPOCH,
+                end: Timestamp::UNIX_EPOCH,
+            },
+            at: Timestamp::UNIX_EPOCH,
+            local: None,
+        })
+    }
+
+    #[test]
+    fn a_tenants_update_goes_to_that_tenants_subscribers_only() {
+        let scope = |tenant: Option<&str>, components: &[&str]| Scope {
+            components: components.iter().map(|c| (*c).to_owned()).collect(),
+            tenant: tenant.map(str::to_owned),
+        };
+        assert!(subscriber_wants(
+            &scope(Some("acme"), &[]),
+            &update("acme", &["db"])
+        ));
+        assert!(subscriber_wants(
+            &scope(Some("acme"), &["db"]),
+            &update("acme", &["db", "api"])
+        ));
+        assert!(!subscriber_wants(
+            &scope(Some("acme"), &["api"]),
+            &update("acme", &["db"])
+        ));
+        assert!(!subscriber_wants(
+            &scope(Some("globex"), &[]),
+            &update("acme", &["db"])
+        ));
+        assert!(!subscriber_wants(
+            &scope(None, &[]),
+            &update("acme", &["db"])
+        ));
+        assert!(!subscriber_wants(
+            &scope(None, &["db"]),
+            &update("acme", &["db"])
+        ));
     }
 }

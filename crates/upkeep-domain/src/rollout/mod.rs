@@ -6,6 +6,7 @@
 //!   action is told (environment of a command, JSON body of a webhook, idempotency key).
 //! - [`gate`]: the judgement of a tenant's gate from the results its monitors produced while it
 //!   settled, with the evidence kept beside the verdict.
+//! - [`notice`]: what a tenant's subscribers are told of their own update.
 //! - [`machine`]: the pure state machine: given a rollout as stored and the instant, the one
 //!   next thing to do (start a step, judge a gate, skip a tenant whose slot cannot hold the
 //!   step, roll back a pause that timed out, halt, complete).
@@ -14,6 +15,7 @@
 
 pub mod gate;
 pub mod machine;
+pub mod notice;
 
 use std::collections::BTreeMap;
 use std::fmt;

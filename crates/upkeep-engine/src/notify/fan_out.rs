@@ -72,7 +72,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
     let mut out = Vec::new();
     let json = |c: &Content| serde_json::to_string(c).unwrap_or_default();
     match notice {
-        Notice::Incident(_) | Notice::Maintenance(_) => {
+        Notice::Incident(_) | Notice::Maintenance(_) | Notice::Rollout(_) => {
             for sub in ctx.subscribers {
                 let confirmed_in_time = sub.confirmed_at.is_some_and(|t| t <= stored.created_at);
                 if !confirmed_in_time || !subscriber_wants(&sub.scope(), notice) {
@@ -224,15 +224,26 @@ fn for_subscriber(notice: &Notice, sub: &SubscriberRecord) -> Notice {
     }
 }
 
-/// The notice with its components' display names from the configuration.
+/// The notice with its components' (or its tenant's) display names from the configuration;
+/// a tenant's update also with its instants in the tenant's zone.
 fn with_names(notice: &Notice, config: &Config) -> Notice {
     let mut notice = notice.clone();
-    if let Notice::Incident(i) = &mut notice {
-        for c in &mut i.components {
-            if let Some(component) = config.components.get(&c.id) {
-                c.name.clone_from(&component.name);
+    match &mut notice {
+        Notice::Incident(i) => {
+            for c in &mut i.components {
+                if let Some(component) = config.components.get(&c.id) {
+                    c.name.clone_from(&component.name);
+                }
             }
         }
+        Notice::Rollout(r) => {
+            if let Some(tenant) = config.tenants.get(&r.tenant) {
+                r.tenant_name.clone_from(&tenant.name);
+            }
+            let (zone, zone_name) = reader_zone(config, Some(&r.tenant));
+            r.local = Some(render::local_times(r, &zone, &zone_name));
+        }
+        Notice::Maintenance(_) | Notice::Alert(_) => {}
     }
     notice
 }

@@ -123,6 +123,7 @@ pub fn notice_email(site: &Site, reader: &Reader, notice: &Notice) -> Email {
     let mut m = match notice {
         Notice::Incident(n) => incident_message(site, reader, n),
         Notice::Maintenance(n) => maintenance_message(site, reader, n),
+        Notice::Rollout(n) => rollout_message(site, reader, n),
         Notice::Alert(a) => alert_message(site, reader.zone, reader.zone_name, a),
     };
     if !matches!(notice, Notice::Alert(_)) {
@@ -365,6 +366,58 @@ pub(super) fn maintenance_message(site: &Site, reader: &Reader, n: &MaintenanceN
         };
         m.fact("Calendar", calendar);
     }
+    m.action = Some((
+        "View the maintenance".to_owned(),
+        format!("{}/maintenance/{}", site.url, n.id),
+    ));
+    m
+}
+
+/// The tenant's name as a notice of its update gives it (its id before fan-out fills it in).
+pub(super) fn update_tenant_name(n: &RolloutNotice) -> String {
+    let name = one_line(&n.tenant_name);
+    if name.is_empty() {
+        one_line(&n.tenant)
+    } else {
+        name
+    }
+}
+
+/// A tenant's own update, to that tenant's subscriber: what happened, when and the slot, in
+/// the reader's zone (the tenant's). Nothing of how the update is done.
+pub(super) fn rollout_message(site: &Site, reader: &Reader, n: &RolloutNotice) -> Message {
+    let title = one_line(&n.title);
+    let tenant = update_tenant_name(n);
+    let zone = reader.zone;
+    let subject = match n.event {
+        RolloutEvent::Started => format!("{tenant}: your update of {title} started"),
+        RolloutEvent::Completed => format!("{tenant}: your update of {title} completed"),
+        RolloutEvent::RolledBack => format!("{tenant}: your update of {title} was rolled back"),
+    };
+    let mut m = Message::new(site, &subject);
+    m.accent = match n.event {
+        RolloutEvent::Started => ACCENT_INFO,
+        RolloutEvent::Completed => ACCENT_GOOD,
+        RolloutEvent::RolledBack => ACCENT_WARN,
+    };
+    m.heading = title;
+    let at = instant_long(n.at, zone, reader.zone_name);
+    m.intro.push(match n.event {
+        RolloutEvent::Started => {
+            format!("The update of your service ({tenant}) started on {at}.")
+        }
+        RolloutEvent::Completed => {
+            format!("The update of your service ({tenant}) completed on {at}.")
+        }
+        RolloutEvent::RolledBack => format!(
+            "The update of your service ({tenant}) did not pass our checks and was rolled \
+             back on {at}: your service runs as it did before the update."
+        ),
+    });
+    m.fact(
+        "Your slot",
+        slot_phrase(n.slot.start, n.slot.end, zone, reader.zone_name),
+    );
     m.action = Some((
         "View the maintenance".to_owned(),
         format!("{}/maintenance/{}", site.url, n.id),

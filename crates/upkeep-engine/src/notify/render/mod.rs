@@ -32,15 +32,22 @@
 //! ```json
 //! {
 //!   "id": "delivery id (the same on every retry of one delivery)",
-//!   "event": "incident.opened | incident.updated | incident.resolved | maintenance.scheduled | maintenance.rescheduled | maintenance.cancelled | maintenance.reminder | maintenance.started | maintenance.completed | alert.firing | alert.repeat | alert.acknowledged | alert.resolved",
+//!   "event": "incident.opened | incident.updated | incident.resolved | maintenance.scheduled | maintenance.rescheduled | maintenance.cancelled | maintenance.reminder | maintenance.started | maintenance.completed | rollout.started | rollout.completed | rollout.rolled_back | alert.firing | alert.repeat | alert.acknowledged | alert.resolved",
 //!   "created_at": "RFC 3339 instant of the change (the notice's `at`)",
 //!   "page": { "name": "Acme Cloud", "url": "https://status.example.com" },
-//!   "data": { "type": "incident | maintenance | alert", "...": "the notice's fields" }
+//!   "data": { "type": "incident | maintenance | rollout | alert", "...": "the notice's fields" }
 //! }
 //! ```
 //!
 //! `data` is the serde form of [`Notice`] (tagged by `type`, snake_case); timestamps in it are
-//! RFC 3339 strings.
+//! RFC 3339 strings. A tenant's update (`rollout.*`) also carries `local`: its zone's IANA name
+//! and its instants in that zone ([`local_times`]).
+//!
+//! # A tenant's update
+//!
+//! A tenant's own update (`rollout.started | completed | rolled_back`) says which maintenance,
+//! which tenant, what happened, when and the tenant's slot, in the tenant's zone; never how
+//! (no command, URL, gate evidence or host).
 //!
 //! # Slack and PagerDuty
 //!
@@ -63,8 +70,8 @@ use upkeep_domain::duration::format_duration;
 use upkeep_domain::markdown::to_safe_html;
 use upkeep_domain::notify::routing::Scope;
 use upkeep_domain::notify::{
-    AlertNotice, AlertState, IncidentEvent, IncidentNotice, MaintenanceEvent, MaintenanceNotice,
-    Notice,
+    AlertNotice, AlertState, IncidentEvent, IncidentNotice, LocalTimes, MaintenanceEvent,
+    MaintenanceNotice, Notice, RolloutEvent, RolloutNotice,
 };
 
 mod mail;
@@ -79,6 +86,7 @@ mod webhook;
 pub use mail::{alert_email, confirmation_email, notice_email};
 pub use pagerduty::{pagerduty_body, pagerduty_dedup_key};
 pub use slack::slack_body;
+pub use times::local_times;
 pub use webhook::webhook_body;
 
 use mail::*;

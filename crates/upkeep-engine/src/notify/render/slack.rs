@@ -97,6 +97,31 @@ pub fn slack_body(site: &Site, zone: &TimeZone, notice: &Notice) -> String {
                 n.description.clone(),
             )
         }
+        Notice::Rollout(n) => {
+            let title = one_line(&n.title);
+            let tenant = update_tenant_name(n);
+            let (icon, head) = match n.event {
+                RolloutEvent::Started => (":wrench:", format!("{tenant}: update started")),
+                RolloutEvent::Completed => {
+                    (":white_check_mark:", format!("{tenant}: update completed"))
+                }
+                RolloutEvent::RolledBack => (
+                    ":leftwards_arrow_with_hook:",
+                    format!("{tenant}: update rolled back"),
+                ),
+            };
+            let lines = vec![
+                format!("*At:* {}", instant_short(n.at, zone)),
+                format!("*Slot:* {}", window_short(n.slot.start, n.slot.end, zone)),
+            ];
+            (
+                format!("[{site_name}] {head}: {title}"),
+                format!("{}/maintenance/{}", site.url, n.id),
+                format!("{icon} {}: ", slack_escape(&head)),
+                lines,
+                String::new(),
+            )
+        }
         Notice::Alert(a) => {
             let summary = one_line(&a.summary);
             let (icon, head) = match a.state {
@@ -130,6 +155,7 @@ pub fn slack_body(site: &Site, zone: &TimeZone, notice: &Notice) -> String {
     let link_label = match notice {
         Notice::Incident(n) => one_line(&n.title),
         Notice::Maintenance(n) => one_line(&n.title),
+        Notice::Rollout(n) => one_line(&n.title),
         Notice::Alert(a) => one_line(&a.summary),
     };
     let headline = format!("*{title}{}*", slack_link(&link_url, &link_label));

@@ -525,3 +525,135 @@ fn long_dedup_keys_are_cut_stable_and_unique() {
     assert!(pagerduty_dedup_key(&wide).len() <= 255);
     assert_eq!(pagerduty_dedup_key("short"), "upkeep/short");
 }
+
+fn update(event: RolloutEvent) -> RolloutNotice {
+    RolloutNotice {
+        event,
+        id: "m1".into(),
+        title: "Monthly platform update".into(),
+        tenant: "acme".into(),
+        tenant_name: "Acme Corp".into(),
+        components: vec!["api".into()],
+        // 23:00–23:15 CET in Rome on 7 March 2026.
+        slot: upkeep_domain::notify::NoticeSlot {
+            start: ts("2026-03-07T22:00:00Z"),
+            end: ts("2026-03-07T22:15:00Z"),
+        },
+        at: ts("2026-03-07T22:05:00Z"),
+        local: None,
+    }
+}
+
+#[test]
+fn a_tenants_update_is_told_in_the_tenants_zone() {
+    let names = names();
+    let rome = tz("Europe/Rome");
+    let mut r = reader(&rome, "Europe/Rome", &names);
+    r.tenant_name = Some("Acme Corp");
+    r.tenant_id = Some("acme");
+    let subjects: Vec<String> = [
+        RolloutEvent::Started,
+        RolloutEvent::Completed,
+        RolloutEvent::RolledBack,
+    ]
+    .into_iter()
+    .map(|e| notice_email(&SITE, &r, &Notice::Rollout(update(e))).subject)
+    .collect();
+    assert_eq!(
+        subjects,
+        [
+            "[Acme Cloud] Acme Corp: your update of Monthly platform update started",
+            "[Acme Cloud] Acme Corp: your update of Monthly platform update completed",
+            "[Acme Cloud] Acme Corp: your update of Monthly platform update was rolled back",
+        ]
+    );
+    let mail = notice_email(&SITE, &r, &Notice::Rollout(update(RolloutEvent::Completed)));
+    let text = flat(&mail.text);
+    assert!(
+        text.contains("completed on Saturday 7 March 2026, 23:05 (Europe/Rome, CET)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Your slot: on Saturday 7 March 2026 between 23:00 and 23:15 CET (Europe/Rome)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://status.acme.test/maintenance/m1"),
+        "{text}"
+    );
+    assert!(mail.html.contains("23:05"), "{}", mail.html);
+    let rolled = notice_email(
+        &SITE,
+        &r,
+        &Notice::Rollout(update(RolloutEvent::RolledBack)),
+    );
+    assert!(flat(&rolled.text).contains("was rolled back on Saturday 7 March 2026, 23:05"));
+
+    // The same update read in New York (a reader's zone is what counts).
+    let ny = tz("America/New_York");
+    let r = reader(&ny, "America/New_York", &names);
+    let text = flat(&notice_email(&SITE, &r, &Notice::Rollout(update(RolloutEvent::Started))).text);
+    assert!(
+        text.contains("started on Saturday 7 March 2026, 17:05"),
+        "{text}"
+    );
+
+    // Slack: the times in the zone it is given.
+    let slack = slack_body(
+        &SITE,
+        &rome,
+        &Notice::Rollout(update(RolloutEvent::Completed)),
+    );
+    let v: Value = serde_json::from_str(&slack).unwrap();
+    let block = v["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(block.contains("Acme Corp: update completed"), "{block}");
+    assert!(block.contains("*At:* 7 Mar 2026, 23:05 CET"), "{block}");
+    assert!(
+        block.contains("*Slot:* Sat 7 Mar 23:00–23:15 CET"),
+        "{block}"
+    );
+}
+
+#[test]
+fn a_tenants_update_webhook_carries_its_local_times_and_nothing_internal() {
+    let rome = tz("Europe/Rome");
+    let mut n = update(RolloutEvent::RolledBack);
+    n.local = Some(local_times(&n, &rome, "Europe/Rome"));
+    let body: Value =
+        serde_json::from_str(&webhook_body(&SITE, "d-1", &Notice::Rollout(n))).unwrap();
+    assert_eq!(body["event"], "rollout.rolled_back");
+    assert_eq!(body["created_at"], "2026-03-07T22:05:00Z");
+    let data = &body["data"];
+    assert_eq!(data["type"], "rollout");
+    assert_eq!(data["event"], "rolled_back");
+    assert_eq!(data["tenant"], "acme");
+    assert_eq!(data["tenant_name"], "Acme Corp");
+    assert_eq!(data["slot"]["start"], "2026-03-07T22:00:00Z");
+    assert_eq!(
+        data["local"],
+        json!({
+            "timezone": "Europe/Rome",
+            "at": "2026-03-07T23:05:00+01:00",
+            "slot_start": "2026-03-07T23:00:00+01:00",
+            "slot_end": "2026-03-07T23:15:00+01:00",
+        })
+    );
+    let keys: Vec<&String> = data.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "at",
+            "components",
+            "event",
+            "id",
+            "local",
+            "slot",
+            "tenant",
+            "tenant_name",
+            "title",
+            "type"
+        ]
+    );
+}

@@ -158,3 +158,18 @@ pub(super) fn slot_phrase(from: Timestamp, to: Timestamp, tz: &TimeZone, tz_name
         )
     }
 }
+
+/// An instant as RFC 3339 in `tz` with its offset: `2026-03-28T03:05:00+01:00`.
+pub(super) fn rfc3339_in(t: Timestamp, tz: &TimeZone) -> String {
+    strf(&t.to_zoned(tz.clone()), "%Y-%m-%dT%H:%M:%S%:z")
+}
+
+/// A tenant's update's instants in the tenant's zone `tz`, named `tz_name`.
+pub fn local_times(n: &RolloutNotice, tz: &TimeZone, tz_name: &str) -> LocalTimes {
+    LocalTimes {
+        timezone: tz_name.to_owned(),
+        at: rfc3339_in(n.at, tz),
+        slot_start: rfc3339_in(n.slot.start, tz),
+        slot_end: rfc3339_in(n.slot.end, tz),
+    }
+}

@@ -6,6 +6,7 @@ pub(super) fn notice_at(notice: &Notice) -> Timestamp {
     match notice {
         Notice::Incident(n) => n.at,
         Notice::Maintenance(n) => n.at,
+        Notice::Rollout(n) => n.at,
         Notice::Alert(n) => n.at,
     }
 }
