@@ -326,3 +326,190 @@ async fn an_unknown_attempt_is_closed_with_its_reason() {
         );
     }
 }
+
+/// The keys of the tenants' update notices written so far, in order.
+async fn update_notices(store: &upkeep_store::Store) -> Vec<String> {
+    store
+        .unfanned_notices(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.dedup_key.starts_with("rollout/"))
+        .map(|n| n.dedup_key)
+        .collect()
+}
+
+/// Runs one attempt of `step` for `tenant` through the store, ending with `outcome` and the
+/// tenant in `after`.
+async fn attempt(
+    store: &upkeep_store::Store,
+    id: &str,
+    tenant: &str,
+    step: Step,
+    number: u32,
+    resumed: bool,
+    after: TenantState,
+) {
+    let r = store.rollout(id).await.unwrap().unwrap();
+    let start = AttemptStart {
+        tenant: tenant.into(),
+        step,
+        attempt: number,
+        resumed,
+    };
+    store
+        .begin_attempt(id, r.revision, Writer::Driver(1), &start, at(10))
+        .await
+        .unwrap();
+    let end = AttemptEnd {
+        tenant: tenant.into(),
+        step,
+        attempt: number,
+        outcome: Outcome::Succeeded,
+        detail: None,
+        tenant_state: after,
+        decision: "done".into(),
+    };
+    store
+        .finish_attempt(id, r.revision + 1, Writer::Driver(1), &end, &[], at(20))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_tenants_update_notices_are_written_with_its_steps_once_each() {
+    for db in databases("a_tenants_update_notices_are_written_once").await {
+        let store = db.store().await;
+        let mut new = NewMaintenance::new(Kind::Emergency, "Fix", at(0), at(3600));
+        new.reason = Some("CVE".into());
+        new.rollout = Some(spec());
+        new.components = vec!["core".into()];
+        let m = store
+            .create_maintenance(&new, "cli:root", at(0), None)
+            .await
+            .unwrap();
+        let writer = Writer::Driver(1);
+        store
+            .create_rollout(&m.id, &spec(), &tenants(), writer, at(0))
+            .await
+            .unwrap();
+        // globex: started, settling (nothing), resumed (nothing), passed by its gate.
+        attempt(
+            &store,
+            &m.id,
+            "globex",
+            Step::Action,
+            1,
+            false,
+            TenantState::Settling,
+        )
+        .await;
+        let r = store.rollout(&m.id).await.unwrap().unwrap();
+        let passed = Change {
+            tenant: Some(("globex".into(), TenantState::Passed)),
+            reason: "gate passed".into(),
+            ..Change::default()
+        };
+        store
+            .apply_rollout_change(&m.id, r.revision, writer, &passed, None, &[], at(30))
+            .await
+            .unwrap();
+        // acme: started, failed, rolled back; retried by an operator and passed.
+        attempt(
+            &store,
+            &m.id,
+            "acme",
+            Step::Action,
+            1,
+            false,
+            TenantState::Failed,
+        )
+        .await;
+        attempt(
+            &store,
+            &m.id,
+            "acme",
+            Step::Rollback,
+            1,
+            false,
+            TenantState::RolledBack,
+        )
+        .await;
+        attempt(
+            &store,
+            &m.id,
+            "acme",
+            Step::Action,
+            2,
+            false,
+            TenantState::Settling,
+        )
+        .await;
+        let r = store.rollout(&m.id).await.unwrap().unwrap();
+        let passed = Change {
+            tenant: Some(("acme".into(), TenantState::Passed)),
+            reason: "gate passed".into(),
+            ..Change::default()
+        };
+        store
+            .apply_rollout_change(&m.id, r.revision, writer, &passed, None, &[], at(40))
+            .await
+            .unwrap();
+        let id = &m.id;
+        assert_eq!(
+            update_notices(&store).await,
+            [
+                format!("rollout/{id}/globex/started/1"),
+                format!("rollout/{id}/globex/completed/1"),
+                format!("rollout/{id}/acme/started/1"),
+                format!("rollout/{id}/acme/rolled_back/1"),
+                format!("rollout/{id}/acme/started/2"),
+                format!("rollout/{id}/acme/completed/2"),
+            ]
+        );
+        let notices = store.unfanned_notices(1000).await.unwrap();
+        let last = notices.last().unwrap();
+        let json = serde_json::to_value(&last.notice).unwrap();
+        assert_eq!(json["type"], "rollout");
+        assert_eq!(json["title"], "Fix");
+        assert_eq!(json["tenant"], "acme");
+        assert_eq!(json["components"], serde_json::json!(["core"]));
+        assert_eq!(json["slot"]["start"], at(900).to_string());
+        assert!(!json.to_string().contains("deploy.sh"), "{json}");
+
+        // A maintenance that does not notify subscribers writes none.
+        let mut quiet = NewMaintenance::new(Kind::Emergency, "Quiet", at(0), at(3600));
+        quiet.reason = Some("CVE".into());
+        quiet.rollout = Some(spec());
+        quiet.notify_subscribers = false;
+        let q = store
+            .create_maintenance(&quiet, "cli:root", at(0), None)
+            .await
+            .unwrap();
+        store
+            .create_rollout(&q.id, &spec(), &tenants(), writer, at(0))
+            .await
+            .unwrap();
+        attempt(
+            &store,
+            &q.id,
+            "acme",
+            Step::Action,
+            1,
+            false,
+            TenantState::Failed,
+        )
+        .await;
+        attempt(
+            &store,
+            &q.id,
+            "acme",
+            Step::Rollback,
+            1,
+            false,
+            TenantState::RolledBack,
+        )
+        .await;
+        assert_eq!(update_notices(&store).await.len(), 6);
+    }
+}
