@@ -2,7 +2,7 @@
 //! local HTTP target whose health a test flips, probed by the tenant's own monitor through the
 //! real prober; real deploy and rollback scripts that record every invocation with its
 //! idempotency key; the maintenance engine starting the window; a manual clock moved in 30 s
-//! steps.
+//! steps; webhook subscribers of each tenant on a real receiver.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use upkeep_domain::config::{Config, parse};
 use upkeep_domain::event::{EventSource, EventState};
+use upkeep_domain::notify::routing::Scope;
 use upkeep_domain::rollout::{Outcome, RolloutState, Step, TenantState};
 use upkeep_engine::clock::ManualClock;
 use upkeep_engine::maintenance::{EngineState, materialise_all, step};
@@ -26,6 +27,7 @@ use upkeep_store::rollouts::{AttemptStart, RolloutRecord, Writer};
 use upkeep_store::testing::databases;
 
 use crate::probe_support::{Reply, Server, http_server};
+use crate::receiver::{Answer, Receiver};
 
 const TENANTS: [&str; 3] = ["acme", "globex", "initech"];
 
@@ -530,5 +532,130 @@ async fn an_attempt_of_unknown_outcome_is_retried_with_the_same_key() {
             calls[0].starts_with(&format!("deploy acme {key} ")),
             "{calls:?}"
         );
+    }
+}
+
+/// Fans out and delivers every notice written so far.
+async fn deliver_all(rig: &Rig) {
+    let loaded = Arc::new(upkeep_engine::config::LoadedConfig {
+        config: rig.cfg.clone(),
+        source: upkeep_engine::config::ConfigSource::EmbeddedDemo,
+        digest: String::new(),
+        loaded_at: Timestamp::UNIX_EPOCH,
+    });
+    let clock: upkeep_engine::clock::SharedClock = Arc::new(rig.clock.clone());
+    let settings = upkeep_engine::notify::DeliverySettings {
+        worker: "w1".into(),
+        batch: 16,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        upkeep_engine::notify::fan_out_once(&rig.store, &rig.cfg, clock.now())
+            .await
+            .unwrap();
+        upkeep_engine::notify::deliver_once(&rig.store, &loaded, &rig.http, &settings, &clock)
+            .await
+            .unwrap();
+        let stats = rig.store.outbox_stats().await.unwrap();
+        if stats.pending == 0 && stats.unfanned == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn each_tenants_subscribers_hear_of_their_own_update_only() {
+    for db in databases("rollout_tenant_notices").await {
+        let rx = Receiver::start(|_, _| Answer::Status(200)).await;
+        let targets = Targets::start().await;
+        let scripts = Scripts::new(0);
+        let cfg = config(&targets, &scripts.script(), "12m", "4m", "");
+        let mut rig = Rig::new(db.store().await, cfg).await;
+        // One webhook subscriber per tenant, and one of the whole page.
+        for name in ["acme", "globex", "initech", "everyone"] {
+            let scope = Scope {
+                components: vec![],
+                tenant: (name != "everyone").then(|| name.to_owned()),
+            };
+            rig.store
+                .create_webhook_subscriber(
+                    &format!("{}/{name}", rx.url),
+                    None,
+                    &scope,
+                    "admin",
+                    t("2026-03-27T12:00:00Z"),
+                )
+                .await
+                .unwrap();
+        }
+        // acme passes; globex's update breaks it, so it is rolled back and the rollout halts
+        // before initech.
+        rig.run("2026-03-28T02:00:00Z", "2026-03-28T02:03:30Z")
+            .await;
+        targets.set("globex", 503);
+        rig.run("2026-03-28T02:04:00Z", "2026-03-28T02:12:00Z")
+            .await;
+        let r = rig.rollout().await;
+        let s = states(&r);
+        assert_eq!(
+            (s["acme"], s["globex"], s["initech"]),
+            (
+                TenantState::Passed,
+                TenantState::RolledBack,
+                TenantState::Pending
+            ),
+            "{r:#?}"
+        );
+        deliver_all(&rig).await;
+        let id = rig.maintenance_id().await;
+        let heard = |who: &str| -> Vec<serde_json::Value> {
+            rx.accepted()
+                .into_iter()
+                .filter(|req| req.path == format!("/{who}"))
+                .map(|req| serde_json::from_slice::<serde_json::Value>(&req.body).unwrap())
+                .filter(|b| b["event"].as_str().unwrap().starts_with("rollout."))
+                .collect()
+        };
+        let events = |bodies: &[serde_json::Value]| -> Vec<String> {
+            bodies
+                .iter()
+                .map(|b| b["event"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let acme = heard("acme");
+        assert_eq!(events(&acme), ["rollout.started", "rollout.completed"]);
+        let globex = heard("globex");
+        assert_eq!(events(&globex), ["rollout.started", "rollout.rolled_back"]);
+        assert!(heard("initech").is_empty());
+        assert!(heard("everyone").is_empty());
+        for (bodies, tenant) in [(&acme, "acme"), (&globex, "globex")] {
+            for b in bodies {
+                let data = &b["data"];
+                assert_eq!(data["tenant"], tenant, "{b}");
+                assert_eq!(data["id"], id.as_str(), "{b}");
+                assert_eq!(data["title"], "Nightly update", "{b}");
+                assert_eq!(data["local"]["timezone"], "UTC", "{b}");
+                // Nothing of how: no command, script, host or gate evidence.
+                let text = b.to_string();
+                for internal in ["step.sh", "deploy", "127.0.0.1", "health", "gate"] {
+                    assert!(!text.contains(internal), "{internal} in {text}");
+                }
+            }
+        }
+        // The maintenance's own notices still reach everyone (and the tenants).
+        let all: Vec<String> = rx
+            .accepted()
+            .into_iter()
+            .filter(|req| req.path == "/everyone")
+            .map(|req| {
+                serde_json::from_slice::<serde_json::Value>(&req.body).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert!(all.contains(&"maintenance.started".to_owned()), "{all:?}");
     }
 }
