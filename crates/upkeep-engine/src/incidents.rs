@@ -19,6 +19,13 @@
 //!   back, not from the beginning of time. It works only while `active` (this replica holds the
 //!   monitoring lease), so replicas do not open the same incident twice.
 //!
+//! - **Two texts**: what automation writes into an incident is public (the status page, its
+//!   feeds and JSON, subscriber mails), so it is a plain sentence naming the component
+//!   ([`public_body`]) and never the failure's own words — a probe's error names internal hosts
+//!   and ports, an alert's annotations its PromQL and Prometheus. Those are the operator's
+//!   detail ([`Failure::detail`]): logged here, and kept where operators read them (the
+//!   monitor's events in the admin API and operator alerts; Alertmanager's own alert).
+//!
 //! Changes are serialised within the process (one mutex) and across processes sharing the
 //! database (a lease row used as a lock), so the follower of one replica and the Alertmanager
 //! hook of another cannot both open an incident for the same component at once.
@@ -103,12 +110,15 @@ pub struct Failure {
     pub component_id: String,
     /// The status the source asks for on its component.
     pub status: ComponentStatus,
-    /// How the source is named in updates.
+    /// How the source is named in (public) updates: never more than the component's name.
     pub label: String,
-    /// The title of the incident if this opens one.
+    /// The (public) title of the incident if this opens one.
     pub title: String,
-    /// What is wrong (Markdown).
+    /// What is wrong, for the public (Markdown): see [`public_body`].
     pub body: String,
+    /// What is wrong, for operators (the probe's error, the alert's annotations): logged,
+    /// never written into the incident.
+    pub detail: String,
     /// When the trouble began, if known.
     pub started_at: Option<Timestamp>,
     /// When the failure was seen (the event's instant, or when an alert arrived): a
@@ -337,7 +347,8 @@ async fn failing_locked(
             store.edit_incident(&open.id, &edit, actor, now).await?;
         }
         store.attach_incident_source(&attach(&open.id)).await?;
-        tracing::info!(incident = %open.id, source = %failure.source, "failing source joined an automatic incident");
+        tracing::info!(incident = %open.id, source = %failure.source, detail = %failure.detail,
+            "failing source joined an automatic incident");
         return Ok(FailureOutcome::Joined(open.id));
     }
     let new = NewIncident {
@@ -354,12 +365,14 @@ async fn failing_locked(
     };
     let created = store.create_incident(&new, actor, now).await?;
     store.attach_incident_source(&attach(&created.id)).await?;
-    tracing::warn!(incident = %created.id, source = %failure.source, title = %created.title, "automatic incident opened");
+    tracing::warn!(incident = %created.id, source = %failure.source, title = %created.title,
+        detail = %failure.detail, "automatic incident opened");
     Ok(FailureOutcome::Opened(created.id))
 }
 
 /// Reports that a source recovered: resolves its incident when it was the last failing source
-/// and no operator took it over; otherwise notes the recovery in the timeline.
+/// and no operator took it over; otherwise notes the recovery in the timeline. `detail` is
+/// added to that public note: a plain sentence or nothing, never internal detail.
 pub async fn source_recovered(
     store: &Store,
     source: &str,
@@ -408,7 +421,9 @@ async fn write_recovery(
         .into_iter()
         .filter(|s| s.source != source)
         .collect();
-    let recovered = format!("Recovered: {}. {detail}", attached.label);
+    let recovered = format!("Recovered: {}. {detail}", attached.label)
+        .trim_end()
+        .to_owned();
     if taken_over(&incident) {
         let change = IncidentChange {
             body: Some(clean_body(&format!(
@@ -547,16 +562,16 @@ pub fn rule_failure(
     if !settings.rule_severities.contains(&rule.severity) {
         return None;
     }
+    let component = component_name(config, &rule.component);
+    let status = alert_status(rule.severity);
     Some(Failure {
         source: EventSource::Rule(name.to_owned()).key(),
         component_id: rule.component.clone(),
-        status: alert_status(rule.severity),
-        label: format!("alert rule `{name}`"),
-        title: format!(
-            "{name} firing on {}",
-            component_name(config, &rule.component)
-        ),
-        body: format!(
+        status,
+        label: alert_label(&component),
+        title: public_title(&component, status),
+        body: public_body(&component, status),
+        detail: format!(
             "Alert rule `{name}` ({}) is firing: {reason}",
             rule.severity.as_str()
         ),
@@ -578,21 +593,42 @@ pub async fn monitor_failure(
     };
     let status = monitor_down_status(store, config, id, &monitor.component).await?;
     let name = component_name(config, &monitor.component);
-    let title = if status == ComponentStatus::MajorOutage {
-        format!("{name} is down")
-    } else {
-        format!("{name} is partially down")
-    };
     Ok(Some(Failure {
         source: EventSource::Monitor(id.to_owned()).key(),
         component_id: monitor.component.clone(),
         status,
-        label: format!("monitor `{id}`"),
-        title,
-        body: format!("Monitor `{id}` is down: {reason}"),
+        label: format!("a check of {name}"),
+        title: public_title(&name, status),
+        body: public_body(&name, status),
+        detail: format!("Monitor `{id}` is down: {reason}"),
         started_at: Some(at),
         seen_at: at,
     }))
+}
+
+/// The public title of an automatic incident on `component`.
+pub fn public_title(component: &str, status: ComponentStatus) -> String {
+    match status {
+        ComponentStatus::MajorOutage => format!("{component} is down"),
+        ComponentStatus::PartialOutage => format!("{component} is partially down"),
+        _ => format!("{component} is degraded"),
+    }
+}
+
+/// The public first update of an automatic incident on `component`: a plain sentence that
+/// names the component and nothing internal.
+pub fn public_body(component: &str, status: ComponentStatus) -> String {
+    let what = match status {
+        ComponentStatus::MajorOutage => "is down",
+        ComponentStatus::PartialOutage => "is partially down",
+        _ => "is degraded",
+    };
+    format!("{component} {what}. Our automated checks noticed it and we are investigating.")
+}
+
+/// How an alert (a rule's or Alertmanager's) on `component` is named in public updates.
+pub fn alert_label(component: &str) -> String {
+    format!("an alert on {component}")
 }
 
 fn component_name(config: &Config, id: &str) -> String {
@@ -637,8 +673,8 @@ async fn handle(
             }
         }
         (EventSource::Rule(_), EventState::Firing, _) => {
-            let detail = format!("The alert rule is no longer firing ({}).", event.reason);
-            source_recovered(store, &event.source.key(), &detail, AUTO_ACTOR, now).await?;
+            tracing::info!(source = %event.source.key(), reason = %event.reason, "alert rule no longer firing");
+            source_recovered(store, &event.source.key(), "", AUTO_ACTOR, now).await?;
         }
         (EventSource::Monitor(id), _, EventState::Down) => {
             if let Some(failure) =
@@ -648,8 +684,8 @@ async fn handle(
             }
         }
         (EventSource::Monitor(_), _, EventState::Up) => {
-            let detail = format!("The monitor is up again ({}).", event.reason);
-            source_recovered(store, &event.source.key(), &detail, AUTO_ACTOR, now).await?;
+            tracing::info!(source = %event.source.key(), reason = %event.reason, "monitor up again");
+            source_recovered(store, &event.source.key(), "", AUTO_ACTOR, now).await?;
         }
         // Other transitions of monitors and rules, and the other sources, open no incident.
         _ => {}

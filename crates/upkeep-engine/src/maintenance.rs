@@ -396,15 +396,15 @@ pub async fn step(
             // Held by its checks until its end: it never happened, so it is cancelled (and so
             // never counts as planned time), with the reason in its timeline.
             Some(MaintenanceStatus::Completed) if m.hold_reason.is_some() => {
-                let why = format!(
-                    "Cancelled: pre-flight checks held it until its end ({}).",
-                    m.hold_reason.as_deref().unwrap_or_default()
-                );
-                match store.cancel_maintenance(&m.id, &why, ACTOR, now).await {
+                // The reason (a command line, its output) is the operator's: it stays in
+                // `hold_reason` and its audit row; the public timeline gets a plain sentence.
+                let why = "Cancelled: this maintenance could not start safely before its end.";
+                match store.cancel_maintenance(&m.id, why, ACTOR, now).await {
                     Ok(_) | Err(StoreError::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
                 tracing::error!(maintenance = %m.id, title = %m.title,
+                    reason = m.hold_reason.as_deref().unwrap_or_default(),
                     "operator alert: maintenance never started: pre-flight checks held it until its end");
             }
             Some(to) => transition(store, config, &m, to, now).await?,

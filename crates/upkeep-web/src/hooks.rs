@@ -27,7 +27,9 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use upkeep_domain::config::Severity;
-use upkeep_engine::incidents::{Failure, alert_status, source_failing, source_recovered};
+use upkeep_engine::incidents::{
+    Failure, alert_label, alert_status, public_body, public_title, source_failing, source_recovered,
+};
 
 use crate::auth::{Auth, Editor};
 use crate::extract::ApiJson;
@@ -171,11 +173,10 @@ async fn alertmanager(
         // its component label changed or the component left the configuration meanwhile.
         if alert.status == "resolved" {
             let source = format!("alertmanager:{fingerprint}");
-            let detail = "Alertmanager reports the alert resolved.";
             source_recovered(
                 &state.store,
                 &source,
-                detail,
+                "",
                 ALERTMANAGER_ACTOR,
                 state.clock.now(),
             )
@@ -218,20 +219,24 @@ async fn alertmanager(
                     .get("summary")
                     .or_else(|| alert.annotations.get("description"))
                     .map_or("", String::as_str);
-                let mut body = format!(
+                // The annotations and the generator URL (Prometheus's address, the PromQL)
+                // are the operator's detail: logged, never public.
+                let mut detail = format!(
                     "Alertmanager alert `{alertname}` ({}) is firing. {summary}",
                     severity.as_str()
                 );
                 if let Some(url) = &alert.generator_url {
-                    body.push_str(&format!("\n\nSource: {url}"));
+                    detail.push_str(&format!("\n\nSource: {url}"));
                 }
+                let status = alert_status(severity);
                 let failure = Failure {
                     source,
                     component_id: component_id.clone(),
-                    status: alert_status(severity),
-                    label: format!("alert `{alertname}`"),
-                    title: format!("{alertname} firing on {}", component.name),
-                    body,
+                    status,
+                    label: alert_label(&component.name),
+                    title: public_title(&component.name, status),
+                    body: public_body(&component.name, status),
+                    detail,
                     started_at: started_at(alert),
                     seen_at: now,
                 };

@@ -287,8 +287,9 @@ pub struct Started {
 }
 
 /// Starts a `scheduled` maintenance by hand, now. When failing pre-flight checks hold it, this
-/// needs `skip_checks` (for a caller who may override); the timeline update then names the
-/// checks that were skipped, before `message`.
+/// needs `skip_checks` (for a caller who may override); the public timeline update then says
+/// it was started by hand, before `message`, and the checks that were skipped are returned
+/// (and audited), never published.
 pub async fn start(
     store: &Store,
     caller: &Caller,
@@ -314,7 +315,10 @@ pub async fn start(
             });
         }
         Some(reason) => {
-            let mut text = format!("Started by hand, skipping failing pre-flight checks: {reason}");
+            // The reason (a command line, its output) is the operator's: it is returned to
+            // the caller and kept in the audit row (`before.hold_reason`), never written into
+            // the public timeline.
+            let mut text = "Started by hand.".to_owned();
             if !message.trim().is_empty() {
                 text.push_str("\n\n");
                 text.push_str(message);

@@ -199,7 +199,10 @@ async fn a_monitor_down_opens_an_incident_and_its_recovery_resolves_it() {
             "the only monitor of the component is down"
         );
         assert_eq!(opened.started_at.as_millisecond(), down_at.as_millisecond());
-        assert!(opened.updates[0].body.contains("web-home"));
+        // Public text: the component, never the monitor or its probe's error.
+        let body = &opened.updates[0].body;
+        assert!(body.starts_with("Website is down."), "{body}");
+        assert!(!body.contains("web-home"), "{body}");
 
         // The same transition seen again (a replayed event) opens nothing new.
         transition(&store, "web-home", "down", "down", Timestamp::now()).await;
@@ -219,7 +222,7 @@ async fn a_monitor_down_opens_an_incident_and_its_recovery_resolves_it() {
         assert!(
             resolved.updates[0]
                 .body
-                .starts_with("Recovered: monitor `web-home`"),
+                .starts_with("Recovered: a check of Website."),
             "{}",
             resolved.updates[0].body
         );
@@ -277,7 +280,7 @@ async fn sources_on_one_component_share_an_incident_until_the_last_recovers() {
         assert!(
             all[0].updates[0]
                 .body
-                .starts_with("Also failing: alert rule `HighCPUUsage`")
+                .starts_with("Also failing: an alert on Public API.")
         );
         assert_eq!(
             status_of(&all[0], "api"),
@@ -308,7 +311,7 @@ async fn sources_on_one_component_share_an_incident_until_the_last_recovers() {
         assert!(
             all[0].updates[0]
                 .body
-                .contains("Still failing: alert rule `HighCPUUsage`")
+                .contains("Still failing: an alert on Public API.")
         );
         assert_eq!(
             status_of(&all[0], "api"),
@@ -356,7 +359,7 @@ async fn sources_on_one_component_share_an_incident_until_the_last_recovers() {
             (all.len() == 2).then(|| all[0].clone())
         })
         .await;
-        assert_eq!(second.title, "HighCPUUsage firing on Public API");
+        assert_eq!(second.title, "Public API is degraded");
         assert_eq!(
             status_of(&second, "api"),
             Some(ComponentStatus::DegradedPerformance)
@@ -524,6 +527,7 @@ async fn replicas_racing_on_one_component_open_one_incident() {
                 label: source.into(),
                 title: "API is partially down".into(),
                 body: "failing".into(),
+                detail: "internal".into(),
                 started_at: None,
                 seen_at: Timestamp::now(),
             };

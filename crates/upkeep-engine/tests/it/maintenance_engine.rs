@@ -188,7 +188,7 @@ async fn statuses_follow_the_clock_and_failures_wait_for_the_window_to_end() {
         assert!(
             open[0].updates[0]
                 .body
-                .contains("still down when the maintenance window ended")
+                .contains("Our automated checks noticed it")
         );
         assert!(
             !under_maintenance(&store, "db", t("2026-03-28T02:31:00Z"))
@@ -366,7 +366,8 @@ async fn a_window_held_to_its_end_is_cancelled_not_completed() {
         let m = store.get_maintenance(&m.id).await.unwrap().unwrap();
         assert_eq!(m.status, MaintenanceStatus::Cancelled);
         assert!(
-            m.updates[0].body.contains("held it until its end"),
+            m.updates[0].body
+                == "Cancelled: this maintenance could not start safely before its end.",
             "{:#?}",
             m.updates
         );
@@ -456,8 +457,8 @@ async fn the_maintenance_service_applies_the_policy_and_its_overrides() {
         assert_eq!(started.record.status, MaintenanceStatus::InProgress);
         assert_eq!(started.skipped_checks.as_deref(), Some("backups are stale"));
         assert_eq!(
-            started.record.updates[0].body,
-            "Started by hand, skipping failing pre-flight checks: backups are stale\n\nGo."
+            started.record.updates[0].body, "Started by hand.\n\nGo.",
+            "the hold reason is the operator's, not the public timeline's"
         );
         // Started by hand before its start: the start moves to now.
         assert_eq!(started.record.starts_at, now);

@@ -22,9 +22,9 @@ use receiver::{Answer, Receiver};
 use support::{Server, admin_token, repo_file};
 
 /// The SMTP sink, killed on drop.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: PathBuf,
 }
 
@@ -37,7 +37,7 @@ impl Drop for Smtp {
 
 impl Smtp {
     /// The sink, or `None` when the test is skipped for want of aiosmtpd.
-    fn start(dir: &Path) -> Option<Smtp> {
+    pub(crate) fn start(dir: &Path) -> Option<Smtp> {
         let python = upkeep_store::testing::peer::python(&["aiosmtpd"])?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -67,7 +67,7 @@ impl Smtp {
     }
 
     /// The raw messages received so far, in order.
-    fn messages(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn messages(&self) -> Vec<Vec<u8>> {
         let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(&self.dir)
             .unwrap()
             .filter_map(|e| {
@@ -84,7 +84,7 @@ impl Smtp {
     }
 
     /// Waits until `n` messages arrived; returns them all.
-    fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
+    pub(crate) fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let got = self.messages();
@@ -101,15 +101,15 @@ impl Smtp {
     }
 }
 
-struct Mail {
-    to: String,
-    subject: String,
-    text: String,
-    html: String,
-    headers: HashMap<String, String>,
+pub(crate) struct Mail {
+    pub(crate) to: String,
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
+    pub(crate) headers: HashMap<String, String>,
 }
 
-fn parse_mail(raw: &[u8]) -> Mail {
+pub(crate) fn parse_mail(raw: &[u8]) -> Mail {
     let m = MessageParser::default()
         .parse(raw)
         .expect("a mail that does not parse");
@@ -136,7 +136,7 @@ fn parse_mail(raw: &[u8]) -> Mail {
 }
 
 /// The path of the first link in `text` that starts with `prefix` (after the host).
-fn link_path(text: &str, prefix: &str) -> String {
+pub(crate) fn link_path(text: &str, prefix: &str) -> String {
     let start = text
         .find(prefix)
         .unwrap_or_else(|| panic!("no {prefix} link in:\n{text}"));
@@ -147,7 +147,7 @@ fn link_path(text: &str, prefix: &str) -> String {
         .to_owned()
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -179,7 +179,7 @@ notifications:
     )
 }
 
-async fn post_json(
+pub(crate) async fn post_json(
     c: &reqwest::Client,
     url: String,
     token: Option<&str>,
