@@ -24,3 +24,4 @@ mod proxy;
 mod public_text;
 mod report;
 mod rollout;
+mod rollout_crash;
