@@ -101,6 +101,27 @@ fn config(
     slot: &str,
     rollout_extra: &str,
 ) -> Config {
+    config_in(
+        "UTC",
+        "FREQ=DAILY;BYHOUR=2;BYMINUTE=0",
+        targets,
+        script,
+        duration,
+        slot,
+        rollout_extra,
+    )
+}
+
+/// [`config`] with the region, the page and the window in `zone`, the window on `rrule`.
+fn config_in(
+    zone: &str,
+    rrule: &str,
+    targets: &Targets,
+    script: &Path,
+    duration: &str,
+    slot: &str,
+    rollout_extra: &str,
+) -> Config {
     let tenants: String = TENANTS
         .iter()
         .zip(&targets.servers)
@@ -113,9 +134,9 @@ fn config(
         .collect();
     let text = format!(
         r#"
-page: {{ name: T, url: "https://status.example", timezone: UTC }}
+page: {{ name: T, url: "https://status.example", timezone: {zone} }}
 regions:
-  eu: {{ timezone: UTC }}
+  eu: {{ timezone: {zone} }}
 tenants:
 {tenants}
 tenant_services:
@@ -133,8 +154,8 @@ maintenance:
   windows:
     - id: nightly
       title: Nightly update
-      timezone: UTC
-      rrule: "FREQ=DAILY;BYHOUR=2;BYMINUTE=0"
+      timezone: {zone}
+      rrule: "{rrule}"
       duration: {duration}
       components: [core]
       tenants: all
@@ -167,7 +188,11 @@ struct Rig {
 
 impl Rig {
     async fn new(store: Store, cfg: Config) -> Rig {
-        let start = t("2026-03-27T12:00:00Z");
+        Rig::new_at(store, cfg, t("2026-03-27T12:00:00Z")).await
+    }
+
+    /// A rig whose clock starts at `start` (windows materialised for two days from there).
+    async fn new_at(store: Store, cfg: Config, start: Timestamp) -> Rig {
         materialise_all(&store, &cfg, start, Duration::from_secs(2 * 86_400))
             .await
             .unwrap();
@@ -290,6 +315,52 @@ async fn every_tenant_passes_its_gate_in_turn() {
             assert!(evidence.monitors[0].ok >= 2, "{evidence:?}");
         }
         assert!(rig.rollout_events().await.is_empty());
+    }
+}
+
+/// Europe/Rome falls back at 03:00 CEST on 2026-10-25 (01:00 UTC): a window at 02:50 local
+/// (the first 02:50, in CEST: 00:50 UTC) with 6-minute slots has its second slot across the
+/// change. Slots are absolute time: 00:50, 00:56 and 01:02 UTC, six minutes each; every tenant
+/// is acted on once, inside its slot, and the rollout completes.
+#[tokio::test]
+async fn a_rollout_across_the_autumn_clock_change_keeps_its_slots_in_absolute_time() {
+    for db in databases("rollout_across_dst").await {
+        let targets = Targets::start().await;
+        let scripts = Scripts::new(0);
+        let cfg = config_in(
+            "Europe/Rome",
+            "FREQ=DAILY;BYHOUR=2;BYMINUTE=50",
+            &targets,
+            &scripts.script(),
+            "40m",
+            "6m",
+            "",
+        );
+        let mut rig = Rig::new_at(db.store().await, cfg, t("2026-10-24T12:00:00Z")).await;
+        rig.run("2026-10-25T00:49:30Z", "2026-10-25T01:12:00Z")
+            .await;
+        let r = rig.rollout().await;
+        assert_eq!(r.state, RolloutState::Completed, "{r:#?}");
+        let slots: Vec<(Timestamp, Timestamp)> = r
+            .tenants
+            .iter()
+            .map(|t| (t.slot_start, t.slot_end))
+            .collect();
+        assert_eq!(
+            slots,
+            vec![
+                (t("2026-10-25T00:50:00Z"), t("2026-10-25T00:56:00Z")),
+                (t("2026-10-25T00:56:00Z"), t("2026-10-25T01:02:00Z")),
+                (t("2026-10-25T01:02:00Z"), t("2026-10-25T01:08:00Z")),
+            ]
+        );
+        for tenant in &r.tenants {
+            assert_eq!(tenant.state, TenantState::Passed, "{r:#?}");
+            assert_eq!(tenant.attempts.len(), 1, "{r:#?}");
+            let a = &tenant.attempts[0];
+            assert!(a.started_at >= tenant.slot_start && a.started_at < tenant.slot_end);
+        }
+        assert_eq!(scripts.calls().len(), 3, "{:?}", scripts.calls());
     }
 }
 
