@@ -189,11 +189,12 @@ fn worse(a: ComponentStatus, b: ComponentStatus) -> ComponentStatus {
 /// end of a maintenance window, the Alertmanager hook) reports failures here.
 pub async fn source_failing(
     store: &Store,
+    config: &Config,
     failure: &Failure,
     actor: &str,
     now: Timestamp,
 ) -> Result<FailureOutcome, StoreError> {
-    exclusively(store, failing_locked(store, failure, actor, now)).await
+    exclusively(store, failing_locked(store, config, failure, actor, now)).await
 }
 
 /// Runs `change` alone: no other automatic incident change runs meanwhile in this process
@@ -280,11 +281,12 @@ impl Drop for DbLock {
 
 async fn failing_locked(
     store: &Store,
+    config: &Config,
     failure: &Failure,
     actor: &str,
     now: Timestamp,
 ) -> Result<FailureOutcome, StoreError> {
-    if under_maintenance(store, &failure.component_id, failure.seen_at).await? {
+    if under_maintenance(store, config, &failure.component_id, failure.seen_at).await? {
         tracing::info!(source = %failure.source, component = %failure.component_id,
             "failure during maintenance: no incident (re-evaluated when the window ends)");
         return Ok(FailureOutcome::UnderMaintenance);
@@ -638,14 +640,16 @@ fn component_name(config: &Config, id: &str) -> String {
         .map_or_else(|| id.to_owned(), |c| c.name.clone())
 }
 
-/// Whether a maintenance in progress covers `component` at `at`: its failures then open no
-/// incident (they are re-evaluated when the window ends).
+/// Whether a maintenance in progress covers `component` at `at` (a tenant's own component
+/// only during its tenant's slot, [`upkeep_domain::maintenance::Coverage`]): its failures then
+/// open no incident (they are re-evaluated when the window or the slot ends).
 pub async fn under_maintenance(
     store: &Store,
+    config: &Config,
     component: &str,
     at: Timestamp,
 ) -> Result<bool, StoreError> {
-    use upkeep_domain::maintenance::{MaintenanceStatus, covers};
+    use upkeep_domain::maintenance::{Coverage, MaintenanceStatus};
     use upkeep_store::maintenance::MaintenanceFilter;
     Ok(store
         .list_maintenances(MaintenanceFilter::Active, 1000)
@@ -653,8 +657,7 @@ pub async fn under_maintenance(
         .iter()
         .any(|m| {
             m.status == MaintenanceStatus::InProgress
-                && covers(m.starts_at, m.ends_at, at)
-                && m.components.iter().any(|c| c == component)
+                && Coverage::of(config, m).covers(component, at)
         }))
 }
 
@@ -669,7 +672,7 @@ async fn handle(
     match (&event.source, event.from, event.to) {
         (EventSource::Rule(name), _, EventState::Firing) => {
             if let Some(failure) = rule_failure(config, settings, name, &event.reason, event.at) {
-                source_failing(store, &failure, AUTO_ACTOR, now).await?;
+                source_failing(store, config, &failure, AUTO_ACTOR, now).await?;
             }
         }
         (EventSource::Rule(_), EventState::Firing, _) => {
@@ -680,7 +683,7 @@ async fn handle(
             if let Some(failure) =
                 monitor_failure(store, config, id, &event.reason, event.at).await?
             {
-                source_failing(store, &failure, AUTO_ACTOR, now).await?;
+                source_failing(store, config, &failure, AUTO_ACTOR, now).await?;
             }
         }
         (EventSource::Monitor(_), _, EventState::Up) => {

@@ -20,9 +20,11 @@
 //!   holds the maintenance in `scheduled` with the reason stored (`hold_reason`) and logged as
 //!   an operator alert; once they pass the reason is cleared and the start goes ahead.
 //! - **Suppression**: while a maintenance is in progress, failures on its components open no
-//!   incident (see [`crate::incidents::under_maintenance`]). When it leaves `in_progress`, every
-//!   monitor of its components still down and every rule still firing is reported at once, so a
-//!   failure that outlives the window opens its incident immediately. It goes to `verifying`
+//!   incident (see [`crate::incidents::under_maintenance`]); a covered tenant's own components
+//!   only during that tenant's slot ([`Coverage`]). When it leaves `in_progress`, and when a
+//!   tenant's slot ends before it, every monitor of the components it stops covering still down
+//!   and every rule still firing is reported at once, so a failure that outlives the window (or
+//!   the slot) opens its incident immediately. It goes to `verifying`
 //!   while any monitor of its components is not up, and to `completed` when all are.
 //! - **`checks: skip`**: while such a maintenance is in progress its components' monitors are
 //!   not probed ([`SkipList`], read by the scheduler); with `checks: run` they keep probing and
@@ -43,7 +45,9 @@ use upkeep_domain::config::Config;
 use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::maintenance::MaintenanceRecord;
 use upkeep_domain::maintenance::preflight::{self, BackupFact, Check, CommandExit, Facts, Outcome};
-use upkeep_domain::maintenance::{MaintenanceStatus, due_transition, materialise, plan_update};
+use upkeep_domain::maintenance::{
+    Coverage, MaintenanceStatus, due_transition, materialise, plan_update,
+};
 use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_store::maintenance::MaintenanceFilter;
 use upkeep_store::{Store, StoreError};
@@ -94,6 +98,8 @@ pub struct EngineState {
         String,
         tokio::task::JoinHandle<Result<Vec<Outcome>, StoreError>>,
     >,
+    /// Tenant slots whose end was handled: `(maintenance, tenant, slot end)`.
+    slots_ended: HashSet<(String, String, Timestamp)>,
     /// Components not probed now.
     pub skip: SkipList,
 }
@@ -414,13 +420,36 @@ pub async fn step(
     let mut skip = HashSet::new();
     // Read after the starts above (their writes move the fingerprint).
     let (_, active) = lists(store, state).await?;
-    for m in active {
+    let running: HashSet<&str> = active.iter().map(|m| m.id.as_str()).collect();
+    state
+        .slots_ended
+        .retain(|(id, _, _)| running.contains(id.as_str()));
+    for m in &active {
         state.checked.remove(&m.id);
-        if m.status == MaintenanceStatus::InProgress
-            && m.checks == upkeep_domain::config::ChecksMode::Skip
-            && now < m.ends_at
-        {
-            skip.extend(m.components.iter().cloned());
+        if m.status == MaintenanceStatus::InProgress {
+            let coverage = Coverage::of(config, m);
+            if m.checks == upkeep_domain::config::ChecksMode::Skip && now < m.ends_at {
+                skip.extend(
+                    coverage
+                        .components()
+                        .into_iter()
+                        .filter(|c| coverage.covers(c, now)),
+                );
+            }
+            // A tenant's slot ended before the window: failures of its own components were
+            // held back during the slot and are reported now.
+            for (tenant, (_, end)) in coverage.slots() {
+                if end <= now
+                    && end < m.ends_at
+                    && state
+                        .slots_ended
+                        .insert((m.id.clone(), tenant.to_owned(), end))
+                {
+                    let own = coverage.tenant_components(tenant);
+                    let what = format!("maintenance slot of tenant `{tenant}`");
+                    reevaluate(store, config, &own, &what, now).await?;
+                }
+            }
         }
         let green = components_green(store, config, &m.components).await?;
         if let Some(to) = due_transition(m.status, m.starts_at, m.ends_at, now, true, !green) {
@@ -474,7 +503,8 @@ async fn transition(
         create_silence(store, config, m, now).await?;
     }
     if m.status == MaintenanceStatus::InProgress && to != MaintenanceStatus::InProgress {
-        reevaluate(store, config, &m.components, now).await?;
+        let components = Coverage::of(config, m).components();
+        reevaluate(store, config, &components, "maintenance window", now).await?;
     }
     Ok(())
 }
@@ -508,12 +538,14 @@ async fn components_green(
         }))
 }
 
-/// At a window's end: reports every monitor of `components` still down and every rule still
-/// firing, so their incidents open now rather than at their next transition.
+/// At a window's end (or a tenant slot's, `what`): reports every monitor of `components` still
+/// down and every rule still firing, so their incidents open now rather than at their next
+/// transition.
 async fn reevaluate(
     store: &Store,
     config: &Config,
     components: &[String],
+    what: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     for state in store.load_monitor_states().await? {
@@ -523,11 +555,11 @@ async fn reevaluate(
         if state.status != MonitorStatus::Down || !components.contains(&monitor.component) {
             continue;
         }
-        let reason = "still down when the maintenance window ended";
+        let reason = format!("still down when the {what} ended");
         if let Some(failure) =
-            incidents::monitor_failure(store, config, &state.monitor_id, reason, now).await?
+            incidents::monitor_failure(store, config, &state.monitor_id, &reason, now).await?
         {
-            incidents::source_failing(store, &failure, AUTO_ACTOR, now).await?;
+            incidents::source_failing(store, config, &failure, AUTO_ACTOR, now).await?;
         }
     }
     let settings = AutoIncidentSettings::default();
@@ -538,11 +570,11 @@ async fn reevaluate(
     {
         let source = EventSource::Rule(rule.name.clone());
         if store.last_event_state(&source).await? == Some(EventState::Firing) {
-            let reason = "still firing when the maintenance window ended";
+            let reason = format!("still firing when the {what} ended");
             if let Some(failure) =
-                incidents::rule_failure(config, &settings, &rule.name, reason, now)
+                incidents::rule_failure(config, &settings, &rule.name, &reason, now)
             {
-                incidents::source_failing(store, &failure, AUTO_ACTOR, now).await?;
+                incidents::source_failing(store, config, &failure, AUTO_ACTOR, now).await?;
             }
         }
     }

@@ -240,7 +240,7 @@ async fn alertmanager(
                     started_at: started_at(alert),
                     seen_at: now,
                 };
-                source_failing(&state.store, &failure, ALERTMANAGER_ACTOR, now)
+                source_failing(&state.store, config, &failure, ALERTMANAGER_ACTOR, now)
                     .await
                     .map(|_| ())
             }

@@ -19,6 +19,8 @@
 //!   time passes, with pre-flight checks holding the start and a window missed whole (the
 //!   server was down) completing at once.
 //!
+//! - [`coverage`]: what a maintenance covers and when — the components it lists for its whole
+//!   span, a covered tenant's own components during that tenant's slot.
 //! - [`record`]: the maintenance entity and its timeline, a new maintenance and an edit.
 //! - [`rules`]: changes by hand — what titles, texts and scopes must be, which status changes
 //!   a person may make, what an edit or a status change does to the record, which subscriber
@@ -26,6 +28,7 @@
 //!
 //! As everywhere in this crate, nothing here reads the clock: "now" is a parameter.
 
+pub mod coverage;
 pub mod lifecycle;
 pub mod notice;
 pub mod occurrences;
@@ -34,6 +37,7 @@ pub mod record;
 pub mod rules;
 pub mod slots;
 
+pub use coverage::Coverage;
 pub use lifecycle::{MaintenanceStatus, covers, due_transition};
 pub use notice::{Kind, NoticeOutcome, NoticeViolation, check_notice, check_reschedule};
 pub use occurrences::{Occurrence, StoredOccurrence, Update, materialise, plan_update};

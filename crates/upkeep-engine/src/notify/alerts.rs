@@ -130,11 +130,12 @@ pub fn alert_change_of(
 /// Whether a component is covered by a maintenance in progress.
 pub(super) async fn covered(
     store: &Store,
+    config: &Config,
     component: Option<&str>,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     match component {
-        Some(c) => crate::incidents::under_maintenance(store, c, now).await,
+        Some(c) => crate::incidents::under_maintenance(store, config, c, now).await,
         None => Ok(false),
     }
 }
@@ -176,7 +177,7 @@ pub async fn follow_alerts_once(
                     since: state.changed_at,
                     at: now,
                 };
-                let suppressed = covered(store, notice.component.as_deref(), now).await?;
+                let suppressed = covered(store, config, notice.component.as_deref(), now).await?;
                 changes.push(AlertChange::Fire {
                     notice,
                     suppressed,
@@ -207,7 +208,7 @@ pub async fn follow_alerts_once(
             });
         }
         if let Some(notice) = fire {
-            let suppressed = covered(store, notice.component.as_deref(), event.at).await?;
+            let suppressed = covered(store, config, notice.component.as_deref(), event.at).await?;
             if suppressed {
                 tracing::info!(alert = %notice.key, "alert during maintenance: held back until the window ends");
             }

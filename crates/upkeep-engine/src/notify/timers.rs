@@ -113,7 +113,7 @@ pub async fn timers_once(store: &Store, config: &Config, now: Timestamp) -> Resu
             tracing::info!(alert = %alert.key, "alert resolved: its source was removed");
             continue;
         }
-        if covered(store, alert.component.as_deref(), now).await? {
+        if covered(store, config, alert.component.as_deref(), now).await? {
             continue;
         }
         if !alert.notified {

@@ -519,6 +519,8 @@ async fn replicas_racing_on_one_component_open_one_incident() {
     use upkeep_engine::incidents::{Failure, source_failing, source_recovered};
     for db in databases("replicas_racing_on_one_component").await {
         let (a, b) = (db.store().await, db.store().await);
+        let (handle, _dir) = config();
+        let loaded = handle.current();
         for round in 0..10 {
             let failure = |source: &str| Failure {
                 source: format!("{source}:{round}"),
@@ -534,8 +536,8 @@ async fn replicas_racing_on_one_component_open_one_incident() {
             let now = Timestamp::now();
             let (fa, fb) = (failure("monitor"), failure("alertmanager"));
             let (ra, rb) = tokio::join!(
-                source_failing(&a, &fa, AUTO_ACTOR, now),
-                source_failing(&b, &fb, "system:alertmanager", now)
+                source_failing(&a, &loaded.config, &fa, AUTO_ACTOR, now),
+                source_failing(&b, &loaded.config, &fb, "system:alertmanager", now)
             );
             ra.unwrap();
             rb.unwrap();

@@ -160,12 +160,12 @@ async fn statuses_follow_the_clock_and_failures_wait_for_the_window_to_end() {
         let m = all(&store).await[0].clone();
         assert_eq!(m.status, MaintenanceStatus::InProgress);
         assert!(
-            under_maintenance(&store, "db", t("2026-03-28T02:00:00Z"))
+            under_maintenance(&store, &cfg, "db", t("2026-03-28T02:00:00Z"))
                 .await
                 .unwrap()
         );
         assert!(
-            !under_maintenance(&store, "api", t("2026-03-28T02:00:00Z"))
+            !under_maintenance(&store, &cfg, "api", t("2026-03-28T02:00:00Z"))
                 .await
                 .unwrap()
         );
@@ -191,7 +191,7 @@ async fn statuses_follow_the_clock_and_failures_wait_for_the_window_to_end() {
                 .contains("Our automated checks noticed it")
         );
         assert!(
-            !under_maintenance(&store, "db", t("2026-03-28T02:31:00Z"))
+            !under_maintenance(&store, &cfg, "db", t("2026-03-28T02:31:00Z"))
                 .await
                 .unwrap()
         );
@@ -477,5 +477,119 @@ async fn the_maintenance_service_applies_the_policy_and_its_overrides() {
             matches!(&missing, Err(MaintenanceError::NotFound(id)) if id == "nosuchmaint0"),
             "{missing:?}"
         );
+    }
+}
+
+/// A window over every tenant covers each tenant's own components only during that tenant's
+/// slot: a failure of a tenant's service during another tenant's slot opens an incident at
+/// once; during its own slot it is held back, and reported when the slot ends.
+#[tokio::test]
+async fn a_tenants_services_are_covered_during_its_slot_only() {
+    use upkeep_engine::incidents::{FailureOutcome, monitor_failure, source_failing};
+    for db in databases("tenant_services_slots").await {
+        let store = db.store().await;
+        let mut state = EngineState::default();
+        let text = r#"
+page: { name: T, url: "https://status.example", timezone: Europe/Rome }
+regions:
+  eu: { timezone: Europe/Rome }
+tenants:
+  acme:   { name: Acme Corp, region: eu }
+  globex: { name: Globex, region: eu }
+components:
+  db: { name: Database }
+tenant_services:
+  components:
+    app: { name: "{tenant.name} app" }
+  monitors:
+    app-port: { component: app, tcp: { address: "127.0.0.1:9" } }
+maintenance:
+  policy: { tenant_slot: 15m }
+  windows:
+    - id: nightly
+      title: Nightly rollout
+      timezone: Europe/Rome
+      rrule: "FREQ=DAILY;BYHOUR=2;BYMINUTE=30"
+      duration: 1h
+      components: [db]
+      tenants: all
+"#;
+        let cfg = parse("t.yaml", text, &|_| None, t("2026-03-20T00:00:00Z"))
+            .unwrap_or_else(|e| panic!("{:?}", e.0));
+        materialise_all(&store, &cfg, t("2026-03-27T12:00:00Z"), HORIZON)
+            .await
+            .unwrap();
+        // 02:30 in Rome is 01:30 UTC: acme's slot is 01:30-01:45, globex's 01:45-02:00.
+        step(&store, &cfg, t("2026-03-28T01:30:00Z"), &mut state)
+            .await
+            .unwrap();
+        assert_eq!(all(&store).await[0].status, MaintenanceStatus::InProgress);
+        let covered = |component: &'static str, at: &'static str| {
+            let (store, cfg) = (&store, &cfg);
+            async move {
+                under_maintenance(store, cfg, component, t(at))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(covered("db", "2026-03-28T02:10:00Z").await);
+        assert!(covered("acme.app", "2026-03-28T01:35:00Z").await);
+        assert!(!covered("acme.app", "2026-03-28T01:50:00Z").await);
+        assert!(!covered("globex.app", "2026-03-28T01:35:00Z").await);
+        assert!(covered("globex.app", "2026-03-28T01:50:00Z").await);
+
+        // Both tenants' services fail during acme's slot.
+        let at = t("2026-03-28T01:35:00Z");
+        set_monitor(&store, "acme.app-port", "down", at).await;
+        set_monitor(&store, "globex.app-port", "down", at).await;
+        let fail = |id: &'static str| {
+            let (store, cfg) = (&store, &cfg);
+            async move {
+                let failure = monitor_failure(store, cfg, id, "connection refused", at)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                source_failing(store, cfg, &failure, "system:test", at)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            fail("acme.app-port").await,
+            FailureOutcome::UnderMaintenance
+        );
+        assert!(matches!(
+            fail("globex.app-port").await,
+            FailureOutcome::Opened(_)
+        ));
+        let open = store.list_incidents(10, true).await.unwrap();
+        assert_eq!(open.len(), 1, "{open:#?}");
+        assert_eq!(open[0].components[0].id, "globex.app");
+
+        // Acme's slot ends with its service still down: its incident opens then.
+        step(&store, &cfg, t("2026-03-28T01:44:59Z"), &mut state)
+            .await
+            .unwrap();
+        assert_eq!(store.list_incidents(10, true).await.unwrap().len(), 1);
+        step(&store, &cfg, t("2026-03-28T01:45:00Z"), &mut state)
+            .await
+            .unwrap();
+        let open = store.list_incidents(10, true).await.unwrap();
+        assert_eq!(open.len(), 2, "{open:#?}");
+        let acme = open
+            .iter()
+            .find(|i| i.components[0].id == "acme.app")
+            .expect("an incident on acme's service");
+        assert!(
+            acme.updates[0]
+                .body
+                .contains("still down when the maintenance slot of tenant `acme` ended"),
+            "{acme:#?}"
+        );
+        // Once handled, the slot's end is not reported again.
+        step(&store, &cfg, t("2026-03-28T01:46:00Z"), &mut state)
+            .await
+            .unwrap();
+        assert_eq!(store.list_incidents(10, true).await.unwrap().len(), 2);
     }
 }
