@@ -11,10 +11,11 @@
 //!   reports its availability so far. A status still holding at `now` counts up to `now`.
 //! - Components are the configured ones (optionally one); their monitors and rules come from the
 //!   configuration. Status history of monitors and rules no longer configured is ignored.
-//! - A tenant uses every component (the configuration links no component to a tenant), so a
-//!   tenant's figures are the overall figures with, as planned time, only the maintenances that
-//!   cover that tenant (`tenants: all` or a list naming it). Tenant figures are given only when
-//!   asked for.
+//! - A tenant uses its own components (from `tenant_services`) and every shared one, so a
+//!   tenant's figures are the mean over those, with, as planned time, only the maintenances that
+//!   cover that tenant (`tenants: all` or a list naming it). Planned time on a component is what
+//!   [`upkeep_domain::maintenance::Coverage`] says: a listed component the whole window, a
+//!   tenant's own component its tenant's slot. Tenant figures are given only when asked for.
 //! - Overall is the time-weighted mean over the reported components
 //!   ([`upkeep_domain::availability::Figures::mean`]).
 //! - An SLO is measured over its window containing `now` ([`upkeep_domain::slo`]): spent is the
@@ -34,6 +35,7 @@ use upkeep_domain::availability::{
 use upkeep_domain::config::{Config, Severity, TenantSel};
 use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::incident::IncidentStatus;
+use upkeep_domain::maintenance::Coverage;
 use upkeep_domain::slo::{self, TierStatus};
 use upkeep_store::continuity::{IncidentHistory, MaintenanceSpan, StatusHistory};
 use upkeep_store::{Store, StoreError};
@@ -204,8 +206,8 @@ fn bad_date(e: jiff::Error) -> StoreError {
 struct History {
     levels: HashMap<String, Vec<Timed<Level>>>,
     maintenances: Vec<MaintenanceSpan>,
-    /// Indexes into `maintenances`, by component.
-    by_component: HashMap<String, Vec<usize>>,
+    /// Index into `maintenances` and the span covering the component, by component.
+    by_component: HashMap<String, Vec<(usize, (i64, i64))>>,
 }
 
 impl History {
@@ -219,10 +221,20 @@ impl History {
         let status = store.status_history(from, to).await?;
         let incidents = store.incidents_between(from, to).await?;
         let maintenances = store.maintenances_between(from, to).await?;
-        let mut by_component: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_component: HashMap<String, Vec<(usize, (i64, i64))>> = HashMap::new();
         for (i, m) in maintenances.iter().enumerate() {
-            for c in &m.components {
-                by_component.entry(c.clone()).or_default().push(i);
+            let coverage = Coverage::new(
+                config,
+                &m.components,
+                &m.tenants,
+                timestamp(m.starts_ms),
+                timestamp(m.ends_ms),
+            );
+            for c in coverage.components() {
+                if let Some((start, end)) = coverage.span_of(&c) {
+                    let span = (start.as_millisecond(), end.as_millisecond());
+                    by_component.entry(c).or_default().push((i, span));
+                }
             }
         }
         Ok(History {
@@ -238,14 +250,14 @@ impl History {
             .get(component)
             .map_or(&[][..], Vec::as_slice)
             .iter()
-            .filter_map(|&i| self.maintenances.get(i))
-            .filter(|m| match (tenant, &m.tenants) {
+            .filter_map(|&(i, span)| Some((self.maintenances.get(i)?, span)))
+            .filter(|(m, _)| match (tenant, &m.tenants) {
                 (None, _) | (Some(_), TenantSel::All) => true,
                 (Some(t), TenantSel::List(list)) => list.iter().any(|x| x == t),
             })
-            .map(|m| PlannedWindow {
-                start_ms: m.starts_ms,
-                end_ms: m.ends_ms,
+            .map(|(m, (start_ms, end_ms))| PlannedWindow {
+                start_ms,
+                end_ms,
                 counts_as_downtime: m.counts_as_downtime,
             })
             .collect();
@@ -527,7 +539,15 @@ pub async fn availability(
     {
         let mut figures = Vec::with_capacity(components.len());
         let mut daily = Vec::with_capacity(components.len());
-        for &c in &components {
+        // Its own components and the shared ones, never another tenant's.
+        let used = components.iter().filter(|c| {
+            config
+                .components
+                .get(**c)
+                .and_then(|x| x.tenant.as_deref())
+                .is_none_or(|owner| owner == t)
+        });
+        for &c in used {
             let levels = history.levels(c);
             let planned = history.planned(c, Some(t));
             figures.push(availability::compute(measured, levels, &planned, weight));

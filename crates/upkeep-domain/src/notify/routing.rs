@@ -6,14 +6,16 @@
 //!   `component: db → [dba-mail]` pages and mails the DBAs for a critical database alert.
 //! - Customer notices go to confirmed subscribers whose scope covers them: all components, or
 //!   one of the notice's components (a notice naming no component concerns everyone); a tenant
-//!   subscriber gets maintenance that covers its tenant, and incidents like anyone else.
+//!   subscriber gets maintenance that covers its tenant, and incidents like anyone else. A
+//!   tenant's own components (from `tenant_services`) concern only that tenant's subscribers:
+//!   a notice naming only other tenants' components is not sent.
 //! - A tenant's own update in a rollout ([`Notice::Rollout`]) goes only to that tenant's
 //!   subscribers (with the same component filter as the maintenance's notices): a subscriber
 //!   without a tenant hears of the maintenance, not of every tenant's update in it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::{Route, Severity};
+use crate::config::{Component, Route, Severity};
 
 use super::Notice;
 
@@ -45,15 +47,26 @@ pub struct Scope {
 }
 
 /// Whether a subscriber with `scope` gets `notice`. Operator alerts never go to subscribers.
-pub fn subscriber_wants(scope: &Scope, notice: &Notice) -> bool {
+/// `components` (the configuration's) tells which components a tenant owns: a tenant's own
+/// component concerns only that tenant's subscribers, so a notice about nothing but other
+/// tenants' components is not sent.
+pub fn subscriber_wants(
+    scope: &Scope,
+    notice: &Notice,
+    components: &BTreeMap<String, Component>,
+) -> bool {
+    let visible = |c: &str| match components.get(c).and_then(|x| x.tenant.as_deref()) {
+        None => true,
+        Some(owner) => scope.tenant.as_deref() == Some(owner),
+    };
     // A notice about no component in particular (a platform-wide incident) concerns everyone.
     let components_match = || {
-        scope.components.is_empty()
-            || notice.components().is_empty()
-            || notice
-                .components()
-                .iter()
-                .any(|c| scope.components.iter().any(|s| s == c))
+        let named = notice.components();
+        named.is_empty()
+            || named.iter().any(|c| {
+                visible(c)
+                    && (scope.components.is_empty() || scope.components.iter().any(|s| s == c))
+            })
     };
     match notice {
         Notice::Alert(_) => false,
@@ -161,6 +174,7 @@ mod tests {
 
     #[test]
     fn subscribers_get_what_their_scope_covers() {
+        let none = BTreeMap::new();
         let all = Scope::default();
         let api = Scope {
             components: vec!["api".into()],
@@ -170,21 +184,26 @@ mod tests {
             components: vec![],
             tenant: Some("acme".into()),
         };
-        assert!(subscriber_wants(&all, &incident(&["db"])));
-        assert!(subscriber_wants(&api, &incident(&["db", "api"])));
-        assert!(!subscriber_wants(&api, &incident(&["db"])));
-        assert!(subscriber_wants(&api, &incident(&[])), "platform-wide");
-        assert!(subscriber_wants(&acme, &incident(&["db"])));
-        assert!(subscriber_wants(&acme, &maintenance(&["db"], None)));
+        assert!(subscriber_wants(&all, &incident(&["db"]), &none));
+        assert!(subscriber_wants(&api, &incident(&["db", "api"]), &none));
+        assert!(!subscriber_wants(&api, &incident(&["db"]), &none));
+        assert!(
+            subscriber_wants(&api, &incident(&[]), &none),
+            "platform-wide"
+        );
+        assert!(subscriber_wants(&acme, &incident(&["db"]), &none));
+        assert!(subscriber_wants(&acme, &maintenance(&["db"], None), &none));
         assert!(subscriber_wants(
             &acme,
-            &maintenance(&["db"], Some(&["globex", "acme"]))
+            &maintenance(&["db"], Some(&["globex", "acme"])),
+            &none
         ));
         assert!(!subscriber_wants(
             &acme,
-            &maintenance(&["db"], Some(&["globex"]))
+            &maintenance(&["db"], Some(&["globex"])),
+            &none
         ));
-        assert!(!subscriber_wants(&api, &maintenance(&["db"], None)));
+        assert!(!subscriber_wants(&api, &maintenance(&["db"], None), &none));
         let alert = Notice::Alert(AlertNotice {
             key: "monitor:x".into(),
             state: AlertState::Firing,
@@ -195,7 +214,47 @@ mod tests {
             since: Timestamp::UNIX_EPOCH,
             at: Timestamp::UNIX_EPOCH,
         });
-        assert!(!subscriber_wants(&all, &alert));
+        assert!(!subscriber_wants(&all, &alert, &none));
+    }
+
+    #[test]
+    fn a_tenants_own_components_concern_only_its_subscribers() {
+        let component = |tenant: Option<&str>| Component {
+            name: "x".into(),
+            group: None,
+            description: None,
+            depends_on: vec![],
+            tenant: tenant.map(str::to_owned),
+        };
+        let components = BTreeMap::from([
+            ("db".to_owned(), component(None)),
+            ("acme.app".to_owned(), component(Some("acme"))),
+            ("globex.app".to_owned(), component(Some("globex"))),
+        ]);
+        let scope = |tenant: Option<&str>| Scope {
+            components: vec![],
+            tenant: tenant.map(str::to_owned),
+        };
+        let (all, acme, globex) = (scope(None), scope(Some("acme")), scope(Some("globex")));
+        let on_acme = incident(&["acme.app"]);
+        assert!(subscriber_wants(&acme, &on_acme, &components));
+        assert!(!subscriber_wants(&globex, &on_acme, &components));
+        assert!(!subscriber_wants(&all, &on_acme, &components));
+        let mixed = incident(&["acme.app", "db"]);
+        assert!(subscriber_wants(&globex, &mixed, &components));
+        assert!(subscriber_wants(&all, &mixed, &components));
+        let on_db = incident(&["db"]);
+        assert!(subscriber_wants(&globex, &on_db, &components));
+        let only_acme_app = Scope {
+            components: vec!["acme.app".into()],
+            tenant: Some("globex".into()),
+        };
+        assert!(!subscriber_wants(&only_acme_app, &on_acme, &components));
+        assert!(!subscriber_wants(
+            &globex,
+            &maintenance(&["acme.app"], Some(&["acme", "globex"])),
+            &components
+        ));
     }
 
     fn update(tenant: &str, components: &[&str]) -> Notice {
@@ -223,27 +282,33 @@ mod tests {
         };
         assert!(subscriber_wants(
             &scope(Some("acme"), &[]),
-            &update("acme", &["db"])
+            &update("acme", &["db"]),
+            &BTreeMap::new()
         ));
         assert!(subscriber_wants(
             &scope(Some("acme"), &["db"]),
-            &update("acme", &["db", "api"])
+            &update("acme", &["db", "api"]),
+            &BTreeMap::new()
         ));
         assert!(!subscriber_wants(
             &scope(Some("acme"), &["api"]),
-            &update("acme", &["db"])
+            &update("acme", &["db"]),
+            &BTreeMap::new()
         ));
         assert!(!subscriber_wants(
             &scope(Some("globex"), &[]),
-            &update("acme", &["db"])
+            &update("acme", &["db"]),
+            &BTreeMap::new()
         ));
         assert!(!subscriber_wants(
             &scope(None, &[]),
-            &update("acme", &["db"])
+            &update("acme", &["db"]),
+            &BTreeMap::new()
         ));
         assert!(!subscriber_wants(
             &scope(None, &["db"]),
-            &update("acme", &["db"])
+            &update("acme", &["db"]),
+            &BTreeMap::new()
         ));
     }
 }

@@ -75,7 +75,8 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
         Notice::Incident(_) | Notice::Maintenance(_) | Notice::Rollout(_) => {
             for sub in ctx.subscribers {
                 let confirmed_in_time = sub.confirmed_at.is_some_and(|t| t <= stored.created_at);
-                if !confirmed_in_time || !subscriber_wants(&sub.scope(), notice) {
+                if !confirmed_in_time || !subscriber_wants(&sub.scope(), notice, &config.components)
+                {
                     continue;
                 }
                 let recipient = format!("subscriber:{}", sub.id);

@@ -305,3 +305,125 @@ async fn yearly_report_is_exact_on_both_backends() {
         db.cleanup().await;
     }
 }
+
+/// A tenant's figures count its own services and the shared components, never another
+/// tenant's; a window over every tenant is planned time on a tenant's service during that
+/// tenant's slot only.
+#[tokio::test]
+async fn a_tenants_availability_counts_its_own_services_and_the_shared_ones() {
+    let text = r#"
+page: { name: T, url: "https://status.example", timezone: UTC }
+regions:
+  utc: { timezone: UTC }
+tenants:
+  acme: { name: Acme Corp, region: utc }
+  globex: { name: Globex, region: utc }
+components:
+  db: { name: Database }
+monitors:
+  db-port: { component: db, tcp: { address: "127.0.0.1:9" } }
+tenant_services:
+  components:
+    app: { name: "{tenant.name} app" }
+  monitors:
+    app-port: { component: app, tcp: { address: "127.0.0.1:9" } }
+maintenance:
+  policy: { tenant_slot: 15m }
+"#;
+    let config = parse("t.yaml", text, &|_| None, t("2026-01-01T00:00:00Z"))
+        .unwrap_or_else(|e| panic!("{:?}", e.0));
+    for db in databases("tenant_availability").await {
+        let store = db.store().await;
+        store
+            .record_monitor_events(&[
+                event("db-port", "2025-12-20T00:00:00Z", "pending", "up"),
+                event("acme.app-port", "2025-12-20T00:00:00Z", "pending", "up"),
+                event("globex.app-port", "2025-12-20T00:00:00Z", "pending", "up"),
+                // acme's service is down 22:00-22:30, through its slot (22:00-22:15).
+                event("acme.app-port", "2026-05-01T22:00:00Z", "up", "down"),
+                event("acme.app-port", "2026-05-01T22:30:00Z", "down", "up"),
+                // globex's is down two hours on another day.
+                event("globex.app-port", "2026-06-01T10:00:00Z", "up", "down"),
+                event("globex.app-port", "2026-06-01T12:00:00Z", "down", "up"),
+            ])
+            .await
+            .unwrap();
+        let mut m = NewMaintenance::new(
+            Kind::Planned,
+            "Rollout",
+            t("2026-05-01T22:00:00Z"),
+            t("2026-05-02T00:00:00Z"),
+        );
+        m.components = vec!["db".into()];
+        m.tenants = TenantSel::All;
+        let m = store
+            .create_maintenance(&m, "test", t("2026-04-01T00:00:00Z"), None)
+            .await
+            .unwrap();
+        for (from, to, at) in [
+            (
+                MaintenanceStatus::Scheduled,
+                MaintenanceStatus::InProgress,
+                "2026-05-01T22:00:00Z",
+            ),
+            (
+                MaintenanceStatus::InProgress,
+                MaintenanceStatus::Completed,
+                "2026-05-02T00:00:00Z",
+            ),
+        ] {
+            assert!(
+                store
+                    .transition_maintenance(&m.id, from, to, "test", t(at))
+                    .await
+                    .unwrap()
+            );
+        }
+
+        let mut query = AvailabilityQuery::year(&config, 2026).unwrap();
+        query.daily = false;
+        query.tenant = Some("acme".into());
+        let now = t("2027-01-01T00:00:00Z");
+        let report = reports::availability(&store, &config, &query, now)
+            .await
+            .unwrap();
+        let figures = |id: &str| {
+            report
+                .components
+                .iter()
+                .find(|c| c.id == id)
+                .unwrap()
+                .figures
+        };
+        let acme_app = figures("acme.app");
+        assert_eq!(acme_app.major_ms, 30 * 60_000);
+        assert_eq!(acme_app.planned_ms, 15 * 60_000, "its slot, not the window");
+        assert_eq!(acme_app.planned_downtime_ms, 15 * 60_000);
+        assert_eq!(acme_app.sla_downtime_ms, 15 * 60_000);
+        assert_eq!(figures("db").planned_ms, 2 * HOUR);
+        assert_eq!(
+            figures("globex.app").planned_ms,
+            15 * 60_000,
+            "its own slot"
+        );
+        // acme: the mean of acme.app and db; globex's two hours do not count.
+        assert_eq!(
+            report.tenants[0].figures.sla_weighted,
+            15 * 60_000 * 1_000_000 / 2
+        );
+
+        query.tenant = Some("globex".into());
+        let report = reports::availability(&store, &config, &query, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            report.tenants[0].figures.sla_weighted,
+            2 * HOUR * 1_000_000 / 2
+        );
+        // Overall: every component.
+        assert_eq!(
+            report.overall.figures.sla_weighted,
+            (15 * 60_000 + 2 * HOUR) * 1_000_000 / 3
+        );
+    }
+}
