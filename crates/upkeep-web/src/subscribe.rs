@@ -321,7 +321,8 @@ fn form_page(
     let config = &loaded.config;
     let chosen: BTreeSet<&str> = input.components.iter().map(String::as_str).collect();
     let mut groups: Vec<Group> = Vec::new();
-    for (id, c) in &config.components {
+    // A tenant's own components are not offered: the form is public.
+    for (id, c) in config.components.iter().filter(|(_, c)| c.tenant.is_none()) {
         let check = Check {
             id: id.clone(),
             name: c.name.clone(),
@@ -397,17 +398,24 @@ pub fn normalise_email(raw: &str) -> Result<String, String> {
 }
 
 /// The scope asked for, checked against the configuration: every component and the tenant must
-/// exist. Duplicates are dropped.
+/// exist (a tenant's own component only for a subscription limited to that tenant). Duplicates
+/// are dropped.
 pub fn checked_scope(
     config: &Config,
     components: &[String],
     tenant: Option<&str>,
 ) -> Result<Scope, String> {
+    let tenant_asked = tenant.map(str::trim).filter(|t| !t.is_empty());
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     let mut unknown = Vec::new();
     for c in components {
-        if !config.components.contains_key(c) {
+        // A tenant's own component exists only for a subscription limited to that tenant.
+        let known = config
+            .components
+            .get(c)
+            .is_some_and(|x| x.tenant.is_none() || x.tenant.as_deref() == tenant_asked);
+        if !known {
             unknown.push(c.chars().take(100).collect::<String>());
         } else if seen.insert(c.as_str()) {
             out.push(c.clone());

@@ -36,13 +36,15 @@ pub struct Coverage {
 
 impl Coverage {
     /// The coverage of a maintenance spanning `[start, end)` that lists `components` and
-    /// covers `tenants`, under the configuration's tenants, regions and slot policy.
+    /// covers `tenants` (`canary` first in the slot plan), under the configuration's tenants,
+    /// regions and slot policy.
     pub fn new(
         config: &Config,
         components: &[String],
         tenants: &TenantSel,
         start: Timestamp,
         end: Timestamp,
+        canary: &[String],
     ) -> Coverage {
         let covered: Vec<&String> = match tenants {
             TenantSel::All => config.tenants.keys().collect(),
@@ -61,25 +63,21 @@ impl Coverage {
                     .then(|| (id.clone(), tenant.clone()))
             })
             .collect();
-        // Slots are planned only when some covered tenant owns a component.
-        let slots = if owner.is_empty() {
-            BTreeMap::new()
-        } else {
-            maintenance_slots(
-                &config.tenants,
-                &config.regions,
-                &config.maintenance.policy,
-                &covered,
-                start,
-                end,
-            )
-            .map(|plan| {
-                plan.into_iter()
-                    .map(|slot| (slot.tenant, (slot.start, slot.end)))
-                    .collect()
-            })
-            .unwrap_or_default()
-        };
+        let slots = maintenance_slots(
+            &config.tenants,
+            &config.regions,
+            &config.maintenance.policy,
+            &covered,
+            start,
+            end,
+            canary,
+        )
+        .map(|plan| {
+            plan.into_iter()
+                .map(|slot| (slot.tenant, (slot.start, slot.end)))
+                .collect()
+        })
+        .unwrap_or_default();
         Coverage {
             start,
             end,
@@ -91,7 +89,14 @@ impl Coverage {
 
     /// The coverage of a stored maintenance.
     pub fn of(config: &Config, m: &MaintenanceRecord) -> Coverage {
-        Coverage::new(config, &m.components, &m.tenants, m.starts_at, m.ends_at)
+        Coverage::new(
+            config,
+            &m.components,
+            &m.tenants,
+            m.starts_at,
+            m.ends_at,
+            m.canary(),
+        )
     }
 
     /// The part of the maintenance that covers `component`: the whole span, a tenant's slot,
@@ -191,6 +196,7 @@ maintenance:
             &tenants,
             ts("2026-02-01T22:00:00Z"),
             ts("2026-02-02T00:00:00Z"),
+            &[],
         )
     }
 
@@ -252,6 +258,7 @@ maintenance:
             &TenantSel::All,
             ts("2026-02-01T22:00:00Z"),
             ts("2026-02-01T22:20:00Z"),
+            &[],
         );
         assert!(c.covers("globex.app", ts("2026-02-01T22:19:00Z")));
         assert!(c.covers("acme.app", ts("2026-02-01T22:19:00Z")));

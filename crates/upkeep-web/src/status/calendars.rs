@@ -23,15 +23,14 @@
 //! `{maintenance id}-{tenant}@{host}`. When the window cannot hold every tenant's slot, the
 //! tenant's event is the whole window.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use upkeep_domain::calendar::{self, Event, EventStatus};
-use upkeep_domain::config::{TenantSel, Window};
+use upkeep_domain::config::Window;
 use upkeep_domain::maintenance::MaintenanceRecord;
-use upkeep_domain::maintenance::slots::maintenance_slots;
-use upkeep_domain::maintenance::{MaintenanceStatus, Slot, materialise};
+use upkeep_domain::maintenance::{MaintenanceStatus, materialise};
 
 use super::model::Model;
 
@@ -234,69 +233,31 @@ pub fn all(m: &Model) -> String {
     calendar::render(PRODUCT, &format!("{} maintenance", m.name), &events)
 }
 
-/// Each tenant's slot in each maintenance that covers it (`None`: the window cannot hold
-/// every slot, so the tenant's event is the whole window), planned once per maintenance.
-fn slots_by_maintenance(m: &Model) -> HashMap<&str, HashMap<String, Option<Slot>>> {
-    let policy = &m.maintenance_config.policy;
-    let mut out = HashMap::new();
-    for r in &m.maintenances {
-        let covered: Vec<&String> = match &r.tenants {
-            TenantSel::All => m.tenants.keys().collect(),
-            TenantSel::List(ids) => ids
-                .iter()
-                .filter(|id| m.tenants.contains_key(*id))
-                .collect(),
-        };
-        let planned = maintenance_slots(
-            &m.tenants,
-            &m.regions,
-            policy,
-            &covered,
-            r.starts_at,
-            r.ends_at,
-            r.canary(),
-        )
-        .ok();
-        let per_tenant = covered
-            .into_iter()
-            .map(|id| {
-                let slot = planned
-                    .as_ref()
-                    .and_then(|all| all.iter().find(|s| &s.tenant == id).cloned());
-                (id.clone(), slot)
-            })
-            .collect();
-        out.insert(r.id.as_str(), per_tenant);
-    }
-    out
-}
-
 /// Every tenant's `/tenants/{id}/maintenance.ics`.
 pub fn tenants(m: &Model) -> Vec<(String, String)> {
-    let slots = slots_by_maintenance(m);
     m.tenants
         .keys()
-        .filter_map(|id| tenant_with(m, id, &slots).map(|ics| (id.clone(), ics)))
+        .filter_map(|id| tenant(m, id).map(|ics| (id.clone(), ics)))
         .collect()
 }
 
-/// `/tenants/{id}/maintenance.ics`, or `None` for an unknown tenant.
+/// `/tenants/{id}/maintenance.ics`: each maintenance covering the tenant, at its slot (the
+/// whole window when the window cannot hold every slot); `None` for an unknown tenant.
 pub fn tenant(m: &Model, tenant_id: &str) -> Option<String> {
-    tenant_with(m, tenant_id, &slots_by_maintenance(m))
+    if m.tenant.as_deref() == Some(tenant_id) {
+        tenant_with(m, tenant_id)
+    } else {
+        tenant_with(&m.for_tenant(tenant_id)?, tenant_id)
+    }
 }
 
-fn tenant_with(
-    m: &Model,
-    tenant_id: &str,
-    slots: &HashMap<&str, HashMap<String, Option<Slot>>>,
-) -> Option<String> {
+/// The calendar of `m`, a model scoped to `tenant_id`.
+fn tenant_with(m: &Model, tenant_id: &str) -> Option<String> {
     let tenant = m.tenants.get(tenant_id)?;
     let region = m.regions.get(&tenant.region)?;
     let mut events = Vec::new();
     for r in &m.maintenances {
-        let Some(slot) = slots.get(r.id.as_str()).and_then(|s| s.get(tenant_id)) else {
-            continue;
-        };
+        let slot = m.tenant_slot(&r.id);
         let mut e = single(m, r, &region.timezone_name, &region.timezone);
         e.uid = format!("{}-{}@{}", r.id, tenant_id, host(m));
         let window = format!(
@@ -304,9 +265,9 @@ fn tenant_with(
             super::html::local(r.starts_at, &region.timezone),
             super::html::local(r.ends_at, &region.timezone)
         );
-        if let Some(s) = slot {
-            e.start = s.start;
-            e.end = s.end;
+        if let Some((start, end)) = slot {
+            e.start = start;
+            e.end = end;
             e.summary = format!("{} — {}'s slot", r.title, tenant.name);
         }
         let mut d = e.description.take().unwrap_or_default();

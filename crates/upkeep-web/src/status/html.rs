@@ -120,6 +120,7 @@ impl IncidentView {
         let names: Vec<&str> = i
             .components
             .iter()
+            .filter(|c| m.shows(&c.id))
             .map(|c| {
                 m.component(&c.id)
                     .map_or(c.id.as_str(), |v| v.name.as_str())
@@ -201,6 +202,16 @@ struct MaintenanceView {
     updates: Vec<UpdateView>,
     /// The rollout's progress while under way ("7 of 12 tenants updated"), or empty.
     progress: String,
+    /// The slot of the page's tenant, on a tenant's page.
+    slot: Option<SlotView>,
+}
+
+/// A tenant's slot, in its region's zone.
+struct SlotView {
+    start: String,
+    start_iso: String,
+    end: String,
+    end_iso: String,
 }
 
 impl MaintenanceView {
@@ -208,9 +219,18 @@ impl MaintenanceView {
         let names: Vec<&str> = r
             .components
             .iter()
+            .filter(|c| m.shows(c))
             .map(|c| m.component(c).map_or(c.as_str(), |v| v.name.as_str()))
             .collect();
+        let zone = m.tenant_zone();
+        let slot = m.tenant_slot(&r.id).map(|(start, end)| SlotView {
+            start: local(start, &zone),
+            start_iso: iso(start),
+            end: local(end, &zone),
+            end_iso: iso(end),
+        });
         MaintenanceView {
+            slot,
             id: r.id.clone(),
             title: r.title.clone(),
             kind: r.kind.as_str(),
@@ -258,6 +278,25 @@ struct IndexPage {
     tz_name: String,
     updated: String,
     css_version: &'static str,
+    indicator: &'static str,
+    banner_text: &'static str,
+    active: Vec<IncidentView>,
+    maintenance: Vec<MaintenanceView>,
+    more_upcoming: usize,
+    sections: Vec<SectionView>,
+}
+
+#[derive(Template)]
+#[template(path = "tenant.html")]
+struct TenantPage {
+    page_name: String,
+    page_url: String,
+    tz_name: String,
+    updated: String,
+    css_version: &'static str,
+    tenant_id: String,
+    tenant_name: String,
+    tenant_tz: String,
     indicator: &'static str,
     banner_text: &'static str,
     active: Vec<IncidentView>,
@@ -347,15 +386,80 @@ fn component_row(c: &super::model::ComponentView) -> ComponentRowView {
 
 /// `/`: banner, active incidents, maintenance, components with their bars.
 pub fn index(m: &Model) -> Result<String, askama::Error> {
+    let (maintenance, more_upcoming) = front_maintenance(m);
+    let layout = Layout::of(m);
+    IndexPage {
+        page_name: layout.page_name,
+        page_url: layout.page_url,
+        tz_name: layout.tz_name,
+        updated: layout.updated,
+        css_version: layout.css_version,
+        indicator: m.indicator,
+        banner_text: description(m.indicator),
+        active: m
+            .unresolved
+            .iter()
+            .map(|i| IncidentView::of(i, m))
+            .collect(),
+        maintenance,
+        more_upcoming,
+        sections: section_views(m),
+    }
+    .render()
+}
+
+/// `/tenants/{id}`: the page of the tenant `m` is scoped to ([`Model::for_tenant`]): its own
+/// components and the shared ones, the incidents on them, the maintenance covering it with its
+/// slot in its region's zone. `None` for a model of no tenant.
+pub fn tenant(m: &Model) -> Option<Result<String, askama::Error>> {
+    let tenant_id = m.tenant.clone()?;
+    let tenant = m.tenants.get(&tenant_id)?;
+    let tenant_tz = m
+        .regions
+        .get(&tenant.region)
+        .map_or_else(|| m.tz_name.clone(), |r| r.timezone_name.clone());
+    let (maintenance, more_upcoming) = front_maintenance(m);
+    let layout = Layout::of(m);
+    Some(
+        TenantPage {
+            page_name: layout.page_name,
+            page_url: layout.page_url,
+            tz_name: layout.tz_name,
+            updated: layout.updated,
+            css_version: layout.css_version,
+            tenant_id,
+            tenant_name: tenant.name.clone(),
+            tenant_tz,
+            indicator: m.indicator,
+            banner_text: description(m.indicator),
+            active: m
+                .unresolved
+                .iter()
+                .map(|i| IncidentView::of(i, m))
+                .collect(),
+            maintenance,
+            more_upcoming,
+            sections: section_views(m),
+        }
+        .render(),
+    )
+}
+
+/// The maintenance a front page lists (active, then the first upcoming ones), and how many
+/// more are upcoming.
+fn front_maintenance(m: &Model) -> (Vec<MaintenanceView>, usize) {
     let upcoming: Vec<&MaintenanceRecord> = m.upcoming_maintenances().collect();
     let maintenance = m
         .active_maintenances()
         .chain(upcoming.iter().take(UPCOMING_ON_PAGE).copied())
         .map(|r| MaintenanceView::of(r, m))
         .collect();
-    let layout = Layout::of(m);
-    let sections = m
-        .sections
+    (maintenance, upcoming.len().saturating_sub(UPCOMING_ON_PAGE))
+}
+
+/// The component sections of a front page.
+fn section_views(m: &Model) -> Vec<SectionView> {
+    m.sections
         .iter()
         .map(|s| match s {
             Section::Single(i) => SectionView {
@@ -385,25 +489,7 @@ pub fn index(m: &Model) -> Result<String, askama::Error> {
                     .collect(),
             },
         })
-        .collect();
-    IndexPage {
-        page_name: layout.page_name,
-        page_url: layout.page_url,
-        tz_name: layout.tz_name,
-        updated: layout.updated,
-        css_version: layout.css_version,
-        indicator: m.indicator,
-        banner_text: description(m.indicator),
-        active: m
-            .unresolved
-            .iter()
-            .map(|i| IncidentView::of(i, m))
-            .collect(),
-        maintenance,
-        more_upcoming: upcoming.len().saturating_sub(UPCOMING_ON_PAGE),
-        sections,
-    }
-    .render()
+        .collect()
 }
 
 /// `/history`: the recent incidents by month of their start, newest first.

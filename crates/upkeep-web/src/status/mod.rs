@@ -89,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .route("/maintenance/{id}", get(maintenance_page))
         .route("/badge/{file}", get(badge))
         .route("/tenants/{id}/maintenance.ics", get(tenant_calendar))
+        .route("/tenants/{id}", get(tenant_page))
 }
 
 /// What one rebuild reads.
@@ -229,9 +230,24 @@ async fn gather_maintenances(
     Ok(out)
 }
 
-/// A hash of everything the snapshot shows (not of when it was built).
-fn digest(g: &Gathered, history_generation: u64, today: jiff::civil::Date) -> u64 {
+/// A hash of everything the snapshot shows (not of when it was built), including which
+/// tenant slots of maintenances in progress cover `now` (a tenant's components are under
+/// maintenance during its slot only).
+fn digest(
+    g: &Gathered,
+    history_generation: u64,
+    today: jiff::civil::Date,
+    now: jiff::Timestamp,
+) -> u64 {
+    use upkeep_domain::maintenance::{Coverage, MaintenanceStatus, covers};
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    for m in &g.maintenances {
+        if m.status == MaintenanceStatus::InProgress {
+            for (tenant, (start, end)) in Coverage::of(&g.loaded.config, m).slots() {
+                (&m.id, tenant, covers(start, end, now)).hash(&mut h);
+            }
+        }
+    }
     g.loaded.loaded_at.hash(&mut h);
     let mut monitors: Vec<_> = g.monitors.iter().collect();
     monitors.sort_by(|a, b| a.0.cmp(b.0));
@@ -344,6 +360,7 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
         &gathered,
         builder.history_generation,
         tz.to_datetime(now).date(),
+        now,
     );
     let previous = state.status.get();
     if let Some(p) = previous.as_ref().filter(|p| p.inputs == inputs) {
@@ -511,9 +528,17 @@ async fn incident_page(
         "incidents",
         "incident",
         &id,
-        |id| async move {
+        |id, model| async move {
             let record = store.get_incident(&id).await?;
-            Ok(record.map(|r| renderer(r.updated_at, r, html::incident)))
+            Ok(record.and_then(|r| {
+                let tenant = if model.shows_incident(&r) {
+                    None
+                } else {
+                    let named = r.components.iter().map(|c| c.id.as_str());
+                    Some(model.public_owner(named)?)
+                };
+                Some(renderer(r.updated_at, r, tenant, html::incident))
+            }))
         },
     )
     .await
@@ -532,9 +557,16 @@ async fn maintenance_page(
         "maintenance",
         "maintenance",
         &id,
-        |id| async move {
+        |id, model| async move {
             let record = store.get_maintenance(&id).await?;
-            Ok(record.map(|r| renderer(r.updated_at, r, html::maintenance)))
+            Ok(record.and_then(|r| {
+                let tenant = if model.shows_maintenance(&r) {
+                    None
+                } else {
+                    Some(model.public_owner(r.components.iter().map(String::as_str))?)
+                };
+                Some(renderer(r.updated_at, r, tenant, html::maintenance))
+            }))
         },
     )
     .await
@@ -543,18 +575,26 @@ async fn maintenance_page(
 /// Renders a page of one stored record with the snapshot's model.
 type Renderer = Box<dyn FnOnce(&Model) -> Result<String, askama::Error> + Send>;
 
-/// The [`Renderer`] of `record` with `page`, and the record's last change.
+/// The [`Renderer`] of `record` with `page` (with the model of `tenant`, for a record about
+/// that tenant's own components only), and the record's last change.
 fn renderer<R: Send + 'static>(
     at: jiff::Timestamp,
     record: R,
+    tenant: Option<String>,
     page: fn(&Model, &R) -> Result<String, askama::Error>,
 ) -> (Renderer, jiff::Timestamp) {
-    (Box::new(move |m: &Model| page(m, &record)), at)
+    let render = move |m: &Model| match tenant.and_then(|t| m.for_tenant(&t)) {
+        Some(scoped) => page(&scoped, &record),
+        None => page(m, &record),
+    };
+    (Box::new(render), at)
 }
 
 /// `/{section}/{id}`: the snapshot's page, or one rendered on demand from the record `load`
 /// finds (with its last change as Last-Modified); 404 for an id that cannot exist or is
-/// unknown.
+/// unknown, and for a record about nothing but the own components of tenants that are not
+/// public (`load` is given the public model to tell); one about a public tenant's own
+/// components is rendered with that tenant's model, as its page links to it.
 async fn page_of_record<F, Fut>(
     state: &AppState,
     headers: &HeaderMap,
@@ -564,7 +604,7 @@ async fn page_of_record<F, Fut>(
     load: F,
 ) -> Response
 where
-    F: FnOnce(String) -> Fut,
+    F: FnOnce(String, Arc<Model>) -> Fut,
     Fut: std::future::Future<
             Output = Result<Option<(Renderer, jiff::Timestamp)>, upkeep_store::StoreError>,
         >,
@@ -580,7 +620,7 @@ where
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return not_found();
     }
-    let (render, at) = match load(id.to_owned()).await {
+    let (render, at) = match load(id.to_owned(), Arc::clone(&snapshot.model)).await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(e) => return Problem::internal(&e).into_response(),
@@ -607,6 +647,48 @@ async fn tenant_calendar(
     match snapshot.body(&format!("/tenants/{id}/maintenance.ics")) {
         Some(body) => send(&headers, body, false),
         None => Problem::new(StatusCode::NOT_FOUND, "no such tenant").into_response(),
+    }
+}
+
+/// `/tenants/{id}`: the page of a tenant whose `public` is true, not linked from the public
+/// page. Rendered on request from the snapshot's model and kept with that snapshot (a fleet of
+/// tenants would otherwise make every rebuild render and compress every tenant's page); 404
+/// for an unknown tenant and for one that is not public.
+async fn tenant_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(snapshot) = current(&state).await else {
+        return preparing();
+    };
+    let path = format!("/tenants/{id}");
+    if let Some(body) = snapshot.rendered(&path) {
+        return send(&headers, &body, false);
+    }
+    if !snapshot.model.tenants.get(&id).is_some_and(|t| t.public) {
+        return Problem::new(StatusCode::NOT_FOUND, "no such tenant").into_response();
+    }
+    let model = Arc::clone(&snapshot.model);
+    let built = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<Body>> {
+        let Some(scoped) = model.for_tenant(&id) else {
+            return Ok(None);
+        };
+        let Some(page) = html::tenant(&scoped) else {
+            return Ok(None);
+        };
+        Ok(Some(Body::new(page?.as_bytes(), HTML, scoped.updated_at)?))
+    })
+    .await;
+    match built {
+        Ok(Ok(Some(body))) => {
+            let body = Arc::new(body);
+            snapshot.keep_rendered(path, Arc::clone(&body));
+            send(&headers, &body, false)
+        }
+        Ok(Ok(None)) => Problem::new(StatusCode::NOT_FOUND, "no such tenant").into_response(),
+        Ok(Err(e)) => Problem::internal(&e).into_response(),
+        Err(e) => Problem::internal(&e).into_response(),
     }
 }
 

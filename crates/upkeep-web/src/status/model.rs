@@ -11,17 +11,18 @@
 //! - The overall indicator is the worst of the components' statuses and the unresolved
 //!   incidents' impacts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use sha2::{Digest, Sha256};
 use upkeep_domain::component_status::{ComponentStatus, derive, with_overrides};
-use upkeep_domain::config::{Config, Severity};
+use upkeep_domain::config::{Config, Severity, TenantSel};
 use upkeep_domain::incident::Impact;
-use upkeep_domain::maintenance::MaintenanceRecord;
 use upkeep_domain::maintenance::MaintenanceStatus;
+use upkeep_domain::maintenance::{Coverage, MaintenanceRecord};
 use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_store::incidents::IncidentRecord;
 
@@ -107,13 +108,35 @@ pub struct Model {
     /// The configuration's maintenance policy and recurring windows.
     pub maintenance_config: upkeep_domain::config::Maintenance,
     /// Tenants and their regions, for the tenants' calendars.
-    pub tenants: std::collections::BTreeMap<String, upkeep_domain::config::Tenant>,
-    pub regions: std::collections::BTreeMap<String, upkeep_domain::config::Region>,
+    pub tenants: Arc<BTreeMap<String, upkeep_domain::config::Tenant>>,
+    pub regions: Arc<BTreeMap<String, upkeep_domain::config::Region>>,
     /// One line per maintenance whose rollout is under way ("7 of 12 tenants updated"), by
     /// maintenance id: counts only, nothing internal.
     pub rollout_lines: std::collections::BTreeMap<String, String>,
     pub now: Timestamp,
     pub today: Date,
+    /// The tenant this model is for (its page, `/tenants/{id}`); `None`: the public page.
+    pub tenant: Option<String>,
+    /// Each tenant's slot in each maintenance covering it, by maintenance id then tenant
+    /// (absent: the window cannot hold every slot; the tenant's is the whole window).
+    pub slots: Arc<Slots>,
+    /// What only a tenant's model shows: its own components, the records as stored.
+    scoped: Arc<Scoped>,
+}
+
+/// Tenants' slots, by maintenance id then tenant id.
+pub type Slots = HashMap<String, BTreeMap<String, (Timestamp, Timestamp)>>;
+
+/// The parts of the whole status that tenants' models are cut from.
+#[derive(Debug, Clone, Default)]
+struct Scoped {
+    /// Each tenant's own components, by tenant id.
+    own: BTreeMap<String, Vec<ComponentView>>,
+    /// The owner of each tenant's own component, by component id.
+    owners: BTreeMap<String, String>,
+    recent: Vec<IncidentRecord>,
+    unresolved: Vec<IncidentRecord>,
+    maintenances: Vec<MaintenanceRecord>,
 }
 
 /// A deterministic Statuspage-shaped id (12 lowercase alphanumerics) for a config object of
@@ -214,7 +237,20 @@ impl Model {
             }
         }
 
-        let components: Vec<ComponentView> = config
+        let now = inputs.now;
+        let coverages: Vec<(&MaintenanceRecord, Coverage)> = inputs
+            .maintenances
+            .iter()
+            .map(|m| (m, Coverage::of(config, m)))
+            .collect();
+        let slots: Slots = coverages
+            .iter()
+            .map(|(m, c)| {
+                let per_tenant = c.slots().map(|(t, span)| (t.to_owned(), span)).collect();
+                (m.id.clone(), per_tenant)
+            })
+            .collect();
+        let every: Vec<ComponentView> = config
             .components
             .iter()
             .map(|(cid, c)| {
@@ -245,16 +281,15 @@ impl Model {
                     updated_at = updated_at.max(*at);
                     *status
                 });
-                let covered = inputs.maintenances.iter().any(|m| {
-                    m.status == MaintenanceStatus::InProgress && m.components.contains(cid)
-                });
+                let covered = coverages
+                    .iter()
+                    .any(|(m, c)| m.status == MaintenanceStatus::InProgress && c.covers(cid, now));
                 if covered {
                     updated_at = updated_at.max(
-                        inputs
-                            .maintenances
+                        coverages
                             .iter()
-                            .filter(|m| m.components.contains(cid))
-                            .map(|m| m.updated_at)
+                            .filter(|(_, c)| c.concerns(cid))
+                            .map(|(m, _)| m.updated_at)
                             .fold(Timestamp::MIN, Timestamp::max),
                     );
                 }
@@ -278,59 +313,44 @@ impl Model {
                 }
             })
             .collect();
-
-        let mut sections: Vec<Section> = Vec::new();
-        for (index, c) in components.iter().enumerate() {
-            match &c.group {
-                None => sections.push(Section::Single(index)),
-                Some(g) => {
-                    let existing = sections.iter_mut().find_map(|s| match s {
-                        Section::Group { name, members, .. } if name == g => Some(members),
-                        _ => None,
-                    });
-                    match existing {
-                        Some(members) => members.push(index),
-                        None => sections.push(Section::Group {
-                            id: stable_id("group", g),
-                            name: g.clone(),
-                            status: ComponentStatus::Operational,
-                            updated_at: inputs.config_loaded_at,
-                            members: vec![index],
-                        }),
-                    }
-                }
-            }
-        }
-        for section in &mut sections {
-            if let Section::Group {
-                status,
-                updated_at,
-                members,
-                ..
-            } = section
-            {
-                for &m in members.iter() {
-                    if let Some(c) = components.get(m) {
-                        *status = worst(*status, c.status);
-                        *updated_at = (*updated_at).max(c.updated_at);
-                    }
-                }
-            }
-        }
-
-        let indicator = indicator(
-            components.iter().map(|c| c.status),
-            inputs.unresolved.iter().map(|i| i.impact),
-        );
-        let updated_at = components
+        let owners: BTreeMap<String, String> = config
+            .components
             .iter()
-            .map(|c| c.updated_at)
-            .chain(inputs.recent.iter().map(|i| i.updated_at))
-            .chain(inputs.unresolved.iter().map(|i| i.updated_at))
-            .chain(inputs.maintenances.iter().map(|m| m.updated_at))
-            .fold(inputs.config_loaded_at, Timestamp::max);
+            .filter_map(|(id, c)| Some((id.clone(), c.tenant.clone()?)))
+            .collect();
+        let mut own: BTreeMap<String, Vec<ComponentView>> = BTreeMap::new();
+        let mut components: Vec<ComponentView> = Vec::new();
+        for view in every {
+            match owners.get(&view.key) {
+                Some(tenant) => own.entry(tenant.clone()).or_default().push(view),
+                None => components.push(view),
+            }
+        }
         let mut maintenances = inputs.maintenances.clone();
         maintenances.sort_by(|a, b| (a.starts_at, &a.id).cmp(&(b.starts_at, &b.id)));
+        let scoped = Scoped {
+            own,
+            owners,
+            recent: inputs.recent.clone(),
+            unresolved: inputs.unresolved.clone(),
+            maintenances,
+        };
+        let seen = |id: &str| !scoped.owners.contains_key(id);
+        let recent = visible_incidents(&scoped.recent, &seen);
+        let unresolved = visible_incidents(&scoped.unresolved, &seen);
+        let maintenances = visible_maintenances(&scoped.maintenances, &seen);
+        let sections = sections_of(&components, inputs.config_loaded_at);
+        let indicator = indicator(
+            components.iter().map(|c| c.status),
+            unresolved.iter().map(|i| i.impact),
+        );
+        let updated_at = latest(
+            &components,
+            &recent,
+            &unresolved,
+            &maintenances,
+            inputs.config_loaded_at,
+        );
 
         Model {
             page_id: stable_id("page", &config.page.url),
@@ -343,12 +363,12 @@ impl Model {
             sections,
             indicator,
             updated_at,
-            recent: inputs.recent.clone(),
-            unresolved: inputs.unresolved.clone(),
+            recent,
+            unresolved,
             maintenances,
             maintenance_config: config.maintenance.clone(),
-            tenants: config.tenants.clone(),
-            regions: config.regions.clone(),
+            tenants: Arc::new(config.tenants.clone()),
+            regions: Arc::new(config.regions.clone()),
             rollout_lines: inputs
                 .rollouts
                 .iter()
@@ -361,9 +381,200 @@ impl Model {
                 .collect(),
             now: inputs.now,
             today,
+            tenant: None,
+            slots: Arc::new(slots),
+            scoped: Arc::new(scoped),
         }
     }
 
+    /// The model of `tenant`'s page: its own components first, then the shared ones; the
+    /// incidents on them; the maintenances that cover it. `None` for an unknown tenant.
+    pub fn for_tenant(&self, tenant: &str) -> Option<Model> {
+        self.tenants.get(tenant)?;
+        let scoped = &self.scoped;
+        let mut components: Vec<ComponentView> =
+            scoped.own.get(tenant).cloned().unwrap_or_default();
+        components.extend(self.components.iter().cloned());
+        let seen = |id: &str| scoped.owners.get(id).is_none_or(|owner| owner == tenant);
+        let recent = visible_incidents(&scoped.recent, &seen);
+        let unresolved = visible_incidents(&scoped.unresolved, &seen);
+        let maintenances: Vec<MaintenanceRecord> =
+            visible_maintenances(&scoped.maintenances, &seen)
+                .into_iter()
+                .filter(|m| match &m.tenants {
+                    TenantSel::All => true,
+                    TenantSel::List(ids) => ids.iter().any(|t| t == tenant),
+                })
+                .collect();
+        let indicator = indicator(
+            components.iter().map(|c| c.status),
+            unresolved.iter().map(|i| i.impact),
+        );
+        Some(Model {
+            sections: sections_of(&components, self.config_loaded_at),
+            updated_at: latest(
+                &components,
+                &recent,
+                &unresolved,
+                &maintenances,
+                self.config_loaded_at,
+            ),
+            components,
+            indicator,
+            recent,
+            unresolved,
+            maintenances,
+            tenant: Some(tenant.to_owned()),
+            ..self.clone()
+        })
+    }
+
+    /// Whether this model may show component `id`: a shared one, or one of its tenant's own.
+    pub fn shows(&self, id: &str) -> bool {
+        self.scoped
+            .owners
+            .get(id)
+            .is_none_or(|owner| self.tenant.as_deref() == Some(owner.as_str()))
+    }
+
+    /// Whether this model may show `i`: it names no component, or one the model shows.
+    pub fn shows_incident(&self, i: &IncidentRecord) -> bool {
+        let mut named = i
+            .components
+            .iter()
+            .chain(i.updates.iter().flat_map(|u| u.components.iter()))
+            .peekable();
+        named.peek().is_none() || named.any(|c| self.shows(&c.id))
+    }
+
+    /// Whether this model may show `m`: it names no component, or one the model shows.
+    pub fn shows_maintenance(&self, m: &MaintenanceRecord) -> bool {
+        m.components.is_empty() || m.components.iter().any(|c| self.shows(c))
+    }
+
+    /// The first public tenant owning one of the components `ids`, if any.
+    pub fn public_owner<'i>(&self, ids: impl Iterator<Item = &'i str>) -> Option<String> {
+        ids.filter_map(|id| self.scoped.owners.get(id))
+            .find(|owner| self.tenants.get(*owner).is_some_and(|t| t.public))
+            .cloned()
+    }
+
+    /// The zone of the model's tenant's region (the page's zone for the public model).
+    pub fn tenant_zone(&self) -> TimeZone {
+        self.tenant
+            .as_deref()
+            .and_then(|t| self.tenants.get(t))
+            .and_then(|t| self.regions.get(&t.region))
+            .map_or_else(|| self.tz.clone(), |r| r.timezone.clone())
+    }
+
+    /// The slot of the model's tenant in maintenance `id`, when it has one.
+    pub fn tenant_slot(&self, id: &str) -> Option<(Timestamp, Timestamp)> {
+        let tenant = self.tenant.as_deref()?;
+        self.slots.get(id)?.get(tenant).copied()
+    }
+}
+
+/// The incidents that concern what `seen` accepts, each cut down to those components: one
+/// naming components of which none is seen is left out (a platform-wide one, naming none, stays).
+fn visible_incidents(all: &[IncidentRecord], seen: &dyn Fn(&str) -> bool) -> Vec<IncidentRecord> {
+    all.iter()
+        .filter(|i| {
+            let named: Vec<&str> = i
+                .components
+                .iter()
+                .chain(i.updates.iter().flat_map(|u| u.components.iter()))
+                .map(|c| c.id.as_str())
+                .collect();
+            named.is_empty() || named.iter().any(|c| seen(c))
+        })
+        .map(|i| {
+            let mut i = i.clone();
+            i.components.retain(|c| seen(&c.id));
+            for u in &mut i.updates {
+                u.components.retain(|c| seen(&c.id));
+            }
+            i
+        })
+        .collect()
+}
+
+/// The maintenances that concern what `seen` accepts, cut down the same way.
+fn visible_maintenances(
+    all: &[MaintenanceRecord],
+    seen: &dyn Fn(&str) -> bool,
+) -> Vec<MaintenanceRecord> {
+    all.iter()
+        .filter(|m| m.components.is_empty() || m.components.iter().any(|c| seen(c)))
+        .map(|m| {
+            let mut m = m.clone();
+            m.components.retain(|c| seen(c));
+            m
+        })
+        .collect()
+}
+
+/// The latest change of anything shown.
+fn latest(
+    components: &[ComponentView],
+    recent: &[IncidentRecord],
+    unresolved: &[IncidentRecord],
+    maintenances: &[MaintenanceRecord],
+    loaded_at: Timestamp,
+) -> Timestamp {
+    components
+        .iter()
+        .map(|c| c.updated_at)
+        .chain(recent.iter().map(|i| i.updated_at))
+        .chain(unresolved.iter().map(|i| i.updated_at))
+        .chain(maintenances.iter().map(|m| m.updated_at))
+        .fold(loaded_at, Timestamp::max)
+}
+
+/// Ungrouped components and groups, in the order of their first component.
+fn sections_of(components: &[ComponentView], loaded_at: Timestamp) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    for (index, c) in components.iter().enumerate() {
+        match &c.group {
+            None => sections.push(Section::Single(index)),
+            Some(g) => {
+                let existing = sections.iter_mut().find_map(|s| match s {
+                    Section::Group { name, members, .. } if name == g => Some(members),
+                    _ => None,
+                });
+                match existing {
+                    Some(members) => members.push(index),
+                    None => sections.push(Section::Group {
+                        id: stable_id("group", g),
+                        name: g.clone(),
+                        status: ComponentStatus::Operational,
+                        updated_at: loaded_at,
+                        members: vec![index],
+                    }),
+                }
+            }
+        }
+    }
+    for section in &mut sections {
+        if let Section::Group {
+            status,
+            updated_at,
+            members,
+            ..
+        } = section
+        {
+            for &m in members.iter() {
+                if let Some(c) = components.get(m) {
+                    *status = worst(*status, c.status);
+                    *updated_at = (*updated_at).max(c.updated_at);
+                }
+            }
+        }
+    }
+    sections
+}
+
+impl Model {
     /// Maintenances in progress or verifying, soonest start first.
     pub fn active_maintenances(&self) -> impl Iterator<Item = &MaintenanceRecord> {
         self.maintenances.iter().filter(|m| {

@@ -135,12 +135,32 @@ pub struct Snapshot {
     pub model: Arc<Model>,
     /// A digest of the inputs; equal inputs are not rendered again.
     pub inputs: u64,
+    /// Pages rendered on request from [`Snapshot::model`] (the tenants' pages), kept until the
+    /// next snapshot replaces this one.
+    on_request: Arc<std::sync::Mutex<HashMap<String, Arc<Body>>>>,
 }
 
 impl Snapshot {
     /// The body at `path`.
     pub fn body(&self, path: &str) -> Option<&Arc<Body>> {
         self.bodies.get(path)
+    }
+
+    /// The page at `path` rendered on request from this snapshot, if it was.
+    pub fn rendered(&self, path: &str) -> Option<Arc<Body>> {
+        self.on_request
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned()
+    }
+
+    /// Keeps `body`, rendered on request from this snapshot, as the page at `path`.
+    pub fn keep_rendered(&self, path: String, body: Arc<Body>) {
+        self.on_request
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path, body);
     }
 
     /// The snapshot of `rendered` built at `at`, reusing the bodies of `previous` whose bytes
@@ -167,6 +187,7 @@ impl Snapshot {
             bodies,
             model,
             inputs,
+            on_request: Arc::default(),
         })
     }
 }

@@ -17,3 +17,4 @@ mod reports;
 mod rollout;
 mod statuspage;
 mod subscribe;
+mod tenants;
