@@ -453,10 +453,10 @@ pub async fn step(
         }
         let green = components_green(store, config, &m.components).await?;
         if let Some(to) = due_transition(m.status, m.starts_at, m.ends_at, now, true, !green) {
-            transition(store, config, &m, to, now).await?;
+            transition(store, config, m, to, now).await?;
         } else if m.status == MaintenanceStatus::InProgress && m.silence_id.is_none() {
             // Alertmanager was unreachable at the start: try again.
-            create_silence(store, config, &m, now).await?;
+            create_silence(store, config, m, now).await?;
         } else if m.status == MaintenanceStatus::InProgress
             && let Some(silence) = m.silence_id.as_deref()
         {

@@ -207,8 +207,12 @@ struct History {
     levels: HashMap<String, Vec<Timed<Level>>>,
     maintenances: Vec<MaintenanceSpan>,
     /// Index into `maintenances` and the span covering the component, by component.
-    by_component: HashMap<String, Vec<(usize, (i64, i64))>>,
+    by_component: HashMap<String, Vec<CoveredSpan>>,
 }
+
+/// A maintenance (index into [`History::maintenances`]) and the part of it, in UTC
+/// milliseconds, that covers one component.
+type CoveredSpan = (usize, (i64, i64));
 
 impl History {
     async fn load(
@@ -221,7 +225,7 @@ impl History {
         let status = store.status_history(from, to).await?;
         let incidents = store.incidents_between(from, to).await?;
         let maintenances = store.maintenances_between(from, to).await?;
-        let mut by_component: HashMap<String, Vec<(usize, (i64, i64))>> = HashMap::new();
+        let mut by_component: HashMap<String, Vec<CoveredSpan>> = HashMap::new();
         for (i, m) in maintenances.iter().enumerate() {
             let coverage = Coverage::new(
                 config,

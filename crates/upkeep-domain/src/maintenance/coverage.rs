@@ -120,6 +120,17 @@ impl Coverage {
             .is_some_and(|(start, end)| covers(start, end, at))
     }
 
+    /// Whether the maintenance, known to be in progress, covers `component` at `at`: a listed
+    /// component whenever it is in progress (its status, not the clock, says when the window
+    /// runs: a start by hand moves it), a tenant's own component during its tenant's slot.
+    pub fn covers_while_in_progress(&self, component: &str, at: Timestamp) -> bool {
+        if self.listed.contains(component) {
+            return true;
+        }
+        self.span_of(component)
+            .is_some_and(|(start, end)| covers(start, end, at))
+    }
+
     /// Whether the maintenance concerns `component` at all (at some instant of its span).
     pub fn concerns(&self, component: &str) -> bool {
         self.span_of(component).is_some()
@@ -208,6 +219,9 @@ maintenance:
         assert!(!c.covers("db", ts("2026-02-02T00:00:00Z")));
         assert!(!c.covers("api", ts("2026-02-01T22:30:00Z")));
         assert!(!c.concerns("api"));
+        assert!(c.covers_while_in_progress("db", ts("2026-02-02T00:00:01Z")));
+        assert!(c.covers_while_in_progress("acme.app", ts("2026-02-01T22:05:00Z")));
+        assert!(!c.covers_while_in_progress("acme.app", ts("2026-02-01T22:20:00Z")));
     }
 
     #[test]

@@ -281,9 +281,10 @@ impl Model {
                     updated_at = updated_at.max(*at);
                     *status
                 });
-                let covered = coverages
-                    .iter()
-                    .any(|(m, c)| m.status == MaintenanceStatus::InProgress && c.covers(cid, now));
+                let covered = coverages.iter().any(|(m, c)| {
+                    m.status == MaintenanceStatus::InProgress
+                        && c.covers_while_in_progress(cid, now)
+                });
                 if covered {
                     updated_at = updated_at.max(
                         coverages
