@@ -580,11 +580,10 @@ maintenance:
             .iter()
             .find(|i| i.components[0].id == "acme.app")
             .expect("an incident on acme's service");
-        assert!(
-            acme.updates[0]
-                .body
-                .contains("still down when the maintenance slot of tenant `acme` ended"),
-            "{acme:#?}"
+        assert_eq!(
+            acme.created_at,
+            t("2026-03-28T01:45:00Z"),
+            "opened when the slot ended: {acme:#?}"
         );
         // Once handled, the slot's end is not reported again.
         step(&store, &cfg, t("2026-03-28T01:46:00Z"), &mut state)
