@@ -95,6 +95,19 @@ impl EmailAddress {
     }
 }
 
+/// An e-mail address fit to show to someone who may not read it in full (a `viewer`'s audit
+/// log, a log line): the first character of the local part, then `…@` and the domain
+/// (`a…@example.com`). Text without `@` is shown as `…`.
+pub fn redact_address(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".to_owned(),
+    }
+}
+
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -159,5 +172,18 @@ mod tests {
             EmailError::TooLong.to_string(),
             "an e-mail address has at most 254 characters"
         );
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_address;
+
+    #[test]
+    fn addresses_are_redacted_to_their_first_character_and_domain() {
+        assert_eq!(redact_address("alice@example.com"), "a…@example.com");
+        assert_eq!(redact_address("a…@example.com"), "a…@example.com");
+        assert_eq!(redact_address("no-at-sign"), "…");
+        assert_eq!(redact_address("élise@exemple.fr"), "é…@exemple.fr");
     }
 }

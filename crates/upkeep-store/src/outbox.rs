@@ -204,8 +204,10 @@ pub struct OutboxStats {
     pub failed: i64,
 }
 
-/// A destination fit to show or log: an e-mail address as it is, a URL as its origin only
-/// (`https://hooks.slack.com/…`): the path and query of a webhook URL may be its credential.
+/// A destination fit to show or log: a URL as its origin only (`https://hooks.slack.com/…`):
+/// the path and query of a webhook URL may be its credential; an e-mail address as
+/// [`upkeep_domain::email::redact_address`] shows it (`o…@example.com`): it is personal data.
+/// Redacting twice gives the same text.
 pub fn redact_destination(destination: &str) -> String {
     match url::Url::parse(destination) {
         Ok(u) if u.has_host() => {
@@ -216,7 +218,31 @@ pub fn redact_destination(destination: &str) -> String {
                 format!("{origin}/…")
             }
         }
+        _ if destination.contains('@') => upkeep_domain::email::redact_address(destination),
         _ => destination.to_owned(),
+    }
+}
+
+/// `error` (an attempt's error, which may quote its destination: an HTTP client's error names
+/// the URL) with `destination` written as `shown`.
+pub fn redact_error(error: &str, destination: &str, shown: &str) -> String {
+    let mut error = error.replace(destination, shown);
+    if let Ok(parsed) = url::Url::parse(destination) {
+        error = error.replace(parsed.as_str(), shown);
+    }
+    error
+}
+
+impl DeliveryRecord {
+    /// The record as the audit log keeps it: the destination redacted (see
+    /// [`redact_destination`]), also inside the last error.
+    pub fn audited(&self) -> serde_json::Value {
+        let mut record = self.clone();
+        let shown = redact_destination(&record.destination);
+        record.last_error = record
+            .last_error
+            .map(|e| redact_error(&e, &record.destination, &shown));
+        serde_json::json!(record)
     }
 }
 
@@ -578,7 +604,7 @@ impl Store {
             actor: actor.to_owned(),
             action: "delivery.retry".into(),
             target: format!("delivery/{id}"),
-            before: Some(serde_json::json!(before)),
+            before: Some(before.audited()),
             after: None,
         };
         let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, created_at = $1, \
@@ -693,6 +719,13 @@ mod tests {
             redact_destination("https://example.com/"),
             "https://example.com"
         );
-        assert_eq!(redact_destination("ops@example.com"), "ops@example.com");
+        assert_eq!(redact_destination("ops@example.com"), "o…@example.com");
+        for shown in [
+            "https://hooks.slack.com/…",
+            "https://example.com",
+            "o…@example.com",
+        ] {
+            assert_eq!(redact_destination(shown), shown, "idempotent");
+        }
     }
 }

@@ -37,6 +37,16 @@ pub struct SubscriberRecord {
 }
 
 impl SubscriberRecord {
+    /// The record as the audit log keeps it: its address redacted by
+    /// [`crate::outbox::redact_destination`] (the audit log is readable by `viewer` tokens; a
+    /// webhook URL's path may be its credential, an e-mail address is personal data). The
+    /// full address stays in the subscriber's row, for admins.
+    pub fn audited(&self) -> serde_json::Value {
+        let mut record = self.clone();
+        record.address = crate::outbox::redact_destination(&record.address);
+        json!(record)
+    }
+
     /// What the subscriber receives.
     pub fn scope(&self) -> Scope {
         Scope {
@@ -265,7 +275,7 @@ impl Store {
             action: "subscriber.create".into(),
             target: format!("subscriber/{}", r.id),
             before: None,
-            after: Some(json!(r)),
+            after: Some(r.audited()),
         };
         let sql = "INSERT INTO subscribers (id, kind, address, secret, components, tenant, \
                    confirmed_at, created_at) VALUES ($1, 'webhook', $2, $3, $4, $5, $6, $6)";
@@ -314,7 +324,7 @@ impl Store {
             actor: actor.to_owned(),
             action: "subscriber.delete".into(),
             target: format!("subscriber/{id}"),
-            before: Some(json!(before)),
+            before: Some(before.audited()),
             after: None,
         };
         let recipient = format!("subscriber:{id}");

@@ -11,12 +11,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use upkeep_domain::notify::DeliveryState;
+use upkeep_domain::role::Role;
 use upkeep_store::alerts::AlertStateRecord;
-use upkeep_store::outbox::{DeliveryRecord, RetryOutcome, redact_destination};
+use upkeep_store::outbox::{DeliveryRecord, RetryOutcome, redact_destination, redact_error};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG_NOTIFICATIONS, instant};
-use crate::auth::{Auth, Editor, Viewer};
+use crate::auth::{Auth, Caller, Editor, Viewer};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -37,8 +38,9 @@ pub struct DeliveryView {
     pub recipient: String,
     /// `email`, `webhook`, `slack` or `pagerduty`.
     pub channel: String,
-    /// The address, or the URL's origin (its path and query may be a credential, as in Slack's
-    /// webhook URLs, and are not shown).
+    /// A URL's origin only (its path and query may be a credential, as in Slack's webhook URLs,
+    /// and are never shown); an e-mail address in full for `admin` tokens, else redacted to its
+    /// first character and domain (`a…@example.com`).
     pub destination: String,
     /// `pending`, `sent` or `failed`.
     pub state: String,
@@ -46,24 +48,36 @@ pub struct DeliveryView {
     pub attempts: i64,
     /// When it is tried next (while pending).
     pub next_attempt_at: String,
-    /// The last attempt's error.
+    /// The last attempt's error (the destination in it redacted as in `destination`).
     pub last_error: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
 }
 
-impl From<DeliveryRecord> for DeliveryView {
-    fn from(d: DeliveryRecord) -> Self {
+impl DeliveryView {
+    /// The delivery as `caller` may see it: e-mail addresses in full only for admins, URLs
+    /// always as their origin.
+    fn shown(d: DeliveryRecord, caller: &Caller) -> Self {
+        let is_url = url::Url::parse(&d.destination).is_ok_and(|u| u.has_host());
+        let destination = if caller.role == Role::Admin && !is_url {
+            d.destination.clone()
+        } else {
+            redact_destination(&d.destination)
+        };
+        // An error may quote the destination (an HTTP client's error names the URL).
+        let last_error = d
+            .last_error
+            .map(|error| redact_error(&error, &d.destination, &destination));
         Self {
             id: d.id,
             event: d.event,
             recipient: d.recipient,
             channel: d.channel,
-            destination: redact_destination(&d.destination),
+            destination,
             state: d.state.as_str().to_owned(),
             attempts: d.attempts,
             next_attempt_at: instant(d.next_attempt_at),
-            last_error: d.last_error,
+            last_error,
             created_at: instant(d.created_at),
             sent_at: d.sent_at.map(instant),
         }
@@ -138,7 +152,7 @@ impl From<AlertStateRecord> for AlertView {
 /// Deliveries, newest first, optionally in one state.
 pub async fn deliveries(
     State(state): State<AppState>,
-    _: Auth<Viewer>,
+    Auth(caller, _): Auth<Viewer>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> Result<Json<Vec<DeliveryView>>, Problem> {
     let wanted = match q.state.as_deref().map(|s| (s, DeliveryState::parse(s))) {
@@ -154,7 +168,11 @@ pub async fn deliveries(
     };
     let limit = q.limit.unwrap_or(100).clamp(1, DELIVERIES_MAX);
     let list = state.store.list_deliveries(wanted, limit).await?;
-    Ok(Json(list.into_iter().map(DeliveryView::from).collect()))
+    Ok(Json(
+        list.into_iter()
+            .map(|d| DeliveryView::shown(d, &caller))
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/retry", tag = TAG_NOTIFICATIONS,
@@ -202,7 +220,7 @@ pub async fn retry(
         }
     }
     match state.store.get_delivery(&id).await? {
-        Some(d) => Ok(Json(d.into())),
+        Some(d) => Ok(Json(DeliveryView::shown(d, &caller))),
         None => Err(missing()),
     }
 }

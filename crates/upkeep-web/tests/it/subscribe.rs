@@ -906,3 +906,98 @@ async fn another_site_cannot_post_the_form_for_its_visitors() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
 }
+
+/// Viewers (and editors) read the audit log and the deliveries: they never see a subscriber's
+/// e-mail address or a webhook URL's path (a Slack URL's path is its credential) — not in the
+/// audit rows of a subscriber made and deleted, nor in a delivery, its last error or the audit
+/// row of its retry. Admins see the e-mail address in full.
+#[tokio::test]
+async fn viewers_see_no_subscriber_address_or_webhook_path() {
+    let app = TestApp::start(CONFIG).await;
+    let secret_path = "/services/T0001/B0002/SeCrEtPaTh";
+    let hook = format!("https://hooks.slack.com{secret_path}");
+    let r = app
+        .post_json("/api/v1/subscribers", &app.admin, &json!({ "url": hook }))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["address"], hook.as_str(), "the admin's list shows it");
+    let id = made["id"].as_str().unwrap().to_owned();
+    let r = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/subscribers/{id}"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    pending_body(
+        app.subscribe_json(&json!({ "email": "annabel.lee@example.com" }))
+            .await,
+    )
+    .await;
+    let delivery = app.confirmations().await[0].id.clone();
+    app.store
+        .claim_deliveries("test-worker", Timestamp::now(), 60_000, 10)
+        .await
+        .unwrap();
+    assert!(
+        app.store
+            .mark_attempt_failed(
+                &delivery,
+                "test-worker",
+                "550 <annabel.lee@example.com>: mailbox unavailable",
+                None,
+            )
+            .await
+            .unwrap()
+    );
+    let r = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/deliveries/{delivery}/retry"),
+            &app.editor,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let retried = r.text().await.unwrap();
+    assert!(!retried.contains("annabel.lee@"), "{retried}");
+
+    for token in [&app.viewer, &app.editor] {
+        let audit = app
+            .json("/api/v1/audit?limit=50", Some(token))
+            .await
+            .to_string();
+        let deliveries = app
+            .json("/api/v1/deliveries", Some(token))
+            .await
+            .to_string();
+        for text in [&audit, &deliveries] {
+            assert!(!text.contains(secret_path), "{text}");
+            assert!(!text.contains("SeCrEtPaTh"), "{text}");
+            assert!(!text.contains("annabel.lee"), "{text}");
+        }
+        assert!(audit.contains("https://hooks.slack.com/…"), "{audit}");
+        assert!(audit.contains("a…@example.com"), "{audit}");
+        assert!(deliveries.contains("a…@example.com"), "{deliveries}");
+    }
+    // The rows themselves never held the secrets.
+    let rows = serde_json::to_string(
+        &app.store
+            .list_audit(50, None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.before.clone(), r.after.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(
+        !rows.contains("SeCrEtPaTh") && !rows.contains("annabel.lee"),
+        "{rows}"
+    );
+    // An admin sees the address it may need to act on.
+    let deliveries = app.json("/api/v1/deliveries", Some(&app.admin)).await;
+    assert_eq!(deliveries[0]["destination"], "annabel.lee@example.com");
+}

@@ -6,7 +6,8 @@
 //! maintenance, a reason for emergency ones) applies. `--force` accepts a schedule outside the
 //! policy (or a window too short for its tenants' slots, `docs/decisions.md#maintenance`), and
 //! the audit log records the violation. `start --skip-checks` starts a maintenance
-//! that failing pre-flight checks hold; the timeline and the audit log name the skipped checks.
+//! that failing pre-flight checks hold; the audit log keeps the skipped checks (the public
+//! timeline says only that it was started by hand).
 //!
 //! `upkeep maintenance plan` needs no database: it prints the configuration's recurring windows
 //! between two dates with each occurrence's tenant slots (`docs/decisions.md#maintenance`), as

@@ -17,8 +17,9 @@
 //! `GET .../{id}/slots` shows the plan.
 //!
 //! `POST .../{id}/start` starts a scheduled maintenance by hand now. When pre-flight checks hold
-//! it (`hold_reason`), it needs `skip_checks: true`, which is for admins only; the timeline
-//! update (and so the audit row of the start) says which failing checks were skipped.
+//! it (`hold_reason`), it needs `skip_checks: true`, which is for admins only; the public
+//! timeline says only that it was started by hand, and the audit row of the start keeps the
+//! failing checks that were skipped (its `before.hold_reason`).
 //!
 //! A one-off maintenance may carry `rollout` (`docs/rollouts.md`): the same object as a window's
 //! `rollout:`, read by the configuration's own reader
