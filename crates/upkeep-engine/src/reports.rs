@@ -233,7 +233,7 @@ impl History {
                 &m.tenants,
                 timestamp(m.starts_ms),
                 timestamp(m.ends_ms),
-                &[],
+                &m.canary,
             );
             for c in coverage.components() {
                 if let Some((start, end)) = coverage.span_of(&c) {

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use serde::Deserialize;
-use serde_json::Value;
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::config::TenantSel;
 use upkeep_domain::event::{EventSource, EventState};
@@ -72,11 +71,23 @@ pub struct MaintenanceSpan {
     pub components: Vec<String>,
     pub tenants: TenantSel,
     pub counts_as_downtime: bool,
+    /// Its rollout's canary tenants (first in the slot plan), or none.
+    pub canary: Vec<String>,
 }
 
 type IncidentRow = (String, String, i64, i64, Option<i64>);
 type StepRow = (String, String, String, i64);
-type MaintenanceRow = (String, String, String, i64, i64, String, String, bool);
+type MaintenanceRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    bool,
+    Option<String>,
+);
 
 #[derive(Deserialize)]
 struct StoredComponent {
@@ -247,7 +258,7 @@ impl Store {
         to: Timestamp,
     ) -> Result<Vec<MaintenanceSpan>, StoreError> {
         let sql = "SELECT id, kind, status, starts_at, ends_at, components, tenants, \
-                   counts_as_downtime FROM maintenances \
+                   counts_as_downtime, rollout FROM maintenances \
                    WHERE status IN ('in_progress', 'verifying', 'completed') \
                    AND starts_at < $2 AND ends_at > $1 ORDER BY starts_at, id";
         let rows: Vec<MaintenanceRow> = with_pool!(self, pool => sqlx::query_as(sql)
@@ -257,7 +268,7 @@ impl Store {
             .await)?;
         rows.into_iter()
             .map(
-                |(id, kind, status, starts_ms, ends_ms, components, tenants, counts)| {
+                |(id, kind, status, starts_ms, ends_ms, components, tenants, counts, rollout)| {
                     let bad = |what: &dyn std::fmt::Display| {
                         corrupt(format_args!("maintenance {id}: {what}"))
                     };
@@ -267,14 +278,15 @@ impl Store {
                         .ok_or_else(|| bad(&format_args!("unknown status `{status}`")))?;
                     let components: Vec<String> =
                         serde_json::from_str(&components).map_err(|e| bad(&e))?;
-                    let tenants =
-                        match serde_json::from_str::<Value>(&tenants).map_err(|e| bad(&e))? {
-                            Value::String(s) if s == "all" => TenantSel::All,
-                            value @ Value::Array(_) => {
-                                TenantSel::List(serde_json::from_value(value).map_err(|e| bad(&e))?)
-                            }
-                            other => return Err(bad(&format_args!("bad tenants `{other}`"))),
-                        };
+                    let tenants = crate::maintenance::parse_tenants(&id, &tenants)?;
+                    let canary = match rollout {
+                        Some(text) => {
+                            serde_json::from_str::<upkeep_domain::rollout::RolloutSpec>(&text)
+                                .map_err(|e| bad(&e))?
+                                .canary
+                        }
+                        None => Vec::new(),
+                    };
                     Ok(MaintenanceSpan {
                         id,
                         kind,
@@ -284,6 +296,7 @@ impl Store {
                         components,
                         tenants,
                         counts_as_downtime: counts,
+                        canary,
                     })
                 },
             )

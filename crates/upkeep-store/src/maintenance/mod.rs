@@ -23,6 +23,7 @@ mod changes;
 mod occurrences;
 mod read;
 mod rows;
+pub(crate) use rows::parse_tenants;
 
 pub use changes::preflight_source;
 pub use upkeep_domain::maintenance::{

@@ -60,7 +60,7 @@ fn status(id: &str, s: &str) -> Result<MaintenanceStatus, StoreError> {
     MaintenanceStatus::parse(s).ok_or_else(|| corrupt(id, format_args!("unknown status `{s}`")))
 }
 
-fn parse_tenants(id: &str, text: &str) -> Result<TenantSel, StoreError> {
+pub(crate) fn parse_tenants(id: &str, text: &str) -> Result<TenantSel, StoreError> {
     match serde_json::from_str::<Value>(text).map_err(|e| corrupt(id, e))? {
         Value::String(s) if s == "all" => Ok(TenantSel::All),
         value @ Value::Array(_) => serde_json::from_value(value)
