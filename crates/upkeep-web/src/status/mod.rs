@@ -150,18 +150,57 @@ async fn gather(
     firing.sort();
     let maintenances = maintenances_unless_unchanged(state, cache).await?;
     let rollouts = rollouts_under_way(state, &maintenances).await?;
+    let (recent, unresolved) = one_story(
+        state
+            .store
+            .list_incidents(RECENT_INCIDENTS as u32, false)
+            .await?,
+        state.store.list_incidents(MAX_UNRESOLVED, true).await?,
+    );
     Ok(Gathered {
         loaded: state.config.current(),
         monitors,
         firing,
-        recent: state
-            .store
-            .list_incidents(RECENT_INCIDENTS as u32, false)
-            .await?,
-        unresolved: state.store.list_incidents(MAX_UNRESOLVED, true).await?,
+        recent,
+        unresolved,
         maintenances,
         rollouts,
     })
+}
+
+/// The recent and the unresolved incidents, read one after the other, made to tell one story:
+/// an incident opened, changed or resolved between the two reads is in one list only, or in
+/// both in different versions, and a snapshot built from them would list an incident in the
+/// summary that `incidents.json` does not (or the other way round). Each incident keeps its
+/// latest version (the later `updated_at`, then the longer timeline); `unresolved` is every
+/// incident unresolved in that version, `recent` the newest [`RECENT_INCIDENTS`] of all.
+fn one_story(
+    recent: Vec<upkeep_store::incidents::IncidentRecord>,
+    unresolved: Vec<upkeep_store::incidents::IncidentRecord>,
+) -> (
+    Vec<upkeep_store::incidents::IncidentRecord>,
+    Vec<upkeep_store::incidents::IncidentRecord>,
+) {
+    let mut latest: HashMap<String, upkeep_store::incidents::IncidentRecord> = HashMap::new();
+    for i in recent.into_iter().chain(unresolved) {
+        match latest.get(&i.id) {
+            Some(seen)
+                if (seen.updated_at, seen.updates.len()) >= (i.updated_at, i.updates.len()) => {}
+            _ => {
+                latest.insert(i.id.clone(), i);
+            }
+        }
+    }
+    let mut all: Vec<_> = latest.into_values().collect();
+    // The store's order: newest first by creation, then id.
+    all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let unresolved = all
+        .iter()
+        .filter(|i| i.resolved_at.is_none())
+        .cloned()
+        .collect();
+    all.truncate(RECENT_INCIDENTS);
+    (all, unresolved)
 }
 
 /// The progress of the rollouts of the maintenances in progress or verifying, by maintenance

@@ -292,6 +292,14 @@ async fn every_endpoint_has_the_statuspage_shape() {
     )
     .await;
 
+    // The page catches up with all four changes (one snapshot tells one story: the summary and
+    // incidents.json are never read from lists taken at different moments).
+    app.wait_for("/api/v2/incidents.json", |v| {
+        v["incidents"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2 && a.iter().any(|i| i["status"] == "resolved"))
+    })
+    .await;
     let summary = app
         .wait_for("/api/v2/summary.json", |v| {
             v["incidents"].as_array().is_some_and(|a| a.len() == 1)
