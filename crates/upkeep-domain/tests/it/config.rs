@@ -137,7 +137,10 @@ fn contract_file_parses_exactly_as_written() {
     assert_eq!(window.tenants, TenantSel::All);
     assert_eq!(window.checks, ChecksMode::Run);
     assert!(!window.counts_as_downtime && window.notify_subscribers);
-    let rollout = window.rollout.as_ref().expect("the example window drives a rollout");
+    let rollout = window
+        .rollout
+        .as_ref()
+        .expect("the example window drives a rollout");
     assert_eq!(rollout.canary, vec!["acme"]);
     assert_eq!(rollout.settle(), Duration::from_secs(300));
     assert_eq!(rollout.gate.min_samples, 3);

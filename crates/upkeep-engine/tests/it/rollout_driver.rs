@@ -229,8 +229,20 @@ impl Rig {
             .unwrap();
         if self.probing {
             let mut results = Vec::new();
-            for tenant in TENANTS {
-                let id = format!("{tenant}.health");
+            // Every tenant-owned monitor (the gates' default), as the scheduler would.
+            let owned: Vec<String> = self
+                .cfg
+                .monitors
+                .iter()
+                .filter(|(_, m)| {
+                    self.cfg
+                        .components
+                        .get(&m.component)
+                        .is_some_and(|c| c.tenant.is_some())
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in owned {
                 let outcome = self.prober.probe(&self.cfg.monitors[&id]).await;
                 results.push(CheckResult {
                     monitor_id: id,
@@ -361,6 +373,64 @@ async fn a_rollout_across_the_autumn_clock_change_keeps_its_slots_in_absolute_ti
             assert!(a.started_at >= tenant.slot_start && a.started_at < tenant.slot_end);
         }
         assert_eq!(scripts.calls().len(), 3, "{:?}", scripts.calls());
+    }
+}
+
+/// The shipped example (`examples/upkeep.yaml`) with its tenants' hosts pointed at local
+/// targets and its example scripts: the first Saturday's monthly window rolls the canary acme,
+/// then globex, each once, inside its own slot, gated by its own `app-health` monitor.
+#[tokio::test]
+async fn the_example_configuration_rolls_every_tenant_through_its_own_slot() {
+    for db in databases("rollout_example_config").await {
+        let targets = Targets::start().await;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("examples/upkeep.yaml"))
+            .unwrap()
+            .replace("https://{tenant.vars.host}", "http://{tenant.vars.host}")
+            .replace(
+                "acme.eu.example.com",
+                &format!("127.0.0.1:{}", targets.servers[0].addr.port()),
+            )
+            .replace(
+                "globex.us.example.com",
+                &format!("127.0.0.1:{}", targets.servers[1].addr.port()),
+            )
+            .replace(
+                "sh examples/rollout/",
+                &format!("sh {}/examples/rollout/", root.display()),
+            );
+        let env = |name: &str| Some(format!("example-{name}-0123456789abcdef"));
+        let cfg = parse("upkeep.yaml", &text, &env, t("2026-12-01T00:00:00Z"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut rig = Rig::new_at(db.store().await, cfg, t("2026-12-04T12:00:00Z")).await;
+        // Saturday 5 December 2026, 22:00 in Rome (21:00 UTC): acme (the canary) at 21:00,
+        // globex at 21:15, each settling for 5 minutes.
+        rig.run("2026-12-05T20:59:30Z", "2026-12-05T21:25:00Z")
+            .await;
+        let r = rig.rollout().await;
+        assert_eq!(r.state, RolloutState::Completed, "{r:#?}");
+        let order: Vec<&str> = r.tenants.iter().map(|t| t.tenant.as_str()).collect();
+        assert_eq!(order, ["acme", "globex"]);
+        assert_eq!(r.tenants[0].slot_start, t("2026-12-05T21:00:00Z"));
+        for (tenant, target) in r.tenants.iter().zip(&targets.servers) {
+            assert_eq!(tenant.state, TenantState::Passed, "{r:#?}");
+            assert_eq!(tenant.attempts.len(), 1, "{r:#?}");
+            let detail = tenant.attempts[0].detail.as_deref().unwrap_or_default();
+            assert!(
+                detail.contains(&format!(
+                    "deploying {} (127.0.0.1:{}) attempt 1",
+                    tenant.tenant,
+                    target.addr.port()
+                )),
+                "{detail}"
+            );
+            let evidence = tenant.evidence.as_ref().unwrap();
+            assert_eq!(
+                evidence.monitors[0].monitor,
+                format!("{}.app-health", tenant.tenant)
+            );
+            assert!(evidence.monitors[0].ok >= 3, "{evidence:?}");
+        }
     }
 }
 
