@@ -24,6 +24,7 @@ pub mod metrics_text;
 pub mod monitor_state;
 pub mod net;
 pub mod notify;
+pub mod ping_key;
 pub mod recurrence;
 pub mod role;
 pub mod rollout;

@@ -29,6 +29,16 @@ pub fn new_token_secret() -> String {
     format!("upk_{body}")
 }
 
+/// A new ping key for a push monitor or a backup: 32 characters from an alphabet of 32
+/// lower-case letters and digits without look-alikes (`0`, `1`, `l`, `o`), 160 random bits.
+pub fn new_ping_key() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
 /// Whether `s` has the shape of an id made by [`new_id`].
 pub fn is_id(s: &str) -> bool {
     s.len() == 12

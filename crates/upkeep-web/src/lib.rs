@@ -280,6 +280,10 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
                 let (limits, ping) = (server.rate_limit, server.ping_rate_limit);
                 state.public_limiter.reconfigure(limits.per_second, limits.burst);
                 state.ping_limiter.reconfigure(ping.per_second, ping.burst);
+                let misses = server.ping_miss_rate_limit;
+                state
+                    .ping_miss_limiter
+                    .reconfigure(misses.per_minute, misses.burst);
                 let subscribe = server.subscribe_rate_limit;
                 state
                     .subscribe_limiter
@@ -289,6 +293,7 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
                 state.public_limiter.forget_idle();
                 state.ping_limiter.forget_idle();
                 state.subscribe_limiter.forget_idle();
+                state.ping_miss_limiter.forget_idle();
             }
         }
     }

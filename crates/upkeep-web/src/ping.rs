@@ -6,7 +6,10 @@
 //! as the run's log, cut to its first 10 KB (never refused for its size). Known keys are the
 //! running configuration's push monitors' `push.key` and backups' `push_key`; any other key gets
 //! the same 404, whatever it is. Malformed requests are refused (400) before the key is looked
-//! at, so no answer tells one key from another.
+//! at, so no answer tells one key from another. Misses have their own tight per-client budget
+//! (`server.ping_miss_rate_limit`, 6 a minute by default): over it, a client's pings to unknown
+//! keys are answered 429, so guessing a key is hopeless; its pings to known keys are not
+//! affected (a job behind the same address keeps reporting).
 //!
 //! The answer, `200 OK`, is sent only once the ping is committed: the engine's
 //! [`PingWriter`](upkeep_engine::monitoring::pings::PingWriter) batches concurrent pings into
@@ -14,12 +17,13 @@
 //! per-address quota (`server.ping_rate_limit`), apart from the pages'.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -30,6 +34,7 @@ use upkeep_engine::monitoring::pings::PingError;
 use upkeep_store::monitoring::{PING_BODY_MAX, Ping, PingKind, truncate_body};
 
 use crate::extract::{ApiPath, ApiQuery};
+use crate::listener::ClientAddr;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -59,21 +64,43 @@ fn parse_size(size: &str) -> Option<u64> {
 
 async fn ping(
     State(state): State<AppState>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     ApiPath(key): ApiPath<String>,
     ApiQuery(query): ApiQuery<PingQuery>,
     body: Body,
 ) -> Result<Response, Problem> {
-    handle(state, key, PingKind::Success, None, query, body).await
+    let ping = Incoming {
+        client,
+        key,
+        kind: PingKind::Success,
+        exit_code: None,
+    };
+    handle(state, ping, query, body).await
 }
 
 async fn ping_action(
     State(state): State<AppState>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     ApiPath((key, action)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<PingQuery>,
     body: Body,
 ) -> Result<Response, Problem> {
     let (kind, exit_code) = parse_action(&action)?;
-    handle(state, key, kind, exit_code, query, body).await
+    let ping = Incoming {
+        client,
+        key,
+        kind,
+        exit_code,
+    };
+    handle(state, ping, query, body).await
+}
+
+/// A ping as its path gives it, and who sent it.
+struct Incoming {
+    client: IpAddr,
+    key: String,
+    kind: PingKind,
+    exit_code: Option<u8>,
 }
 
 /// `start`, `fail`, `log` or an exit code.
@@ -105,12 +132,16 @@ fn parse_rid(rid: &str) -> Option<String> {
 
 async fn handle(
     state: AppState,
-    key: String,
-    kind: PingKind,
-    exit_code: Option<u8>,
+    incoming: Incoming,
     query: PingQuery,
     body: Body,
 ) -> Result<Response, Problem> {
+    let Incoming {
+        client,
+        key,
+        kind,
+        exit_code,
+    } = incoming;
     let rid = match query.rid.as_deref() {
         None | Some("") => None,
         Some(rid) => Some(parse_rid(rid).ok_or_else(|| {
@@ -129,6 +160,9 @@ async fn handle(
     };
     let current = state.config.current();
     if !known_keys(&current).contains(&key) {
+        if let Err(wait) = state.ping_miss_limiter.check(client) {
+            return Err(crate::rate_limit::over_quota(wait));
+        }
         return Err(unknown_key());
     }
     let max_body = current.config.server.max_body_bytes;

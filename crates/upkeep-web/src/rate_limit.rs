@@ -89,6 +89,67 @@ impl RateLimiter {
     }
 }
 
+/// A keyed limiter counted a minute at a time (the quotas of `POST /subscribe` and of
+/// unknown ping keys), whose quota can change on configuration reload.
+#[derive(Debug)]
+pub struct MinuteLimiter {
+    limits: std::sync::RwLock<SubscribeQuota>,
+}
+
+/// A quota (a minute's rate and a burst) and its limiter, absent when the rate is 0.
+type SubscribeQuota = (u32, u32, Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>);
+
+impl MinuteLimiter {
+    /// `per_minute` requests a minute per client, bursts up to `burst` (at least 1);
+    /// `per_minute == 0` turns this limit off.
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        Self {
+            limits: std::sync::RwLock::new(Self::build(per_minute, burst)),
+        }
+    }
+
+    fn build(per_minute: u32, burst: u32) -> SubscribeQuota {
+        let keyed = NonZeroU32::new(per_minute).map(|rate| {
+            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+            Arc::new(DefaultKeyedRateLimiter::keyed(
+                Quota::per_minute(rate).allow_burst(burst),
+            ))
+        });
+        (per_minute, burst, keyed)
+    }
+
+    /// Applies a new quota; counters restart only when it actually changed.
+    pub fn reconfigure(&self, per_minute: u32, burst: u32) {
+        let mut limits = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        if (limits.0, limits.1) != (per_minute, burst) {
+            *limits = Self::build(per_minute, burst);
+        }
+    }
+
+    fn keyed(&self) -> Option<Arc<DefaultKeyedRateLimiter<IpAddr>>> {
+        let limits = self.limits.read().unwrap_or_else(|e| e.into_inner());
+        limits.2.clone()
+    }
+
+    /// `Ok` when `ip` may proceed, else how long it must wait.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        let Some(keyed) = self.keyed() else {
+            return Ok(());
+        };
+        keyed
+            .check_key(&client_key(ip))
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Forgets addresses whose quota has fully recovered.
+    pub fn forget_idle(&self) {
+        if let Some(keyed) = self.keyed() {
+            keyed.retain_recent();
+            keyed.shrink_to_fit();
+        }
+    }
+}
+
 /// Middleware: rejects a client over its quota with 429 and `Retry-After`.
 pub async fn limit_public(
     State(limiter): State<Arc<RateLimiter>>,
@@ -98,12 +159,16 @@ pub async fn limit_public(
 ) -> Response {
     match limiter.check(client) {
         Ok(()) => next.run(request).await,
-        Err(wait) => {
-            metrics::counter!("upkeep_http_rate_limited_total").increment(1);
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            Problem::too_many_requests(secs.max(1)).into_response()
-        }
+        Err(wait) => over_quota(wait).into_response(),
     }
+}
+
+/// The answer to a client over a quota for `wait` more: 429 with `Retry-After` in whole
+/// seconds (at least 1), counted.
+pub fn over_quota(wait: Duration) -> Problem {
+    metrics::counter!("upkeep_http_rate_limited_total").increment(1);
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Problem::too_many_requests(secs.max(1))
 }
 
 /// The rate-limit key of a client address: IPv4 as it is (an IPv4-mapped IPv6 address as its

@@ -29,6 +29,8 @@ pub struct AppState {
     pub pings: PingWriter,
     /// The public status data's snapshot (`/api/v2/*.json`), rebuilt by `status::keep_fresh`.
     pub status: crate::status::snapshot::SnapshotCell,
+    /// The per-client budget of pings to unknown keys.
+    pub ping_miss_limiter: Arc<crate::rate_limit::MinuteLimiter>,
     /// The tighter per-client limit of `POST /subscribe`.
     pub subscribe_limiter: Arc<crate::subscribe::SubscribeLimiter>,
     /// The key of unsubscribe links, read from the store on first use.
@@ -51,6 +53,10 @@ impl AppState {
             rules: None,
             pings: PingWriter::stopped(),
             status: Default::default(),
+            ping_miss_limiter: Arc::new(crate::rate_limit::MinuteLimiter::new(
+                server.ping_miss_rate_limit.per_minute,
+                server.ping_miss_rate_limit.burst,
+            )),
             subscribe_limiter: Arc::new(crate::subscribe::SubscribeLimiter::new(
                 server.subscribe_rate_limit.per_minute,
                 server.subscribe_rate_limit.burst,

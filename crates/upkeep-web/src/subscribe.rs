@@ -31,10 +31,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
@@ -43,8 +40,6 @@ use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::{Deserialize, Serialize};
 use upkeep_domain::config::Config;
 use upkeep_domain::email::EmailAddress;
@@ -77,71 +72,8 @@ pub const PENDING_MESSAGE: &str =
 const HTML: &str = "text/html; charset=utf-8";
 
 /// The per-client quota of `POST /subscribe` (`server.subscribe_rate_limit`; see the module
-/// documentation); it can change on configuration reload.
-#[derive(Debug)]
-pub struct SubscribeLimiter {
-    limits: std::sync::RwLock<SubscribeQuota>,
-}
-
-/// A quota (a minute's rate and a burst) and its limiter, absent when the rate is 0.
-type SubscribeQuota = (u32, u32, Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>);
-
-impl Default for SubscribeLimiter {
-    fn default() -> Self {
-        Self::new(SUBSCRIBE_PER_MINUTE, SUBSCRIBE_BURST)
-    }
-}
-
-impl SubscribeLimiter {
-    /// `per_minute` requests a minute per client, bursts up to `burst` (at least 1);
-    /// `per_minute == 0` turns this limit off.
-    pub fn new(per_minute: u32, burst: u32) -> Self {
-        Self {
-            limits: std::sync::RwLock::new(Self::build(per_minute, burst)),
-        }
-    }
-
-    fn build(per_minute: u32, burst: u32) -> SubscribeQuota {
-        let keyed = NonZeroU32::new(per_minute).map(|rate| {
-            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-            Arc::new(DefaultKeyedRateLimiter::keyed(
-                Quota::per_minute(rate).allow_burst(burst),
-            ))
-        });
-        (per_minute, burst, keyed)
-    }
-
-    /// Applies a new quota; counters restart only when it actually changed.
-    pub fn reconfigure(&self, per_minute: u32, burst: u32) {
-        let mut limits = self.limits.write().unwrap_or_else(|e| e.into_inner());
-        if (limits.0, limits.1) != (per_minute, burst) {
-            *limits = Self::build(per_minute, burst);
-        }
-    }
-
-    fn keyed(&self) -> Option<Arc<DefaultKeyedRateLimiter<IpAddr>>> {
-        let limits = self.limits.read().unwrap_or_else(|e| e.into_inner());
-        limits.2.clone()
-    }
-
-    /// `Ok` when `ip` may proceed, else how long it must wait.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
-        let Some(keyed) = self.keyed() else {
-            return Ok(());
-        };
-        keyed
-            .check_key(&crate::rate_limit::client_key(ip))
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
-    }
-
-    /// Forgets addresses whose quota has fully recovered.
-    pub fn forget_idle(&self) {
-        if let Some(keyed) = self.keyed() {
-            keyed.retain_recent();
-            keyed.shrink_to_fit();
-        }
-    }
-}
+/// documentation).
+pub type SubscribeLimiter = crate::rate_limit::MinuteLimiter;
 
 /// The key of unsubscribe links, read from the store once and kept (it never changes).
 #[derive(Clone, Default)]
@@ -527,9 +459,7 @@ async fn submit(
     request: Request,
 ) -> Response {
     if let Err(wait) = state.subscribe_limiter.check(client) {
-        metrics::counter!("upkeep_http_rate_limited_total").increment(1);
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return Problem::too_many_requests(secs.max(1)).into_response();
+        return crate::rate_limit::over_quota(wait).into_response();
     }
     let page_url = state.config.current().config.page.url.clone();
     if cross_site(request.headers(), &page_url) {
@@ -847,7 +777,9 @@ mod tests {
 
     #[test]
     fn the_subscribe_limiter_allows_a_burst_then_waits() {
-        let limiter = SubscribeLimiter::default();
+        use std::net::IpAddr;
+        use std::time::Duration;
+        let limiter = SubscribeLimiter::new(SUBSCRIBE_PER_MINUTE, SUBSCRIBE_BURST);
         let a: IpAddr = [10, 0, 0, 1].into();
         for _ in 0..SUBSCRIBE_BURST {
             assert!(limiter.check(a).is_ok());

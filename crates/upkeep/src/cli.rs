@@ -48,6 +48,9 @@ pub enum Command {
     /// Manage API tokens for the admin API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Make secrets for the configuration: `upkeep key new` prints a new ping key.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Open, update, resolve and list incidents, working directly on the database.
     #[command(subcommand)]
     Incident(IncidentCommand),
@@ -110,6 +113,13 @@ pub struct CheckArgs {
     /// Configuration file to validate.
     #[arg(long, short, env = "UPKEEP_CONFIG")]
     pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print a new random ping key (160 bits) for a push monitor's `push.key` or a backup's
+    /// `push_key`.
+    New,
 }
 
 #[derive(Debug, Subcommand)]

@@ -101,6 +101,9 @@ pub struct Server {
     pub shutdown_grace: Duration,
     /// Per-client limit of `POST /subscribe`, a minute at a time (default 6 a minute, burst 3).
     pub subscribe_rate_limit: MinuteRateLimit,
+    /// Per-client budget of pings to unknown keys, apart from `ping_rate_limit`: guessing a
+    /// key is hopeless at a few tries a minute (default 6 a minute, burst 10).
+    pub ping_miss_rate_limit: MinuteRateLimit,
     /// Networks of the reverse proxies in front: only from a peer inside one is the client
     /// taken from `X-Forwarded-For`; empty by default (trust nobody).
     pub trusted_proxies: Vec<crate::net::Cidr>,
@@ -142,6 +145,10 @@ impl Default for Server {
             subscribe_rate_limit: MinuteRateLimit {
                 per_minute: 6,
                 burst: 3,
+            },
+            ping_miss_rate_limit: MinuteRateLimit {
+                per_minute: 6,
+                burst: 10,
             },
             trusted_proxies: Vec::new(),
         }

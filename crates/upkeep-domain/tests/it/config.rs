@@ -108,7 +108,7 @@ fn contract_file_parses_exactly_as_written() {
     let MonitorKind::Push(push) = &config.monitors["nightly-backup"].kind else {
         panic!("nightly-backup is a push monitor")
     };
-    assert_eq!(push.key, "5b2f0c1e-backup");
+    assert_eq!(push.key, "fs3nnig3x4bschbj9ajzprwq9fxisb5b");
     assert!(matches!(
         push.schedule,
         PushSchedule::Period { period, grace }

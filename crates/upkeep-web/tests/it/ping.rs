@@ -265,3 +265,49 @@ async fn without_a_running_writer_pings_are_refused_with_503() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()["retry-after"], "1");
 }
+
+/// Guessing keys: unknown keys have their own tight per-client budget (burst 10, then 6 a
+/// minute by default); over it every guess is answered 429, so a guesser learns nothing more,
+/// while the same client's known key and another client's guesses are unaffected.
+#[tokio::test]
+async fn guessing_keys_is_limited_per_client_without_blocking_real_jobs() {
+    let app = start().await;
+    let mut refused_after = None;
+    for i in 0..30 {
+        let (status, _, _) = app.push_get(&format!("/ping/guess-{i:04}")).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused_after = Some(i);
+            break;
+        }
+        assert_eq!(status, StatusCode::NOT_FOUND, "guess {i}");
+    }
+    assert_eq!(refused_after, Some(10), "the burst is 10 misses");
+    let r = app
+        .client
+        .get(format!("{}/ping/guess-9999", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&retry_after), "{retry_after}");
+    // The real job on the same address still reports.
+    let (status, _, _) = app.push_get("/ping/job-key").await;
+    assert_eq!(status, StatusCode::OK);
+    // Another client has its own budget.
+    let other = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = other
+        .get(format!("{}/ping/guess-0000", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    app.shut_down().await;
+}

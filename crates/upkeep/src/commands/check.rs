@@ -1,4 +1,5 @@
-//! `upkeep check`: validate a configuration file, print every problem.
+//! `upkeep check`: validate a configuration file, print every problem; warn (exit 0) about
+//! ping keys that look guessable.
 
 use std::process::ExitCode;
 
@@ -20,6 +21,15 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 c.tenants.len(),
                 c.maintenance.windows.len()
             );
+            for (who, bits) in upkeep_domain::ping_key::weak_keys(c) {
+                eprintln!(
+                    "{}: warning: the ping key of {who} has about {bits} bits of apparent \
+                     entropy, under {}: anyone who guesses it can fake or silence its \
+                     heartbeats; make one with `upkeep key new`",
+                    source.display_name(),
+                    upkeep_domain::ping_key::STRONG_KEY_BITS
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

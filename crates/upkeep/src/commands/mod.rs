@@ -33,6 +33,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token::run(cmd).await,
+        Command::Key(crate::cli::KeyCommand::New) => {
+            println!("{}", upkeep_store::ids::new_ping_key());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Incident(cmd) => incident::run(cmd).await,
         Command::Maintenance(cmd) => maintenance::run(cmd).await,
         Command::Rollout(cmd) => rollout::run(cmd).await,

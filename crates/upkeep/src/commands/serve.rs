@@ -38,6 +38,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let grace = loaded.config.server.shutdown_grace;
+    for (who, bits) in upkeep_domain::ping_key::weak_keys(&loaded.config) {
+        tracing::warn!(key_of = %who, bits, "a ping key looks guessable; make one with `upkeep key new`");
+    }
     // Signal handlers first, so a SIGHUP or SIGTERM during migrations is not fatal.
     let hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
     let stop_signal = shutdown_signal()?;

@@ -55,12 +55,57 @@ fn check_accepts_the_contract_and_the_demo() {
         "{}",
         text(&out.stdout)
     );
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "the examples ship strong ping keys: {}",
+        text(&out.stderr)
+    );
     let out = upkeep(&[
         "check",
         "--config",
         repo_file("examples/demo.yaml").to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn key_new_makes_strong_keys_and_check_warns_about_weak_ones() {
+    let a = support::ok(upkeep(&["key", "new"])).trim().to_owned();
+    let b = support::ok(upkeep(&["key", "new"])).trim().to_owned();
+    assert_ne!(a, b);
+    assert_eq!(a.len(), 32, "{a}");
+    assert!(
+        upkeep_domain::ping_key::apparent_bits(&a) >= upkeep_domain::ping_key::STRONG_KEY_BITS,
+        "{a}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "page:\n  name: X\n  url: http://127.0.0.1:8080\n  timezone: Europe/Rome\n\
+             components:\n  db: {{ name: DB }}\n\
+             monitors:\n  nightly: {{ component: db, push: {{ key: {a}, period: 1d }} }}\n  \
+             weekly: {{ component: db, push: {{ key: 9d1c-mongo, period: 7d }} }}\n\
+             backups:\n  main: {{ rpo: 1d, rto: 1h, push_key: backup-1 }}\n"
+        ),
+    )
+    .unwrap();
+    let out = upkeep(&["check", "--config", file.to_str().unwrap()]);
+    assert!(out.status.success(), "a warning is not an error");
+    let warnings = text(&out.stderr);
+    assert!(
+        warnings.contains("warning: the ping key of monitor `weekly`")
+            && warnings.contains("warning: the ping key of backup `main`")
+            && warnings.contains("upkeep key new")
+            && !warnings.contains("nightly"),
+        "{warnings}"
+    );
 }
 
 #[test]

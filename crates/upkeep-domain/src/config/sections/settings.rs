@@ -42,6 +42,9 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
     let subscribe_rate_limit = f.optional(d, "subscribe_rate_limit", |d, n| {
         read_minute_rate_limit(d, n, defaults.subscribe_rate_limit)
     });
+    let ping_miss_rate_limit = f.optional(d, "ping_miss_rate_limit", |d, n| {
+        read_minute_rate_limit(d, n, defaults.ping_miss_rate_limit)
+    });
     let trusted_proxies = f.optional(d, "trusted_proxies", |d, n| {
         d.list(n, |d, n| d.parsed(n, str::parse::<crate::net::Cidr>))
     });
@@ -54,6 +57,7 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         max_connections: max_connections.unwrap_or(defaults.max_connections),
         shutdown_grace: shutdown_grace.unwrap_or(defaults.shutdown_grace),
         subscribe_rate_limit: subscribe_rate_limit.unwrap_or(defaults.subscribe_rate_limit),
+        ping_miss_rate_limit: ping_miss_rate_limit.unwrap_or(defaults.ping_miss_rate_limit),
         trusted_proxies: trusted_proxies.unwrap_or_default(),
     })
 }
