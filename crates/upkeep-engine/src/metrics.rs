@@ -60,7 +60,13 @@ pub const CATALOGUE: &[Metric] = &[
         "upkeep_http_rate_limited_total",
         Kind::Counter,
         None,
-        "Requests refused with 429 by the per-address rate limit",
+        "Requests refused with 429 by a per-client rate limit",
+    ),
+    metric(
+        "upkeep_http_connections_refused_total",
+        Kind::Counter,
+        None,
+        "Connections closed at once because their client held server.max_connections_per_client",
     ),
     // Configuration.
     metric(

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             "strict-origin-when-cross-origin",
         ))
+        .layer(axum::middleware::from_fn(close_after_429))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(CatchPanicLayer::custom(|_| {
@@ -153,6 +154,21 @@ async fn poke_status_after_writes(
     let response = next.run(request).await;
     if write && response.status().is_success() {
         status.poke();
+    }
+    response
+}
+
+/// Middleware: a `429` closes its connection (`Connection: close`), so a client over its quota
+/// cannot keep a slot busy with more requests on the same connection.
+async fn close_after_429(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }
@@ -235,10 +251,29 @@ pub async fn serve_with(
         .header_read_timeout(header_read_timeout)
         .keep_alive(true);
     let mut shutdown = std::pin::pin!(shutdown);
+    let per_client = listener::PerClient::default();
     loop {
         let (stream, addr, slot) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
+        };
+        // One client may hold at most `max_connections_per_client` connections; a trusted
+        // proxy carries many clients and is not capped.
+        let counted = {
+            let current = config.current();
+            let server = &current.config.server;
+            let cap = if upkeep_domain::net::is_trusted(addr.ip(), &server.trusted_proxies) {
+                0
+            } else {
+                server.max_connections_per_client
+            };
+            per_client.admit(addr.ip(), cap)
+        };
+        let Some(counted) = counted else {
+            ::metrics::counter!("upkeep_http_connections_refused_total").increment(1);
+            tracing::debug!(peer = %addr, "connection refused: the client holds too many");
+            drop(stream);
+            continue;
         };
         let config = config.clone();
         let service = app
@@ -257,6 +292,7 @@ pub async fn serve_with(
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, peer = %addr, "connection ended with an error");
             }
+            drop(counted);
             drop(slot);
         });
     }

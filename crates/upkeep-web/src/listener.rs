@@ -7,8 +7,9 @@
 //! else ever reads a forwarded address, so a client that talks to upkeep directly cannot choose
 //! its own.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use axum::http::header::HeaderName;
@@ -80,6 +81,50 @@ impl LimitedListener {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
+            }
+        }
+    }
+}
+
+/// Open connections per client address (keyed like the rate limits, by
+/// [`crate::rate_limit::client_key`]), so one host cannot hold every connection slot.
+#[derive(Debug, Default, Clone)]
+pub struct PerClient {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One connection counted against its client, released on drop.
+#[derive(Debug)]
+pub struct ClientConnection {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    key: IpAddr,
+}
+
+impl PerClient {
+    /// Counts a connection from `peer` unless it already holds `cap` of them (`cap == 0`: no
+    /// cap). `None` when the connection must be refused.
+    pub fn admit(&self, peer: IpAddr, cap: usize) -> Option<ClientConnection> {
+        let key = crate::rate_limit::client_key(peer);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(key).or_insert(0);
+        if cap > 0 && *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(ClientConnection {
+            open: Arc::clone(&self.open),
+            key,
+        })
+    }
+}
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.key);
             }
         }
     }

@@ -97,6 +97,9 @@ pub struct Server {
     pub request_timeout: Duration,
     /// Most concurrent connections (default 4096).
     pub max_connections: usize,
+    /// Most concurrent connections from one client address (default 256; 0: no cap); trusted
+    /// proxies are not capped.
+    pub max_connections_per_client: usize,
     /// How long in-flight requests may finish on shutdown (default 30 s).
     pub shutdown_grace: Duration,
     /// Per-client limit of `POST /subscribe`, a minute at a time (default 6 a minute, burst 3).
@@ -141,6 +144,7 @@ impl Default for Server {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            max_connections_per_client: 256,
             shutdown_grace: Duration::from_secs(30),
             subscribe_rate_limit: MinuteRateLimit {
                 per_minute: 6,

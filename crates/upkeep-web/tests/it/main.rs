@@ -10,6 +10,7 @@ mod api;
 mod backups;
 mod calendars;
 mod incidents;
+mod limits;
 mod maintenance;
 mod pages;
 mod ping;

@@ -39,6 +39,8 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         positive(d, n, Decoder::integer::<usize>, 0)
     });
     let shutdown_grace = f.optional(d, "shutdown_grace", Decoder::duration);
+    let max_connections_per_client =
+        f.optional(d, "max_connections_per_client", Decoder::integer::<usize>);
     let subscribe_rate_limit = f.optional(d, "subscribe_rate_limit", |d, n| {
         read_minute_rate_limit(d, n, defaults.subscribe_rate_limit)
     });
@@ -56,6 +58,8 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         request_timeout: request_timeout.unwrap_or(defaults.request_timeout),
         max_connections: max_connections.unwrap_or(defaults.max_connections),
         shutdown_grace: shutdown_grace.unwrap_or(defaults.shutdown_grace),
+        max_connections_per_client: max_connections_per_client
+            .unwrap_or(defaults.max_connections_per_client),
         subscribe_rate_limit: subscribe_rate_limit.unwrap_or(defaults.subscribe_rate_limit),
         ping_miss_rate_limit: ping_miss_rate_limit.unwrap_or(defaults.ping_miss_rate_limit),
         trusted_proxies: trusted_proxies.unwrap_or_default(),

@@ -1,0 +1,89 @@
+//! Connection-level protections over real sockets: one client cannot hold more than
+//! `server.max_connections_per_client` connections (others still connect), and a `429`
+//! closes its connection.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::support::TestApp;
+
+const CONFIG: &str = r#"
+page: { name: Test Cloud, url: "http://127.0.0.1:8080", timezone: Europe/Rome }
+server:
+  rate_limit: { per_second: 1, burst: 2 }
+  max_connections_per_client: 3
+components:
+  api: { name: API }
+"#;
+
+/// A connection to `addr` from the loopback address `source`.
+async fn connect_from(source: &str, addr: &str) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(addr.parse().unwrap()).await.unwrap()
+}
+
+/// Sends one keep-alive `GET /healthz` and reads one answer's head; `None` when the server
+/// closed the connection instead.
+async fn healthz(stream: &mut TcpStream) -> Option<String> {
+    let request = "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return None;
+    }
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("the server answers or closes")
+        .unwrap_or(0);
+    (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[tokio::test]
+async fn one_client_holds_at_most_its_share_of_connections() {
+    let app = TestApp::start(CONFIG).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from("127.0.0.2", &addr).await);
+    }
+    // The fourth from the same address is closed at once.
+    let mut fourth = connect_from("127.0.0.2", &addr).await;
+    assert_eq!(healthz(&mut fourth).await, None, "over the cap");
+    // Another client connects as usual.
+    let mut other = connect_from("127.0.0.3", &addr).await;
+    let answer = healthz(&mut other).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A connection closed frees its place.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = connect_from("127.0.0.2", &addr).await;
+    let answer = healthz(&mut again).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_429_closes_its_connection() {
+    let app = TestApp::start(CONFIG).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = connect_from("127.0.0.4", &addr).await;
+    let mut statuses = Vec::new();
+    while let Some(answer) = healthz(&mut stream).await {
+        let status = answer.split_whitespace().nth(1).unwrap().to_owned();
+        let closes = answer.to_ascii_lowercase().contains("connection: close");
+        statuses.push((status, closes));
+        assert!(statuses.len() < 10, "never refused: {statuses:?}");
+    }
+    assert_eq!(
+        statuses,
+        [
+            ("200".to_owned(), false),
+            ("200".to_owned(), false),
+            ("429".to_owned(), true)
+        ],
+        "the burst, then a 429 that closes the connection"
+    );
+}
