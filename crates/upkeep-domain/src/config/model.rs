@@ -104,6 +104,9 @@ pub struct Server {
     pub shutdown_grace: Duration,
     /// Per-client limit of `POST /subscribe`, a minute at a time (default 6 a minute, burst 3).
     pub subscribe_rate_limit: MinuteRateLimit,
+    /// When set, `/metrics` and the detail of `/readyz` need `Authorization: Bearer TOKEN`
+    /// (default unset: both are open, as `/healthz` always is).
+    pub metrics_token: Option<String>,
     /// Per-client budget of pings to unknown keys, apart from `ping_rate_limit`: guessing a
     /// key is hopeless at a few tries a minute (default 6 a minute, burst 10).
     pub ping_miss_rate_limit: MinuteRateLimit,
@@ -150,6 +153,7 @@ impl Default for Server {
                 per_minute: 6,
                 burst: 3,
             },
+            metrics_token: None,
             ping_miss_rate_limit: MinuteRateLimit {
                 per_minute: 6,
                 burst: 10,

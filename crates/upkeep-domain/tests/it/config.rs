@@ -701,3 +701,20 @@ fn trusted_proxies_and_the_subscribe_quota() {
     );
     assert_eq!(found[2], "4:49: must be greater than zero");
 }
+
+#[test]
+fn the_metrics_token_is_long_and_printable() {
+    assert_eq!(parse_ok(PAGE, &no_env).server.metrics_token, None);
+    let text = format!("{PAGE}server:\n  metrics_token: abcdefghijklmnop\n");
+    assert_eq!(
+        parse_ok(&text, &no_env).server.metrics_token.as_deref(),
+        Some("abcdefghijklmnop")
+    );
+    let text = format!("{PAGE}server:\n  metrics_token: short\n");
+    let found = problems_of(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with("3:18: ") && found[0].contains("at least 16"),
+        "{found:#?}"
+    );
+}

@@ -576,3 +576,58 @@ async fn slow_clients_are_cut_off_and_cannot_hold_every_connection() {
         assert!(n.is_ok(), "the server closed the slow connection");
     }
 }
+
+/// With `server.metrics_token`, `/metrics` needs the token and `/readyz` tells a stranger only
+/// that it is not ready; `/healthz` stays open.
+#[tokio::test]
+async fn metrics_and_readiness_detail_need_the_metrics_token() {
+    const TOKEN: &str = "m3tr1cs-t0ken-7hq2xk9v";
+    let config = BASE_CONFIG.replace("server:\n", &format!("server:\n  metrics_token: {TOKEN}\n"));
+    let supervisor = upkeep_engine::supervisor::Supervisor::new();
+    let app = TestApp::builder(&config)
+        .health(supervisor.health())
+        .start()
+        .await;
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
+    let r = app.get("/readyz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    problem(app.get("/metrics", None).await, StatusCode::UNAUTHORIZED).await;
+    problem(
+        app.get("/metrics", Some("m3tr1cs-t0ken-7hq2xk9w")).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let r = app.get("/metrics", Some(TOKEN)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("upkeep_http_requests_total")
+    );
+
+    supervisor.spawn("doomed-task", async {});
+    let mut status = StatusCode::OK;
+    for _ in 0..200 {
+        status = app.get("/readyz", Some(TOKEN)).await.status();
+        if status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let r = app.get("/readyz", None).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = r.text().await.unwrap();
+    assert_eq!(text, "not ready\n", "no detail without the token");
+    let body = problem(
+        app.get("/readyz", Some(TOKEN)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("doomed-task"),
+        "{body}"
+    );
+    supervisor.shutdown(std::time::Duration::from_secs(2)).await;
+}

@@ -44,6 +44,21 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
     let subscribe_rate_limit = f.optional(d, "subscribe_rate_limit", |d, n| {
         read_minute_rate_limit(d, n, defaults.subscribe_rate_limit)
     });
+    let metrics_token = f.optional(d, "metrics_token", |d, n| {
+        d.parsed(n, |text| {
+            if text.len() < 16 {
+                Err(
+                    "`metrics_token` must be at least 16 characters (make one with \
+                     `upkeep key new`)"
+                        .to_owned(),
+                )
+            } else if !text.bytes().all(|b| b.is_ascii_graphic()) {
+                Err("`metrics_token` must be printable ASCII without spaces".to_owned())
+            } else {
+                Ok(text.to_owned())
+            }
+        })
+    });
     let ping_miss_rate_limit = f.optional(d, "ping_miss_rate_limit", |d, n| {
         read_minute_rate_limit(d, n, defaults.ping_miss_rate_limit)
     });
@@ -61,6 +76,7 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         max_connections_per_client: max_connections_per_client
             .unwrap_or(defaults.max_connections_per_client),
         subscribe_rate_limit: subscribe_rate_limit.unwrap_or(defaults.subscribe_rate_limit),
+        metrics_token,
         ping_miss_rate_limit: ping_miss_rate_limit.unwrap_or(defaults.ping_miss_rate_limit),
         trusted_proxies: trusted_proxies.unwrap_or_default(),
     })
