@@ -62,6 +62,7 @@ pub async fn run(
             return;
         }
     };
+    let lease_now = lease.clone();
     let mut ticks = Periodic::while_held("rollouts", EVERY, lease).start(stop);
     while ticks.next().await.is_some() {
         let cfg = Arc::clone(&config.borrow());
@@ -77,23 +78,37 @@ pub async fn run(
                 continue;
             }
         };
-        ticks.done(drive_once(&store, &cfg.config, clock.as_ref(), &http, token).await);
+        let mut result = drive_once(&store, &cfg.config, clock.as_ref(), &http, token).await;
+        // A slot that starts (or a settle time that ends) before the next tick is acted on at
+        // its instant, not up to a tick late.
+        while let Ok(Some(wake)) = result {
+            let Ok(wait) = Duration::try_from(wake.duration_since(clock.now())) else {
+                break;
+            };
+            if wait >= EVERY || !*lease_now.borrow() {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            result = drive_once(&store, &cfg.config, clock.as_ref(), &http, token).await;
+        }
+        ticks.done(result);
     }
 }
 
 /// One pass over every rollout with the fencing token `fence`; `clock` is read before each
 /// step (a step's attempt takes time). A pass fenced off by another replica ends quietly.
+/// Returns the earliest instant a rollout waits for (a slot's start, a settle time's end).
 pub async fn drive_once(
     store: &Store,
     config: &Config,
     clock: &dyn Clock,
     http: &Senders,
     fence: i64,
-) -> Result<(), StoreError> {
+) -> Result<Option<Timestamp>, StoreError> {
     match pass(store, config, clock, http, fence).await {
         Err(e) if is_fenced(&e) => {
             tracing::info!("rollouts: another replica drives rollouts now; this pass stops");
-            Ok(())
+            Ok(None)
         }
         other => other,
     }
@@ -105,7 +120,7 @@ async fn pass(
     clock: &dyn Clock,
     http: &Senders,
     fence: i64,
-) -> Result<(), StoreError> {
+) -> Result<Option<Timestamp>, StoreError> {
     for id in store.rollouts_to_create().await? {
         match create(store, config, &id, fence, clock.now()).await {
             Ok(()) => {}
@@ -114,8 +129,9 @@ async fn pass(
         }
     }
     let mut rollouts = Vec::new();
+    let mut wake: Option<Timestamp> = None;
     for id in store.unfinished_rollouts().await? {
-        match drive(store, config, clock, http, fence, &id).await {
+        match drive(store, config, clock, http, fence, &id, &mut wake).await {
             Ok(Some(record)) if !record.state.is_final() => rollouts.push(record),
             Ok(_) => {}
             Err(e) if is_fenced(&e) => return Err(e),
@@ -124,7 +140,7 @@ async fn pass(
         }
     }
     gauges(&rollouts);
-    Ok(())
+    Ok(wake)
 }
 
 /// Creates the rollout of maintenance `id` (started, carrying a rollout): its tenants in
@@ -154,7 +170,8 @@ async fn create(
     Ok(())
 }
 
-/// Drives rollout `id` until the machine says wait; returns it as it is then.
+/// Drives rollout `id` until the machine says wait; returns it as it is then, and lowers `wake`
+/// to the instant it waits for, if any.
 async fn drive(
     store: &Store,
     config: &Config,
@@ -162,7 +179,11 @@ async fn drive(
     http: &Senders,
     fence: i64,
     id: &str,
+    wake: &mut Option<Timestamp>,
 ) -> Result<Option<RolloutRecord>, StoreError> {
+    let mut wait_for = |at: Timestamp| {
+        *wake = Some(wake.map_or(at, |w| w.min(at)));
+    };
     let writer = Writer::Driver(fence);
     for _ in 0..MOST_CHANGES_PER_PASS {
         let Some(record) = store.rollout(id).await? else {
@@ -174,7 +195,12 @@ async fn drive(
         let now = clock.now();
         let view = record.view(Phase::of(m.status), m.ends_at);
         let result = match machine::next(&view, now) {
-            Next::Wait(_) => return Ok(Some(record)),
+            Next::Wait(at) => {
+                if let Some(at) = at {
+                    wait_for(at);
+                }
+                return Ok(Some(record));
+            }
             Next::Set(change) => {
                 let events = alert_events(store, id, &change, None, now).await?;
                 store
@@ -207,6 +233,7 @@ async fn drive(
                 let samples: Vec<Sample> = results.iter().map(sample).collect();
                 let Some(judgement) = gate::judge(&record.spec.gate, &monitors, &samples, settled)
                 else {
+                    wait_for(until);
                     return Ok(Some(record));
                 };
                 let (tenant_state, rollout_state) = machine::after_verdict(judgement.verdict);
