@@ -718,3 +718,27 @@ fn the_metrics_token_is_long_and_printable() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn smtp_credentials_need_tls_unless_plain_text_is_allowed() {
+    let smtp = |rest: &str| {
+        format!(
+            "{PAGE}notifications:\n  smtp: {{ host: mail.example.com, from: \"s@example.com\"{rest} }}\n"
+        )
+    };
+    let found = problems_of(&smtp(", username: u, password: p"));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with("3:58: ") && found[0].contains("clear text"),
+        "{found:#?}"
+    );
+    assert!(problems_of(&smtp(", port: 2525, password: p")).len() == 1);
+    for ok in [
+        ", username: u, password: p, tls: starttls",
+        ", port: 465, username: u, password: p",
+        ", username: u, password: p, allow_plaintext_auth: true",
+        "",
+    ] {
+        assert_eq!(problems_of(&smtp(ok)), Vec::<String>::new(), "{ok}");
+    }
+}

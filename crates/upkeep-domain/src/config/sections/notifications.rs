@@ -9,8 +9,10 @@ pub(super) fn read_smtp(d: &mut Decoder, node: &Node) -> Option<Smtp> {
     let host = f.required(d, "host", |d, n| read_address(d, n, false));
     let port = f.optional(d, "port", |d, n| positive(d, n, Decoder::integer::<u16>, 0));
     let from = f.required(d, "from", read_email);
+    let auth_pos = f.key_pos("username").or_else(|| f.key_pos("password"));
     let username = f.optional(d, "username", Decoder::string);
     let password = f.optional(d, "password", Decoder::string);
+    let allow_plaintext_auth = f.optional(d, "allow_plaintext_auth", Decoder::bool);
     let ca_file = f.optional(d, "ca_file", |d, n| {
         let path = d.string(n)?;
         if path.trim().is_empty() {
@@ -40,6 +42,18 @@ pub(super) fn read_smtp(d: &mut Decoder, node: &Node) -> Option<Smtp> {
         (None, Some(SmtpTls::Starttls)) => (587, SmtpTls::Starttls),
         (None, Some(SmtpTls::None) | None) => (25, SmtpTls::None),
     };
+    // Credentials over a plain connection are readable by anyone on the path.
+    if tls == SmtpTls::None
+        && allow_plaintext_auth != Some(true)
+        && let Some(pos) = auth_pos
+    {
+        d.error(
+            pos,
+            "SMTP credentials would be sent in clear text (`tls` is none): set `tls: starttls` \
+             or `tls: tls`, or `allow_plaintext_auth: true` for a relay on a network you trust",
+        );
+        return None;
+    }
     Some(Smtp {
         host: host?,
         port,
