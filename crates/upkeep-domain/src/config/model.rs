@@ -277,6 +277,9 @@ pub struct HttpCheck {
     pub verify_tls: bool,
     /// Follow redirects (default true).
     pub follow_redirects: bool,
+    /// Follow redirects to other hosts too (`redirect_hosts: any`); by default a redirect to
+    /// another host name is not followed, so a target cannot point the prober anywhere.
+    pub redirects_to_other_hosts: bool,
 }
 
 /// `tcp:`

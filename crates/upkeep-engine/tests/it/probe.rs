@@ -350,6 +350,39 @@ async fn http_redirects_follow_when_asked_and_stop_when_not() {
     );
 }
 
+/// A redirect to another host name is not followed by default: a target cannot send the
+/// prober to other hosts (`redirect_hosts: any` allows it).
+#[tokio::test]
+async fn http_redirects_to_other_hosts_are_not_followed_by_default() {
+    let target = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let shared = std::sync::Arc::clone(&target);
+    let server = http_server(move |request, _| match request.path.as_str() {
+        "/away" => Reply::redirect(302, &shared.lock().unwrap()),
+        "/new" => Reply::text(200, "elsewhere"),
+        _ => Reply::status(404),
+    })
+    .await;
+    let elsewhere = server.url("/new").replace("127.0.0.1", "localhost");
+    let prober = prober();
+    let m = |extra: &str| {
+        monitor(&format!(
+            r#"{{ component: c, http: {{ url: "{}" {extra} }}, conditions: [] }}"#,
+            server.url("/away")
+        ))
+    };
+    *target.lock().unwrap() = elsewhere;
+    let stopped = prober.probe(&m("")).await;
+    assert_eq!(stopped.status_code, Some(302));
+    assert_eq!(
+        failure(&stopped),
+        "the status was 302 (expected 2xx); redirects to other hosts are not followed \
+         (`redirect_hosts: any`)"
+    );
+    let followed = prober.probe(&m(", redirect_hosts: any")).await;
+    assert_ok(&followed);
+    assert_eq!(followed.status_code, Some(200));
+}
+
 #[tokio::test]
 async fn http_connection_refused_names_the_address() {
     let addr = closed_port().await;

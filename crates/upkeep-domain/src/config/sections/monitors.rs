@@ -37,6 +37,9 @@ pub(super) fn read_http(d: &mut Decoder, node: &Node) -> Option<HttpCheck> {
     });
     let verify_tls = f.optional(d, "verify_tls", Decoder::bool);
     let follow_redirects = f.optional(d, "follow_redirects", Decoder::bool);
+    let redirect_hosts = f.optional(d, "redirect_hosts", |d, n| {
+        d.choice(n, "redirect hosts", &[("same", false), ("any", true)])
+    });
     f.finish(d);
     Some(HttpCheck {
         url: url?,
@@ -46,6 +49,7 @@ pub(super) fn read_http(d: &mut Decoder, node: &Node) -> Option<HttpCheck> {
         expected_status,
         verify_tls: verify_tls.unwrap_or(true),
         follow_redirects: follow_redirects.unwrap_or(true),
+        redirects_to_other_hosts: redirect_hosts.unwrap_or(false),
     })
 }
 

@@ -1,9 +1,11 @@
 //! `http` probes: one request with the monitor's method, headers and body through a shared,
 //! connection-pooled reqwest client, reading at most [`MAX_BODY_BYTES`] of the answer.
 //!
-//! There is one client per (`verify_tls`, `follow_redirects`) combination, built once. Clients
+//! There is one client per (`verify_tls`, redirect mode) combination, built once. Clients
 //! ignore proxy environment variables (a probe measures this host's path to the target), follow
-//! at most [`MAX_REDIRECTS`] redirects when asked to, and report the peer certificate so that
+//! at most [`MAX_REDIRECTS`] redirects when asked to — by default only to the host name of the
+//! monitor's URL (any scheme or port; `redirect_hosts: any` lifts that), so a target cannot
+//! send the prober to other hosts of the internal network — and report the peer certificate so that
 //! https probes also give `cert_expiry_days`. A body larger than the cap is cut, never
 //! buffered whole; the connection is then dropped rather than drained.
 
@@ -18,46 +20,76 @@ use super::{BodyNeed, Failure, MAX_BODY_BYTES, ProbeSetupError, Progress, Seen, 
 /// Redirects followed at most when `follow_redirects` is on.
 pub const MAX_REDIRECTS: usize = 10;
 
-/// The four shared clients.
+/// Which redirects a client follows.
+#[derive(Clone, Copy)]
+enum Redirects {
+    None,
+    SameHost,
+    AnyHost,
+}
+
+impl Redirects {
+    fn of(check: &HttpCheck) -> Redirects {
+        match (check.follow_redirects, check.redirects_to_other_hosts) {
+            (false, _) => Redirects::None,
+            (true, false) => Redirects::SameHost,
+            (true, true) => Redirects::AnyHost,
+        }
+    }
+
+    fn policy(self) -> redirect::Policy {
+        match self {
+            Redirects::None => redirect::Policy::none(),
+            Redirects::AnyHost => redirect::Policy::limited(MAX_REDIRECTS),
+            Redirects::SameHost => redirect::Policy::custom(|attempt| {
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    return attempt.error("too many redirects");
+                }
+                let first = attempt.previous().first().and_then(Url::host_str);
+                if first.is_some() && attempt.url().host_str() == first {
+                    attempt.follow()
+                } else {
+                    // The 3xx is the answer (see the hint in the probe's failure).
+                    attempt.stop()
+                }
+            }),
+        }
+    }
+}
+
+/// The six shared clients.
 pub(super) struct Clients {
-    /// Indexed by `verify_tls as usize * 2 + follow_redirects as usize`.
-    clients: [reqwest::Client; 4],
+    /// Indexed by `verify_tls as usize * 3 + Redirects as usize`.
+    clients: [reqwest::Client; 6],
 }
 
 impl Clients {
     pub(super) fn new() -> Result<Clients, ProbeSetupError> {
-        let build = |verify_tls: bool, follow_redirects: bool| {
+        let build = |verify_tls: bool, redirects: Redirects| {
             reqwest::Client::builder()
                 .user_agent(concat!("upkeep/", env!("CARGO_PKG_VERSION"), " (probe)"))
                 .no_proxy()
                 .tls_info(true)
                 .danger_accept_invalid_certs(!verify_tls)
-                .redirect(if follow_redirects {
-                    redirect::Policy::limited(MAX_REDIRECTS)
-                } else {
-                    redirect::Policy::none()
-                })
+                .redirect(redirects.policy())
                 .build()
                 .map_err(|err| ProbeSetupError::Http(error_chain(&err)))
         };
         Ok(Clients {
             clients: [
-                build(false, false)?,
-                build(false, true)?,
-                build(true, false)?,
-                build(true, true)?,
+                build(false, Redirects::None)?,
+                build(false, Redirects::SameHost)?,
+                build(false, Redirects::AnyHost)?,
+                build(true, Redirects::None)?,
+                build(true, Redirects::SameHost)?,
+                build(true, Redirects::AnyHost)?,
             ],
         })
     }
 
-    fn client(&self, verify_tls: bool, follow_redirects: bool) -> &reqwest::Client {
-        let [none, follow, verify, both] = &self.clients;
-        match (verify_tls, follow_redirects) {
-            (false, false) => none,
-            (false, true) => follow,
-            (true, false) => verify,
-            (true, true) => both,
-        }
+    fn client(&self, check: &HttpCheck) -> &reqwest::Client {
+        let index = usize::from(check.verify_tls) * 3 + Redirects::of(check) as usize;
+        &self.clients[index % self.clients.len()]
     }
 
     pub(super) async fn probe(
@@ -71,9 +103,7 @@ impl Clients {
             .map_err(|err| Failure::new(format!("invalid URL `{}`: {err}", check.url)))?;
         let method = Method::from_bytes(check.method.as_bytes())
             .map_err(|_| Failure::new(format!("invalid HTTP method `{}`", check.method)))?;
-        let mut request = self
-            .client(check.verify_tls, check.follow_redirects)
-            .request(method, url.clone());
+        let mut request = self.client(check).request(method, url.clone());
         for (name, value) in &check.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Failure::new(format!("invalid header name `{name}`")))?;

@@ -196,8 +196,12 @@ fn judge(monitor: &Monitor, seen: Seen) -> Verdict {
     match &monitor.kind {
         MonitorKind::Http(check) => {
             if let Some(status) = seen.status {
-                let hint = if (300..400).contains(&status) && !check.follow_redirects {
+                let hint = if !(300..400).contains(&status) {
+                    ""
+                } else if !check.follow_redirects {
                     "; redirects are not followed"
+                } else if !check.redirects_to_other_hosts {
+                    "; redirects to other hosts are not followed (`redirect_hosts: any`)"
                 } else {
                     ""
                 };
