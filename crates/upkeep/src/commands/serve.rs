@@ -3,12 +3,15 @@
 //! `upkeep_engine::runtime`); shutdown in reverse, each step bounded by the configured grace
 //! period.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
+use upkeep_domain::config::{Config, MonitorKind, PushSchedule};
+use upkeep_domain::duration::format_duration;
 use upkeep_engine::clock::{SharedClock, SystemClock};
 use upkeep_engine::config::{ConfigHandle, ConfigSource, ReloadError, load};
 use upkeep_engine::runtime::{Engine, EngineSettings};
@@ -72,7 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
     );
 
-    let state = AppState::new(store.clone(), config, clock)
+    let state = AppState::new(store.clone(), config.clone(), clock)
         .with_monitors(engine.monitors)
         .with_rules(engine.rules)
         .with_pings(engine.pings)
@@ -84,6 +87,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         version = env!("CARGO_PKG_VERSION"),
         "upkeep listening on http://{addr}"
     );
+    for line in first_screen(&config.current().config, addr) {
+        tracing::info!("{line}");
+    }
     let server = tokio::spawn(upkeep_web::serve(
         listener,
         state,
@@ -121,6 +127,59 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a person starting upkeep needs to know next, logged once after the address: where the
+/// page and the API are, how each push monitor expects its pings (never its key: a ping key is
+/// a secret), and whether alerts go anywhere but this log.
+fn first_screen(config: &Config, addr: SocketAddr) -> Vec<String> {
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    let base = format!("http://{host}");
+    let mut lines = vec![
+        format!(
+            "status page: {base}/ (history: {base}/history, Statuspage JSON: {base}/api/v2/summary.json)"
+        ),
+        format!(
+            "admin API: {base}/api/v1/ (described at {base}/api/v1/openapi.json); make a token with \
+             `upkeep token create --role admin --name NAME` and send it as `Authorization: Bearer TOKEN`"
+        ),
+    ];
+    for (id, monitor) in &config.monitors {
+        let MonitorKind::Push(push) = &monitor.kind else {
+            continue;
+        };
+        let when = match &push.schedule {
+            PushSchedule::Period { period, grace } => format!(
+                "a success ping every {} (late after {} more)",
+                format_duration(*period),
+                format_duration(*grace)
+            ),
+            PushSchedule::Cron {
+                expr,
+                timezone_name,
+                grace,
+                ..
+            } => format!(
+                "a success ping on `{expr}` in {timezone_name} (late after {} more)",
+                format_duration(*grace)
+            ),
+        };
+        lines.push(format!(
+            "push monitor `{id}` expects {when}: curl -fsS {base}/ping/KEY, KEY being its push.key \
+             (/ping/KEY/fail reports a failed run)"
+        ));
+    }
+    if config.notifications.channels.is_empty() {
+        lines.push(
+            "no notification channels are configured: operator alerts are written to this log only"
+                .to_owned(),
+        );
+    }
+    lines
 }
 
 async fn wait_for_stop(stopping: CancellationToken) {

@@ -292,6 +292,59 @@ fn serve_runs_the_embedded_demo_and_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn the_demo_starts_quietly_and_says_where_to_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());
+    let demo = repo_file("examples/demo.yaml");
+    let server = Server::start(&["--config", demo.to_str().unwrap()], &db);
+    // Past the first passes of every background task (probes, backups, deliveries).
+    let lines = server.lines_for(Duration::from_secs(12));
+    let all = lines.join("\n");
+    for needle in [
+        "status page: http://",
+        "/api/v1/openapi.json",
+        "upkeep token create --role admin",
+        "push monitor `jobs-heartbeat` expects a success ping every 5m (late after 2m more)",
+        "no notification channels are configured",
+    ] {
+        assert!(all.contains(needle), "no `{needle}` in:\n{all}");
+    }
+    let loud: Vec<&String> = lines
+        .iter()
+        .filter(|l| {
+            l.contains(" WARN ")
+                || l.contains(" ERROR ")
+                || l.contains("\"level\":\"WARN")
+                || l.contains("\"level\":\"ERROR")
+        })
+        .collect();
+    assert!(loud.is_empty(), "the demo is not quiet: {loud:#?}");
+
+    // The heartbeat the README tells how to send is the demo's, and upkeep takes it.
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    let key = readme
+        .split("curl -fsS http://127.0.0.1:8080/ping/")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the README shows the demo's heartbeat");
+    let yaml = std::fs::read_to_string(&demo).unwrap();
+    assert!(
+        yaml.contains(&format!("key: {key},")),
+        "{key} is not the demo's"
+    );
+    assert!(
+        server
+            .get(&format!("/ping/{key}"), None)
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(
+        server
+            .get(&format!("/ping/{key}/fail"), None)
+            .starts_with("HTTP/1.1 200")
+    );
+}
+
+#[test]
 fn sighup_reloads_a_valid_file_and_keeps_the_running_one_on_errors() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("upkeep.db").display());

@@ -193,6 +193,19 @@ impl Server {
         }
     }
 
+    /// Every log line written during the next `span`.
+    pub fn lines_for(&self, span: Duration) -> Vec<String> {
+        let deadline = Instant::now() + span;
+        let mut lines = Vec::new();
+        while let Ok(line) = self
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            lines.push(line);
+        }
+        lines
+    }
+
     pub fn wait_exit(&mut self) -> Option<i32> {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
