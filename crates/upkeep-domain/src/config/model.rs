@@ -460,6 +460,8 @@ pub struct MaintenancePolicy {
     /// How long before a start the pre-flight checks are first evaluated (default 15 m; they
     /// are evaluated again at the start).
     pub preflight_ahead: Duration,
+    /// The longest span of a one-off maintenance, from its start to its end (default 31 d).
+    pub max_span: Duration,
 }
 
 /// `maintenance.policy.planned:`
@@ -504,6 +506,7 @@ impl Default for MaintenancePolicy {
             tenant_slot: Duration::from_secs(15 * 60),
             reminders: vec![Duration::from_secs(72 * 3600), Duration::from_secs(3600)],
             preflight_ahead: Duration::from_secs(15 * 60),
+            max_span: Duration::from_secs(31 * 86_400),
         }
     }
 }

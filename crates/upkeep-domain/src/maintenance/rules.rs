@@ -72,8 +72,9 @@ pub fn validate_text(field: &str, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the span (the end after the start) and the affected components and tenants: at least
-/// one component, each known to `config` when one is given, and every listed tenant known.
+/// Checks the span (the end after the start, at most `maintenance.policy.max_span` later, the
+/// default policy's without `config`) and the affected components and tenants: at least one
+/// component, each known to `config` when one is given, and every listed tenant known.
 pub fn validate_scope(
     starts_at: Timestamp,
     ends_at: Timestamp,
@@ -84,6 +85,19 @@ pub fn validate_scope(
     if ends_at <= starts_at {
         return Err(format!(
             "the end ({ends_at}) must come after the start ({starts_at})"
+        ));
+    }
+    let max_span = config.map_or_else(
+        || crate::config::MaintenancePolicy::default().max_span,
+        |c| c.maintenance.policy.max_span,
+    );
+    let span = ends_at.duration_since(starts_at);
+    if span.unsigned_abs() > max_span {
+        return Err(format!(
+            "the maintenance would last {}, longer than `maintenance.policy.max_span` ({}); \
+             shorten it, split it, or raise the limit",
+            crate::duration::format_duration(span.unsigned_abs()),
+            crate::duration::format_duration(max_span)
         ));
     }
     if components.is_empty() {

@@ -836,3 +836,51 @@ async fn a_held_maintenance_is_started_by_hand_only_by_an_admin_skipping_checks(
     )
     .await;
 }
+
+/// A maintenance cannot span more than `maintenance.policy.max_span` (31 days by default): a
+/// window until the year 9999 is refused when made and when its end is moved.
+#[tokio::test]
+async fn a_maintenance_spans_at_most_max_span() {
+    let app = TestApp::start(CONFIG).await;
+    let start = in_days(20);
+    let body = problem(
+        app.post_json(
+            "/api/v1/maintenances",
+            &app.editor,
+            &json!({"title": "Forever", "starts_at": text(start),
+                    "ends_at": "9999-01-01T00:00:00Z", "components": ["db"]}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("maintenance.policy.max_span"),
+        "{body}"
+    );
+    let made = app
+        .schedule(
+            &app.editor,
+            &json!({"title": "Long", "starts_at": text(start),
+                    "ends_at": text(start + (31 * 24).hours()), "components": ["db"]}),
+        )
+        .await;
+    let path = format!("/api/v1/maintenances/{}", made["id"].as_str().unwrap());
+    let body = problem(
+        app.patch(
+            &path,
+            &app.editor,
+            &json!({"ends_at": text(start + (31 * 24 + 1).hours())}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("(4w3d)"),
+        "{body}"
+    );
+}

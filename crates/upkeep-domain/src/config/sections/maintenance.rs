@@ -31,6 +31,7 @@ pub(super) fn read_policy(d: &mut Decoder, node: &Node) -> Option<MaintenancePol
     let tenant_slot = f.optional(d, "tenant_slot", positive_duration);
     let reminders = f.optional(d, "reminders", |d, n| d.list(n, positive_duration));
     let preflight_ahead = f.optional(d, "preflight_ahead", Decoder::duration);
+    let max_span = f.optional(d, "max_span", positive_duration);
     f.finish(d);
     let mut reminders = reminders.unwrap_or(defaults.reminders);
     reminders.sort_unstable_by(|a, b| b.cmp(a));
@@ -42,6 +43,7 @@ pub(super) fn read_policy(d: &mut Decoder, node: &Node) -> Option<MaintenancePol
         tenant_slot: tenant_slot.unwrap_or(defaults.tenant_slot),
         reminders,
         preflight_ahead: preflight_ahead.unwrap_or(defaults.preflight_ahead),
+        max_span: max_span.unwrap_or(defaults.max_span),
     })
 }
 

@@ -141,7 +141,8 @@ pub struct NewMaintenanceBody {
     pub reason: Option<String>,
     /// RFC 3339, e.g. `2026-12-06T21:00:00Z`.
     pub starts_at: String,
-    /// RFC 3339; give this or `duration`.
+    /// RFC 3339; give this or `duration`. At most `maintenance.policy.max_span` (default 31
+    /// days) after the start (422 beyond).
     pub ends_at: Option<String>,
     /// e.g. `2h`, `90m`, `1h30m`; give this or `ends_at`.
     pub duration: Option<String>,
@@ -184,7 +185,8 @@ pub struct EditMaintenanceBody {
     pub reason: Option<Option<String>>,
     /// RFC 3339.
     pub starts_at: Option<String>,
-    /// RFC 3339; or `duration` from the (new) start.
+    /// RFC 3339; or `duration` from the (new) start. At most `maintenance.policy.max_span`
+    /// after the start (422 beyond).
     pub ends_at: Option<String>,
     pub duration: Option<String>,
     pub components: Option<Vec<String>>,
