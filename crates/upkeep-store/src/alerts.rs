@@ -6,6 +6,7 @@
 //! [`Store::apply_alert_changes`]: the states, their notices and the follower's cursor in one
 //! transaction, so an event is turned into notices exactly once.
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
@@ -132,7 +133,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let at = now.as_millisecond();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for change in changes {
                 match change {
                     AlertChange::Fire { notice, suppressed, event_id } => {
@@ -237,7 +238,7 @@ impl Store {
         let notice = Notice::Alert(seen.notice(state, now));
         let dedup = format!("alert:{}:{}:{}", seen.key, state.as_str(), at);
         let sent = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // A repeat never follows an acknowledgement that committed meanwhile.
             let n = sqlx::query(
                 "UPDATE alert_states SET notified = TRUE, last_notified_at = $1, \
@@ -274,7 +275,7 @@ impl Store {
     ) -> Result<Option<AlertStateRecord>, StoreError> {
         let at = now.as_millisecond();
         let done = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let Some(row) = state_of!(&mut *tx, key)? else {
                 return Ok(None);
             };

@@ -11,6 +11,7 @@
 //! the same transaction. Finishing is a conditional update, so a drill is finished once even
 //! when two requests race; the second gets [`StoreError::Conflict`].
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
@@ -227,7 +228,7 @@ impl Store {
         let at = now.as_millisecond();
         let r = &record;
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO drills (id, backup_set, started_at, finished_at, outcome, validated, \
                  recovery_ms, notes, started_by, finished_by) \
@@ -298,7 +299,7 @@ impl Store {
         let at = now.as_millisecond();
         let a = &after;
         let changed: u64 = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let done = sqlx::query(
                 "UPDATE drills SET finished_at = $1, outcome = $2, validated = $3, \
                  recovery_ms = $4, notes = $5, finished_by = $6 \

@@ -1,6 +1,7 @@
 //! When upkeep first watched each monitor. A push monitor that has never pinged is late
 //! `period + grace` after this instant, whatever restarts or state changes happen meanwhile.
 
+use crate::BeginWrite;
 use std::collections::HashMap;
 
 use jiff::Timestamp;
@@ -18,7 +19,7 @@ impl Store {
         let at = now.as_millisecond();
         let mut out = HashMap::with_capacity(monitor_ids.len());
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for id in monitor_ids {
                 sqlx::query(
                     "INSERT INTO monitor_first_seen (monitor_id, at) VALUES ($1, $2) \

@@ -8,6 +8,7 @@
 //! are serialised optimistically: each change bumps a revision and is computed again on a clash
 //! ([`crate::retry`]).
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -283,7 +284,7 @@ impl Store {
         let r = &record;
         let (notice_key, notice) = incident_notice(None, r, &update);
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO incidents (id, name, status, impact, created_at, updated_at, \
                  started_at, resolved_at, postmortem, auto, created_by, revision) \
@@ -501,7 +502,7 @@ impl Store {
             };
             let at = now.as_millisecond();
             let deleted = with_pool!(self, pool => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 sqlx::query("DELETE FROM incident_components WHERE incident_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
@@ -570,7 +571,7 @@ impl Store {
         let at = now.as_millisecond();
         let r = w.after;
         let written = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let updated = sqlx::query(
                 "UPDATE incidents SET name = $1, status = $2, impact = $3, updated_at = $4, \
                  resolved_at = $5, postmortem = $6, revision = $7 \

@@ -83,6 +83,42 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// The one way the store opens a transaction: as a write from its first statement. On SQLite
+/// that is `BEGIN IMMEDIATE`, which takes the write lock at once (waiting up to the busy
+/// timeout for it); a deferred `BEGIN` that reads and then writes cannot wait — if another
+/// writer committed in between, its first write fails at once with `database is locked`
+/// (`SQLITE_BUSY`, which the busy timeout does not cover). On PostgreSQL a plain `BEGIN`:
+/// row locks and conditional updates do the rest.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+/// The statement that opens a write transaction on SQLite (see [`BeginWrite`]).
+pub(crate) const SQLITE_BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with(SQLITE_BEGIN_WRITE)
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
+    {
+        self.begin()
+    }
+}
+
 /// Options for [`Store::connect`].
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {

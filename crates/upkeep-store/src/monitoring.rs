@@ -16,6 +16,7 @@
 //! Batches are written with multi-row statements (at most [`MAX_ROWS_PER_STATEMENT`] rows each),
 //! the same SQL on SQLite and PostgreSQL.
 
+use crate::BeginWrite;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::Timestamp;
@@ -431,7 +432,7 @@ impl Store {
         let rollups = rollups_of(results);
         let states = unique_states(states);
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             write_results!(tx, results, rollups)?;
             write_states!(tx, states)?;
             write_events!(tx, events)?;
@@ -1111,11 +1112,6 @@ macro_rules! record_pings_on {
     }};
 }
 
-/// `BEGIN` for a transaction that reads (open starts) before it writes: on SQLite it must take
-/// the write lock first, or another writer committing in between fails it at once
-/// (`SQLITE_BUSY_SNAPSHOT`, which the busy timeout does not cover).
-const SQLITE_BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
-
 impl Store {
     /// Records a batch of pings in one transaction, pairing each end with its start (see the
     /// module documentation), and returns them as stored, in the order given.
@@ -1123,20 +1119,13 @@ impl Store {
         if pings.is_empty() {
             return Ok(Vec::new());
         }
-        let (rows, returned) = match &self.pool {
-            crate::Pool::Sqlite(pool) => {
-                let mut tx = pool.begin_with(SQLITE_BEGIN_WRITE).await?;
-                let done = record_pings_on!(tx, None, None, pings);
-                tx.commit().await?;
-                done
-            }
-            crate::Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let done = record_pings_on!(tx, None, None, pings);
-                tx.commit().await?;
-                done
-            }
-        };
+        // Reads (open starts) before it writes: a write transaction from its `BEGIN`.
+        let (rows, returned) = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let done = record_pings_on!(tx, None, None, pings);
+            tx.commit().await?;
+            done
+        });
         match_returned(rows, returned)
     }
 
@@ -1191,7 +1180,7 @@ impl WriterConnection {
                 let done: Result<_, sqlx::Error> = async {
                     Ok(record_pings_on!(
                         conn,
-                        Some("BEGIN IMMEDIATE; "),
+                        Some(&format!("{}; ", crate::SQLITE_BEGIN_WRITE)),
                         Some("; COMMIT"),
                         pings
                     ))

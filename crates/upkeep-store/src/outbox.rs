@@ -19,6 +19,7 @@
 //!   that write can send a delivery twice — under the same delivery id, which receivers can
 //!   dedupe on.
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde::Serialize;
 use upkeep_domain::notify::{DeliveryState, Notice};
@@ -314,7 +315,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let at = now.as_millisecond();
         let made = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut made = 0;
             for d in deliveries {
                 made += sqlx::query(
@@ -411,7 +412,7 @@ impl Store {
                       next_attempt_at, created_at) \
                       VALUES ($1, NULL, $2, $3, $4, $5, $6, $9, $7, 'pending', 0, $8, $8)";
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(replace)
                 .bind(&d.recipient)
                 .bind(event)
@@ -461,7 +462,7 @@ impl Store {
             "DELETE FROM deliveries WHERE id = $1 AND claimed_by = $2 AND state = 'pending'";
         let at = now.as_millisecond();
         let applied = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut applied = Vec::with_capacity(outcomes.len());
             for (id, outcome) in outcomes {
                 let n = match outcome {
@@ -610,7 +611,7 @@ impl Store {
         let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, created_at = $1, \
                    claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND state = 'failed'";
         let retried = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query(sql).bind(at).bind(id).execute(&mut *tx).await?.rows_affected();
             if n == 1 {
                 insert_audit!(&mut *tx, at, &audit)?;

@@ -17,6 +17,7 @@
 //!   becoming `passed` (completed) or `rolled_back`; keyed per maintenance, tenant, event and
 //!   action attempt, so a notice is never written twice.
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde_json::json;
 use upkeep_domain::rollout::gate::Judgement;
@@ -375,7 +376,7 @@ impl Store {
         };
         let fence = writer.fence().unwrap_or(0);
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let inserted = sqlx::query(
                 "INSERT INTO rollouts (maintenance_id, state, spec, reason, fence, revision, \
                  created_at, updated_at) VALUES ($1, $2, $3, '', $4, 0, $5, $5) \
@@ -574,7 +575,7 @@ impl Store {
             })),
         };
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             claim!(tx, maintenance_id, revision, writer, now_ms)?;
             if let Some(state) = change.rollout {
                 sqlx::query("UPDATE rollouts SET state = $1, reason = $2 WHERE maintenance_id = $3")
@@ -666,7 +667,7 @@ impl Store {
             }
         );
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             claim!(tx, maintenance_id, revision, writer, now_ms)?;
             if start.resumed {
                 sqlx::query(
@@ -738,7 +739,7 @@ impl Store {
             })),
         };
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             claim!(tx, maintenance_id, revision, writer, now_ms)?;
             let done = sqlx::query(
                 "UPDATE rollout_attempts SET outcome = $1, finished_at = $2, detail = $3 \

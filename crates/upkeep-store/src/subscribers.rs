@@ -8,6 +8,7 @@
 //!   one transaction; a delivery fanned out for it afterwards finds no recipient and is not
 //!   sent: nothing more goes out once the answer says so.
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
@@ -280,7 +281,7 @@ impl Store {
         let sql = "INSERT INTO subscribers (id, kind, address, secret, components, tenant, \
                    confirmed_at, created_at) VALUES ($1, 'webhook', $2, $3, $4, $5, $6, $6)";
         let inserted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query(sql)
                 .bind(&r.id)
                 .bind(&r.address)
@@ -329,7 +330,7 @@ impl Store {
         };
         let recipient = format!("subscriber:{id}");
         let deleted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM deliveries WHERE recipient = $1 AND state <> 'sent'")
                 .bind(&recipient)
                 .execute(&mut *tx)

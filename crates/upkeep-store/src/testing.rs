@@ -7,6 +7,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use crate::BeginWrite;
 use std::str::FromStr;
 
 use sqlx::Connection;
@@ -117,7 +118,7 @@ impl OpenEventWrite {
         let crate::Pool::Postgres(pool) = &store.pool else {
             return None;
         };
-        let mut tx = pool.begin().await.expect("begin");
+        let mut tx = pool.begin_write().await.expect("begin");
         crate::monitoring::write_events!(tx, events).expect("write events");
         Some(OpenEventWrite(tx))
     }

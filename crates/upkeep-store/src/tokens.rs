@@ -3,6 +3,7 @@
 //! A fast hash is right here (unlike for passwords, which get argon2): secrets are 256 random
 //! bits, so there is nothing to brute-force, and every API request verifies one.
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
@@ -110,7 +111,7 @@ impl Store {
         let at = now.as_millisecond();
         let hash = secret_hash(&secret);
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at, created_by) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -172,7 +173,7 @@ impl Store {
         };
         let at = now.as_millisecond();
         let changed = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let revoked = sqlx::query(
                 "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
             )

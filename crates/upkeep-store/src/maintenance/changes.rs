@@ -3,6 +3,7 @@
 //! ([`upkeep_domain::maintenance::rules`]); a change computed from a row another change has
 //! since moved is computed again ([`crate::retry::on_clash`]).
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use upkeep_domain::event::{EventSource, EventState};
@@ -241,7 +242,7 @@ impl Store {
             after: Some(audit_json(&record, Some(&update), forced)),
         };
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             insert_maintenance!(tx, &record, &update, &audit)?;
             tx.commit().await
         })?;
@@ -405,7 +406,7 @@ impl Store {
         let bump = i64::from(to == MaintenanceStatus::Cancelled);
         let update_id = ids::new_id();
         let changed = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE maintenances SET status = $1, updated_at = $2, revision = revision + 1, \
                  sequence = sequence + $3 WHERE id = $4 AND status = $5",
@@ -562,7 +563,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let at = now.as_millisecond();
         let written = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let updated = sqlx::query(
                 "UPDATE maintenances SET title = $1, description = $2, reason = $3, \
                  starts_at = $4, ends_at = $5, status = $6, components = $7, tenants = $8, \

@@ -3,6 +3,7 @@
 //! or from two replicas, stores each occurrence once; a window edited in the configuration
 //! moves or cancels only future occurrences that are still scheduled.
 
+use crate::BeginWrite;
 use jiff::Timestamp;
 use serde_json::json;
 use upkeep_domain::config::Window;
@@ -53,7 +54,7 @@ impl Store {
             fresh.push((record, update, audit));
         }
         let inserted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut inserted = Vec::new();
             for (record, update, audit) in &fresh {
                 if insert_maintenance!(tx, record, update, audit)? {

@@ -12,3 +12,4 @@ mod rollouts;
 mod schema;
 mod snapshot;
 mod store;
+mod write_lock;
