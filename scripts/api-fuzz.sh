@@ -18,7 +18,7 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/upkeep.yaml" <<YAML
 page: { name: Fuzz, url: "http://127.0.0.1:$port", timezone: UTC }
-server: { rate_limit: { per_second: 0 }, ping_rate_limit: { per_second: 0 } }
+server: { rate_limit: { per_second: 0 }, ping_rate_limit: { per_second: 0 }, token_rate_limit: { per_second: 0 } }
 components:
   api: { name: API }
 monitors:

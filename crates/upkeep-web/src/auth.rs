@@ -81,6 +81,12 @@ impl<R: RequiredRole> FromRequestParts<AppState> for Auth<R> {
                 "the bearer token is unknown or revoked; create one with `upkeep token create`",
             ));
         };
+        if let Some(authenticated) = parts.extensions.get::<crate::rate_limit::Authenticated>() {
+            authenticated.set();
+        }
+        if let Err(wait) = state.token_limiter.check_key(&token.id) {
+            return Err(crate::rate_limit::over_quota(wait));
+        }
         let role = token.role()?;
         if !role.allows(R::ROLE) {
             return Err(Problem::forbidden(format!(

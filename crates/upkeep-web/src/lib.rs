@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
     let (admin, mut openapi) = api::routes();
     let (hooks, hooks_doc) = hooks::routes();
     openapi.merge(hooks_doc);
+    rate_limit::document_429(&mut openapi);
     let openapi_json: Arc<str> = openapi.to_json().unwrap_or_default().into();
 
     let public = Router::new()
@@ -92,8 +93,8 @@ pub fn router(state: AppState) -> Router {
         .merge(status::routes())
         .merge(subscribe::routes())
         .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state.public_limiter),
-            rate_limit::limit_public,
+            state.clone(),
+            rate_limit::limit_clients_or_tokens,
         ));
     let pings = ping::routes().layer(axum::middleware::from_fn_with_state(
         Arc::clone(&state.ping_limiter),
@@ -320,6 +321,8 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
                 state
                     .ping_miss_limiter
                     .reconfigure(misses.per_minute, misses.burst);
+                let tokens = server.token_rate_limit;
+                state.token_limiter.reconfigure(tokens.per_second, tokens.burst);
                 let subscribe = server.subscribe_rate_limit;
                 state
                     .subscribe_limiter
@@ -330,6 +333,8 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
                 state.ping_limiter.forget_idle();
                 state.subscribe_limiter.forget_idle();
                 state.ping_miss_limiter.forget_idle();
+                state.token_limiter.forget_idle();
+                state.blocked.forget_idle();
             }
         }
     }

@@ -6,10 +6,15 @@
 //! [`client_key`]: an IPv4 address, or the /64 network of an IPv6 one — one host usually holds a
 //! whole /64, so per-address keys would let it rotate through 2^64 quotas.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::http::header::AUTHORIZATION;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -21,28 +26,29 @@ use crate::listener::ClientAddr;
 use crate::problem::Problem;
 
 #[derive(Debug)]
-struct Limits {
+struct Limits<K: Hash + Eq + Clone> {
     per_second: u32,
     burst: u32,
-    keyed: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    keyed: Option<Arc<DefaultKeyedRateLimiter<K>>>,
 }
 
-/// A keyed limiter whose quota can change on configuration reload.
+/// A keyed limiter whose quota can change on configuration reload: by client address (the
+/// default), or by any other key (an API token's id).
 #[derive(Debug)]
-pub struct RateLimiter {
-    limits: RwLock<Limits>,
+pub struct RateLimiter<K: Hash + Eq + Clone = IpAddr> {
+    limits: RwLock<Limits<K>>,
 }
 
-impl RateLimiter {
-    /// `per_second` requests a second per client address, with bursts up to `burst`;
-    /// `per_second == 0` turns limiting off.
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
+    /// `per_second` requests a second per key, with bursts up to `burst`; `per_second == 0`
+    /// turns limiting off.
     pub fn new(per_second: u32, burst: u32) -> Self {
         Self {
             limits: RwLock::new(Self::build(per_second, burst)),
         }
     }
 
-    fn build(per_second: u32, burst: u32) -> Limits {
+    fn build(per_second: u32, burst: u32) -> Limits<K> {
         let keyed = NonZeroU32::new(per_second).map(|rate| {
             let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
             Arc::new(DefaultKeyedRateLimiter::keyed(
@@ -64,8 +70,8 @@ impl RateLimiter {
         }
     }
 
-    /// `Ok` when `ip` (keyed by [`client_key`]) may proceed, else how long it must wait.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+    /// `Ok` when `key` may proceed, else how long it must wait.
+    pub fn check_key(&self, key: &K) -> Result<(), Duration> {
         let keyed = {
             let limits = self.limits.read().unwrap_or_else(|e| e.into_inner());
             match &limits.keyed {
@@ -74,12 +80,12 @@ impl RateLimiter {
             }
         };
         keyed
-            .check_key(&client_key(ip))
+            .check_key(key)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
-    /// Forgets clients whose quota has fully recovered, so memory stays bounded under a flood
-    /// of distinct addresses.
+    /// Forgets keys whose quota has fully recovered, so memory stays bounded under a flood
+    /// of distinct keys.
     pub fn forget_idle(&self) {
         let limits = self.limits.read().unwrap_or_else(|e| e.into_inner());
         if let Some(keyed) = &limits.keyed {
@@ -87,6 +93,91 @@ impl RateLimiter {
             keyed.shrink_to_fit();
         }
     }
+}
+
+impl RateLimiter<IpAddr> {
+    /// `Ok` when `ip` (keyed by [`client_key`]) may proceed, else how long it must wait.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.check_key(&client_key(ip))
+    }
+}
+
+/// Clients refused for a while without any work done: those whose requests with a bearer
+/// token that did not authenticate went over their per-client quota.
+#[derive(Debug, Default)]
+pub struct Blocked {
+    until: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+impl Blocked {
+    /// How long `client` is still refused, if it is.
+    pub fn remaining(&self, client: IpAddr) -> Option<Duration> {
+        let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until
+            .get(&client_key(client))
+            .and_then(|t| t.checked_duration_since(Instant::now()))
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Refuses `client` for `wait`.
+    pub fn block(&self, client: IpAddr, wait: Duration) {
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until.insert(client_key(client), Instant::now() + wait);
+    }
+
+    /// Forgets the blocks that ended.
+    pub fn forget_idle(&self) {
+        let now = Instant::now();
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until.retain(|_, t| *t > now);
+        until.shrink_to_fit();
+    }
+}
+
+/// Set by [`crate::auth::Auth`] on a request whose bearer token authenticated.
+#[derive(Debug, Clone, Default)]
+pub struct Authenticated(Arc<AtomicBool>);
+
+impl Authenticated {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Middleware of everything but the pings: a request without a bearer token is limited per
+/// client (`server.rate_limit`). A request with one is limited per token instead
+/// (`server.token_rate_limit`, checked by [`crate::auth::Auth`] once the token is known), so
+/// an admin's script is not throttled by the anonymous quota of its address; when its token
+/// does not authenticate, the request is charged to its client afterwards, and a client over
+/// its quota that way is refused before any work (no token lookup) until it has waited.
+pub async fn limit_clients_or_tokens(
+    State(state): State<crate::state::AppState>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !request.headers().contains_key(AUTHORIZATION) {
+        return match state.public_limiter.check(client) {
+            Ok(()) => next.run(request).await,
+            Err(wait) => over_quota(wait).into_response(),
+        };
+    }
+    if let Some(wait) = state.blocked.remaining(client) {
+        return over_quota(wait).into_response();
+    }
+    let authenticated = Authenticated::default();
+    request.extensions_mut().insert(authenticated.clone());
+    let response = next.run(request).await;
+    if !authenticated.get()
+        && let Err(wait) = state.public_limiter.check(client)
+    {
+        state.blocked.block(client, wait);
+    }
+    response
 }
 
 /// A keyed limiter counted a minute at a time (the quotas of `POST /subscribe` and of
@@ -160,6 +251,39 @@ pub async fn limit_public(
     match limiter.check(client) {
         Ok(()) => next.run(request).await,
         Err(wait) => over_quota(wait).into_response(),
+    }
+}
+
+/// Documents in `doc` the `429` every operation may answer (a per-token or per-client quota).
+pub fn document_429(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let response = ResponseBuilder::new()
+        .description(
+            "Over the token's quota (`server.token_rate_limit`), or without a token over the \
+             client's (`server.rate_limit`); `Retry-After` says when to try again",
+        )
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| response.clone().into());
+        }
     }
 }
 

@@ -19,6 +19,10 @@ pub struct AppState {
     pub config: ConfigHandle,
     pub clock: SharedClock,
     pub public_limiter: Arc<RateLimiter>,
+    /// The per-token limit of authenticated API calls.
+    pub token_limiter: Arc<RateLimiter<String>>,
+    /// Clients refused for a while (see [`crate::rate_limit::limit_clients_or_tokens`]).
+    pub blocked: Arc<crate::rate_limit::Blocked>,
     /// The per-address limit of `/ping/*`.
     pub ping_limiter: Arc<RateLimiter>,
     /// The probe scheduler, when it runs in this process.
@@ -49,6 +53,11 @@ impl AppState {
             clock,
             public_limiter: Arc::new(RateLimiter::new(limits.per_second, limits.burst)),
             ping_limiter: Arc::new(RateLimiter::new(ping.per_second, ping.burst)),
+            token_limiter: Arc::new(RateLimiter::new(
+                server.token_rate_limit.per_second,
+                server.token_rate_limit.burst,
+            )),
+            blocked: Default::default(),
             monitors: None,
             rules: None,
             pings: PingWriter::stopped(),

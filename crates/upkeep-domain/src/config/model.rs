@@ -88,6 +88,9 @@ pub struct Page {
 pub struct Server {
     /// Per-client-IP rate limit on public routes.
     pub rate_limit: RateLimit,
+    /// Per-token rate limit of requests that carry an API token (instead of `rate_limit`;
+    /// default 50/s, burst 500).
+    pub token_rate_limit: RateLimit,
     /// Per-client-IP rate limit on `/ping/*`, apart from the pages: one backup host may run
     /// many jobs at the top of the hour (default 100/s, burst 1000).
     pub ping_rate_limit: RateLimit,
@@ -143,6 +146,10 @@ impl Default for Server {
             ping_rate_limit: RateLimit {
                 per_second: 100,
                 burst: 1000,
+            },
+            token_rate_limit: RateLimit {
+                per_second: 50,
+                burst: 500,
             },
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),

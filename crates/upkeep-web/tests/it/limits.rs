@@ -87,3 +87,48 @@ async fn a_429_closes_its_connection() {
         "the burst, then a 429 that closes the connection"
     );
 }
+
+const TOKENS_CONFIG: &str = r#"
+page: { name: Test Cloud, url: "http://127.0.0.1:8080", timezone: Europe/Rome }
+server:
+  rate_limit: { per_second: 1, burst: 2 }
+  token_rate_limit: { per_second: 1, burst: 30 }
+components:
+  api: { name: API }
+"#;
+
+/// Authenticated API calls have their own per-token budget: an admin's script is not throttled
+/// by its address's anonymous quota, one token over its budget does not stop another, and a
+/// client sending tokens that do not authenticate is charged per client and then refused
+/// before any lookup.
+#[tokio::test]
+async fn api_tokens_have_their_own_budget_and_junk_tokens_do_not_escape_the_clients() {
+    let app = TestApp::start(TOKENS_CONFIG).await;
+    let get = |token: String| {
+        let app = &app;
+        async move {
+            app.get("/api/v1/incidents", Some(&token))
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    // Far beyond the anonymous burst of 2: the token's own burst of 30.
+    let mut statuses = Vec::new();
+    for _ in 0..35 {
+        statuses.push(get(app.admin.clone()).await);
+    }
+    let ok = statuses.iter().take_while(|s| **s == 200).count();
+    assert!((30..=31).contains(&ok), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // Another token is not affected.
+    assert_eq!(get(app.viewer.clone()).await, 200);
+
+    // Junk tokens, a new one each time: charged to the client, then refused outright.
+    let mut junk = Vec::new();
+    for i in 0..6 {
+        junk.push(get(format!("upk_junk{i:040}")).await);
+    }
+    assert_eq!(&junk[..2], &[401, 401], "{junk:?}");
+    assert_eq!(junk.last(), Some(&429), "{junk:?}");
+}

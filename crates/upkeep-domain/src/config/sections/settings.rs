@@ -33,6 +33,11 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
             read_rate_limit(d, n, defaults.ping_rate_limit)
         })
         .unwrap_or(defaults.ping_rate_limit);
+    let token_rate_limit = f
+        .optional(d, "token_rate_limit", |d, n| {
+            read_rate_limit(d, n, defaults.token_rate_limit)
+        })
+        .unwrap_or(defaults.token_rate_limit);
     let max_body_bytes = f.optional(d, "max_body", |d, n| d.parsed(n, parse_size));
     let request_timeout = f.optional(d, "request_timeout", positive_duration);
     let max_connections = f.optional(d, "max_connections", |d, n| {
@@ -69,6 +74,7 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
     Some(Server {
         rate_limit,
         ping_rate_limit,
+        token_rate_limit,
         max_body_bytes: max_body_bytes.unwrap_or(defaults.max_body_bytes),
         request_timeout: request_timeout.unwrap_or(defaults.request_timeout),
         max_connections: max_connections.unwrap_or(defaults.max_connections),
