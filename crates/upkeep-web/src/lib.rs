@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     let (hooks, hooks_doc) = hooks::routes();
     openapi.merge(hooks_doc);
     rate_limit::document_429(&mut openapi);
+    api::finish_document(&mut openapi);
     let openapi_json: Arc<str> = openapi.to_json().unwrap_or_default().into();
 
     let public = Router::new()

@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 /// Paging of the audit log.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// How many rows, 1 to 500 (default 50).

@@ -9,7 +9,7 @@ use upkeep_domain::component_status::derive;
 use upkeep_domain::monitor_state::MonitorStatus;
 use utoipa::ToSchema;
 
-use super::{TAG_MONITORS, instant};
+use super::{TAG_COMPONENTS, instant};
 use crate::auth::{Auth, Viewer};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -54,7 +54,7 @@ pub struct RuleStateView {
     pub last_evaluated: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/components", tag = TAG_MONITORS, security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/components", tag = TAG_COMPONENTS, security(("bearer" = [])),
     responses((status = 200, body = [ComponentView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 /// Every component with the status derived from its monitors and rules.
 pub async fn list(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Vec<ComponentView>> {
@@ -108,7 +108,7 @@ pub async fn list(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Vec<Co
     Json(out)
 }
 
-#[utoipa::path(get, path = "/api/v1/rules", tag = TAG_MONITORS, security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/rules", tag = TAG_COMPONENTS, security(("bearer" = [])),
     responses((status = 200, body = [RuleStateView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 /// Every alert rule of the running configuration and its state.
 pub async fn rules(State(state): State<AppState>, _: Auth<Viewer>) -> Json<Vec<RuleStateView>> {

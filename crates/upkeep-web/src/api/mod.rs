@@ -15,6 +15,7 @@ pub mod rollout;
 pub mod subscribers;
 pub mod tokens;
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -27,6 +28,7 @@ pub const TAG_TOKENS: &str = "tokens";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_CONFIG: &str = "config";
 pub const TAG_MONITORS: &str = "monitors";
+pub const TAG_COMPONENTS: &str = "components";
 pub const TAG_INCIDENTS: &str = "incidents";
 pub const TAG_MAINTENANCE: &str = "maintenance";
 pub const TAG_BACKUPS: &str = "backups";
@@ -49,6 +51,7 @@ pub const TAG_ROLLOUTS: &str = "rollouts";
         (name = TAG_AUDIT, description = "The audit log of every change"),
         (name = TAG_CONFIG, description = "The running configuration and its reloads"),
         (name = TAG_MONITORS, description = "Monitors, their state, results and uptime"),
+        (name = TAG_COMPONENTS, description = "Components, their status derived from monitors and alert rules, and the rules"),
         (name = TAG_INCIDENTS, description = "Incidents, their timeline of updates and affected components"),
         (name = TAG_MAINTENANCE, description = "Maintenance windows: schedule, reschedule, update, complete, cancel"),
         (name = TAG_BACKUPS, description = "Backup sets against their RPO, recovery drills against their RTO, DR readiness"),
@@ -124,6 +127,96 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::alerts))
         .routes(routes!(notifications::acknowledge))
         .split_for_parts()
+}
+
+/// Makes the whole document (these routes and any merged into it) valid OpenAPI 3.1: unique
+/// operation ids and a description on every response.
+pub fn finish_document(doc: &mut utoipa::openapi::OpenApi) {
+    name_operations(doc);
+    describe_responses(doc);
+}
+
+/// The operations of a path item, in a fixed order.
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+        &mut item.query,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Makes every `operationId` unique, as OpenAPI requires and client generators name their
+/// functions by it: the handler's name (`list`, `show`, ...) prefixed by its tag
+/// (`incidents_list`, `maintenance_show`, `rollouts_show`).
+fn name_operations(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations(item) {
+            let (Some(id), Some(tag)) = (
+                &operation.operation_id,
+                operation.tags.as_ref().and_then(|t| t.first()),
+            ) else {
+                continue;
+            };
+            let prefix: String = tag
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            if !id.starts_with(&format!("{prefix}_")) {
+                operation.operation_id = Some(format!("{prefix}_{id}"));
+            }
+        }
+    }
+}
+
+/// Gives every response that the handlers' annotations leave undescribed the `description`
+/// OpenAPI requires: what the status means in this API (errors are problem+json), so the
+/// annotations need only say what differs.
+fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations(item) {
+            for (status, response) in &mut operation.responses.responses {
+                if let RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    response.description = status_description(status);
+                }
+            }
+        }
+    }
+}
+
+/// What a response status means in this API.
+fn status_description(status: &str) -> String {
+    let meaning = match status {
+        "400" => "The request does not parse (problem+json)",
+        "401" => "No valid bearer token (problem+json)",
+        "403" => "The token's role does not allow this (problem+json)",
+        "404" => "No such object (problem+json)",
+        "409" => "The object's state does not allow this, or it changed meanwhile (problem+json)",
+        "413" => "The body is larger than server.max_body (problem+json)",
+        "422" => "The request parses but breaks a rule; `detail` says which (problem+json)",
+        "429" => "Too many requests (problem+json)",
+        "503" => "Not available now; try again later (problem+json)",
+        other => {
+            return other
+                .parse::<u16>()
+                .ok()
+                .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                .and_then(|code| code.canonical_reason())
+                .unwrap_or("Response")
+                .to_owned();
+        }
+    };
+    meaning.to_owned()
 }
 
 /// An instant as the API writes it: RFC 3339 in UTC with milliseconds.

@@ -71,6 +71,7 @@ pub struct EventView {
 
 /// How many rows to return.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LimitQuery {
     /// 1 to 1000 (default 100).

@@ -86,6 +86,7 @@ impl DeliveryView {
 
 /// The query of `GET /api/v1/deliveries`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     /// `pending`, `sent` or `failed`; every state when absent.

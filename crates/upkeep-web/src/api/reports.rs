@@ -23,6 +23,7 @@ const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src
 
 /// What to report on.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// A calendar year in the page's zone (default: the current one).
@@ -105,6 +106,7 @@ pub async fn availability(
 
 /// Which SLOs.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SloQuery {
     /// Only this component's SLO.

@@ -61,6 +61,7 @@ impl From<SubscriberRecord> for SubscriberView {
 
 /// The query of `GET /api/v1/subscribers`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only confirmed subscribers (default false: pending ones too).

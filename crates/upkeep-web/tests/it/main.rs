@@ -12,6 +12,7 @@ mod calendars;
 mod incidents;
 mod limits;
 mod maintenance;
+mod openapi;
 mod pages;
 mod ping;
 mod reports;
