@@ -1,5 +1,6 @@
-//! Client addresses behind reverse proxies: CIDR networks (`server.trusted_proxies`) and the one
-//! rule that picks the real client of a request from its TCP peer and `X-Forwarded-For`.
+//! Client addresses behind reverse proxies: CIDR networks (`server.trusted_proxies`), the one
+//! rule that picks the real client of a request from its TCP peer and `X-Forwarded-For`, and
+//! the reader of PROXY protocol (v1 text and v2 binary) headers ([`proxy_header`]).
 //!
 //! The rule: when the peer is not inside a trusted network, the peer is the client and every
 //! forwarded header is ignored (anyone can send one). When it is, the client is the right-most
@@ -152,6 +153,126 @@ fn parse_forwarded_address(entry: &str) -> Option<IpAddr> {
     addr.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
+/// The 12-byte signature that starts a PROXY protocol v2 header.
+const PROXY_V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
+/// The longest v1 header, `\r\n` included.
+const PROXY_V1_MAX: usize = 107;
+/// The longest v2 address block accepted (addresses and TLVs).
+const PROXY_V2_MAX_BLOCK: usize = 1024;
+
+/// What the first bytes of a connection say as a PROXY protocol (v1 or v2) header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// More bytes are needed: at least this many more.
+    NeedMore(usize),
+    /// A complete header of `len` bytes, naming the client's `source` address (`None` for
+    /// `LOCAL`/`UNKNOWN` connections and address families other than TCP over IPv4 or IPv6:
+    /// the connection's own peer is then the client).
+    Done {
+        len: usize,
+        source: Option<std::net::SocketAddr>,
+    },
+    /// Not a PROXY protocol header.
+    Invalid,
+}
+
+/// Reads a PROXY protocol header from the start of `bytes` (a connection's first bytes).
+pub fn proxy_header(bytes: &[u8]) -> ProxyHeader {
+    if bytes.len() < 12 {
+        let prefix_ok = PROXY_V2_SIGNATURE.starts_with(bytes)
+            || b"PROXY ".starts_with(&bytes[..bytes.len().min(6)]);
+        return if prefix_ok {
+            ProxyHeader::NeedMore(12 - bytes.len())
+        } else {
+            ProxyHeader::Invalid
+        };
+    }
+    if bytes.starts_with(PROXY_V2_SIGNATURE) {
+        return proxy_v2(bytes);
+    }
+    if bytes.starts_with(b"PROXY ") {
+        return proxy_v1(bytes);
+    }
+    ProxyHeader::Invalid
+}
+
+fn proxy_v1(bytes: &[u8]) -> ProxyHeader {
+    let window = &bytes[..bytes.len().min(PROXY_V1_MAX)];
+    let Some(end) = window.windows(2).position(|w| w == b"\r\n") else {
+        return if bytes.len() < PROXY_V1_MAX {
+            ProxyHeader::NeedMore(1)
+        } else {
+            ProxyHeader::Invalid
+        };
+    };
+    let len = end + 2;
+    let Ok(line) = std::str::from_utf8(&bytes[..end]) else {
+        return ProxyHeader::Invalid;
+    };
+    let fields: Vec<&str> = line.split(' ').collect();
+    match fields.as_slice() {
+        ["PROXY", "UNKNOWN", ..] => ProxyHeader::Done { len, source: None },
+        ["PROXY", family @ ("TCP4" | "TCP6"), src, dst, sport, dport] => {
+            let (Ok(src), Ok(_), Ok(sport), Ok(_)) = (
+                src.parse::<IpAddr>(),
+                dst.parse::<IpAddr>(),
+                sport.parse::<u16>(),
+                dport.parse::<u16>(),
+            ) else {
+                return ProxyHeader::Invalid;
+            };
+            if src.is_ipv4() != (*family == "TCP4") {
+                return ProxyHeader::Invalid;
+            }
+            ProxyHeader::Done {
+                len,
+                source: Some(std::net::SocketAddr::new(src, sport)),
+            }
+        }
+        _ => ProxyHeader::Invalid,
+    }
+}
+
+fn proxy_v2(bytes: &[u8]) -> ProxyHeader {
+    if bytes.len() < 16 {
+        return ProxyHeader::NeedMore(16 - bytes.len());
+    }
+    let block = usize::from(u16::from_be_bytes([bytes[14], bytes[15]]));
+    if block > PROXY_V2_MAX_BLOCK {
+        return ProxyHeader::Invalid;
+    }
+    let len = 16 + block;
+    if bytes.len() < len {
+        return ProxyHeader::NeedMore(len - bytes.len());
+    }
+    let (version, command) = (bytes[12] >> 4, bytes[12] & 0x0f);
+    if version != 2 || command > 1 {
+        return ProxyHeader::Invalid;
+    }
+    if command == 0 {
+        return ProxyHeader::Done { len, source: None };
+    }
+    let addresses = &bytes[16..len];
+    let source = match bytes[13] {
+        // TCP over IPv4: source, destination, source port, destination port.
+        0x11 if addresses.len() >= 12 => {
+            let ip: [u8; 4] = [addresses[0], addresses[1], addresses[2], addresses[3]];
+            let port = u16::from_be_bytes([addresses[8], addresses[9]]);
+            Some(std::net::SocketAddr::new(IpAddr::from(ip), port))
+        }
+        // TCP over IPv6.
+        0x21 if addresses.len() >= 36 => {
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(&addresses[..16]);
+            let port = u16::from_be_bytes([addresses[32], addresses[33]]);
+            Some(std::net::SocketAddr::new(IpAddr::from(ip), port))
+        }
+        0x11 | 0x21 => return ProxyHeader::Invalid,
+        _ => None,
+    };
+    ProxyHeader::Done { len, source }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -163,6 +284,76 @@ mod tests {
 
     fn nets(list: &[&str]) -> Vec<Cidr> {
         list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn proxy_headers_v1_and_v2() {
+        use std::net::SocketAddr;
+        let v1 = b"PROXY TCP4 198.51.100.7 10.0.0.1 56324 443\r\nGET / HTTP/1.1\r\n";
+        assert_eq!(
+            proxy_header(v1),
+            ProxyHeader::Done {
+                len: 44,
+                source: Some("198.51.100.7:56324".parse::<SocketAddr>().unwrap())
+            }
+        );
+        assert_eq!(proxy_header(&v1[..20]), ProxyHeader::NeedMore(1));
+        assert_eq!(proxy_header(b"PRO"), ProxyHeader::NeedMore(9));
+        assert_eq!(
+            proxy_header(b"PROXY UNKNOWN\r\n"),
+            ProxyHeader::Done {
+                len: 15,
+                source: None
+            }
+        );
+        let v6 = b"PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n";
+        assert_eq!(
+            proxy_header(v6),
+            ProxyHeader::Done {
+                len: v6.len(),
+                source: Some("[2001:db8::1]:1".parse::<SocketAddr>().unwrap())
+            }
+        );
+        for bad in [
+            &b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"[..],
+            b"PROXY TCP4 198.51.100.7 10.0.0.1 99999 443\r\n",
+            b"PROXY TCP4 2001:db8::1 10.0.0.1 1 2\r\n",
+            b"PROXY TCP4 junk\r\n",
+            &[b'P'; 200][..],
+        ] {
+            assert_eq!(proxy_header(bad), ProxyHeader::Invalid, "{bad:?}");
+        }
+        let long = [&b"PROXY "[..], &[b'1'; 150][..]].concat();
+        assert_eq!(proxy_header(&long), ProxyHeader::Invalid);
+
+        let mut v2 = PROXY_V2_SIGNATURE.to_vec();
+        v2.extend_from_slice(&[
+            0x21, 0x11, 0, 12, 203, 0, 113, 9, 10, 0, 0, 1, 0xdb, 0x0c, 1, 187,
+        ]);
+        assert_eq!(
+            proxy_header(&v2),
+            ProxyHeader::Done {
+                len: 28,
+                source: Some("203.0.113.9:56076".parse::<SocketAddr>().unwrap())
+            }
+        );
+        assert_eq!(proxy_header(&v2[..14]), ProxyHeader::NeedMore(2));
+        assert_eq!(proxy_header(&v2[..20]), ProxyHeader::NeedMore(8));
+        let mut local = PROXY_V2_SIGNATURE.to_vec();
+        local.extend_from_slice(&[0x20, 0x00, 0, 0]);
+        assert_eq!(
+            proxy_header(&local),
+            ProxyHeader::Done {
+                len: 16,
+                source: None
+            }
+        );
+        let mut short = PROXY_V2_SIGNATURE.to_vec();
+        short.extend_from_slice(&[0x21, 0x11, 0, 4, 1, 2, 3, 4]);
+        assert_eq!(proxy_header(&short), ProxyHeader::Invalid);
+        let mut huge = PROXY_V2_SIGNATURE.to_vec();
+        huge.extend_from_slice(&[0x21, 0x11, 0xff, 0xff]);
+        assert_eq!(proxy_header(&huge), ProxyHeader::Invalid);
     }
 
     #[test]

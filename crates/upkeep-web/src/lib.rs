@@ -278,20 +278,49 @@ pub async fn serve_with(
             continue;
         };
         let config = config.clone();
-        let service = app
-            .clone()
-            .map_request(move |mut req: axum::extract::Request<_>| {
+        let app = app.clone();
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let mut stream = stream;
+            let proxy_protocol = {
+                let current = config.current();
+                let server = &current.config.server;
+                server.proxy_protocol
+                    && upkeep_domain::net::is_trusted(addr.ip(), &server.trusted_proxies)
+            };
+            // Behind a proxy speaking the PROXY protocol, its header names the peer.
+            let source = if proxy_protocol {
+                let header = tokio::time::timeout(
+                    header_read_timeout,
+                    listener::read_proxy_header(&mut stream),
+                )
+                .await;
+                match header {
+                    Ok(Ok(source)) => source.unwrap_or(addr),
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, peer = %addr, "connection closed: no PROXY header");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(peer = %addr, "connection closed: no PROXY header in time");
+                        return;
+                    }
+                }
+            } else {
+                addr
+            };
+            let service = app.map_request(move |mut req: axum::extract::Request<_>| {
                 let trusted = &config.current().config.server.trusted_proxies;
-                let client = listener::client_of(addr.ip(), req.headers(), trusted);
+                let client = listener::client_of(source.ip(), req.headers(), trusted);
                 let extensions = req.extensions_mut();
                 extensions.insert(axum::extract::ConnectInfo(ClientAddr(client)));
                 extensions.insert(PeerAddr(addr));
                 req
             });
-        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let conn =
+                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, peer = %addr, "connection ended with an error");
             }
             drop(counted);

@@ -3,9 +3,12 @@
 //! exhaust the process), and the client address every request carries.
 //!
 //! The client of a request is its TCP peer, unless the peer is one of `server.trusted_proxies`:
-//! then it is taken from `X-Forwarded-For` by [`upkeep_domain::net::forwarded_client`]. Nothing
-//! else ever reads a forwarded address, so a client that talks to upkeep directly cannot choose
-//! its own.
+//! then it is taken from `X-Forwarded-For` by [`upkeep_domain::net::forwarded_client`]. With
+//! `server.proxy_protocol`, a connection from a trusted proxy must start with a PROXY protocol
+//! header ([`read_proxy_header`]; v1 or v2), whose source address stands for the peer (a
+//! connection without one is closed); a connection from anyone else is read as plain HTTP, so
+//! its PROXY line is a bad request, never believed. Nothing else ever reads a forwarded
+//! address, so a client that talks to upkeep directly cannot choose its own.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,9 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use axum::http::header::HeaderName;
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use upkeep_domain::net::{Cidr, forwarded_client};
+use upkeep_domain::net::{Cidr, ProxyHeader, forwarded_client, proxy_header};
 
 /// The real client of a request, as seen by handlers (`ConnectInfo<ClientAddr>`): what every
 /// per-client limit keys on and what the logs name.
@@ -125,6 +129,29 @@ impl Drop for ClientConnection {
             *count = count.saturating_sub(1);
             if *count == 0 {
                 open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Reads the PROXY protocol header that starts `stream`, exactly (the HTTP request after it is
+/// left unread): the client's address, or `None` when the header names none (`LOCAL`,
+/// `UNKNOWN`). An error when the connection does not start with a valid header.
+pub async fn read_proxy_header(stream: &mut TcpStream) -> std::io::Result<Option<SocketAddr>> {
+    let mut buf = Vec::with_capacity(64);
+    loop {
+        match proxy_header(&buf) {
+            ProxyHeader::Done { source, .. } => return Ok(source),
+            ProxyHeader::NeedMore(n) => {
+                let start = buf.len();
+                buf.resize(start + n, 0);
+                stream.read_exact(&mut buf[start..]).await?;
+            }
+            ProxyHeader::Invalid => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the connection does not start with a PROXY protocol header",
+                ));
             }
         }
     }

@@ -116,6 +116,9 @@ pub struct Server {
     /// Networks of the reverse proxies in front: only from a peer inside one is the client
     /// taken from `X-Forwarded-For`; empty by default (trust nobody).
     pub trusted_proxies: Vec<crate::net::Cidr>,
+    /// Whether connections from trusted proxies start with a PROXY protocol (v1 or v2) header
+    /// naming the client (default false).
+    pub proxy_protocol: bool,
 }
 
 /// `server.subscribe_rate_limit:`
@@ -166,6 +169,7 @@ impl Default for Server {
                 burst: 10,
             },
             trusted_proxies: Vec::new(),
+            proxy_protocol: false,
         }
     }
 }

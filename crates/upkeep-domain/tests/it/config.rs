@@ -664,11 +664,12 @@ fn notification_settings_have_defaults_and_are_checked() {
 fn trusted_proxies_and_the_subscribe_quota() {
     let config = parse_ok(PAGE, &no_env);
     assert!(config.server.trusted_proxies.is_empty());
+    assert!(!config.server.proxy_protocol);
     assert_eq!(config.server.subscribe_rate_limit.per_minute, 6);
     assert_eq!(config.server.subscribe_rate_limit.burst, 3);
 
     let text = format!(
-        "{PAGE}server:\n  trusted_proxies: [127.0.0.1/32, \"10.0.0.0/8\", \"fd00::/8\"]\n  subscribe_rate_limit: {{ per_minute: 60, burst: 10 }}\n"
+        "{PAGE}server:\n  trusted_proxies: [127.0.0.1/32, \"10.0.0.0/8\", \"fd00::/8\"]\n  proxy_protocol: true\n  subscribe_rate_limit: {{ per_minute: 60, burst: 10 }}\n"
     );
     let config = parse_ok(&text, &no_env);
     let nets: Vec<String> = config
@@ -678,6 +679,7 @@ fn trusted_proxies_and_the_subscribe_quota() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]);
+    assert!(config.server.proxy_protocol);
     assert_eq!(config.server.subscribe_rate_limit.per_minute, 60);
     assert_eq!(config.server.subscribe_rate_limit.burst, 10);
 

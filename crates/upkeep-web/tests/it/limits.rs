@@ -132,3 +132,54 @@ async fn api_tokens_have_their_own_budget_and_junk_tokens_do_not_escape_the_clie
     assert_eq!(&junk[..2], &[401, 401], "{junk:?}");
     assert_eq!(junk.last(), Some(&429), "{junk:?}");
 }
+
+const PROXY_CONFIG: &str = r#"
+page: { name: Test Cloud, url: "http://127.0.0.1:8080", timezone: Europe/Rome }
+server:
+  rate_limit: { per_second: 1, burst: 2 }
+  trusted_proxies: [127.0.0.1/32]
+  proxy_protocol: true
+components:
+  api: { name: API }
+"#;
+
+/// One request on a new connection that starts with `preamble`: the status, or `None` when
+/// the server closed the connection without answering.
+async fn status_after(source: &str, addr: &str, preamble: &[u8]) -> Option<u16> {
+    let mut stream = connect_from(source, addr).await;
+    stream.write_all(preamble).await.unwrap();
+    let answer = healthz(&mut stream).await?;
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Behind a trusted proxy speaking the PROXY protocol (v1 or v2), the header's source address
+/// is the client every limit keys on; a trusted connection without a header is closed; anyone
+/// else's PROXY line is a bad request, never believed.
+#[tokio::test]
+async fn the_proxy_protocol_names_the_client_only_from_a_trusted_proxy() {
+    let app = TestApp::start(PROXY_CONFIG).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let v1 = |client: &str| format!("PROXY TCP4 {client} 127.0.0.1 40000 80\r\n").into_bytes();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(status_after("127.0.0.1", &addr, &v1("198.51.100.7")).await);
+    }
+    assert_eq!(
+        seen,
+        [Some(200), Some(200), Some(429)],
+        "one client's burst"
+    );
+    // Another client behind the same proxy, in a v2 header.
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    v2.extend_from_slice(&[
+        0x21, 0x11, 0, 12, 198, 51, 100, 8, 127, 0, 0, 1, 0x9c, 0x40, 0, 80,
+    ]);
+    assert_eq!(status_after("127.0.0.1", &addr, &v2).await, Some(200));
+    // The proxy's connection must carry a header.
+    assert_eq!(status_after("127.0.0.1", &addr, b"").await, None);
+    // A client that is not a trusted proxy cannot name itself.
+    assert_eq!(
+        status_after("127.0.0.5", &addr, &v1("198.51.100.9")).await,
+        Some(400)
+    );
+}

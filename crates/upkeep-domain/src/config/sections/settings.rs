@@ -67,6 +67,7 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
     let ping_miss_rate_limit = f.optional(d, "ping_miss_rate_limit", |d, n| {
         read_minute_rate_limit(d, n, defaults.ping_miss_rate_limit)
     });
+    let proxy_protocol = f.optional(d, "proxy_protocol", Decoder::bool);
     let trusted_proxies = f.optional(d, "trusted_proxies", |d, n| {
         d.list(n, |d, n| d.parsed(n, str::parse::<crate::net::Cidr>))
     });
@@ -85,6 +86,7 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         metrics_token,
         ping_miss_rate_limit: ping_miss_rate_limit.unwrap_or(defaults.ping_miss_rate_limit),
         trusted_proxies: trusted_proxies.unwrap_or_default(),
+        proxy_protocol: proxy_protocol.unwrap_or(defaults.proxy_protocol),
     })
 }
 
