@@ -82,6 +82,7 @@ server:
   rate_limit: { per_second: 0 }
   ping_rate_limit: { per_second: 0 }
   max_connections: 4096
+  max_connections_per_client: 0
 components:
   jobs: { name: Jobs }
 monitors:

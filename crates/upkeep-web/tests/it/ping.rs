@@ -19,6 +19,7 @@ page:
 server:
   rate_limit: { per_second: 0 }
   ping_rate_limit: { per_second: 0 }
+  max_connections_per_client: 0
   max_body: 64KB
 components:
   jobs: { name: Jobs }
