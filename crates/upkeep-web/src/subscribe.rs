@@ -2,7 +2,8 @@
 //! unsubscribe, as server-rendered pages extending the status page's `base.html` (no
 //! JavaScript; every value escaped by askama).
 //!
-//! - `GET /subscribe`: the form — e-mail, components by group, a tenant when tenants exist.
+//! - `GET /subscribe`: the form — e-mail, components by group, a tenant when public tenants
+//!   exist (a tenant with `public: false` is not listed; its id is still accepted).
 //! - `POST /subscribe`: the form (`application/x-www-form-urlencoded`, `components` repeated)
 //!   or JSON (`{"email", "components", "tenant"}`). A malformed address or an unknown component
 //!   or tenant is answered 422 (problem+json for JSON, the form again with the message for the
@@ -270,9 +271,11 @@ fn form_page(
     }
     // Components without a group first, then groups by name.
     groups.sort_by(|a, b| a.name.cmp(&b.name));
+    // Only public tenants are listed: the form is no directory of every customer.
     let tenants = config
         .tenants
         .iter()
+        .filter(|(_, t)| t.public)
         .map(|(id, t)| TenantOption {
             id: id.clone(),
             name: t.name.clone(),

@@ -32,6 +32,7 @@ regions:
   eu: { timezone: Europe/Rome, business_hours: "Mon-Fri 08:00-19:00" }
 tenants:
   acme: { name: Acme Corp, region: eu }
+  hidden: { name: Hidden Industries, region: eu, public: false }
 components:
   api: { name: Public API, group: Core }
   db: { name: Database, group: Core }
@@ -317,6 +318,10 @@ async fn the_form_lists_components_by_group_and_tenants() {
     assert!(
         page.contains("<option value=\"acme\">Acme Corp</option>"),
         "{page}"
+    );
+    assert!(
+        !page.contains("Hidden Industries") && !page.contains("\"hidden\""),
+        "a tenant that is not public is not listed: {page}"
     );
     assert!(page.contains("href=\"/subscribe\">Subscribe to updates</a>"));
 }
