@@ -572,7 +572,7 @@ pub fn rule_failure(
         status,
         label: alert_label(&component),
         title: public_title(&component, status),
-        body: public_body(&component, status),
+        body: public_body(&config.page.public_text.alert, &component, status),
         detail: format!(
             "Alert rule `{name}` ({}) is firing: {reason}",
             rule.severity.as_str()
@@ -601,7 +601,7 @@ pub async fn monitor_failure(
         status,
         label: format!("a check of {name}"),
         title: public_title(&name, status),
-        body: public_body(&name, status),
+        body: public_body(&config.page.public_text.monitor, &name, status),
         detail: format!("Monitor `{id}` is down: {reason}"),
         started_at: Some(at),
         seen_at: at,
@@ -617,15 +617,16 @@ pub fn public_title(component: &str, status: ComponentStatus) -> String {
     }
 }
 
-/// The public first update of an automatic incident on `component`: a plain sentence that
-/// names the component and nothing internal.
-pub fn public_body(component: &str, status: ComponentStatus) -> String {
+/// The public first update of an automatic incident on `component`: `template` (one of
+/// `page.public_text`, by default a plain sentence that names the component and nothing
+/// internal) with the component's name and what it suffers.
+pub fn public_body(template: &str, component: &str, status: ComponentStatus) -> String {
     let what = match status {
-        ComponentStatus::MajorOutage => "is down",
-        ComponentStatus::PartialOutage => "is partially down",
-        _ => "is degraded",
+        ComponentStatus::MajorOutage => "down",
+        ComponentStatus::PartialOutage => "partially down",
+        _ => "degraded",
     };
-    format!("{component} {what}. Our automated checks noticed it and we are investigating.")
+    upkeep_domain::config::PublicText::render(template, component, what)
 }
 
 /// How an alert (a rule's or Alertmanager's) on `component` is named in public updates.

@@ -235,7 +235,7 @@ async fn alertmanager(
                     status,
                     label: alert_label(&component.name),
                     title: public_title(&component.name, status),
-                    body: public_body(&component.name, status),
+                    body: public_body(&config.page.public_text.alert, &component.name, status),
                     detail,
                     started_at: started_at(alert),
                     seen_at: now,

@@ -81,6 +81,54 @@ pub struct Page {
     pub timezone: TimeZone,
     /// The zone's IANA name as written.
     pub timezone_name: String,
+    /// The public first update of automatic incidents, per kind (an addition).
+    pub public_text: PublicText,
+}
+
+/// `page.public_text:` — what automatic incidents say in public, as templates with
+/// `{component}` (the component's name) and `{status}` (`down`, `partially down` or
+/// `degraded`). Never the failure's own words: those are the operator's detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicText {
+    /// An incident opened by a monitor.
+    pub monitor: String,
+    /// An incident opened by an alert (an alert rule's or Alertmanager's).
+    pub alert: String,
+}
+
+impl Default for PublicText {
+    fn default() -> Self {
+        let text = "{component} is {status}. Our automated checks noticed it and we are \
+                    investigating."
+            .to_owned();
+        PublicText {
+            monitor: text.clone(),
+            alert: text,
+        }
+    }
+}
+
+impl PublicText {
+    /// `template` with its placeholders filled in.
+    pub fn render(template: &str, component: &str, status: &str) -> String {
+        template
+            .replace("{component}", component)
+            .replace("{status}", status)
+    }
+
+    /// Checks a template: only `{component}` and `{status}` may appear in braces.
+    pub fn check(template: &str) -> Result<(), String> {
+        if template.trim().is_empty() {
+            return Err("a public text must not be empty".to_owned());
+        }
+        let rest = template.replace("{component}", "").replace("{status}", "");
+        if rest.contains('{') || rest.contains('}') {
+            return Err(format!(
+                "unknown placeholder in `{template}`: write {{component}} or {{status}}"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `server:` — protection of the public side.

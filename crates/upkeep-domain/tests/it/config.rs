@@ -740,3 +740,29 @@ fn smtp_credentials_need_tls_unless_plain_text_is_allowed() {
         assert_eq!(problems_of(&smtp(ok)), Vec::<String>::new(), "{ok}");
     }
 }
+
+#[test]
+fn public_texts_are_templates_with_known_placeholders() {
+    let config = parse_ok(PAGE, &no_env);
+    assert_eq!(
+        upkeep_domain::config::PublicText::render(&config.page.public_text.monitor, "API", "down"),
+        "API is down. Our automated checks noticed it and we are investigating."
+    );
+    let text = "page:\n  name: Acme\n  url: \"http://127.0.0.1:8080\"\n  timezone: Europe/Rome\n  public_text:\n    alert: \"We see trouble with {component}: {status}.\"\n";
+    let config = parse_ok(text, &no_env);
+    assert_eq!(
+        upkeep_domain::config::PublicText::render(
+            &config.page.public_text.alert,
+            "API",
+            "degraded"
+        ),
+        "We see trouble with API: degraded."
+    );
+    let bad = "page:\n  name: Acme\n  url: \"http://127.0.0.1:8080\"\n  timezone: Europe/Rome\n  public_text:\n    monitor: \"{component} failed: {reason}\"\n";
+    let found = problems_of(bad);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with("6:14: ") && found[0].contains("unknown placeholder"),
+        "{found:#?}"
+    );
+}

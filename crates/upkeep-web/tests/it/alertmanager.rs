@@ -474,3 +474,27 @@ async fn an_alert_during_a_maintenance_opens_no_incident_until_the_window_ends()
     assert_eq!(open[0].title, "Public API is partially down");
     assert_eq!(open[0].components[0].id, "api");
 }
+
+/// `page.public_text.alert` words the public first update of an alert's incident.
+#[tokio::test]
+async fn the_public_text_of_an_alert_follows_its_template() {
+    let config = "\npage:\n  name: Test Cloud\n  url: http://127.0.0.1:8080\n  timezone: Europe/Rome\n  public_text:\n    alert: \"Trouble with {component} ({status}); our engineers are on it.\"\ncomponents:\n  api: { name: Public API }\n";
+    let app = TestApp::start(config).await;
+    let firing = payload(
+        "firing",
+        vec![alert(
+            "firing",
+            "a1b2c3d4e5f60009",
+            json!({"alertname": "HighCPUUsage", "severity": "critical", "component": "api"}),
+            "0001-01-01T00:00:00Z",
+        )],
+    );
+    let r = app.post_json(HOOK, &app.editor, &firing).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let open = app.store.list_incidents(10, true).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        open[0].updates[0].body,
+        "Trouble with Public API (partially down); our engineers are on it."
+    );
+}

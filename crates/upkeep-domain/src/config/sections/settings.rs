@@ -7,6 +7,7 @@ pub(super) fn read_page(d: &mut Decoder, node: &Node) -> Option<Page> {
     let name = f.required(d, "name", Decoder::string);
     let url = f.required(d, "url", Decoder::url);
     let zone = f.required(d, "timezone", Decoder::zone);
+    let public_text = f.optional(d, "public_text", read_public_text);
     f.finish(d);
     let Zone {
         zone,
@@ -17,6 +18,22 @@ pub(super) fn read_page(d: &mut Decoder, node: &Node) -> Option<Page> {
         url: url?.trim_end_matches('/').to_owned(),
         timezone: zone,
         timezone_name: zone_name,
+        public_text: public_text.unwrap_or_default(),
+    })
+}
+
+fn read_public_text(d: &mut Decoder, node: &Node) -> Option<PublicText> {
+    let defaults = PublicText::default();
+    let mut f = d.fields(node)?;
+    let template = |d: &mut Decoder, n: &Node| {
+        d.parsed(n, |text| PublicText::check(text).map(|()| text.to_owned()))
+    };
+    let monitor = f.optional(d, "monitor", template);
+    let alert = f.optional(d, "alert", template);
+    f.finish(d);
+    Some(PublicText {
+        monitor: monitor.unwrap_or(defaults.monitor),
+        alert: alert.unwrap_or(defaults.alert),
     })
 }
 
