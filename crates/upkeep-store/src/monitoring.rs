@@ -24,6 +24,7 @@ use serde::Serialize;
 use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::monitor_state::MonitorStatus;
 
+use crate::audit::{AuditEntry, insert_audit};
 use crate::{Store, StoreError, with_pool};
 
 /// Largest number of rows one multi-row statement carries.
@@ -426,7 +427,20 @@ impl Store {
         states: &[MonitorStateRow],
         events: &[MonitorEvent],
     ) -> Result<(), StoreError> {
-        if results.is_empty() && states.is_empty() && events.is_empty() {
+        self.record_audited_batch(results, states, events, &[])
+            .await
+    }
+
+    /// [`Store::record_batch`] with the audit rows of the changes in it (an operator's pause or
+    /// resume, each with its instant), in the same transaction.
+    pub async fn record_audited_batch(
+        &self,
+        results: &[CheckResult],
+        states: &[MonitorStateRow],
+        events: &[MonitorEvent],
+        audits: &[(Timestamp, AuditEntry)],
+    ) -> Result<(), StoreError> {
+        if results.is_empty() && states.is_empty() && events.is_empty() && audits.is_empty() {
             return Ok(());
         }
         let rollups = rollups_of(results);
@@ -436,6 +450,9 @@ impl Store {
             write_results!(tx, results, rollups)?;
             write_states!(tx, states)?;
             write_events!(tx, events)?;
+            for (at, audit) in audits {
+                insert_audit!(&mut *tx, at.as_millisecond(), audit)?;
+            }
             tx.commit().await
         })?;
         Ok(())

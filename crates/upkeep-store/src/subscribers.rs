@@ -169,8 +169,8 @@ impl Store {
         })
     }
 
-    /// Follows a confirmation link: confirms the subscriber and applies the scope it asked for.
-    /// `None` when the token is unknown, used or expired.
+    /// Follows a confirmation link: confirms the subscriber and applies the scope it asked for,
+    /// audited (`subscriber.confirm` by `subscriber:ID`) in the same transaction. `None` when the token is unknown, used or expired.
     pub async fn confirm_subscription(
         &self,
         token: &str,
@@ -205,20 +205,44 @@ impl Store {
             },
             _ => return Ok(None),
         };
+        let Some(before) = self.get_subscriber(&id).await? else {
+            return Ok(None);
+        };
+        let after = SubscriberRecord {
+            components: scope.components.clone(),
+            tenant: scope.tenant.clone(),
+            confirmed_at: before.confirmed_at.or(Some(now)),
+            ..before.clone()
+        };
+        let audit = AuditEntry {
+            actor: format!("subscriber:{id}"),
+            action: "subscriber.confirm".into(),
+            target: format!("subscriber/{id}"),
+            before: Some(before.audited()),
+            after: Some(after.audited()),
+        };
         let update = "UPDATE subscribers SET components = $1, tenant = $2, \
                       confirmed_at = COALESCE(confirmed_at, $3), pending_scope = NULL, \
                       confirm_token_hash = NULL, confirm_expires_at = NULL \
                       WHERE id = $4 AND confirm_token_hash = $5";
-        let n = with_pool!(self, pool => sqlx::query(update)
-            .bind(json!(scope.components).to_string())
-            .bind(&scope.tenant)
-            .bind(at)
-            .bind(&id)
-            .bind(&hash)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if n == 0 {
+        let confirmed = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query(update)
+                .bind(json!(scope.components).to_string())
+                .bind(&scope.tenant)
+                .bind(at)
+                .bind(&id)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                insert_audit!(&mut *tx, at, &audit)?;
+            }
+            tx.commit().await?;
+            Ok::<bool, StoreError>(n == 1)
+        })?;
+        if !confirmed {
             return Ok(None);
         }
         self.get_subscriber(&id).await

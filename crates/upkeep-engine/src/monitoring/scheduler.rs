@@ -35,6 +35,7 @@ use upkeep_domain::event::EventSource;
 use upkeep_domain::heartbeat::{HeartbeatFacts, judge};
 use upkeep_domain::monitor_state::{MonitorState, MonitorStatus, Thresholds, Transition};
 use upkeep_store::Store;
+use upkeep_store::audit::AuditEntry;
 use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow, PingKind};
 
 use super::probe::{ProbeOutcome, Prober};
@@ -100,6 +101,8 @@ pub struct MonitorHandle {
 struct Command {
     monitor_id: String,
     pause: bool,
+    /// Who asked, for the audit row written with the change.
+    actor: String,
     /// Answered once the change is applied: the transition, if the status changed.
     reply: oneshot::Sender<Option<Transition>>,
 }
@@ -126,16 +129,19 @@ impl MonitorHandle {
 
     /// Pauses (`pause`) or resumes a monitor and waits until the change is applied. Returns
     /// the transition, or `None` when the monitor already was in that state. A paused monitor
-    /// is not probed and its state does not change until it is resumed.
+    /// is not probed and its state does not change until it is resumed. A change is audited
+    /// (`monitor.pause` / `monitor.resume` by `actor`) in the transaction that stores it.
     pub async fn set_paused(
         &self,
         id: &str,
         pause: bool,
+        actor: &str,
     ) -> Result<Option<Transition>, EngineStopped> {
         let (reply, answer) = oneshot::channel();
         let cmd = Command {
             monitor_id: id.to_owned(),
             pause,
+            actor: actor.to_owned(),
             reply,
         };
         self.commands.send(cmd).await.map_err(|_| EngineStopped)?;
@@ -379,6 +385,7 @@ struct Batch {
     results: Vec<CheckResult>,
     states: HashMap<String, MonitorStateRow>,
     events: Vec<MonitorEvent>,
+    audits: Vec<(Timestamp, AuditEntry)>,
 }
 
 impl Writer {
@@ -422,9 +429,11 @@ impl Writer {
                     None => break,
                 },
                 Some(cmd) = commands.recv() => {
-                    self.command(cmd, &mut batch);
-                    // A pause is written at once, not with the next batch.
+                    let (reply, transition) = self.command(cmd, &mut batch);
+                    // A pause is written at once (with its audit row), not with the next
+                    // batch, and answered once written.
                     self.flush(&mut batch, &mut retry_after).await;
+                    let _ = reply.send(transition);
                 }
                 _ = tick.tick() => self.flush(&mut batch, &mut retry_after).await,
             }
@@ -643,11 +652,18 @@ impl Writer {
         })
     }
 
-    fn command(&self, cmd: Command, batch: &mut Batch) {
+    /// Applies a pause or resume to the live view and the batch; returns where to answer and
+    /// with what.
+    fn command(
+        &self,
+        cmd: Command,
+        batch: &mut Batch,
+    ) -> (oneshot::Sender<Option<Transition>>, Option<Transition>) {
         let now = self.clock.now();
         let Command {
             monitor_id: id,
             pause,
+            actor,
             reply,
         } = cmd;
         let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
@@ -670,14 +686,33 @@ impl Writer {
             "resumed by an operator"
         };
         self.record(&id, &view, transition, reason, batch);
-        let _ = reply.send(transition);
+        if let Some(t) = transition {
+            let audit = AuditEntry {
+                actor,
+                action: if pause {
+                    "monitor.pause"
+                } else {
+                    "monitor.resume"
+                }
+                .into(),
+                target: format!("monitor/{id}"),
+                before: Some(serde_json::json!({ "status": t.from.as_str() })),
+                after: Some(serde_json::json!({ "status": t.to.as_str() })),
+            };
+            batch.audits.push((t.at, audit));
+        }
+        (reply, transition)
     }
 
     /// Writes the batch in one transaction. On failure the batch is kept and retried at the
     /// next flush (after a pause, so a database outage is not hammered); while it is down the
     /// oldest results beyond [`MAX_PENDING_RESULTS`] are dropped, never states or events.
     async fn flush(&self, batch: &mut Batch, retry_after: &mut Option<Instant>) {
-        if batch.results.is_empty() && batch.states.is_empty() && batch.events.is_empty() {
+        if batch.results.is_empty()
+            && batch.states.is_empty()
+            && batch.events.is_empty()
+            && batch.audits.is_empty()
+        {
             return;
         }
         if retry_after.is_some_and(|t| Instant::now() < t) {
@@ -686,7 +721,7 @@ impl Writer {
         let states: Vec<MonitorStateRow> = batch.states.values().cloned().collect();
         match self
             .store
-            .record_batch(&batch.results, &states, &batch.events)
+            .record_audited_batch(&batch.results, &states, &batch.events, &batch.audits)
             .await
         {
             Ok(()) => {

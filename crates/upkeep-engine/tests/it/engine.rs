@@ -446,3 +446,75 @@ async fn replicas_probe_once_between_them_and_take_over_when_one_dies() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn pause_and_resume_are_stored_with_their_audit_rows() {
+    use upkeep_engine::monitoring::probe::Prober;
+    use upkeep_engine::monitoring::scheduler::{self, SchedulerSettings};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upkeep.yaml");
+    std::fs::write(
+        &path,
+        "page: { name: T, url: \"http://127.0.0.1:8080\", timezone: UTC }\ncomponents:\n  c: { name: C }\nmonitors:\n  m: { component: c, http: { url: \"http://127.0.0.1:9/\" }, interval: 1h }\n",
+    )
+    .unwrap();
+    let handle =
+        ConfigHandle::new(load(&ConfigSource::File(path), jiff::Timestamp::now()).unwrap());
+    let db = upkeep_store::testing::TestDatabase::sqlite();
+    let store = db.store().await;
+    let stop = CancellationToken::new();
+    let (monitors, task) = scheduler::start(
+        store.clone(),
+        handle.subscribe(),
+        Arc::new(SystemClock),
+        Prober::new().unwrap(),
+        SchedulerSettings::default(),
+        tokio::sync::watch::channel(true).1,
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let running = tokio::spawn(task);
+
+    let paused = monitors.set_paused("m", true, "cli:ops").await.unwrap();
+    assert!(paused.is_some());
+    // Answered once written: the state and its audit row are both stored.
+    let states = store.load_monitor_states().await.unwrap();
+    assert!(states.iter().any(|s| s.monitor_id == "m" && s.paused));
+    let audit = store.list_audit(10, None).await.unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].action, "monitor.pause");
+    assert_eq!(audit[0].actor, "cli:ops");
+    assert_eq!(audit[0].target, "monitor/m");
+    assert_eq!(audit[0].after.as_ref().unwrap()["status"], "paused");
+
+    // Pausing again changes nothing and records nothing.
+    assert!(
+        monitors
+            .set_paused("m", true, "cli:ops")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.list_audit(10, None).await.unwrap().len(), 1);
+
+    assert!(
+        monitors
+            .set_paused("m", false, "cli:ops")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let states = store.load_monitor_states().await.unwrap();
+    assert!(states.iter().any(|s| s.monitor_id == "m" && !s.paused));
+    let audit = store.list_audit(10, None).await.unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0].action, "monitor.resume");
+
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -291,3 +291,55 @@ async fn standalone_audit_rows_keep_before_and_after_json() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_confirmation_is_stored_with_its_audit_row() {
+    use upkeep_domain::notify::routing::Scope;
+    use upkeep_store::subscribers::SubscribeOutcome;
+    for db in databases("a_confirmation_is_stored_with_its_audit_row").await {
+        let store = db.store().await;
+        let scope = Scope {
+            components: vec!["api".into()],
+            tenant: None,
+        };
+        let outcome = store
+            .request_subscription("eve@example.com", &scope, 3_600_000, 0, at(1))
+            .await
+            .unwrap();
+        let SubscribeOutcome::SendConfirmation { token, .. } = outcome else {
+            panic!("a new address gets a token");
+        };
+        assert!(store.list_audit(5, None).await.unwrap().is_empty());
+        let confirmed = store
+            .confirm_subscription(&token, at(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(confirmed.confirmed_at, Some(at(2)));
+        let rows = store.list_audit(5, None).await.unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].action, "subscriber.confirm");
+        assert_eq!(rows[0].actor, format!("subscriber:{}", confirmed.id));
+        assert_eq!(rows[0].target, format!("subscriber/{}", confirmed.id));
+        let before = rows[0].before.as_ref().unwrap();
+        let after = rows[0].after.as_ref().unwrap();
+        assert!(before["confirmed_at"].is_null());
+        assert!(!after["confirmed_at"].is_null());
+        assert_eq!(after["components"], serde_json::json!(["api"]));
+        assert_ne!(
+            after["address"], "eve@example.com",
+            "the address is redacted"
+        );
+        // The link is used: a second click changes nothing and records nothing.
+        assert!(
+            store
+                .confirm_subscription(&token, at(3))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.list_audit(5, None).await.unwrap().len(), 1);
+        store.close().await;
+        db.cleanup().await;
+    }
+}

@@ -7,11 +7,9 @@ use axum::Json;
 use axum::extract::State;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use upkeep_domain::config::{Monitor, MonitorKind};
 use upkeep_domain::event::EventSource;
 use upkeep_engine::monitoring::scheduler::{MonitorHandle, MonitorView};
-use upkeep_store::audit::AuditEntry;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG_MONITORS, instant};
@@ -319,25 +317,11 @@ async fn set_paused(
 ) -> Result<Json<MonitorSummary>, Problem> {
     let m = known(state, id)?;
     let handle = engine(state)?;
-    let transition = handle
-        .set_paused(id, pause)
+    // The change and its audit row are written in one transaction by the engine.
+    handle
+        .set_paused(id, pause, actor)
         .await
         .map_err(|e| Problem::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    if let Some(t) = transition {
-        let entry = AuditEntry {
-            actor: actor.to_owned(),
-            action: if pause {
-                "monitor.pause"
-            } else {
-                "monitor.resume"
-            }
-            .into(),
-            target: format!("monitor/{id}"),
-            before: Some(json!({ "status": t.from.as_str() })),
-            after: Some(json!({ "status": t.to.as_str() })),
-        };
-        state.store.record_audit(&entry, t.at).await?;
-    }
     let uptime = uptime(state, id, state.clock.now()).await?;
     Ok(Json(summary(id, &m, handle.view(id), uptime)))
 }
