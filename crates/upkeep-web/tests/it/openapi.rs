@@ -120,3 +120,132 @@ sys.exit(1 if errors else 0)
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// What the generated client does, as an API user would write it.
+const DRIVE_WITH_THE_GENERATED_CLIENT: &str = r#"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from upkeep_client import AuthenticatedClient
+from upkeep_client.api.incidents import incidents_add_update, incidents_create, incidents_show
+from upkeep_client.api.maintenance import maintenance_create, maintenance_list, maintenance_show
+from upkeep_client.models import (ComponentView, IncidentView, MaintenanceView,
+    NewIncidentBody, NewMaintenanceBody, UpdateBody)
+
+base, token, starts_at = sys.argv[2], sys.argv[3], sys.argv[4]
+client = AuthenticatedClient(base_url=base, token=token, raise_on_unexpected_status=True)
+
+opened = incidents_create.sync(client=client, body=NewIncidentBody(
+    title="Database slow", body="Looking into it.",
+    components=[ComponentView(id="db", status="degraded_performance")]))
+assert isinstance(opened, IncidentView), opened
+updated = incidents_add_update.sync(opened.id, client=client,
+    body=UpdateBody(status="identified", body="A full disk."))
+assert isinstance(updated, IncidentView), updated
+scheduled = maintenance_create.sync(client=client, body=NewMaintenanceBody(
+    title="Database upgrade", starts_at=starts_at, duration="2h", components=["db"],
+    tenants="all", message="PostgreSQL 17 to 18."))
+assert isinstance(scheduled, MaintenanceView), scheduled
+
+incident = incidents_show.sync(opened.id, client=client)
+maintenance = maintenance_show.sync(scheduled.id, client=client)
+listed = maintenance_list.sync(client=client)
+print(json.dumps({
+    "incident": {"title": incident.title, "status": incident.status, "impact": incident.impact,
+                 "components": [[c.id, c.status] for c in incident.components],
+                 "updates": [[u.status, u.body] for u in incident.updates]},
+    "maintenance": {"title": maintenance.title, "status": maintenance.status,
+                    "starts_at": maintenance.starts_at, "components": maintenance.components,
+                    "tenants": maintenance.tenants, "updates": [u.body for u in maintenance.updates]},
+    "listed": [m.id for m in listed],
+    "maintenance_id": scheduled.id,
+}))
+"#;
+
+#[tokio::test]
+async fn a_generated_python_client_drives_the_api() {
+    let Some(python) = peer::python(&["openapi_python_client", "httpx", "attrs"]) else {
+        return;
+    };
+    let app = TestApp::start(CONFIG).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_document(dir.path(), &document(&app).await);
+    let package = dir.path().join("upkeep_client");
+    let out = tokio::process::Command::new(&python)
+        .args([
+            "-m",
+            "openapi_python_client",
+            "generate",
+            "--meta",
+            "none",
+            "--path",
+        ])
+        .arg(&file)
+        .arg("--output-path")
+        .arg(&package)
+        .output()
+        .await
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the generator failed:\n{said}");
+    // Nothing of the document was left out (its only other warning is that no formatter ran).
+    assert!(
+        !said.contains("Unable to") && !said.contains("Cannot parse"),
+        "the generator skipped parts of the document:\n{said}"
+    );
+
+    let starts_at =
+        upkeep_web::api::instant(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48));
+    let out = tokio::process::Command::new(&python)
+        .arg("-c")
+        .arg(DRIVE_WITH_THE_GENERATED_CLIENT)
+        .arg(dir.path())
+        .arg(&app.base)
+        .arg(&app.editor)
+        .arg(&starts_at)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the generated client failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let incident = &seen["incident"];
+    assert_eq!(incident["title"], "Database slow");
+    assert_eq!(incident["status"], "identified");
+    assert_eq!(incident["impact"], "minor");
+    assert_eq!(
+        incident["components"],
+        serde_json::json!([["db", "degraded_performance"]])
+    );
+    let updates = incident["updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 2, "{incident}");
+    assert!(
+        updates
+            .iter()
+            .any(|u| u == &serde_json::json!(["identified", "A full disk."]))
+    );
+    assert!(updates.iter().any(|u| u[1] == "Looking into it."));
+    let maintenance = &seen["maintenance"];
+    assert_eq!(maintenance["title"], "Database upgrade");
+    assert_eq!(maintenance["status"], "scheduled");
+    assert_eq!(maintenance["starts_at"], starts_at.as_str());
+    assert_eq!(maintenance["components"], serde_json::json!(["db"]));
+    assert_eq!(maintenance["tenants"], "all");
+    assert_eq!(
+        maintenance["updates"],
+        serde_json::json!(["PostgreSQL 17 to 18."])
+    );
+    assert!(
+        seen["listed"]
+            .as_array()
+            .unwrap()
+            .contains(&seen["maintenance_id"])
+    );
+}

@@ -53,7 +53,7 @@ pub struct MaintenanceView {
     /// Affected component ids.
     pub components: Vec<String>,
     /// `"all"` or a list of tenant ids.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = tenants_schema)]
     pub tenants: Value,
     /// `run` or `skip`.
     pub checks: String,
@@ -149,7 +149,7 @@ pub struct NewMaintenanceBody {
     /// Affected component ids (at least one).
     pub components: Vec<String>,
     /// `"all"` (default) or a list of tenant ids.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = tenants_schema, required = false)]
     pub tenants: Option<Value>,
     /// `run` (default) or `skip`.
     pub checks: Option<String>,
@@ -190,7 +190,7 @@ pub struct EditMaintenanceBody {
     pub ends_at: Option<String>,
     pub duration: Option<String>,
     pub components: Option<Vec<String>>,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = tenants_schema, required = false)]
     pub tenants: Option<Value>,
     pub checks: Option<String>,
     pub counts_as_downtime: Option<bool>,
@@ -302,6 +302,21 @@ pub(super) fn parse_checks(s: &str) -> Result<ChecksMode, Problem> {
             "unknown checks `{s}`: expected run or skip"
         ))),
     }
+}
+
+/// The schema of a tenant selection: `"all"` or a list of tenant ids.
+fn tenants_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["all"])),
+        )
+        .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some("`\"all\"` or a list of tenant ids"))
+        .build()
+        .into()
 }
 
 pub(super) fn parse_tenants(v: &Value) -> Result<TenantSel, Problem> {
