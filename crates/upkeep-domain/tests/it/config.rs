@@ -766,3 +766,25 @@ fn public_texts_are_templates_with_known_placeholders() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_window_longer_than_max_span_is_refused_at_its_duration() {
+    let text = format!(
+        "{PAGE}components:\n  api: {{ name: API }}\nmaintenance:\n  policy:\n    max_span: 6h\n  windows:\n    - id: short\n      title: Short\n      rrule: \"FREQ=DAILY\"\n      duration: 6h\n      components: [api]\n    - id: long\n      title: Long\n      rrule: \"FREQ=WEEKLY\"\n      duration: 7h\n      components: [api]\n"
+    );
+    let found = problems_of(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .starts_with("16:17: a window of 7h is longer than `maintenance.policy.max_span` (6h)"),
+        "{found:#?}"
+    );
+    // Within the default limit (31 days) a long window is fine.
+    let ok = format!(
+        "{PAGE}components:\n  api: {{ name: API }}\nmaintenance:\n  windows:\n    - {{ id: w, title: W, rrule: \"FREQ=MONTHLY\", duration: 30d, components: [api] }}\n"
+    );
+    assert_eq!(
+        parse_ok(&ok, &no_env).maintenance.windows[0].duration,
+        Duration::from_secs(30 * 86_400)
+    );
+}

@@ -55,7 +55,7 @@ impl Sections {
             .optional(d, "windows", |d, n| {
                 let mut seen: BTreeMap<String, usize> = BTreeMap::new();
                 d.list(n, |d, n| {
-                    let window = self.window(d, n)?;
+                    let window = self.window(d, n, policy.max_span)?;
                     if let Some(line) = seen.insert(window.id.clone(), n.pos.line) {
                         d.error(
                             n.pos,
@@ -74,7 +74,14 @@ impl Sections {
         Some(Maintenance { policy, windows })
     }
 
-    pub(super) fn window(&mut self, d: &mut Decoder, node: &Node) -> Option<Window> {
+    /// One recurring window; its `duration` is at most `max_span`
+    /// (`maintenance.policy.max_span`, read before the windows).
+    pub(super) fn window(
+        &mut self,
+        d: &mut Decoder,
+        node: &Node,
+        max_span: Duration,
+    ) -> Option<Window> {
         let mut f = d.fields(node)?;
         let id = f.required(d, "id", |d, n| {
             let id = d.string(n)?;
@@ -106,7 +113,22 @@ impl Sections {
                     .map_err(|err| format!("bad rrule: {err}"))
             })
         });
-        let duration = f.required(d, "duration", positive_duration);
+        let duration = f.required(d, "duration", |d, n| {
+            let duration = positive_duration(d, n)?;
+            if duration > max_span {
+                d.error(
+                    n.pos,
+                    format!(
+                        "a window of {} is longer than `maintenance.policy.max_span` ({}); \
+                         shorten it or raise the limit",
+                        crate::duration::format_duration(duration),
+                        crate::duration::format_duration(max_span)
+                    ),
+                );
+                return None;
+            }
+            Some(duration)
+        });
         let components = f.required(d, "components", |d, n| {
             self.id_refs(d, n, IdKind::Component)
         });
