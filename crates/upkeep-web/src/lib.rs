@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod confirmation_budget;
 pub mod extract;
 mod health;
 pub mod hooks;
@@ -357,6 +358,9 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
                 state
                     .subscribe_limiter
                     .reconfigure(subscribe.per_minute, subscribe.burst);
+                state
+                    .confirmation_budget
+                    .reconfigure(server.confirmation_mail_budget);
             }
             _ = tick.tick() => {
                 state.public_limiter.forget_idle();
@@ -365,6 +369,8 @@ async fn keep_limits(state: AppState, stop: CancellationToken) {
                 state.ping_miss_limiter.forget_idle();
                 state.token_limiter.forget_idle();
                 state.blocked.forget_idle();
+                let now = state.clock.now().as_millisecond();
+                state.confirmation_budget.forget_idle(now);
             }
         }
     }

@@ -241,6 +241,60 @@ impl MinuteLimiter {
     }
 }
 
+/// A keyed budget counted an hour at a time (the confirmation mails: `()` for all of them,
+/// a domain for one domain's), whose budget can change on configuration reload: the whole
+/// hour may be spent at once, then it recovers steadily.
+#[derive(Debug)]
+pub struct HourLimiter<K: Hash + Eq + Clone> {
+    limits: RwLock<(u32, Option<Arc<DefaultKeyedRateLimiter<K>>>)>,
+}
+
+impl<K: Hash + Eq + Clone> HourLimiter<K> {
+    /// `per_hour` a key an hour; 0 turns this budget off.
+    pub fn new(per_hour: u32) -> Self {
+        Self {
+            limits: RwLock::new(Self::build(per_hour)),
+        }
+    }
+
+    fn build(per_hour: u32) -> (u32, Option<Arc<DefaultKeyedRateLimiter<K>>>) {
+        let keyed = NonZeroU32::new(per_hour)
+            .map(|n| Arc::new(DefaultKeyedRateLimiter::keyed(Quota::per_hour(n))));
+        (per_hour, keyed)
+    }
+
+    /// Applies a new budget; counters restart only when it actually changed.
+    pub fn reconfigure(&self, per_hour: u32) {
+        let mut limits = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        if limits.0 != per_hour {
+            *limits = Self::build(per_hour);
+        }
+    }
+
+    fn keyed(&self) -> Option<Arc<DefaultKeyedRateLimiter<K>>> {
+        let limits = self.limits.read().unwrap_or_else(|e| e.into_inner());
+        limits.1.clone()
+    }
+
+    /// Spends one from `key`'s budget: `Ok`, or how long until there is one again.
+    pub fn check_key(&self, key: &K) -> Result<(), Duration> {
+        let Some(keyed) = self.keyed() else {
+            return Ok(());
+        };
+        keyed
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Forgets keys whose budget has fully recovered.
+    pub fn forget_idle(&self) {
+        if let Some(keyed) = self.keyed() {
+            keyed.retain_recent();
+            keyed.shrink_to_fit();
+        }
+    }
+}
+
 /// Middleware: rejects a client over its quota with 429 and `Retry-After`.
 pub async fn limit_public(
     State(limiter): State<Arc<RateLimiter>>,

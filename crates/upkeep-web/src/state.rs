@@ -37,6 +37,9 @@ pub struct AppState {
     pub ping_miss_limiter: Arc<crate::rate_limit::MinuteLimiter>,
     /// The tighter per-client limit of `POST /subscribe`.
     pub subscribe_limiter: Arc<crate::subscribe::SubscribeLimiter>,
+    /// The budget of confirmation mails (`server.confirmation_mail_budget`) and the delays
+    /// per address.
+    pub confirmation_budget: crate::confirmation_budget::SharedBudget,
     /// The key of unsubscribe links, read from the store on first use.
     pub link_key: crate::subscribe::LinkKeyCache,
     /// Which background tasks are down, when the engine runs in this process (`/readyz`).
@@ -69,6 +72,9 @@ impl AppState {
             subscribe_limiter: Arc::new(crate::subscribe::SubscribeLimiter::new(
                 server.subscribe_rate_limit.per_minute,
                 server.subscribe_rate_limit.burst,
+            )),
+            confirmation_budget: Arc::new(crate::confirmation_budget::ConfirmationBudget::new(
+                server.confirmation_mail_budget,
             )),
             link_key: Default::default(),
             health: None,

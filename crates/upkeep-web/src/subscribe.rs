@@ -11,7 +11,8 @@
 //!   confirmation, already confirmed or throttled — `202` with
 //!   `{"status":"pending","message":...}` or a "check your inbox" page — so nobody can learn
 //!   who subscribed. A confirmation mail is queued in the outbox unless one went to the address
-//!   within [`RESEND_AFTER_MS`].
+//!   recently (a delay that grows with every mail, from [`RESEND_AFTER_MS`]) or the hourly
+//!   budget of confirmation mails is spent ([`crate::confirmation_budget`]).
 //! - `GET /subscribe/confirm/{token}` shows a button and changes nothing (mail scanners follow
 //!   links); `POST` confirms. An unknown, used or expired token is a 404 page; a token that is
 //!   not 48 hex digits is a 404 without a database query.
@@ -49,6 +50,7 @@ use upkeep_engine::notify::links;
 use upkeep_store::subscribers::{SubscribeOutcome, SubscriberRecord};
 use upkeep_store::{Store, StoreError, ids};
 
+use crate::confirmation_budget::OverBudget;
 use crate::extract::body_problem;
 use crate::listener::ClientAddr;
 use crate::problem::Problem;
@@ -565,11 +567,13 @@ async fn request_confirmation(
     scope: &Scope,
 ) -> Result<(), StoreError> {
     let now = state.clock.now();
+    let now_ms = now.as_millisecond();
     let confirm_ms =
         i64::try_from(config.notifications.confirm_within.as_millis()).unwrap_or(i64::MAX);
+    let resend_after_ms = state.confirmation_budget.resend_after_ms(email, now_ms);
     let outcome = state
         .store
-        .request_subscription(email, scope, confirm_ms, RESEND_AFTER_MS, now)
+        .request_subscription(email, scope, confirm_ms, resend_after_ms, now)
         .await?;
     if let SubscribeOutcome::SendConfirmation {
         subscriber,
@@ -577,6 +581,20 @@ async fn request_confirmation(
         expires_at,
     } = outcome
     {
+        if let Err(over) = state.confirmation_budget.spend(email, now_ms) {
+            let budget = match over {
+                OverBudget::Overall => "per_hour",
+                OverBudget::Domain => "per_domain_per_hour",
+            };
+            metrics::counter!("upkeep_confirmation_mails_refused_total", "budget" => budget)
+                .increment(1);
+            tracing::warn!(
+                domain = crate::confirmation_budget::domain_of(email),
+                budget,
+                "confirmation mail not sent: server.confirmation_mail_budget is spent"
+            );
+            return Ok(());
+        }
         let request = links::Confirmation {
             subscriber: &subscriber,
             scope,

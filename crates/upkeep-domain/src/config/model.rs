@@ -167,6 +167,18 @@ pub struct Server {
     /// Whether connections from trusted proxies start with a PROXY protocol (v1 or v2) header
     /// naming the client (default false).
     pub proxy_protocol: bool,
+    /// Hourly budget of subscription confirmation mails, overall and per recipient domain
+    /// (default 200 an hour, 20 an hour per domain).
+    pub confirmation_mail_budget: MailBudget,
+}
+
+/// `server.confirmation_mail_budget:`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailBudget {
+    /// Confirmation mails an hour in all; 0 disables this budget.
+    pub per_hour: u32,
+    /// Confirmation mails an hour to the addresses of one domain; 0 disables this budget.
+    pub per_domain_per_hour: u32,
 }
 
 /// `server.subscribe_rate_limit:`
@@ -218,6 +230,10 @@ impl Default for Server {
             },
             trusted_proxies: Vec::new(),
             proxy_protocol: false,
+            confirmation_mail_budget: MailBudget {
+                per_hour: 200,
+                per_domain_per_hour: 20,
+            },
         }
     }
 }

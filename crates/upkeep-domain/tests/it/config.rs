@@ -667,6 +667,16 @@ fn trusted_proxies_and_the_subscribe_quota() {
     assert!(!config.server.proxy_protocol);
     assert_eq!(config.server.subscribe_rate_limit.per_minute, 6);
     assert_eq!(config.server.subscribe_rate_limit.burst, 3);
+    assert_eq!(config.server.confirmation_mail_budget.per_hour, 200);
+    assert_eq!(
+        config.server.confirmation_mail_budget.per_domain_per_hour,
+        20
+    );
+    let text = format!(
+        "{PAGE}server:\n  confirmation_mail_budget: {{ per_hour: 50, per_domain_per_hour: 0 }}\n"
+    );
+    let budget = parse_ok(&text, &no_env).server.confirmation_mail_budget;
+    assert_eq!((budget.per_hour, budget.per_domain_per_hour), (50, 0));
 
     let text = format!(
         "{PAGE}server:\n  trusted_proxies: [127.0.0.1/32, \"10.0.0.0/8\", \"fd00::/8\"]\n  proxy_protocol: true\n  subscribe_rate_limit: {{ per_minute: 60, burst: 10 }}\n"

@@ -1006,3 +1006,90 @@ async fn viewers_see_no_subscriber_address_or_webhook_path() {
     let deliveries = app.json("/api/v1/deliveries", Some(&app.admin)).await;
     assert_eq!(deliveries[0]["destination"], "annabel.lee@example.com");
 }
+
+const BUDGET_CONFIG: &str = page_config!(
+    r#"
+server:
+  rate_limit: { per_second: 1000, burst: 1000 }
+  confirmation_mail_budget: { per_hour: 3, per_domain_per_hour: 2 }
+components:
+  api: { name: Public API }
+notifications:
+  smtp: { host: 127.0.0.1, port: 9, from: "status@test.example" }
+"#
+);
+
+#[tokio::test]
+async fn confirmation_mails_have_an_hourly_budget_overall_and_per_domain() {
+    let app = TestApp::start(BUDGET_CONFIG).await;
+    let expected = json!({ "status": "pending", "message": PENDING });
+    let mut answers = Vec::new();
+    // Strangers at one domain: two mails, then that domain's budget is spent.
+    for who in ["a@one.test", "b@one.test", "c@one.test", "d@one.test"] {
+        answers.push(pending_body(app.subscribe_json(&json!({ "email": who })).await).await);
+    }
+    let sent = |mails: Vec<upkeep_store::outbox::DeliveryRecord>| {
+        let mut to: Vec<String> = mails.into_iter().map(|d| d.destination).collect();
+        to.sort();
+        to
+    };
+    assert_eq!(
+        sent(app.confirmations().await),
+        ["a@one.test", "b@one.test"]
+    );
+    // Another domain still gets its mail; then the overall budget (3) is spent for everyone.
+    for who in ["x@two.test", "y@three.test", "z@four.test"] {
+        answers.push(pending_body(app.subscribe_json(&json!({ "email": who })).await).await);
+    }
+    assert_eq!(
+        sent(app.confirmations().await),
+        ["a@one.test", "b@one.test", "x@two.test"]
+    );
+    // The form over budget: the same neutral page.
+    let r = app.subscribe_form("email=w%40five.test").await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert!(r.text().await.unwrap().contains(PENDING));
+    // Every answer was the same, sent or not.
+    assert!(answers.iter().all(|a| *a == expected), "{answers:?}");
+    assert_eq!(app.confirmations().await.len(), 3);
+}
+
+#[tokio::test]
+async fn the_delay_between_confirmation_mails_to_one_address_grows() {
+    let app = TestApp::builder(CONFIG)
+        .manual_clock("2026-03-02T09:00:00Z")
+        .start()
+        .await;
+    // A new confirmation replaces the one not sent yet: a new mail is a new delivery id.
+    let ask = |email: &'static str| {
+        let app = &app;
+        async move {
+            pending_body(app.subscribe_json(&json!({ "email": email })).await).await;
+            app.confirmations()
+                .await
+                .into_iter()
+                .find(|d| d.destination == email)
+                .map(|d| d.id)
+                .unwrap()
+        }
+    };
+    let first = ask("ann@example.com").await;
+    // 10 minutes later a second mail may go...
+    app.advance(10 * 60 + 1);
+    let second = ask("ann@example.com").await;
+    assert_ne!(second, first);
+    // ...but the third waits 20 minutes after the second, the fourth 40 after the third.
+    app.advance(10 * 60 + 1);
+    assert_eq!(ask("ann@example.com").await, second, "within 20 minutes");
+    app.advance(10 * 60);
+    let third = ask("ann@example.com").await;
+    assert_ne!(third, second);
+    app.advance(20 * 60 + 1);
+    assert_eq!(ask("ann@example.com").await, third, "within 40 minutes");
+    app.advance(20 * 60);
+    assert_ne!(ask("ann@example.com").await, third);
+    // Another address is not slowed down by Ann's.
+    let bob = ask("bob@example.com").await;
+    app.advance(10 * 60 + 1);
+    assert_ne!(ask("bob@example.com").await, bob);
+}

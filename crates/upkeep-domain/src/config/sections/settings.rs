@@ -85,6 +85,17 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         read_minute_rate_limit(d, n, defaults.ping_miss_rate_limit)
     });
     let proxy_protocol = f.optional(d, "proxy_protocol", Decoder::bool);
+    let confirmation_mail_budget = f.optional(d, "confirmation_mail_budget", |d, n| {
+        let budget = defaults.confirmation_mail_budget;
+        let mut f = d.fields(n)?;
+        let per_hour = f.optional(d, "per_hour", Decoder::integer::<u32>);
+        let per_domain = f.optional(d, "per_domain_per_hour", Decoder::integer::<u32>);
+        f.finish(d);
+        Some(MailBudget {
+            per_hour: per_hour.unwrap_or(budget.per_hour),
+            per_domain_per_hour: per_domain.unwrap_or(budget.per_domain_per_hour),
+        })
+    });
     let trusted_proxies = f.optional(d, "trusted_proxies", |d, n| {
         d.list(n, |d, n| d.parsed(n, str::parse::<crate::net::Cidr>))
     });
@@ -104,6 +115,8 @@ pub(super) fn read_server(d: &mut Decoder, node: &Node) -> Option<Server> {
         ping_miss_rate_limit: ping_miss_rate_limit.unwrap_or(defaults.ping_miss_rate_limit),
         trusted_proxies: trusted_proxies.unwrap_or_default(),
         proxy_protocol: proxy_protocol.unwrap_or(defaults.proxy_protocol),
+        confirmation_mail_budget: confirmation_mail_budget
+            .unwrap_or(defaults.confirmation_mail_budget),
     })
 }
 
