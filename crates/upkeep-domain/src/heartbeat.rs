@@ -106,6 +106,31 @@ pub fn judge(schedule: &PushSchedule, facts: &HeartbeatFacts, now: Timestamp) ->
     }
 }
 
+/// The instant at or after `now` past which the judgement changes with no new ping (the end of
+/// the grace time of the success due, or of a run's), so a watcher can look again just then;
+/// `None` when only a ping can change it (a reported failure, an invalid schedule).
+pub fn next_change(
+    schedule: &PushSchedule,
+    facts: &HeartbeatFacts,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let grace = grace_of(schedule);
+    if matches!(
+        judge(schedule, facts, now),
+        Verdict::Failed { .. } | Verdict::Invalid(_)
+    ) {
+        return None;
+    }
+    let base = facts.last_success.unwrap_or(facts.watched_since);
+    let due = next_due(schedule, base).ok().map(|due| plus(due, grace));
+    let hang = facts.open_start.map(|started| plus(started, grace));
+    [due, hang]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t >= now)
+        .min()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +138,42 @@ mod tests {
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn the_next_change_is_the_end_of_the_grace_time() {
+        let facts = HeartbeatFacts {
+            last_success: Some(t("2026-03-01T10:00:00Z")),
+            last_failure: None,
+            open_start: None,
+            watched_since: t("2026-03-01T00:00:00Z"),
+        };
+        let schedule = period(2, 1);
+        let now = t("2026-03-01T10:00:00.500Z");
+        let at = t("2026-03-01T10:00:03Z");
+        assert_eq!(next_change(&schedule, &facts, now), Some(at));
+        assert!(judge(&schedule, &facts, at).is_ok());
+        let after = at + SignedDuration::from_millis(1);
+        assert!(matches!(
+            judge(&schedule, &facts, after),
+            Verdict::Late { .. }
+        ));
+        // Late already: nothing changes until a ping.
+        assert_eq!(next_change(&schedule, &facts, after), None);
+        // A run open since 10:00:01 hangs once its grace ends, at 10:00:02.
+        let running = HeartbeatFacts {
+            open_start: Some(t("2026-03-01T10:00:01Z")),
+            ..facts
+        };
+        assert_eq!(
+            next_change(&schedule, &running, now),
+            Some(t("2026-03-01T10:00:02Z"))
+        );
+        let failed = HeartbeatFacts {
+            last_failure: Some(t("2026-03-01T10:00:00.200Z")),
+            ..facts
+        };
+        assert_eq!(next_change(&schedule, &failed, now), None);
     }
 
     fn period(p: u64, g: u64) -> PushSchedule {

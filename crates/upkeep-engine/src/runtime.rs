@@ -109,9 +109,11 @@ impl Engine {
 
         // Maintenance with `checks: skip` tells the scheduler which components not to probe.
         let skip = maintenance::SkipList::default();
+        let arrivals = crate::monitoring::pings::Arrivals::default();
         let scheduler_settings = SchedulerSettings {
             max_concurrent: config.current().config.monitoring.max_concurrent,
             skip: skip.clone(),
+            arrivals: arrivals.clone(),
             ..SchedulerSettings::default()
         };
         let (monitors, scheduler) = scheduler::start(
@@ -255,7 +257,8 @@ impl Engine {
 
         // Pings are acknowledged once committed; the writer drains its queue when stopped,
         // which happens after the HTTP server has finished the requests in flight.
-        let (pings, ping_writer) = PingWriter::start(store, stop);
+        // Committed pings wake the push monitors' judge on this replica.
+        let (pings, ping_writer) = PingWriter::start_reporting(store, stop, arrivals);
         supervisor.spawn("ping-writer", ping_writer);
 
         Ok(Engine {

@@ -14,11 +14,12 @@
 //! is as few round trips as possible; after a failed batch (whose callers all get
 //! [`PingError::Store`]) it takes a fresh one.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use upkeep_store::Store;
 use upkeep_store::monitoring::{Ping, StoredPing, WriterConnection};
@@ -57,6 +58,36 @@ impl std::fmt::Debug for Request {
     }
 }
 
+/// The keys of pings committed since the watcher last looked, and a wake-up: how the ping
+/// writer tells the push monitors' judge (on the same replica) to judge those monitors at once.
+#[derive(Debug, Clone, Default)]
+pub struct Arrivals(Arc<(std::sync::Mutex<HashSet<String>>, Notify)>);
+
+impl Arrivals {
+    /// Reports keys whose pings were committed.
+    pub fn report<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        let (keys_seen, wake) = &*self.0;
+        keys_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(keys.into_iter().map(str::to_owned));
+        // Keeps a permit when nobody waits: no report is missed.
+        wake.notify_one();
+    }
+
+    /// Waits for reports and takes the keys reported.
+    pub async fn next(&self) -> HashSet<String> {
+        let (keys_seen, wake) = &*self.0;
+        loop {
+            wake.notified().await;
+            let keys = std::mem::take(&mut *keys_seen.lock().unwrap_or_else(|e| e.into_inner()));
+            if !keys.is_empty() {
+                return keys;
+            }
+        }
+    }
+}
+
 impl PingWriter {
     /// A writer over `store` and the task that runs it, for the supervisor to spawn. The task
     /// returns once `stop` is cancelled and everything queued by then is committed (or when
@@ -65,8 +96,17 @@ impl PingWriter {
         store: Store,
         stop: CancellationToken,
     ) -> (PingWriter, impl Future<Output = ()> + Send + 'static) {
+        Self::start_reporting(store, stop, Arrivals::default())
+    }
+
+    /// [`start`](Self::start), reporting the keys of every committed batch to `arrivals`.
+    pub fn start_reporting(
+        store: Store,
+        stop: CancellationToken,
+        arrivals: Arrivals,
+    ) -> (PingWriter, impl Future<Output = ()> + Send + 'static) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        (PingWriter { tx }, run(store, rx, stop))
+        (PingWriter { tx }, run(store, rx, stop, arrivals))
     }
 
     /// A handle to no writer: every [`record`](Self::record) fails with
@@ -89,7 +129,12 @@ impl PingWriter {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Request>, stop: CancellationToken) {
+async fn run(
+    store: Store,
+    mut rx: mpsc::Receiver<Request>,
+    stop: CancellationToken,
+    arrivals: Arrivals,
+) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     let mut conn: Option<WriterConnection> = None;
     loop {
@@ -101,19 +146,24 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Request>, stop: CancellationTo
         if received == 0 {
             return; // every handle dropped and the queue is empty
         }
-        commit(&store, &mut conn, &mut batch).await;
+        commit(&store, &mut conn, &mut batch, &arrivals).await;
     }
     // Stopping: take no more, commit what is queued.
     rx.close();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        commit(&store, &mut conn, &mut batch).await;
+        commit(&store, &mut conn, &mut batch, &arrivals).await;
     }
 }
 
 /// Writes `batch` in one transaction on the writer's own connection `conn` (taken from the
 /// pool when missing, given back after an error) and answers every caller; leaves `batch`
 /// empty.
-async fn commit(store: &Store, conn: &mut Option<WriterConnection>, batch: &mut Vec<Request>) {
+async fn commit(
+    store: &Store,
+    conn: &mut Option<WriterConnection>,
+    batch: &mut Vec<Request>,
+    arrivals: &Arrivals,
+) {
     let started = Instant::now();
     let (pings, replies): (Vec<Ping>, Vec<_>) = batch.drain(..).map(|r| (r.ping, r.reply)).unzip();
     let result = match conn {
@@ -130,6 +180,7 @@ async fn commit(store: &Store, conn: &mut Option<WriterConnection>, batch: &mut 
     metrics::histogram!("upkeep_ping_commit_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(stored) if stored.len() == replies.len() => {
+            arrivals.report(pings.iter().map(|p| p.key.as_str()));
             for (reply, stored) in replies.into_iter().zip(stored) {
                 let _ = reply.send(Ok(stored));
             }

@@ -21,18 +21,20 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::{Config, Monitor, MonitorKind, PushCheck};
 use upkeep_domain::event::EventSource;
-use upkeep_domain::heartbeat::{HeartbeatFacts, judge};
+use upkeep_domain::heartbeat::{HeartbeatFacts, judge, next_change};
+
+use super::pings::Arrivals;
 use upkeep_domain::monitor_state::{MonitorState, MonitorStatus, Thresholds, Transition};
 use upkeep_store::Store;
 use upkeep_store::audit::AuditEntry;
@@ -52,8 +54,11 @@ pub struct SchedulerSettings {
     pub flush_every: Duration,
     /// Most results written in one transaction.
     pub flush_max: usize,
-    /// How often push monitors are judged on their pings.
+    /// How often every push monitor is judged on its pings (a safety net: each is also judged
+    /// as soon as its pings are committed on this replica, and just after its deadline).
     pub push_every: Duration,
+    /// Where the ping writer reports committed pings.
+    pub arrivals: Arrivals,
     /// Components whose monitors are not probed now (maintenance with `checks: skip`).
     pub skip: crate::maintenance::SkipList,
 }
@@ -65,6 +70,7 @@ impl Default for SchedulerSettings {
             flush_every: Duration::from_secs(1),
             flush_max: 2_000,
             push_every: Duration::from_secs(10),
+            arrivals: Arrivals::default(),
             skip: crate::maintenance::SkipList::default(),
         }
     }
@@ -362,6 +368,52 @@ async fn run_schedule(
         .await;
 }
 
+/// Which push monitors to judge: all, those of some ping keys, or some monitors.
+#[derive(Clone, Copy)]
+enum Only<'a> {
+    All,
+    Keys(&'a HashSet<String>),
+    Ids(&'a HashSet<String>),
+}
+
+/// The next instant each push monitor's judgement may change without a ping, earliest first:
+/// one timer for all of them, so 10,000 monitors cost no busy loop.
+#[derive(Default)]
+struct Deadlines {
+    by_id: HashMap<String, Timestamp>,
+    order: BTreeSet<(Timestamp, String)>,
+}
+
+impl Deadlines {
+    fn set(&mut self, id: &str, at: Option<Timestamp>) {
+        if let Some(old) = self.by_id.remove(id) {
+            self.order.remove(&(old, id.to_owned()));
+        }
+        if let Some(at) = at {
+            self.by_id.insert(id.to_owned(), at);
+            self.order.insert((at, id.to_owned()));
+        }
+    }
+
+    fn first(&self) -> Option<Timestamp> {
+        self.order.first().map(|(at, _)| *at)
+    }
+
+    /// Removes and returns the monitors whose deadline has passed at `now`.
+    fn take_due(&mut self, now: Timestamp) -> HashSet<String> {
+        let mut due = HashSet::new();
+        while let Some((at, _)) = self.order.first()
+            && *at < now
+        {
+            if let Some((_, id)) = self.order.pop_first() {
+                self.by_id.remove(&id);
+                due.insert(id);
+            }
+        }
+        due
+    }
+}
+
 async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -401,8 +453,29 @@ impl Writer {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut push_tick = tokio::time::interval(self.settings.push_every);
         push_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let arrivals = self.settings.arrivals.clone();
+        let mut deadlines = Deadlines::default();
         loop {
+            let next_deadline = deadlines.first().map(|at| {
+                // Just past the instant: a job is late once its grace time has passed.
+                let wait = at.duration_since(self.clock.now()) + SignedDuration::from_millis(1);
+                Instant::now() + Duration::try_from(wait).unwrap_or_default()
+            });
             tokio::select! {
+                keys = arrivals.next() => {
+                    if *self.active.borrow() {
+                        let only = Only::Keys(&keys);
+                        self.judge_pushes(&mut batch, only, &mut deadlines).await;
+                        self.flush(&mut batch, &mut retry_after).await;
+                    }
+                }
+                () = sleep_until(next_deadline) => {
+                    let due = deadlines.take_due(self.clock.now());
+                    if *self.active.borrow() {
+                        self.judge_pushes(&mut batch, Only::Ids(&due), &mut deadlines).await;
+                        self.flush(&mut batch, &mut retry_after).await;
+                    }
+                }
                 changed = self.active.changed(), if lease_open => {
                     lease_open = changed.is_ok();
                     // Taking over from another replica: continue from what it stored.
@@ -413,8 +486,9 @@ impl Writer {
                 }
                 _ = push_tick.tick() => {
                     if *self.active.borrow() {
-                        self.judge_pushes(&mut batch).await;
+                        self.judge_pushes(&mut batch, Only::All, &mut deadlines).await;
                     } else {
+                        deadlines = Deadlines::default();
                         // Standing by: keep the view of the replica that probes.
                         self.refresh_from_store().await;
                     }
@@ -571,7 +645,8 @@ impl Writer {
     /// Judges every push monitor on its pings (domain `heartbeat::judge`). Lateness already
     /// includes the grace time, so one late judgement takes the monitor down and one on-time
     /// judgement brings it back (thresholds 1 and 1).
-    async fn judge_pushes(&self, batch: &mut Batch) {
+    /// Each judged monitor's next deadline goes to `deadlines`, to be judged again just then.
+    async fn judge_pushes(&self, batch: &mut Batch, only: Only<'_>, deadlines: &mut Deadlines) {
         let cfg = self.config.borrow().clone();
         let pushes: Vec<(&String, &Monitor, &PushCheck)> = cfg
             .config
@@ -580,6 +655,11 @@ impl Writer {
             .filter_map(|(id, m)| match &m.kind {
                 MonitorKind::Push(p) => Some((id, m, p)),
                 _ => None,
+            })
+            .filter(|(id, _, p)| match only {
+                Only::All => true,
+                Only::Keys(keys) => keys.contains(&p.key),
+                Only::Ids(ids) => ids.contains(*id),
             })
             .collect();
         if pushes.is_empty() {
@@ -604,6 +684,7 @@ impl Writer {
                 }
             };
             let verdict = judge(&push.schedule, &facts, now);
+            deadlines.set(id, next_change(&push.schedule, &facts, now));
             if verdict.is_ok() && facts.last_success.is_none() && facts.last_failure.is_none() {
                 // Never pinged and not yet due: it stays pending, not up.
                 continue;

@@ -10,6 +10,7 @@ mod receiver;
 mod alertmanager_silences;
 mod auto_incidents;
 mod engine;
+mod heartbeats;
 mod maintenance_engine;
 mod notify_outbox;
 mod notify_send;
