@@ -1,7 +1,7 @@
 //! Bearer-token authentication and role checks for the admin API.
 //!
 //! A handler states the role it needs in its signature — `Auth<Admin>`, `Auth<Editor>`,
-//! `Auth<Viewer>` — and gets the [`Caller`]. No token or an unknown or revoked one → 401 with a
+//! `Auth<Viewer>`, `Auth<AlertHook>` — and gets the [`Caller`]. No token or an unknown or revoked one → 401 with a
 //! `WWW-Authenticate` challenge; a token whose role is too weak → 403 naming the role needed.
 
 use std::marker::PhantomData;
@@ -52,6 +52,10 @@ pub struct Editor;
 /// Tokens, configuration reloads, policy overrides.
 #[derive(Debug)]
 pub struct Admin;
+/// Posting alerts to the Alertmanager hook: a `hook` token (good for nothing else), or an
+/// `editor` or `admin` one.
+#[derive(Debug)]
+pub struct AlertHook;
 
 impl RequiredRole for Viewer {
     const ROLE: Role = Role::Viewer;
@@ -61,6 +65,9 @@ impl RequiredRole for Editor {
 }
 impl RequiredRole for Admin {
     const ROLE: Role = Role::Admin;
+}
+impl RequiredRole for AlertHook {
+    const ROLE: Role = Role::Hook;
 }
 
 /// An authenticated caller holding at least role `R`.

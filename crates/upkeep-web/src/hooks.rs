@@ -2,8 +2,10 @@
 //! and maps each alert onto a component, opening and resolving automatic incidents through
 //! [`upkeep_engine::incidents`].
 //!
-//! - Authentication: a bearer token with the `editor` role (Alertmanager's
-//!   `http_config.authorization`).
+//! - Authentication: a bearer token with the `hook` role — good for this hook only — or the
+//!   `editor` or `admin` role (Alertmanager's `http_config.authorization`).
+//! - Work per request is bounded: a payload with more than [`MAX_ALERTS`] alerts is refused
+//!   whole (422) before any is applied; Alertmanager's `max_alerts` keeps it below.
 //! - Parsing is tolerant: unknown fields (`truncatedAlerts`, `notification_reason`,
 //!   `routeLabels`, ...) are ignored. A body that is not JSON → 400, JSON of the wrong shape or
 //!   another payload version → 422, both as problem+json.
@@ -31,13 +33,17 @@ use upkeep_engine::incidents::{
     Failure, alert_label, alert_status, public_body, public_title, source_failing, source_recovered,
 };
 
-use crate::auth::{Auth, Editor};
+use crate::auth::{AlertHook, Auth};
 use crate::extract::ApiJson;
 use crate::problem::Problem;
 use crate::state::AppState;
 
 /// The actor of changes made from Alertmanager alerts (automation: no take-over).
 pub const ALERTMANAGER_ACTOR: &str = "system:alertmanager";
+
+/// The most alerts one notification may carry (documented with `alertmanager` in
+/// `docs/configuration.md`).
+pub const MAX_ALERTS: usize = 1_000;
 
 /// Label naming the component when the configuration does not say.
 const DEFAULT_COMPONENT_LABEL: &str = "component";
@@ -129,12 +135,12 @@ fn started_at(alert: &Alert) -> Option<jiff::Timestamp> {
         (status = 200, description = "Applied; unmapped alerts are listed as skipped", body = Intake),
         (status = 400, description = "Not JSON", body = crate::problem::Problem),
         (status = 401, description = "No or unknown token", body = crate::problem::Problem),
-        (status = 403, description = "The token's role is below editor", body = crate::problem::Problem),
-        (status = 422, description = "Wrong shape or payload version", body = crate::problem::Problem),
+        (status = 403, description = "The token's role is neither hook, editor nor admin", body = crate::problem::Problem),
+        (status = 422, description = "Wrong shape or payload version, or more than 1,000 alerts", body = crate::problem::Problem),
     ))]
 async fn alertmanager(
     State(state): State<AppState>,
-    Auth(caller, _): Auth<Editor>,
+    Auth(caller, _): Auth<AlertHook>,
     ApiJson(payload): ApiJson<Payload>,
 ) -> Result<Json<Intake>, Problem> {
     if let Some(version) = payload.version.as_deref()
@@ -142,6 +148,14 @@ async fn alertmanager(
     {
         return Err(Problem::unprocessable(format!(
             "payload version `{version}` is not supported; upkeep reads Alertmanager's version 4"
+        ))
+        .with_type("invalid-body"));
+    }
+    if payload.alerts.len() > MAX_ALERTS {
+        return Err(Problem::unprocessable(format!(
+            "the notification carries {} alerts, more than {MAX_ALERTS}; set `max_alerts` in \
+             Alertmanager's webhook configuration",
+            payload.alerts.len()
         ))
         .with_type("invalid-body"));
     }

@@ -127,7 +127,8 @@ pub enum TokenCommand {
     /// Create a token and print its secret (shown this once; only a hash is stored).
     Create {
         /// What the token may do: `viewer` reads; `editor` also changes incidents, maintenance,
-        /// subscribers, backups; `admin` also manages tokens and reloads the configuration.
+        /// subscribers, backups; `admin` also manages tokens and reloads the configuration;
+        /// `hook` only posts alerts to `/hooks/alertmanager`.
         #[arg(long, value_parser = parse_role)]
         role: upkeep_domain::role::Role,
         /// What the token is for, e.g. "deploy pipeline".

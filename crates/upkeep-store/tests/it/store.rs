@@ -343,3 +343,22 @@ async fn a_confirmation_is_stored_with_its_audit_row() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_hook_token_is_stored_and_read_back() {
+    for db in databases("a_hook_token_is_stored_and_read_back").await {
+        let store = db.store().await;
+        let created = store
+            .create_token("alertmanager", Role::Hook, "cli:ops", at(1))
+            .await
+            .unwrap();
+        let token = store
+            .authenticate(&created.secret, at(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(token.role().unwrap(), Role::Hook);
+        store.close().await;
+        db.cleanup().await;
+    }
+}

@@ -20,7 +20,7 @@ use crate::state::AppState;
 pub struct TokenView {
     pub id: String,
     pub name: String,
-    /// `viewer`, `editor` or `admin`.
+    /// `viewer`, `editor`, `admin` or `hook`.
     pub role: String,
     pub created_at: String,
     pub created_by: String,
@@ -49,8 +49,8 @@ pub struct NewToken {
     /// What the token is for, e.g. `deploy pipeline` (1 to 100 characters).
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
-    /// `viewer`, `editor` or `admin`.
-    #[schema(pattern = "^(viewer|editor|admin)$")]
+    /// `viewer`, `editor`, `admin` or `hook` (only posts to the Alertmanager hook).
+    #[schema(pattern = "^(viewer|editor|admin|hook)$")]
     pub role: String,
 }
 

@@ -498,3 +498,85 @@ async fn the_public_text_of_an_alert_follows_its_template() {
         "Trouble with Public API (partially down); our engineers are on it."
     );
 }
+
+#[tokio::test]
+async fn a_hook_token_posts_alerts_and_nothing_else() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let resp = app
+        .post_json(
+            "/api/v1/tokens",
+            &app.admin,
+            &json!({ "name": "alertmanager", "role": "hook" }),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(created["token"]["role"], "hook");
+    let hook = created["secret"].as_str().unwrap().to_owned();
+
+    let resp = app.post_json(HOOK, &hook, &first_notification()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        !app.store
+            .list_incidents(10, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Nothing else: not reading, not writing.
+    for path in ["/api/v1/incidents", "/api/v1/whoami", "/api/v1/audit"] {
+        let resp = app.get(path, Some(&hook)).await;
+        let p = problem(resp, StatusCode::FORBIDDEN).await;
+        assert!(p["detail"].as_str().unwrap().contains("hook role"), "{p}");
+    }
+    let resp = app
+        .post_json(
+            "/api/v1/incidents",
+            &hook,
+            &json!({ "title": "x", "status": "investigating", "impact": "minor", "components": {} }),
+        )
+        .await;
+    problem(resp, StatusCode::FORBIDDEN).await;
+    let resp = app
+        .post_json(
+            "/api/v1/tokens",
+            &hook,
+            &json!({ "name": "escalate", "role": "admin" }),
+        )
+        .await;
+    problem(resp, StatusCode::FORBIDDEN).await;
+
+    // Editors still post alerts.
+    let resp = app
+        .post_json(HOOK, &app.editor, &first_notification())
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_notification_with_too_many_alerts_is_refused_whole() {
+    let app = TestApp::start(BASE_CONFIG).await;
+    let firing = json!({ "status": "firing", "labels": { "component": "api" } });
+    let too_many = payload(
+        "firing",
+        vec![firing.clone(); upkeep_web::hooks::MAX_ALERTS + 1],
+    );
+    let resp = app.post_json(HOOK, &app.editor, &too_many).await;
+    let p = problem(resp, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("more than 1000"),
+        "{p}"
+    );
+    assert!(
+        app.store
+            .list_incidents(10, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let at_most = payload("firing", vec![firing; 2]);
+    let resp = app.post_json(HOOK, &app.editor, &at_most).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}

@@ -227,6 +227,25 @@ fn migrate_and_token_commands_work_on_both_databases() {
             "{list}"
         );
 
+        // A token for Alertmanager only.
+        let out = upkeep(&[
+            "token",
+            "create",
+            "--role",
+            "hook",
+            "--name",
+            "alertmanager",
+            "--database",
+            &url,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let list = text(&upkeep(&["token", "list", "--database", &url]).stdout);
+        assert!(
+            list.lines()
+                .any(|l| l.ends_with("alertmanager") && l.contains("hook")),
+            "{list}"
+        );
+
         let out = upkeep(&["token", "revoke", "nosuchtoken1", "--database", &url]);
         assert_eq!(out.status.code(), Some(1));
         assert!(text(&out.stderr).contains("there is no token"));
@@ -241,7 +260,7 @@ fn migrate_and_token_commands_work_on_both_databases() {
             &url,
         ]);
         assert_eq!(out.status.code(), Some(2), "clap refuses an unknown role");
-        assert!(text(&out.stderr).contains("viewer, editor or admin"));
+        assert!(text(&out.stderr).contains("viewer, editor, admin or hook"));
     }
     let out = upkeep(&["migrate", "--database", "mysql://localhost/x"]);
     assert_eq!(out.status.code(), Some(1));
