@@ -13,7 +13,12 @@
 //! Serving: handlers never touch the database for snapshot paths. They pick the prepared body
 //! for the client's `Accept-Encoding` (br, then gzip, then identity), answer `If-None-Match`
 //! with 304, and send `ETag`, `Last-Modified`, `Cache-Control` and `Vary: Accept-Encoding`.
-//! Incident pages older than the snapshot's incidents are rendered on demand from the store.
+//! Pages of incidents and maintenances older than the snapshot's are rendered on demand: the
+//! record is read from the store (one row), and its page is rendered and compressed off the
+//! async runtime (`spawn_blocking`) at cheaper levels (brotli 5, gzip 6), then kept by the
+//! snapshot under the record's path and last change ([`revision_key`]), so the next request
+//! for the same revision is served from memory; a change of the record or a new snapshot
+//! renders it again. A snapshot keeps at most [`snapshot::MAX_ON_REQUEST`] such pages.
 //!
 //! Maintenance (active, upcoming, recent) is read with the incidents; `/maintenance/{id}` shows
 //! one.
@@ -664,14 +669,31 @@ where
         Ok(None) => return not_found(),
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    let page = match render(&snapshot.model) {
-        Ok(p) => p,
-        Err(e) => return Problem::internal(&e).into_response(),
-    };
-    match Body::new(page.as_bytes(), HTML, at) {
-        Ok(body) => send(headers, &body, false),
+    let key = revision_key(&format!("/{section}/{id}"), at);
+    if let Some(body) = snapshot.rendered(&key) {
+        return send(headers, &body, false);
+    }
+    let model = Arc::clone(&snapshot.model);
+    let built = tokio::task::spawn_blocking(move || -> anyhow::Result<Body> {
+        let page = render(&model)?;
+        Ok(Body::on_request(page.as_bytes(), HTML, at)?)
+    })
+    .await;
+    match built {
+        Ok(Ok(body)) => {
+            let body = Arc::new(body);
+            snapshot.keep_rendered(key, Arc::clone(&body));
+            send(headers, &body, false)
+        }
+        Ok(Err(e)) => Problem::internal(&e).into_response(),
         Err(e) => Problem::internal(&e).into_response(),
     }
+}
+
+/// The key under which a snapshot keeps the page at `path` of a record last changed `at`
+/// ([`Snapshot::keep_rendered`]): a change of the record is a new key, so a new page.
+pub fn revision_key(path: &str, at: jiff::Timestamp) -> String {
+    format!("{path}@{}", at.as_millisecond())
 }
 
 /// `/tenants/{id}/maintenance.ics`.
@@ -716,7 +738,11 @@ async fn tenant_page(
         let Some(page) = html::tenant(&scoped) else {
             return Ok(None);
         };
-        Ok(Some(Body::new(page?.as_bytes(), HTML, scoped.updated_at)?))
+        Ok(Some(Body::on_request(
+            page?.as_bytes(),
+            HTML,
+            scoped.updated_at,
+        )?))
     })
     .await;
     match built {

@@ -95,15 +95,46 @@ pub struct Body {
     pub content_type: &'static str,
 }
 
+/// Brotli quality of the bodies rendered on request (gzip level [`ON_REQUEST_GZIP`]): most of
+/// the gain of the best levels for a small part of their time. Snapshot bodies, prepared once
+/// per rebuild and served many times, are compressed at the best levels.
+pub const ON_REQUEST_BROTLI: u32 = 5;
+/// Gzip level of the bodies rendered on request.
+pub const ON_REQUEST_GZIP: u32 = 6;
+
+/// Most pages rendered on request a snapshot keeps; past it, one is dropped for each new one.
+pub const MAX_ON_REQUEST: usize = 1024;
+
 impl Body {
-    /// Prepares `plain` in every encoding; `at` becomes its Last-Modified.
+    /// Prepares `plain` in every encoding at the best levels; `at` becomes its Last-Modified.
     pub fn new(plain: &[u8], content_type: &'static str, at: Timestamp) -> std::io::Result<Body> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        Self::with_levels(plain, content_type, at, 11, 9)
+    }
+
+    /// Prepares a body rendered on request ([`ON_REQUEST_BROTLI`], [`ON_REQUEST_GZIP`]); it is
+    /// CPU work, to run off the async runtime (`spawn_blocking`).
+    pub fn on_request(
+        plain: &[u8],
+        content_type: &'static str,
+        at: Timestamp,
+    ) -> std::io::Result<Body> {
+        Self::with_levels(plain, content_type, at, ON_REQUEST_BROTLI, ON_REQUEST_GZIP)
+    }
+
+    fn with_levels(
+        plain: &[u8],
+        content_type: &'static str,
+        at: Timestamp,
+        brotli_quality: u32,
+        gzip_level: u32,
+    ) -> std::io::Result<Body> {
+        let mut gz =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(gzip_level));
         gz.write_all(plain)?;
         let gzip = gz.finish()?;
         let mut br = Vec::new();
         {
-            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 11, 22);
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, brotli_quality, 22);
             w.write_all(plain)?;
             w.flush()?;
         }
@@ -135,8 +166,9 @@ pub struct Snapshot {
     pub model: Arc<Model>,
     /// A digest of the inputs; equal inputs are not rendered again.
     pub inputs: u64,
-    /// Pages rendered on request from [`Snapshot::model`] (the tenants' pages), kept until the
-    /// next snapshot replaces this one.
+    /// Pages rendered on request from [`Snapshot::model`] (the tenants' pages, the pages of
+    /// older incidents and maintenances by revision), kept until the next snapshot replaces
+    /// this one.
     on_request: Arc<std::sync::Mutex<HashMap<String, Arc<Body>>>>,
 }
 
@@ -155,12 +187,17 @@ impl Snapshot {
             .cloned()
     }
 
-    /// Keeps `body`, rendered on request from this snapshot, as the page at `path`.
+    /// Keeps `body`, rendered on request from this snapshot, as the page at `path` (at most
+    /// [`MAX_ON_REQUEST`] pages: past it, another one is dropped).
     pub fn keep_rendered(&self, path: String, body: Arc<Body>) {
-        self.on_request
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path, body);
+        let mut kept = self.on_request.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= MAX_ON_REQUEST && !kept.contains_key(&path) {
+            let dropped = kept.keys().next().cloned();
+            if let Some(dropped) = dropped {
+                kept.remove(&dropped);
+            }
+        }
+        kept.insert(path, body);
     }
 
     /// The snapshot of `rendered` built at `at`, reusing the bodies of `previous` whose bytes

@@ -401,6 +401,81 @@ async fn incidents_older_than_the_snapshot_render_on_demand() {
 }
 
 #[tokio::test]
+async fn pages_of_older_incidents_are_kept_by_revision() {
+    use std::sync::Arc;
+    use upkeep_web::status::revision_key;
+    use upkeep_web::status::snapshot::Body;
+    let app = TestApp::start(CONFIG).await;
+    let first = open(&app, "The oldest one", "long ago", "degraded_performance").await;
+    let resolved = app
+        .post_json(
+            &format!("/api/v1/incidents/{first}/resolve"),
+            &app.editor,
+            &json!({ "body": "Fixed." }),
+        )
+        .await;
+    assert_eq!(resolved.status(), StatusCode::OK);
+    for n in 0..52 {
+        open(&app, &format!("Incident {n}"), "", "degraded_performance").await;
+    }
+    wait_for(&app, &format!("/incidents/{first}"), "The oldest one").await;
+    let path = format!("/incidents/{first}");
+    let at = app
+        .store
+        .get_incident(&first)
+        .await
+        .unwrap()
+        .unwrap()
+        .updated_at;
+    let key = revision_key(&path, at);
+    // The page rendered on request is kept by the snapshot, and served from it the next
+    // time: a planted body comes back (while no rebuild replaced the snapshot).
+    let mut served_from_cache = false;
+    for _ in 0..100 {
+        let snapshot = app.state.status.get().unwrap();
+        assert!(snapshot.body(&path).is_none(), "older than the snapshot");
+        let page = app.text(&path).await;
+        assert!(page.contains("long ago"), "{page}");
+        let Some(kept) = snapshot.rendered(&key) else {
+            continue; // a rebuild came in between
+        };
+        assert_eq!(
+            kept.plain.as_ref(),
+            page.as_bytes(),
+            "the kept page is the page"
+        );
+        let planted = Body::new(b"kept page", "text/html; charset=utf-8", at).unwrap();
+        snapshot.keep_rendered(key.clone(), Arc::new(planted));
+        let again = app.text(&path).await;
+        let same = app
+            .state
+            .status
+            .get()
+            .is_some_and(|now| Arc::ptr_eq(&now, &snapshot));
+        if same {
+            assert_eq!(again, "kept page");
+            served_from_cache = true;
+            break;
+        }
+    }
+    assert!(
+        served_from_cache,
+        "the second request was never served from the cache"
+    );
+    // A new revision of the incident is a new page, not the kept one.
+    let r = app
+        .post_json(
+            &format!("/api/v1/incidents/{first}/updates"),
+            &app.editor,
+            &json!({ "status": "identified", "body": "Found it at last." }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = wait_for(&app, &path, "Found it at last.").await;
+    assert!(page.contains("long ago"));
+}
+
+#[tokio::test]
 async fn feeds_read_by_a_real_feed_parser() {
     let Some(python) = upkeep_store::testing::peer::python(&["feedparser"]) else {
         return;

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub editor: String,
     pub viewer: String,
     pub stop: CancellationToken,
+    /// The router's state (what the handlers share).
+    pub state: AppState,
     clock: Option<Arc<ManualClock>>,
     writer: Option<JoinHandle<()>>,
     _db: TestDatabase,
@@ -129,7 +131,7 @@ impl TestAppBuilder {
         let shutdown = stop.clone();
         tokio::spawn(upkeep_web::serve_with(
             listener,
-            state,
+            state.clone(),
             stop.clone(),
             async move { shutdown.cancelled().await },
             self.header_timeout,
@@ -143,6 +145,7 @@ impl TestAppBuilder {
             editor,
             viewer,
             stop,
+            state,
             clock: manual,
             writer,
             _db: db,
