@@ -296,6 +296,7 @@ pub async fn start(
     id: &str,
     skip_checks: bool,
     message: &str,
+    config: Option<&Config>,
     now: Timestamp,
 ) -> Result<Started, MaintenanceError> {
     validate_text("body", message).map_err(MaintenanceError::Invalid)?;
@@ -306,6 +307,19 @@ pub async fn start(
             "maintenance {id} is {}: only a scheduled one can be started",
             current.status
         )));
+    }
+    // Started early, it spans from now: the span limit holds for that span too.
+    if now < current.starts_at {
+        upkeep_domain::maintenance::rules::validate_scope(
+            now,
+            current.ends_at,
+            &current.components,
+            &current.tenants,
+            config,
+        )
+        .map_err(|e| {
+            MaintenanceError::Invalid(format!("started now, {e} (move its end earlier first)"))
+        })?;
     }
     let (text, skipped_checks) = match &current.hold_reason {
         Some(reason) if !skip_checks => {

@@ -441,17 +441,17 @@ async fn the_maintenance_service_applies_the_policy_and_its_overrides() {
             .set_hold_reason(&m.id, Some("backups are stale"), "system:test", now)
             .await
             .unwrap();
-        let held = service::start(&store, &admin, &m.id, false, "", now).await;
+        let held = service::start(&store, &admin, &m.id, false, "", None, now).await;
         assert!(
             matches!(&held, Err(MaintenanceError::Held { reason, .. }) if reason == "backups are stale"),
             "{held:?}"
         );
-        let held = service::start(&store, &editor, &m.id, true, "", now).await;
+        let held = service::start(&store, &editor, &m.id, true, "", None, now).await;
         assert!(
             matches!(held, Err(MaintenanceError::Forbidden(Override::SkipChecks))),
             "{held:?}"
         );
-        let started = service::start(&store, &admin, &m.id, true, "Go.", now)
+        let started = service::start(&store, &admin, &m.id, true, "Go.", None, now)
             .await
             .unwrap();
         assert_eq!(started.record.status, MaintenanceStatus::InProgress);

@@ -708,7 +708,39 @@ async fn a_window_that_cannot_fit_every_tenant_slot_is_refused_naming_the_tenant
 #[tokio::test]
 async fn a_held_maintenance_is_started_by_hand_only_by_an_admin_skipping_checks() {
     let app = TestApp::start(SLOTS_CONFIG).await;
-    let night = window("2030-01-16T22:00:00Z", "2030-01-17T00:00:00Z");
+    // Started early by hand, a maintenance spans from now: the span limit (31 days by default)
+    // holds for that span too.
+    let far = window("2030-01-16T22:00:00Z", "2030-01-17T00:00:00Z");
+    let far = app.schedule(&app.editor, &far).await;
+    let body = problem(
+        app.post_json(
+            &format!("/api/v1/maintenances/{}/start", far["id"].as_str().unwrap()),
+            &app.editor,
+            &json!({}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("max_span"),
+        "{body}"
+    );
+    // The coming Sunday at 06:00 UTC: outside both regions' business hours, within 8 days.
+    let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let days = 7 - i64::from(today.weekday().to_monday_zero_offset()) + 6;
+    let days = if days > 7 { days - 7 } else { days };
+    let soon = today
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+        .at(6, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp();
+    let night = window(
+        &soon.to_string(),
+        &(soon + jiff::SignedDuration::from_hours(2)).to_string(),
+    );
     let created = app.schedule(&app.editor, &night).await;
     let id = created["id"].as_str().unwrap().to_owned();
     let reason = "backups_fresh: backup set db is 30h old (RPO 24h)";

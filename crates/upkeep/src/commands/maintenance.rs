@@ -291,6 +291,8 @@ async fn start(id: &str, skip_checks: bool, body: String, db: &DatabaseArgs) -> 
         id,
         skip_checks,
         &body,
+        // No configuration here: the default policy's span limit applies.
+        None,
         Timestamp::now(),
     )
     .await;

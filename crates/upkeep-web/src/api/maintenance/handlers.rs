@@ -351,12 +351,14 @@ pub async fn start(
 ) -> Result<Json<MaintenanceView>, Refusal> {
     let id = maintenance_id(&id)?;
     let body: StartBody = optional_json(&raw, "valid here")?;
+    let loaded = state.config.current();
     let started = service::start(
         &state.store,
         &caller.for_services(),
         id,
         body.skip_checks,
         &body.body.unwrap_or_default(),
+        Some(&loaded.config),
         state.clock.now(),
     )
     .await?;
