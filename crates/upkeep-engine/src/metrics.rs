@@ -63,6 +63,12 @@ pub const CATALOGUE: &[Metric] = &[
         "Requests refused with 429 by a per-client rate limit",
     ),
     metric(
+        "upkeep_confirmation_mails_refused_total",
+        Kind::Counter,
+        None,
+        "Subscription confirmation mails not sent because a budget was spent, by budget (overall or domain)",
+    ),
+    metric(
         "upkeep_http_connections_refused_total",
         Kind::Counter,
         None,
