@@ -18,7 +18,20 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/upkeep.yaml" <<YAML
 page: { name: Fuzz, url: "http://127.0.0.1:$port", timezone: UTC }
-server: { rate_limit: { per_second: 0 }, ping_rate_limit: { per_second: 0 }, token_rate_limit: { per_second: 0 } }
+server:
+  rate_limit: { per_second: 0 }
+  ping_rate_limit: { per_second: 0 }
+  token_rate_limit: { per_second: 0 }
+  # The public-side settings on, as a deployment behind a proxy has them.
+  trusted_proxies: ["127.0.0.1/32"]
+  metrics_token: fuzz-metrics-token-0123456789
+  confirmation_mail_budget: { per_hour: 50, per_domain_per_hour: 5 }
+maintenance:
+  policy: { max_span: 7d, tenant_slot: 15m }
+regions:
+  eu: { timezone: Europe/Rome }
+tenants:
+  acme: { name: Acme, region: eu }
 components:
   api: { name: API }
 monitors:
@@ -27,6 +40,7 @@ monitors:
 YAML
 db="sqlite://$dir/upkeep.db"
 token=$("$bin" token create --role admin --name fuzz --database "$db" 2>/dev/null)
+hook=$("$bin" token create --role hook --name fuzz-hook --database "$db" 2>/dev/null)
 "$bin" serve --config "$dir/upkeep.yaml" --listen 127.0.0.1:$port --database "$db" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
@@ -38,6 +52,15 @@ st run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --exclude-path '/api/v1/tokens/{id}' \
   --max-examples "$examples" \
   --seed 1 \
+  --no-color
+# The narrowest role: every operation but the Alertmanager hook refuses it, never with a 5xx.
+st run "http://127.0.0.1:$port/api/v1/openapi.json" \
+  --header "Authorization: Bearer $hook" \
+  --checks not_a_server_error \
+  --exclude-path '/api/v1/tokens/{id}' \
+  --max-examples 5 \
+  --phases examples,coverage,fuzzing \
+  --seed 2 \
   --no-color
 if grep -q "panicked" "$dir/log"; then
   echo "the server log shows a panic:" >&2
