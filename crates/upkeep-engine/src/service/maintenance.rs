@@ -308,18 +308,20 @@ pub async fn start(
             current.status
         )));
     }
-    // Started early, it spans from now: the span limit holds for that span too.
-    if now < current.starts_at {
-        upkeep_domain::maintenance::rules::validate_scope(
-            now,
-            current.ends_at,
-            &current.components,
-            &current.tenants,
-            config,
-        )
-        .map_err(|e| {
-            MaintenanceError::Invalid(format!("started now, {e} (move its end earlier first)"))
-        })?;
+    // Started early, it spans from now: the span limit holds for that span too (only the
+    // span: components removed from the configuration since do not stop a start).
+    let max_span = config.map_or_else(
+        || MaintenancePolicy::default().max_span,
+        |c| c.maintenance.policy.max_span,
+    );
+    let span = current.ends_at.duration_since(now).unsigned_abs();
+    if now < current.starts_at && span > max_span {
+        return Err(MaintenanceError::Invalid(format!(
+            "started now, the maintenance would last {}, longer than \
+             `maintenance.policy.max_span` ({}): move its end earlier first",
+            upkeep_domain::duration::format_duration(span),
+            upkeep_domain::duration::format_duration(max_span)
+        )));
     }
     let (text, skipped_checks) = match &current.hold_reason {
         Some(reason) if !skip_checks => {
