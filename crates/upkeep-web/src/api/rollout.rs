@@ -91,7 +91,8 @@ pub struct AttemptView {
     pub finished_at: Option<String>,
     /// `succeeded`, `failed`, `timed_out` or `unknown`; unset while it runs.
     pub outcome: Option<String>,
-    /// What it printed or answered (its tail), or why it failed to start.
+    /// What it printed or answered (its tail), or why it failed to start. Shown to editors and
+    /// admins only (a script may print what a viewer should not read); unset for viewers.
     pub detail: Option<String>,
     /// How many times it was started (more than one only under `on_unknown: retry`).
     pub runs: u32,
@@ -182,12 +183,22 @@ fn maintenance_id(id: &str) -> Result<&str, Problem> {
 /// slots. 404 for a maintenance without a rollout.
 pub async fn show(
     State(state): State<AppState>,
-    _: Auth<Viewer>,
+    Auth(caller, _): Auth<Viewer>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RolloutDocument>, Problem> {
     let loaded = state.config.current();
     let shown = service::show(&state.store, &loaded.config, maintenance_id(&id)?).await?;
-    Ok(Json(shown.into()))
+    let mut document: RolloutDocument = shown.into();
+    if !caller.role.allows(upkeep_domain::role::Role::Editor) {
+        for attempt in document
+            .tenants
+            .iter_mut()
+            .flat_map(|t| t.attempts.iter_mut())
+        {
+            attempt.detail = None;
+        }
+    }
+    Ok(Json(document))
 }
 
 /// Applies `command` to the rollout of maintenance `id` as `caller`.
