@@ -330,6 +330,30 @@ fn update_facts(
     })
 }
 
+/// Records the outcome of an attempt still open (no outcome yet) inside `$tx`: evaluates to
+/// `Result<u64, sqlx::Error>`, the number of attempts closed (0 or 1).
+macro_rules! close_attempt {
+    ($tx:ident, $id:expr, $tenant:expr, $step:expr, $attempt:expr, $outcome:expr, $detail:expr, $now_ms:expr) => {{
+        let (step, outcome): (Step, Outcome) = ($step, $outcome);
+        let detail: Option<&str> = $detail;
+        sqlx::query(
+            "UPDATE rollout_attempts SET outcome = $1, finished_at = $2, detail = $3 \
+             WHERE maintenance_id = $4 AND tenant = $5 AND step = $6 AND attempt = $7 \
+             AND outcome IS NULL",
+        )
+        .bind(outcome.as_str())
+        .bind($now_ms)
+        .bind(detail)
+        .bind($id)
+        .bind($tenant)
+        .bind(step.as_str())
+        .bind(i64::from($attempt))
+        .execute(&mut *$tx)
+        .await
+        .map(|done| done.rows_affected())
+    }};
+}
+
 impl Store {
     /// The fencing token of lease `name` if `holder` holds it at `now`.
     pub async fn lease_token(
@@ -604,20 +628,16 @@ impl Store {
                 tenant_notice!(tx, maintenance_id, tenant, notice::on_state(*state), now)?;
             }
             if let Some((tenant, step, attempt)) = &change.unknown {
-                sqlx::query(
-                    "UPDATE rollout_attempts SET outcome = $1, finished_at = $2, detail = $3 \
-                     WHERE maintenance_id = $4 AND tenant = $5 AND step = $6 AND attempt = $7 \
-                     AND outcome IS NULL",
-                )
-                .bind(Outcome::Unknown.as_str())
-                .bind(now_ms)
-                .bind(&change.reason)
-                .bind(maintenance_id)
-                .bind(tenant)
-                .bind(step.as_str())
-                .bind(i64::from(*attempt))
-                .execute(&mut *tx)
-                .await?;
+                close_attempt!(
+                    tx,
+                    maintenance_id,
+                    tenant,
+                    *step,
+                    *attempt,
+                    Outcome::Unknown,
+                    Some(change.reason.as_str()),
+                    now_ms
+                )?;
             }
             insert_audit!(&mut *tx, now_ms, &audit)?;
             write_events!(tx, events)?;
@@ -741,21 +761,17 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             claim!(tx, maintenance_id, revision, writer, now_ms)?;
-            let done = sqlx::query(
-                "UPDATE rollout_attempts SET outcome = $1, finished_at = $2, detail = $3 \
-                 WHERE maintenance_id = $4 AND tenant = $5 AND step = $6 AND attempt = $7 \
-                 AND outcome IS NULL",
-            )
-            .bind(end.outcome.as_str())
-            .bind(now_ms)
-            .bind(&end.detail)
-            .bind(maintenance_id)
-            .bind(&end.tenant)
-            .bind(end.step.as_str())
-            .bind(i64::from(end.attempt))
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
+            let closed = close_attempt!(
+                tx,
+                maintenance_id,
+                &end.tenant,
+                end.step,
+                end.attempt,
+                end.outcome,
+                end.detail.as_deref(),
+                now_ms
+            )?;
+            if closed != 1 {
                 return Err(StoreError::Conflict(format!(
                     "{} attempt {} of {} has no open row",
                     end.step, end.attempt, end.tenant
