@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod component_status;
 pub mod condition;
 pub mod config;
+pub mod console;
 pub mod duration;
 pub mod email;
 pub mod event;

@@ -29,6 +29,16 @@ pub fn new_token_secret() -> String {
     format!("upk_{body}")
 }
 
+/// A new console session token: 43 alphanumerics (about 256 bits), the value of the session
+/// cookie.
+pub fn new_session_token() -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(43)
+        .map(char::from)
+        .collect()
+}
+
 /// A new ping key for a push monitor or a backup: 32 characters from an alphabet of 32
 /// lower-case letters and digits without look-alikes (`0`, `1`, `l`, `o`), 160 random bits.
 pub fn new_ping_key() -> String {

@@ -27,9 +27,11 @@ pub mod monitoring;
 pub mod outbox;
 pub mod retry;
 pub mod rollouts;
+pub mod sessions;
 pub mod snapshot;
 pub mod subscribers;
 pub mod tokens;
+pub mod users;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -30,8 +30,9 @@ pub const LEADER_LEASE: &str = "leader";
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Tables whose rows are upkeep data an operator would not want to lose.
-const DATA_TABLES: [&str; 5] = [
+const DATA_TABLES: [&str; 6] = [
     "api_tokens",
+    "users",
     "incidents",
     "maintenances",
     "check_results",
@@ -43,7 +44,7 @@ const DATA_TABLES: [&str; 5] = [
 pub struct LiveState {
     /// upkeep's schema is present (its migrations table exists).
     pub has_schema: bool,
-    /// Any row in the tables that hold upkeep data (tokens, incidents, maintenance, results,
+    /// Any row in the tables that hold upkeep data (tokens, users, incidents, maintenance, results,
     /// pings).
     pub has_data: bool,
     /// The holder of an unexpired `monitoring` lease: a server is (or was moments ago) running
@@ -109,6 +110,7 @@ impl Store {
             }
             let sql = match table {
                 "api_tokens" => "SELECT EXISTS (SELECT 1 FROM api_tokens)",
+                "users" => "SELECT EXISTS (SELECT 1 FROM users)",
                 "incidents" => "SELECT EXISTS (SELECT 1 FROM incidents)",
                 "maintenances" => "SELECT EXISTS (SELECT 1 FROM maintenances)",
                 "check_results" => "SELECT EXISTS (SELECT 1 FROM check_results)",

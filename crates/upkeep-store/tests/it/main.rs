@@ -12,4 +12,5 @@ mod rollouts;
 mod schema;
 mod snapshot;
 mod store;
+mod users;
 mod write_lock;
