@@ -19,6 +19,7 @@ pub mod email;
 pub mod event;
 pub mod heartbeat;
 pub mod incident;
+pub mod inventory;
 pub mod maintenance;
 pub mod markdown;
 pub mod metrics_text;

@@ -21,6 +21,7 @@ mod error;
 pub mod first_seen;
 pub mod ids;
 pub mod incidents;
+pub mod inventory;
 pub mod leases;
 pub mod maintenance;
 pub mod monitoring;

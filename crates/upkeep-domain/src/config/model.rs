@@ -45,6 +45,8 @@ pub struct Config {
     pub alertmanager: Option<Alertmanager>,
     /// Scheduled backups of upkeep's own database (`self_backup:`, optional).
     pub self_backup: Option<SelfBackup>,
+    /// The update inventory (`inventory:`, optional).
+    pub inventory: Inventory,
 }
 
 impl Config {
@@ -835,4 +837,171 @@ pub struct SelfBackup {
     pub keep: u32,
     /// Id of the `backups:` entry whose push key receives each run's pings.
     pub backup_set: Option<String>,
+}
+
+/// `inventory:` — the update inventory (`docs/inventory.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inventory {
+    /// How often every index and end-of-life file is read again (`refresh`, default 1 h).
+    pub refresh: Duration,
+    /// Largest index read, in bytes (`max_index_size`, default 50 MB).
+    pub max_index_bytes: u64,
+    /// Items by id.
+    pub items: BTreeMap<String, InventoryItem>,
+    /// Policies, in file order.
+    pub policies: Vec<InventoryPolicy>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Self {
+            refresh: Duration::from_secs(3600),
+            max_index_bytes: 50 * 1024 * 1024,
+            items: BTreeMap::new(),
+            policies: Vec::new(),
+        }
+    }
+}
+
+impl Inventory {
+    /// The sources of `item` at `place`: the place's own (`places.PLACE`) where given, else
+    /// the item's.
+    pub fn sources<'a>(&'a self, item: &str, place: &str) -> Option<ItemSources<'a>> {
+        let it = self.items.get(item)?;
+        let own = it.places.get(place);
+        Some(ItemSources {
+            helm: own.and_then(|p| p.helm.as_ref()).unwrap_or(&it.helm),
+            eol: own.and_then(|p| p.eol.as_ref()).or(it.eol.as_ref()),
+        })
+    }
+
+    /// Every index location the items name (successors and places included), once.
+    pub fn index_locations(&self) -> std::collections::BTreeSet<&IndexLocation> {
+        let mut out = std::collections::BTreeSet::new();
+        for item in self.items.values() {
+            let helms = std::iter::once(&item.helm)
+                .chain(item.places.values().filter_map(|p| p.helm.as_ref()));
+            for helm in helms {
+                out.insert(&helm.index);
+                if let Some(s) = &helm.successor {
+                    out.insert(&s.index);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One item of the inventory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InventoryItem {
+    /// Its chart (`helm:`).
+    pub helm: HelmSource,
+    /// Its end-of-life file (`eol:`, optional).
+    pub eol: Option<EolSource>,
+    /// Sources that differ per place (a cluster or a tenant): `places: { PLACE: { helm, eol } }`.
+    pub places: BTreeMap<String, PlaceSources>,
+}
+
+/// A chart in a Helm repository, and optionally the chart that replaces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelmSource {
+    /// Where the repository's `index.yaml` is.
+    pub index: IndexLocation,
+    /// The chart's name in it.
+    pub chart: String,
+    /// The chart that replaces this one (`successor: { chart, index }`, index defaulting to
+    /// this one's).
+    pub successor: Option<ChartRef>,
+}
+
+/// A chart in a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChartRef {
+    pub index: IndexLocation,
+    pub chart: String,
+}
+
+/// Where an `index.yaml` is read from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IndexLocation {
+    /// An `http://` or `https://` URL.
+    Url(String),
+    /// A local file (relative paths are relative to the configuration file's directory).
+    File(std::path::PathBuf),
+}
+
+impl IndexLocation {
+    /// The location as written: the URL or the path.
+    pub fn key(&self) -> String {
+        match self {
+            IndexLocation::Url(url) => url.clone(),
+            IndexLocation::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// An endoflife.date-format file (`eol: { file }`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EolSource {
+    /// The file (relative paths are relative to the configuration file's directory).
+    pub file: std::path::PathBuf,
+}
+
+/// The sources of one place that differ from the item's.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PlaceSources {
+    pub helm: Option<HelmSource>,
+    pub eol: Option<EolSource>,
+}
+
+/// The sources that apply to an item at a place.
+#[derive(Clone, Copy, Debug)]
+pub struct ItemSources<'a> {
+    pub helm: &'a HelmSource,
+    pub eol: Option<&'a EolSource>,
+}
+
+/// One inventory policy: a rule and the severity of its alert when broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InventoryPolicy {
+    pub rule: InventoryRule,
+    pub severity: Severity,
+}
+
+/// What an inventory policy requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InventoryRule {
+    /// `max_behind: patch | minor | major`: the most a deployment may lag the latest stable
+    /// release (`patch`: only patch releases; `minor`: only within the latest major; `major`:
+    /// at most one major release).
+    MaxBehind(Lag),
+    /// `end_of_life: true`: the deployed application version's cycle has not ended.
+    EndOfLife,
+}
+
+/// How far behind, by SemVer part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Lag {
+    Patch,
+    Minor,
+    Major,
+}
+
+impl Lag {
+    /// Every lag with its name.
+    pub const ALL: [(&'static str, Lag); 3] = [
+        ("patch", Lag::Patch),
+        ("minor", Lag::Minor),
+        ("major", Lag::Major),
+    ];
+
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lag::Patch => "patch",
+            Lag::Minor => "minor",
+            Lag::Major => "major",
+        }
+    }
 }

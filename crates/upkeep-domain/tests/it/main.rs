@@ -5,5 +5,6 @@
 
 mod availability;
 mod config;
+mod inventory_config;
 mod rollout_config;
 mod tenant_services;

@@ -5,6 +5,7 @@
 
 mod backups;
 mod incidents;
+mod inventory;
 mod maintenance;
 mod monitoring;
 mod peer;

@@ -24,6 +24,7 @@ use crate::rule_expr::RuleExpr;
 mod checks;
 mod components;
 mod continuity;
+mod inventory;
 mod maintenance;
 mod monitors;
 mod notifications;
@@ -174,6 +175,9 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
         .unwrap_or_default();
     let alertmanager = top.optional(&mut d, "alertmanager", read_alertmanager);
     let self_backup = top.optional(&mut d, "self_backup", |d, n| s.self_backup(d, n));
+    let inventory = top
+        .optional(&mut d, "inventory", inventory::read_inventory)
+        .unwrap_or_default();
     top.finish(&mut d);
 
     s.check_references(&mut d, root);
@@ -214,6 +218,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
             notifications,
             alertmanager,
             self_backup,
+            inventory,
         }),
         _ => None,
     };
