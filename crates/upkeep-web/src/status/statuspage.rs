@@ -4,19 +4,23 @@
 //! This module is pure: it reads no clock and performs no I/O, so the same inputs always give
 //! the same bytes (which is what lets the snapshot keep its ETag when nothing changed).
 //!
-//! Compatibility choices:
+//! Every object carries the fields real Statuspage pages send, with the same JSON types and
+//! the same nulls (pinned against stored Statuspage documents by the web crate's tests;
+//! `docs/statuspage.md` lists the choices). In short:
 //! - ids are 12 lowercase alphanumerics; incidents and updates keep their stored ids, config
 //!   objects get [`stable_id`], a hash of their config id (components), their name (groups) or
 //!   the page's URL (the page);
-//! - an incident's `components` are the same objects as in `components.json`; its
-//!   `postmortem_body` (an addition) holds the postmortem's Markdown, if any;
 //! - timestamps are ISO 8601 with milliseconds in the page's zone (`page.timezone`);
-//! - a group is a row with `group: true` and `components: [child ids]`, placed before its
-//!   children, which carry `group_id`; positions count from 1 in the order of the list;
+//! - a group is a row with `group: true` and `components: [child ids]`, children carry
+//!   `group_id`; `position` counts from 1 among siblings (the top-level rows, or one group's
+//!   children) and the list is ordered by position, as Statuspage orders it;
+//! - `start_date` is null (upkeep keeps no start date per component);
+//! - an incident's `components` are the same objects as in `components.json`, in its order;
+//!   an update's `affected_components` is null when it names no component; `reminder_intervals`
+//!   is null; `postmortem_body` (an addition) holds the postmortem's Markdown, if any;
 //! - a component's `created_at` is when the configuration defining it was loaded, its
 //!   `updated_at` the latest of that, its monitors' last status change and the last update of
 //!   an unresolved incident affecting it;
-//! - maintenance does not exist yet: every `scheduled_maintenances` list is empty.
 //! - a maintenance whose rollout is under way carries `rollout_progress` (an addition): one
 //!   line, "7 of 12 tenants updated", nothing internal.
 
@@ -67,9 +71,10 @@ pub fn build(model: &Model) -> Result<Documents, serde_json::Error> {
         .iter()
         .map(|c| (c.key.as_str(), c))
         .collect();
-    let rows_by_id: HashMap<&str, &Value> = components
+    let rows_by_id: HashMap<&str, (usize, &Value)> = components
         .iter()
-        .filter_map(|row| row["id"].as_str().map(|id| (id, row)))
+        .enumerate()
+        .filter_map(|(at, row)| row["id"].as_str().map(|id| (id, (at, row))))
         .collect();
     let page_of = Page {
         components: by_key,
@@ -142,22 +147,22 @@ pub fn build(model: &Model) -> Result<Documents, serde_json::Error> {
     })
 }
 
-/// The `components` list: ungrouped components and groups in the order of their first
-/// component, each group row followed by its children.
+/// The `components` list. Ungrouped components and groups are the top-level rows, in the order
+/// of their first component, numbered 1, 2, ...; each group's children are numbered 1, 2, ...
+/// among themselves. The list is ordered by position, which is how Statuspage lists them; at
+/// equal positions the top-level row comes first, then the children in group order.
 fn component_rows(model: &Model) -> Vec<Value> {
     let tz = &model.tz;
     let created_at = model.config_loaded_at;
-    let mut rows = Vec::new();
-    let mut position = 0u32;
-    let mut next_position = || {
-        position += 1;
-        position
-    };
+    // (position, 0 for a top-level row or 1 for a child, top-level position of its section)
+    let mut rows: Vec<((u32, u8, u32), Value)> = Vec::new();
+    let mut top = 0u32;
     for section in &model.sections {
         match section {
             Section::Single(i) => {
                 if let Some(c) = model.components.get(*i) {
-                    rows.push(component_row(c, None, next_position(), model));
+                    top += 1;
+                    rows.push(((top, 0, top), component_row(c, None, top, model)));
                 }
             }
             Section::Group {
@@ -171,28 +176,35 @@ fn component_rows(model: &Model) -> Vec<Value> {
                     .iter()
                     .filter_map(|m| model.components.get(*m))
                     .collect();
-                rows.push(json!({
-                    "id": id,
-                    "name": name,
-                    "status": status.as_str(),
-                    "created_at": timestamp(created_at, tz),
-                    "updated_at": timestamp(*updated_at, tz),
-                    "position": next_position(),
-                    "description": null,
-                    "showcase": false,
-                    "group_id": null,
-                    "page_id": model.page_id,
-                    "group": true,
-                    "only_show_if_degraded": false,
-                    "components": children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
-                }));
-                for child in children {
-                    rows.push(component_row(child, Some(id), next_position(), model));
+                top += 1;
+                rows.push((
+                    (top, 0, top),
+                    json!({
+                        "id": id,
+                        "name": name,
+                        "status": status.as_str(),
+                        "created_at": timestamp(created_at, tz),
+                        "updated_at": timestamp(*updated_at, tz),
+                        "position": top,
+                        "description": null,
+                        "showcase": false,
+                        "start_date": null,
+                        "group_id": null,
+                        "page_id": model.page_id,
+                        "group": true,
+                        "only_show_if_degraded": false,
+                        "components": children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+                    }),
+                ));
+                for (position, child) in (1u32..).zip(children) {
+                    let row = component_row(child, Some(id), position, model);
+                    rows.push(((position, 1, top), row));
                 }
             }
         }
     }
-    rows
+    rows.sort_by_key(|(order, _)| *order);
+    rows.into_iter().map(|(_, row)| row).collect()
 }
 
 fn component_row(c: &ComponentView, group_id: Option<&str>, position: u32, model: &Model) -> Value {
@@ -205,6 +217,7 @@ fn component_row(c: &ComponentView, group_id: Option<&str>, position: u32, model
         "position": position,
         "description": c.description,
         "showcase": true,
+        "start_date": null,
         "group_id": group_id,
         "page_id": model.page_id,
         "group": false,
@@ -216,19 +229,23 @@ fn component_row(c: &ComponentView, group_id: Option<&str>, position: u32, model
 struct Page<'a> {
     /// The page's components by configuration key.
     components: HashMap<&'a str, &'a ComponentView>,
-    /// The rows of `components.json` by id.
-    rows: HashMap<&'a str, &'a Value>,
+    /// The rows of `components.json` by id, with their index in that list.
+    rows: HashMap<&'a str, (usize, &'a Value)>,
     page_id: &'a str,
     page_url: &'a str,
     tz: &'a TimeZone,
 }
 
 impl Page<'_> {
-    /// The components named by `keys` as `components.json` shows them.
+    /// The components named by `keys` as `components.json` shows them, in its order.
     fn affected<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Vec<Value> {
-        keys.filter_map(|c| self.components.get(c))
-            .filter_map(|r| self.rows.get(r.id.as_str()).map(|row| (*row).clone()))
-            .collect()
+        let mut rows: Vec<(usize, &Value)> = keys
+            .filter_map(|c| self.components.get(c))
+            .filter_map(|r| self.rows.get(r.id.as_str()).copied())
+            .collect();
+        rows.sort_by_key(|(at, _)| *at);
+        rows.dedup_by_key(|(at, _)| *at);
+        rows.into_iter().map(|(_, row)| row.clone()).collect()
     }
 
     /// The name of the component `key`, or the key of one the page does not show.
@@ -278,7 +295,7 @@ fn incident(i: &IncidentRecord, page: &Page<'_>) -> Value {
             "created_at": ts(u.created_at),
             "updated_at": ts(u.created_at),
             "display_at": ts(u.created_at),
-            "affected_components": affected,
+            "affected_components": none_if_empty(affected),
             "deliver_notifications": true,
             "custom_tweet": null,
             "tweet_id": null,
@@ -300,8 +317,18 @@ fn incident(i: &IncidentRecord, page: &Page<'_>) -> Value {
         "page_id": page.page_id,
         "incident_updates": updates,
         "components": affected,
+        "reminder_intervals": null,
         "postmortem_body": i.postmortem,
     })
+}
+
+/// An update's `affected_components`: null when it names none, as Statuspage sends it.
+fn none_if_empty(list: Vec<Value>) -> Value {
+    if list.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(list)
+    }
 }
 
 /// One maintenance in Statuspage's scheduled-maintenance shape: an incident with
@@ -322,10 +349,13 @@ fn maintenance(m: &MaintenanceRecord, page: &Page<'_>) -> Value {
             })
         })
         .collect();
+    let codes = none_if_empty(codes);
     let chronological: Vec<_> = m.updates.iter().rev().collect();
-    let started_at = chronological
+    // As Statuspage fills them: `monitoring_at` when it first went to verifying, `started_at`
+    // when it was announced (its creation), `resolved_at` when it ended.
+    let monitoring_at = chronological
         .iter()
-        .find(|u| u.status == MaintenanceStatus::InProgress)
+        .find(|u| u.status == MaintenanceStatus::Verifying)
         .map(|u| u.created_at);
     let resolved_at = chronological
         .iter()
@@ -364,11 +394,11 @@ fn maintenance(m: &MaintenanceRecord, page: &Page<'_>) -> Value {
         "status": m.status.as_str(),
         "created_at": ts(m.created_at),
         "updated_at": ts(m.updated_at),
-        "monitoring_at": null,
+        "monitoring_at": monitoring_at.map(ts),
         "resolved_at": resolved_at.map(ts),
         "impact": "maintenance",
         "shortlink": format!("{}/maintenance/{}", page.page_url, m.id),
-        "started_at": ts(started_at.unwrap_or(m.starts_at)),
+        "started_at": ts(m.created_at),
         "page_id": page.page_id,
         "incident_updates": updates,
         "components": affected,

@@ -18,5 +18,6 @@ mod ping;
 mod reports;
 mod rollout;
 mod statuspage;
+mod statuspage_shape;
 mod subscribe;
 mod tenants;
