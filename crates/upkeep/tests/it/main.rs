@@ -25,3 +25,4 @@ mod public_text;
 mod report;
 mod rollout;
 mod rollout_crash;
+mod statuspage_consumer;
