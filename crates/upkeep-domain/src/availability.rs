@@ -24,14 +24,23 @@
 //!   inside planned time is planned downtime, never unplanned. A planned instant is *excused*
 //!   (left out of SLA figures) when every window covering it has `counts_as_downtime: false`;
 //!   one covering window that counts as downtime makes the instant count.
-//! - Raw availability counts every weighted down millisecond, planned or not; SLA availability
-//!   leaves excused time out. `ppm = floor((period·10⁶ − weighted) / period)`: availability is
-//!   rounded down, never flattered; downtime shown in milliseconds is rounded up. An empty
-//!   period is 100 %.
+//! - **Observed time** ([`Timeline`]): an instant is observed when a monitor of the component
+//!   had judged it (up or down: pending, paused and unknown monitors observe nothing), an alert
+//!   rule on it fired, or an open incident declared its status (any status, operational and
+//!   under maintenance included). Everything else — before upkeep watched the component, a push
+//!   monitor that was never pinged, a paused monitor — is *unobserved*. Down time is always
+//!   observed time (every source of a level also observes).
+//! - Availability is computed over observed time only: raw availability counts every weighted
+//!   down millisecond, planned or not; SLA availability leaves excused time out.
+//!   `ppm = floor((observed·10⁶ − weighted) / observed)`: availability is rounded down, never
+//!   flattered; downtime shown in milliseconds is rounded up. With no observed time there is no
+//!   figure (`None`), never 100 %. Coverage is `floor(observed·10⁶ / period)`: 100 % only when
+//!   every millisecond was observed.
 //! - Overall figures ([`Figures::mean`]) are the time-weighted mean over components: each
-//!   component weighs its period length (all the same in one report), so the overall weighted
-//!   downtime is the sum over components divided by their number; ppm figures come from the
-//!   exact sums, millisecond fields are the mean rounded down.
+//!   component weighs its observed time, so the overall availability is
+//!   `1 − Σ weighted ÷ Σ observed` and the overall coverage `Σ observed ÷ Σ period`; ppm
+//!   figures come from the exact sums, millisecond fields are the mean over components rounded
+//!   down.
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -200,6 +209,8 @@ pub fn spans<T: Copy + PartialEq>(
 /// update leaves the incident open and declares `status` for the component, `(at, None)` when
 /// the update resolves the incident or does not list the component. `resolved_ms` ends
 /// everything (an incident reopened later has its resolution cleared and a new open step).
+/// A declared operational (or under maintenance) status is an [`Level::Operational`] span:
+/// not down, but observed.
 pub fn incident_levels(
     period: Period,
     started_ms: i64,
@@ -215,11 +226,18 @@ pub fn incident_levels(
     let changes = steps.iter().map(|&(at, status)| {
         let at = if first { at.min(started_ms) } else { at };
         first = false;
-        (at, status.map_or(Level::Operational, Level::from_status))
+        (at, status.map(Level::from_status))
     });
-    let mut out = spans(clipped, None, changes);
-    out.retain(|s| s.value != Level::Operational);
-    out
+    spans(clipped, None, changes)
+        .into_iter()
+        .filter_map(|s| {
+            Some(Timed {
+                start: s.start,
+                end: s.end,
+                value: s.value?,
+            })
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy)]
@@ -335,6 +353,66 @@ fn level_of(c: &[i32; 7]) -> Level {
     monitors.max(rules).max(incidents)
 }
 
+/// What is known of one component over time: when it was observed, and its levels worse than
+/// operational. Every level span lies inside observed time (both come from the same sources).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timeline {
+    levels: Vec<Timed<Level>>,
+    observed: Vec<(i64, i64)>,
+}
+
+impl Timeline {
+    /// Nothing known: no level, nothing observed.
+    pub const EMPTY: Timeline = Timeline {
+        levels: Vec::new(),
+        observed: Vec::new(),
+    };
+
+    /// From the component's sources, as [`component_levels`] takes them: observed is the union
+    /// of its monitors' up and down spans, its rules' firing spans and its incidents' declared
+    /// spans (see the module documentation).
+    pub fn new(
+        monitors: &[Timed<MonitorState>],
+        rules: &[Timed<Severity>],
+        incidents: &[Timed<Level>],
+    ) -> Timeline {
+        let observed = union(
+            monitors
+                .iter()
+                .filter(|m| m.value != MonitorState::Inactive)
+                .map(|m| (m.start, m.end))
+                .chain(rules.iter().map(|r| (r.start, r.end)))
+                .chain(incidents.iter().map(|i| (i.start, i.end))),
+        );
+        Timeline {
+            levels: component_levels(monitors, rules, incidents),
+            observed,
+        }
+    }
+
+    /// Levels known by other means (sorted, non-overlapping, as [`component_levels`] gives
+    /// them), observed over `observed` and over the levels themselves.
+    pub fn from_levels(levels: Vec<Timed<Level>>, observed: &[(i64, i64)]) -> Timeline {
+        let observed = union(
+            observed
+                .iter()
+                .copied()
+                .chain(levels.iter().map(|l| (l.start, l.end))),
+        );
+        Timeline { levels, observed }
+    }
+
+    /// The levels worse than operational: sorted, non-overlapping.
+    pub fn levels(&self) -> &[Timed<Level>] {
+        &self.levels
+    }
+
+    /// The observed time: sorted, non-overlapping, non-touching intervals.
+    pub fn observed(&self) -> &[(i64, i64)] {
+        &self.observed
+    }
+}
+
 /// A maintenance window that ran on a component: `[start_ms, end_ms)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PlannedWindow {
@@ -418,6 +496,11 @@ pub fn subtract(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
 pub struct Figures {
     /// Length of the period measured.
     pub period_ms: i64,
+    /// Observed time in the period (see the module documentation) and the rest.
+    pub observed_ms: i64,
+    pub unobserved_ms: i64,
+    /// Observed time ÷ period, ppm, rounded down (0 for an empty period).
+    pub coverage_ppm: i64,
     /// Days of the calendar year measured, when the period is one.
     pub year_days: Option<u16>,
     /// Weight of partial outage, ppm.
@@ -442,12 +525,14 @@ pub struct Figures {
     pub downtime_ms: i64,
     pub planned_downtime_ms: i64,
     pub sla_downtime_ms: i64,
-    /// Raw availability (every weighted down millisecond), ppm, rounded down.
-    pub raw_ppm: i64,
-    /// SLA availability (excused planned time left out), ppm, rounded down.
-    pub sla_ppm: i64,
-    /// Availability without any planned downtime (`1 − unplanned / period`), ppm, rounded down.
-    pub unplanned_ppm: i64,
+    /// Raw availability over observed time (every weighted down millisecond), ppm, rounded
+    /// down; `None` without observed time.
+    pub raw_ppm: Option<i64>,
+    /// SLA availability over observed time (excused planned time left out), ppm, rounded down.
+    pub sla_ppm: Option<i64>,
+    /// Availability without any planned downtime (`1 − unplanned / observed`), ppm, rounded
+    /// down.
+    pub unplanned_ppm: Option<i64>,
 }
 
 fn ceil_div(a: i64, b: i64) -> i64 {
@@ -455,13 +540,22 @@ fn ceil_div(a: i64, b: i64) -> i64 {
     if a.rem_euclid(b) == 0 { q } else { q + 1 }
 }
 
-/// `floor((period·10⁶ − weighted) / period)` in exact arithmetic; 100 % for an empty period.
-pub fn availability_ppm(period_ms: i128, weighted: i128) -> i64 {
-    if period_ms <= 0 {
-        return PPM;
+/// `floor((observed·10⁶ − weighted) / observed)` in exact arithmetic, within 0..=10⁶; `None`
+/// without observed time (no data is never 100 %).
+pub fn availability_ppm(observed_ms: i128, weighted: i128) -> Option<i64> {
+    if observed_ms <= 0 {
+        return None;
     }
-    let v = (period_ms * i128::from(PPM) - weighted).div_euclid(period_ms);
-    i64::try_from(v).unwrap_or(0)
+    let v = (observed_ms * i128::from(PPM) - weighted).div_euclid(observed_ms);
+    Some(i64::try_from(v.clamp(0, i128::from(PPM))).unwrap_or(0))
+}
+
+/// `floor(part·10⁶ / whole)`: the share of `whole` that `part` is, ppm; 0 when `whole` is empty.
+pub fn share_ppm(part: i128, whole: i128) -> i64 {
+    if whole <= 0 {
+        return 0;
+    }
+    i64::try_from((part * i128::from(PPM)).div_euclid(whole)).unwrap_or(0)
 }
 
 impl Figures {
@@ -470,7 +564,9 @@ impl Figures {
         self.downtime_ms = ceil_div(self.down_weighted, PPM);
         self.planned_downtime_ms = ceil_div(self.planned_weighted, PPM);
         self.sla_downtime_ms = ceil_div(self.sla_weighted, PPM);
-        let p = i128::from(self.period_ms);
+        self.unobserved_ms = self.period_ms - self.observed_ms;
+        self.coverage_ppm = share_ppm(self.observed_ms.into(), self.period_ms.into());
+        let p = i128::from(self.observed_ms);
         self.raw_ppm = availability_ppm(p, i128::from(self.down_weighted));
         self.sla_ppm = availability_ppm(p, i128::from(self.sla_weighted));
         self.unplanned_ppm = availability_ppm(p, i128::from(self.unplanned_weighted));
@@ -482,7 +578,7 @@ impl Figures {
     pub fn mean(all: &[Figures]) -> Option<Figures> {
         let first = all.first()?;
         let n = i128::try_from(all.len()).ok()?;
-        let mut sums = [0_i128; 10];
+        let mut sums = [0_i128; 11];
         for f in all {
             for (s, v) in sums.iter_mut().zip([
                 f.period_ms,
@@ -495,6 +591,7 @@ impl Figures {
                 f.planned_weighted,
                 f.sla_weighted,
                 f.unplanned_weighted,
+                f.observed_ms,
             ]) {
                 *s += i128::from(v);
             }
@@ -507,6 +604,9 @@ impl Figures {
         let scale = n * i128::from(PPM);
         Some(Figures {
             period_ms: mean(sums[0]),
+            observed_ms: mean(sums[10]),
+            unobserved_ms: mean(sums[0] - sums[10]),
+            coverage_ppm: share_ppm(sums[10], sums[0]),
             year_days: first.year_days,
             partial_weight_ppm: first.partial_weight_ppm,
             major_ms: mean(sums[1]),
@@ -521,9 +621,9 @@ impl Figures {
             downtime_ms: ceil_mean(sums[6], scale),
             planned_downtime_ms: ceil_mean(sums[7], scale),
             sla_downtime_ms: ceil_mean(sums[8], scale),
-            raw_ppm: availability_ppm(sums[0], sums[6]),
-            sla_ppm: availability_ppm(sums[0], sums[8]),
-            unplanned_ppm: availability_ppm(sums[0], sums[9]),
+            raw_ppm: availability_ppm(sums[10], sums[6]),
+            sla_ppm: availability_ppm(sums[10], sums[8]),
+            unplanned_ppm: availability_ppm(sums[10], sums[9]),
         })
     }
 }
@@ -548,15 +648,16 @@ fn covered(set: &[(i64, i64)], cursor: &mut usize, s: i64, e: i64) -> i64 {
     total
 }
 
-/// The figures of one component over `period`, from its levels ([`component_levels`]) and its
-/// planned time. Binary search to the period, then one pass over what falls inside it, so
-/// computing many short periods over one long history stays cheap.
+/// The figures of one component over `period`, from its [`Timeline`] and its planned time.
+/// Binary search to the period, then one pass over what falls inside it, so computing many
+/// short periods over one long history stays cheap.
 pub fn compute(
     period: Period,
-    levels: &[Timed<Level>],
+    timeline: &Timeline,
     planned: &Planned,
     partial_weight_ppm: u32,
 ) -> Figures {
+    let levels = timeline.levels();
     let (from, to) = (period.from_ms, period.to_ms);
     let weight = |level: Level, ms: i64| match level {
         Level::Major => ms * PPM,
@@ -585,6 +686,9 @@ pub fn compute(
         }
         f.excused_ms += iv.1.min(to) - iv.0.max(from);
     }
+    let observed = timeline.observed();
+    let mut co = first_after(observed, from, |x| x.1);
+    f.observed_ms = covered(observed, &mut co, from, to);
     let start = first_after(levels, from, |x| x.end);
     let mut excused_weighted = 0;
     for span in &levels[start..] {
@@ -616,13 +720,17 @@ pub struct Day {
     pub to_ms: i64,
     /// The day's real length: 23 h or 25 h on days the clocks change.
     pub length_ms: i64,
+    /// Observed time of the day and its share of the day, ppm rounded down.
+    pub observed_ms: i64,
+    pub coverage_ppm: i64,
     pub major_ms: i64,
     pub partial_ms: i64,
     pub degraded_ms: i64,
     pub planned_ms: i64,
     pub sla_downtime_ms: i64,
-    pub raw_ppm: i64,
-    pub sla_ppm: i64,
+    /// Availability over the day's observed time; `None` when nothing was observed.
+    pub raw_ppm: Option<i64>,
+    pub sla_ppm: Option<i64>,
 }
 
 impl Day {
@@ -632,6 +740,8 @@ impl Day {
             from_ms: period.from_ms,
             to_ms: period.to_ms,
             length_ms: period.len_ms(),
+            observed_ms: f.observed_ms,
+            coverage_ppm: f.coverage_ppm,
             major_ms: f.major_ms,
             partial_ms: f.partial_ms,
             degraded_ms: f.degraded_ms,
@@ -669,12 +779,12 @@ pub fn days(period: Period, tz: &TimeZone) -> Result<Vec<(Date, Period)>, jiff::
 /// The daily series of one component over `days` ([`days`]).
 pub fn daily(
     days: &[(Date, Period)],
-    levels: &[Timed<Level>],
+    timeline: &Timeline,
     planned: &Planned,
     partial_weight_ppm: u32,
 ) -> Vec<Day> {
     days.iter()
-        .map(|&(date, p)| Day::new(date, p, &compute(p, levels, planned, partial_weight_ppm)))
+        .map(|&(date, p)| Day::new(date, p, &compute(p, timeline, planned, partial_weight_ppm)))
         .collect()
 }
 
@@ -687,8 +797,8 @@ pub fn daily_mean(days: &[(Date, Period)], per_component: &[Vec<Figures>]) -> Ve
                 .iter()
                 .filter_map(|c| c.get(i).copied())
                 .collect();
-            let f =
-                Figures::mean(&of_day).unwrap_or_else(|| compute(p, &[], &Planned::default(), 0));
+            let f = Figures::mean(&of_day)
+                .unwrap_or_else(|| compute(p, &Timeline::EMPTY, &Planned::default(), 0));
             Day::new(date, p, &f)
         })
         .collect()
@@ -697,12 +807,12 @@ pub fn daily_mean(days: &[(Date, Period)], per_component: &[Vec<Figures>]) -> Ve
 /// Per-day figures of one component (for [`daily_mean`]).
 pub fn daily_figures(
     days: &[(Date, Period)],
-    levels: &[Timed<Level>],
+    timeline: &Timeline,
     planned: &Planned,
     partial_weight_ppm: u32,
 ) -> Vec<Figures> {
     days.iter()
-        .map(|&(_, p)| compute(p, levels, planned, partial_weight_ppm))
+        .map(|&(_, p)| compute(p, timeline, planned, partial_weight_ppm))
         .collect()
 }
 

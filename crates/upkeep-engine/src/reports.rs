@@ -6,9 +6,17 @@
 //! search and a short pass per figure.
 //!
 //! Decisions:
-//! - Only the past is measured: figures cover `[from, min(to, now))` (the report says where
-//!   measuring stopped and whether the period is complete), so a year that is not over yet
-//!   reports its availability so far. A status still holding at `now` counts up to `now`.
+//! - Only the past is measured: history is read over `[from, min(to, now))` (the report says
+//!   where measuring stopped and whether the period is complete), so a year that is not over
+//!   yet reports its availability so far. A status still holding at `now` counts up to `now`.
+//!   Figures are of the whole period: what lies after `now` is unobserved, so the coverage of
+//!   a year in progress is at most the part of it that has passed. Daily series stop at the
+//!   day of `now` (clipped to it).
+//! - Each figure carries its coverage: the observed time of the component (a monitor of it
+//!   judged up or down, a rule on it fired, an incident declared its status; see
+//!   [`upkeep_domain::availability::Timeline`]), and availability is computed over observed
+//!   time only. Days before upkeep watched a component, a push monitor never pinged and paused
+//!   monitors are unobserved: no figure, never 100 %.
 //! - Components are the configured ones (optionally one); their monitors and rules come from the
 //!   configuration. Status history of monitors and rules no longer configured is ignored.
 //! - A tenant uses its own components (from `tenant_services`) and every shared one, so a
@@ -21,6 +29,8 @@
 //! - An SLO is measured over its window containing `now` ([`upkeep_domain::slo`]): spent is the
 //!   SLA weighted downtime from the window's start to `now`, against the whole window's budget;
 //!   burn rates use the SLA weighted downtime in the `long` and `short` windows before `now`.
+//!   Unobserved time spends no budget (it is assumed up); the report says how much of the
+//!   window so far was observed (`measured`), so the assumption is visible.
 //!   SLOs are computed for every configured SLO on a reported component, whatever the period.
 
 use std::collections::{HashMap, HashSet};
@@ -30,7 +40,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use upkeep_domain::availability::{
     self, DEFAULT_PARTIAL_WEIGHT_PPM, Day, Figures, Level, MonitorState, Period, Planned,
-    PlannedWindow, Timed,
+    PlannedWindow, Timed, Timeline,
 };
 use upkeep_domain::config::{Config, Severity, TenantSel};
 use upkeep_domain::event::{EventSource, EventState};
@@ -157,7 +167,14 @@ pub struct SloReport {
     pub window_to: String,
     /// 365 or 366 for a calendar-year window.
     pub year_days: Option<u16>,
+    /// The budget of the whole window and what observed downtime has spent of it so far.
+    /// Unobserved time spends nothing: `measured` says how much of the window so far that is.
     pub status: slo::Status,
+    /// Where measuring stopped (now, or the window's end), RFC 3339 in the page's zone.
+    pub measured_to: String,
+    /// The window from its start to `measured_to`: observed time, coverage and availability
+    /// over observed time (`None` when nothing was observed).
+    pub measured: Figures,
     /// Every burn-rate tier evaluated now.
     pub burn: Vec<TierStatus>,
     /// Whether any tier fires now.
@@ -204,7 +221,7 @@ fn bad_date(e: jiff::Error) -> StoreError {
 
 /// Every component's levels over one range, and the maintenances that ran in it.
 struct History {
-    levels: HashMap<String, Vec<Timed<Level>>>,
+    timelines: HashMap<String, Timeline>,
     maintenances: Vec<MaintenanceSpan>,
     /// Index into `maintenances` and the span covering the component, by component.
     by_component: HashMap<String, Vec<CoveredSpan>>,
@@ -243,7 +260,7 @@ impl History {
             }
         }
         Ok(History {
-            levels: levels(config, range, components, &status, &incidents),
+            timelines: timelines(config, range, components, &status, &incidents),
             maintenances,
             by_component,
         })
@@ -269,8 +286,9 @@ impl History {
         Planned::new(&windows)
     }
 
-    fn levels(&self, component: &str) -> &[Timed<Level>] {
-        self.levels.get(component).map_or(&[], Vec::as_slice)
+    fn timeline(&self, component: &str) -> &Timeline {
+        static EMPTY: Timeline = Timeline::EMPTY;
+        self.timelines.get(component).unwrap_or(&EMPTY)
     }
 }
 
@@ -281,14 +299,15 @@ fn monitor_state(state: EventState) -> MonitorState {
         .map_or(MonitorState::Inactive, MonitorState::from)
 }
 
-/// Each component's levels over `range` from the status history and incidents.
-fn levels(
+/// Each component's timeline (levels and observed time) over `range` from the status history
+/// and incidents.
+fn timelines(
     config: &Config,
     range: Period,
     components: &[&str],
     status: &StatusHistory,
     incidents: &[IncidentHistory],
-) -> HashMap<String, Vec<Timed<Level>>> {
+) -> HashMap<String, Timeline> {
     let wanted: HashSet<&str> = components.iter().copied().collect();
     let mut monitors: HashMap<&str, Vec<Timed<MonitorState>>> = HashMap::new();
     for (id, m) in &config.monitors {
@@ -377,12 +396,12 @@ fn levels(
     components
         .iter()
         .map(|&c| {
-            let levels = availability::component_levels(
+            let timeline = Timeline::new(
                 monitors.get(c).map_or(&[][..], Vec::as_slice),
                 rules.get(c).map_or(&[][..], Vec::as_slice),
                 declared.get(c).map_or(&[][..], Vec::as_slice),
             );
-            (c.to_owned(), levels)
+            (c.to_owned(), timeline)
         })
         .collect()
 }
@@ -439,12 +458,12 @@ fn slo_reports(
         .iter()
         .filter_map(|(c, w)| {
             let s = config.slos.get(c)?;
-            let levels = history.levels(c);
+            let timeline = history.timeline(c);
             let planned = history.planned(c, None);
-            let spent = availability::compute(w.until(now_ms), levels, &planned, weight);
+            let spent = availability::compute(w.until(now_ms), timeline, &planned, weight);
             let burn = slo::tiers(&s.burn_rates, s.objective_ppm, |window_ms| {
                 let p = Period::new(now_ms.saturating_sub(window_ms), now_ms);
-                availability::compute(p, levels, &planned, weight).sla_weighted
+                availability::compute(p, timeline, &planned, weight).sla_weighted
             });
             Some(SloReport {
                 component: c.clone(),
@@ -453,6 +472,8 @@ fn slo_reports(
                 window_to: local(w.to_ms, tz),
                 year_days: w.year_days,
                 status: slo::status(s.objective_ppm, w.len_ms(), spent.sla_weighted),
+                measured_to: local(w.until(now_ms).to_ms, tz),
+                measured: spent,
                 firing: burn.iter().any(|t| t.firing),
                 burn,
             })
@@ -515,10 +536,10 @@ pub async fn availability(
     let mut all = Vec::with_capacity(components.len());
     let mut all_daily = Vec::with_capacity(components.len());
     for &c in &components {
-        let levels = history.levels(c);
+        let timeline = history.timeline(c);
         let planned = history.planned(c, None);
-        let figures = availability::compute(measured, levels, &planned, weight);
-        let per_day = availability::daily_figures(&days, levels, &planned, weight);
+        let figures = availability::compute(period, timeline, &planned, weight);
+        let per_day = availability::daily_figures(&days, timeline, &planned, weight);
         let component = config.components.get(c);
         reports.push(ComponentReport {
             id: c.to_owned(),
@@ -530,7 +551,7 @@ pub async fn availability(
         all.push(figures);
         all_daily.push(per_day);
     }
-    let empty = availability::compute(measured, &[], &Planned::default(), weight);
+    let empty = availability::compute(period, &Timeline::EMPTY, &Planned::default(), weight);
     let overall = GroupReport {
         id: None,
         name: "overall".into(),
@@ -553,10 +574,12 @@ pub async fn availability(
                 .is_none_or(|owner| owner == t)
         });
         for &c in used {
-            let levels = history.levels(c);
+            let timeline = history.timeline(c);
             let planned = history.planned(c, Some(t));
-            figures.push(availability::compute(measured, levels, &planned, weight));
-            daily.push(availability::daily_figures(&days, levels, &planned, weight));
+            figures.push(availability::compute(period, timeline, &planned, weight));
+            daily.push(availability::daily_figures(
+                &days, timeline, &planned, weight,
+            ));
         }
         tenants.push(GroupReport {
             id: Some(t.clone()),

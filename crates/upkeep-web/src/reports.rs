@@ -11,8 +11,10 @@
 use std::fmt::Write as _;
 
 use askama::Template;
-use jiff::Timestamp;
-use upkeep_domain::availability::{Day, Figures};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, Zoned};
+use upkeep_domain::availability::{Day, Figures, Period};
 use upkeep_domain::config::Config;
 use upkeep_engine::reports::{AvailabilityQuery, AvailabilityReport, GroupReport, SloReport};
 
@@ -202,6 +204,22 @@ pub fn duration(ms: i64) -> String {
     if negative { format!("−{text}") } else { text }
 }
 
+/// An availability figure: `99.9123%`, or `no data` when nothing was observed.
+pub fn availability(ppm: Option<i64>) -> String {
+    ppm.map_or_else(|| NO_DATA.to_owned(), percent)
+}
+
+/// What a figure reads when nothing was observed: never 100 %.
+pub const NO_DATA: &str = "no data";
+
+/// A ratio for an axis or a legend, trailing zeros left out: `99%`, `99.95%`.
+fn short_percent(ppm: i64) -> String {
+    let p = percent(ppm);
+    let (number, _) = p.split_at(p.len() - 1);
+    let number = number.trim_end_matches('0').trim_end_matches('.');
+    format!("{number}%")
+}
+
 fn rows(report: &AvailabilityReport) -> Vec<(String, String, &Figures)> {
     let mut rows: Vec<(String, String, &Figures)> = report
         .components
@@ -222,26 +240,107 @@ fn rows(report: &AvailabilityReport) -> Vec<(String, String, &Figures)> {
     rows
 }
 
+/// The report's zone (UTC when the name is unknown to this build, which config validation
+/// rules out).
+fn zone(report: &AvailabilityReport) -> TimeZone {
+    TimeZone::get(&report.period.timezone).unwrap_or(TimeZone::UTC)
+}
+
+fn zoned(ms: i64, tz: &TimeZone) -> Option<Zoned> {
+    Timestamp::from_millisecond(ms)
+        .ok()
+        .map(|t| t.to_zoned(tz.clone()))
+}
+
+/// A local date for people: `1 Jan 2026`.
+fn human_date(date: Date) -> String {
+    date.strftime("%-d %b %Y").to_string()
+}
+
+/// An instant for people in `tz`: `5 Dec 2026, 21:27 CET`.
+fn human_instant(ms: i64, tz: &TimeZone) -> String {
+    Timestamp::from_millisecond(ms)
+        .map(|t| crate::status::html::local(t, tz))
+        .unwrap_or_default()
+}
+
+/// An RFC 3339 instant of the report for people in `tz`.
+fn human_text_instant(text: &str, tz: &TimeZone) -> String {
+    text.parse::<Timestamp>()
+        .map(|t| crate::status::html::local(t, tz))
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+/// `[from, to)` for people: `1 Jan 2026 – 31 Dec 2026` when both ends are local midnights
+/// (the end shown is the last day), instants otherwise.
+fn human_range(from_ms: i64, to_ms: i64, tz: &TimeZone) -> String {
+    let midnight = |z: &Zoned| z.time() == jiff::civil::Time::midnight();
+    match (zoned(from_ms, tz), zoned(to_ms, tz)) {
+        (Some(a), Some(b)) if midnight(&a) && midnight(&b) => {
+            let last = b.date().yesterday().unwrap_or(b.date());
+            if last == a.date() {
+                human_date(a.date())
+            } else {
+                format!("{} – {}", human_date(a.date()), human_date(last))
+            }
+        }
+        _ => format!(
+            "{} – {}",
+            human_instant(from_ms, tz),
+            human_instant(to_ms, tz)
+        ),
+    }
+}
+
+/// The report's title: `Availability 2026` for a calendar year, else its dates.
+fn title(report: &AvailabilityReport) -> String {
+    let p = &report.period;
+    let tz = zone(report);
+    match (p.year_days, zoned(p.from_ms, &tz)) {
+        (Some(_), Some(from)) => format!("Availability {}", from.year()),
+        _ => format!("Availability {}", human_range(p.from_ms, p.to_ms, &tz)),
+    }
+}
+
 fn period_line(report: &AvailabilityReport) -> String {
     let p = &report.period;
-    let mut line = format!("{} – {} ({})", p.from, p.to, p.timezone);
+    let tz = zone(report);
+    let mut line = format!("{} ({})", human_range(p.from_ms, p.to_ms, &tz), p.timezone);
     if let Some(days) = p.year_days {
         let _ = write!(line, ", a year of {days} days");
     }
     if !p.complete {
-        let _ = write!(line, ", measured to {}", p.measured_to);
+        let _ = write!(
+            line,
+            ", measured to {}",
+            human_text_instant(&p.measured_to, &tz)
+        );
     }
     line
 }
 
+/// What every report says about coverage, in words.
+const COVERAGE_NOTE: &str = "Availability is computed over observed time only: time when a \
+    monitor of the component judged it up or down, an alert rule on it fired, or an incident \
+    declared its status. Coverage is the share of the period observed; the rest (before upkeep \
+    watched the component, a push monitor never pinged, a paused monitor, the part of the period \
+    still to come) is unobserved and counts neither as up nor as down. With nothing observed \
+    there is no figure.";
+
+/// What the SLO budget assumes, in words.
+const SLO_NOTE: &str = "The budget is the whole window's; only observed downtime spends it, \
+    so unobserved time is assumed to spend nothing. \"Observed\" says how much of the window so \
+    far that assumption covers.";
+
 /// The text table.
 fn table(report: &AvailabilityReport) -> String {
-    let mut out = format!("Availability {}\n", period_line(report));
+    let mut out = format!("{}: {}\n", title(report), period_line(report));
     let _ = writeln!(
         out,
-        "Partial outages weigh {}; SLA leaves out maintenance that does not count as downtime.\n",
+        "Partial outages weigh {}; SLA leaves out maintenance that does not count as downtime.",
         percent(i64::from(report.partial_weight_ppm))
     );
+    let _ = writeln!(out, "{COVERAGE_NOTE}\n");
     let rows = rows(report);
     let name_width = rows
         .iter()
@@ -251,32 +350,35 @@ fn table(report: &AvailabilityReport) -> String {
         .max(4);
     let _ = writeln!(
         out,
-        "{:<name_width$}  {:>10}  {:>10}  {:>16}  {:>16}",
-        "NAME", "SLA", "RAW", "UNPLANNED DOWN", "PLANNED DOWN"
+        "{:<name_width$}  {:>9}  {:>9}  {:>9}  {:>16}  {:>16}  {:>16}",
+        "NAME", "COVERAGE", "SLA", "RAW", "UNPLANNED DOWN", "PLANNED DOWN", "UNOBSERVED"
     );
     for (_, name, f) in &rows {
         let _ = writeln!(
             out,
-            "{:<name_width$}  {:>10}  {:>10}  {:>16}  {:>16}",
+            "{:<name_width$}  {:>9}  {:>9}  {:>9}  {:>16}  {:>16}  {:>16}",
             name,
-            percent(f.sla_ppm),
-            percent(f.raw_ppm),
+            percent(f.coverage_ppm),
+            availability(f.sla_ppm),
+            availability(f.raw_ppm),
             duration(f.sla_downtime_ms),
             duration(f.planned_downtime_ms),
+            duration(f.unobserved_ms),
         );
     }
     if !report.slos.is_empty() {
-        let _ = writeln!(out, "\nSLOs");
+        let _ = writeln!(out, "\nSLOs ({SLO_NOTE})");
         for s in &report.slos {
             let _ = writeln!(
                 out,
-                "{}: objective {}, {} window: budget {}, spent {}, left {}{}{}",
+                "{}: objective {}, {} window: budget {}, spent {}, left {}; observed {} of the window so far{}{}",
                 s.component,
                 percent(i64::from(s.status.objective_ppm)),
                 s.window,
                 duration(s.status.budget_ms),
                 duration(s.status.spent_ms),
                 duration(s.status.left_ms),
+                percent(s.measured.coverage_ppm),
                 if s.status.met {
                     ""
                 } else {
@@ -289,7 +391,9 @@ fn table(report: &AvailabilityReport) -> String {
     out
 }
 
-/// CSV: one row per component, tenant and overall; durations in milliseconds, ratios in ppm.
+/// CSV: one row per component, tenant and overall; durations in milliseconds, ratios in ppm;
+/// an availability with nothing observed is empty. The coverage columns come last, so
+/// readers of the earlier columns are unaffected.
 fn csv(report: &AvailabilityReport) -> String {
     let quote = |s: &str| {
         if s.contains([',', '"', '\n', '\r']) || s.starts_with(['=', '+', '-', '@']) {
@@ -304,21 +408,23 @@ fn csv(report: &AvailabilityReport) -> String {
             s.to_owned()
         }
     };
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let mut out = String::from(
         "kind,name,from,to,period_ms,sla_ppm,raw_ppm,unplanned_ppm,sla_downtime_ms,downtime_ms,\
-         planned_downtime_ms,major_ms,partial_ms,degraded_ms,planned_ms\n",
+         planned_downtime_ms,major_ms,partial_ms,degraded_ms,planned_ms,observed_ms,\
+         unobserved_ms,coverage_ppm\n",
     );
     for (kind, name, f) in rows(report) {
         let _ = writeln!(
             out,
-            "{kind},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{kind},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             quote(&name),
             report.period.from,
             report.period.to,
             f.period_ms,
-            f.sla_ppm,
-            f.raw_ppm,
-            f.unplanned_ppm,
+            opt(f.sla_ppm),
+            opt(f.raw_ppm),
+            opt(f.unplanned_ppm),
             f.sla_downtime_ms,
             f.downtime_ms,
             f.planned_downtime_ms,
@@ -326,6 +432,9 @@ fn csv(report: &AvailabilityReport) -> String {
             f.partial_ms,
             f.degraded_ms,
             f.planned_ms,
+            f.observed_ms,
+            f.unobserved_ms,
+            f.coverage_ppm,
         );
     }
     out
@@ -334,8 +443,10 @@ fn csv(report: &AvailabilityReport) -> String {
 struct Row {
     kind: &'static str,
     name: String,
+    coverage: String,
     sla: String,
     raw: String,
+    no_data: bool,
     unplanned: String,
     planned: String,
     major: String,
@@ -344,6 +455,7 @@ struct Row {
 
 struct Chart {
     title: String,
+    legend: String,
     svg: String,
 }
 
@@ -354,6 +466,7 @@ struct SloView {
     budget: String,
     spent: String,
     left: String,
+    observed: String,
     met: bool,
     firing: bool,
 }
@@ -363,6 +476,10 @@ struct SloView {
 struct ReportPage {
     title: String,
     period: String,
+    measured: Option<String>,
+    coverage: String,
+    coverage_note: &'static str,
+    slo_note: &'static str,
     weight: String,
     generated: String,
     rows: Vec<Row>,
@@ -374,8 +491,10 @@ fn row(kind: &'static str, name: &str, f: &Figures) -> Row {
     Row {
         kind,
         name: name.to_owned(),
-        sla: percent(f.sla_ppm),
-        raw: percent(f.raw_ppm),
+        coverage: percent(f.coverage_ppm),
+        sla: availability(f.sla_ppm),
+        raw: availability(f.raw_ppm),
+        no_data: f.sla_ppm.is_none(),
         unplanned: duration(f.sla_downtime_ms),
         planned: duration(f.planned_downtime_ms),
         major: duration(f.major_ms),
@@ -391,148 +510,113 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Chart geometry (SVG user units; the page keeps charts at least 560 px wide, so text
+/// stays legible on a phone, which scrolls them, showing the latest days first).
 const W: f64 = 720.0;
-const H: f64 = 180.0;
-const PAD: f64 = 36.0;
+const H: f64 = 210.0;
+/// Left margin, wide enough for the longest axis label (`99.99%`, `8h 45m 36s`).
+const LEFT: f64 = 92.0;
+const RIGHT: f64 = 10.0;
+/// The plot's top; the margin above holds the "not yet measured" label.
+const TOP: f64 = 24.0;
+/// The plot's baseline.
+const BASE: f64 = 160.0;
+/// The coverage strip under the plot.
+const STRIP_TOP: f64 = 166.0;
+const STRIP_H: f64 = 10.0;
+/// Baseline of the time axis' labels.
+const LABELS: f64 = 196.0;
+const FONT: &str = "font-size=\"12\" fill=\"#57606a\"";
 
-/// Daily SLA availability: one bar per day, scaled between the worst day (at most 99 %) and
-/// 100 %.
-fn daily_chart(name: &str, days: &[Day]) -> Option<Chart> {
-    if days.is_empty() {
-        return None;
-    }
-    let floor = days
-        .iter()
-        .map(|d| d.sla_ppm)
-        .min()
-        .unwrap_or(1_000_000)
-        .min(990_000);
-    let span = (1_000_000 - floor).max(1) as f64;
-    let bar = (W - PAD) / days.len() as f64;
-    let mut svg = svg_open(&format!("Daily availability of {name}"));
-    axis(&mut svg, &percent(floor), "100%");
-    for (i, d) in days.iter().enumerate() {
-        let h = ((d.sla_ppm - floor) as f64 / span * (H - 2.0 * 12.0)).max(0.5);
-        let x = PAD + i as f64 * bar;
-        let color = if d.sla_ppm >= 999_000 {
-            "#1a7f37"
-        } else if d.sla_ppm >= 990_000 {
-            "#9a6700"
-        } else {
-            "#cf222e"
-        };
-        let _ = write!(
-            svg,
-            "<rect x=\"{x:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{h:.2}\" fill=\"{color}\"><title>{}: {}</title></rect>",
-            H - 12.0 - h,
-            (bar - 0.4).max(0.3),
-            d.date,
-            percent(d.sla_ppm)
-        );
-    }
-    svg.push_str("</svg>");
-    Some(Chart {
-        title: format!("Daily availability — {name}"),
-        svg,
-    })
+const PPM: i64 = 1_000_000;
+const GREEN: &str = "#1a7f37";
+const AMBER: &str = "#9a6700";
+const RED: &str = "#cf222e";
+/// Unobserved time: never green.
+const GREY: &str = "#d0d7de";
+
+/// The time axis of a chart: every local day of the report's period (also those after
+/// `measured_to`, which are left blank), so a year is always a year wide.
+struct Axis {
+    days: Vec<Date>,
 }
 
-/// Budget burn-down of an SLO over the report's days: the budget left after each day.
-fn burn_chart(slo: &SloReport, days: &[Day]) -> Option<Chart> {
-    let budget = slo.status.budget_ms;
-    if days.is_empty() || budget <= 0 {
-        return None;
-    }
-    let mut left = budget;
-    let mut points = vec![(0usize, left)];
-    for (i, d) in days.iter().enumerate() {
-        left -= d.sla_downtime_ms;
-        points.push((i + 1, left));
-    }
-    let min = points.iter().map(|p| p.1).min().unwrap_or(0).min(0);
-    let span = (budget - min).max(1) as f64;
-    let step = (W - PAD) / days.len() as f64;
-    let y = |v: i64| 12.0 + (budget - v) as f64 / span * (H - 24.0);
-    let mut svg = svg_open(&format!(
-        "Error budget of {} over the period",
-        slo.component
-    ));
-    axis(&mut svg, &duration(min), &duration(budget));
-    let path: Vec<String> = points
-        .iter()
-        .map(|(i, v)| format!("{:.2},{:.2}", PAD + *i as f64 * step, y(*v)))
-        .collect();
-    let _ = write!(
-        svg,
-        "<line x1=\"{PAD}\" x2=\"{W}\" y1=\"{0:.2}\" y2=\"{0:.2}\" stroke=\"#8c959f\" stroke-dasharray=\"4 3\"/>\
-         <polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\" points=\"{1}\"/></svg>",
-        y(0),
-        path.join(" ")
-    );
-    Some(Chart {
-        title: format!(
-            "Error budget burn-down — {} (objective {})",
-            slo.component,
-            percent(i64::from(slo.status.objective_ppm))
-        ),
-        svg,
-    })
-}
-
-/// Planned and unplanned downtime per month (stacked bars).
-fn monthly_chart(name: &str, days: &[Day]) -> Option<Chart> {
-    let mut months: Vec<(String, i64, i64)> = Vec::new();
-    for d in days {
-        let key = d.date.strftime("%Y-%m").to_string();
-        let planned = d.planned_ms.min(d.length_ms);
-        let unplanned = d.sla_downtime_ms;
-        match months.last_mut() {
-            Some(m) if m.0 == key => {
-                m.1 += unplanned;
-                m.2 += planned;
-            }
-            _ => months.push((key, unplanned, planned)),
+impl Axis {
+    fn of(report: &AvailabilityReport) -> Axis {
+        let tz = zone(report);
+        let p = Period::new(report.period.from_ms, report.period.to_ms);
+        Axis {
+            days: upkeep_domain::availability::days(p, &tz)
+                .map(|d| d.into_iter().map(|(date, _)| date).collect())
+                .unwrap_or_default(),
         }
     }
-    if months.is_empty() {
-        return None;
+
+    fn slot(&self) -> f64 {
+        (W - LEFT - RIGHT) / self.days.len().max(1) as f64
     }
-    let max = months
-        .iter()
-        .map(|m| m.1 + m.2)
-        .max()
-        .unwrap_or(0)
-        .max(60_000);
-    let bar = (W - PAD) / months.len() as f64;
-    let mut svg = svg_open(&format!(
-        "Planned and unplanned downtime of {name} per month"
-    ));
-    axis(&mut svg, "0", &duration(max));
-    for (i, (month, unplanned, planned)) in months.iter().enumerate() {
-        let x = PAD + i as f64 * bar + bar * 0.15;
-        let scale = |v: i64| v as f64 / max as f64 * (H - 24.0);
-        let (hu, hp) = (scale(*unplanned), scale(*planned));
+
+    fn x(&self, index: usize) -> f64 {
+        LEFT + index as f64 * self.slot()
+    }
+
+    /// Month names at the first day of each month (day numbers for a period of a month or
+    /// less), thinned out so they never overlap.
+    fn labels(&self, svg: &mut String) {
+        let monthly = self.days.len() > 45;
+        let mut last_x = f64::NEG_INFINITY;
+        for (i, d) in self.days.iter().enumerate() {
+            let text = if monthly {
+                if i > 0 && d.day() != 1 {
+                    continue;
+                }
+                if d.month() == 1 || i == 0 {
+                    d.strftime("%b %Y").to_string()
+                } else {
+                    d.strftime("%b").to_string()
+                }
+            } else {
+                if i % 7 != 0 {
+                    continue;
+                }
+                d.strftime("%-d %b").to_string()
+            };
+            let x = self.x(i);
+            let width = text.chars().count() as f64 * 6.6;
+            if x < last_x || x + width > W {
+                continue;
+            }
+            last_x = x + width + 6.0;
+            let _ = write!(
+                svg,
+                "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{BASE}\" y2=\"{:.2}\" stroke=\"#d0d7de\"/>\
+                 <text x=\"{x:.2}\" y=\"{LABELS}\" {FONT}>{}</text>",
+                BASE + 4.0,
+                esc(&text)
+            );
+        }
+    }
+
+    /// Where measuring stopped, when the period goes on after it: the rest of the plot is left
+    /// blank (white) behind a dashed line, labelled in the margin above the plot.
+    fn measured_to(&self, measured_days: usize, svg: &mut String) {
+        if measured_days >= self.days.len() {
+            return;
+        }
+        let x = self.x(measured_days);
+        let anchor = if x > W - 140.0 { "end" } else { "start" };
+        let tx = if anchor == "end" { W - RIGHT } else { x + 4.0 };
         let _ = write!(
             svg,
-            "<rect x=\"{x:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{hu:.2}\" fill=\"#cf222e\"><title>{month}: unplanned {}</title></rect>\
-             <rect x=\"{x:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{hp:.2}\" fill=\"#0a58ca\"><title>{month}: planned {}</title></rect>\
-             <text x=\"{:.2}\" y=\"{:.2}\" font-size=\"9\" text-anchor=\"middle\" fill=\"#57606a\">{}</text>",
-            H - 12.0 - hu,
-            bar * 0.7,
-            esc(&duration(*unplanned)),
-            H - 12.0 - hu - hp,
-            bar * 0.7,
-            esc(&duration(*planned)),
-            x + bar * 0.35,
-            H - 1.0,
-            esc(&month[5..]),
+            "<rect class=\"unmeasured\" x=\"{x:.2}\" y=\"{TOP}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"#ffffff\"/>\
+             <line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{:.2}\" y2=\"{BASE}\" stroke=\"#57606a\" stroke-dasharray=\"3 3\"/>\
+             <text x=\"{tx:.2}\" y=\"{:.2}\" {FONT} text-anchor=\"{anchor}\">not yet measured →</text>",
+            (W - RIGHT - x).max(0.0),
+            BASE - TOP,
+            TOP - 8.0,
+            TOP - 10.0
         );
     }
-    svg.push_str("</svg>");
-    Some(Chart {
-        title: format!("Planned (blue) and unplanned (red) downtime per month — {name}"),
-        svg,
-    })
 }
 
 fn svg_open(label: &str) -> String {
@@ -542,24 +626,284 @@ fn svg_open(label: &str) -> String {
     )
 }
 
-fn axis(svg: &mut String, low: &str, high: &str) {
+/// The value axis: a baseline, a left rule and the two labels, right-aligned inside the
+/// left margin.
+fn value_axis(svg: &mut String, low: &str, high: &str) {
     let _ = write!(
         svg,
-        "<line x1=\"{PAD}\" x2=\"{PAD}\" y1=\"8\" y2=\"{0}\" stroke=\"#d0d7de\"/>\
-         <line x1=\"{PAD}\" x2=\"{W}\" y1=\"{0}\" y2=\"{0}\" stroke=\"#d0d7de\"/>\
-         <text x=\"{1}\" y=\"16\" font-size=\"9\" text-anchor=\"end\" fill=\"#57606a\">{2}</text>\
-         <text x=\"{1}\" y=\"{0}\" font-size=\"9\" text-anchor=\"end\" fill=\"#57606a\">{3}</text>",
-        H - 12.0,
-        PAD - 3.0,
+        "<line x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{BASE}\" stroke=\"#d0d7de\"/>\
+         <line x1=\"{LEFT}\" x2=\"{0}\" y1=\"{BASE}\" y2=\"{BASE}\" stroke=\"#d0d7de\"/>\
+         <text x=\"{1}\" y=\"{2}\" {FONT} text-anchor=\"end\">{3}</text>\
+         <text x=\"{1}\" y=\"{BASE}\" {FONT} text-anchor=\"end\">{4}</text>",
+        W - RIGHT,
+        LEFT - 6.0,
+        TOP + 10.0,
         esc(high),
         esc(low)
     );
 }
 
-fn charts_of(group: &GroupReport, name: &str) -> Vec<Chart> {
+/// The coverage strip: under each measured day, how much of it was observed (dark) and not
+/// (grey).
+fn coverage_strip(svg: &mut String, axis: &Axis, days: &[Day]) {
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"{:.2}\" {FONT} text-anchor=\"end\">observed</text>",
+        LEFT - 6.0,
+        STRIP_TOP + STRIP_H - 1.0
+    );
+    let w = (axis.slot() - 0.4).max(0.3);
+    for (i, d) in days.iter().enumerate() {
+        let x = axis.x(i);
+        let h = STRIP_H * d.coverage_ppm as f64 / 1_000_000.0;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.2}\" y=\"{STRIP_TOP}\" width=\"{w:.2}\" height=\"{STRIP_H}\" fill=\"{GREY}\"/>"
+        );
+        if h > 0.0 {
+            let _ = write!(
+                svg,
+                "<rect x=\"{x:.2}\" y=\"{:.2}\" width=\"{w:.2}\" height=\"{h:.2}\" fill=\"#57606a\"><title>{}: {} observed</title></rect>",
+                STRIP_TOP + STRIP_H - h,
+                human_date(d.date),
+                percent(d.coverage_ppm)
+            );
+        }
+    }
+}
+
+/// Daily SLA availability over observed time: one bar per measured day, scaled between the
+/// worst day (at most 99 %) and 100 %; a day with nothing observed is a grey bar, days after
+/// `measured_to` are not drawn.
+fn daily_chart(name: &str, axis: &Axis, days: &[Day]) -> Option<Chart> {
+    if days.is_empty() {
+        return None;
+    }
+    let worst = days.iter().filter_map(|d| d.sla_ppm).min().unwrap_or(PPM);
+    // The axis starts at a round figure at or below the worst day, 99 % at the highest.
+    let floor = [990_000, 950_000, 900_000, 800_000, 500_000, 0]
+        .into_iter()
+        .find(|f| *f <= worst)
+        .unwrap_or(0);
+    let span = (1_000_000 - floor).max(1) as f64;
+    let mut svg = svg_open(&format!("Daily availability of {name}"));
+    value_axis(&mut svg, &short_percent(floor), "100%");
+    let w = (axis.slot() - 0.4).max(0.3);
+    let height = BASE - TOP;
+    for (i, d) in days.iter().enumerate() {
+        let x = axis.x(i);
+        let (h, color, text) = match d.sla_ppm {
+            None => (height, GREY, "no data (not observed)".to_owned()),
+            Some(ppm) => {
+                let h = ((ppm - floor) as f64 / span * height).max(1.0);
+                let color = if ppm >= 999_000 {
+                    GREEN
+                } else if ppm >= 990_000 {
+                    AMBER
+                } else {
+                    RED
+                };
+                let text = format!(
+                    "{} over the {} observed",
+                    percent(ppm),
+                    duration(d.observed_ms)
+                );
+                (h, color, text)
+            }
+        };
+        let _ = write!(
+            svg,
+            "<rect class=\"day\" x=\"{x:.2}\" y=\"{:.2}\" width=\"{w:.2}\" height=\"{h:.2}\" fill=\"{color}\"><title>{}: {}</title></rect>",
+            BASE - h,
+            human_date(d.date),
+            esc(&text)
+        );
+    }
+    coverage_strip(&mut svg, axis, days);
+    axis.measured_to(days.len(), &mut svg);
+    axis.labels(&mut svg);
+    svg.push_str("</svg>");
+    Some(Chart {
+        title: format!("Daily availability — {name}"),
+        legend: "Green at least 99.9 %, amber at least 99 %, red below, over the time observed \
+                 that day; grey: nothing observed. The strip underneath shows how much of each \
+                 day was observed."
+            .into(),
+        svg,
+    })
+}
+
+/// Budget burn-down of an SLO over the report's days: the budget left after each measured
+/// day. Days with nothing observed spend nothing by assumption and are drawn grey, dashed.
+fn burn_chart(slo: &SloReport, axis: &Axis, days: &[Day]) -> Option<Chart> {
+    let budget = slo.status.budget_ms;
+    if days.is_empty() || budget <= 0 {
+        return None;
+    }
+    let mut left = budget;
+    let mut points = vec![(0usize, left, true)];
+    for (i, d) in days.iter().enumerate() {
+        left -= d.sla_downtime_ms;
+        points.push((i + 1, left, d.observed_ms > 0));
+    }
+    let min = points.iter().map(|p| p.1).min().unwrap_or(0).min(0);
+    let span = (budget - min).max(1) as f64;
+    let y = |v: i64| TOP + (budget - v) as f64 / span * (BASE - TOP);
+    let mut svg = svg_open(&format!(
+        "Error budget of {} over the period",
+        slo.component
+    ));
+    value_axis(&mut svg, &duration(min), &duration(budget));
+    let _ = write!(
+        svg,
+        "<line x1=\"{LEFT}\" x2=\"{1}\" y1=\"{0:.2}\" y2=\"{0:.2}\" stroke=\"#8c959f\" stroke-dasharray=\"4 3\"/>",
+        y(0),
+        W - RIGHT
+    );
+    // One polyline per run of observed (blue) or unobserved (grey, dashed) days.
+    let mut i = 1;
+    while i < points.len() {
+        let observed = points[i].2;
+        let mut j = i;
+        while j + 1 < points.len() && points[j + 1].2 == observed {
+            j += 1;
+        }
+        let path: Vec<String> = points[i - 1..=j]
+            .iter()
+            .map(|(k, v, _)| format!("{:.2},{:.2}", axis.x(*k), y(*v)))
+            .collect();
+        let style = if observed {
+            "stroke=\"#0969da\" stroke-width=\"2\""
+        } else {
+            "stroke=\"#8c959f\" stroke-width=\"2\" stroke-dasharray=\"2 2\""
+        };
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" {style} points=\"{}\"/>",
+            path.join(" ")
+        );
+        i = j + 1;
+    }
+    coverage_strip(&mut svg, axis, days);
+    axis.measured_to(days.len(), &mut svg);
+    axis.labels(&mut svg);
+    svg.push_str("</svg>");
+    Some(Chart {
+        title: format!(
+            "Error budget burn-down — {} (objective {})",
+            slo.component,
+            percent(i64::from(slo.status.objective_ppm))
+        ),
+        legend: "Budget left after each day (blue). Grey dashed: days with nothing observed, \
+                 assumed to spend nothing."
+            .into(),
+        svg,
+    })
+}
+
+/// One month of the monthly chart.
+struct Month {
+    first_day: usize,
+    days: usize,
+    label: String,
+    unplanned_ms: i64,
+    planned_ms: i64,
+    observed_ms: i64,
+    measured: bool,
+}
+
+/// Planned and unplanned downtime per month (stacked bars) over the whole period; a month
+/// with nothing observed is a grey bar, months after `measured_to` are not drawn.
+fn monthly_chart(name: &str, axis: &Axis, days: &[Day]) -> Option<Chart> {
+    let mut months: Vec<Month> = Vec::new();
+    for (i, date) in axis.days.iter().enumerate() {
+        let key = (date.year(), date.month());
+        let new = months.last().is_none_or(|m| {
+            axis.days
+                .get(m.first_day)
+                .is_none_or(|d| (d.year(), d.month()) != key)
+        });
+        if new {
+            months.push(Month {
+                first_day: i,
+                days: 0,
+                label: date.strftime("%b").to_string(),
+                unplanned_ms: 0,
+                planned_ms: 0,
+                observed_ms: 0,
+                measured: false,
+            });
+        }
+        let Some(m) = months.last_mut() else { continue };
+        m.days += 1;
+        if let Some(d) = days.get(i) {
+            m.measured = true;
+            m.unplanned_ms += d.sla_downtime_ms;
+            m.planned_ms += d.planned_ms.min(d.length_ms);
+            m.observed_ms += d.observed_ms;
+        }
+    }
+    if days.is_empty() || months.is_empty() {
+        return None;
+    }
+    let max = months
+        .iter()
+        .map(|m| m.unplanned_ms + m.planned_ms)
+        .max()
+        .unwrap_or(0)
+        .max(60_000);
+    let mut svg = svg_open(&format!(
+        "Planned and unplanned downtime of {name} per month"
+    ));
+    value_axis(&mut svg, "0", &duration(max));
+    let height = BASE - TOP;
+    for m in &months {
+        if !m.measured {
+            continue;
+        }
+        let slot = axis.slot() * m.days as f64;
+        let x = axis.x(m.first_day) + slot * 0.15;
+        let w = slot * 0.7;
+        if m.observed_ms == 0 {
+            let _ = write!(
+                svg,
+                "<rect class=\"month\" x=\"{x:.2}\" y=\"{TOP}\" width=\"{w:.2}\" height=\"{height:.2}\" fill=\"{GREY}\"><title>{}: no data (not observed)</title></rect>",
+                esc(&m.label)
+            );
+        } else {
+            let scale = |v: i64| v as f64 / max as f64 * height;
+            let (hu, hp) = (scale(m.unplanned_ms), scale(m.planned_ms));
+            let _ = write!(
+                svg,
+                "<rect class=\"month\" x=\"{x:.2}\" y=\"{:.2}\" width=\"{w:.2}\" height=\"{hu:.2}\" fill=\"{RED}\"><title>{}: unplanned {}, {} observed</title></rect>\
+                 <rect x=\"{x:.2}\" y=\"{:.2}\" width=\"{w:.2}\" height=\"{hp:.2}\" fill=\"#0a58ca\"><title>{}: planned {}</title></rect>",
+                BASE - hu,
+                esc(&m.label),
+                esc(&duration(m.unplanned_ms)),
+                esc(&duration(m.observed_ms)),
+                BASE - hu - hp,
+                esc(&m.label),
+                esc(&duration(m.planned_ms)),
+            );
+        }
+    }
+    coverage_strip(&mut svg, axis, days);
+    axis.measured_to(days.len(), &mut svg);
+    axis.labels(&mut svg);
+    svg.push_str("</svg>");
+    Some(Chart {
+        title: format!("Downtime per month — {name}"),
+        legend: "Unplanned (red) and planned (blue) downtime; grey: a month with nothing \
+                 observed."
+            .into(),
+        svg,
+    })
+}
+
+fn charts_of(group: &GroupReport, name: &str, axis: &Axis) -> Vec<Chart> {
     [
-        daily_chart(name, &group.daily),
-        monthly_chart(name, &group.daily),
+        daily_chart(name, axis, &group.daily),
+        monthly_chart(name, axis, &group.daily),
     ]
     .into_iter()
     .flatten()
@@ -568,6 +912,8 @@ fn charts_of(group: &GroupReport, name: &str) -> Vec<Chart> {
 
 /// The self-contained HTML report.
 fn html(report: &AvailabilityReport) -> Result<String, askama::Error> {
+    let tz = zone(report);
+    let axis = Axis::of(report);
     let mut rows: Vec<Row> = report
         .components
         .iter()
@@ -584,24 +930,39 @@ fn html(report: &AvailabilityReport) -> Result<String, askama::Error> {
         &report.overall.name,
         &report.overall.figures,
     ));
-    let mut charts = charts_of(&report.overall, &report.overall.name);
+    let mut charts = charts_of(&report.overall, &report.overall.name, &axis);
     for t in &report.tenants {
-        charts.extend(charts_of(t, &t.name));
+        charts.extend(charts_of(t, &t.name, &axis));
     }
     for c in &report.components {
-        charts.extend(daily_chart(&c.name, &c.daily));
+        charts.extend(daily_chart(&c.name, &axis, &c.daily));
         if let Some(slo) = report.slos.iter().find(|s| s.component == c.id) {
-            charts.extend(burn_chart(slo, &c.daily));
+            charts.extend(burn_chart(slo, &axis, &c.daily));
         }
     }
-    ReportPage {
-        title: format!(
-            "Availability report {}",
-            report.period.from.get(..10).unwrap_or("")
+    let o = &report.overall.figures;
+    let coverage = match o.sla_ppm {
+        Some(ppm) => format!(
+            "Overall {} available (SLA) over the time observed, which is {} of the period.",
+            percent(ppm),
+            percent(o.coverage_ppm)
         ),
+        None => "Nothing was observed in this period: there is no availability figure.".into(),
+    };
+    ReportPage {
+        title: title(report),
         period: period_line(report),
+        measured: (!report.period.complete).then(|| {
+            format!(
+                "The period is not over: measured to {}. Days after it are not drawn.",
+                human_text_instant(&report.period.measured_to, &tz)
+            )
+        }),
+        coverage,
+        coverage_note: COVERAGE_NOTE,
+        slo_note: SLO_NOTE,
         weight: percent(i64::from(report.partial_weight_ppm)),
-        generated: report.generated_at.clone(),
+        generated: human_text_instant(&report.generated_at, &tz),
         rows,
         slos: report
             .slos
@@ -609,10 +970,21 @@ fn html(report: &AvailabilityReport) -> Result<String, askama::Error> {
             .map(|s| SloView {
                 component: s.component.clone(),
                 objective: percent(i64::from(s.status.objective_ppm)),
-                window: format!("{} ({} – {})", s.window, s.window_from, s.window_to),
+                window: format!(
+                    "{} ({})",
+                    s.window,
+                    match (
+                        s.window_from.parse::<Timestamp>(),
+                        s.window_to.parse::<Timestamp>()
+                    ) {
+                        (Ok(a), Ok(b)) => human_range(a.as_millisecond(), b.as_millisecond(), &tz),
+                        _ => format!("{} – {}", s.window_from, s.window_to),
+                    }
+                ),
                 budget: duration(s.status.budget_ms),
                 spent: duration(s.status.spent_ms),
                 left: duration(s.status.left_ms),
+                observed: percent(s.measured.coverage_ppm),
                 met: s.status.met,
                 firing: s.firing,
             })

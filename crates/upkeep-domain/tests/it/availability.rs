@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use proptest::prelude::*;
 use upkeep_domain::availability::{
-    self, Figures, Level, MonitorState, PPM, Period, Planned, PlannedWindow, Timed,
+    self, Figures, Level, MonitorState, PPM, Period, Planned, PlannedWindow, Timed, Timeline,
     component_levels, compute, incident_levels, spans, year_period,
 };
 use upkeep_domain::component_status::ComponentStatus;
@@ -25,6 +25,11 @@ fn ms(s: &str) -> i64 {
 
 fn rome() -> TimeZone {
     TimeZone::get("Europe/Rome").unwrap()
+}
+
+/// Levels of a component observed all the time.
+fn seen(levels: &[Timed<Level>]) -> Timeline {
+    Timeline::from_levels(levels.to_vec(), &[(i64::MIN / 4, i64::MAX / 4)])
 }
 
 fn major(start: i64, end: i64) -> Timed<Level> {
@@ -107,17 +112,17 @@ fn an_incident_over_new_years_eve_is_split_between_the_years() {
     );
     assert_eq!(levels, vec![major(start, end)]);
     let none = Planned::default();
-    let a = compute(y26, &levels, &none, 300_000);
-    let b = compute(y27, &levels, &none, 300_000);
+    let a = compute(y26, &seen(&levels), &none, 300_000);
+    let b = compute(y27, &seen(&levels), &none, 300_000);
     assert_eq!(a.major_ms, 2 * HOUR);
     assert_eq!(b.major_ms, 4 * HOUR);
     assert_eq!(a.year_days, Some(365));
     assert_eq!(
         a.sla_weighted + b.sla_weighted,
-        compute(both, &levels, &none, 300_000).sla_weighted
+        compute(both, &seen(&levels), &none, 300_000).sla_weighted
     );
     // 2 h of 365 days: 1 − 2/8760 = 0.999771689..., rounded down.
-    assert_eq!(a.sla_ppm, 999_771);
+    assert_eq!(a.sla_ppm, Some(999_771));
     assert_eq!(a.sla_downtime_ms, 2 * HOUR);
 }
 
@@ -134,7 +139,12 @@ fn planned_time_wins_where_it_covers_an_incident() {
         counts_as_downtime: counts,
     };
 
-    let f = compute(day, &levels, &Planned::new(&[window(false)]), 300_000);
+    let f = compute(
+        day,
+        &seen(&levels),
+        &Planned::new(&[window(false)]),
+        300_000,
+    );
     assert_eq!(f.major_ms, 2 * HOUR);
     assert_eq!(f.planned_ms, 2 * HOUR);
     assert_eq!(f.excused_ms, 2 * HOUR);
@@ -145,11 +155,11 @@ fn planned_time_wins_where_it_covers_an_incident() {
     assert_eq!(f.downtime_ms, 2 * HOUR);
     assert_eq!(f.planned_downtime_ms, HOUR);
     assert_eq!(f.sla_downtime_ms, HOUR);
-    assert_eq!(f.raw_ppm, 1_000_000 - 2 * 1_000_000 / 24 - 1); // 0.91666..., rounded down
-    assert_eq!(f.sla_ppm, 958_333);
+    assert_eq!(f.raw_ppm, Some(1_000_000 - 2 * 1_000_000 / 24 - 1)); // 0.91666..., rounded down
+    assert_eq!(f.sla_ppm, Some(958_333));
 
     // A window that counts as downtime is still planned, but counts for SLA.
-    let f = compute(day, &levels, &Planned::new(&[window(true)]), 300_000);
+    let f = compute(day, &seen(&levels), &Planned::new(&[window(true)]), 300_000);
     assert_eq!(f.planned_weighted, HOUR * PPM);
     assert_eq!(f.unplanned_weighted, HOUR * PPM);
     assert_eq!(f.excused_ms, 0);
@@ -163,7 +173,7 @@ fn planned_time_wins_where_it_covers_an_incident() {
     };
     let f = compute(
         day,
-        &levels,
+        &seen(&levels),
         &Planned::new(&[window(false), other]),
         300_000,
     );
@@ -198,16 +208,16 @@ fn daily_series_has_days_of_23_and_25_hours_in_rome() {
         .find(|(d, _)| d.to_string() == "2026-10-25")
         .unwrap();
     let levels = vec![major(fall.from_ms, fall.to_ms)];
-    let series = availability::daily(&days, &levels, &Planned::default(), 300_000);
+    let series = availability::daily(&days, &seen(&levels), &Planned::default(), 300_000);
     let day = series
         .iter()
         .find(|d| d.date.to_string() == "2026-10-25")
         .unwrap();
     assert_eq!(day.length_ms, 25 * HOUR);
     assert_eq!(day.major_ms, 25 * HOUR);
-    assert_eq!(day.sla_ppm, 0);
+    assert_eq!(day.sla_ppm, Some(0));
     assert_eq!(series.iter().filter(|d| d.major_ms > 0).count(), 1);
-    assert_eq!(series[0].sla_ppm, 1_000_000);
+    assert_eq!(series[0].sla_ppm, Some(1_000_000));
 }
 
 #[test]
@@ -220,23 +230,23 @@ fn partial_outage_weighs_exactly_three_tenths() {
     }];
     let f = compute(
         day,
-        &levels,
+        &seen(&levels),
         &Planned::default(),
         availability::DEFAULT_PARTIAL_WEIGHT_PPM,
     );
     assert_eq!(f.partial_ms, HOUR);
     assert_eq!(f.down_weighted, HOUR * 300_000);
     assert_eq!(f.sla_downtime_ms, 18 * 60_000); // 0.3 h
-    assert_eq!(f.sla_ppm, 987_500); // 1 − 0.3/24
+    assert_eq!(f.sla_ppm, Some(987_500)); // 1 − 0.3/24
     // Degraded is reported, never counted.
     let levels = vec![Timed {
         start: 0,
         end: HOUR,
         value: Level::Degraded,
     }];
-    let f = compute(day, &levels, &Planned::default(), 300_000);
+    let f = compute(day, &seen(&levels), &Planned::default(), 300_000);
     assert_eq!(f.degraded_ms, HOUR);
-    assert_eq!(f.sla_ppm, 1_000_000);
+    assert_eq!(f.sla_ppm, Some(1_000_000));
 }
 
 #[test]
@@ -377,10 +387,16 @@ fn arb_windows() -> impl Strategy<Value = Vec<PlannedWindow>> {
     })
 }
 
+fn arb_observed() -> impl Strategy<Value = Vec<(i64, i64)>> {
+    prop::collection::vec((0i64..1200, 0i64..300), 0..8)
+        .prop_map(|v| v.into_iter().map(|(s, l)| (s, s + l)).collect())
+}
+
 proptest! {
     #[test]
     fn figures_are_consistent(
         levels in arb_levels(),
+        observed in arb_observed(),
         windows in arb_windows(),
         from in 0i64..500,
         len in 0i64..1200,
@@ -388,25 +404,43 @@ proptest! {
         weight in 0u32..=1_000_000,
     ) {
         let planned = Planned::new(&windows);
+        let timeline = Timeline::from_levels(levels, &observed);
         let period = Period::new(from, from + len);
-        let f = compute(period, &levels, &planned, weight);
+        let f = compute(period, &timeline, &planned, weight);
         prop_assert!(f.sla_weighted <= f.down_weighted);
         prop_assert!(f.planned_weighted <= f.down_weighted);
         prop_assert!(f.down_weighted - f.sla_weighted <= f.planned_weighted);
         prop_assert!(f.raw_ppm <= f.sla_ppm);
         prop_assert!(f.sla_ppm <= f.unplanned_ppm);
-        prop_assert!(f.major_ms + f.partial_ms + f.degraded_ms <= f.period_ms);
+        prop_assert!(f.major_ms + f.partial_ms + f.degraded_ms <= f.observed_ms);
         prop_assert!(f.planned_ms <= f.period_ms && f.excused_ms <= f.planned_ms);
-        prop_assert!(f.down_weighted <= f.period_ms * PPM);
-        prop_assert!((0..=PPM).contains(&f.raw_ppm));
+        // Down time is observed time: availability over observed time stays within 0..=100 %.
+        prop_assert!(f.down_weighted <= f.observed_ms * PPM);
+        prop_assert!(f.raw_ppm.is_none_or(|v| (0..=PPM).contains(&v)));
+        // Coverage: observed plus unobserved is the period; no figure without observed time,
+        // and 100 % coverage only when every millisecond was observed.
+        prop_assert!(0 <= f.observed_ms && f.observed_ms <= f.period_ms);
+        prop_assert_eq!(f.observed_ms + f.unobserved_ms, f.period_ms);
+        prop_assert_eq!(f.raw_ppm.is_none(), f.observed_ms == 0);
+        prop_assert_eq!(f.sla_ppm.is_none(), f.observed_ms == 0);
+        prop_assert_eq!(f.coverage_ppm == PPM, f.period_ms > 0 && f.unobserved_ms == 0);
+        prop_assert!((0..=PPM).contains(&f.coverage_ppm));
+        let exact_observed: i64 = availability::union(
+            observed.iter().copied().chain(timeline.levels().iter().map(|l| (l.start, l.end))),
+        )
+        .iter()
+        .map(|&(s, e)| (e.min(from + len) - s.max(from)).max(0))
+        .sum();
+        prop_assert_eq!(f.observed_ms, exact_observed);
 
         // Splitting the period in two and summing gives the whole.
         let mid = from + cut.min(len);
         let (a, b) = (
-            compute(Period::new(from, mid), &levels, &planned, weight),
-            compute(Period::new(mid, from + len), &levels, &planned, weight),
+            compute(Period::new(from, mid), &timeline, &planned, weight),
+            compute(Period::new(mid, from + len), &timeline, &planned, weight),
         );
         prop_assert_eq!(a.period_ms + b.period_ms, f.period_ms);
+        prop_assert_eq!(a.observed_ms + b.observed_ms, f.observed_ms);
         prop_assert_eq!(a.major_ms + b.major_ms, f.major_ms);
         prop_assert_eq!(a.partial_ms + b.partial_ms, f.partial_ms);
         prop_assert_eq!(a.degraded_ms + b.degraded_ms, f.degraded_ms);
@@ -416,8 +450,73 @@ proptest! {
         prop_assert_eq!(a.planned_weighted + b.planned_weighted, f.planned_weighted);
         prop_assert_eq!(a.sla_weighted + b.sla_weighted, f.sla_weighted);
 
-        // The mean of one component is itself.
+        // The mean of one component is itself; the mean of two pools their observed time.
         prop_assert_eq!(Figures::mean(&[f]), Some(f));
+        let m = Figures::mean(&[a, b]).unwrap();
+        let observed_sum = i128::from(a.observed_ms + b.observed_ms);
+        prop_assert_eq!(
+            m.sla_ppm,
+            availability::availability_ppm(observed_sum, i128::from(a.sla_weighted + b.sla_weighted))
+        );
+        prop_assert_eq!(m.coverage_ppm, availability::share_ppm(observed_sum, i128::from(f.period_ms)));
+    }
+
+    /// A week around each of Rome's clock changes, observed at random: the days are 23, 24 or
+    /// 25 hours long, their observed time adds up to the week's, a day is fully covered only
+    /// when all of its real length was observed, and a day with nothing observed has no figure.
+    #[test]
+    fn daily_coverage_adds_up_across_clock_changes(
+        spring in any::<bool>(),
+        observed in prop::collection::vec((0i64..7 * 24 * 60, 1i64..3 * 24 * 60), 0..6),
+        down in prop::collection::vec((0i64..7 * 24 * 60, 1i64..600), 0..4),
+    ) {
+        let tz = rome();
+        let first = if spring { "2026-03-26" } else { "2026-10-22" };
+        let first: jiff::civil::Date = first.parse().unwrap();
+        let start = availability::local_midnight(first, &tz).unwrap();
+        let end = availability::local_midnight(first.checked_add(jiff::ToSpan::days(7)).unwrap(), &tz).unwrap();
+        let week = Period::new(start, end);
+        prop_assert_eq!(week.len_ms(), 7 * DAY + if spring { -HOUR } else { HOUR });
+        let minute = 60_000;
+        let observed: Vec<(i64, i64)> = observed
+            .iter()
+            .map(|&(s, l)| (start + s * minute, (start + (s + l) * minute).min(end)))
+            .collect();
+        // Down only where observed, as sources give it.
+        let observed_set = availability::union(observed.iter().copied());
+        let levels: Vec<Timed<Level>> = availability::union(
+            down.iter().map(|&(s, l)| (start + s * minute, start + (s + l) * minute)),
+        )
+        .iter()
+        .flat_map(|&(s, e)| {
+            observed_set.iter().filter_map(move |&(os, oe)| {
+                let (a, b) = (s.max(os), e.min(oe));
+                (a < b).then_some(major(a, b))
+            })
+        })
+        .collect();
+        let timeline = Timeline::from_levels(levels, &observed);
+        prop_assert_eq!(timeline.observed(), observed_set.as_slice());
+        let days = availability::days(week, &tz).unwrap();
+        prop_assert_eq!(days.len(), 7);
+        let series = availability::daily(&days, &timeline, &Planned::default(), 300_000);
+        let whole = compute(week, &timeline, &Planned::default(), 300_000);
+        prop_assert_eq!(series.iter().map(|d| d.observed_ms).sum::<i64>(), whole.observed_ms);
+        prop_assert_eq!(series.iter().map(|d| d.length_ms).sum::<i64>(), week.len_ms());
+        prop_assert_eq!(series.iter().map(|d| d.major_ms).sum::<i64>(), whole.major_ms);
+        for d in &series {
+            let expected = if d.date.to_string() == "2026-03-29" {
+                23 * HOUR
+            } else if d.date.to_string() == "2026-10-25" {
+                25 * HOUR
+            } else {
+                24 * HOUR
+            };
+            prop_assert_eq!(d.length_ms, expected);
+            prop_assert_eq!(d.coverage_ppm == PPM, d.observed_ms == d.length_ms);
+            prop_assert_eq!(d.sla_ppm.is_none(), d.observed_ms == 0);
+            prop_assert!(d.major_ms <= d.observed_ms);
+        }
     }
 
     #[test]
@@ -445,4 +544,98 @@ proptest! {
             prop_assert!(l.start < l.end && l.value != Level::Operational);
         }
     }
+}
+
+/// A component upkeep began watching today: its year is covered for about a day out of 365,
+/// every earlier day has no figure, and what was observed is what the figure is made of.
+#[test]
+fn a_component_first_watched_today_covers_a_day_of_its_year() {
+    let tz = rome();
+    let year = year_period(2026, &tz).unwrap();
+    let today = ms("2026-12-04T23:00:00Z"); // 5 December, midnight in Rome
+    let now = today + 21 * HOUR;
+    let monitor = spans(
+        year.until(now),
+        None,
+        [(today + 10 * HOUR, MonitorState::Up)],
+    );
+    let timeline = Timeline::new(&monitor, &[], &[]);
+    let f = compute(year, &timeline, &Planned::default(), 300_000);
+    assert_eq!(f.observed_ms, 11 * HOUR);
+    assert_eq!(f.unobserved_ms, 365 * DAY - 11 * HOUR);
+    // 11 h of 8,760 h: 1,255 ppm, about a day in 365 at most.
+    assert_eq!(f.coverage_ppm, 1_255);
+    assert!(f.coverage_ppm <= PPM / 365);
+    assert_eq!(f.sla_ppm, Some(PPM), "up all the time it was watched");
+
+    let days = availability::days(year.until(now), &tz).unwrap();
+    let series = availability::daily(&days, &timeline, &Planned::default(), 300_000);
+    assert_eq!(series.len(), 339, "no day after today");
+    let (before, last) = series.split_at(338);
+    assert!(
+        before
+            .iter()
+            .all(|d| d.observed_ms == 0 && d.sla_ppm.is_none() && d.raw_ppm.is_none())
+    );
+    assert_eq!(last[0].date.to_string(), "2026-12-05");
+    assert_eq!(last[0].observed_ms, 11 * HOUR);
+    assert_eq!(last[0].length_ms, 21 * HOUR, "measured up to now");
+
+    // Nothing observed: no figure at all, for one component and for a mean.
+    let f = compute(year, &Timeline::EMPTY, &Planned::default(), 300_000);
+    assert_eq!((f.raw_ppm, f.sla_ppm, f.unplanned_ppm), (None, None, None));
+    assert_eq!(f.coverage_ppm, 0);
+    assert_eq!(Figures::mean(&[f, f]).unwrap().sla_ppm, None);
+}
+
+/// Pending, paused and unknown monitors observe nothing; an incident that declares a status
+/// (even operational) observes; a firing rule observes.
+#[test]
+fn only_judgements_and_declarations_observe() {
+    let p = Period::new(0, 100);
+    let pending = spans(p, Some(MonitorState::Inactive), [(60, MonitorState::Up)]);
+    let incidents = incident_levels(
+        p,
+        10,
+        &[
+            (10, Some(ComponentStatus::Operational)),
+            (20, Some(ComponentStatus::MajorOutage)),
+            (30, None),
+        ],
+        None,
+    );
+    assert_eq!(
+        incidents,
+        vec![
+            Timed {
+                start: 10,
+                end: 20,
+                value: Level::Operational
+            },
+            major(20, 30),
+        ]
+    );
+    let rules = vec![Timed {
+        start: 40,
+        end: 45,
+        value: Severity::Warning,
+    }];
+    let t = Timeline::new(&pending, &rules, &incidents);
+    assert_eq!(t.observed(), &[(10, 30), (40, 45), (60, 100)]);
+    assert_eq!(
+        t.levels(),
+        &[
+            major(20, 30),
+            Timed {
+                start: 40,
+                end: 45,
+                value: Level::Degraded
+            }
+        ]
+    );
+    let f = compute(p, &t, &Planned::default(), 300_000);
+    assert_eq!(f.observed_ms, 65);
+    assert_eq!(f.coverage_ppm, 650_000);
+    // 10 of 65 observed milliseconds down.
+    assert_eq!(f.raw_ppm, Some(846_153));
 }

@@ -218,8 +218,11 @@ async fn yearly_report_is_exact_on_both_backends() {
         assert_eq!(f.down_weighted, 5_400_000 * 1_000_000 + 5_400_000 * 300_000);
         assert_eq!(f.sla_downtime_ms, 7_020_000);
         // 1 − 7020 s / 365 d = 0.99977739..., rounded down.
-        assert_eq!(f.sla_ppm, 999_777);
-        assert_eq!(f.raw_ppm, 999_777);
+        assert_eq!(f.sla_ppm, Some(999_777));
+        assert_eq!(f.raw_ppm, Some(999_777));
+        // Watched since before the year: all of it observed.
+        assert_eq!(f.observed_ms, YEAR_2026);
+        assert_eq!(f.coverage_ppm, 1_000_000);
         assert_eq!(api.daily.len(), 365);
         let day = |d: &str| api.daily.iter().find(|x| x.date.to_string() == d).unwrap();
         assert_eq!(day("2026-03-10").major_ms, HOUR / 2);
@@ -232,17 +235,35 @@ async fn yearly_report_is_exact_on_both_backends() {
         assert_eq!(db_f.planned_ms, 90 * 60_000);
         assert_eq!(db_f.planned_downtime_ms, HOUR / 2);
         assert_eq!(db_f.sla_downtime_ms, HOUR / 2);
-        assert_eq!(db_f.raw_ppm, 999_885);
-        assert_eq!(db_f.sla_ppm, 999_942);
+        // Paused for a day: that day is unobserved, and the figures are over the other 364.
+        assert_eq!(db_f.unobserved_ms, 24 * HOUR);
+        assert_eq!(db_f.coverage_ppm, 997_260);
+        assert_eq!(db_f.raw_ppm, Some(999_885));
+        assert_eq!(db_f.sla_ppm, Some(999_942));
+        let db_day = |d: &str| {
+            report.components[1]
+                .daily
+                .iter()
+                .find(|x| x.date.to_string() == d)
+                .unwrap()
+        };
+        // Paused from 02:00 local on 1 June to 02:00 on 2 June.
+        assert_eq!(db_day("2026-06-01").observed_ms, 2 * HOUR);
+        assert_eq!(db_day("2026-06-01").coverage_ppm, 83_333);
+        assert_eq!(db_day("2026-06-02").coverage_ppm, 916_666);
+        assert_eq!(db_day("2026-06-01").sla_ppm, Some(1_000_000));
+        assert_eq!(db_day("2026-06-03").coverage_ppm, 1_000_000);
 
         // Overall: the mean of the two.
         let o = report.overall.figures;
         assert_eq!(o.sla_weighted, (7_020_000 + 1_800_000) * 1_000_000 / 2);
-        assert_eq!(o.sla_ppm, 999_860);
+        // Over the observed time of both: 8,820 s of 729 days.
+        assert_eq!(o.sla_ppm, Some(999_859));
+        assert_eq!(o.coverage_ppm, 998_630);
 
         // acme had the maintenance: same as overall. globex did not: db's hour counts.
         assert_eq!(report.tenants.len(), 1);
-        assert_eq!(report.tenants[0].figures.sla_ppm, 999_860);
+        assert_eq!(report.tenants[0].figures.sla_ppm, Some(999_859));
         query.tenant = Some("globex".into());
         query.daily = false;
         let globex = reports::availability(&store, &config, &query, now)
@@ -283,6 +304,11 @@ async fn yearly_report_is_exact_on_both_backends() {
         assert_eq!(mid.components.len(), 1);
         assert_eq!(mid.overall.figures, mid.components[0].figures);
         assert_eq!(mid.components[0].figures.sla_downtime_ms, HOUR / 2);
+        // Half the year is still to come: unobserved, never counted as up.
+        let f = mid.components[0].figures;
+        assert_eq!(f.period_ms, YEAR_2026);
+        assert_eq!(f.observed_ms, (181 - 1) * 24 * HOUR - HOUR);
+        assert!(f.coverage_ppm < 500_000, "{}", f.coverage_ppm);
         assert!(mid.slos.is_empty());
 
         let slos = reports::slo_status(&store, &config, Some("api"), 300_000, now)
@@ -298,6 +324,10 @@ async fn yearly_report_is_exact_on_both_backends() {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["period"]["year_days"], 365);
         assert_eq!(json["components"][0]["figures"]["sla_ppm"], 999_777);
+        assert_eq!(json["components"][0]["figures"]["observed_ms"], YEAR_2026);
+        assert_eq!(json["components"][0]["figures"]["coverage_ppm"], 1_000_000);
+        assert_eq!(json["components"][1]["daily"][151]["date"], "2026-06-01");
+        assert_eq!(json["components"][1]["daily"][151]["coverage_ppm"], 83_333);
         assert_eq!(json["components"][0]["daily"][0]["date"], "2026-01-01");
         assert_eq!(json["slos"][0]["burn"][0]["severity"], "critical");
         assert_eq!(serde_json::to_value(Level::Major).unwrap(), "major");
@@ -426,4 +456,185 @@ maintenance:
             (15 * 60_000 + 2 * HOUR) * 1_000_000 / 3
         );
     }
+}
+
+/// A component upkeep began watching today: the year's report covers about one day in 365,
+/// every day before today has no figure (never 100 %), and no day after today is in the
+/// series.
+#[tokio::test]
+async fn a_component_first_watched_today_covers_about_a_day_of_the_year() {
+    let config = config();
+    for db in databases("first_watched_today").await {
+        let store = db.store().await;
+        store
+            .record_monitor_events(&[event("db-port", "2026-12-05T08:00:00Z", "pending", "up")])
+            .await
+            .unwrap();
+        let now = t("2026-12-05T20:00:00Z");
+        let query = AvailabilityQuery {
+            component: Some("db".into()),
+            ..AvailabilityQuery::year(&config, 2026).unwrap()
+        };
+        let report = reports::availability(&store, &config, &query, now)
+            .await
+            .unwrap();
+        assert!(!report.period.complete);
+        let db_report = &report.components[0];
+        let f = db_report.figures;
+        assert_eq!(f.period_ms, YEAR_2026);
+        assert_eq!(f.observed_ms, 12 * HOUR);
+        assert_eq!(f.unobserved_ms, YEAR_2026 - 12 * HOUR);
+        // 12 h of 8,760 h: about half a day in 365.
+        assert_eq!(f.coverage_ppm, 1_369);
+        assert!(f.coverage_ppm < 1_000_000 / 365);
+        assert_eq!(
+            f.sla_ppm,
+            Some(1_000_000),
+            "up the whole time it was watched"
+        );
+        assert_eq!(report.overall.figures.coverage_ppm, 1_369);
+
+        let daily = &db_report.daily;
+        assert_eq!(daily.len(), 339, "up to today, none after");
+        assert_eq!(daily.last().unwrap().date.to_string(), "2026-12-05");
+        assert!(
+            daily[..338]
+                .iter()
+                .all(|d| d.observed_ms == 0 && d.sla_ppm.is_none() && d.raw_ppm.is_none()),
+            "days before upkeep watched it have no figure"
+        );
+        assert_eq!(report.overall.daily[0].sla_ppm, None);
+
+        // The other component was never watched: no figure at all.
+        let query = AvailabilityQuery {
+            component: Some("api".into()),
+            daily: false,
+            ..AvailabilityQuery::year(&config, 2026).unwrap()
+        };
+        let api = reports::availability(&store, &config, &query, now)
+            .await
+            .unwrap();
+        let f = api.components[0].figures;
+        assert_eq!((f.observed_ms, f.coverage_ppm), (0, 0));
+        assert_eq!((f.raw_ppm, f.sla_ppm, f.unplanned_ppm), (None, None, None));
+        let json = serde_json::to_value(&api).unwrap();
+        assert_eq!(
+            json["components"][0]["figures"]["sla_ppm"],
+            serde_json::Value::Null
+        );
+        // Its SLO: nothing observed this year, nothing spent, and the report says so.
+        let slo = &api.slos[0];
+        assert_eq!(slo.status.spent_ms, 0);
+        assert_eq!(slo.measured.observed_ms, 0);
+        assert_eq!(slo.measured.sla_ppm, None);
+        assert_eq!(slo.measured_to, "2026-12-05T21:00:00.000+01:00");
+        db.cleanup().await;
+    }
+}
+
+/// A push monitor that has never been pinged observes nothing, so its component has no
+/// availability figure; its first ping makes it observed (and up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_monitor_never_pinged_is_not_counted_as_up() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use upkeep_domain::monitor_state::MonitorStatus;
+    use upkeep_engine::clock::{SharedClock, SystemClock};
+    use upkeep_engine::config::{ConfigHandle, ConfigSource, load};
+    use upkeep_engine::runtime::{Engine, EngineSettings};
+    use upkeep_store::monitoring::{Ping, PingKind};
+    use upkeep_store::testing::TestDatabase;
+
+    const KEY: &str = "h8kq3vzt7wm2xr5npd9cjf4lsy6bga1u";
+    let text = format!(
+        r#"
+page: {{ name: One, url: "http://127.0.0.1:8080", timezone: Europe/Rome }}
+components:
+  jobs: {{ name: Jobs }}
+monitors:
+  nightly:
+    component: jobs
+    push: {{ key: {KEY}, period: 1d, grace: 1h }}
+"#
+    );
+    let db = TestDatabase::sqlite();
+    let store = db.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upkeep.yaml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = load(&ConfigSource::File(path), Timestamp::now()).unwrap();
+    let config = loaded.config.clone();
+    let clock: SharedClock = Arc::new(SystemClock);
+    let engine = Engine::start(
+        store.clone(),
+        ConfigHandle::new(loaded),
+        clock,
+        db.url.clone(),
+        EngineSettings::default(),
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    while !engine.lease.is_held() {
+        assert!(started.elapsed() < Duration::from_secs(5), "no lease");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The first sweep judges it (first seen now, not yet due): it stays pending.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let report = |now: Timestamp| {
+        let (store, config) = (store.clone(), config.clone());
+        async move {
+            let q = AvailabilityQuery {
+                daily: false,
+                ..AvailabilityQuery::range(
+                    now - jiff::SignedDuration::from_hours(1),
+                    now + jiff::SignedDuration::from_mins(1),
+                )
+            };
+            reports::availability(&store, &config, &q, now)
+                .await
+                .unwrap()
+        }
+    };
+    let f = report(Timestamp::now()).await.components[0].figures;
+    assert_eq!(f.observed_ms, 0, "never pinged: nothing observed");
+    assert_eq!(f.sla_ppm, None, "never pinged is not up");
+
+    store
+        .record_pings(&[Ping {
+            key: KEY.into(),
+            at: Timestamp::now(),
+            kind: PingKind::Success,
+            exit_code: None,
+            rid: None,
+            body: String::new(),
+        }])
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while engine.monitors.view("nightly").map(|v| v.state.status) != Some(MonitorStatus::Up) {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "not up after a ping"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Its change to up is written with the next batch.
+    let f = loop {
+        let f = report(Timestamp::now()).await.components[0].figures;
+        if f.observed_ms > 0 {
+            break f;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never observed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        f.sla_ppm,
+        Some(1_000_000),
+        "pinged: observed and up from then on"
+    );
+    assert!(engine.shutdown(Duration::from_secs(5)).await);
 }

@@ -90,14 +90,22 @@ async fn the_report_counts_an_outage_in_every_format() {
         api["figures"]["sla_downtime_ms"],
         api["figures"]["major_ms"]
     );
-    assert!(api["figures"]["sla_ppm"].as_i64().unwrap() < 1_000_000);
+    // Only the incident declared anything about the API: ten minutes observed, all down.
+    assert_eq!(api["figures"]["observed_ms"], api["figures"]["major_ms"]);
+    assert_eq!(api["figures"]["sla_ppm"], 0);
+    assert!(api["figures"]["coverage_ppm"].as_i64().unwrap() < 100);
     let db = report["components"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["id"] == "db")
         .unwrap();
-    assert_eq!(db["figures"]["sla_ppm"], 1_000_000);
+    // Nothing watches the database: no figure, never 100 %.
+    assert_eq!(db["figures"]["sla_ppm"], Value::Null);
+    assert_eq!(db["figures"]["raw_ppm"], Value::Null);
+    assert_eq!(db["figures"]["observed_ms"], 0);
+    assert_eq!(db["figures"]["coverage_ppm"], 0);
+    assert_eq!(db["figures"]["unobserved_ms"], db["figures"]["period_ms"]);
     assert_eq!(report["tenants"][0]["id"], "acme");
     assert_eq!(report["slos"][0]["component"], "api");
     let budget = report["slos"][0]["status"]["budget_ms"].as_i64().unwrap();
@@ -120,6 +128,14 @@ async fn the_report_counts_an_outage_in_every_format() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 5, "{csv}");
     assert!(lines[0].starts_with("kind,name,from,to,period_ms,sla_ppm"));
+    assert!(lines[0].ends_with(",observed_ms,unobserved_ms,coverage_ppm"));
+    let database = lines
+        .iter()
+        .find(|l| l.starts_with("component,Database,"))
+        .unwrap();
+    let cells: Vec<&str> = database.split(',').collect();
+    assert_eq!((cells[5], cells[6], cells[7]), ("", "", ""), "{database}");
+    assert_eq!((cells[15], cells[17]), ("0", "0"), "{database}");
     assert!(
         lines[1].starts_with("component,Public <API>,")
             || lines[2].starts_with("component,Public <API>,")
@@ -157,6 +173,30 @@ async fn the_report_counts_an_outage_in_every_format() {
     assert!(names.contains(&"Public <API>".to_owned()), "{names:?}");
     assert!(html.contains("Public &#60;API&#62;") || html.contains("Public &lt;API&gt;"));
     assert!(html.contains("Error budget burn-down"));
+    let year = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Rome").unwrap())
+        .date();
+    assert!(html.contains(&format!("<title>Availability {}</title>", year.year())));
+    let database: String = doc
+        .select(&sel("tbody tr"))
+        .map(|e| e.text().collect::<String>())
+        .find(|t| t.contains("Database"))
+        .unwrap();
+    assert!(
+        database.contains("no data") && !database.contains("100.0000%"),
+        "{database}"
+    );
+    // A bar per day up to today in the daily chart, none after; unobserved days grey.
+    let chart = doc
+        .select(&sel("svg[aria-label=\"Daily availability of Database\"]"))
+        .next()
+        .unwrap();
+    let bars: Vec<_> = chart.select(&sel("rect.day")).collect();
+    assert_eq!(bars.len(), usize::try_from(year.day_of_year()).unwrap());
+    assert!(
+        bars.iter()
+            .all(|b| b.value().attr("fill") == Some("#d0d7de"))
+    );
 
     // An SLO on its own.
     let slos: Value = app

@@ -243,3 +243,129 @@ monitors:
     assert!(history.contains(&escaped_title) && history.contains("resolved"));
     screenshot(&profile, &url, "status-green-again.png", "1200,1400");
 }
+
+/// The yearly availability report as an auditor opens it, in Chromium at desktop and phone
+/// widths: `upkeep report availability --format html` over a database where one component
+/// has been watched for the last 40 days (with an hour's outage) and another never. The page
+/// is titled with its year, writes dates for people, draws nothing after today, greys out
+/// the days nobody watched and never calls them 100 %. Screenshots go to
+/// `target/test-artifacts/report-desktop.png` and `report-phone.png`.
+#[test]
+fn the_availability_report_reads_well_in_a_browser() {
+    use jiff::{SignedDuration, Timestamp};
+    use upkeep_domain::event::{EventSource, EventState};
+    use upkeep_store::monitoring::MonitorEvent;
+
+    if upkeep_store::testing::peer::chromium().is_none() {
+        return;
+    }
+    let ws = support::Workspace::with_config(support::page_config!(
+        r#"
+components:
+  api: { name: Public API }
+  db: { name: Database }
+monitors:
+  api-port: { component: api, tcp: { address: "127.0.0.1:9" } }
+  db-port: { component: db, tcp: { address: "127.0.0.1:9" } }
+slos:
+  api: { objective: 99.9 }
+"#
+    ));
+    support::ok(support::upkeep(&["migrate", "--database", &ws.db]));
+    let now = Timestamp::now();
+    let ago = |hours: i64| now - SignedDuration::from_hours(hours);
+    let event = |at: Timestamp, from: &str, to: &str| MonitorEvent {
+        source: EventSource::parse("api-port").unwrap(),
+        at,
+        from: EventState::parse(from).unwrap(),
+        to: EventState::parse(to).unwrap(),
+        reason: "test".into(),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = upkeep_store::Store::connect(&ws.db, &upkeep_store::ConnectOptions::default())
+            .await
+            .unwrap();
+        store
+            .record_monitor_events(&[
+                event(ago(40 * 24), "pending", "up"),
+                event(ago(10 * 24), "up", "down"),
+                event(ago(10 * 24 - 1), "down", "up"),
+            ])
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let tz = jiff::tz::TimeZone::get("Europe/Rome").unwrap();
+    let today = now.to_zoned(tz.clone()).date();
+    let year = today.year();
+    let out = ws.path().join("report.html");
+    support::ok(support::upkeep(&[
+        "report",
+        "availability",
+        "--year",
+        &year.to_string(),
+        "--format",
+        "html",
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        &ws.config,
+        "--database",
+        &ws.db,
+    ]));
+    let url = format!("file://{}", out.display());
+    let profile = ws.path().join("chromium");
+    let page = dom(&profile, &url);
+
+    assert!(
+        page.contains(&format!("<title>Availability {year}</title>")),
+        "no year in the title"
+    );
+    assert!(
+        page.contains(&format!("1 Jan {year} – 31 Dec {year}")),
+        "{page}"
+    );
+    assert!(!page.contains("T00:00:00.000+"), "machine dates for people");
+    // The component nobody watched: no figure, never 100 %.
+    let db_row = page.split("<td>Database</td>").nth(1).unwrap();
+    let db_row = db_row.split("</tr>").next().unwrap();
+    assert!(db_row.contains("no data"), "{db_row}");
+    assert!(!db_row.contains("100.0000%"), "{db_row}");
+    // One bar per day up to today, none after; the days before the watch began are grey.
+    let api_chart = page
+        .split("aria-label=\"Daily availability of Public API\"")
+        .nth(1)
+        .unwrap()
+        .split("</svg>")
+        .next()
+        .unwrap();
+    let bars: Vec<&str> = api_chart.split("<rect class=\"day\"").skip(1).collect();
+    let elapsed_days = usize::try_from(today.day_of_year()).unwrap();
+    assert_eq!(bars.len(), elapsed_days, "a bar per day up to today");
+    let grey = bars
+        .iter()
+        .filter(|b| b.contains("fill=\"#d0d7de\""))
+        .count();
+    let green = bars
+        .iter()
+        .filter(|b| b.contains("fill=\"#1a7f37\""))
+        .count();
+    assert!(
+        (elapsed_days.saturating_sub(41)..=elapsed_days.saturating_sub(39)).contains(&grey),
+        "{grey} grey bars of {elapsed_days}"
+    );
+    assert!(green >= 38, "{green} green days");
+    assert_eq!(
+        page.matches("not yet measured").count() > 0,
+        today.day_of_year() < today.days_in_year(),
+        "the rest of the year is marked as not measured"
+    );
+
+    for (name, size) in [
+        ("report-desktop.png", "1280,2400"),
+        ("report-phone.png", "390,3600"),
+    ] {
+        screenshot(&profile, &url, name, size);
+    }
+}

@@ -62,6 +62,10 @@ fn reports_come_in_every_format_and_count_the_outage() {
         "{table}"
     );
     assert!(table.contains("api: objective 99.9000%"), "{table}");
+    assert!(
+        table.contains("COVERAGE") && table.contains("no data"),
+        "{table}"
+    );
 
     let json: serde_json::Value = serde_json::from_str(&ok(upkeep(&[
         "report",
@@ -79,7 +83,12 @@ fn reports_come_in_every_format_and_count_the_outage() {
     assert_eq!(api["id"], "api");
     let major = api["figures"]["major_ms"].as_i64().unwrap();
     assert!((1_000..60_000).contains(&major), "{major}");
-    assert_eq!(json["components"][1]["figures"]["sla_ppm"], 1_000_000);
+    // Nothing watches the website: no figure, never 100 %.
+    assert_eq!(
+        json["components"][1]["figures"]["sla_ppm"],
+        serde_json::Value::Null
+    );
+    assert_eq!(json["components"][1]["figures"]["coverage_ppm"], 0);
     assert!(!api["daily"].as_array().unwrap().is_empty());
 
     let csv = ok(report("csv"));
@@ -122,7 +131,14 @@ fn reports_come_in_every_format_and_count_the_outage() {
     .unwrap();
     assert_eq!(json["period"]["year_days"], 366);
     assert_eq!(json["components"].as_array().unwrap().len(), 1);
-    assert_eq!(json["overall"]["figures"]["sla_ppm"], 1_000_000);
+    assert_eq!(
+        json["overall"]["figures"]["sla_ppm"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        json["overall"]["figures"]["unobserved_ms"],
+        366 * 86_400_000_i64
+    );
 
     for (args, message) in [
         (vec!["--component", "nope"], "unknown component `nope`"),
