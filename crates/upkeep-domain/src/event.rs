@@ -10,7 +10,8 @@
 //!
 //! Decisions:
 //! - The stored text of a source is the bare id for a monitor and `KIND:ID` for every other
-//!   source (`rule:NAME`, `slo:COMPONENT`, `backup:SET`, `drill:SET`, `preflight:MAINTENANCE`, `rollout:MAINTENANCE`).
+//!   source (`rule:NAME`, `slo:COMPONENT`, `backup:SET`, `drill:SET`, `preflight:MAINTENANCE`, `rollout:MAINTENANCE`,
+//!   `inventory:ITEM@PLACE`).
 //!   Monitor ids never hold `:` (configuration ids are letters, digits, `-`, `_` and `.`), so a
 //!   text with a `:` and an unknown kind is refused rather than read as a monitor; rule names
 //!   may hold anything, `:` included (only the first `:` separates the kind).
@@ -46,11 +47,14 @@ pub enum EventSource {
     /// A maintenance's rollout, by maintenance id: `warning` while it waits on an operator or
     /// after a failed gate, `critical` when it halts or a rollback fails, `ok` otherwise.
     Rollout(String),
+    /// An inventory item at a place, as `ITEM@PLACE`: `ok` while it keeps the inventory's
+    /// policies, else the severity of the most severe policy it breaks.
+    Inventory(String),
 }
 
 impl EventSource {
-    /// The source's kind: `monitor`, `rule`, `slo`, `backup`, `drill`, `preflight` or
-    /// `rollout`.
+    /// The source's kind: `monitor`, `rule`, `slo`, `backup`, `drill`, `preflight`,
+    /// `rollout` or `inventory`.
     pub fn kind(&self) -> &'static str {
         match self {
             EventSource::Monitor(_) => "monitor",
@@ -60,6 +64,7 @@ impl EventSource {
             EventSource::Drill(_) => "drill",
             EventSource::Preflight(_) => "preflight",
             EventSource::Rollout(_) => "rollout",
+            EventSource::Inventory(_) => "inventory",
         }
     }
 
@@ -72,7 +77,8 @@ impl EventSource {
             | EventSource::Backup(id)
             | EventSource::Drill(id)
             | EventSource::Preflight(id)
-            | EventSource::Rollout(id) => id,
+            | EventSource::Rollout(id)
+            | EventSource::Inventory(id) => id,
         }
     }
 
@@ -97,6 +103,7 @@ impl EventSource {
                     "drill" => EventSource::Drill,
                     "preflight" => EventSource::Preflight,
                     "rollout" => EventSource::Rollout,
+                    "inventory" => EventSource::Inventory,
                     _ => return None,
                 };
                 Some(make(id.to_owned()))
@@ -131,6 +138,9 @@ impl EventSource {
             EventSource::Drill(_) => matches!(state, S::Ok | S::Overdue),
             EventSource::Preflight(_) => matches!(state, S::Ok | S::Held),
             EventSource::Rollout(_) => matches!(state, S::Ok | S::Warning | S::Critical),
+            EventSource::Inventory(_) => {
+                matches!(state, S::Ok | S::Info | S::Warning | S::Critical)
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod follower;
 pub mod incidents;
+pub mod inventory;
 pub mod lease;
 pub mod maintenance;
 pub mod metrics;

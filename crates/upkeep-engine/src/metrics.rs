@@ -194,6 +194,25 @@ pub const CATALOGUE: &[Metric] = &[
         None,
         "Failed delivery attempts, by channel type",
     ),
+    // The update inventory.
+    metric(
+        "upkeep_inventory_reads_total",
+        Kind::Counter,
+        None,
+        "Reads of Helm indexes, by outcome (fresh, unchanged, failed)",
+    ),
+    metric(
+        "upkeep_inventory_index_parse_seconds",
+        Kind::Histogram,
+        Some(Unit::Seconds),
+        "Time to parse one Helm repository index",
+    ),
+    metric(
+        "upkeep_inventory_items",
+        Kind::Gauge,
+        None,
+        "Inventory items at their places, by state",
+    ),
     // Continuity.
     metric(
         "upkeep_slo_budget_remaining_ratio",

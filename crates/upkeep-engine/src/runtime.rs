@@ -1,13 +1,13 @@
 //! The whole background side of one upkeep process, started in one call: the lease, the probe
 //! scheduler, the rule engine, automatic incidents, maintenance, rollouts, backups, SLO alerts, the
-//! self-backup, the notification pipeline, pruning and the ping writer, each under the
+//! update inventory, the self-backup, the notification pipeline, pruning and the ping writer, each under the
 //! [`Supervisor`]. `upkeep serve` and the tests boot this same graph.
 //!
 //! # The leader lease
 //!
 //! One lease, [`LEADER_LEASE`], gates all the work that must happen once across replicas:
 //! probing and push judgement, rule evaluation, automatic incidents, maintenance transitions
-//! and pre-flight checks, rollouts (whose writes also carry the lease's fencing token), backup and SLO alert transitions, the self-backup, and the
+//! and pre-flight checks, rollouts (whose writes also carry the lease's fencing token), backup and SLO alert transitions, the inventory's refresh and policy alerts, the self-backup, and the
 //! notification fan-out, alert following, timers and outbox pruning. Every replica serves the
 //! API and pings, sends deliveries (claimed rows keep replicas apart), exports the backup and
 //! SLO gauges and prunes old results.
@@ -33,7 +33,8 @@ use crate::monitoring::rules::RuleHandle;
 use crate::monitoring::scheduler::{self, MonitorHandle, SchedulerSettings};
 use crate::supervisor::{Health, Supervisor};
 use crate::{
-    backups, incidents, maintenance, monitoring, notify, rollout, self_backup, slo_alerts,
+    backups, incidents, inventory, maintenance, monitoring, notify, rollout, self_backup,
+    slo_alerts,
 };
 
 pub use upkeep_store::snapshot::LEADER_LEASE;
@@ -61,7 +62,7 @@ impl Default for EngineSettings {
 pub enum StartError {
     #[error("setting up the probes: {0}")]
     Probes(#[from] ProbeSetupError),
-    #[error("setting up the metrics scraper: {0}")]
+    #[error("setting up an HTTP client (metrics scraper, inventory): {0}")]
     Scraper(#[from] reqwest::Error),
     #[error("starting the probe scheduler: {0}")]
     Scheduler(#[from] upkeep_store::StoreError),
@@ -202,6 +203,20 @@ impl Engine {
                 p.config.subscribe(),
                 p.clock.clone(),
                 slo_alerts::EVERY,
+                p.lease.clone(),
+                p.stop.clone(),
+            )
+        });
+        let p = parts.clone();
+        let settings = inventory::InventorySettings::default();
+        let fetcher = inventory::Fetcher::new(settings.timeout)?;
+        supervisor.spawn_restarting("inventory", move || {
+            inventory::run(
+                p.store.clone(),
+                p.config.subscribe(),
+                p.clock.clone(),
+                fetcher.clone(),
+                settings.clone(),
                 p.lease.clone(),
                 p.stop.clone(),
             )

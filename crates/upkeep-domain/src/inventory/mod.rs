@@ -11,6 +11,7 @@
 
 pub mod assess;
 pub mod eol;
+pub mod helm_list;
 pub mod index;
 pub mod version;
 

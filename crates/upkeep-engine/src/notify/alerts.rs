@@ -1,5 +1,5 @@
 //! Operator alerts (lease holder): the operator event log (`monitor_events`: monitors, rules,
-//! pre-flight holds, rollouts, SLO burn, backups, drills) becomes firing and resolved alerts; an alert on
+//! pre-flight holds, rollouts, SLO burn, backups, drills, inventory policies) becomes firing and resolved alerts; an alert on
 //! a component under maintenance is recorded but held back.
 
 use std::sync::Arc;
@@ -115,6 +115,14 @@ pub fn alert_change_of(
         EventSource::Rollout(mid) => {
             let what = format!(
                 "rollout of maintenance {mid} needs attention ({})",
+                event.to
+            );
+            leveled(event.to.severity(), what, None)
+        }
+        EventSource::Inventory(at) => {
+            let (item, place) = at.split_once('@').unwrap_or((at.as_str(), ""));
+            let what = format!(
+                "inventory item `{item}` at {place} breaks the update policy ({})",
                 event.to
             );
             leveled(event.to.severity(), what, None)

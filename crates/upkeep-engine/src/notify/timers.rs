@@ -185,6 +185,11 @@ async fn alert_source_exists(
         EventSource::Rollout(id) => {
             crate::rollout::driver::alert_source_exists(store, &unleveled(id)).await?
         }
+        EventSource::Inventory(id) => {
+            let at = unleveled(id);
+            let item = at.split_once('@').map_or(at.as_str(), |(item, _)| item);
+            config.inventory.items.contains_key(item)
+        }
     })
 }
 

@@ -6,6 +6,7 @@
 //! format (JSON bodies, flags) stays with the front end.
 
 pub mod incident;
+pub mod inventory;
 pub mod maintenance;
 pub mod rollout;
 

@@ -11,6 +11,7 @@ mod alertmanager_silences;
 mod auto_incidents;
 mod engine;
 mod heartbeats;
+mod inventory;
 mod maintenance_engine;
 mod notify_outbox;
 mod notify_send;
