@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     let (admin, mut openapi) = api::routes();
     let (hooks, hooks_doc) = hooks::routes();
     openapi.merge(hooks_doc);
+    openapi.merge(status::statuspage_doc::document());
     rate_limit::document_429(&mut openapi);
     api::finish_document(&mut openapi);
     let openapi_json: Arc<str> = openapi.to_json().unwrap_or_default().into();

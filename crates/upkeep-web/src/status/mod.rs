@@ -29,6 +29,7 @@ pub mod html;
 pub mod model;
 pub mod snapshot;
 pub mod statuspage;
+pub mod statuspage_doc;
 pub mod uptime;
 
 use std::collections::HashMap;

@@ -612,3 +612,61 @@ async fn every_list_is_ordered_as_real_pages_order_it() {
     );
     assert_eq!(swap["incident_updates"][1]["status"], "verifying");
 }
+
+/// Validates each `(name, schema name, document)` against the OpenAPI document's schemas with
+/// a JSON Schema validator nobody here wrote (`openapi-schema-validator`, formats checked).
+const VALIDATE: &str = r##"
+import json, sys
+from openapi_schema_validator import OAS31Validator
+spec = json.load(open(sys.argv[1]))
+failed = False
+for name, schema, document in json.load(open(sys.argv[2])):
+    root = {"$ref": "#/components/schemas/" + schema, "components": spec["components"]}
+    validator = OAS31Validator(root, format_checker=OAS31Validator.FORMAT_CHECKER)
+    for error in validator.iter_errors(document):
+        failed = True
+        print(f"{name}: {'/'.join(map(str, error.absolute_path))}: {error.message[:200]}")
+sys.exit(1 if failed else 0)
+"##;
+
+#[tokio::test]
+async fn upkeeps_documents_and_real_pages_match_the_openapi_schemas() {
+    let Some(python) = upkeep_store::testing::peer::python(&["openapi_schema_validator"]) else {
+        return;
+    };
+    let app = busy_page().await;
+    let spec = app.json("/api/v1/openapi.json", None).await;
+    let schema_of = |path: &str| -> String {
+        let op = &spec["paths"][path]["get"];
+        assert!(op["security"].is_null(), "{path} needs no token: {op}");
+        let reference = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"));
+        reference.rsplit('/').next().unwrap().to_owned()
+    };
+    let mut cases = Vec::new();
+    for (path, _, doc) in upkeeps_documents(&app).await {
+        cases.push(serde_json::json!([path, schema_of(path), doc]));
+    }
+    for (file, endpoint, doc) in real_documents() {
+        let path = ENDPOINTS.iter().find(|(e, _, _)| *e == endpoint).unwrap().1;
+        cases.push(serde_json::json!([file, schema_of(path), doc]));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec_file = dir.path().join("openapi.json");
+    let cases_file = dir.path().join("cases.json");
+    std::fs::write(&spec_file, spec.to_string()).unwrap();
+    std::fs::write(&cases_file, Value::Array(cases).to_string()).unwrap();
+    let out = std::process::Command::new(python)
+        .args(["-c", VALIDATE])
+        .arg(&spec_file)
+        .arg(&cases_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "documents the OpenAPI schemas reject:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
