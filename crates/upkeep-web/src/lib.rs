@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod confirmation_budget;
+pub mod console;
 pub mod extract;
 mod health;
 pub mod hooks;
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(writes)
         .merge(status::routes())
         .merge(subscribe::routes())
+        .merge(console::routes(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit_clients_or_tokens,

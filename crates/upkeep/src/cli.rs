@@ -48,6 +48,9 @@ pub enum Command {
     /// Manage API tokens for the admin API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the people who sign in to the console at /admin.
+    #[command(subcommand)]
+    User(crate::commands::user::UserCommand),
     /// Make secrets for the configuration: `upkeep key new` prints a new ping key.
     #[command(subcommand)]
     Key(KeyCommand),

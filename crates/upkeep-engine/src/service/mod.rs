@@ -9,6 +9,7 @@ pub mod incident;
 pub mod inventory;
 pub mod maintenance;
 pub mod rollout;
+pub mod user;
 
 /// Who asks: the actor the audit log records, and whether they may override a policy (an
 /// admin token on the API; an operator on the command line).

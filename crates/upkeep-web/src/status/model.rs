@@ -430,6 +430,13 @@ impl Model {
         })
     }
 
+    /// Every component, each tenant's own included: what operators see in the console.
+    pub fn every_component(&self) -> impl Iterator<Item = &ComponentView> {
+        self.components
+            .iter()
+            .chain(self.scoped.own.values().flatten())
+    }
+
     /// Whether this model may show component `id`: a shared one, or one of its tenant's own.
     pub fn shows(&self, id: &str) -> bool {
         self.scoped

@@ -9,6 +9,7 @@ mod alertmanager;
 mod api;
 mod backups;
 mod calendars;
+mod console;
 mod incidents;
 mod limits;
 mod maintenance;

@@ -10,6 +10,7 @@ pub mod report;
 pub mod rollout;
 mod serve;
 mod token;
+pub mod user;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token::run(cmd).await,
+        Command::User(cmd) => user::run(cmd).await,
         Command::Key(crate::cli::KeyCommand::New) => {
             println!("{}", upkeep_store::ids::new_ping_key());
             Ok(ExitCode::SUCCESS)

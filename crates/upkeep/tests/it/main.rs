@@ -26,3 +26,4 @@ mod report;
 mod rollout;
 mod rollout_crash;
 mod statuspage_consumer;
+mod user;

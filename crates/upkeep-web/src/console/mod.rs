@@ -1,0 +1,93 @@
+//! The operators' console under `/admin`: server-rendered pages (askama, no JavaScript, the
+//! same strict Content-Security-Policy as the status page) over the same services the API and
+//! the command line call.
+//!
+//! - Signing in: `GET /admin/login` (fields `email`, `password`) → `POST /admin/login` → 303 to
+//!   `/admin` with the session cookie ([`session`]); a user with a second factor passes by
+//!   `/admin/login/code` first. `POST /admin/logout` and `POST /admin/logout-everywhere`.
+//! - `GET /admin`: what needs attention now (components not operational, open incidents,
+//!   maintenance in progress).
+//! - `GET /admin/account`: the signed-in user and their second factor (TOTP enrolment, with
+//!   recovery codes shown once).
+//!
+//! Every unsafe request is checked by [`csrf::guard`]; sign-in attempts are throttled per
+//! account and per client address by `service::user` (docs/console.md).
+
+pub mod csrf;
+mod pages;
+pub mod session;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sha2::{Digest, Sha256};
+
+use crate::listener::ClientAddr;
+use crate::state::AppState;
+
+/// The console's stylesheet, served at `/admin/static/console.css`.
+pub const CSS: &str = include_str!("../../static/console.css");
+
+/// A short hash of [`CSS`], appended to its URL so browsers may cache it for a year.
+pub static CSS_VERSION: LazyLock<String> = LazyLock::new(|| {
+    Sha256::digest(CSS.as_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+});
+
+/// The console's routes, behind the cross-site request guard.
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(pages::overview))
+        .route("/admin/login", get(pages::login_form).post(pages::login))
+        .route(
+            "/admin/login/code",
+            get(pages::code_form).post(pages::login_code),
+        )
+        .route("/admin/logout", post(pages::logout))
+        .route("/admin/logout-everywhere", post(pages::logout_everywhere))
+        .route("/admin/account", get(pages::account))
+        .route("/admin/account/totp", post(pages::totp_begin))
+        .route("/admin/account/totp/confirm", post(pages::totp_confirm))
+        .route("/admin/static/console.css", get(css))
+        .layer(axum::middleware::from_fn_with_state(state, csrf::guard))
+}
+
+async fn css() -> Response {
+    let mut r = CSS.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    r
+}
+
+/// The real client address of a request (see [`crate::listener`]), keyed like the rate limits
+/// (an IPv6 client by its /64): what the sign-in throttle counts per client.
+#[derive(Debug, Clone)]
+pub struct Client(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<ClientAddr>>()
+            .map(|info| crate::rate_limit::client_key(info.0.0).to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(Client(client))
+    }
+}
