@@ -493,6 +493,8 @@ pub fn subtract(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
 
 /// Availability figures of one component (or a mean of several) over a period.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = AvailabilityFigures))]
 pub struct Figures {
     /// Length of the period measured.
     pub period_ms: i64,
@@ -713,8 +715,11 @@ pub fn compute(
 
 /// One local day of a daily series.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = AvailabilityDay))]
 pub struct Day {
     /// The local date (`YYYY-MM-DD`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub date: Date,
     pub from_ms: i64,
     pub to_ms: i64,

@@ -60,6 +60,8 @@ pub fn burns_faster(
 
 /// One burn-rate tier evaluated at an instant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = BurnRateTier))]
 pub struct TierStatus {
     pub factor_milli: u32,
     pub long_ms: i64,
@@ -119,6 +121,8 @@ pub fn tiers_firing(
 
 /// Budget of an SLO over its window, spent so far.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SloBudget))]
 pub struct Status {
     pub objective_ppm: u32,
     /// The window's length.

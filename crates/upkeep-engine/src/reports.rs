@@ -117,6 +117,7 @@ impl AvailabilityQuery {
 
 /// The period of a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeriodInfo {
     /// RFC 3339 with milliseconds, in the page's zone.
     pub from: String,
@@ -137,6 +138,7 @@ pub struct PeriodInfo {
 
 /// Figures of one component.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ComponentReport {
     pub id: String,
     pub name: String,
@@ -148,6 +150,7 @@ pub struct ComponentReport {
 
 /// Figures of a tenant, or of all components (overall).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupReport {
     /// The tenant's id; `None` for overall.
     pub id: Option<String>,
@@ -158,6 +161,7 @@ pub struct GroupReport {
 
 /// One SLO measured now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SloReport {
     pub component: String,
     /// `calendar_year`, `calendar_quarter`, `calendar_month` or `rolling 30d`.
@@ -184,6 +188,7 @@ pub struct SloReport {
 /// Availability of every (or one) component over a period, per tenant if asked, overall, and
 /// the SLOs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AvailabilityReport {
     pub period: PeriodInfo,
     pub partial_weight_ppm: u32,

@@ -47,12 +47,24 @@ pub struct ReportQuery {
 #[utoipa::path(get, path = "/api/v1/reports/availability", tag = TAG_REPORTS,
     security(("bearer" = [])), params(ReportQuery),
     responses(
-        (status = 200, description = "The report in the asked format", content_type = "application/json"),
+        (status = 200, description = "The report in the asked format: JSON (this schema), CSV (one row per \
+            component, tenant and overall, with `observed_ms`, `unobserved_ms` and `coverage_ppm` as \
+            the last columns and an empty availability where nothing was observed), HTML or a text table",
+            body = upkeep_engine::reports::AvailabilityReport, content_type = "application/json"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 /// Availability per component (raw, SLA, unplanned), per tenant and overall for a period, with
 /// the SLOs' budgets and burn rates.
+///
+/// Every figure carries its coverage: `observed_ms` is the time a monitor of the component
+/// judged it up or down, an alert rule on it fired or an incident declared its status;
+/// `unobserved_ms` the rest of the period (before upkeep watched it, a push monitor never
+/// pinged, a paused monitor, the part of the period after `measured_to`); `coverage_ppm` the
+/// observed share of the period. `raw_ppm`, `sla_ppm` and `unplanned_ppm` are computed over
+/// observed time and are `null` when nothing was observed (never 100 %). Daily series stop at
+/// `measured_to`. An SLO's budget is its whole window's and only observed downtime spends it:
+/// its `measured` figures say how much of the window so far was observed.
 pub async fn availability(
     State(state): State<AppState>,
     _: Auth<Viewer>,
@@ -116,7 +128,8 @@ pub struct SloQuery {
 #[utoipa::path(get, path = "/api/v1/slos", tag = TAG_REPORTS,
     security(("bearer" = [])), params(SloQuery),
     responses(
-        (status = 200, description = "Every SLO now: budget, spent, left and burn-rate tiers", content_type = "application/json"),
+        (status = 200, description = "Every SLO now: budget, spent, left, burn-rate tiers and the coverage of the window so far",
+            body = [upkeep_engine::reports::SloReport], content_type = "application/json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 /// Every configured SLO measured now: its window, budget spent and left, and which burn-rate

@@ -275,3 +275,66 @@ async fn bad_questions_get_problems() {
     assert_eq!(v["period"]["length_ms"], 28 * 86_400_000i64);
     assert_eq!(v["partial_weight_ppm"], 500_000);
 }
+
+/// The OpenAPI document describes the report's JSON as served: every object of a served
+/// report (with daily series and an SLO) has exactly the properties its schema lists, and
+/// the coverage fields are there with their meaning.
+#[tokio::test]
+async fn the_openapi_schema_of_the_report_is_what_is_served() {
+    let app = TestApp::start(CONFIG).await;
+    let doc: Value = app.json("/api/v1/openapi.json", None).await;
+    let schemas = &doc["components"]["schemas"];
+    let report: Value = app
+        .json(
+            "/api/v1/reports/availability?daily=true&tenant=acme",
+            Some(&app.viewer),
+        )
+        .await;
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let props = |name: &str| -> Vec<String> {
+        let mut k: Vec<String> = schemas[name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {name}"))
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&report), props("AvailabilityReport"));
+    assert_eq!(keys(&report["period"]), props("PeriodInfo"));
+    assert_eq!(keys(&report["components"][0]), props("ComponentReport"));
+    assert_eq!(keys(&report["overall"]), props("GroupReport"));
+    assert_eq!(
+        keys(&report["components"][0]["figures"]),
+        props("AvailabilityFigures")
+    );
+    assert_eq!(
+        keys(&report["components"][0]["daily"][0]),
+        props("AvailabilityDay")
+    );
+    let slo = &report["slos"][0];
+    assert_eq!(keys(slo), props("SloReport"));
+    assert_eq!(keys(&slo["status"]), props("SloBudget"));
+    assert_eq!(keys(&slo["measured"]), props("AvailabilityFigures"));
+    assert_eq!(keys(&slo["burn"][0]), props("BurnRateTier"));
+
+    let figures = &schemas["AvailabilityFigures"]["properties"];
+    for field in ["observed_ms", "unobserved_ms", "coverage_ppm"] {
+        assert!(figures[field].is_object(), "{field} undocumented");
+    }
+    // An availability may be null (nothing observed).
+    let sla = figures["sla_ppm"].to_string();
+    assert!(sla.contains("null"), "{sla}");
+    let described = doc["paths"]["/api/v1/reports/availability"]["get"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        described.contains("coverage_ppm") && described.contains("never 100 %"),
+        "{described}"
+    );
+}
