@@ -7,6 +7,7 @@ pub mod backups;
 pub mod components;
 pub mod config;
 pub mod incidents;
+pub mod inventory;
 pub mod maintenance;
 pub mod monitors;
 pub mod notifications;
@@ -36,6 +37,7 @@ pub const TAG_REPORTS: &str = "reports";
 pub const TAG_SUBSCRIBERS: &str = "subscribers";
 pub const TAG_NOTIFICATIONS: &str = "notifications";
 pub const TAG_ROLLOUTS: &str = "rollouts";
+pub const TAG_INVENTORY: &str = "inventory";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -59,6 +61,7 @@ pub const TAG_ROLLOUTS: &str = "rollouts";
         (name = TAG_SUBSCRIBERS, description = "Status-page subscribers: e-mail (double opt-in at /subscribe) and webhooks (admin)"),
         (name = TAG_NOTIFICATIONS, description = "The notification outbox's deliveries and the firing operator alerts"),
         (name = TAG_ROLLOUTS, description = "A maintenance's rollout: tenants updated one at a time behind a health gate; pause, resume, abort, retry or skip a tenant"),
+        (name = TAG_INVENTORY, description = "The update inventory: what is deployed where, against the latest stable release of its chart"),
     )
 )]
 struct ApiDoc;
@@ -126,6 +129,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::outbox))
         .routes(routes!(notifications::alerts))
         .routes(routes!(notifications::acknowledge))
+        .routes(routes!(inventory::list))
+        .routes(routes!(inventory::deployed))
         .split_for_parts()
 }
 

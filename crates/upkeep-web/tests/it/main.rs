@@ -11,6 +11,7 @@ mod backups;
 mod calendars;
 mod console;
 mod incidents;
+mod inventory;
 mod limits;
 mod maintenance;
 mod openapi;
