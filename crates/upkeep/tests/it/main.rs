@@ -12,6 +12,7 @@ mod alertmanager_real;
 mod backup;
 mod browser;
 mod cli;
+mod console_browser;
 mod drill;
 mod incident;
 mod maintenance;

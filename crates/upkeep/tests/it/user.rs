@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use crate::support::{BIN, Server, failed, ok};
 
 /// Runs `upkeep ARGS` with `stdin` piped in.
-fn upkeep_with_stdin(args: &[&str], stdin: &str) -> Output {
+pub(crate) fn upkeep_with_stdin(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env_remove("UPKEEP_DATABASE_URL")
