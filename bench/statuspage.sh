@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
-# The public status page under load: `wrk -t2 -c64 -d10s --latency` against upkeep's `/` (HTML)
-# and `/api/v2/summary.json`, and against nginx serving the same bytes as static files, in the
-# same run. Then the same again while the same upkeep process checks 1,000 HTTP monitors at a
-# 10 s interval (~100 probes/s) against a second upkeep serving /healthz (as bench/probes.sh).
-# Targets: upkeep >= 0.5 x nginx's requests per second, p99 < 10 ms.
+# The public status page under load, against nginx serving the same bytes in the same run.
 #
-# The page has a realistic shape: 20 components in 4 groups, 4 monitors, and one open incident
-# with two updates (posted through the admin API). Both servers get the same requests (wrk's
-# default headers, no Accept-Encoding: identity bodies). nginx runs in the foreground with
-# `worker_processes auto` (2 on the reference machine; upkeep's tokio runtime also uses every
-# core), `access_log off`, `sendfile on`, and keep-alive not limited (as upkeep's).
+# Two pages: "small" (3 components, 3 monitors) and "large" (200 components in 10 groups, one
+# monitor each, with 90 days of day rollups so every bar is drawn). For each page upkeep runs
+# twice, with the per-client rate limit on (a quota of 1,000,000 requests/s, so it refuses
+# nothing yet does its work on every request) and off. Each run: `wrk -t2 -c64 -d10s --latency`
+# on `/` and `/api/v2/summary.json`, without `Accept-Encoding` (identity bodies) and with
+# `Accept-Encoding: br` (what browsers get), against upkeep and against nginx right after it.
+# nginx serves the bytes upkeep served: the identity bodies as files, and the brotli bodies as
+# files on a second port with `Content-Encoding: br`.
+# Targets: upkeep >= 1.0 x nginx's requests per second, p99 < 5 ms.
 #
-# Before each wrk run the 1-minute load is read from /proc/loadavg; above LOAD_MAX (default 1.0)
-# the script waits, polling up to LOAD_WAIT seconds (default 180), and records the load the run
-# started under either way.
-# Usage: bench/statuspage.sh [ROUNDS]    (default 2: every measurement is taken twice)
-# DURATION (default 10s) shortens the wrk runs for a smoke test.
+# Before the wrk runs, with valgrind present (INSTRUCTIONS=0 skips it), each page's upkeep runs
+# under callgrind and the instructions it executes per request are counted for the same
+# routes and encodings (N=2000 requests over one connection, less the same time idle).
+# PROBING=1 adds the earlier phase: the small page while the same process checks 1,000 HTTP
+# monitors at 10 s (~100 probes/s) against a second upkeep serving /healthz.
+#
+# Before each wrk run the 1-minute load is read from /proc/loadavg; above LOAD_MAX (default
+# 1.0) the script waits, polling up to LOAD_WAIT seconds (default 180), and records the load the
+# run started under either way.
+# Usage: bench/statuspage.sh [ROUNDS]    (default 1)
+# DURATION (default 10s) shortens the wrk runs for a smoke test; PAGES (default "small large")
+# and LIMITS (default "on off") choose the phases.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-rounds=${1:-2}
+here=$(cd "$(dirname "$0")" && pwd)
+rounds=${1:-1}
 load_max=${LOAD_MAX:-1.0}
 load_wait=${LOAD_WAIT:-180}
 wrk_args=(-t2 -c64 -d"${DURATION:-10s}" --latency)
-bin=target/release/upkeep
+bin=${BIN:-target/release/upkeep}
 nginx=${NGINX:-/usr/sbin/nginx}
+pages=${PAGES-small large}
+limits=${LIMITS-on off}
 dir=$(mktemp -d)
 pids=()
 cleanup() {
@@ -35,46 +45,78 @@ trap cleanup EXIT
 target_port=18382
 port=18383
 nginx_port=18384
-db="sqlite://$dir/bench.db"
+nginx_br_port=18385
+endpoints=(/ /api/v2/summary.json)
 
 # The probe target: a second upkeep serving /healthz.
 start_probe_target "$target_port"
 
-# The status page's configuration; with an argument N, N more HTTP monitors at 10 s spread over
-# the 20 components.
+# write_config PAGE LIMIT [EXTRA]: the configuration of PAGE (small | large) with the rate
+# limit on or off, and EXTRA more HTTP monitors at 10 s.
 write_config() {
-  local extra=$1
+  local page=$1 limit=$2 extra=${3:-0} i g
   {
     echo "page: { name: Acme Cloud, url: \"http://127.0.0.1:$port\", timezone: UTC }"
-    echo "server: { rate_limit: { per_second: 0 }, max_connections: 8192 }"
+    if [ "$limit" = on ]; then
+      echo "server: { rate_limit: { per_second: 1000000, burst: 1000000 }, max_connections: 8192 }"
+    else
+      echo "server: { rate_limit: { per_second: 0 }, max_connections: 8192 }"
+    fi
     echo "components:"
-    local g i=0
-    for g in "Platform:api web auth search cdn" "Data:db cache queue storage backup" \
-      "Integrations:webhooks email sms payments oauth" "Regions:eu-west us-east us-west ap-south ap-east"; do
-      local group=${g%%:*}
-      for c in ${g#*:}; do
-        i=$((i + 1))
-        echo "  $c: { name: \"${c^} service\", group: $group, description: \"The $c service of Acme Cloud\" }"
+    if [ "$page" = small ]; then
+      for c in api web db; do echo "  $c: { name: \"${c^} service\", description: \"The $c service\" }"; done
+    else
+      for i in $(seq 1 200); do
+        g=$(( (i - 1) / 20 + 1 ))
+        echo "  c$i: { name: \"Service $i\", group: \"Region $g\", description: \"Service $i of region $g\" }"
       done
-    done
+    fi
     echo "monitors:"
-    for c in api web db cache; do
-      echo "  $c-health: { component: $c, http: { url: \"http://127.0.0.1:$target_port/healthz\" }, interval: 30s, timeout: 5s, conditions: [\"[STATUS] == 200\"] }"
-    done
-    local comps=(api web auth search cdn db cache queue storage backup webhooks email sms payments oauth
-      eu-west us-east us-west ap-south ap-east)
+    if [ "$page" = small ]; then
+      for c in api web db; do
+        echo "  $c-health: { component: $c, http: { url: \"http://127.0.0.1:$target_port/healthz\" }, interval: 30s, timeout: 5s }"
+      done
+    else
+      for i in $(seq 1 200); do
+        echo "  m$i: { component: c$i, http: { url: \"http://127.0.0.1:$target_port/healthz\" }, interval: 60s, timeout: 5s }"
+      done
+    fi
     for i in $(seq 1 "$extra"); do
-      echo "  m$i: { component: ${comps[$((i % 20))]}, http: { url: \"http://127.0.0.1:$target_port/healthz\" }, interval: 10s, timeout: 5s, conditions: [\"[STATUS] == 200\"] }"
+      echo "  x$i: { component: api, http: { url: \"http://127.0.0.1:$target_port/healthz\" }, interval: 10s, timeout: 5s }"
     done
-  } > "$dir/bench.yaml"
+  } > "$dir/$page.yaml"
 }
 
+# seed_history DB: 90 days of day rollups for the large page's 200 monitors (1,440 checks a
+# day; on average one day in 15 with 1–30 minutes down), so each of its bars is drawn.
+seed_history() {
+  python3 - "$1" <<'PY'
+import random, sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1])
+random.seed(7)
+day = 86_400_000
+today = int(time.time() * 1000) // day * day
+rows = []
+for m in range(1, 201):
+    for d in range(1, 90):
+        down = random.randint(1, 30) * 60_000 if random.random() < 1 / 15 else 0
+        failures = down // 60_000
+        rows.append((f"m{m}", day, today - d * day, 1440, failures, 1440 * 12, 80, down))
+con.executemany("INSERT INTO check_rollups (monitor_id, resolution, bucket, checks, failures, "
+                "latency_sum_ms, latency_max_ms, down_ms) VALUES (?,?,?,?,?,?,?,?)", rows)
+con.commit()
+PY
+}
+
+# start_upkeep PAGE [WRAPPER...]: upkeep on PAGE's configuration and database.
 start_upkeep() {
-  "$bin" serve --config "$dir/bench.yaml" --listen 127.0.0.1:$port --database "$db" \
-    >/dev/null 2>>"$dir/log" &
+  local page=$1
+  shift
+  "$@" "$bin" serve --config "$dir/$page.yaml" --listen 127.0.0.1:$port \
+    --database "sqlite://$dir/$page.db" >/dev/null 2>>"$dir/log" &
   upkeep_pid=$!
   pids+=($upkeep_pid)
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ]; do sleep 0.05; done
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ]; do sleep 0.1; done
 }
 
 stop_upkeep() {
@@ -82,8 +124,9 @@ stop_upkeep() {
   wait "$upkeep_pid" 2>/dev/null || true
 }
 
-# nginx serves whatever sits under $dir/www at the same paths as upkeep.
-mkdir -p "$dir/www/api/v2" "$dir/nginx"
+# nginx: the identity bodies under $dir/www on one port, the brotli bodies under $dir/www-br
+# on another with `Content-Encoding: br` (upkeep's answer to `Accept-Encoding: br`).
+mkdir -p "$dir/www/api/v2" "$dir/www-br/api/v2" "$dir/nginx"
 chmod 755 "$dir"   # nginx's workers run as an unprivileged user when started as root
 cat > "$dir/nginx.conf" <<CONF
 worker_processes auto;
@@ -108,13 +151,27 @@ http {
     root $dir/www;
     index index.html;
   }
+  server {
+    listen 127.0.0.1:$nginx_br_port;
+    root $dir/www-br;
+    index index.html;
+    add_header Content-Encoding br;
+    add_header Vary Accept-Encoding;
+  }
 }
 CONF
+"$nginx" -c "$dir/nginx.conf" -p "$dir/nginx" -g 'daemon off;' &
+pids+=($!)
 
-# Copies upkeep's current bytes to nginx's root.
+# Copies upkeep's current bytes, identity and brotli, to nginx's roots.
 snapshot_bytes() {
-  curl -fs "http://127.0.0.1:$port/" -o "$dir/www/index.html"
-  curl -fs "http://127.0.0.1:$port/api/v2/summary.json" -o "$dir/www/api/v2/summary.json"
+  local ep file
+  for ep in "${endpoints[@]}"; do
+    file=$ep
+    [ "$ep" = / ] && file=/index.html
+    curl -fs "http://127.0.0.1:$port$ep" -o "$dir/www$file"
+    curl -fs -H 'Accept-Encoding: br' "http://127.0.0.1:$port$ep" -o "$dir/www-br$file"
+  done
 }
 
 # Latency in wrk's notation (123.45us, 1.23ms, 1.20s) to milliseconds.
@@ -127,27 +184,33 @@ to_ms() {
 
 results="$dir/results"
 : > "$results"
-# run PHASE ENDPOINT SERVER ROUND URL
+# run PHASE ENDPOINT ENCODING SERVER ROUND URL
 run() {
-  local phase=$1 endpoint=$2 server=$3 round=$4 url=$5 load out rps p50 p99 errs
+  local phase=$1 endpoint=$2 enc=$3 server=$4 round=$5 url=$6 load out rps p50 p99 errs
+  local headers=()
+  [ "$enc" = br ] && headers=(-H 'Accept-Encoding: br')
   load=$(wait_for_quiet)
-  out=$(wrk "${wrk_args[@]}" "$url")
-  echo "$out" > "$dir/wrk-$phase-$server-$round-${endpoint//\//_}.txt"
+  out=$(wrk "${wrk_args[@]}" "${headers[@]}" "$url")
   rps=$(echo "$out" | awk '/^Requests\/sec:/ {printf "%.0f", $2}')
   p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
   p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
   errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s ", $0}')
-  echo "$phase|$endpoint|$server|$round|$load|$rps|$p50|$p99|${errs:-none}" >> "$results"
-  printf '  %-8s %-22s %-7s round %s  load %-5s %8s req/s  p50 %6s ms  p99 %6s ms  %s\n' \
-    "$phase" "$endpoint" "$server" "$round" "$load" "$rps" "$p50" "$p99" "${errs}" >&2
+  echo "$phase|$endpoint|$enc|$server|$round|$load|$rps|$p50|$p99|${errs:-none}" >> "$results"
+  printf '  %-14s %-22s %-8s %-7s round %s  load %-5s %8s req/s  p50 %6s ms  p99 %6s ms  %s\n' \
+    "$phase" "$endpoint" "$enc" "$server" "$round" "$load" "$rps" "$p50" "$p99" "${errs}" >&2
 }
 
+# measure PHASE: every endpoint and encoding, upkeep then nginx, ROUNDS times.
 measure() {
-  local phase=$1 r ep
+  local phase=$1 r ep enc ng
   for r in $(seq 1 "$rounds"); do
-    for ep in / /api/v2/summary.json; do
-      run "$phase" "$ep" upkeep "$r" "http://127.0.0.1:$port$ep"
-      run "$phase" "$ep" nginx "$r" "http://127.0.0.1:$nginx_port$ep"
+    for ep in "${endpoints[@]}"; do
+      for enc in identity br; do
+        ng=$nginx_port
+        [ "$enc" = br ] && ng=$nginx_br_port
+        run "$phase" "$ep" "$enc" upkeep "$r" "http://127.0.0.1:$port$ep"
+        run "$phase" "$ep" "$enc" nginx "$r" "http://127.0.0.1:$ng$ep"
+      done
     done
   done
 }
@@ -155,78 +218,113 @@ measure() {
 # Checks that nginx still serves exactly what upkeep serves (the snapshot may be rebuilt).
 check_same() {
   local ep
-  for ep in / /api/v2/summary.json; do
-    if cmp -s <(curl -fs "http://127.0.0.1:$port$ep") <(curl -fs "http://127.0.0.1:$nginx_port$ep"); then
-      echo "  $ep: nginx and upkeep bodies identical ($(curl -fs "http://127.0.0.1:$port$ep" | wc -c) bytes)" >&2
+  for ep in "${endpoints[@]}"; do
+    if cmp -s <(curl -fs -H 'Accept-Encoding: br' "http://127.0.0.1:$port$ep") \
+      <(curl -fs "http://127.0.0.1:$nginx_br_port$ep") \
+      && cmp -s <(curl -fs "http://127.0.0.1:$port$ep") <(curl -fs "http://127.0.0.1:$nginx_port$ep"); then
+      echo "  $ep: nginx and upkeep bodies identical" >&2
     else
-      echo "  $ep: bodies differ after the runs (upkeep rebuilt its snapshot): upkeep $(curl -fs "http://127.0.0.1:$port$ep" | wc -c) bytes, nginx $(curl -fs "http://127.0.0.1:$nginx_port$ep" | wc -c) bytes" >&2
+      echo "  $ep: bodies differ after the runs (upkeep rebuilt its snapshot)" >&2
     fi
   done
 }
 
-until curl -fs "http://127.0.0.1:$target_port/healthz" >/dev/null; do sleep 0.05; done
-
-# Phase 1: the page with its 4 monitors.
-write_config 0
-start_upkeep
-token=$("$bin" token create --role admin --name bench --database "$db" 2>/dev/null)
-api() {
-  curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    "http://127.0.0.1:$port$1" -d "$2"
+# Counts upkeep's instructions per request under callgrind for PAGE.
+instructions=${INSTRUCTIONS:-1}
+command -v valgrind >/dev/null || instructions=0
+total_of_last_dump() { # DIR PID: the instruction total of the newest callgrind dump
+  local file
+  file=$(ls -t "$1"/callgrind.out."$2"* | head -1)
+  awk '/^summary:|^totals:/ {print $2; exit}' "$file"
 }
-incident=$(api /api/v1/incidents '{
-  "title": "Elevated error rates on the public API",
-  "status": "investigating",
-  "body": "We are investigating **elevated error rates** on the public API in `eu-west`. Some requests fail with 503.",
-  "components": [{"id": "api", "status": "partial_outage"}, {"id": "eu-west", "status": "degraded_performance"}]
-}' | jq -r .id)
-api "/api/v1/incidents/$incident/updates" '{
-  "status": "identified",
-  "body": "The cause is a saturated connection pool after this morning'\''s deploy. A fix is being rolled out; error rates are falling.",
-  "components": [{"id": "api", "status": "degraded_performance"}]
-}' >/dev/null
-until curl -fs "http://127.0.0.1:$port/" | grep -c "saturated connection pool" >/dev/null; do sleep 0.1; done
-sleep 1
-snapshot_bytes
-"$nginx" -c "$dir/nginx.conf" -p "$dir/nginx" -g 'daemon off;' &
-pids+=($!)
-until curl -fs "http://127.0.0.1:$nginx_port/" >/dev/null; do sleep 0.05; done
-cmp -s "$dir/www/index.html" <(curl -fs "http://127.0.0.1:$nginx_port/") || echo "nginx serves other bytes?" >&2
+# count_instructions PAGE: upkeep under callgrind; for each route and encoding, the fewest
+# instructions of three runs of N requests, less the server's idle rate (the fewest of three
+# 2-second idle samples; its once-a-second poll) over the same time, per request. Taking the
+# fewest keeps a snapshot rebuild that happens to fall into a run out of the figure.
+count_instructions() {
+  local page=$1 ep enc trial t0 t1 busy best rate n=1000 out="$dir/callgrind-$page"
+  mkdir -p "$out"
+  start_upkeep "$page" valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.%p" \
+    --dump-instr=no --collect-systime=no
+  sleep 5
+  rate=
+  for trial in 1 2 3; do
+    callgrind_control -z "$upkeep_pid" >/dev/null 2>&1
+    sleep 2
+    callgrind_control -d "$upkeep_pid" >/dev/null 2>&1
+    busy=$(total_of_last_dump "$out" "$upkeep_pid")
+    rate=$(awk -v r="$rate" -v b="$busy" 'BEGIN {b /= 2; print (r == "" || b < r) ? b : r}')
+  done
+  echo "  $page: idle, $rate instructions a second" >&2
+  for ep in "${endpoints[@]}"; do
+    for enc in identity br; do
+      python3 "$here/get.py" "$port" "$ep" 200 "$enc"
+      best=
+      for trial in 1 2 3; do
+        callgrind_control -z "$upkeep_pid" >/dev/null 2>&1
+        t0=$(date +%s.%N)
+        python3 "$here/get.py" "$port" "$ep" "$n" "$enc"
+        t1=$(date +%s.%N)
+        callgrind_control -d "$upkeep_pid" >/dev/null 2>&1
+        busy=$(total_of_last_dump "$out" "$upkeep_pid")
+        best=$(awk -v r="$best" -v b="$busy" -v i="$rate" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v n="$n" \
+          'BEGIN {x = (b - i * t) / n; print (r == "" || x < r) ? x : r}')
+      done
+      printf '  instructions per request: %-6s %-22s %-8s %.0f\n' "$page" "$ep" "$enc" "$best" >&2
+      echo "$page|$ep|$enc|$best" >> "$dir/instructions"
+    done
+  done
+  stop_upkeep
+}
 
-echo "cores: $(nproc); nginx workers: $(pgrep -c -P "$(cat "$dir/nginx/nginx.pid")")" >&2
-echo "bodies: / $(wc -c < "$dir/www/index.html") bytes, summary.json $(wc -c < "$dir/www/api/v2/summary.json") bytes" >&2
-echo "response headers (bytes): upkeep / $(curl -s -o /dev/null -w '%{size_header}' "http://127.0.0.1:$port/"), nginx / $(curl -s -o /dev/null -w '%{size_header}' "http://127.0.0.1:$nginx_port/")" >&2
-echo "phase idle: the page with 4 monitors" >&2
-measure idle
-check_same
+until curl -fs "http://127.0.0.1:$target_port/healthz" >/dev/null; do sleep 0.05; done
+until [ -s "$dir/nginx/nginx.pid" ]; do sleep 0.05; done
+echo "cores: $(nproc); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'); $("$nginx" -v 2>&1)" >&2
 
-# Phase 2: the same page while the same process checks 1,000 more HTTP monitors at 10 s.
-stop_upkeep
-write_config 1000
-start_upkeep
-sleep 15
-snapshot_bytes
-probes0=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^upkeep_probes_total/ {s+=$2} END {print s+0}')
-t0=$(date +%s)
-echo "phase probing: 1,004 monitors; bodies: / $(wc -c < "$dir/www/index.html") bytes, summary.json $(wc -c < "$dir/www/api/v2/summary.json") bytes" >&2
-measure probing
-probes1=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^upkeep_probes_total/ {s+=$2} END {print s+0}')
-t1=$(date +%s)
-echo "  probes per second during phase 2: $(( (probes1 - probes0) / (t1 - t0) )) (expected ~100)" >&2
-check_same
+for page in $pages; do
+  write_config "$page" on
+  "$bin" migrate --database "sqlite://$dir/$page.db" >/dev/null
+  [ "$page" = large ] && seed_history "$dir/$page.db"
+  if [ "$instructions" = 1 ]; then count_instructions "$page"; fi
+  for limit in $limits; do
+    write_config "$page" "$limit"
+    start_upkeep "$page"
+    sleep 2
+    snapshot_bytes
+    echo "phase $page, rate limit $limit: / $(wc -c < "$dir/www/index.html") bytes (br $(wc -c < "$dir/www-br/index.html")), summary.json $(wc -c < "$dir/www/api/v2/summary.json") bytes (br $(wc -c < "$dir/www-br/api/v2/summary.json"))" >&2
+    measure "$page/limit-$limit"
+    check_same
+    stop_upkeep
+  done
+done
+
+if [ "${PROBING:-0}" = 1 ]; then
+  write_config small off 1000
+  start_upkeep small
+  sleep 15
+  snapshot_bytes
+  probes0=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^upkeep_probes_total/ {s+=$2} END {print s+0}')
+  t0=$(date +%s)
+  measure "small/probing"
+  probes1=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^upkeep_probes_total/ {s+=$2} END {print s+0}')
+  t1=$(date +%s)
+  echo "  probes per second during the probing phase: $(( (probes1 - probes0) / (t1 - t0) )) (expected ~100)" >&2
+  check_same
+  stop_upkeep
+fi
 
 # Table: req/s, latency, and upkeep's share of nginx's requests per second in the same round.
 echo
-printf '| phase | endpoint | server | round | load (1 min) | req/s | p50 | p99 | upkeep/nginx |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+printf '| phase | endpoint | encoding | server | round | load (1 min) | req/s | p50 | p99 | upkeep/nginx |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
 awk -F'|' '
   function group(n,   s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) }; return n s }
-  { key = $1 "|" $2 "|" $4; rows[NR] = $0; if ($3 == "nginx") ng[key] = $6 }
+  { key = $1 "|" $2 "|" $3 "|" $5; rows[NR] = $0; if ($4 == "nginx") ng[key] = $7 }
   END {
     for (i = 1; i <= NR; i++) {
-      split(rows[i], f, "|"); key = f[1] "|" f[2] "|" f[4]
-      ratio = (f[3] == "upkeep" && ng[key] > 0) ? sprintf("%.2f", f[6] / ng[key]) : ""
-      note = (f[9] == "none") ? "" : " (" f[9] ")"
-      printf "| %s | `%s` | %s | %s | %s | %s | %s ms | %s ms | %s%s |\n", f[1], f[2], f[3], f[4], f[5], group(f[6]), f[7], f[8], ratio, note
+      split(rows[i], f, "|"); key = f[1] "|" f[2] "|" f[3] "|" f[5]
+      ratio = (f[4] == "upkeep" && ng[key] > 0) ? sprintf("%.2f", f[7] / ng[key]) : ""
+      note = (f[10] == "none") ? "" : " (" f[10] ")"
+      printf "| %s | `%s` | %s | %s | %s | %s | %s | %s ms | %s ms | %s%s |\n", f[1], f[2], f[3], f[4], f[5], f[6], group(f[7]), f[8], f[9], ratio, note
     }
   }' "$results"

@@ -6,7 +6,9 @@
 //!
 //! Layers, outermost first: panic guard → request trace → metrics → security headers →
 //! time limit → body size limit → per-address rate limit (one quota for pages and the API,
-//! another for `/ping/*`) → routes.
+//! another for `/ping/*`) → routes. Before them, each connection's service ([`Connection`])
+//! answers a plain `GET` of one of the status snapshot's fixed paths from [`prepared`], with
+//! the same quota, headers and metrics.
 
 pub mod api;
 pub mod auth;
@@ -18,6 +20,7 @@ pub mod hooks;
 pub mod listener;
 pub mod metrics;
 pub mod ping;
+mod prepared;
 pub mod problem;
 pub mod rate_limit;
 pub mod reports;
@@ -42,8 +45,6 @@ use tower_http::trace::TraceLayer;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tower::ServiceExt;
 
 use crate::listener::{ClientAddr, LimitedListener, PeerAddr};
 use crate::problem::Problem;
@@ -52,6 +53,23 @@ use crate::state::AppState;
 /// Content-Security-Policy of every response: nothing but our own resources, no inline script.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The headers every response carries unless it sets them itself.
+const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (header::CONTENT_SECURITY_POLICY, CSP),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+];
+
+/// Adds [`SECURITY_HEADERS`] to `headers` (a response answered before the router's layers).
+fn security_headers(headers: &mut axum::http::HeaderMap) {
+    for (name, value) in SECURITY_HEADERS {
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from_static(value));
+    }
+}
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
@@ -105,7 +123,7 @@ pub fn router(state: AppState) -> Router {
         Arc::clone(&state.ping_limiter),
         rate_limit::limit_public,
     ));
-    Router::new()
+    let routes = Router::new()
         .merge(limited)
         .merge(pings)
         .fallback(not_found)
@@ -114,14 +132,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             server.request_timeout,
             time_limit,
-        ))
-        .layer(header_default(header::CONTENT_SECURITY_POLICY, CSP))
-        .layer(header_default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header_default(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header_default(
-            header::REFERRER_POLICY,
-            "strict-origin-when-cross-origin",
-        ))
+        ));
+    SECURITY_HEADERS
+        .into_iter()
+        .fold(routes, |routes, (name, value)| {
+            routes.layer(header_default(name, value))
+        })
         .layer(axum::middleware::from_fn(close_after_429))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
@@ -249,7 +265,8 @@ pub async fn serve_with(
     let config = state.config.clone();
     tokio::spawn(status::keep_fresh(state.clone(), stop.clone()));
     tokio::spawn(keep_limits(state.clone(), stop));
-    let app = router(state);
+    let app = router(state.clone());
+    let prepared = Arc::new(prepared::Prepared::new(state));
     let listener = LimitedListener::new(listener, max_connections);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -283,6 +300,7 @@ pub async fn serve_with(
         };
         let config = config.clone();
         let app = app.clone();
+        let prepared = Arc::clone(&prepared);
         let http = http.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -314,16 +332,14 @@ pub async fn serve_with(
             } else {
                 addr
             };
-            let service = app.map_request(move |mut req: axum::extract::Request<_>| {
-                let trusted = &config.current().config.server.trusted_proxies;
-                let client = listener::client_of(source.ip(), req.headers(), trusted);
-                let extensions = req.extensions_mut();
-                extensions.insert(axum::extract::ConnectInfo(ClientAddr(client)));
-                extensions.insert(PeerAddr(addr));
-                req
-            });
-            let conn =
-                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let service = Connection {
+                router: app,
+                prepared,
+                config,
+                source,
+                peer: addr,
+            };
+            let conn = http.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, peer = %addr, "connection ended with an error");
             }
@@ -334,6 +350,61 @@ pub async fn serve_with(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// What one connection runs: the real client of each request is found
+/// ([`listener::client_of`]), then [`prepared`] answers the snapshot's fixed paths and the
+/// router everything else.
+struct Connection {
+    router: Router,
+    prepared: Arc<prepared::Prepared>,
+    config: upkeep_engine::config::ConfigHandle,
+    /// The client the connection is from (the PROXY header's source behind such a proxy).
+    source: std::net::SocketAddr,
+    /// The TCP peer.
+    peer: std::net::SocketAddr,
+}
+
+impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Connection {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = Answer;
+
+    fn call(&self, mut request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        let client = {
+            let current = self.config.current();
+            let trusted = &current.config.server.trusted_proxies;
+            listener::client_of(self.source.ip(), request.headers(), trusted)
+        };
+        if let Some(response) = self.prepared.answer(&request, client) {
+            return Answer::Prepared(std::future::ready(Ok(response)));
+        }
+        let extensions = request.extensions_mut();
+        extensions.insert(axum::extract::ConnectInfo(ClientAddr(client)));
+        extensions.insert(PeerAddr(self.peer));
+        let request = request.map(axum::body::Body::new);
+        Answer::Routed(tower::Service::call(&mut self.router.clone(), request))
+    }
+}
+
+/// The answer to one request of a [`Connection`].
+enum Answer {
+    Prepared(std::future::Ready<Result<axum::response::Response, std::convert::Infallible>>),
+    Routed(axum::routing::future::RouteFuture<std::convert::Infallible>),
+}
+
+impl Future for Answer {
+    type Output = Result<axum::response::Response, std::convert::Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            Answer::Prepared(ready) => std::pin::Pin::new(ready).poll(cx),
+            Answer::Routed(routed) => std::pin::Pin::new(routed).poll(cx),
+        }
+    }
 }
 
 /// Applies rate-limit changes from reloads and forgets idle clients every minute.

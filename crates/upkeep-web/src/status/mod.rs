@@ -72,22 +72,34 @@ const CACHE_CONTROL_STATIC: &str = "public, max-age=31536000, immutable";
 const HTML: &str = "text/html; charset=utf-8";
 const ICS: &str = "text/calendar; charset=utf-8";
 
+/// The paths whose bodies the snapshot holds, each with whether its URL changes with its
+/// content (then it is cached for a year).
+pub(crate) fn fixed_paths() -> impl Iterator<Item = (&'static str, bool)> {
+    Endpoint::ALL
+        .iter()
+        .map(|e| e.path())
+        .chain([
+            "/",
+            "/history",
+            "/feed.atom",
+            "/feed.rss",
+            "/maintenance.ics",
+            STYLESHEET,
+        ])
+        .map(|path| (path, path == STYLESHEET))
+}
+
+/// The stylesheet's path.
+const STYLESHEET: &str = "/static/status.css";
+
 /// The public routes of the status page.
 pub fn routes() -> Router<AppState> {
-    let fixed = Endpoint::ALL.iter().map(|e| e.path()).chain([
-        "/",
-        "/history",
-        "/feed.atom",
-        "/feed.rss",
-        "/maintenance.ics",
-        "/static/status.css",
-    ]);
-    fixed
-        .fold(Router::new(), |router, path| {
+    fixed_paths()
+        .fold(Router::new(), |router, (path, immutable)| {
             router.route(
                 path,
                 get(move |State(state): State<AppState>, headers: HeaderMap| {
-                    serve_path(state, headers, path)
+                    serve_path(state, headers, path, immutable)
                 }),
             )
         })
@@ -356,7 +368,7 @@ fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
         ));
     }
     out.push(page(
-        "/static/status.css",
+        STYLESHEET,
         "text/css; charset=utf-8",
         html::CSS.as_bytes().to_vec(),
     ));
@@ -469,53 +481,57 @@ enum Coding {
     Identity,
 }
 
+impl Coding {
+    /// This coding's place in [`snapshot::BodyHeaders::etags`].
+    fn index(self) -> usize {
+        match self {
+            Coding::Identity => 0,
+            Coding::Gzip => 1,
+            Coding::Brotli => 2,
+        }
+    }
+}
+
 /// Picks br, then gzip, then identity among the codings `accept_encoding` allows (`q=0`
-/// refuses one; `*` stands for any coding not named).
+/// refuses one; `*` stands for any coding not named; of a coding named twice, the last
+/// word counts). Reads the header in place: serving a prepared body allocates nothing here.
 fn negotiate(accept_encoding: Option<&str>) -> Coding {
     let Some(value) = accept_encoding else {
         return Coding::Identity;
     };
-    let mut named: HashMap<String, bool> = HashMap::new();
+    let (mut br, mut gzip, mut any) = (None, None, None);
     for item in value.split(',') {
         let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        if coding.is_empty() {
-            continue;
-        }
+        let coding = parts.next().unwrap_or_default().trim();
         let acceptable = parts
             .filter_map(|p| p.trim().strip_prefix("q="))
             .all(|q| q.trim().parse::<f32>().map_or(true, |q| q > 0.0));
-        named.insert(coding, acceptable);
+        if coding.eq_ignore_ascii_case("br") {
+            br = Some(acceptable);
+        } else if coding.eq_ignore_ascii_case("gzip") {
+            gzip = Some(acceptable);
+        } else if coding == "*" {
+            any = Some(acceptable);
+        }
     }
-    let allowed = |name: &str| {
-        named
-            .get(name)
-            .copied()
-            .unwrap_or_else(|| named.get("*").copied().unwrap_or(false))
-    };
-    if allowed("br") {
+    let any = any.unwrap_or(false);
+    if br.unwrap_or(any) {
         Coding::Brotli
-    } else if allowed("gzip") {
+    } else if gzip.unwrap_or(any) {
         Coding::Gzip
     } else {
         Coding::Identity
     }
 }
 
-/// The strong ETag of `body` in `coding`.
-fn etag(body: &Body, coding: Coding) -> String {
-    match coding {
-        Coding::Brotli => format!("\"{}-br\"", body.tag),
-        Coding::Gzip => format!("\"{}-gzip\"", body.tag),
-        Coding::Identity => format!("\"{}\"", body.tag),
-    }
-}
-
-/// The tag of `If-None-Match` naming the representation about to be sent (weak comparison, as
-/// RFC 9110 asks for this header), if any. Only the negotiated encoding's tag matches, so a
-/// shared cache revalidating a brotli copy for a gzip-only client gets the gzip body, not a 304.
-fn matching_tag(headers: &HeaderMap, body: &Body, coding: Coding) -> Option<String> {
-    let ours = etag(body, coding);
+/// Whether `If-None-Match` names `etag`, the representation about to be sent (weak
+/// comparison, as RFC 9110 asks for this header). Only the negotiated encoding's tag matches,
+/// so a shared cache revalidating a brotli copy for a gzip-only client gets the gzip body, not
+/// a 304.
+fn none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Ok(ours) = etag.to_str() else {
+        return false;
+    };
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -523,7 +539,6 @@ fn matching_tag(headers: &HeaderMap, body: &Body, coding: Coding) -> Option<Stri
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == ours)
-        .then_some(ours)
 }
 
 /// The current snapshot, building the first one if none exists yet (requests that arrive
@@ -550,12 +565,17 @@ fn preparing() -> Response {
     p.into_response()
 }
 
-async fn serve_path(state: AppState, headers: HeaderMap, path: &'static str) -> Response {
+async fn serve_path(
+    state: AppState,
+    headers: HeaderMap,
+    path: &'static str,
+    immutable: bool,
+) -> Response {
     let Some(snapshot) = current(&state).await else {
         return preparing();
     };
     match snapshot.body(path) {
-        Some(body) => send(&headers, body, path == "/static/status.css"),
+        Some(body) => send(&headers, body, immutable),
         None => Problem::internal(&"the status snapshot lacks a page").into_response(),
     }
 }
@@ -774,41 +794,37 @@ async fn badge(
 }
 
 /// Answers with `body` in the negotiated encoding, or 304 when the client has it.
-fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Response {
+pub(crate) fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Response {
     let coding = negotiate(
         headers
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    let mut out = HeaderMap::new();
-    let mut put = |name, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            out.insert(name, v);
-        }
-    };
-    put(header::LAST_MODIFIED, &body.last_modified);
-    put(
+    let prepared = &body.headers;
+    let etag = &prepared.etags[coding.index()];
+    let mut out = HeaderMap::with_capacity(8);
+    out.insert(header::LAST_MODIFIED, prepared.last_modified.clone());
+    out.insert(
         header::CACHE_CONTROL,
-        if immutable {
+        HeaderValue::from_static(if immutable {
             CACHE_CONTROL_STATIC
         } else {
             CACHE_CONTROL
-        },
+        }),
     );
-    put(header::VARY, "Accept-Encoding");
-    if let Some(tag) = matching_tag(headers, body, coding) {
-        put(header::ETAG, &tag);
+    out.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    out.insert(header::ETAG, etag.clone());
+    if none_match(headers, etag) {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }
-    put(header::ETAG, &etag(body, coding));
-    put(header::CONTENT_TYPE, body.content_type);
+    out.insert(header::CONTENT_TYPE, prepared.content_type.clone());
     let bytes = match coding {
         Coding::Brotli => {
-            put(header::CONTENT_ENCODING, "br");
+            out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
             body.brotli.clone()
         }
         Coding::Gzip => {
-            put(header::CONTENT_ENCODING, "gzip");
+            out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             body.gzip.clone()
         }
         Coding::Identity => body.plain.clone(),

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, RwLock};
 
+use axum::http::HeaderValue;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Notify};
@@ -93,6 +94,17 @@ pub struct Body {
     pub last_modified: String,
     /// The media type.
     pub content_type: &'static str,
+    /// The header values that describe this body, made once so that serving it builds none.
+    pub headers: BodyHeaders,
+}
+
+/// A [`Body`]'s own header values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyHeaders {
+    /// The strong ETag of each representation, by [`super::Coding::index`].
+    pub etags: [HeaderValue; 3],
+    pub last_modified: HeaderValue,
+    pub content_type: HeaderValue,
 }
 
 /// Brotli quality of the bodies rendered on request (gzip level [`ON_REQUEST_GZIP`]): most of
@@ -139,14 +151,26 @@ impl Body {
             w.flush()?;
         }
         let digest = Sha256::digest(plain);
-        let tag = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let tag: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let last_modified = http_date(at);
+        let value = |text: String| HeaderValue::try_from(text).map_err(std::io::Error::other);
+        let headers = BodyHeaders {
+            etags: [
+                value(format!("\"{tag}\""))?,
+                value(format!("\"{tag}-gzip\""))?,
+                value(format!("\"{tag}-br\""))?,
+            ],
+            last_modified: value(last_modified.clone())?,
+            content_type: HeaderValue::from_static(content_type),
+        };
         Ok(Body {
             plain: plain.to_vec().into(),
             gzip: gzip.into(),
             brotli: br.into(),
             tag,
-            last_modified: http_date(at),
+            last_modified,
             content_type,
+            headers,
         })
     }
 }

@@ -10,7 +10,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use scraper::{Html, Selector};
 use serde_json::{Value, json};
 use support::{TestApp, problem};
@@ -554,5 +554,104 @@ print(json.dumps({
         let summary = entries[0]["summary"].as_str().unwrap();
         assert!(summary.contains("Fixed."), "{summary}");
         assert!(!summary.contains("<script"), "{summary}");
+    }
+}
+
+/// The snapshot's fixed paths are answered before the router (a plain `GET`); the router still
+/// answers a `HEAD` of them and a `GET` with a token. All must look the same to a client:
+/// same headers (the security headers too), same validators, the same 304, counted in the same
+/// metrics.
+#[tokio::test]
+async fn prepared_answers_match_the_routers() {
+    let app = TestApp::start(CONFIG).await;
+    let token = app.editor.clone();
+    for path in [
+        "/",
+        "/api/v2/summary.json",
+        "/feed.atom",
+        "/static/status.css",
+    ] {
+        for encoding in ["br", "gzip", "identity"] {
+            let request = |method: Method| {
+                app.client
+                    .request(method, app.url(path))
+                    .header("accept-encoding", encoding)
+            };
+            let prepared = request(Method::GET).send().await.unwrap();
+            let routed = request(Method::HEAD).send().await.unwrap();
+            let with_token = request(Method::GET)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(prepared.status(), StatusCode::OK, "{path} {encoding}");
+            let names = |r: &reqwest::Response| {
+                let mut names: Vec<(String, String)> = r
+                    .headers()
+                    .iter()
+                    .filter(|(n, _)| !matches!(n.as_str(), "date" | "content-length"))
+                    .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                    .collect();
+                names.sort();
+                names
+            };
+            assert_eq!(
+                names(&prepared),
+                names(&routed),
+                "{path} {encoding}: GET vs HEAD"
+            );
+            assert_eq!(
+                names(&prepared),
+                names(&with_token),
+                "{path} {encoding}: with a token"
+            );
+            for header in [
+                "content-security-policy",
+                "x-content-type-options",
+                "x-frame-options",
+                "referrer-policy",
+                "etag",
+                "last-modified",
+                "cache-control",
+                "vary",
+            ] {
+                assert!(
+                    prepared.headers().contains_key(header),
+                    "{path}: no {header}"
+                );
+            }
+            let etag = prepared.headers()["etag"].clone();
+            let body = prepared.bytes().await.unwrap();
+            assert!(!body.is_empty());
+            let again = request(Method::GET)
+                .header("if-none-match", etag.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                again.status(),
+                StatusCode::NOT_MODIFIED,
+                "{path} {encoding}"
+            );
+            assert_eq!(again.headers()["etag"], etag);
+            assert!(again.headers().contains_key("content-security-policy"));
+            assert!(again.bytes().await.unwrap().is_empty());
+        }
+    }
+    let metrics = app.text("/metrics").await;
+    for series in [
+        "upkeep_http_requests_total{method=\"GET\",route=\"/\",status=\"2xx\"}",
+        "upkeep_http_requests_total{method=\"GET\",route=\"/\",status=\"3xx\"}",
+        "upkeep_http_requests_total{method=\"GET\",route=\"/api/v2/summary.json\",status=\"3xx\"}",
+        "upkeep_http_request_duration_seconds_count{route=\"/api/v2/summary.json\"}",
+    ] {
+        let count: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(count >= 3.0, "{series} {count}");
     }
 }
