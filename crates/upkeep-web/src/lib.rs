@@ -17,6 +17,7 @@ pub mod console;
 pub mod extract;
 mod health;
 pub mod hooks;
+pub mod inventory_report;
 pub mod listener;
 pub mod metrics;
 pub mod ping;

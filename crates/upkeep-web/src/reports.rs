@@ -391,23 +391,26 @@ fn table(report: &AvailabilityReport) -> String {
     out
 }
 
+/// One CSV field: quoted when it must be, and a leading formula character (`=`, `+`, `-`,
+/// `@`) neutralised for spreadsheets.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(['=', '+', '-', '@']) {
+        let s = if s.starts_with(['=', '+', '-', '@']) {
+            format!("'{s}")
+        } else {
+            s.to_owned()
+        };
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
 /// CSV: one row per component, tenant and overall; durations in milliseconds, ratios in ppm;
 /// an availability with nothing observed is empty. The coverage columns come last, so
 /// readers of the earlier columns are unaffected.
 fn csv(report: &AvailabilityReport) -> String {
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) || s.starts_with(['=', '+', '-', '@']) {
-            // Quoted, and a leading formula character neutralised for spreadsheets.
-            let s = if s.starts_with(['=', '+', '-', '@']) {
-                format!("'{s}")
-            } else {
-                s.to_owned()
-            };
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    };
+    let quote = csv_field;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let mut out = String::from(
         "kind,name,from,to,period_ms,sla_ppm,raw_ppm,unplanned_ppm,sla_downtime_ms,downtime_ms,\

@@ -70,6 +70,9 @@ pub enum Command {
     /// Reports on continuity: `upkeep report availability` against the reference year.
     #[command(subcommand)]
     Report(crate::commands::report::ReportCommand),
+    /// The update inventory: `upkeep inventory import|refresh|report`.
+    #[command(subcommand)]
+    Inventory(crate::commands::inventory::InventoryCommand),
     /// Start, finish and list recovery drills of backup sets, working directly on the database.
     #[command(subcommand)]
     Drill(crate::commands::drill::DrillCommand),

@@ -4,6 +4,7 @@ pub mod backup;
 mod check;
 pub mod drill;
 mod incident;
+pub mod inventory;
 pub mod maintenance;
 mod ping;
 pub mod report;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ping(args) => ping::run(args).await,
         Command::Drill(cmd) => drill::run(cmd).await,
         Command::Report(cmd) => report::run(cmd).await,
+        Command::Inventory(cmd) => inventory::run(cmd).await,
         Command::Backup(args) => backup::backup(args).await,
         Command::Restore(args) => backup::restore(args).await,
     }

@@ -15,6 +15,7 @@ mod cli;
 mod console_browser;
 mod drill;
 mod incident;
+mod inventory;
 mod maintenance;
 mod maintenance_plan;
 mod monitoring;
