@@ -7,6 +7,8 @@
 //!   `/admin/login/code` first. `POST /admin/logout` and `POST /admin/logout-everywhere`.
 //! - `GET /admin`: what needs attention now (components not operational, open incidents,
 //!   maintenance in progress).
+//! - `/admin/incidents`: the list, opening one, posting an update, resolving ([`incidents`];
+//!   writing needs the `editor` role).
 //! - `GET /admin/account`: the signed-in user and their second factor (TOTP enrolment, with
 //!   recovery codes shown once).
 //!
@@ -14,6 +16,7 @@
 //! account and per client address by `service::user` (docs/console.md).
 
 pub mod csrf;
+mod incidents;
 mod pages;
 pub mod session;
 
@@ -56,6 +59,13 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/account", get(pages::account))
         .route("/admin/account/totp", post(pages::totp_begin))
         .route("/admin/account/totp/confirm", post(pages::totp_confirm))
+        .route(
+            "/admin/incidents",
+            get(incidents::list).post(incidents::open),
+        )
+        .route("/admin/incidents/{id}", get(incidents::detail))
+        .route("/admin/incidents/{id}/updates", post(incidents::update))
+        .route("/admin/incidents/{id}/resolve", post(incidents::resolve))
         .route("/admin/static/console.css", get(css))
         .layer(axum::middleware::from_fn_with_state(state, csrf::guard))
 }

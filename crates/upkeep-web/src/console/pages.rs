@@ -21,14 +21,14 @@ use crate::state::AppState;
 use crate::status::html::{local, status_label};
 
 /// What every console page shows around its content.
-struct Chrome {
-    page_name: String,
-    css_version: &'static str,
+pub(super) struct Chrome {
+    pub(super) page_name: String,
+    pub(super) css_version: &'static str,
     /// The signed-in user (name, role), when there is one.
-    user: Option<(String, &'static str)>,
+    pub(super) user: Option<(String, &'static str)>,
 }
 
-fn chrome(state: &AppState, user: Option<&UserRecord>) -> Chrome {
+pub(super) fn chrome(state: &AppState, user: Option<&UserRecord>) -> Chrome {
     Chrome {
         page_name: state.config.current().config.page.name.clone(),
         css_version: CSS_VERSION.as_str(),
@@ -37,7 +37,7 @@ fn chrome(state: &AppState, user: Option<&UserRecord>) -> Chrome {
 }
 
 /// An HTML page that no cache keeps and no search engine lists.
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+pub(super) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(body) => {
             let mut resp = (status, body).into_response();
@@ -275,6 +275,7 @@ struct ComponentRow {
 }
 
 struct IncidentRow {
+    id: String,
     title: String,
     status: &'static str,
     impact: &'static str,
@@ -322,6 +323,7 @@ pub async fn overview(State(state): State<AppState>, SignedIn(session): SignedIn
         Ok(list) => list
             .into_iter()
             .map(|i| IncidentRow {
+                id: i.id,
                 title: i.title,
                 status: i.status.as_str(),
                 impact: i.impact.as_str(),

@@ -524,3 +524,199 @@ async fn a_second_factor_is_enrolled_then_asked_for_and_recovery_codes_work_once
         .await;
     assert_eq!(spent.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn editors_run_incidents_from_the_console_and_viewers_only_read() {
+    let app = TestApp::start_seeded(CONFIG, |store| async move {
+        seed_user(&store, "ed@example.com", Role::Editor).await;
+        seed_user(&store, "vi@example.com", Role::Viewer).await;
+    })
+    .await;
+    let same = ("sec-fetch-site", "same-origin");
+    let r = app.sign_in("ed@example.com", PASSWORD).await;
+    let (editor, _) = set_cookie(r.headers(), "upkeep_admin");
+    let r = app.sign_in("vi@example.com", PASSWORD).await;
+    let (viewer, _) = set_cookie(r.headers(), "upkeep_admin");
+
+    let page = app
+        .get_with_cookie("/admin/incidents", &editor)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<form method="post" action="/admin/incidents">"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"name="component.api""#), "{page}");
+
+    // The editor opens an incident whose title and message are hostile.
+    let title = r#"API down <img src=x onerror=alert(1)>"#;
+    let r = app
+        .post_form(
+            "/admin/incidents",
+            &[
+                ("title", title),
+                ("impact", ""),
+                ("component.api", "major_outage"),
+                ("body", "We are **on it**. <script>alert(2)</script>"),
+            ],
+            &[same, ("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let at = location(&r).to_owned();
+    let id = at.trim_start_matches("/admin/incidents/").to_owned();
+    let stored = app.store.get_incident(&id).await.unwrap().unwrap();
+    assert_eq!(stored.title, title);
+    assert_eq!(
+        stored.impact.as_str(),
+        "critical",
+        "from the worst component"
+    );
+    assert!(
+        stored.created_by.contains("ed@example.com"),
+        "{}",
+        stored.created_by
+    );
+    let page = app
+        .get_with_cookie(&at, &editor)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<img src=x"), "the title is escaped: {page}");
+    assert!(
+        !page.contains("<script>alert(2)"),
+        "the message is sanitised: {page}"
+    );
+    assert!(page.contains("<strong>on it</strong>"), "{page}");
+    assert!(
+        page.contains("/updates\"") && page.contains("/resolve\""),
+        "{page}"
+    );
+
+    // The viewer reads it, sees no form, and is refused when posting anyway.
+    let page = app
+        .get_with_cookie(&at, &viewer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("API down &#60;img") || page.contains("API down &lt;img"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<form method=\"post\" action=\"/admin/incidents"),
+        "{page}"
+    );
+    let list = app
+        .get_with_cookie("/admin/incidents", &viewer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!list.contains(r#"action="/admin/incidents""#), "{list}");
+    for (path, form) in [
+        (
+            "/admin/incidents".to_owned(),
+            vec![
+                ("title", "Viewer's incident"),
+                ("component.api", "major_outage"),
+            ],
+        ),
+        (
+            format!("{at}/updates"),
+            vec![("status", "identified"), ("body", "viewer was here")],
+        ),
+        (format!("{at}/resolve"), vec![("body", "viewer resolves")]),
+    ] {
+        let r = app
+            .post_form(&path, &form, &[same, ("cookie", &viewer)])
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(app.store.list_incidents(10, false).await.unwrap().len(), 1);
+    assert_eq!(
+        app.store
+            .get_incident(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updates
+            .len(),
+        1
+    );
+
+    // The editor posts an update, then resolves.
+    let r = app
+        .post_form(
+            &format!("{at}/updates"),
+            &[
+                ("status", "identified"),
+                ("component.api", "partial_outage"),
+                ("body", "Found it."),
+            ],
+            &[same, ("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = app
+        .post_form(
+            &format!("{at}/updates"),
+            &[("status", "bogus")],
+            &[same, ("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("`bogus` is not an incident status")
+    );
+    let r = app
+        .post_form(
+            &format!("{at}/resolve"),
+            &[("body", "Fixed.")],
+            &[same, ("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let done = app.store.get_incident(&id).await.unwrap().unwrap();
+    assert_eq!(done.status.as_str(), "resolved");
+    assert_eq!(done.updates.len(), 3);
+    let page = app
+        .get_with_cookie(&at, &editor)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("/resolve\""),
+        "a resolved incident has no resolve form"
+    );
+    let audit = app.store.list_audit(50, None).await.unwrap();
+    assert!(audit.iter().filter(|a| a.target.contains(&id)).count() >= 3);
+
+    // A cross-site post by a signed-in editor is refused before it reaches the handler.
+    let r = app
+        .post_form(
+            &format!("{at}/updates"),
+            &[("body", "forged")],
+            &[("sec-fetch-site", "cross-site"), ("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.store
+            .get_incident(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updates
+            .len(),
+        3
+    );
+}

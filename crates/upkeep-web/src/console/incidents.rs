@@ -1,0 +1,392 @@
+//! The console's incident pages: the list, opening one, posting an update and resolving, each
+//! through `service::incident` as the API and the command line do. Writing needs the `editor`
+//! role: a viewer sees no forms, and the server refuses their posts with 403 whatever they send.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use upkeep_domain::component_status::ComponentStatus;
+use upkeep_domain::incident::{AffectedComponent, Impact, IncidentStatus};
+use upkeep_domain::role::Role;
+use upkeep_engine::service::incident::{self as service, IncidentServiceError};
+use upkeep_engine::service::user;
+use upkeep_store::incidents::{IncidentChange, IncidentRecord, NewIncident};
+use upkeep_store::users::UserRecord;
+
+use super::pages::{Chrome, chrome, html};
+use super::session::{SignedIn, see_other};
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::status::html::{local, markdown, status_label};
+
+/// A component of the configuration, for the forms.
+struct ComponentChoice {
+    id: String,
+    name: String,
+    /// Its status in the incident shown, if affected.
+    current: Option<&'static str>,
+}
+
+struct UpdateView {
+    status: &'static str,
+    at: String,
+    by: String,
+    body_html: String,
+}
+
+struct IncidentView {
+    id: String,
+    title: String,
+    status: &'static str,
+    impact: &'static str,
+    started: String,
+    resolved: bool,
+    components: Vec<(String, &'static str)>,
+    updates: Vec<UpdateView>,
+}
+
+#[derive(Template)]
+#[template(path = "console_incidents.html")]
+struct ListPage {
+    chrome: Chrome,
+    can_write: bool,
+    incidents: Vec<IncidentView>,
+    choices: Vec<ComponentChoice>,
+    statuses: Vec<(&'static str, &'static str)>,
+    impacts: Vec<&'static str>,
+    message: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console_incident.html")]
+struct DetailPage {
+    chrome: Chrome,
+    can_write: bool,
+    incident: IncidentView,
+    choices: Vec<ComponentChoice>,
+    statuses: Vec<(&'static str, &'static str)>,
+    incident_statuses: Vec<&'static str>,
+    message: Option<String>,
+}
+
+fn can_write(u: &UserRecord) -> bool {
+    u.role.allows(Role::Editor)
+}
+
+fn component_statuses() -> Vec<(&'static str, &'static str)> {
+    ComponentStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), status_label(*s)))
+        .collect()
+}
+
+fn view(state: &AppState, i: &IncidentRecord) -> IncidentView {
+    let loaded = state.config.current();
+    let tz = &loaded.config.page.timezone;
+    let name = |id: &str| {
+        loaded
+            .config
+            .components
+            .get(id)
+            .map_or_else(|| id.to_owned(), |c| c.name.clone())
+    };
+    IncidentView {
+        id: i.id.clone(),
+        title: i.title.clone(),
+        status: i.status.as_str(),
+        impact: i.impact.as_str(),
+        started: local(i.started_at, tz),
+        resolved: i.status.is_resolved(),
+        components: i
+            .components
+            .iter()
+            .map(|c| (name(&c.id), status_label(c.status)))
+            .collect(),
+        updates: i
+            .updates
+            .iter()
+            .map(|u| UpdateView {
+                status: u.status.as_str(),
+                at: local(u.created_at, tz),
+                by: u.created_by.clone(),
+                body_html: markdown(&u.body),
+            })
+            .collect(),
+    }
+}
+
+fn choices(state: &AppState, current: Option<&IncidentRecord>) -> Vec<ComponentChoice> {
+    let loaded = state.config.current();
+    loaded
+        .config
+        .components
+        .iter()
+        .map(|(id, c)| ComponentChoice {
+            id: id.clone(),
+            name: c.name.clone(),
+            current: current
+                .and_then(|i| i.components.iter().find(|a| &a.id == id))
+                .map(|a| a.status.as_str()),
+        })
+        .collect()
+}
+
+/// The refusal of a write by someone whose role does not allow it.
+fn refused() -> Response {
+    Problem::forbidden("changing incidents needs the editor or admin role; yours is viewer")
+        .into_response()
+}
+
+/// Fields of the forms: `title`, `body`, `impact`, `status`, and `component.ID` = a status or
+/// empty (not affected / unchanged).
+type Fields = Vec<(String, String)>;
+
+fn field<'f>(fields: &'f Fields, name: &str) -> Option<&'f str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The components named in the form, each with its chosen status; an unknown status is an
+/// error a person can act on.
+fn affected(fields: &Fields) -> Result<Vec<AffectedComponent>, String> {
+    let mut out: BTreeMap<String, ComponentStatus> = BTreeMap::new();
+    for (k, v) in fields {
+        let Some(id) = k.strip_prefix("component.") else {
+            continue;
+        };
+        if v.is_empty() {
+            continue;
+        }
+        let status =
+            ComponentStatus::parse(v).ok_or_else(|| format!("`{v}` is not a component status"))?;
+        out.insert(id.to_owned(), status);
+    }
+    Ok(out
+        .into_iter()
+        .map(|(id, status)| AffectedComponent { id, status })
+        .collect())
+}
+
+fn refusal_text(e: &IncidentServiceError) -> Option<String> {
+    match e {
+        IncidentServiceError::Invalid(e) => Some(e.to_string()),
+        IncidentServiceError::NotFound(_) => None,
+        IncidentServiceError::Store(_) => None,
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    user: &UserRecord,
+    status: StatusCode,
+    message: Option<String>,
+) -> Response {
+    let incidents = match state.store.list_incidents(100, false).await {
+        Ok(list) => list,
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let page = ListPage {
+        chrome: chrome(state, Some(user)),
+        can_write: can_write(user),
+        incidents: incidents.iter().map(|i| view(state, i)).collect(),
+        choices: choices(state, None),
+        statuses: component_statuses(),
+        impacts: Impact::ALL.iter().map(|i| i.as_str()).collect(),
+        message,
+    };
+    html(status, page.render())
+}
+
+/// `GET /admin/incidents`.
+pub async fn list(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
+    list_page(&state, &session.user, StatusCode::OK, None).await
+}
+
+/// `POST /admin/incidents`: opens an incident.
+pub async fn open(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Form(fields): Form<Fields>,
+) -> Response {
+    let u = &session.user;
+    if !can_write(u) {
+        return refused();
+    }
+    let components = match affected(&fields) {
+        Ok(c) => c,
+        Err(m) => return list_page(&state, u, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
+    };
+    let impact = match field(&fields, "impact").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match Impact::parse(v) {
+            Some(i) => Some(i),
+            None => {
+                let m = format!("`{v}` is not an impact");
+                return list_page(&state, u, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await;
+            }
+        },
+    };
+    let new = NewIncident {
+        title: field(&fields, "title").unwrap_or_default().to_owned(),
+        status: IncidentStatus::Investigating,
+        impact,
+        body: field(&fields, "body").unwrap_or_default().to_owned(),
+        components,
+        started_at: None,
+        auto: false,
+    };
+    let loaded = state.config.current();
+    let caller = user::caller(u);
+    match service::open(
+        &state.store,
+        Some(&loaded.config),
+        &caller,
+        new,
+        state.clock.now(),
+    )
+    .await
+    {
+        Ok(i) => {
+            state.status.poke();
+            see_other(&format!("/admin/incidents/{}", i.id))
+        }
+        Err(e) => match refusal_text(&e) {
+            Some(m) => list_page(&state, u, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
+            None => Problem::internal(&e).into_response(),
+        },
+    }
+}
+
+async fn detail_page(
+    state: &AppState,
+    user: &UserRecord,
+    id: &str,
+    status: StatusCode,
+    message: Option<String>,
+) -> Response {
+    let incident = match state.store.get_incident(id).await {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            return Problem::not_found(format!("there is no incident `{id}`")).into_response();
+        }
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let page = DetailPage {
+        chrome: chrome(state, Some(user)),
+        can_write: can_write(user),
+        incident: view(state, &incident),
+        choices: choices(state, Some(&incident)),
+        statuses: component_statuses(),
+        incident_statuses: IncidentStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        message,
+    };
+    html(status, page.render())
+}
+
+/// `GET /admin/incidents/{id}`.
+pub async fn detail(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    detail_page(&state, &session.user, &id, StatusCode::OK, None).await
+}
+
+/// `POST /admin/incidents/{id}/updates`: posts an update.
+pub async fn update(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    let u = &session.user;
+    if !can_write(u) {
+        return refused();
+    }
+    let components = match affected(&fields) {
+        Ok(c) => c,
+        Err(m) => {
+            return detail_page(&state, u, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await;
+        }
+    };
+    let status = match field(&fields, "status").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match IncidentStatus::parse(v) {
+            Some(s) => Some(s),
+            None => {
+                let m = format!("`{v}` is not an incident status");
+                return detail_page(&state, u, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(m))
+                    .await;
+            }
+        },
+    };
+    let body = field(&fields, "body")
+        .filter(|b| !b.trim().is_empty())
+        .map(str::to_owned);
+    let change = IncidentChange {
+        status,
+        body,
+        components,
+    };
+    let loaded = state.config.current();
+    let caller = user::caller(u);
+    let now = state.clock.now();
+    match service::update(
+        &state.store,
+        Some(&loaded.config),
+        &caller,
+        &id,
+        &change,
+        now,
+    )
+    .await
+    {
+        Ok(i) => {
+            state.status.poke();
+            see_other(&format!("/admin/incidents/{}", i.id))
+        }
+        Err(IncidentServiceError::NotFound(_)) => {
+            Problem::not_found(format!("there is no incident `{id}`")).into_response()
+        }
+        Err(e) => match refusal_text(&e) {
+            Some(m) => detail_page(&state, u, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
+            None => Problem::internal(&e).into_response(),
+        },
+    }
+}
+
+/// `POST /admin/incidents/{id}/resolve`.
+pub async fn resolve(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    let u = &session.user;
+    if !can_write(u) {
+        return refused();
+    }
+    let body = field(&fields, "body")
+        .filter(|b| !b.trim().is_empty())
+        .map(str::to_owned);
+    let caller = user::caller(u);
+    match service::resolve(&state.store, &caller, &id, body, state.clock.now()).await {
+        Ok(i) => {
+            state.status.poke();
+            see_other(&format!("/admin/incidents/{}", i.id))
+        }
+        Err(IncidentServiceError::NotFound(_)) => {
+            Problem::not_found(format!("there is no incident `{id}`")).into_response()
+        }
+        Err(e) => match refusal_text(&e) {
+            Some(m) => detail_page(&state, u, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
+            None => Problem::internal(&e).into_response(),
+        },
+    }
+}
