@@ -209,6 +209,16 @@ pub fn availability(ppm: Option<i64>) -> String {
     ppm.map_or_else(|| NO_DATA.to_owned(), percent)
 }
 
+/// A coverage for people: like [`percent`], but a little observed time never reads as none
+/// (`<0.0001%`); 100 % only when every millisecond was observed (coverage rounds down).
+pub fn coverage(f: &Figures) -> String {
+    if f.coverage_ppm == 0 && f.observed_ms > 0 {
+        "<0.0001%".to_owned()
+    } else {
+        percent(f.coverage_ppm)
+    }
+}
+
 /// What a figure reads when nothing was observed: never 100 %.
 pub const NO_DATA: &str = "no data";
 
@@ -358,7 +368,7 @@ fn table(report: &AvailabilityReport) -> String {
             out,
             "{:<name_width$}  {:>9}  {:>9}  {:>9}  {:>16}  {:>16}  {:>16}",
             name,
-            percent(f.coverage_ppm),
+            coverage(f),
             availability(f.sla_ppm),
             availability(f.raw_ppm),
             duration(f.sla_downtime_ms),
@@ -378,7 +388,7 @@ fn table(report: &AvailabilityReport) -> String {
                 duration(s.status.budget_ms),
                 duration(s.status.spent_ms),
                 duration(s.status.left_ms),
-                percent(s.measured.coverage_ppm),
+                coverage(&s.measured),
                 if s.status.met {
                     ""
                 } else {
@@ -494,7 +504,7 @@ fn row(kind: &'static str, name: &str, f: &Figures) -> Row {
     Row {
         kind,
         name: name.to_owned(),
-        coverage: percent(f.coverage_ppm),
+        coverage: coverage(f),
         sla: availability(f.sla_ppm),
         raw: availability(f.raw_ppm),
         no_data: f.sla_ppm.is_none(),
@@ -944,11 +954,11 @@ fn html(report: &AvailabilityReport) -> Result<String, askama::Error> {
         }
     }
     let o = &report.overall.figures;
-    let coverage = match o.sla_ppm {
+    let summary = match o.sla_ppm {
         Some(ppm) => format!(
             "Overall {} available (SLA) over the time observed, which is {} of the period.",
             percent(ppm),
-            percent(o.coverage_ppm)
+            coverage(o)
         ),
         None => "Nothing was observed in this period: there is no availability figure.".into(),
     };
@@ -961,7 +971,7 @@ fn html(report: &AvailabilityReport) -> Result<String, askama::Error> {
                 human_text_instant(&report.period.measured_to, &tz)
             )
         }),
-        coverage,
+        coverage: summary,
         coverage_note: COVERAGE_NOTE,
         slo_note: SLO_NOTE,
         weight: percent(i64::from(report.partial_weight_ppm)),
@@ -987,7 +997,7 @@ fn html(report: &AvailabilityReport) -> Result<String, askama::Error> {
                 budget: duration(s.status.budget_ms),
                 spent: duration(s.status.spent_ms),
                 left: duration(s.status.left_ms),
-                observed: percent(s.measured.coverage_ppm),
+                observed: coverage(&s.measured),
                 met: s.status.met,
                 firing: s.firing,
             })
@@ -1019,6 +1029,29 @@ mod tests {
         assert_eq!(duration(0), "0s");
         assert_eq!(duration(90_061_001), "1d 1h 1m 1.001s");
         assert_eq!(duration(-60_000), "−1m");
+    }
+
+    #[test]
+    fn a_little_coverage_never_reads_as_none_and_no_data_never_as_100() {
+        let f = |observed_ms, period_ms| {
+            upkeep_domain::availability::compute(
+                Period::new(0, period_ms),
+                &upkeep_domain::availability::Timeline::from_levels(
+                    Vec::new(),
+                    &[(0, observed_ms)],
+                ),
+                &upkeep_domain::availability::Planned::default(),
+                300_000,
+            )
+        };
+        assert_eq!(coverage(&f(1, 31_536_000_000)), "<0.0001%");
+        assert_eq!(coverage(&f(0, 31_536_000_000)), "0.0000%");
+        assert_eq!(coverage(&f(999, 1000)), "99.9000%");
+        assert_eq!(coverage(&f(1000, 1000)), "100.0000%");
+        assert_eq!(availability(f(0, 1000).sla_ppm), "no data");
+        assert_eq!(availability(f(1, 1000).sla_ppm), "100.0000%");
+        assert_eq!(short_percent(990_000), "99%");
+        assert_eq!(short_percent(999_500), "99.95%");
     }
 
     #[test]
