@@ -191,7 +191,7 @@ fn layout(state: &AppState) -> Layout {
 
 /// An HTML page that no cache keeps, no search engine lists, and whose address (holding a
 /// token) is never sent as a referrer.
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+pub(crate) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(body) => {
             let mut resp = (status, body).into_response();

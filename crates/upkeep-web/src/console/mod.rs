@@ -28,7 +28,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sha2::{Digest, Sha256};
 
 use crate::listener::ClientAddr;
 use crate::state::AppState;
@@ -37,13 +36,8 @@ use crate::state::AppState;
 pub const CSS: &str = include_str!("../../static/console.css");
 
 /// A short hash of [`CSS`], appended to its URL so browsers may cache it for a year.
-pub static CSS_VERSION: LazyLock<String> = LazyLock::new(|| {
-    Sha256::digest(CSS.as_bytes())
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-});
+pub static CSS_VERSION: LazyLock<String> =
+    LazyLock::new(|| crate::status::html::asset_version(CSS));
 
 /// The console's routes, behind the cross-site request guard.
 pub fn routes(state: AppState) -> Router<AppState> {

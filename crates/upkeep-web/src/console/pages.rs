@@ -36,27 +36,9 @@ pub(super) fn chrome(state: &AppState, user: Option<&UserRecord>) -> Chrome {
     }
 }
 
-/// An HTML page that no cache keeps and no search engine lists.
-pub(super) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
-    match body {
-        Ok(body) => {
-            let mut resp = (status, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
-            h.insert("x-robots-tag", HeaderValue::from_static("noindex"));
-            resp
-        }
-        Err(e) => Problem::internal(&e).into_response(),
-    }
-}
+/// An HTML page that no cache keeps, no search engine lists, and whose address is never sent
+/// as a referrer (the same as the subscription pages').
+pub(super) use crate::subscribe::html;
 
 fn internal(e: &UserServiceError) -> Response {
     Problem::internal(e).into_response()

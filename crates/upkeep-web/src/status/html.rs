@@ -28,13 +28,17 @@ use super::uptime::{self, DayUptime};
 pub const CSS: &str = include_str!("../../static/status.css");
 
 /// A short hash of [`CSS`], appended to its URL so browsers may cache it for a year.
-pub static CSS_VERSION: LazyLock<String> = LazyLock::new(|| {
-    Sha256::digest(CSS.as_bytes())
+pub static CSS_VERSION: LazyLock<String> = LazyLock::new(|| asset_version(CSS));
+
+/// A short hash of a static asset's text (12 hex digits), appended to its URL so that browsers
+/// may cache it for a year and fetch it again when it changes.
+pub fn asset_version(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
         .iter()
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect()
-});
+}
 
 /// Renders Markdown to HTML that is safe to embed (see the module documentation).
 pub fn markdown(text: &str) -> String {

@@ -165,7 +165,7 @@ fn check_reports_every_problem_with_its_position_and_exits_1() {
     assert!(text(&out.stderr).contains("cannot read /nonexistent/upkeep.yaml"));
 }
 
-fn database_urls(test: &str) -> Vec<(String, Option<tempfile::TempDir>)> {
+pub(crate) fn database_urls(test: &str) -> Vec<(String, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let mut urls = vec![(
         format!("sqlite://{}", dir.path().join("upkeep.db").display()),

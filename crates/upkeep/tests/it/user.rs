@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use crate::cli::database_urls;
 use crate::support::{BIN, Server, failed, ok};
 
 /// Runs `upkeep ARGS` with `stdin` piped in.
@@ -28,18 +29,6 @@ pub(crate) fn upkeep_with_stdin(args: &[&str], stdin: &str) -> Output {
 
 fn upkeep(args: &[&str]) -> Output {
     upkeep_with_stdin(args, "")
-}
-
-fn database_urls(test: &str) -> Vec<(String, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut urls = vec![(
-        format!("sqlite://{}", dir.path().join("upkeep.db").display()),
-        Some(dir),
-    )];
-    if let Some(url) = upkeep_store::testing::postgres_url(test) {
-        urls.push((url, None));
-    }
-    urls
 }
 
 /// `POST /admin/login` on `server`: the status line and headers of the answer.
