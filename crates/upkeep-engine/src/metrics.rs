@@ -69,6 +69,12 @@ pub const CATALOGUE: &[Metric] = &[
         "Subscription confirmation mails not sent because a budget was spent, by budget (overall or domain)",
     ),
     metric(
+        "upkeep_console_sign_ins_total",
+        Kind::Counter,
+        None,
+        "Console sign-in steps (password, then the second factor), by outcome (signed_in, second_factor, refused, locked)",
+    ),
+    metric(
         "upkeep_http_connections_refused_total",
         Kind::Counter,
         None,

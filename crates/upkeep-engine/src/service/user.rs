@@ -317,6 +317,11 @@ async fn count_failure(
             )
             .await?;
     }
+    // Failures older than the forget period lock nothing: keep the table small, whatever
+    // addresses are typed.
+    if let Ok(before) = now.checked_sub(THROTTLE_FORGET) {
+        store.prune_login_failures(before).await?;
+    }
     Ok(())
 }
 

@@ -103,8 +103,30 @@ fn locked(state: &AppState, email: &str, until: jiff::Timestamp) -> Response {
     r
 }
 
-fn with_session(state: &AppState, mut r: Response, s: &NewSession) -> Response {
-    let max_age = (s.expires_at.as_second() - state.clock.now().as_second()).max(0);
+/// Counts a sign-in step's outcome; a refusal or a lock is logged with the client (never what
+/// was typed).
+fn record(outcome: &Result<SignIn, UserServiceError>, client: &str) {
+    let label = match outcome {
+        Ok(SignIn::SignedIn(_)) => "signed_in",
+        Ok(SignIn::SecondFactor(_)) => "second_factor",
+        Ok(SignIn::Refused) => "refused",
+        Ok(SignIn::Locked { .. }) => "locked",
+        Err(_) => return,
+    };
+    metrics::counter!("upkeep_console_sign_ins_total", "outcome" => label).increment(1);
+    if matches!(label, "refused" | "locked") {
+        tracing::info!(client, outcome = label, "console sign-in refused");
+    }
+}
+
+/// Sets the session cookie on `r`; it lasts as long as the session made at `now`.
+fn with_session(
+    state: &AppState,
+    mut r: Response,
+    s: &NewSession,
+    now: jiff::Timestamp,
+) -> Response {
+    let max_age = (s.expires_at.as_second() - now.as_second()).max(0);
     r.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(COOKIE, &s.token, "/admin", max_age, secure(state)),
@@ -129,8 +151,10 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let now = state.clock.now();
-    match user::sign_in(&state.store, &form.email, &form.password, &client, now).await {
-        Ok(SignIn::SignedIn(s)) => with_session(&state, see_other("/admin"), &s),
+    let outcome = user::sign_in(&state.store, &form.email, &form.password, &client, now).await;
+    record(&outcome, &client);
+    match outcome {
+        Ok(SignIn::SignedIn(s)) => with_session(&state, see_other("/admin"), &s, now),
         Ok(SignIn::SecondFactor(s)) => {
             let mut r = see_other("/admin/login/code");
             let max_age = (s.expires_at.as_second() - now.as_second()).max(0);
@@ -187,9 +211,11 @@ pub async fn login_code(
         };
         html(status, page.render())
     };
-    match user::second_factor(&state.store, pending, &form.code, &client, now).await {
+    let outcome = user::second_factor(&state.store, pending, &form.code, &client, now).await;
+    record(&outcome, &client);
+    match outcome {
         Ok(SignIn::SignedIn(s)) => {
-            let mut r = with_session(&state, see_other("/admin"), &s);
+            let mut r = with_session(&state, see_other("/admin"), &s, now);
             r.headers_mut().append(
                 header::SET_COOKIE,
                 set_cookie(SECOND_FACTOR_COOKIE, "", "/admin/login", 0, secure(&state)),

@@ -301,6 +301,21 @@ async fn a_wrong_password_and_an_unknown_address_get_the_same_answer_and_are_thr
         text.replace("ada@example.com", "X"),
         "a locked account and a locked unknown address read the same"
     );
+    // Operators see the refusals in the metrics.
+    let metrics = app
+        .get_with_cookie("/metrics", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for outcome in ["refused", "locked"] {
+        assert!(
+            metrics.contains(&format!(
+                "upkeep_console_sign_ins_total{{outcome=\"{outcome}\"}}"
+            )),
+            "{metrics}"
+        );
+    }
     // A second later the account may try again, and the right password signs in.
     app.advance(1);
     let r = app.sign_in("ada@example.com", PASSWORD).await;
