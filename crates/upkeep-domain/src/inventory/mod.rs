@@ -13,6 +13,7 @@ pub mod assess;
 pub mod eol;
 pub mod helm_list;
 pub mod index;
+pub mod plan;
 pub mod version;
 
 pub use assess::{Assessment, PolicyVerdict, State, Target, assess, evaluate, latest_stable};

@@ -17,6 +17,7 @@ use upkeep_domain::config::{Config, Inventory};
 use upkeep_domain::inventory::assess::Inputs;
 use upkeep_domain::inventory::eol::{Cycle, parse_eol};
 use upkeep_domain::inventory::helm_list::{chart_version_of, parse_helm_list};
+use upkeep_domain::inventory::plan::{Upgrade, WindowRef, assign, upgrade_of};
 use upkeep_domain::inventory::{Assessment, Release, assess, parse_lenient, valid_place};
 use upkeep_store::inventory::{Deployed, DeployedChange, DeployedReport, SourceRecord};
 use upkeep_store::{Store, StoreError};
@@ -330,4 +331,31 @@ pub async fn list(
     }
     rows.sort_by(|a, b| (&a.item, &a.place).cmp(&(&b.item, &b.place)));
     Ok(rows)
+}
+
+/// For each window (in the order given), the upgrades due in it
+/// ([`upkeep_domain::inventory::plan`]).
+pub async fn upgrades_due(
+    store: &Store,
+    config: &Config,
+    windows: &[WindowRef<'_>],
+    now: Timestamp,
+) -> Result<Vec<Vec<Upgrade>>, StoreError> {
+    if config.inventory.items.is_empty() {
+        return Ok(vec![Vec::new(); windows.len()]);
+    }
+    let rows = list(store, config, now).await?;
+    let upgrades: Vec<Upgrade> = rows
+        .iter()
+        .filter_map(|r| {
+            upgrade_of(
+                &r.item,
+                r.place.as_deref()?,
+                r.chart_version.as_deref()?,
+                &r.assessment,
+            )
+        })
+        .collect();
+    let is_tenant = |place: &str| config.tenants.contains_key(place);
+    Ok(assign(&upgrades, windows, &is_tenant, now))
 }

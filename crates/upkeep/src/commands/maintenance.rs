@@ -171,11 +171,15 @@ pub struct PlanArgs {
     /// `table`, `json` or `ics` (an iCalendar file, one event per occurrence).
     #[arg(long, default_value = "table", value_parser = ["table", "json", "ics"])]
     pub format: String,
+    /// Also list, under each window, the inventory upgrades due in it (what is deployed is
+    /// read from this database; without it, no database is touched).
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 pub async fn run(cmd: MaintenanceCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        MaintenanceCommand::Plan(args) => return Ok(plan::run(&args)),
+        MaintenanceCommand::Plan(args) => return Ok(plan::run(&args).await),
         MaintenanceCommand::Start {
             id,
             skip_checks,
@@ -435,9 +439,11 @@ mod plan {
     use serde_json::{Value, json};
     use upkeep_domain::calendar::{self, Event, EventStatus};
     use upkeep_domain::config::{Config, TenantSel, Window};
+    use upkeep_domain::inventory::plan::{Upgrade, WindowRef};
     use upkeep_domain::maintenance::rules::{covered_tenants, plan_fitting, tenant_label};
     use upkeep_domain::maintenance::{Occurrence, Slot, TenantInput, materialise};
     use upkeep_engine::config::{ConfigSource, load};
+    use upkeep_engine::service::inventory::upgrades_due;
 
     use super::PlanArgs;
 
@@ -451,9 +457,11 @@ mod plan {
         slots: Vec<Slot>,
         not_fitting: Vec<String>,
         error: Option<String>,
+        /// The inventory upgrades due in it.
+        upgrades: Vec<Upgrade>,
     }
 
-    pub fn run(args: &PlanArgs) -> ExitCode {
+    pub async fn run(args: &PlanArgs) -> ExitCode {
         let source = ConfigSource::File(args.config.clone());
         let config = match load(&source, Timestamp::now()) {
             Ok(loaded) => loaded.config,
@@ -466,7 +474,7 @@ mod plan {
                 return ExitCode::FAILURE;
             }
         };
-        match plan(&config, args) {
+        match plan(&config, args).await {
             Ok(out) => {
                 print!("{out}");
                 ExitCode::SUCCESS
@@ -492,7 +500,7 @@ mod plan {
         }
     }
 
-    fn plan(config: &Config, args: &PlanArgs) -> anyhow::Result<String> {
+    async fn plan(config: &Config, args: &PlanArgs) -> anyhow::Result<String> {
         let zone = &config.page.timezone;
         let from = parse_bound("--from", &args.from, zone)?;
         let to = parse_bound("--to", &args.to, zone)?;
@@ -525,12 +533,28 @@ mod plan {
                     slots,
                     not_fitting,
                     error,
+                    upgrades: Vec::new(),
                 });
             }
         }
         planned.sort_by(|a, b| {
             (a.occurrence.start, &a.occurrence.key).cmp(&(b.occurrence.start, &b.occurrence.key))
         });
+        if let Some(url) = &args.database {
+            let store = crate::commands::open_migrated(url).await?;
+            let windows: Vec<WindowRef> = planned
+                .iter()
+                .map(|p| WindowRef {
+                    start: p.occurrence.start,
+                    tenants: &p.window.tenants,
+                })
+                .collect();
+            let due = upgrades_due(&store, config, &windows, Timestamp::now()).await;
+            store.close().await;
+            for (p, upgrades) in planned.iter_mut().zip(due?) {
+                p.upgrades = upgrades;
+            }
+        }
         Ok(match args.format.as_str() {
             "json" => format!(
                 "{}\n",
@@ -613,6 +637,16 @@ mod plan {
             if let Some(error) = &p.error {
                 out.push_str(&format!("    cannot plan slots: {error}\n"));
             }
+            for u in &p.upgrades {
+                out.push_str(&format!(
+                    "    upgrade {} at {}: {} → {} ({})\n",
+                    u.item,
+                    u.place,
+                    u.from,
+                    u.to,
+                    u.state.as_str()
+                ));
+            }
         }
         out
     }
@@ -650,6 +684,9 @@ mod plan {
                     "slots": slots,
                 });
                 if let Value::Object(map) = &mut item {
+                    if !p.upgrades.is_empty() {
+                        map.insert("upgrades".into(), json!(p.upgrades));
+                    }
                     if !p.not_fitting.is_empty() {
                         map.insert(
                             "error".into(),

@@ -11,6 +11,15 @@ use serde_json::Value;
 use support::{Workspace, failed, ok, upkeep};
 
 const CONFIG: &str = r#"page: { name: T, url: "http://127.0.0.1:8080", timezone: UTC }
+components:
+  edge: { name: Edge }
+maintenance:
+  windows:
+    - id: monthly
+      title: Monthly upgrades
+      rrule: "FREQ=MONTHLY;BYDAY=1SA;BYHOUR=22"
+      duration: 4h
+      components: [edge]
 inventory:
   refresh: 1h
   items:
@@ -192,4 +201,71 @@ fn import_refresh_and_report() {
 
     let err = failed(run(with(&["inventory", "report", "--format", "pdf"])));
     assert!(err.contains("table, json, csv or html"), "{err}");
+
+    // The maintenance plan lists the upgrades due in the next window, and only there.
+    let today = jiff::Zoned::now().date();
+    let (from, to) = (
+        (today + jiff::Span::new().days(1)).to_string(),
+        (today + jiff::Span::new().days(71)).to_string(),
+    );
+    let plan = |format: &str| {
+        ok(upkeep(&[
+            "maintenance",
+            "plan",
+            "--config",
+            &ws.config,
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--format",
+            format,
+            "--database",
+            &ws.db,
+        ]))
+    };
+    let json: Value = serde_json::from_str(&plan("json")).unwrap();
+    let windows = json.as_array().unwrap();
+    assert!(windows.len() >= 2, "{json:#}");
+    let due: Vec<String> = windows[0]["upgrades"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json:#}"))
+        .iter()
+        .map(|u| {
+            format!(
+                "{}@{} {}->{}",
+                u["item"].as_str().unwrap(),
+                u["place"].as_str().unwrap(),
+                u["from"].as_str().unwrap(),
+                u["to"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        due,
+        [
+            "ingress-nginx@prod-eu 4.10.4->4.11.2",
+            "traefik@prod-us 26.1.0->30.1.0"
+        ]
+    );
+    assert!(windows[1].get("upgrades").is_none(), "{json:#}");
+    let table = plan("table");
+    assert!(
+        table.contains("upgrade ingress-nginx at prod-eu: 4.10.4 → 4.11.2 (behind_minor)"),
+        "{table}"
+    );
+    let without = ok(upkeep(&[
+        "maintenance",
+        "plan",
+        "--config",
+        &ws.config,
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ]));
+    assert!(
+        !without.contains(" → "),
+        "no database, no upgrades: {without}"
+    );
 }
