@@ -1,6 +1,7 @@
 //! `/api/v1/inventory`: the update inventory (`docs/inventory.md`). Viewers read every item
 //! at every place judged against its chart's latest stable release; editors (deploy jobs)
-//! report what is deployed with `PUT /api/v1/inventory/{item}/deployed`.
+//! report what is deployed with `PUT /api/v1/inventory/{item}/deployed`;
+//! `GET /api/v1/maintenances/upgrades` lists the upgrades due in each upcoming maintenance.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,7 +13,9 @@ use upkeep_engine::service::inventory::{
 };
 use utoipa::ToSchema;
 
-use super::{TAG_INVENTORY, instant};
+use upkeep_domain::inventory::plan::WindowRef;
+
+use super::{TAG_INVENTORY, TAG_MAINTENANCE, instant};
 use crate::auth::{Auth, Editor, Viewer};
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::Problem;
@@ -247,4 +250,75 @@ pub async fn deployed(
         reported_by: d.reported_by,
         changed: change.changed,
     }))
+}
+
+/// One inventory upgrade due in a maintenance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpgradeView {
+    pub item: String,
+    pub place: String,
+    /// The deployed chart version.
+    pub from: String,
+    /// The latest stable release (or `CHART VERSION` of a successor chart).
+    pub to: String,
+    /// The state that makes it due.
+    #[schema(example = "behind_minor")]
+    pub state: String,
+}
+
+/// An upcoming maintenance and the upgrades due in it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MaintenanceUpgradesView {
+    pub maintenance: String,
+    pub title: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub upgrades: Vec<UpgradeView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/maintenances/upgrades", tag = TAG_MAINTENANCE, security(("bearer" = [])),
+    responses((status = 200, body = [MaintenanceUpgradesView]), (status = 401, body = Problem)))]
+/// The upcoming (scheduled) maintenances, soonest first, each with the inventory upgrades due
+/// in it: an item at a place behind its chart goes to the first upcoming window that covers
+/// the place (a tenant's windows for a place named after a tenant, any window otherwise).
+pub async fn upgrades(
+    State(state): State<AppState>,
+    _: Auth<Viewer>,
+) -> Result<Json<Vec<MaintenanceUpgradesView>>, Problem> {
+    let loaded = state.config.current();
+    let now = state.clock.now();
+    let upcoming = state
+        .store
+        .list_maintenances(upkeep_store::maintenance::MaintenanceFilter::Upcoming, 200)
+        .await?;
+    let windows: Vec<WindowRef<'_>> = upcoming
+        .iter()
+        .map(|m| WindowRef {
+            start: m.starts_at,
+            tenants: &m.tenants,
+        })
+        .collect();
+    let due = service::upgrades_due(&state.store, &loaded.config, &windows, now).await?;
+    Ok(Json(
+        upcoming
+            .iter()
+            .zip(due)
+            .map(|(m, upgrades)| MaintenanceUpgradesView {
+                maintenance: m.id.clone(),
+                title: m.title.clone(),
+                starts_at: instant(m.starts_at),
+                ends_at: instant(m.ends_at),
+                upgrades: upgrades
+                    .into_iter()
+                    .map(|u| UpgradeView {
+                        item: u.item,
+                        place: u.place,
+                        from: u.from,
+                        to: u.to,
+                        state: u.state.as_str().to_owned(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
 }

@@ -131,6 +131,7 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::acknowledge))
         .routes(routes!(inventory::list))
         .routes(routes!(inventory::deployed))
+        .routes(routes!(inventory::upgrades))
         .split_for_parts()
 }
 

@@ -39,6 +39,7 @@ async fn deploy_jobs_report_and_viewers_read_the_inventory() {
     let config = format!(
         "page: {{ name: T, url: \"http://127.0.0.1:8080\", timezone: UTC }}\n\
          server: {{ rate_limit: {{ per_second: 0 }} }}\n\
+         components: {{ edge: {{ name: Edge }} }}\n\
          inventory:\n  items:\n    traefik: {{ helm: {{ index: \"{}\", chart: traefik }} }}\n\
          \x20 policies:\n    - {{ max_behind: patch, severity: warning }}\n",
         index.display()
@@ -162,7 +163,26 @@ async fn deploy_jobs_report_and_viewers_read_the_inventory() {
         .unwrap_or_else(|| panic!("{audit}"));
     assert_eq!(entry["target"], "inventory/traefik/prod-eu");
 
+    // The upgrades due in the next maintenance.
+    let r = app
+        .post_json(
+            "/api/v1/maintenances",
+            &app.editor,
+            &json!({"title": "Edge upgrades", "starts_at": "2026-04-04T22:00:00Z", "duration": "2h", "components": ["edge"], "message": "Scheduled."}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let plan = app
+        .json("/api/v1/maintenances/upgrades", Some(&app.viewer))
+        .await;
+    assert_eq!(plan[0]["title"], "Edge upgrades", "{plan}");
+    assert_eq!(
+        plan[0]["upgrades"],
+        json!([{"item": "traefik", "place": "prod-eu", "from": "30.0.0", "to": "30.1.0", "state": "behind_minor"}])
+    );
+
     let doc = app.json("/api/v1/openapi.json", None).await;
     assert!(doc["paths"]["/api/v1/inventory"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/inventory/{item}/deployed"]["put"].is_object());
+    assert!(doc["paths"]["/api/v1/maintenances/upgrades"]["get"].is_object());
 }
