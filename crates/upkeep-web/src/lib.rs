@@ -56,15 +56,15 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// The headers every response carries unless it sets them itself.
-const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+pub(crate) const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     (header::CONTENT_SECURITY_POLICY, CSP),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
 ];
 
-/// Adds [`SECURITY_HEADERS`] to `headers` (a response answered before the router's layers).
-fn security_headers(headers: &mut axum::http::HeaderMap) {
+/// Adds [`SECURITY_HEADERS`] that `headers` lacks (the status snapshot's prepared headers).
+pub(crate) fn security_headers(headers: &mut axum::http::HeaderMap) {
     for (name, value) in SECURITY_HEADERS {
         headers
             .entry(name)

@@ -2,8 +2,8 @@
 //! the calendar, the stylesheet and the Statuspage JSON are the bulk of the public traffic, and
 //! their answers are prepared bodies ([`crate::status::snapshot`]). A plain `GET` of one of
 //! them (no `Authorization`) is answered here with the same [`crate::status::send`] the routes
-//! use, after the same per-client quota ([`crate::rate_limit`]), with the same security
-//! headers and counted in the same metrics, but without the router's per-request layers (the
+//! use (the body's prepared headers carry the security headers), after the same per-client
+//! quota ([`crate::rate_limit`]), counted in the same metrics, but without the router's per-request layers (the
 //! request span, the boxed middleware futures, the time limit, labelled metric lookups).
 //!
 //! Everything else — another method, a token, a path with parameters, a client over its quota
@@ -73,8 +73,7 @@ impl Prepared {
         let snapshot = self.state.status.get()?;
         let body = snapshot.body(route.path)?;
         self.state.public_limiter.check(client).ok()?;
-        let mut response = crate::status::send(headers, body, route.immutable);
-        crate::security_headers(response.headers_mut());
+        let response = crate::status::send(headers, body, route.immutable);
         if response.status() == StatusCode::NOT_MODIFIED {
             route.not_modified.increment(1);
         } else {

@@ -482,7 +482,7 @@ enum Coding {
 }
 
 impl Coding {
-    /// This coding's place in [`snapshot::BodyHeaders::etags`].
+    /// This coding's place in [`snapshot::BodyHeaders`]' arrays.
     fn index(self) -> usize {
         match self {
             Coding::Identity => 0,
@@ -801,9 +801,22 @@ pub(crate) fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Respons
             .and_then(|v| v.to_str().ok()),
     );
     let prepared = &body.headers;
-    let etag = &prepared.etags[coding.index()];
-    let mut out = HeaderMap::with_capacity(8);
-    out.insert(header::LAST_MODIFIED, prepared.last_modified.clone());
+    let i = coding.index();
+    let (status, mut out, bytes) = if none_match(headers, &prepared.etags[i]) {
+        let empty = axum::body::Bytes::new();
+        (
+            StatusCode::NOT_MODIFIED,
+            prepared.not_modified[i].clone(),
+            empty,
+        )
+    } else {
+        let bytes = match coding {
+            Coding::Brotli => body.brotli.clone(),
+            Coding::Gzip => body.gzip.clone(),
+            Coding::Identity => body.plain.clone(),
+        };
+        (StatusCode::OK, prepared.ok[i].clone(), bytes)
+    };
     out.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if immutable {
@@ -812,24 +825,10 @@ pub(crate) fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Respons
             CACHE_CONTROL
         }),
     );
-    out.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    out.insert(header::ETAG, etag.clone());
-    if none_match(headers, etag) {
-        return (StatusCode::NOT_MODIFIED, out).into_response();
-    }
-    out.insert(header::CONTENT_TYPE, prepared.content_type.clone());
-    let bytes = match coding {
-        Coding::Brotli => {
-            out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
-            body.brotli.clone()
-        }
-        Coding::Gzip => {
-            out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            body.gzip.clone()
-        }
-        Coding::Identity => body.plain.clone(),
-    };
-    (StatusCode::OK, out, bytes).into_response()
+    let mut response = Response::new(axum::body::Body::from(bytes));
+    *response.status_mut() = status;
+    *response.headers_mut() = out;
+    response
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, RwLock};
 
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue, header};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Notify};
@@ -98,13 +98,50 @@ pub struct Body {
     pub headers: BodyHeaders,
 }
 
-/// A [`Body`]'s own header values.
+/// A [`Body`]'s answers' headers, made once so that serving it builds none: for each
+/// representation (by [`super::Coding::index`]: identity, gzip, br) the headers of a `200` and
+/// of a `304`, the security headers ([`crate::SECURITY_HEADERS`]) included; only
+/// `Cache-Control`, which depends on the path, is added per answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyHeaders {
-    /// The strong ETag of each representation, by [`super::Coding::index`].
+    /// The strong ETag of each representation.
     pub etags: [HeaderValue; 3],
-    pub last_modified: HeaderValue,
-    pub content_type: HeaderValue,
+    pub ok: [HeaderMap; 3],
+    pub not_modified: [HeaderMap; 3],
+}
+
+impl BodyHeaders {
+    fn new(tag: &str, last_modified: &str, content_type: &'static str) -> std::io::Result<Self> {
+        let value = |text: String| HeaderValue::try_from(text).map_err(std::io::Error::other);
+        let etags = [
+            value(format!("\"{tag}\""))?,
+            value(format!("\"{tag}-gzip\""))?,
+            value(format!("\"{tag}-br\""))?,
+        ];
+        let last_modified = value(last_modified.to_owned())?;
+        let encodings = [None, Some("gzip"), Some("br")];
+        let not_modified = std::array::from_fn(|i| {
+            let mut headers = HeaderMap::with_capacity(12);
+            headers.insert(header::LAST_MODIFIED, last_modified.clone());
+            headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            headers.insert(header::ETAG, etags[i].clone());
+            crate::security_headers(&mut headers);
+            headers
+        });
+        let ok = std::array::from_fn(|i| {
+            let mut headers: HeaderMap = not_modified[i].clone();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if let Some(encoding) = encodings[i] {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            }
+            headers
+        });
+        Ok(Self {
+            etags,
+            ok,
+            not_modified,
+        })
+    }
 }
 
 /// Brotli quality of the bodies rendered on request (gzip level [`ON_REQUEST_GZIP`]): most of
@@ -153,16 +190,7 @@ impl Body {
         let digest = Sha256::digest(plain);
         let tag: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
         let last_modified = http_date(at);
-        let value = |text: String| HeaderValue::try_from(text).map_err(std::io::Error::other);
-        let headers = BodyHeaders {
-            etags: [
-                value(format!("\"{tag}\""))?,
-                value(format!("\"{tag}-gzip\""))?,
-                value(format!("\"{tag}-br\""))?,
-            ],
-            last_modified: value(last_modified.clone())?,
-            content_type: HeaderValue::from_static(content_type),
-        };
+        let headers = BodyHeaders::new(&tag, &last_modified, content_type)?;
         Ok(Body {
             plain: plain.to_vec().into(),
             gzip: gzip.into(),
