@@ -291,6 +291,32 @@ mod tests {
     }
 
     #[test]
+    fn inventory_policies_fire_by_severity_and_clear() {
+        let cfg = config();
+        let (resolve, fire) =
+            alert_change_of(&cfg, &event("inventory:traefik@prod-eu", "ok", "critical")).unwrap();
+        let fire = fire.unwrap();
+        assert_eq!(
+            (fire.key.as_str(), fire.severity, fire.component),
+            (
+                "inventory:traefik@prod-eu#critical",
+                Severity::Critical,
+                None
+            )
+        );
+        assert!(
+            fire.summary.contains("`traefik` at prod-eu"),
+            "{}",
+            fire.summary
+        );
+        assert_eq!(resolve.len(), 2, "the other levels resolve: {resolve:?}");
+        let (resolve, fire) =
+            alert_change_of(&cfg, &event("inventory:traefik@prod-eu", "critical", "ok")).unwrap();
+        assert_eq!(fire, None);
+        assert!(resolve.contains(&"inventory:traefik@prod-eu#critical".to_owned()));
+    }
+
+    #[test]
     fn leveled_sources_page_again_on_escalation_and_resolve_the_rest() {
         let cfg = config();
         let (resolve, fire) =
