@@ -237,44 +237,64 @@ total_of_last_dump() { # DIR PID: the instruction total of the newest callgrind 
   file=$(ls -t "$1"/callgrind.out."$2"* | head -1)
   awk '/^summary:|^totals:/ {print $2; exit}' "$file"
 }
-# count_instructions PAGE: upkeep under callgrind; for each route and encoding, the fewest
-# instructions of three runs of N requests, less the server's idle rate (the fewest of three
-# 2-second idle samples; its once-a-second poll) over the same time, per request. Taking the
-# fewest keeps a snapshot rebuild that happens to fall into a run out of the figure.
+# count SERVER PAGE PID PORT BR_PORT OUT: for each route and encoding, the fewest instructions
+# the callgrind'd process PID executes in three runs of N requests (to PORT, or BR_PORT for
+# br), less its idle rate (the fewest of three 2-second idle samples: upkeep's once-a-second
+# poll) over the same time, per request. Taking the fewest keeps a snapshot rebuild that
+# happens to fall into a run out of the figure.
+count() {
+  local server=$1 page=$2 pid=$3 plain_port=$4 br_port=$5 out=$6 ep enc p trial t0 t1 busy best rate n=1000
+  rate=
+  for trial in 1 2 3; do
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    sleep 2
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    busy=$(total_of_last_dump "$out" "$pid")
+    rate=$(awk -v r="$rate" -v b="$busy" 'BEGIN {b /= 2; print (r == "" || b < r) ? b : r}')
+  done
+  for ep in "${endpoints[@]}"; do
+    for enc in identity br; do
+      p=$plain_port
+      [ "$enc" = br ] && p=$br_port
+      python3 "$here/get.py" "$p" "$ep" 200 "$enc"
+      best=
+      for trial in 1 2 3; do
+        callgrind_control -z "$pid" >/dev/null 2>&1
+        t0=$(date +%s.%N)
+        python3 "$here/get.py" "$p" "$ep" "$n" "$enc"
+        t1=$(date +%s.%N)
+        callgrind_control -d "$pid" >/dev/null 2>&1
+        busy=$(total_of_last_dump "$out" "$pid")
+        best=$(awk -v r="$best" -v b="$busy" -v i="$rate" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v n="$n" \
+          'BEGIN {x = (b - i * t) / n; print (r == "" || x < r) ? x : r}')
+      done
+      printf '  instructions per request: %-6s %-6s %-22s %-8s %.0f\n' "$server" "$page" "$ep" "$enc" "$best" >&2
+    done
+  done
+}
+
+# count_instructions PAGE: upkeep under callgrind, then nginx (one process, no master) under
+# callgrind serving the bytes upkeep served.
 count_instructions() {
-  local page=$1 ep enc trial t0 t1 busy best rate n=1000 out="$dir/callgrind-$page"
+  local page=$1 out="$dir/callgrind-$page" nginx_pid
   mkdir -p "$out"
   start_upkeep "$page" valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.%p" \
     --dump-instr=no --collect-systime=no
   sleep 5
-  rate=
-  for trial in 1 2 3; do
-    callgrind_control -z "$upkeep_pid" >/dev/null 2>&1
-    sleep 2
-    callgrind_control -d "$upkeep_pid" >/dev/null 2>&1
-    busy=$(total_of_last_dump "$out" "$upkeep_pid")
-    rate=$(awk -v r="$rate" -v b="$busy" 'BEGIN {b /= 2; print (r == "" || b < r) ? b : r}')
-  done
-  echo "  $page: idle, $rate instructions a second" >&2
-  for ep in "${endpoints[@]}"; do
-    for enc in identity br; do
-      python3 "$here/get.py" "$port" "$ep" 200 "$enc"
-      best=
-      for trial in 1 2 3; do
-        callgrind_control -z "$upkeep_pid" >/dev/null 2>&1
-        t0=$(date +%s.%N)
-        python3 "$here/get.py" "$port" "$ep" "$n" "$enc"
-        t1=$(date +%s.%N)
-        callgrind_control -d "$upkeep_pid" >/dev/null 2>&1
-        busy=$(total_of_last_dump "$out" "$upkeep_pid")
-        best=$(awk -v r="$best" -v b="$busy" -v i="$rate" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v n="$n" \
-          'BEGIN {x = (b - i * t) / n; print (r == "" || x < r) ? x : r}')
-      done
-      printf '  instructions per request: %-6s %-22s %-8s %.0f\n' "$page" "$ep" "$enc" "$best" >&2
-      echo "$page|$ep|$enc|$best" >> "$dir/instructions"
-    done
-  done
+  count upkeep "$page" "$upkeep_pid" "$port" "$port" "$out"
+  snapshot_bytes
   stop_upkeep
+  sed -e 's/^worker_processes auto;/worker_processes 1; master_process off; daemon off;/' \
+    -e "s/^pid .*/pid $(printf '%s' "$dir" | sed 's/[\/&]/\\&/g')\/nginx\/callgrind.pid;/" \
+    -e "s/listen 127.0.0.1:$nginx_port;/listen 127.0.0.1:18386;/" \
+    -e "s/listen 127.0.0.1:$nginx_br_port;/listen 127.0.0.1:18387;/" "$dir/nginx.conf" > "$dir/nginx-callgrind.conf"
+  valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.%p" --dump-instr=no \
+    "$nginx" -c "$dir/nginx-callgrind.conf" -p "$dir/nginx" 2>>"$dir/log" &
+  nginx_pid=$!
+  until curl -fs -o /dev/null "http://127.0.0.1:18386/"; do sleep 0.2; done
+  count nginx "$page" "$nginx_pid" 18386 18387 "$out"
+  kill "$nginx_pid"
+  wait "$nginx_pid" 2>/dev/null || true
 }
 
 until curl -fs "http://127.0.0.1:$target_port/healthz" >/dev/null; do sleep 0.05; done
