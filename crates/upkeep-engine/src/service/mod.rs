@@ -8,6 +8,7 @@
 pub mod incident;
 pub mod inventory;
 pub mod maintenance;
+pub mod notifications;
 pub mod rollout;
 pub mod user;
 

@@ -77,7 +77,7 @@ pub struct LimitQuery {
     pub limit: Option<u32>,
 }
 
-fn kind_name(m: &Monitor) -> &'static str {
+pub(crate) fn kind_name(m: &Monitor) -> &'static str {
     match m.kind {
         MonitorKind::Http(_) => "http",
         MonitorKind::Tcp(_) => "tcp",
@@ -137,7 +137,11 @@ fn uptime_view(mut windows: impl Iterator<Item = Option<String>>) -> UptimeView 
 }
 
 /// Uptime of one monitor.
-async fn uptime(state: &AppState, id: &str, now: Timestamp) -> Result<UptimeView, Problem> {
+pub(crate) async fn uptime(
+    state: &AppState,
+    id: &str,
+    now: Timestamp,
+) -> Result<UptimeView, Problem> {
     let mut out = Vec::with_capacity(WINDOWS_H.len());
     for hours in WINDOWS_H {
         let totals = state

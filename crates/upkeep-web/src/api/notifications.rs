@@ -12,8 +12,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use upkeep_domain::notify::DeliveryState;
 use upkeep_domain::role::Role;
+use upkeep_engine::service::notifications::{self as service, NotificationError};
 use upkeep_store::alerts::AlertStateRecord;
-use upkeep_store::outbox::{DeliveryRecord, RetryOutcome, redact_destination, redact_error};
+use upkeep_store::outbox::{DeliveryRecord, redact_destination, redact_error};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG_NOTIFICATIONS, instant};
@@ -24,8 +25,6 @@ use crate::state::AppState;
 
 /// Most deliveries listed at once.
 pub const DELIVERIES_MAX: u32 = 1000;
-/// Longest delivery id or alert key looked up.
-const KEY_MAX_LEN: usize = 512;
 
 /// A delivery: one notice (or confirmation mail) to one recipient.
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,8 +57,13 @@ impl DeliveryView {
     /// The delivery as `caller` may see it: e-mail addresses in full only for admins, URLs
     /// always as their origin.
     fn shown(d: DeliveryRecord, caller: &Caller) -> Self {
+        Self::shown_to(d, caller.role)
+    }
+
+    /// The delivery as someone of `role` may see it (the console's pages show it so too).
+    pub(crate) fn shown_to(d: DeliveryRecord, role: Role) -> Self {
         let is_url = url::Url::parse(&d.destination).is_ok_and(|u| u.has_host());
-        let destination = if caller.role == Role::Admin && !is_url {
+        let destination = if role == Role::Admin && !is_url {
             d.destination.clone()
         } else {
             redact_destination(&d.destination)
@@ -190,39 +194,25 @@ pub async fn retry(
     Auth(caller, _): Auth<Editor>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DeliveryView>, Problem> {
-    let missing = || {
-        Problem::not_found(format!(
-            "there is no failed delivery `{}`; `GET /api/v1/deliveries?state=failed` lists them",
-            id.chars().take(80).collect::<String>()
-        ))
-    };
-    if id.len() > KEY_MAX_LEN {
-        return Err(missing());
-    }
-    match state
-        .store
-        .retry_delivery(&id, &caller.actor(), state.clock.now())
-        .await?
-    {
-        RetryOutcome::Retried => {}
-        RetryOutcome::NotFailed => return Err(missing()),
-        RetryOutcome::Overtaken => {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "a later notification of the same subject reached this destination already; \
-                 sending this one now would deliver them out of order",
-            ));
+    let d = service::retry_delivery(&state.store, &caller.for_services(), &id, state.clock.now())
+        .await
+        .map_err(problem)?;
+    Ok(Json(DeliveryView::shown(d, &caller)))
+}
+
+/// A refusal of [`service`] as the API says it.
+fn problem(e: NotificationError) -> Problem {
+    match e {
+        NotificationError::NoAlert(key) => Problem::not_found(format!(
+            "no alert `{key}` fires; `GET /api/v1/alerts` lists the firing ones"
+        )),
+        NotificationError::NotFailed(id) => Problem::not_found(format!(
+            "there is no failed delivery `{id}`; `GET /api/v1/deliveries?state=failed` lists them"
+        )),
+        e @ (NotificationError::Overtaken | NotificationError::RecipientGone) => {
+            Problem::new(StatusCode::CONFLICT, e.to_string())
         }
-        RetryOutcome::RecipientGone => {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "the subscriber of this delivery has unsubscribed",
-            ));
-        }
-    }
-    match state.store.get_delivery(&id).await? {
-        Some(d) => Ok(Json(DeliveryView::shown(d, &caller))),
-        None => Err(missing()),
+        NotificationError::Store(e) => e.into(),
     }
 }
 
@@ -268,21 +258,13 @@ pub async fn acknowledge(
     Auth(caller, _): Auth<Editor>,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<AlertView>, Problem> {
-    let missing = || {
-        Problem::not_found(format!(
-            "no alert `{}` fires; `GET /api/v1/alerts` lists the firing ones",
-            key.chars().take(80).collect::<String>()
-        ))
-    };
-    if key.len() > KEY_MAX_LEN {
-        return Err(missing());
-    }
-    match state
-        .store
-        .acknowledge_alert(&key, &caller.actor(), state.clock.now())
-        .await?
-    {
-        Some(a) => Ok(Json(a.into())),
-        None => Err(missing()),
-    }
+    let a = service::acknowledge_alert(
+        &state.store,
+        &caller.for_services(),
+        &key,
+        state.clock.now(),
+    )
+    .await
+    .map_err(problem)?;
+    Ok(Json(a.into()))
 }

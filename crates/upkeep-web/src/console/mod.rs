@@ -9,6 +9,10 @@
 //!   maintenance in progress).
 //! - `/admin/incidents`: the list, opening one, posting an update, resolving ([`incidents`];
 //!   writing needs the `editor` role).
+//! - `/admin/monitors`: the fleet, searched, filtered and paged by key; one monitor with its
+//!   results, latency chart and state changes; pause and resume ([`monitors`]).
+//! - `/admin/alerts` and `/admin/deliveries`: firing alerts with acknowledge, failed deliveries
+//!   with retry ([`notifications`]).
 //! - `GET /admin/account`: the signed-in user and their second factor (TOTP enrolment, with
 //!   recovery codes shown once).
 //!
@@ -17,6 +21,8 @@
 
 pub mod csrf;
 mod incidents;
+mod monitors;
+mod notifications;
 mod pages;
 pub mod session;
 
@@ -60,6 +66,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/incidents/{id}", get(incidents::detail))
         .route("/admin/incidents/{id}/updates", post(incidents::update))
         .route("/admin/incidents/{id}/resolve", post(incidents::resolve))
+        .route("/admin/monitors", get(monitors::list))
+        .route("/admin/monitors/{id}", get(monitors::detail))
+        .route("/admin/monitors/{id}/pause", post(monitors::pause))
+        .route("/admin/monitors/{id}/resume", post(monitors::resume))
+        .route("/admin/alerts", get(notifications::alerts))
+        .route(
+            "/admin/alerts/{key}/acknowledge",
+            post(notifications::acknowledge),
+        )
+        .route("/admin/deliveries", get(notifications::deliveries))
+        .route("/admin/deliveries/{id}/retry", post(notifications::retry))
         .route("/admin/static/console.css", get(css))
         .layer(axum::middleware::from_fn_with_state(state, csrf::guard))
 }

@@ -1,0 +1,186 @@
+//! The console's alert and delivery pages: firing operator alerts with acknowledge
+//! (`/admin/alerts`) and failed notification deliveries with retry (`/admin/deliveries`), each
+//! write through `service::notifications` as the API's. Writing needs the `editor` role: a
+//! viewer sees no buttons, and the server refuses their posts with 403.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use upkeep_domain::notify::DeliveryState;
+use upkeep_engine::service::notifications::{self as service, NotificationError};
+use upkeep_store::users::UserRecord;
+
+use super::monitors::{can_write, seconds, writer};
+use super::pages::{Chrome, chrome, html};
+use super::session::{SignedIn, see_other};
+use crate::api::notifications::DeliveryView;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Failed deliveries listed at once, newest first.
+const DELIVERIES_SHOWN: u32 = 200;
+
+struct AlertRow {
+    key: String,
+    severity: &'static str,
+    component: String,
+    since: String,
+    summary: String,
+    detail: String,
+    notified: bool,
+    repeats: i64,
+    /// `(when, by whom)` once acknowledged.
+    acknowledged: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console_alerts.html")]
+struct AlertsPage {
+    chrome: Chrome,
+    can_write: bool,
+    alerts: Vec<AlertRow>,
+    message: Option<String>,
+    tz_name: String,
+}
+
+async fn alerts_page(
+    state: &AppState,
+    u: &UserRecord,
+    status: StatusCode,
+    message: Option<String>,
+) -> Response {
+    let loaded = state.config.current();
+    let tz = &loaded.config.page.timezone;
+    let list = match state.store.alert_states().await {
+        Ok(l) => l,
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let page = AlertsPage {
+        chrome: chrome(state, Some(u)),
+        can_write: can_write(u),
+        alerts: list
+            .into_iter()
+            .map(|a| AlertRow {
+                key: a.key,
+                severity: a.severity.as_str(),
+                component: a.component.unwrap_or_default(),
+                since: seconds(a.since, tz),
+                summary: a.summary,
+                detail: a.detail,
+                notified: a.notified,
+                repeats: a.repeats,
+                acknowledged: a
+                    .acknowledged_at
+                    .map(|t| (seconds(t, tz), a.acknowledged_by.unwrap_or_default())),
+            })
+            .collect(),
+        message,
+        tz_name: loaded.config.page.timezone_name.clone(),
+    };
+    html(status, page.render())
+}
+
+/// `GET /admin/alerts`: firing operator alerts, oldest first.
+pub async fn alerts(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
+    alerts_page(&state, &session.user, StatusCode::OK, None).await
+}
+
+/// `POST /admin/alerts/{key}/acknowledge`.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(key): Path<String>,
+) -> Response {
+    let caller = match writer(&session.user, "acknowledging an alert") {
+        Ok(c) => c,
+        Err(p) => return p.into_response(),
+    };
+    match service::acknowledge_alert(&state.store, &caller, &key, state.clock.now()).await {
+        Ok(_) => see_other("/admin/alerts"),
+        Err(NotificationError::Store(e)) => Problem::internal(&e).into_response(),
+        Err(e) => {
+            alerts_page(
+                &state,
+                &session.user,
+                StatusCode::NOT_FOUND,
+                Some(e.to_string()),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console_deliveries.html")]
+struct DeliveriesPage {
+    chrome: Chrome,
+    can_write: bool,
+    deliveries: Vec<DeliveryView>,
+    message: Option<String>,
+}
+
+async fn deliveries_page(
+    state: &AppState,
+    u: &UserRecord,
+    status: StatusCode,
+    message: Option<String>,
+) -> Response {
+    let list = match state
+        .store
+        .list_deliveries(Some(DeliveryState::Failed), DELIVERIES_SHOWN)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let page = DeliveriesPage {
+        chrome: chrome(state, Some(u)),
+        can_write: can_write(u),
+        deliveries: list
+            .into_iter()
+            .map(|d| DeliveryView::shown_to(d, u.role))
+            .collect(),
+        message,
+    };
+    html(status, page.render())
+}
+
+/// `GET /admin/deliveries`: failed deliveries, newest first.
+pub async fn deliveries(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
+    deliveries_page(&state, &session.user, StatusCode::OK, None).await
+}
+
+/// `POST /admin/deliveries/{id}/retry`.
+pub async fn retry(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match writer(&session.user, "retrying a delivery") {
+        Ok(c) => c,
+        Err(p) => return p.into_response(),
+    };
+    match service::retry_delivery(&state.store, &caller, &id, state.clock.now()).await {
+        Ok(_) => see_other("/admin/deliveries"),
+        Err(NotificationError::Store(e)) => Problem::internal(&e).into_response(),
+        Err(e @ NotificationError::NotFailed(_)) => {
+            deliveries_page(
+                &state,
+                &session.user,
+                StatusCode::NOT_FOUND,
+                Some(e.to_string()),
+            )
+            .await
+        }
+        Err(e) => {
+            deliveries_page(
+                &state,
+                &session.user,
+                StatusCode::CONFLICT,
+                Some(e.to_string()),
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! The console's monitor, alert and delivery pages over real sockets: a viewer sees them with
+//! no write controls and is refused when posting anyway; an editor acknowledges and retries
+//! (audited under their name); the monitor list pages by key without repeats or gaps; and text
+//! typed by anyone stays inert.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::{Client, StatusCode, redirect};
+use upkeep_domain::config::Severity;
+use upkeep_domain::notify::{AlertNotice, AlertState};
+use upkeep_domain::role::Role;
+use upkeep_engine::service::Caller;
+use upkeep_engine::service::user::{self, CreateUser};
+use upkeep_store::Store;
+use upkeep_store::alerts::AlertChange;
+use upkeep_store::outbox::{NewDelivery, new_delivery_id};
+
+use crate::support::TestApp;
+
+const PASSWORD: &str = "correct horse battery";
+const HOSTILE: &str = r#"<script>alert(1)</script>"onmouseover="alert(2)"#;
+
+/// A configuration with `n` monitors of two kinds over two components, one with a hostile
+/// component name.
+fn config(n: usize) -> String {
+    let mut c = String::from(
+        "\npage:\n  name: Test Cloud\n  url: http://127.0.0.1:8080\n  timezone: Europe/Rome\n\
+         server:\n  rate_limit: { per_second: 1000, burst: 1000 }\n\
+         components:\n  api: { name: Public API }\n  web: { name: '",
+    );
+    c.push_str(&HOSTILE.replace('\'', "''"));
+    c.push_str("' }\nmonitors:\n");
+    for i in 0..n {
+        let (component, kind) = if i % 3 == 0 {
+            ("web", "tcp: { address: \"127.0.0.1:9\" }")
+        } else {
+            ("api", "http: { url: \"http://127.0.0.1:9/health\" }")
+        };
+        let _ = writeln!(c, "  m{i:04}: {{ component: {component}, {kind} }}");
+    }
+    c
+}
+
+async fn seed_user(store: &Store, email: &str, role: Role) {
+    let caller = Caller {
+        actor: "test".into(),
+        may_override: true,
+    };
+    let new = CreateUser {
+        email: email.into(),
+        display_name: None,
+        role,
+        password: PASSWORD.into(),
+    };
+    user::create(store, &caller, new, Timestamp::now())
+        .await
+        .unwrap();
+}
+
+/// Fires an alert whose text is hostile and queues a delivery that then fails for good.
+async fn seed_alert_and_failed_delivery(store: &Store) -> String {
+    let now = Timestamp::now();
+    let notice = AlertNotice {
+        key: "rule:<b>x</b>".into(),
+        state: AlertState::Firing,
+        severity: Severity::Critical,
+        component: Some("api".into()),
+        summary: HOSTILE.into(),
+        detail: HOSTILE.into(),
+        since: now,
+        at: now,
+    };
+    let fire = AlertChange::Fire {
+        notice,
+        suppressed: false,
+        event_id: 1,
+    };
+    store.apply_alert_changes(&[fire], None, now).await.unwrap();
+    let id = new_delivery_id();
+    let d = NewDelivery {
+        id: id.clone(),
+        recipient: "channel:ops".into(),
+        channel: "webhook".into(),
+        destination: "https://hooks.example/secret/path".into(),
+        order_key: "webhook:hooks.example".into(),
+        subject: "incident/1".into(),
+        content: "{}".into(),
+    };
+    store
+        .enqueue_delivery("incident.opened", &d, now)
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_deliveries("test-worker", now, 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store
+            .mark_attempt_failed(&id, "test-worker", HOSTILE, None)
+            .await
+            .unwrap()
+    );
+    id
+}
+
+fn browser() -> Client {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in through the form; returns the session cookie.
+async fn sign_in(app: &TestApp, email: &str) -> String {
+    let r = browser()
+        .post(app.url("/admin/login"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    r.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("upkeep_admin="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+    let r = browser()
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn post(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    browser()
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn inert(body: &str) {
+    assert!(
+        !body.contains("<script"),
+        "a script tag got through: {body}"
+    );
+    assert!(
+        !body.contains(r#""onmouseover="#),
+        "an attribute got through: {body}"
+    );
+    assert!(!body.contains("style="), "no inline style");
+}
+
+#[tokio::test]
+async fn a_viewer_sees_every_page_without_write_controls_and_is_refused_when_posting() {
+    let app = TestApp::start_seeded(&config(5), |store| async move {
+        seed_user(&store, "vic@example.com", Role::Viewer).await;
+        seed_alert_and_failed_delivery(&store).await;
+    })
+    .await;
+    let cookie = sign_in(&app, "vic@example.com").await;
+
+    for path in [
+        "/admin/monitors",
+        "/admin/monitors/m0000",
+        "/admin/alerts",
+        "/admin/deliveries",
+    ] {
+        let (status, body) = page(&app, &cookie, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        inert(&body);
+        let forms: Vec<&str> = body.matches(r#"<form method="post""#).collect();
+        assert_eq!(forms.len(), 1, "{path}: only the sign-out form: {body}");
+        assert!(!body.contains("Acknowledge</button>") && !body.contains("Retry</button>"));
+        assert!(!body.contains("Pause</button>") && !body.contains("Resume</button>"));
+    }
+    let (_, alerts) = page(&app, &cookie, "/admin/alerts").await;
+    assert!(
+        alerts.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{alerts}"
+    );
+    let (_, deliveries) = page(&app, &cookie, "/admin/deliveries").await;
+    assert!(deliveries.contains("incident.opened"), "{deliveries}");
+    assert!(
+        !deliveries.contains("/secret/path"),
+        "a URL is shown as its origin only: {deliveries}"
+    );
+    let (_, monitors) = page(&app, &cookie, "/admin/monitors?component=web").await;
+    assert!(monitors.contains("&#60;script&#62;"), "{monitors}");
+
+    let delivery = app
+        .store
+        .list_deliveries(None, 10)
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    for path in [
+        "/admin/alerts/rule%3A%3Cb%3Ex%3C%2Fb%3E/acknowledge".to_owned(),
+        format!("/admin/deliveries/{delivery}/retry"),
+        "/admin/monitors/m0000/pause".to_owned(),
+        "/admin/monitors/m0000/resume".to_owned(),
+    ] {
+        let r = post(&app, &cookie, &path).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let alert = app
+        .store
+        .alert_state("rule:<b>x</b>")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alert.acknowledged_at, None);
+    let failed = app.store.get_delivery(&delivery).await.unwrap().unwrap();
+    assert_eq!(failed.state.as_str(), "failed");
+}
+
+#[tokio::test]
+async fn an_editor_acknowledges_an_alert_and_retries_a_delivery_audited_under_their_name() {
+    let app = TestApp::start_seeded(&config(2), |store| async move {
+        seed_user(&store, "ed@example.com", Role::Editor).await;
+        seed_alert_and_failed_delivery(&store).await;
+    })
+    .await;
+    let cookie = sign_in(&app, "ed@example.com").await;
+    let (_, body) = page(&app, &cookie, "/admin/alerts").await;
+    let action = r#"action="/admin/alerts/rule%3A%3Cb%3Ex%3C%2Fb%3E/acknowledge""#;
+    assert!(body.contains(action), "{body}");
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/alerts/rule%3A%3Cb%3Ex%3C%2Fb%3E/acknowledge",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/admin/alerts");
+    let (_, body) = page(&app, &cookie, "/admin/alerts").await;
+    assert!(!body.contains(action), "acknowledged: no button any more");
+    assert!(body.contains("ed@example.com"), "{body}");
+
+    let r = post(&app, &cookie, "/admin/alerts/rule%3Anone/acknowledge").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    let delivery = app
+        .store
+        .list_deliveries(None, 10)
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let (_, body) = page(&app, &cookie, "/admin/deliveries").await;
+    assert!(body.contains("Retry</button>"), "{body}");
+    let r = post(
+        &app,
+        &cookie,
+        &format!("/admin/deliveries/{delivery}/retry"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let d = app.store.get_delivery(&delivery).await.unwrap().unwrap();
+    assert_eq!(d.state.as_str(), "pending");
+    let (_, body) = page(&app, &cookie, "/admin/deliveries").await;
+    assert!(body.contains("No delivery has failed."), "{body}");
+    let r = post(
+        &app,
+        &cookie,
+        &format!("/admin/deliveries/{delivery}/retry"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "not failed any more");
+
+    let audit = app.store.list_audit(50, None).await.unwrap();
+    for (action, target) in [
+        ("alert.acknowledge", "alert/rule:<b>x</b>".to_owned()),
+        ("delivery.retry", format!("delivery/{delivery}")),
+    ] {
+        let e = audit
+            .iter()
+            .find(|e| e.action == action && e.target == target)
+            .unwrap_or_else(|| panic!("no {action} in {audit:?}"));
+        assert!(
+            e.actor.starts_with("user:") && e.actor.contains("ed@example.com"),
+            "{}",
+            e.actor
+        );
+    }
+
+    // An editor sees the pause button only where the monitoring engine runs; without it a
+    // pause is answered 503, never carried out half.
+    let r = post(&app, &cookie, "/admin/monitors/m0001/pause").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r = post(&app, &cookie, "/admin/monitors/nope/pause").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// The ids of the monitor rows of a list page, and its next page's link.
+fn rows_and_next(body: &str) -> (Vec<String>, Option<String>) {
+    let ids = body
+        .split(r#"<td><a href="/admin/monitors/"#)
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect();
+    let next = body
+        .split(r#"<a href=""#)
+        .skip(1)
+        .find(|s| s.contains(r#"rel="next""#))
+        .map(|s| s.split('"').next().unwrap().replace("&#38;", "&"));
+    (ids, next)
+}
+
+#[tokio::test]
+async fn the_monitor_list_pages_by_key_without_repeats_or_gaps() {
+    let n = 137;
+    let app = TestApp::start_seeded(&config(n), |store| async move {
+        seed_user(&store, "vic@example.com", Role::Viewer).await;
+    })
+    .await;
+    let cookie = sign_in(&app, "vic@example.com").await;
+    for (start, expected) in [
+        ("/admin/monitors", n),
+        ("/admin/monitors?sort=kind", n),
+        (
+            "/admin/monitors?sort=component&kind=http",
+            n - n.div_ceil(3),
+        ),
+        ("/admin/monitors?q=M00", 100),
+    ] {
+        let mut seen = Vec::new();
+        let mut next = Some(start.to_owned());
+        let mut pages = 0;
+        while let Some(url) = next {
+            let (status, body) = page(&app, &cookie, &url).await;
+            assert_eq!(status, StatusCode::OK, "{url}");
+            let (ids, n) = rows_and_next(&body);
+            assert!(ids.len() <= 50, "{url}");
+            seen.extend(ids);
+            next = n;
+            pages += 1;
+            assert!(pages < 10, "{url}: the pages never end");
+        }
+        let unique: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "{start}: repeats");
+        assert_eq!(seen.len(), expected, "{start}: gaps");
+        assert_eq!(pages, expected.div_ceil(50).max(1), "{start}");
+    }
+    // Sorted by kind: every http before every tcp, ids ascending within each.
+    let (_, body) = page(&app, &cookie, "/admin/monitors?sort=kind").await;
+    let (ids, _) = rows_and_next(&body);
+    assert_eq!(ids[0], "m0001");
+    assert!(body.find(">http<").unwrap() < body.find(">tcp<").unwrap_or(usize::MAX));
+    // A monitor's page.
+    let (status, body) = page(&app, &cookie, "/admin/monitors/m0003").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("No results yet."), "{body}");
+    let (status, _) = page(&app, &cookie, "/admin/monitors/%3Cscript%3E").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
