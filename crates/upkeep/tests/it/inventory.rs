@@ -269,3 +269,61 @@ fn import_refresh_and_report() {
         "no database, no upgrades: {without}"
     );
 }
+
+#[test]
+fn the_offline_example_works() {
+    let ws = Workspace::empty();
+    let config = support::repo_file("examples/inventory/upkeep.yaml");
+    let from = support::repo_file("examples/inventory/helm-list-prod-eu.json");
+    let config = config.to_str().unwrap();
+    let out = ok(upkeep(&[
+        "inventory",
+        "refresh",
+        "--config",
+        config,
+        "--database",
+        &ws.db,
+    ]));
+    assert!(out.contains("charts/index.yaml: fresh"), "{out}");
+    ok(upkeep(&[
+        "inventory",
+        "import",
+        "--config",
+        config,
+        "--database",
+        &ws.db,
+        "--from",
+        from.to_str().unwrap(),
+        "--place",
+        "prod-eu",
+    ]));
+    let json: Value = serde_json::from_str(&ok(upkeep(&[
+        "inventory",
+        "report",
+        "--config",
+        config,
+        "--database",
+        &ws.db,
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    let states: Vec<(String, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["item"].as_str().unwrap().to_owned(),
+                r["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("ingress-nginx".to_owned(), "behind_minor".to_owned()),
+            ("traefik".to_owned(), "end_of_life".to_owned())
+        ]
+    );
+}
