@@ -817,6 +817,7 @@ fn burn_chart(slo: &SloReport, axis: &Axis, days: &[Day]) -> Option<Chart> {
 /// One month of the monthly chart.
 struct Month {
     first_day: usize,
+    /// Its measured days (up to `measured_to`).
     days: usize,
     label: String,
     unplanned_ms: i64,
@@ -848,8 +849,8 @@ fn monthly_chart(name: &str, axis: &Axis, days: &[Day]) -> Option<Chart> {
             });
         }
         let Some(m) = months.last_mut() else { continue };
-        m.days += 1;
         if let Some(d) = days.get(i) {
+            m.days += 1;
             m.measured = true;
             m.unplanned_ms += d.sla_downtime_ms;
             m.planned_ms += d.planned_ms.min(d.length_ms);

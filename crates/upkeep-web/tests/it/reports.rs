@@ -197,6 +197,20 @@ async fn the_report_counts_an_outage_in_every_format() {
         bars.iter()
             .all(|b| b.value().attr("fill") == Some("#d0d7de"))
     );
+    // Nothing is drawn past measured_to: in every chart, every day's and month's bar ends
+    // where the blank, not yet measured part begins (when the year goes on after today).
+    let num =
+        |e: &scraper::ElementRef, a: &str| -> f64 { e.value().attr(a).unwrap().parse().unwrap() };
+    for svg in doc.select(&sel("svg")) {
+        let Some(blank) = svg.select(&sel("rect.unmeasured")).next() else {
+            assert_eq!(year.day_of_year(), year.days_in_year());
+            continue;
+        };
+        let edge = num(&blank, "x");
+        for bar in svg.select(&sel("rect.day, rect.month")) {
+            assert!(num(&bar, "x") + num(&bar, "width") <= edge + 0.01);
+        }
+    }
 
     // An SLO on its own.
     let slos: Value = app
