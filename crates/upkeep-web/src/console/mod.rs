@@ -13,6 +13,9 @@
 //!   results, latency chart and state changes; pause and resume ([`monitors`]).
 //! - `/admin/alerts` and `/admin/deliveries`: firing alerts with acknowledge, failed deliveries
 //!   with retry ([`notifications`]).
+//! - `/admin/maintenance`: a month calendar with the scheduling form; one maintenance with its
+//!   timeline, hold, tenants and rollout; start, complete, cancel; rollout pause, resume,
+//!   abort ([`maintenance`]).
 //! - `GET /admin/account`: the signed-in user and their second factor (TOTP enrolment, with
 //!   recovery codes shown once).
 //!
@@ -21,6 +24,7 @@
 
 pub mod csrf;
 mod incidents;
+mod maintenance;
 mod monitors;
 mod notifications;
 mod pages;
@@ -77,6 +81,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/admin/deliveries", get(notifications::deliveries))
         .route("/admin/deliveries/{id}/retry", post(notifications::retry))
+        .route(
+            "/admin/maintenance",
+            get(maintenance::calendar).post(maintenance::schedule),
+        )
+        .route("/admin/maintenance/{id}", get(maintenance::detail))
+        .route("/admin/maintenance/{id}/{action}", post(maintenance::act))
+        .route(
+            "/admin/maintenance/{id}/rollout/{command}",
+            post(maintenance::rollout_command),
+        )
         .route("/admin/static/console.css", get(css))
         .layer(axum::middleware::from_fn_with_state(state, csrf::guard))
 }

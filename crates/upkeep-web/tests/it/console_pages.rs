@@ -375,3 +375,120 @@ async fn the_monitor_list_pages_by_key_without_repeats_or_gaps() {
     let (status, _) = page(&app, &cookie, "/admin/monitors/%3Cscript%3E").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    browser()
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn short_notice_is_refused_with_the_earliest_start_then_accepted_and_viewers_cannot_schedule()
+{
+    let app = TestApp::builder(&config(1))
+        .manual_clock("2026-12-05T10:00:00Z")
+        .start_seeded(|store| async move {
+            seed_user(&store, "ed@example.com", Role::Editor).await;
+            seed_user(&store, "vic@example.com", Role::Viewer).await;
+        })
+        .await;
+    let editor = sign_in(&app, "ed@example.com").await;
+    let viewer = sign_in(&app, "vic@example.com").await;
+
+    let (status, body) = page(&app, &editor, "/admin/maintenance?month=2026-12").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("December 2026") && body.contains(r#"action="/admin/maintenance""#));
+    let (_, body) = page(&app, &viewer, "/admin/maintenance").await;
+    assert!(!body.contains(r#"action="/admin/maintenance""#), "{body}");
+
+    let form = [
+        ("title", HOSTILE),
+        ("kind", "planned"),
+        ("starts", "2026-12-05T12:00"),
+        ("duration", "60"),
+        ("reason", ""),
+        ("message", "Database upgrade"),
+        ("component", "api"),
+    ];
+    let r = post_form(&app, &viewer, "/admin/maintenance", &form).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Two hours' notice for a planned maintenance: refused, with the earliest allowed start
+    // (14 days on) shown and put in the form.
+    let r = post_form(&app, &editor, "/admin/maintenance", &form).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    inert(&body);
+    assert!(
+        body.contains("The earliest allowed start is 19 Dec 2026, 11:00:00 CET."),
+        "{body}"
+    );
+    assert!(body.contains(r#"value="2026-12-19T11:00""#), "{body}");
+    assert!(
+        app.store
+            .list_maintenances(upkeep_store::maintenance::MaintenanceFilter::All, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut again = form;
+    again[2] = ("starts", "2026-12-19T11:00");
+    let r = post_form(&app, &editor, "/admin/maintenance", &again).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/admin/maintenance/"), "{to}");
+    let id = to.trim_start_matches("/admin/maintenance/").to_owned();
+
+    let audit = app.store.list_audit(50, None).await.unwrap();
+    let e = audit
+        .iter()
+        .find(|e| e.action == "maintenance.create")
+        .unwrap();
+    assert!(e.actor.contains("ed@example.com"), "{}", e.actor);
+
+    // The calendar and the maintenance's page show the title inert; a viewer sees no buttons
+    // and is refused when posting.
+    let (_, cal) = page(&app, &viewer, "/admin/maintenance?month=2026-12").await;
+    inert(&cal);
+    assert!(cal.contains(&format!("/admin/maintenance/{id}")), "{cal}");
+    let (status, body) = page(&app, &viewer, &to).await;
+    assert_eq!(status, StatusCode::OK);
+    inert(&body);
+    assert_eq!(body.matches(r#"<form method="post""#).count(), 1, "{body}");
+    for action in ["start", "cancel", "rollout/pause"] {
+        let r = post(&app, &viewer, &format!("{to}/{action}")).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{action}");
+    }
+    let (_, body) = page(&app, &editor, &to).await;
+    assert!(
+        body.contains("Start</button>") && body.contains("Cancel</button>"),
+        "{body}"
+    );
+    let r = post_form(
+        &app,
+        &editor,
+        &format!("{to}/cancel"),
+        &[("message", "Not needed")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let m = app.store.get_maintenance(&id).await.unwrap().unwrap();
+    assert_eq!(m.status.as_str(), "cancelled");
+    let r = post(&app, &editor, &format!("{to}/start")).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "a cancelled one does not start"
+    );
+}
