@@ -67,6 +67,9 @@ pub struct Session {
     pub last_seen_at: Timestamp,
     pub expires_at: Timestamp,
     pub client: String,
+    /// When the user last confirmed their password or second factor in this session (before a
+    /// destructive action); `None` until they do.
+    pub confirmed_at: Option<Timestamp>,
 }
 
 /// A session just made, with its token, which is never available again.
@@ -82,7 +85,17 @@ pub fn session_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-type SessionRow = (String, String, String, i64, i64, i64, i64, String);
+type SessionRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<i64>,
+);
 
 impl Store {
     /// Starts a session for `user_id` and returns its token. Sessions found expired are
@@ -154,7 +167,7 @@ impl Store {
         let hash = session_hash(token);
         let at = now.as_millisecond();
         let sql = "SELECT id_sha256, user_id, stage, created_at, last_seen_at, idle_timeout_ms, \
-                   expires_at, client FROM console_sessions WHERE id_sha256 = $1";
+                   expires_at, client, confirmed_at FROM console_sessions WHERE id_sha256 = $1";
         let row: Option<SessionRow> =
             with_pool!(self, pool => sqlx::query_as(sql).bind(&hash).fetch_optional(pool).await)?;
         let Some((
@@ -166,6 +179,7 @@ impl Store {
             idle_ms,
             expires_at,
             client,
+            confirmed_at,
         )) = row
         else {
             return Ok(None);
@@ -194,7 +208,45 @@ impl Store {
             last_seen_at: crate::timestamp(seen)?,
             expires_at: crate::timestamp(expires_at)?,
             client,
+            confirmed_at: confirmed_at.map(crate::timestamp).transpose()?,
         }))
+    }
+
+    /// Records that the session's user confirmed their password or second factor at `now`,
+    /// audited as `session.confirm`. `false` when the session is gone.
+    pub async fn confirm_session(
+        &self,
+        id_sha256: &str,
+        actor: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let at = now.as_millisecond();
+        let entry = AuditEntry {
+            actor: actor.to_owned(),
+            action: "session.confirm".into(),
+            target: format!("user/{user_id}"),
+            before: None,
+            after: Some(json!({ "confirmed_at": now })),
+        };
+        let done = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let done = sqlx::query(
+                "UPDATE console_sessions SET confirmed_at = $1 WHERE id_sha256 = $2 \
+                 AND stage = 'signed_in'",
+            )
+            .bind(at)
+            .bind(id_sha256)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if done {
+                insert_audit!(&mut *tx, at, &entry)?;
+            }
+            tx.commit().await.map(|()| done)
+        })?;
+        Ok(done)
     }
 
     /// Ends one session (sign-out). `false` when there was none.

@@ -13,6 +13,18 @@ pub const SESSION_ABSOLUTE: SignedDuration = SignedDuration::from_hours(12);
 /// Between a correct password and the second factor: this long to enter the code.
 pub const SECOND_FACTOR_WINDOW: SignedDuration = SignedDuration::from_mins(5);
 
+/// A destructive action (revoking a token, disabling a user) needs the password or a second
+/// factor code confirmed within this long.
+pub const CONFIRMATION_WINDOW: SignedDuration = SignedDuration::from_mins(5);
+
+/// Whether a confirmation made at `confirmed_at` still covers a destructive action at `now`.
+pub fn recently_confirmed(confirmed_at: Option<jiff::Timestamp>, now: jiff::Timestamp) -> bool {
+    confirmed_at.is_some_and(|at| {
+        let age = now.duration_since(at);
+        !age.is_negative() && age <= CONFIRMATION_WINDOW
+    })
+}
+
 /// Shortest password accepted, in characters.
 pub const PASSWORD_MIN_CHARS: usize = 12;
 /// Longest password accepted, in bytes (argon2 takes any length; this bounds the work a
@@ -97,6 +109,20 @@ pub fn throttle_delay(kind: ThrottleKind, failures: i64) -> SignedDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_confirmation_covers_five_minutes_and_nothing_before_it() {
+        let at = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
+        let later = |s: i64| at.checked_add(SignedDuration::from_secs(s)).unwrap_or(at);
+        assert!(!recently_confirmed(None, at));
+        assert!(recently_confirmed(Some(at), at));
+        assert!(recently_confirmed(Some(at), later(300)));
+        assert!(!recently_confirmed(Some(at), later(301)));
+        assert!(
+            !recently_confirmed(Some(later(10)), at),
+            "not from the future"
+        );
+    }
 
     #[test]
     fn passwords_are_judged_by_length_only() {

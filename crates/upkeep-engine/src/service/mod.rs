@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod maintenance;
 pub mod notifications;
 pub mod rollout;
+pub mod token;
 pub mod user;
 
 /// Who asks: the actor the audit log records, and whether they may override a policy (an

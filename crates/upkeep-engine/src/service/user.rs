@@ -454,6 +454,78 @@ pub async fn session(
         .filter(|s| s.stage == SessionStage::SignedIn))
 }
 
+/// What a confirmation (re-authentication) came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Recorded on the session: destructive actions are allowed for the next 5 minutes.
+    Confirmed,
+    /// Not the password, nor a current code of the user's second factor.
+    Refused,
+    /// Too many failures for this account or this client: try again after `until`.
+    Locked { until: Timestamp },
+}
+
+/// Confirms the signed-in user's password, or a current TOTP code when they have a second
+/// factor, and records the instant on the session. Failures count in the sign-in throttle, so
+/// a stolen session cannot guess the password faster than the sign-in form can.
+pub async fn confirm(
+    store: &Store,
+    session: &Session,
+    secret: &str,
+    client: &str,
+    now: Timestamp,
+) -> Result<Confirmation, UserServiceError> {
+    let keys = throttle_keys(&session.user.email, client);
+    let key_refs = [keys[0].as_str(), keys[1].as_str()];
+    if let Some(until) = store.login_locked_until(&key_refs, now).await? {
+        return Ok(Confirmation::Locked { until });
+    }
+    let Some(creds) = store.user_credentials(&session.user.id).await? else {
+        return Ok(Confirmation::Refused);
+    };
+    let typed: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
+    let totp_on = creds.record.totp_enabled_at.is_some();
+    let accepted = if totp_on && typed.len() == totp::DIGITS as usize {
+        let key = creds
+            .totp_secret
+            .as_deref()
+            .and_then(totp::base32_decode)
+            .unwrap_or_default();
+        match totp::verify(&key, &typed, now.as_second(), creds.totp_last_step) {
+            Some(step) => store.use_totp_step(&creds.record.id, step).await?,
+            None => false,
+        }
+    } else if secret.len() <= console::PASSWORD_MAX_BYTES {
+        verify_password(secret, &creds.password_hash).await
+    } else {
+        false
+    };
+    if !accepted {
+        count_failure(store, &keys, now).await?;
+        return Ok(Confirmation::Refused);
+    }
+    store.clear_login_failures(&keys[0]).await?;
+    if store
+        .confirm_session(
+            &session.id_sha256,
+            &actor(&session.user),
+            &session.user.id,
+            now,
+        )
+        .await?
+    {
+        Ok(Confirmation::Confirmed)
+    } else {
+        Ok(Confirmation::Refused)
+    }
+}
+
+/// Whether the session's user confirmed their password or code recently enough for a
+/// destructive action.
+pub fn recently_confirmed(session: &Session, now: Timestamp) -> bool {
+    console::recently_confirmed(session.confirmed_at, now)
+}
+
 /// Signs one session out.
 pub async fn sign_out(store: &Store, session: &Session) -> Result<(), UserServiceError> {
     store.delete_session(&session.id_sha256).await?;

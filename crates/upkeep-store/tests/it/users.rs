@@ -397,3 +397,66 @@ async fn the_sign_in_throttle_counts_failures_per_key_and_forgets_them() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_confirmation_is_kept_on_its_session_only_and_audited() {
+    for db in databases("a_confirmation_is_kept_on_its_session_only_and_audited").await {
+        let store = db.store().await;
+        let ada = store
+            .create_user(&new_user("ada@example.com", Role::Admin), "cli:root", at(0))
+            .await
+            .unwrap();
+        let one = store
+            .create_session(&ada.id, SessionStage::SignedIn, LIMITS, "192.0.2.1", at(0))
+            .await
+            .unwrap();
+        let two = store
+            .create_session(&ada.id, SessionStage::SignedIn, LIMITS, "192.0.2.2", at(0))
+            .await
+            .unwrap();
+        let pending = store
+            .create_session(
+                &ada.id,
+                SessionStage::SecondFactor,
+                LIMITS,
+                "192.0.2.3",
+                at(0),
+            )
+            .await
+            .unwrap();
+        let seen = store.session(&one.token, at(1)).await.unwrap().unwrap();
+        assert_eq!(seen.confirmed_at, None);
+        assert!(
+            store
+                .confirm_session(&one.id_sha256, "user:x", &ada.id, at(60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .confirm_session(&pending.id_sha256, "user:x", &ada.id, at(60))
+                .await
+                .unwrap(),
+            "a session waiting for its second factor confirms nothing"
+        );
+        let seen = store.session(&one.token, at(61)).await.unwrap().unwrap();
+        assert_eq!(seen.confirmed_at, Some(at(60)));
+        let other = store.session(&two.token, at(61)).await.unwrap().unwrap();
+        assert_eq!(other.confirmed_at, None, "only the session that confirmed");
+        let audit = store.list_audit(10, None).await.unwrap();
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|a| a.action == "session.confirm")
+                .count(),
+            1
+        );
+        store.delete_session(&one.id_sha256).await.unwrap();
+        assert!(
+            !store
+                .confirm_session(&one.id_sha256, "user:x", &ada.id, at(90))
+                .await
+                .unwrap()
+        );
+    }
+}

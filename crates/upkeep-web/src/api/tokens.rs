@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use upkeep_domain::role::Role;
-use upkeep_store::ids;
+use upkeep_engine::service::token::{self, TokenServiceError};
 use upkeep_store::tokens::TokenRecord;
 use utoipa::ToSchema;
 
@@ -70,16 +70,12 @@ pub struct WhoAmI {
     pub role: String,
 }
 
-/// A token name: 1 to 100 characters, no control characters.
-pub fn valid_name(name: &str) -> Result<&str, String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err("`name` must be 1 to 100 characters".into());
+fn problem(e: TokenServiceError) -> Problem {
+    match e {
+        TokenServiceError::Name(m) => Problem::unprocessable(m),
+        TokenServiceError::NotFound(_) => Problem::not_found(e.to_string()),
+        TokenServiceError::Store(e) => e.into(),
     }
-    if name.chars().any(char::is_control) {
-        return Err("`name` must not contain control characters".into());
-    }
-    Ok(name)
 }
 
 #[utoipa::path(get, path = "/api/v1/tokens", tag = TAG_TOKENS, security(("bearer" = [])),
@@ -89,7 +85,7 @@ pub async fn list(
     State(state): State<AppState>,
     _: Auth<Admin>,
 ) -> Result<Json<Vec<TokenView>>, Problem> {
-    let tokens = state.store.list_tokens().await?;
+    let tokens = token::list(&state.store).await.map_err(problem)?;
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }
 
@@ -103,15 +99,19 @@ pub async fn create(
     Auth(caller, _): Auth<Admin>,
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), Problem> {
-    let name = valid_name(&body.name).map_err(Problem::unprocessable)?;
     let role: Role = body
         .role
         .parse()
         .map_err(|e: upkeep_domain::role::UnknownRole| Problem::unprocessable(e.to_string()))?;
-    let created = state
-        .store
-        .create_token(name, role, &caller.actor(), state.clock.now())
-        .await?;
+    let created = token::create(
+        &state.store,
+        &caller.for_services(),
+        &body.name,
+        role,
+        state.clock.now(),
+    )
+    .await
+    .map_err(problem)?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -131,17 +131,10 @@ pub async fn revoke(
     Auth(caller, _): Auth<Admin>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenView>, Problem> {
-    if !ids::is_id(&id) {
-        return Err(Problem::not_found(format!("there is no token `{id}`")));
-    }
-    match state
-        .store
-        .revoke_token(&id, &caller.actor(), state.clock.now())
-        .await?
-    {
-        Some(token) => Ok(Json(token.into())),
-        None => Err(Problem::not_found(format!("there is no token `{id}`"))),
-    }
+    token::revoke(&state.store, &caller.for_services(), &id, state.clock.now())
+        .await
+        .map(|t| Json(t.into()))
+        .map_err(problem)
 }
 
 #[utoipa::path(get, path = "/api/v1/whoami", tag = TAG_TOKENS, security(("bearer" = [])),

@@ -16,12 +16,15 @@
 //! - `/admin/maintenance`: a month calendar with the scheduling form; one maintenance with its
 //!   timeline, hold, tenants and rollout; start, complete, cancel; rollout pause, resume,
 //!   abort ([`maintenance`]).
+//! - `/admin/confirm`: re-authentication before destructive actions; `/admin/users`: users and
+//!   API tokens (admin only) ([`admin`]).
 //! - `GET /admin/account`: the signed-in user and their second factor (TOTP enrolment, with
 //!   recovery codes shown once).
 //!
 //! Every unsafe request is checked by [`csrf::guard`]; sign-in attempts are throttled per
 //! account and per client address by `service::user` (docs/console.md).
 
+mod admin;
 pub mod csrf;
 mod incidents;
 mod maintenance;
@@ -91,6 +94,15 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/admin/maintenance/{id}/rollout/{command}",
             post(maintenance::rollout_command),
         )
+        .route(
+            "/admin/confirm",
+            get(admin::confirm_form).post(admin::confirm),
+        )
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}/disable", post(admin::disable_user))
+        .route("/admin/users/{id}/enable", post(admin::enable_user))
+        .route("/admin/tokens", post(admin::create_token))
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/admin/static/console.css", get(css))
         .layer(axum::middleware::from_fn_with_state(state, csrf::guard))
 }

@@ -15,7 +15,7 @@ use upkeep_store::Store;
 
 use crate::support::{TestApp, page_config};
 
-const CONFIG: &str = page_config!(
+pub(crate) const CONFIG: &str = page_config!(
     r#"
 server:
   rate_limit: { per_second: 1000, burst: 1000 }
@@ -24,9 +24,9 @@ components:
 "#
 );
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
-async fn seed_user(store: &Store, email: &str, role: Role) {
+pub(crate) async fn seed_user(store: &Store, email: &str, role: Role) {
     let caller = Caller {
         actor: "test".into(),
         may_override: true,
@@ -52,7 +52,7 @@ fn browser() -> Client {
 }
 
 impl TestApp {
-    async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         path: &str,
         form: &[(&str, &str)],
@@ -66,7 +66,7 @@ impl TestApp {
     }
 
     /// Signs in through the form as a same-origin browser would.
-    async fn sign_in(&self, email: &str, password: &str) -> Response {
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) -> Response {
         self.post_form(
             "/admin/login",
             &[("email", email), ("password", password)],
@@ -75,7 +75,7 @@ impl TestApp {
         .await
     }
 
-    async fn get_with_cookie(&self, path: &str, cookie: &str) -> Response {
+    pub(crate) async fn get_with_cookie(&self, path: &str, cookie: &str) -> Response {
         browser()
             .get(self.url(path))
             .header("cookie", cookie)
@@ -86,7 +86,7 @@ impl TestApp {
 }
 
 /// The `name=value` part of the `Set-Cookie` header for `name`, and the whole header.
-fn set_cookie(headers: &HeaderMap, name: &str) -> (String, String) {
+pub(crate) fn set_cookie(headers: &HeaderMap, name: &str) -> (String, String) {
     let full = headers
         .get_all(SET_COOKIE)
         .iter()
@@ -97,7 +97,7 @@ fn set_cookie(headers: &HeaderMap, name: &str) -> (String, String) {
     (pair, full)
 }
 
-fn location(r: &Response) -> &str {
+pub(crate) fn location(r: &Response) -> &str {
     r.headers().get(LOCATION).unwrap().to_str().unwrap()
 }
 

@@ -10,6 +10,7 @@ mod api;
 mod backups;
 mod calendars;
 mod console;
+mod console_admin;
 mod console_pages;
 mod incidents;
 mod inventory;

@@ -3,18 +3,25 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
+use upkeep_engine::service::Caller;
+use upkeep_engine::service::token::{self, TokenServiceError};
 
 use super::{cli_actor, open_migrated};
 use crate::cli::TokenCommand;
 
 pub async fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let now = jiff::Timestamp::now();
+    let caller = Caller {
+        actor: cli_actor(),
+        may_override: true,
+    };
     match cmd {
         TokenCommand::Create { role, name, db } => {
-            let name = upkeep_web::api::tokens::valid_name(&name).map_err(anyhow::Error::msg)?;
+            token::valid_name(&name).map_err(anyhow::Error::msg)?;
             let store = open_migrated(&db.database).await?;
-            let created = store.create_token(name, role, &cli_actor(), now).await?;
+            let created = token::create(&store, &caller, &name, role, now).await;
             store.close().await;
+            let created = created?;
             eprintln!(
                 "created {} token `{}` with id {}; its secret follows and is not shown again:",
                 role, created.record.name, created.record.id
@@ -23,8 +30,9 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::List { db } => {
             let store = open_migrated(&db.database).await?;
-            let tokens = store.list_tokens().await?;
+            let tokens = token::list(&store).await;
             store.close().await;
+            let tokens = tokens?;
             println!(
                 "{:<12}  {:<6}  {:<24}  {:<24}  NAME",
                 "ID", "ROLE", "CREATED", "STATE"
@@ -46,11 +54,14 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::Revoke { id, db } => {
             let store = open_migrated(&db.database).await?;
-            let revoked = store.revoke_token(&id, &cli_actor(), now).await?;
+            let revoked = token::revoke(&store, &caller, &id, now).await;
             store.close().await;
             match revoked {
-                Some(t) => println!("token {} (`{}`) is revoked", t.id, t.name),
-                None => bail!("there is no token `{id}`; `upkeep token list` shows them"),
+                Ok(t) => println!("token {} (`{}`) is revoked", t.id, t.name),
+                Err(TokenServiceError::NotFound(_)) => {
+                    bail!("there is no token `{id}`; `upkeep token list` shows them")
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
