@@ -34,6 +34,19 @@ pub struct AuditRecord {
     pub after: Option<Value>,
 }
 
+/// Which audit rows to read; empty strings and `None` match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Rows whose actor contains this text, case aside.
+    pub actor: String,
+    /// Rows whose action starts with this (`token.`, `user.disable`).
+    pub action_prefix: String,
+    /// Rows at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Rows before this instant.
+    pub until: Option<Timestamp>,
+}
+
 /// Inserts an audit row with the executor `$exec` (a transaction, so that the row commits with
 /// the change it describes). Evaluates to `Result<_, sqlx::Error>`.
 macro_rules! insert_audit {
@@ -80,12 +93,42 @@ impl Store {
         limit: u32,
         before_id: Option<i64>,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let sql = "SELECT id, at, actor, action, target, before, after FROM audit_log \
-                   WHERE id < $1 ORDER BY id DESC LIMIT $2";
+        self.list_audit_filtered(&AuditFilter::default(), limit, before_id)
+            .await
+    }
+
+    /// [`Store::list_audit`] narrowed by `filter`: keyset pages by id, newest first.
+    pub async fn list_audit_filtered(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        macro_rules! filtered {
+            ($contains:literal) => {
+                concat!(
+                    "SELECT id, at, actor, action, target, before, after FROM audit_log \
+                     WHERE id < $1 AND ",
+                    $contains,
+                    " AND substr(action, 1, length($4)) = $4 \
+                     AND at >= $5 AND at < $6 ORDER BY id DESC LIMIT $2"
+                )
+            };
+        }
+        let sql = match self.backend() {
+            crate::Backend::Sqlite => filtered!("instr(lower(actor), lower($3)) > 0"),
+            crate::Backend::Postgres => filtered!("strpos(lower(actor), lower($3)) > 0"),
+        };
         let before_id = before_id.unwrap_or(i64::MAX);
+        let from = filter.from.map_or(i64::MIN, |t| t.as_millisecond());
+        let until = filter.until.map_or(i64::MAX, |t| t.as_millisecond());
         let rows: Vec<AuditRow> = with_pool!(self, pool => sqlx::query_as(sql)
             .bind(before_id)
             .bind(i64::from(limit))
+            .bind(&filter.actor)
+            .bind(&filter.action_prefix)
+            .bind(from)
+            .bind(until)
             .fetch_all(pool)
             .await)?;
         rows.into_iter().map(audit_record).collect()

@@ -362,3 +362,69 @@ async fn a_hook_token_is_stored_and_read_back() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_is_filtered_by_actor_action_and_time_and_paged_without_repeats_or_gaps() {
+    use upkeep_store::audit::AuditFilter;
+    for db in databases("audit_log_filtered_and_paged").await {
+        let store = db.store().await;
+        for i in 0..30i64 {
+            let entry = AuditEntry {
+                actor: if i % 2 == 0 {
+                    "user:a (Ada@example.com)"
+                } else {
+                    "cli:root"
+                }
+                .into(),
+                action: if i % 3 == 0 {
+                    "token.revoke"
+                } else {
+                    "user.create"
+                }
+                .into(),
+                target: format!("x/{i}"),
+                before: None,
+                after: None,
+            };
+            store.record_audit(&entry, at(i)).await.unwrap();
+        }
+        let filter = AuditFilter {
+            actor: "ADA@".into(),
+            action_prefix: "token.".into(),
+            from: Some(at(3)),
+            until: Some(at(27)),
+        };
+        let want: Vec<String> = (3..27)
+            .rev()
+            .filter(|i| i % 2 == 0 && i % 3 == 0)
+            .map(|i| format!("x/{i}"))
+            .collect();
+        let mut got = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store.list_audit_filtered(&filter, 2, before).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            before = page.last().map(|r| r.id);
+            got.extend(page.into_iter().map(|r| r.target));
+        }
+        assert_eq!(got, want);
+        let all = store
+            .list_audit_filtered(&AuditFilter::default(), 100, None)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 30);
+        let like = AuditFilter {
+            actor: "%".into(),
+            ..AuditFilter::default()
+        };
+        assert!(
+            store
+                .list_audit_filtered(&like, 100, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
