@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::support;
 
 use support::{BIN, Server, admin_token, repo_file, text, upkeep};
+use upkeep_store::testing::TestDatabase;
 
 #[test]
 fn version_and_help_describe_every_command() {
@@ -165,14 +166,16 @@ fn check_reports_every_problem_with_its_position_and_exits_1() {
     assert!(text(&out.stderr).contains("cannot read /nonexistent/upkeep.yaml"));
 }
 
-pub(crate) fn database_urls(test: &str) -> Vec<(String, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut urls = vec![(
-        format!("sqlite://{}", dir.path().join("upkeep.db").display()),
-        Some(dir),
-    )];
+/// A new SQLite file, and a new schema of the test PostgreSQL when one is configured (never its
+/// shared `public` schema, which other runs may have migrated differently); each URL with the
+/// database that goes away with it.
+pub(crate) fn database_urls(test: &str) -> Vec<(String, TestDatabase)> {
+    let sqlite = TestDatabase::sqlite();
+    let mut urls = vec![(sqlite.url.clone(), sqlite)];
     if let Some(url) = upkeep_store::testing::postgres_url(test) {
-        urls.push((url, None));
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let pg = runtime.block_on(TestDatabase::postgres(&url));
+        urls.push((pg.url.clone(), pg));
     }
     urls
 }
@@ -431,9 +434,12 @@ fn serve_refuses_to_start_on_a_bad_configuration() {
 
 #[test]
 fn serve_works_on_postgres() {
-    let Some(url) = upkeep_store::testing::postgres_url("serve_works_on_postgres") else {
+    let Some(base) = upkeep_store::testing::postgres_url("serve_works_on_postgres") else {
         return;
     };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pg = runtime.block_on(TestDatabase::postgres(&base));
+    let url = pg.url.clone();
     let mut server = Server::start(&[], &url);
     assert!(server.get("/readyz", None).starts_with("HTTP/1.1 200"));
     let token = admin_token(&url);
@@ -441,6 +447,7 @@ fn serve_works_on_postgres() {
     assert!(me.contains("\"role\":\"admin\""), "{me}");
     server.signal("TERM");
     assert_eq!(server.wait_exit(), Some(0));
+    runtime.block_on(pg.cleanup());
 }
 
 #[test]
