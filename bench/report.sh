@@ -54,7 +54,7 @@ for c in range(1, n + 1):
             lo, hi = max(h, t), min(h + hour, t + length)
             rollups_h[(m, h)] = rollups_h.get((m, h), 0) + (hi - lo)
         t += length
-con.executemany("INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) VALUES (?,?,?,?,?)", events)
+con.executemany("INSERT INTO monitor_events (source, at, from_status, to_status, reason) VALUES (?,?,?,?,?)", events)
 rows = []
 for c in range(1, n + 1):
     m = f"m{c}"
@@ -86,7 +86,7 @@ for c in range(1, n + 1):
                    starts_at=s, ends_at=s + 2 * hour, status="completed", components=json.dumps([f"c{c}"]),
                    tenants='"all"', checks="run", counts_as_downtime=0, notify_subscribers=1, window_id=None,
                    occurrence_key=None, sequence=0, scheduled_at=s - 30 * day, hold_reason=None, silence_id=None,
-                   created_at=s - 30 * day, updated_at=s + 2 * hour, created_by="bench", revision=0)
+                   created_at=s - 30 * day, updated_at=s + 2 * hour, created_by="bench", revision=0, rollout=None)
         con.execute(f"INSERT INTO maintenances ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", [row[k] for k in cols])
         rows += 1
 con.commit()
