@@ -48,23 +48,23 @@ fn eol(r: &InventoryView) -> String {
     }
 }
 
-/// One row as text cells.
-struct Line {
-    item: String,
-    place: String,
-    chart: String,
-    deployed: String,
-    app: String,
-    state: String,
-    patch: String,
-    minor: String,
-    latest: String,
-    eol: String,
-    note: String,
+/// One row as text cells (also the console's inventory page's rows).
+pub(crate) struct Line {
+    pub(crate) item: String,
+    pub(crate) place: String,
+    pub(crate) chart: String,
+    pub(crate) deployed: String,
+    pub(crate) app: String,
+    pub(crate) state: String,
+    pub(crate) patch: String,
+    pub(crate) minor: String,
+    pub(crate) latest: String,
+    pub(crate) eol: String,
+    pub(crate) note: String,
 }
 
 impl Line {
-    fn of(r: &InventoryView) -> Line {
+    pub(crate) fn of(r: &InventoryView) -> Line {
         let mut note = r.note.clone().unwrap_or_default();
         if let Some(e) = &r.index.error {
             let age = r.index.age_seconds.map_or("never read".to_owned(), |s| {

@@ -16,6 +16,7 @@
 //! - `/admin/maintenance`: a month calendar with the scheduling form; one maintenance with its
 //!   timeline, hold, tenants and rollout; start, complete, cancel; rollout pause, resume,
 //!   abort ([`maintenance`]).
+//! - `GET /admin/inventory`: the update inventory, read-only ([`inventory`]).
 //! - `/admin/confirm`: re-authentication before destructive actions; `/admin/users`: users and
 //!   API tokens (admin only) ([`admin`]).
 //! - `GET /admin/account`: the signed-in user and their second factor (TOTP enrolment, with
@@ -27,6 +28,7 @@
 mod admin;
 pub mod csrf;
 mod incidents;
+mod inventory;
 mod maintenance;
 mod monitors;
 mod notifications;
@@ -78,6 +80,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/monitors/{id}/pause", post(monitors::pause))
         .route("/admin/monitors/{id}/resume", post(monitors::resume))
         .route("/admin/alerts", get(notifications::alerts))
+        .route("/admin/inventory", get(inventory::inventory))
         .route(
             "/admin/alerts/{key}/acknowledge",
             post(notifications::acknowledge),

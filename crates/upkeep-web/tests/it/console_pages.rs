@@ -46,7 +46,7 @@ fn config(n: usize) -> String {
     c
 }
 
-async fn seed_user(store: &Store, email: &str, role: Role) {
+pub(crate) async fn seed_user(store: &Store, email: &str, role: Role) {
     let caller = Caller {
         actor: "test".into(),
         may_override: true,
@@ -117,7 +117,7 @@ fn browser() -> Client {
 }
 
 /// Signs in through the form; returns the session cookie.
-async fn sign_in(app: &TestApp, email: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, email: &str) -> String {
     let r = browser()
         .post(app.url("/admin/login"))
         .header("sec-fetch-site", "same-origin")
@@ -138,7 +138,7 @@ async fn sign_in(app: &TestApp, email: &str) -> String {
         .to_owned()
 }
 
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
     let r = browser()
         .get(app.url(path))
         .header("cookie", cookie)

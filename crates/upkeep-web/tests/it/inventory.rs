@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use upkeep_engine::inventory::{Fetcher, refresh};
 
+use crate::console_pages;
 use crate::support::{TestApp, is_instant, problem};
+use upkeep_domain::role::Role;
 
 const INDEX: &str = r#"apiVersion: v1
 entries:
@@ -96,6 +98,20 @@ async fn deploy_jobs_report_and_viewers_read_the_inventory() {
     assert_eq!(row["latest_patch"]["releases_behind"], 0);
     assert_eq!(row["index"]["error"], Value::Null);
     assert!(is_instant(&row["index"]["read_at"]));
+
+    // The console shows the same rows, worded as the report words them.
+    console_pages::seed_user(&app.store, "viewer@example.com", Role::Viewer).await;
+    let cookie = console_pages::sign_in(&app, "viewer@example.com").await;
+    let (status, body) = console_pages::page(&app, &cookie, "/admin/inventory").await;
+    assert_eq!(status, StatusCode::OK);
+    for text in [
+        "<td>traefik</td><td>prod-eu</td>",
+        "behind_minor",
+        "30.1.0 (1 behind, 28 d)",
+        "<a href=\"/admin/inventory\">Inventory</a>",
+    ] {
+        assert!(body.contains(text), "no {text} in {body}");
+    }
 
     // Viewers may not report; bad reports are problems a person can act on.
     let r = put(
