@@ -46,6 +46,31 @@ pub struct LoadedConfig {
     pub loaded_at: Timestamp,
 }
 
+/// How much a configuration holds: what `GET /api/v1/config` and the console's configuration
+/// page count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub components: usize,
+    pub monitors: usize,
+    pub tenants: usize,
+    pub rules: usize,
+    pub windows: usize,
+}
+
+impl LoadedConfig {
+    /// What the configuration holds.
+    pub fn counts(&self) -> Counts {
+        let c = &self.config;
+        Counts {
+            components: c.components.len(),
+            monitors: c.monitors.len(),
+            tenants: c.tenants.len(),
+            rules: c.rules.len(),
+            windows: c.maintenance.windows.len(),
+        }
+    }
+}
+
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -125,6 +125,64 @@ pub fn with_daily(q: &mut AvailabilityQuery) -> Result<(), String> {
     Ok(())
 }
 
+/// The engine's query for `ask`, with daily series when `daily` (refused for periods longer
+/// than [`MAX_DAILY_DAYS`]): what the API and the console ask the engine.
+pub fn query_with_daily(
+    config: &Config,
+    ask: &Ask<'_>,
+    daily: bool,
+    now: Timestamp,
+) -> Result<AvailabilityQuery, String> {
+    let mut q = query(config, ask, now)?;
+    q.daily = false;
+    if daily {
+        with_daily(&mut q)?;
+    }
+    Ok(q)
+}
+
+/// Content-Security-Policy of the HTML report: its own inline style, nothing else.
+pub const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// `report` rendered in `format` as an HTTP answer that no cache keeps; the HTML report with
+/// its own Content-Security-Policy. With `attachment`, a browser saves it as
+/// `availability.EXT`.
+pub fn response(
+    report: &AvailabilityReport,
+    format: Format,
+    attachment: bool,
+) -> Result<axum::response::Response, String> {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse;
+    let body = render(report, format)?;
+    let mut response = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if format == Format::Html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(REPORT_CSP),
+        );
+    }
+    if attachment {
+        let name = format!(
+            "attachment; filename=\"availability.{}\"",
+            format.extension()
+        );
+        if let Ok(v) = HeaderValue::from_str(&name) {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response)
+}
+
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -143,6 +201,16 @@ impl Format {
             "csv" => Some(Format::Csv),
             "html" => Some(Format::Html),
             _ => None,
+        }
+    }
+
+    /// The file name extension of the rendered report.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Table => "txt",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Html => "html",
         }
     }
 
@@ -230,20 +298,20 @@ fn short_percent(ppm: i64) -> String {
     format!("{number}%")
 }
 
-fn rows(report: &AvailabilityReport) -> Vec<(String, String, &Figures)> {
-    let mut rows: Vec<(String, String, &Figures)> = report
+fn rows(report: &AvailabilityReport) -> Vec<(&'static str, String, &Figures)> {
+    let mut rows: Vec<(&'static str, String, &Figures)> = report
         .components
         .iter()
-        .map(|c| ("component".to_owned(), c.name.clone(), &c.figures))
+        .map(|c| ("component", c.name.clone(), &c.figures))
         .collect();
     rows.extend(
         report
             .tenants
             .iter()
-            .map(|t| ("tenant".to_owned(), t.name.clone(), &t.figures)),
+            .map(|t| ("tenant", t.name.clone(), &t.figures)),
     );
     rows.push((
-        "overall".to_owned(),
+        "overall",
         report.overall.name.clone(),
         &report.overall.figures,
     ));
@@ -312,7 +380,8 @@ fn title(report: &AvailabilityReport) -> String {
     }
 }
 
-fn period_line(report: &AvailabilityReport) -> String {
+/// The period in words: its dates, zone, year length and how far it is measured.
+pub(crate) fn period_line(report: &AvailabilityReport) -> String {
     let p = &report.period;
     let tz = zone(report);
     let mut line = format!("{} ({})", human_range(p.from_ms, p.to_ms, &tz), p.timezone);
@@ -330,7 +399,7 @@ fn period_line(report: &AvailabilityReport) -> String {
 }
 
 /// What every report says about coverage, in words.
-const COVERAGE_NOTE: &str = "Availability is computed over observed time only: time when a \
+pub(crate) const COVERAGE_NOTE: &str = "Availability is computed over observed time only: time when a \
     monitor of the component judged it up or down, an alert rule on it fired, or an incident \
     declared its status. Coverage is the share of the period observed; the rest (before upkeep \
     watched the component, a push monitor never pinged, a paused monitor, the part of the period \
@@ -453,23 +522,28 @@ fn csv(report: &AvailabilityReport) -> String {
     out
 }
 
-struct Row {
-    kind: &'static str,
-    name: String,
-    coverage: String,
-    sla: String,
-    raw: String,
-    no_data: bool,
-    unplanned: String,
-    planned: String,
-    major: String,
-    partial: String,
+/// One line of the report's table, worded for people (the HTML report's and the console's).
+pub(crate) struct Row {
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) coverage: String,
+    pub(crate) sla: String,
+    pub(crate) raw: String,
+    pub(crate) no_data: bool,
+    pub(crate) unplanned: String,
+    pub(crate) planned: String,
+    pub(crate) major: String,
+    pub(crate) partial: String,
+    pub(crate) observed: String,
+    pub(crate) unobserved: String,
 }
 
-struct Chart {
-    title: String,
-    legend: String,
-    svg: String,
+/// A chart: its title, what its colours mean, and the SVG (escaped; colours as presentation
+/// attributes, no `style`).
+pub(crate) struct Chart {
+    pub(crate) title: String,
+    pub(crate) legend: String,
+    pub(crate) svg: String,
 }
 
 struct SloView {
@@ -512,7 +586,23 @@ fn row(kind: &'static str, name: &str, f: &Figures) -> Row {
         planned: duration(f.planned_downtime_ms),
         major: duration(f.major_ms),
         partial: duration(f.partial_ms),
+        observed: duration(f.observed_ms),
+        unobserved: duration(f.unobserved_ms),
     }
+}
+
+/// The table's lines: each component, each tenant, then overall.
+pub(crate) fn table_rows(report: &AvailabilityReport) -> Vec<Row> {
+    rows(report)
+        .into_iter()
+        .map(|(kind, name, f)| row(kind, &name, f))
+        .collect()
+}
+
+/// The charts of the report's overall figures (daily availability, downtime per month), drawn
+/// when the report has daily series.
+pub(crate) fn overall_charts(report: &AvailabilityReport) -> Vec<Chart> {
+    charts_of(&report.overall, &report.overall.name, &Axis::of(report))
 }
 
 /// Escapes text for SVG.
@@ -924,26 +1014,24 @@ fn charts_of(group: &GroupReport, name: &str, axis: &Axis) -> Vec<Chart> {
     .collect()
 }
 
+/// The overall figure and its coverage in a sentence; no figure when nothing was observed.
+pub(crate) fn summary(report: &AvailabilityReport) -> String {
+    let o = &report.overall.figures;
+    match o.sla_ppm {
+        Some(ppm) => format!(
+            "Overall {} available (SLA) over the time observed, which is {} of the period.",
+            percent(ppm),
+            coverage(o)
+        ),
+        None => "Nothing was observed in this period: there is no availability figure.".into(),
+    }
+}
+
 /// The self-contained HTML report.
 fn html(report: &AvailabilityReport) -> Result<String, askama::Error> {
     let tz = zone(report);
     let axis = Axis::of(report);
-    let mut rows: Vec<Row> = report
-        .components
-        .iter()
-        .map(|c| row("component", &c.name, &c.figures))
-        .collect();
-    rows.extend(
-        report
-            .tenants
-            .iter()
-            .map(|t| row("tenant", &t.name, &t.figures)),
-    );
-    rows.push(row(
-        "overall",
-        &report.overall.name,
-        &report.overall.figures,
-    ));
+    let rows = table_rows(report);
     let mut charts = charts_of(&report.overall, &report.overall.name, &axis);
     for t in &report.tenants {
         charts.extend(charts_of(t, &t.name, &axis));
@@ -954,15 +1042,7 @@ fn html(report: &AvailabilityReport) -> Result<String, askama::Error> {
             charts.extend(burn_chart(slo, &axis, &c.daily));
         }
     }
-    let o = &report.overall.figures;
-    let summary = match o.sla_ppm {
-        Some(ppm) => format!(
-            "Overall {} available (SLA) over the time observed, which is {} of the period.",
-            percent(ppm),
-            coverage(o)
-        ),
-        None => "Nothing was observed in this period: there is no availability figure.".into(),
-    };
+    let summary = summary(report);
     ReportPage {
         title: title(report),
         period: period_line(report),

@@ -1,4 +1,5 @@
-//! Incident use cases by hand: opening an incident, posting an update and resolving it. The
+//! Incident use cases by hand: opening an incident, posting an update, resolving it, editing
+//! its title, impact and postmortem, and deleting it (the audit log keeps a copy). The
 //! rules are the domain's ([`upkeep_domain::incident`]); each change is written with its audit
 //! row by the store. Components are checked against the configuration's when one is given (the
 //! command line run without `--config` checks only duplicates).
@@ -8,9 +9,10 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use upkeep_domain::config::Config;
 use upkeep_domain::incident::{
-    self, IncidentError, IncidentStatus, validate_body, validate_new, validate_update,
+    self, IncidentError, IncidentStatus, validate_body, validate_new, validate_title,
+    validate_update,
 };
-use upkeep_store::incidents::{IncidentChange, IncidentRecord, NewIncident};
+use upkeep_store::incidents::{IncidentChange, IncidentEdit, IncidentRecord, NewIncident};
 use upkeep_store::{Store, StoreError};
 
 use super::Caller;
@@ -95,6 +97,37 @@ pub async fn resolve(
             .await?,
         id,
     )
+}
+
+/// Edits the title (trimmed), the impact or the postmortem (`Some(None)` removes it); the
+/// timeline is unchanged.
+pub async fn edit(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    mut edit: IncidentEdit,
+    now: Timestamp,
+) -> Result<IncidentRecord, IncidentServiceError> {
+    if let Some(title) = &edit.title {
+        edit.title = Some(validate_title(title)?.to_owned());
+    }
+    if let Some(Some(text)) = &edit.postmortem {
+        validate_body(text)?;
+    }
+    found(
+        store.edit_incident(id, &edit, &caller.actor, now).await?,
+        id,
+    )
+}
+
+/// Deletes an incident and its timeline; the audit row keeps a copy.
+pub async fn delete(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Result<IncidentRecord, IncidentServiceError> {
+    found(store.delete_incident(id, &caller.actor, now).await?, id)
 }
 
 fn found(record: Option<IncidentRecord>, id: &str) -> Result<IncidentRecord, IncidentServiceError> {

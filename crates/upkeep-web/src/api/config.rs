@@ -42,17 +42,17 @@ pub struct ReloadOutcome {
 /// The running configuration in brief.
 pub async fn show(State(state): State<AppState>, _: Auth<Viewer>) -> Json<ConfigSummary> {
     let loaded = state.config.current();
-    let c = &loaded.config;
+    let n = loaded.counts();
     Json(ConfigSummary {
         source: loaded.source.display_name(),
         sha256: loaded.digest.clone(),
         loaded_at: instant(loaded.loaded_at),
-        page_name: c.page.name.clone(),
-        components: c.components.len(),
-        monitors: c.monitors.len(),
-        tenants: c.tenants.len(),
-        rules: c.rules.len(),
-        windows: c.maintenance.windows.len(),
+        page_name: loaded.config.page.name.clone(),
+        components: n.components,
+        monitors: n.monitors,
+        tenants: n.tenants,
+        rules: n.rules,
+        windows: n.windows,
     })
 }
 

@@ -10,9 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use upkeep_domain::component_status::ComponentStatus;
-use upkeep_domain::incident::{
-    AffectedComponent, Impact, IncidentError, IncidentStatus, validate_body, validate_title,
-};
+use upkeep_domain::incident::{AffectedComponent, Impact, IncidentError, IncidentStatus};
 use upkeep_engine::service::incident::{self as service, IncidentServiceError};
 use upkeep_store::ids;
 use upkeep_store::incidents::{
@@ -424,29 +422,22 @@ pub async fn edit(
         )
         .with_type("invalid-incident"));
     }
-    let title = body
-        .title
-        .as_deref()
-        .map(|t| validate_title(t).map(str::to_owned))
-        .transpose()
-        .map_err(|e| invalid(&e))?;
     let impact = body.impact.as_deref().map(parse_impact).transpose()?;
-    if let Some(Some(text)) = &body.postmortem {
-        validate_body(text).map_err(|e| invalid(&e))?;
-    }
     let edit = IncidentEdit {
-        title,
+        title: body.title,
         impact,
         postmortem: body.postmortem,
     };
-    match state
-        .store
-        .edit_incident(id, &edit, &caller.actor(), state.clock.now())
-        .await?
-    {
-        Some(r) => Ok(Json(r.into())),
-        None => Err(not_found(id)),
-    }
+    let record = service::edit(
+        &state.store,
+        &caller.for_services(),
+        id,
+        edit,
+        state.clock.now(),
+    )
+    .await
+    .map_err(refusal)?;
+    Ok(Json(record.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}", tag = TAG_INCIDENTS,
@@ -461,12 +452,8 @@ pub async fn delete(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     let id = incident_id(&id)?;
-    match state
-        .store
-        .delete_incident(id, &caller.actor(), state.clock.now())
-        .await?
-    {
-        Some(_) => Ok(StatusCode::NO_CONTENT),
-        None => Err(not_found(id)),
-    }
+    service::delete(&state.store, &caller.for_services(), id, state.clock.now())
+        .await
+        .map_err(refusal)?;
+    Ok(StatusCode::NO_CONTENT)
 }

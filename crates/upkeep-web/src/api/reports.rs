@@ -6,7 +6,7 @@
 //! else to load or run.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -15,11 +15,8 @@ use super::TAG_REPORTS;
 use crate::auth::{Auth, Viewer};
 use crate::extract::ApiQuery;
 use crate::problem::Problem;
-use crate::reports::{Ask, Format, query, render};
+use crate::reports::{Ask, Format, query_with_daily, response};
 use crate::state::AppState;
-
-/// Content-Security-Policy of the HTML report: its own inline style, nothing else.
-const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// What to report on.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -89,31 +86,16 @@ pub async fn availability(
         tenant: q.tenant.as_deref(),
         partial_weight: q.partial_weight.as_deref(),
     };
-    let mut engine_query = query(config, &ask, now).map_err(Problem::unprocessable)?;
-    engine_query.daily = false;
-    if format == Format::Html || q.daily.unwrap_or(false) {
-        crate::reports::with_daily(&mut engine_query).map_err(Problem::unprocessable)?;
-    }
+    let engine_query = query_with_daily(
+        config,
+        &ask,
+        format == Format::Html || q.daily.unwrap_or(false),
+        now,
+    )
+    .map_err(Problem::unprocessable)?;
     let report =
         upkeep_engine::reports::availability(&state.store, config, &engine_query, now).await?;
-    let body = render(&report, format).map_err(|e| Problem::internal(&e))?;
-    let mut response = (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, format.content_type()),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response();
-    if format == Format::Html
-        && let Ok(v) = header::HeaderValue::from_str(REPORT_CSP)
-    {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    Ok(response)
+    response(&report, format, false).map_err(|e| Problem::internal(&e))
 }
 
 /// Which SLOs.
