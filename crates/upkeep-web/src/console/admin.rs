@@ -59,7 +59,11 @@ fn confirm_first(back: &str) -> Response {
 }
 
 /// `None` when the session's confirmation is recent enough; otherwise the redirect to the form.
-fn needs_confirmation(state: &AppState, session: &Session, back: &str) -> Option<Response> {
+pub(super) fn needs_confirmation(
+    state: &AppState,
+    session: &Session,
+    back: &str,
+) -> Option<Response> {
     (!user::recently_confirmed(session, state.clock.now())).then(|| confirm_first(back))
 }
 

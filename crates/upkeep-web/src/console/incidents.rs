@@ -1,6 +1,9 @@
-//! The console's incident pages: the list, opening one, posting an update and resolving, each
+//! The console's incident pages: the list, opening one, posting an update (with a preview of
+//! its Markdown, rendered on the server by the status page's renderer: the form's second submit
+//! button `preview`), resolving, editing the title, impact and postmortem, and deleting, each
 //! through `service::incident` as the API and the command line do. Writing needs the `editor`
-//! role: a viewer sees no forms, and the server refuses their posts with 403 whatever they send.
+//! role and deleting the `admin` role, after a recent re-authentication (`/admin/confirm`): a
+//! viewer sees no forms, and the server refuses their posts with 403 whatever they send.
 
 use std::collections::BTreeMap;
 
@@ -14,9 +17,10 @@ use upkeep_domain::incident::{AffectedComponent, Impact, IncidentStatus};
 use upkeep_domain::role::Role;
 use upkeep_engine::service::incident::{self as service, IncidentServiceError};
 use upkeep_engine::service::user;
-use upkeep_store::incidents::{IncidentChange, IncidentRecord, NewIncident};
+use upkeep_store::incidents::{IncidentChange, IncidentEdit, IncidentRecord, NewIncident};
 use upkeep_store::users::UserRecord;
 
+use super::admin::needs_confirmation;
 use super::pages::{Chrome, chrome, html};
 use super::session::{SignedIn, see_other};
 use crate::problem::Problem;
@@ -29,6 +33,8 @@ struct ComponentChoice {
     name: String,
     /// Its status in the incident shown, if affected.
     current: Option<&'static str>,
+    /// The status chosen in the form being previewed (empty: unchanged).
+    chosen: String,
 }
 
 struct UpdateView {
@@ -47,6 +53,16 @@ struct IncidentView {
     resolved: bool,
     components: Vec<(String, &'static str)>,
     updates: Vec<UpdateView>,
+    /// The postmortem as typed (Markdown) and rendered.
+    postmortem: Option<(String, String)>,
+}
+
+/// An update being previewed: what was typed, kept in the form, and its body rendered.
+#[derive(Default)]
+struct Draft {
+    status: String,
+    body: String,
+    body_html: String,
 }
 
 #[derive(Template)]
@@ -70,6 +86,11 @@ struct DetailPage {
     choices: Vec<ComponentChoice>,
     statuses: Vec<(&'static str, &'static str)>,
     incident_statuses: Vec<&'static str>,
+    impacts: Vec<&'static str>,
+    /// Deleting is the admin's.
+    can_delete: bool,
+    /// The update being previewed, if any.
+    draft: Option<Draft>,
     message: Option<String>,
 }
 
@@ -116,10 +137,18 @@ fn view(state: &AppState, i: &IncidentRecord) -> IncidentView {
                 body_html: markdown(&u.body),
             })
             .collect(),
+        postmortem: i
+            .postmortem
+            .as_ref()
+            .map(|text| (text.clone(), markdown(text))),
     }
 }
 
-fn choices(state: &AppState, current: Option<&IncidentRecord>) -> Vec<ComponentChoice> {
+fn choices(
+    state: &AppState,
+    current: Option<&IncidentRecord>,
+    chosen: &[AffectedComponent],
+) -> Vec<ComponentChoice> {
     let loaded = state.config.current();
     loaded
         .config
@@ -131,6 +160,11 @@ fn choices(state: &AppState, current: Option<&IncidentRecord>) -> Vec<ComponentC
             current: current
                 .and_then(|i| i.components.iter().find(|a| &a.id == id))
                 .map(|a| a.status.as_str()),
+            chosen: chosen
+                .iter()
+                .find(|a| &a.id == id)
+                .map(|a| a.status.as_str().to_owned())
+                .unwrap_or_default(),
         })
         .collect()
 }
@@ -173,6 +207,16 @@ fn affected(fields: &Fields) -> Result<Vec<AffectedComponent>, String> {
         .collect())
 }
 
+/// The impact chosen in the form, if any; an unknown one is an error a person can act on.
+fn impact(fields: &Fields) -> Result<Option<Impact>, String> {
+    match field(fields, "impact").filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => Impact::parse(v)
+            .map(Some)
+            .ok_or_else(|| format!("`{v}` is not an impact")),
+    }
+}
+
 fn refusal_text(e: &IncidentServiceError) -> Option<String> {
     match e {
         IncidentServiceError::Invalid(e) => Some(e.to_string()),
@@ -195,7 +239,7 @@ async fn list_page(
         chrome: chrome(state, Some(user)),
         can_write: can_write(user),
         incidents: incidents.iter().map(|i| view(state, i)).collect(),
-        choices: choices(state, None),
+        choices: choices(state, None, &[]),
         statuses: component_statuses(),
         impacts: Impact::ALL.iter().map(|i| i.as_str()).collect(),
         message,
@@ -222,15 +266,9 @@ pub async fn open(
         Ok(c) => c,
         Err(m) => return list_page(&state, u, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
     };
-    let impact = match field(&fields, "impact").filter(|v| !v.is_empty()) {
-        None => None,
-        Some(v) => match Impact::parse(v) {
-            Some(i) => Some(i),
-            None => {
-                let m = format!("`{v}` is not an impact");
-                return list_page(&state, u, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await;
-            }
-        },
+    let impact = match impact(&fields) {
+        Ok(i) => i,
+        Err(m) => return list_page(&state, u, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
     };
     let new = NewIncident {
         title: field(&fields, "title").unwrap_or_default().to_owned(),
@@ -270,6 +308,20 @@ async fn detail_page(
     status: StatusCode,
     message: Option<String>,
 ) -> Response {
+    draft_page(state, user, id, status, message, None, &[]).await
+}
+
+/// The incident page, with the update being previewed (`draft`, its components `chosen`)
+/// kept in the form.
+async fn draft_page(
+    state: &AppState,
+    user: &UserRecord,
+    id: &str,
+    status: StatusCode,
+    message: Option<String>,
+    draft: Option<Draft>,
+    chosen: &[AffectedComponent],
+) -> Response {
     let incident = match state.store.get_incident(id).await {
         Ok(Some(i)) => i,
         Ok(None) => {
@@ -281,9 +333,12 @@ async fn detail_page(
         chrome: chrome(state, Some(user)),
         can_write: can_write(user),
         incident: view(state, &incident),
-        choices: choices(state, Some(&incident)),
+        choices: choices(state, Some(&incident), chosen),
         statuses: component_statuses(),
         incident_statuses: IncidentStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        impacts: Impact::ALL.iter().map(|i| i.as_str()).collect(),
+        can_delete: user.role == Role::Admin,
+        draft,
         message,
     };
     html(status, page.render())
@@ -326,6 +381,24 @@ pub async fn update(
             }
         },
     };
+    if field(&fields, "preview").is_some() {
+        let typed = field(&fields, "body").unwrap_or_default();
+        let draft = Draft {
+            status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            body: typed.to_owned(),
+            body_html: markdown(typed),
+        };
+        return draft_page(
+            &state,
+            u,
+            &id,
+            StatusCode::OK,
+            None,
+            Some(draft),
+            &components,
+        )
+        .await;
+    }
     let body = field(&fields, "body")
         .filter(|b| !b.trim().is_empty())
         .map(str::to_owned);
@@ -337,7 +410,7 @@ pub async fn update(
     let loaded = state.config.current();
     let caller = user::caller(u);
     let now = state.clock.now();
-    match service::update(
+    let outcome = service::update(
         &state.store,
         Some(&loaded.config),
         &caller,
@@ -345,20 +418,8 @@ pub async fn update(
         &change,
         now,
     )
-    .await
-    {
-        Ok(i) => {
-            state.status.poke();
-            see_other(&format!("/admin/incidents/{}", i.id))
-        }
-        Err(IncidentServiceError::NotFound(_)) => {
-            Problem::not_found(format!("there is no incident `{id}`")).into_response()
-        }
-        Err(e) => match refusal_text(&e) {
-            Some(m) => detail_page(&state, u, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
-            None => Problem::internal(&e).into_response(),
-        },
-    }
+    .await;
+    written(&state, u, &id, outcome).await
 }
 
 /// `POST /admin/incidents/{id}/resolve`.
@@ -376,7 +437,20 @@ pub async fn resolve(
         .filter(|b| !b.trim().is_empty())
         .map(str::to_owned);
     let caller = user::caller(u);
-    match service::resolve(&state.store, &caller, &id, body, state.clock.now()).await {
+    let outcome = service::resolve(&state.store, &caller, &id, body, state.clock.now()).await;
+    written(&state, u, &id, outcome).await
+}
+
+/// The answer to a write of incident `id`: 303 to its page once done (and the status page asked
+/// to rebuild), 404 when there is no such incident, the page again with the reason when the
+/// write was refused.
+async fn written(
+    state: &AppState,
+    u: &UserRecord,
+    id: &str,
+    outcome: Result<IncidentRecord, IncidentServiceError>,
+) -> Response {
+    match outcome {
         Ok(i) => {
             state.status.poke();
             see_other(&format!("/admin/incidents/{}", i.id))
@@ -385,8 +459,66 @@ pub async fn resolve(
             Problem::not_found(format!("there is no incident `{id}`")).into_response()
         }
         Err(e) => match refusal_text(&e) {
-            Some(m) => detail_page(&state, u, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
+            Some(m) => detail_page(state, u, id, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await,
             None => Problem::internal(&e).into_response(),
         },
+    }
+}
+
+/// `POST /admin/incidents/{id}/edit`: the title, the impact and the postmortem (empty removes
+/// it), as `PATCH /api/v1/incidents/{id}`.
+pub async fn edit(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    let u = &session.user;
+    if !can_write(u) {
+        return refused();
+    }
+    let impact = match impact(&fields) {
+        Ok(i) => i,
+        Err(m) => {
+            return detail_page(&state, u, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await;
+        }
+    };
+    let postmortem =
+        field(&fields, "postmortem").map(|text| (!text.trim().is_empty()).then(|| text.to_owned()));
+    let change = IncidentEdit {
+        title: field(&fields, "title").map(str::to_owned),
+        impact,
+        postmortem,
+    };
+    let caller = user::caller(u);
+    let outcome = service::edit(&state.store, &caller, &id, change, state.clock.now()).await;
+    written(&state, u, &id, outcome).await
+}
+
+/// `POST /admin/incidents/{id}/delete`: the incident and its timeline go (the audit log keeps a
+/// copy); admin only, after a recent confirmation.
+pub async fn delete(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let u = &session.user;
+    if u.role != Role::Admin {
+        return Problem::forbidden("deleting an incident needs the admin role").into_response();
+    }
+    let back = format!("/admin/incidents/{id}");
+    if let Some(r) = needs_confirmation(&state, &session, &back) {
+        return r;
+    }
+    let caller = user::caller(u);
+    match service::delete(&state.store, &caller, &id, state.clock.now()).await {
+        Ok(_) => {
+            state.status.poke();
+            see_other("/admin/incidents")
+        }
+        Err(IncidentServiceError::NotFound(_)) => {
+            Problem::not_found(format!("there is no incident `{id}`")).into_response()
+        }
+        Err(e) => Problem::internal(&e).into_response(),
     }
 }

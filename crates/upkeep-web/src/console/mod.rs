@@ -1,14 +1,21 @@
-//! The operators' console under `/admin`: server-rendered pages (askama, no JavaScript, the
-//! same strict Content-Security-Policy as the status page) over the same services the API and
-//! the command line call.
+//! The operators' console under `/admin`: server-rendered pages (askama, working without
+//! JavaScript, the same strict Content-Security-Policy as the status page) over the same
+//! services the API and the command line call.
 //!
 //! - Signing in: `GET /admin/login` (fields `email`, `password`) → `POST /admin/login` → 303 to
 //!   `/admin` with the session cookie ([`session`]); a user with a second factor passes by
 //!   `/admin/login/code` first. `POST /admin/logout` and `POST /admin/logout-everywhere`.
 //! - `GET /admin`: what needs attention now (components not operational, open incidents,
-//!   maintenance in progress).
-//! - `/admin/incidents`: the list, opening one, posting an update, resolving ([`incidents`];
-//!   writing needs the `editor` role).
+//!   maintenance in progress, maintenances held by pre-flight checks, unacknowledged alerts,
+//!   failed deliveries, backups at risk or breached and drills overdue), refreshed in place
+//!   every 30 s by the one script [`JS`] (the page is complete without it).
+//! - `/admin/incidents`: the list, opening one, posting an update (with a server-rendered
+//!   Markdown preview), resolving, editing title, impact and postmortem, deleting after a
+//!   confirmation ([`incidents`]; writing needs the `editor` role, deleting `admin`).
+//! - `GET /admin/reports`: availability reports with their charts and CSV and HTML downloads
+//!   ([`reports`]).
+//! - `/admin/config`: what configuration is loaded, and reloading it, every problem of a
+//!   refused reload as `FILE:LINE:COLUMN: message` (admin only) ([`config`]).
 //! - `/admin/monitors`: the fleet, searched, filtered and paged by key; one monitor with its
 //!   results, latency chart and state changes; pause and resume ([`monitors`]).
 //! - `/admin/alerts` and `/admin/deliveries`: firing alerts with acknowledge, failed deliveries
@@ -26,6 +33,7 @@
 //! account and per client address by `service::user` (docs/console.md).
 
 mod admin;
+mod config;
 pub mod csrf;
 mod incidents;
 mod inventory;
@@ -33,6 +41,7 @@ mod maintenance;
 mod monitors;
 mod notifications;
 mod pages;
+mod reports;
 pub mod session;
 
 use std::sync::LazyLock;
@@ -53,6 +62,13 @@ pub const CSS: &str = include_str!("../../static/console.css");
 /// A short hash of [`CSS`], appended to its URL so browsers may cache it for a year.
 pub static CSS_VERSION: LazyLock<String> =
     LazyLock::new(|| crate::status::html::asset_version(CSS));
+
+/// The console's only script, served at `/admin/static/console.js`: it refreshes the overview
+/// in place (every page works without it).
+pub const JS: &str = include_str!("../../static/console.js");
+
+/// A short hash of [`JS`], appended to its URL like [`CSS_VERSION`].
+pub static JS_VERSION: LazyLock<String> = LazyLock::new(|| crate::status::html::asset_version(JS));
 
 /// The console's routes, behind the cross-site request guard.
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -75,6 +91,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/incidents/{id}", get(incidents::detail))
         .route("/admin/incidents/{id}/updates", post(incidents::update))
         .route("/admin/incidents/{id}/resolve", post(incidents::resolve))
+        .route("/admin/incidents/{id}/edit", post(incidents::edit))
+        .route("/admin/incidents/{id}/delete", post(incidents::delete))
         .route("/admin/monitors", get(monitors::list))
         .route("/admin/monitors/{id}", get(monitors::detail))
         .route("/admin/monitors/{id}/pause", post(monitors::pause))
@@ -106,17 +124,28 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}/enable", post(admin::enable_user))
         .route("/admin/tokens", post(admin::create_token))
         .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/admin/reports", get(reports::page))
+        .route("/admin/reports/download", get(reports::download))
+        .route("/admin/config", get(config::show))
+        .route("/admin/config/reload", post(config::reload))
         .route("/admin/static/console.css", get(css))
+        .route("/admin/static/console.js", get(js))
         .layer(axum::middleware::from_fn_with_state(state, csrf::guard))
 }
 
 async fn css() -> Response {
-    let mut r = CSS.into_response();
+    asset(CSS, "text/css; charset=utf-8")
+}
+
+async fn js() -> Response {
+    asset(JS, "text/javascript; charset=utf-8")
+}
+
+/// A static asset of the console, cached for a year (its URL carries its version).
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),

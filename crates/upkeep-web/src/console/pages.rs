@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use upkeep_domain::backup::BackupState;
 use upkeep_domain::component_status::ComponentStatus;
+use upkeep_engine::backups::assess_all;
 use upkeep_engine::service::user::{self, SignIn, UserServiceError};
 use upkeep_store::maintenance::MaintenanceFilter;
 use upkeep_store::sessions::NewSession;
@@ -15,7 +17,7 @@ use upkeep_store::users::UserRecord;
 use super::session::{
     COOKIE, SECOND_FACTOR_COOKIE, SignedIn, cookie, secure, see_other, set_cookie,
 };
-use super::{CSS_VERSION, Client};
+use super::{CSS_VERSION, Client, JS_VERSION};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::status::html::{local, status_label};
@@ -24,6 +26,8 @@ use crate::status::html::{local, status_label};
 pub(super) struct Chrome {
     pub(super) page_name: String,
     pub(super) css_version: &'static str,
+    /// The version of the console's script (only the overview loads it).
+    pub(super) js_version: &'static str,
     /// The signed-in user (name, role), when there is one.
     pub(super) user: Option<(String, &'static str)>,
 }
@@ -32,6 +36,7 @@ pub(super) fn chrome(state: &AppState, user: Option<&UserRecord>) -> Chrome {
     Chrome {
         page_name: state.config.current().config.page.name.clone(),
         css_version: CSS_VERSION.as_str(),
+        js_version: JS_VERSION.as_str(),
         user: user.map(|u| (u.display_name.clone(), u.role.as_str())),
     }
 }
@@ -292,10 +297,26 @@ struct IncidentRow {
 }
 
 struct MaintenanceRow {
+    id: String,
     title: String,
     status: &'static str,
     started: String,
     ends: String,
+}
+
+/// A maintenance whose start pre-flight checks hold.
+struct HeldRow {
+    id: String,
+    title: String,
+    starts: String,
+    reason: String,
+}
+
+/// A backup set that is not `ok`, or whose drill is overdue.
+struct BackupRow {
+    id: String,
+    state: &'static str,
+    drill_overdue: bool,
 }
 
 #[derive(Template)]
@@ -306,10 +327,16 @@ struct OverviewPage {
     components: Option<Vec<ComponentRow>>,
     incidents: Vec<IncidentRow>,
     maintenances: Vec<MaintenanceRow>,
+    held: Vec<HeldRow>,
+    /// Firing operator alerts nobody acknowledged.
+    unacknowledged: usize,
+    backups: Vec<BackupRow>,
+    failed_deliveries: i64,
     tz_name: String,
 }
 
-/// `GET /admin`: what needs attention now.
+/// `GET /admin`: what needs attention now. The page loads the console's script, which fetches
+/// it again every 30 s and swaps the content in place; without it the page is complete.
 pub async fn overview(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
     let loaded = state.config.current();
     let tz = loaded.config.page.timezone.clone();
@@ -349,6 +376,7 @@ pub async fn overview(State(state): State<AppState>, SignedIn(session): SignedIn
         Ok(list) => list
             .into_iter()
             .map(|m| MaintenanceRow {
+                id: m.id,
                 title: m.title,
                 status: m.status.as_str(),
                 started: local(m.starts_at, &tz),
@@ -357,11 +385,54 @@ pub async fn overview(State(state): State<AppState>, SignedIn(session): SignedIn
             .collect(),
         Err(e) => return Problem::internal(&e).into_response(),
     };
+    let held = match state
+        .store
+        .list_maintenances(MaintenanceFilter::Upcoming, 500)
+        .await
+    {
+        Ok(list) => list
+            .into_iter()
+            .filter_map(|m| {
+                let reason = m.hold_reason?;
+                Some(HeldRow {
+                    id: m.id,
+                    title: m.title,
+                    starts: local(m.starts_at, &tz),
+                    reason,
+                })
+            })
+            .collect(),
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let unacknowledged = match state.store.alert_states().await {
+        Ok(list) => list.iter().filter(|a| a.acknowledged_at.is_none()).count(),
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let backups = match assess_all(&state.store, &loaded.config, state.clock.now()).await {
+        Ok(list) => list
+            .into_iter()
+            .filter(|a| a.state != BackupState::Ok || a.drill_overdue)
+            .map(|a| BackupRow {
+                id: a.id,
+                state: a.state.as_str(),
+                drill_overdue: a.drill_overdue,
+            })
+            .collect(),
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let failed_deliveries = match state.store.outbox_stats().await {
+        Ok(stats) => stats.failed,
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
     let page = OverviewPage {
         chrome: chrome(&state, Some(&session.user)),
         components,
         incidents,
         maintenances,
+        held,
+        unacknowledged,
+        backups,
+        failed_deliveries,
         tz_name: loaded.config.page.timezone_name.clone(),
     };
     html(StatusCode::OK, page.render())

@@ -63,7 +63,7 @@ pub(crate) async fn seed_user(store: &Store, email: &str, role: Role) {
 }
 
 /// Fires an alert whose text is hostile and queues a delivery that then fails for good.
-async fn seed_alert_and_failed_delivery(store: &Store) -> String {
+pub(crate) async fn seed_alert_and_failed_delivery(store: &Store) -> String {
     let now = Timestamp::now();
     let notice = AlertNotice {
         key: "rule:<b>x</b>".into(),

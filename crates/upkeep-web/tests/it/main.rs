@@ -11,6 +11,7 @@ mod backups;
 mod calendars;
 mod console;
 mod console_admin;
+mod console_more;
 mod console_pages;
 mod incidents;
 mod inventory;
