@@ -1,8 +1,8 @@
 // upkeep console: refreshes the overview in place. The page is complete without this script;
 // it only saves a reload. Every 30 s (not while the tab is hidden) it fetches the page again
 // and swaps the content of <main> for the new one. A failed fetch, an answer that is not the
-// overview (signed out: a redirect to the sign-in form) or a page being read with a selection
-// leaves the page as it is.
+// overview (signed out: a redirect to the sign-in form), a selection or the keyboard focus
+// inside the content leaves the page as it is.
 (function () {
   "use strict";
   var main = document.querySelector("main[data-refresh]");
@@ -16,6 +16,9 @@
     }
     var selection = window.getSelection && window.getSelection();
     if (selection && !selection.isCollapsed) {
+      return;
+    }
+    if (main.contains(document.activeElement) && document.activeElement !== main) {
       return;
     }
     fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use upkeep_engine::config::{ConfigSource, load};
-use upkeep_web::reports::{Ask, Format, query, render};
+use upkeep_web::reports::{Ask, Format, query_with_daily, render};
 
 use super::open_migrated;
 use crate::cli::DatabaseArgs;
@@ -85,20 +85,14 @@ pub async fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {
         tenant: args.tenant.as_deref(),
         partial_weight: args.partial_weight.as_deref(),
     };
-    let mut q = match query(&loaded.config, &ask, now) {
+    let daily = args.format == Format::Html || args.daily;
+    let q = match query_with_daily(&loaded.config, &ask, daily, now) {
         Ok(q) => q,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);
         }
     };
-    q.daily = false;
-    if (args.format == Format::Html || args.daily)
-        && let Err(e) = upkeep_web::reports::with_daily(&mut q)
-    {
-        eprintln!("error: {e}");
-        return Ok(ExitCode::FAILURE);
-    }
     let store = open_migrated(&args.db.database).await?;
     let report = upkeep_engine::reports::availability(&store, &loaded.config, &q, now).await;
     store.close().await;
