@@ -312,11 +312,14 @@ struct HeldRow {
     reason: String,
 }
 
-/// A backup set that is not `ok`, or whose drill is overdue.
+/// A backup set that is not `ok` (at risk, breached, or never backed up), or whose drill is
+/// overdue.
 struct BackupRow {
     id: String,
     state: &'static str,
     drill_overdue: bool,
+    /// Whether drills are expected of it at all.
+    drilled: bool,
 }
 
 #[derive(Template)]
@@ -416,6 +419,7 @@ pub async fn overview(State(state): State<AppState>, SignedIn(session): SignedIn
                 id: a.id,
                 state: a.state.as_str(),
                 drill_overdue: a.drill_overdue,
+                drilled: a.drill_every.is_some(),
             })
             .collect(),
         Err(e) => return Problem::internal(&e).into_response(),

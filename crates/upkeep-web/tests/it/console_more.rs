@@ -474,6 +474,12 @@ async fn the_overview_counts_what_needs_attention_and_refreshes_with_a_script_of
     // The backup set never reported: not ok, and never drilled.
     assert_eq!(count(&html, "n-backups"), "1");
     assert!(html.contains(r#"href="/admin/backups/main-db""#), "{html}");
+    assert!(
+        html.contains(
+            r#"<td class="b-unknown">unknown</td><td><span class="m-down">overdue</span>"#
+        ),
+        "{html}"
+    );
 
     seed_alert_and_failed_delivery(&app.store).await;
     let start = Timestamp::now() + (15 * 24).hours();
