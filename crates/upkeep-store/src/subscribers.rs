@@ -275,6 +275,35 @@ impl Store {
         rows.into_iter().map(record).collect()
     }
 
+    /// Subscribers whose address contains `needle` (any case; empty: every one), by creation,
+    /// after the key `(created_at, id)` of the previous page's last row when given: keyset
+    /// pages that neither repeat nor skip a row when others are added or removed meanwhile.
+    pub async fn search_subscribers(
+        &self,
+        needle: &str,
+        after: Option<(Timestamp, &str)>,
+        limit: u32,
+    ) -> Result<Vec<SubscriberRecord>, StoreError> {
+        let contains = match self.backend() {
+            crate::Backend::Sqlite => "instr(lower(address), lower($1)) > 0",
+            crate::Backend::Postgres => "strpos(lower(address), lower($1)) > 0",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM subscribers WHERE {contains} \
+             AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
+             ORDER BY created_at, id LIMIT $4"
+        );
+        let (at, id) = after.map_or((i64::MIN, ""), |(t, id)| (t.as_millisecond(), id));
+        let rows: Vec<SubscriberRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(needle)
+            .bind(at)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(record).collect()
+    }
+
     /// Registers a webhook subscriber (confirmed at once: an admin made it), audited.
     pub async fn create_webhook_subscriber(
         &self,

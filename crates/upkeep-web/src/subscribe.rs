@@ -334,52 +334,7 @@ pub fn normalise_email(raw: &str) -> Result<String, String> {
         .map_err(|why| why.to_string())
 }
 
-/// The scope asked for, checked against the configuration: every component and the tenant must
-/// exist (a tenant's own component only for a subscription limited to that tenant). Duplicates
-/// are dropped.
-pub fn checked_scope(
-    config: &Config,
-    components: &[String],
-    tenant: Option<&str>,
-) -> Result<Scope, String> {
-    let tenant_asked = tenant.map(str::trim).filter(|t| !t.is_empty());
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    let mut unknown = Vec::new();
-    for c in components {
-        // A tenant's own component exists only for a subscription limited to that tenant.
-        let known = config
-            .components
-            .get(c)
-            .is_some_and(|x| x.tenant.is_none() || x.tenant.as_deref() == tenant_asked);
-        if !known {
-            unknown.push(c.chars().take(100).collect::<String>());
-        } else if seen.insert(c.as_str()) {
-            out.push(c.clone());
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(format!(
-            "unknown component{}: {}",
-            if unknown.len() == 1 { "" } else { "s" },
-            unknown.join(", ")
-        ));
-    }
-    let tenant = match tenant.map(str::trim).filter(|t| !t.is_empty()) {
-        None => None,
-        Some(t) if config.tenants.contains_key(t) => Some(t.to_owned()),
-        Some(t) => {
-            return Err(format!(
-                "unknown tenant: {}",
-                t.chars().take(100).collect::<String>()
-            ));
-        }
-    };
-    Ok(Scope {
-        components: out,
-        tenant,
-    })
-}
+pub use upkeep_engine::service::subscribers::checked_scope;
 
 fn parse_form(body: &[u8]) -> SubscribeInput {
     let mut input = SubscribeInput::default();

@@ -5,11 +5,14 @@
 //! (the API as `application/problem+json`, the CLI as a message); parsing a request's own
 //! format (JSON bodies, flags) stays with the front end.
 
+pub mod audit;
+pub mod backups;
 pub mod incident;
 pub mod inventory;
 pub mod maintenance;
 pub mod notifications;
 pub mod rollout;
+pub mod subscribers;
 pub mod token;
 pub mod user;
 

@@ -428,3 +428,57 @@ async fn the_audit_log_is_filtered_by_actor_action_and_time_and_paged_without_re
         );
     }
 }
+
+#[tokio::test]
+async fn subscribers_are_searched_by_address_and_paged_by_key_without_repeats_or_gaps() {
+    use upkeep_domain::notify::routing::Scope;
+    for db in databases("subscribers_searched_and_paged").await {
+        let store = db.store().await;
+        // Two at each instant, so that pages break inside a run of equal creation times.
+        for i in 0..21i64 {
+            store
+                .create_webhook_subscriber(
+                    &format!("https://Hook{i}.example.com/P/{i}"),
+                    None,
+                    &Scope::default(),
+                    "test",
+                    at(i / 2),
+                )
+                .await
+                .unwrap();
+        }
+        let walk = |needle: &'static str| {
+            let store = store.clone();
+            async move {
+                let mut got = Vec::new();
+                let mut after: Option<(Timestamp, String)> = None;
+                loop {
+                    let key = after.as_ref().map(|(t, id)| (*t, id.as_str()));
+                    let page = store.search_subscribers(needle, key, 4).await.unwrap();
+                    if page.is_empty() {
+                        break;
+                    }
+                    after = page.last().map(|r| (r.created_at, r.id.clone()));
+                    got.extend(page.into_iter().map(|r| r.address));
+                }
+                got
+            }
+        };
+        let all = walk("").await;
+        let listed: Vec<String> = store
+            .list_subscribers(false, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.address)
+            .collect();
+        assert_eq!(all, listed, "the list's order, every row once");
+        assert_eq!(all.len(), 21);
+        let ones = walk("hook1").await;
+        assert_eq!(ones.len(), 11, "{ones:?}"); // 1 and 10 to 19, any case
+        assert!(walk("p/2").await.len() == 2, "2 and 20");
+        assert!(walk("%").await.is_empty(), "no pattern characters");
+        store.close().await;
+        db.cleanup().await;
+    }
+}

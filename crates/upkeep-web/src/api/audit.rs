@@ -1,14 +1,14 @@
 //! `/api/v1/audit`: the audit log, newest first, for anyone with a token (auditors get
 //! `viewer` tokens).
 //!
-//! Subscribers' addresses and delivery destinations are written into audit rows redacted
-//! (`upkeep_store::outbox::redact_destination`); for callers below `admin` they are redacted
-//! again when read, so rows written before that redaction show nothing more.
+//! Read through `service::audit::list`, as the console's audit page reads it: subscribers'
+//! addresses and delivery destinations are redacted for callers below `admin`.
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use upkeep_store::audit::AuditRecord;
+use upkeep_engine::service::audit::{self as service, AuditError};
+use upkeep_store::audit::{AuditFilter, AuditRecord};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG_AUDIT, instant};
@@ -66,43 +66,17 @@ pub async fn list(
     Auth(caller, _): Auth<Viewer>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, Problem> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::bad_request("`limit` must be between 1 and 500"));
-    }
-    let rows = state.store.list_audit(limit, q.before).await?;
-    let admin = caller.role == upkeep_domain::role::Role::Admin;
-    Ok(Json(
-        rows.into_iter()
-            .map(|row| {
-                let mut view = AuditView::from(row);
-                if !admin {
-                    redact_row(&mut view);
-                }
-                view
-            })
-            .collect(),
-    ))
-}
-
-/// Redacts the addresses a subscriber's or a delivery's row may hold.
-fn redact_row(view: &mut AuditView) {
-    let key = if view.target.starts_with("subscriber/") {
-        "address"
-    } else if view.target.starts_with("delivery/") {
-        "destination"
-    } else {
-        return;
-    };
-    for value in [&mut view.before, &mut view.after].into_iter().flatten() {
-        let Some(serde_json::Value::String(text)) = value.get_mut(key) else {
-            continue;
-        };
-        let full = text.clone();
-        let shown = upkeep_store::outbox::redact_destination(&full);
-        text.clone_from(&shown);
-        if let Some(serde_json::Value::String(error)) = value.get_mut("last_error") {
-            *error = upkeep_store::outbox::redact_error(error, &full, &shown);
-        }
-    }
+    let rows = service::list(
+        &state.store,
+        caller.role,
+        &AuditFilter::default(),
+        q.limit.unwrap_or(50),
+        q.before,
+    )
+    .await
+    .map_err(|e| match e {
+        AuditError::Limit => Problem::bad_request(e.to_string()),
+        AuditError::Store(e) => e.into(),
+    })?;
+    Ok(Json(rows.into_iter().map(AuditView::from).collect()))
 }

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use upkeep_store::ids;
+use upkeep_engine::service::subscribers::{self as service, NewWebhook, SubscriberError};
 use upkeep_store::subscribers::SubscriberRecord;
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,12 +17,7 @@ use crate::auth::{Admin, Auth};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::subscribe::checked_scope;
 
-/// Longest webhook URL accepted.
-pub const URL_MAX_LEN: usize = 2048;
-/// Longest webhook signing secret accepted.
-pub const SECRET_MAX_LEN: usize = 512;
 /// Most subscribers listed at once.
 pub const LIST_MAX: u32 = 10_000;
 
@@ -86,29 +81,15 @@ pub struct CreateWebhook {
     pub tenant: Option<String>,
 }
 
-fn invalid(detail: impl Into<String>) -> Problem {
-    Problem::unprocessable(detail).with_type("invalid-subscriber")
-}
-
-fn checked_url(raw: &str) -> Result<String, Problem> {
-    let raw = raw.trim();
-    if raw.len() > URL_MAX_LEN {
-        return Err(invalid(format!(
-            "`url` is longer than {URL_MAX_LEN} characters"
-        )));
+/// The API's words for a refusal of `service::subscribers`.
+fn refusal(e: SubscriberError, id: &str) -> Problem {
+    match e {
+        SubscriberError::Invalid(m) => Problem::unprocessable(m).with_type("invalid-subscriber"),
+        SubscriberError::NotFound(_) => Problem::not_found(format!(
+            "there is no subscriber `{id}`; `GET /api/v1/subscribers` lists them"
+        )),
+        SubscriberError::Store(e) => e.into(),
     }
-    let url = url::Url::parse(raw).map_err(|e| invalid(format!("`url` is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(
-            "`url` must be an http or https URL with a host, e.g. https://hooks.example.com/upkeep",
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "`url` must not carry credentials; use `secret` to sign deliveries instead",
-        ));
-    }
-    Ok(url.to_string())
 }
 
 #[utoipa::path(get, path = "/api/v1/subscribers", tag = TAG_SUBSCRIBERS, security(("bearer" = [])),
@@ -138,28 +119,22 @@ pub async fn create(
     Auth(caller, _): Auth<Admin>,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<SubscriberView>), Problem> {
-    let url = checked_url(&body.url)?;
-    let secret = match body.secret.as_deref() {
-        None => None,
-        Some("") => {
-            return Err(invalid(
-                "`secret` is empty; omit it for unsigned deliveries",
-            ));
-        }
-        Some(s) if s.len() > SECRET_MAX_LEN => {
-            return Err(invalid(format!(
-                "`secret` is longer than {SECRET_MAX_LEN} bytes"
-            )));
-        }
-        Some(s) => Some(s),
-    };
     let loaded = state.config.current();
-    let scope = checked_scope(&loaded.config, &body.components, body.tenant.as_deref())
-        .map_err(|why| invalid(format!("the subscriber cannot be made: {why}")))?;
-    let made = state
-        .store
-        .create_webhook_subscriber(&url, secret, &scope, &caller.actor(), state.clock.now())
-        .await?;
+    let new = NewWebhook {
+        url: body.url,
+        secret: body.secret,
+        components: body.components,
+        tenant: body.tenant,
+    };
+    let made = service::create_webhook(
+        &state.store,
+        &loaded.config,
+        &caller.for_services(),
+        new,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| refusal(e, ""))?;
     Ok((StatusCode::CREATED, Json(made.into())))
 }
 
@@ -175,20 +150,8 @@ pub async fn delete(
     Auth(caller, _): Auth<Admin>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    let missing = || {
-        Problem::not_found(format!(
-            "there is no subscriber `{id}`; `GET /api/v1/subscribers` lists them"
-        ))
-    };
-    if !ids::is_id(&id) {
-        return Err(missing());
-    }
-    match state
-        .store
-        .delete_subscriber(&id, &caller.actor(), state.clock.now())
-        .await?
-    {
-        Some(_) => Ok(StatusCode::NO_CONTENT),
-        None => Err(missing()),
-    }
+    service::delete(&state.store, &caller.for_services(), &id, state.clock.now())
+        .await
+        .map_err(|e| refusal(e, &id))?;
+    Ok(StatusCode::NO_CONTENT)
 }
