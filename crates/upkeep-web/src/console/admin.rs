@@ -52,7 +52,7 @@ pub fn safe_next(next: &str) -> Option<&str> {
 
 /// The answer to a destructive action without a recent confirmation: 303 to the form, which
 /// comes back to `back`.
-fn confirm_first(back: &str) -> Response {
+pub(super) fn confirm_first(back: &str) -> Response {
     let back = safe_next(back).unwrap_or("/admin");
     let encoded: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
     see_other(&format!("/admin/confirm?next={encoded}"))

@@ -24,6 +24,13 @@
 //!   timeline, hold, tenants and rollout; start, complete, cancel; rollout pause, resume,
 //!   abort ([`maintenance`]).
 //! - `GET /admin/inventory`: the update inventory, read-only ([`inventory`]).
+//! - `/admin/subscribers`: subscribers searched by address and paged by key, addresses
+//!   redacted below `admin`; registering a webhook and removing a subscriber (admin, as on the
+//!   API; removing asks for a confirmation) ([`subscribers`]).
+//! - `/admin/backups`: DR readiness (each set against its RPO and RTO, drills due or overdue);
+//!   one set with its runs and drills; starting and finishing a drill ([`backups`]).
+//! - `GET /admin/audit`: the audit log, filtered by who, what and when and paged by key;
+//!   addresses redacted below `admin` as the API redacts them ([`audit`]).
 //! - `/admin/confirm`: re-authentication before destructive actions; `/admin/users`: users and
 //!   API tokens (admin only) ([`admin`]).
 //! - `GET /admin/account`: the signed-in user and their second factor (TOTP enrolment, with
@@ -33,6 +40,8 @@
 //! account and per client address by `service::user` (docs/console.md).
 
 mod admin;
+mod audit;
+mod backups;
 mod config;
 pub mod csrf;
 mod incidents;
@@ -43,6 +52,7 @@ mod notifications;
 mod pages;
 mod reports;
 pub mod session;
+mod subscribers;
 
 use std::sync::LazyLock;
 
@@ -99,6 +109,19 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/monitors/{id}/resume", post(monitors::resume))
         .route("/admin/alerts", get(notifications::alerts))
         .route("/admin/inventory", get(inventory::inventory))
+        .route(
+            "/admin/subscribers",
+            get(subscribers::list).post(subscribers::create),
+        )
+        .route("/admin/subscribers/{id}/remove", post(subscribers::remove))
+        .route("/admin/audit", get(audit::audit))
+        .route("/admin/backups", get(backups::readiness))
+        .route("/admin/backups/{id}", get(backups::detail))
+        .route("/admin/backups/{id}/drills", post(backups::start_drill))
+        .route(
+            "/admin/backups/{id}/drills/{drill}/finish",
+            post(backups::finish_drill),
+        )
         .route(
             "/admin/alerts/{key}/acknowledge",
             post(notifications::acknowledge),

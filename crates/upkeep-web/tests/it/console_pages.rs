@@ -23,7 +23,7 @@ use upkeep_store::outbox::{NewDelivery, new_delivery_id};
 use crate::support::TestApp;
 
 const PASSWORD: &str = "correct horse battery";
-const HOSTILE: &str = r#"<script>alert(1)</script>"onmouseover="alert(2)"#;
+pub(crate) const HOSTILE: &str = r#"<script>alert(1)</script>"onmouseover="alert(2)"#;
 
 /// A configuration with `n` monitors of two kinds over two components, one with a hostile
 /// component name.
@@ -159,7 +159,8 @@ async fn post(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
         .unwrap()
 }
 
-fn inert(body: &str) {
+/// Asserts that nothing typed by anyone got into `body` as markup.
+pub(crate) fn inert(body: &str) {
     assert!(
         !body.contains("<script"),
         "a script tag got through: {body}"

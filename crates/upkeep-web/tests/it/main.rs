@@ -12,6 +12,7 @@ mod calendars;
 mod console;
 mod console_admin;
 mod console_more;
+mod console_ops;
 mod console_pages;
 mod incidents;
 mod inventory;
