@@ -317,7 +317,7 @@ async fn an_editor_acknowledges_an_alert_and_retries_a_delivery_audited_under_th
 /// The ids of the monitor rows of a list page, and its next page's link.
 fn rows_and_next(body: &str) -> (Vec<String>, Option<String>) {
     let ids = body
-        .split(r#"<td><a href="/admin/monitors/"#)
+        .split(r#"<td data-label="Monitor"><a href="/admin/monitors/"#)
         .skip(1)
         .map(|s| s.split('"').next().unwrap().to_owned())
         .collect();

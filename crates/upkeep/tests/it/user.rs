@@ -27,6 +27,27 @@ pub(crate) fn upkeep_with_stdin(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `upkeep user create` on the database `db`, with `stdin` (the password, then a newline)
+/// piped in.
+pub(crate) fn create_user(db: &str, email: &str, role: &str, name: &str, stdin: &str) -> Output {
+    upkeep_with_stdin(
+        &[
+            "user",
+            "create",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--name",
+            name,
+            "--password-stdin",
+            "--database",
+            db,
+        ],
+        stdin,
+    )
+}
+
 fn upkeep(args: &[&str]) -> Output {
     upkeep_with_stdin(args, "")
 }
@@ -54,22 +75,7 @@ fn user_commands_create_list_disable_and_reset_passwords_from_stdin() {
     {
         let email = format!("ada.{}@example.com", std::process::id());
         let create = |email: &str, role: &str, password: &str| {
-            upkeep_with_stdin(
-                &[
-                    "user",
-                    "create",
-                    "--email",
-                    email,
-                    "--role",
-                    role,
-                    "--name",
-                    "Ada L.",
-                    "--password-stdin",
-                    "--database",
-                    &url,
-                ],
-                password,
-            )
+            create_user(&url, email, role, "Ada L.", password)
         };
         let out = ok(create(&email, "admin", "correct horse battery\n"));
         assert!(
