@@ -476,7 +476,7 @@ async fn the_overview_counts_what_needs_attention_and_refreshes_with_a_script_of
     assert!(html.contains(r#"href="/admin/backups/main-db""#), "{html}");
     assert!(
         html.contains(
-            r#"<td class="b-unknown">unknown</td><td><span class="m-down">overdue</span>"#
+            r#"<td data-label="State" class="b-unknown">unknown</td><td data-label="Drill"><span class="m-down">overdue</span>"#
         ),
         "{html}"
     );
