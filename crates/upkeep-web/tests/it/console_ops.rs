@@ -620,7 +620,7 @@ async fn backups_show_dr_readiness_as_the_api_and_an_editor_runs_a_drill() {
 
 /// The ids of the rows of an audit page.
 fn audit_ids(body: &str) -> Vec<i64> {
-    body.split("<tr><td>")
+    body.split(r##"<tr><td data-label="#">"##)
         .skip(1)
         .map(|s| s.split("</td>").next().unwrap().parse().unwrap())
         .collect()
