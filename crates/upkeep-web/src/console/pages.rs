@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use upkeep_domain::backup::BackupState;
 use upkeep_domain::component_status::ComponentStatus;
-use upkeep_engine::backups::assess_all;
+use upkeep_engine::service::backups::readiness;
 use upkeep_engine::service::user::{self, SignIn, UserServiceError};
 use upkeep_store::maintenance::MaintenanceFilter;
 use upkeep_store::sessions::NewSession;
@@ -411,8 +411,9 @@ pub async fn overview(State(state): State<AppState>, SignedIn(session): SignedIn
         Ok(list) => list.iter().filter(|a| a.acknowledged_at.is_none()).count(),
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    let backups = match assess_all(&state.store, &loaded.config, state.clock.now()).await {
-        Ok(list) => list
+    let backups = match readiness(&state.store, &loaded.config, state.clock.now()).await {
+        Ok(r) => r
+            .backups
             .into_iter()
             .filter(|a| a.state != BackupState::Ok || a.drill_overdue)
             .map(|a| BackupRow {

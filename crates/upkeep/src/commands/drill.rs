@@ -1,6 +1,7 @@
 //! `upkeep drill start|finish|list`: recovery drills straight in the database, as `cli:$USER`,
-//! with the same rules and audit rows as the admin API (`/api/v1/backups/{id}/drills`). Backup
-//! set ids are checked against `--config` (the sets under `backups:`).
+//! through `service::backups` as the admin API (`/api/v1/backups/{id}/drills`) and the console:
+//! the same rules and audit rows. Backup set ids are checked against `--config` (the sets under
+//! `backups:`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,9 +11,10 @@ use clap::{Args, Subcommand};
 use upkeep_domain::backup::{DrillOutcome, duration_ms};
 use upkeep_domain::config::Config;
 use upkeep_engine::config::{ConfigSource, load};
-use upkeep_store::backups::{DrillFinish, DrillRecord};
+use upkeep_engine::service::backups::{self as service, BackupError, Finish};
+use upkeep_store::backups::DrillRecord;
 
-use super::{cli_actor, open_migrated};
+use super::{cli_caller, open_migrated};
 use crate::cli::DatabaseArgs;
 
 /// Where `upkeep drill` finds the backup sets.
@@ -83,13 +85,11 @@ pub async fn run(cmd: DrillCommand) -> anyhow::Result<ExitCode> {
             config,
             db,
         } => {
-            known_set(&config.config, &set)?;
+            let cfg = known_set(&config.config, &set)?;
             let store = open_migrated(&db.database).await?;
-            let started = store
-                .start_drill(&set, notes.as_deref().unwrap_or(""), &cli_actor(), now)
-                .await;
+            let started = service::start_drill(&store, &cfg, &cli_caller(), &set, notes, now).await;
             store.close().await;
-            let started = started?;
+            let (_, started) = started?;
             println!("{}", started.id);
             eprintln!("started drill {} of backup set `{set}`", started.id);
         }
@@ -103,25 +103,23 @@ pub async fn run(cmd: DrillCommand) -> anyhow::Result<ExitCode> {
             db,
         } => {
             let cfg = known_set(&config.config, &set)?;
-            let rto_ms = cfg
-                .backups
-                .get(&set)
-                .map_or(i64::MAX, |b| duration_ms(b.rto));
-            let finish = DrillFinish {
-                outcome,
+            let asked = Finish {
+                outcome: outcome.as_str().to_owned(),
                 validated,
                 notes,
             };
             let store = open_migrated(&db.database).await?;
-            let done = store
-                .finish_drill(&set, &drill_id, &finish, &cli_actor(), now)
-                .await;
+            let done =
+                service::finish_drill(&store, &cfg, &cli_caller(), (&set, &drill_id), asked, now)
+                    .await;
             store.close().await;
-            let Some(done) = done? else {
-                bail!(
+            let (backup, done) = match done {
+                Err(BackupError::NoDrill { .. }) => bail!(
                     "backup set `{set}` has no drill `{drill_id}`; `upkeep drill list {set}` shows them"
-                );
+                ),
+                other => other?,
             };
+            let rto_ms = duration_ms(backup.rto);
             match done.recovery_ms {
                 Some(ms) => println!(
                     "drill {} finished: {outcome}, recovery {} ms, {} the RTO ({} ms)",

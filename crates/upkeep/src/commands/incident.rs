@@ -6,19 +6,15 @@
 use std::process::ExitCode;
 
 use upkeep_domain::incident::{AffectedComponent, IncidentStatus};
-use upkeep_engine::service::Caller;
 use upkeep_engine::service::incident::{self as service, IncidentServiceError};
 use upkeep_store::incidents::{IncidentChange, IncidentRecord, NewIncident};
 
-use super::{cli_actor, load_config_file, open_migrated};
+use super::{cli_caller, load_config_file, open_migrated};
 use crate::cli::IncidentCommand;
 
 pub async fn run(cmd: IncidentCommand) -> anyhow::Result<ExitCode> {
     let now = jiff::Timestamp::now();
-    let caller = Caller {
-        actor: cli_actor(),
-        may_override: true,
-    };
+    let caller = cli_caller();
     match cmd {
         IncidentCommand::Open {
             title,

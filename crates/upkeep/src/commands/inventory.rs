@@ -9,12 +9,11 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use upkeep_engine::config::{ConfigSource, LoadedConfig, load};
 use upkeep_engine::inventory::{Fetcher, InventorySettings, refresh};
-use upkeep_engine::service::Caller;
 use upkeep_engine::service::inventory::{self as service, InventoryError};
 use upkeep_web::api::inventory::InventoryView;
 use upkeep_web::reports::Format;
 
-use super::{cli_actor, open_migrated};
+use super::{cli_caller, open_migrated};
 use crate::cli::DatabaseArgs;
 
 #[derive(Debug, Subcommand)]
@@ -116,10 +115,7 @@ async fn import(
         std::fs::read_to_string(&args.from)
             .with_context(|| format!("reading {}", args.from.display()))?
     };
-    let caller = Caller {
-        actor: cli_actor(),
-        may_override: true,
-    };
+    let caller = cli_caller();
     match service::import(
         store,
         &loaded.config,

@@ -25,11 +25,10 @@ use upkeep_domain::duration::parse_duration;
 use upkeep_domain::maintenance::{
     Kind, MaintenanceRecord, NewMaintenance, checks_str, tenants_json,
 };
-use upkeep_engine::service::Caller;
 use upkeep_engine::service::maintenance::{self as service, MaintenanceError};
 use upkeep_store::maintenance::MaintenanceFilter;
 
-use super::{cli_actor, load_config_file, open_migrated};
+use super::{cli_caller, load_config_file, open_migrated};
 use crate::cli::DatabaseArgs;
 
 #[derive(Debug, Subcommand)]
@@ -310,14 +309,6 @@ async fn start(id: &str, skip_checks: bool, body: String, db: &DatabaseArgs) -> 
         started.record.id, started.record.status
     );
     Ok(())
-}
-
-/// The operator at the command line: may override the policy (`--force`, `--skip-checks`).
-fn cli_caller() -> Caller {
-    Caller {
-        actor: cli_actor(),
-        may_override: true,
-    }
 }
 
 /// A refusal of the maintenance service in the command line's words.

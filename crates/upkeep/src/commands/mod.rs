@@ -88,3 +88,12 @@ pub fn cli_actor() -> String {
         .unwrap_or_else(|_| "unknown".into());
     format!("cli:{user}")
 }
+
+/// The operator at the command line, as the services know them: may override a policy
+/// (`--force`, `--skip-checks`).
+pub fn cli_caller() -> upkeep_engine::service::Caller {
+    upkeep_engine::service::Caller {
+        actor: cli_actor(),
+        may_override: true,
+    }
+}

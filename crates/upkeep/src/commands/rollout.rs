@@ -12,11 +12,10 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use upkeep_domain::config::Config;
 use upkeep_domain::rollout::machine::Command;
-use upkeep_engine::service::Caller;
 use upkeep_engine::service::rollout::{self as service, RolloutError, RolloutShow, TenantShow};
 use upkeep_web::api::rollout::RolloutDocument;
 
-use super::{cli_actor, load_config_file, open_migrated};
+use super::{cli_caller, load_config_file, open_migrated};
 use crate::cli::DatabaseArgs;
 
 #[derive(Debug, Subcommand)]
@@ -102,10 +101,7 @@ pub async fn run(cmd: RolloutCommand) -> anyhow::Result<ExitCode> {
     let result = match &command {
         None => service::show(&store, &config, &id).await,
         Some(command) => {
-            let caller = Caller {
-                actor: cli_actor(),
-                may_override: true,
-            };
+            let caller = cli_caller();
             service::command(&store, &config, &caller, &id, command, Timestamp::now()).await
         }
     };

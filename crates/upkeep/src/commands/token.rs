@@ -3,18 +3,14 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use upkeep_engine::service::Caller;
 use upkeep_engine::service::token::{self, TokenServiceError};
 
-use super::{cli_actor, open_migrated};
+use super::{cli_caller, open_migrated};
 use crate::cli::TokenCommand;
 
 pub async fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let now = jiff::Timestamp::now();
-    let caller = Caller {
-        actor: cli_actor(),
-        may_override: true,
-    };
+    let caller = cli_caller();
     match cmd {
         TokenCommand::Create { role, name, db } => {
             token::valid_name(&name).map_err(anyhow::Error::msg)?;

@@ -9,11 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use upkeep_engine::service::Caller;
 use upkeep_engine::service::user::{self, CreateUser};
 use upkeep_store::users::UserRecord;
 
-use super::{cli_actor, open_migrated};
+use super::{cli_caller, open_migrated};
 use crate::cli::DatabaseArgs;
 
 #[derive(Debug, Subcommand)]
@@ -100,13 +99,6 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password.to_owned())
 }
 
-fn caller() -> Caller {
-    Caller {
-        actor: cli_actor(),
-        may_override: true,
-    }
-}
-
 fn state(u: &UserRecord) -> String {
     match u.disabled_at {
         Some(at) => format!("disabled {}", at.strftime("%Y-%m-%d %H:%M")),
@@ -132,7 +124,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 role,
                 password,
             };
-            let created = user::create(&store, &caller(), new, now).await;
+            let created = user::create(&store, &cli_caller(), new, now).await;
             store.close().await;
             let created = created?;
             println!(
@@ -166,14 +158,14 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Disable { user: who, db } => {
             let store = open_migrated(&db.database).await?;
-            let done = user::disable(&store, &caller(), &who, now).await;
+            let done = user::disable(&store, &cli_caller(), &who, now).await;
             store.close().await;
             let u = done?;
             println!("user {} is disabled; their sessions have ended", u.email);
         }
         UserCommand::Enable { user: who, db } => {
             let store = open_migrated(&db.database).await?;
-            let done = user::enable(&store, &caller(), &who, now).await;
+            let done = user::enable(&store, &cli_caller(), &who, now).await;
             store.close().await;
             let u = done?;
             println!("user {} is enabled", u.email);
@@ -185,7 +177,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<ExitCode> {
         } => {
             let password = read_password()?;
             let store = open_migrated(&db.database).await?;
-            let done = user::reset_password(&store, &caller(), &who, &password, now).await;
+            let done = user::reset_password(&store, &cli_caller(), &who, &password, now).await;
             store.close().await;
             let u = done?;
             println!(
@@ -195,7 +187,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::RemoveTotp { user: who, db } => {
             let store = open_migrated(&db.database).await?;
-            let done = user::remove_totp(&store, &caller(), &who, now).await;
+            let done = user::remove_totp(&store, &cli_caller(), &who, now).await;
             store.close().await;
             let u = done?;
             println!("the second factor of {} is removed", u.email);
