@@ -264,6 +264,15 @@ impl Engine {
                 p.stop.clone(),
             )
         });
+        let p = parts.clone();
+        supervisor.spawn_restarting("fold-results", move || {
+            scheduler::fold_results(
+                p.store.clone(),
+                p.clock.clone(),
+                p.lease.clone(),
+                p.stop.clone(),
+            )
+        });
         let p = parts;
         supervisor.spawn_restarting("prune-results", move || {
             let (store, config, clock) = (p.store.clone(), p.config.subscribe(), p.clock.clone());

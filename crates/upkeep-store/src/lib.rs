@@ -26,6 +26,7 @@ pub mod leases;
 pub mod maintenance;
 pub mod monitoring;
 pub mod outbox;
+pub mod result_runs;
 pub mod retry;
 pub mod rollouts;
 pub mod sessions;

@@ -61,18 +61,40 @@ pub struct CheckResult {
     pub down_ms: i64,
 }
 
-/// A raw result as stored.
+/// A raw result as stored: one check, or a run of identical successes folded into one row
+/// once its hour is old enough ([`crate::result_runs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredResult {
     pub id: i64,
     pub monitor_id: String,
     pub at: Timestamp,
     pub ok: bool,
+    /// The check's latency; for a run, the rounded mean of its checks' latencies.
     pub latency_ms: u32,
     pub status_code: Option<u16>,
     pub failure: Option<String>,
     pub location: Option<String>,
     pub down_ms: i64,
+    /// The run of identical successes this row stands for, if it is one.
+    pub run: Option<ResultRun>,
+}
+
+impl StoredResult {
+    /// How many checks the row stands for: 1, or a run's count.
+    pub fn checks(&self) -> u64 {
+        self.run.as_ref().map_or(1, |r| r.checks)
+    }
+}
+
+/// A run of identical successes ([`crate::result_runs`]): `checks` results from the row's `at`
+/// to `last_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResultRun {
+    pub checks: u64,
+    pub last_at: Timestamp,
+    pub latency_min_ms: u32,
+    pub latency_max_ms: u32,
+    pub latency_sum_ms: u64,
 }
 
 /// Sums over a range of rollup buckets.
@@ -118,7 +140,16 @@ type ResultRow = (
     Option<String>,
     Option<String>,
     i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
 );
+
+/// The columns [`stored_result`] reads, in order.
+const RESULT_COLUMNS: &str = "id, monitor_id, at, ok, latency_ms, status_code, failure, \
+    location, down_ms, checks, last_at, latency_min_ms, latency_max_ms, latency_sum_ms";
 type TotalsRow = (i64, i64, i64, i64, i64);
 
 /// The start of the bucket of `resolution` holding `ms`.
@@ -203,8 +234,21 @@ fn totals(row: TotalsRow) -> Result<RollupTotals, StoreError> {
 }
 
 fn stored_result(row: ResultRow) -> Result<StoredResult, StoreError> {
-    let (id, monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms) = row;
+    let (id, monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms) = (
+        row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
+    );
+    let run = match (row.9, row.10, row.11, row.12, row.13) {
+        (checks, Some(last_at), Some(min), Some(max), Some(sum)) if checks > 1 => Some(ResultRun {
+            checks: to_u64("checks", checks)?,
+            last_at: crate::timestamp(last_at)?,
+            latency_min_ms: to_u32("latency min", min)?,
+            latency_max_ms: to_u32("latency max", max)?,
+            latency_sum_ms: to_u64("latency sum", sum)?,
+        }),
+        _ => None,
+    };
     Ok(StoredResult {
+        run,
         id,
         monitor_id,
         at: crate::timestamp(at)?,
@@ -501,10 +545,11 @@ impl Store {
         from: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<StoredResult>, StoreError> {
-        let sql = "SELECT id, monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms \
-                   FROM check_results WHERE monitor_id = $1 AND at >= $2 AND at < $3 \
-                   ORDER BY at, id";
-        let rows: Vec<ResultRow> = with_pool!(self, pool => sqlx::query_as(sql)
+        let sql = format!(
+            "SELECT {RESULT_COLUMNS} FROM check_results \
+             WHERE monitor_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id"
+        );
+        let rows: Vec<ResultRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(monitor_id)
             .bind(from.as_millisecond())
             .bind(until.as_millisecond())
@@ -519,9 +564,11 @@ impl Store {
         monitor_id: &str,
         limit: u32,
     ) -> Result<Vec<StoredResult>, StoreError> {
-        let sql = "SELECT id, monitor_id, at, ok, latency_ms, status_code, failure, location, down_ms \
-                   FROM check_results WHERE monitor_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
-        let rows: Vec<ResultRow> = with_pool!(self, pool => sqlx::query_as(sql)
+        let sql = format!(
+            "SELECT {RESULT_COLUMNS} FROM check_results \
+             WHERE monitor_id = $1 ORDER BY at DESC, id DESC LIMIT $2"
+        );
+        let rows: Vec<ResultRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(monitor_id)
             .bind(i64::from(limit))
             .fetch_all(pool)

@@ -39,6 +39,7 @@ use upkeep_domain::monitor_state::{MonitorState, MonitorStatus, Thresholds, Tran
 use upkeep_store::Store;
 use upkeep_store::audit::AuditEntry;
 use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow, PingKind};
+use upkeep_store::result_runs;
 
 use super::probe::{ProbeOutcome, Prober};
 use crate::clock::SharedClock;
@@ -841,6 +842,69 @@ pub async fn prune_results(
     while ticks.next().await.is_some() {
         prune_once(&store, &config, &clock).await;
     }
+}
+
+/// Monitors whose hour of results one folding transaction reads and rewrites (~360 rows each
+/// at a 10 s interval): short transactions, so probe batches are never held up for long.
+const FOLD_MONITORS_PER_TRANSACTION: usize = 64;
+
+/// Most hours one folding pass works through (an upgraded database catches up over passes).
+const FOLD_HOURS_PER_PASS: u32 = 24;
+
+/// Folds runs of identical successes into one row each (see `upkeep_store::result_runs`) in
+/// every whole UTC hour that ended at least `COMPACT_AFTER` ago, every ten minutes, on the
+/// replica holding the lease, until `stop`.
+pub async fn fold_results(
+    store: Store,
+    clock: SharedClock,
+    lease: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    let mut ticks =
+        Periodic::while_held("fold-results", Duration::from_secs(600), lease).start(stop);
+    while ticks.next().await.is_some() {
+        let done = fold_once(&store, clock.now()).await;
+        if let Ok(folded) = &done
+            && folded.deleted > 0
+        {
+            tracing::debug!(
+                rows = folded.rows,
+                runs = folded.runs,
+                deleted = folded.deleted,
+                "folded runs of results"
+            );
+        }
+        ticks.done(done);
+    }
+}
+
+/// One folding pass at `now`: the hours from the stored cursor on, at most
+/// [`FOLD_HOURS_PER_PASS`] of them, the cursor advanced after each whole hour.
+pub async fn fold_once(
+    store: &Store,
+    now: Timestamp,
+) -> Result<result_runs::Folded, upkeep_store::StoreError> {
+    let mut total = result_runs::Folded::default();
+    let Some(mut hour) = store.next_hour_to_fold().await? else {
+        return Ok(total);
+    };
+    let until = now.as_millisecond() - result_runs::COMPACT_AFTER_MS;
+    let monitors = store.monitors_with_state().await?;
+    for _ in 0..FOLD_HOURS_PER_PASS {
+        let end = hour.as_millisecond() + upkeep_store::monitoring::HOUR_MS;
+        if end > until {
+            break;
+        }
+        for chunk in monitors.chunks(FOLD_MONITORS_PER_TRANSACTION) {
+            total.add(store.fold_hour(chunk, hour).await?);
+        }
+        let Ok(next) = hour.checked_add(SignedDuration::from_hours(1)) else {
+            break;
+        };
+        hour = next;
+        store.set_next_hour_to_fold(hour, now).await?;
+    }
+    Ok(total)
 }
 
 /// One pruning pass; each kind of row is pruned (or its failure logged) on its own.

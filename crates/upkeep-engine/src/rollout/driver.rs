@@ -230,7 +230,16 @@ async fn drive(
             } => {
                 let monitors = record.spec.gate_monitors(config, &tenant);
                 let results = store.gate_results(&monitors, from, until).await?;
-                let samples: Vec<Sample> = results.iter().map(sample).collect();
+                // A run of identical successes (an hour old or more) counts as its checks.
+                let samples: Vec<Sample> = results
+                    .iter()
+                    .flat_map(|r| {
+                        let n = usize::try_from(r.checks())
+                            .unwrap_or(1)
+                            .min(MAX_RUN_SAMPLES);
+                        std::iter::repeat_n(sample(r), n)
+                    })
+                    .collect();
                 let Some(judgement) = gate::judge(&record.spec.gate, &monitors, &samples, settled)
                 else {
                     wait_for(until);
@@ -352,6 +361,10 @@ async fn attempt_step(
         .await
         .map(drop)
 }
+
+/// Most samples one stored run of successes stands for in a gate's judgement (more than any
+/// `min_samples` needs).
+const MAX_RUN_SAMPLES: usize = 10_000;
 
 /// What one stored result says about a gate: healthy; an answer that says unhealthy (it has an
 /// HTTP status); or no answer at all (a probe error).

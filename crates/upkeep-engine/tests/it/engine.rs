@@ -518,3 +518,64 @@ async fn pause_and_resume_are_stored_with_their_audit_rows() {
         .unwrap()
         .unwrap();
 }
+
+/// A folding pass folds every whole hour that ended an hour ago, and only those, moves its
+/// cursor past them, and a second pass at the same instant finds nothing to do.
+#[tokio::test]
+async fn folding_passes_fold_the_hours_an_hour_old_and_move_on() {
+    use jiff::Timestamp;
+    use upkeep_engine::monitoring::scheduler;
+    use upkeep_store::monitoring::{CheckResult, MonitorStateRow};
+
+    for db in databases("folding_passes_fold_the_hours_an_hour_old_and_move_on").await {
+        let store = db.store().await;
+        // 2026-03-01T00:00Z; one monitor every 30 s for three hours, all up.
+        let base = 1_772_323_200_000_i64;
+        let ts = |ms: i64| Timestamp::from_millisecond(base + ms).unwrap();
+        let results: Vec<CheckResult> = (0..360)
+            .map(|i| CheckResult {
+                monitor_id: "api".into(),
+                at: ts(i * 30_000),
+                ok: true,
+                latency_ms: 40,
+                status_code: Some(200),
+                failure: None,
+                location: None,
+                down_ms: 0,
+            })
+            .collect();
+        store.record_results(&results).await.unwrap();
+        store
+            .save_monitor_states(&[MonitorStateRow {
+                monitor_id: "api".into(),
+                status: MonitorStatus::Up,
+                consecutive_failures: 0,
+                consecutive_successes: 360,
+                changed_at: ts(0),
+                last_check_at: Some(ts(359 * 30_000)),
+                paused: false,
+            }])
+            .await
+            .unwrap();
+
+        // At 03:30 hours 00 and 01 ended more than an hour ago; hour 02 did not.
+        let now = ts(3 * 3_600_000 + 1_800_000);
+        let folded = scheduler::fold_once(&store, now).await.unwrap();
+        assert_eq!(
+            (folded.runs, folded.deleted),
+            (2, 238),
+            "{:?}",
+            store.backend()
+        );
+        assert_eq!(
+            store.next_hour_to_fold().await.unwrap(),
+            Some(ts(2 * 3_600_000))
+        );
+        let rows = store.recent_results("api", 1_000).await.unwrap();
+        assert_eq!(rows.len(), 120 + 2);
+        assert_eq!(rows.iter().map(|r| r.checks()).sum::<u64>(), 360);
+        let again = scheduler::fold_once(&store, now).await.unwrap();
+        assert_eq!((again.rows, again.deleted), (0, 0));
+        db.cleanup().await;
+    }
+}

@@ -801,3 +801,126 @@ async fn events_written_before_the_source_column_read_back_unchanged() {
         db.cleanup().await;
     }
 }
+
+fn state(monitor: &str) -> MonitorStateRow {
+    MonitorStateRow {
+        monitor_id: monitor.into(),
+        status: MonitorStatus::Up,
+        consecutive_failures: 0,
+        consecutive_successes: 1,
+        changed_at: ms(0),
+        last_check_at: Some(ms(0)),
+        paused: false,
+    }
+}
+
+#[tokio::test]
+async fn folding_an_hour_keeps_every_check_failure_and_total() {
+    for db in databases("folding_an_hour_keeps_every_check_failure_and_total").await {
+        let store = db.store().await;
+        // Two monitors every 10 s over two hours; `api` fails at 00:20 for three checks.
+        let mut results = Vec::new();
+        for i in 0..720 {
+            let down = (120..123).contains(&i);
+            let latency = 50 + (i % 7) as u32;
+            results.push(result(
+                "api",
+                i * 10_000,
+                !down,
+                latency,
+                if down { 10_000 } else { 0 },
+            ));
+            results.push(result("web", i * 10_000 + 5_000, true, 20, 0));
+        }
+        store.record_results(&results).await.unwrap();
+        store
+            .save_monitor_states(&[state("api"), state("web")])
+            .await
+            .unwrap();
+        let totals = |s: &upkeep_store::Store, m: &'static str| {
+            let s = s.clone();
+            async move { s.rollup_totals(m, ms(0), ms(2 * HOUR_MS)).await.unwrap() }
+        };
+        let (api_before, web_before) = (totals(&store, "api").await, totals(&store, "web").await);
+
+        let folded = store
+            .fold_hour(&["api".to_owned(), "web".to_owned()], ms(0))
+            .await
+            .unwrap();
+        // api: 120 successes, 3 failures, 237 successes → two runs; web: one run of 360.
+        assert_eq!(
+            (folded.rows, folded.runs, folded.deleted),
+            (720, 3, 714),
+            "{:?}",
+            store.backend()
+        );
+
+        let api = store
+            .results_between("api", ms(0), ms(HOUR_MS))
+            .await
+            .unwrap();
+        assert_eq!(api.len(), 5, "{api:?}");
+        assert_eq!(api[0].checks(), 120);
+        let run = api[0].run.as_ref().unwrap();
+        assert_eq!(run.last_at, ms(119 * 10_000));
+        assert_eq!((run.latency_min_ms, run.latency_max_ms), (50, 56));
+        let sum: u64 = (0..120).map(|i| 50 + (i % 7)).sum();
+        assert_eq!(run.latency_sum_ms, sum);
+        assert_eq!(u64::from(api[0].latency_ms), (sum + 60) / 120);
+        for failed in &api[1..4] {
+            assert!(!failed.ok && failed.run.is_none() && failed.down_ms == 10_000);
+            assert_eq!(failed.failure.as_deref(), Some("status 503"));
+        }
+        assert_eq!(api[4].checks(), 237);
+        let web = store
+            .results_between("web", ms(0), ms(HOUR_MS))
+            .await
+            .unwrap();
+        assert_eq!(web.len(), 1);
+        assert_eq!(web[0].checks(), 360);
+        // The next hour is not touched; the totals never move.
+        let later = store
+            .results_between("web", ms(HOUR_MS), ms(2 * HOUR_MS))
+            .await
+            .unwrap();
+        assert_eq!(later.len(), 360);
+        assert!(later.iter().all(|r| r.run.is_none()));
+        assert_eq!(totals(&store, "api").await, api_before);
+        assert_eq!(totals(&store, "web").await, web_before);
+        let total_checks: u64 = store
+            .recent_results("api", 1_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.checks())
+            .sum();
+        assert_eq!(total_checks, 720);
+
+        // Folding again changes nothing.
+        let again = store
+            .fold_hour(&["api".to_owned(), "web".to_owned()], ms(0))
+            .await
+            .unwrap();
+        assert_eq!((again.runs, again.deleted), (0, 0));
+        assert_eq!(
+            store
+                .results_between("api", ms(0), ms(HOUR_MS))
+                .await
+                .unwrap(),
+            api
+        );
+
+        // The cursor starts at the oldest result's hour and then keeps what it is told.
+        assert_eq!(store.next_hour_to_fold().await.unwrap(), Some(ms(0)));
+        store
+            .set_next_hour_to_fold(ms(HOUR_MS), ms(3 * HOUR_MS))
+            .await
+            .unwrap();
+        assert_eq!(store.next_hour_to_fold().await.unwrap(), Some(ms(HOUR_MS)));
+        assert_eq!(
+            store.monitors_with_state().await.unwrap(),
+            vec!["api".to_owned(), "web".to_owned()]
+        );
+        db.cleanup().await;
+    }
+}

@@ -18,7 +18,9 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::Problem;
 use crate::state::AppState;
 
-/// The last check of a monitor.
+/// A check of a monitor, or a run of identical successes stored as one row once its hour is
+/// an hour old (docs/monitoring.md): then `checks` says how many, from `at` to `last_at`, and
+/// `latency_ms` is their rounded mean.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResultView {
     pub at: String,
@@ -27,6 +29,52 @@ pub struct ResultView {
     pub status_code: Option<u16>,
     /// Why it failed, when it did.
     pub failure: Option<String>,
+    /// How many checks this row stands for (1 for a single check).
+    pub checks: u64,
+    /// A run's last check; `null` for a single check.
+    pub last_at: Option<String>,
+    /// A run's lowest latency; `null` for a single check.
+    pub latency_min_ms: Option<u32>,
+    /// A run's highest latency; `null` for a single check.
+    pub latency_max_ms: Option<u32>,
+}
+
+impl ResultView {
+    /// One check, as the engine last saw it.
+    fn single(
+        at: jiff::Timestamp,
+        ok: bool,
+        latency_ms: u32,
+        status_code: Option<u16>,
+        failure: Option<String>,
+    ) -> Self {
+        ResultView {
+            at: instant(at),
+            ok,
+            latency_ms,
+            status_code,
+            failure,
+            checks: 1,
+            last_at: None,
+            latency_min_ms: None,
+            latency_max_ms: None,
+        }
+    }
+}
+
+impl From<upkeep_store::monitoring::StoredResult> for ResultView {
+    fn from(r: upkeep_store::monitoring::StoredResult) -> Self {
+        let checks = r.checks();
+        let run = r.run.clone();
+        let mut view = ResultView::single(r.at, r.ok, r.latency_ms, r.status_code, r.failure);
+        if let Some(run) = run {
+            view.checks = checks;
+            view.last_at = Some(instant(run.last_at));
+            view.latency_min_ms = Some(run.latency_min_ms);
+            view.latency_max_ms = Some(run.latency_max_ms);
+        }
+        view
+    }
 }
 
 /// Share of successful checks over a period, as a percentage with three decimals (`"99.931"`),
@@ -195,13 +243,9 @@ fn summary(id: &str, m: &Monitor, view: Option<MonitorView>, uptime: UptimeView)
             .map_or("pending", |v| v.state.status.as_str())
             .to_owned(),
         changed_at: view.as_ref().map(|v| instant(v.state.changed_at)),
-        last_result: view.and_then(|v| v.last).map(|l| ResultView {
-            at: instant(l.at),
-            ok: l.ok,
-            latency_ms: l.latency_ms,
-            status_code: l.status_code,
-            failure: l.failure,
-        }),
+        last_result: view
+            .and_then(|v| v.last)
+            .map(|l| ResultView::single(l.at, l.ok, l.latency_ms, l.status_code, l.failure)),
         uptime,
     }
 }
@@ -273,17 +317,7 @@ pub async fn results(
 ) -> Result<Json<Vec<ResultView>>, Problem> {
     known(&state, &id)?;
     let rows = state.store.recent_results(&id, limit(&q)?).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| ResultView {
-                at: instant(r.at),
-                ok: r.ok,
-                latency_ms: r.latency_ms,
-                status_code: r.status_code,
-                failure: r.failure,
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(ResultView::from).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/monitors/{id}/events", tag = TAG_MONITORS, security(("bearer" = [])),

@@ -276,9 +276,13 @@ pub async fn list(
 }
 
 struct ResultRow {
+    /// The check's instant, or a run's first and last.
     at: String,
     ok: bool,
-    latency_ms: u32,
+    /// How many checks a run of identical successes stands for (1: a single check).
+    checks: u64,
+    /// The latency, or a run's mean with its lowest and highest.
+    latency: String,
     status_code: String,
     failure: String,
     location: String,
@@ -429,9 +433,19 @@ async fn detail_page(
             .iter()
             .take(RESULTS_LISTED)
             .map(|r| ResultRow {
-                at: seconds(r.at, tz),
+                at: match &r.run {
+                    Some(run) => format!("{} – {}", seconds(r.at, tz), seconds(run.last_at, tz)),
+                    None => seconds(r.at, tz),
+                },
                 ok: r.ok,
-                latency_ms: r.latency_ms,
+                checks: r.checks(),
+                latency: match &r.run {
+                    Some(run) => format!(
+                        "{} ms ({}–{})",
+                        r.latency_ms, run.latency_min_ms, run.latency_max_ms
+                    ),
+                    None => format!("{} ms", r.latency_ms),
+                },
                 status_code: r.status_code.map(|c| c.to_string()).unwrap_or_default(),
                 failure: r.failure.clone().unwrap_or_default(),
                 location: r.location.clone().unwrap_or_default(),

@@ -631,3 +631,70 @@ async fn metrics_and_readiness_detail_need_the_metrics_token() {
     );
     supervisor.shutdown(std::time::Duration::from_secs(2)).await;
 }
+
+/// A folded run of successes reads back from the results API as one row standing for its
+/// checks, with its last instant and latency range; a failure beside it stays a single check.
+#[tokio::test]
+async fn results_show_a_folded_run_as_one_row_with_its_checks() {
+    use upkeep_store::monitoring::CheckResult;
+    let config = "\npage:\n  name: Test\n  url: http://127.0.0.1:8080\n  timezone: UTC\n\
+                  components:\n  api: { name: API }\n\
+                  monitors:\n  api-health: { component: api, http: { url: \"http://127.0.0.1:9/\" } }\n";
+    // 2026-03-01T00:00Z: 100 successes every 30 s, then one failure.
+    let base = 1_772_323_200_000_i64;
+    let at = |i: i64| jiff::Timestamp::from_millisecond(base + i * 30_000).unwrap();
+    let app = TestApp::start_seeded(config, |store| async move {
+        let mut results: Vec<CheckResult> = (0..100)
+            .map(|i| CheckResult {
+                monitor_id: "api-health".into(),
+                at: at(i),
+                ok: true,
+                latency_ms: 10 + u32::try_from(i % 3).unwrap(),
+                status_code: Some(200),
+                failure: None,
+                location: None,
+                down_ms: 0,
+            })
+            .collect();
+        results.push(CheckResult {
+            monitor_id: "api-health".into(),
+            at: at(100),
+            ok: false,
+            latency_ms: 5,
+            status_code: Some(503),
+            failure: Some("HTTP 503".into()),
+            location: None,
+            down_ms: 0,
+        });
+        store.record_results(&results).await.unwrap();
+        let folded = store
+            .fold_hour(&["api-health".to_owned()], at(0))
+            .await
+            .unwrap();
+        assert_eq!(folded.runs, 1);
+    })
+    .await;
+    let rows = app
+        .json(
+            "/api/v1/monitors/api-health/results?limit=10",
+            Some(&app.viewer),
+        )
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["ok"], false);
+    assert_eq!(rows[0]["checks"], 1);
+    assert!(rows[0]["last_at"].is_null() && rows[0]["latency_min_ms"].is_null());
+    assert_eq!(rows[1]["checks"], 100);
+    assert_eq!(rows[1]["at"], "2026-03-01T00:00:00.000Z");
+    assert_eq!(rows[1]["last_at"], "2026-03-01T00:49:30.000Z");
+    assert_eq!(
+        (
+            rows[1]["latency_min_ms"].as_u64(),
+            rows[1]["latency_max_ms"].as_u64()
+        ),
+        (Some(10), Some(12))
+    );
+    assert_eq!(rows[1]["latency_ms"], 11);
+    app.shut_down().await;
+}

@@ -1,0 +1,151 @@
+//! How many bytes a check costs on disk once runs are folded (docs/monitoring.md): writes
+//! simulated hours of results for a fleet through the store's own write path (the probe
+//! engine's batches, with their rollups), folds each hour once it is an hour old as the engine
+//! does, and prints the database's growth per simulated hour.
+//!
+//! ```sh
+//! cargo run --release -p upkeep-store --example result_storage -- MONITORS HOURS [INTERVAL_S] [FAILURE_PPM] [DIR]
+//! ```
+//!
+//! A fresh SQLite file in DIR (default: a temporary directory), WAL and `synchronous=FULL` as
+//! `upkeep serve` opens it; latencies vary per check (20–220 ms), `FAILURE_PPM` of checks fail
+//! with a message (default 10,000 = 1 %). Bytes are the main file's pages in use (page count
+//! minus free pages) after a WAL checkpoint: what the database holds, not what it may reuse.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+use upkeep_store::monitoring::MonitorStateRow;
+use upkeep_store::monitoring::{CheckResult, HOUR_MS};
+use upkeep_store::{ConnectOptions, Store};
+
+/// 2026-03-02T00:00:00Z.
+const START_MS: i64 = 1_772_409_600_000;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize, default: i64| {
+        args.get(i)
+            .map(|a| a.parse::<i64>().expect("a number"))
+            .unwrap_or(default)
+    };
+    let monitors = arg(1, 1_000);
+    let hours = arg(2, 4);
+    let interval_ms = arg(3, 10) * 1_000;
+    let failure_ppm = arg(4, 10_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = args.get(5).map_or(tmp.path().to_path_buf(), Into::into);
+    let path = dir.join("results.sqlite");
+    let _ = std::fs::remove_file(&path);
+    let store = Store::connect(
+        &format!("sqlite://{}", path.display()),
+        &ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let ids: Vec<String> = (0..monitors).map(|m| format!("mon-{m:05}")).collect();
+    let states: Vec<MonitorStateRow> = ids
+        .iter()
+        .map(|id| MonitorStateRow {
+            monitor_id: id.clone(),
+            status: upkeep_domain::monitor_state::MonitorStatus::Up,
+            consecutive_failures: 0,
+            consecutive_successes: 1,
+            changed_at: ts(START_MS),
+            last_check_at: None,
+            paused: false,
+        })
+        .collect();
+    store.save_monitor_states(&states).await.unwrap();
+
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let rounds_per_hour = HOUR_MS / interval_ms;
+    let checks_per_hour = rounds_per_hour * monitors;
+    println!(
+        "monitors={monitors} interval={}s failures={failure_ppm}ppm checks/hour={checks_per_hour}",
+        interval_ms / 1000
+    );
+    println!("hour\twrite_s\tfold_s\tbytes_in_use\tgrowth\tbytes/check");
+    let probe = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let mut before = used_bytes(&probe).await;
+    for hour in 0..hours {
+        let t = Instant::now();
+        for round in 0..rounds_per_hour {
+            let at0 = START_MS + hour * HOUR_MS + round * interval_ms;
+            let batch: Vec<CheckResult> = ids
+                .iter()
+                .enumerate()
+                .map(|(m, id)| {
+                    let fail = random() % 1_000_000 < failure_ppm as u64;
+                    CheckResult {
+                        monitor_id: id.clone(),
+                        at: ts(at0 + (m as i64 * 7) % interval_ms),
+                        ok: !fail,
+                        latency_ms: 20 + (random() % 200) as u32,
+                        status_code: Some(if fail { 503 } else { 200 }),
+                        failure: fail.then(|| "HTTP 503 breaks `status == 200`".to_owned()),
+                        location: None,
+                        down_ms: 0,
+                    }
+                })
+                .collect();
+            store.record_results(&batch).await.unwrap();
+        }
+        let write_s = t.elapsed().as_secs_f64();
+        // The hour that is now an hour old is folded, as the engine's pass would.
+        let t = Instant::now();
+        if hour >= 1 {
+            for chunk in ids.chunks(64) {
+                store
+                    .fold_hour(chunk, ts(START_MS + (hour - 1) * HOUR_MS))
+                    .await
+                    .unwrap();
+            }
+        }
+        let fold_s = t.elapsed().as_secs_f64();
+        let used = used_bytes(&probe).await;
+        let growth = used - before;
+        println!(
+            "{hour}\t{write_s:.1}\t{fold_s:.1}\t{used}\t{growth}\t{:.1}",
+            growth as f64 / checks_per_hour as f64
+        );
+        before = used;
+        // The rollups still count every check.
+        let totals = store
+            .rollup_totals(&ids[0], ts(START_MS), ts(START_MS + (hour + 1) * HOUR_MS))
+            .await
+            .unwrap();
+        assert_eq!(totals.checks as i64, rounds_per_hour * (hour + 1));
+    }
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap()
+}
+
+/// Bytes of the main database file in use after a checkpoint.
+async fn used_bytes(pool: &sqlx::SqlitePool) -> i64 {
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(pool)
+        .await
+        .unwrap();
+    let pragma = |name: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    (pragma("page_count").await - pragma("freelist_count").await) * pragma("page_size").await
+}
