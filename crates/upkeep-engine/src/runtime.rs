@@ -268,6 +268,7 @@ impl Engine {
         supervisor.spawn_restarting("fold-results", move || {
             scheduler::fold_results(
                 p.store.clone(),
+                p.config.subscribe(),
                 p.clock.clone(),
                 p.lease.clone(),
                 p.stop.clone(),

@@ -48,6 +48,7 @@ async fn main() {
     .unwrap();
     store.migrate().await.unwrap();
     let ids: Vec<String> = (0..monitors).map(|m| format!("mon-{m:05}")).collect();
+    let folded: Vec<(String, i64)> = ids.iter().map(|id| (id.clone(), interval_ms)).collect();
     let states: Vec<MonitorStateRow> = ids
         .iter()
         .map(|id| MonitorStateRow {
@@ -107,7 +108,7 @@ async fn main() {
         // The hour that is now an hour old is folded, as the engine's pass would.
         let t = Instant::now();
         if hour >= 1 {
-            for chunk in ids.chunks(64) {
+            for chunk in folded.chunks(64) {
                 store
                     .fold_hour(chunk, ts(START_MS + (hour - 1) * HOUR_MS))
                     .await

@@ -84,6 +84,27 @@ impl StoredResult {
     pub fn checks(&self) -> u64 {
         self.run.as_ref().map_or(1, |r| r.checks)
     }
+
+    /// How many of the row's checks fell in `[from, until)`: 0 or 1 for a single check; for a
+    /// run, its checks in proportion to the part of its span in the range (they are evenly
+    /// spaced, one interval apart), at least one when any of it is in the range.
+    pub fn checks_within(&self, from: Timestamp, until: Timestamp) -> u64 {
+        let (from, until) = (from.as_millisecond(), until.as_millisecond());
+        let at = self.at.as_millisecond();
+        let Some(run) = &self.run else {
+            return u64::from(at >= from && at < until);
+        };
+        let last = run.last_at.as_millisecond();
+        let (lo, hi) = (at.max(from), last.min(until - 1));
+        if lo > hi {
+            return 0;
+        }
+        let span = (last - at).max(1);
+        let steps =
+            u64::try_from((hi - lo) as i128 * i128::from(run.checks as i64 - 1) / i128::from(span))
+                .unwrap_or(0);
+        (steps + 1).min(run.checks)
+    }
 }
 
 /// A run of identical successes ([`crate::result_runs`]): `checks` results from the row's `at`
@@ -538,7 +559,9 @@ impl Store {
         }
     }
 
-    /// The raw results of a monitor in `[from, until)`, oldest first.
+    /// The raw results of a monitor in `[from, until)`, oldest first: every row with a check
+    /// in the range, so also a run that began before `from` and ended in it (a run never spans
+    /// more than an hour; count its checks in the range with [`StoredResult::checks_within`]).
     pub async fn results_between(
         &self,
         monitor_id: &str,
@@ -547,7 +570,8 @@ impl Store {
     ) -> Result<Vec<StoredResult>, StoreError> {
         let sql = format!(
             "SELECT {RESULT_COLUMNS} FROM check_results \
-             WHERE monitor_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id"
+             WHERE monitor_id = $1 AND at >= $2 - {HOUR_MS} AND at < $3 \
+             AND COALESCE(last_at, at) >= $2 ORDER BY at, id"
         );
         let rows: Vec<ResultRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(monitor_id)

@@ -84,22 +84,45 @@ pub struct Run {
     pub latency_sum_ms: i64,
 }
 
+/// Slack allowed over twice a monitor's interval before a gap between two checks ends a run.
+const GAP_SLACK_MS: i64 = 1_000;
+
+impl FoldRow {
+    /// The instant of the row's last check.
+    fn end(&self) -> i64 {
+        self.last_at.unwrap_or(self.at)
+    }
+
+    fn same_series(&self, other: &FoldRow) -> bool {
+        self.monitor_id == other.monitor_id && self.location == other.location
+    }
+}
+
+/// The longest gap between two checks of a monitor probed every `interval_ms` that a run may
+/// span: twice the interval and a second of slack. A longer gap (the monitor was paused, the
+/// prober stopped) ends the run, so a run never stands for time nobody checked.
+pub fn most_gap_ms(interval_ms: i64) -> i64 {
+    interval_ms.saturating_mul(2).saturating_add(GAP_SLACK_MS)
+}
+
 /// Folds `rows` — ordered by monitor, location, `at` and id — into runs: every stretch of two
-/// or more consecutive plain successes of one monitor and location with the same status code.
-/// Rows outside such stretches are left alone (they appear in no run).
-pub fn fold(rows: &[FoldRow]) -> Vec<Run> {
+/// or more consecutive plain successes of one monitor and location with the same status code
+/// and no gap between neighbours longer than `most_gap(monitor)` (rows of a monitor it has
+/// no answer for are left alone). Rows outside such stretches are left alone (they appear in
+/// no run).
+pub fn fold(rows: &[FoldRow], most_gap: impl Fn(&str) -> Option<i64>) -> Vec<Run> {
     let mut runs = Vec::new();
     let mut i = 0;
     while i < rows.len() {
         let first = &rows[i];
         let mut j = i + 1;
-        if first.plain() {
+        if let Some(most_gap) = most_gap(&first.monitor_id).filter(|_| first.plain()) {
             while j < rows.len() {
                 let r = &rows[j];
                 if !(r.plain()
-                    && r.monitor_id == first.monitor_id
-                    && r.location == first.location
-                    && r.status_code == first.status_code)
+                    && r.same_series(first)
+                    && r.status_code == first.status_code
+                    && r.at - rows[j - 1].end() <= most_gap)
                 {
                     break;
                 }
@@ -120,11 +143,7 @@ pub fn fold(rows: &[FoldRow]) -> Vec<Run> {
                 .map(|r| r.latency_max_ms.unwrap_or(r.latency_ms))
                 .max()
                 .unwrap_or(first.latency_ms);
-            let last_at = stretch
-                .iter()
-                .map(|r| r.last_at.unwrap_or(r.at))
-                .max()
-                .unwrap_or(first.at);
+            let last_at = stretch.iter().map(FoldRow::end).max().unwrap_or(first.at);
             runs.push(Run {
                 keep: first.id,
                 delete: stretch[1..].iter().map(|r| r.id).collect(),
@@ -197,20 +216,11 @@ impl Store {
         self.set_cursor(CURSOR, position, now).await
     }
 
-    /// The ids of the monitors with a stored state, in order: whose results folding visits.
-    pub async fn monitors_with_state(&self) -> Result<Vec<String>, StoreError> {
-        let ids: Vec<String> = with_pool!(self, pool => sqlx::query_scalar(
-            "SELECT monitor_id FROM monitor_states ORDER BY monitor_id")
-            .fetch_all(pool)
-            .await)?;
-        Ok(ids)
-    }
-
-    /// Folds the results of `monitors` in the UTC hour starting at `hour` into runs (see the
-    /// module documentation), in one transaction.
+    /// Folds the results of `monitors` (each with its interval in milliseconds) in the UTC
+    /// hour starting at `hour` into runs (see the module documentation), in one transaction.
     pub async fn fold_hour(
         &self,
-        monitors: &[String],
+        monitors: &[(String, i64)],
         hour: Timestamp,
     ) -> Result<Folded, StoreError> {
         if monitors.is_empty() {
@@ -231,11 +241,16 @@ impl Store {
             let mut q = sqlx::query_as::<_, FoldRow>(sqlx::AssertSqlSafe(select.clone()))
                 .bind(from)
                 .bind(from + HOUR_MS);
-            for m in monitors {
+            for (m, _) in monitors {
                 q = q.bind(m);
             }
             let rows = q.fetch_all(&mut *tx).await?;
-            let runs = fold(&rows);
+            let runs = fold(&rows, |id| {
+                monitors
+                    .iter()
+                    .find(|(m, _)| m == id)
+                    .map(|(_, interval)| most_gap_ms(*interval))
+            });
             let mut deleted = 0u64;
             for run in &runs {
                 sqlx::query(update)
@@ -277,6 +292,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn every_10s(_: &str) -> Option<i64> {
+        Some(most_gap_ms(10_000))
+    }
+
     fn row(id: i64, monitor: &str, at: i64, ok: bool, latency: i64) -> FoldRow {
         FoldRow {
             id,
@@ -306,7 +325,7 @@ mod tests {
             row(5, "a", 40, true, 21),
             row(6, "a", 50, true, 22),
         ];
-        let runs = fold(&rows);
+        let runs = fold(&rows, every_10s);
         assert_eq!(runs.len(), 2);
         assert_eq!(
             runs[0],
@@ -341,9 +360,27 @@ mod tests {
             row(4, "b", 30, true, 1),
             other_code,
         ];
-        let runs = fold(&rows);
+        let runs = fold(&rows, every_10s);
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].delete, vec![2]);
+    }
+
+    #[test]
+    fn a_gap_longer_than_twice_the_interval_ends_a_run() {
+        // Every 10 s, then nothing for 40 minutes (paused), then every 10 s again.
+        let rows = vec![
+            row(1, "a", 0, true, 1),
+            row(2, "a", 10_000, true, 1),
+            row(3, "a", 20_000, true, 1),
+            row(4, "a", 2_420_000, true, 1),
+            row(5, "a", 2_430_000, true, 1),
+        ];
+        let runs = fold(&rows, every_10s);
+        assert_eq!(runs.len(), 2);
+        assert_eq!((runs[0].keep, runs[0].last_at), (1, 20_000));
+        assert_eq!((runs[1].keep, runs[1].checks), (4, 2));
+        // Folded again, the two runs stay apart: the interval is read inside them.
+        assert!(fold(&apply(&rows, &runs), every_10s).is_empty());
     }
 
     #[test]
@@ -351,7 +388,7 @@ mod tests {
         let mut down = row(2, "a", 10, true, 1);
         down.down_ms = 10_000;
         let rows = vec![row(1, "a", 0, true, 1), down, row(3, "a", 20, true, 1)];
-        assert!(fold(&rows).is_empty());
+        assert!(fold(&rows, every_10s).is_empty());
     }
 
     /// Applies `runs` to `rows` as the store does: what the table holds afterwards.
@@ -376,21 +413,28 @@ mod tests {
     }
 
     fn arb_rows() -> impl Strategy<Value = Vec<FoldRow>> {
-        proptest::collection::vec((0..3u8, any::<bool>(), 0..2u8, 0..500i64), 0..60).prop_map(
-            |specs| {
-                let mut rows: Vec<FoldRow> = specs
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (m, ok, code, latency))| {
-                        let mut r = row(i as i64 + 1, &format!("m{m}"), i as i64 * 10, ok, latency);
-                        r.status_code = Some(200 + i64::from(code));
-                        r
-                    })
-                    .collect();
-                rows.sort_by(|a, b| (&a.monitor_id, a.at, a.id).cmp(&(&b.monitor_id, b.at, b.id)));
-                rows
-            },
-        )
+        let spec = (
+            0..3u8,
+            any::<bool>(),
+            0..2u8,
+            0..500i64,
+            prop_oneof![9 => Just(1i64), 1 => 2..50i64],
+        );
+        proptest::collection::vec(spec, 0..60).prop_map(|specs| {
+            let mut at = 0;
+            let mut rows: Vec<FoldRow> = specs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (m, ok, code, latency, gap))| {
+                    at += gap * 10_000;
+                    let mut r = row(i as i64 + 1, &format!("m{m}"), at, ok, latency);
+                    r.status_code = Some(200 + i64::from(code));
+                    r
+                })
+                .collect();
+            rows.sort_by(|a, b| (&a.monitor_id, a.at, a.id).cmp(&(&b.monitor_id, b.at, b.id)));
+            rows
+        })
     }
 
     proptest! {
@@ -398,7 +442,7 @@ mod tests {
         /// it was, and folding the result again changes nothing.
         #[test]
         fn folding_loses_no_check_and_is_idempotent(rows in arb_rows()) {
-            let runs = fold(&rows);
+            let runs = fold(&rows, every_10s);
             let after = apply(&rows, &runs);
             let checks = |rs: &[FoldRow]| rs.iter().map(|r| r.checks).sum::<i64>();
             let sum = |rs: &[FoldRow]| rs.iter().map(FoldRow::sum).sum::<i64>();
@@ -414,12 +458,20 @@ mod tests {
                 prop_assert_eq!(max(&rows), max(&after));
                 prop_assert_eq!(min(&rows), min(&after));
             }
-            prop_assert!(fold(&after).is_empty());
-            // No two neighbouring plain rows of one monitor and status code are left apart.
+            prop_assert!(fold(&after, every_10s).is_empty());
+            // No run spans a gap longer than twice its series' interval.
+            for run in &runs {
+                let members: Vec<&FoldRow> = rows.iter().filter(|r| r.id == run.keep || run.delete.contains(&r.id)).collect();
+                for w in members.windows(2) {
+                    prop_assert!(w[1].at - w[0].end() <= most_gap_ms(10_000));
+                }
+            }
+            // No two neighbouring plain rows of one series and status code within the gap
+            // are left apart.
             for w in after.windows(2) {
-                prop_assert!(!(w[0].plain() && w[1].plain()
-                    && w[0].monitor_id == w[1].monitor_id
-                    && w[0].status_code == w[1].status_code));
+                prop_assert!(!(w[0].plain() && w[1].plain() && w[0].same_series(&w[1])
+                    && w[0].status_code == w[1].status_code
+                    && w[1].at - w[0].end() <= most_gap_ms(10_000)));
             }
         }
     }

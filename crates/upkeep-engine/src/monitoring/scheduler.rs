@@ -849,13 +849,14 @@ pub async fn prune_results(
 const FOLD_MONITORS_PER_TRANSACTION: usize = 64;
 
 /// Most hours one folding pass works through (an upgraded database catches up over passes).
-const FOLD_HOURS_PER_PASS: u32 = 24;
+const FOLD_HOURS_PER_PASS: u32 = 6;
 
 /// Folds runs of identical successes into one row each (see `upkeep_store::result_runs`) in
 /// every whole UTC hour that ended at least `COMPACT_AFTER` ago, every ten minutes, on the
 /// replica holding the lease, until `stop`.
 pub async fn fold_results(
     store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
     clock: SharedClock,
     lease: watch::Receiver<bool>,
     stop: CancellationToken,
@@ -863,7 +864,8 @@ pub async fn fold_results(
     let mut ticks =
         Periodic::while_held("fold-results", Duration::from_secs(600), lease).start(stop);
     while ticks.next().await.is_some() {
-        let done = fold_once(&store, clock.now()).await;
+        let cfg = Arc::clone(&config.borrow());
+        let done = fold_once(&store, &cfg.config, clock.now()).await;
         if let Ok(folded) = &done
             && folded.deleted > 0
         {
@@ -882,6 +884,7 @@ pub async fn fold_results(
 /// [`FOLD_HOURS_PER_PASS`] of them, the cursor advanced after each whole hour.
 pub async fn fold_once(
     store: &Store,
+    config: &Config,
     now: Timestamp,
 ) -> Result<result_runs::Folded, upkeep_store::StoreError> {
     let mut total = result_runs::Folded::default();
@@ -889,7 +892,16 @@ pub async fn fold_once(
         return Ok(total);
     };
     let until = now.as_millisecond() - result_runs::COMPACT_AFTER_MS;
-    let monitors = store.monitors_with_state().await?;
+    // The configured monitors with their intervals: a gap longer than twice the interval
+    // ends a run; results of monitors no longer configured are left as they are.
+    let monitors: Vec<(String, i64)> = config
+        .monitors
+        .iter()
+        .map(|(id, m)| {
+            let interval = i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX);
+            (id.clone(), interval)
+        })
+        .collect();
     for _ in 0..FOLD_HOURS_PER_PASS {
         let end = hour.as_millisecond() + upkeep_store::monitoring::HOUR_MS;
         if end > until {
@@ -897,6 +909,8 @@ pub async fn fold_once(
         }
         for chunk in monitors.chunks(FOLD_MONITORS_PER_TRANSACTION) {
             total.add(store.fold_hour(chunk, hour).await?);
+            // Probe batches wait for the write lock meanwhile: let them in between.
+            tokio::task::yield_now().await;
         }
         let Ok(next) = hour.checked_add(SignedDuration::from_hours(1)) else {
             break;

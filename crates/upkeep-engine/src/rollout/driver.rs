@@ -230,11 +230,12 @@ async fn drive(
             } => {
                 let monitors = record.spec.gate_monitors(config, &tenant);
                 let results = store.gate_results(&monitors, from, until).await?;
-                // A run of identical successes (an hour old or more) counts as its checks.
+                // A run of identical successes (an hour old or more) counts as its checks in
+                // the window.
                 let samples: Vec<Sample> = results
                     .iter()
                     .flat_map(|r| {
-                        let n = usize::try_from(r.checks())
+                        let n = usize::try_from(r.checks_within(from, until))
                             .unwrap_or(1)
                             .min(MAX_RUN_SAMPLES);
                         std::iter::repeat_n(sample(r), n)

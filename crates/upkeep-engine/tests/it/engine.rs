@@ -558,9 +558,15 @@ async fn folding_passes_fold_the_hours_an_hour_old_and_move_on() {
             .await
             .unwrap();
 
+        let text = "page: { name: T, url: 'http://127.0.0.1:8080', timezone: UTC }\n\
+                    components: { api: { name: API } }\n\
+                    monitors: { api: { component: api, interval: 30s, \
+                    http: { url: 'http://127.0.0.1:9/' } } }\n";
+        let config =
+            upkeep_domain::config::parse("t.yaml", text, &|_| None, Timestamp::now()).unwrap();
         // At 03:30 hours 00 and 01 ended more than an hour ago; hour 02 did not.
         let now = ts(3 * 3_600_000 + 1_800_000);
-        let folded = scheduler::fold_once(&store, now).await.unwrap();
+        let folded = scheduler::fold_once(&store, &config, now).await.unwrap();
         assert_eq!(
             (folded.runs, folded.deleted),
             (2, 238),
@@ -574,7 +580,7 @@ async fn folding_passes_fold_the_hours_an_hour_old_and_move_on() {
         let rows = store.recent_results("api", 1_000).await.unwrap();
         assert_eq!(rows.len(), 120 + 2);
         assert_eq!(rows.iter().map(|r| r.checks()).sum::<u64>(), 360);
-        let again = scheduler::fold_once(&store, now).await.unwrap();
+        let again = scheduler::fold_once(&store, &config, now).await.unwrap();
         assert_eq!((again.rows, again.deleted), (0, 0));
         db.cleanup().await;
     }

@@ -668,7 +668,7 @@ async fn results_show_a_folded_run_as_one_row_with_its_checks() {
         });
         store.record_results(&results).await.unwrap();
         let folded = store
-            .fold_hour(&["api-health".to_owned()], at(0))
+            .fold_hour(&[("api-health".to_owned(), 30_000)], at(0))
             .await
             .unwrap();
         assert_eq!(folded.runs, 1);
