@@ -8,6 +8,8 @@
 //! are serialised optimistically: each change bumps a revision and is computed again on a clash
 //! ([`crate::retry`]).
 
+use std::collections::HashMap;
+
 use crate::BeginWrite;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -364,11 +366,60 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.complete(row).await?);
+        self.complete_all(rows).await
+    }
+
+    /// Loads the components and updates of incident rows: two queries however many rows.
+    async fn complete_all(
+        &self,
+        rows: Vec<IncidentRow>,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let marks = (1..=rows.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT incident_id, component_id, status FROM incident_components \
+             WHERE incident_id IN ({marks}) ORDER BY incident_id, position, component_id"
+        );
+        let found: Vec<(String, String, String)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for row in &rows {
+                q = q.bind(&row.0);
+            }
+            q.fetch_all(pool).await
+        })?;
+        let mut components: HashMap<String, Vec<AffectedComponent>> = HashMap::new();
+        for (id, cid, s) in found {
+            let c = component(&id, cid, &s)?;
+            components.entry(id).or_default().push(c);
+        }
+        let sql = format!(
+            "SELECT incident_id, id, status, body, affected_components, created_at, created_by \
+             FROM incident_updates WHERE incident_id IN ({marks}) ORDER BY incident_id, seq DESC"
+        );
+        let found: Vec<(String, String, String, String, String, i64, String)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for row in &rows {
+                q = q.bind(&row.0);
+            }
+            q.fetch_all(pool).await
+        })?;
+        let mut updates: HashMap<String, Vec<IncidentUpdateRecord>> = HashMap::new();
+        for (incident, id, status, body, affected, at, by) in found {
+            let u = update_record(&incident, (id, status, body, affected, at, by))?;
+            updates.entry(incident).or_default().push(u);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let c = components.remove(&row.0).unwrap_or_default();
+                let u = updates.remove(&row.0).unwrap_or_default();
+                incident_record(row, c, u)
+            })
+            .collect()
     }
 
     /// Loads the components and updates of an incident row.

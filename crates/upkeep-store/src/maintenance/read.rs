@@ -1,6 +1,7 @@
 //! Reading maintenances: one by id, lists by [`MaintenanceFilter`], and the fingerprint that
 //! tells a poller nothing changed.
 
+use jiff::Timestamp;
 use upkeep_domain::maintenance::MaintenanceRecord;
 
 use super::MaintenanceFilter;
@@ -26,6 +27,31 @@ impl Store {
         let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(revision), 0) AS BIGINT) FROM maintenances";
         let row: (i64, i64) = with_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await)?;
         Ok(row)
+    }
+
+    /// Maintenances whose window overlaps `[from, to)` (they start before `to` and end after
+    /// `from`), latest start first, at most `limit`: a calendar month's, read through the
+    /// start index however many months of history there are.
+    pub async fn maintenances_overlapping(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<MaintenanceRecord>, StoreError> {
+        let sql = select_maintenances!(
+            "WHERE starts_at < $1 AND ends_at > $2 ORDER BY starts_at DESC, id DESC LIMIT $3"
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(to.as_millisecond())
+            .bind(from.as_millisecond())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.complete_maintenance_row(row).await?);
+        }
+        Ok(out)
     }
 
     /// Maintenances matching `filter`, at most `limit`; see [`MaintenanceFilter`] for the order.

@@ -65,12 +65,22 @@ struct Draft {
     body_html: String,
 }
 
+/// A line of the list: what it shows, without the timeline (whose Markdown only the
+/// incident's own page renders).
+struct ListRow {
+    id: String,
+    title: String,
+    status: &'static str,
+    impact: &'static str,
+    started: String,
+}
+
 #[derive(Template)]
 #[template(path = "console_incidents.html")]
 struct ListPage {
     chrome: Chrome,
     can_write: bool,
-    incidents: Vec<IncidentView>,
+    incidents: Vec<ListRow>,
     choices: Vec<ComponentChoice>,
     statuses: Vec<(&'static str, &'static str)>,
     impacts: Vec<&'static str>,
@@ -231,6 +241,8 @@ async fn list_page(
     status: StatusCode,
     message: Option<String>,
 ) -> Response {
+    let loaded = state.config.current();
+    let tz = &loaded.config.page.timezone;
     let incidents = match state.store.list_incidents(100, false).await {
         Ok(list) => list,
         Err(e) => return Problem::internal(&e).into_response(),
@@ -238,7 +250,16 @@ async fn list_page(
     let page = ListPage {
         chrome: chrome(state, Some(user)),
         can_write: can_write(user),
-        incidents: incidents.iter().map(|i| view(state, i)).collect(),
+        incidents: incidents
+            .into_iter()
+            .map(|i| ListRow {
+                started: local(i.started_at, tz),
+                id: i.id,
+                title: i.title,
+                status: i.status.as_str(),
+                impact: i.impact.as_str(),
+            })
+            .collect(),
         choices: choices(state, None, &[]),
         statuses: component_statuses(),
         impacts: Impact::ALL.iter().map(|i| i.as_str()).collect(),

@@ -16,7 +16,6 @@ use upkeep_domain::maintenance::{Kind, NewMaintenance};
 use upkeep_domain::rollout::machine::Command;
 use upkeep_engine::service::maintenance::{self as service, MaintenanceError};
 use upkeep_engine::service::rollout::{self, RolloutError};
-use upkeep_store::maintenance::MaintenanceFilter;
 use upkeep_store::users::UserRecord;
 
 use super::monitors::{can_write, seconds, writer};
@@ -25,7 +24,7 @@ use super::session::{SignedIn, see_other};
 use crate::problem::Problem;
 use crate::state::AppState;
 
-/// Maintenances read for a calendar month (latest start first).
+/// Most maintenances read for a calendar month (latest start first).
 const CALENDAR_READ: u32 = 2000;
 
 struct Day {
@@ -117,9 +116,16 @@ async fn calendar_page(
     let tz = loaded.config.page.timezone.clone();
     let today = state.clock.now().to_zoned(tz.clone()).date();
     let first = month_start(month, today);
+    // The month's instants in the page's zone; a day before and after would not change what
+    // is drawn, so the bounds are the month's own.
+    let bound = |d: Date| {
+        d.to_zoned(tz.clone())
+            .map_or_else(|_| Timestamp::MIN, |z| z.timestamp())
+    };
+    let (from, to) = (bound(first), bound(first.saturating_add(1.month())));
     let list = match state
         .store
-        .list_maintenances(MaintenanceFilter::All, CALENDAR_READ)
+        .maintenances_overlapping(from, to, CALENDAR_READ)
         .await
     {
         Ok(l) => l,
@@ -134,15 +140,23 @@ async fn calendar_page(
             items: Vec::new(),
         })
         .collect();
+    // Each window's first and last local day, worked out once rather than once a day.
+    let spans: Vec<(Date, Date)> = list
+        .iter()
+        .map(|m| {
+            (
+                m.starts_at.to_zoned(tz.clone()).date(),
+                m.ends_at.to_zoned(tz.clone()).date(),
+            )
+        })
+        .collect();
     for d in 1..=days {
         let date = first.with().day(d).build().unwrap_or(first);
         let items = list
             .iter()
-            .filter(|m| {
-                let s = m.starts_at.to_zoned(tz.clone()).date();
-                let e = m.ends_at.to_zoned(tz.clone()).date();
-                s <= date && date <= e
-            })
+            .zip(&spans)
+            .filter(|(_, (s, e))| *s <= date && date <= *e)
+            .map(|(m, _)| m)
             .rev()
             .map(|m| (m.id.clone(), m.title.clone(), m.status.as_str()))
             .collect();

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
+use upkeep_domain::config::Monitor;
 use upkeep_domain::event::EventSource;
 use upkeep_domain::role::Role;
 use upkeep_engine::service::{Caller, user};
@@ -83,6 +84,14 @@ const SORTS: [&str; 4] = ["id", "state", "component", "kind"];
 const STATES: [&str; 4] = ["pending", "up", "down", "paused"];
 const KINDS: [&str; 5] = ["http", "tcp", "dns", "tls", "push"];
 
+/// A monitor that passed the filters: what sorting and paging need, borrowed.
+struct Candidate<'a> {
+    id: &'a String,
+    m: &'a Monitor,
+    /// The sort column's value.
+    key: &'a str,
+}
+
 struct Row {
     id: String,
     component: String,
@@ -92,8 +101,6 @@ struct Row {
     latency: String,
     last: String,
     failure: String,
-    /// The sort column's value.
-    key: String,
 }
 
 #[derive(Template)]
@@ -169,13 +176,10 @@ pub async fn list(
             a.rsplit_once('/')
                 .map(|(v, id)| (v.to_owned(), id.to_owned()))
         });
-    let views = state
-        .monitors
-        .as_ref()
-        .map(|h| h.views())
-        .unwrap_or_default();
+    // Filtering, sorting and paging look at every monitor, so they work on borrowed ids and
+    // static names only; the views are copied and the rows formatted for the page alone.
     let needle = q.to_lowercase();
-    let mut rows: Vec<Row> = config
+    let wanted: Vec<(&String, &Monitor)> = config
         .monitors
         .iter()
         .filter(|(id, m)| {
@@ -189,29 +193,74 @@ pub async fn list(
                 && (component.is_empty() || m.component == component)
                 && (kind.is_empty() || kind_name(m) == kind)
         })
-        .filter_map(|(id, m)| {
-            let view = views.get(id);
-            let status = view.map_or("pending", |v| v.state.status.as_str());
+        .collect();
+    let statuses = match state.monitors.as_ref() {
+        Some(h) => h.statuses(wanted.iter().map(|(id, _)| id.as_str())),
+        None => vec![None; wanted.len()],
+    };
+    let mut candidates: Vec<Candidate<'_>> = wanted
+        .into_iter()
+        .zip(statuses)
+        .filter_map(|((id, m), status)| {
+            let status = status.map_or("pending", |s| s.as_str());
             if !wanted_state.is_empty() && status != wanted_state {
                 return None;
             }
-            let last = view.and_then(|v| v.last.as_ref());
-            let kind = kind_name(m);
             let key = match sort.as_str() {
-                "state" => status.to_owned(),
-                "component" => m.component.clone(),
-                "kind" => kind.to_owned(),
-                _ => String::new(),
+                "state" => status,
+                "component" => m.component.as_str(),
+                "kind" => kind_name(m),
+                _ => "",
             };
-            Some(Row {
-                id: id.clone(),
+            Some(Candidate { id, m, key })
+        })
+        .collect();
+    // The map is in id order already; a stable sort by the column keeps ids ascending within it.
+    if sort != "id" {
+        candidates.sort_by(|a, b| a.key.cmp(b.key));
+    }
+    let total = candidates.len();
+    let start = match &after {
+        None => 0,
+        Some((v, id)) => {
+            candidates.partition_point(|c| (c.key, c.id.as_str()) <= (v.as_str(), id.as_str()))
+        }
+    };
+    let mut shown: Vec<&Candidate<'_>> =
+        candidates.iter().skip(start).take(PAGE_SIZE + 1).collect();
+    let next = if shown.len() > PAGE_SIZE {
+        shown.truncate(PAGE_SIZE);
+        shown.last().map(|c| {
+            list_url(
+                &q,
+                &wanted_state,
+                &component,
+                &kind,
+                &sort,
+                Some(&format!("{}/{}", c.key, c.id)),
+            )
+        })
+    } else {
+        None
+    };
+    let page: Vec<Row> = shown
+        .into_iter()
+        .map(|c| {
+            let view = state.monitors.as_ref().and_then(|h| h.view(c.id));
+            let last = view.as_ref().and_then(|v| v.last.as_ref());
+            Row {
+                id: c.id.clone(),
                 component: config
                     .components
-                    .get(&m.component)
-                    .map_or_else(|| m.component.clone(), |c| c.name.clone()),
-                kind,
-                state: status.to_owned(),
+                    .get(&c.m.component)
+                    .map_or_else(|| c.m.component.clone(), |comp| comp.name.clone()),
+                kind: kind_name(c.m),
+                state: view
+                    .as_ref()
+                    .map_or("pending", |v| v.state.status.as_str())
+                    .to_owned(),
                 changed: view
+                    .as_ref()
                     .map(|v| seconds(v.state.changed_at, tz))
                     .unwrap_or_default(),
                 latency: last
@@ -219,35 +268,9 @@ pub async fn list(
                     .unwrap_or_default(),
                 last: last.map(|l| seconds(l.at, tz)).unwrap_or_default(),
                 failure: last.and_then(|l| l.failure.clone()).unwrap_or_default(),
-                key,
-            })
+            }
         })
         .collect();
-    // The map is in id order already; a stable sort by the column keeps ids ascending within it.
-    if sort != "id" {
-        rows.sort_by(|a, b| a.key.cmp(&b.key));
-    }
-    let total = rows.len();
-    let start = match &after {
-        None => 0,
-        Some((v, id)) => rows.partition_point(|r| (&r.key, &r.id) <= (v, id)),
-    };
-    let mut page: Vec<Row> = rows.into_iter().skip(start).take(PAGE_SIZE + 1).collect();
-    let next = if page.len() > PAGE_SIZE {
-        page.truncate(PAGE_SIZE);
-        page.last().map(|r| {
-            list_url(
-                &q,
-                &wanted_state,
-                &component,
-                &kind,
-                &sort,
-                Some(&format!("{}/{}", r.key, r.id)),
-            )
-        })
-    } else {
-        None
-    };
     let first = after
         .is_some()
         .then(|| list_url(&q, &wanted_state, &component, &kind, &sort, None));
