@@ -216,6 +216,35 @@ impl Store {
         row.map(record).transpose()
     }
 
+    /// One page of firing alerts, oldest first: at most `limit` after `after` (the `since` and
+    /// key of the previous page's last alert), and how many fire in all.
+    pub async fn alert_states_page(
+        &self,
+        after: Option<(Timestamp, &str)>,
+        limit: u32,
+    ) -> Result<(Vec<AlertStateRecord>, i64), StoreError> {
+        let limit = i64::from(limit);
+        let rows: Vec<StateRow> = match after {
+            None => {
+                let sql =
+                    format!("SELECT {COLUMNS} FROM alert_states ORDER BY since, key LIMIT $1");
+                with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).fetch_all(pool).await)?
+            }
+            Some((since, key)) => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM alert_states WHERE since > $1 OR (since = $1 AND key > $2) \
+                     ORDER BY since, key LIMIT $3"
+                );
+                with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(since.as_millisecond()).bind(key).bind(limit).fetch_all(pool).await)?
+            }
+        };
+        let total: i64 = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM alert_states").fetch_one(pool).await)?;
+        Ok((
+            rows.into_iter().map(record).collect::<Result<_, _>>()?,
+            total,
+        ))
+    }
+
     /// Firing alerts, oldest first.
     pub async fn alert_states(&self) -> Result<Vec<AlertStateRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM alert_states ORDER BY since, key");

@@ -47,11 +47,7 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.complete_maintenance_row(row).await?);
-        }
-        Ok(out)
+        self.complete_maintenance_rows(rows).await
     }
 
     /// Maintenances matching `filter`, at most `limit`; see [`MaintenanceFilter`] for the order.
@@ -89,6 +85,13 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await)?;
+        self.complete_maintenance_rows(rows).await
+    }
+
+    async fn complete_maintenance_rows(
+        &self,
+        rows: Vec<Row>,
+    ) -> Result<Vec<MaintenanceRecord>, StoreError> {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(self.complete_maintenance_row(row).await?);

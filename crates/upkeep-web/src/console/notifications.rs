@@ -4,9 +4,11 @@
 //! viewer sees no buttons, and the server refuses their posts with 403.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde::Deserialize;
 use upkeep_domain::notify::DeliveryState;
 use upkeep_engine::service::notifications::{self as service, NotificationError};
 use upkeep_store::users::UserRecord;
@@ -20,6 +22,8 @@ use crate::state::AppState;
 
 /// Failed deliveries listed at once, newest first.
 const DELIVERIES_SHOWN: u32 = 200;
+/// Firing alerts on one page; the next page starts after the last one's `since` and key.
+pub const ALERTS_PAGE: u32 = 100;
 
 struct AlertRow {
     key: String,
@@ -40,23 +44,56 @@ struct AlertsPage {
     chrome: Chrome,
     can_write: bool,
     alerts: Vec<AlertRow>,
+    /// How many alerts fire in all.
+    total: i64,
+    /// The next page's address, when there is one.
+    next: Option<String>,
+    /// Whether this is a later page (with a link back to the first).
+    later: bool,
     message: Option<String>,
     tz_name: String,
+}
+
+/// `?after=SINCE_MS/KEY`: where a later page of alerts starts.
+#[derive(Debug, Default, Deserialize)]
+pub struct AlertsQuery {
+    after: Option<String>,
 }
 
 async fn alerts_page(
     state: &AppState,
     u: &UserRecord,
+    after: Option<&str>,
     status: StatusCode,
     message: Option<String>,
 ) -> Response {
     let loaded = state.config.current();
     let tz = &loaded.config.page.timezone;
-    let list = match state.store.alert_states().await {
+    let after = after.and_then(|a| {
+        let (since, key) = a.split_once('/')?;
+        let since = Timestamp::from_millisecond(since.parse().ok()?).ok()?;
+        Some((since, key))
+    });
+    let (mut list, total) = match state.store.alert_states_page(after, ALERTS_PAGE + 1).await {
         Ok(l) => l,
         Err(e) => return Problem::internal(&e).into_response(),
     };
+    let next = if list.len() > ALERTS_PAGE as usize {
+        list.truncate(ALERTS_PAGE as usize);
+        list.last().map(|a| {
+            let after = format!("{}/{}", a.since.as_millisecond(), a.key);
+            format!(
+                "/admin/alerts?after={}",
+                url::form_urlencoded::byte_serialize(after.as_bytes()).collect::<String>()
+            )
+        })
+    } else {
+        None
+    };
     let page = AlertsPage {
+        total,
+        next,
+        later: after.is_some(),
         chrome: chrome(state, Some(u)),
         can_write: can_write(u),
         alerts: list
@@ -81,9 +118,20 @@ async fn alerts_page(
     html(status, page.render())
 }
 
-/// `GET /admin/alerts`: firing operator alerts, oldest first.
-pub async fn alerts(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
-    alerts_page(&state, &session.user, StatusCode::OK, None).await
+/// `GET /admin/alerts`: firing operator alerts, oldest first, a page at a time.
+pub async fn alerts(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Query(q): Query<AlertsQuery>,
+) -> Response {
+    alerts_page(
+        &state,
+        &session.user,
+        q.after.as_deref(),
+        StatusCode::OK,
+        None,
+    )
+    .await
 }
 
 /// `POST /admin/alerts/{key}/acknowledge`.
@@ -103,6 +151,7 @@ pub async fn acknowledge(
             alerts_page(
                 &state,
                 &session.user,
+                None,
                 StatusCode::NOT_FOUND,
                 Some(e.to_string()),
             )
