@@ -164,6 +164,17 @@ impl Store {
         token: &str,
         now: Timestamp,
     ) -> Result<Option<Session>, StoreError> {
+        self.session_seen(token, now, true).await
+    }
+
+    /// [`Store::session`], refreshing the idle timer only when `touch`: a request that no
+    /// person made (the overview refreshing itself) checks the session without keeping it alive.
+    pub async fn session_seen(
+        &self,
+        token: &str,
+        now: Timestamp,
+        touch: bool,
+    ) -> Result<Option<Session>, StoreError> {
         let hash = session_hash(token);
         let at = now.as_millisecond();
         let sql = "SELECT id_sha256, user_id, stage, created_at, last_seen_at, idle_timeout_ms, \
@@ -194,7 +205,7 @@ impl Store {
             return Ok(None);
         }
         let mut seen = last_seen_at;
-        if at - last_seen_at >= LAST_SEEN_RESOLUTION_MS {
+        if touch && at - last_seen_at >= LAST_SEEN_RESOLUTION_MS {
             let sql = "UPDATE console_sessions SET last_seen_at = $1 \
                        WHERE id_sha256 = $2 AND last_seen_at < $1";
             with_pool!(self, pool => sqlx::query(sql).bind(at).bind(&hash).execute(pool).await.map(|_| ()))?;

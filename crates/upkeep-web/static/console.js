@@ -2,7 +2,9 @@
 // it only saves a reload. Every 30 s (not while the tab is hidden) it fetches the page again
 // and swaps the content of <main> for the new one. A failed fetch, an answer that is not the
 // overview (signed out: a redirect to the sign-in form), a selection or the keyboard focus
-// inside the content leaves the page as it is.
+// inside the content leaves the page as it is. The fetch says it is a refresh
+// (X-Upkeep-Refresh: 1): the server then checks the session without keeping it alive, so an
+// overview left open still signs out after the idle limit.
 (function () {
   "use strict";
   var main = document.querySelector("main[data-refresh]");
@@ -21,8 +23,16 @@
     if (main.contains(document.activeElement) && document.activeElement !== main) {
       return;
     }
-    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+    fetch(window.location.href, {
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "X-Upkeep-Refresh": "1" }
+    })
       .then(function (r) {
+        if (r.redirected && r.url.indexOf("/admin/login") !== -1) {
+          // Signed out (idle or absolute limit): show the sign-in form, not stale data.
+          window.location.assign(r.url);
+        }
         if (!r.ok || r.redirected) {
           throw new Error("not the overview");
         }

@@ -442,14 +442,25 @@ pub async fn second_factor(
     Ok(SignIn::SignedIn(session))
 }
 
-/// The signed-in session whose cookie carries `token`, if it is live.
+/// The signed-in session whose cookie carries `token`, if it is live; seeing it keeps it alive.
 pub async fn session(
     store: &Store,
     token: &str,
     now: Timestamp,
 ) -> Result<Option<Session>, UserServiceError> {
+    session_seen(store, token, now, true).await
+}
+
+/// [`session`], keeping the session alive only when `touch` (a person's request, not a page
+/// refreshing itself): the idle and absolute limits apply either way.
+pub async fn session_seen(
+    store: &Store,
+    token: &str,
+    now: Timestamp,
+    touch: bool,
+) -> Result<Option<Session>, UserServiceError> {
     Ok(store
-        .session(token, now)
+        .session_seen(token, now, touch)
         .await?
         .filter(|s| s.stage == SessionStage::SignedIn))
 }

@@ -72,6 +72,18 @@ pub fn see_other(to: &str) -> Response {
     r
 }
 
+/// The header the overview's script sends when it refreshes the page by itself.
+pub const REFRESH_HEADER: &str = "x-upkeep-refresh";
+
+/// Whether the request is a page refreshing itself (`X-Upkeep-Refresh: 1`) rather than a
+/// person's: such a request is served but does not keep the session alive, so an overview
+/// left open still signs out after the idle limit.
+pub fn is_refresh(headers: &HeaderMap) -> bool {
+    headers
+        .get(REFRESH_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1")
+}
+
 /// The signed-in session of a console request. Without one, the request is sent to the sign-in
 /// form (and a stale cookie removed).
 #[derive(Debug, Clone)]
@@ -84,7 +96,8 @@ impl FromRequestParts<AppState> for SignedIn {
         let Some(token) = cookie(&parts.headers, COOKIE) else {
             return Err(see_other("/admin/login"));
         };
-        match user::session(&state.store, token, state.clock.now()).await {
+        let touch = !is_refresh(&parts.headers);
+        match user::session_seen(&state.store, token, state.clock.now(), touch).await {
             Ok(Some(session)) => Ok(SignedIn(session)),
             Ok(None) => {
                 let mut r = see_other("/admin/login");

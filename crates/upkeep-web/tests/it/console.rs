@@ -365,6 +365,53 @@ async fn sessions_end_after_their_idle_and_absolute_limits() {
 }
 
 #[tokio::test]
+async fn the_overview_refreshing_itself_does_not_keep_the_session_alive() {
+    let app = TestApp::builder(CONFIG)
+        .manual_clock("2026-03-02T10:00:00Z")
+        .start_seeded(|store| async move {
+            seed_user(&store, "ada@example.com", Role::Viewer).await;
+        })
+        .await;
+    let r = app.sign_in("ada@example.com", PASSWORD).await;
+    let (cookie, _) = set_cookie(r.headers(), "upkeep_admin");
+    let token = cookie.trim_start_matches("upkeep_admin=").to_owned();
+    let signed_in = app.now();
+    let refresh = |cookie: String| {
+        let url = app.url("/admin");
+        async move {
+            browser()
+                .get(url)
+                .header("cookie", cookie)
+                .header("x-upkeep-refresh", "1")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // 29 idle minutes on: the refresh is served, and the session's last use stays where it was.
+    app.advance(29 * 60);
+    let r = refresh(cookie.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("data-refresh"));
+    let row = app
+        .store
+        .session_seen(&token, app.now(), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.last_seen_at, signed_in, "a refresh is not a use");
+    // Past the idle limit, the refresh is sent to the sign-in form like any request.
+    app.advance(60);
+    let r = refresh(cookie.clone()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/admin/login");
+    assert_eq!(
+        app.get_with_cookie("/admin", &cookie).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
 async fn cross_site_form_posts_are_refused() {
     let app = TestApp::start_seeded(CONFIG, |store| async move {
         seed_user(&store, "ada@example.com", Role::Admin).await;
