@@ -50,6 +50,17 @@ pub enum MaintenanceFilter {
     UpcomingOneOff,
 }
 
+/// A `scheduled` maintenance whose start pre-flight checks hold, as
+/// [`Store::held_maintenances`](crate::Store::held_maintenances) reads it (no timeline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldMaintenance {
+    pub id: String,
+    pub title: String,
+    pub starts_at: jiff::Timestamp,
+    /// Why the start is held.
+    pub hold_reason: String,
+}
+
 /// What [`Store::apply_occurrence_update`](crate::Store::apply_occurrence_update) changed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OccurrenceChanges {

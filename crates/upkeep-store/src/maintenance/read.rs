@@ -4,8 +4,8 @@
 use jiff::Timestamp;
 use upkeep_domain::maintenance::MaintenanceRecord;
 
-use super::MaintenanceFilter;
 use super::rows::{Row, UpdateRow, maintenance_record, select_maintenances, update_record};
+use super::{HeldMaintenance, MaintenanceFilter};
 use crate::{Store, StoreError, with_pool};
 
 impl Store {
@@ -97,6 +97,28 @@ impl Store {
             out.push(self.complete_maintenance_row(row).await?);
         }
         Ok(out)
+    }
+
+    /// `scheduled` maintenances whose start is held (a hold reason is set), soonest first, at
+    /// most `limit`: one query, without their timelines.
+    pub async fn held_maintenances(&self, limit: u32) -> Result<Vec<HeldMaintenance>, StoreError> {
+        let sql = "SELECT id, title, starts_at, hold_reason FROM maintenances \
+                   WHERE status = 'scheduled' AND hold_reason IS NOT NULL \
+                   ORDER BY starts_at, id LIMIT $1";
+        let rows: Vec<(String, String, i64, String)> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(id, title, starts_at, hold_reason)| {
+                Ok(HeldMaintenance {
+                    id,
+                    title,
+                    starts_at: crate::timestamp(starts_at)?,
+                    hold_reason,
+                })
+            })
+            .collect()
     }
 
     pub(super) async fn complete_maintenance_row(

@@ -253,6 +253,23 @@ async fn maintenances_are_created_listed_rescheduled_and_finished() {
         assert_eq!(third.silence_id.as_deref(), Some("abc-123"));
         assert_eq!(third.sequence, 0, "hold and silence are not reschedules");
 
+        // The held ones, as the upcoming list with a hold reason shows them.
+        let held = store.held_maintenances(50).await.unwrap();
+        let from_list: Vec<_> = store
+            .list_maintenances(MaintenanceFilter::Upcoming, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| Some((m.id, m.title, m.starts_at, m.hold_reason?)))
+            .collect();
+        let read: Vec<_> = held
+            .into_iter()
+            .map(|h| (h.id, h.title, h.starts_at, h.hold_reason))
+            .collect();
+        assert_eq!(read, from_list);
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].0, third.id);
+
         let actions: Vec<_> = audit(&store)
             .await
             .into_iter()

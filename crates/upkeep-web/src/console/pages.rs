@@ -388,21 +388,14 @@ pub async fn overview(State(state): State<AppState>, SignedIn(session): SignedIn
             .collect(),
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    let held = match state
-        .store
-        .list_maintenances(MaintenanceFilter::Upcoming, 500)
-        .await
-    {
+    let held = match state.store.held_maintenances(500).await {
         Ok(list) => list
             .into_iter()
-            .filter_map(|m| {
-                let reason = m.hold_reason?;
-                Some(HeldRow {
-                    id: m.id,
-                    title: m.title,
-                    starts: local(m.starts_at, &tz),
-                    reason,
-                })
+            .map(|m| HeldRow {
+                id: m.id,
+                title: m.title,
+                starts: local(m.starts_at, &tz),
+                reason: m.hold_reason,
             })
             .collect(),
         Err(e) => return Problem::internal(&e).into_response(),
