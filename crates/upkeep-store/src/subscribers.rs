@@ -275,9 +275,13 @@ impl Store {
         rows.into_iter().map(record).collect()
     }
 
-    /// Subscribers whose address contains `needle` (any case; empty: every one), by creation,
-    /// after the key `(created_at, id)` of the previous page's last row when given: keyset
-    /// pages that neither repeat nor skip a row when others are added or removed meanwhile.
+    /// Subscribers whose address contains `needle` (ASCII letters in any case, every other
+    /// character as given, alike on both backends; empty: every one), by creation, after the
+    /// key `(created_at, id)` of the previous page's last row when given: keyset pages that
+    /// neither repeat nor skip a row when others are added or removed meanwhile.
+    ///
+    /// The folding is done here only, in SQL: SQLite's `lower()` folds ASCII letters alone,
+    /// so PostgreSQL folds them with `translate()` rather than its locale's `lower()`.
     pub async fn search_subscribers(
         &self,
         needle: &str,
@@ -286,7 +290,11 @@ impl Store {
     ) -> Result<Vec<SubscriberRecord>, StoreError> {
         let contains = match self.backend() {
             crate::Backend::Sqlite => "instr(lower(address), lower($1)) > 0",
-            crate::Backend::Postgres => "strpos(lower(address), lower($1)) > 0",
+            crate::Backend::Postgres => {
+                "strpos(translate(address, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', \
+                 'abcdefghijklmnopqrstuvwxyz'), translate($1, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', \
+                 'abcdefghijklmnopqrstuvwxyz')) > 0"
+            }
         };
         let sql = format!(
             "SELECT {COLUMNS} FROM subscribers WHERE {contains} \

@@ -200,8 +200,8 @@ fn shown(mut record: SubscriberRecord, reader: Role) -> SubscriberRecord {
     record
 }
 
-/// At most `limit` subscribers whose address, as `reader` sees it, contains `query` (any case;
-/// empty: every one), oldest first, after the key `after` of the previous page's last row.
+/// At most `limit` subscribers whose address, as `reader` sees it, contains `query` (ASCII
+/// letters in any case, as the store folds them; empty: every one), oldest first, after the key `after` of the previous page's last row.
 pub async fn search(
     store: &Store,
     reader: Role,
@@ -210,7 +210,6 @@ pub async fn search(
     limit: u32,
 ) -> Result<Page, StoreError> {
     let needle: String = query.trim().chars().take(QUERY_MAX_CHARS).collect();
-    let needle = needle.to_lowercase();
     let limit = limit.max(1);
     let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut found = Vec::new();
@@ -220,7 +219,9 @@ pub async fn search(
             .search_subscribers(&needle, key, limit.saturating_add(1))
             .await?;
     } else {
-        // The needle is matched against what the reader sees, never the whole address.
+        // The needle is matched against what the reader sees, never the whole address,
+        // folded as the store folds it (ASCII letters only).
+        let needle = needle.to_ascii_lowercase();
         let mut cursor = after.clone();
         'scan: loop {
             let key = cursor.as_ref().map(|(t, id)| (*t, id.as_str()));
@@ -229,7 +230,7 @@ pub async fn search(
             for r in batch {
                 cursor = Some((r.created_at, r.id.clone()));
                 if shown_address(&r.address, reader)
-                    .to_lowercase()
+                    .to_ascii_lowercase()
                     .contains(&needle)
                 {
                     found.push(r);

@@ -478,6 +478,21 @@ async fn subscribers_are_searched_by_address_and_paged_by_key_without_repeats_or
         assert_eq!(ones.len(), 11, "{ones:?}"); // 1 and 10 to 19, any case
         assert!(walk("p/2").await.len() == 2, "2 and 20");
         assert!(walk("%").await.is_empty(), "no pattern characters");
+        // ASCII letters fold, others are matched as given: alike on both backends.
+        store
+            .create_webhook_subscriber(
+                "https://hooks.example.org/Über-Straße",
+                None,
+                &Scope::default(),
+                "test",
+                at(30),
+            )
+            .await
+            .unwrap();
+        let umlaut = ["https://hooks.example.org/Über-Straße"];
+        assert_eq!(walk("Über-straße").await, umlaut);
+        assert_eq!(walk("ÜBER-STRAßE").await, umlaut);
+        assert!(walk("über").await.is_empty(), "only ASCII letters fold");
         store.close().await;
         db.cleanup().await;
     }

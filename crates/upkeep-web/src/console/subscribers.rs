@@ -3,8 +3,8 @@
 //!
 //! - `GET /admin/subscribers?q=&after=`: e-mail and webhook subscribers, oldest first, 50 to a
 //!   page, searched by address (`q`, any case) and paged by key (`after=MILLIS/ID`, the creation
-//!   instant and id of the previous page's last row). An admin reads addresses whole; anyone
-//!   else reads them redacted as the audit log keeps them, and searches in that form only.
+//!   instant and id of the previous page's last row). The admin's only, as on the API:
+//!   addresses are personal data, so other roles are refused with 403.
 //! - `POST /admin/subscribers` (`url`, `secret`, `component` repeated, `tenant`): registers a
 //!   webhook receiver with the API's checks; `POST /admin/subscribers/{id}/remove` removes a
 //!   subscriber and its deliveries not sent yet, after a recent confirmation (`/admin/confirm`).
@@ -185,12 +185,16 @@ async fn list_page(
     html(status, page.render())
 }
 
-/// `GET /admin/subscribers`.
+/// `GET /admin/subscribers`: the admin's, as `GET /api/v1/subscribers` (addresses are personal
+/// data); anyone else gets 403.
 pub async fn list(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
     Query(query): Query<ListQuery>,
 ) -> Response {
+    if let Err(p) = manager(&session.user, "reading subscribers") {
+        return p.into_response();
+    }
     list_page(
         &state,
         &session.user,

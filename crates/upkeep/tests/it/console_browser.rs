@@ -543,7 +543,6 @@ monitors:
         "/admin/deliveries".to_owned(),
         "/admin/inventory".to_owned(),
         "/admin/reports".to_owned(),
-        "/admin/subscribers".to_owned(),
         "/admin/backups".to_owned(),
         "/admin/audit".to_owned(),
     ];
@@ -557,6 +556,11 @@ monitors:
         assert_eq!(
             b.eval("!!document.querySelector('a[href=\"/admin/users\"]')"),
             json!(false)
+        );
+        assert_eq!(
+            b.eval("!!document.querySelector('a[href=\"/admin/subscribers\"]')"),
+            json!(false),
+            "subscribers are the admin's"
         );
     }
     // A write posted anyway, from the console's own origin with the session: refused.
