@@ -5,7 +5,11 @@
 #       `upkeep serve` (release build) with four push keys and rate limiting off (server.rate_limit and
 #       server.ping_rate_limit at 0), loaded with
 #       `wrk -t2 -cN --latency` sending GET /ping/bench-a (ROTATE=1: all four keys in rotation,
-#       through a wrk Lua script). Reports wrk's figures,
+#       through a wrk Lua script). KEYS=N: N push monitors (bench-1 .. bench-N) and requests
+#       spread over all N keys in turn (a wrk Lua script whose requests are precomputed).
+#       DB=postgres: on PostgreSQL instead (PG_URL, default
+#       postgres://postgres@127.0.0.1:5432/test; a fresh database is created next to it and
+#       dropped afterwards). Reports wrk's figures,
 #       the pings the server acknowledged (its own 2xx count for the ping routes, from
 #       /metrics), then kills the server with SIGKILL and counts the rows in the database:
 #       durable == acknowledged is the check. (wrk's own count can be a few lower: requests in
@@ -14,7 +18,7 @@
 #       Bytes per raw check result and per monitor-year of rollups, from the real migrations:
 #       rows inserted with sqlite3 into an empty database, file sizes compared after VACUUM.
 #
-# Needs: wrk (apt-get install -y wrk), sqlite3, curl.
+# Needs: wrk (apt-get install -y wrk), sqlite3, curl (psql for DB=postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-ingest}
@@ -23,7 +27,15 @@ seconds=${3:-15}
 conns=${4:-64}
 dir=$(mktemp -d)
 pid=
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"' EXIT
+pg_db=
+pg_url=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  [ -n "$pid" ] && wait "$pid" 2>/dev/null
+  [ -n "$pg_db" ] && psql -q "$pg_url" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null
+  if [ -n "${KEEP:-}" ]; then echo "kept $dir"; else rm -rf "$dir"; fi
+}
+trap cleanup EXIT
 
 migrate_sqlite() {
   cat crates/upkeep-store/migrations/sqlite/*.sql | sqlite3 "$1"
@@ -76,6 +88,7 @@ ingest() {
     echo "port $port is taken by another server; stop it first" >&2
     exit 1
   fi
+  local keys=${KEYS:-}
   cat >"$dir/bench.yaml" <<'EOF'
 page: { name: Ping bench, url: "http://127.0.0.1:18182", timezone: UTC }
 server:
@@ -91,6 +104,34 @@ monitors:
   bench-c: { component: jobs, push: { key: bench-c, period: 1h, grace: 1h } }
   bench-d: { component: jobs, push: { key: bench-d, period: 1h, grace: 1h } }
 EOF
+  if [ -n "$keys" ]; then
+    # N more push monitors, and a script that sends each connection's requests to the keys in
+    # turn (each wrk thread starts at a different key). The requests are built once, in init.
+    for i in $(seq 1 "$keys"); do
+      echo "  bench-$i: { component: jobs, push: { key: bench-$i, period: 1h, grace: 1h } }"
+    done >>"$dir/bench.yaml"
+    cat >"$dir/keys.lua" <<EOF
+local count = $keys
+local reqs = {}
+local n = 0
+init = function(args)
+  for i = 1, count do reqs[i] = wrk.format("GET", "/ping/bench-" .. i) end
+  n = math.random(count)
+end
+request = function()
+  n = n % count + 1
+  return reqs[n]
+end
+EOF
+  fi
+  local database
+  if [ "${DB:-sqlite}" = postgres ]; then
+    pg_db=upkeep_pings_bench_$$
+    psql -q "$pg_url" -c "CREATE DATABASE $pg_db" >/dev/null
+    database=${pg_url%/*}/$pg_db
+  else
+    database=sqlite://$dir/upkeep.db
+  fi
   cat >"$dir/pings.lua" <<'EOF'
 local keys = { "bench-a", "bench-b", "bench-c", "bench-d" }
 local n = 0
@@ -99,13 +140,17 @@ request = function()
   return wrk.format("GET", "/ping/" .. keys[n % 4 + 1])
 end
 EOF
-  "$bin" serve --listen 127.0.0.1:$port --database "sqlite://$dir/upkeep.db" \
+  "$bin" serve --listen 127.0.0.1:$port --database "$database" \
     --config "$dir/bench.yaml" >/dev/null 2>"$dir/log" &
   pid=$!
   until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.01; done
 
   echo "$(wrk --version 2>&1 | head -1)"
-  if [ -n "${ROTATE:-}" ]; then
+  echo "database: ${DB:-sqlite}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ -n "$keys" ]; then
+    echo "wrk -t2 -c$conns -d${seconds}s --latency -s keys.lua http://127.0.0.1:$port   # $keys keys"
+    wrk -t2 -c"$conns" -d"${seconds}s" --latency -s "$dir/keys.lua" "http://127.0.0.1:$port" | tee "$dir/wrk.txt"
+  elif [ -n "${ROTATE:-}" ]; then
     # Four keys in rotation (a Lua request() per request costs wrk CPU the server then lacks).
     echo "wrk -t2 -c$conns -d${seconds}s --latency -s pings.lua http://127.0.0.1:$port"
     wrk -t2 -c"$conns" -d"${seconds}s" --latency -s "$dir/pings.lua" "http://127.0.0.1:$port" | tee "$dir/wrk.txt"
@@ -124,7 +169,20 @@ EOF
   kill -9 "$pid"
   wait "$pid" 2>/dev/null || true
   pid=
-  rows=$(sqlite3 "$dir/upkeep.db" 'SELECT COUNT(*) FROM pings')
+  if [ -n "$pg_db" ]; then
+    rows=$(psql -qtA "$database" -c 'SELECT COUNT(*) FROM pings')
+  else
+    rows=$(sqlite3 "$dir/upkeep.db" 'SELECT COUNT(*) FROM pings')
+  fi
+  if [ -n "$keys" ]; then
+    local used
+    if [ -n "$pg_db" ]; then
+      used=$(psql -qtA "$database" -c 'SELECT COUNT(DISTINCT key) FROM pings')
+    else
+      used=$(sqlite3 "$dir/upkeep.db" 'SELECT COUNT(DISTINCT key) FROM pings')
+    fi
+    echo "distinct keys in the database:         $used"
+  fi
   wrk_ok=$(awk '/requests in/ { n = $1 } /Non-2xx/ { bad = $NF } END { printf "%d", n - bad }' "$dir/wrk.txt")
   echo "200 responses counted by wrk:          $wrk_ok"
   echo "200 responses sent by the server:      $acked"

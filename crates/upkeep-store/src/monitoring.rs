@@ -1076,6 +1076,34 @@ fn open_starts_sql(keys: usize) -> String {
     )
 }
 
+/// A key's instants as [`Store::heartbeat_instants`] reads them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeartbeatInstants {
+    pub last_success: Option<Timestamp>,
+    /// The latest end of a run, when it is a failure (a later success clears it).
+    pub last_failure: Option<Timestamp>,
+    pub open_start: Option<Timestamp>,
+}
+
+/// [`Store::heartbeat_instants`] for `keys` keys (`$1..`): one row per key, each instant read
+/// through the key's indexes (newest first, one row), as the single-key reads do.
+fn heartbeat_instants_sql(keys: usize) -> String {
+    let list: Vec<String> = (1..=keys)
+        .map(|n| format!("(CAST(${n} AS TEXT))"))
+        .collect();
+    format!(
+        "WITH k(key) AS (VALUES {}) SELECT k.key, \
+         (SELECT p.at FROM pings p WHERE p.key = k.key AND p.kind = 'success' \
+          ORDER BY p.at DESC, p.id DESC LIMIT 1), \
+         (SELECT CASE WHEN p.kind = 'fail' THEN p.at END FROM pings p \
+          WHERE p.key = k.key AND p.kind IN ('success', 'fail') ORDER BY p.at DESC, p.id DESC LIMIT 1), \
+         (SELECT p.at FROM pings p WHERE p.key = k.key AND p.kind = 'start' AND p.ended_at IS NULL \
+          ORDER BY p.at DESC, p.id DESC LIMIT 1) \
+         FROM k",
+        list.join(", ")
+    )
+}
+
 /// Closes `pairs` stored starts in one statement: binds `(id, ended_at)` pairs in order.
 fn close_starts_sql(pairs: usize) -> String {
     let cases: String = (0..pairs)
@@ -1349,6 +1377,39 @@ impl Store {
             "WHERE key = $1 AND kind = 'start' AND ended_at IS NULL ORDER BY at DESC, id DESC LIMIT 1"
         );
         self.one_ping(sql, key).await
+    }
+
+    /// What push monitors are judged on, for each of `keys` at once: per key the `at` of its
+    /// latest success, of its latest end of a run when that end is a failure, and of its latest
+    /// open start — what [`last_success`](Self::last_success),
+    /// [`last_outcome`](Self::last_outcome) and [`open_start`](Self::open_start) give, in one
+    /// statement per [`MAX_ROWS_PER_STATEMENT`] keys instead of three per key. Keys without
+    /// pings are in the answer, with no instants.
+    pub async fn heartbeat_instants(
+        &self,
+        keys: &[&str],
+    ) -> Result<HashMap<String, HeartbeatInstants>, StoreError> {
+        let mut out = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_ROWS_PER_STATEMENT) {
+            let sql = heartbeat_instants_sql(chunk.len());
+            let rows: Vec<(String, Option<i64>, Option<i64>, Option<i64>)> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for key in chunk {
+                    q = q.bind(*key);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (key, success, failure, start) in rows {
+                let at = |ms: Option<i64>| ms.map(crate::timestamp).transpose();
+                let instants = HeartbeatInstants {
+                    last_success: at(success)?,
+                    last_failure: at(failure)?,
+                    open_start: at(start)?,
+                };
+                out.insert(key, instants);
+            }
+        }
+        Ok(out)
     }
 
     async fn one_ping(

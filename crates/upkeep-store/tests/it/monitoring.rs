@@ -939,3 +939,71 @@ async fn folding_an_hour_keeps_every_check_failure_and_total() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn heartbeat_instants_agree_with_the_single_key_reads() {
+    for db in databases("heartbeat_instants_agree").await {
+        let store = db.store().await;
+        use PingKind::*;
+        // 200 keys (more than one statement's worth), each with its own history: i % 5 picks
+        // success only, a failure after a success, a success after a failure, an open start
+        // after an end, or a log and a closed run.
+        let mut batch = Vec::new();
+        for i in 0..200i64 {
+            let key = format!("job-{i}");
+            let t = i * 10;
+            match i % 5 {
+                0 => batch.push(ping(&key, t, Success, None)),
+                1 => {
+                    batch.push(ping(&key, t, Success, None));
+                    batch.push(ping(&key, t + 1, Fail, None));
+                }
+                2 => {
+                    batch.push(ping(&key, t, Fail, None));
+                    batch.push(ping(&key, t + 1, Success, None));
+                }
+                3 => {
+                    batch.push(ping(&key, t, Success, None));
+                    batch.push(ping(&key, t + 2, Start, Some(RID_A)));
+                }
+                _ => {
+                    batch.push(ping(&key, t, Start, None));
+                    batch.push(ping(&key, t + 1, Fail, None));
+                    batch.push(ping(&key, t + 2, Log, None));
+                }
+            }
+        }
+        store.record_pings(&batch).await.unwrap();
+        let keys: Vec<String> = (0..200)
+            .map(|i| format!("job-{i}"))
+            .chain(["never-pinged".to_owned()])
+            .collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let all = store.heartbeat_instants(&refs).await.unwrap();
+        assert_eq!(all.len(), keys.len());
+        for key in &keys {
+            let got = all[key];
+            let success = store.last_success(key).await.unwrap().map(|p| p.at);
+            let failure = store
+                .last_outcome(key)
+                .await
+                .unwrap()
+                .filter(|p| p.kind == Fail)
+                .map(|p| p.at);
+            let start = store.open_start(key).await.unwrap().map(|p| p.at);
+            assert_eq!(
+                (got.last_success, got.last_failure, got.open_start),
+                (success, failure, start),
+                "{key}"
+            );
+        }
+        // The histories differ: the answer is not a constant.
+        assert_eq!(all["job-1"].last_failure, Some(ms(11)));
+        assert_eq!(all["job-2"].last_failure, None);
+        assert_eq!(all["job-3"].open_start, Some(ms(32)));
+        assert_eq!(all["job-4"].open_start, None);
+        assert_eq!(all["never-pinged"], Default::default());
+        store.close().await;
+        db.cleanup().await;
+    }
+}
