@@ -172,6 +172,8 @@ type ResultRow = (
 const RESULT_COLUMNS: &str = "id, monitor_id, at, ok, latency_ms, status_code, failure, \
     location, down_ms, checks, last_at, latency_min_ms, latency_max_ms, latency_sum_ms";
 type TotalsRow = (i64, i64, i64, i64, i64);
+/// A key with its last success, last failure and open start (milliseconds).
+type InstantsRow = (String, Option<i64>, Option<i64>, Option<i64>);
 
 /// The start of the bucket of `resolution` holding `ms`.
 pub fn bucket_start(ms: i64, resolution: i64) -> i64 {
@@ -1392,7 +1394,7 @@ impl Store {
         let mut out = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_ROWS_PER_STATEMENT) {
             let sql = heartbeat_instants_sql(chunk.len());
-            let rows: Vec<(String, Option<i64>, Option<i64>, Option<i64>)> = with_pool!(self, pool => {
+            let rows: Vec<InstantsRow> = with_pool!(self, pool => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
                 for key in chunk {
                     q = q.bind(*key);
