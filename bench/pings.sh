@@ -143,7 +143,18 @@ EOF
   "$bin" serve --listen 127.0.0.1:$port --database "$database" \
     --config "$dir/bench.yaml" >/dev/null 2>"$dir/log" &
   pid=$!
-  until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.01; done
+  # Ready within 60 s, or the server's log says why not.
+  waited=0
+  until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null || [ "$waited" -ge 6000 ]; then
+      echo "pings: the server did not become ready in 60 s; its log:" >&2
+      tail -n 40 "$dir/log" >&2
+      kill -9 "$pid" 2>/dev/null
+      exit 1
+    fi
+    sleep 0.01
+    waited=$((waited + 1))
+  done
 
   echo "$(wrk --version 2>&1 | head -1)"
   echo "database: ${DB:-sqlite}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
