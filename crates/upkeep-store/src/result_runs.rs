@@ -7,7 +7,7 @@
 //! there were, when they started and ended, and their latencies.
 //!
 //! So raw results are written one row per check as they arrive (the write path stays one
-//! multi-row insert), and once a whole UTC hour is older than [`COMPACT_AFTER`] its rows are
+//! multi-row insert), and once a whole UTC hour is older than [`COMPACT_AFTER_MS`] its rows are
 //! folded: consecutive rows of one monitor and location that are plain successes (`ok`, no
 //! failure text, nothing charged as down) with the same status code become ONE row — the
 //! first row of the stretch, now standing for `checks` results from `at` to `last_at`, with
@@ -29,9 +29,6 @@ use crate::{BeginWrite, Store, StoreError, with_pool};
 /// How old a whole UTC hour of results must be before its runs are folded: younger results
 /// stay one row per check (what rollout gates and the most recent results read).
 pub const COMPACT_AFTER_MS: i64 = HOUR_MS;
-
-/// [`COMPACT_AFTER_MS`] as a duration, for documentation and callers.
-pub const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_millis(3_600_000);
 
 /// The cursor holding the start of the next hour to fold.
 pub const CURSOR: &str = "compact-results";

@@ -865,7 +865,7 @@ const FOLD_MONITORS_PER_TRANSACTION: usize = 64;
 const FOLD_HOURS_PER_PASS: u32 = 6;
 
 /// Folds runs of identical successes into one row each (see `upkeep_store::result_runs`) in
-/// every whole UTC hour that ended at least `COMPACT_AFTER` ago, every ten minutes, on the
+/// every whole UTC hour that ended at least `COMPACT_AFTER_MS` ago, every ten minutes, on the
 /// replica holding the lease, until `stop`.
 pub async fn fold_results(
     store: Store,

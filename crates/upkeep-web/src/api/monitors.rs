@@ -64,11 +64,9 @@ impl ResultView {
 
 impl From<upkeep_store::monitoring::StoredResult> for ResultView {
     fn from(r: upkeep_store::monitoring::StoredResult) -> Self {
-        let checks = r.checks();
-        let run = r.run.clone();
         let mut view = ResultView::single(r.at, r.ok, r.latency_ms, r.status_code, r.failure);
-        if let Some(run) = run {
-            view.checks = checks;
+        if let Some(run) = r.run {
+            view.checks = run.checks;
             view.last_at = Some(instant(run.last_at));
             view.latency_min_ms = Some(run.latency_min_ms);
             view.latency_max_ms = Some(run.latency_max_ms);

@@ -23,7 +23,7 @@ use upkeep_store::users::UserRecord;
 
 use super::Client;
 use super::pages::{Chrome, chrome, html};
-use super::session::{SignedIn, see_other};
+use super::session::{SignedIn, is_admin, see_other};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::status::html::local;
@@ -192,10 +192,6 @@ struct UsersPage {
 /// The refusal of anyone but an admin.
 fn refused() -> Response {
     Problem::forbidden("managing users and tokens needs the admin role").into_response()
-}
-
-fn is_admin(u: &UserRecord) -> bool {
-    u.role == Role::Admin
 }
 
 async fn users_page(

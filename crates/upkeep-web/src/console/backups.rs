@@ -23,9 +23,10 @@ use upkeep_store::StoreError;
 use upkeep_store::backups::{BackupRun, DrillRecord};
 use upkeep_store::users::UserRecord;
 
-use super::monitors::{can_write, seconds, writer};
+use super::monitors::seconds;
 use super::pages::{Chrome, chrome, html};
 use super::session::{SignedIn, see_other};
+use super::session::{can_write, writer};
 use crate::api::backups::{DrRow, dr_row, human};
 use crate::problem::Problem;
 use crate::state::AppState;

@@ -10,12 +10,11 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use upkeep_domain::role::Role;
 use upkeep_engine::config::{Counts, ReloadError};
 use upkeep_store::users::UserRecord;
 
 use super::pages::{Chrome, chrome, html};
-use super::session::SignedIn;
+use super::session::{SignedIn, is_admin};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::status::html::local;
@@ -62,7 +61,7 @@ fn page(
 
 /// `GET /admin/config`.
 pub async fn show(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
-    if session.user.role != Role::Admin {
+    if !is_admin(&session.user) {
         return refused();
     }
     page(&state, &session.user, StatusCode::OK, None, None)
@@ -71,7 +70,7 @@ pub async fn show(State(state): State<AppState>, SignedIn(session): SignedIn) ->
 /// `POST /admin/config/reload`: re-reads the file; 422 with every problem when it is invalid.
 pub async fn reload(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
     let me = &session.user;
-    if me.role != Role::Admin {
+    if !is_admin(me) {
         return refused();
     }
     let actor = upkeep_engine::service::user::actor(me);

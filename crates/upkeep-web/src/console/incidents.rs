@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::{AffectedComponent, Impact, IncidentStatus};
-use upkeep_domain::role::Role;
 use upkeep_engine::service::incident::{self as service, IncidentServiceError};
 use upkeep_engine::service::user;
 use upkeep_store::incidents::{IncidentChange, IncidentEdit, IncidentRecord, NewIncident};
@@ -22,7 +21,7 @@ use upkeep_store::users::UserRecord;
 
 use super::admin::needs_confirmation;
 use super::pages::{Chrome, chrome, html};
-use super::session::{SignedIn, see_other};
+use super::session::{SignedIn, can_write, is_admin, see_other};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::status::html::{local, markdown, status_label};
@@ -102,10 +101,6 @@ struct DetailPage {
     /// The update being previewed, if any.
     draft: Option<Draft>,
     message: Option<String>,
-}
-
-fn can_write(u: &UserRecord) -> bool {
-    u.role.allows(Role::Editor)
 }
 
 fn component_statuses() -> Vec<(&'static str, &'static str)> {
@@ -358,7 +353,7 @@ async fn draft_page(
         statuses: component_statuses(),
         incident_statuses: IncidentStatus::ALL.iter().map(|s| s.as_str()).collect(),
         impacts: Impact::ALL.iter().map(|i| i.as_str()).collect(),
-        can_delete: user.role == Role::Admin,
+        can_delete: is_admin(user),
         draft,
         message,
     };
@@ -524,7 +519,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Response {
     let u = &session.user;
-    if u.role != Role::Admin {
+    if !is_admin(u) {
         return Problem::forbidden("deleting an incident needs the admin role").into_response();
     }
     let back = format!("/admin/incidents/{id}");

@@ -18,9 +18,10 @@ use upkeep_engine::service::maintenance::{self as service, MaintenanceError};
 use upkeep_engine::service::rollout::{self, RolloutError};
 use upkeep_store::users::UserRecord;
 
-use super::monitors::{can_write, seconds, writer};
+use super::monitors::seconds;
 use super::pages::{Chrome, chrome, html};
 use super::session::{SignedIn, see_other};
+use super::session::{can_write, writer};
 use crate::problem::Problem;
 use crate::state::AppState;
 

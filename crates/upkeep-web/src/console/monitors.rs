@@ -15,13 +15,11 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use upkeep_domain::config::Monitor;
 use upkeep_domain::event::EventSource;
-use upkeep_domain::role::Role;
-use upkeep_engine::service::{Caller, user};
 use upkeep_store::monitoring::StoredResult;
 use upkeep_store::users::UserRecord;
 
 use super::pages::{Chrome, chrome, html};
-use super::session::{SignedIn, see_other};
+use super::session::{SignedIn, can_write, see_other, writer};
 use crate::api::monitors::{kind_name, uptime};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -36,23 +34,6 @@ const RESULTS_LISTED: usize = 20;
 const EVENTS_SHOWN: u32 = 50;
 /// Longest search text or key kept from a query.
 const QUERY_MAX: usize = 200;
-
-/// Whether `u` may change runtime facts (the API's `editor` role).
-pub(super) fn can_write(u: &UserRecord) -> bool {
-    u.role.allows(Role::Editor)
-}
-
-/// The caller a write is made as, or the 403 a viewer's write gets.
-pub(super) fn writer(u: &UserRecord, what: &str) -> Result<Caller, Problem> {
-    if can_write(u) {
-        Ok(user::caller(u))
-    } else {
-        Err(Problem::forbidden(format!(
-            "{what} needs the editor or admin role; yours is {}",
-            u.role.as_str()
-        )))
-    }
-}
 
 /// An instant to the second in the page's zone.
 pub(super) fn seconds(t: Timestamp, tz: &TimeZone) -> String {

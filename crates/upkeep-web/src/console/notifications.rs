@@ -13,9 +13,10 @@ use upkeep_domain::notify::DeliveryState;
 use upkeep_engine::service::notifications::{self as service, NotificationError};
 use upkeep_store::users::UserRecord;
 
-use super::monitors::{can_write, seconds, writer};
+use super::monitors::seconds;
 use super::pages::{Chrome, chrome, html};
 use super::session::{SignedIn, see_other};
+use super::session::{can_write, writer};
 use crate::api::notifications::DeliveryView;
 use crate::problem::Problem;
 use crate::state::AppState;

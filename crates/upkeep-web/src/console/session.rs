@@ -10,8 +10,11 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use upkeep_domain::role::Role;
+use upkeep_engine::service::Caller;
 use upkeep_engine::service::user;
 use upkeep_store::sessions::Session;
+use upkeep_store::users::UserRecord;
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -109,6 +112,28 @@ impl FromRequestParts<AppState> for SignedIn {
             }
             Err(e) => Err(Problem::internal(&e).into_response()),
         }
+    }
+}
+
+/// Whether `u` may change runtime facts (the API's `editor` role).
+pub(super) fn can_write(u: &UserRecord) -> bool {
+    u.role.allows(Role::Editor)
+}
+
+/// Whether `u` has the API's `admin` role.
+pub(super) fn is_admin(u: &UserRecord) -> bool {
+    u.role == Role::Admin
+}
+
+/// The caller a write is made as, or the 403 a viewer's write gets.
+pub(super) fn writer(u: &UserRecord, what: &str) -> Result<Caller, Problem> {
+    if can_write(u) {
+        Ok(user::caller(u))
+    } else {
+        Err(Problem::forbidden(format!(
+            "{what} needs the editor or admin role; yours is {}",
+            u.role.as_str()
+        )))
     }
 }
 

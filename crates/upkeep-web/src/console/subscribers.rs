@@ -18,7 +18,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
-use upkeep_domain::role::Role;
 use upkeep_engine::service::subscribers::{self as service, NewWebhook, SubscriberError};
 use upkeep_engine::service::{Caller, user};
 use upkeep_store::StoreError;
@@ -27,7 +26,7 @@ use upkeep_store::users::UserRecord;
 use super::admin::needs_confirmation;
 use super::monitors::seconds;
 use super::pages::{Chrome, chrome, html};
-use super::session::{SignedIn, see_other};
+use super::session::{SignedIn, is_admin, see_other};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -77,14 +76,9 @@ struct ListPage {
     tz_name: String,
 }
 
-/// Whether `u` manages subscribers (the API's `admin` role).
-fn can_manage(u: &UserRecord) -> bool {
-    u.role == Role::Admin
-}
-
 /// The caller a change is made as, or the 403 anyone but an admin gets.
 fn manager(u: &UserRecord, what: &str) -> Result<Caller, Problem> {
-    if can_manage(u) {
+    if is_admin(u) {
         Ok(user::caller(u))
     } else {
         Err(Problem::forbidden(format!(
@@ -167,7 +161,7 @@ async fn list_page(
         .collect();
     let page = ListPage {
         chrome: chrome(state, Some(u)),
-        can_manage: can_manage(u),
+        can_manage: is_admin(u),
         next: page.next.as_ref().map(|k| list_url(&q, Some(k))),
         first: after.is_some().then(|| list_url(&q, None)),
         q,
