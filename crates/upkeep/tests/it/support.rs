@@ -105,6 +105,9 @@ pub struct Server {
     pub child: Child,
     pub addr: String,
     log: mpsc::Receiver<String>,
+    /// Lines logged before the address line: work started with the server (a due backup, say)
+    /// can log before the listener does, and `wait_log` must still find it.
+    early: std::cell::RefCell<std::collections::VecDeque<String>>,
 }
 
 impl Server {
@@ -127,6 +130,7 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut early = std::collections::VecDeque::new();
         let addr = loop {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -144,11 +148,13 @@ impl Server {
             } else if let Some(rest) = line.split("listening on http://").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
+            early.push_back(line);
         };
         Server {
             child,
             addr,
             log: rx,
+            early: std::cell::RefCell::new(early),
         }
     }
 
@@ -180,7 +186,12 @@ impl Server {
 
     /// Waits for a log line containing `needle`.
     pub fn wait_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(line) = self.early.borrow_mut().pop_front() {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             match self
                 .log
