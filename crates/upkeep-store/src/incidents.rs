@@ -355,17 +355,50 @@ impl Store {
         limit: u32,
         unresolved_only: bool,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
-        let sql = if unresolved_only {
-            select_incidents!(
-                "WHERE resolved_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $1"
-            )
-        } else {
-            select_incidents!("ORDER BY created_at DESC, id DESC LIMIT $1")
+        self.incidents_before(None, limit, unresolved_only).await
+    }
+
+    /// Up to `limit` incidents newest first (by creation, then id), starting after `before`:
+    /// the `(created_at, id)` of the last one of the previous page.
+    pub async fn incidents_before(
+        &self,
+        before: Option<(Timestamp, &str)>,
+        limit: u32,
+        unresolved_only: bool,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
+        let limit = i64::from(limit);
+        let rows: Vec<IncidentRow> = match before {
+            None => {
+                let sql = if unresolved_only {
+                    select_incidents!(
+                        "WHERE resolved_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $1"
+                    )
+                } else {
+                    select_incidents!("ORDER BY created_at DESC, id DESC LIMIT $1")
+                };
+                with_pool!(self, pool => sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?
+            }
+            Some((at, id)) => {
+                let sql = if unresolved_only {
+                    select_incidents!(
+                        "WHERE resolved_at IS NULL \
+                         AND (created_at < $1 OR (created_at = $1 AND id < $2)) \
+                         ORDER BY created_at DESC, id DESC LIMIT $3"
+                    )
+                } else {
+                    select_incidents!(
+                        "WHERE created_at < $1 OR (created_at = $1 AND id < $2) \
+                         ORDER BY created_at DESC, id DESC LIMIT $3"
+                    )
+                };
+                with_pool!(self, pool => sqlx::query_as(sql)
+                    .bind(at.as_millisecond())
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await)?
+            }
         };
-        let rows: Vec<IncidentRow> = with_pool!(self, pool => sqlx::query_as(sql)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await)?;
         self.complete_all(rows).await
     }
 

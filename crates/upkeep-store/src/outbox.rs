@@ -540,21 +540,39 @@ impl Store {
         state: Option<DeliveryState>,
         limit: u32,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.deliveries_before(state, None, limit).await
+    }
+
+    /// Up to `limit` deliveries in `state` (all when `None`), newest first, starting after the
+    /// delivery `before` (the last one of the previous page; none when it is gone).
+    pub async fn deliveries_before(
+        &self,
+        state: Option<DeliveryState>,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let limit = i64::from(limit);
-        let rows: Vec<DeliveryRow> = match state {
-            Some(state) => {
-                let sql = format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = $1 \
-                     ORDER BY seq DESC LIMIT $2"
-                );
-                with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(state.as_str()).bind(limit).fetch_all(pool).await)?
-            }
-            None => {
-                let sql =
-                    format!("SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY seq DESC LIMIT $1");
-                with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).fetch_all(pool).await)?
-            }
+        // One statement per shape, so each can use the `(state, seq)` index.
+        let state_is = if state.is_some() {
+            "state = $1"
+        } else {
+            "$1 IS NULL"
         };
+        let after = if before.is_some() {
+            "seq < (SELECT seq FROM deliveries WHERE id = $2)"
+        } else {
+            "$2 IS NULL"
+        };
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE {state_is} AND {after} \
+             ORDER BY seq DESC LIMIT $3"
+        );
+        let rows: Vec<DeliveryRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(state.map(|s| s.as_str()))
+            .bind(before)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
         rows.into_iter().map(delivery_record).collect()
     }
 

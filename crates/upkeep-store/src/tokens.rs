@@ -138,6 +138,27 @@ impl Store {
         rows.into_iter().map(token_record).collect()
     }
 
+    /// Up to `limit` tokens oldest first, starting after `after`: the `(created_at, id)` of the
+    /// last one of the previous page.
+    pub async fn tokens_after(
+        &self,
+        after: Option<(Timestamp, &str)>,
+        limit: u32,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let sql = select_tokens!(
+            "WHERE $1 IS NULL OR created_at > $1 OR (created_at = $1 AND id > $2) \
+             ORDER BY created_at, id LIMIT $3"
+        );
+        let (at, id) = after.map_or((None, ""), |(at, id)| (Some(at.as_millisecond()), id));
+        let rows: Vec<TokenRow> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(at)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(token_record).collect()
+    }
+
     /// One token by id.
     pub async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let sql = select_tokens!("WHERE id = $1");

@@ -250,6 +250,23 @@ impl Store {
             .collect()
     }
 
+    /// Up to `limit` users by e-mail address, starting after the address `after`.
+    pub async fn users_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let sql = select_users!("WHERE email > $1 ORDER BY email LIMIT $2");
+        let rows: Vec<UserRow> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|r| credentials(r).map(|c| c.record))
+            .collect()
+    }
+
     /// One user by id, with what checking a sign-in needs.
     pub async fn user_credentials(&self, id: &str) -> Result<Option<UserCredentials>, StoreError> {
         let sql = select_users!("WHERE id = $1");

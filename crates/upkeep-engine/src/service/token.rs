@@ -52,6 +52,15 @@ pub async fn list(store: &Store) -> Result<Vec<TokenRecord>, TokenServiceError> 
     Ok(store.list_tokens().await?)
 }
 
+/// Up to `limit` tokens oldest first, after the `(created_at, id)` of `after`.
+pub async fn page(
+    store: &Store,
+    after: Option<(Timestamp, &str)>,
+    limit: u32,
+) -> Result<Vec<TokenRecord>, TokenServiceError> {
+    Ok(store.tokens_after(after, limit).await?)
+}
+
 /// Revokes a token: it stops working at once; the record stays for the audit trail. Revoking
 /// a revoked token changes nothing.
 pub async fn revoke(

@@ -196,6 +196,15 @@ pub async fn list(store: &Store) -> Result<Vec<UserRecord>, UserServiceError> {
     Ok(store.list_users().await?)
 }
 
+/// Up to `limit` users by e-mail address, after the address `after`.
+pub async fn page(
+    store: &Store,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<UserRecord>, UserServiceError> {
+    Ok(store.users_after(after, limit).await?)
+}
+
 /// The user named by `who`: an e-mail address (any case) or an id.
 pub async fn find(store: &Store, who: &str) -> Result<UserRecord, UserServiceError> {
     if let Some(found) = store.user_by_email(who).await? {

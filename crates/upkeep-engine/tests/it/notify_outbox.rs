@@ -168,6 +168,22 @@ async fn incident_notices_survive_a_flaky_receiver_once_each_and_in_order() {
             .await
             .unwrap();
         assert_eq!(sent.len(), 20, "one delivery per notice");
+        // Paged by key, newest first, the same twenty in the same order.
+        let mut paged = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let page = store
+                .deliveries_before(Some(DeliveryState::Sent), before.as_deref(), 7)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            before = Some(last.id.clone());
+            paged.extend(page.into_iter().map(|d| d.id));
+        }
+        let all: Vec<&str> = sent.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(paged, all);
+        let any_state = store.deliveries_before(None, None, 1000).await.unwrap();
+        assert_eq!(any_state.len(), 20);
         let accepted = rx.accepted();
         let accepted_ids: Vec<String> = accepted
             .iter()

@@ -1,6 +1,8 @@
 //! Reading maintenances: one by id, lists by [`MaintenanceFilter`], and the fingerprint that
 //! tells a poller nothing changed.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use upkeep_domain::maintenance::MaintenanceRecord;
 
@@ -92,11 +94,45 @@ impl Store {
         &self,
         rows: Vec<Row>,
     ) -> Result<Vec<MaintenanceRecord>, StoreError> {
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.complete_maintenance_row(row).await?);
+        // The updates of every row in a few queries (chunks of bound ids), not one per row.
+        const CHUNK: usize = 500;
+        let mut updates: HashMap<String, Vec<UpdateRow>> = HashMap::new();
+        for chunk in rows.chunks(CHUNK) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT maintenance_id, id, status, body, created_at, created_by \
+                 FROM maintenance_updates WHERE maintenance_id IN ({marks}) \
+                 ORDER BY maintenance_id, seq DESC, created_at DESC"
+            );
+            let found: Vec<(String, String, String, String, i64, String)> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+                for row in chunk {
+                    q = q.bind(&row.id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (of, id, status, body, at, by) in found {
+                updates
+                    .entry(of)
+                    .or_default()
+                    .push((id, status, body, at, by));
+            }
         }
-        Ok(out)
+        rows.into_iter()
+            .map(|row| {
+                let id = row.id.clone();
+                let list = updates
+                    .remove(&id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| update_record(&id, r))
+                    .collect::<Result<_, _>>()?;
+                maintenance_record(row, list)
+            })
+            .collect()
     }
 
     /// `scheduled` maintenances whose start is held (a hold reason is set), soonest first, at

@@ -355,6 +355,23 @@ async fn incidents_list_newest_first_with_an_unresolved_filter() {
         assert_eq!(two.len(), 2);
         assert_eq!(two[0].id, ids[3]);
 
+        // Keyset pages follow on from the last row shown, with and without the filter.
+        let key = |r: &upkeep_store::incidents::IncidentRecord| (r.created_at, r.id.clone());
+        let (at1, id1) = key(&two[1]);
+        let rest = store
+            .incidents_before(Some((at1, &id1)), 10, false)
+            .await
+            .unwrap();
+        let listed: Vec<&str> = rest.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(listed, vec![&ids[1], &ids[0]]);
+        let (at3, id3) = key(&open[0]);
+        let open_rest = store
+            .incidents_before(Some((at3, &id3)), 10, true)
+            .await
+            .unwrap();
+        let listed: Vec<&str> = open_rest.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(listed, vec![&ids[0]]);
+
         store.close().await;
         db.cleanup().await;
     }

@@ -39,6 +39,47 @@ async fn migrations_apply_once_and_readiness_follows_them() {
 }
 
 #[tokio::test]
+async fn tokens_page_by_creation_then_id() {
+    for db in databases("tokens_page_by_creation_then_id").await {
+        let store = db.store().await;
+        store
+            .create_token("first", Role::Editor, "cli:root", at(0))
+            .await
+            .unwrap();
+        // Pages by (creation, id): tokens made in the same millisecond are neither lost
+        // nor shown twice across a page boundary.
+        for name in ["twin a", "twin b"] {
+            store
+                .create_token(name, Role::Viewer, "cli:root", at(5))
+                .await
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after: Option<(jiff::Timestamp, String)> = None;
+        loop {
+            let page = store
+                .tokens_after(after.as_ref().map(|(t, id)| (*t, id.as_str())), 1)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some((last.created_at, last.id.clone()));
+            seen.extend(page.into_iter().map(|t| t.id));
+        }
+        let all: Vec<String> = store
+            .list_tokens()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(seen, all);
+        assert_eq!(seen.len(), 3);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn tokens_authenticate_until_revoked_and_every_change_is_audited() {
     for db in databases("tokens_authenticate_until_revoked_and_every_change_is_audited").await {
         let store = db.store().await;

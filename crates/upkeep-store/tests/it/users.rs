@@ -57,6 +57,16 @@ async fn users_are_created_once_per_address_listed_disabled_and_audited() {
         let listed = store.list_users().await.unwrap();
         let emails: Vec<&str> = listed.iter().map(|u| u.email.as_str()).collect();
         assert_eq!(emails, ["ada@example.com", "bob@example.com"]);
+        let first = store.users_after(None, 1).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].email, "ada@example.com");
+        let next = store.users_after(Some(&first[0].email), 5).await.unwrap();
+        let emails: Vec<&str> = next.iter().map(|u| u.email.as_str()).collect();
+        assert_eq!(
+            emails,
+            ["bob@example.com"],
+            "the next page follows on by address"
+        );
 
         let found = store
             .user_by_email(" ADA@example.COM ")

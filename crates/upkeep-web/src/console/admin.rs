@@ -23,7 +23,8 @@ use upkeep_store::users::UserRecord;
 
 use super::Client;
 use super::pages::{Chrome, chrome, html};
-use super::session::{SignedIn, is_admin, see_other};
+use super::paging;
+use super::session::{SignedIn, is_admin, refusal, see_other};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::status::html::local;
@@ -187,11 +188,25 @@ struct UsersPage {
     /// A token just created: (name, secret), shown this once.
     created_token: Option<(String, String)>,
     message: Option<String>,
+    /// The next page of users, of tokens, and the first page when on a later one.
+    users_next: Option<String>,
+    tokens_next: Option<String>,
+    first: Option<String>,
+}
+
+/// Users and tokens on one page each.
+pub const USERS_PAGE: u32 = 100;
+
+/// `?users_after=EMAIL&tokens_after=MILLIS/ID`: where later pages of each list start.
+#[derive(Debug, Default, Deserialize)]
+pub struct UsersQuery {
+    users_after: Option<String>,
+    tokens_after: Option<String>,
 }
 
 /// The refusal of anyone but an admin.
-fn refused() -> Response {
-    Problem::forbidden("managing users and tokens needs the admin role").into_response()
+fn refused(u: &UserRecord) -> Response {
+    refusal(u, Role::Admin, "managing users and tokens").into_response()
 }
 
 async fn users_page(
@@ -201,15 +216,56 @@ async fn users_page(
     created_token: Option<(String, String)>,
     message: Option<String>,
 ) -> Response {
+    let first = UsersQuery::default();
+    users_page_at(state, me, &first, status, created_token, message).await
+}
+
+async fn users_page_at(
+    state: &AppState,
+    me: &UserRecord,
+    query: &UsersQuery,
+    status: StatusCode,
+    created_token: Option<(String, String)>,
+    message: Option<String>,
+) -> Response {
     let tz = state.config.current().config.page.timezone.clone();
-    let (users, tokens) = match (
-        user::list(&state.store).await,
-        token::list(&state.store).await,
+    let users_after = paging::plain_key(query.users_after.as_deref());
+    let tokens_after = query
+        .tokens_after
+        .as_deref()
+        .and_then(paging::parse_stamp_key);
+    let (mut users, mut tokens) = match (
+        user::page(&state.store, users_after.as_deref(), USERS_PAGE + 1).await,
+        token::page(
+            &state.store,
+            tokens_after.as_ref().map(|(at, id)| (*at, id.as_str())),
+            USERS_PAGE + 1,
+        )
+        .await,
     ) {
         (Ok(u), Ok(t)) => (u, t),
         (Err(e), _) => return Problem::internal(&e).into_response(),
         (_, Err(e)) => return Problem::internal(&e).into_response(),
     };
+    let here_tokens = query.tokens_after.as_deref();
+    let here_users = query.users_after.as_deref();
+    let users_next = paging::cut(&mut users, USERS_PAGE, |u| u.email.clone()).map(|e| {
+        paging::url(
+            "/admin/users",
+            &[("users_after", Some(&e)), ("tokens_after", here_tokens)],
+        )
+    });
+    let tokens_next = paging::cut(&mut tokens, USERS_PAGE, |t| {
+        paging::stamp_key(t.created_at, &t.id)
+    })
+    .map(|k| {
+        paging::url(
+            "/admin/users",
+            &[("users_after", here_users), ("tokens_after", Some(&k))],
+        )
+    });
+    let first =
+        (users_after.is_some() || tokens_after.is_some()).then(|| "/admin/users".to_owned());
     let page = UsersPage {
         chrome: chrome(state, Some(me)),
         users: users
@@ -243,6 +299,9 @@ async fn users_page(
         token_roles: vec!["viewer", "editor", "admin", "hook"],
         created_token,
         message,
+        users_next,
+        tokens_next,
+        first,
     };
     html(status, page.render())
 }
@@ -265,11 +324,15 @@ fn token_refusal(e: &TokenServiceError) -> Option<(StatusCode, String)> {
 }
 
 /// `GET /admin/users`.
-pub async fn users(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
+pub async fn users(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Query(query): Query<UsersQuery>,
+) -> Response {
     if !is_admin(&session.user) {
-        return refused();
+        return refused(&session.user);
     }
-    users_page(&state, &session.user, StatusCode::OK, None, None).await
+    users_page_at(&state, &session.user, &query, StatusCode::OK, None, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,7 +353,7 @@ pub async fn create_user(
 ) -> Response {
     let me = &session.user;
     if !is_admin(me) {
-        return refused();
+        return refused(me);
     }
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     if form.password != form.password_again {
@@ -324,7 +387,7 @@ pub async fn disable_user(
 ) -> Response {
     let me = &session.user;
     if !is_admin(me) {
-        return refused();
+        return refused(me);
     }
     if let Some(r) = needs_confirmation(&state, &session, "/admin/users") {
         return r;
@@ -351,7 +414,7 @@ pub async fn enable_user(
 ) -> Response {
     let me = &session.user;
     if !is_admin(me) {
-        return refused();
+        return refused(me);
     }
     match user::enable(&state.store, &user::caller(me), &id, state.clock.now()).await {
         Ok(_) => see_other("/admin/users"),
@@ -376,7 +439,7 @@ pub async fn create_token(
 ) -> Response {
     let me = &session.user;
     if !is_admin(me) {
-        return refused();
+        return refused(me);
     }
     let Ok(role) = form.role.parse::<Role>() else {
         let m = format!("`{}` is not a role", form.role);
@@ -403,7 +466,7 @@ pub async fn revoke_token(
 ) -> Response {
     let me = &session.user;
     if !is_admin(me) {
-        return refused();
+        return refused(me);
     }
     if let Some(r) = needs_confirmation(&state, &session, "/admin/users") {
         return r;

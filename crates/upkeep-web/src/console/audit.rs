@@ -18,6 +18,7 @@ use upkeep_store::audit::AuditFilter;
 
 use super::monitors::seconds;
 use super::pages::{Chrome, chrome, html};
+use super::paging;
 use super::session::SignedIn;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -69,16 +70,17 @@ fn clip(s: Option<String>) -> String {
 
 /// The query string of the log's filters, with `before` when given.
 fn audit_url(who: &str, what: &str, from: &str, to: &str, before: Option<i64>) -> String {
-    let mut url = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [("who", who), ("what", what), ("from", from), ("to", to)] {
-        if !v.is_empty() {
-            url.append_pair(k, v);
-        }
-    }
-    if let Some(before) = before {
-        url.append_pair("before", &before.to_string());
-    }
-    format!("/admin/audit?{}", url.finish())
+    let before = before.map(|b| b.to_string());
+    paging::url(
+        "/admin/audit",
+        &[
+            ("who", Some(who)),
+            ("what", Some(what)),
+            ("from", Some(from)),
+            ("to", Some(to)),
+            ("before", before.as_deref()),
+        ],
+    )
 }
 
 /// The start of day `text` (`YYYY-MM-DD`) in `tz`, of the day after it when `next_day`; `None`
@@ -160,12 +162,8 @@ pub async fn audit(
         Ok(rows) => rows,
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    if rows.len() > PAGE_SIZE as usize {
-        rows.truncate(PAGE_SIZE as usize);
-        page.next = rows
-            .last()
-            .map(|r| audit_url(&page.who, &page.what, &page.from, &page.to, Some(r.id)));
-    }
+    page.next = paging::cut(&mut rows, PAGE_SIZE, |r| r.id)
+        .map(|id| audit_url(&page.who, &page.what, &page.from, &page.to, Some(id)));
     if before.is_some() {
         page.first = Some(audit_url(&page.who, &page.what, &page.from, &page.to, None));
     }
@@ -211,6 +209,6 @@ mod tests {
             audit_url("ada", "token.", "2026-03-01", "", Some(41)),
             "/admin/audit?who=ada&what=token.&from=2026-03-01&before=41"
         );
-        assert_eq!(audit_url("", "", "", "", None), "/admin/audit?");
+        assert_eq!(audit_url("", "", "", "", None), "/admin/audit");
     }
 }

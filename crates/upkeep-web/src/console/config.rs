@@ -10,11 +10,12 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use upkeep_domain::role::Role;
 use upkeep_engine::config::{Counts, ReloadError};
 use upkeep_store::users::UserRecord;
 
 use super::pages::{Chrome, chrome, html};
-use super::session::{SignedIn, is_admin};
+use super::session::{SignedIn, is_admin, refusal};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::status::html::local;
@@ -34,8 +35,8 @@ struct ConfigPage {
     refused: Option<(String, Vec<String>)>,
 }
 
-fn refused() -> Response {
-    Problem::forbidden("the configuration page needs the admin role").into_response()
+fn refused(u: &UserRecord) -> Response {
+    refusal(u, Role::Admin, "the configuration page").into_response()
 }
 
 fn page(
@@ -62,7 +63,7 @@ fn page(
 /// `GET /admin/config`.
 pub async fn show(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
     if !is_admin(&session.user) {
-        return refused();
+        return refused(&session.user);
     }
     page(&state, &session.user, StatusCode::OK, None, None)
 }
@@ -71,7 +72,7 @@ pub async fn show(State(state): State<AppState>, SignedIn(session): SignedIn) ->
 pub async fn reload(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
     let me = &session.user;
     if !is_admin(me) {
-        return refused();
+        return refused(me);
     }
     let actor = upkeep_engine::service::user::actor(me);
     match state

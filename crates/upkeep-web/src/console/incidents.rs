@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use upkeep_domain::component_status::ComponentStatus;
 use upkeep_domain::incident::{AffectedComponent, Impact, IncidentStatus};
+use upkeep_domain::role::Role;
 use upkeep_engine::service::incident::{self as service, IncidentServiceError};
 use upkeep_engine::service::user;
 use upkeep_store::incidents::{IncidentChange, IncidentEdit, IncidentRecord, NewIncident};
@@ -21,7 +22,8 @@ use upkeep_store::users::UserRecord;
 
 use super::admin::needs_confirmation;
 use super::pages::{Chrome, chrome, html};
-use super::session::{SignedIn, can_write, is_admin, see_other};
+use super::paging;
+use super::session::{SignedIn, can_write, is_admin, refusal, see_other};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::status::html::{local, markdown, status_label};
@@ -84,6 +86,17 @@ struct ListPage {
     statuses: Vec<(&'static str, &'static str)>,
     impacts: Vec<&'static str>,
     message: Option<String>,
+    first: Option<String>,
+    next: Option<String>,
+}
+
+/// Incidents on one page of the list.
+pub const INCIDENTS_PAGE: u32 = 50;
+
+/// `?before=MILLIS/ID`: where a later page of the list starts.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    before: Option<String>,
 }
 
 #[derive(Template)]
@@ -175,9 +188,8 @@ fn choices(
 }
 
 /// The refusal of a write by someone whose role does not allow it.
-fn refused() -> Response {
-    Problem::forbidden("changing incidents needs the editor or admin role; yours is viewer")
-        .into_response()
+fn refused(u: &UserRecord) -> Response {
+    refusal(u, Role::Editor, "changing incidents").into_response()
 }
 
 /// Fields of the forms: `title`, `body`, `impact`, `status`, and `component.ID` = a status or
@@ -236,13 +248,35 @@ async fn list_page(
     status: StatusCode,
     message: Option<String>,
 ) -> Response {
+    list_page_at(state, user, &ListQuery::default(), status, message).await
+}
+
+async fn list_page_at(
+    state: &AppState,
+    user: &UserRecord,
+    query: &ListQuery,
+    status: StatusCode,
+    message: Option<String>,
+) -> Response {
     let loaded = state.config.current();
     let tz = &loaded.config.page.timezone;
-    let incidents = match state.store.list_incidents(100, false).await {
+    let before = query.before.as_deref().and_then(paging::parse_stamp_key);
+    let from = before.as_ref().map(|(at, id)| (*at, id.as_str()));
+    let mut incidents = match state
+        .store
+        .incidents_before(from, INCIDENTS_PAGE + 1, false)
+        .await
+    {
         Ok(list) => list,
         Err(e) => return Problem::internal(&e).into_response(),
     };
+    let next = paging::cut(&mut incidents, INCIDENTS_PAGE, |i| {
+        paging::stamp_key(i.created_at, &i.id)
+    })
+    .map(|key| paging::url("/admin/incidents", &[("before", Some(&key))]));
     let page = ListPage {
+        first: before.is_some().then(|| "/admin/incidents".to_owned()),
+        next,
         chrome: chrome(state, Some(user)),
         can_write: can_write(user),
         incidents: incidents
@@ -264,8 +298,12 @@ async fn list_page(
 }
 
 /// `GET /admin/incidents`.
-pub async fn list(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
-    list_page(&state, &session.user, StatusCode::OK, None).await
+pub async fn list(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    list_page_at(&state, &session.user, &query, StatusCode::OK, None).await
 }
 
 /// `POST /admin/incidents`: opens an incident.
@@ -276,7 +314,7 @@ pub async fn open(
 ) -> Response {
     let u = &session.user;
     if !can_write(u) {
-        return refused();
+        return refused(u);
     }
     let components = match affected(&fields) {
         Ok(c) => c,
@@ -378,7 +416,7 @@ pub async fn update(
 ) -> Response {
     let u = &session.user;
     if !can_write(u) {
-        return refused();
+        return refused(u);
     }
     let components = match affected(&fields) {
         Ok(c) => c,
@@ -447,7 +485,7 @@ pub async fn resolve(
 ) -> Response {
     let u = &session.user;
     if !can_write(u) {
-        return refused();
+        return refused(u);
     }
     let body = field(&fields, "body")
         .filter(|b| !b.trim().is_empty())
@@ -491,7 +529,7 @@ pub async fn edit(
 ) -> Response {
     let u = &session.user;
     if !can_write(u) {
-        return refused();
+        return refused(u);
     }
     let impact = match impact(&fields) {
         Ok(i) => i,
@@ -520,7 +558,7 @@ pub async fn delete(
 ) -> Response {
     let u = &session.user;
     if !is_admin(u) {
-        return Problem::forbidden("deleting an incident needs the admin role").into_response();
+        return refusal(u, Role::Admin, "deleting an incident").into_response();
     }
     let back = format!("/admin/incidents/{id}");
     if let Some(r) = needs_confirmation(&state, &session, &back) {

@@ -50,6 +50,7 @@ mod maintenance;
 mod monitors;
 mod notifications;
 mod pages;
+mod paging;
 mod reports;
 pub mod session;
 mod subscribers;
@@ -154,6 +155,55 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/static/console.css", get(css))
         .route("/admin/static/console.js", get(js))
         .layer(axum::middleware::from_fn_with_state(state, csrf::guard))
+        .layer(axum::middleware::from_fn(compress))
+}
+
+/// Compresses what the console sends (br, then gzip, as the client allows, with
+/// `Vary: Accept-Encoding`), at the quality of the status page's bodies rendered on request.
+///
+/// A console page can show a secret beside text a user typed — the mix a compression side
+/// channel (BREACH) feeds on — but such an attack needs requests sent from another site with
+/// the victim's session, and the session cookie is `SameSite=Strict` and cross-site posts are
+/// refused ([`csrf::guard`]); docs/console.md.
+async fn compress(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use crate::status::{Coding, negotiate, snapshot};
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let coding = negotiate(accept);
+    let mut resp = next.run(req).await;
+    let textual = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/"));
+    if !textual || resp.headers().contains_key(header::CONTENT_ENCODING) {
+        return resp;
+    }
+    // Also on identity answers: a cache keeping the year-long assets must key them by coding.
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if coding == Coding::Identity {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let plain = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => return crate::problem::Problem::internal(&e).into_response(),
+    };
+    let (packed, name) = match coding {
+        Coding::Brotli => (snapshot::brotli(&plain, snapshot::ON_REQUEST_BROTLI), "br"),
+        _ => (snapshot::gzip(&plain, snapshot::ON_REQUEST_GZIP), "gzip"),
+    };
+    let packed = match packed {
+        Ok(p) => p,
+        Err(e) => return crate::problem::Problem::internal(&e).into_response(),
+    };
+    let h = &mut parts.headers;
+    h.remove(header::CONTENT_LENGTH);
+    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+    Response::from_parts(parts, axum::body::Body::from(packed))
 }
 
 async fn css() -> Response {

@@ -7,7 +7,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use serde::Deserialize;
 use upkeep_domain::notify::DeliveryState;
 use upkeep_engine::service::notifications::{self as service, NotificationError};
@@ -15,14 +14,15 @@ use upkeep_store::users::UserRecord;
 
 use super::monitors::seconds;
 use super::pages::{Chrome, chrome, html};
+use super::paging;
 use super::session::{SignedIn, see_other};
 use super::session::{can_write, writer};
 use crate::api::notifications::DeliveryView;
 use crate::problem::Problem;
 use crate::state::AppState;
 
-/// Failed deliveries listed at once, newest first.
-const DELIVERIES_SHOWN: u32 = 200;
+/// Failed deliveries on one page, newest first.
+pub const DELIVERIES_PAGE: u32 = 100;
 /// Firing alerts on one page; the next page starts after the last one's `since` and key.
 pub const ALERTS_PAGE: u32 = 100;
 
@@ -49,8 +49,8 @@ struct AlertsPage {
     total: i64,
     /// The next page's address, when there is one.
     next: Option<String>,
-    /// Whether this is a later page (with a link back to the first).
-    later: bool,
+    /// The first page's address, on a later page.
+    first: Option<String>,
     message: Option<String>,
     tz_name: String,
 }
@@ -70,31 +70,20 @@ async fn alerts_page(
 ) -> Response {
     let loaded = state.config.current();
     let tz = &loaded.config.page.timezone;
-    let after = after.and_then(|a| {
-        let (since, key) = a.split_once('/')?;
-        let since = Timestamp::from_millisecond(since.parse().ok()?).ok()?;
-        Some((since, key))
-    });
+    let after = after.and_then(paging::parse_stamp_key);
+    let after = after.as_ref().map(|(since, key)| (*since, key.as_str()));
     let (mut list, total) = match state.store.alert_states_page(after, ALERTS_PAGE + 1).await {
         Ok(l) => l,
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    let next = if list.len() > ALERTS_PAGE as usize {
-        list.truncate(ALERTS_PAGE as usize);
-        list.last().map(|a| {
-            let after = format!("{}/{}", a.since.as_millisecond(), a.key);
-            format!(
-                "/admin/alerts?after={}",
-                url::form_urlencoded::byte_serialize(after.as_bytes()).collect::<String>()
-            )
-        })
-    } else {
-        None
-    };
+    let next = paging::cut(&mut list, ALERTS_PAGE, |a| {
+        paging::stamp_key(a.since, &a.key)
+    })
+    .map(|after| paging::url("/admin/alerts", &[("after", Some(&after))]));
     let page = AlertsPage {
         total,
         next,
-        later: after.is_some(),
+        first: after.is_some().then(|| "/admin/alerts".to_owned()),
         chrome: chrome(state, Some(u)),
         can_write: can_write(u),
         alerts: list
@@ -168,23 +157,41 @@ struct DeliveriesPage {
     can_write: bool,
     deliveries: Vec<DeliveryView>,
     message: Option<String>,
+    first: Option<String>,
+    next: Option<String>,
+}
+
+/// `?before=ID`: a later page of failed deliveries starts after the delivery `ID`.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeliveriesQuery {
+    before: Option<String>,
 }
 
 async fn deliveries_page(
     state: &AppState,
     u: &UserRecord,
+    before: Option<&str>,
     status: StatusCode,
     message: Option<String>,
 ) -> Response {
-    let list = match state
+    let before = paging::plain_key(before);
+    let mut list = match state
         .store
-        .list_deliveries(Some(DeliveryState::Failed), DELIVERIES_SHOWN)
+        .deliveries_before(
+            Some(DeliveryState::Failed),
+            before.as_deref(),
+            DELIVERIES_PAGE + 1,
+        )
         .await
     {
         Ok(l) => l,
         Err(e) => return Problem::internal(&e).into_response(),
     };
+    let next = paging::cut(&mut list, DELIVERIES_PAGE, |d| d.id.clone())
+        .map(|id| paging::url("/admin/deliveries", &[("before", Some(&id))]));
     let page = DeliveriesPage {
+        first: before.is_some().then(|| "/admin/deliveries".to_owned()),
+        next,
         chrome: chrome(state, Some(u)),
         can_write: can_write(u),
         deliveries: list
@@ -197,8 +204,19 @@ async fn deliveries_page(
 }
 
 /// `GET /admin/deliveries`: failed deliveries, newest first.
-pub async fn deliveries(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
-    deliveries_page(&state, &session.user, StatusCode::OK, None).await
+pub async fn deliveries(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Query(query): Query<DeliveriesQuery>,
+) -> Response {
+    deliveries_page(
+        &state,
+        &session.user,
+        query.before.as_deref(),
+        StatusCode::OK,
+        None,
+    )
+    .await
 }
 
 /// `POST /admin/deliveries/{id}/retry`.
@@ -218,6 +236,7 @@ pub async fn retry(
             deliveries_page(
                 &state,
                 &session.user,
+                None,
                 StatusCode::NOT_FOUND,
                 Some(e.to_string()),
             )
@@ -227,6 +246,7 @@ pub async fn retry(
             deliveries_page(
                 &state,
                 &session.user,
+                None,
                 StatusCode::CONFLICT,
                 Some(e.to_string()),
             )

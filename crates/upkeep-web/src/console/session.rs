@@ -125,15 +125,33 @@ pub(super) fn is_admin(u: &UserRecord) -> bool {
     u.role == Role::Admin
 }
 
+/// The 403 `u` gets for `what`, which needs `role` or above: the same words on every page.
+pub(super) fn refusal(u: &UserRecord, role: Role, what: &str) -> Problem {
+    let needed = match role {
+        Role::Admin => "the admin role",
+        _ => "the editor or admin role",
+    };
+    Problem::forbidden(format!(
+        "{what} needs {needed}; yours is {}",
+        u.role.as_str()
+    ))
+}
+
 /// The caller a write is made as, or the 403 a viewer's write gets.
 pub(super) fn writer(u: &UserRecord, what: &str) -> Result<Caller, Problem> {
     if can_write(u) {
         Ok(user::caller(u))
     } else {
-        Err(Problem::forbidden(format!(
-            "{what} needs the editor or admin role; yours is {}",
-            u.role.as_str()
-        )))
+        Err(refusal(u, Role::Editor, what))
+    }
+}
+
+/// The caller an admin's action is made as, or the 403 anyone else gets.
+pub(super) fn admin(u: &UserRecord, what: &str) -> Result<Caller, Problem> {
+    if is_admin(u) {
+        Ok(user::caller(u))
+    } else {
+        Err(refusal(u, Role::Admin, what))
     }
 }
 

@@ -19,14 +19,15 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
 use upkeep_engine::service::subscribers::{self as service, NewWebhook, SubscriberError};
-use upkeep_engine::service::{Caller, user};
+
 use upkeep_store::StoreError;
 use upkeep_store::users::UserRecord;
 
 use super::admin::needs_confirmation;
 use super::monitors::seconds;
 use super::pages::{Chrome, chrome, html};
-use super::session::{SignedIn, is_admin, see_other};
+use super::paging;
+use super::session::{SignedIn, admin, is_admin, see_other};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -76,34 +77,12 @@ struct ListPage {
     tz_name: String,
 }
 
-/// The caller a change is made as, or the 403 anyone but an admin gets.
-fn manager(u: &UserRecord, what: &str) -> Result<Caller, Problem> {
-    if is_admin(u) {
-        Ok(user::caller(u))
-    } else {
-        Err(Problem::forbidden(format!(
-            "{what} needs the admin role, as on the API; yours is {}",
-            u.role.as_str()
-        )))
-    }
-}
-
 fn list_url(q: &str, after: Option<&(Timestamp, String)>) -> String {
-    let mut url = url::form_urlencoded::Serializer::new(String::new());
-    if !q.is_empty() {
-        url.append_pair("q", q);
-    }
-    if let Some((at, id)) = after {
-        url.append_pair("after", &format!("{}/{id}", at.as_millisecond()));
-    }
-    format!("/admin/subscribers?{}", url.finish())
-}
-
-/// The key of `MILLIS/ID`; `None` for anything else (the first page).
-fn key(after: &str) -> Option<(Timestamp, String)> {
-    let (ms, id) = after.split_once('/')?;
-    let at = Timestamp::from_millisecond(ms.parse().ok()?).ok()?;
-    Some((at, id.chars().take(64).collect()))
+    let after = after.map(|(at, id)| paging::stamp_key(*at, id));
+    paging::url(
+        "/admin/subscribers",
+        &[("q", Some(q)), ("after", after.as_deref())],
+    )
 }
 
 async fn list_page(
@@ -124,7 +103,7 @@ async fn list_page(
         .chars()
         .take(service::QUERY_MAX_CHARS)
         .collect();
-    let after = query.after.as_deref().and_then(key);
+    let after = query.after.as_deref().and_then(paging::parse_stamp_key);
     let page = match service::search(&state.store, u.role, &q, after.clone(), PAGE_SIZE).await {
         Ok(p) => p,
         Err(e) => return Problem::internal(&e).into_response(),
@@ -186,7 +165,7 @@ pub async fn list(
     SignedIn(session): SignedIn,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if let Err(p) = manager(&session.user, "reading subscribers") {
+    if let Err(p) = admin(&session.user, "reading subscribers") {
         return p.into_response();
     }
     list_page(
@@ -222,7 +201,7 @@ pub async fn create(
     SignedIn(session): SignedIn,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let caller = match manager(&session.user, "registering a webhook") {
+    let caller = match admin(&session.user, "registering a webhook") {
         Ok(c) => c,
         Err(p) => return p.into_response(),
     };
@@ -255,7 +234,7 @@ pub async fn remove(
     SignedIn(session): SignedIn,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match manager(&session.user, "removing a subscriber") {
+    let caller = match admin(&session.user, "removing a subscriber") {
         Ok(c) => c,
         Err(p) => return p.into_response(),
     };

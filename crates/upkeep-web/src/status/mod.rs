@@ -475,7 +475,7 @@ pub async fn keep_fresh(state: AppState, stop: CancellationToken) {
 
 /// The content coding chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Coding {
+pub(crate) enum Coding {
     Brotli,
     Gzip,
     Identity,
@@ -495,7 +495,7 @@ impl Coding {
 /// Picks br, then gzip, then identity among the codings `accept_encoding` allows (`q=0`
 /// refuses one; `*` stands for any coding not named; of a coding named twice, the last
 /// word counts). Reads the header in place: serving a prepared body allocates nothing here.
-fn negotiate(accept_encoding: Option<&str>) -> Coding {
+pub(crate) fn negotiate(accept_encoding: Option<&str>) -> Coding {
     let Some(value) = accept_encoding else {
         return Coding::Identity;
     };

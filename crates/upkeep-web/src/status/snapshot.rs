@@ -144,6 +144,24 @@ impl BodyHeaders {
     }
 }
 
+/// `plain` gzip-compressed at `level`.
+pub fn gzip(plain: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+    gz.write_all(plain)?;
+    gz.finish()
+}
+
+/// `plain` brotli-compressed at `quality` (window 22).
+pub fn brotli(plain: &[u8], quality: u32) -> std::io::Result<Vec<u8>> {
+    let mut br = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut br, 4096, quality, 22);
+        w.write_all(plain)?;
+        w.flush()?;
+    }
+    Ok(br)
+}
+
 /// Brotli quality of the bodies rendered on request (gzip level [`ON_REQUEST_GZIP`]): most of
 /// the gain of the best levels for a small part of their time. Snapshot bodies, prepared once
 /// per rebuild and served many times, are compressed at the best levels.
@@ -189,16 +207,8 @@ impl Body {
         brotli_quality: u32,
         gzip_level: u32,
     ) -> std::io::Result<Body> {
-        let mut gz =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(gzip_level));
-        gz.write_all(plain)?;
-        let gzip = gz.finish()?;
-        let mut br = Vec::new();
-        {
-            let mut w = brotli::CompressorWriter::new(&mut br, 4096, brotli_quality, 22);
-            w.write_all(plain)?;
-            w.flush()?;
-        }
+        let gzip = gzip(plain, gzip_level)?;
+        let br = brotli(plain, brotli_quality)?;
         let digest = Sha256::digest(plain);
         let tag: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
         let last_modified = http_date(at);

@@ -569,3 +569,79 @@ async fn the_overview_counts_what_needs_attention_and_refreshes_with_a_script_of
     let (_, incidents) = page(&app, "/admin/incidents", &viewer).await;
     assert!(!incidents.contains("<script"), "other pages load no script");
 }
+
+#[tokio::test]
+async fn console_pages_and_assets_are_compressed_as_the_client_allows() {
+    use std::io::Read as _;
+    let app = start().await;
+    let cookie = cookie(&app, "ada@example.com").await;
+    let css = {
+        let (_, body) = page(&app, "/admin", &cookie).await;
+        body.split(r#"href="/admin/static/console.css"#)
+            .nth(1)
+            .map(|s| format!("/admin/static/console.css{}", s.split('"').next().unwrap()))
+            .unwrap()
+    };
+    for path in ["/admin/incidents", "/admin/audit", css.as_str()] {
+        let get = |coding: &'static str| {
+            app.client
+                .get(app.url(path))
+                .header("cookie", &cookie)
+                .header("accept-encoding", coding)
+                .send()
+        };
+        let plain = get("identity").await.unwrap();
+        assert_eq!(plain.status(), StatusCode::OK, "{path}");
+        assert!(plain.headers().get("content-encoding").is_none(), "{path}");
+        assert_eq!(plain.headers()["vary"], "Accept-Encoding", "{path}");
+        let plain = plain.bytes().await.unwrap();
+
+        let br = get("gzip, deflate, br, zstd").await.unwrap();
+        assert_eq!(br.headers()["content-encoding"], "br", "{path}");
+        assert_eq!(br.headers()["vary"], "Accept-Encoding", "{path}");
+        let packed = br.bytes().await.unwrap();
+        assert!(
+            packed.len() * 2 < plain.len(),
+            "{path}: {} of {}",
+            packed.len(),
+            plain.len()
+        );
+        let mut unpacked = Vec::new();
+        brotli::Decompressor::new(&packed[..], 4096)
+            .read_to_end(&mut unpacked)
+            .unwrap();
+
+        let gz = get("gzip").await.unwrap();
+        assert_eq!(gz.headers()["content-encoding"], "gzip", "{path}");
+        let packed = gz.bytes().await.unwrap();
+        let mut gunzipped = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut gunzipped)
+            .unwrap();
+        if path == css {
+            assert_eq!(unpacked, plain, "{path}");
+            assert_eq!(gunzipped, plain, "{path}");
+        } else {
+            // Pages carry the time they were rendered; the rest is the same page.
+            for body in [&unpacked, &gunzipped] {
+                let text = String::from_utf8(body.clone()).unwrap();
+                assert!(text.starts_with("<!doctype html>"), "{path}");
+                assert!(text.trim_end().ends_with("</html>"), "{path}");
+                assert!(text.len().abs_diff(plain.len()) < 64, "{path}");
+            }
+        }
+    }
+    // A refusal is a problem document and is left as it is.
+    let viewer = self::cookie(&app, "vi@example.com").await;
+    let r = app
+        .client
+        .get(app.url("/admin/users"))
+        .header("cookie", &viewer)
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.headers()[CONTENT_TYPE], "application/problem+json");
+    assert!(r.headers().get("content-encoding").is_none());
+}

@@ -82,9 +82,12 @@ async fn seed_subscribers(store: &Store, n: usize) {
 /// The subscriber addresses of a list page, and its next page's link.
 fn addresses_and_next(body: &str) -> (Vec<String>, Option<String>) {
     let rows = body
-        .split(r#"<td class="uri">"#)
+        .split(r#"<td class="uri""#)
         .skip(1)
-        .map(|s| s.split("</td>").next().unwrap().to_owned())
+        .map(|s| {
+            let cell = s.split_once('>').unwrap().1;
+            cell.split("</td>").next().unwrap().to_owned()
+        })
         .collect();
     (rows, next_link(body))
 }

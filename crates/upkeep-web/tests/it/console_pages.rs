@@ -415,7 +415,7 @@ async fn firing_alerts_page_by_since_and_key_without_repeats_or_gaps() {
         assert_eq!(status, StatusCode::OK, "{url}");
         assert!(body.contains("230 firing"), "{body}");
         let keys: Vec<String> = body
-            .split("<tr><td>")
+            .split(r#"<tr><td data-label="Alert">"#)
             .skip(1)
             .map(|s| s.split('<').next().unwrap().to_owned())
             .collect();

@@ -105,7 +105,7 @@ async fn deploy_jobs_report_and_viewers_read_the_inventory() {
     let (status, body) = console_pages::page(&app, &cookie, "/admin/inventory").await;
     assert_eq!(status, StatusCode::OK);
     for text in [
-        "<td>traefik</td><td>prod-eu</td>",
+        r#"<td data-label="Item">traefik</td><td data-label="Place">prod-eu</td>"#,
         "behind_minor",
         "30.1.0 (1 behind, 28 d)",
         "<a href=\"/admin/inventory\">Inventory</a>",

@@ -11,6 +11,7 @@ mod backups;
 mod calendars;
 mod console;
 mod console_admin;
+mod console_lists;
 mod console_more;
 mod console_ops;
 mod console_pages;

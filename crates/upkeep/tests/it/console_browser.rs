@@ -312,6 +312,17 @@ fn a_second_factor_is_enrolled_on_the_account_page_and_asked_for_at_sign_in() {
     // refused there; the next step's code signs in.
     submit_login(&mut b, &c, "ada@example.com", PASSWORD);
     assert_eq!(b.path(), "/admin/login/code", "{}", b.text());
+    // The second step is as usable as the first: a labelled field, readable in both schemes.
+    assert_eq!(unlabelled(&mut b), json!([]), "the code form");
+    for dark in [false, true] {
+        b.color_scheme(dark);
+        assert_eq!(
+            b.eval(LOW_CONTRAST),
+            json!([]),
+            "the code form, dark: {dark}"
+        );
+    }
+    b.color_scheme(false);
     let valid: Vec<String> = (-1..=2)
         .map(|d| {
             upkeep_domain::console::totp::code_at_step(
@@ -723,8 +734,9 @@ fn hostile_text_in_an_incident_stays_inert_in_the_console_and_on_the_public_page
     b.goto(&c.url("/admin"));
     assert_inert(&mut b, "the overview");
 
-    let public = eventually_on(&mut b, &c.url("/"), "showed the incident", |t| {
-        t.contains(title)
+    // The page is rebuilt after each write; wait for the one that has the update.
+    let public = eventually_on(&mut b, &c.url("/"), "showed the incident's update", |t| {
+        t.contains(title) && t.contains("second update")
     });
     assert!(public.contains("second update"), "{public}");
     assert_inert(&mut b, "the public page");
@@ -769,6 +781,8 @@ fn busy_console() -> (Console, TcpListener) {
 monitors:
   api-tcp: {{ component: api, tcp: {{ address: "127.0.0.1:{port}" }}, interval: 2s }}
   site-tcp: {{ component: site, tcp: {{ address: "127.0.0.1:9" }}, interval: 2s }}
+backups:
+  main-db: {{ rpo: 6h, rto: 24h, drill_every: 30d, push_key: k7Qm2xV9pL4sN8wR3tY6zB1c }}
 "#
     ));
     c.user("root@example.com", "admin", "Grace Hopper");
@@ -814,16 +828,22 @@ fn the_main_pages_fit_a_phone_and_a_desktop_screen() {
     eventually_on(&mut b, &c.url("/admin"), "listed the components", |t| {
         t.contains("Partial outage")
     });
-    // Each page, and whether its lists must fit a phone without scrolling sideways in their box
-    // (pages whose lists are still tables may scroll in theirs).
+    // Each page; on a phone, none of their lists may scroll sideways in its box.
     let pages = [
         ("overview", "/admin", true),
         ("incidents", "/admin/incidents", true),
         ("monitors", "/admin/monitors", true),
+        ("monitor", "/admin/monitors/api-tcp", true),
         ("maintenance", "/admin/maintenance", true),
-        ("subscribers", "/admin/subscribers", false),
-        ("backups", "/admin/backups", false),
+        ("alerts", "/admin/alerts", true),
+        ("deliveries", "/admin/deliveries", true),
+        ("inventory", "/admin/inventory", true),
+        ("subscribers", "/admin/subscribers", true),
+        ("backups", "/admin/backups", true),
+        ("backup-set", "/admin/backups/main-db", true),
         ("audit", "/admin/audit", true),
+        ("users", "/admin/users", true),
+        ("confirm", "/admin/confirm?next=%2Fadmin%2Fusers", true),
     ];
     let mut shots = Vec::new();
     for (width, mobile) in [(1280, false), (390, true)] {
@@ -965,6 +985,14 @@ fn every_field_is_labelled_the_keyboard_reaches_the_actions_and_text_contrast_is
             "nav a[href=\"/admin/account\"]",
         ),
         ("/admin/backups".into(), "nav a[href=\"/admin/account\"]"),
+        (
+            "/admin/backups/main-db".into(),
+            "form[action=\"/admin/backups/main-db/drills\"] button",
+        ),
+        (
+            "/admin/confirm?next=%2Fadmin%2Fusers".into(),
+            "form[action=\"/admin/confirm\"] button",
+        ),
         ("/admin/audit".into(), "nav a[href=\"/admin/account\"]"),
         (
             "/admin/users".into(),
