@@ -801,6 +801,10 @@ pub enum Channel {
         /// Events endpoint.
         url: String,
     },
+    /// A chat, pager or push provider (`discord`, `telegram`, `teams`, `opsgenie`, `ntfy`,
+    /// `pushover`, `google_chat`, `mattermost`, `rocketchat`, `splunk_oncall`, `matrix`,
+    /// `gotify`).
+    Provider(crate::notify::providers::Provider),
 }
 
 /// The public PagerDuty Events API v2 endpoint, the default of `pagerduty.url`.

@@ -1,6 +1,7 @@
 //! Notifications, the pure part: what a notice says ([`Notice`]), who gets it ([`routing`]),
-//! when a failed delivery is tried again ([`retry`]) and how a webhook body is signed
-//! ([`signature`]).
+//! when a failed delivery is tried again ([`retry`]), how a webhook body is signed
+//! ([`signature`]), the request each chat, pager and push provider documents ([`providers`])
+//! and the one truncation and URL encoding of notification texts ([`text`]).
 //!
 //! A notice is written to the outbox (`notices`) in the same transaction as the change that
 //! causes it, as the JSON of a [`Notice`]; the engine fans it out into one delivery per
@@ -11,9 +12,11 @@
 //! [`Notice::Rollout`]) go to subscribers; operator alerts ([`Notice::Alert`]) go to the configuration's channels by its
 //! `routes`.
 
+pub mod providers;
 pub mod retry;
 pub mod routing;
 pub mod signature;
+pub mod text;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -68,6 +68,30 @@ impl RetryPolicy {
             Err(_) => Next::GiveUp,
         }
     }
+
+    /// [`next`](Self::next), unless the receiver said how long to wait (`Retry-After`, a rate
+    /// limit's `retry_after`): then exactly that long (at least a second), instead of the
+    /// backoff's guess. A wait that ends past the maximum age gives up now.
+    pub fn next_after(
+        &self,
+        created_at: Timestamp,
+        now: Timestamp,
+        attempts: u32,
+        jitter: f64,
+        wait: Option<Duration>,
+    ) -> Next {
+        let Some(wait) = wait else {
+            return self.next(created_at, now, attempts, jitter);
+        };
+        let wait = SignedDuration::try_from(wait.max(Duration::from_secs(1)))
+            .unwrap_or(SignedDuration::MAX);
+        let max_age = SignedDuration::try_from(self.max_age).unwrap_or(SignedDuration::MAX);
+        match (now.checked_add(wait), created_at.checked_add(max_age)) {
+            (Ok(at), Ok(end)) if at < end => Next::RetryAt(at),
+            (Ok(at), Err(_)) => Next::RetryAt(at),
+            _ => Next::GiveUp,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +146,31 @@ mod tests {
             attempts += 1;
         }
         assert!(attempts < 20, "{attempts} attempts in an hour");
+    }
+
+    #[test]
+    fn a_receivers_wait_replaces_the_backoff() {
+        let p = RetryPolicy::default();
+        let created = ts(1_000);
+        assert_eq!(
+            p.next_after(created, ts(1_000), 1, 0.5, Some(Duration::from_secs(90))),
+            Next::RetryAt(ts(1_090))
+        );
+        // Fractions below a second wait a second.
+        assert_eq!(
+            p.next_after(created, ts(1_000), 1, 0.5, Some(Duration::from_millis(200))),
+            Next::RetryAt(ts(1_001))
+        );
+        assert_eq!(
+            p.next_after(
+                created,
+                ts(1_000),
+                1,
+                0.5,
+                Some(Duration::from_secs(4 * 86_400))
+            ),
+            Next::GiveUp
+        );
     }
 
     proptest! {

@@ -798,3 +798,59 @@ fn a_window_longer_than_max_span_is_refused_at_its_duration() {
         Duration::from_secs(30 * 86_400)
     );
 }
+
+/// Every provider page's example parses: its channel, under a minimal page and a route to it,
+/// with each `${VAR}` set.
+#[test]
+fn provider_docs_examples_parse() {
+    let dir = format!("{}/../../docs/providers", env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().and_then(|n| n.to_str()) == Some("README.md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let example = &text[start..start + text[start..].find("```").unwrap()];
+        let channels = example
+            .split_once("  channels:\n")
+            .map_or(example, |(_, rest)| rest);
+        let channels = channels.split("  routes:").next().unwrap();
+        let id = channels.trim_start().split(':').next().unwrap().trim();
+        let yaml = format!(
+            "page: {{ name: Acme, url: \"https://status.example\", timezone: UTC }}\n\
+             notifications:\n  channels:\n{channels}  routes:\n    - {{ severity: critical, channels: [{id}] }}\n"
+        );
+        let config = parse(
+            "example.yaml",
+            &yaml,
+            &|name: &str| Some(format!("https://hooks.example/{name}")),
+            now(),
+        )
+        .unwrap_or_else(|d| panic!("{}: {d}\n{yaml}", path.display()));
+        assert!(
+            matches!(
+                config.notifications.channels.get(id),
+                Some(Channel::Provider(_))
+            ),
+            "{}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 12);
+}
+
+#[test]
+fn a_secret_url_that_does_not_parse_is_not_quoted() {
+    let yaml = "page: { name: Acme, url: \"https://status.example\", timezone: UTC }\n\
+        notifications:\n  channels:\n    d: { discord: { url: \"ftp://discord.com/api/webhooks/1/SeCrEt\" } }\n";
+    let err = parse("t.yaml", yaml, &no_env, now())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("t.yaml:4:") && !err.contains("SeCrEt"),
+        "{err}"
+    );
+}

@@ -176,9 +176,13 @@ async fn attempt(
             let next = if e.permanent {
                 Next::GiveUp
             } else {
-                notifications
-                    .retry
-                    .next(d.created_at, now, attempts, rand::random::<f64>())
+                notifications.retry.next_after(
+                    d.created_at,
+                    now,
+                    attempts,
+                    rand::random::<f64>(),
+                    e.retry_after,
+                )
             };
             let retry_at = match next {
                 Next::RetryAt(at) => Some(at),

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::{Channel, Config};
 use upkeep_domain::maintenance::slots::maintenance_slots;
+use upkeep_domain::notify::providers;
 use upkeep_domain::notify::routing::{channels_for, subscriber_wants};
 use upkeep_domain::notify::{Audience, MaintenanceNotice, Notice};
 use upkeep_store::outbox::{NewDelivery, StoredNotice, new_delivery_id};
@@ -191,6 +192,21 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             order_key,
                             subject: subject.clone(),
                             content: json(&Content::Json { body }),
+                        });
+                    }
+                    Channel::Provider(provider) => {
+                        let id = new_delivery_id();
+                        let message =
+                            render::alert_message(&site, &config.page.timezone, &id, alert);
+                        let request = providers::request(provider, &message);
+                        out.push(NewDelivery {
+                            id,
+                            recipient,
+                            channel: ChannelKind::Provider(provider.kind()).as_str().into(),
+                            destination: request.url.clone(),
+                            order_key,
+                            subject: subject.clone(),
+                            content: json(&Content::request(request)),
                         });
                     }
                     Channel::PagerDuty { routing_key, url } => {

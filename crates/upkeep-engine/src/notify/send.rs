@@ -1,5 +1,6 @@
-//! Sending rendered deliveries: e-mail over SMTP (lettre, one pooled transport) and JSON over
-//! HTTP (webhooks, Slack, PagerDuty; one client).
+//! Sending rendered deliveries: e-mail over SMTP (lettre, one pooled transport) and HTTP
+//! (webhooks, Slack, PagerDuty, and the providers' requests as
+//! [`upkeep_domain::notify::providers::request`] made them; one client).
 //!
 //! Each call of [`Senders::send`] is one attempt. Its [`SendError`] says whether trying again
 //! can help (`permanent: false`) or cannot (`permanent: true`): an address that does not parse,
@@ -7,7 +8,9 @@
 //! 401, 403, 405, 410, 413, 415, 422). Everything else — 4xx SMTP answers, authentication
 //! failures (configuration), connection failures, timeouts, 5xx, 404, 408, 429 (a receiver that
 //! is down or being deployed for an hour still gets the delivery afterwards), redirects — is
-//! retried by the outbox.
+//! retried by the outbox. A refusal that says when to come back (`Retry-After`, or a rate
+//! limit's `retry_after` in the body) carries that wait in [`SendError::retry_after`], and the
+//! outbox waits exactly that long.
 //!
 //! What is sent is stable across retries: the content is stored with the delivery, the mail's
 //! `Message-ID` is `<DELIVERY_ID@upkeep>` and webhooks carry `Upkeep-Delivery: DELIVERY_ID`,
@@ -25,6 +28,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use upkeep_domain::config::{Smtp, SmtpTls};
+use upkeep_domain::notify::providers::{self, ProviderKind};
 use upkeep_domain::notify::signature;
 
 /// SMTP answers that say the configuration is wrong (authentication required, refused or
@@ -43,16 +47,20 @@ pub enum ChannelKind {
     Webhook,
     Slack,
     PagerDuty,
+    /// A chat, pager or push provider.
+    Provider(ProviderKind),
 }
 
 impl ChannelKind {
-    /// The stored name: `email`, `webhook`, `slack`, `pagerduty`.
+    /// The stored name: `email`, `webhook`, `slack`, `pagerduty`, or the provider's
+    /// ([`ProviderKind::as_str`]).
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Email => "email",
             ChannelKind::Webhook => "webhook",
             ChannelKind::Slack => "slack",
             ChannelKind::PagerDuty => "pagerduty",
+            ChannelKind::Provider(kind) => kind.as_str(),
         }
     }
 
@@ -63,7 +71,7 @@ impl ChannelKind {
             "webhook" => Some(ChannelKind::Webhook),
             "slack" => Some(ChannelKind::Slack),
             "pagerduty" => Some(ChannelKind::PagerDuty),
-            _ => None,
+            other => ProviderKind::parse(other).map(ChannelKind::Provider),
         }
     }
 }
@@ -81,6 +89,25 @@ pub enum Content {
     },
     /// A JSON body POSTed as is (webhook, Slack, PagerDuty).
     Json { body: String },
+    /// A whole request (a provider's): sent to the delivery's destination URL with this method,
+    /// these headers (which may hold the provider's credential: the content is never shown) and
+    /// this body.
+    Http {
+        method: String,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+}
+
+impl Content {
+    /// The content of a provider's request (its URL is the delivery's destination).
+    pub fn request(request: providers::HttpRequest) -> Content {
+        Content::Http {
+            method: request.method.to_owned(),
+            headers: request.headers,
+            body: request.body,
+        }
+    }
 }
 
 /// One attempt's input.
@@ -104,6 +131,9 @@ pub struct SendError {
     pub message: String,
     /// Trying again cannot help (the delivery is given up).
     pub permanent: bool,
+    /// How long the receiver asked to be left alone (`Retry-After`, a rate limit's
+    /// `retry_after`): the next attempt waits exactly this long instead of the backoff.
+    pub retry_after: Option<Duration>,
 }
 
 impl SendError {
@@ -111,6 +141,7 @@ impl SendError {
         SendError {
             message: message.into(),
             permanent: true,
+            retry_after: None,
         }
     }
 
@@ -118,6 +149,7 @@ impl SendError {
         SendError {
             message: message.into(),
             permanent: false,
+            retry_after: None,
         }
     }
 }
@@ -256,10 +288,21 @@ impl Senders {
                 self.send_mail(out, subject, text, html, unsubscribe.as_deref())
                     .await
             }
-            (ChannelKind::Email, Content::Json { .. }) => Err(SendError::permanent(
-                "an e-mail delivery holds JSON content instead of a mail",
-            )),
+            (ChannelKind::Email, Content::Json { .. } | Content::Http { .. }) => Err(
+                SendError::permanent("an e-mail delivery holds HTTP content instead of a mail"),
+            ),
             (_, Content::Json { body }) => self.post_json(out, body, now_unix).await,
+            (
+                _,
+                Content::Http {
+                    method,
+                    headers,
+                    body,
+                },
+            ) => {
+                self.send_request(out, method, headers, body, now_unix)
+                    .await
+            }
             (channel, Content::Email { .. }) => Err(SendError::permanent(format!(
                 "a {} delivery holds mail content instead of JSON",
                 channel.as_str()
@@ -324,20 +367,79 @@ impl Senders {
                 request = signed(request, secret, now_unix, body);
             }
         }
+        self.exchange(out.channel, &target, request, body, now_unix)
+            .await
+    }
+
+    /// A provider's request as made at fan-out. Its answer's `Retry-After` header, or a rate
+    /// limit's `retry_after` in its body, says when to try again. Messages name the URL's
+    /// origin only: a provider's path or query often holds its token.
+    async fn send_request(
+        &self,
+        out: &Outgoing<'_>,
+        method: &str,
+        headers: &[(String, String)],
+        body: &str,
+        now_unix: i64,
+    ) -> Result<(), SendError> {
+        let (url, target) =
+            http_target(out.channel.as_str(), out.destination).map_err(SendError::permanent)?;
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| SendError::permanent(format!("{target}: invalid method {method:?}")))?;
+        let mut request = self.http.request(method, url);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        self.exchange(out.channel, &target, request, body, now_unix)
+            .await
+    }
+
+    /// Sends `request` with `body` and words its answer: any 2xx is success; a refusal of the request
+    /// itself is permanent; everything else is retried, after the wait a `429` or `503` asks
+    /// for (`Retry-After`, or a rate limit's `retry_after` in the body) when it says one.
+    async fn exchange(
+        &self,
+        channel: ChannelKind,
+        target: &str,
+        request: reqwest::RequestBuilder,
+        body: &str,
+        now_unix: i64,
+    ) -> Result<(), SendError> {
         let response = match request.body(body.to_owned()).send().await {
             Ok(response) => response,
-            Err(err) => return Err(self.request_error(&target, err)),
+            Err(err) => return Err(self.request_error(target, err)),
         };
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
-        let message = refusal(&target, response).await;
-        if refused(out.channel, status.as_u16()) {
-            Err(SendError::permanent(message))
-        } else {
-            Err(SendError::retryable(message))
+        if status.is_redirection() {
+            return Err(SendError::retryable(refusal(target, response).await));
         }
+        let header = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (bytes, error) = read_start(response).await;
+        let retry_after = if matches!(status.as_u16(), 429 | 503) {
+            let now = jiff::Timestamp::from_second(now_unix).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            providers::retry_after(header.as_deref(), &bytes, now)
+        } else {
+            None
+        };
+        let shown = shown_body(&bytes, error);
+        let mut message = format!("{target} answered HTTP {}: {shown}", status.as_u16());
+        if let Some(wait) = retry_after {
+            message.push_str(&format!(" (asked to wait {} s)", wait.as_secs_f64()));
+        }
+        let mut error = if refused(channel, status.as_u16()) {
+            SendError::permanent(message)
+        } else {
+            SendError::retryable(message)
+        };
+        error.retry_after = retry_after;
+        Err(error)
     }
 
     /// One signed JSON POST outside the outbox (a rollout step's webhook): the same client,
@@ -489,26 +591,40 @@ fn refused(_channel: ChannelKind, status: u16) -> bool {
 }
 
 /// The first [`BODY_REPORT_CHARS`] characters of a response body (read up to a limit).
-async fn read_snippet(mut response: reqwest::Response) -> String {
+async fn read_snippet(response: reqwest::Response) -> String {
+    let (bytes, error) = read_start(response).await;
+    shown_body(&bytes, error)
+}
+
+/// How a message shows a body's start: its snippet, or why it could not be read.
+fn shown_body(bytes: &[u8], error: Option<String>) -> String {
+    match error {
+        Some(err) if bytes.is_empty() => format!("(body unreadable: {err})"),
+        _ => snippet(bytes),
+    }
+}
+
+/// The start of a response body, up to [`BODY_READ_LIMIT`] bytes, and why reading stopped
+/// early if it failed.
+async fn read_start(mut response: reqwest::Response) -> (Vec<u8>, Option<String>) {
     let mut bytes = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 bytes.extend_from_slice(&chunk);
                 if bytes.len() >= BODY_READ_LIMIT {
-                    break;
+                    return (bytes, None);
                 }
             }
-            Ok(None) => break,
-            Err(err) => {
-                if bytes.is_empty() {
-                    return format!("(body unreadable: {})", error_chain(&err));
-                }
-                break;
-            }
+            Ok(None) => return (bytes, None),
+            Err(err) => return (bytes, Some(error_chain(&err))),
         }
     }
-    let text = String::from_utf8_lossy(&bytes);
+}
+
+/// The first [`BODY_REPORT_CHARS`] characters of a body's start, trimmed.
+fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
     if text.is_empty() {
         return "(empty body)".to_owned();

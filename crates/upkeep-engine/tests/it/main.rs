@@ -14,6 +14,7 @@ mod heartbeats;
 mod inventory;
 mod maintenance_engine;
 mod notify_outbox;
+mod notify_providers;
 mod notify_send;
 mod probe;
 mod reports;

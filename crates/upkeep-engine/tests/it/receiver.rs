@@ -1,6 +1,7 @@
 //! A real HTTP/1.1 receiver for notification tests: it listens on a loopback port, reads each
-//! request (head and `Content-Length` body), records it, and answers as its behaviour says —
-//! a status, a closed connection, or no answer at all.
+//! request (head and `Content-Length` body), records it byte for byte (method, target, header
+//! lines in order, body), and answers as its behaviour says — a status, a status with headers
+//! and a body (a rate limit's `Retry-After`), a closed connection, or no answer at all.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,6 +16,8 @@ use tokio::net::TcpListener;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
     Status(u16),
+    /// A status with more header lines (`Name: value`, CRLF-separated) and a body.
+    Reply(u16, &'static str, &'static str),
     /// Close the connection without answering.
     Close,
     /// Never answer (the sender's timeout must fire).
@@ -24,7 +27,11 @@ pub enum Answer {
 /// One request as received.
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub method: String,
+    /// The request target (path and query).
     pub path: String,
+    /// The header lines as sent, in order.
+    pub lines: Vec<String>,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
     /// What the receiver answered.
@@ -88,10 +95,10 @@ impl Receiver {
                         let answer = behaviour(n, &req);
                         req.answer = answer;
                         match answer {
-                            Answer::Status(code) => {
-                                let head = format!(
-                                    "HTTP/1.1 {code} X\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
-                                );
+                            Answer::Status(_) | Answer::Reply(..) => {
+                                let Some(head) = answer_bytes(answer) else {
+                                    return;
+                                };
                                 let written = socket.write_all(head.as_bytes()).await.is_ok();
                                 // Recorded once the answer is on its way: a request whose
                                 // answer could not be written was not received.
@@ -129,8 +136,31 @@ impl Receiver {
     pub fn accepted(&self) -> Vec<Received> {
         self.all()
             .into_iter()
-            .filter(|r| matches!(r.answer, Answer::Status(c) if (200..300).contains(&c)))
+            .filter(|r| {
+                matches!(r.answer, Answer::Status(c) | Answer::Reply(c, ..) if (200..300).contains(&c))
+            })
             .collect()
+    }
+}
+
+/// The bytes of a status answer.
+fn answer_bytes(answer: Answer) -> Option<String> {
+    match answer {
+        Answer::Reply(code, extra, body) => {
+            let extra = if extra.is_empty() {
+                String::new()
+            } else {
+                format!("{extra}\r\n")
+            };
+            Some(format!(
+                "HTTP/1.1 {code} X\r\ncontent-length: {}\r\n{extra}\r\n{body}",
+                body.len()
+            ))
+        }
+        Answer::Status(code) => Some(format!(
+            "HTTP/1.1 {code} X\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
+        )),
+        Answer::Close | Answer::Hang => None,
     }
 }
 
@@ -150,7 +180,13 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let mut lines = head.split("\r\n");
     let request_line = lines.next()?;
+    let method = request_line.split(' ').next().unwrap_or("").to_owned();
     let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
+    let raw_lines: Vec<String> = lines
+        .clone()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
     let headers: HashMap<String, String> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -169,7 +205,9 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
     }
     body.truncate(len);
     Some(Received {
+        method,
         path,
+        lines: raw_lines,
         headers,
         body,
         answer: Answer::Status(0),

@@ -2,7 +2,162 @@
 
 use super::*;
 
-pub(super) const CHANNEL_KINDS: [&str; 4] = ["email", "webhook", "slack", "pagerduty"];
+use crate::notify::providers::{self, Provider, ProviderKind};
+
+pub(super) const CHANNEL_KINDS: [&str; 16] = [
+    "email",
+    "webhook",
+    "slack",
+    "pagerduty",
+    "discord",
+    "telegram",
+    "teams",
+    "opsgenie",
+    "ntfy",
+    "pushover",
+    "google_chat",
+    "mattermost",
+    "rocketchat",
+    "splunk_oncall",
+    "matrix",
+    "gotify",
+];
+
+/// A URL that is itself a credential (a webhook URL with its token): checked like every URL,
+/// but a problem never quotes it.
+fn secret_url(d: &mut Decoder, node: &Node) -> Option<String> {
+    d.parsed(node, |text| {
+        super::super::decode::check_http_url(text)
+            .map(|()| text.to_owned())
+            .map_err(|why| why.replace(&format!("`{text}`"), "(not shown: it is a secret)"))
+    })
+}
+
+/// A provider's section (`discord: {...}`, ...).
+fn read_provider(d: &mut Decoder, kind: ProviderKind, node: &Node) -> Option<Provider> {
+    let mut f = d.fields(node)?;
+    let base = |d: &mut Decoder, f: &mut Fields, default: &str| {
+        f.optional(d, "url", Decoder::url)
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let provider = match kind {
+        ProviderKind::Discord => {
+            let url = f.required(d, "url", secret_url);
+            url.map(|url| Provider::Discord { url })
+        }
+        ProviderKind::Telegram => {
+            let url = base(d, &mut f, providers::TELEGRAM_URL);
+            let bot_token = f.required(d, "bot_token", Decoder::string);
+            let chat_id = f.required(d, "chat_id", Decoder::string);
+            let message_thread_id = f.optional(d, "message_thread_id", Decoder::integer::<i64>);
+            match (bot_token, chat_id) {
+                (Some(bot_token), Some(chat_id)) => Some(Provider::Telegram {
+                    url,
+                    bot_token,
+                    chat_id,
+                    message_thread_id,
+                }),
+                _ => None,
+            }
+        }
+        ProviderKind::Teams => {
+            let url = f.required(d, "url", secret_url);
+            url.map(|url| Provider::Teams { url })
+        }
+        ProviderKind::Opsgenie => {
+            let url = base(d, &mut f, providers::OPSGENIE_URL);
+            let api_key = f.required(d, "api_key", Decoder::string);
+            api_key.map(|api_key| Provider::Opsgenie { url, api_key })
+        }
+        ProviderKind::Ntfy => {
+            let url = base(d, &mut f, providers::NTFY_URL);
+            let topic = f.required(d, "topic", Decoder::string);
+            let token = f.optional(d, "token", Decoder::string);
+            topic.map(|topic| Provider::Ntfy { url, topic, token })
+        }
+        ProviderKind::Pushover => {
+            let url = base(d, &mut f, providers::PUSHOVER_URL);
+            let token = f.required(d, "token", Decoder::string);
+            let user = f.required(d, "user", Decoder::string);
+            let device = f.optional(d, "device", Decoder::string);
+            match (token, user) {
+                (Some(token), Some(user)) => Some(Provider::Pushover {
+                    url,
+                    token,
+                    user,
+                    device,
+                }),
+                _ => None,
+            }
+        }
+        ProviderKind::GoogleChat => {
+            let url = f.required(d, "url", secret_url);
+            url.map(|url| Provider::GoogleChat { url })
+        }
+        ProviderKind::Mattermost => {
+            let url = f.required(d, "url", secret_url);
+            let channel = f.optional(d, "channel", Decoder::string);
+            let username = f.optional(d, "username", Decoder::string);
+            url.map(|url| Provider::Mattermost {
+                url,
+                channel,
+                username,
+            })
+        }
+        ProviderKind::RocketChat => {
+            let url = f.required(d, "url", secret_url);
+            let channel = f.optional(d, "channel", Decoder::string);
+            url.map(|url| Provider::RocketChat { url, channel })
+        }
+        ProviderKind::SplunkOnCall => {
+            let url = base(d, &mut f, providers::SPLUNK_ONCALL_URL);
+            let api_key = f.required(d, "api_key", Decoder::string);
+            let routing_key = f.required(d, "routing_key", Decoder::string);
+            match (api_key, routing_key) {
+                (Some(api_key), Some(routing_key)) => Some(Provider::SplunkOnCall {
+                    url,
+                    api_key,
+                    routing_key,
+                }),
+                _ => None,
+            }
+        }
+        ProviderKind::Matrix => {
+            let homeserver = f.required(d, "homeserver", Decoder::url);
+            let room_id = f.required(d, "room_id", |d, n| {
+                d.parsed(n, |text| {
+                    if text.starts_with('!') && text.contains(':') {
+                        Ok(text.to_owned())
+                    } else {
+                        Err(format!(
+                            "`{text}` is not a room id (`!opaque:server`; an alias such as \
+                             #room:server must be resolved to its id first)"
+                        ))
+                    }
+                })
+            });
+            let access_token = f.required(d, "access_token", Decoder::string);
+            match (homeserver, room_id, access_token) {
+                (Some(homeserver), Some(room_id), Some(access_token)) => Some(Provider::Matrix {
+                    homeserver,
+                    room_id,
+                    access_token,
+                }),
+                _ => None,
+            }
+        }
+        ProviderKind::Gotify => {
+            let url = f.required(d, "url", Decoder::url);
+            let token = f.required(d, "token", Decoder::string);
+            match (url, token) {
+                (Some(url), Some(token)) => Some(Provider::Gotify { url, token }),
+                _ => None,
+            }
+        }
+    };
+    f.finish(d);
+    provider
+}
 
 pub(super) fn read_smtp(d: &mut Decoder, node: &Node) -> Option<Smtp> {
     let mut f = d.fields(node)?;
@@ -151,7 +306,7 @@ impl Sections {
                 f.finish(d);
                 Some(Channel::Slack { url: url? })
             }
-            _ => {
+            "pagerduty" => {
                 let mut f = d.fields(value)?;
                 let routing_key = f.required(d, "routing_key", Decoder::string);
                 let url = f.optional(d, "url", Decoder::url);
@@ -160,6 +315,10 @@ impl Sections {
                     routing_key: routing_key?,
                     url: url.unwrap_or_else(|| PAGERDUTY_EVENTS_URL.to_owned()),
                 })
+            }
+            other => {
+                let kind = ProviderKind::parse(other)?;
+                read_provider(d, kind, value).map(Channel::Provider)
             }
         }
     }

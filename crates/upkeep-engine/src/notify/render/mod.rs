@@ -1,5 +1,7 @@
 //! Rendering notices for each channel: a mail (subject, plain text and HTML) for one reader,
-//! a webhook body, a Slack incoming-webhook body and a PagerDuty Events API v2 body.
+//! a webhook body, a Slack incoming-webhook body, a PagerDuty Events API v2 body, and the
+//! message the other providers' requests are made of ([`alert_message`]; each provider's
+//! request shape is [`upkeep_domain::notify::providers::request`]).
 //!
 //! Rendering is pure: the same notice, site and reader always give the same bytes, so the
 //! engine renders a delivery once and every retry sends the same content.
@@ -75,6 +77,7 @@ use upkeep_domain::notify::{
 };
 
 mod mail;
+mod message;
 mod pagerduty;
 mod slack;
 #[cfg(test)]
@@ -84,6 +87,7 @@ mod times;
 mod webhook;
 
 pub use mail::{alert_email, confirmation_email, notice_email};
+pub use message::alert_message;
 pub use pagerduty::{pagerduty_body, pagerduty_dedup_key};
 pub use slack::slack_body;
 pub use times::local_times;

@@ -26,15 +26,7 @@ pub(super) fn one_line(s: &str) -> String {
     out
 }
 
-/// `s` cut to at most `max` characters; a cut one ends with `…`.
-pub(super) fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+pub(super) use upkeep_domain::notify::text::truncate_chars;
 
 /// A subject: one line, at most [`SUBJECT_MAX_CHARS`] characters.
 pub(super) fn clean_subject(s: &str) -> String {

@@ -1,0 +1,349 @@
+//! The chat, pager and push providers end to end: an operator alert goes through the one outbox
+//! (follower, fan-out, delivery worker, sender) to a real HTTP recorder on a loopback port,
+//! which checks each request byte for byte against the provider's documented request (method,
+//! target, header lines, body); the resolution is sent where the provider has one (Opsgenie
+//! closes by alias, Splunk On-Call sends RECOVERY for the same entity); and a rate limit's
+//! answer (`Retry-After`, Discord's and Telegram's `retry_after`, Matrix's `retry_after_ms`)
+//! sets the next attempt exactly that far ahead.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use upkeep_domain::config::{Config, parse};
+use upkeep_domain::event::{EventSource, EventState};
+use upkeep_domain::notify::DeliveryState;
+use upkeep_engine::clock::{ManualClock, SharedClock};
+use upkeep_engine::config::{ConfigSource, LoadedConfig};
+use upkeep_engine::notify::send::Senders;
+use upkeep_engine::notify::{
+    ALERT_CURSOR, DeliverySettings, deliver_once, fan_out_once, follow_alerts_once,
+};
+use upkeep_store::Store;
+use upkeep_store::monitoring::MonitorEvent;
+use upkeep_store::testing::databases;
+
+use crate::receiver::{Answer, Received, Receiver};
+
+fn config(rx: &str) -> Config {
+    let text = format!(
+        r#"
+page: {{ name: Acme Cloud, url: "https://status.example", timezone: Europe/Rome }}
+components:
+  api: {{ name: Public API }}
+monitors:
+  api-health: {{ component: api, tcp: {{ address: "127.0.0.1:9" }} }}
+notifications:
+  channels:
+    discord: {{ discord: {{ url: "{rx}/api/webhooks/123/t0ken" }} }}
+    telegram: {{ telegram: {{ url: "{rx}", bot_token: "123:ABC", chat_id: "-1001" }} }}
+    teams: {{ teams: {{ url: "{rx}/workflows/abc/triggers/manual/paths/invoke?sig=s3cret" }} }}
+    opsgenie: {{ opsgenie: {{ url: "{rx}", api_key: "g3nie" }} }}
+    ntfy: {{ ntfy: {{ url: "{rx}", topic: ops-alerts, token: tk_s3cret }} }}
+    pushover: {{ pushover: {{ url: "{rx}", token: app-token, user: user-key }} }}
+    gchat: {{ google_chat: {{ url: "{rx}/v1/spaces/AAA/messages?key=k3y&token=t0k" }} }}
+    mattermost: {{ mattermost: {{ url: "{rx}/hooks/mm", channel: ops }} }}
+    rocketchat: {{ rocketchat: {{ url: "{rx}/hooks/rc/t0k" }} }}
+    splunk: {{ splunk_oncall: {{ url: "{rx}", api_key: vo-key, routing_key: ops }} }}
+    matrix: {{ matrix: {{ homeserver: "{rx}", room_id: "!room:example.org", access_token: syt_s3cret }} }}
+    gotify: {{ gotify: {{ url: "{rx}", token: gtk }} }}
+  routes:
+    - {{ severity: critical, channels: [discord, telegram, teams, opsgenie, ntfy, pushover, gchat, mattermost, rocketchat, splunk, matrix, gotify] }}
+"#
+    );
+    let mut cfg = parse("t.yaml", &text, &|_| None, t("2026-03-20T00:00:00Z"))
+        .unwrap_or_else(|e| panic!("{:?}", e.0));
+    cfg.notifications.retry.initial = Duration::from_millis(20);
+    cfg.notifications.retry.max_interval = Duration::from_millis(100);
+    cfg.notifications.delivery_timeout = Duration::from_millis(500);
+    cfg
+}
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn loaded(config: Config) -> Arc<LoadedConfig> {
+    Arc::new(LoadedConfig {
+        config,
+        source: ConfigSource::EmbeddedDemo,
+        digest: String::new(),
+        loaded_at: Timestamp::UNIX_EPOCH,
+    })
+}
+
+/// Follows the event log until the alert cursor has read every event.
+async fn follow(store: &Store, config: &Config, now: Timestamp) {
+    for _ in 0..500 {
+        follow_alerts_once(store, config, now).await.unwrap();
+        let events = store.list_monitor_events(None, 10_000).await.unwrap();
+        let last = events.iter().map(|e| e.id).max().unwrap_or(0);
+        if store
+            .cursor(ALERT_CURSOR)
+            .await
+            .unwrap()
+            .map_or(0, |c| c.id)
+            >= last
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the alert follower did not catch up with the event log");
+}
+
+async fn monitor_event(store: &Store, id: &str, from: &str, to: &str, at: Timestamp) {
+    let event = MonitorEvent {
+        source: EventSource::parse(id).unwrap(),
+        at,
+        from: EventState::parse(from).unwrap(),
+        to: EventState::parse(to).unwrap(),
+        reason: "connection refused".into(),
+    };
+    store.record_monitor_events(&[event]).await.unwrap();
+}
+
+/// One round: fan out, then deliver what is due at the clock's instant.
+async fn round(store: &Store, cfg: &Arc<LoadedConfig>, clock: &ManualClock) {
+    let senders = Senders::new(None, Duration::from_millis(500)).unwrap();
+    let shared: SharedClock = Arc::new(clock.clone());
+    fan_out_once(store, &cfg.config, shared.now())
+        .await
+        .unwrap();
+    let settings = DeliverySettings {
+        worker: "w1".into(),
+        batch: 32,
+    };
+    deliver_once(store, cfg, &senders, &settings, &shared)
+        .await
+        .unwrap();
+}
+
+/// `api-health` goes down at 10:00 UTC (the follower having started a minute before) and
+/// one round fans out and delivers its alert to every provider.
+async fn fire(store: &Store, rx: &Receiver) -> (Arc<LoadedConfig>, ManualClock, Timestamp) {
+    let cfg = loaded(config(&rx.url));
+    let start = t("2026-05-01T09:59:00Z");
+    let clock = ManualClock::new(start);
+    follow(store, &cfg.config, start).await;
+    let at = t("2026-05-01T10:00:00Z");
+    clock.set(at);
+    monitor_event(store, "api-health", "up", "down", at).await;
+    follow(store, &cfg.config, at).await;
+    round(store, &cfg, &clock).await;
+    (cfg, clock, at)
+}
+
+/// A request as the recorder saw it, with the recorder's port written `PORT`.
+fn shown(r: &Received, port: &str) -> String {
+    let mut out = format!("{} {}\n", r.method, r.path);
+    for line in &r.lines {
+        out.push_str(&line.replace(port, "PORT"));
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&String::from_utf8_lossy(&r.body));
+    out
+}
+
+/// Every request in `got` shown, sorted, the version and the Matrix transaction id written as
+/// placeholders.
+fn normalised(got: &[Received], port: &str) -> Vec<String> {
+    let mut shown: Vec<String> = got
+        .iter()
+        .map(|r| {
+            let mut text = shown(r, port).replace(
+                concat!("user-agent: upkeep/", env!("CARGO_PKG_VERSION")),
+                "user-agent: upkeep/VERSION",
+            );
+            if let Some(i) = text.find("m.room.message/") {
+                let start = i + "m.room.message/".len();
+                let end = start + text[start..].find('\n').unwrap();
+                text.replace_range(start..end, "TXN");
+            }
+            text
+        })
+        .collect();
+    shown.sort();
+    shown
+}
+
+/// The Matrix transaction id of the request in `got` (the delivery's id).
+fn matrix_txn(got: &[Received]) -> String {
+    let r = got.iter().find(|r| r.path.starts_with("/_matrix")).unwrap();
+    r.path.rsplit('/').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn each_provider_gets_its_documented_request_and_its_resolution() {
+    // The documented request of each provider for an alert firing, byte for byte (the header
+    // lines the HTTP client adds — accept, user-agent, host, content-length — included).
+    let firing: Vec<String> = include_str!("providers/firing.txt")
+        .trim_end()
+        .split("\n====\n")
+        .map(str::to_owned)
+        .collect();
+    for db in databases("notify_providers").await {
+        let store = db.store().await;
+        let rx = Receiver::start(|_, _| Answer::Status(200)).await;
+        let port = rx.url.rsplit(':').next().unwrap().to_owned();
+        let (cfg, clock, at) = fire(&store, &rx).await;
+        let got = rx.accepted();
+        assert_eq!(normalised(&got, &port), firing);
+        // Matrix's transaction id is the delivery's: a retry is the same event.
+        let txn = matrix_txn(&got);
+        let delivery = store.get_delivery(&txn).await.unwrap().unwrap();
+        assert_eq!(delivery.channel, "matrix");
+        assert_eq!(delivery.state, DeliveryState::Sent);
+
+        // Recovery: Opsgenie closes the alert by its alias, Splunk On-Call sends RECOVERY for
+        // the same entity, the others say it in words.
+        let later = at + SignedDuration::from_secs(600);
+        clock.set(later);
+        monitor_event(&store, "api-health", "down", "up", later).await;
+        follow(&store, &cfg.config, later).await;
+        round(&store, &cfg, &clock).await;
+        let resolved: Vec<Received> = rx.accepted().into_iter().skip(12).collect();
+        assert_eq!(resolved.len(), 12);
+        let shown_resolved = normalised(&resolved, &port);
+        let close = "POST /v2/alerts/upkeep%2Fmonitor%3Aapi-health/close?identifierType=alias\n\
+            content-type: application/json\nauthorization: GenieKey g3nie\naccept: */*\n\
+            user-agent: upkeep/VERSION\nhost: 127.0.0.1:PORT\ncontent-length: 90\n\n\
+            {\"note\":\"[Acme Cloud] RESOLVED: monitor `api-health` is down (api)\",\
+            \"source\":\"Acme Cloud\"}";
+        assert!(
+            shown_resolved.iter().any(|r| r == close),
+            "{shown_resolved:#?}"
+        );
+        let splunk = resolved
+            .iter()
+            .find(|r| r.path == "/integrations/generic/20131114/alert/vo-key/ops")
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&splunk.body).unwrap();
+        assert_eq!(body["message_type"], "RECOVERY");
+        assert_eq!(body["entity_id"], "upkeep/monitor:api-health");
+        assert_eq!(body["state_start_time"], 1_777_629_600);
+        assert_ne!(matrix_txn(&resolved), txn, "a new event, a new transaction");
+        for r in &resolved {
+            let body = String::from_utf8_lossy(&r.body);
+            assert!(
+                body.contains("RESOLVED") || body.contains("RECOVERY"),
+                "{body}"
+            );
+        }
+        db.cleanup().await;
+    }
+}
+
+/// One request's path prefix → how the recorder refuses its first attempt.
+fn rate_limited(path: &str) -> Answer {
+    if path.starts_with("/api/webhooks/") {
+        Answer::Reply(
+            429,
+            "content-type: application/json",
+            r#"{"message": "You are being rate limited.", "retry_after": 1.5, "global": false}"#,
+        )
+    } else if path.starts_with("/bot") {
+        Answer::Reply(
+            429,
+            "content-type: application/json",
+            r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}"#,
+        )
+    } else if path.starts_with("/_matrix") {
+        Answer::Reply(
+            429,
+            "content-type: application/json",
+            r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":2500}"#,
+        )
+    } else if path == "/" {
+        Answer::Reply(429, "Retry-After: 30", "")
+    } else {
+        Answer::Status(200)
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limit_sets_the_next_attempt_exactly_as_far_as_asked() {
+    for db in databases("notify_providers_rate").await {
+        let store = db.store().await;
+        let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+        let rx = Receiver::start(move |_, r| {
+            // Each path is refused once, then taken.
+            let key = r.path.split('?').next().unwrap_or("").to_owned();
+            if seen.lock().unwrap().insert(key) {
+                rate_limited(&r.path)
+            } else {
+                Answer::Status(200)
+            }
+        })
+        .await;
+        let (cfg, clock, at) = fire(&store, &rx).await;
+        let pending = store
+            .list_deliveries(Some(DeliveryState::Pending), 100)
+            .await
+            .unwrap();
+        let waits: std::collections::BTreeMap<String, i64> = pending
+            .iter()
+            .map(|d| {
+                (
+                    d.channel.clone(),
+                    d.next_attempt_at.duration_since(at).as_millis() as i64,
+                )
+            })
+            .collect();
+        let want: std::collections::BTreeMap<String, i64> = [
+            ("discord", 1_500),
+            ("matrix", 2_500),
+            ("ntfy", 30_000),
+            ("telegram", 7_000),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(waits, want);
+        let error = pending[0].last_error.clone().unwrap();
+        assert!(
+            error.contains("HTTP 429") && error.contains("asked to wait"),
+            "{error}"
+        );
+        assert!(
+            !error.contains("t0ken") && !error.contains("123:ABC"),
+            "{error}"
+        );
+
+        // Not a moment before: nothing is sent again at 1.4 s; Discord goes at 1.5 s, the
+        // others each at their own instant.
+        let before = rx.all().len();
+        clock.set(at + SignedDuration::from_millis(1_400));
+        round(&store, &cfg, &clock).await;
+        assert_eq!(rx.all().len(), before);
+        for (ms, channel) in [
+            (1_500, "discord"),
+            (2_500, "matrix"),
+            (7_000, "telegram"),
+            (30_000, "ntfy"),
+        ] {
+            clock.set(at + SignedDuration::from_millis(ms));
+            round(&store, &cfg, &clock).await;
+            let sent: Vec<String> = store
+                .list_deliveries(Some(DeliveryState::Sent), 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.channel)
+                .collect();
+            assert!(sent.contains(&channel.to_owned()), "{channel} at {ms} ms");
+        }
+        assert_eq!(
+            store
+                .list_deliveries(Some(DeliveryState::Pending), 100)
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
+        db.cleanup().await;
+    }
+}
