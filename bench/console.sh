@@ -6,8 +6,9 @@
 # it with MONITORS HTTP monitors probed every 10 s (against a second upkeep on loopback; 5 % of
 # them answer 404 and go down, so alerts fire), waits for the first probe cycle, creates an
 # admin, signs in through the real form, and times REQUESTS sequential requests of each page
-# on one kept-alive connection (curl's time to the first byte: the server's time, and the
-# total), printing p50, p99 and the page's size (identity and gzip).
+# (first and later pages of the long lists) on one kept-alive connection, accepting br and gzip
+# as a browser does (curl's time to the first byte: the server's time, compression included;
+# and the total), printing p50, p99 and the page's size (identity and br).
 #
 # What is seeded (see BENCHMARKS.md, "Console pages"):
 #   - 200 components, MONITORS monitors spread evenly over them, their states;
@@ -254,8 +255,9 @@ for _ in 1 2 3 4 5; do
 done
 [ "$code" = 303 ] || { echo "sign-in answered $code"; exit 1; }
 
-# time_page PATH: REQUESTS requests on one connection; p50/p99 of the time to the first byte
-# (the server's time) and of the total, and the page's size as sent plainly and gzipped.
+# time_page PATH: REQUESTS requests on one connection, each accepting br and gzip as a browser
+# does; p50/p99 of the time to the first byte (the server's time, compression included) and of
+# the total, and the page's size as sent plainly and with br.
 time_page() {
   local path=$1 url="http://127.0.0.1:$port$1" status
   status=$(curl -s -o /dev/null -w '%{http_code}' -b "$jar" "$url")
@@ -263,26 +265,36 @@ time_page() {
     printf '%-52s answered %s\n' "$path" "$status"
     return
   fi
-  local plain gz
+  local plain br
   plain=$(curl -s -o /dev/null -w '%{size_download}' -b "$jar" "$url")
-  gz=$(curl -s -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' -b "$jar" "$url")
-  for _ in $(seq 1 "$requests"); do printf 'url = "%s"\noutput = /dev/null\n' "$url"; done > "$dir/urls"
+  br=$(curl -s -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: br, gzip' -b "$jar" "$url")
+  for _ in $(seq 1 "$requests"); do
+    printf 'url = "%s"\noutput = /dev/null\nheader = "Accept-Encoding: br, gzip"\n' "$url"
+  done > "$dir/urls"
   curl -s -b "$jar" -K "$dir/urls" -w '%{time_starttransfer} %{time_total}\n' > "$dir/times"
-  awk -v p="$path" -v plain="$plain" -v gz="$gz" '{ s[NR] = $1 * 1000; t[NR] = $2 * 1000 } END {
+  awk -v p="$path" -v plain="$plain" -v gz="$br" '{ s[NR] = $1 * 1000; t[NR] = $2 * 1000 } END {
     n = asort(s); asort(t);
     i50 = int(n * 0.50); if (i50 < 1) i50 = 1; i99 = int(n * 0.99 + 0.999); if (i99 > n) i99 = n;
-    printf "%-52s p50 %6.1f ms  p99 %6.1f ms  (total p99 %6.1f)  %7.1f KiB (%5.1f KiB gzip)  %d requests\n",
+    printf "%-52s p50 %6.1f ms  p99 %6.1f ms  (total p99 %6.1f)  %7.1f KiB (%5.1f KiB br)  %d requests\n",
       p, s[i50], s[i99], t[i99], plain / 1024, gz / 1024, n }' "$dir/times"
 }
 
 month=$(date +%Y-%m)
 mid=m$(( n / 2 ))
+# Keys of later pages, deep in each list: what "Next page" would carry there.
+incident_key=$(sqlite3 "$db" "SELECT created_at || '%2F' || id FROM incidents
+  ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 1499")
+delivery_key=$(sqlite3 "$db" "SELECT id FROM deliveries WHERE state = 'failed'
+  ORDER BY seq DESC LIMIT 1 OFFSET 2999")
+user_key=$(sqlite3 "$db" "SELECT replace(email, '@', '%40') FROM users ORDER BY email LIMIT 1 OFFSET 99")
 default_pages="/admin /admin/monitors /admin/monitors?q=m99 /admin/monitors?state=down
 /admin/monitors?sort=state /admin/monitors?q=component+1&state=up&sort=component
 /admin/monitors?sort=component&after=c50%2Fm5049 /admin/monitors?after=%2Fm7000
-/admin/monitors/$mid /admin/incidents /admin/incidents/i00000002999 /admin/maintenance
-/admin/maintenance?month=$month /admin/alerts /admin/deliveries /admin/inventory /admin/users
-/admin/account /admin/subscribers /admin/backups /admin/audit /admin/reports /admin/config"
+/admin/monitors/$mid /admin/incidents /admin/incidents?before=$incident_key
+/admin/incidents/i00000002999 /admin/maintenance /admin/maintenance?month=$month /admin/alerts
+/admin/deliveries /admin/deliveries?before=$delivery_key /admin/inventory /admin/users
+/admin/users?users_after=$user_key /admin/account /admin/subscribers /admin/backups
+/admin/audit /admin/reports /admin/config"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 for path in ${PAGES:-$default_pages}; do
   time_page "$path"
