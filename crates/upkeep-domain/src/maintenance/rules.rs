@@ -442,12 +442,25 @@ pub fn slots_violation(
     sel: &TenantSel,
     canary: &[String],
 ) -> Result<Option<SlotsViolation>, String> {
+    Ok(slot_plan(config, start, end, sel, canary)?.err())
+}
+
+/// The tenant slots of `[start, end)` for `sel` under the configuration's policy, in the order
+/// they run (empty when no tenant is covered), or what does not fit; an impossible plan (a zero
+/// slot length) is an `Err` with its message.
+pub fn slot_plan(
+    config: &Config,
+    start: Timestamp,
+    end: Timestamp,
+    sel: &TenantSel,
+    canary: &[String],
+) -> Result<Result<Vec<Slot>, SlotsViolation>, String> {
     let inputs: Vec<TenantInput> = covered_tenants(config, sel)
         .into_iter()
         .map(|c| c.input)
         .collect();
     if inputs.is_empty() {
-        return Ok(None);
+        return Ok(Ok(Vec::new()));
     }
     let policy = &config.maintenance.policy;
     match plan_slots(
@@ -458,7 +471,7 @@ pub fn slots_violation(
         policy.outside_business_hours,
         canary,
     ) {
-        Ok(_) => Ok(None),
+        Ok(plan) => Ok(Ok(plan)),
         Err(SlotsError::DoesNotFit { tenants }) => {
             let names: Vec<String> = tenants.iter().map(|id| tenant_label(config, id)).collect();
             let detail = format!(
@@ -471,7 +484,7 @@ pub fn slots_violation(
                 },
                 names.join(", ")
             );
-            Ok(Some(SlotsViolation { detail, tenants }))
+            Ok(Err(SlotsViolation { detail, tenants }))
         }
         Err(other) => Err(other.to_string()),
     }

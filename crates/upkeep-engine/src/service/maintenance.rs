@@ -14,12 +14,12 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use upkeep_domain::config::{Config, MaintenancePolicy};
 use upkeep_domain::maintenance::rules::{
-    ChangeRefused, SlotsViolation, apply_edit, slots_violation, validate_new, validate_scope,
-    validate_text, validate_title,
+    ChangeRefused, SlotsViolation, apply_edit, slot_plan, slots_violation, validate_new,
+    validate_scope, validate_text, validate_title,
 };
 use upkeep_domain::maintenance::{
     MaintenanceEdit, MaintenanceRecord, MaintenanceStatus, NewMaintenance, NoticeOutcome,
-    NoticeViolation, check_notice, check_reschedule,
+    NoticeViolation, Slot, check_notice, check_reschedule,
 };
 use upkeep_store::{Store, StoreError};
 
@@ -100,23 +100,32 @@ pub struct Scheduled {
     pub forced_slots: Option<String>,
 }
 
-/// Schedules a maintenance: the title is trimmed, a blank reason dropped and a component named
-/// twice counted once; then it is checked ([`validate_new`], against `config` when given),
-/// against the notice policy and against the tenants' slots, either of which `force`
-/// overrides for a caller who may.
-pub async fn schedule(
-    store: &Store,
+/// What the rules answer for a maintenance about to be scheduled: the overrides `force`
+/// accepted, and the tenants' slots in the order they would run.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// The notice violation `force` accepted.
+    pub forced_notice: Option<String>,
+    /// The tenants' slots `force` accepted not fitting.
+    pub forced_slots: Option<String>,
+    /// Each covered tenant's slot when they fit (empty when no tenant is covered or forced).
+    pub slots: Vec<Slot>,
+}
+
+/// Checks a maintenance as [`schedule`] would, without writing anything: the title is trimmed,
+/// a blank reason dropped and a component named twice counted once; then it is checked
+/// ([`validate_new`], against `config` when given), against the notice policy and against the
+/// tenants' slots, either of which `force` overrides. What a form shows before it is submitted.
+pub fn check(
     config: Option<&Config>,
-    caller: &Caller,
-    mut new: NewMaintenance,
+    new: &mut NewMaintenance,
     force: bool,
     now: Timestamp,
-) -> Result<Scheduled, MaintenanceError> {
-    allow(caller, Override::Force, force)?;
+) -> Result<Checked, MaintenanceError> {
     new.title = new.title.trim().to_owned();
-    new.reason = new.reason.filter(|r| !r.trim().is_empty());
-    new.components = dedup(new.components);
-    validate_new(&new, config).map_err(MaintenanceError::Invalid)?;
+    new.reason = new.reason.take().filter(|r| !r.trim().is_empty());
+    new.components = dedup(std::mem::take(&mut new.components));
+    validate_new(new, config).map_err(MaintenanceError::Invalid)?;
     let default_policy;
     let policy = match config {
         Some(c) => &c.maintenance.policy,
@@ -133,28 +142,47 @@ pub async fn schedule(
         new.starts_at,
         force,
     ))?;
-    let forced_slots = match config {
-        Some(config) => {
-            let canary = new.rollout.as_ref().map_or(&[][..], |r| &r.canary);
-            check_slots(
-                config,
-                new.starts_at,
-                new.ends_at,
-                &new.tenants,
-                canary,
-                force,
-            )?
-        }
-        None => None,
+    let Some(config) = config else {
+        return Ok(Checked {
+            forced_notice,
+            ..Checked::default()
+        });
     };
-    let forced = join_forced(forced_notice.clone(), forced_slots.clone());
+    let canary = new.rollout.as_ref().map_or(&[][..], |r| &r.canary);
+    let plan = slot_plan(config, new.starts_at, new.ends_at, &new.tenants, canary)
+        .map_err(MaintenanceError::Invalid)?;
+    let (slots, forced_slots) = match plan {
+        Ok(slots) => (slots, None),
+        Err(violation) if force => (Vec::new(), Some(violation.detail)),
+        Err(violation) => return Err(MaintenanceError::Slots(violation)),
+    };
+    Ok(Checked {
+        forced_notice,
+        forced_slots,
+        slots,
+    })
+}
+
+/// Schedules a maintenance once [`check`] accepts it (`force` overriding the notice policy and
+/// the tenants' slots for a caller who may).
+pub async fn schedule(
+    store: &Store,
+    config: Option<&Config>,
+    caller: &Caller,
+    mut new: NewMaintenance,
+    force: bool,
+    now: Timestamp,
+) -> Result<Scheduled, MaintenanceError> {
+    allow(caller, Override::Force, force)?;
+    let checked = check(config, &mut new, force, now)?;
+    let forced = join_forced(checked.forced_notice.clone(), checked.forced_slots.clone());
     let record = store
         .create_maintenance(&new, &caller.actor, now, forced.as_deref())
         .await?;
     Ok(Scheduled {
         record,
-        forced_notice,
-        forced_slots,
+        forced_notice: checked.forced_notice,
+        forced_slots: checked.forced_slots,
     })
 }
 

@@ -12,6 +12,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
+use upkeep_domain::maintenance::rules::tenant_label;
 use upkeep_domain::maintenance::{Kind, NewMaintenance};
 use upkeep_domain::rollout::machine::Command;
 use upkeep_engine::service::maintenance::{self as service, MaintenanceError};
@@ -53,6 +54,9 @@ pub struct ScheduleForm {
     /// Component ids ticked (`component` fields, repeated).
     #[serde(skip)]
     components: Vec<String>,
+    /// Sent by the *Check* button: ask the rules, schedule nothing.
+    #[serde(skip)]
+    check: bool,
 }
 
 impl ScheduleForm {
@@ -68,6 +72,7 @@ impl ScheduleForm {
                 "reason" => f.reason = v,
                 "message" => f.message = v,
                 "component" => f.components.push(v),
+                "check" => f.check = true,
                 _ => {}
             }
         }
@@ -91,6 +96,8 @@ struct CalendarPage {
     message: Option<String>,
     /// The earliest allowed start, in the form's format, when notice was short.
     earliest: Option<String>,
+    /// The rules' answer to a *Check*: the window is allowed, with each tenant's slot.
+    allowed: Option<Vec<String>>,
     tz_name: String,
 }
 
@@ -104,15 +111,30 @@ fn month_start(q: Option<&str>, today: Date) -> Date {
         .unwrap_or_else(|| today.first_of_month())
 }
 
+/// What the rules said to the form last submitted, shown above it.
+#[derive(Default)]
+struct Said {
+    /// A refusal.
+    message: Option<String>,
+    /// The earliest allowed start, in the form's format, when notice was short.
+    earliest: Option<String>,
+    /// A *Check* the rules allowed: the lines to show.
+    allowed: Option<Vec<String>>,
+}
+
 async fn calendar_page(
     state: &AppState,
     u: &UserRecord,
     month: Option<&str>,
     status: StatusCode,
     form: ScheduleForm,
-    message: Option<String>,
-    earliest: Option<String>,
+    said: Said,
 ) -> Response {
+    let Said {
+        message,
+        earliest,
+        allowed,
+    } = said;
     let loaded = state.config.current();
     let tz = loaded.config.page.timezone.clone();
     let today = state.clock.now().to_zoned(tz.clone()).date();
@@ -196,6 +218,7 @@ async fn calendar_page(
         form,
         message,
         earliest,
+        allowed,
         tz_name: loaded.config.page.timezone_name.clone(),
     };
     html(status, page.render())
@@ -217,8 +240,7 @@ pub async fn calendar(
         q.month.as_deref(),
         StatusCode::OK,
         form,
-        None,
-        None,
+        Said::default(),
     )
     .await
 }
@@ -229,8 +251,18 @@ fn local_input(t: Timestamp, tz: &TimeZone) -> String {
         .to_string()
 }
 
+/// What a submitted scheduling form came to, short of a refusal.
+enum Answer {
+    /// *Check*: the rules allow the window; the lines to show.
+    Allowed(Vec<String>),
+    /// Scheduled: the new maintenance's id.
+    Scheduled(String),
+}
+
 /// `POST /admin/maintenance`: schedules through `service::maintenance::schedule`; a refusal
 /// shows the form again with the policy's answer (and the earliest allowed start filled in).
+/// With `check` (the *Check* button) it asks `service::maintenance::check` instead — the same
+/// rules, nothing written — and shows the answer, each tenant's slot included, above the form.
 pub async fn schedule(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
@@ -253,8 +285,11 @@ pub async fn schedule(
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 form,
-                Some(message),
-                earliest,
+                Said {
+                    message: Some(message),
+                    earliest,
+                    allowed: None,
+                },
             )
             .await
         }
@@ -289,17 +324,52 @@ pub async fn schedule(
     new.reason = Some(form.reason.clone());
     new.message = form.message.clone();
     new.components = form.components.clone();
-    match service::schedule(
-        &state.store,
-        Some(&loaded.config),
-        &caller,
-        new,
-        false,
-        state.clock.now(),
-    )
-    .await
-    {
-        Ok(s) => see_other(&format!("/admin/maintenance/{}", s.record.id)),
+    let now = state.clock.now();
+    let outcome = if form.check {
+        // The same rules as scheduling, nothing written: the answer shows above the form.
+        service::check(Some(&loaded.config), &mut new, false, now).map(|checked| {
+            let mut lines = vec![format!(
+                "Allowed: {} maintenance from {} to {} meets the notice policy{}.",
+                kind.with_article(),
+                seconds(new.starts_at, &tz),
+                seconds(new.ends_at, &tz),
+                if checked.slots.is_empty() {
+                    ""
+                } else {
+                    " and holds every tenant's slot"
+                }
+            )];
+            lines.extend(checked.slots.iter().map(|slot| {
+                format!(
+                    "{}: {} to {}",
+                    tenant_label(&loaded.config, &slot.tenant),
+                    seconds(slot.start, &tz),
+                    seconds(slot.end, &tz)
+                )
+            }));
+            Answer::Allowed(lines)
+        })
+    } else {
+        service::schedule(&state.store, Some(&loaded.config), &caller, new, false, now)
+            .await
+            .map(|s| Answer::Scheduled(s.record.id))
+    };
+    match outcome {
+        Ok(Answer::Allowed(allowed)) => {
+            calendar_page(
+                &state,
+                &session.user,
+                None,
+                StatusCode::OK,
+                form,
+                Said {
+                    allowed: Some(allowed),
+                    ..Said::default()
+                },
+            )
+            .await
+        }
+        Ok(Answer::Scheduled(id)) => see_other(&format!("/admin/maintenance/{id}")),
         Err(MaintenanceError::Store(e)) => Problem::internal(&e).into_response(),
         Err(MaintenanceError::Notice(v)) => {
             let earliest = v.earliest_allowed_start().map(|t| {

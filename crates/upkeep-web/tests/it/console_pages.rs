@@ -553,3 +553,94 @@ async fn short_notice_is_refused_with_the_earliest_start_then_accepted_and_viewe
         "a cancelled one does not start"
     );
 }
+
+#[tokio::test]
+async fn check_answers_with_the_policy_and_the_tenant_slots_and_schedules_nothing() {
+    let config = format!(
+        "{}regions:\n  utc: {{ timezone: UTC }}\ntenants:\n  acme: {{ name: Acme Corp, region: utc }}\n  \
+         globex: {{ name: Globex, region: utc }}\nmaintenance:\n  policy: {{ tenant_slot: 30m }}\n",
+        config(1)
+    );
+    let app = TestApp::builder(&config)
+        .manual_clock("2026-12-05T10:00:00Z")
+        .start_seeded(|store| async move {
+            seed_user(&store, "ed@example.com", Role::Editor).await;
+            seed_user(&store, "vic@example.com", Role::Viewer).await;
+        })
+        .await;
+    let editor = sign_in(&app, "ed@example.com").await;
+    let (_, body) = page(&app, &editor, "/admin/maintenance").await;
+    assert!(body.contains(r#"name="check""#), "{body}");
+    let none_scheduled = || async {
+        app.store
+            .list_maintenances(upkeep_store::maintenance::MaintenanceFilter::All, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    };
+    let mut form = vec![
+        ("title", "Database upgrade"),
+        ("kind", "planned"),
+        ("starts", "2026-12-05T12:00"),
+        ("duration", "60"),
+        ("component", "api"),
+        ("check", "1"),
+    ];
+
+    // Short notice: the same refusal as scheduling, with the earliest allowed start.
+    let r = post_form(&app, &editor, "/admin/maintenance", &form).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("The earliest allowed start is"), "{body}");
+    assert!(none_scheduled().await);
+
+    // Far enough ahead: allowed, and each tenant's slot in the order it runs (Rome is UTC+1).
+    form[2] = ("starts", "2026-12-21T02:00");
+    let r = post_form(&app, &editor, "/admin/maintenance", &form).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("Allowed: a planned maintenance from"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "<li>acme (Acme Corp): 21 Dec 2026, 02:00:00 CET to 21 Dec 2026, 02:30:00 CET</li>"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "<li>globex (Globex): 21 Dec 2026, 02:30:00 CET to 21 Dec 2026, 03:00:00 CET</li>"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"value="Database upgrade""#),
+        "the form is kept"
+    );
+    assert!(none_scheduled().await, "a check schedules nothing");
+
+    // Too short to hold both slots: refused, naming who does not fit.
+    form[3] = ("duration", "45");
+    let r = post_form(&app, &editor, "/admin/maintenance", &form).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("cannot fit a 30m slot for: globex (Globex)"),
+        "{body}"
+    );
+    assert!(none_scheduled().await);
+
+    // Without `check` the allowed window is scheduled; a viewer may not even check.
+    form[3] = ("duration", "60");
+    form.pop();
+    let viewer = sign_in(&app, "vic@example.com").await;
+    let mut checked = form.clone();
+    checked.push(("check", "1"));
+    let r = post_form(&app, &viewer, "/admin/maintenance", &checked).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post_form(&app, &editor, "/admin/maintenance", &form).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(!none_scheduled().await);
+}
