@@ -9,7 +9,7 @@
 //! Like the rest of the crate, parsing performs no I/O: the text, the environment and the
 //! current instant are parameters.
 
-mod decode;
+pub(crate) mod decode;
 pub mod env;
 mod model;
 mod sections;

@@ -805,6 +805,9 @@ pub enum Channel {
     /// `pushover`, `google_chat`, `mattermost`, `rocketchat`, `splunk_oncall`, `matrix`,
     /// `gotify`).
     Provider(crate::notify::providers::Provider),
+    /// `custom_webhook: { url, method?, headers?, content_type?, body? }` — a request made of
+    /// locked-down templates (`upkeep_domain::notify::template`).
+    CustomWebhook(crate::notify::template::CustomWebhook),
 }
 
 /// The public PagerDuty Events API v2 endpoint, the default of `pagerduty.url`.

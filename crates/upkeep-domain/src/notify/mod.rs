@@ -1,7 +1,8 @@
 //! Notifications, the pure part: what a notice says ([`Notice`]), who gets it ([`routing`]),
 //! when a failed delivery is tried again ([`retry`]), how a webhook body is signed
 //! ([`signature`]), the request each chat, pager and push provider documents ([`providers`])
-//! and the one truncation and URL encoding of notification texts ([`text`]).
+//! and the templated webhook's locked-down rendering ([`template`]), and the one truncation
+//! and URL encoding of notification texts ([`text`]).
 //!
 //! A notice is written to the outbox (`notices`) in the same transaction as the change that
 //! causes it, as the JSON of a [`Notice`]; the engine fans it out into one delivery per
@@ -16,6 +17,7 @@ pub mod providers;
 pub mod retry;
 pub mod routing;
 pub mod signature;
+pub mod template;
 pub mod text;
 
 use jiff::Timestamp;

@@ -39,6 +39,8 @@ pub struct Message {
     pub summary: String,
     /// Labelled one-line values (`Alert`, `Since`, `Component`), in order.
     pub fields: Vec<(String, String)>,
+    /// The component concerned, if any.
+    pub component: Option<String>,
     /// More detail, possibly several lines, possibly empty.
     pub detail: String,
     /// The status page's name and public URL.
@@ -567,12 +569,7 @@ fn opsgenie(base: &str, api_key: &str, m: &Message) -> HttpRequest {
                     "state": m.state.as_str(),
                 },
             });
-            let component = m
-                .fields
-                .iter()
-                .find(|(label, _)| label == "Component")
-                .map(|(_, v)| v);
-            if let (Some(c), Some(obj)) = (component, body.as_object_mut()) {
+            if let (Some(c), Some(obj)) = (&m.component, body.as_object_mut()) {
                 obj.insert(
                     "entity".to_owned(),
                     Value::String(truncate_chars(c, OPSGENIE_ENTITY)),
@@ -902,6 +899,7 @@ mod tests {
                 ("Alert".to_owned(), "monitor:api-health".to_owned()),
                 ("Component".to_owned(), "Public API".to_owned()),
             ],
+            component: Some("Public API".to_owned()),
             detail: detail.to_owned(),
             site_name: "Acme".to_owned(),
             site_url: "https://status.acme.example".to_owned(),

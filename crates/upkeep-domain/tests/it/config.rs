@@ -832,14 +832,14 @@ fn provider_docs_examples_parse() {
         assert!(
             matches!(
                 config.notifications.channels.get(id),
-                Some(Channel::Provider(_))
+                Some(Channel::Provider(_) | Channel::CustomWebhook(_))
             ),
             "{}",
             path.display()
         );
         checked += 1;
     }
-    assert_eq!(checked, 12);
+    assert_eq!(checked, 13);
 }
 
 #[test]
@@ -852,5 +852,54 @@ fn a_secret_url_that_does_not_parse_is_not_quoted() {
     assert!(
         err.contains("t.yaml:4:") && !err.contains("SeCrEt"),
         "{err}"
+    );
+}
+
+/// A templated webhook's problems are found when the file is read, each at its place: a syntax
+/// error at its line inside a block body, an undefined name, a body that does not render JSON.
+#[test]
+fn custom_webhook_template_problems_are_reported_at_their_line() {
+    let yaml = r#"page: { name: Acme, url: "https://status.example", timezone: UTC }
+notifications:
+  channels:
+    a:
+      custom_webhook:
+        url: "https://t.example/{{ alert.key }}"
+        body: |
+          {
+            "title": {{ title }},
+            "key": {{ alert.key
+          }
+    b:
+      custom_webhook:
+        url: "https://t.example/{{ alert.nope }}"
+    c:
+      custom_webhook:
+        url: "https://t.example/"
+        headers: { X-Ok: "{{ alert.severity }}", "Bad Name": x }
+        body: "{{ title }} and more"
+"#;
+    let err = parse("t.yaml", yaml, &no_env, now()).unwrap_err();
+    let found: Vec<String> = err
+        .0
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect();
+    assert_eq!(found.len(), 4, "{found:#?}");
+    assert!(
+        found[0].starts_with("11:11: body template, line 4: syntax error"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with("14:15: url template") && found[1].contains("undefined"),
+        "{found:#?}"
+    );
+    assert!(
+        found[2].contains("`Bad Name` is not a header name"),
+        "{found:#?}"
+    );
+    assert!(
+        found[3].starts_with("19:16: body template") && found[3].contains("not JSON"),
+        "{found:#?}"
     );
 }

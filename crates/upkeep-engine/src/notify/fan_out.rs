@@ -10,9 +10,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::{Channel, Config};
 use upkeep_domain::maintenance::slots::maintenance_slots;
-use upkeep_domain::notify::providers;
 use upkeep_domain::notify::routing::{channels_for, subscriber_wants};
 use upkeep_domain::notify::{Audience, MaintenanceNotice, Notice};
+use upkeep_domain::notify::{providers, template};
 use upkeep_store::outbox::{NewDelivery, StoredNotice, new_delivery_id};
 use upkeep_store::subscribers::SubscriberRecord;
 use upkeep_store::{Store, StoreError};
@@ -207,6 +207,33 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             order_key,
                             subject: subject.clone(),
                             content: json(&Content::request(request)),
+                        });
+                    }
+                    Channel::CustomWebhook(hook) => {
+                        let id = new_delivery_id();
+                        let message =
+                            render::alert_message(&site, &config.page.timezone, &id, alert);
+                        // A template that fails for this alert makes a delivery that fails at
+                        // once with the reason (shown with the failed deliveries), so the
+                        // failure is seen rather than silently dropped.
+                        let (destination, content) = match template::render(hook, &message) {
+                            Ok(request) => (request.url.clone(), Content::request(request)),
+                            // No URL to show: the template's source may hold a secret.
+                            Err(err) => (
+                                "about:invalid".to_owned(),
+                                Content::Unsendable {
+                                    error: format!("custom_webhook: {err}"),
+                                },
+                            ),
+                        };
+                        out.push(NewDelivery {
+                            id,
+                            recipient,
+                            channel: ChannelKind::CustomWebhook.as_str().into(),
+                            destination,
+                            order_key,
+                            subject: subject.clone(),
+                            content: json(&content),
                         });
                     }
                     Channel::PagerDuty { routing_key, url } => {

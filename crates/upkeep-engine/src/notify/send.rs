@@ -49,6 +49,8 @@ pub enum ChannelKind {
     PagerDuty,
     /// A chat, pager or push provider.
     Provider(ProviderKind),
+    /// The templated webhook.
+    CustomWebhook,
 }
 
 impl ChannelKind {
@@ -61,6 +63,7 @@ impl ChannelKind {
             ChannelKind::Slack => "slack",
             ChannelKind::PagerDuty => "pagerduty",
             ChannelKind::Provider(kind) => kind.as_str(),
+            ChannelKind::CustomWebhook => "custom_webhook",
         }
     }
 
@@ -71,6 +74,7 @@ impl ChannelKind {
             "webhook" => Some(ChannelKind::Webhook),
             "slack" => Some(ChannelKind::Slack),
             "pagerduty" => Some(ChannelKind::PagerDuty),
+            "custom_webhook" => Some(ChannelKind::CustomWebhook),
             other => ProviderKind::parse(other).map(ChannelKind::Provider),
         }
     }
@@ -97,6 +101,9 @@ pub enum Content {
         headers: Vec<(String, String)>,
         body: String,
     },
+    /// A request that could not be made (a templated webhook whose template failed for this
+    /// alert): never sent, the delivery fails at once with this error.
+    Unsendable { error: String },
 }
 
 impl Content {
@@ -288,6 +295,7 @@ impl Senders {
                 self.send_mail(out, subject, text, html, unsubscribe.as_deref())
                     .await
             }
+            (_, Content::Unsendable { error }) => Err(SendError::permanent(error.clone())),
             (ChannelKind::Email, Content::Json { .. } | Content::Http { .. }) => Err(
                 SendError::permanent("an e-mail delivery holds HTTP content instead of a mail"),
             ),

@@ -27,7 +27,9 @@ use upkeep_store::testing::databases;
 
 use crate::receiver::{Answer, Received, Receiver};
 
-fn config(rx: &str) -> Config {
+/// A configuration with one component, the monitors `api-health` and `db-port`, and
+/// `notifications` as given, with quick retries.
+fn config_with(notifications: &str) -> Config {
     let text = format!(
         r#"
 page: {{ name: Acme Cloud, url: "https://status.example", timezone: Europe/Rome }}
@@ -35,7 +37,21 @@ components:
   api: {{ name: Public API }}
 monitors:
   api-health: {{ component: api, tcp: {{ address: "127.0.0.1:9" }} }}
+  db-port: {{ component: api, tcp: {{ address: "127.0.0.1:9" }} }}
 notifications:
+{notifications}"#
+    );
+    let mut cfg = parse("t.yaml", &text, &|_| None, t("2026-03-20T00:00:00Z"))
+        .unwrap_or_else(|e| panic!("{:?}", e.0));
+    cfg.notifications.retry.initial = Duration::from_millis(20);
+    cfg.notifications.retry.max_interval = Duration::from_millis(100);
+    cfg.notifications.delivery_timeout = Duration::from_millis(500);
+    cfg
+}
+
+fn config(rx: &str) -> Config {
+    config_with(&format!(
+        r#"
   channels:
     discord: {{ discord: {{ url: "{rx}/api/webhooks/123/t0ken" }} }}
     telegram: {{ telegram: {{ url: "{rx}", bot_token: "123:ABC", chat_id: "-1001" }} }}
@@ -52,13 +68,7 @@ notifications:
   routes:
     - {{ severity: critical, channels: [discord, telegram, teams, opsgenie, ntfy, pushover, gchat, mattermost, rocketchat, splunk, matrix, gotify] }}
 "#
-    );
-    let mut cfg = parse("t.yaml", &text, &|_| None, t("2026-03-20T00:00:00Z"))
-        .unwrap_or_else(|e| panic!("{:?}", e.0));
-    cfg.notifications.retry.initial = Duration::from_millis(20);
-    cfg.notifications.retry.max_interval = Duration::from_millis(100);
-    cfg.notifications.delivery_timeout = Duration::from_millis(500);
-    cfg
+    ))
 }
 
 fn t(s: &str) -> Timestamp {
@@ -95,12 +105,23 @@ async fn follow(store: &Store, config: &Config, now: Timestamp) {
 }
 
 async fn monitor_event(store: &Store, id: &str, from: &str, to: &str, at: Timestamp) {
+    monitor_event_because(store, id, from, to, at, "connection refused").await;
+}
+
+async fn monitor_event_because(
+    store: &Store,
+    id: &str,
+    from: &str,
+    to: &str,
+    at: Timestamp,
+    reason: &str,
+) {
     let event = MonitorEvent {
         source: EventSource::parse(id).unwrap(),
         at,
         from: EventState::parse(from).unwrap(),
         to: EventState::parse(to).unwrap(),
-        reason: "connection refused".into(),
+        reason: reason.into(),
     };
     store.record_monitor_events(&[event]).await.unwrap();
 }
@@ -344,6 +365,112 @@ async fn a_rate_limit_sets_the_next_attempt_exactly_as_far_as_asked() {
                 .len(),
             0
         );
+        db.cleanup().await;
+    }
+}
+
+fn custom_config(rx: &str) -> Config {
+    config_with(&format!(
+        r#"
+  channels:
+    tickets:
+      custom_webhook:
+        method: PUT
+        url: "{rx}/tickets/{{{{ alert.key }}}}?state={{{{ alert.state }}}}"
+        headers:
+          Authorization: "Bearer s3cret"
+          X-Detail: "{{{{ alert.detail }}}}"
+        body: |
+          {{"summary": {{{{ alert.summary }}}}, "detail": {{{{ alert.detail|safe }}}},
+           "open": {{{{ alert.state != "resolved" }}}}, "page": {{{{ page.url }}}}}}
+    broken:
+      custom_webhook:
+        url: "{rx}/broken"
+        body: '{{% if alert.key == "monitor:db-port" %}}{{{{ nope }}}}{{% endif %}}{{}}'
+  routes:
+    - {{ severity: critical, channels: [tickets, broken] }}
+"#
+    ))
+}
+
+#[tokio::test]
+async fn the_templated_webhook_encodes_every_value_for_where_it_lands() {
+    for db in databases("notify_custom_webhook").await {
+        let store = db.store().await;
+        let rx = Receiver::start(|_, _| Answer::Status(204)).await;
+        let port = rx.url.rsplit(':').next().unwrap().to_owned();
+        let cfg = loaded(custom_config(&rx.url));
+        let start = t("2026-05-01T09:59:00Z");
+        let clock = ManualClock::new(start);
+        follow(&store, &cfg.config, start).await;
+        let at = t("2026-05-01T10:00:00Z");
+        clock.set(at);
+        // What a monitor reports is the attacker's: quotes, a new line and a header of its own.
+        let reason = "refused \"}, \"admin\": true, \"x\": {\"\nX-Injected: yes";
+        monitor_event_because(&store, "api-health", "up", "down", at, reason).await;
+        follow(&store, &cfg.config, at).await;
+        round(&store, &cfg, &clock).await;
+        let got = rx.accepted();
+        assert_eq!(got.len(), 2, "{got:#?}");
+        let put = got.iter().find(|r| r.method == "PUT").unwrap();
+        assert_eq!(put.path, "/tickets/monitor%3Aapi-health?state=firing");
+        let body: serde_json::Value = serde_json::from_slice(&put.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "summary": "monitor `api-health` is down (api)",
+                "detail": reason,
+                "open": true,
+                "page": "https://status.example",
+            })
+        );
+        let lines: Vec<String> = put.lines.iter().map(|l| l.replace(&port, "PORT")).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "content-type: application/json".to_owned(),
+                "authorization: Bearer s3cret".to_owned(),
+                format!("x-detail: {}", reason.replace('\n', " ")),
+                "accept: */*".to_owned(),
+                concat!("user-agent: upkeep/", env!("CARGO_PKG_VERSION")).to_owned(),
+                "host: 127.0.0.1:PORT".to_owned(),
+                format!("content-length: {}", put.body.len()),
+            ]
+        );
+        assert!(put.header("x-injected").is_none());
+        // The second channel's template renders for this alert too (an empty JSON object).
+        let post = got.iter().find(|r| r.path == "/broken").unwrap();
+        assert_eq!(post.body, b"{}");
+
+        // For another alert its template fails: the delivery fails at once, saying why, and
+        // nothing is sent.
+        monitor_event_because(&store, "db-port", "up", "down", at, "down").await;
+        follow(&store, &cfg.config, at).await;
+        round(&store, &cfg, &clock).await;
+        let failed = store
+            .list_deliveries(Some(DeliveryState::Failed), 10)
+            .await
+            .unwrap();
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        let error = failed[0].last_error.clone().unwrap();
+        assert!(
+            error.contains("body template, line 1: undefined value"),
+            "{error}"
+        );
+        assert_eq!(rx.accepted().len(), 3, "only the first channel's PUT");
+
+        // Resolved: the URL and body say so.
+        monitor_event_because(&store, "api-health", "down", "up", at, "ok").await;
+        follow(&store, &cfg.config, at).await;
+        round(&store, &cfg, &clock).await;
+        let last = rx
+            .accepted()
+            .into_iter()
+            .rfind(|r| r.method == "PUT")
+            .unwrap();
+        assert_eq!(last.path, "/tickets/monitor%3Aapi-health?state=resolved");
+        let body: serde_json::Value = serde_json::from_slice(&last.body).unwrap();
+        assert_eq!(body["open"], false);
         db.cleanup().await;
     }
 }

@@ -2,9 +2,11 @@
 
 use super::*;
 
+use crate::notify::AlertState;
 use crate::notify::providers::{self, Provider, ProviderKind};
+use crate::notify::template::{self, CustomWebhook, Part};
 
-pub(super) const CHANNEL_KINDS: [&str; 16] = [
+pub(super) const CHANNEL_KINDS: [&str; 17] = [
     "email",
     "webhook",
     "slack",
@@ -21,6 +23,7 @@ pub(super) const CHANNEL_KINDS: [&str; 16] = [
     "splunk_oncall",
     "matrix",
     "gotify",
+    "custom_webhook",
 ];
 
 /// A URL that is itself a credential (a webhook URL with its token): checked like every URL,
@@ -31,6 +34,107 @@ fn secret_url(d: &mut Decoder, node: &Node) -> Option<String> {
             .map(|()| text.to_owned())
             .map_err(|why| why.replace(&format!("`{text}`"), "(not shown: it is a secret)"))
     })
+}
+
+/// Where a template's problem is in the file: a one-line scalar's first character, or the
+/// template's line counted from the scalar's first line (a block scalar's content starts on the
+/// line after its `|`, where its node is), else the scalar itself.
+fn template_pos(node: &Node, line: Option<usize>) -> Pos {
+    match (node.scalar(), line) {
+        (Some(scalar), _) if scalar.content_column.is_some() => node.pos_in_text(0),
+        (Some(_), Some(line)) if line > 0 => Pos {
+            line: node.pos.line + line - 1,
+            column: node.pos.column,
+        },
+        _ => node.pos,
+    }
+}
+
+/// A `custom_webhook` section: its templates compiled, and rendered once for a firing and a
+/// resolved sample alert, so a syntax error, an undefined name or a JSON body that does not
+/// parse is reported here rather than when an alert fires.
+fn read_custom_webhook(d: &mut Decoder, node: &Node) -> Option<CustomWebhook> {
+    let mut f = d.fields(node)?;
+    let url_node = f.get("url");
+    let url = f.required(d, "url", Decoder::string);
+    let method = f
+        .optional(d, "method", |d, n| {
+            let choices: Vec<(&str, &'static str)> =
+                template::METHODS.iter().map(|m| (*m, *m)).collect();
+            d.choice(n, "method", &choices)
+        })
+        .unwrap_or("POST");
+    let headers_node = f.get("headers");
+    let headers = f.optional(d, "headers", |d, n| {
+        let NodeKind::Mapping(entries) = &n.kind else {
+            d.error(
+                n.pos,
+                "expected a mapping of header names to value templates",
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let valid = !entry.key.is_empty()
+                && entry
+                    .key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !valid {
+                d.error(
+                    entry.key_pos,
+                    format!("`{}` is not a header name", entry.key),
+                );
+                continue;
+            }
+            if entry.key.eq_ignore_ascii_case("content-type") {
+                d.error(entry.key_pos, "set the body's type with `content_type`");
+                continue;
+            }
+            out.push((entry.key.clone(), d.text(&entry.value)?.to_owned()));
+        }
+        Some(out)
+    });
+    let content_type = f.optional(d, "content_type", Decoder::string);
+    let body_node = f.get("body");
+    let body = f.optional(d, "body", Decoder::string);
+    f.finish(d);
+    let hook = CustomWebhook {
+        method,
+        url: url?,
+        headers: headers.unwrap_or_default(),
+        content_type: content_type.unwrap_or_else(|| "application/json".to_owned()),
+        body,
+    };
+    let node_of = |part: &Part| -> Option<&Node> {
+        match part {
+            Part::Url => url_node,
+            Part::Body => body_node,
+            Part::Header(name) => match headers_node.map(|n| &n.kind) {
+                Some(NodeKind::Mapping(entries)) => {
+                    entries.iter().find(|e| &e.key == name).map(|e| &e.value)
+                }
+                _ => None,
+            },
+        }
+    };
+    let mut problems = template::compile(&hook);
+    if problems.is_empty() {
+        for state in [AlertState::Firing, AlertState::Resolved] {
+            if let Err(err) = template::render(&hook, &template::sample(state)) {
+                problems.push(err);
+                break;
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Some(hook);
+    }
+    for problem in problems {
+        let pos = node_of(&problem.part).map_or(node.pos, |n| template_pos(n, problem.line));
+        d.error(pos, problem.to_string());
+    }
+    None
 }
 
 /// A provider's section (`discord: {...}`, ...).
@@ -316,6 +420,7 @@ impl Sections {
                     url: url.unwrap_or_else(|| PAGERDUTY_EVENTS_URL.to_owned()),
                 })
             }
+            "custom_webhook" => read_custom_webhook(d, value).map(Channel::CustomWebhook),
             other => {
                 let kind = ProviderKind::parse(other)?;
                 read_provider(d, kind, value).map(Channel::Provider)

@@ -40,6 +40,7 @@ pub fn alert_message(
         title: format!("[{}] {head}: {summary}", one_line(site.name)),
         summary,
         fields,
+        component: alert.component.clone(),
         detail: alert.detail.replace("\r\n", "\n"),
         site_name: one_line(site.name),
         site_url: site.url.to_owned(),
