@@ -8,7 +8,7 @@
 //!   (`|safe` included): JSON-encoded in a JSON body (a string arrives quoted and escaped, so
 //!   `{"title": {{ title }}}` is valid JSON whatever the title holds), form-encoded in a form
 //!   body, percent-encoded in the URL (a value can never add a path segment, a query parameter
-//!   or a host), and without control characters in a header (no header splitting);
+//!   or a host), and a header holds no control character at all (no header splitting);
 //! - no loader, no `include`, `import`, `extends` or macros (those features are not built), no
 //!   access to files or the environment: a template sees only its context;
 //! - each render has a fuel budget ([`FUEL`]) and a recursion limit, and its output a size limit
@@ -276,6 +276,11 @@ pub fn render(hook: &CustomWebhook, message: &Message) -> Result<HttpRequest, Te
     for (name, source) in &hook.headers {
         let part = Part::Header(name.clone());
         let value = render_one(&part, source, Encoding::Header, &ctx, MAX_HEADER)?;
+        // The template's own text too: a header never holds a control character.
+        let value: String = value
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         headers.push((name.clone(), value.trim().to_owned()));
     }
     let mut body = String::new();
@@ -365,6 +370,14 @@ mod tests {
             req.headers[0],
             ("Content-Type".into(), "application/json".into())
         );
+    }
+
+    #[test]
+    fn a_header_never_holds_a_control_character_even_its_own_text() {
+        let mut h = hook("https://t.example/", None);
+        h.headers = vec![("X-A".into(), "a\r\nX-Injected: 1\u{1}".into())];
+        let req = render(&h, &message("x")).unwrap();
+        assert_eq!(req.headers, vec![("X-A".into(), "a  X-Injected: 1".into())]);
     }
 
     #[test]

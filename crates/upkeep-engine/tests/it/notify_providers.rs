@@ -4,26 +4,29 @@
 //! target, header lines, body); the resolution is sent where the provider has one (Opsgenie
 //! closes by alias, Splunk On-Call sends RECOVERY for the same entity); and a rate limit's
 //! answer (`Retry-After`, Discord's and Telegram's `retry_after`, Matrix's `retry_after_ms`)
-//! sets the next attempt exactly that far ahead.
+//! sets the next attempt exactly that far ahead. Matrix is also checked against a real Synapse.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
 use upkeep_domain::config::{Config, parse};
 use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::notify::DeliveryState;
 use upkeep_engine::clock::{ManualClock, SharedClock};
 use upkeep_engine::config::{ConfigSource, LoadedConfig};
-use upkeep_engine::notify::send::Senders;
+use upkeep_engine::notify::send::{Content, Senders};
 use upkeep_engine::notify::{
     ALERT_CURSOR, DeliverySettings, deliver_once, fan_out_once, follow_alerts_once,
 };
 use upkeep_store::Store;
 use upkeep_store::monitoring::MonitorEvent;
-use upkeep_store::testing::databases;
+use upkeep_store::testing::{databases, peer};
 
 use crate::receiver::{Answer, Received, Receiver};
 
@@ -473,4 +476,278 @@ async fn the_templated_webhook_encodes_every_value_for_where_it_lands() {
         assert_eq!(body["open"], false);
         db.cleanup().await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix against a real homeserver: Synapse (from PyPI, in the test `.venv`) on a loopback port
+// with an SQLite database in a temporary directory. An alert goes through the outbox to a room;
+// the room's timeline then holds the notice, formatted as sent; sending the same delivery again
+// (a retry after a lost answer) adds no second event, because the transaction id is the
+// delivery's; the resolution follows. Without Python's `synapse` module the test skips loudly
+// (`upkeep_store::testing::peer`).
+
+/// A Synapse homeserver; killed on drop.
+struct Synapse {
+    _child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn free_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+impl Synapse {
+    async fn start() -> Option<Synapse> {
+        let python = peer::python(&["synapse"])?;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("homeserver.yaml");
+        let generated = Command::new(&python)
+            .args([
+                "-m",
+                "synapse.app.homeserver",
+                "--server-name",
+                "upkeep.test",
+            ])
+            .arg("--config-path")
+            .arg(&config)
+            .arg("--data-directory")
+            .arg(dir.path())
+            .args(["--generate-config", "--report-stats=no"])
+            .current_dir(dir.path())
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            generated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&generated.stderr)
+        );
+        let port = free_port().await;
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = text
+            .replace("port: 8008", &format!("port: {port}"))
+            .replace(
+                "bind_addresses: ['::1', '127.0.0.1']",
+                "bind_addresses: ['127.0.0.1']",
+            );
+        let text = format!(
+            "{text}\nenable_registration: true\nenable_registration_without_verification: true\n\
+             rc_message: {{ per_second: 1000, burst_count: 1000 }}\n\
+             rc_registration: {{ per_second: 1000, burst_count: 1000 }}\n\
+             rc_login: {{ address: {{ per_second: 1000, burst_count: 1000 }}, account: {{ per_second: 1000, burst_count: 1000 }} }}\n"
+        );
+        std::fs::write(&config, text).unwrap();
+        let log = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
+        let child = Command::new(&python)
+            .args(["-m", "synapse.app.homeserver", "-c"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..240 {
+            let ready = client
+                .get(format!("{url}/_matrix/client/versions"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return Some(Synapse {
+                    _child: child,
+                    url,
+                    _dir: dir,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let log = std::fs::read_to_string(dir.path().join("homeserver.log"))
+            .or_else(|_| std::fs::read_to_string(dir.path().join("stdout.log")))
+            .unwrap_or_default();
+        panic!("Synapse did not start within 60 s:\n{log}");
+    }
+
+    /// Registers a user and returns its access token.
+    async fn register(&self, user: &str) -> String {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{}/_matrix/client/v3/register", self.url))
+            .json(&json!({
+                "username": user,
+                "password": "correct horse battery staple",
+                "auth": { "type": "m.login.dummy" },
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// The `m.notice` events of a room, oldest first.
+    async fn notices(&self, room: &str, token: &str) -> Vec<Value> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100",
+            upkeep_domain::notify::text::percent_encode(room)
+        );
+        let body = self.call(reqwest::Method::GET, &path, token, None).await;
+        let mut events: Vec<Value> = body["chunk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "m.room.message" && e["content"]["msgtype"] == "m.notice")
+            .cloned()
+            .collect();
+        events.reverse();
+        events
+    }
+}
+
+/// `api-health` changes at `at`; its alert is fanned out and delivered, rounds repeated (the
+/// clock a second further each time) until nothing is pending.
+async fn alert(
+    store: &Store,
+    cfg: &Arc<LoadedConfig>,
+    clock: &ManualClock,
+    (from, to): (&str, &str),
+    at: Timestamp,
+    why: &str,
+) {
+    clock.set(at);
+    monitor_event_because(store, "api-health", from, to, at, why).await;
+    follow(store, &cfg.config, at).await;
+    for _ in 0..30 {
+        round(store, cfg, clock).await;
+        let pending = store
+            .list_deliveries(Some(DeliveryState::Pending), 10)
+            .await
+            .unwrap();
+        if pending.is_empty() {
+            return;
+        }
+        clock.advance(SignedDuration::from_secs(1));
+    }
+    panic!("deliveries still pending");
+}
+
+#[tokio::test]
+async fn matrix_notices_reach_a_real_synapse_room_once_each() {
+    let Some(synapse) = Synapse::start().await else {
+        return;
+    };
+    let token = synapse.register("upkeep").await;
+    let room = synapse
+        .call(
+            reqwest::Method::POST,
+            "/_matrix/client/v3/createRoom",
+            &token,
+            Some(json!({})),
+        )
+        .await["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let Some(db) = databases("notify_matrix").await.into_iter().next() else {
+        return;
+    };
+    let store = db.store().await;
+    let cfg = loaded(config_with(&format!(
+        r#"
+  channels:
+    room: {{ matrix: {{ homeserver: "{}", room_id: "{room}", access_token: "{token}" }} }}
+  routes:
+    - {{ severity: critical, channels: [room] }}
+"#,
+        synapse.url
+    )));
+    let start = t("2026-05-01T09:59:00Z");
+    let clock = ManualClock::new(start);
+    follow(&store, &cfg.config, start).await;
+    let at = start + SignedDuration::from_secs(60);
+    let why = "connection refused <tls & \"quotes\">";
+    alert(&store, &cfg, &clock, ("up", "down"), at, why).await;
+
+    let notices = synapse.notices(&room, &token).await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    let content = &notices[0]["content"];
+    assert_eq!(content["format"], "org.matrix.custom.html");
+    let body = content["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("[Acme Cloud] FIRING critical: ")
+            && body.contains("connection refused <tls & \"quotes\">"),
+        "{body}"
+    );
+    let html = content["formatted_body"].as_str().unwrap();
+    assert!(
+        html.contains("<pre>connection refused &lt;tls &amp; &quot;quotes&quot;&gt;</pre>"),
+        "{html}"
+    );
+
+    // The same delivery sent again (its answer lost): the same transaction, no second event.
+    let sent = store
+        .list_deliveries(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.channel == "matrix")
+        .unwrap();
+    let Content::Http {
+        method,
+        headers,
+        body,
+    } = serde_json::from_str(&sent.content).unwrap()
+    else {
+        panic!("a Matrix delivery is a whole request");
+    };
+    let mut again = reqwest::Client::new().request(method.parse().unwrap(), &sent.destination);
+    for (name, value) in &headers {
+        again = again.header(name, value);
+    }
+    let answer: Value = again.body(body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["event_id"], notices[0]["event_id"]);
+    assert_eq!(synapse.notices(&room, &token).await.len(), 1);
+
+    // Recovered: a second notice.
+    let later = at + SignedDuration::from_secs(60);
+    alert(&store, &cfg, &clock, ("down", "up"), later, why).await;
+    let notices = synapse.notices(&room, &token).await;
+    assert_eq!(notices.len(), 2, "{notices:#?}");
+    assert!(
+        notices[1]["content"]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("[Acme Cloud] RESOLVED: "),
+        "{notices:#?}"
+    );
+    db.cleanup().await;
 }

@@ -230,12 +230,16 @@ fn read_provider(d: &mut Decoder, kind: ProviderKind, node: &Node) -> Option<Pro
             let homeserver = f.required(d, "homeserver", Decoder::url);
             let room_id = f.required(d, "room_id", |d, n| {
                 d.parsed(n, |text| {
-                    if text.starts_with('!') && text.contains(':') {
+                    // `!opaque:server`, or from room version 12 on `!opaque` alone.
+                    if text.len() > 1
+                        && text.starts_with('!')
+                        && !text.contains(|c: char| c.is_whitespace() || c.is_control())
+                    {
                         Ok(text.to_owned())
                     } else {
                         Err(format!(
-                            "`{text}` is not a room id (`!opaque:server`; an alias such as \
-                             #room:server must be resolved to its id first)"
+                            "`{text}` is not a room id (`!opaque:server` or `!opaque`; an \
+                             alias such as #room:server must be resolved to its id first)"
                         ))
                     }
                 })
