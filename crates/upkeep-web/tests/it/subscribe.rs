@@ -1093,3 +1093,68 @@ async fn the_delay_between_confirmation_mails_to_one_address_grows() {
     app.advance(10 * 60 + 1);
     assert_ne!(ask("bob@example.com").await, bob);
 }
+
+/// A provider's delivery carries its secret in its URL (a bot token, a webhook's token, a key in
+/// the query) or its headers: the deliveries API shows any reader, admin included, the URL's
+/// origin only, never the request, and an error is shown as recorded (the sender names the
+/// origin only).
+#[tokio::test]
+async fn provider_secrets_in_deliveries_are_never_shown() {
+    let app = TestApp::start(CONFIG).await;
+    let now = Timestamp::now();
+    let secrets = [
+        (
+            "telegram",
+            "https://api.telegram.org/bot123456:SECRET-BOT/sendMessage",
+        ),
+        ("discord", "https://discord.com/api/webhooks/1/SECRET-HOOK"),
+        (
+            "google_chat",
+            "https://chat.googleapis.com/v1/spaces/S/messages?key=SECRET-KEY&token=SECRET-TOK",
+        ),
+        (
+            "splunk_oncall",
+            "https://alert.victorops.com/integrations/generic/20131114/alert/SECRET-API/ops",
+        ),
+    ];
+    for (channel, url) in secrets {
+        let content = json!({
+            "kind": "http",
+            "method": "POST",
+            "headers": [["Authorization", "GenieKey SECRET-HEADER"]],
+            "body": "{\"token\":\"SECRET-BODY\"}",
+        });
+        let d = upkeep_store::outbox::NewDelivery {
+            id: upkeep_store::outbox::new_delivery_id(),
+            recipient: format!("channel:{channel}"),
+            channel: channel.into(),
+            destination: url.into(),
+            order_key: format!("channel:{channel}"),
+            subject: "alert/monitor:api".into(),
+            content: content.to_string(),
+        };
+        app.store
+            .enqueue_delivery("alert.firing", &d, now)
+            .await
+            .unwrap();
+    }
+    for token in [&app.viewer, &app.admin] {
+        let list = app.json("/api/v1/deliveries", Some(token)).await;
+        let text = list.to_string();
+        assert!(!text.contains("SECRET"), "{text}");
+        let shown: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["destination"].as_str().unwrap())
+            .collect();
+        for origin in [
+            "https://api.telegram.org/…",
+            "https://discord.com/…",
+            "https://chat.googleapis.com/…",
+            "https://alert.victorops.com/…",
+        ] {
+            assert!(shown.contains(&origin), "{shown:?}");
+        }
+    }
+}
