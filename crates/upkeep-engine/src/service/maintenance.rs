@@ -115,13 +115,16 @@ pub struct Checked {
 /// Checks a maintenance as [`schedule`] would, without writing anything: the title is trimmed,
 /// a blank reason dropped and a component named twice counted once; then it is checked
 /// ([`validate_new`], against `config` when given), against the notice policy and against the
-/// tenants' slots, either of which `force` overrides. What a form shows before it is submitted.
+/// tenants' slots, either of which `force` overrides for a caller who may. What a form shows,
+/// and `POST /api/v1/maintenances/check` answers, before anything is scheduled.
 pub fn check(
     config: Option<&Config>,
+    caller: &Caller,
     new: &mut NewMaintenance,
     force: bool,
     now: Timestamp,
 ) -> Result<Checked, MaintenanceError> {
+    allow(caller, Override::Force, force)?;
     new.title = new.title.trim().to_owned();
     new.reason = new.reason.take().filter(|r| !r.trim().is_empty());
     new.components = dedup(std::mem::take(&mut new.components));
@@ -173,8 +176,7 @@ pub async fn schedule(
     force: bool,
     now: Timestamp,
 ) -> Result<Scheduled, MaintenanceError> {
-    allow(caller, Override::Force, force)?;
-    let checked = check(config, &mut new, force, now)?;
+    let checked = check(config, caller, &mut new, force, now)?;
     let forced = join_forced(checked.forced_notice.clone(), checked.forced_slots.clone());
     let record = store
         .create_maintenance(&new, &caller.actor, now, forced.as_deref())

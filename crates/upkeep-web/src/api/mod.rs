@@ -102,6 +102,7 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::add_update))
         .routes(routes!(incidents::resolve))
         .routes(routes!(maintenance::list, maintenance::create))
+        .routes(routes!(maintenance::check))
         .routes(routes!(maintenance::show, maintenance::edit))
         .routes(routes!(maintenance::add_update))
         .routes(routes!(maintenance::complete))

@@ -327,7 +327,7 @@ pub async fn schedule(
     let now = state.clock.now();
     let outcome = if form.check {
         // The same rules as scheduling, nothing written: the answer shows above the form.
-        service::check(Some(&loaded.config), &mut new, false, now).map(|checked| {
+        service::check(Some(&loaded.config), &caller, &mut new, false, now).map(|checked| {
             let mut lines = vec![format!(
                 "Allowed: {} maintenance from {} to {} meets the notice policy{}.",
                 kind.with_article(),

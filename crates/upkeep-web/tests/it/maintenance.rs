@@ -916,3 +916,83 @@ async fn a_maintenance_spans_at_most_max_span() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn check_answers_as_scheduling_would_and_writes_nothing() {
+    let app = TestApp::start(SLOTS_CONFIG).await;
+    let day = window("2030-01-16T09:00:00Z", "2030-01-16T09:30:00Z");
+    // The refusal scheduling would give, word for word.
+    let checked = problem(
+        app.post_json("/api/v1/maintenances/check", &app.editor, &day)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let scheduled = problem(
+        app.post_json("/api/v1/maintenances", &app.editor, &day)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(checked, scheduled);
+    assert_eq!(checked["tenants_not_fitting"], json!(["eu-acme"]));
+
+    // A window that fits: each tenant's slot, nothing scheduled, nothing audited.
+    let night = window("2030-01-16T03:00:00Z", "2030-01-16T04:00:00Z");
+    let r = app
+        .post_json("/api/v1/maintenances/check", &app.editor, &night)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["starts_at"], "2030-01-16T03:00:00.000Z");
+    assert_eq!(answer["forced_notice"], Value::Null);
+    let slots: Vec<(&str, &str, bool)> = answer["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["tenant"].as_str().unwrap(),
+                s["start"].as_str().unwrap(),
+                s["fits"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(slots.len(), 2, "{answer}");
+    assert!(slots.iter().all(|(_, _, fits)| *fits), "{answer}");
+    let listed = app.json("/api/v1/maintenances", Some(&app.viewer)).await;
+    assert_eq!(listed, json!([]));
+    let audit = app.store.list_audit(50, None).await.unwrap();
+    assert!(
+        audit.iter().all(|e| !e.action.starts_with("maintenance.")),
+        "{audit:?}"
+    );
+
+    // Who may ask: an editor, not a viewer; `force` only an admin, as when scheduling.
+    let r = app
+        .post_json("/api/v1/maintenances/check", &app.viewer, &night)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let mut forced = day.clone();
+    forced["force"] = json!(true);
+    let r = app
+        .post_json("/api/v1/maintenances/check", &app.editor, &forced)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .post_json("/api/v1/maintenances/check", &app.admin, &forced)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let answer: Value = r.json().await.unwrap();
+    assert!(
+        answer["forced_slots"]
+            .as_str()
+            .unwrap()
+            .contains("eu-acme (Acme Corp)"),
+        "{answer}"
+    );
+    assert_eq!(
+        app.json("/api/v1/maintenances", Some(&app.viewer)).await,
+        json!([])
+    );
+}

@@ -22,6 +22,7 @@ use clap::{Args, Subcommand};
 use jiff::{SignedDuration, Timestamp};
 use upkeep_domain::config::{ChecksMode, TenantSel};
 use upkeep_domain::duration::parse_duration;
+use upkeep_domain::maintenance::rules::tenant_label;
 use upkeep_domain::maintenance::{
     Kind, MaintenanceRecord, NewMaintenance, checks_str, tenants_json,
 };
@@ -146,6 +147,9 @@ pub struct ScheduleArgs {
     /// Accept a schedule outside the notice policy; the audit log records the violation.
     #[arg(long)]
     force: bool,
+    /// Only ask the notice policy and the tenants' slots; schedule nothing.
+    #[arg(long)]
+    check: bool,
     /// Configuration file whose components, tenants and `maintenance.policy` apply.
     #[arg(long, short, env = "UPKEEP_CONFIG")]
     config: Option<PathBuf>,
@@ -262,6 +266,31 @@ async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
     }
     new.notify_subscribers = !args.no_notify;
     new.message = args.message.unwrap_or_default();
+    if args.check {
+        let checked = service::check(config.as_ref(), &cli_caller(), &mut new, args.force, now)
+            .map_err(cli_error)?;
+        let names = |id: &str| {
+            config
+                .as_ref()
+                .map_or_else(|| id.to_owned(), |c| tenant_label(c, id))
+        };
+        println!(
+            "allowed: {} maintenance from {} to {}",
+            new.kind.with_article(),
+            new.starts_at,
+            new.ends_at
+        );
+        for v in [&checked.forced_notice, &checked.forced_slots]
+            .into_iter()
+            .flatten()
+        {
+            println!("forced: {v}");
+        }
+        for slot in &checked.slots {
+            println!("  {}: {} to {}", names(&slot.tenant), slot.start, slot.end);
+        }
+        return Ok(());
+    }
     let store = open_migrated(&args.db.database).await?;
     let scheduled =
         service::schedule(&store, config.as_ref(), &cli_caller(), new, args.force, now).await;

@@ -64,6 +64,45 @@ fn maintenance_is_scheduled_listed_shown_and_cancelled_from_the_command_line() {
             && err.contains("--force"),
         "{err}"
     );
+    // `--check` gives the same answer and schedules nothing; far enough ahead it is allowed,
+    // with acme's slot.
+    let err = failed(schedule(&[
+        "--title",
+        "DB upgrade",
+        "--start",
+        &start,
+        "--duration",
+        "2h",
+        "--component",
+        "db",
+        "--config",
+        config,
+        "--check",
+    ]));
+    assert!(err.contains("needs 7 days of notice"), "{err}");
+    let answer = ok(schedule(&[
+        "--title",
+        "DB upgrade",
+        "--start",
+        &in_days(9),
+        "--duration",
+        "2h",
+        "--component",
+        "db",
+        "--config",
+        config,
+        "--check",
+    ]));
+    assert!(
+        answer.starts_with("allowed: a planned maintenance from"),
+        "{answer}"
+    );
+    assert!(answer.contains("  acme (Acme Corp): "), "{answer}");
+    let listed = ok(upkeep(&["maintenance", "list", "--database", db]));
+    assert!(
+        !listed.contains("DB upgrade"),
+        "a check schedules nothing: {listed}"
+    );
     // Without a configuration, the default policy: 14 days.
     let err = failed(schedule(&[
         "--title",

@@ -234,6 +234,20 @@ pub struct StartBody {
     pub body: Option<String>,
 }
 
+/// The rules' answer to a maintenance not scheduled yet (`POST /api/v1/maintenances/check`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckView {
+    /// The window asked about, RFC 3339 in UTC.
+    pub starts_at: String,
+    pub ends_at: String,
+    /// The notice violation `force` would override (an admin's), when forced.
+    pub forced_notice: Option<String>,
+    /// The tenants' slots `force` would override not fitting, when forced.
+    pub forced_slots: Option<String>,
+    /// Each covered tenant's slot, in tenant-id order; empty when no tenant is covered.
+    pub slots: Vec<TenantSlotView>,
+}
+
 /// One tenant's slot within a maintenance.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantSlotView {

@@ -6,16 +6,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use upkeep_domain::config::decode_rollout_json;
+use upkeep_domain::config::{Config, decode_rollout_json};
 use upkeep_domain::duration::parse_duration;
-use upkeep_domain::maintenance::rules::{covered_tenants, plan_fitting};
-use upkeep_domain::maintenance::{Kind, MaintenanceEdit, NewMaintenance, TenantInput};
+use upkeep_domain::maintenance::rules::{CoveredTenant, covered_tenants, plan_fitting};
+use upkeep_domain::maintenance::{Kind, MaintenanceEdit, NewMaintenance, Slot, TenantInput};
 use upkeep_engine::service::maintenance::{self as service, Closing, EditRequest};
 use upkeep_store::maintenance::MaintenanceFilter;
 
 use super::super::{TAG_MAINTENANCE, instant};
 use super::bodies::{
-    ClosingBody, EditMaintenanceBody, ListQuery, MaintenanceUpdateBody, MaintenanceView,
+    CheckView, ClosingBody, EditMaintenanceBody, ListQuery, MaintenanceUpdateBody, MaintenanceView,
     NewMaintenanceBody, StartBody, TenantSlotView, closing_body, maintenance_id, parse_checks,
     parse_end, parse_instant, parse_kind, parse_status, parse_tenants,
 };
@@ -65,6 +65,23 @@ pub async fn create(
     Auth(caller, _): Auth<Editor>,
     ApiJson(body): ApiJson<NewMaintenanceBody>,
 ) -> Result<(StatusCode, Json<MaintenanceView>), Refusal> {
+    let loaded = state.config.current();
+    let force = body.force;
+    let new = new_maintenance(body, &loaded.config)?;
+    let scheduled = service::schedule(
+        &state.store,
+        Some(&loaded.config),
+        &caller.for_services(),
+        new,
+        force,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(scheduled.record.into())))
+}
+
+/// The maintenance a scheduling body asks for (not checked yet).
+fn new_maintenance(body: NewMaintenanceBody, config: &Config) -> Result<NewMaintenance, Refusal> {
     let kind = body
         .kind
         .as_deref()
@@ -96,24 +113,73 @@ pub async fn create(
         new.notify_subscribers = v;
     }
     new.message = body.message.unwrap_or_default();
-    let loaded = state.config.current();
     if let Some(rollout) = &body.rollout {
-        new.rollout = Some(
-            decode_rollout_json(rollout, &loaded.config, &new.tenants).map_err(|problems| {
-                invalid(format!("`rollout`: {}", problems.join("; "))).with_errors(problems)
-            })?,
-        );
+        new.rollout = Some(decode_rollout_json(rollout, config, &new.tenants).map_err(
+            |problems| invalid(format!("`rollout`: {}", problems.join("; "))).with_errors(problems),
+        )?);
     }
-    let scheduled = service::schedule(
-        &state.store,
+    Ok(new)
+}
+
+#[utoipa::path(post, path = "/api/v1/maintenances/check", tag = TAG_MAINTENANCE,
+    security(("bearer" = [])), request_body = NewMaintenanceBody,
+    responses((status = 200, body = CheckView), (status = 400, body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
+/// Ask the rules about a maintenance without scheduling it: the same body as scheduling, the
+/// same refusals (422 with the earliest allowed start when notice is short, the tenants that do
+/// not fit), or 200 with each covered tenant's slot. Nothing is written or audited.
+pub async fn check(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<Editor>,
+    ApiJson(body): ApiJson<NewMaintenanceBody>,
+) -> Result<Json<CheckView>, Refusal> {
+    let loaded = state.config.current();
+    let force = body.force;
+    let mut new = new_maintenance(body, &loaded.config)?;
+    let checked = service::check(
         Some(&loaded.config),
         &caller.for_services(),
-        new,
-        body.force,
+        &mut new,
+        force,
         state.clock.now(),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(scheduled.record.into())))
+    )?;
+    let covered = covered_tenants(&loaded.config, &new.tenants);
+    Ok(Json(CheckView {
+        starts_at: instant(new.starts_at),
+        ends_at: instant(new.ends_at),
+        forced_notice: checked.forced_notice,
+        forced_slots: checked.forced_slots,
+        slots: slot_views(covered, &checked.slots, new.starts_at, new.ends_at),
+    }))
+}
+
+/// The views of `covered` tenants' slots among `placed`; a tenant without one (forced past the
+/// plan) is shown over the whole window and not fitting.
+fn slot_views(
+    covered: Vec<CoveredTenant>,
+    placed: &[Slot],
+    starts_at: Timestamp,
+    ends_at: Timestamp,
+) -> Vec<TenantSlotView> {
+    covered
+        .into_iter()
+        .map(|c| {
+            let slot = placed.iter().find(|s| s.tenant == c.input.id);
+            let (start, end) = slot.map_or((starts_at, ends_at), |s| (s.start, s.end));
+            TenantSlotView {
+                local_start: local(start, &c.input.zone),
+                local_end: local(end, &c.input.zone),
+                tenant: c.input.id,
+                name: c.name,
+                region: c.region,
+                timezone: c.timezone,
+                start: instant(start),
+                end: instant(end),
+                fits: slot.is_some(),
+            }
+        })
+        .collect()
 }
 
 #[utoipa::path(get, path = "/api/v1/maintenances/{id}", tag = TAG_MAINTENANCE,
@@ -312,25 +378,7 @@ pub async fn slots(
         record.canary(),
     )
     .map_err(|e| invalid(e.to_string()))?;
-    let views = covered
-        .into_iter()
-        .map(|c| {
-            let slot = placed.iter().find(|s| s.tenant == c.input.id);
-            let (start, end) =
-                slot.map_or((record.starts_at, record.ends_at), |s| (s.start, s.end));
-            TenantSlotView {
-                local_start: local(start, &c.input.zone),
-                local_end: local(end, &c.input.zone),
-                tenant: c.input.id,
-                name: c.name,
-                region: c.region,
-                timezone: c.timezone,
-                start: instant(start),
-                end: instant(end),
-                fits: slot.is_some(),
-            }
-        })
-        .collect();
+    let views = slot_views(covered, &placed, record.starts_at, record.ends_at);
     Ok(Json(views))
 }
 
