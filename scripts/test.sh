@@ -7,6 +7,8 @@
 #    UPKEEP_TEST_PYTHON when that is set.
 # 2. PostgreSQL: the URL in UPKEEP_TEST_POSTGRES_URL when it is set (set and empty: no
 #    PostgreSQL); otherwise postgres://postgres@127.0.0.1:5432/test when `psql` can connect to it.
+#    MariaDB and Redis likewise: UPKEEP_TEST_MARIADB_URL (default mysql://root@127.0.0.1:3306/test)
+#    and UPKEEP_TEST_REDIS_URL (default redis://127.0.0.1:6379) when their ports answer.
 # 3. `cargo test --workspace --no-fail-fast`: every test that can run, runs.
 # 4. The list of the tests that skipped for want of a peer (test, peer, how to get it), read from
 #    the skip list they write. With UPKEEP_REQUIRE_PEERS=1 a missing peer fails its test instead.
@@ -56,6 +58,20 @@ elif command -v psql >/dev/null 2>&1 \
 else
   echo "test: no PostgreSQL at $default_postgres: the PostgreSQL halves of the tests will $fate"
 fi
+
+# --- MariaDB and Redis (the database probes' tests)
+server_peer() { # VAR NAME DEFAULT_URL PORT
+  if [ -n "${!1+set}" ]; then
+    echo "test: $2 ${!1:-not used ($1 is empty)}"
+  elif (exec 3<>"/dev/tcp/127.0.0.1/$4") 2>/dev/null; then
+    export "$1=$3"
+    echo "test: $2 $3"
+  else
+    echo "test: no $2 at 127.0.0.1:$4: the tests that need it will $fate"
+  fi
+}
+server_peer UPKEEP_TEST_MARIADB_URL MariaDB mysql://root@127.0.0.1:3306/test 3306
+server_peer UPKEEP_TEST_REDIS_URL Redis redis://127.0.0.1:6379 6379
 
 # --- The tests
 target_dir=${CARGO_TARGET_DIR:-target}

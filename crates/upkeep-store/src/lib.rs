@@ -254,15 +254,10 @@ pub enum Readiness {
     MigrationsPending(Vec<i64>),
 }
 
-/// A database URL with its password replaced, fit for logs and error messages.
+/// A database URL with its password replaced, fit for logs and error messages (the one
+/// rule, [`upkeep_domain::config::hide_password`], that database monitors' URLs follow too).
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
-    }
+    upkeep_domain::config::hide_password(url)
 }
 
 /// Converts stored milliseconds back to an instant.

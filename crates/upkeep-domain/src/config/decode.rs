@@ -244,7 +244,7 @@ pub struct Fields<'n> {
 impl<'n> Fields<'n> {
     /// The value of `key` if present and not null; the key becomes known.
     pub fn get(&mut self, key: &'static str) -> Option<&'n Node> {
-        self.known.push(key);
+        self.know(key);
         self.entries
             .iter()
             .find(|entry| entry.key == key)
@@ -254,7 +254,7 @@ impl<'n> Fields<'n> {
 
     /// Where `key` is written, if present (null or not); the key becomes known.
     pub fn key_pos(&mut self, key: &'static str) -> Option<Pos> {
-        self.known.push(key);
+        self.know(key);
         self.entries
             .iter()
             .find(|entry| entry.key == key)
@@ -263,7 +263,7 @@ impl<'n> Fields<'n> {
 
     /// Whether `key` is present (null or not); the key becomes known.
     pub fn has(&mut self, key: &'static str) -> bool {
-        self.known.push(key);
+        self.know(key);
         self.entries.iter().any(|entry| entry.key == key)
     }
 
@@ -291,6 +291,13 @@ impl<'n> Fields<'n> {
         read: impl FnOnce(&mut Decoder, &'n Node) -> Option<T>,
     ) -> Option<T> {
         self.get(key).and_then(|node| read(decoder, node))
+    }
+
+    /// Marks `key` known, once (it is listed once in "expected one of").
+    fn know(&mut self, key: &'static str) {
+        if !self.known.contains(&key) {
+            self.known.push(key);
+        }
     }
 
     /// Reports every key that no `get` asked for.
@@ -370,11 +377,22 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Checks an `http(s)://host[:port][/path]` URL without pulling in a URL crate.
 pub fn check_http_url(text: &str) -> Result<(), String> {
+    check_url(text, &["http", "https"])
+}
+
+/// Checks that `text` is `SCHEME://[USER[:PASSWORD]@]HOST[:PORT][/...]` with one of `schemes`.
+pub fn check_url(text: &str, schemes: &[&str]) -> Result<(), String> {
     let bad = |why: &str| format!("bad URL `{text}`: {why}");
-    let rest = text
-        .strip_prefix("http://")
-        .or_else(|| text.strip_prefix("https://"))
-        .ok_or_else(|| bad("it must start with http:// or https://"))?;
+    let rest = schemes
+        .iter()
+        .find_map(|scheme| {
+            text.strip_prefix(scheme)
+                .and_then(|rest| rest.strip_prefix("://"))
+        })
+        .ok_or_else(|| {
+            let starts: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
+            bad(&format!("it must start with {}", starts.join(" or ")))
+        })?;
     if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("it contains spaces or control characters"));
     }

@@ -333,6 +333,12 @@ pub enum MonitorKind {
     Dns(DnsCheck),
     /// `tls:`
     Tls(TlsCheck),
+    /// `postgres:`
+    Postgres(DatabaseCheck),
+    /// `mysql:` (MySQL and MariaDB)
+    Mysql(DatabaseCheck),
+    /// `redis:`
+    Redis(DatabaseCheck),
     /// `push:`
     Push(PushCheck),
 }
@@ -427,6 +433,56 @@ pub struct TlsCheck {
     pub address: String,
     /// Server name sent in SNI and checked in the certificate (default the host).
     pub server_name: String,
+}
+
+/// `postgres:`, `mysql:` and `redis:` — a database server the probe logs in to and may ask
+/// one question (`query` for SQL, `command` for Redis). Its `Debug` form hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseCheck {
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...]`, `mysql://...`
+    /// (`mariadb://` too), `redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]` or `rediss://...` (TLS).
+    pub url: String,
+    /// The password, when not in the URL (usually `${VAR}`); it replaces the URL's.
+    pub password: Option<String>,
+    /// A file holding the password (its first line), read at each check; it replaces the
+    /// URL's.
+    pub password_file: Option<std::path::PathBuf>,
+    /// The SQL query (`postgres`, `mysql`) or Redis command whose answer conditions test.
+    pub query: Option<String>,
+}
+
+impl DatabaseCheck {
+    /// The URL without its password, fit for messages.
+    pub fn shown_url(&self) -> String {
+        hide_password(&self.url)
+    }
+}
+
+impl std::fmt::Debug for DatabaseCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseCheck")
+            .field("url", &self.shown_url())
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("password_file", &self.password_file)
+            .field("query", &self.query)
+            .finish()
+    }
+}
+
+/// `SCHEME://USER:PASSWORD@HOST/...` with the password replaced by `***`; other text as is.
+pub fn hide_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// `push:` — a heartbeat the monitored job sends to `/ping/{key}`.

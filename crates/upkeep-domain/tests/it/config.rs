@@ -903,3 +903,49 @@ notifications:
         "{found:#?}"
     );
 }
+
+#[test]
+fn database_monitors_take_a_url_a_password_and_a_question() {
+    let text = format!(
+        "{PAGE}components:\n  db: {{ name: DB }}\nmonitors:\n  \
+         pg:\n    component: db\n    postgres: {{ url: \"postgres://monitor@127.0.0.1:5432/app\", password: \"${{PG_PASSWORD}}\", query: \"SELECT 1\" }}\n  \
+         my:\n    component: db\n    mysql: {{ url: \"mariadb://monitor@127.0.0.1/app\", password_file: /run/secrets/mysql }}\n  \
+         cache:\n    component: db\n    redis: {{ url: \"redis://127.0.0.1:6379/0\", command: INFO replication }}\n"
+    );
+    let env = |name: &str| (name == "PG_PASSWORD").then(|| "from-env".to_owned());
+    let config = parse_ok(&text, &env);
+    let MonitorKind::Postgres(pg) = &config.monitors["pg"].kind else {
+        panic!("postgres monitor")
+    };
+    assert_eq!(pg.password.as_deref(), Some("from-env"));
+    assert_eq!(pg.query.as_deref(), Some("SELECT 1"));
+    let MonitorKind::Mysql(my) = &config.monitors["my"].kind else {
+        panic!("mysql monitor")
+    };
+    assert_eq!(
+        my.password_file.as_deref(),
+        Some(std::path::Path::new("/run/secrets/mysql"))
+    );
+    let MonitorKind::Redis(cache) = &config.monitors["cache"].kind else {
+        panic!("redis monitor")
+    };
+    assert_eq!(cache.query.as_deref(), Some("INFO replication"));
+}
+
+#[test]
+fn database_monitor_problems_never_quote_the_password() {
+    let text = format!(
+        "{PAGE}components:\n  db: {{ name: DB }}\nmonitors:\n  \
+         pg:\n    component: db\n    postgres: {{ url: \"http://u:hunter2@db/app\" }}\n  \
+         my:\n    component: db\n    mysql: {{ url: \"mysql://db/app\", password: x, password_file: /f }}\n  \
+         cache:\n    component: db\n    redis: {{ url: \"redis://db\", query: PING }}\n"
+    );
+    assert_eq!(
+        problems_of(&text),
+        vec![
+            "7:22: bad URL `http://u:***@db/app`: it must start with postgres:// or postgresql://",
+            "10:50: `password` and `password_file` exclude each other",
+            "13:33: unknown key `query`; expected one of: url, password, password_file, command",
+        ]
+    );
+}

@@ -235,19 +235,6 @@ async fn the_embedded_demo_is_valid_without_any_environment() {
     assert!(!loaded.config.monitors.is_empty());
 }
 
-/// A target that accepts connections and never answers.
-async fn hanging_target() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    addr
-}
-
 /// A target that answers 200 at once.
 async fn fast_target() -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -278,7 +265,7 @@ async fn a_hanging_target_never_delays_other_monitors() {
     use upkeep_engine::monitoring::probe::Prober;
     use upkeep_engine::monitoring::scheduler::{self, SchedulerSettings};
 
-    let hanging = hanging_target().await;
+    let hanging = crate::probe_support::silent_listener().await;
     let fast = fast_target().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("upkeep.yaml");

@@ -17,6 +17,7 @@ mod notify_outbox;
 mod notify_providers;
 mod notify_send;
 mod probe;
+mod probe_databases;
 mod reports;
 mod rollout_driver;
 mod rollout_run;

@@ -577,14 +577,7 @@ async fn tls_against_plain_tcp_and_closed_ports_fails_in_words() {
 
 #[tokio::test]
 async fn tls_hanging_handshake_times_out() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
+    let addr = silent_listener().await;
     let m = monitor(&format!(
         r#"{{ component: c, tls: {{ address: "{addr}" }}, timeout: 500ms }}"#
     ));

@@ -1,4 +1,4 @@
-//! The real peers some tests talk to — PostgreSQL, headless Chromium, Prometheus Alertmanager,
+//! The real peers some tests talk to — PostgreSQL, MariaDB, Redis, headless Chromium, Prometheus Alertmanager,
 //! `promtool`, nginx, `pg_dump`, Python packages — and what a test does when one is missing.
 //!
 //! A test asks for its peer first ([`postgres_url`], [`python`], [`chromium`], ...) and returns early
@@ -22,6 +22,44 @@ pub const SKIP_LIST_ENV: &str = "UPKEEP_SKIP_LIST";
 pub const PYTHON_ENV: &str = "UPKEEP_TEST_PYTHON";
 /// The environment variable naming the PostgreSQL server the tests may use.
 pub const POSTGRES_ENV: &str = "UPKEEP_TEST_POSTGRES_URL";
+
+/// The environment variable naming the MariaDB (or MySQL) server the tests may use.
+pub const MARIADB_ENV: &str = "UPKEEP_TEST_MARIADB_URL";
+/// The environment variable naming the Redis server the tests may use.
+pub const REDIS_ENV: &str = "UPKEEP_TEST_REDIS_URL";
+
+/// The MariaDB URL for tests from [`MARIADB_ENV`], or `None` after skipping the running test.
+pub fn mariadb_url() -> Option<String> {
+    server_url(
+        MARIADB_ENV,
+        "MariaDB",
+        "mysql://root@127.0.0.1:3306/test",
+        "mariadb-server",
+    )
+}
+
+/// The Redis URL for tests from [`REDIS_ENV`], or `None` after skipping the running test.
+pub fn redis_url() -> Option<String> {
+    server_url(REDIS_ENV, "Redis", "redis://127.0.0.1:6379", "redis-server")
+}
+
+/// The URL of a server peer from the environment variable `env`, or `None` after skipping the
+/// running test.
+fn server_url(env: &str, peer: &str, example: &str, package: &str) -> Option<String> {
+    match std::env::var(env) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skip(
+                peer,
+                &format!(
+                    "set {env}={example} (scripts/test.sh sets it when the server answers there; \
+                     the Debian package `{package}` provides one)"
+                ),
+            );
+            None
+        }
+    }
+}
 
 /// The PostgreSQL URL for tests from [`POSTGRES_ENV`], or `None` after skipping `test`'s
 /// PostgreSQL half.

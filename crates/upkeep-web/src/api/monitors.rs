@@ -129,6 +129,9 @@ pub(crate) fn kind_name(m: &Monitor) -> &'static str {
         MonitorKind::Tcp(_) => "tcp",
         MonitorKind::Dns(_) => "dns",
         MonitorKind::Tls(_) => "tls",
+        MonitorKind::Postgres(_) => "postgres",
+        MonitorKind::Mysql(_) => "mysql",
+        MonitorKind::Redis(_) => "redis",
         MonitorKind::Push(_) => "push",
     }
 }

@@ -63,7 +63,9 @@ pub struct ListQuery {
 /// The columns the list sorts by.
 const SORTS: [&str; 4] = ["id", "state", "component", "kind"];
 const STATES: [&str; 4] = ["pending", "up", "down", "paused"];
-const KINDS: [&str; 5] = ["http", "tcp", "dns", "tls", "push"];
+const KINDS: [&str; 8] = [
+    "http", "tcp", "dns", "tls", "postgres", "mysql", "redis", "push",
+];
 
 /// A monitor that passed the filters: what sorting and paging need, borrowed.
 struct Candidate<'a> {
@@ -95,7 +97,7 @@ struct ListPage {
     sort: String,
     components: Vec<(String, String)>,
     states: [&'static str; 4],
-    kinds: [&'static str; 5],
+    kinds: [&'static str; 8],
     sorts: [&'static str; 4],
     rows: Vec<Row>,
     total: usize,

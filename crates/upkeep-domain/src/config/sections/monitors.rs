@@ -1,8 +1,15 @@
-//! `monitors` (HTTP, TCP, DNS, TLS and push checks with their conditions) and `rules`.
+//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis and push checks with their conditions) and `rules`.
 
 use super::*;
 
-pub(super) const MONITOR_KINDS: [&str; 5] = ["http", "tcp", "dns", "tls", "push"];
+pub(super) const MONITOR_KINDS: [&str; 8] = [
+    "http", "tcp", "dns", "tls", "postgres", "mysql", "redis", "push",
+];
+
+/// The URL schemes of each database kind.
+const POSTGRES_SCHEMES: [&str; 2] = ["postgres", "postgresql"];
+const MYSQL_SCHEMES: [&str; 2] = ["mysql", "mariadb"];
+const REDIS_SCHEMES: [&str; 2] = ["redis", "rediss"];
 
 pub(super) const HTTP_METHODS: [&str; 7] =
     ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -126,6 +133,53 @@ pub(super) fn read_tls(d: &mut Decoder, node: &Node) -> Option<TlsCheck> {
     })
 }
 
+/// `postgres:`, `mysql:` or `redis:` (`kind`). The URL may hold a password, so a problem with
+/// it never quotes it; `password` and `password_file` exclude each other.
+pub(super) fn read_database(d: &mut Decoder, node: &Node, kind: &str) -> Option<DatabaseCheck> {
+    let (schemes, question): (&[&str], &'static str) = match kind {
+        "postgres" => (&POSTGRES_SCHEMES, "query"),
+        "mysql" => (&MYSQL_SCHEMES, "query"),
+        _ => (&REDIS_SCHEMES, "command"),
+    };
+    let mut f = d.fields(node)?;
+    let url = f.required(d, "url", |d, n| {
+        d.parsed(n, |text| {
+            super::super::decode::check_url(text, schemes)
+                .map(|()| text.to_owned())
+                .map_err(|why| {
+                    why.replace(&format!("`{text}`"), &format!("`{}`", hide_password(text)))
+                })
+        })
+    });
+    let password = f.optional(d, "password", Decoder::string);
+    let password_file = f.optional(d, "password_file", |d, n| {
+        d.string(n).map(std::path::PathBuf::from)
+    });
+    let query = f.optional(d, question, |d, n| {
+        d.parsed(n, |text| {
+            if text.trim().is_empty() {
+                Err(format!(
+                    "`{question}` is empty: leave it out to only log in"
+                ))
+            } else {
+                Ok(text.to_owned())
+            }
+        })
+    });
+    let both = f.key_pos("password_file").filter(|_| f.has("password"));
+    f.finish(d);
+    if let Some(pos) = both {
+        d.error(pos, "`password` and `password_file` exclude each other");
+        return None;
+    }
+    Some(DatabaseCheck {
+        url: url?,
+        password,
+        password_file,
+        query,
+    })
+}
+
 pub(super) fn read_condition(d: &mut Decoder, node: &Node) -> Option<Condition> {
     let text = d.text(node)?;
     match Condition::parse(text) {
@@ -150,6 +204,9 @@ impl Sections {
                 "tcp" => read_tcp(d, n).map(MonitorKind::Tcp),
                 "dns" => read_dns(d, n).map(MonitorKind::Dns),
                 "tls" => read_tls(d, n).map(MonitorKind::Tls),
+                "postgres" => read_database(d, n, kind).map(MonitorKind::Postgres),
+                "mysql" => read_database(d, n, kind).map(MonitorKind::Mysql),
+                "redis" => read_database(d, n, kind).map(MonitorKind::Redis),
                 _ => self.push(d, n).map(MonitorKind::Push),
             });
         let interval = f.optional(d, "interval", positive_duration);

@@ -1,6 +1,7 @@
 //! Probes: one check of one monitor against the outside world.
 //!
-//! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns` or `tls`) once,
+//! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns`, `tls`,
+//! `postgres`, `mysql` or `redis`) once,
 //! bounded as a whole by the monitor's `timeout`, evaluates the monitor's conditions on what it
 //! observed and returns a [`ProbeOutcome`]: success, wall time, what was seen (status,
 //! certificate expiry) and, on failure, one sentence an operator understands. A probe never
@@ -9,9 +10,11 @@
 //! is cheap to clone; the scheduler keeps one and calls it from many tasks at once.
 //!
 //! Each kind lives in its own module: [`http`] (reqwest, body capped at [`MAX_BODY_BYTES`]),
-//! [`tcp`] (a connect), [`dns`] (hickory, no answer cache) and [`tls`] (a handshake that
-//! accepts any chain and reads the leaf certificate's expiry).
+//! [`tcp`] (a connect), [`dns`] (hickory, no answer cache), [`tls`] (a handshake that
+//! accepts any chain and reads the leaf certificate's expiry) and [`database`] (`postgres`,
+//! `mysql` and `redis`: log in and ask one bounded question).
 
+mod database;
 mod dns;
 mod http;
 mod tcp;
@@ -24,6 +27,9 @@ use std::time::{Duration, Instant};
 use upkeep_domain::condition::{Condition, Observation, Subject};
 use upkeep_domain::config::{Monitor, MonitorKind};
 
+use database::Engine;
+
+pub use database::{MAX_COLUMNS, MAX_FIELDS, MAX_TEXT_BYTES, MAX_VALUE_CHARS};
 pub use http::MAX_REDIRECTS;
 
 /// At most this many bytes of an HTTP response body are read; the rest is not downloaded and
@@ -109,6 +115,13 @@ impl Prober {
             MonitorKind::Tcp(check) => tcp::probe(check, progress).await,
             MonitorKind::Dns(check) => self.dns.probe(check, progress).await,
             MonitorKind::Tls(check) => self.tls.probe(check, progress).await,
+            MonitorKind::Postgres(check)
+            | MonitorKind::Mysql(check)
+            | MonitorKind::Redis(check) => {
+                let engine = Engine::of(&monitor.kind);
+                let body = needs_body(&monitor.conditions) != BodyNeed::None;
+                database::probe(engine, check, body, monitor.timeout, progress).await
+            }
             MonitorKind::Push(_) => Err(Failure::new("push monitors are not probed".to_owned())),
         }
     }
@@ -333,6 +346,9 @@ impl Progress {
                 " waiting for an answer from {}",
                 check.resolver.as_deref().unwrap_or("the system resolver")
             ),
+            MonitorKind::Postgres(check)
+            | MonitorKind::Mysql(check)
+            | MonitorKind::Redis(check) => database::describe(Engine::of(kind), check, stage),
             MonitorKind::Push(_) => String::new(),
         }
     }
