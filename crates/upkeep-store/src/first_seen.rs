@@ -2,42 +2,64 @@
 //! `period + grace` after this instant, whatever restarts or state changes happen meanwhile.
 
 use crate::BeginWrite;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
+use crate::monitoring::{MAX_ROWS_PER_STATEMENT, insert_sql};
 use crate::{Store, StoreError, with_pool};
+
+/// `SELECT monitor_id, at FROM monitor_first_seen` for `ids` ids (`$1..`).
+fn select_sql(ids: usize) -> String {
+    let list: Vec<String> = (1..=ids).map(|n| format!("${n}")).collect();
+    format!(
+        "SELECT monitor_id, at FROM monitor_first_seen WHERE monitor_id IN ({})",
+        list.join(", ")
+    )
+}
 
 impl Store {
     /// Records `now` as the first-seen instant of every id not seen before, and returns the
-    /// first-seen instant of every id given.
+    /// first-seen instant of every id given. One transaction, and two statements per
+    /// [`MAX_ROWS_PER_STATEMENT`] ids (an insert that keeps existing rows, then a read).
     pub async fn first_seen(
         &self,
         monitor_ids: &[String],
         now: Timestamp,
     ) -> Result<HashMap<String, Timestamp>, StoreError> {
         let at = now.as_millisecond();
-        let mut out = HashMap::with_capacity(monitor_ids.len());
+        let ids: Vec<&str> = monitor_ids
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut rows: Vec<(String, i64)> = Vec::with_capacity(ids.len());
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for id in monitor_ids {
-                sqlx::query(
-                    "INSERT INTO monitor_first_seen (monitor_id, at) VALUES ($1, $2) \
-                     ON CONFLICT (monitor_id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                let seen: i64 = sqlx::query_scalar("SELECT at FROM monitor_first_seen WHERE monitor_id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                out.insert(id.clone(), crate::timestamp(seen)?);
+            for chunk in ids.chunks(MAX_ROWS_PER_STATEMENT) {
+                let insert = insert_sql(
+                    "INSERT INTO monitor_first_seen (monitor_id, at)",
+                    2,
+                    chunk.len(),
+                    "ON CONFLICT (monitor_id) DO NOTHING",
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(insert));
+                for id in chunk {
+                    q = q.bind(*id).bind(at);
+                }
+                q.execute(&mut *tx).await?;
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select_sql(chunk.len())));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                rows.extend(q.fetch_all(&mut *tx).await?);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        Ok(out)
+        rows.into_iter()
+            .map(|(id, seen)| Ok((id, crate::timestamp(seen)?)))
+            .collect()
     }
 }

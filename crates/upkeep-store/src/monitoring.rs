@@ -287,7 +287,7 @@ fn stored_result(row: ResultRow) -> Result<StoredResult, StoreError> {
 }
 
 /// `INSERT INTO table (cols) VALUES ($1, ...), (...)` for `rows` rows, then `suffix`.
-fn insert_sql(head: &str, columns: usize, rows: usize, suffix: &str) -> String {
+pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize, suffix: &str) -> String {
     let mut sql = String::with_capacity(head.len() + suffix.len() + rows * columns * 6);
     sql.push_str(head);
     sql.push_str(" VALUES ");

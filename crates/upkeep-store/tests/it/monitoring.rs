@@ -1007,3 +1007,35 @@ async fn heartbeat_instants_agree_with_the_single_key_reads() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn first_seen_records_each_id_once_whatever_the_batch() {
+    for db in databases("first_seen_records_each_id_once").await {
+        let store = db.store().await;
+        // 300 ids: more than one statement's worth. The first 100 are seen at 1 s; then all
+        // 300 (one twice) at 2 s; then all again at 3 s.
+        let ids: Vec<String> = (0..300).map(|i| format!("monitor-{i}")).collect();
+        let first = store.first_seen(&ids[..100], ms(1_000)).await.unwrap();
+        assert_eq!(first.len(), 100);
+        assert!(first.values().all(|at| *at == ms(1_000)));
+
+        let mut again: Vec<String> = ids.clone();
+        again.push(ids[150].clone());
+        let all = store.first_seen(&again, ms(2_000)).await.unwrap();
+        assert_eq!(all.len(), 300);
+        for (i, id) in ids.iter().enumerate() {
+            let expected = if i < 100 { ms(1_000) } else { ms(2_000) };
+            assert_eq!(all[id], expected, "{id}");
+        }
+        assert_eq!(store.first_seen(&ids, ms(3_000)).await.unwrap(), all);
+        assert_eq!(
+            store
+                .first_seen(&[ids[299].clone()], ms(4_000))
+                .await
+                .unwrap()[&ids[299]],
+            ms(2_000)
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
