@@ -38,7 +38,7 @@ use super::pings::Arrivals;
 use upkeep_domain::monitor_state::{MonitorState, MonitorStatus, Thresholds, Transition};
 use upkeep_store::Store;
 use upkeep_store::audit::AuditEntry;
-use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow, PingKind};
+use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow};
 use upkeep_store::result_runs;
 
 use super::probe::{ProbeOutcome, Prober};
@@ -227,6 +227,7 @@ pub async fn start(
         config: config.clone(),
         settings: settings.clone(),
         active,
+        first_seen: HashMap::new(),
     };
     let task = async move {
         let writer_task = tokio::spawn(writer.run(result_rx, cmd_rx));
@@ -444,6 +445,8 @@ struct Writer {
     settings: SchedulerSettings,
     /// Whether this process holds the monitoring lease (probes, judges pushes, writes).
     active: watch::Receiver<bool>,
+    /// Push monitors' first-seen instants as stored (they never change once stored).
+    first_seen: HashMap<String, Timestamp>,
 }
 
 #[derive(Default)]
@@ -660,7 +663,7 @@ impl Writer {
     /// includes the grace time, so one late judgement takes the monitor down and one on-time
     /// judgement brings it back (thresholds 1 and 1).
     /// Each judged monitor's next deadline goes to `deadlines`, to be judged again just then.
-    async fn judge_pushes(&self, batch: &mut Batch, only: Only<'_>, deadlines: &mut Deadlines) {
+    async fn judge_pushes(&mut self, batch: &mut Batch, only: Only<'_>, deadlines: &mut Deadlines) {
         let cfg = self.config.borrow().clone();
         let pushes: Vec<(&String, &Monitor, &PushCheck)> = cfg
             .config
@@ -680,22 +683,42 @@ impl Writer {
             return;
         }
         let now = self.clock.now();
-        let ids: Vec<String> = pushes.iter().map(|(id, _, _)| (*id).clone()).collect();
-        let first_seen = match self.store.first_seen(&ids, now).await {
-            Ok(seen) => seen,
+        // First-seen instants never change once stored: only monitors not judged yet by this
+        // process are looked up (and recorded), all at once.
+        let unseen: Vec<String> = pushes
+            .iter()
+            .filter(|(id, _, _)| !self.first_seen.contains_key(*id))
+            .map(|(id, _, _)| (*id).clone())
+            .collect();
+        if !unseen.is_empty() {
+            match self.store.first_seen(&unseen, now).await {
+                Ok(seen) => self.first_seen.extend(seen),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot judge push monitors this round");
+                    return;
+                }
+            }
+        }
+        let keys: Vec<&str> = pushes
+            .iter()
+            .map(|(_, _, p)| p.key.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let instants = match self.store.heartbeat_instants(&keys).await {
+            Ok(instants) => instants,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot judge push monitors this round");
+                tracing::warn!(error = %e, "cannot read pings; push monitors not judged this round");
                 return;
             }
         };
         for (id, _, push) in pushes {
-            let watched_since = first_seen.get(id).copied().unwrap_or(now);
-            let facts = match self.heartbeat_facts(&push.key, watched_since).await {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::warn!(error = %e, monitor = %id, "cannot read pings");
-                    continue;
-                }
+            let seen = instants.get(&push.key).copied().unwrap_or_default();
+            let facts = HeartbeatFacts {
+                last_success: seen.last_success,
+                last_failure: seen.last_failure,
+                open_start: seen.open_start,
+                watched_since: self.first_seen.get(id).copied().unwrap_or(now),
             };
             let verdict = judge(&push.schedule, &facts, now);
             deadlines.set(id, next_change(&push.schedule, &facts, now));
@@ -723,28 +746,6 @@ impl Writer {
                 batch,
             );
         }
-    }
-
-    async fn heartbeat_facts(
-        &self,
-        key: &str,
-        watched_since: Timestamp,
-    ) -> Result<HeartbeatFacts, upkeep_store::StoreError> {
-        let last_success = self.store.last_success(key).await?.map(|p| p.at);
-        // Only ends of runs count: a `/log` or `/start` after a failure changes nothing.
-        let last_failure = self
-            .store
-            .last_outcome(key)
-            .await?
-            .filter(|p| p.kind == PingKind::Fail)
-            .map(|p| p.at);
-        let open_start = self.store.open_start(key).await?.map(|p| p.at);
-        Ok(HeartbeatFacts {
-            last_success,
-            last_failure,
-            open_start,
-            watched_since,
-        })
     }
 
     /// Applies a pause or resume to the live view and the batch; returns where to answer and

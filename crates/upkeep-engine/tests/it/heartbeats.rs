@@ -115,3 +115,140 @@ async fn a_ping_counts_at_once_and_a_late_job_goes_down_at_its_deadline() {
     assert!(engine.shutdown(Duration::from_secs(5)).await);
     store.close().await;
 }
+
+/// Many push monitors pinged at once: the ping writer commits their pings in batches holding
+/// many distinct keys, and the judge reads all of them together. Each monitor is judged on its
+/// own pings (a success is up, a failure down with its reason, no ping still pending), and
+/// each one's first-seen instant is recorded once and never moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_keys_pinged_in_one_batch_are_each_judged_on_their_own_pings() {
+    const N: usize = 300;
+    for db in upkeep_store::testing::databases("many_keys_pinged_in_one_batch").await {
+        let store = db.store().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upkeep.yaml");
+        let mut text = String::from(
+            "page: { name: One, url: \"http://127.0.0.1:8080\", timezone: UTC }\n\
+             components:\n  jobs: { name: Jobs }\nmonitors:\n",
+        );
+        for i in 0..N {
+            text.push_str(&format!(
+                "  job-{i}: {{ component: jobs, push: {{ key: k{i:03}-qz7mw2kd9xv4hr6tbn3pjc8lfy, period: 1h, grace: 1h }} }}\n"
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        let config =
+            ConfigHandle::new(load(&ConfigSource::File(path), jiff::Timestamp::now()).unwrap());
+        let started = jiff::Timestamp::now();
+        let engine = Engine::start(
+            store.clone(),
+            config,
+            Arc::new(SystemClock),
+            db.url.clone(),
+            EngineSettings::default(),
+        )
+        .await
+        .unwrap();
+        let ids: Vec<String> = (0..N).map(|i| format!("job-{i}")).collect();
+        let key = |i: usize| format!("k{i:03}-qz7mw2kd9xv4hr6tbn3pjc8lfy");
+        let waited = Instant::now();
+        while !engine.lease.is_held() {
+            assert!(waited.elapsed() < Duration::from_secs(5), "no lease");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        // Every third key succeeds, the next fails, the third stays silent: all sent at once.
+        let mut calls = Vec::new();
+        for i in (0..N).filter(|i| i % 3 != 2) {
+            let writer = engine.pings.clone();
+            let mut ping = ping(if i % 3 == 0 {
+                PingKind::Success
+            } else {
+                PingKind::Fail
+            });
+            ping.key = key(i);
+            calls.push(tokio::spawn(async move { writer.record(ping).await }));
+        }
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        let expected = |i: usize| match i % 3 {
+            0 => MonitorStatus::Up,
+            1 => MonitorStatus::Down,
+            _ => MonitorStatus::Pending,
+        };
+        let waited = Instant::now();
+        loop {
+            let views = engine.monitors.views();
+            let wrong: Vec<_> = (0..N)
+                .filter(|i| views.get(&ids[*i]).map(|v| v.state.status) != Some(expected(*i)))
+                .collect();
+            if wrong.is_empty() {
+                break;
+            }
+            assert!(
+                waited.elapsed() < Duration::from_secs(5),
+                "{} monitors not judged on their pings, e.g. {}",
+                wrong.len(),
+                ids[wrong[0]]
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let views = engine.monitors.views();
+        for i in (0..N).filter(|i| i % 3 == 1) {
+            let failure = views[&ids[i]].last.as_ref().unwrap().failure.clone();
+            assert!(
+                failure
+                    .as_deref()
+                    .is_some_and(|f| f.starts_with("the job reported a failure at")),
+                "{}: {failure:?}",
+                ids[i]
+            );
+        }
+        for i in (0..N).filter(|i| i % 3 == 0) {
+            assert_eq!(views[&ids[i]].last.as_ref().unwrap().failure, None);
+        }
+        // Each pinged monitor's first-seen instant was recorded when it was first judged (a
+        // missing one would be recorded now, a day ahead).
+        let pinged: Vec<String> = (0..N)
+            .filter(|i| i % 3 != 2)
+            .map(|i| ids[i].clone())
+            .collect();
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+        let first_seen = store.first_seen(&pinged, later).await.unwrap();
+        assert_eq!(first_seen.len(), pinged.len());
+        let now = jiff::Timestamp::now();
+        assert!(
+            first_seen.values().all(|at| *at >= started && *at <= now),
+            "{first_seen:?}"
+        );
+
+        // Pinged again (all successes now) and judged again: all up, first seen unchanged.
+        let mut calls = Vec::new();
+        for i in (0..N).filter(|i| i % 3 != 2) {
+            let writer = engine.pings.clone();
+            let mut ping = ping(PingKind::Success);
+            ping.key = key(i);
+            calls.push(tokio::spawn(async move { writer.record(ping).await }));
+        }
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        let waited = Instant::now();
+        while (0..N).filter(|i| i % 3 == 1).any(|i| {
+            engine.monitors.view(&ids[i]).map(|v| v.state.status) != Some(MonitorStatus::Up)
+        }) {
+            assert!(
+                waited.elapsed() < Duration::from_secs(5),
+                "failed jobs not up again"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+        assert_eq!(store.first_seen(&pinged, later).await.unwrap(), first_seen);
+
+        assert!(engine.shutdown(Duration::from_secs(5)).await);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
