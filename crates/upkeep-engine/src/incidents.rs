@@ -382,6 +382,13 @@ pub async fn source_recovered(
     actor: &str,
     now: Timestamp,
 ) -> Result<RecoveryOutcome, StoreError> {
+    // Most recoveries are of sources that hold no incident (every monitor's first success
+    // after it was pending, one whose failure opened none): they change nothing, so they take
+    // no lock, whose two writes would each wait for the database's write lock. Reading first is
+    // equivalent to a locked read that came before a concurrent attachment.
+    if store.incident_source(source).await?.is_none() {
+        return Ok(RecoveryOutcome::NotAttached);
+    }
     exclusively(store, recovered_locked(store, source, detail, actor, now)).await
 }
 
