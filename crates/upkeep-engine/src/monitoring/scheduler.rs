@@ -56,8 +56,14 @@ pub struct SchedulerSettings {
     /// Most results written in one transaction.
     pub flush_max: usize,
     /// How often every push monitor is judged on its pings (a safety net: each is also judged
-    /// as soon as its pings are committed on this replica, and just after its deadline).
+    /// as soon as its pings are committed on this replica, at most `push_settle` after the
+    /// previous such judgement, and just after its deadline).
     pub push_every: Duration,
+    /// Shortest time between two judgements of pinged push monitors (longer after a judgement
+    /// that took more than a fifth of it): pings committed meanwhile are judged together in
+    /// the next one, so a stream of pings over many keys costs a few reads and writes a
+    /// second, not one round per committed batch.
+    pub push_settle: Duration,
     /// Where the ping writer reports committed pings.
     pub arrivals: Arrivals,
     /// Components whose monitors are not probed now (maintenance with `checks: skip`).
@@ -71,6 +77,7 @@ impl Default for SchedulerSettings {
             flush_every: Duration::from_secs(1),
             flush_max: 2_000,
             push_every: Duration::from_secs(10),
+            push_settle: Duration::from_millis(200),
             arrivals: Arrivals::default(),
             skip: crate::maintenance::SkipList::default(),
         }
@@ -472,6 +479,8 @@ impl Writer {
         push_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let arrivals = self.settings.arrivals.clone();
         let mut deadlines = Deadlines::default();
+        // When pinged monitors may be judged again.
+        let mut settled = Instant::now();
         loop {
             let next_deadline = deadlines.first().map(|at| {
                 // Just past the instant: a job is late once its grace time has passed.
@@ -479,13 +488,21 @@ impl Writer {
                 Instant::now() + Duration::try_from(wait).unwrap_or_default()
             });
             tokio::select! {
-                keys = arrivals.next() => {
+                keys = arrivals.next(), if Instant::now() >= settled => {
+                    let began = Instant::now();
                     if *self.active.borrow() {
                         let only = Only::Keys(&keys);
                         self.judge_pushes(&mut batch, only, &mut deadlines).await;
                         self.flush(&mut batch, &mut retry_after).await;
                     }
+                    // At least `push_settle`, and four times as long as this judgement took:
+                    // judging many keys takes at most a fifth of the time (and of the write
+                    // lock the ping writer needs).
+                    let took = began.elapsed();
+                    settled = Instant::now() + self.settings.push_settle.max(took * 4);
                 }
+                // Keys reported meanwhile wait in `arrivals` (its wake-up is kept).
+                () = tokio::time::sleep_until(settled), if Instant::now() < settled => {}
                 () = sleep_until(next_deadline) => {
                     let due = deadlines.take_due(self.clock.now());
                     if *self.active.borrow() {
