@@ -382,12 +382,12 @@ impl Store {
                 let sql = if unresolved_only {
                     select_incidents!(
                         "WHERE resolved_at IS NULL \
-                         AND (created_at < $1 OR (created_at = $1 AND id < $2)) \
+                         AND created_at <= $1 AND (created_at < $1 OR id < $2) \
                          ORDER BY created_at DESC, id DESC LIMIT $3"
                     )
                 } else {
                     select_incidents!(
-                        "WHERE created_at < $1 OR (created_at = $1 AND id < $2) \
+                        "WHERE created_at <= $1 AND (created_at < $1 OR id < $2) \
                          ORDER BY created_at DESC, id DESC LIMIT $3"
                     )
                 };

@@ -367,17 +367,36 @@ fn fields_and_detail(m: &Message) -> String {
 
 /// The fields and detail as Markdown lines under a bold title (Mattermost, Rocket.Chat,
 /// Gotify).
+/// `text` that mentions no one: a zero-width space after each `@` and `<` breaks `@channel`,
+/// `@all`, `@here` (Mattermost, Rocket.Chat) and `<users/all>` (Google Chat), which a probed
+/// service's own words could otherwise hold.
+fn no_mentions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        out.push(c);
+        if c == '@' || c == '<' {
+            out.push('\u{200B}');
+        }
+    }
+    out
+}
+
 fn markdown(m: &Message, bold: &str, with_title: bool, max: usize) -> String {
     let mut lines = Vec::new();
     if with_title {
-        lines.push(format!("{bold}{}{bold}", m.title));
+        lines.push(format!("{bold}{}{bold}", no_mentions(&m.title)));
     }
     for (label, value) in &m.fields {
-        lines.push(format!("{bold}{label}:{bold} {value}"));
+        lines.push(format!(
+            "{bold}{}:{bold} {}",
+            no_mentions(label),
+            no_mentions(value)
+        ));
     }
     let head = lines.join("\n");
     let link = format!("\n\n[{}]({})", m.site_name, m.site_url);
-    let detail = m.detail.trim();
+    let detail = no_mentions(m.detail.trim());
+    let detail = detail.as_str();
     if detail.is_empty() {
         return truncate_chars(&format!("{head}{link}"), max);
     }
@@ -664,16 +683,21 @@ fn pushover(base: &str, token: &str, user: &str, device: Option<&str>, m: &Messa
 }
 
 fn google_chat(url: &str, m: &Message) -> HttpRequest {
-    let mut head = format!("*{}*", m.title);
+    let mut head = format!("*{}*", no_mentions(&m.title));
     for (label, value) in &m.fields {
-        head.push_str(&format!("\n*{label}:* {value}"));
+        head.push_str(&format!(
+            "\n*{}:* {}",
+            no_mentions(label),
+            no_mentions(value)
+        ));
     }
     let link = format!(
         "\n<{}|{}>",
         m.site_url,
         m.site_name.replace(['|', '>'], " ")
     );
-    let detail = m.detail.trim();
+    let detail = no_mentions(m.detail.trim());
+    let detail = detail.as_str();
     let text = if detail.is_empty() {
         format!("{head}{link}")
     } else {
@@ -910,6 +934,27 @@ mod tests {
 
     fn all(detail: &str, state: AlertState) -> Vec<(ProviderKind, HttpRequest)> {
         all_of(&message(state, detail))
+    }
+
+    #[test]
+    fn a_probed_services_words_mention_no_one_in_chat_rooms() {
+        let detail = "upstream said: @channel @all @here <users/all> <!everyone>";
+        for (kind, req) in all(detail, AlertState::Firing) {
+            if matches!(
+                kind,
+                ProviderKind::Mattermost | ProviderKind::RocketChat | ProviderKind::GoogleChat
+            ) {
+                let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+                let text = body["text"].as_str().unwrap();
+                assert!(text.contains("upstream said"), "{kind:?}: {text}");
+                for mention in ["@channel", "@all", "@here", "<users/all>", "<!everyone>"] {
+                    assert!(
+                        !text.contains(mention),
+                        "{kind:?} mentions {mention}: {text}"
+                    );
+                }
+            }
+        }
     }
 
     fn all_of(m: &Message) -> Vec<(ProviderKind, HttpRequest)> {

@@ -70,8 +70,10 @@ impl RetryPolicy {
     }
 
     /// [`next`](Self::next), unless the receiver said how long to wait (`Retry-After`, a rate
-    /// limit's `retry_after`): then exactly that long (at least a second), instead of the
-    /// backoff's guess. A wait that ends past the maximum age gives up now.
+    /// limit's `retry_after`): then that long instead of the backoff's guess, but never less
+    /// than the backoff's own floor (half its ceiling for `attempts`, and a second) — a receiver
+    /// answering "retry now" again and again is still backed off. A wait that ends past the
+    /// maximum age gives up now.
     pub fn next_after(
         &self,
         created_at: Timestamp,
@@ -83,8 +85,8 @@ impl RetryPolicy {
         let Some(wait) = wait else {
             return self.next(created_at, now, attempts, jitter);
         };
-        let wait = SignedDuration::try_from(wait.max(Duration::from_secs(1)))
-            .unwrap_or(SignedDuration::MAX);
+        let floor = (self.ceiling(attempts) / 2).max(Duration::from_secs(1));
+        let wait = SignedDuration::try_from(wait.max(floor)).unwrap_or(SignedDuration::MAX);
         let max_age = SignedDuration::try_from(self.max_age).unwrap_or(SignedDuration::MAX);
         match (now.checked_add(wait), created_at.checked_add(max_age)) {
             (Ok(at), Ok(end)) if at < end => Next::RetryAt(at),
@@ -149,17 +151,23 @@ mod tests {
     }
 
     #[test]
-    fn a_receivers_wait_replaces_the_backoff() {
+    fn a_receivers_wait_replaces_the_backoff_above_its_floor() {
         let p = RetryPolicy::default();
         let created = ts(1_000);
         assert_eq!(
             p.next_after(created, ts(1_000), 1, 0.5, Some(Duration::from_secs(90))),
             Next::RetryAt(ts(1_090))
         );
-        // Fractions below a second wait a second.
+        // A wait shorter than the backoff's floor (half its ceiling: 5 s for a first attempt)
+        // waits the floor: a receiver answering "now" again and again is still backed off.
         assert_eq!(
             p.next_after(created, ts(1_000), 1, 0.5, Some(Duration::from_millis(200))),
-            Next::RetryAt(ts(1_001))
+            Next::RetryAt(ts(1_005))
+        );
+        assert_eq!(
+            p.next_after(created, ts(1_000), 8, 0.5, Some(Duration::ZERO)),
+            Next::RetryAt(ts(1_300)),
+            "the eighth attempt's floor: half of 600 s"
         );
         assert_eq!(
             p.next_after(

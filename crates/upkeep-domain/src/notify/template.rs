@@ -128,7 +128,18 @@ fn environment(encoding: Encoding) -> Environment<'static> {
             Encoding::Form => form_encode(&[("", &plain(value))])
                 .trim_start_matches('=')
                 .to_owned(),
-            Encoding::Url => percent_encode(&plain(value)),
+            Encoding::Url => {
+                let text = plain(value);
+                // `.` and `..` stay as they are when encoded and would be dot segments (so would
+                // their `%2E` forms, to a URL parser): such a value could move the path.
+                if text == "." || text == ".." {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "a value of `.` or `..` in the URL could change its path",
+                    ));
+                }
+                percent_encode(&text)
+            }
             Encoding::Header => plain(value)
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
@@ -370,6 +381,20 @@ mod tests {
             req.headers[0],
             ("Content-Type".into(), "application/json".into())
         );
+    }
+
+    #[test]
+    fn a_value_never_moves_the_urls_path() {
+        let h = hook("https://t.example/v1/t/{{ alert.summary }}/notify", None);
+        for dots in [".", ".."] {
+            let err = render(&h, &message(dots)).unwrap_err();
+            assert!(err.to_string().contains("could change its path"), "{err}");
+        }
+        // Other dots are plain text inside one segment.
+        let req = render(&h, &message("...")).unwrap();
+        assert_eq!(req.url, "https://t.example/v1/t/.../notify");
+        let req = render(&h, &message("a..b")).unwrap();
+        assert_eq!(req.url, "https://t.example/v1/t/a..b/notify");
     }
 
     #[test]

@@ -78,7 +78,7 @@ async fn walk(
 async fn seed(store: &Store) {
     seed_user(store, "root@example.com", Role::Admin).await;
     let base = Timestamp::from_second(1_767_225_600).unwrap();
-    // 120 incidents, in pairs opened in the same millisecond.
+    // 120 incidents, in threes opened in the same millisecond: the 50th and 51st share one.
     for i in 0..120i64 {
         let new = NewIncident {
             title: format!("incident {i:03}"),
@@ -89,7 +89,7 @@ async fn seed(store: &Store) {
             started_at: None,
             auto: false,
         };
-        let at = base + SignedDuration::from_secs(i / 2);
+        let at = base + SignedDuration::from_secs(i / 3);
         store.create_incident(&new, "test", at).await.unwrap();
     }
     // 230 failed deliveries.
@@ -121,7 +121,8 @@ async fn seed(store: &Store) {
                 .unwrap()
         );
     }
-    // 150 more users (the hash is never checked here) and 130 tokens, half made together.
+    // 150 more users (the hash is never checked here) and 130 tokens in threes made together:
+    // the 100th and 101st share a millisecond.
     for i in 0..150 {
         let new = NewUser {
             email: format!("user{i:03}@example.com"),
@@ -132,7 +133,7 @@ async fn seed(store: &Store) {
         store.create_user(&new, "test", base).await.unwrap();
     }
     for i in 0..130i64 {
-        let at = base + SignedDuration::from_secs(i % 65);
+        let at = base + SignedDuration::from_secs(i % 44);
         store
             .create_token(&format!("token {i:03}"), Role::Viewer, "test", at)
             .await
