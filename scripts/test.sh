@@ -8,7 +8,8 @@
 # 2. PostgreSQL: the URL in UPKEEP_TEST_POSTGRES_URL when it is set (set and empty: no
 #    PostgreSQL); otherwise postgres://postgres@127.0.0.1:5432/test when `psql` can connect to it.
 #    MariaDB and Redis likewise: UPKEEP_TEST_MARIADB_URL (default mysql://root@127.0.0.1:3306/test)
-#    and UPKEEP_TEST_REDIS_URL (default redis://127.0.0.1:6379) when their ports answer.
+#    UPKEEP_TEST_REDIS_URL (default redis://127.0.0.1:6379) and UPKEEP_TEST_MQTT_URL (Mosquitto,
+#    default mqtt://127.0.0.1:1883) when their ports answer.
 # 3. `cargo test --workspace --no-fail-fast`: every test that can run, runs.
 # 4. The list of the tests that skipped for want of a peer (test, peer, how to get it), read from
 #    the skip list they write. With UPKEEP_REQUIRE_PEERS=1 a missing peer fails its test instead.
@@ -72,6 +73,7 @@ server_peer() { # VAR NAME DEFAULT_URL PORT
 }
 server_peer UPKEEP_TEST_MARIADB_URL MariaDB mysql://root@127.0.0.1:3306/test 3306
 server_peer UPKEEP_TEST_REDIS_URL Redis redis://127.0.0.1:6379 6379
+server_peer UPKEEP_TEST_MQTT_URL Mosquitto mqtt://127.0.0.1:1883 1883
 
 # --- The tests
 target_dir=${CARGO_TARGET_DIR:-target}

@@ -339,6 +339,8 @@ pub enum MonitorKind {
     Mysql(DatabaseCheck),
     /// `redis:`
     Redis(DatabaseCheck),
+    /// `mqtt:`
+    Mqtt(MqttCheck),
     /// `push:`
     Push(PushCheck),
 }
@@ -467,6 +469,17 @@ impl std::fmt::Debug for DatabaseCheck {
             .field("query", &self.query)
             .finish()
     }
+}
+
+/// `mqtt:` — an MQTT broker the probe connects to, and where `topic` is set, subscribes and
+/// waits for one message (after publishing `payload` itself when set). The broker's URL,
+/// `password`, `password_file` and `topic` (in `query`) are read and hidden like a database's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MqttCheck {
+    /// `mqtt://[USER[:PASSWORD]@]HOST[:PORT]` or `mqtts://...` (TLS); `query` is the `topic`.
+    pub server: DatabaseCheck,
+    /// What the probe publishes on the topic before waiting for it to come back.
+    pub payload: Option<String>,
 }
 
 /// `SCHEME://USER:PASSWORD@HOST/...` with the password replaced by `***`; other text as is.

@@ -949,3 +949,31 @@ fn database_monitor_problems_never_quote_the_password() {
         ]
     );
 }
+
+#[test]
+fn mqtt_monitors_take_a_broker_a_topic_and_a_payload() {
+    let text = format!(
+        "{PAGE}components:\n  mq: {{ name: MQ }}\nmonitors:\n  \
+         broker:\n    component: mq\n    mqtt: {{ url: \"mqtts://monitor@mq:8883\", password: \"${{MQ_PASSWORD}}\", topic: upkeep/probe, payload: ping }}\n  \
+         bare:\n    component: mq\n    mqtt: {{ url: \"mqtt://mq\", payload: ping }}\n  \
+         web:\n    component: mq\n    mqtt: {{ url: \"http://u:hunter2@mq\" }}\n"
+    );
+    let env = |name: &str| (name == "MQ_PASSWORD").then(|| "from-env".to_owned());
+    // The first monitor alone is valid.
+    let good = &text[..text.find("  bare:").unwrap()];
+    let config = parse_ok(good, &env);
+    let MonitorKind::Mqtt(broker) = &config.monitors["broker"].kind else {
+        panic!("mqtt monitor")
+    };
+    assert_eq!(broker.server.password.as_deref(), Some("from-env"));
+    assert_eq!(broker.server.query.as_deref(), Some("upkeep/probe"));
+    assert_eq!(broker.payload.as_deref(), Some("ping"));
+    assert_eq!(
+        problems_of(&text),
+        vec![
+            "7:56: environment variable `MQ_PASSWORD` is not set; set it or write ${MQ_PASSWORD:-default}",
+            "10:31: `payload` needs a `topic` to publish it on",
+            "13:18: bad URL `http://u:***@mq`: it must start with mqtt:// or mqtts://",
+        ]
+    );
+}

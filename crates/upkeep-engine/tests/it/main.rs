@@ -18,6 +18,7 @@ mod notify_providers;
 mod notify_send;
 mod probe;
 mod probe_databases;
+mod probe_mqtt;
 mod reports;
 mod rollout_driver;
 mod rollout_run;

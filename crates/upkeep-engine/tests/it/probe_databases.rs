@@ -12,16 +12,7 @@ use std::time::{Duration, Instant};
 use upkeep_engine::monitoring::probe::{ProbeOutcome, Prober};
 use upkeep_store::testing::peer;
 
-use crate::probe_support::{closed_port, monitor, silent_listener};
-
-const SECRET: &str = "s3cret-Token-9";
-
-fn failure(outcome: &ProbeOutcome) -> String {
-    assert!(!outcome.ok, "expected a failure, got {outcome:?}");
-    let text = outcome.failure.clone().expect("a failed probe says why");
-    assert!(!text.contains(SECRET), "the password leaked: {text}");
-    text
-}
+use crate::probe_support::{SECRET, closed_port, failure, monitor, silent_listener};
 
 fn assert_ok(outcome: &ProbeOutcome) {
     assert!(outcome.ok, "expected success, got {outcome:?}");

@@ -294,6 +294,17 @@ async fn write_reply<S: AsyncWrite + Unpin>(stream: &mut S, reply: Reply) -> boo
     }
 }
 
+/// The password probes of secret-holding kinds are given; no failure may show it.
+pub const SECRET: &str = "s3cret-Token-9";
+
+/// The failure words of a failed probe, checked free of [`SECRET`].
+pub fn failure(outcome: &upkeep_engine::monitoring::probe::ProbeOutcome) -> String {
+    assert!(!outcome.ok, "expected a failure, got {outcome:?}");
+    let text = outcome.failure.clone().expect("a failed probe says why");
+    assert!(!text.contains(SECRET), "the password leaked: {text}");
+    text
+}
+
 /// A port on 127.0.0.1 that accepts connections and never says a word (the connections are
 /// held open).
 pub async fn silent_listener() -> SocketAddr {

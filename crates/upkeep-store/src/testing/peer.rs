@@ -1,4 +1,4 @@
-//! The real peers some tests talk to — PostgreSQL, MariaDB, Redis, headless Chromium, Prometheus Alertmanager,
+//! The real peers some tests talk to — PostgreSQL, MariaDB, Redis, Mosquitto, headless Chromium, Prometheus Alertmanager,
 //! `promtool`, nginx, `pg_dump`, Python packages — and what a test does when one is missing.
 //!
 //! A test asks for its peer first ([`postgres_url`], [`python`], [`chromium`], ...) and returns early
@@ -27,6 +27,8 @@ pub const POSTGRES_ENV: &str = "UPKEEP_TEST_POSTGRES_URL";
 pub const MARIADB_ENV: &str = "UPKEEP_TEST_MARIADB_URL";
 /// The environment variable naming the Redis server the tests may use.
 pub const REDIS_ENV: &str = "UPKEEP_TEST_REDIS_URL";
+/// The environment variable naming the MQTT broker (Mosquitto) the tests may use.
+pub const MQTT_ENV: &str = "UPKEEP_TEST_MQTT_URL";
 
 /// The MariaDB URL for tests from [`MARIADB_ENV`], or `None` after skipping the running test.
 pub fn mariadb_url() -> Option<String> {
@@ -41,6 +43,11 @@ pub fn mariadb_url() -> Option<String> {
 /// The Redis URL for tests from [`REDIS_ENV`], or `None` after skipping the running test.
 pub fn redis_url() -> Option<String> {
     server_url(REDIS_ENV, "Redis", "redis://127.0.0.1:6379", "redis-server")
+}
+
+/// The MQTT broker URL for tests from [`MQTT_ENV`], or `None` after skipping the running test.
+pub fn mqtt_url() -> Option<String> {
+    server_url(MQTT_ENV, "Mosquitto", "mqtt://127.0.0.1:1883", "mosquitto")
 }
 
 /// The URL of a server peer from the environment variable `env`, or `None` after skipping the

@@ -132,6 +132,7 @@ pub(crate) fn kind_name(m: &Monitor) -> &'static str {
         MonitorKind::Postgres(_) => "postgres",
         MonitorKind::Mysql(_) => "mysql",
         MonitorKind::Redis(_) => "redis",
+        MonitorKind::Mqtt(_) => "mqtt",
         MonitorKind::Push(_) => "push",
     }
 }

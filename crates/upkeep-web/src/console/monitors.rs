@@ -63,8 +63,8 @@ pub struct ListQuery {
 /// The columns the list sorts by.
 const SORTS: [&str; 4] = ["id", "state", "component", "kind"];
 const STATES: [&str; 4] = ["pending", "up", "down", "paused"];
-const KINDS: [&str; 8] = [
-    "http", "tcp", "dns", "tls", "postgres", "mysql", "redis", "push",
+const KINDS: [&str; 9] = [
+    "http", "tcp", "dns", "tls", "postgres", "mysql", "redis", "mqtt", "push",
 ];
 
 /// A monitor that passed the filters: what sorting and paging need, borrowed.
@@ -97,7 +97,7 @@ struct ListPage {
     sort: String,
     components: Vec<(String, String)>,
     states: [&'static str; 4],
-    kinds: [&'static str; 8],
+    kinds: [&'static str; 9],
     sorts: [&'static str; 4],
     rows: Vec<Row>,
     total: usize,

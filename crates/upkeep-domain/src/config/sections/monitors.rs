@@ -1,15 +1,16 @@
-//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis and push checks with their conditions) and `rules`.
+//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT and push checks with their conditions) and `rules`.
 
 use super::*;
 
-pub(super) const MONITOR_KINDS: [&str; 8] = [
-    "http", "tcp", "dns", "tls", "postgres", "mysql", "redis", "push",
+pub(super) const MONITOR_KINDS: [&str; 9] = [
+    "http", "tcp", "dns", "tls", "postgres", "mysql", "redis", "mqtt", "push",
 ];
 
 /// The URL schemes of each database kind.
 const POSTGRES_SCHEMES: [&str; 2] = ["postgres", "postgresql"];
 const MYSQL_SCHEMES: [&str; 2] = ["mysql", "mariadb"];
 const REDIS_SCHEMES: [&str; 2] = ["redis", "rediss"];
+const MQTT_SCHEMES: [&str; 2] = ["mqtt", "mqtts"];
 
 pub(super) const HTTP_METHODS: [&str; 7] =
     ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -136,12 +137,40 @@ pub(super) fn read_tls(d: &mut Decoder, node: &Node) -> Option<TlsCheck> {
 /// `postgres:`, `mysql:` or `redis:` (`kind`). The URL may hold a password, so a problem with
 /// it never quotes it; `password` and `password_file` exclude each other.
 pub(super) fn read_database(d: &mut Decoder, node: &Node, kind: &str) -> Option<DatabaseCheck> {
+    let mut f = d.fields(node)?;
+    let check = read_server(d, &mut f, kind);
+    f.finish(d);
+    check
+}
+
+/// `mqtt:`: a broker read like a database server (`topic` as its question), and `payload`.
+pub(super) fn read_mqtt(d: &mut Decoder, node: &Node) -> Option<MqttCheck> {
+    let mut f = d.fields(node)?;
+    let server = read_server(d, &mut f, "mqtt");
+    let payload = f.optional(d, "payload", Decoder::string);
+    let orphan = f
+        .key_pos("payload")
+        .filter(|_| server.as_ref().is_some_and(|s| s.query.is_none()));
+    f.finish(d);
+    if let Some(pos) = orphan {
+        d.error(pos, "`payload` needs a `topic` to publish it on");
+        return None;
+    }
+    Some(MqttCheck {
+        server: server?,
+        payload,
+    })
+}
+
+/// The keys database kinds and `mqtt` share: `url`, `password`, `password_file` and the
+/// question (`query`, `command` or `topic`).
+fn read_server(d: &mut Decoder, f: &mut Fields<'_>, kind: &str) -> Option<DatabaseCheck> {
     let (schemes, question): (&[&str], &'static str) = match kind {
         "postgres" => (&POSTGRES_SCHEMES, "query"),
         "mysql" => (&MYSQL_SCHEMES, "query"),
+        "mqtt" => (&MQTT_SCHEMES, "topic"),
         _ => (&REDIS_SCHEMES, "command"),
     };
-    let mut f = d.fields(node)?;
     let url = f.required(d, "url", |d, n| {
         d.parsed(n, |text| {
             super::super::decode::check_url(text, schemes)
@@ -167,7 +196,6 @@ pub(super) fn read_database(d: &mut Decoder, node: &Node, kind: &str) -> Option<
         })
     });
     let both = f.key_pos("password_file").filter(|_| f.has("password"));
-    f.finish(d);
     if let Some(pos) = both {
         d.error(pos, "`password` and `password_file` exclude each other");
         return None;
@@ -207,6 +235,7 @@ impl Sections {
                 "postgres" => read_database(d, n, kind).map(MonitorKind::Postgres),
                 "mysql" => read_database(d, n, kind).map(MonitorKind::Mysql),
                 "redis" => read_database(d, n, kind).map(MonitorKind::Redis),
+                "mqtt" => read_mqtt(d, n).map(MonitorKind::Mqtt),
                 _ => self.push(d, n).map(MonitorKind::Push),
             });
         let interval = f.optional(d, "interval", positive_duration);

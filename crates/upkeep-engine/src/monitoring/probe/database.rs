@@ -146,7 +146,7 @@ pub(super) async fn probe(
 }
 
 /// The password from `password` or `password_file` (its first line), if either is set.
-async fn password(check: &DatabaseCheck) -> Result<Option<String>, Failure> {
+pub(super) async fn password(check: &DatabaseCheck) -> Result<Option<String>, Failure> {
     if let Some(password) = &check.password {
         return Ok(Some(password.clone()));
     }
@@ -163,7 +163,7 @@ async fn password(check: &DatabaseCheck) -> Result<Option<String>, Failure> {
 }
 
 /// `message` with every occurrence of the password masked.
-fn masked(message: String, password: Option<&str>) -> String {
+pub(super) fn masked(message: String, password: Option<&str>) -> String {
     match password {
         Some(password) if !password.is_empty() && message.contains(password) => {
             message.replace(password, "***")

@@ -1,7 +1,7 @@
 //! Probes: one check of one monitor against the outside world.
 //!
 //! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns`, `tls`,
-//! `postgres`, `mysql` or `redis`) once,
+//! `postgres`, `mysql`, `redis` or `mqtt`) once,
 //! bounded as a whole by the monitor's `timeout`, evaluates the monitor's conditions on what it
 //! observed and returns a [`ProbeOutcome`]: success, wall time, what was seen (status,
 //! certificate expiry) and, on failure, one sentence an operator understands. A probe never
@@ -12,11 +12,13 @@
 //! Each kind lives in its own module: [`http`] (reqwest, body capped at [`MAX_BODY_BYTES`]),
 //! [`tcp`] (a connect), [`dns`] (hickory, no answer cache), [`tls`] (a handshake that
 //! accepts any chain and reads the leaf certificate's expiry) and [`database`] (`postgres`,
-//! `mysql` and `redis`: log in and ask one bounded question).
+//! `mysql` and `redis`: log in and ask one bounded question) and [`mqtt`] (connect, and an
+//! optional publish/subscribe round trip).
 
 mod database;
 mod dns;
 mod http;
+mod mqtt;
 mod tcp;
 mod tls;
 
@@ -122,6 +124,7 @@ impl Prober {
                 let body = needs_body(&monitor.conditions) != BodyNeed::None;
                 database::probe(engine, check, body, monitor.timeout, progress).await
             }
+            MonitorKind::Mqtt(check) => mqtt::probe(check, monitor.timeout, progress).await,
             MonitorKind::Push(_) => Err(Failure::new("push monitors are not probed".to_owned())),
         }
     }
@@ -349,6 +352,7 @@ impl Progress {
             MonitorKind::Postgres(check)
             | MonitorKind::Mysql(check)
             | MonitorKind::Redis(check) => database::describe(Engine::of(kind), check, stage),
+            MonitorKind::Mqtt(check) => mqtt::describe(check, stage),
             MonitorKind::Push(_) => String::new(),
         }
     }
