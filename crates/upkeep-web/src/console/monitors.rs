@@ -115,22 +115,17 @@ fn list_url(
     sort: &str,
     after: Option<&str>,
 ) -> String {
-    let mut url = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [
-        ("q", q),
-        ("state", state),
-        ("component", component),
-        ("kind", kind),
-        ("sort", sort),
-    ] {
-        if !v.is_empty() {
-            url.append_pair(k, v);
-        }
-    }
-    if let Some(after) = after {
-        url.append_pair("after", after);
-    }
-    format!("/admin/monitors?{}", url.finish())
+    super::paging::url(
+        "/admin/monitors",
+        &[
+            ("q", Some(q)),
+            ("state", Some(state)),
+            ("component", Some(component)),
+            ("kind", Some(kind)),
+            ("sort", Some(sort)),
+            ("after", after),
+        ],
+    )
 }
 
 /// `GET /admin/monitors`.
