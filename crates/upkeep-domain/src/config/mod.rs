@@ -20,7 +20,7 @@ use std::fmt;
 use jiff::Timestamp;
 
 pub use model::*;
-pub use sections::{decode_rollout_json, parse_objective_ppm, parse_size};
+pub use sections::{MONITOR_KINDS, decode_rollout_json, parse_objective_ppm, parse_size};
 
 /// One problem in a configuration file.
 #[derive(Clone, Debug, PartialEq, Eq)]

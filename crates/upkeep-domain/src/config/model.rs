@@ -341,6 +341,8 @@ pub enum MonitorKind {
     Redis(DatabaseCheck),
     /// `mqtt:`
     Mqtt(MqttCheck),
+    /// `websocket:`
+    Websocket(WebsocketCheck),
     /// `push:`
     Push(PushCheck),
 }
@@ -480,6 +482,16 @@ pub struct MqttCheck {
     pub server: DatabaseCheck,
     /// What the probe publishes on the topic before waiting for it to come back.
     pub payload: Option<String>,
+}
+
+/// `websocket:` — a WebSocket endpoint the probe upgrades to and may send one message, whose
+/// first answer conditions test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebsocketCheck {
+    /// `ws://HOST[:PORT][/PATH]` or `wss://...` (TLS).
+    pub url: String,
+    /// The text message sent once the upgrade succeeded.
+    pub message: Option<String>,
 }
 
 /// `SCHEME://USER:PASSWORD@HOST/...` with the password replaced by `***`; other text as is.

@@ -977,3 +977,23 @@ fn mqtt_monitors_take_a_broker_a_topic_and_a_payload() {
         ]
     );
 }
+
+#[test]
+fn websocket_monitors_take_a_url_and_a_message() {
+    let text = format!(
+        "{PAGE}components:\n  web: {{ name: Web }}\nmonitors:\n  \
+         live:\n    component: web\n    websocket: {{ url: \"wss://example.net/live\", message: ping }}\n  \
+         web:\n    component: web\n    websocket: {{ url: \"https://example.net/live\" }}\n"
+    );
+    let good = &text[..text.find("  web:\n    component").unwrap()];
+    let config = parse_ok(good, &|_| None);
+    let MonitorKind::Websocket(live) = &config.monitors["live"].kind else {
+        panic!("websocket monitor")
+    };
+    assert_eq!(live.url, "wss://example.net/live");
+    assert_eq!(live.message.as_deref(), Some("ping"));
+    assert_eq!(
+        problems_of(&text),
+        vec!["10:23: bad URL `https://example.net/live`: it must start with ws:// or wss://"]
+    );
+}

@@ -133,6 +133,7 @@ pub(crate) fn kind_name(m: &Monitor) -> &'static str {
         MonitorKind::Mysql(_) => "mysql",
         MonitorKind::Redis(_) => "redis",
         MonitorKind::Mqtt(_) => "mqtt",
+        MonitorKind::Websocket(_) => "websocket",
         MonitorKind::Push(_) => "push",
     }
 }

@@ -34,6 +34,7 @@ mod tenant_services;
 
 use components::*;
 pub use continuity::parse_objective_ppm;
+pub use monitors::MONITOR_KINDS;
 use monitors::*;
 pub use rollout::decode_rollout_json;
 pub use settings::parse_size;

@@ -1,9 +1,19 @@
-//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT and push checks with their conditions) and `rules`.
+//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket and push checks with their conditions) and `rules`.
 
 use super::*;
 
-pub(super) const MONITOR_KINDS: [&str; 9] = [
-    "http", "tcp", "dns", "tls", "postgres", "mysql", "redis", "mqtt", "push",
+/// The monitor kinds, in the order messages and the console list them.
+pub const MONITOR_KINDS: [&str; 10] = [
+    "http",
+    "tcp",
+    "dns",
+    "tls",
+    "postgres",
+    "mysql",
+    "redis",
+    "mqtt",
+    "websocket",
+    "push",
 ];
 
 /// The URL schemes of each database kind.
@@ -11,6 +21,7 @@ const POSTGRES_SCHEMES: [&str; 2] = ["postgres", "postgresql"];
 const MYSQL_SCHEMES: [&str; 2] = ["mysql", "mariadb"];
 const REDIS_SCHEMES: [&str; 2] = ["redis", "rediss"];
 const MQTT_SCHEMES: [&str; 2] = ["mqtt", "mqtts"];
+const WEBSOCKET_SCHEMES: [&str; 2] = ["ws", "wss"];
 
 pub(super) const HTTP_METHODS: [&str; 7] =
     ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -162,6 +173,19 @@ pub(super) fn read_mqtt(d: &mut Decoder, node: &Node) -> Option<MqttCheck> {
     })
 }
 
+/// `websocket:`: `url` (`ws://` or `wss://`) and an optional `message`.
+pub(super) fn read_websocket(d: &mut Decoder, node: &Node) -> Option<WebsocketCheck> {
+    let mut f = d.fields(node)?;
+    let url = f.required(d, "url", |d, n| {
+        d.parsed(n, |text| {
+            super::super::decode::check_url(text, &WEBSOCKET_SCHEMES).map(|()| text.to_owned())
+        })
+    });
+    let message = f.optional(d, "message", Decoder::string);
+    f.finish(d);
+    Some(WebsocketCheck { url: url?, message })
+}
+
 /// The keys database kinds and `mqtt` share: `url`, `password`, `password_file` and the
 /// question (`query`, `command` or `topic`).
 fn read_server(d: &mut Decoder, f: &mut Fields<'_>, kind: &str) -> Option<DatabaseCheck> {
@@ -236,6 +260,7 @@ impl Sections {
                 "mysql" => read_database(d, n, kind).map(MonitorKind::Mysql),
                 "redis" => read_database(d, n, kind).map(MonitorKind::Redis),
                 "mqtt" => read_mqtt(d, n).map(MonitorKind::Mqtt),
+                "websocket" => read_websocket(d, n).map(MonitorKind::Websocket),
                 _ => self.push(d, n).map(MonitorKind::Push),
             });
         let interval = f.optional(d, "interval", positive_duration);

@@ -1,7 +1,7 @@
 //! Probes: one check of one monitor against the outside world.
 //!
 //! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns`, `tls`,
-//! `postgres`, `mysql`, `redis` or `mqtt`) once,
+//! `postgres`, `mysql`, `redis`, `mqtt` or `websocket`) once,
 //! bounded as a whole by the monitor's `timeout`, evaluates the monitor's conditions on what it
 //! observed and returns a [`ProbeOutcome`]: success, wall time, what was seen (status,
 //! certificate expiry) and, on failure, one sentence an operator understands. A probe never
@@ -13,7 +13,8 @@
 //! [`tcp`] (a connect), [`dns`] (hickory, no answer cache), [`tls`] (a handshake that
 //! accepts any chain and reads the leaf certificate's expiry) and [`database`] (`postgres`,
 //! `mysql` and `redis`: log in and ask one bounded question) and [`mqtt`] (connect, and an
-//! optional publish/subscribe round trip).
+//! optional publish/subscribe round trip) and [`websocket`] (an upgrade and an optional
+//! message's answer).
 
 mod database;
 mod dns;
@@ -21,6 +22,7 @@ mod http;
 mod mqtt;
 mod tcp;
 mod tls;
+mod websocket;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -33,6 +35,17 @@ use database::Engine;
 
 pub use database::{MAX_COLUMNS, MAX_FIELDS, MAX_TEXT_BYTES, MAX_VALUE_CHARS};
 pub use http::MAX_REDIRECTS;
+
+/// A verifying TLS configuration with the web's roots.
+fn web_roots_tls() -> Result<rustls::ClientConfig, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| err.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
 
 /// At most this many bytes of an HTTP response body are read; the rest is not downloaded and
 /// conditions see the first `MAX_BODY_BYTES` only.
@@ -125,6 +138,7 @@ impl Prober {
                 database::probe(engine, check, body, monitor.timeout, progress).await
             }
             MonitorKind::Mqtt(check) => mqtt::probe(check, monitor.timeout, progress).await,
+            MonitorKind::Websocket(check) => websocket::probe(check, progress).await,
             MonitorKind::Push(_) => Err(Failure::new("push monitors are not probed".to_owned())),
         }
     }
@@ -353,6 +367,7 @@ impl Progress {
             | MonitorKind::Mysql(check)
             | MonitorKind::Redis(check) => database::describe(Engine::of(kind), check, stage),
             MonitorKind::Mqtt(check) => mqtt::describe(check, stage),
+            MonitorKind::Websocket(check) => websocket::describe(check, stage),
             MonitorKind::Push(_) => String::new(),
         }
     }

@@ -65,8 +65,9 @@ pub(super) async fn probe(
     })
 }
 
-/// `bytes` as lossy UTF-8, cut to [`MAX_TEXT_BYTES`] on a character boundary.
-fn bounded(bytes: &[u8]) -> String {
+/// `bytes` as lossy UTF-8, cut to [`MAX_TEXT_BYTES`] on a character boundary (for message
+/// payloads: MQTT's and WebSocket's).
+pub(super) fn bounded(bytes: &[u8]) -> String {
     let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_TEXT_BYTES)]).into_owned();
     if bytes.len() > MAX_TEXT_BYTES && text.ends_with('\u{fffd}') {
         text.pop();
@@ -102,21 +103,10 @@ fn options(check: &DatabaseCheck, password: Option<&str>) -> Result<MqttOptions,
     }
     if tls {
         options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            Arc::new(tls_config().map_err(|why| bad(&why))?),
+            Arc::new(super::web_roots_tls().map_err(|why| bad(&why))?),
         )));
     }
     Ok(options)
-}
-
-/// A verifying TLS configuration with the web's roots.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| err.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 /// Connects, and with a topic subscribes (publishes) and waits for one message's payload.
