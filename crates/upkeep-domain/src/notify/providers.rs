@@ -879,26 +879,11 @@ pub fn retry_after(header: Option<&str>, body: &[u8], now: Timestamp) -> Option<
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `Retry-After` dates take.
 fn parse_http_date(s: &str) -> Option<Timestamp> {
-    let rest = s.split_once(", ")?.1;
-    let mut parts = rest.split(' ');
-    let day: i8 = parts.next()?.parse().ok()?;
-    let month_name = parts.next()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| *m == month_name)?;
-    let year: i16 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':');
-    let h: i8 = hms.next()?.parse().ok()?;
-    let mi: i8 = hms.next()?.parse().ok()?;
-    let sec: i8 = hms.next()?.parse().ok()?;
-    if parts.next()? != "GMT" {
-        return None;
-    }
-    let month = i8::try_from(month + 1).ok()?;
-    let dt = jiff::civil::DateTime::new(year, month, day, h, mi, sec, 0).ok()?;
-    dt.to_zoned(jiff::tz::TimeZone::UTC)
+    // The weekday is left unread, as before: only the date and time count.
+    let (_, rest) = s.split_once(", ")?;
+    jiff::civil::DateTime::strptime("%d %b %Y %H:%M:%S GMT", rest)
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC)
         .ok()
         .map(|z| z.timestamp())
 }
