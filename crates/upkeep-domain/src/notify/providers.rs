@@ -9,8 +9,11 @@
 //! (CRITICAL, ACKNOWLEDGEMENT, RECOVERY), a Google Chat thread. Every base URL can be
 //! overridden (a proxy, an EU region, a test server).
 //!
-//! The engine sends what [`request`] returns through the one outbox and sender: the request is
-//! made once, when the delivery is made, and every retry sends the same bytes.
+//! The engine sends what [`request`] returns through the one outbox and sender. The outbox
+//! keeps the [`Message`], made once when the delivery is made, and never the credential: the
+//! request is made from the message and the channel's configuration at each attempt, so every
+//! retry sends the same bytes while the configuration is unchanged, and a rotated token is
+//! used from the next attempt on.
 
 use std::time::Duration;
 
@@ -25,7 +28,9 @@ use super::text::{
 use crate::config::Severity;
 
 /// An operator alert as a provider is told it: rendered once, with times in the page's zone.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// It holds no credential: the outbox stores it, and the request is made from it and the
+/// channel's configuration when it is sent.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     /// The delivery's id (Matrix's transaction id: a retry is the same event).
     pub delivery_id: String,

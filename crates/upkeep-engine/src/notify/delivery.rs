@@ -36,8 +36,10 @@ impl Default for DeliverySettings {
 }
 
 /// Who a delivery goes to, as it stands now.
-enum Recipient {
-    /// Send, signing with this secret if any.
+enum Recipient<'a> {
+    /// A configured channel: its URL and credential are filled in at each attempt.
+    Channel(&'a Channel),
+    /// Send to the stored destination, signing with this secret if any.
     Send(Option<String>),
     /// The subscriber unsubscribed (after the delivery was made): drop it unsent.
     Unsubscribed,
@@ -47,15 +49,14 @@ enum Recipient {
 
 /// The recipient of a delivery and its signing secret, from the configuration's channel or the
 /// subscriber's row.
-async fn recipient_of(
+async fn recipient_of<'a>(
     store: &Store,
-    config: &Config,
+    config: &'a Config,
     d: &DeliveryRecord,
-) -> Result<Recipient, StoreError> {
+) -> Result<Recipient<'a>, StoreError> {
     if let Some(id) = d.recipient.strip_prefix("channel:") {
         return Ok(match config.notifications.channels.get(id) {
-            Some(Channel::Webhook { secret, .. }) => Recipient::Send(secret.clone()),
-            Some(_) => Recipient::Send(None),
+            Some(channel) => Recipient::Channel(channel),
             None => Recipient::ChannelRemoved(id.to_owned()),
         });
     }
@@ -115,8 +116,18 @@ async fn attempt(
     if clock.now().duration_since(d.created_at) >= max_age {
         return give_up(d, label, "given up: older than notifications.retry.max_age");
     }
-    let secret = match recipient_of(store, config, d).await {
-        Ok(Recipient::Send(secret)) => secret,
+    let (destination, content, secret) = match recipient_of(store, config, d).await {
+        Ok(Recipient::Channel(channel)) => match content.fill(channel, &d.destination) {
+            Ok((destination, content)) => {
+                let secret = match channel {
+                    Channel::Webhook { secret, .. } => secret.clone(),
+                    _ => None,
+                };
+                (destination, content, secret)
+            }
+            Err(error) => return give_up(d, label, error),
+        },
+        Ok(Recipient::Send(secret)) => (d.destination.clone(), content, secret),
         Ok(Recipient::Unsubscribed) => {
             tracing::info!(delivery = %d.id, recipient = %d.recipient, "subscriber gone: not sent");
             return Attempted {
@@ -161,7 +172,7 @@ async fn attempt(
         delivery_id: &d.id,
         event: &d.event,
         channel,
-        destination: &d.destination,
+        destination: &destination,
         content: &content,
         secret: secret.as_deref(),
     };

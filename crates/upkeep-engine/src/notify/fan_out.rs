@@ -13,7 +13,7 @@ use upkeep_domain::maintenance::slots::maintenance_slots;
 use upkeep_domain::notify::routing::{channels_for, subscriber_wants};
 use upkeep_domain::notify::{Audience, MaintenanceNotice, Notice};
 use upkeep_domain::notify::{providers, template};
-use upkeep_store::outbox::{NewDelivery, StoredNotice, new_delivery_id};
+use upkeep_store::outbox::{NewDelivery, StoredNotice, new_delivery_id, redact_destination};
 use upkeep_store::subscribers::SubscriberRecord;
 use upkeep_store::{Store, StoreError};
 
@@ -176,7 +176,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             id,
                             recipient,
                             channel: ChannelKind::Webhook.as_str().into(),
-                            destination: url.clone(),
+                            destination: redact_destination(url),
                             order_key,
                             subject: subject.clone(),
                             content: json(&Content::Json { body }),
@@ -188,7 +188,7 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             id: new_delivery_id(),
                             recipient,
                             channel: ChannelKind::Slack.as_str().into(),
-                            destination: url.clone(),
+                            destination: redact_destination(url),
                             order_key,
                             subject: subject.clone(),
                             content: json(&Content::Json { body }),
@@ -198,15 +198,18 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                         let id = new_delivery_id();
                         let message =
                             render::alert_message(&site, &config.page.timezone, &id, alert);
-                        let request = providers::request(provider, &message);
+                        // The request is made again at each attempt, with the credential the
+                        // configuration holds then: only the message and where it goes, shown
+                        // as an origin, are stored.
+                        let url = providers::request(provider, &message).url;
                         out.push(NewDelivery {
                             id,
                             recipient,
                             channel: ChannelKind::Provider(provider.kind()).as_str().into(),
-                            destination: request.url.clone(),
+                            destination: redact_destination(&url),
                             order_key,
                             subject: subject.clone(),
-                            content: json(&Content::request(request)),
+                            content: json(&Content::Message { message }),
                         });
                     }
                     Channel::CustomWebhook(hook) => {
@@ -217,7 +220,10 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                         // once with the reason (shown with the failed deliveries), so the
                         // failure is seen rather than silently dropped.
                         let (destination, content) = match template::render(hook, &message) {
-                            Ok(request) => (request.url.clone(), Content::request(request)),
+                            Ok(request) => (
+                                redact_destination(&request.url),
+                                Content::Message { message },
+                            ),
                             // No URL to show: the template's source may hold a secret.
                             Err(err) => (
                                 "about:invalid".to_owned(),
@@ -236,13 +242,14 @@ pub fn deliveries_for(ctx: &FanOutContext<'_>, stored: &StoredNotice) -> Vec<New
                             content: json(&content),
                         });
                     }
-                    Channel::PagerDuty { routing_key, url } => {
-                        let body = render::pagerduty_body(&site, routing_key, alert);
+                    Channel::PagerDuty { url, .. } => {
+                        // The routing key is put in at each attempt (`Content::fill`).
+                        let body = render::pagerduty_body(&site, "", alert);
                         out.push(NewDelivery {
                             id: new_delivery_id(),
                             recipient,
                             channel: ChannelKind::PagerDuty.as_str().into(),
-                            destination: url.clone(),
+                            destination: redact_destination(url),
                             order_key,
                             subject: subject.clone(),
                             content: json(&Content::Json { body }),

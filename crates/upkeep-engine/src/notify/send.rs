@@ -27,9 +27,10 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
-use upkeep_domain::config::{Smtp, SmtpTls};
+use upkeep_domain::config::{Channel, Smtp, SmtpTls};
 use upkeep_domain::notify::providers::{self, ProviderKind};
 use upkeep_domain::notify::signature;
+use upkeep_domain::notify::template;
 
 /// SMTP answers that say the configuration is wrong (authentication required, refused or
 /// impossible: 530, 534, 535, 538), not the message: retried, so mail waits until an operator
@@ -101,6 +102,10 @@ pub enum Content {
         headers: Vec<(String, String)>,
         body: String,
     },
+    /// An operator alert for a provider or a templated webhook: the request is made from it and
+    /// the channel's configuration at each attempt ([`Content::fill`]), so the outbox never
+    /// holds the channel's credential.
+    Message { message: providers::Message },
     /// A request that could not be made (a templated webhook whose template failed for this
     /// alert): never sent, the delivery fails at once with this error.
     Unsendable { error: String },
@@ -113,6 +118,43 @@ impl Content {
             method: request.method.to_owned(),
             headers: request.headers,
             body: request.body,
+        }
+    }
+
+    /// What an attempt to a configured channel sends, and where: the stored content with the
+    /// URL and the credential the channel's configuration holds now. The outbox keeps a URL
+    /// channel's destination redacted and no routing key, token or templated secret; the same
+    /// configuration makes the same bytes on every retry. Content stored whole (mail, and
+    /// requests stored by earlier versions) goes to its stored destination.
+    pub fn fill(self, channel: &Channel, stored: &str) -> Result<(String, Content), String> {
+        match (channel, self) {
+            (
+                _,
+                c @ (Content::Email { .. } | Content::Http { .. } | Content::Unsendable { .. }),
+            ) => Ok((stored.to_owned(), c)),
+            (Channel::Webhook { url, .. } | Channel::Slack { url }, c @ Content::Json { .. }) => {
+                Ok((url.clone(), c))
+            }
+            (Channel::PagerDuty { routing_key, url }, Content::Json { body }) => {
+                let mut event: serde_json::Value = serde_json::from_str(&body)
+                    .map_err(|e| format!("stored PagerDuty event is unreadable: {e}"))?;
+                let Some(fields) = event.as_object_mut() else {
+                    return Err("stored PagerDuty event is not a JSON object".into());
+                };
+                fields.insert("routing_key".into(), routing_key.clone().into());
+                let body = event.to_string();
+                Ok((url.clone(), Content::Json { body }))
+            }
+            (Channel::Provider(provider), Content::Message { message }) => {
+                let request = providers::request(provider, &message);
+                Ok((request.url.clone(), Content::request(request)))
+            }
+            (Channel::CustomWebhook(hook), Content::Message { message }) => {
+                template::render(hook, &message)
+                    .map(|request| (request.url.clone(), Content::request(request)))
+                    .map_err(|e| format!("custom_webhook: {e}"))
+            }
+            _ => Err("the channel changed kind since this notification was made".into()),
         }
     }
 }
@@ -296,6 +338,9 @@ impl Senders {
                     .await
             }
             (_, Content::Unsendable { error }) => Err(SendError::permanent(error.clone())),
+            (_, Content::Message { .. }) => Err(SendError::permanent(
+                "an alert message was not made into its channel's request",
+            )),
             (ChannelKind::Email, Content::Json { .. } | Content::Http { .. }) => Err(
                 SendError::permanent("an e-mail delivery holds HTTP content instead of a mail"),
             ),
@@ -379,7 +424,7 @@ impl Senders {
             .await
     }
 
-    /// A provider's request as made at fan-out. Its answer's `Retry-After` header, or a rate
+    /// A provider's request as made for this attempt. Its answer's `Retry-After` header, or a rate
     /// limit's `retry_after` in its body, says when to try again. Messages name the URL's
     /// origin only: a provider's path or query often holds its token.
     async fn send_request(

@@ -261,6 +261,147 @@ async fn each_provider_gets_its_documented_request_and_its_resolution() {
     }
 }
 
+/// Every provider of [`config`] with a PagerDuty, a Slack and a signed webhook channel, the
+/// credentials of Telegram, ntfy and PagerDuty as given.
+fn config_rotating(rx: &str, bot_token: &str, ntfy_token: &str, routing_key: &str) -> Config {
+    config_with(&format!(
+        r#"
+  channels:
+    discord: {{ discord: {{ url: "{rx}/api/webhooks/123/t0ken" }} }}
+    telegram: {{ telegram: {{ url: "{rx}", bot_token: "{bot_token}", chat_id: "-1001" }} }}
+    ntfy: {{ ntfy: {{ url: "{rx}", topic: ops-alerts, token: {ntfy_token} }} }}
+    pushover: {{ pushover: {{ url: "{rx}", token: app-t0ken, user: user-k3y }} }}
+    matrix: {{ matrix: {{ homeserver: "{rx}", room_id: "!room:example.org", access_token: syt_s3cret }} }}
+    pd: {{ pagerduty: {{ url: "{rx}/v2/enqueue", routing_key: {routing_key} }} }}
+    slack: {{ slack: {{ url: "{rx}/services/T0/B0/sl4ck" }} }}
+    hook: {{ webhook: {{ url: "{rx}/hook/h00k", secret: whs3cret }} }}
+    custom: {{ custom_webhook: {{ url: "{rx}/custom", headers: {{ Authorization: "Bearer cust0m" }}, body: '{{"title": {{{{ alert.summary }}}}}}' }} }}
+  routes:
+    - {{ severity: critical, channels: [discord, telegram, ntfy, pushover, matrix, pd, slack, hook, custom] }}
+"#
+    ))
+}
+
+#[tokio::test]
+async fn the_outbox_keeps_no_credential_and_a_rotated_one_is_used_at_the_next_attempt() {
+    for db in databases("notify_providers_secrets").await {
+        let store = db.store().await;
+        // The three credentials about to be rotated are refused (retryably); the rest is taken.
+        let rx = Receiver::start(|_, r| {
+            let mut text = format!("{} {}", r.path, String::from_utf8_lossy(&r.body));
+            for value in r.headers.values() {
+                text.push_str(value);
+            }
+            if ["123:ABC", "tk_0ld", "R0UTING"]
+                .iter()
+                .any(|s| text.contains(s))
+            {
+                Answer::Status(503)
+            } else {
+                Answer::Status(200)
+            }
+        })
+        .await;
+        let old = loaded(config_rotating(&rx.url, "123:ABC", "tk_0ld", "R0UTING"));
+        let start = t("2026-05-01T09:59:00Z");
+        let clock = ManualClock::new(start);
+        follow(&store, &old.config, start).await;
+        let at = t("2026-05-01T10:00:00Z");
+        clock.set(at);
+        monitor_event(&store, "api-health", "up", "down", at).await;
+        follow(&store, &old.config, at).await;
+        round(&store, &old, &clock).await;
+
+        // Stored: where each delivery goes as an origin, and what it says; no credential.
+        let stored = store.list_deliveries(None, 100).await.unwrap();
+        assert_eq!(stored.len(), 9, "{stored:#?}");
+        let secrets = [
+            "t0ken",
+            "123:ABC",
+            "tk_0ld",
+            "app-t0ken",
+            "user-k3y",
+            "syt_s3cret",
+            "R0UTING",
+            "sl4ck",
+            "h00k",
+            "whs3cret",
+            "cust0m",
+        ];
+        for d in &stored {
+            for secret in secrets {
+                assert!(
+                    !d.destination.contains(secret) && !d.content.contains(secret),
+                    "{secret} stored in the {} delivery: {} {}",
+                    d.channel,
+                    d.destination,
+                    d.content
+                );
+            }
+            let origin = rx.url.clone();
+            assert!(
+                d.destination == origin || d.destination == format!("{origin}/…"),
+                "{}: {}",
+                d.channel,
+                d.destination
+            );
+        }
+        // Sent with the credentials all the same: the six not refused went through.
+        let sent = store
+            .list_deliveries(Some(DeliveryState::Sent), 100)
+            .await
+            .unwrap();
+        assert_eq!(sent.len(), 6, "{sent:#?}");
+        let webhook = rx
+            .accepted()
+            .into_iter()
+            .find(|r| r.path == "/hook/h00k")
+            .unwrap();
+        assert!(
+            webhook.headers.contains_key("upkeep-signature"),
+            "{:?}",
+            webhook.headers
+        );
+        let custom = rx
+            .accepted()
+            .into_iter()
+            .find(|r| r.path == "/custom")
+            .unwrap();
+        assert_eq!(custom.headers["authorization"], "Bearer cust0m");
+
+        // Rotated: the next attempt carries the new credentials, the message unchanged.
+        let new = loaded(config_rotating(&rx.url, "456:NEW", "tk_n3w", "R0TATED"));
+        clock.set(at + SignedDuration::from_secs(60));
+        round(&store, &new, &clock).await;
+        let accepted = rx.accepted();
+        let telegram = accepted
+            .iter()
+            .find(|r| r.path == "/bot456:NEW/sendMessage")
+            .unwrap();
+        let refused = rx
+            .all()
+            .into_iter()
+            .find(|r| r.path == "/bot123:ABC/sendMessage")
+            .unwrap();
+        assert_eq!(telegram.body, refused.body, "the same message");
+        let pd = accepted.iter().find(|r| r.path == "/v2/enqueue").unwrap();
+        let event: Value = serde_json::from_slice(&pd.body).unwrap();
+        assert_eq!(event["routing_key"], "R0TATED");
+        assert_eq!(event["event_action"], "trigger");
+        let ntfy = accepted.iter().find(|r| r.path == "/").unwrap();
+        assert_eq!(ntfy.headers["authorization"], "Bearer tk_n3w");
+        assert_eq!(
+            store
+                .list_deliveries(Some(DeliveryState::Sent), 100)
+                .await
+                .unwrap()
+                .len(),
+            9
+        );
+        db.cleanup().await;
+    }
+}
+
 /// One request's path prefix → how the recorder refuses its first attempt.
 fn rate_limited(path: &str) -> Answer {
     if path.starts_with("/api/webhooks/") {

@@ -908,7 +908,10 @@ async fn pagerduty_400_is_permanent_202_ok_5xx_retryable() {
 fn content_body(c: &Content) -> Vec<u8> {
     match c {
         Content::Json { body } => body.as_bytes().to_vec(),
-        Content::Email { .. } | Content::Http { .. } | Content::Unsendable { .. } => unreachable!(),
+        Content::Email { .. }
+        | Content::Http { .. }
+        | Content::Message { .. }
+        | Content::Unsendable { .. } => unreachable!(),
     }
 }
 
