@@ -14,8 +14,9 @@
 //!   ([`AUTO_ACTOR`] here). Once anyone else has posted an update, an operator owns the incident:
 //!   recoveries are noted in its timeline but it is never resolved automatically.
 //! - **Following events**: [`run`] follows `monitor_events` by id from a cursor stored in the
-//!   database (`cursors`), saved after each event, so a restart neither replays nor skips
-//!   transitions. On a database it never followed it starts [`AutoIncidentSettings::history`]
+//!   database (`cursors`), saved after each event that changed something and at the end of
+//!   a batch, so a restart skips no transition and handles again only events that changed
+//!   nothing. On a database it never followed it starts [`AutoIncidentSettings::history`]
 //!   back, not from the beginning of time. It works only while `active` (this replica holds the
 //!   monitoring lease), so replicas do not open the same incident twice.
 //!
@@ -512,14 +513,27 @@ async fn follow(
         }
     };
     let mut handled = 0;
+    // Where the cursor is saved, and the last event handled: events that change nothing
+    // (most are: every monitor's first success) are saved together with the next one that
+    // does or at the end of the batch, not each in its own write. Handling one of them again
+    // after a crash changes nothing either.
+    let mut saved = cursor;
+    let mut last = cursor;
     for (position, event) in follower.read(store, cursor).await? {
         // The lease may be lost mid-batch: the new holder continues from the cursor.
         if !*active.borrow() {
             break;
         }
-        handle(store, config, settings, &event, clock.now()).await?;
-        follower.save(store, position, clock.now()).await?;
+        let changed = handle(store, config, settings, &event, clock.now()).await?;
+        last = position;
+        if changed {
+            follower.save(store, position, clock.now()).await?;
+            saved = position;
+        }
         handled += 1;
+    }
+    if last != saved {
+        follower.save(store, last, clock.now()).await?;
     }
     Ok(handled)
 }
@@ -676,30 +690,40 @@ async fn handle(
     settings: &AutoIncidentSettings,
     event: &StoredMonitorEvent,
     now: Timestamp,
-) -> Result<(), StoreError> {
-    match (&event.source, event.from, event.to) {
+) -> Result<bool, StoreError> {
+    // Whether the event may have changed an incident (only a recovery of a source that holds
+    // none, and the transitions that open nothing, certainly did not).
+    let changed = match (&event.source, event.from, event.to) {
         (EventSource::Rule(name), _, EventState::Firing) => {
-            if let Some(failure) = rule_failure(config, settings, name, &event.reason, event.at) {
-                source_failing(store, config, &failure, AUTO_ACTOR, now).await?;
+            match rule_failure(config, settings, name, &event.reason, event.at) {
+                Some(failure) => {
+                    source_failing(store, config, &failure, AUTO_ACTOR, now).await?;
+                    true
+                }
+                None => false,
             }
         }
         (EventSource::Rule(_), EventState::Firing, _) => {
             tracing::info!(source = %event.source.key(), reason = %event.reason, "alert rule no longer firing");
-            source_recovered(store, &event.source.key(), "", AUTO_ACTOR, now).await?;
+            source_recovered(store, &event.source.key(), "", AUTO_ACTOR, now).await?
+                != RecoveryOutcome::NotAttached
         }
         (EventSource::Monitor(id), _, EventState::Down) => {
-            if let Some(failure) =
-                monitor_failure(store, config, id, &event.reason, event.at).await?
-            {
-                source_failing(store, config, &failure, AUTO_ACTOR, now).await?;
+            match monitor_failure(store, config, id, &event.reason, event.at).await? {
+                Some(failure) => {
+                    source_failing(store, config, &failure, AUTO_ACTOR, now).await?;
+                    true
+                }
+                None => false,
             }
         }
         (EventSource::Monitor(_), _, EventState::Up) => {
             tracing::info!(source = %event.source.key(), reason = %event.reason, "monitor up again");
-            source_recovered(store, &event.source.key(), "", AUTO_ACTOR, now).await?;
+            source_recovered(store, &event.source.key(), "", AUTO_ACTOR, now).await?
+                != RecoveryOutcome::NotAttached
         }
         // Other transitions of monitors and rules, and the other sources, open no incident.
-        _ => {}
-    }
-    Ok(())
+        _ => false,
+    };
+    Ok(changed)
 }

@@ -35,7 +35,10 @@ pub mod subscribers;
 pub mod tokens;
 pub mod users;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -88,38 +91,102 @@ macro_rules! with_pool {
 pub(crate) use with_pool;
 
 /// The one way the store opens a transaction: as a write from its first statement. On SQLite
-/// that is `BEGIN IMMEDIATE`, which takes the write lock at once (waiting up to the busy
-/// timeout for it); a deferred `BEGIN` that reads and then writes cannot wait — if another
-/// writer committed in between, its first write fails at once with `database is locked`
-/// (`SQLITE_BUSY`, which the busy timeout does not cover). On PostgreSQL a plain `BEGIN`:
-/// row locks and conditional updates do the rest.
+/// that is `BEGIN IMMEDIATE`, which takes the write lock at once; a deferred `BEGIN` that reads
+/// and then writes cannot wait — if another writer committed in between, its first write fails
+/// at once with `database is locked` (`SQLITE_BUSY`, which the busy timeout does not cover). On
+/// PostgreSQL a plain `BEGIN`: row locks and conditional updates do the rest.
+///
+/// SQLite has one write lock per database, and a connection that finds it taken sleeps in
+/// SQLite's busy handler (1, 2, 5, 10 … ms) instead of being woken when it is free. So the
+/// writers of this process first take their turn in one queue per database file
+/// ([`sqlite_write_turn`], first come first served, woken at once) and hold it until their
+/// transaction ends; the busy handler is left with other processes (the CLI beside a server).
 pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+    fn begin_write(&self) -> impl Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send;
 }
 
 /// The statement that opens a write transaction on SQLite (see [`BeginWrite`]).
 pub(crate) const SQLITE_BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+/// How long a writer waits for its turn at a SQLite database before giving up, as long as
+/// SQLite's own busy timeout.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A write transaction ([`BeginWrite`]): the transaction, used as its connection, and on SQLite
+/// this process's write turn, given back when the transaction ends (committed, rolled back or
+/// dropped).
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    // Declared first: dropped (rolled back) before the turn is given back.
+    tx: sqlx::Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
+}
+
+/// This process's queue for the write lock of the SQLite database `pool` opens: one per file.
+fn sqlite_write_queue(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
+    static QUEUES: OnceLock<std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        OnceLock::new();
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let mut queues = QUEUES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(queues.entry(file).or_default())
+}
+
+/// Waits for this process's turn to write to the SQLite database `pool` opens (see
+/// [`BeginWrite`]); the turn lasts until the guard is dropped.
+pub(crate) async fn sqlite_write_turn(
+    pool: &SqlitePool,
+) -> Result<tokio::sync::OwnedMutexGuard<()>, sqlx::Error> {
+    let queue = sqlite_write_queue(pool);
+    tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)
+}
+
 impl BeginWrite for SqlitePool {
     type Db = sqlx::Sqlite;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
-    {
-        self.begin_with(SQLITE_BEGIN_WRITE)
+    async fn begin_write(&self) -> Result<WriteTx<sqlx::Sqlite>, sqlx::Error> {
+        let turn = sqlite_write_turn(self).await?;
+        let tx = self.begin_with(SQLITE_BEGIN_WRITE).await?;
+        Ok(WriteTx {
+            tx,
+            _turn: Some(turn),
+        })
     }
 }
 
 impl BeginWrite for PgPool {
     type Db = sqlx::Postgres;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
-    {
-        self.begin()
+    async fn begin_write(&self) -> Result<WriteTx<sqlx::Postgres>, sqlx::Error> {
+        Ok(WriteTx {
+            tx: self.begin().await?,
+            _turn: None,
+        })
     }
 }
 
@@ -268,3 +335,75 @@ pub(crate) fn timestamp(ms: i64) -> Result<jiff::Timestamp, StoreError> {
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    async fn store(dir: &tempfile::TempDir, name: &str) -> Store {
+        let url = format!("sqlite://{}", dir.path().join(name).display());
+        let store = Store::connect(&url, &ConnectOptions::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    fn sqlite(store: &Store) -> &SqlitePool {
+        match &store.pool {
+            Pool::Sqlite(pool) => pool,
+            Pool::Postgres(_) => unreachable!(),
+        }
+    }
+
+    #[tokio::test]
+    async fn writers_of_one_sqlite_file_take_turns_in_one_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, other) = (
+            store(&dir, "a.db").await,
+            store(&dir, "a.db").await,
+            store(&dir, "b.db").await,
+        );
+        // One queue per file, whichever store opened it.
+        assert!(Arc::ptr_eq(
+            &sqlite_write_queue(sqlite(&a)),
+            &sqlite_write_queue(sqlite(&b))
+        ));
+        assert!(!Arc::ptr_eq(
+            &sqlite_write_queue(sqlite(&a)),
+            &sqlite_write_queue(sqlite(&other))
+        ));
+
+        // While `a` writes, `b` waits for its turn (it does not reach `BEGIN IMMEDIATE` and
+        // SQLite's busy handler); another file's writer does not wait.
+        let first = sqlite(&a).begin_write().await.unwrap();
+        let pool_b = sqlite(&b).clone();
+        let second = tokio::spawn(async move { pool_b.begin_write().await.unwrap() });
+        sqlite(&other)
+            .begin_write()
+            .await
+            .unwrap()
+            .commit()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !second.is_finished(),
+            "the second writer did not wait for its turn"
+        );
+        first.commit().await.unwrap();
+        second.await.unwrap().commit().await.unwrap();
+
+        // A turn held too long is an error after the busy timeout, not a wait forever.
+        let held = sqlite(&a).begin_write().await.unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(10), sqlite(&b).begin_write())
+            .await
+            .expect("gave up within the busy timeout")
+            .err()
+            .expect("no turn while another writer holds it");
+        assert!(matches!(err, sqlx::Error::PoolTimedOut), "{err:?}");
+        held.commit().await.unwrap();
+    }
+}

@@ -1257,7 +1257,7 @@ impl Store {
             crate::Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
                 conn.close_on_drop();
-                Held::Sqlite(conn)
+                Held::Sqlite(conn, pool.clone())
             }
             crate::Pool::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
@@ -1272,14 +1272,15 @@ impl Store {
 pub struct WriterConnection(Held);
 
 enum Held {
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    /// The connection, and its pool for the process's write turn (`crate::sqlite_write_turn`).
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>, sqlx::SqlitePool),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
 impl std::fmt::Debug for WriterConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let backend = match self.0 {
-            Held::Sqlite(_) => "sqlite",
+            Held::Sqlite(..) => "sqlite",
             Held::Postgres(_) => "postgres",
         };
         f.debug_tuple("WriterConnection").field(&backend).finish()
@@ -1293,7 +1294,9 @@ impl WriterConnection {
             return Ok(Vec::new());
         }
         let (rows, returned) = match &mut self.0 {
-            Held::Sqlite(conn) => {
+            Held::Sqlite(conn, pool) => {
+                // The batch's transaction holds the process's write turn until it ends.
+                let _turn = crate::sqlite_write_turn(pool).await?;
                 let conn: &mut sqlx::SqliteConnection = conn;
                 let done: Result<_, sqlx::Error> = async {
                     Ok(record_pings_on!(

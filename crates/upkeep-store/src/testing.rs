@@ -109,7 +109,7 @@ pub async fn databases(test: &str) -> Vec<TestDatabase> {
 /// writer that commits late, for testing the followers of the event log.
 ///
 /// [`commit`]: OpenEventWrite::commit
-pub struct OpenEventWrite(sqlx::Transaction<'static, sqlx::Postgres>);
+pub struct OpenEventWrite(crate::WriteTx<sqlx::Postgres>);
 
 impl OpenEventWrite {
     /// Begins a transaction on `store` and writes `events` in it, as the store's writers do.
