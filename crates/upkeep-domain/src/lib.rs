@@ -32,4 +32,5 @@ pub mod role;
 pub mod rollout;
 pub mod rule_expr;
 pub mod slo;
+pub mod snmp;
 pub mod syntax;
