@@ -3,7 +3,8 @@
 # missing (this needs root or sudo):
 #   Debian: chromium (headless browser test), prometheus-alertmanager (webhook + silences),
 #           prometheus (its promtool checks /metrics), nginx-light (the reverse proxy in
-#           front of upkeep in the proxy tests, and the benchmarks' baseline), wrk (benchmarks only).
+#           front of upkeep in the proxy tests, and the benchmarks' baseline), snmpd (the SNMP
+#           agent of the snmp probe tests), wrk (benchmarks only).
 # The Python peers need no root: scripts/test.sh installs them into the project's .venv.
 # Idempotent: does nothing when everything is present. Tests that need a peer skip loudly
 # when it is absent; .ci/run calls this script first and requires every peer.
@@ -14,6 +15,7 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v prometheus-alertmanager >/dev/null 2>&1 || [ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need_apt+=(snmpd)
 if [ "${UPKEEP_BENCH_DEPS:-0}" = 1 ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 fi

@@ -1,5 +1,5 @@
 //! Any text as a monitor condition: never panics, errors point at a char boundary inside the
-//! text, and what parses evaluates without panicking (the text doubles as the body).
+//! text, and what parses evaluates without panicking (the text doubles as the body and the SNMP value).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,6 +16,7 @@ fuzz_target!(|text: &str| {
                 body: Some(text),
                 json: Some(&json),
                 cert_expiry_days: Some(30),
+                value: Some(text),
             };
             let _ = condition.evaluate(&observation);
         }

@@ -4,11 +4,13 @@
 //! probe result.
 //!
 //! Grammar: `SUBJECT OP VALUE` where SUBJECT is `[STATUS]`, `[RESPONSE_TIME]` (ms),
-//! `[CERT_EXPIRY]` (days) or `[BODY]` optionally followed by a JSON path (`.key`, `[index]`);
-//! OP is one of `== != < <= > >= contains matches`; VALUE is the rest of the text, or a
-//! double-quoted string with `\"` and `\\` escapes. Ordering operators and every operator on a
-//! numeric subject need a number; `contains` and `matches` apply to `[BODY]` only; a `matches`
-//! pattern is compiled when the condition is parsed.
+//! `[CERT_EXPIRY]` (days), `[VALUE]` (the value an `snmp` probe read) or `[BODY]` optionally
+//! followed by a JSON path (`.key`, `[index]`); OP is one of `== != < <= > >= contains
+//! matches`; VALUE is the rest of the text, or a double-quoted string with `\"` and `\\`
+//! escapes. Ordering operators and every operator on a numeric subject need a number;
+//! `contains` and `matches` apply to `[BODY]` and `[VALUE]` only; a `matches` pattern is
+//! compiled when the condition is parsed. Like `[BODY]`, `[VALUE]` is text that ordering
+//! operators read as a number.
 
 use std::fmt;
 
@@ -40,6 +42,8 @@ pub enum Subject {
     CertExpiry,
     /// `[BODY]` with an optional JSON path; an empty path means the body text.
     Body(Vec<PathSegment>),
+    /// `[VALUE]`: the value an `snmp` probe read (its first OID's), as text.
+    Value,
 }
 
 /// One step of a `[BODY]` JSON path.
@@ -96,13 +100,16 @@ pub struct Observation<'a> {
     pub json: Option<&'a serde_json::Value>,
     /// Days until the certificate expires (negative once expired).
     pub cert_expiry_days: Option<i64>,
+    /// The value an `snmp` probe read, as text.
+    pub value: Option<&'a str>,
 }
 
-const SUBJECTS: [(&str, Subject); 4] = [
+const SUBJECTS: [(&str, Subject); 5] = [
     ("[STATUS]", Subject::Status),
     ("[RESPONSE_TIME]", Subject::ResponseTime),
     ("[CERT_EXPIRY]", Subject::CertExpiry),
     ("[BODY]", Subject::Body(Vec::new())),
+    ("[VALUE]", Subject::Value),
 ];
 
 /// Operators, longest spelling first so that `<=` wins over `<`.
@@ -126,12 +133,12 @@ impl Condition {
         cursor.skip_spaces();
         let op_offset = cursor.pos();
         let op = parse_operator(&mut cursor)?;
-        let numeric_subject = !matches!(subject, Subject::Body(_));
+        let numeric_subject = !matches!(subject, Subject::Body(_) | Subject::Value);
         if numeric_subject && matches!(op, Operator::Contains | Operator::Matches) {
             return Err(SyntaxError {
                 offset: op_offset,
                 message: format!(
-                    "`{}` applies to [BODY] only; compare numbers with == != < <= > >=",
+                    "`{}` applies to [BODY] and [VALUE] only; compare numbers with == != < <= > >=",
                     operator_text(op)
                 ),
             });
@@ -187,6 +194,7 @@ impl Condition {
                 .json
                 .and_then(|json| select(json, path))
                 .map(Actual::from_json),
+            Subject::Value => observation.value.map(Actual::from_text),
         };
         actual.is_some_and(|actual| self.compare(&actual))
     }
@@ -232,6 +240,13 @@ impl Condition {
                 },
                 (None, Some(_)) => "the body is not JSON".to_owned(),
                 (None, None) => "no body was observed".to_owned(),
+            },
+            Subject::Value => match observation.value {
+                None => "no value was observed".to_owned(),
+                Some(value) if value.trim().parse::<f64>().is_ok() => {
+                    format!("the value was {}", value.trim())
+                }
+                Some(value) => format!("the value was {}", excerpt(value)),
             },
         }
     }
@@ -382,8 +397,9 @@ fn parse_subject(cursor: &mut Cursor<'_>) -> Result<Subject, SyntaxError> {
         .find(|(token, _)| cursor.eat(token))
         .map(|(_, subject)| subject.clone())
     else {
-        return Err(cursor
-            .error("expected [STATUS], [RESPONSE_TIME], [BODY] or [CERT_EXPIRY] at the start"));
+        return Err(cursor.error(
+            "expected [STATUS], [RESPONSE_TIME], [BODY], [CERT_EXPIRY] or [VALUE] at the start",
+        ));
     };
     if subject != Subject::Body(Vec::new()) {
         return Ok(subject);
@@ -528,6 +544,7 @@ mod tests {
             body: Some(r#"{"status": "ok"}"#),
             json: Some(&json),
             cert_expiry_days: Some(30),
+            value: None,
         };
         for (text, expected) in [
             ("[STATUS] == 200", true),
@@ -557,6 +574,7 @@ mod tests {
             body: Some(r#"{"status": "degraded"}"#),
             json: Some(&degraded),
             cert_expiry_days: Some(3),
+            value: None,
         };
         for (text, expected) in [
             ("[STATUS] == 200", "`[STATUS] == 200`: the status was 503"),
@@ -615,6 +633,50 @@ mod tests {
         };
         let message = parse("[BODY] == y").observed(&long_body);
         assert!(message.len() < 120 && message.ends_with('…'), "{message}");
+    }
+
+    #[test]
+    fn values_compare_as_numbers_or_text() {
+        let number = Observation {
+            value: Some("87"),
+            ..Observation::default()
+        };
+        let text = Observation {
+            value: Some("up"),
+            ..Observation::default()
+        };
+        for (condition, observation, expected) in [
+            ("[VALUE] < 90", &number, true),
+            ("[VALUE] >= 90", &number, false),
+            ("[VALUE] == 87", &number, true),
+            ("[VALUE] != 87", &number, false),
+            (r#"[VALUE] == "up""#, &text, true),
+            ("[VALUE] == up", &text, true),
+            ("[VALUE] != up", &text, false),
+            ("[VALUE] < 90", &text, false),
+            (r#"[VALUE] matches "^u""#, &text, true),
+            ("[VALUE] contains p", &text, true),
+        ] {
+            assert_eq!(
+                parse(condition).evaluate(observation),
+                expected,
+                "{condition}"
+            );
+        }
+        assert!(!parse("[VALUE] == up").evaluate(&Observation::default()));
+        assert_eq!(
+            parse("[VALUE] >= 90").explain(&number),
+            "`[VALUE] >= 90`: the value was 87"
+        );
+        assert_eq!(
+            parse(r#"[VALUE] == "down""#).observed(&text),
+            r#"the value was "up""#
+        );
+        assert_eq!(
+            parse("[VALUE] == up").observed(&Observation::default()),
+            "no value was observed"
+        );
+        assert_eq!(error_at("[VALUE] < fast").0, 10);
     }
 
     proptest! {

@@ -343,6 +343,8 @@ pub enum MonitorKind {
     Mqtt(MqttCheck),
     /// `websocket:`
     Websocket(WebsocketCheck),
+    /// `snmp:`
+    Snmp(SnmpCheck),
     /// `push:`
     Push(PushCheck),
 }
@@ -492,6 +494,70 @@ pub struct WebsocketCheck {
     pub url: String,
     /// The text message sent once the upgrade succeeded.
     pub message: Option<String>,
+}
+
+/// `snmp:` — an SNMP agent the probe asks for one or a few OIDs with one GET (SNMPv2c with a
+/// community, or SNMPv3 as a USM user); the first OID's value is `[VALUE]` for conditions.
+/// Its `Debug` form hides the community and the keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnmpCheck {
+    /// `host:port` of the agent (port 161 when the configuration leaves it out).
+    pub address: String,
+    /// The OIDs asked for, in order (at least one, at most [`SnmpCheck::MAX_OIDS`]).
+    pub oids: Vec<crate::snmp::Oid>,
+    /// The version and its credentials.
+    pub security: SnmpSecurity,
+}
+
+impl SnmpCheck {
+    /// The most OIDs one check asks for.
+    pub const MAX_OIDS: usize = 16;
+}
+
+/// How an `snmp` check speaks to its agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnmpSecurity {
+    /// SNMPv2c with a community (there is no default community).
+    V2c {
+        /// The community.
+        community: Secret,
+    },
+    /// SNMPv3 with the User-based Security Model.
+    V3(SnmpUser),
+}
+
+/// An SNMPv3 user: the security level follows from the keys given (none: noAuthNoPriv;
+/// `auth_key`: authNoPriv; both: authPriv).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnmpUser {
+    /// The USM user name.
+    pub name: String,
+    /// The authentication protocol and password.
+    pub auth: Option<(crate::snmp::AuthProtocol, Secret)>,
+    /// The AES-128 privacy password (needs `auth`).
+    pub privacy: Option<Secret>,
+    /// The SNMPv3 context name (empty by default).
+    pub context: String,
+}
+
+/// A secret a probe needs: written in the configuration (usually `"${VAR}"`) or the first line
+/// of a file read at each check (a mounted secret may rotate). Its `Debug` form shows a file's
+/// path, never a value.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The value itself.
+    Value(String),
+    /// A file whose first line is the value.
+    File(std::path::PathBuf),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Value(_) => f.write_str("Value(***)"),
+            Secret::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 /// `SCHEME://USER:PASSWORD@HOST/...` with the password replaced by `***`; other text as is.

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use upkeep_domain::config::{
-    Channel, ChecksMode, Config, MonitorKind, PushSchedule, Severity, SloWindow, SmtpTls,
-    TenantSel, parse,
+    Channel, ChecksMode, Config, MonitorKind, PushSchedule, Secret, Severity, SloWindow, SmtpTls,
+    SnmpSecurity, TenantSel, parse,
 };
+use upkeep_domain::snmp::AuthProtocol;
 
 const CONTRACT: &str = include_str!("../../../../examples/upkeep.yaml");
 const DEMO: &str = include_str!("../../../../examples/demo.yaml");
@@ -996,4 +997,121 @@ fn websocket_monitors_take_a_url_and_a_message() {
         problems_of(&text),
         vec!["10:23: bad URL `https://example.net/live`: it must start with ws:// or wss://"]
     );
+}
+
+#[test]
+fn snmp_monitors_take_an_agent_oids_and_credentials() {
+    let text = format!(
+        "{PAGE}components:\n  net: {{ name: Net }}\nmonitors:\n  \
+         sw:\n    component: net\n    snmp: {{ address: switch1, oid: .1.3.6.1.2.1.1.3.0, community: \"${{COMMUNITY}}\" }}\n  \
+         ups:\n    component: net\n    snmp: {{ address: \"ups:1161\", oid: [1.3.6.1.4.1.1.0, 1.3.6.1.4.1.2.0], user: monitor, auth_protocol: sha256, auth_key_file: /run/auth, priv_key: \"${{PRIV}}\", context: ups }}\n"
+    );
+    let env = |name: &str| match name {
+        "COMMUNITY" => Some("c0mmunity-x".to_owned()),
+        "PRIV" => Some("priv-pass-1".to_owned()),
+        _ => None,
+    };
+    let config = parse_ok(&text, &env);
+    let MonitorKind::Snmp(sw) = &config.monitors["sw"].kind else {
+        panic!("snmp monitor")
+    };
+    assert_eq!(sw.address, "switch1:161");
+    assert_eq!(sw.oids.len(), 1);
+    assert_eq!(sw.oids[0].to_string(), "1.3.6.1.2.1.1.3.0");
+    assert_eq!(
+        sw.security,
+        SnmpSecurity::V2c {
+            community: Secret::Value("c0mmunity-x".into())
+        }
+    );
+    let MonitorKind::Snmp(ups) = &config.monitors["ups"].kind else {
+        panic!("snmp monitor")
+    };
+    assert_eq!(ups.address, "ups:1161");
+    assert_eq!(ups.oids.len(), 2);
+    let SnmpSecurity::V3(user) = &ups.security else {
+        panic!("SNMPv3")
+    };
+    assert_eq!(user.name, "monitor");
+    assert_eq!(user.context, "ups");
+    assert_eq!(
+        user.auth,
+        Some((AuthProtocol::Sha256, Secret::File("/run/auth".into())))
+    );
+    assert_eq!(user.privacy, Some(Secret::Value("priv-pass-1".into())));
+    // The debug form (logs) never holds a secret.
+    let shown = format!("{:?} {:?}", config.monitors["sw"], config.monitors["ups"]);
+    assert!(
+        !shown.contains("c0mmunity-x") && !shown.contains("priv-pass-1"),
+        "{shown}"
+    );
+    assert!(shown.contains("/run/auth"), "{shown}");
+
+    let bad = |snmp: &str| {
+        problems_of(&format!(
+            "{PAGE}components:\n  net: {{ name: Net }}\nmonitors:\n  m:\n    component: net\n    snmp: {{ address: sw, {snmp} }}\n"
+        ))
+    };
+    assert_eq!(
+        bad("oid: 1.3.6.1.2.1.1.3.0"),
+        vec![
+            "7:11: an snmp monitor needs `community` or `community_file` (SNMPv2c) or `user` (SNMPv3); there is no default community"
+        ]
+    );
+    assert_eq!(
+        bad("oid: 1.3.6.1.2.1.1.3.0, community: public1, user: u"),
+        vec!["7:11: `community` (SNMPv2c) and `user` (SNMPv3) exclude each other"]
+    );
+    assert_eq!(
+        bad("oid: sysUpTime.0, community: public1"),
+        vec![
+            "7:31: bad OID `sysUpTime.0`: use numbers separated by dots, such as 1.3.6.1.2.1.1.3.0 (names need a MIB, which upkeep does not read)"
+        ]
+    );
+    assert_eq!(
+        bad("oid: 1.3.6.1.2.1.1.3.0, community: public1, auth_key: longenough"),
+        vec!["7:70: `auth_key` is for SNMPv3 (`user`), not a community"]
+    );
+    assert_eq!(
+        bad("oid: 1.3.6.1.2.1.1.3.0, user: u, auth_key: longenough"),
+        vec!["7:11: `auth_key` needs `auth_protocol`: sha or sha256"]
+    );
+    assert_eq!(
+        bad("oid: 1.3.6.1.2.1.1.3.0, user: u, priv_key: longenough"),
+        vec![
+            "7:11: `priv_key` needs `auth_key`: SNMPv3 encrypts only authenticated messages (authPriv)"
+        ]
+    );
+    let short = bad("oid: 1.3.6.1.2.1.1.3.0, user: u, auth_protocol: md5, auth_key: sh0rt");
+    assert_eq!(
+        short,
+        vec![
+            "7:74: unknown authentication protocol `md5`: use sha, sha1, sha256",
+            "7:89: `auth_key` is too short: at least 8 characters",
+        ]
+    );
+    assert!(short.iter().all(|p| !p.contains("sh0rt")));
+    assert_eq!(
+        bad("oid: 1.3.6.1.2.1.1.3.0, community: public1, community_file: /f"),
+        vec!["7:70: `community` and `community_file` exclude each other"]
+    );
+}
+
+/// The example of docs/probes/snmp.md is a working configuration.
+#[test]
+fn the_snmp_page_example_parses() {
+    let page = include_str!("../../../../docs/probes/snmp.md");
+    let example = page
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let env = |name: &str| Some(format!("{name}-value"));
+    let config = parse_ok(&format!("{PAGE}{example}"), &env);
+    let MonitorKind::Snmp(ups) = &config.monitors["ups-load"].kind else {
+        panic!("snmp monitor")
+    };
+    assert_eq!(ups.oids.len(), 2);
+    assert!(matches!(&ups.security, SnmpSecurity::V3(user) if user.privacy.is_some()));
+    assert_eq!(config.monitors["core-switch"].conditions.len(), 1);
 }

@@ -19,6 +19,7 @@ mod notify_send;
 mod probe;
 mod probe_databases;
 mod probe_mqtt;
+mod probe_snmp;
 mod probe_websocket;
 mod reports;
 mod rollout_driver;

@@ -1,5 +1,5 @@
 //! The real peers some tests talk to — PostgreSQL, MariaDB, Redis, Mosquitto, headless Chromium, Prometheus Alertmanager,
-//! `promtool`, nginx, `pg_dump`, Python packages — and what a test does when one is missing.
+//! `promtool`, nginx, net-snmp's `snmpd`, `pg_dump`, Python packages — and what a test does when one is missing.
 //!
 //! A test asks for its peer first ([`postgres_url`], [`python`], [`chromium`], ...) and returns early
 //! on `None`. A missing peer is never silent:
@@ -104,6 +104,15 @@ pub fn nginx() -> Option<PathBuf> {
         return Some(system.to_path_buf());
     }
     program("nginx", "nginx-light")
+}
+
+/// net-snmp's agent `snmpd` (on `PATH` or in `/usr/sbin`, from the Debian package `snmpd`).
+pub fn snmpd() -> Option<PathBuf> {
+    let system = Path::new("/usr/sbin/snmpd");
+    if find_on_path("snmpd").is_none() && is_executable(system) {
+        return Some(system.to_path_buf());
+    }
+    program("snmpd", "snmpd")
 }
 
 /// Prometheus's `promtool` (on `PATH`).

@@ -134,6 +134,7 @@ pub(crate) fn kind_name(m: &Monitor) -> &'static str {
         MonitorKind::Redis(_) => "redis",
         MonitorKind::Mqtt(_) => "mqtt",
         MonitorKind::Websocket(_) => "websocket",
+        MonitorKind::Snmp(_) => "snmp",
         MonitorKind::Push(_) => "push",
     }
 }

@@ -1,9 +1,9 @@
-//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket and push checks with their conditions) and `rules`.
+//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP and push checks with their conditions) and `rules`.
 
 use super::*;
 
 /// The monitor kinds, in the order messages and the console list them.
-pub const MONITOR_KINDS: [&str; 10] = [
+pub const MONITOR_KINDS: [&str; 11] = [
     "http",
     "tcp",
     "dns",
@@ -13,6 +13,7 @@ pub const MONITOR_KINDS: [&str; 10] = [
     "redis",
     "mqtt",
     "websocket",
+    "snmp",
     "push",
 ];
 
@@ -120,10 +121,7 @@ pub(super) fn read_tls(d: &mut Decoder, node: &Node) -> Option<TlsCheck> {
     let server_name = f.optional(d, "server_name", Decoder::string);
     f.finish(d);
     let address = address?;
-    let has_port = match address.strip_prefix('[') {
-        Some(v6) => v6.contains("]:"),
-        None => address.contains(':'),
-    };
+    let has_port = has_port(&address);
     let host = if has_port {
         address
             .rsplit_once(':')
@@ -143,6 +141,176 @@ pub(super) fn read_tls(d: &mut Decoder, node: &Node) -> Option<TlsCheck> {
             format!("{address}:443")
         },
     })
+}
+
+/// Whether `host[:port]` (IPv6 in brackets) has its port.
+fn has_port(address: &str) -> bool {
+    match address.strip_prefix('[') {
+        Some(v6) => v6.contains("]:"),
+        None => address.contains(':'),
+    }
+}
+
+/// `snmp:`: `address` (port 161 by default), `oid` (one or a list), and either `community`
+/// (SNMPv2c) or `user` (SNMPv3) with its keys; each secret written (usually `${VAR}`) or in a
+/// file (`*_file`), never quoted in a problem.
+pub(super) fn read_snmp(d: &mut Decoder, node: &Node) -> Option<SnmpCheck> {
+    use crate::snmp::{AuthProtocol, Oid, usm::MIN_PASSWORD_LEN};
+    let mut f = d.fields(node)?;
+    let address = f.required(d, "address", |d, n| read_address(d, n, false));
+    let read_oid = |d: &mut Decoder, n: &Node| d.parsed(n, Oid::parse);
+    let oids = f.required(d, "oid", |d, n| match &n.kind {
+        NodeKind::Sequence(_) => {
+            let oids = d.list(n, read_oid)?;
+            if oids.is_empty() || oids.len() > SnmpCheck::MAX_OIDS {
+                d.error(
+                    n.pos,
+                    format!("`oid` lists 1 to {} OIDs", SnmpCheck::MAX_OIDS),
+                );
+                return None;
+            }
+            Some(oids)
+        }
+        _ => read_oid(d, n).map(|oid| vec![oid]),
+    });
+    let community = read_secret(d, &mut f, "community", "community_file", 1);
+    let user = f.optional(d, "user", Decoder::string);
+    let auth_protocol = f.optional(d, "auth_protocol", |d, n| {
+        d.choice(n, "authentication protocol", &AuthProtocol::NAMES)
+    });
+    let auth_key = read_secret(d, &mut f, "auth_key", "auth_key_file", MIN_PASSWORD_LEN);
+    let priv_protocol = f.optional(d, "priv_protocol", |d, n| {
+        d.choice(n, "privacy protocol", &[("aes", ()), ("aes128", ())])
+    });
+    let priv_key = read_secret(d, &mut f, "priv_key", "priv_key_file", MIN_PASSWORD_LEN);
+    let context = f.optional(d, "context", Decoder::string);
+    let v3_only = [
+        "auth_protocol",
+        "auth_key",
+        "auth_key_file",
+        "priv_protocol",
+        "priv_key",
+        "priv_key_file",
+        "context",
+    ]
+    .into_iter()
+    .find_map(|key| f.key_pos(key).map(|pos| (key, pos)));
+    let has_community = f.has("community") || f.has("community_file");
+    let has_user = f.has("user");
+    let pos = f.pos;
+    f.finish(d);
+    let (community, auth_key, priv_key) = (community?, auth_key?, priv_key?);
+    let security = match (has_community, has_user) {
+        (true, true) => {
+            d.error(
+                pos,
+                "`community` (SNMPv2c) and `user` (SNMPv3) exclude each other",
+            );
+            return None;
+        }
+        (false, false) => {
+            d.error(
+                pos,
+                "an snmp monitor needs `community` or `community_file` (SNMPv2c) or `user` (SNMPv3); there is no default community",
+            );
+            return None;
+        }
+        (true, false) => {
+            if let Some((key, pos)) = v3_only {
+                d.error(
+                    pos,
+                    format!("`{key}` is for SNMPv3 (`user`), not a community"),
+                );
+                return None;
+            }
+            SnmpSecurity::V2c {
+                community: community?,
+            }
+        }
+        (false, true) => {
+            let auth = match (auth_protocol, auth_key) {
+                (Some(protocol), Some(key)) => Some((protocol, key)),
+                (None, None) => None,
+                (None, Some(_)) => {
+                    d.error(pos, "`auth_key` needs `auth_protocol`: sha or sha256");
+                    return None;
+                }
+                (Some(_), None) => {
+                    d.error(pos, "`auth_protocol` needs `auth_key` or `auth_key_file`");
+                    return None;
+                }
+            };
+            if priv_key.is_some() && auth.is_none() {
+                d.error(pos, "`priv_key` needs `auth_key`: SNMPv3 encrypts only authenticated messages (authPriv)");
+                return None;
+            }
+            if priv_protocol.is_some() && priv_key.is_none() {
+                d.error(pos, "`priv_protocol` needs `priv_key` or `priv_key_file`");
+                return None;
+            }
+            SnmpSecurity::V3(SnmpUser {
+                name: user?,
+                auth,
+                privacy: priv_key,
+                context: context.unwrap_or_default(),
+            })
+        }
+    };
+    let address = address?;
+    Some(SnmpCheck {
+        address: if has_port(&address) {
+            address
+        } else {
+            format!("{address}:161")
+        },
+        oids: oids?,
+        security,
+    })
+}
+
+/// A secret written under `key` or in a file named under `file_key` (exclusive): `Some(None)`
+/// when neither is there, `None` after a problem. A written value shorter than `min_len` is
+/// refused without being quoted.
+fn read_secret(
+    d: &mut Decoder,
+    f: &mut Fields<'_>,
+    key: &'static str,
+    file_key: &'static str,
+    min_len: usize,
+) -> Option<Option<Secret>> {
+    let written = f.key_pos(key);
+    let filed = f.key_pos(file_key);
+    let value = f.get(key);
+    let file = f.get(file_key);
+    match (written, filed) {
+        (Some(_), Some(pos)) => {
+            d.error(pos, format!("`{key}` and `{file_key}` exclude each other"));
+            None
+        }
+        (Some(pos), None) => {
+            let Some(node) = value else {
+                d.error(pos, format!("`{key}` needs a value"));
+                return None;
+            };
+            let text = d.text(node)?;
+            if text.len() < min_len {
+                d.error(
+                    node.pos,
+                    format!("`{key}` is too short: at least {min_len} characters"),
+                );
+                return None;
+            }
+            Some(Some(Secret::Value(text.to_owned())))
+        }
+        (None, Some(pos)) => {
+            let Some(node) = file else {
+                d.error(pos, format!("`{file_key}` needs a value"));
+                return None;
+            };
+            d.string(node).map(|path| Some(Secret::File(path.into())))
+        }
+        (None, None) => Some(None),
+    }
 }
 
 /// `postgres:`, `mysql:` or `redis:` (`kind`). The URL may hold a password, so a problem with
@@ -261,6 +429,7 @@ impl Sections {
                 "redis" => read_database(d, n, kind).map(MonitorKind::Redis),
                 "mqtt" => read_mqtt(d, n).map(MonitorKind::Mqtt),
                 "websocket" => read_websocket(d, n).map(MonitorKind::Websocket),
+                "snmp" => read_snmp(d, n).map(MonitorKind::Snmp),
                 _ => self.push(d, n).map(MonitorKind::Push),
             });
         let interval = f.optional(d, "interval", positive_duration);

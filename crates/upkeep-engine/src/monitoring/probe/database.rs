@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use sqlx::{ConnectOptions, Connection, Row};
-use upkeep_domain::config::{DatabaseCheck, MonitorKind};
+use upkeep_domain::config::{DatabaseCheck, MonitorKind, Secret};
 
 use super::{Failure, Progress, Seen, cut, io_error_text, stage};
 
@@ -147,19 +147,12 @@ pub(super) async fn probe(
 
 /// The password from `password` or `password_file` (its first line), if either is set.
 pub(super) async fn password(check: &DatabaseCheck) -> Result<Option<String>, Failure> {
-    if let Some(password) = &check.password {
-        return Ok(Some(password.clone()));
-    }
-    let Some(path) = &check.password_file else {
-        return Ok(None);
+    let secret = match (&check.password, &check.password_file) {
+        (Some(password), _) => Secret::Value(password.clone()),
+        (None, Some(path)) => Secret::File(path.clone()),
+        (None, None) => return Ok(None),
     };
-    match tokio::fs::read_to_string(path).await {
-        Ok(text) => Ok(Some(text.lines().next().unwrap_or("").to_owned())),
-        Err(err) => Err(Failure::new(format!(
-            "cannot read the password file {}: {err}",
-            path.display()
-        ))),
-    }
+    super::read_secret(&secret, "password").await.map(Some)
 }
 
 /// `message` with every occurrence of the password masked.

@@ -176,6 +176,7 @@ impl Clients {
             cert_expiry_days,
             body,
             json,
+            value: None,
         })
     }
 }

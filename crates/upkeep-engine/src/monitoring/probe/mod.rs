@@ -1,7 +1,7 @@
 //! Probes: one check of one monitor against the outside world.
 //!
 //! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns`, `tls`,
-//! `postgres`, `mysql`, `redis`, `mqtt` or `websocket`) once,
+//! `postgres`, `mysql`, `redis`, `mqtt`, `websocket` or `snmp`) once,
 //! bounded as a whole by the monitor's `timeout`, evaluates the monitor's conditions on what it
 //! observed and returns a [`ProbeOutcome`]: success, wall time, what was seen (status,
 //! certificate expiry) and, on failure, one sentence an operator understands. A probe never
@@ -14,12 +14,13 @@
 //! accepts any chain and reads the leaf certificate's expiry) and [`database`] (`postgres`,
 //! `mysql` and `redis`: log in and ask one bounded question) and [`mqtt`] (connect, and an
 //! optional publish/subscribe round trip) and [`websocket`] (an upgrade and an optional
-//! message's answer).
+//! message's answer) and [`snmp`] (a GET over UDP, SNMPv2c or SNMPv3).
 
 mod database;
 mod dns;
 mod http;
 mod mqtt;
+mod snmp;
 mod tcp;
 mod tls;
 mod websocket;
@@ -29,7 +30,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use upkeep_domain::condition::{Condition, Observation, Subject};
-use upkeep_domain::config::{Monitor, MonitorKind};
+use upkeep_domain::config::{Monitor, MonitorKind, Secret};
 
 use database::Engine;
 
@@ -139,6 +140,7 @@ impl Prober {
             }
             MonitorKind::Mqtt(check) => mqtt::probe(check, monitor.timeout, progress).await,
             MonitorKind::Websocket(check) => websocket::probe(check, progress).await,
+            MonitorKind::Snmp(check) => snmp::probe(check, progress).await,
             MonitorKind::Push(_) => Err(Failure::new("push monitors are not probed".to_owned())),
         }
     }
@@ -156,6 +158,8 @@ struct Seen {
     body: Option<String>,
     /// The body as JSON, when a condition has a JSON path and the body parses.
     json: Option<serde_json::Value>,
+    /// The value an `snmp` check read (`[VALUE]`).
+    value: Option<String>,
 }
 
 /// A failed check: the words, and what was observed before it failed.
@@ -215,6 +219,7 @@ fn judge(monitor: &Monitor, seen: Seen) -> Verdict {
         body: seen.body.as_deref(),
         json: seen.json.as_ref(),
         cert_expiry_days: seen.cert_expiry_days,
+        value: seen.value.as_deref(),
     };
     let mentions = |wanted: fn(&Subject) -> bool| {
         monitor
@@ -368,8 +373,25 @@ impl Progress {
             | MonitorKind::Redis(check) => database::describe(Engine::of(kind), check, stage),
             MonitorKind::Mqtt(check) => mqtt::describe(check, stage),
             MonitorKind::Websocket(check) => websocket::describe(check, stage),
+            MonitorKind::Snmp(check) => snmp::describe(check, stage),
             MonitorKind::Push(_) => String::new(),
         }
+    }
+}
+
+/// A secret's value: as written, or the first line of its file, read now (a mounted secret
+/// may rotate). `what` names it in a failure ("password", "community"); the value never
+/// appears in one.
+async fn read_secret(secret: &Secret, what: &str) -> Result<String, Failure> {
+    match secret {
+        Secret::Value(value) => Ok(value.clone()),
+        Secret::File(path) => match tokio::fs::read_to_string(path).await {
+            Ok(text) => Ok(text.lines().next().unwrap_or("").to_owned()),
+            Err(err) => Err(Failure::new(format!(
+                "cannot read the {what} file {}: {err}",
+                path.display()
+            ))),
+        },
     }
 }
 
