@@ -260,23 +260,10 @@ impl<'c> Agent<'c> {
             auth: None,
             privacy: None,
         };
-        let msg_id = new_id();
         let request_id = new_id();
         let context = config.context.as_bytes();
-        let unknown = Engine::default();
-        let discovery = snmp::encode_v3_get(
-            &V3Get {
-                msg_id,
-                request_id,
-                oids: &check.oids,
-                context_name: context,
-                engine: &unknown,
-                salt: rand::random::<u64>().to_be_bytes(),
-            },
-            &user,
-        );
         let answer = self
-            .exchange(&discovery, |data| self.open(data, &user, msg_id))
+            .v3_get(check, context, request_id, &Engine::default(), &user)
             .await?;
         let mut engine = answer.engine;
         if engine.id.is_empty() {
@@ -300,21 +287,7 @@ impl<'c> Agent<'c> {
                 boots: engine.boots,
                 time: engine.time.saturating_add(elapsed),
             };
-            let msg_id = new_id();
-            let request = snmp::encode_v3_get(
-                &V3Get {
-                    msg_id,
-                    request_id,
-                    oids: &check.oids,
-                    context_name: context,
-                    engine: &now,
-                    salt: rand::random::<u64>().to_be_bytes(),
-                },
-                &user,
-            );
-            let answer = self
-                .exchange(&request, |data| self.open(data, &user, msg_id))
-                .await?;
+            let answer = self.v3_get(check, context, request_id, &now, &user).await?;
             match answer.what {
                 V3Content::Pdu(pdu) if pdu.kind == PduType::Response => {
                     if level > SecurityLevel::NoAuthNoPriv && !answer.authenticated {
@@ -354,6 +327,32 @@ impl<'c> Agent<'c> {
             config,
             level,
         )))
+    }
+
+    /// Sends the GET (a discovery probe while `engine` has no id) in a message of its own and
+    /// reads the answer to it.
+    async fn v3_get(
+        &self,
+        check: &SnmpCheck,
+        context: &[u8],
+        request_id: i32,
+        engine: &Engine,
+        user: &User,
+    ) -> Result<snmp::V3Answer, Failure> {
+        let msg_id = new_id();
+        let request = snmp::encode_v3_get(
+            &V3Get {
+                msg_id,
+                request_id,
+                oids: &check.oids,
+                context_name: context,
+                engine,
+                salt: rand::random::<u64>().to_be_bytes(),
+            },
+            user,
+        );
+        self.exchange(&request, |data| self.open(data, user, msg_id))
+            .await
     }
 
     /// Reads an SNMPv3 datagram for the message `msg_id`: `None` for another message.
