@@ -345,6 +345,10 @@ pub enum MonitorKind {
     Websocket(WebsocketCheck),
     /// `snmp:`
     Snmp(SnmpCheck),
+    /// `grpc:`
+    Grpc(GrpcCheck),
+    /// `docker:`
+    Docker(DockerCheck),
     /// `push:`
     Push(PushCheck),
 }
@@ -556,6 +560,68 @@ impl std::fmt::Debug for Secret {
         match self {
             Secret::Value(_) => f.write_str("Value(***)"),
             Secret::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+/// `grpc:` — a gRPC server asked `grpc.health.v1.Health/Check` for one service (or the whole
+/// server). Its `Debug` form hides the metadata values, which may hold tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GrpcCheck {
+    /// `grpc://HOST:PORT` (plaintext HTTP/2) or `grpcs://HOST[:PORT]` (TLS, port 443 by default).
+    pub url: String,
+    /// The service name asked about; empty means the server as a whole.
+    pub service: String,
+    /// A PEM file of the certificate authorities trusted for `grpcs://` instead of the web's
+    /// roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Metadata sent with the call (lower-case names; values usually `${VAR}`).
+    pub metadata: BTreeMap<String, String>,
+    /// Metadata whose value is the first line of a file, read at each check.
+    pub metadata_files: BTreeMap<String, std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for GrpcCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden: BTreeMap<&str, &str> = self
+            .metadata
+            .keys()
+            .map(|name| (name.as_str(), "***"))
+            .collect();
+        f.debug_struct("GrpcCheck")
+            .field("url", &hide_password(&self.url))
+            .field("service", &self.service)
+            .field("ca_file", &self.ca_file)
+            .field("metadata", &hidden)
+            .field("metadata_files", &self.metadata_files)
+            .finish()
+    }
+}
+
+/// `docker:` — a container whose state and health the Docker Engine API reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerCheck {
+    /// The container's name or id.
+    pub container: String,
+    /// Where the engine listens: `unix:///PATH` (default `unix:///var/run/docker.sock`) or
+    /// `tcp://HOST:PORT`.
+    pub host: DockerHost,
+}
+
+/// Where a Docker engine listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DockerHost {
+    /// A Unix socket.
+    Unix(std::path::PathBuf),
+    /// `host:port` over plain TCP.
+    Tcp(String),
+}
+
+impl std::fmt::Display for DockerHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DockerHost::Unix(path) => write!(f, "unix://{}", path.display()),
+            DockerHost::Tcp(address) => write!(f, "tcp://{address}"),
         }
     }
 }

@@ -1115,3 +1115,116 @@ fn the_snmp_page_example_parses() {
     assert!(matches!(&ups.security, SnmpSecurity::V3(user) if user.privacy.is_some()));
     assert_eq!(config.monitors["core-switch"].conditions.len(), 1);
 }
+
+#[test]
+fn grpc_monitors_take_a_server_a_service_a_ca_file_and_metadata() {
+    let text = format!(
+        "{PAGE}components:\n  api: {{ name: API }}\nmonitors:\n  \
+         cart:\n    component: api\n    grpc: {{ url: \"grpcs://cart.internal:8443\", service: shop.Cart, ca_file: /etc/upkeep/ca.pem, metadata: {{ authorization: \"Bearer s3cret\" }}, metadata_files: {{ x-api-key: /run/secrets/key }} }}\n  \
+         plain:\n    component: api\n    grpc: {{ url: \"grpc://10.0.0.5:50051\" }}\n  \
+         bad1:\n    component: api\n    grpc: {{ url: \"grpc://10.0.0.5\" }}\n  \
+         bad2:\n    component: api\n    grpc: {{ url: \"grpc://10.0.0.5:1/x.Y\", ca_file: /ca.pem }}\n  \
+         bad3:\n    component: api\n    grpc: {{ url: \"grpc://10.0.0.5:1\", ca_file: /ca.pem }}\n  \
+         bad4:\n    component: api\n    grpc: {{ url: \"grpcs://h\", metadata: {{ Grpc-Timeout: \"1\", te: x, key-bin: x }} }}\n  \
+         bad5:\n    component: api\n    grpc: {{ url: \"grpcs://h\", metadata: {{ token: \"s3cret\" }}, metadata_files: {{ token: /t }} }}\n  \
+         bad6:\n    component: api\n    grpc: {{ url: \"grpcs://h\", metadata: {{ token: \"s3cret\\u00e9\" }} }}\n"
+    );
+    let good = &text[..text.find("  bad1:").unwrap()];
+    let config = parse_ok(good, &|_| None);
+    let MonitorKind::Grpc(cart) = &config.monitors["cart"].kind else {
+        panic!("grpc monitor")
+    };
+    assert_eq!(cart.url, "grpcs://cart.internal:8443");
+    assert_eq!(cart.service, "shop.Cart");
+    assert_eq!(
+        cart.ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/upkeep/ca.pem"))
+    );
+    assert_eq!(cart.metadata["authorization"], "Bearer s3cret");
+    assert_eq!(
+        cart.metadata_files["x-api-key"],
+        std::path::PathBuf::from("/run/secrets/key")
+    );
+    // The metadata values never show in the Debug form (logs).
+    let debug = format!("{cart:?}");
+    assert!(
+        !debug.contains("s3cret") && debug.contains("authorization"),
+        "{debug}"
+    );
+    let MonitorKind::Grpc(plain) = &config.monitors["plain"].kind else {
+        panic!("grpc monitor")
+    };
+    assert_eq!((plain.service.as_str(), plain.metadata.len()), ("", 0));
+    let problems = problems_of(&text);
+    assert!(
+        problems.iter().all(|p| !p.contains("s3cret")),
+        "{problems:?}"
+    );
+    assert_eq!(
+        problems,
+        vec![
+            "13:18: bad URL `grpc://10.0.0.5`: give the port: grpc://HOST:PORT",
+            "16:18: bad URL `grpc://10.0.0.5:1/x.Y`: a gRPC URL names the server only, without a path",
+            "19:39: `ca_file` needs TLS: use a grpcs:// URL",
+            "22:41: bad metadata name `Grpc-Timeout`: use lower case letters, digits, `-`, `_` and `.`",
+            "22:41: bad metadata name `key-bin`: binary metadata is not supported",
+            "22:41: bad metadata name `te`: the protocol itself sets it",
+            "25:62: metadata `token` is in both `metadata` and `metadata_files`",
+            "28:41: the value of metadata `token` must be printable ASCII",
+        ]
+    );
+}
+
+#[test]
+fn docker_monitors_take_a_container_and_an_engine_host() {
+    let text = format!(
+        "{PAGE}components:\n  web: {{ name: Web }}\nmonitors:\n  \
+         web:\n    component: web\n    docker: {{ container: web-1 }}\n  \
+         remote:\n    component: web\n    docker: {{ container: 4fa6e0f0c678, host: \"tcp://10.0.0.7:2375\" }}\n  \
+         mounted:\n    component: web\n    docker: {{ container: db, host: /run/user/1000/docker.sock }}\n  \
+         bad1:\n    component: web\n    docker: {{ container: \"../etc\" }}\n  \
+         bad2:\n    component: web\n    docker: {{ container: web, host: \"http://10.0.0.7\" }}\n  \
+         bad3:\n    component: web\n    docker: {{ container: web, host: \"tcp://10.0.0.7\" }}\n"
+    );
+    let good = &text[..text.find("  bad1:").unwrap()];
+    let config = parse_ok(good, &|_| None);
+    let host = |id: &str| match &config.monitors[id].kind {
+        MonitorKind::Docker(check) => (check.container.clone(), check.host.to_string()),
+        _ => panic!("docker monitor"),
+    };
+    assert_eq!(
+        host("web"),
+        ("web-1".into(), "unix:///var/run/docker.sock".into())
+    );
+    assert_eq!(
+        host("remote"),
+        ("4fa6e0f0c678".into(), "tcp://10.0.0.7:2375".into())
+    );
+    assert_eq!(
+        host("mounted"),
+        ("db".into(), "unix:///run/user/1000/docker.sock".into())
+    );
+    assert_eq!(
+        problems_of(&text),
+        vec![
+            "16:26: bad container `../etc`: a Docker name or id starts with a letter or digit followed by letters, digits, `_`, `.` or `-`",
+            "19:37: bad Docker host `http://10.0.0.7`: use unix:///PATH (the socket, as in DOCKER_HOST) or tcp://HOST:PORT",
+            "22:37: bad Docker host `tcp://10.0.0.7`: a port is required, e.g. 127.0.0.1:5432",
+        ]
+    );
+}
+
+/// Every probe page's first example parses, with each `${VAR}` set.
+#[test]
+fn probe_docs_examples_parse() {
+    let dir = format!("{}/../../docs/probes", env!("CARGO_MANIFEST_DIR"));
+    for page in ["grpc.md", "docker.md"] {
+        let text = std::fs::read_to_string(format!("{dir}/{page}")).unwrap();
+        let start = text.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let example = &text[start..start + text[start..].find("```").unwrap()];
+        let yaml = format!("{PAGE}{example}");
+        let config = parse("example.yaml", &yaml, &|_| Some("token".to_owned()), now())
+            .unwrap_or_else(|d| panic!("{page}: {d}\n{yaml}"));
+        assert_eq!(config.monitors.len(), 2, "{page}");
+    }
+}

@@ -18,6 +18,8 @@ mod notify_providers;
 mod notify_send;
 mod probe;
 mod probe_databases;
+mod probe_docker;
+mod probe_grpc;
 mod probe_mqtt;
 mod probe_snmp;
 mod probe_websocket;

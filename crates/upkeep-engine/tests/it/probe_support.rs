@@ -330,6 +330,8 @@ pub async fn closed_port() -> SocketAddr {
 /// A self-signed certificate for `localhost` and 127.0.0.1.
 pub struct TestCert {
     pub cert: CertificateDer<'static>,
+    /// The certificate in PEM, for a client's CA file.
+    pub pem: String,
     pub key: Vec<u8>,
 }
 
@@ -347,6 +349,7 @@ impl TestCert {
         let cert = params.self_signed(&key).unwrap();
         TestCert {
             cert: cert.der().clone(),
+            pem: cert.pem(),
             key: key.serialize_der(),
         }
     }

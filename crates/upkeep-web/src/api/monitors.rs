@@ -94,7 +94,8 @@ pub struct UptimeView {
 pub struct MonitorSummary {
     pub id: String,
     pub component: String,
-    /// `http`, `tcp`, `dns`, `tls` or `push`.
+    /// The kind: `http`, `tcp`, `dns`, `tls`, `postgres`, `mysql`, `redis`, `mqtt`, `websocket`,
+    /// `snmp`, `grpc`, `docker` or `push`.
     pub kind: &'static str,
     /// `pending`, `up`, `down` or `paused`.
     pub status: String,
@@ -135,6 +136,8 @@ pub(crate) fn kind_name(m: &Monitor) -> &'static str {
         MonitorKind::Mqtt(_) => "mqtt",
         MonitorKind::Websocket(_) => "websocket",
         MonitorKind::Snmp(_) => "snmp",
+        MonitorKind::Grpc(_) => "grpc",
+        MonitorKind::Docker(_) => "docker",
         MonitorKind::Push(_) => "push",
     }
 }

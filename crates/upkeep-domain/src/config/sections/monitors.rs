@@ -1,9 +1,9 @@
-//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP and push checks with their conditions) and `rules`.
+//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP, gRPC, Docker and push checks with their conditions) and `rules`.
 
 use super::*;
 
 /// The monitor kinds, in the order messages and the console list them.
-pub const MONITOR_KINDS: [&str; 11] = [
+pub const MONITOR_KINDS: [&str; 13] = [
     "http",
     "tcp",
     "dns",
@@ -14,6 +14,8 @@ pub const MONITOR_KINDS: [&str; 11] = [
     "mqtt",
     "websocket",
     "snmp",
+    "grpc",
+    "docker",
     "push",
 ];
 
@@ -23,6 +25,10 @@ const MYSQL_SCHEMES: [&str; 2] = ["mysql", "mariadb"];
 const REDIS_SCHEMES: [&str; 2] = ["redis", "rediss"];
 const MQTT_SCHEMES: [&str; 2] = ["mqtt", "mqtts"];
 const WEBSOCKET_SCHEMES: [&str; 2] = ["ws", "wss"];
+const GRPC_SCHEMES: [&str; 2] = ["grpc", "grpcs"];
+
+/// Where a `docker` monitor finds the engine unless told.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 
 pub(super) const HTTP_METHODS: [&str; 7] =
     ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -354,6 +360,180 @@ pub(super) fn read_websocket(d: &mut Decoder, node: &Node) -> Option<WebsocketCh
     Some(WebsocketCheck { url: url?, message })
 }
 
+/// `grpc:`: `url` (`grpc://HOST:PORT` or `grpcs://HOST[:PORT]`, no path), `service`,
+/// `ca_file` (TLS only), `metadata` and `metadata_files`. No problem quotes a metadata value.
+pub(super) fn read_grpc(d: &mut Decoder, node: &Node) -> Option<GrpcCheck> {
+    let mut f = d.fields(node)?;
+    let url = f.required(d, "url", |d, n| {
+        d.parsed(n, |text| {
+            // `check_grpc_url` refuses a user or password, so the URL may be quoted.
+            super::super::decode::check_url(text, &GRPC_SCHEMES)
+                .and_then(|()| check_grpc_url(text))
+                .map(|()| text.to_owned())
+        })
+    });
+    let service = f.optional(d, "service", Decoder::string);
+    let ca_file = f.optional(d, "ca_file", |d, n| {
+        d.string(n).map(std::path::PathBuf::from)
+    });
+    let ca_pos = f.key_pos("ca_file");
+    let metadata = f.optional(d, "metadata", |d, n| {
+        let map = d.string_map(n)?;
+        let mut ok = check_metadata_names(d, n, map.keys());
+        for (name, value) in &map {
+            if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                d.error(
+                    n.pos,
+                    format!("the value of metadata `{name}` must be printable ASCII"),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(map)
+    });
+    let metadata_files = f.optional(d, "metadata_files", |d, n| {
+        let map = d.string_map(n)?;
+        check_metadata_names(d, n, map.keys()).then(|| {
+            map.into_iter()
+                .map(|(name, path)| (name, std::path::PathBuf::from(path)))
+                .collect::<BTreeMap<_, _>>()
+        })
+    });
+    let both_pos = f.key_pos("metadata_files");
+    f.finish(d);
+    let url = url?;
+    if let Some(pos) = ca_pos.filter(|_| url.starts_with("grpc://")) {
+        d.error(pos, "`ca_file` needs TLS: use a grpcs:// URL");
+        return None;
+    }
+    let metadata = metadata.unwrap_or_default();
+    let metadata_files = metadata_files.unwrap_or_default();
+    if let (Some(pos), Some(name)) = (
+        both_pos,
+        metadata
+            .keys()
+            .find(|name| metadata_files.contains_key(*name)),
+    ) {
+        d.error(
+            pos,
+            format!("metadata `{name}` is in both `metadata` and `metadata_files`"),
+        );
+        return None;
+    }
+    Some(GrpcCheck {
+        url,
+        service: service.unwrap_or_default(),
+        ca_file,
+        metadata,
+        metadata_files,
+    })
+}
+
+/// A gRPC URL names a server only: no path, query or user, and `grpc://` needs its port.
+fn check_grpc_url(text: &str) -> Result<(), String> {
+    let bad = |why: &str| format!("bad URL `{text}`: {why}");
+    let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['/', '?', '#']) {
+        return Err(bad("a gRPC URL names the server only, without a path"));
+    }
+    if rest.contains('@') {
+        return Err(bad("put credentials in `metadata`, not in the URL"));
+    }
+    let has_port = match rest.strip_prefix('[') {
+        Some(v6) => v6.contains("]:"),
+        None => rest.contains(':'),
+    };
+    if scheme == "grpc" && !has_port {
+        return Err(bad("give the port: grpc://HOST:PORT"));
+    }
+    Ok(())
+}
+
+/// gRPC metadata names: lower case letters, digits, `-`, `_` and `.`, not reserved by the
+/// protocol (`grpc-…`, `content-type`, `te`, `user-agent`) and not binary (`…-bin`).
+fn check_metadata_names<'a>(
+    d: &mut Decoder,
+    node: &Node,
+    names: impl Iterator<Item = &'a String>,
+) -> bool {
+    let mut ok = true;
+    for name in names {
+        let why = if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        {
+            Some("use lower case letters, digits, `-`, `_` and `.`")
+        } else if name.starts_with("grpc-")
+            || ["content-type", "te", "user-agent"].contains(&name.as_str())
+        {
+            Some("the protocol itself sets it")
+        } else if name.ends_with("-bin") {
+            Some("binary metadata is not supported")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            d.error(node.pos, format!("bad metadata name `{name}`: {why}"));
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// `docker:`: `container` (a name or id) and `host` (`unix:///PATH`, a bare absolute path, or
+/// `tcp://HOST:PORT`; default [`DEFAULT_DOCKER_HOST`]).
+pub(super) fn read_docker(d: &mut Decoder, node: &Node) -> Option<DockerCheck> {
+    let mut f = d.fields(node)?;
+    let container = f.required(d, "container", |d, n| {
+        d.parsed(n, |text| {
+            let mut bytes = text.bytes();
+            let valid = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                && text.len() <= 255;
+            if valid {
+                Ok(text.to_owned())
+            } else {
+                Err(format!(
+                    "bad container `{text}`: a Docker name or id starts with a letter or digit \
+                     followed by letters, digits, `_`, `.` or `-`"
+                ))
+            }
+        })
+    });
+    let host = f.optional(d, "host", |d, n| d.parsed(n, parse_docker_host));
+    f.finish(d);
+    Some(DockerCheck {
+        container: container?,
+        host: match host {
+            Some(host) => host,
+            None => parse_docker_host(DEFAULT_DOCKER_HOST).ok()?,
+        },
+    })
+}
+
+/// `unix:///PATH`, `/PATH` or `tcp://HOST:PORT`.
+fn parse_docker_host(text: &str) -> Result<DockerHost, String> {
+    let bad = |why: &str| format!("bad Docker host `{text}`: {why}");
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it contains spaces or control characters"));
+    }
+    let path = text.strip_prefix("unix://").unwrap_or(text);
+    if path.starts_with('/') {
+        return Ok(DockerHost::Unix(std::path::PathBuf::from(path)));
+    }
+    if let Some(address) = text.strip_prefix("tcp://") {
+        let address = address.strip_suffix('/').unwrap_or(address);
+        return check_host_port(address, true)
+            .map(|()| DockerHost::Tcp(address.to_owned()))
+            .map_err(|why| bad(&why));
+    }
+    Err(bad(
+        "use unix:///PATH (the socket, as in DOCKER_HOST) or tcp://HOST:PORT",
+    ))
+}
+
 /// The keys database kinds and `mqtt` share: `url`, `password`, `password_file` and the
 /// question (`query`, `command` or `topic`).
 fn read_server(d: &mut Decoder, f: &mut Fields<'_>, kind: &str) -> Option<DatabaseCheck> {
@@ -430,6 +610,8 @@ impl Sections {
                 "mqtt" => read_mqtt(d, n).map(MonitorKind::Mqtt),
                 "websocket" => read_websocket(d, n).map(MonitorKind::Websocket),
                 "snmp" => read_snmp(d, n).map(MonitorKind::Snmp),
+                "grpc" => read_grpc(d, n).map(MonitorKind::Grpc),
+                "docker" => read_docker(d, n).map(MonitorKind::Docker),
                 _ => self.push(d, n).map(MonitorKind::Push),
             });
         let interval = f.optional(d, "interval", positive_duration);

@@ -215,13 +215,7 @@ fn describe(err: &reqwest::Error, url: &Url) -> String {
             return tls::handshake_error_text(tls, &host);
         }
     }
-    // The innermost io error with a telling kind (refused, reset, ...).
-    if let Some(io) = chain
-        .iter()
-        .rev()
-        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
-        .find(|io| io.kind() != std::io::ErrorKind::Other)
-    {
+    if let Some(io) = super::io_cause(err) {
         return super::io_error_text(io, &target);
     }
     if text.contains("connection closed before message completed")
@@ -237,7 +231,7 @@ fn describe(err: &reqwest::Error, url: &Url) -> String {
 
 /// An error and its causes, outermost first. Unlike `source()` alone, this looks inside
 /// `io::Error`s, whose `source()` skips the error they wrap.
-fn causes<'e>(
+pub(super) fn causes<'e>(
     err: &'e (dyn std::error::Error + 'static),
 ) -> Vec<&'e (dyn std::error::Error + 'static)> {
     let mut chain = vec![err];
@@ -262,7 +256,7 @@ fn causes<'e>(
 }
 
 /// The innermost cause of an error, which usually carries the useful words.
-fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     causes(err)
         .last()
         .map_or_else(|| err.to_string(), |cause| cause.to_string())

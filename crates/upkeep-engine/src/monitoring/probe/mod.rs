@@ -1,7 +1,7 @@
 //! Probes: one check of one monitor against the outside world.
 //!
 //! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns`, `tls`,
-//! `postgres`, `mysql`, `redis`, `mqtt`, `websocket` or `snmp`) once,
+//! `postgres`, `mysql`, `redis`, `mqtt`, `websocket`, `snmp`, `grpc` or `docker`) once,
 //! bounded as a whole by the monitor's `timeout`, evaluates the monitor's conditions on what it
 //! observed and returns a [`ProbeOutcome`]: success, wall time, what was seen (status,
 //! certificate expiry) and, on failure, one sentence an operator understands. A probe never
@@ -14,10 +14,13 @@
 //! accepts any chain and reads the leaf certificate's expiry) and [`database`] (`postgres`,
 //! `mysql` and `redis`: log in and ask one bounded question) and [`mqtt`] (connect, and an
 //! optional publish/subscribe round trip) and [`websocket`] (an upgrade and an optional
-//! message's answer) and [`snmp`] (a GET over UDP, SNMPv2c or SNMPv3).
+//! message's answer), [`snmp`] (a GET over UDP, SNMPv2c or SNMPv3), [`grpc`] (the standard
+//! health check over HTTP/2) and [`docker`] (a container's state from the Docker Engine API).
 
 mod database;
 mod dns;
+mod docker;
+mod grpc;
 mod http;
 mod mqtt;
 mod snmp;
@@ -141,6 +144,8 @@ impl Prober {
             MonitorKind::Mqtt(check) => mqtt::probe(check, monitor.timeout, progress).await,
             MonitorKind::Websocket(check) => websocket::probe(check, progress).await,
             MonitorKind::Snmp(check) => snmp::probe(check, progress).await,
+            MonitorKind::Grpc(check) => grpc::probe(check, progress).await,
+            MonitorKind::Docker(check) => docker::probe(check, progress).await,
             MonitorKind::Push(_) => Err(Failure::new("push monitors are not probed".to_owned())),
         }
     }
@@ -264,6 +269,12 @@ fn judge(monitor: &Monitor, seen: Seen) -> Verdict {
                 ));
             }
         }
+        MonitorKind::Grpc(check) if !mentions(|s| matches!(s, Subject::Body(_))) => {
+            problems.extend(grpc::not_serving(check, &seen));
+        }
+        MonitorKind::Docker(check) if !mentions(|s| matches!(s, Subject::Body(_))) => {
+            problems.extend(docker::not_up(check, &seen));
+        }
         _ => {}
     }
     for condition in &monitor.conditions {
@@ -374,6 +385,8 @@ impl Progress {
             MonitorKind::Mqtt(check) => mqtt::describe(check, stage),
             MonitorKind::Websocket(check) => websocket::describe(check, stage),
             MonitorKind::Snmp(check) => snmp::describe(check, stage),
+            MonitorKind::Grpc(check) => grpc::describe(check, stage),
+            MonitorKind::Docker(check) => docker::describe(check, stage),
             MonitorKind::Push(_) => String::new(),
         }
     }
@@ -440,6 +453,16 @@ fn io_error_text(err: &std::io::Error, target: &str) -> String {
         ErrorKind::PermissionDenied => format!("connection to {target} not permitted"),
         _ => format!("connection to {target} failed: {err}"),
     }
+}
+
+/// The innermost I/O error under a client library's error with a telling kind (refused,
+/// reset, ...), if any.
+fn io_cause<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e std::io::Error> {
+    http::causes(err)
+        .into_iter()
+        .rev()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .find(|io| io.kind() != std::io::ErrorKind::Other)
 }
 
 /// Splits `host[:port]` (IPv6 in brackets) into host and port.
