@@ -565,37 +565,20 @@ impl std::fmt::Debug for Secret {
 }
 
 /// `grpc:` — a gRPC server asked `grpc.health.v1.Health/Check` for one service (or the whole
-/// server). Its `Debug` form hides the metadata values, which may hold tokens.
-#[derive(Clone, PartialEq, Eq)]
+/// server). Its `Debug` form hides the metadata values (they are [`Secret`]s).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GrpcCheck {
-    /// `grpc://HOST:PORT` (plaintext HTTP/2) or `grpcs://HOST[:PORT]` (TLS, port 443 by default).
+    /// `grpc://HOST:PORT` (plaintext HTTP/2) or `grpcs://HOST[:PORT]` (TLS, port 443 by default);
+    /// never with a user or password.
     pub url: String,
     /// The service name asked about; empty means the server as a whole.
     pub service: String,
     /// A PEM file of the certificate authorities trusted for `grpcs://` instead of the web's
     /// roots.
     pub ca_file: Option<std::path::PathBuf>,
-    /// Metadata sent with the call (lower-case names; values usually `${VAR}`).
-    pub metadata: BTreeMap<String, String>,
-    /// Metadata whose value is the first line of a file, read at each check.
-    pub metadata_files: BTreeMap<String, std::path::PathBuf>,
-}
-
-impl std::fmt::Debug for GrpcCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hidden: BTreeMap<&str, &str> = self
-            .metadata
-            .keys()
-            .map(|name| (name.as_str(), "***"))
-            .collect();
-        f.debug_struct("GrpcCheck")
-            .field("url", &hide_password(&self.url))
-            .field("service", &self.service)
-            .field("ca_file", &self.ca_file)
-            .field("metadata", &hidden)
-            .field("metadata_files", &self.metadata_files)
-            .finish()
-    }
+    /// Metadata sent with the call, by lower-case name: written under `metadata` (usually
+    /// `${VAR}`) or the first line of a file named under `metadata_files`.
+    pub metadata: BTreeMap<String, Secret>,
 }
 
 /// `docker:` — a container whose state and health the Docker Engine API reports.

@@ -1140,10 +1140,13 @@ fn grpc_monitors_take_a_server_a_service_a_ca_file_and_metadata() {
         cart.ca_file.as_deref(),
         Some(std::path::Path::new("/etc/upkeep/ca.pem"))
     );
-    assert_eq!(cart.metadata["authorization"], "Bearer s3cret");
     assert_eq!(
-        cart.metadata_files["x-api-key"],
-        std::path::PathBuf::from("/run/secrets/key")
+        cart.metadata["authorization"],
+        Secret::Value("Bearer s3cret".into())
+    );
+    assert_eq!(
+        cart.metadata["x-api-key"],
+        Secret::File("/run/secrets/key".into())
     );
     // The metadata values never show in the Debug form (logs).
     let debug = format!("{cart:?}");

@@ -198,7 +198,7 @@ async fn grpc_sends_metadata_from_the_configuration_or_a_file_and_never_shows_it
     );
     let outcome = probe(&missing, "timeout: 5s").await;
     assert!(
-        failure(&outcome).starts_with("cannot read the metadata file "),
+        failure(&outcome).starts_with("cannot read the metadata `authorization` file "),
         "{outcome:?}"
     );
 }

@@ -406,26 +406,26 @@ pub(super) fn read_grpc(d: &mut Decoder, node: &Node) -> Option<GrpcCheck> {
         d.error(pos, "`ca_file` needs TLS: use a grpcs:// URL");
         return None;
     }
-    let metadata = metadata.unwrap_or_default();
-    let metadata_files = metadata_files.unwrap_or_default();
-    if let (Some(pos), Some(name)) = (
-        both_pos,
-        metadata
-            .keys()
-            .find(|name| metadata_files.contains_key(*name)),
-    ) {
-        d.error(
-            pos,
-            format!("metadata `{name}` is in both `metadata` and `metadata_files`"),
-        );
-        return None;
+    let mut metadata: BTreeMap<String, Secret> = metadata
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| (name, Secret::Value(value)))
+        .collect();
+    for (name, path) in metadata_files.unwrap_or_default() {
+        if metadata.contains_key(&name) {
+            d.error(
+                both_pos.unwrap_or(node.pos),
+                format!("metadata `{name}` is in both `metadata` and `metadata_files`"),
+            );
+            return None;
+        }
+        metadata.insert(name, Secret::File(path));
     }
     Some(GrpcCheck {
         url,
         service: service.unwrap_or_default(),
         ca_file,
         metadata,
-        metadata_files,
     })
 }
 

@@ -126,22 +126,13 @@ pub(super) fn not_serving(check: &GrpcCheck, seen: &Seen) -> Option<String> {
     })
 }
 
-/// The metadata headers, values read from `${VAR}` (already in `metadata`) or files, and
-/// marked sensitive.
+/// The metadata headers, values as written (`${VAR}`) or read from their files now, marked
+/// sensitive.
 async fn metadata(check: &GrpcCheck) -> Result<Vec<(HeaderName, HeaderValue)>, Failure> {
     let mut headers = Vec::new();
-    for (name, value) in &check.metadata {
-        headers.push((header_name(name)?, header_value(name, value)?));
-    }
-    for (name, path) in &check.metadata_files {
-        let text = tokio::fs::read_to_string(path).await.map_err(|err| {
-            Failure::new(format!(
-                "cannot read the metadata file {}: {err}",
-                path.display()
-            ))
-        })?;
-        let value = text.lines().next().unwrap_or("").trim();
-        headers.push((header_name(name)?, header_value(name, value)?));
+    for (name, secret) in &check.metadata {
+        let value = super::read_secret(secret, &format!("metadata `{name}`")).await?;
+        headers.push((header_name(name)?, header_value(name, value.trim())?));
     }
     Ok(headers)
 }
@@ -382,7 +373,6 @@ mod tests {
             service: String::new(),
             ca_file: None,
             metadata: Default::default(),
-            metadata_files: Default::default(),
         }
     }
 
