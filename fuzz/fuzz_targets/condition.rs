@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use upkeep_domain::condition::{Condition, Observation};
+use upkeep_domain::condition::{Condition, Observation, PingStats};
 
 fuzz_target!(|text: &str| {
     match Condition::parse(text) {
@@ -17,6 +17,12 @@ fuzz_target!(|text: &str| {
                 json: Some(&json),
                 cert_expiry_days: Some(30),
                 value: Some(text),
+                pings: Some(PingStats {
+                    sent: 3,
+                    received: 2,
+                    rtt_ms: Some((0.5, 1.0, 1.5)),
+                }),
+                domain_expiry_days: Some(90),
             };
             let _ = condition.evaluate(&observation);
         }

@@ -4,10 +4,11 @@
 //! probe result.
 //!
 //! Grammar: `SUBJECT OP VALUE` where SUBJECT is `[STATUS]`, `[RESPONSE_TIME]` (ms),
-//! `[CERT_EXPIRY]` (days), `[VALUE]` (the value an `snmp` probe read) or `[BODY]` optionally
-//! followed by a JSON path (`.key`, `[index]`); OP is one of `== != < <= > >= contains
-//! matches`; VALUE is the rest of the text, or a double-quoted string with `\"` and `\\`
-//! escapes. Ordering operators and every operator on a numeric subject need a number;
+//! `[CERT_EXPIRY]` (days), `[PACKET_LOSS]` (percent), `[RTT_MIN]`, `[RTT_AVG]`, `[RTT_MAX]`
+//! (ms), `[DOMAIN_EXPIRY]` (days), `[VALUE]` (the value an `snmp` probe read) or `[BODY]`
+//! optionally followed by a JSON path (`.key`, `[index]`); OP is one of `== != < <= > >=
+//! contains matches`; VALUE is the rest of the text, or a double-quoted string with `\"` and
+//! `\\` escapes. Ordering operators and every operator on a numeric subject need a number;
 //! `contains` and `matches` apply to `[BODY]` and `[VALUE]` only; a `matches` pattern is
 //! compiled when the condition is parsed. Like `[BODY]`, `[VALUE]` is text that ordering
 //! operators read as a number.
@@ -40,6 +41,16 @@ pub enum Subject {
     ResponseTime,
     /// `[CERT_EXPIRY]`: whole days until the certificate expires.
     CertExpiry,
+    /// `[PACKET_LOSS]`: the share of echo requests left unanswered, in percent (0 to 100).
+    PacketLoss,
+    /// `[RTT_MIN]`: the shortest round trip of the answered echo requests, in milliseconds.
+    RttMin,
+    /// `[RTT_AVG]`: the mean round trip of the answered echo requests, in milliseconds.
+    RttAvg,
+    /// `[RTT_MAX]`: the longest round trip of the answered echo requests, in milliseconds.
+    RttMax,
+    /// `[DOMAIN_EXPIRY]`: whole days until the domain's registration expires.
+    DomainExpiry,
     /// `[BODY]` with an optional JSON path; an empty path means the body text.
     Body(Vec<PathSegment>),
     /// `[VALUE]`: the value an `snmp` probe read (its first OID's), as text.
@@ -102,12 +113,41 @@ pub struct Observation<'a> {
     pub cert_expiry_days: Option<i64>,
     /// The value an `snmp` probe read, as text.
     pub value: Option<&'a str>,
+    /// Echo requests and their answers (icmp).
+    pub pings: Option<PingStats>,
+    /// Days until the domain's registration expires (negative once expired).
+    pub domain_expiry_days: Option<i64>,
 }
 
-const SUBJECTS: [(&str, Subject); 5] = [
+/// What a series of echo requests saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PingStats {
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Echo replies received in time.
+    pub received: u32,
+    /// Shortest, mean and longest round trip in milliseconds; `None` when nothing answered.
+    pub rtt_ms: Option<(f64, f64, f64)>,
+}
+
+impl PingStats {
+    /// The share of requests left unanswered, in percent; `None` when nothing was sent.
+    pub fn loss_percent(&self) -> Option<f64> {
+        (self.sent > 0).then(|| {
+            f64::from(self.sent.saturating_sub(self.received)) * 100.0 / f64::from(self.sent)
+        })
+    }
+}
+
+const SUBJECTS: [(&str, Subject); 10] = [
     ("[STATUS]", Subject::Status),
     ("[RESPONSE_TIME]", Subject::ResponseTime),
     ("[CERT_EXPIRY]", Subject::CertExpiry),
+    ("[PACKET_LOSS]", Subject::PacketLoss),
+    ("[RTT_MIN]", Subject::RttMin),
+    ("[RTT_AVG]", Subject::RttAvg),
+    ("[RTT_MAX]", Subject::RttMax),
+    ("[DOMAIN_EXPIRY]", Subject::DomainExpiry),
     ("[BODY]", Subject::Body(Vec::new())),
     ("[VALUE]", Subject::Value),
 ];
@@ -189,6 +229,16 @@ impl Condition {
             Subject::CertExpiry => observation
                 .cert_expiry_days
                 .map(|days| Actual::Number(days as f64)),
+            Subject::PacketLoss => observation
+                .pings
+                .and_then(|p| p.loss_percent())
+                .map(Actual::Number),
+            Subject::RttMin => rtt(observation, |(min, _, _)| min).map(Actual::Number),
+            Subject::RttAvg => rtt(observation, |(_, avg, _)| avg).map(Actual::Number),
+            Subject::RttMax => rtt(observation, |(_, _, max)| max).map(Actual::Number),
+            Subject::DomainExpiry => observation
+                .domain_expiry_days
+                .map(|days| Actual::Number(days as f64)),
             Subject::Body(path) if path.is_empty() => observation.body.map(Actual::from_text),
             Subject::Body(path) => observation
                 .json
@@ -219,16 +269,34 @@ impl Condition {
                 || "no response time was observed".to_owned(),
                 |ms| format!("the response time was {ms} ms"),
             ),
-            Subject::CertExpiry => match observation.cert_expiry_days {
-                None => "no certificate was observed".to_owned(),
-                Some(days) if days >= 0 => {
-                    format!("the certificate expires in {}", days_text(days))
-                }
-                Some(days) => format!(
-                    "the certificate expired {} ago",
-                    days_text(days.saturating_neg())
+            Subject::CertExpiry => observation.cert_expiry_days.map_or_else(
+                || "no certificate was observed".to_owned(),
+                |days| expiry_text("the certificate", days),
+            ),
+            Subject::PacketLoss => match observation.pings {
+                Some(p) if p.sent > 0 => format!(
+                    "the packet loss was {}% ({} of {} echo requests unanswered)",
+                    number_text(p.loss_percent().unwrap_or(0.0)),
+                    p.sent.saturating_sub(p.received),
+                    p.sent
                 ),
+                _ => "no echo request was sent".to_owned(),
             },
+            Subject::RttMin | Subject::RttAvg | Subject::RttMax => {
+                let (which, pick): (&str, RttPick) = match self.subject {
+                    Subject::RttMin => ("shortest", |(min, _, _)| min),
+                    Subject::RttMax => ("longest", |(_, _, max)| max),
+                    _ => ("average", |(_, avg, _)| avg),
+                };
+                rtt(observation, pick).map_or_else(
+                    || "no echo reply was received".to_owned(),
+                    |ms| format!("the {which} round trip was {} ms", number_text(ms)),
+                )
+            }
+            Subject::DomainExpiry => observation.domain_expiry_days.map_or_else(
+                || "no registration expiry was observed".to_owned(),
+                |days| expiry_text("the registration", days),
+            ),
             Subject::Body(path) if path.is_empty() => observation.body.map_or_else(
                 || "no body was observed".to_owned(),
                 |body| format!("the body was {}", excerpt(body)),
@@ -322,6 +390,35 @@ pub(crate) fn compare_numbers(op: Operator, actual: f64, expected: f64) -> bool 
     }
 }
 
+/// "the certificate expires in 3 days", "the registration expired 1 day ago".
+fn expiry_text(what: &str, days: i64) -> String {
+    if days >= 0 {
+        format!("{what} expires in {}", days_text(days))
+    } else {
+        format!("{what} expired {} ago", days_text(days.saturating_neg()))
+    }
+}
+
+/// Picks one of (shortest, mean, longest).
+type RttPick = fn((f64, f64, f64)) -> f64;
+
+/// One round-trip figure of the observation's pings, when any echo was answered.
+fn rtt(observation: &Observation<'_>, pick: RttPick) -> Option<f64> {
+    observation.pings.and_then(|p| p.rtt_ms).map(pick)
+}
+
+/// A measured number for messages: whole numbers bare, others with up to three decimals
+/// ("50", "33.333", "0.042").
+pub fn number_text(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text.is_empty() || text == "-" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
 /// How many characters of an observed value a message quotes.
 const EXCERPT_CHARS: usize = 80;
 
@@ -398,7 +495,7 @@ fn parse_subject(cursor: &mut Cursor<'_>) -> Result<Subject, SyntaxError> {
         .map(|(_, subject)| subject.clone())
     else {
         return Err(cursor.error(
-            "expected [STATUS], [RESPONSE_TIME], [BODY], [CERT_EXPIRY] or [VALUE] at the start",
+            "expected [STATUS], [RESPONSE_TIME], [BODY], [CERT_EXPIRY], [VALUE], [PACKET_LOSS], [RTT_MIN], [RTT_AVG], [RTT_MAX] or [DOMAIN_EXPIRY] at the start",
         ));
     };
     if subject != Subject::Body(Vec::new()) {
@@ -545,6 +642,12 @@ mod tests {
             json: Some(&json),
             cert_expiry_days: Some(30),
             value: None,
+            pings: Some(PingStats {
+                sent: 4,
+                received: 3,
+                rtt_ms: Some((0.5, 1.25, 2.0)),
+            }),
+            domain_expiry_days: Some(45),
         };
         for (text, expected) in [
             ("[STATUS] == 200", true),
@@ -559,6 +662,13 @@ mod tests {
             (r#"[BODY] contains "ok""#, true),
             (r#"[BODY] matches "^\{""#, true),
             ("[CERT_EXPIRY] > 14", true),
+            ("[PACKET_LOSS] == 25", true),
+            ("[PACKET_LOSS] < 20", false),
+            ("[RTT_MIN] < 1", true),
+            ("[RTT_AVG] < 1", false),
+            ("[RTT_MAX] <= 2", true),
+            ("[DOMAIN_EXPIRY] > 30", true),
+            ("[DOMAIN_EXPIRY] > 60", false),
         ] {
             assert_eq!(parse(text).evaluate(&observation), expected, "{text}");
         }
@@ -575,6 +685,12 @@ mod tests {
             json: Some(&degraded),
             cert_expiry_days: Some(3),
             value: None,
+            pings: Some(PingStats {
+                sent: 3,
+                received: 2,
+                rtt_ms: Some((0.042, 10.5, 20.958)),
+            }),
+            domain_expiry_days: Some(12),
         };
         for (text, expected) in [
             ("[STATUS] == 200", "`[STATUS] == 200`: the status was 503"),
@@ -602,6 +718,26 @@ mod tests {
                 "[CERT_EXPIRY] > 14",
                 "`[CERT_EXPIRY] > 14`: the certificate expires in 3 days",
             ),
+            (
+                "[PACKET_LOSS] < 10",
+                "`[PACKET_LOSS] < 10`: the packet loss was 33.333% (1 of 3 echo requests unanswered)",
+            ),
+            (
+                "[RTT_MIN] > 1",
+                "`[RTT_MIN] > 1`: the shortest round trip was 0.042 ms",
+            ),
+            (
+                "[RTT_AVG] < 5",
+                "`[RTT_AVG] < 5`: the average round trip was 10.5 ms",
+            ),
+            (
+                "[RTT_MAX] < 20",
+                "`[RTT_MAX] < 20`: the longest round trip was 20.958 ms",
+            ),
+            (
+                "[DOMAIN_EXPIRY] > 30",
+                "`[DOMAIN_EXPIRY] > 30`: the registration expires in 12 days",
+            ),
         ] {
             assert_eq!(parse(text).explain(&observation), expected, "{text}");
         }
@@ -625,6 +761,29 @@ mod tests {
         assert_eq!(
             parse("[STATUS] == 200").observed(&Observation::default()),
             "no HTTP status was observed"
+        );
+        let silent = Observation {
+            pings: Some(PingStats {
+                sent: 3,
+                received: 0,
+                rtt_ms: None,
+            }),
+            domain_expiry_days: Some(-2),
+            ..Observation::default()
+        };
+        assert!(parse("[PACKET_LOSS] == 100").evaluate(&silent));
+        assert!(!parse("[RTT_AVG] < 1000").evaluate(&silent));
+        assert_eq!(
+            parse("[RTT_AVG] < 1000").observed(&silent),
+            "no echo reply was received"
+        );
+        assert_eq!(
+            parse("[DOMAIN_EXPIRY] > 0").observed(&silent),
+            "the registration expired 2 days ago"
+        );
+        assert_eq!(
+            parse("[PACKET_LOSS] < 5").observed(&Observation::default()),
+            "no echo request was sent"
         );
         let long = "x".repeat(500);
         let long_body = Observation {

@@ -349,6 +349,10 @@ pub enum MonitorKind {
     Grpc(GrpcCheck),
     /// `docker:`
     Docker(DockerCheck),
+    /// `icmp:`
+    Icmp(IcmpCheck),
+    /// `domain:`
+    Domain(DomainCheck),
     /// `push:`
     Push(PushCheck),
 }
@@ -607,6 +611,44 @@ impl std::fmt::Display for DockerHost {
             DockerHost::Tcp(address) => write!(f, "tcp://{address}"),
         }
     }
+}
+
+/// `icmp:` — a host the probe sends `count` echo requests (ping) and counts the answers of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IcmpCheck {
+    /// A host name or an IPv4 or IPv6 address.
+    pub host: String,
+    /// Echo requests per check (1 to 100; default 3).
+    pub count: u32,
+    /// Time between two echo requests (default 200 ms).
+    pub packet_interval: Duration,
+    /// How long each echo request waits for its reply (default 1 s).
+    pub packet_timeout: Duration,
+    /// Which address family a host name resolves to (default: the first address found).
+    pub family: Option<IpFamily>,
+}
+
+/// An IP address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpFamily {
+    /// `ipv4`
+    V4,
+    /// `ipv6`
+    V6,
+}
+
+/// `domain:` — a registered domain whose registration expiry the probe reads over RDAP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainCheck {
+    /// The registered domain, lower case, without a trailing dot (`example.com`).
+    pub name: String,
+    /// The base URL of the RDAP server to ask (`/domain/NAME` is appended) instead of the
+    /// one the bootstrap file names for the domain's top-level domain.
+    pub rdap_server: Option<String>,
+    /// An RDAP bootstrap file (RFC 9224) read instead of the one built in.
+    pub bootstrap_file: Option<std::path::PathBuf>,
+    /// How long an answer is reused before the registry is asked again (default 6 h).
+    pub refresh: Duration,
 }
 
 /// `SCHEME://USER:PASSWORD@HOST/...` with the password replaced by `***`; other text as is.

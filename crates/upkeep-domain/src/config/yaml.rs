@@ -155,9 +155,19 @@ fn scan_problem(text: &str, err: &ScanError) -> Problem {
         .nth(err.marker().line().saturating_sub(1))
         .unwrap_or("");
     let unquoted_condition = ["- [", ": ["].iter().any(|lead| {
-        ["STATUS]", "BODY]", "RESPONSE_TIME]", "CERT_EXPIRY]"]
-            .iter()
-            .any(|subject| line.contains(&format!("{lead}{subject}")))
+        [
+            "STATUS]",
+            "BODY]",
+            "RESPONSE_TIME]",
+            "CERT_EXPIRY]",
+            "PACKET_LOSS]",
+            "RTT_MIN]",
+            "RTT_AVG]",
+            "RTT_MAX]",
+            "DOMAIN_EXPIRY]",
+        ]
+        .iter()
+        .any(|subject| line.contains(&format!("{lead}{subject}")))
     });
     let hint = if unquoted_condition {
         "; a condition that starts with `[` must be quoted: \"[STATUS] == 200\""

@@ -1179,6 +1179,46 @@ fn grpc_monitors_take_a_server_a_service_a_ca_file_and_metadata() {
 }
 
 #[test]
+fn icmp_monitors_take_a_host_count_and_packet_timing() {
+    let good = format!(
+        "{PAGE}components:\n  net: {{ name: Net }}\nmonitors:\n  \
+         gw:\n    component: net\n    icmp: {{ host: 10.0.0.1 }}\n  \
+         v6:\n    component: net\n    icmp: {{ host: \"[2001:db8::1]\", count: 5, packet_interval: 1s, packet_timeout: 2s, family: ipv6 }}\n    timeout: 10s\n"
+    );
+    let config = parse_ok(&good, &|_| None);
+    let MonitorKind::Icmp(gw) = &config.monitors["gw"].kind else {
+        panic!("icmp monitor")
+    };
+    assert_eq!(gw.host, "10.0.0.1");
+    assert_eq!(gw.count, 3);
+    assert_eq!(gw.packet_interval, Duration::from_millis(200));
+    assert_eq!(gw.packet_timeout, Duration::from_secs(1));
+    assert_eq!(gw.family, None);
+    let MonitorKind::Icmp(v6) = &config.monitors["v6"].kind else {
+        panic!("icmp monitor")
+    };
+    assert_eq!(v6.host, "2001:db8::1");
+    assert_eq!(
+        (v6.count, v6.family),
+        (5, Some(upkeep_domain::config::IpFamily::V6))
+    );
+
+    let bad = format!(
+        "{PAGE}components:\n  net: {{ name: Net }}\nmonitors:\n  \
+         a:\n    component: net\n    icmp: {{ host: \"10.0.0.1:80\", count: 0 }}\n  \
+         b:\n    component: net\n    icmp: {{ host: gw.example, count: 10, packet_interval: 1s }}\n    timeout: 5s\n"
+    );
+    assert_eq!(
+        problems_of(&bad),
+        vec![
+            "7:19: bad host `10.0.0.1:80`: expected a host name or an IP address (no port)",
+            "7:41: `count` must be between 1 and 100, found 0",
+            "9:5: the echo requests need up to 10s ((count - 1) x packet_interval + packet_timeout) but the monitor's timeout is 5s: raise `timeout` or lower `count`",
+        ]
+    );
+}
+
+#[test]
 fn docker_monitors_take_a_container_and_an_engine_host() {
     let text = format!(
         "{PAGE}components:\n  web: {{ name: Web }}\nmonitors:\n  \
@@ -1217,6 +1257,50 @@ fn docker_monitors_take_a_container_and_an_engine_host() {
     );
 }
 
+#[test]
+fn domain_monitors_take_a_name_and_where_to_ask() {
+    let good = format!(
+        "{PAGE}components:\n  web: {{ name: Web }}\nmonitors:\n  \
+         reg:\n    component: web\n    domain: {{ name: Example.COM. }}\n  \
+         own:\n    component: web\n    domain: {{ name: example.net, rdap_server: \"https://rdap.example/v1/\", refresh: 12h }}\n  \
+         file:\n    component: web\n    domain: {{ name: example.org, bootstrap_file: /etc/upkeep/dns.json }}\n"
+    );
+    let config = parse_ok(&good, &|_| None);
+    let MonitorKind::Domain(reg) = &config.monitors["reg"].kind else {
+        panic!("domain monitor")
+    };
+    assert_eq!(reg.name, "example.com");
+    assert_eq!(reg.rdap_server, None);
+    assert_eq!(reg.refresh, Duration::from_secs(6 * 3600));
+    let MonitorKind::Domain(own) = &config.monitors["own"].kind else {
+        panic!("domain monitor")
+    };
+    assert_eq!(own.rdap_server.as_deref(), Some("https://rdap.example/v1"));
+    assert_eq!(own.refresh, Duration::from_secs(12 * 3600));
+    let MonitorKind::Domain(file) = &config.monitors["file"].kind else {
+        panic!("domain monitor")
+    };
+    assert_eq!(
+        file.bootstrap_file.as_deref(),
+        Some(std::path::Path::new("/etc/upkeep/dns.json"))
+    );
+
+    let bad = format!(
+        "{PAGE}components:\n  web: {{ name: Web }}\nmonitors:\n  \
+         a:\n    component: web\n    domain: {{ name: localhost }}\n  \
+         b:\n    component: web\n    domain: {{ name: example.com, rdap_server: \"ftp://x\" }}\n  \
+         c:\n    component: web\n    domain: {{ name: example.com, rdap_server: \"https://x\", bootstrap_file: f.json }}\n"
+    );
+    assert_eq!(
+        problems_of(&bad),
+        vec![
+            "7:21: bad domain `localhost`: expected a registered domain such as example.com, with its top-level domain",
+            "10:47: bad URL `ftp://x`: it must start with http:// or https://",
+            "13:60: `rdap_server` and `bootstrap_file` exclude each other: the server is asked directly",
+        ]
+    );
+}
+
 /// Every probe page's first example parses, with each `${VAR}` set.
 #[test]
 fn probe_docs_examples_parse() {
@@ -1230,4 +1314,40 @@ fn probe_docs_examples_parse() {
             .unwrap_or_else(|d| panic!("{page}: {d}\n{yaml}"));
         assert_eq!(config.monitors.len(), 2, "{page}");
     }
+}
+
+/// The examples of docs/probes/icmp.md and domain.md are working configurations.
+#[test]
+fn the_icmp_and_domain_page_examples_parse() {
+    let example = |page: &str| {
+        page.split("```yaml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap()
+            .to_owned()
+    };
+    let icmp = example(include_str!("../../../../docs/probes/icmp.md"));
+    let config = parse_ok(&format!("{PAGE}{icmp}"), &|_| None);
+    let MonitorKind::Icmp(gateway) = &config.monitors["edge-gateway"].kind else {
+        panic!("icmp monitor")
+    };
+    assert_eq!(
+        (gateway.host.as_str(), gateway.count),
+        ("gw1.example.net", 5)
+    );
+    assert_eq!(config.monitors["edge-gateway"].conditions.len(), 2);
+
+    let domain = example(include_str!("../../../../docs/probes/domain.md"));
+    let config = parse_ok(&format!("{PAGE}{domain}"), &|_| None);
+    let MonitorKind::Domain(own) = &config.monitors["internal-registration"].kind else {
+        panic!("domain monitor")
+    };
+    assert_eq!(
+        own.rdap_server.as_deref(),
+        Some("https://rdap.registry.example")
+    );
+    assert!(matches!(
+        config.monitors["example-com-registration"].kind,
+        MonitorKind::Domain(_)
+    ));
 }

@@ -138,6 +138,8 @@ pub(crate) fn kind_name(m: &Monitor) -> &'static str {
         MonitorKind::Snmp(_) => "snmp",
         MonitorKind::Grpc(_) => "grpc",
         MonitorKind::Docker(_) => "docker",
+        MonitorKind::Icmp(_) => "icmp",
+        MonitorKind::Domain(_) => "domain",
         MonitorKind::Push(_) => "push",
     }
 }

@@ -1,9 +1,9 @@
-//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP, gRPC, Docker and push checks with their conditions) and `rules`.
+//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP, gRPC, Docker, ICMP, domain and push checks with their conditions) and `rules`.
 
 use super::*;
 
 /// The monitor kinds, in the order messages and the console list them.
-pub const MONITOR_KINDS: [&str; 13] = [
+pub const MONITOR_KINDS: [&str; 15] = [
     "http",
     "tcp",
     "dns",
@@ -16,8 +16,13 @@ pub const MONITOR_KINDS: [&str; 13] = [
     "snmp",
     "grpc",
     "docker",
+    "icmp",
+    "domain",
     "push",
 ];
+
+/// The most echo requests one `icmp` check sends.
+pub const MAX_ICMP_COUNT: u32 = 100;
 
 /// The URL schemes of each database kind.
 const POSTGRES_SCHEMES: [&str; 2] = ["postgres", "postgresql"];
@@ -534,6 +539,94 @@ fn parse_docker_host(text: &str) -> Result<DockerHost, String> {
     ))
 }
 
+/// `icmp:`: `host` (a name or an address), `count`, `packet_interval`, `packet_timeout` and
+/// `family`.
+pub(super) fn read_icmp(d: &mut Decoder, node: &Node) -> Option<IcmpCheck> {
+    let mut f = d.fields(node)?;
+    let host = f.required(d, "host", |d, n| d.parsed(n, check_ping_host));
+    let count = f.optional(d, "count", |d, n| {
+        let count = d.integer::<u32>(n)?;
+        if (1..=MAX_ICMP_COUNT).contains(&count) {
+            Some(count)
+        } else {
+            d.error(
+                n.pos,
+                format!("`count` must be between 1 and {MAX_ICMP_COUNT}, found {count}"),
+            );
+            None
+        }
+    });
+    let packet_interval = f.optional(d, "packet_interval", positive_duration);
+    let packet_timeout = f.optional(d, "packet_timeout", positive_duration);
+    let family = f.optional(d, "family", |d, n| {
+        d.choice(
+            n,
+            "address family",
+            &[("ipv4", IpFamily::V4), ("ipv6", IpFamily::V6)],
+        )
+    });
+    f.finish(d);
+    Some(IcmpCheck {
+        host: host?,
+        count: count.unwrap_or(3),
+        packet_interval: packet_interval.unwrap_or(Duration::from_millis(200)),
+        packet_timeout: packet_timeout.unwrap_or(Duration::from_secs(1)),
+        family,
+    })
+}
+
+/// A host to ping: an IPv4 or IPv6 address (brackets allowed) or a host name.
+fn check_ping_host(text: &str) -> Result<String, String> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(bare.to_owned());
+    }
+    let name = bare.strip_suffix('.').unwrap_or(bare);
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+        return Err(format!(
+            "bad host `{text}`: expected a host name or an IP address (no port)"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// `domain:`: `name` (the registered domain), and optionally `rdap_server` or
+/// `bootstrap_file`, and `refresh`.
+pub(super) fn read_domain(d: &mut Decoder, node: &Node) -> Option<DomainCheck> {
+    let mut f = d.fields(node)?;
+    let name = f.required(d, "name", |d, n| d.parsed(n, crate::rdap::normalize_domain));
+    let rdap_server = f.optional(d, "rdap_server", Decoder::url);
+    let bootstrap_file = f.optional(d, "bootstrap_file", |d, n| {
+        d.string(n).map(std::path::PathBuf::from)
+    });
+    let refresh = f.optional(d, "refresh", positive_duration);
+    let both = f.key_pos("bootstrap_file").filter(|_| f.has("rdap_server"));
+    f.finish(d);
+    if let Some(pos) = both {
+        d.error(
+            pos,
+            "`rdap_server` and `bootstrap_file` exclude each other: the server is asked directly",
+        );
+        return None;
+    }
+    Some(DomainCheck {
+        name: name?,
+        rdap_server: rdap_server.map(|url| url.trim_end_matches('/').to_owned()),
+        bootstrap_file,
+        refresh: refresh.unwrap_or(Duration::from_secs(6 * 3600)),
+    })
+}
+
 /// The keys database kinds and `mqtt` share: `url`, `password`, `password_file` and the
 /// question (`query`, `command` or `topic`).
 fn read_server(d: &mut Decoder, f: &mut Fields<'_>, kind: &str) -> Option<DatabaseCheck> {
@@ -612,6 +705,8 @@ impl Sections {
                 "snmp" => read_snmp(d, n).map(MonitorKind::Snmp),
                 "grpc" => read_grpc(d, n).map(MonitorKind::Grpc),
                 "docker" => read_docker(d, n).map(MonitorKind::Docker),
+                "icmp" => read_icmp(d, n).map(MonitorKind::Icmp),
+                "domain" => read_domain(d, n).map(MonitorKind::Domain),
                 _ => self.push(d, n).map(MonitorKind::Push),
             });
         let interval = f.optional(d, "interval", positive_duration);
@@ -621,12 +716,31 @@ impl Sections {
         let recovery_threshold = f.optional(d, "recovery_threshold", positive_count);
         let locations = f.optional(d, "locations", string_list);
         let severity = f.optional(d, "severity", read_severity);
+        let pos = f.pos;
         f.finish(d);
+        let timeout = timeout.unwrap_or(Duration::from_secs(10));
+        if let Some(MonitorKind::Icmp(icmp)) = &kind {
+            let needed = icmp
+                .packet_interval
+                .saturating_mul(icmp.count.saturating_sub(1))
+                + icmp.packet_timeout;
+            if needed > timeout {
+                d.error(
+                    pos,
+                    format!(
+                        "the echo requests need up to {} ((count - 1) x packet_interval + packet_timeout) but the monitor's timeout is {}: raise `timeout` or lower `count`",
+                        crate::duration::format_duration(needed),
+                        crate::duration::format_duration(timeout)
+                    ),
+                );
+                return None;
+            }
+        }
         Some(Monitor {
             component: component?,
             kind: kind?,
             interval: interval.unwrap_or(Duration::from_secs(60)),
-            timeout: timeout.unwrap_or(Duration::from_secs(10)),
+            timeout,
             conditions: conditions.unwrap_or_default(),
             failure_threshold: failure_threshold.unwrap_or(3),
             recovery_threshold: recovery_threshold.unwrap_or(1),

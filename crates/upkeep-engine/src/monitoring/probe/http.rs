@@ -87,6 +87,12 @@ impl Clients {
         })
     }
 
+    /// The client of RDAP lookups: certificates verified, redirects followed to any host
+    /// (RDAP services redirect to the registry that holds the answer).
+    pub(super) fn rdap(&self) -> &reqwest::Client {
+        &self.clients[5]
+    }
+
     fn client(&self, check: &HttpCheck) -> &reqwest::Client {
         let index = usize::from(check.verify_tls) * 3 + Redirects::of(check) as usize;
         &self.clients[index % self.clients.len()]
@@ -176,7 +182,7 @@ impl Clients {
             cert_expiry_days,
             body,
             json,
-            value: None,
+            ..Seen::default()
         })
     }
 }
@@ -191,7 +197,7 @@ fn target(url: &Url) -> String {
 }
 
 /// A reqwest error in words: what failed, against which address.
-fn describe(err: &reqwest::Error, url: &Url) -> String {
+pub(super) fn describe(err: &reqwest::Error, url: &Url) -> String {
     let target = target(err.url().unwrap_or(url));
     let host = err
         .url()

@@ -1,7 +1,8 @@
 //! Probes: one check of one monitor against the outside world.
 //!
 //! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns`, `tls`,
-//! `postgres`, `mysql`, `redis`, `mqtt`, `websocket`, `snmp`, `grpc` or `docker`) once,
+//! `postgres`, `mysql`, `redis`, `mqtt`, `websocket`, `snmp`, `grpc`, `docker`, `icmp` or
+//! `domain`) once,
 //! bounded as a whole by the monitor's `timeout`, evaluates the monitor's conditions on what it
 //! observed and returns a [`ProbeOutcome`]: success, wall time, what was seen (status,
 //! certificate expiry) and, on failure, one sentence an operator understands. A probe never
@@ -15,13 +16,17 @@
 //! `mysql` and `redis`: log in and ask one bounded question) and [`mqtt`] (connect, and an
 //! optional publish/subscribe round trip) and [`websocket`] (an upgrade and an optional
 //! message's answer), [`snmp`] (a GET over UDP, SNMPv2c or SNMPv3), [`grpc`] (the standard
-//! health check over HTTP/2) and [`docker`] (a container's state from the Docker Engine API).
+//! health check over HTTP/2), [`docker`] (a container's state from the Docker Engine API),
+//! [`icmp`] (echo requests over an unprivileged ICMP socket, else a raw one) and [`domain`] (a
+//! registration's expiry over RDAP, answers kept per domain).
 
 mod database;
 mod dns;
 mod docker;
+mod domain;
 mod grpc;
 mod http;
+mod icmp;
 mod mqtt;
 mod snmp;
 mod tcp;
@@ -32,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use upkeep_domain::condition::{Condition, Observation, Subject};
+use upkeep_domain::condition::{Condition, Observation, PingStats, Subject};
 use upkeep_domain::config::{Monitor, MonitorKind, Secret};
 
 use database::Engine;
@@ -54,6 +59,10 @@ fn web_roots_tls() -> Result<rustls::ClientConfig, String> {
 /// At most this many bytes of an HTTP response body are read; the rest is not downloaded and
 /// conditions see the first `MAX_BODY_BYTES` only.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Without a `[DOMAIN_EXPIRY]` condition, a `domain` check fails when its registration
+/// expires in fewer days than this.
+pub const DEFAULT_DOMAIN_DAYS: i64 = 30;
 
 /// The longest failure text a probe reports, in characters.
 const MAX_FAILURE_CHARS: usize = 300;
@@ -93,6 +102,7 @@ pub struct Prober {
     http: Arc<http::Clients>,
     tls: tls::TlsProber,
     dns: dns::Resolvers,
+    domains: Arc<domain::Registrations>,
 }
 
 impl Prober {
@@ -102,6 +112,7 @@ impl Prober {
             http: Arc::new(http::Clients::new()?),
             tls: tls::TlsProber::new()?,
             dns: dns::Resolvers::default(),
+            domains: Arc::new(domain::Registrations::default()),
         })
     }
 
@@ -146,6 +157,10 @@ impl Prober {
             MonitorKind::Snmp(check) => snmp::probe(check, progress).await,
             MonitorKind::Grpc(check) => grpc::probe(check, progress).await,
             MonitorKind::Docker(check) => docker::probe(check, progress).await,
+            MonitorKind::Icmp(check) => icmp::probe(check, progress).await,
+            MonitorKind::Domain(check) => {
+                self.domains.probe(self.http.rdap(), check, progress).await
+            }
             MonitorKind::Push(_) => Err(Failure::new("push monitors are not probed".to_owned())),
         }
     }
@@ -165,6 +180,10 @@ struct Seen {
     json: Option<serde_json::Value>,
     /// The value an `snmp` check read (`[VALUE]`).
     value: Option<String>,
+    /// Echo requests and replies (icmp).
+    pings: Option<PingStats>,
+    /// The registration's expiry (domain).
+    domain: Option<domain::Expiry>,
 }
 
 /// A failed check: the words, and what was observed before it failed.
@@ -225,6 +244,8 @@ fn judge(monitor: &Monitor, seen: Seen) -> Verdict {
         json: seen.json.as_ref(),
         cert_expiry_days: seen.cert_expiry_days,
         value: seen.value.as_deref(),
+        pings: seen.pings,
+        domain_expiry_days: seen.domain.map(|expiry| expiry.days),
     };
     let mentions = |wanted: fn(&Subject) -> bool| {
         monitor
@@ -274,6 +295,40 @@ fn judge(monitor: &Monitor, seen: Seen) -> Verdict {
         }
         MonitorKind::Docker(check) if !mentions(|s| matches!(s, Subject::Body(_))) => {
             problems.extend(docker::not_up(check, &seen));
+        }
+        MonitorKind::Icmp(check) => {
+            if let Some(pings) = seen.pings
+                && pings.received == 0
+                && !mentions(|s| *s == Subject::PacketLoss)
+            {
+                problems.push(format!(
+                    "host down: 100% packet loss (no reply to {} echo request{} to {})",
+                    pings.sent,
+                    if pings.sent == 1 { "" } else { "s" },
+                    check.host
+                ));
+            }
+        }
+        MonitorKind::Domain(check) => {
+            if let Some(expiry) = seen.domain
+                && expiry.days < DEFAULT_DOMAIN_DAYS
+                && !mentions(|s| *s == Subject::DomainExpiry)
+            {
+                let on = expiry.on.strftime("%Y-%m-%d");
+                problems.push(if expiry.days < 0 {
+                    format!(
+                        "the registration of {} expired {} ago, on {on}",
+                        check.name,
+                        days_text(expiry.days.saturating_neg())
+                    )
+                } else {
+                    format!(
+                        "the registration of {} expires in {}, on {on} (fewer than {DEFAULT_DOMAIN_DAYS}; a `[DOMAIN_EXPIRY]` condition sets another limit)",
+                        check.name,
+                        days_text(expiry.days)
+                    )
+                });
+            }
         }
         _ => {}
     }
@@ -387,6 +442,8 @@ impl Progress {
             MonitorKind::Snmp(check) => snmp::describe(check, stage),
             MonitorKind::Grpc(check) => grpc::describe(check, stage),
             MonitorKind::Docker(check) => docker::describe(check, stage),
+            MonitorKind::Icmp(check) => icmp::describe(check, stage),
+            MonitorKind::Domain(check) => domain::describe(check, stage),
             MonitorKind::Push(_) => String::new(),
         }
     }
