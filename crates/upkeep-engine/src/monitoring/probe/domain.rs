@@ -7,8 +7,9 @@
 //! changed, server).
 //!
 //! Registries limit how often they are asked and an expiry date moves once a year, so answers
-//! are kept per RDAP URL: a good one for the monitor's `refresh` (default 6 h), a failed one
-//! for 5 minutes (or `refresh` if shorter). A `429 Too Many Requests` stops lookups at that
+//! are kept per RDAP URL: a good one for the monitor's `refresh` (default 6 h), a refusal or
+//! an unusable answer for 5 minutes (or `refresh` if shorter); a lookup that got no answer
+//! (refused connection, timeout) is not kept. A `429 Too Many Requests` stops lookups at that
 //! URL for its `Retry-After` (5 minutes when it says nothing); meanwhile the last good answer
 //! serves, or the check fails saying it is rate-limited.
 
