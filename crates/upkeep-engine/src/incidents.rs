@@ -14,9 +14,9 @@
 //!   ([`AUTO_ACTOR`] here). Once anyone else has posted an update, an operator owns the incident:
 //!   recoveries are noted in its timeline but it is never resolved automatically.
 //! - **Following events**: [`run`] follows `monitor_events` by id from a cursor stored in the
-//!   database (`cursors`), saved after each event that changed something and at the end of
-//!   a batch, so a restart skips no transition and handles again only events that changed
-//!   nothing. On a database it never followed it starts [`AutoIncidentSettings::history`]
+//!   database (`cursors`), saved after each event that changed something and after the rest of
+//!   a batch, so a restart skips no transition, and a crash makes it handle again only events
+//!   that changed nothing. On a database it never followed it starts [`AutoIncidentSettings::history`]
 //!   back, not from the beginning of time. It works only while `active` (this replica holds the
 //!   monitoring lease), so replicas do not open the same incident twice.
 //!
@@ -493,8 +493,8 @@ pub async fn run(
     }
 }
 
-/// Handles the events recorded since the stored cursor, saving it after each one. Returns how
-/// many were handled.
+/// Handles the events recorded since the stored cursor, saving it after each one that changed
+/// something and once after the rest. Returns how many were handled.
 async fn follow(
     store: &Store,
     config: &Config,
@@ -515,8 +515,8 @@ async fn follow(
     let mut handled = 0;
     // Where the cursor is saved, and the last event handled: events that change nothing
     // (most are: every monitor's first success) are saved together with the next one that
-    // does or at the end of the batch, not each in its own write. Handling one of them again
-    // after a crash changes nothing either.
+    // does, at the end of the batch or before an error, not each in its own write. Only a
+    // crash makes them handled again, under the configuration they were handled with.
     let mut saved = cursor;
     let mut last = cursor;
     for (position, event) in follower.read(store, cursor).await? {
@@ -524,7 +524,17 @@ async fn follow(
         if !*active.borrow() {
             break;
         }
-        let changed = handle(store, config, settings, &event, clock.now()).await?;
+        let changed = match handle(store, config, settings, &event, clock.now()).await {
+            Ok(changed) => changed,
+            Err(e) => {
+                // What was handled stays handled: a configuration reloaded before the retry
+                // could make the skipped events act.
+                if last != saved && *active.borrow() {
+                    follower.save(store, last, clock.now()).await?;
+                }
+                return Err(e);
+            }
+        };
         last = position;
         if changed {
             follower.save(store, position, clock.now()).await?;
@@ -532,7 +542,8 @@ async fn follow(
         }
         handled += 1;
     }
-    if last != saved {
+    // Not after losing the lease: the new holder's cursor may be ahead by now.
+    if last != saved && *active.borrow() {
         follower.save(store, last, clock.now()).await?;
     }
     Ok(handled)

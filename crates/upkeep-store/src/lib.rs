@@ -117,7 +117,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// this process's write turn, given back when the transaction ends (committed, rolled back or
 /// dropped).
 pub(crate) struct WriteTx<DB: sqlx::Database> {
-    // Declared first: dropped (rolled back) before the turn is given back.
+    // Declared first: dropped before the turn is given back. A dropped transaction's
+    // `ROLLBACK` is only queued on its connection, so the next writer may still meet the lock
+    // briefly and wait in SQLite's busy handler, as writers of other processes do.
     tx: sqlx::Transaction<'static, DB>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
@@ -150,6 +152,8 @@ fn sqlite_write_queue(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
     static QUEUES: OnceLock<std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
         OnceLock::new();
     let file = pool.connect_options().get_filename().to_path_buf();
+    // One queue however the file was named (`./a.db`, `/srv/a.db`).
+    let file = std::fs::canonicalize(&file).unwrap_or(file);
     let mut queues = QUEUES
         .get_or_init(Default::default)
         .lock()
@@ -165,7 +169,13 @@ pub(crate) async fn sqlite_write_turn(
     let queue = sqlite_write_queue(pool);
     tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
         .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the database is busy: another writer of this process held SQLite's write lock \
+                 for the whole busy timeout (5 s)",
+            ))
+        })
 }
 
 impl BeginWrite for SqlitePool {
@@ -403,7 +413,11 @@ mod tests {
             .expect("gave up within the busy timeout")
             .err()
             .expect("no turn while another writer holds it");
-        assert!(matches!(err, sqlx::Error::PoolTimedOut), "{err:?}");
+        assert!(
+            matches!(&err, sqlx::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut)
+                && err.to_string().contains("the database is busy"),
+            "{err:?}"
+        );
         held.commit().await.unwrap();
     }
 }

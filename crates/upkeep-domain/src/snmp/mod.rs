@@ -412,14 +412,24 @@ pub struct Engine {
     pub time: u32,
 }
 
-/// An SNMPv3 user with keys localised to the agent's engine.
-#[derive(Clone, Debug)]
+/// An SNMPv3 user with keys localised to the agent's engine. Its `Debug` shows the name and
+/// the security level, never a key.
+#[derive(Clone)]
 pub struct User {
     pub name: Vec<u8>,
     /// The authentication key, for authNoPriv and authPriv.
     pub auth: Option<LocalKey>,
     /// The AES-128 privacy key, for authPriv.
     pub privacy: Option<[u8; 16]>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("name", &String::from_utf8_lossy(&self.name))
+            .field("level", &self.level())
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {

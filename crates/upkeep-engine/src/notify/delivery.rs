@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upkeep_domain::config::{Channel, Config};
 use upkeep_domain::notify::retry::Next;
-use upkeep_store::outbox::{DeliveryOutcome, DeliveryRecord, redact_destination};
+use upkeep_store::outbox::{DeliveryOutcome, DeliveryRecord, redact_destination, redact_error};
 use upkeep_store::{Store, StoreError};
 
 use super::send::{ChannelKind, Content, Outgoing, Senders};
@@ -105,6 +105,7 @@ async fn attempt(
     let Some(channel) = ChannelKind::parse(&d.channel) else {
         return give_up(d, "unknown", "unknown channel");
     };
+    let channel_kind = channel;
     let label = channel.as_str();
     let content: Content = match serde_json::from_str(&d.content) {
         Ok(c) => c,
@@ -117,16 +118,18 @@ async fn attempt(
         return give_up(d, label, "given up: older than notifications.retry.max_age");
     }
     let (destination, content, secret) = match recipient_of(store, config, d).await {
-        Ok(Recipient::Channel(channel)) => match content.fill(channel, &d.destination) {
-            Ok((destination, content)) => {
-                let secret = match channel {
-                    Channel::Webhook { secret, .. } => secret.clone(),
-                    _ => None,
-                };
-                (destination, content, secret)
+        Ok(Recipient::Channel(channel)) => {
+            match content.fill(channel, channel_kind, &d.destination) {
+                Ok((destination, content)) => {
+                    let secret = match channel {
+                        Channel::Webhook { secret, .. } => secret.clone(),
+                        _ => None,
+                    };
+                    (destination, content, secret)
+                }
+                Err(error) => return give_up(d, label, error),
             }
-            Err(error) => return give_up(d, label, error),
-        },
+        }
         Ok(Recipient::Send(secret)) => (d.destination.clone(), content, secret),
         Ok(Recipient::Unsubscribed) => {
             tracing::info!(delivery = %d.id, recipient = %d.recipient, "subscriber gone: not sent");
@@ -199,18 +202,25 @@ async fn attempt(
                 Next::RetryAt(at) => Some(at),
                 Next::GiveUp => None,
             };
-            let shown = redact_destination(&d.destination);
+            // The stored destination is already redacted; the error may quote the URL the
+            // attempt used (a receiver's answer echoing it), which holds the credential.
+            let shown = redact_destination(&destination);
+            let error = redact_error(&e.message, &destination, &shown);
+            let error = match url::Url::parse(&destination) {
+                Ok(u) if u.path().len() > 1 || u.query().is_some() => {
+                    let target = &destination[u[..url::Position::BeforePath].len()..];
+                    error.replace(target, "/…")
+                }
+                _ => error,
+            };
             if retry_at.is_none() {
                 tracing::error!(delivery = %d.id, recipient = %d.recipient, destination = %shown,
-                    error = %e.message, "notification given up");
+                    error = %error, "notification given up");
             } else {
                 tracing::warn!(delivery = %d.id, recipient = %d.recipient, destination = %shown,
-                    error = %e.message, attempts, "notification failed; will retry");
+                    error = %error, attempts, "notification failed; will retry");
             }
-            DeliveryOutcome::Failed {
-                error: e.message,
-                retry_at,
-            }
+            DeliveryOutcome::Failed { error, retry_at }
         }
     };
     Attempted {

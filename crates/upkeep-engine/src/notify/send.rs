@@ -68,6 +68,18 @@ impl ChannelKind {
         }
     }
 
+    /// The kind of a configured channel.
+    pub fn of(channel: &Channel) -> ChannelKind {
+        match channel {
+            Channel::Email(_) => ChannelKind::Email,
+            Channel::Webhook { .. } => ChannelKind::Webhook,
+            Channel::Slack { .. } => ChannelKind::Slack,
+            Channel::PagerDuty { .. } => ChannelKind::PagerDuty,
+            Channel::Provider(provider) => ChannelKind::Provider(provider.kind()),
+            Channel::CustomWebhook(_) => ChannelKind::CustomWebhook,
+        }
+    }
+
     /// The kind a stored name names.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
@@ -126,7 +138,22 @@ impl Content {
     /// channel's destination redacted and no routing key, token or templated secret; the same
     /// configuration makes the same bytes on every retry. Content stored whole (mail, and
     /// requests stored by earlier versions) goes to its stored destination.
-    pub fn fill(self, channel: &Channel, stored: &str) -> Result<(String, Content), String> {
+    ///
+    /// `kind` is the kind the delivery was made for: a channel that has changed kind since
+    /// (its id now names another receiver) gets nothing of it.
+    pub fn fill(
+        self,
+        channel: &Channel,
+        kind: ChannelKind,
+        stored: &str,
+    ) -> Result<(String, Content), String> {
+        if ChannelKind::of(channel) != kind {
+            return Err(format!(
+                "the channel is a {} channel now, not the {} channel this notification was made for",
+                ChannelKind::of(channel).as_str(),
+                kind.as_str()
+            ));
+        }
         match (channel, self) {
             (
                 _,

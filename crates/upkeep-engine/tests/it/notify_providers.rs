@@ -292,7 +292,10 @@ async fn the_outbox_keeps_no_credential_and_a_rotated_one_is_used_at_the_next_at
             for value in r.headers.values() {
                 text.push_str(value);
             }
-            if ["123:ABC", "tk_0ld", "R0UTING"]
+            if r.path == "/bot123:ABC/sendMessage" {
+                // A receiver whose error page quotes the request's path.
+                Answer::Reply(503, "", "no bot at /bot123:ABC/sendMessage, try later")
+            } else if ["123:ABC", "tk_0ld", "R0UTING"]
                 .iter()
                 .any(|s| text.contains(s))
             {
@@ -369,6 +372,16 @@ async fn the_outbox_keeps_no_credential_and_a_rotated_one_is_used_at_the_next_at
             .unwrap();
         assert_eq!(custom.headers["authorization"], "Bearer cust0m");
 
+        // The error is kept with the URL it quoted written as its origin.
+        let telegram = stored.iter().find(|d| d.channel == "telegram").unwrap();
+        let telegram = store.get_delivery(&telegram.id).await.unwrap().unwrap();
+        let error = telegram.last_error.unwrap();
+        assert!(
+            error.contains("503") && error.contains("no bot at /…"),
+            "{error}"
+        );
+        assert!(!error.contains("123:ABC"), "{error}");
+
         // Rotated: the next attempt carries the new credentials, the message unchanged.
         let new = loaded(config_rotating(&rx.url, "456:NEW", "tk_n3w", "R0TATED"));
         clock.set(at + SignedDuration::from_secs(60));
@@ -397,6 +410,58 @@ async fn the_outbox_keeps_no_credential_and_a_rotated_one_is_used_at_the_next_at
                 .unwrap()
                 .len(),
             9
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_channel_id_that_names_another_kind_now_gets_nothing_of_the_old_deliveries() {
+    for db in databases("notify_providers_kind").await {
+        let store = db.store().await;
+        let rx = Receiver::start(|_, r| {
+            if r.path.starts_with("/bot") {
+                Answer::Status(503)
+            } else {
+                Answer::Status(200)
+            }
+        })
+        .await;
+        let old = loaded(config_rotating(&rx.url, "123:ABC", "tk_0ld", "R0UTING"));
+        let start = t("2026-05-01T09:59:00Z");
+        let clock = ManualClock::new(start);
+        follow(&store, &old.config, start).await;
+        let at = t("2026-05-01T10:00:00Z");
+        clock.set(at);
+        monitor_event(&store, "api-health", "up", "down", at).await;
+        follow(&store, &old.config, at).await;
+        round(&store, &old, &clock).await;
+        let before = rx.all().len();
+
+        // `telegram` now names a Slack webhook: the Telegram message is not posted to it.
+        let text = format!(
+            r#"
+  channels:
+    telegram: {{ slack: {{ url: "{}/services/T0/B0/other" }} }}
+  routes:
+    - {{ severity: critical, channels: [telegram] }}
+"#,
+            rx.url
+        );
+        let new = loaded(config_with(&text));
+        clock.set(at + SignedDuration::from_secs(60));
+        round(&store, &new, &clock).await;
+        assert_eq!(rx.all().len(), before, "nothing sent to the new channel");
+        let failed = store
+            .list_deliveries(Some(DeliveryState::Failed), 10)
+            .await
+            .unwrap();
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        assert_eq!(failed[0].channel, "telegram");
+        let error = failed[0].last_error.clone().unwrap();
+        assert!(
+            error.contains("a slack channel now, not the telegram channel"),
+            "{error}"
         );
         db.cleanup().await;
     }
