@@ -30,6 +30,7 @@ pub mod monitor_state;
 pub mod net;
 pub mod notify;
 pub mod ping_key;
+pub mod protocol_lines;
 pub mod rdap;
 pub mod recurrence;
 pub mod role;
