@@ -353,6 +353,10 @@ pub enum MonitorKind {
     Icmp(IcmpCheck),
     /// `domain:`
     Domain(DomainCheck),
+    /// `smtp:`
+    Smtp(MailCheck),
+    /// `imap:`
+    Imap(MailCheck),
     /// `push:`
     Push(PushCheck),
 }
@@ -649,6 +653,30 @@ pub struct DomainCheck {
     pub bootstrap_file: Option<std::path::PathBuf>,
     /// How long an answer is reused before the registry is asked again (default 6 h).
     pub refresh: Duration,
+}
+
+/// `smtp:` and `imap:` — a mail server the probe greets, asks for its extensions
+/// (capabilities), upgrades to TLS when it should, and leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailCheck {
+    /// `smtp://HOST[:PORT]` (25), `smtps://...` (465, TLS from the first byte),
+    /// `imap://HOST[:PORT]` (143) or `imaps://...` (993).
+    pub url: String,
+    /// Whether a plain connection upgrades with STARTTLS (`never` for the TLS schemes).
+    pub starttls: StartTls,
+    /// A PEM file of the authorities the certificate is checked against, instead of the web's.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// When a plain mail connection upgrades with STARTTLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartTls {
+    /// Always; a server that does not offer it fails the check.
+    Required,
+    /// When the server offers it (the default).
+    IfOffered,
+    /// Never: the dialogue stays in clear text.
+    Never,
 }
 
 /// `SCHEME://USER:PASSWORD@HOST/...` with the password replaced by `***`; other text as is.

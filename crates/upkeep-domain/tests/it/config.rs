@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use upkeep_domain::config::{
     Channel, ChecksMode, Config, MonitorKind, PushSchedule, Secret, Severity, SloWindow, SmtpTls,
-    SnmpSecurity, TenantSel, parse,
+    SnmpSecurity, StartTls, TenantSel, parse,
 };
 use upkeep_domain::snmp::AuthProtocol;
 
@@ -800,6 +800,13 @@ fn a_window_longer_than_max_span_is_refused_at_its_duration() {
     );
 }
 
+/// The first YAML example of a documentation page.
+fn first_yaml_block(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find("```yaml\n").unwrap() + "```yaml\n".len();
+    text[start..start + text[start..].find("```").unwrap()].to_owned()
+}
+
 /// Every provider page's example parses: its channel, under a minimal page and a route to it,
 /// with each `${VAR}` set.
 #[test]
@@ -811,12 +818,10 @@ fn provider_docs_examples_parse() {
         if path.file_name().and_then(|n| n.to_str()) == Some("README.md") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let start = text.find("```yaml\n").unwrap() + "```yaml\n".len();
-        let example = &text[start..start + text[start..].find("```").unwrap()];
+        let example = first_yaml_block(&path);
         let channels = example
             .split_once("  channels:\n")
-            .map_or(example, |(_, rest)| rest);
+            .map_or(example.as_str(), |(_, rest)| rest);
         let channels = channels.split("  routes:").next().unwrap();
         let id = channels.trim_start().split(':').next().unwrap().trim();
         let yaml = format!(
@@ -1301,19 +1306,70 @@ fn domain_monitors_take_a_name_and_where_to_ask() {
     );
 }
 
-/// Every probe page's first example parses, with each `${VAR}` set.
+#[test]
+fn mail_monitors_take_a_url_starttls_and_a_ca_file() {
+    let text = format!(
+        "{PAGE}components:\n  mail: {{ name: Mail }}\nmonitors:\n  \
+         mx:\n    component: mail\n    smtp: {{ url: \"smtp://mx.example.net:587\", starttls: required, ca_file: /etc/ca.pem }}\n  \
+         box:\n    component: mail\n    imap: {{ url: \"imaps://imap.example.net\" }}\n  \
+         plain:\n    component: mail\n    imap: {{ url: \"imap://imap.example.net\" }}\n  \
+         bad1:\n    component: mail\n    smtp: {{ url: \"smtps://mx.example.net\", starttls: never }}\n  \
+         bad2:\n    component: mail\n    imap: {{ url: \"smtp://mx.example.net\" }}\n  \
+         bad3:\n    component: mail\n    smtp: {{ url: \"smtp://me:pw@mx.example.net\" }}\n  \
+         bad4:\n    component: mail\n    smtp: {{ url: \"smtp://mx.example.net\", starttls: maybe }}\n"
+    );
+    let good = &text[..text.find("  bad1:").unwrap()];
+    let config = parse_ok(good, &|_| None);
+    let MonitorKind::Smtp(mx) = &config.monitors["mx"].kind else {
+        panic!("smtp monitor")
+    };
+    assert_eq!(mx.url, "smtp://mx.example.net:587");
+    assert_eq!(mx.starttls, StartTls::Required);
+    assert_eq!(
+        mx.ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/ca.pem"))
+    );
+    let MonitorKind::Imap(mailbox) = &config.monitors["box"].kind else {
+        panic!("imap monitor")
+    };
+    assert_eq!(mailbox.starttls, StartTls::Never);
+    let MonitorKind::Imap(plain) = &config.monitors["plain"].kind else {
+        panic!("imap monitor")
+    };
+    assert_eq!(plain.starttls, StartTls::IfOffered);
+    assert_eq!(
+        problems_of(&text),
+        vec![
+            "16:44: `starttls` applies to smtp:// only: smtps:// is TLS from the first byte",
+            "19:18: bad URL `smtp://mx.example.net`: it must start with imap:// or imaps://",
+            "22:18: bad URL `smtp://me:***@mx.example.net`: it takes no user: the smtp probe does not log in",
+            "25:53: unknown STARTTLS choice `maybe`: use required, if_offered, never",
+        ]
+    );
+}
+
+/// Every probe page's example parses under a minimal page, with each `${VAR}` set.
 #[test]
 fn probe_docs_examples_parse() {
     let dir = format!("{}/../../docs/probes", env!("CARGO_MANIFEST_DIR"));
-    for page in ["grpc.md", "docker.md"] {
-        let text = std::fs::read_to_string(format!("{dir}/{page}")).unwrap();
-        let start = text.find("```yaml\n").unwrap() + "```yaml\n".len();
-        let example = &text[start..start + text[start..].find("```").unwrap()];
-        let yaml = format!("{PAGE}{example}");
-        let config = parse("example.yaml", &yaml, &|_| Some("token".to_owned()), now())
-            .unwrap_or_else(|d| panic!("{page}: {d}\n{yaml}"));
-        assert_eq!(config.monitors.len(), 2, "{page}");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().and_then(|n| n.to_str()) == Some("README.md") {
+            continue;
+        }
+        let yaml = format!("{PAGE}{}", first_yaml_block(&path));
+        let config = parse(
+            "example.yaml",
+            &yaml,
+            &|name: &str| Some(format!("{name}-value")),
+            now(),
+        )
+        .unwrap_or_else(|d| panic!("{}: {d}\n{yaml}", path.display()));
+        assert!(!config.monitors.is_empty(), "{}", path.display());
+        checked += 1;
     }
+    assert!(checked >= 7, "{checked} pages");
 }
 
 /// The examples of docs/probes/icmp.md and domain.md are working configurations.

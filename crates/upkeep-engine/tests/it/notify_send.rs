@@ -29,10 +29,11 @@ const FROM: &str = "status@upkeep.test";
 // ---------------------------------------------------------------------------------------------
 // The SMTP sink
 
-/// `scripts/smtp_sink.py` running on a free port; killed on drop.
-struct Sink {
+/// `scripts/smtp_sink.py` running on a free port; killed on drop (the `smtp` probe tests
+/// greet it too).
+pub(crate) struct Sink {
     _child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -40,14 +41,14 @@ fn sink_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp_sink.py")
 }
 
-async fn free_port() -> u16 {
+pub(crate) async fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap().port()
 }
 
 impl Sink {
     /// The sink, or `None` when the test is skipped for want of aiosmtpd.
-    async fn start(extra: &[&str]) -> Option<Sink> {
+    pub(crate) async fn start(extra: &[&str]) -> Option<Sink> {
         let python = upkeep_store::testing::peer::python(&["aiosmtpd"])?;
         let dir = tempfile::tempdir().unwrap();
         // A port taken between our probe and the sink's bind is retried.

@@ -333,6 +333,9 @@ pub struct TestCert {
     /// The certificate in PEM, for a client's CA file.
     pub pem: String,
     pub key: Vec<u8>,
+    /// The same certificate and key as PEM, for peers that read files.
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl TestCert {
@@ -351,7 +354,21 @@ impl TestCert {
             cert: cert.der().clone(),
             pem: cert.pem(),
             key: key.serialize_der(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
         }
+    }
+
+    /// Writes `cert.pem` and `key.pem` into `dir`; returns their paths as text.
+    pub fn write_pem(&self, dir: &std::path::Path) -> (String, String) {
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        std::fs::write(&cert, &self.cert_pem).unwrap();
+        std::fs::write(&key, &self.key_pem).unwrap();
+        (
+            cert.to_str().unwrap().to_owned(),
+            key.to_str().unwrap().to_owned(),
+        )
     }
 
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
@@ -474,4 +491,32 @@ fn answer(request: &Message, records: &[(String, RData)]) -> Message {
             .push(Record::from_rdata(owner.clone(), 60, data));
     }
     response
+}
+
+/// A line-protocol server on 127.0.0.1 that writes `greeting` on each connection, then answers
+/// each line it reads with `answer(line)` (nothing when that is empty): for misbehaviour that
+/// real servers do not show on demand (a refusal at the greeting, data injected after
+/// STARTTLS).
+pub async fn line_server(greeting: &'static str, answer: fn(&str) -> String) -> SocketAddr {
+    use tokio::io::AsyncBufReadExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                if write.write_all(greeting.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut lines = tokio::io::BufReader::new(read).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply = answer(&line);
+                    if !reply.is_empty() && write.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
 }

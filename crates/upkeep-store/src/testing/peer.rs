@@ -1,5 +1,5 @@
 //! The real peers some tests talk to — PostgreSQL, MariaDB, Redis, Mosquitto, headless Chromium, Prometheus Alertmanager,
-//! `promtool`, nginx, net-snmp's `snmpd`, `pg_dump`, Python packages — and what a test does when one is missing.
+//! `promtool`, nginx, net-snmp's `snmpd`, Dovecot, OpenSSH's `sshd`, `pg_dump`, Python packages — and what a test does when one is missing.
 //!
 //! A test asks for its peer first ([`postgres_url`], [`python`], [`chromium`], ...) and returns early
 //! on `None`. A missing peer is never silent:
@@ -99,11 +99,27 @@ pub fn chromium() -> Option<PathBuf> {
 
 /// nginx (`nginx` on `PATH` or in `/usr/sbin`, from the Debian package `nginx-light`).
 pub fn nginx() -> Option<PathBuf> {
-    let system = Path::new("/usr/sbin/nginx");
-    if find_on_path("nginx").is_none() && is_executable(system) {
-        return Some(system.to_path_buf());
+    system_program("nginx", "nginx-light")
+}
+
+/// Dovecot (`dovecot` on `PATH` or in `/usr/sbin`, from the Debian package `dovecot-imapd`).
+pub fn dovecot() -> Option<PathBuf> {
+    system_program("dovecot", "dovecot-imapd")
+}
+
+/// OpenSSH's server (`sshd` in `/usr/sbin` or on `PATH`, from the Debian package
+/// `openssh-server`); `sshd` insists on being started by its absolute path.
+pub fn sshd() -> Option<PathBuf> {
+    system_program("sshd", "openssh-server")
+}
+
+/// A daemon that Debian installs in `/usr/sbin`, which may not be on `PATH`.
+fn system_program(name: &str, package: &str) -> Option<PathBuf> {
+    let system = Path::new("/usr/sbin").join(name);
+    if find_on_path(name).is_none() && is_executable(&system) {
+        return Some(system);
     }
-    program("nginx", "nginx-light")
+    program(name, package)
 }
 
 /// net-snmp's agent `snmpd` (on `PATH` or in `/usr/sbin`, from the Debian package `snmpd`).

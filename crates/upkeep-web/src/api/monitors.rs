@@ -140,6 +140,8 @@ pub(crate) fn kind_name(m: &Monitor) -> &'static str {
         MonitorKind::Docker(_) => "docker",
         MonitorKind::Icmp(_) => "icmp",
         MonitorKind::Domain(_) => "domain",
+        MonitorKind::Smtp(_) => "smtp",
+        MonitorKind::Imap(_) => "imap",
         MonitorKind::Push(_) => "push",
     }
 }

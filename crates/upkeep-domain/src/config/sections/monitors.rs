@@ -1,9 +1,9 @@
-//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP, gRPC, Docker, ICMP, domain and push checks with their conditions) and `rules`.
+//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP, gRPC, Docker, ICMP, domain, SMTP, IMAP and push checks with their conditions) and `rules`.
 
 use super::*;
 
 /// The monitor kinds, in the order messages and the console list them.
-pub const MONITOR_KINDS: [&str; 15] = [
+pub const MONITOR_KINDS: [&str; 17] = [
     "http",
     "tcp",
     "dns",
@@ -18,6 +18,8 @@ pub const MONITOR_KINDS: [&str; 15] = [
     "docker",
     "icmp",
     "domain",
+    "smtp",
+    "imap",
     "push",
 ];
 
@@ -34,6 +36,8 @@ const GRPC_SCHEMES: [&str; 2] = ["grpc", "grpcs"];
 
 /// Where a `docker` monitor finds the engine unless told.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+const SMTP_SCHEMES: [&str; 2] = ["smtp", "smtps"];
+const IMAP_SCHEMES: [&str; 2] = ["imap", "imaps"];
 
 pub(super) const HTTP_METHODS: [&str; 7] =
     ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -627,6 +631,69 @@ pub(super) fn read_domain(d: &mut Decoder, node: &Node) -> Option<DomainCheck> {
     })
 }
 
+/// `smtp:` or `imap:` (`kind`): `url`, `starttls` (plain URLs only) and `ca_file`.
+pub(super) fn read_mail(d: &mut Decoder, node: &Node, kind: &str) -> Option<MailCheck> {
+    let mut f = d.fields(node)?;
+    let schemes = if kind == "smtp" {
+        &SMTP_SCHEMES
+    } else {
+        &IMAP_SCHEMES
+    };
+    let url = f.required(d, "url", |d, n| {
+        d.parsed(n, |text| {
+            super::super::decode::check_url(text, schemes)?;
+            let authority = text
+                .split_once("://")
+                .map_or("", |(_, rest)| rest)
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or("");
+            if authority.contains('@') {
+                return Err(format!(
+                    "bad URL `{}`: it takes no user: the {kind} probe does not log in",
+                    hide_password(text)
+                ));
+            }
+            Ok(text.to_owned())
+        })
+    });
+    let starttls = f.optional(d, "starttls", |d, n| {
+        d.choice(
+            n,
+            "STARTTLS choice",
+            &[
+                ("required", StartTls::Required),
+                ("if_offered", StartTls::IfOffered),
+                ("never", StartTls::Never),
+            ],
+        )
+    });
+    let ca_file = f.optional(d, "ca_file", super::notifications::read_pem_path);
+    let starttls_pos = f.key_pos("starttls");
+    f.finish(d);
+    let url = url?;
+    let implicit = url.starts_with(&format!("{}://", schemes[1]));
+    if implicit && let Some(pos) = starttls_pos {
+        d.error(
+            pos,
+            format!(
+                "`starttls` applies to {}:// only: {}:// is TLS from the first byte",
+                schemes[0], schemes[1]
+            ),
+        );
+        return None;
+    }
+    Some(MailCheck {
+        url,
+        starttls: if implicit {
+            StartTls::Never
+        } else {
+            starttls.unwrap_or(StartTls::IfOffered)
+        },
+        ca_file,
+    })
+}
+
 /// The keys database kinds and `mqtt` share: `url`, `password`, `password_file` and the
 /// question (`query`, `command` or `topic`).
 fn read_server(d: &mut Decoder, f: &mut Fields<'_>, kind: &str) -> Option<DatabaseCheck> {
@@ -707,6 +774,8 @@ impl Sections {
                 "docker" => read_docker(d, n).map(MonitorKind::Docker),
                 "icmp" => read_icmp(d, n).map(MonitorKind::Icmp),
                 "domain" => read_domain(d, n).map(MonitorKind::Domain),
+                "smtp" => read_mail(d, n, kind).map(MonitorKind::Smtp),
+                "imap" => read_mail(d, n, kind).map(MonitorKind::Imap),
                 _ => self.push(d, n).map(MonitorKind::Push),
             });
         let interval = f.optional(d, "interval", positive_duration);

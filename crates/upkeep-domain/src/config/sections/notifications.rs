@@ -267,6 +267,16 @@ fn read_provider(d: &mut Decoder, kind: ProviderKind, node: &Node) -> Option<Pro
     provider
 }
 
+/// A `ca_file`: the path of a PEM file.
+pub(super) fn read_pem_path(d: &mut Decoder, n: &Node) -> Option<std::path::PathBuf> {
+    let path = d.string(n)?;
+    if path.trim().is_empty() {
+        d.error(n.pos, "must name a PEM file");
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
 pub(super) fn read_smtp(d: &mut Decoder, node: &Node) -> Option<Smtp> {
     let mut f = d.fields(node)?;
     let host = f.required(d, "host", |d, n| read_address(d, n, false));
@@ -276,14 +286,7 @@ pub(super) fn read_smtp(d: &mut Decoder, node: &Node) -> Option<Smtp> {
     let username = f.optional(d, "username", Decoder::string);
     let password = f.optional(d, "password", Decoder::string);
     let allow_plaintext_auth = f.optional(d, "allow_plaintext_auth", Decoder::bool);
-    let ca_file = f.optional(d, "ca_file", |d, n| {
-        let path = d.string(n)?;
-        if path.trim().is_empty() {
-            d.error(n.pos, "must name a PEM file");
-            return None;
-        }
-        Some(std::path::PathBuf::from(path))
-    });
+    let ca_file = f.optional(d, "ca_file", read_pem_path);
     let tls = f.optional(d, "tls", |d, n| {
         d.choice(
             n,

@@ -1,8 +1,8 @@
 //! Probes: one check of one monitor against the outside world.
 //!
 //! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns`, `tls`,
-//! `postgres`, `mysql`, `redis`, `mqtt`, `websocket`, `snmp`, `grpc`, `docker`, `icmp` or
-//! `domain`) once,
+//! `postgres`, `mysql`, `redis`, `mqtt`, `websocket`, `snmp`, `grpc`, `docker`, `icmp`,
+//! `domain`, `smtp` or `imap`) once,
 //! bounded as a whole by the monitor's `timeout`, evaluates the monitor's conditions on what it
 //! observed and returns a [`ProbeOutcome`]: success, wall time, what was seen (status,
 //! certificate expiry) and, on failure, one sentence an operator understands. A probe never
@@ -18,7 +18,9 @@
 //! message's answer), [`snmp`] (a GET over UDP, SNMPv2c or SNMPv3), [`grpc`] (the standard
 //! health check over HTTP/2), [`docker`] (a container's state from the Docker Engine API),
 //! [`icmp`] (echo requests over an unprivileged ICMP socket, else a raw one) and [`domain`] (a
-//! registration's expiry over RDAP, answers kept per domain).
+//! registration's expiry over RDAP, answers kept per domain)
+//! and [`smtp`] and [`imap`] (greeting, extensions, STARTTLS, over the line protocol machinery
+//! of [`mail`]).
 
 mod database;
 mod dns;
@@ -27,7 +29,10 @@ mod domain;
 mod grpc;
 mod http;
 mod icmp;
+mod imap;
+mod mail;
 mod mqtt;
+mod smtp;
 mod snmp;
 mod tcp;
 mod tls;
@@ -47,8 +52,37 @@ pub use http::MAX_REDIRECTS;
 
 /// A verifying TLS configuration with the web's roots.
 fn web_roots_tls() -> Result<rustls::ClientConfig, String> {
+    verifying_tls(None)
+}
+
+/// A verifying TLS configuration: the certificate must chain to an authority of `ca_file` (a
+/// PEM file, read now) when one is given, else to one of the web's roots.
+fn verifying_tls(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let roots = match ca_file {
+        None => rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let shown = path.display();
+            let mut roots = rustls::RootCertStore::empty();
+            let certificates = CertificateDer::pem_file_iter(path)
+                .map_err(|err| format!("cannot read the CA file {shown}: {err}"))?;
+            for certificate in certificates {
+                let certificate = certificate
+                    .map_err(|err| format!("the CA file {shown} is not valid PEM: {err}"))?;
+                roots.add(certificate).map_err(|err| {
+                    format!("the CA file {shown} holds an unusable certificate: {err}")
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(format!(
+                    "the CA file {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+                ));
+            }
+            roots
+        }
+    };
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|err| err.to_string())?
@@ -161,6 +195,8 @@ impl Prober {
             MonitorKind::Domain(check) => {
                 self.domains.probe(self.http.rdap(), check, progress).await
             }
+            MonitorKind::Smtp(check) => smtp::probe(check, progress).await,
+            MonitorKind::Imap(check) => imap::probe(check, progress).await,
             MonitorKind::Push(_) => Err(Failure::new("push monitors are not probed".to_owned())),
         }
     }
@@ -444,6 +480,8 @@ impl Progress {
             MonitorKind::Docker(check) => docker::describe(check, stage),
             MonitorKind::Icmp(check) => icmp::describe(check, stage),
             MonitorKind::Domain(check) => domain::describe(check, stage),
+            MonitorKind::Smtp(check) => mail::describe(mail::Protocol::Smtp, check, stage),
+            MonitorKind::Imap(check) => mail::describe(mail::Protocol::Imap, check, stage),
             MonitorKind::Push(_) => String::new(),
         }
     }

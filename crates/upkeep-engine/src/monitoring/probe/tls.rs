@@ -63,21 +63,7 @@ impl TlsProber {
             .connector
             .connect(server_name, stream)
             .await
-            .map_err(|err| {
-                Failure::new(
-                    match err
-                        .get_ref()
-                        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                    {
-                        Some(tls) => handshake_error_text(tls, &host),
-                        None if err.kind() == std::io::ErrorKind::UnexpectedEof => format!(
-                            "TLS handshake with {} failed: the server closed the connection",
-                            check.address
-                        ),
-                        None => format!("TLS handshake with {} failed: {err}", check.address),
-                    },
-                )
-            })?;
+            .map_err(|err| Failure::new(handshake_failure_text(&err, &host, &check.address)))?;
         let elapsed = started.elapsed();
         let (_, connection) = tls.get_ref();
         let leaf = connection
@@ -110,6 +96,20 @@ pub(super) fn expiry_days(der: &[u8], now: i64) -> Option<i64> {
     let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
     let not_after = certificate.validity().not_after.timestamp();
     Some(not_after.saturating_sub(now).div_euclid(SECONDS_PER_DAY))
+}
+
+/// A failed handshake with `host` at `address` (as the TLS stream reports it), in words.
+pub(super) fn handshake_failure_text(err: &std::io::Error, host: &str, address: &str) -> String {
+    match err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => handshake_error_text(tls, host),
+        None if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("TLS handshake with {address} failed: the server closed the connection")
+        }
+        None => format!("TLS handshake with {address} failed: {err}"),
+    }
 }
 
 /// A rustls error during a handshake with `host`, in words.
