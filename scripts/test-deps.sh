@@ -5,8 +5,8 @@
 #           prometheus (its promtool checks /metrics), nginx-light (the reverse proxy in
 #           front of upkeep in the proxy tests, and the benchmarks' baseline), snmpd (the SNMP
 #           agent of the snmp probe tests), dovecot-imapd (the IMAP server of the imap probe
-#           tests), wrk (benchmarks only), nftables and iproute2 (the icmp probe's test hosts in
-#           network namespaces).
+#           tests), openssh-server (the sshd of the ssh probe tests), wrk (benchmarks only),
+#           nftables and iproute2 (the icmp probe's test hosts in network namespaces).
 # The Python peers need no root: scripts/test.sh installs them into the project's .venv.
 # Idempotent: does nothing when everything is present. Tests that need a peer skip loudly
 # when it is absent; .ci/run calls this script first and requires every peer.
@@ -21,6 +21,7 @@ command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need_apt+=(snmpd)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need_apt+=(iproute2)
 [ -x /usr/sbin/dovecot ] || need_apt+=(dovecot-imapd)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 if [ "${UPKEEP_BENCH_DEPS:-0}" = 1 ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 fi

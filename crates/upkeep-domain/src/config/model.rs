@@ -357,6 +357,8 @@ pub enum MonitorKind {
     Smtp(MailCheck),
     /// `imap:`
     Imap(MailCheck),
+    /// `ssh:`
+    Ssh(SshCheck),
     /// `push:`
     Push(PushCheck),
 }
@@ -666,6 +668,27 @@ pub struct MailCheck {
     pub starttls: StartTls,
     /// A PEM file of the authorities the certificate is checked against, instead of the web's.
     pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// `ssh:` — an SSH server whose identification the probe reads; with `host_key` it completes
+/// the key exchange and checks the server's key against the pinned fingerprint; with
+/// `command` (the operator's opt-in to running one) it also logs in as `user` and runs it.
+/// Its `Debug` form hides the password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshCheck {
+    /// `host[:port]`, port 22 when omitted (stored with the port).
+    pub address: String,
+    /// The server's host key fingerprint as `ssh-keygen -lf` prints it (`SHA256:...`);
+    /// required with `command`.
+    pub host_key: Option<String>,
+    /// The user `command` runs as.
+    pub user: Option<String>,
+    /// The private key (OpenSSH format, no passphrase) the user logs in with.
+    pub private_key_file: Option<std::path::PathBuf>,
+    /// The user's password (`password`, usually `${VAR}`, or `password_file`).
+    pub password: Option<Secret>,
+    /// The command whose exit status and output conditions test.
+    pub command: Option<String>,
 }
 
 /// When a plain mail connection upgrades with STARTTLS.

@@ -1407,3 +1407,49 @@ fn the_icmp_and_domain_page_examples_parse() {
         MonitorKind::Domain(_)
     ));
 }
+
+#[test]
+fn ssh_monitors_run_commands_only_on_pinned_servers() {
+    const KEY: &str = "SHA256:e5xHDjTr5Z6N17PY4iqo8AiAlbnTunG8edly0fndW54";
+    let text = format!(
+        "{PAGE}components:\n  hosts: {{ name: Hosts }}\nmonitors:\n  \
+         banner:\n    component: hosts\n    ssh: {{ address: bastion.example.net }}\n  \
+         nginx:\n    component: hosts\n    ssh: {{ address: \"web1:2222\", host_key: \"{KEY}\", user: monitor, private_key_file: /run/secrets/key, command: \"systemctl is-active nginx\" }}\n  \
+         v6:\n    component: hosts\n    ssh: {{ address: \"::1\", host_key: \"{KEY}\", user: monitor, password: \"${{SSH_PASSWORD}}\", command: uptime }}\n  \
+         bad1:\n    component: hosts\n    ssh: {{ address: web1, user: monitor, password: x, command: uptime }}\n  \
+         bad2:\n    component: hosts\n    ssh: {{ address: web1, user: monitor }}\n  \
+         bad3:\n    component: hosts\n    ssh: {{ address: web1, host_key: \"MD5:aa:bb\" }}\n  \
+         bad4:\n    component: hosts\n    ssh: {{ address: web1, host_key: \"{KEY}\", user: m, password: x, private_key_file: /k, command: uptime }}\n"
+    );
+    let good = &text[..text.find("  bad1:").unwrap()];
+    let config = parse_ok(good, &|name| {
+        (name == "SSH_PASSWORD").then(|| "hunter2".to_owned())
+    });
+    let MonitorKind::Ssh(banner) = &config.monitors["banner"].kind else {
+        panic!("ssh monitor")
+    };
+    assert_eq!(banner.address, "bastion.example.net:22");
+    assert_eq!(banner.command, None);
+    let MonitorKind::Ssh(nginx) = &config.monitors["nginx"].kind else {
+        panic!("ssh monitor")
+    };
+    assert_eq!(nginx.address, "web1:2222");
+    assert_eq!(nginx.host_key.as_deref(), Some(KEY));
+    assert_eq!(nginx.command.as_deref(), Some("systemctl is-active nginx"));
+    let MonitorKind::Ssh(v6) = &config.monitors["v6"].kind else {
+        panic!("ssh monitor")
+    };
+    assert_eq!(v6.address, "[::1]:22");
+    assert_eq!(v6.password, Some(Secret::Value("hunter2".into())));
+    assert!(!format!("{v6:?}").contains("hunter2"));
+    assert_eq!(
+        problems_of(&text),
+        vec![
+            "13:118: environment variable `SSH_PASSWORD` is not set; set it or write ${SSH_PASSWORD:-default}",
+            "16:10: an ssh `command` needs `host_key` (the server's fingerprint: a command runs only on a pinned server)",
+            "19:10: `user` is for running a `command`; without one the probe does not log in",
+            "22:37: bad host key fingerprint `MD5:aa:bb`: write it as `ssh-keygen -lf KEY.pub` prints it, SHA256: and 43 characters of base64",
+            "25:10: `private_key_file`, `password` and `password_file` exclude each other",
+        ]
+    );
+}

@@ -26,6 +26,7 @@ mod probe_imap;
 mod probe_mqtt;
 mod probe_smtp;
 mod probe_snmp;
+mod probe_ssh;
 mod probe_websocket;
 mod reports;
 mod rollout_driver;

@@ -41,7 +41,7 @@ fn sink_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp_sink.py")
 }
 
-pub(crate) async fn free_port() -> u16 {
+async fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap().port()
 }

@@ -7,17 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use upkeep_engine::monitoring::probe::{ProbeOutcome, Prober};
 use upkeep_store::testing::peer;
 
-use crate::notify_send::free_port;
 use crate::probe_smtp::starttls_round;
-use crate::probe_support::{TestCert, closed_port, failure, line_server, monitor, silent_listener};
+use crate::probe_support::{
+    TestCert, closed_port, daemon, failure, line_server, monitor, silent_listener,
+};
 
 async fn probe(fields: &str, rest: &str) -> ProbeOutcome {
     let m = monitor(&format!("{{ component: c, imap: {{ {fields} }}, {rest} }}"));
@@ -40,77 +37,50 @@ impl Dovecot {
         let dir = tempfile::tempdir().unwrap();
         let (cert_path, key_path) = cert.write_pem(dir.path());
         let root = dir.path().to_str().unwrap().to_owned();
-        // A port taken between our probe and Dovecot's bind is retried.
-        for _ in 0..5 {
-            let (port, tls_port) = (free_port().await, free_port().await);
-            let config = format!(
-                "base_dir = {root}/run\n\
-                 state_dir = {root}/state\n\
-                 log_path = /dev/stderr\n\
-                 protocols = imap\n\
-                 listen = 127.0.0.1\n\
-                 ssl = yes\n\
-                 ssl_cert = <{cert_path}\n\
-                 ssl_key = <{key_path}\n\
-                 passdb {{\n  driver = static\n  args = nopassword=y\n}}\n\
-                 userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={root}/home\n}}\n\
-                 service imap-login {{\n\
-                   inet_listener imap {{\n    port = {port}\n  }}\n\
-                   inet_listener imaps {{\n    port = {tls_port}\n    ssl = yes\n  }}\n\
-                 }}\n"
-            );
-            let config_path = dir.path().join("dovecot.conf");
-            std::fs::write(&config_path, config).unwrap();
-            let mut child = Command::new(&program)
-                .arg("-F")
-                .arg("-c")
-                .arg(&config_path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("dovecot runs");
-            if ready(port).await {
-                return Some(Dovecot {
-                    child,
-                    port,
-                    tls_port,
-                    cert_path,
-                    _dir: dir,
-                });
-            }
-            let _ = child.start_kill();
-            let out = child.wait_with_output().await.unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("Address already in use") {
-                continue;
-            }
-            panic!("dovecot did not start ({:?}): {stderr}", out.status);
-        }
-        panic!("dovecot found no free port");
+        let config_path = dir.path().join("dovecot.conf");
+        // The IMAPS port is picked with the IMAP port, so a retry picks both anew.
+        let tls_port_cell = std::cell::Cell::new(0);
+        let (child, port) = daemon(
+            "dovecot",
+            |port| {
+                let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|listener| listener.local_addr())
+                    .map(|addr| addr.port())
+                    .unwrap();
+                tls_port_cell.set(tls_port);
+                let config = format!(
+                    "base_dir = {root}/run\n\
+                     state_dir = {root}/state\n\
+                     log_path = /dev/stderr\n\
+                     protocols = imap\n\
+                     listen = 127.0.0.1\n\
+                     ssl = yes\n\
+                     ssl_cert = <{cert_path}\n\
+                     ssl_key = <{key_path}\n\
+                     passdb {{\n  driver = static\n  args = nopassword=y\n}}\n\
+                     userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={root}/home\n}}\n\
+                     service imap-login {{\n\
+                       inet_listener imap {{\n    port = {port}\n  }}\n\
+                       inet_listener imaps {{\n    port = {tls_port}\n    ssl = yes\n  }}\n\
+                     }}\n"
+                );
+                std::fs::write(&config_path, config).unwrap();
+                let mut command = Command::new(&program);
+                command.arg("-F").arg("-c").arg(&config_path);
+                command
+            },
+            // At first Dovecot greets with "Waiting for authentication process to respond".
+            |line| line.contains("ready"),
+        )
+        .await;
+        Some(Dovecot {
+            child,
+            port,
+            tls_port: tls_port_cell.get(),
+            cert_path,
+            _dir: dir,
+        })
     }
-}
-
-/// Waits until Dovecot greets as ready (at first it greets with "Waiting for authentication
-/// process to respond").
-async fn ready(port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-            let mut greeting = String::new();
-            let read = tokio::time::timeout(
-                Duration::from_secs(2),
-                BufReader::new(stream).read_line(&mut greeting),
-            )
-            .await;
-            if matches!(read, Ok(Ok(_))) && greeting.contains("ready") {
-                return true;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 impl Drop for Dovecot {

@@ -520,3 +520,60 @@ pub async fn line_server(greeting: &'static str, answer: fn(&str) -> String) -> 
     });
     addr
 }
+
+/// Starts a daemon on a free loopback port: `command(port)` makes its command (stderr piped,
+/// killed on drop), and it is ready once a connection to the port reads a first line that
+/// `ready` accepts (within 20 s). A port taken between the pick and the daemon's bind is
+/// retried; any other failure to start panics with the daemon's stderr.
+pub async fn daemon(
+    name: &str,
+    command: impl Fn(u16) -> tokio::process::Command,
+    ready: fn(&str) -> bool,
+) -> (tokio::process::Child, u16) {
+    for _ in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = command(port)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("{name} does not run: {err}"));
+        if first_line_accepted(port, ready).await {
+            return (child, port);
+        }
+        let _ = child.start_kill();
+        let out = child.wait_with_output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.contains("Address already in use") {
+            panic!("{name} did not start ({:?}): {stderr}", out.status);
+        }
+    }
+    panic!("{name} found no free port");
+}
+
+/// Whether, within 20 s, a connection to 127.0.0.1:`port` reads a first line `ready` accepts.
+async fn first_line_accepted(port: u16, ready: fn(&str) -> bool) -> bool {
+    use tokio::io::AsyncBufReadExt;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let mut line = String::new();
+            let read = tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::io::BufReader::new(stream).read_line(&mut line),
+            )
+            .await;
+            if matches!(read, Ok(Ok(_))) && ready(&line) {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}

@@ -142,6 +142,7 @@ pub(crate) fn kind_name(m: &Monitor) -> &'static str {
         MonitorKind::Domain(_) => "domain",
         MonitorKind::Smtp(_) => "smtp",
         MonitorKind::Imap(_) => "imap",
+        MonitorKind::Ssh(_) => "ssh",
         MonitorKind::Push(_) => "push",
     }
 }

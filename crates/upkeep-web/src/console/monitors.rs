@@ -63,7 +63,7 @@ pub struct ListQuery {
 /// The columns the list sorts by.
 const SORTS: [&str; 4] = ["id", "state", "component", "kind"];
 const STATES: [&str; 4] = ["pending", "up", "down", "paused"];
-const KINDS: [&str; 17] = upkeep_domain::config::MONITOR_KINDS;
+const KINDS: [&str; 18] = upkeep_domain::config::MONITOR_KINDS;
 
 /// A monitor that passed the filters: what sorting and paging need, borrowed.
 struct Candidate<'a> {
@@ -95,7 +95,7 @@ struct ListPage {
     sort: String,
     components: Vec<(String, String)>,
     states: [&'static str; 4],
-    kinds: [&'static str; 17],
+    kinds: [&'static str; 18],
     sorts: [&'static str; 4],
     rows: Vec<Row>,
     total: usize,

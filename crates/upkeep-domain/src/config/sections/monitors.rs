@@ -1,9 +1,9 @@
-//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP, gRPC, Docker, ICMP, domain, SMTP, IMAP and push checks with their conditions) and `rules`.
+//! `monitors` (HTTP, TCP, DNS, TLS, PostgreSQL, MySQL, Redis, MQTT, WebSocket, SNMP, gRPC, Docker, ICMP, domain, SMTP, IMAP, SSH and push checks with their conditions) and `rules`.
 
 use super::*;
 
 /// The monitor kinds, in the order messages and the console list them.
-pub const MONITOR_KINDS: [&str; 17] = [
+pub const MONITOR_KINDS: [&str; 18] = [
     "http",
     "tcp",
     "dns",
@@ -20,6 +20,7 @@ pub const MONITOR_KINDS: [&str; 17] = [
     "domain",
     "smtp",
     "imap",
+    "ssh",
     "push",
 ];
 
@@ -694,6 +695,113 @@ pub(super) fn read_mail(d: &mut Decoder, node: &Node, kind: &str) -> Option<Mail
     })
 }
 
+/// `ssh:`: `address`, `host_key`, and for a command `user`, one of `private_key_file`,
+/// `password` and `password_file`, and `command`. A command is run only on a server whose key
+/// is pinned.
+pub(super) fn read_ssh(d: &mut Decoder, node: &Node) -> Option<SshCheck> {
+    let mut f = d.fields(node)?;
+    let address = f.required(d, "address", |d, n| read_address(d, n, false));
+    let host_key = f.optional(d, "host_key", |d, n| {
+        d.parsed(n, |text| {
+            let digest = text.strip_prefix("SHA256:").unwrap_or("");
+            let base64 = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
+            if digest.len() == 43 && digest.chars().all(base64) {
+                Ok(text.to_owned())
+            } else {
+                Err(format!(
+                    "bad host key fingerprint `{text}`: write it as `ssh-keygen -lf KEY.pub` \
+                     prints it, SHA256: and 43 characters of base64"
+                ))
+            }
+        })
+    });
+    let user = f.optional(d, "user", Decoder::string);
+    let private_key_file = f.optional(d, "private_key_file", |d, n| {
+        d.string(n).map(std::path::PathBuf::from)
+    });
+    let password = read_secret(d, &mut f, "password", "password_file", 1);
+    let command = f.optional(d, "command", |d, n| {
+        d.parsed(n, |text| {
+            if text.trim().is_empty() {
+                Err(
+                    "`command` is empty: leave it out to read the server's identification only"
+                        .to_owned(),
+                )
+            } else {
+                Ok(text.to_owned())
+            }
+        })
+    });
+    let pos = f.pos;
+    let login_keys: Vec<&str> = ["user", "private_key_file", "password", "password_file"]
+        .into_iter()
+        .filter(|key| f.has(key))
+        .collect();
+    let secrets = ["private_key_file", "password", "password_file"]
+        .into_iter()
+        .filter(|key| f.has(key))
+        .count();
+    let has_command = f.has("command");
+    let has_host_key = f.has("host_key");
+    f.finish(d);
+    let password = password?;
+    if !has_command && !login_keys.is_empty() {
+        d.error(
+            pos,
+            format!(
+                "`{}` is for running a `command`; without one the probe does not log in",
+                login_keys.join("`, `")
+            ),
+        );
+        return None;
+    }
+    if has_command {
+        let mut missing = Vec::new();
+        if !has_host_key {
+            missing.push(
+                "`host_key` (the server's fingerprint: a command runs only on a pinned server)",
+            );
+        }
+        if !login_keys.contains(&"user") {
+            missing.push("`user`");
+        }
+        if secrets == 0 {
+            missing.push("one of `private_key_file`, `password` and `password_file`");
+        }
+        if !missing.is_empty() {
+            d.error(
+                pos,
+                format!("an ssh `command` needs {}", missing.join(", ")),
+            );
+            return None;
+        }
+        if secrets > 1 {
+            d.error(
+                pos,
+                "`private_key_file`, `password` and `password_file` exclude each other",
+            );
+            return None;
+        }
+    }
+    let address = address?;
+    let address = match address.strip_prefix('[') {
+        Some(v6) if v6.contains("]:") => address,
+        Some(_) => format!("{address}:22"),
+        None if address.matches(':').count() == 1 => address,
+        // A bare IPv6 address has several colons and no port.
+        None if address.contains(':') => format!("[{address}]:22"),
+        None => format!("{address}:22"),
+    };
+    Some(SshCheck {
+        address,
+        host_key,
+        user,
+        private_key_file,
+        password,
+        command,
+    })
+}
+
 /// The keys database kinds and `mqtt` share: `url`, `password`, `password_file` and the
 /// question (`query`, `command` or `topic`).
 fn read_server(d: &mut Decoder, f: &mut Fields<'_>, kind: &str) -> Option<DatabaseCheck> {
@@ -776,6 +884,7 @@ impl Sections {
                 "domain" => read_domain(d, n).map(MonitorKind::Domain),
                 "smtp" => read_mail(d, n, kind).map(MonitorKind::Smtp),
                 "imap" => read_mail(d, n, kind).map(MonitorKind::Imap),
+                "ssh" => read_ssh(d, n).map(MonitorKind::Ssh),
                 _ => self.push(d, n).map(MonitorKind::Push),
             });
         let interval = f.optional(d, "interval", positive_duration);

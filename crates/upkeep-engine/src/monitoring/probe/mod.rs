@@ -2,7 +2,7 @@
 //!
 //! [`Prober::probe`] runs the check a monitor describes (`http`, `tcp`, `dns`, `tls`,
 //! `postgres`, `mysql`, `redis`, `mqtt`, `websocket`, `snmp`, `grpc`, `docker`, `icmp`,
-//! `domain`, `smtp` or `imap`) once,
+//! `domain`, `smtp`, `imap` or `ssh`) once,
 //! bounded as a whole by the monitor's `timeout`, evaluates the monitor's conditions on what it
 //! observed and returns a [`ProbeOutcome`]: success, wall time, what was seen (status,
 //! certificate expiry) and, on failure, one sentence an operator understands. A probe never
@@ -20,7 +20,8 @@
 //! [`icmp`] (echo requests over an unprivileged ICMP socket, else a raw one) and [`domain`] (a
 //! registration's expiry over RDAP, answers kept per domain)
 //! and [`smtp`] and [`imap`] (greeting, extensions, STARTTLS, over the line protocol machinery
-//! of [`mail`]).
+//! of [`mail`]) and [`ssh`] (the identification, a pinned host key, and an optional
+//! command's exit status and output).
 
 mod database;
 mod dns;
@@ -34,6 +35,7 @@ mod mail;
 mod mqtt;
 mod smtp;
 mod snmp;
+mod ssh;
 mod tcp;
 mod tls;
 mod websocket;
@@ -197,6 +199,13 @@ impl Prober {
             }
             MonitorKind::Smtp(check) => smtp::probe(check, progress).await,
             MonitorKind::Imap(check) => imap::probe(check, progress).await,
+            MonitorKind::Ssh(check) => {
+                let status_tested = monitor
+                    .conditions
+                    .iter()
+                    .any(|condition| condition.subject == Subject::Status);
+                ssh::probe(check, status_tested, progress).await
+            }
             MonitorKind::Push(_) => Err(Failure::new("push monitors are not probed".to_owned())),
         }
     }
@@ -482,6 +491,7 @@ impl Progress {
             MonitorKind::Domain(check) => domain::describe(check, stage),
             MonitorKind::Smtp(check) => mail::describe(mail::Protocol::Smtp, check, stage),
             MonitorKind::Imap(check) => mail::describe(mail::Protocol::Imap, check, stage),
+            MonitorKind::Ssh(check) => ssh::describe(check, stage),
             MonitorKind::Push(_) => String::new(),
         }
     }
