@@ -864,7 +864,9 @@ fn gotify(base: &str, token: &str, m: &Message) -> HttpRequest {
 pub fn retry_after(header: Option<&str>, body: &[u8], now: Timestamp) -> Option<Duration> {
     if let Some(h) = header.map(str::trim) {
         if let Ok(secs) = h.parse::<u64>() {
-            return Some(Duration::from_secs(secs));
+            // As the body's values: at most 10^9 s, so a hostile number cannot overflow the
+            // instant it is added to.
+            return Some(Duration::from_secs(secs.min(1_000_000_000)));
         }
         if let Some(at) = parse_http_date(h) {
             let wait = at.as_second().saturating_sub(now.as_second());
@@ -1109,6 +1111,14 @@ mod tests {
                 ProviderKind::Pushover => {}
             }
         }
+    }
+
+    #[test]
+    fn a_hostile_retry_after_is_bounded() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let huge = retry_after(Some("18446744073709551615"), b"", now).unwrap();
+        assert_eq!(huge, Duration::from_secs(1_000_000_000));
+        assert!(std::time::Instant::now().checked_add(huge).is_some());
     }
 
     #[test]

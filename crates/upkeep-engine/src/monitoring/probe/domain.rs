@@ -296,7 +296,9 @@ impl Registrations {
             429 => {
                 let wait = retry_after(header.as_deref(), &body, Timestamp::now())
                     .unwrap_or(DEFAULT_BACKOFF);
-                let not_before = Instant::now() + wait;
+                let not_before = Instant::now()
+                    .checked_add(wait)
+                    .unwrap_or_else(Instant::now);
                 let why = format!(
                     "rate-limited by the RDAP server {server} (429): no lookup for {} s (Retry-After)",
                     wait.as_secs()

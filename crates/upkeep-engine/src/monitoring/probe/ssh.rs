@@ -288,9 +288,10 @@ async fn run(session: &client::Handle<Pinned>, command: &str) -> Result<Ran, rus
         status: None,
         signal: None,
     };
+    // At most one byte past `max` is kept (so a cut can be told), however many messages come.
     let keep = |kept: &mut Vec<u8>, data: &[u8], max: usize| {
-        let room = max.saturating_sub(kept.len());
-        kept.extend_from_slice(&data[..data.len().min(room + 1)]);
+        let room = (max + 1).saturating_sub(kept.len());
+        kept.extend_from_slice(&data[..data.len().min(room)]);
     };
     while let Some(message) = channel.wait().await {
         match message {
