@@ -27,6 +27,7 @@ mod probe_mqtt;
 mod probe_smtp;
 mod probe_snmp;
 mod probe_ssh;
+mod probe_tls_errors;
 mod probe_websocket;
 mod reports;
 mod rollout_driver;
