@@ -20,7 +20,7 @@ use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::notify::DeliveryState;
 use upkeep_engine::clock::{ManualClock, SharedClock};
 use upkeep_engine::config::{ConfigSource, LoadedConfig};
-use upkeep_engine::notify::send::{Content, Senders};
+use upkeep_engine::notify::send::{ChannelKind, Content, Senders};
 use upkeep_engine::notify::{
     ALERT_CURSOR, DeliverySettings, deliver_once, fan_out_once, follow_alerts_once,
 };
@@ -927,15 +927,21 @@ async fn matrix_notices_reach_a_real_synapse_room_once_each() {
         .into_iter()
         .find(|d| d.channel == "matrix")
         .unwrap();
+    // Made again from the stored message and the channel, as every attempt is.
+    let stored: Content = serde_json::from_str(&sent.content).unwrap();
+    let channel = &cfg.config.notifications.channels["room"];
+    let (url, request) = stored
+        .fill(channel, ChannelKind::of(channel), &sent.destination)
+        .unwrap();
     let Content::Http {
         method,
         headers,
         body,
-    } = serde_json::from_str(&sent.content).unwrap()
+    } = request
     else {
         panic!("a Matrix delivery is a whole request");
     };
-    let mut again = reqwest::Client::new().request(method.parse().unwrap(), &sent.destination);
+    let mut again = reqwest::Client::new().request(method.parse().unwrap(), &url);
     for (name, value) in &headers {
         again = again.header(name, value);
     }

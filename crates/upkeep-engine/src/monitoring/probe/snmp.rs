@@ -10,7 +10,9 @@
 //! noSuchInstance, endOfMibView), error-status and USM reports fail the check in words. The
 //! community and the keys never appear in a failure.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -428,6 +430,17 @@ impl<'c> Agent<'c> {
     }
 }
 
+/// Keys stretched from passwords, by auth protocol and password: stretching is a megabyte of
+/// hashing per key (milliseconds of CPU), and every check of a user asks for the same ones.
+/// `None` is a password too short to stretch.
+static STRETCHED: LazyLock<Mutex<Stretched>> = LazyLock::new(Mutex::default);
+
+/// Stretched keys by (auth protocol's name, password).
+type Stretched = HashMap<(&'static str, String), Option<MasterKey>>;
+
+/// Most stretched keys kept (the map is emptied when full).
+const MAX_STRETCHED: usize = 256;
+
 /// The user's keys before localisation.
 struct MasterKeys {
     auth: Option<MasterKey>,
@@ -455,13 +468,40 @@ async fn master_keys(user: &SnmpUser) -> Result<MasterKeys, Failure> {
             snmp::usm::MIN_PASSWORD_LEN
         ))
     };
-    let stretched = tokio::task::spawn_blocking(move || {
-        let auth = MasterKey::from_password(protocol, auth.as_bytes());
-        let privacy = privacy.map(|p| MasterKey::from_password(protocol, p.as_bytes()));
-        (auth, privacy)
-    })
-    .await
-    .map_err(|err| Failure::new(format!("cannot derive the SNMPv3 keys: {err}")))?;
+    let cached = |password: &str| {
+        STRETCHED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(protocol.name(), password.to_owned()))
+            .cloned()
+    };
+    // Both known: no stretching (`Some(None)` for "no priv key").
+    let privacy_hit = match privacy.as_deref() {
+        None => Some(None),
+        Some(password) => cached(password).map(Some),
+    };
+    let stretched = match (cached(&auth), privacy_hit) {
+        (Some(auth), Some(privacy)) => (auth, privacy),
+        _ => {
+            tokio::task::spawn_blocking(move || {
+                let stretch = |password: String| {
+                    let key = MasterKey::from_password(protocol, password.as_bytes());
+                    let mut keys = STRETCHED
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    // Bounded: a rotating secret file leaves old entries behind.
+                    if keys.len() >= MAX_STRETCHED {
+                        keys.clear();
+                    }
+                    keys.insert((protocol.name(), password), key.clone());
+                    key
+                };
+                (stretch(auth), privacy.map(stretch))
+            })
+            .await
+            .map_err(|err| Failure::new(format!("cannot derive the SNMPv3 keys: {err}")))?
+        }
+    };
     match stretched {
         (None, _) => Err(short("auth key")),
         (Some(_), Some(None)) => Err(short("priv key")),
