@@ -6,7 +6,9 @@
 # machine's PostgreSQL, MariaDB, Redis and Mosquitto at their usual ports (the same URLs as
 # scripts/test.sh), 127.0.0.1 (icmp), net-snmp's snmpd started here with a v2c community and
 # an SNMPv3 authPriv user (snmp), and OpenSSH's sshd started here (ssh: its banner; sshd forks
-# a process per connection, so SSH_RATE, default 50/s, is its rate; PostgreSQL likewise, PG_RATE).
+# a process per connection, so SSH_RATE, default 50/s, is its rate; PostgreSQL likewise, PG_RATE),
+# Dovecot (imap), aiosmtpd (smtp: Python, SMTP_RATE, default 200/s), and bench/kind_peers.py:
+# a Docker Engine API on a unix socket (docker) and an RDAP server (domain).
 # Usage: bench/kinds.sh [RATE] [SECONDS] [MONITOR...]   (defaults 1000 and 10, every monitor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +22,10 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$dir" 2>/dev/null || true' EXIT
 target_port=18292
 
-cargo build --release -q -p upkeep --bin upkeep
-cargo build --release -q -p upkeep-engine --example probe_cost
+if [ "${BUILD:-1}" = 1 ]; then   # BUILD=0: use the release binaries as they are
+  cargo build --release -q -p upkeep --bin upkeep
+  cargo build --release -q -p upkeep-engine --example probe_cost
+fi
 start_probe_target "$target_port"
 until curl -fs "http://127.0.0.1:$target_port/healthz" >/dev/null; do sleep 0.05; done
 
@@ -50,6 +54,50 @@ CONF
 /usr/sbin/sshd -D -f "$dir/sshd_config" >/dev/null 2>&1 &
 pids+=($!)
 ssh_rate=${SSH_RATE:-50}
+
+# Dovecot (imap, no TLS: the greeting, CAPABILITY and LOGOUT).
+imap_port=18295
+mkdir -p "$dir/dovecot/run" "$dir/dovecot/state"
+cat > "$dir/dovecot.conf" <<CONF
+base_dir = $dir/dovecot/run
+state_dir = $dir/dovecot/state
+log_path = /dev/null
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+passdb {
+  driver = static
+  args = nopassword=y
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$dir/dovecot
+}
+service imap-login {
+  inet_listener imap {
+    port = $imap_port
+  }
+  # Dovecot's high-performance mode: login processes that serve many clients each, instead
+  # of one process forked per connection.
+  service_count = 0
+  process_min_avail = 2
+  client_limit = 4000
+}
+CONF
+/usr/sbin/dovecot -F -c "$dir/dovecot.conf" >/dev/null 2>&1 &
+pids+=($!)
+
+# aiosmtpd (smtp), from the Python that scripts/test.sh prepares.
+smtp_port=18296
+python=${UPKEEP_TEST_PYTHON:-.venv/bin/python3}
+"$python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" >/dev/null 2>&1 &
+pids+=($!)
+smtp_rate=${SMTP_RATE:-200}
+
+# A Docker Engine API on a unix socket and an RDAP server (bench/kind_peers.py).
+rdap_port=18297
+python3 bench/kind_peers.py "$dir/docker.sock" "$rdap_port" &
+pids+=($!)
 # PostgreSQL forks a backend per session and allows 100 at once: 1,000 new sessions a second
 # exhaust it ("too many clients"); PG_RATE (default 200/s) is its rate.
 pg_rate=${PG_RATE:-200}
@@ -71,6 +119,9 @@ monitors:
   mqtt: { component: c, mqtt: { url: "$mqtt" }, timeout: 5s }
   icmp: { component: c, icmp: { host: 127.0.0.1, count: 1 }, timeout: 2s }
   snmp-v2c: { component: c, snmp: { address: "127.0.0.1:$snmp_port", oid: 1.3.6.1.2.1.1.3.0, community: bench-community }, timeout: 5s }
+  imap: { component: c, imap: { url: "imap://127.0.0.1:$imap_port", starttls: never }, timeout: 5s }
+  docker: { component: c, docker: { container: web-1, host: "unix://$dir/docker.sock" }, timeout: 5s }
+  domain: { component: c, domain: { name: example.test, rdap_server: "http://127.0.0.1:$rdap_port/" }, timeout: 5s }
   snmp-v3: { component: c, snmp: { address: "127.0.0.1:$snmp_port", oid: 1.3.6.1.2.1.1.3.0, user: bench, auth_protocol: sha256, auth_key: bench-auth-key, priv_key: bench-priv-key }, timeout: 5s }
 YAML
 cat > "$dir/ssh.yaml" <<YAML
@@ -79,6 +130,13 @@ components:
   c: { name: C }
 monitors:
   ssh: { component: c, ssh: { address: "127.0.0.1:$ssh_port" }, timeout: 5s }
+YAML
+cat > "$dir/smtp.yaml" <<YAML
+page: { name: Kinds, url: "http://127.0.0.1:$target_port", timezone: UTC }
+components:
+  c: { name: C }
+monitors:
+  smtp: { component: c, smtp: { url: "smtp://127.0.0.1:$smtp_port", starttls: never }, timeout: 5s }
 YAML
 cat > "$dir/postgres.yaml" <<YAML
 page: { name: Kinds, url: "http://127.0.0.1:$target_port", timezone: UTC }
@@ -89,6 +147,10 @@ monitors:
 YAML
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); rate $rate/s for $secs s per kind"
 target/release/examples/probe_cost "$dir/kinds.yaml" "$rate" "$secs" "$@"
+if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx smtp; then
+  echo "smtp at $smtp_rate/s:"
+  target/release/examples/probe_cost "$dir/smtp.yaml" "$smtp_rate" "$secs" | tail -n +2
+fi
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx postgres; then
   echo "postgres at $pg_rate/s:"
   target/release/examples/probe_cost "$dir/postgres.yaml" "$pg_rate" "$secs" | tail -n +2
