@@ -207,9 +207,10 @@ async fn attempt(
             let shown = redact_destination(&destination);
             let error = redact_error(&e.message, &destination, &shown);
             let error = match url::Url::parse(&destination) {
+                // The path and query as the parsed URL writes them (positions index its
+                // own serialisation, not the configured text).
                 Ok(u) if u.path().len() > 1 || u.query().is_some() => {
-                    let target = &destination[u[..url::Position::BeforePath].len()..];
-                    error.replace(target, "/…")
+                    error.replace(&u[url::Position::BeforePath..], "/…")
                 }
                 _ => error,
             };
