@@ -148,7 +148,14 @@ async fn round(store: &Store, cfg: &Arc<LoadedConfig>, clock: &ManualClock) {
 /// `api-health` goes down at 10:00 UTC (the follower having started a minute before) and
 /// one round fans out and delivers its alert to every provider.
 async fn fire(store: &Store, rx: &Receiver) -> (Arc<LoadedConfig>, ManualClock, Timestamp) {
-    let cfg = loaded(config(&rx.url));
+    fire_with(store, loaded(config(&rx.url))).await
+}
+
+/// [`fire`] with the configuration `cfg`.
+async fn fire_with(
+    store: &Store,
+    cfg: Arc<LoadedConfig>,
+) -> (Arc<LoadedConfig>, ManualClock, Timestamp) {
     let start = t("2026-05-01T09:59:00Z");
     let clock = ManualClock::new(start);
     follow(store, &cfg.config, start).await;
@@ -306,14 +313,7 @@ async fn the_outbox_keeps_no_credential_and_a_rotated_one_is_used_at_the_next_at
         })
         .await;
         let old = loaded(config_rotating(&rx.url, "123:ABC", "tk_0ld", "R0UTING"));
-        let start = t("2026-05-01T09:59:00Z");
-        let clock = ManualClock::new(start);
-        follow(&store, &old.config, start).await;
-        let at = t("2026-05-01T10:00:00Z");
-        clock.set(at);
-        monitor_event(&store, "api-health", "up", "down", at).await;
-        follow(&store, &old.config, at).await;
-        round(&store, &old, &clock).await;
+        let (_, clock, at) = fire_with(&store, old).await;
 
         // Stored: where each delivery goes as an origin, and what it says; no credential.
         let stored = store.list_deliveries(None, 100).await.unwrap();
@@ -428,14 +428,7 @@ async fn a_channel_id_that_names_another_kind_now_gets_nothing_of_the_old_delive
         })
         .await;
         let old = loaded(config_rotating(&rx.url, "123:ABC", "tk_0ld", "R0UTING"));
-        let start = t("2026-05-01T09:59:00Z");
-        let clock = ManualClock::new(start);
-        follow(&store, &old.config, start).await;
-        let at = t("2026-05-01T10:00:00Z");
-        clock.set(at);
-        monitor_event(&store, "api-health", "up", "down", at).await;
-        follow(&store, &old.config, at).await;
-        round(&store, &old, &clock).await;
+        let (_, clock, at) = fire_with(&store, old).await;
         let before = rx.all().len();
 
         // `telegram` now names a Slack webhook: the Telegram message is not posted to it.
