@@ -11,7 +11,7 @@
 //! Decisions:
 //! - The stored text of a source is the bare id for a monitor and `KIND:ID` for every other
 //!   source (`rule:NAME`, `slo:COMPONENT`, `backup:SET`, `drill:SET`, `preflight:MAINTENANCE`, `rollout:MAINTENANCE`,
-//!   `inventory:ITEM@PLACE`).
+//!   `inventory:ITEM@PLACE`, `agent:NAME`, `location:MONITOR@LOCATION`).
 //!   Monitor ids never hold `:` (configuration ids are letters, digits, `-`, `_` and `.`), so a
 //!   text with a `:` and an unknown kind is refused rather than read as a monitor; rule names
 //!   may hold anything, `:` included (only the first `:` separates the kind).
@@ -50,6 +50,12 @@ pub enum EventSource {
     /// An inventory item at a place, as `ITEM@PLACE`: `ok` while it keeps the inventory's
     /// policies, else the severity of the most severe policy it breaks.
     Inventory(String),
+    /// A probe agent, by name: `warning` while it is not heard from (three heartbeats missed)
+    /// or its clock is off, `ok` otherwise.
+    Agent(String),
+    /// One location of a multi-location monitor, as `MONITOR@LOCATION`: `warning` while that
+    /// location fails or sends nothing and the monitor's quorum still holds, `ok` otherwise.
+    Location(String),
 }
 
 impl EventSource {
@@ -65,6 +71,8 @@ impl EventSource {
             EventSource::Preflight(_) => "preflight",
             EventSource::Rollout(_) => "rollout",
             EventSource::Inventory(_) => "inventory",
+            EventSource::Agent(_) => "agent",
+            EventSource::Location(_) => "location",
         }
     }
 
@@ -78,7 +86,9 @@ impl EventSource {
             | EventSource::Drill(id)
             | EventSource::Preflight(id)
             | EventSource::Rollout(id)
-            | EventSource::Inventory(id) => id,
+            | EventSource::Inventory(id)
+            | EventSource::Agent(id)
+            | EventSource::Location(id) => id,
         }
     }
 
@@ -104,6 +114,8 @@ impl EventSource {
                     "preflight" => EventSource::Preflight,
                     "rollout" => EventSource::Rollout,
                     "inventory" => EventSource::Inventory,
+                    "agent" => EventSource::Agent,
+                    "location" => EventSource::Location,
                     _ => return None,
                 };
                 Some(make(id.to_owned()))
@@ -140,6 +152,9 @@ impl EventSource {
             EventSource::Rollout(_) => matches!(state, S::Ok | S::Warning | S::Critical),
             EventSource::Inventory(_) => {
                 matches!(state, S::Ok | S::Info | S::Warning | S::Critical)
+            }
+            EventSource::Agent(_) | EventSource::Location(_) => {
+                matches!(state, S::Ok | S::Warning)
             }
         }
     }

@@ -35,6 +35,7 @@ pub mod rdap;
 pub mod recurrence;
 pub mod role;
 pub mod rollout;
+pub mod rounds;
 pub mod rule_expr;
 pub mod slo;
 pub mod snmp;

@@ -299,6 +299,9 @@ pub struct Component {
     pub tenant: Option<String>,
 }
 
+/// The location of probes run by the server itself.
+pub const SERVER_LOCATION: &str = "server";
+
 /// `monitors.ID:`
 #[derive(Clone, Debug)]
 pub struct Monitor {
@@ -316,10 +319,27 @@ pub struct Monitor {
     pub failure_threshold: u32,
     /// Consecutive successes before it is up again (default 1).
     pub recovery_threshold: u32,
-    /// Probe locations; `None` means the server itself.
-    pub locations: Option<Vec<String>>,
+    /// Where it is probed from: [`SERVER_LOCATION`] (the server itself, the default) and the
+    /// locations of probe agents; distinct, in the order written.
+    pub locations: Vec<String>,
+    /// Failing results of one round, from distinct locations, that make the round a failure;
+    /// also the fewest results a round needs to be judged at all (default: more than half of
+    /// the locations; 1 for a monitor probed from the server alone).
+    pub quorum: usize,
     /// Severity of its alert when it goes down, for routing (default critical).
     pub severity: Severity,
+}
+
+impl Monitor {
+    /// Whether the server alone probes it (the results of one probe are its rounds).
+    pub fn server_only(&self) -> bool {
+        matches!(self.locations.as_slice(), [only] if only == SERVER_LOCATION)
+    }
+
+    /// Whether a probe agent at `location` probes it.
+    pub fn probed_from(&self, location: &str) -> bool {
+        self.locations.iter().any(|l| l == location)
+    }
 }
 
 /// The kind of a monitor, from the one kind key it has.

@@ -1453,3 +1453,55 @@ fn ssh_monitors_run_commands_only_on_pinned_servers() {
         ]
     );
 }
+
+#[test]
+fn monitors_take_locations_and_a_quorum() {
+    let text = format!(
+        "{PAGE}components:\n  api: {{ name: API }}\nmonitors:\n  \
+         local:\n    component: api\n    tcp: {{ address: \"a:1\" }}\n  \
+         three:\n    component: api\n    tcp: {{ address: \"a:1\" }}\n    locations: [server, eu-1, us-1]\n  \
+         four:\n    component: api\n    tcp: {{ address: \"a:1\" }}\n    locations: [eu-1, us-1, ap-1, sa-1]\n  \
+         any:\n    component: api\n    tcp: {{ address: \"a:1\" }}\n    locations: [eu-1, us-1]\n    quorum: 1\n"
+    );
+    let config = parse_ok(&text, &no_env);
+    let m = |id: &str| &config.monitors[id];
+    assert_eq!(m("local").locations, ["server"]);
+    assert_eq!(m("local").quorum, 1);
+    assert!(m("local").server_only());
+    assert_eq!(m("three").locations, ["server", "eu-1", "us-1"]);
+    assert_eq!(m("three").quorum, 2, "more than half of three");
+    assert!(!m("three").server_only() && m("three").probed_from("us-1"));
+    assert_eq!(m("four").quorum, 3, "more than half of four");
+    assert!(!m("four").probed_from("server"));
+    assert_eq!(m("any").quorum, 1);
+}
+
+#[test]
+fn bad_locations_and_quorums_are_placed() {
+    let monitor = |extra: &str| {
+        format!(
+            "{PAGE}components:\n  api: {{ name: API }}\nmonitors:\n  m:\n    component: api\n    tcp: {{ address: \"a:1\" }}\n{extra}"
+        )
+    };
+    let p = problems_of(&monitor("    locations: [eu-1, eu-1]\n"));
+    assert!(
+        p.iter()
+            .any(|p| p.contains("location `eu-1` is listed twice")),
+        "{p:?}"
+    );
+    let p = problems_of(&monitor("    locations: []\n"));
+    assert!(
+        p.iter().any(|p| p.contains("needs at least one location")),
+        "{p:?}"
+    );
+    let p = problems_of(&monitor("    locations: [\"eu 1\"]\n"));
+    assert!(p.iter().any(|p| p.contains("invalid id `eu 1`")), "{p:?}");
+    let p = problems_of(&monitor("    locations: [eu-1, us-1]\n    quorum: 3\n"));
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("9:13:") && p.contains("quorum 3 is more than")),
+        "{p:?}"
+    );
+    let p = problems_of(&monitor("    locations: [eu-1]\n    quorum: 0\n"));
+    assert!(!p.is_empty(), "a quorum of 0 is refused");
+}

@@ -5,4 +5,5 @@
 pub mod pings;
 pub mod probe;
 pub mod rules;
+pub mod schedule;
 pub mod scheduler;

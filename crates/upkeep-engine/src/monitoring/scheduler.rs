@@ -1,11 +1,8 @@
-//! The probe scheduler: one engine runs every probing monitor of the configuration.
+//! The probe scheduler: the server's probes of every monitor probed from `server`, and the
+//! one writer of their results.
 //!
-//! - **Spread**: each monitor's first run is offset by a hash of its id within its interval,
-//!   so 10,000 monitors with the same interval do not fire at once; later runs keep that
-//!   phase (next = previous due + interval, never drifting with probe duration).
-//! - **Bounded concurrency**: at most `max_concurrent` probes run at once; each probe is bounded
-//!   by its own timeout, so a hanging target holds one slot for at most its timeout and never
-//!   delays other monitors beyond that.
+//! - **Probing**: the one probe loop (`schedule::Looper`) probes each monitor at the start of
+//!   each of its rounds, with bounded concurrency.
 //! - **Batching**: results flow to one writer that applies the debounce rules, keeps the live
 //!   view, and writes results, rollups, states and transition events in one transaction per
 //!   batch (every `flush_every` or `flush_max` results). A batch that cannot be written is
@@ -17,20 +14,16 @@
 //! - **Replicas**: the engine works only while `active` (this process holds the monitoring
 //!   lease); otherwise it stands by, refreshing its view from the database, and takes over
 //!   from the stored states when it gets the lease.
-//! - **Lag** (actual start − due) is exported as `upkeep_probe_lag_seconds`.
 
-use std::cmp::Reverse;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use upkeep_domain::config::{Config, Monitor, MonitorKind, PushCheck};
+use upkeep_domain::config::{Config, Monitor, MonitorKind, PushCheck, SERVER_LOCATION};
 use upkeep_domain::event::EventSource;
 use upkeep_domain::heartbeat::{HeartbeatFacts, judge, next_change};
 
@@ -41,7 +34,8 @@ use upkeep_store::audit::AuditEntry;
 use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow};
 use upkeep_store::result_runs;
 
-use super::probe::{ProbeOutcome, Prober};
+use super::probe::Prober;
+use super::schedule::{Assigned, Looper, Probed, sleep_until};
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::periodic::Periodic;
@@ -176,27 +170,9 @@ impl MonitorHandle {
     }
 }
 
-/// A probe result on its way to the writer.
-#[derive(Debug)]
-struct Probed {
-    monitor_id: String,
-    at: Timestamp,
-    outcome: ProbeOutcome,
-}
-
 /// Whether the scheduler probes this monitor (push monitors are judged on their pings).
 fn is_probed(m: &Monitor) -> bool {
     !matches!(m.kind, MonitorKind::Push(_))
-}
-
-/// The phase of a monitor inside its interval: stable for a given id.
-fn phase(id: &str, interval: Duration) -> Duration {
-    let mut h = DefaultHasher::new();
-    id.hash(&mut h);
-    let ms = u64::try_from(interval.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
-    Duration::from_millis(h.finish() % ms)
 }
 
 /// Starts the scheduler. Returns its handle and the future to run under the supervisor; the
@@ -238,17 +214,32 @@ pub async fn start(
     };
     let task = async move {
         let writer_task = tokio::spawn(writer.run(result_rx, cmd_rx));
-        run_schedule(
-            config,
-            schedule_live,
-            active_for_schedule,
+        let skip = settings.skip.clone();
+        let looper = Looper {
             clock,
             prober,
-            settings,
-            result_tx,
+            max_concurrent: settings.max_concurrent,
+            results: result_tx,
             stop,
-        )
-        .await;
+        };
+        let select = |loaded: &Arc<LoadedConfig>| -> Assigned {
+            loaded
+                .config
+                .monitors
+                .iter()
+                .filter(|(_, m)| is_probed(m) && m.probed_from(SERVER_LOCATION))
+                .map(|(id, m)| (id.clone(), Arc::new(m.clone())))
+                .collect()
+        };
+        let may_probe = |id: &str, monitor: &Monitor| {
+            let paused = schedule_live
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(id)
+                .is_some_and(|v| v.state.status == MonitorStatus::Paused);
+            !paused && *active_for_schedule.borrow() && !skip.contains(&monitor.component)
+        };
+        looper.run(config, select, may_probe).await;
         // The schedule dropped its sender; the writer drains and returns.
         let _ = writer_task.await;
     };
@@ -273,121 +264,6 @@ async fn stored_views(
             (row.monitor_id, MonitorView { state, last: None })
         })
         .collect())
-}
-
-/// Entry of the timing heap: when, and which monitor.
-type Due = Reverse<(Instant, String)>;
-
-/// Rebuilds the timing heap for `cfg`. A monitor that was already planned with the same
-/// interval keeps its next due time (and so its phase); new or changed ones start at their
-/// hashed phase from now. `next_due` is the source of truth; heap entries whose time does not
-/// match it are stale and skipped.
-fn plan(
-    cfg: &Config,
-    heap: &mut BinaryHeap<Due>,
-    monitors: &mut HashMap<String, Arc<Monitor>>,
-    next_due: &mut HashMap<String, Instant>,
-) {
-    let now = Instant::now();
-    let previous = std::mem::take(monitors);
-    let mut kept = HashMap::new();
-    heap.clear();
-    for (id, m) in &cfg.monitors {
-        if !is_probed(m) {
-            continue;
-        }
-        let unchanged = previous.get(id).is_some_and(|p| p.interval == m.interval);
-        let due = match next_due.get(id) {
-            Some(due) if unchanged => *due,
-            _ => now + phase(id, m.interval),
-        };
-        monitors.insert(id.clone(), Arc::new(m.clone()));
-        kept.insert(id.clone(), due);
-        heap.push(Reverse((due, id.clone())));
-    }
-    *next_due = kept;
-    tracing::info!(monitors = monitors.len(), "probe schedule planned");
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_schedule(
-    mut config: watch::Receiver<Arc<LoadedConfig>>,
-    live: LiveStates,
-    active: watch::Receiver<bool>,
-    clock: SharedClock,
-    prober: Prober,
-    settings: SchedulerSettings,
-    results: mpsc::Sender<Probed>,
-    stop: CancellationToken,
-) {
-    let slots = Arc::new(Semaphore::new(settings.max_concurrent.max(1)));
-    let mut monitors: HashMap<String, Arc<Monitor>> = HashMap::new();
-    let mut next_due: HashMap<String, Instant> = HashMap::new();
-    let mut heap: BinaryHeap<Due> = BinaryHeap::new();
-    plan(
-        &config.borrow_and_update().config,
-        &mut heap,
-        &mut monitors,
-        &mut next_due,
-    );
-    loop {
-        let next = heap.peek().map(|Reverse((at, _))| *at);
-        tokio::select! {
-            () = stop.cancelled() => break,
-            changed = config.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                plan(&config.borrow_and_update().config, &mut heap, &mut monitors, &mut next_due);
-            }
-            () = sleep_until(next) => {
-                let now = Instant::now();
-                while let Some(Reverse((due, _))) = heap.peek() {
-                    if *due > now {
-                        break;
-                    }
-                    let Some(Reverse((due, id))) = heap.pop() else { break };
-                    if next_due.get(&id) != Some(&due) {
-                        continue; // stale entry
-                    }
-                    let Some(monitor) = monitors.get(&id).cloned() else { continue };
-                    // Next run keeps the phase; if we fell more than an interval behind, skip
-                    // the missed runs instead of bursting.
-                    let mut following = due + monitor.interval;
-                    if following <= now {
-                        following = now + monitor.interval;
-                    }
-                    next_due.insert(id.clone(), following);
-                    heap.push(Reverse((following, id.clone())));
-                    let paused = live
-                        .read()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get(&id)
-                        .is_some_and(|v| v.state.status == MonitorStatus::Paused);
-                    if paused || !*active.borrow() || settings.skip.contains(&monitor.component) {
-                        continue;
-                    }
-                    let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { break };
-                    // Looked up at each use: a handle taken before the recorder is installed
-                    // would record nowhere.
-                    metrics::histogram!("upkeep_probe_lag_seconds")
-                        .record(Instant::now().saturating_duration_since(due).as_secs_f64());
-                    let prober = prober.clone();
-                    let results = results.clone();
-                    let at = clock.now();
-                    tokio::spawn(async move {
-                        let outcome = prober.probe(&monitor).await;
-                        drop(slot);
-                        let _ = results.send(Probed { monitor_id: id, at, outcome }).await;
-                    });
-                }
-            }
-        }
-    }
-    // Let probes in flight finish (each is bounded by its timeout) so their results are kept.
-    let _ = slots
-        .acquire_many(u32::try_from(settings.max_concurrent.max(1)).unwrap_or(u32::MAX))
-        .await;
 }
 
 /// Which push monitors to judge: all, those of some ping keys, or some monitors.
@@ -433,13 +309,6 @@ impl Deadlines {
             }
         }
         due
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -981,38 +850,6 @@ async fn prune_once(
         Ok(_) => {}
         Err(e) => {
             tracing::warn!(error = %e, "cannot prune minute rollups; will retry in an hour")
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phases_are_stable_and_inside_the_interval() {
-        let i = Duration::from_secs(10);
-        for n in 0..1000 {
-            let id = format!("monitor-{n}");
-            let p = phase(&id, i);
-            assert!(p < i);
-            assert_eq!(p, phase(&id, i));
-        }
-    }
-
-    #[test]
-    fn phases_spread_many_monitors_over_the_interval() {
-        let i = Duration::from_secs(10);
-        let mut buckets = [0u32; 10];
-        for n in 0..10_000 {
-            let p = phase(&format!("monitor-{n}"), i);
-            buckets[usize::try_from(p.as_secs()).unwrap_or(0).min(9)] += 1;
-        }
-        for (second, count) in buckets.iter().enumerate() {
-            assert!(
-                (800..1200).contains(count),
-                "second {second}: {count} of 10,000"
-            );
         }
     }
 }

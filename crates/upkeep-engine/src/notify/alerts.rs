@@ -127,6 +127,18 @@ pub fn alert_change_of(
             );
             leveled(event.to.severity(), what, None)
         }
+        EventSource::Agent(name) => {
+            let what = format!("probe agent `{name}` needs attention ({})", event.to);
+            leveled(event.to.severity(), what, None)
+        }
+        EventSource::Location(at) => {
+            let (monitor, location) = at.split_once('@').unwrap_or((at.as_str(), ""));
+            let what = format!(
+                "monitor `{monitor}` fails from {location}, below its quorum ({})",
+                event.to
+            );
+            leveled(event.to.severity(), what, None)
+        }
         EventSource::Monitor(id) => switch(EventState::Down, &|| {
             let m = config.monitors.get(id)?;
             let summary = format!("monitor `{id}` is down ({})", m.component);

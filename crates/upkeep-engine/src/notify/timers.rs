@@ -190,6 +190,18 @@ async fn alert_source_exists(
             let item = at.split_once('@').map_or(at.as_str(), |(item, _)| item);
             config.inventory.items.contains_key(item)
         }
+        // An agent is known by its token, not the configuration: its alert stands until the
+        // agent is heard from again or its token is revoked (the watcher then records `ok`).
+        EventSource::Agent(_) => true,
+        EventSource::Location(id) => {
+            let at = unleveled(id);
+            at.split_once('@').is_some_and(|(monitor, location)| {
+                config
+                    .monitors
+                    .get(monitor)
+                    .is_some_and(|m| m.probed_from(location))
+            })
+        }
     })
 }
 

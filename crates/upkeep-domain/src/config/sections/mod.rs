@@ -250,10 +250,6 @@ fn positive_duration(d: &mut Decoder, node: &Node) -> Option<Duration> {
     positive(d, node, Decoder::duration, Duration::ZERO)
 }
 
-fn string_list(d: &mut Decoder, node: &Node) -> Option<Vec<String>> {
-    d.list(node, Decoder::string)
-}
-
 /// Reads a mapping that must hold exactly one of `kinds`; returns the kind and its value.
 fn one_kind<'n>(
     d: &mut Decoder,

@@ -862,6 +862,38 @@ pub(super) fn read_condition(d: &mut Decoder, node: &Node) -> Option<Condition> 
     }
 }
 
+/// `locations:` — distinct location names (ids: agents name theirs with `--location`), at least
+/// one; `server` is the server itself.
+fn read_locations(d: &mut Decoder, node: &Node) -> Option<Vec<String>> {
+    let NodeKind::Sequence(items) = &node.kind else {
+        d.error(
+            node.pos,
+            format!("expected a list of locations, found {}", describe(node)),
+        );
+        return None;
+    };
+    if items.is_empty() {
+        d.error(
+            node.pos,
+            "`locations` needs at least one location (leave it out to probe from the server alone)",
+        );
+        return None;
+    }
+    let mut seen: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let name = d.string(item)?;
+        if !d.check_id(&name, item.pos) {
+            return None;
+        }
+        if seen.contains(&name) {
+            d.error(item.pos, format!("location `{name}` is listed twice"));
+            return None;
+        }
+        seen.push(name);
+    }
+    Some(seen)
+}
+
 impl Sections {
     pub(super) fn monitor(&mut self, d: &mut Decoder, node: &Node) -> Option<Monitor> {
         let mut f = d.fields(node)?;
@@ -892,7 +924,10 @@ impl Sections {
         let conditions = f.optional(d, "conditions", |d, n| d.list(n, read_condition));
         let failure_threshold = f.optional(d, "failure_threshold", positive_count);
         let recovery_threshold = f.optional(d, "recovery_threshold", positive_count);
-        let locations = f.optional(d, "locations", string_list);
+        let locations = f.optional(d, "locations", read_locations);
+        let quorum = f
+            .get("quorum")
+            .and_then(|n| positive_count(d, n).map(|q| (q, n.pos)));
         let severity = f.optional(d, "severity", read_severity);
         let pos = f.pos;
         f.finish(d);
@@ -914,6 +949,31 @@ impl Sections {
                 return None;
             }
         }
+        let locations = locations.unwrap_or_else(|| vec![SERVER_LOCATION.to_owned()]);
+        let quorum = match quorum {
+            None => locations.len() / 2 + 1,
+            Some((q, qpos)) => {
+                let q = usize::try_from(q).unwrap_or(usize::MAX);
+                if q > locations.len() {
+                    d.error(
+                        qpos,
+                        format!(
+                            "quorum {q} is more than the monitor's {} location(s): a round could never fail",
+                            locations.len()
+                        ),
+                    );
+                    return None;
+                }
+                q
+            }
+        };
+        if matches!(kind, Some(MonitorKind::Push(_))) && locations.as_slice() != [SERVER_LOCATION] {
+            d.error(
+                pos,
+                "a push monitor is judged on the pings the server receives: it takes no `locations`",
+            );
+            return None;
+        }
         Some(Monitor {
             component: component?,
             kind: kind?,
@@ -923,6 +983,7 @@ impl Sections {
             failure_threshold: failure_threshold.unwrap_or(3),
             recovery_threshold: recovery_threshold.unwrap_or(1),
             locations,
+            quorum,
             severity: severity.unwrap_or(Severity::Critical),
         })
     }
