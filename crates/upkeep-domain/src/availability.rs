@@ -153,7 +153,9 @@ impl From<MonitorStatus> for MonitorState {
         match status {
             MonitorStatus::Up => MonitorState::Up,
             MonitorStatus::Down => MonitorState::Down,
-            MonitorStatus::Pending | MonitorStatus::Paused => MonitorState::Inactive,
+            MonitorStatus::Pending | MonitorStatus::Paused | MonitorStatus::Unknown => {
+                MonitorState::Inactive
+            }
         }
     }
 }

@@ -141,7 +141,9 @@ impl EventSource {
     pub fn admits(&self, state: EventState) -> bool {
         use EventState as S;
         match self {
-            EventSource::Monitor(_) => matches!(state, S::Pending | S::Up | S::Down | S::Paused),
+            EventSource::Monitor(_) => {
+                matches!(state, S::Pending | S::Up | S::Down | S::Paused | S::Unknown)
+            }
             EventSource::Rule(_) => matches!(state, S::Inactive | S::Pending | S::Firing),
             EventSource::Slo(_) => matches!(state, S::Ok | S::Info | S::Warning | S::Critical),
             EventSource::Backup(_) => {
@@ -281,6 +283,7 @@ impl EventState {
             EventState::Up => Some(MonitorStatus::Up),
             EventState::Down => Some(MonitorStatus::Down),
             EventState::Paused => Some(MonitorStatus::Paused),
+            EventState::Unknown => Some(MonitorStatus::Unknown),
             _ => None,
         }
     }
@@ -293,6 +296,7 @@ impl From<MonitorStatus> for EventState {
             MonitorStatus::Up => EventState::Up,
             MonitorStatus::Down => EventState::Down,
             MonitorStatus::Paused => EventState::Paused,
+            MonitorStatus::Unknown => EventState::Unknown,
         }
     }
 }

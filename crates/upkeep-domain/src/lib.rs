@@ -31,6 +31,7 @@ pub mod net;
 pub mod notify;
 pub mod ping_key;
 pub mod protocol_lines;
+pub mod quorum;
 pub mod rdap;
 pub mod recurrence;
 pub mod role;

@@ -18,14 +18,18 @@ pub enum MonitorStatus {
     Up,
     Down,
     Paused,
+    /// Probed from several locations, and too few of them reported for a quorum
+    /// (docs/agents.md): neither up nor down.
+    Unknown,
 }
 
 impl MonitorStatus {
-    pub const ALL: [MonitorStatus; 4] = [
+    pub const ALL: [MonitorStatus; 5] = [
         MonitorStatus::Pending,
         MonitorStatus::Up,
         MonitorStatus::Down,
         MonitorStatus::Paused,
+        MonitorStatus::Unknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl MonitorStatus {
             MonitorStatus::Up => "up",
             MonitorStatus::Down => "down",
             MonitorStatus::Paused => "paused",
+            MonitorStatus::Unknown => "unknown",
         }
     }
 
@@ -108,7 +113,7 @@ impl MonitorState {
             self.consecutive_successes = self.consecutive_successes.saturating_add(1);
             self.consecutive_failures = 0;
             let recovered = match self.status {
-                MonitorStatus::Pending => true,
+                MonitorStatus::Pending | MonitorStatus::Unknown => true,
                 MonitorStatus::Down => self.consecutive_successes >= t.recovery.max(1),
                 MonitorStatus::Up | MonitorStatus::Paused => false,
             };
@@ -118,13 +123,30 @@ impl MonitorState {
         } else {
             self.consecutive_failures = self.consecutive_failures.saturating_add(1);
             self.consecutive_successes = 0;
-            let failed = matches!(self.status, MonitorStatus::Pending | MonitorStatus::Up)
-                && self.consecutive_failures >= t.failure.max(1);
+            let failed = matches!(
+                self.status,
+                MonitorStatus::Pending | MonitorStatus::Up | MonitorStatus::Unknown
+            ) && self.consecutive_failures >= t.failure.max(1);
             if failed {
                 return self.move_to(MonitorStatus::Down, at);
             }
         }
         None
+    }
+
+    /// Applies a round that could not be judged (too few locations reported). A monitor that
+    /// is up or pending becomes `unknown`; one that is down stays down (an outage ends only
+    /// when a quorum sees the monitor pass); a paused one stays paused. The counts of
+    /// consecutive results start again.
+    pub fn observe_unknown(&mut self, at: Timestamp) -> Option<Transition> {
+        match self.status {
+            MonitorStatus::Paused | MonitorStatus::Down => None,
+            MonitorStatus::Pending | MonitorStatus::Up | MonitorStatus::Unknown => {
+                self.consecutive_failures = 0;
+                self.consecutive_successes = 0;
+                self.move_to(MonitorStatus::Unknown, at)
+            }
+        }
     }
 
     /// Stops acting on results.
@@ -156,6 +178,43 @@ mod tests {
         failure: 3,
         recovery: 1,
     };
+
+    #[test]
+    fn unknown_rounds_never_make_a_monitor_up_or_end_an_outage() {
+        let mut s = MonitorState::new(at(0));
+        assert_eq!(
+            s.observe(true, at(1), T3_1).map(|t| t.to),
+            Some(MonitorStatus::Up)
+        );
+        assert_eq!(
+            s.observe_unknown(at(2)).map(|t| (t.from, t.to)),
+            Some((MonitorStatus::Up, MonitorStatus::Unknown))
+        );
+        assert_eq!(s.observe_unknown(at(3)), None);
+        // Failures after unknown rounds count from zero, as from pending.
+        assert_eq!(s.observe(false, at(4), T3_1), None);
+        assert_eq!(s.observe(false, at(5), T3_1), None);
+        assert_eq!(
+            s.observe(false, at(6), T3_1).map(|t| t.to),
+            Some(MonitorStatus::Down)
+        );
+        // Down stays down while it cannot be judged.
+        assert_eq!(s.observe_unknown(at(7)), None);
+        assert_eq!(s.status, MonitorStatus::Down);
+        assert_eq!(
+            s.observe(true, at(8), T3_1).map(|t| t.to),
+            Some(MonitorStatus::Up)
+        );
+        // One passing round after unknown ones is up again.
+        s.observe_unknown(at(9));
+        assert_eq!(
+            s.observe(true, at(10), T3_1).map(|t| t.to),
+            Some(MonitorStatus::Up)
+        );
+        // Paused ignores them.
+        s.pause(at(11));
+        assert_eq!(s.observe_unknown(at(12)), None);
+    }
 
     #[test]
     fn three_failures_take_it_down_and_one_success_brings_it_back() {

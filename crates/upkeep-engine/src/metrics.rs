@@ -115,6 +115,18 @@ pub const CATALOGUE: &[Metric] = &[
         "Probes run, by outcome (ok, failed)",
     ),
     metric(
+        "upkeep_rounds_total",
+        Kind::Counter,
+        None,
+        "Rounds of monitors probed from several locations judged, by verdict (pass, fail, unknown)",
+    ),
+    metric(
+        "upkeep_agent_results_late_total",
+        Kind::Counter,
+        None,
+        "Locations' results that arrived after their round was judged (kept as history only)",
+    ),
+    metric(
         "upkeep_probe_duration_seconds",
         Kind::Histogram,
         Some(Unit::Seconds),

@@ -61,6 +61,23 @@ pub struct CheckResult {
     pub down_ms: i64,
 }
 
+/// A probe agent's result waiting in `agent_results` for the replica that judges its
+/// monitor's rounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAgentResult {
+    pub id: i64,
+    pub agent: String,
+    pub monitor_id: String,
+    pub location: String,
+    /// The probe's start, on the server's clock.
+    pub at: Timestamp,
+    pub received_at: Timestamp,
+    pub ok: bool,
+    pub latency_ms: u32,
+    pub status_code: Option<u16>,
+    pub failure: Option<String>,
+}
+
 /// A raw result as stored: one check, or a run of identical successes folded into one row
 /// once its hour is old enough ([`crate::result_runs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -355,10 +372,13 @@ const ROLLUP_UPSERT: &str = "ON CONFLICT (monitor_id, resolution, bucket) DO UPD
         THEN excluded.latency_max_ms ELSE check_rollups.latency_max_ms END, \
     down_ms = check_rollups.down_ms + excluded.down_ms";
 
-/// Sums results into their minute, hour and day rollups.
+/// Sums results into their minute, hour and day rollups. A monitor's rollups count what it
+/// was judged on: each result of a monitor probed from the server alone, each round of one
+/// probed from several locations (the round's row has no location); the results of its
+/// locations (with one) are kept raw only.
 fn rollups_of(results: &[CheckResult]) -> Vec<((&str, i64, i64), Agg)> {
     let mut rollups: BTreeMap<(&str, i64, i64), Agg> = BTreeMap::new();
-    for r in results {
+    for r in results.iter().filter(|r| r.location.is_none()) {
         let at = r.at.as_millisecond();
         for res in RESOLUTIONS {
             let agg = rollups
@@ -507,7 +527,27 @@ impl Store {
         events: &[MonitorEvent],
         audits: &[(Timestamp, AuditEntry)],
     ) -> Result<(), StoreError> {
-        if results.is_empty() && states.is_empty() && events.is_empty() && audits.is_empty() {
+        self.record_probe_batch(results, states, events, audits, &[])
+            .await
+    }
+
+    /// [`Store::record_audited_batch`] that also takes the agents' results it judged off their
+    /// queue (`agent_results`, by id), in the same transaction: each agent result is judged
+    /// and written exactly once.
+    pub async fn record_probe_batch(
+        &self,
+        results: &[CheckResult],
+        states: &[MonitorStateRow],
+        events: &[MonitorEvent],
+        audits: &[(Timestamp, AuditEntry)],
+        taken: &[i64],
+    ) -> Result<(), StoreError> {
+        if results.is_empty()
+            && states.is_empty()
+            && events.is_empty()
+            && audits.is_empty()
+            && taken.is_empty()
+        {
             return Ok(());
         }
         let rollups = rollups_of(results);
@@ -520,9 +560,67 @@ impl Store {
             for (at, audit) in audits {
                 insert_audit!(&mut *tx, at.as_millisecond(), audit)?;
             }
+            for ids in taken.chunks(MAX_ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "DELETE FROM agent_results WHERE id IN ({})",
+                    (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
             tx.commit().await
         })?;
         Ok(())
+    }
+
+    /// The oldest agents' results waiting to be judged (`agent_results`), at most `limit`, in
+    /// the order they were stored.
+    pub async fn pending_agent_results(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<PendingAgentResult>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            bool,
+            i64,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, agent, monitor_id, location, at, received_at, ok, latency_ms, \
+             status_code, failure FROM agent_results ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(
+                |(id, agent, monitor_id, location, at, received_at, ok, latency, code, failure)| {
+                    Ok(PendingAgentResult {
+                        id,
+                        agent,
+                        monitor_id,
+                        location,
+                        at: crate::timestamp(at)?,
+                        received_at: crate::timestamp(received_at)?,
+                        ok,
+                        latency_ms: to_u32("latency", latency)?,
+                        status_code: code
+                            .map(|c| u16::try_from(c).map_err(|_| corrupt("status code", c)))
+                            .transpose()?,
+                        failure,
+                    })
+                },
+            )
+            .collect()
     }
 
     /// Deletes raw results older than `before` (the rollups stay); returns how many. Deletes in
@@ -561,7 +659,8 @@ impl Store {
         }
     }
 
-    /// The raw results of a monitor in `[from, until)`, oldest first: every row with a check
+    /// The raw results a monitor was judged on in `[from, until)` (for one probed from several
+    /// locations, its rounds, not its locations' results), oldest first: every row with a check
     /// in the range, so also a run that began before `from` and ended in it (a run never spans
     /// more than an hour; count its checks in the range with [`StoredResult::checks_within`]).
     pub async fn results_between(
@@ -572,7 +671,7 @@ impl Store {
     ) -> Result<Vec<StoredResult>, StoreError> {
         let sql = format!(
             "SELECT {RESULT_COLUMNS} FROM check_results \
-             WHERE monitor_id = $1 AND at >= $2 - {HOUR_MS} AND at < $3 \
+             WHERE monitor_id = $1 AND location IS NULL AND at >= $2 - {HOUR_MS} AND at < $3 \
              AND COALESCE(last_at, at) >= $2 ORDER BY at, id"
         );
         let rows: Vec<ResultRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -4,6 +4,7 @@
 
 pub mod pings;
 pub mod probe;
+pub mod rounds;
 pub mod rules;
 pub mod schedule;
 pub mod scheduler;

@@ -15,7 +15,7 @@
 //!   lease); otherwise it stands by, refreshing its view from the database, and takes over
 //!   from the stored states when it gets the lease.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -35,10 +35,12 @@ use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow};
 use upkeep_store::result_runs;
 
 use super::probe::Prober;
+use super::rounds::{self as location_rounds, Added, Judged, LocationView};
 use super::schedule::{Assigned, Looper, Probed, sleep_until};
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::periodic::Periodic;
+use upkeep_domain::quorum::Verdict;
 
 /// Settings of the scheduler.
 #[derive(Debug, Clone)]
@@ -93,6 +95,19 @@ pub struct LastResult {
 pub struct MonitorView {
     pub state: MonitorState,
     pub last: Option<LastResult>,
+    /// For a monitor probed from several locations: what each location last said (its last
+    /// result above is its last judged round).
+    pub locations: BTreeMap<String, LocationView>,
+}
+
+impl MonitorView {
+    fn new(state: MonitorState) -> Self {
+        Self {
+            state,
+            last: None,
+            locations: BTreeMap::new(),
+        }
+    }
 }
 
 /// A shared, read-mostly map of every monitor's live state.
@@ -189,10 +204,9 @@ pub async fn start(
     let now = clock.now();
     let mut initial = stored_views(&store).await?;
     for id in config.borrow().config.monitors.keys() {
-        initial.entry(id.clone()).or_insert_with(|| MonitorView {
-            state: MonitorState::new(now),
-            last: None,
-        });
+        initial
+            .entry(id.clone())
+            .or_insert_with(|| MonitorView::new(MonitorState::new(now)));
     }
     let live: LiveStates = Arc::new(RwLock::new(initial));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -211,6 +225,7 @@ pub async fn start(
         settings: settings.clone(),
         active,
         first_seen: HashMap::new(),
+        book: location_rounds::Book::default(),
     };
     let task = async move {
         let writer_task = tokio::spawn(writer.run(result_rx, cmd_rx));
@@ -261,7 +276,7 @@ async fn stored_views(
                 consecutive_successes: row.consecutive_successes,
                 changed_at: row.changed_at,
             };
-            (row.monitor_id, MonitorView { state, last: None })
+            (row.monitor_id, MonitorView::new(state))
         })
         .collect())
 }
@@ -323,6 +338,8 @@ struct Writer {
     active: watch::Receiver<bool>,
     /// Push monitors' first-seen instants as stored (they never change once stored).
     first_seen: HashMap<String, Timestamp>,
+    /// The open rounds of monitors probed from several locations.
+    book: location_rounds::Book,
 }
 
 #[derive(Default)]
@@ -331,6 +348,8 @@ struct Batch {
     states: HashMap<String, MonitorStateRow>,
     events: Vec<MonitorEvent>,
     audits: Vec<(Timestamp, AuditEntry)>,
+    /// Agents' results judged in this batch, taken off their queue when it is written.
+    taken: Vec<i64>,
 }
 
 impl Writer {
@@ -385,6 +404,8 @@ impl Writer {
                     if lease_open && *self.active.borrow_and_update() {
                         self.flush(&mut batch, &mut retry_after).await;
                         self.refresh_from_store().await;
+                        self.book.restart();
+                        self.load_location_alerts().await;
                     }
                 }
                 _ = push_tick.tick() => {
@@ -412,7 +433,13 @@ impl Writer {
                     self.flush(&mut batch, &mut retry_after).await;
                     let _ = reply.send(transition);
                 }
-                _ = tick.tick() => self.flush(&mut batch, &mut retry_after).await,
+                _ = tick.tick() => {
+                    if *self.active.borrow() {
+                        self.take_agent_results(&mut batch).await;
+                        self.settle_rounds(&mut batch);
+                    }
+                    self.flush(&mut batch, &mut retry_after).await;
+                }
             }
         }
         // Last chance on the way out: try once more whatever the back-off says.
@@ -454,7 +481,7 @@ impl Writer {
         }
     }
 
-    fn apply(&self, p: Probed, batch: &mut Batch) {
+    fn apply(&mut self, p: Probed, batch: &mut Batch) {
         let cfg = self.config.borrow().clone();
         let Some(monitor) = cfg.config.monitors.get(&p.monitor_id) else {
             return; // removed by a reload while its probe ran
@@ -463,6 +490,25 @@ impl Writer {
             .increment(1);
         metrics::histogram!("upkeep_probe_duration_seconds")
             .record(f64::from(p.outcome.latency_ms) / 1000.0);
+        if !monitor.server_only() {
+            let result = LastResult {
+                at: p.at,
+                ok: p.outcome.ok,
+                latency_ms: p.outcome.latency_ms,
+                status_code: p.outcome.status_code,
+                failure: p.outcome.failure,
+            };
+            self.add_location_result(&p.monitor_id, monitor, SERVER_LOCATION, result, batch);
+            if *self.active.borrow() {
+                let mut judged = Vec::new();
+                self.book
+                    .settle_one(&p.monitor_id, monitor, self.clock.now(), &mut judged);
+                for j in judged {
+                    self.apply_round(j, monitor, batch);
+                }
+            }
+            return;
+        }
         let thresholds = Thresholds {
             failure: monitor.failure_threshold,
             recovery: monitor.recovery_threshold,
@@ -497,10 +543,9 @@ impl Writer {
         batch: &mut Batch,
     ) {
         let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-        let view = live.entry(id.to_owned()).or_insert_with(|| MonitorView {
-            state: MonitorState::new(result.at),
-            last: None,
-        });
+        let view = live
+            .entry(id.to_owned())
+            .or_insert_with(|| MonitorView::new(MonitorState::new(result.at)));
         if view.state.status == MonitorStatus::Paused {
             return;
         }
@@ -528,6 +573,169 @@ impl Writer {
             location: None,
             down_ms,
         });
+    }
+
+    /// Keeps one location's result of a monitor probed from several locations: written as
+    /// history (with its location, outside the rollups), and added to its round.
+    fn add_location_result(
+        &mut self,
+        id: &str,
+        monitor: &Monitor,
+        location: &str,
+        result: LastResult,
+        batch: &mut Batch,
+    ) {
+        let now = self.clock.now();
+        batch.results.push(CheckResult {
+            monitor_id: id.to_owned(),
+            at: result.at,
+            ok: result.ok,
+            latency_ms: result.latency_ms,
+            status_code: result.status_code,
+            failure: result.failure.clone(),
+            location: Some(location.to_owned()),
+            down_ms: 0,
+        });
+        if self.book.add(id, monitor, location, result, now) == Added::Late {
+            metrics::counter!("upkeep_agent_results_late_total").increment(1);
+        }
+        self.show_locations(id);
+    }
+
+    /// Copies what each location of a monitor last said into the live view.
+    fn show_locations(&self, id: &str) {
+        let locations = self.book.locations(id);
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(view) = live.get_mut(id) {
+            view.locations = locations;
+        }
+    }
+
+    /// Takes the agents' results waiting in the store for the monitors this writer judges
+    /// (they leave the queue in the transaction that writes them). A result for a monitor
+    /// not configured, or no longer probed from its location, is taken and dropped.
+    async fn take_agent_results(&mut self, batch: &mut Batch) {
+        let pending = match self
+            .store
+            .pending_agent_results(AGENT_RESULTS_PER_TICK)
+            .await
+        {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read agents' results");
+                return;
+            }
+        };
+        let already: HashSet<i64> = batch.taken.iter().copied().collect();
+        let cfg = self.config.borrow().clone();
+        for row in pending {
+            if already.contains(&row.id) {
+                continue;
+            }
+            batch.taken.push(row.id);
+            let Some(monitor) = cfg.config.monitors.get(&row.monitor_id) else {
+                continue;
+            };
+            if !monitor.probed_from(&row.location) || monitor.server_only() {
+                continue;
+            }
+            let result = LastResult {
+                at: row.at,
+                ok: row.ok,
+                latency_ms: row.latency_ms,
+                status_code: row.status_code,
+                failure: row.failure,
+            };
+            self.add_location_result(&row.monitor_id, monitor, &row.location, result, batch);
+        }
+    }
+
+    /// Judges the rounds that can be judged now and applies them.
+    fn settle_rounds(&mut self, batch: &mut Batch) {
+        if !*self.active.borrow() {
+            return;
+        }
+        let cfg = self.config.borrow().clone();
+        let judged = self.book.settle(&cfg.config, self.clock.now(), |_| true);
+        for j in judged {
+            let Some(monitor) = cfg.config.monitors.get(&j.monitor_id) else {
+                continue;
+            };
+            self.apply_round(j, monitor, batch);
+        }
+    }
+
+    /// Applies a judged round: a pass or a failure goes through the monitor's state machine
+    /// like one result (and is its row in the rollups); enough unknown rounds in a row make it
+    /// `unknown`; each location's alert changes are recorded.
+    fn apply_round(&self, j: Judged, monitor: &Monitor, batch: &mut Batch) {
+        let id = j.monitor_id.as_str();
+        metrics::counter!("upkeep_rounds_total", "verdict" => match j.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Unknown => "unknown",
+        })
+        .increment(1);
+        match j.verdict {
+            Verdict::Pass | Verdict::Fail => {
+                let thresholds = Thresholds {
+                    failure: monitor.failure_threshold,
+                    recovery: monitor.recovery_threshold,
+                };
+                self.observe_result(
+                    id,
+                    j.summary,
+                    thresholds,
+                    monitor.interval,
+                    &j.reason,
+                    batch,
+                );
+            }
+            Verdict::Unknown if j.unknown_counts => {
+                let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+                let view = live
+                    .entry(id.to_owned())
+                    .or_insert_with(|| MonitorView::new(MonitorState::new(j.round)));
+                let transition = view.state.observe_unknown(j.round);
+                let view = view.clone();
+                drop(live);
+                if transition.is_some() {
+                    self.record(id, &view, transition, &j.reason, batch);
+                }
+            }
+            Verdict::Unknown => {}
+        }
+        for change in j.location_changes {
+            batch.events.push(MonitorEvent {
+                source: EventSource::Location(format!("{id}@{}", change.location)),
+                at: j.round,
+                from: change.from,
+                to: change.to,
+                reason: change.reason,
+            });
+        }
+        self.show_locations(id);
+    }
+
+    /// Reads which locations' alerts stand at `warning`, so that a location passing again
+    /// after a restart or a takeover resolves its alert.
+    async fn load_location_alerts(&mut self) {
+        let cfg = self.config.borrow().clone();
+        for (id, monitor) in &cfg.config.monitors {
+            if monitor.server_only() {
+                continue;
+            }
+            for location in &monitor.locations {
+                let source = EventSource::Location(format!("{id}@{location}"));
+                match self.store.last_event_state(&source).await {
+                    Ok(state) => {
+                        let warned = state == Some(upkeep_domain::event::EventState::Warning);
+                        self.book.set_warned(id, location, warned);
+                    }
+                    Err(e) => tracing::warn!(error = %e, %source, "cannot read a location's alert"),
+                }
+            }
+        }
     }
 
     /// Replaces the live states with the stored ones (keeping last results seen here).
@@ -651,10 +859,9 @@ impl Writer {
         let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
         // A monitor not seen yet (added by a reload, or a push monitor never judged) can be
         // paused too.
-        let view = live.entry(id.clone()).or_insert_with(|| MonitorView {
-            state: MonitorState::new(now),
-            last: None,
-        });
+        let view = live
+            .entry(id.clone())
+            .or_insert_with(|| MonitorView::new(MonitorState::new(now)));
         let transition = if pause {
             view.state.pause(now)
         } else {
@@ -694,6 +901,7 @@ impl Writer {
             && batch.states.is_empty()
             && batch.events.is_empty()
             && batch.audits.is_empty()
+            && batch.taken.is_empty()
         {
             return;
         }
@@ -703,7 +911,13 @@ impl Writer {
         let states: Vec<MonitorStateRow> = batch.states.values().cloned().collect();
         match self
             .store
-            .record_audited_batch(&batch.results, &states, &batch.events, &batch.audits)
+            .record_probe_batch(
+                &batch.results,
+                &states,
+                &batch.events,
+                &batch.audits,
+                &batch.taken,
+            )
             .await
         {
             Ok(()) => {
@@ -727,6 +941,9 @@ impl Writer {
 
 /// Most results held in memory while the database cannot be written.
 pub const MAX_PENDING_RESULTS: usize = 200_000;
+
+/// Most agents' results taken off their queue per flush.
+const AGENT_RESULTS_PER_TICK: u32 = 5_000;
 
 /// Deletes raw results, minute rollups and pings older than `monitoring.retention` once an
 /// hour (hour and day rollups stay, and so does each ping key's latest success and failure),

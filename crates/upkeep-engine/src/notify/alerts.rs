@@ -139,6 +139,34 @@ pub fn alert_change_of(
             );
             leveled(event.to.severity(), what, None)
         }
+        // Down fires the monitor's alert; unknown (too few locations report) a warning of its
+        // own, `monitor:ID#unknown`, resolved when a quorum reports again.
+        EventSource::Monitor(id) if event.to == EventState::Unknown => {
+            let m = config.monitors.get(id)?;
+            let summary = format!(
+                "monitor `{id}` cannot be judged: too few of its locations report ({})",
+                m.component
+            );
+            Some((
+                Vec::new(),
+                Some(fire(
+                    format!("{key}#unknown"),
+                    Severity::Warning,
+                    Some(m.component.clone()),
+                    summary,
+                )),
+            ))
+        }
+        EventSource::Monitor(id) if event.from == EventState::Unknown => {
+            let mut change = switch(EventState::Down, &|| {
+                let m = config.monitors.get(id)?;
+                let summary = format!("monitor `{id}` is down ({})", m.component);
+                Some((m.severity, m.component.clone(), summary))
+            })
+            .unwrap_or_default();
+            change.0.push(format!("{key}#unknown"));
+            Some(change)
+        }
         EventSource::Monitor(id) => switch(EventState::Down, &|| {
             let m = config.monitors.get(id)?;
             let summary = format!("monitor `{id}` is down ({})", m.component);

@@ -172,7 +172,7 @@ async fn alert_source_exists(
     // Leveled sources carry `#SEVERITY`; rule names may hold `#` themselves.
     let unleveled = |id: &str| id.rsplit_once('#').map_or(id, |(id, _)| id).to_owned();
     Ok(match &source {
-        EventSource::Monitor(id) => config.monitors.contains_key(id),
+        EventSource::Monitor(id) => config.monitors.contains_key(&unleveled(id)),
         EventSource::Rule(name) => config.rules.iter().any(|r| r.name == *name),
         EventSource::Slo(id) => config.slos.contains_key(&unleveled(id)),
         EventSource::Backup(id) | EventSource::Drill(id) => {

@@ -37,6 +37,10 @@ pub struct ResultView {
     pub latency_min_ms: Option<u32>,
     /// A run's highest latency; `null` for a single check.
     pub latency_max_ms: Option<u32>,
+    /// For a monitor probed from several locations, the location that made this check
+    /// (`server` for the server itself); `null` for a result the monitor was judged on (one
+    /// check of a monitor probed from the server alone, or a round of one probed from several).
+    pub location: Option<String>,
 }
 
 impl ResultView {
@@ -58,6 +62,7 @@ impl ResultView {
             last_at: None,
             latency_min_ms: None,
             latency_max_ms: None,
+            location: None,
         }
     }
 }
@@ -65,6 +70,7 @@ impl ResultView {
 impl From<upkeep_store::monitoring::StoredResult> for ResultView {
     fn from(r: upkeep_store::monitoring::StoredResult) -> Self {
         let mut view = ResultView::single(r.at, r.ok, r.latency_ms, r.status_code, r.failure);
+        view.location = r.location;
         if let Some(run) = r.run {
             view.checks = run.checks;
             view.last_at = Some(instant(run.last_at));
@@ -97,12 +103,32 @@ pub struct MonitorSummary {
     /// The kind: `http`, `tcp`, `dns`, `tls`, `postgres`, `mysql`, `redis`, `mqtt`, `websocket`,
     /// `snmp`, `grpc`, `docker` or `push`.
     pub kind: &'static str,
-    /// `pending`, `up`, `down` or `paused`.
+    /// `pending`, `up`, `down`, `paused` or `unknown` (probed from several locations, and
+    /// too few of them reported for a quorum).
     pub status: String,
     /// When the status last changed.
     pub changed_at: Option<String>,
     pub last_result: Option<ResultView>,
     pub uptime: UptimeView,
+    /// Failing results of one round that make it a failure, and the fewest a round needs.
+    pub quorum: usize,
+    /// Where it is probed from, in the configuration's order, and what each location last saw.
+    pub locations: Vec<LocationState>,
+}
+
+/// One location of a monitor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationState {
+    /// `server`, or an agent's location.
+    pub location: String,
+    /// `passing`, `failing`, or `silent` (no result seen yet).
+    pub status: &'static str,
+    /// The first failure of its current run of failing rounds.
+    pub failing_since: Option<String>,
+    /// Whether its own alert fires: failing for `failure_threshold` rounds in a row, whatever
+    /// the other locations say (below the quorum, the monitor stays up).
+    pub alerting: bool,
+    pub last_result: Option<ResultView>,
 }
 
 /// A state change of a monitor.
@@ -245,8 +271,41 @@ fn no_uptime() -> UptimeView {
     uptime_view(std::iter::empty())
 }
 
+/// What each location of a monitor last saw (for one probed from the server alone, its last
+/// result).
+fn location_states(m: &Monitor, view: Option<&MonitorView>) -> Vec<LocationState> {
+    let single = |l: &upkeep_engine::monitoring::scheduler::LastResult| {
+        ResultView::single(l.at, l.ok, l.latency_ms, l.status_code, l.failure.clone())
+    };
+    m.locations
+        .iter()
+        .map(|location| {
+            let seen = view.and_then(|v| v.locations.get(location));
+            let last = if m.server_only() {
+                view.and_then(|v| v.last.as_ref())
+            } else {
+                seen.and_then(|s| s.last.as_ref())
+            };
+            LocationState {
+                location: location.clone(),
+                status: match last {
+                    None => "silent",
+                    Some(l) if l.ok => "passing",
+                    Some(_) => "failing",
+                },
+                failing_since: seen.and_then(|s| s.failing_since).map(instant),
+                alerting: seen.is_some_and(|s| s.warned),
+                last_result: last.map(single),
+            }
+        })
+        .collect()
+}
+
 fn summary(id: &str, m: &Monitor, view: Option<MonitorView>, uptime: UptimeView) -> MonitorSummary {
+    let locations = location_states(m, view.as_ref());
     MonitorSummary {
+        quorum: m.quorum,
+        locations,
         id: id.to_owned(),
         component: m.component.clone(),
         kind: kind_name(m),

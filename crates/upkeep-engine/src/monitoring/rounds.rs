@@ -1,0 +1,336 @@
+//! The rounds of monitors probed from several locations, between their locations' results
+//! and their judgement (`upkeep_domain::quorum`). Bookkeeping only — no I/O and no clock: the
+//! scheduler's writer feeds it results and instants and writes what it decides
+//! (docs/agents.md, "Rounds and quorum").
+//!
+//! - A round is judged once, in round order, as soon as its outcome is certain, else when it
+//!   closes: [`CLOSE_GRACE`] after the monitor's timeout has passed since the round's start
+//!   (time for agents' batches to arrive).
+//! - A result for a round already judged is late: it is kept as history and shown, and never
+//!   changes the monitor's state or fires an alert.
+//! - An unknown round counts towards the monitor's `failure_threshold` like a failure does:
+//!   one late batch does not make a monitor unknown.
+//! - A location whose results fail `failure_threshold` rounds in a row while others keep the
+//!   monitor up is an operator event of its own (`location:MONITOR@LOCATION`, `warning`), and
+//!   `ok` again when it passes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use upkeep_domain::config::{Config, Monitor};
+use upkeep_domain::event::EventState;
+use upkeep_domain::quorum::{self, LocationResult, Verdict};
+use upkeep_domain::rounds::round_start;
+
+use super::scheduler::LastResult;
+
+/// Time after a round's start plus the monitor's timeout until the round closes.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Rounds kept open at most per monitor (results for rounds further ahead are clock trouble).
+const MAX_AHEAD: i64 = 4;
+
+/// What one location of a monitor last said, for the live view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocationView {
+    pub last: Option<LastResult>,
+    /// The first failure of its current run of failing rounds.
+    pub failing_since: Option<Timestamp>,
+    /// Whether its `location:` event stands at `warning`.
+    pub warned: bool,
+    failing_rounds: u32,
+}
+
+/// A change of a location's event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationChange {
+    pub location: String,
+    pub from: EventState,
+    pub to: EventState,
+    pub reason: String,
+}
+
+/// A judged round, for the writer to apply.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub monitor_id: String,
+    pub round: Timestamp,
+    pub verdict: Verdict,
+    /// For a pass or a failure: the round as one result (latency: the median of its results).
+    pub summary: LastResult,
+    /// Whether an unknown round makes the monitor unknown (enough of them in a row).
+    pub unknown_counts: bool,
+    /// Why, in words: which locations failed or were silent.
+    pub reason: String,
+    pub location_changes: Vec<LocationChange>,
+}
+
+#[derive(Debug, Default)]
+struct Track {
+    /// The oldest round not judged yet.
+    next: Option<Timestamp>,
+    open: BTreeMap<Timestamp, Vec<(String, LastResult)>>,
+    unknown_rounds: u32,
+    locations: BTreeMap<String, LocationView>,
+}
+
+/// Whether a result joined an open round or came too late for its round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Open,
+    Late,
+}
+
+/// The open rounds of every monitor probed from several locations.
+#[derive(Debug, Default)]
+pub struct Book {
+    tracks: HashMap<String, Track>,
+}
+
+fn signed(d: Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
+}
+
+fn plus(at: Timestamp, d: Duration) -> Timestamp {
+    at.saturating_add(signed(d)).unwrap_or(at)
+}
+
+impl Book {
+    /// Forgets the open rounds (not the locations' views or alerts): after a takeover, rounds
+    /// are judged from the current one on; earlier results are late.
+    pub fn restart(&mut self) {
+        for track in self.tracks.values_mut() {
+            track.next = None;
+            track.open.clear();
+            track.unknown_rounds = 0;
+        }
+    }
+
+    /// Sets whether a location's event stands at `warning` (as stored).
+    pub fn set_warned(&mut self, id: &str, location: &str, warned: bool) {
+        let track = self.tracks.entry(id.to_owned()).or_default();
+        track
+            .locations
+            .entry(location.to_owned())
+            .or_default()
+            .warned = warned;
+    }
+
+    /// What each location of a monitor last said.
+    pub fn locations(&self, id: &str) -> BTreeMap<String, LocationView> {
+        self.tracks
+            .get(id)
+            .map(|t| t.locations.clone())
+            .unwrap_or_default()
+    }
+
+    /// Adds a location's result for `monitor` (probed from several locations) at `now`.
+    pub fn add(
+        &mut self,
+        id: &str,
+        monitor: &Monitor,
+        location: &str,
+        result: LastResult,
+        now: Timestamp,
+    ) -> Added {
+        let round = round_start(id, monitor.interval, result.at);
+        let track = self.tracks.entry(id.to_owned()).or_default();
+        let view = track.locations.entry(location.to_owned()).or_default();
+        if view.last.as_ref().is_none_or(|l| l.at <= result.at) {
+            view.last = Some(result.clone());
+        }
+        let next = *track
+            .next
+            .get_or_insert_with(|| round_start(id, monitor.interval, now));
+        let ahead = plus(now, monitor.interval.saturating_mul(2));
+        if round < next {
+            return Added::Late;
+        }
+        if round > ahead || track.open.len() as i64 >= MAX_AHEAD && !track.open.contains_key(&round)
+        {
+            // Far in the future (a clock gone wrong): kept as history, never judged.
+            return Added::Late;
+        }
+        track
+            .open
+            .entry(round)
+            .or_default()
+            .push((location.to_owned(), result));
+        Added::Open
+    }
+
+    /// Judges every round that can be judged at `now`, oldest first per monitor, of the
+    /// monitors `judges` picks. Forgets monitors that are no longer probed from several
+    /// locations.
+    pub fn settle(
+        &mut self,
+        config: &Config,
+        now: Timestamp,
+        judges: impl Fn(&str) -> bool,
+    ) -> Vec<Judged> {
+        self.tracks
+            .retain(|id, _| config.monitors.get(id).is_some_and(|m| !m.server_only()));
+        let mut judged = Vec::new();
+        for (id, monitor) in &config.monitors {
+            if !monitor.server_only() && judges(id) {
+                self.settle_one(id, monitor, now, &mut judged);
+            }
+        }
+        judged
+    }
+
+    /// Judges the rounds of one monitor that can be judged at `now` into `judged`.
+    pub fn settle_one(
+        &mut self,
+        id: &str,
+        monitor: &Monitor,
+        now: Timestamp,
+        judged: &mut Vec<Judged>,
+    ) {
+        let track = self.tracks.entry(id.to_owned()).or_default();
+        let mut next = *track
+            .next
+            .get_or_insert_with(|| round_start(id, monitor.interval, now));
+        // Far behind (this replica was not judging): start again from the current round.
+        if now.duration_since(next) > signed(monitor.interval.saturating_mul(10)) {
+            next = round_start(id, monitor.interval, now);
+            track.open.retain(|r, _| *r >= next);
+        }
+        loop {
+            let closed = now >= plus(plus(next, monitor.timeout), CLOSE_GRACE);
+            let results = track.open.get(&next).map(Vec::as_slice).unwrap_or_default();
+            let votes: Vec<LocationResult<'_>> = results
+                .iter()
+                .map(|(location, r)| LocationResult { location, ok: r.ok })
+                .collect();
+            let Some(j) = quorum::judge(&monitor.locations, monitor.quorum, &votes, closed) else {
+                break;
+            };
+            let results = track.open.remove(&next).unwrap_or_default();
+            judged.push(judge_round(id, monitor, next, &j, &results, track));
+            next = plus(next, monitor.interval);
+        }
+        track.next = Some(next);
+    }
+}
+
+/// The judged round, and what it changes for its locations.
+fn judge_round(
+    id: &str,
+    monitor: &Monitor,
+    round: Timestamp,
+    j: &quorum::Judgement<'_>,
+    results: &[(String, LastResult)],
+    track: &mut Track,
+) -> Judged {
+    let listed = |location: &str| monitor.probed_from(location);
+    let mut latencies: Vec<u32> = results
+        .iter()
+        .filter(|(l, _)| listed(l))
+        .map(|(_, r)| r.latency_ms)
+        .collect();
+    latencies.sort_unstable();
+    let median = latencies.get(latencies.len() / 2).copied().unwrap_or(0);
+    let first_failure = |location: &str| {
+        results
+            .iter()
+            .find(|(l, r)| l == location && !r.ok)
+            .and_then(|(_, r)| r.failure.clone())
+            .unwrap_or_else(|| "failed".to_owned())
+    };
+    let reported = format!(
+        "{} of {} locations reported",
+        j.reported,
+        monitor.locations.len()
+    );
+    let silent = if j.missing.is_empty() {
+        String::new()
+    } else {
+        format!(" (silent: {})", j.missing.join(", "))
+    };
+    let reason = match j.verdict {
+        Verdict::Fail => format!(
+            "fails from {} of {} locations ({}), quorum {}: {}",
+            j.failing.len(),
+            monitor.locations.len(),
+            j.failing.join(", "),
+            monitor.quorum,
+            j.failing
+                .first()
+                .map(|l| first_failure(l))
+                .unwrap_or_default()
+        ),
+        Verdict::Pass => format!("passes: {reported}{silent}, quorum {}", monitor.quorum),
+        Verdict::Unknown => format!(
+            "cannot be judged: {reported}{silent}, fewer than its quorum of {}",
+            monitor.quorum
+        ),
+    };
+    if j.verdict == Verdict::Unknown {
+        track.unknown_rounds = track.unknown_rounds.saturating_add(1);
+    } else {
+        track.unknown_rounds = 0;
+    }
+    let at = results.iter().map(|(_, r)| r.at).min().unwrap_or(round);
+    let summary = LastResult {
+        at,
+        ok: j.verdict != Verdict::Fail,
+        latency_ms: median,
+        status_code: None,
+        failure: (j.verdict == Verdict::Fail).then(|| reason.clone()),
+    };
+    let mut location_changes = Vec::new();
+    for location in &monitor.locations {
+        let Some((_, r)) = results
+            .iter()
+            .find(|(l, r)| l == location && !r.ok)
+            .or_else(|| results.iter().find(|(l, _)| l == location))
+        else {
+            continue; // silent: the agent's own watch says so
+        };
+        let view = track.locations.entry(location.clone()).or_default();
+        if r.ok {
+            view.failing_rounds = 0;
+            view.failing_since = None;
+            if view.warned {
+                view.warned = false;
+                location_changes.push(LocationChange {
+                    location: location.clone(),
+                    from: EventState::Warning,
+                    to: EventState::Ok,
+                    reason: format!("passes from {location} again"),
+                });
+            }
+        } else {
+            view.failing_rounds = view.failing_rounds.saturating_add(1);
+            let since = *view.failing_since.get_or_insert(r.at);
+            if !view.warned && view.failing_rounds >= monitor.failure_threshold.max(1) {
+                view.warned = true;
+                let standing = if j.verdict == Verdict::Fail {
+                    "with a quorum of locations".to_owned()
+                } else {
+                    format!("below its quorum of {}", monitor.quorum)
+                };
+                location_changes.push(LocationChange {
+                    location: location.clone(),
+                    from: EventState::Ok,
+                    to: EventState::Warning,
+                    reason: format!(
+                        "fails from {location} since {since}, {standing}: {}",
+                        r.failure.as_deref().unwrap_or("failed")
+                    ),
+                });
+            }
+        }
+    }
+    Judged {
+        monitor_id: id.to_owned(),
+        round,
+        verdict: j.verdict,
+        summary,
+        unknown_counts: track.unknown_rounds >= monitor.failure_threshold.max(1),
+        reason,
+        location_changes,
+    }
+}
