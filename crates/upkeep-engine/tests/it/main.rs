@@ -12,6 +12,7 @@ mod auto_incidents;
 mod engine;
 mod heartbeats;
 mod inventory;
+mod locations;
 mod maintenance_engine;
 mod notify_outbox;
 mod notify_providers;
