@@ -362,6 +362,65 @@ struct DetailPage {
     events: Vec<EventRow>,
     message: Option<String>,
     tz_name: String,
+    quorum: usize,
+    /// Empty for a monitor probed from the server alone.
+    locations: Vec<LocationRow>,
+}
+
+/// One location of a monitor probed from several.
+struct LocationRow {
+    location: String,
+    /// `up` (passing), `down` (failing), `below` (failing below quorum, alerting), `silent`.
+    class: &'static str,
+    /// "passing", "failing for 45 min, below quorum", "no results yet".
+    state: String,
+    at: String,
+    latency: String,
+}
+
+/// What each location of `m` last saw, worded for the page.
+fn location_rows(
+    m: &upkeep_domain::config::Monitor,
+    view: Option<&upkeep_engine::monitoring::scheduler::MonitorView>,
+    now: Timestamp,
+    tz: &TimeZone,
+) -> Vec<LocationRow> {
+    if m.server_only() {
+        return Vec::new();
+    }
+    let down =
+        view.is_some_and(|v| v.state.status == upkeep_domain::monitor_state::MonitorStatus::Down);
+    m.locations
+        .iter()
+        .map(|location| {
+            let seen = view.and_then(|v| v.locations.get(location));
+            let last = seen.and_then(|s| s.last.as_ref());
+            let failing_for = seen.and_then(|s| s.failing_since).map(|since| {
+                let secs = u64::try_from(now.duration_since(since).as_secs()).unwrap_or(0);
+                // Whole minutes once past one: what an operator reads at a glance.
+                let shown = if secs >= 60 { secs / 60 * 60 } else { secs };
+                upkeep_domain::duration::format_duration(std::time::Duration::from_secs(shown))
+            });
+            let (class, state) = match (last, failing_for) {
+                (None, _) => ("silent", "no results yet".to_owned()),
+                (Some(l), _) if l.ok => ("up", "passing".to_owned()),
+                (Some(_), Some(d)) if seen.is_some_and(|s| s.warned) && !down => {
+                    ("below", format!("failing for {d}, below quorum"))
+                }
+                (Some(_), Some(d)) => ("down", format!("failing for {d}")),
+                (Some(_), None) => ("down", "failing".to_owned()),
+            };
+            LocationRow {
+                location: location.clone(),
+                class,
+                state,
+                at: last.map(|l| seconds(l.at, tz)).unwrap_or_default(),
+                latency: last
+                    .map(|l| format!("{} ms", l.latency_ms))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 async fn detail_page(
@@ -425,7 +484,15 @@ async fn detail_page(
             ("30 d", pct(up.d30)),
             ("90 d", pct(up.d90)),
         ],
-        chart: chart(&results, tz),
+        // The chart shows what the monitor was judged on, not each location's checks.
+        chart: chart(
+            &results
+                .iter()
+                .filter(|r| r.location.is_none())
+                .cloned()
+                .collect::<Vec<_>>(),
+            tz,
+        ),
         width: WIDTH,
         height: HEIGHT,
         results: results
@@ -461,6 +528,8 @@ async fn detail_page(
             .collect(),
         message,
         tz_name: config.page.timezone_name.clone(),
+        quorum: m.quorum,
+        locations: location_rows(m, view.as_ref(), now, tz),
     };
     html(status, page.render())
 }
