@@ -499,7 +499,7 @@ impl Writer {
                 failure: p.outcome.failure,
             };
             self.add_location_result(&p.monitor_id, monitor, SERVER_LOCATION, result, batch);
-            if *self.active.borrow() {
+            if self.judges(&p.monitor_id, monitor) {
                 let mut judged = Vec::new();
                 self.book
                     .settle_one(&p.monitor_id, monitor, self.clock.now(), &mut judged);
@@ -650,13 +650,35 @@ impl Writer {
         }
     }
 
+    /// Whether this writer judges the rounds of `monitor` now: while it probes, unless the
+    /// monitor is paused or a maintenance skips its checks (then its locations' results are
+    /// history only: agents know nothing of pauses and windows).
+    fn judges(&self, id: &str, monitor: &Monitor) -> bool {
+        let paused = self
+            .live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .is_some_and(|v| v.state.status == MonitorStatus::Paused);
+        *self.active.borrow() && !paused && !self.settings.skip.contains(&monitor.component)
+    }
+
     /// Judges the rounds that can be judged now and applies them.
     fn settle_rounds(&mut self, batch: &mut Batch) {
         if !*self.active.borrow() {
             return;
         }
         let cfg = self.config.borrow().clone();
-        let judged = self.book.settle(&cfg.config, self.clock.now(), |_| true);
+        let judged_here: HashSet<&str> = cfg
+            .config
+            .monitors
+            .iter()
+            .filter(|(id, m)| !m.server_only() && self.judges(id, m))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let judged = self
+            .book
+            .settle(&cfg.config, self.clock.now(), |id| judged_here.contains(id));
         for j in judged {
             let Some(monitor) = cfg.config.monitors.get(&j.monitor_id) else {
                 continue;

@@ -131,13 +131,16 @@ pub fn alert_change_of(
             let what = format!("probe agent `{name}` needs attention ({})", event.to);
             leveled(event.to.severity(), what, None)
         }
+        // On the monitor's component: a maintenance's hold-back covers it as it covers the
+        // monitor's own alert.
         EventSource::Location(at) => {
             let (monitor, location) = at.split_once('@').unwrap_or((at.as_str(), ""));
             let what = format!(
                 "monitor `{monitor}` fails from {location}, below its quorum ({})",
                 event.to
             );
-            leveled(event.to.severity(), what, None)
+            let component = config.monitors.get(monitor).map(|m| m.component.clone());
+            leveled(event.to.severity(), what, component)
         }
         // Down fires the monitor's alert; unknown (too few locations report) a warning of its
         // own, `monitor:ID#unknown`, resolved when a quorum reports again.
