@@ -38,6 +38,7 @@ pub mod role;
 pub mod rollout;
 pub mod rounds;
 pub mod rule_expr;
+pub mod shards;
 pub mod slo;
 pub mod snmp;
 pub mod syntax;

@@ -18,13 +18,20 @@ use jiff::Timestamp;
 /// A monitor's phase inside its interval, in milliseconds (`0 ≤ phase < interval`).
 pub fn phase_ms(id: &str, interval: Duration) -> i64 {
     let interval = interval_ms(interval);
+    let hash = fnv1a(id);
+    // interval ≥ 1 and fits i64, so the remainder does too.
+    i64::try_from(hash % interval.unsigned_abs()).unwrap_or(0)
+}
+
+/// FNV-1a (64 bits) of the bytes of `text`: the one stable hash of ids (rounds' phases,
+/// `shards::shard_of`), the same in every process and release.
+pub fn fnv1a(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in id.bytes() {
+    for byte in text.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    // interval ≥ 1 and fits i64, so the remainder does too.
-    i64::try_from(hash % interval.unsigned_abs()).unwrap_or(0)
+    hash
 }
 
 /// The interval in whole milliseconds, at least 1.

@@ -68,3 +68,55 @@ impl Store {
         Ok(holder)
     }
 }
+
+/// A lease as stored: who holds it until when, and its fencing token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRow {
+    pub name: String,
+    pub holder: String,
+    pub token: i64,
+}
+
+impl Store {
+    /// The leases whose names start with `prefix` (no `%` or `_` in it) that are held at `now`,
+    /// by name.
+    pub async fn live_leases(
+        &self,
+        prefix: &str,
+        now: Timestamp,
+    ) -> Result<Vec<LeaseRow>, StoreError> {
+        let sql = "SELECT name, holder, token FROM leases \
+                   WHERE name LIKE $1 AND expires_at > $2 ORDER BY name";
+        let rows: Vec<(String, String, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(format!("{prefix}%"))
+            .bind(now.as_millisecond())
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, holder, token)| LeaseRow {
+                name,
+                holder,
+                token,
+            })
+            .collect())
+    }
+
+    /// Deletes the leases whose names start with `prefix` that expired before `before`: for
+    /// per-process leases (a replica's membership) whose names are never taken again, so their
+    /// fencing tokens need not be kept. Returns how many went.
+    pub async fn delete_expired_leases(
+        &self,
+        prefix: &str,
+        before: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM leases WHERE name LIKE $1 AND expires_at < $2";
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(format!("{prefix}%"))
+            .bind(before.as_millisecond())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done)
+    }
+}

@@ -266,6 +266,57 @@ async fn a_lease_has_one_holder_until_it_expires_or_is_released() {
 }
 
 #[tokio::test]
+async fn live_leases_by_prefix_carry_tokens_and_expired_members_are_deleted() {
+    for db in databases("live_leases_by_prefix_carry_tokens").await {
+        let store = db.store().await;
+        let at = |s: i64| Timestamp::from_second(s).unwrap();
+        let ttl = Duration::from_secs(15);
+        for (name, holder) in [("shard:00", "a"), ("shard:01", "b"), ("replica:a", "a")] {
+            assert!(
+                store
+                    .try_acquire_lease(name, holder, ttl, at(0))
+                    .await
+                    .unwrap()
+            );
+        }
+        let live = store.live_leases("shard:", at(10)).await.unwrap();
+        let names: Vec<(&str, &str, i64)> = live
+            .iter()
+            .map(|l| (l.name.as_str(), l.holder.as_str(), l.token))
+            .collect();
+        assert_eq!(names, [("shard:00", "a", 1), ("shard:01", "b", 1)]);
+        // b takes shard 00 over once a's lease has expired: the token goes up.
+        assert!(
+            store
+                .try_acquire_lease("shard:00", "b", ttl, at(15))
+                .await
+                .unwrap()
+        );
+        let live = store.live_leases("shard:", at(16)).await.unwrap();
+        assert_eq!((live[0].holder.as_str(), live[0].token), ("b", 2));
+        assert_eq!(live.len(), 1, "shard 01 expired at 15: {live:?}");
+        // Only expired rows under the prefix go.
+        assert_eq!(
+            store
+                .delete_expired_leases("replica:", at(14))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .delete_expired_leases("replica:", at(16))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(store.live_leases("shard:", at(16)).await.unwrap().len(), 1);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn concurrent_claims_of_one_lease_have_exactly_one_winner() {
     for db in databases("concurrent_claims_of_one_lease_have_exactly_one_winner").await {
         let store = db.store().await;
