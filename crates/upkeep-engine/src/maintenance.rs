@@ -417,7 +417,6 @@ pub async fn step(
             None => {}
         }
     }
-    let mut skip = HashSet::new();
     // Read after the starts above (their writes move the fingerprint).
     let (_, active) = lists(store, state).await?;
     let running: HashSet<&str> = active.iter().map(|m| m.id.as_str()).collect();
@@ -428,14 +427,6 @@ pub async fn step(
         state.checked.remove(&m.id);
         if m.status == MaintenanceStatus::InProgress {
             let coverage = Coverage::of(config, m);
-            if m.checks == upkeep_domain::config::ChecksMode::Skip && now < m.ends_at {
-                skip.extend(
-                    coverage
-                        .components()
-                        .into_iter()
-                        .filter(|c| coverage.covers(c, now)),
-                );
-            }
             // A tenant's slot ended before the window: failures of its own components were
             // held back during the slot and are reported now.
             for (tenant, (_, end)) in coverage.slots() {
@@ -479,8 +470,58 @@ pub async fn step(
             }
         }
     }
-    state.skip.set(skip);
+    state.skip.set(skipped(config, &active, now));
     Ok(())
+}
+
+/// The components whose monitors are not probed at `now`: those a maintenance in progress
+/// with `checks: skip` covers then.
+fn skipped(config: &Config, active: &[MaintenanceRecord], now: Timestamp) -> HashSet<String> {
+    let mut skip = HashSet::new();
+    for m in active {
+        if m.status == MaintenanceStatus::InProgress
+            && m.checks == upkeep_domain::config::ChecksMode::Skip
+            && now < m.ends_at
+        {
+            let coverage = Coverage::of(config, m);
+            skip.extend(
+                coverage
+                    .components()
+                    .into_iter()
+                    .filter(|c| coverage.covers(c, now)),
+            );
+        }
+    }
+    skip
+}
+
+/// On the replicas that do not hold the lease, keeps `skip` in step with the stored
+/// maintenances every `every`, until `stop`: every replica probes (its probe shards), so every
+/// replica skips what a maintenance with `checks: skip` covers. The lease holder's list is
+/// kept by [`run`].
+pub async fn follow_skip(
+    store: Store,
+    config: watch::Receiver<Arc<LoadedConfig>>,
+    clock: SharedClock,
+    skip: SkipList,
+    every: Duration,
+    lease: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    let mut ticks = Periodic::observing("maintenance-skip", every, lease).start(stop);
+    while let Some(turn) = ticks.next().await {
+        if turn.held {
+            continue;
+        }
+        let done = store
+            .list_maintenances(MaintenanceFilter::Active, LIST_LIMIT)
+            .await
+            .map(|active| {
+                let loaded = Arc::clone(&config.borrow());
+                skip.set(skipped(&loaded.config, &active, clock.now()));
+            });
+        ticks.done(done);
+    }
 }
 
 /// Applies one status change; only the replica whose conditional update wins acts on it.

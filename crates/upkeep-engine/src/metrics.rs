@@ -139,6 +139,12 @@ pub const CATALOGUE: &[Metric] = &[
         "How late a probe started after it was due",
     ),
     metric(
+        "upkeep_probe_shards_held",
+        Kind::Gauge,
+        None,
+        "Probe shards this replica holds (of 64; all of them with SQLite)",
+    ),
+    metric(
         "upkeep_monitor_transitions_total",
         Kind::Counter,
         None,

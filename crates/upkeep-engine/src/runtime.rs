@@ -3,10 +3,14 @@
 //! update inventory, the self-backup, the notification pipeline, pruning and the ping writer, each under the
 //! [`Supervisor`]. `upkeep serve` and the tests boot this same graph.
 //!
-//! # The leader lease
+//! # The leader lease and the probe shards
 //!
-//! One lease, [`LEADER_LEASE`], gates all the work that must happen once across replicas:
-//! probing and push judgement, rule evaluation, automatic incidents, maintenance transitions
+//! Probing is split between the replicas: each holds some of the probe shards
+//! (`monitoring::shards`, one lease each) and probes their monitors, so probing capacity grows
+//! with replicas.
+//!
+//! One lease, [`LEADER_LEASE`], gates all the other work that must happen once across
+//! replicas: push judgement, rule evaluation, automatic incidents, maintenance transitions
 //! and pre-flight checks, rollouts (whose writes also carry the lease's fencing token), backup and SLO alert transitions, the inventory's refresh and policy alerts, the self-backup, and the
 //! notification fan-out, alert following, timers and outbox pruning. Every replica serves the
 //! API and pings, sends deliveries (claimed rows keep replicas apart), exports the backup and
@@ -31,6 +35,7 @@ use crate::monitoring::pings::PingWriter;
 use crate::monitoring::probe::{ProbeSetupError, Prober};
 use crate::monitoring::rules::RuleHandle;
 use crate::monitoring::scheduler::{self, MonitorHandle, SchedulerSettings};
+use crate::monitoring::shards::ShardKeeper;
 use crate::supervisor::{Health, Supervisor};
 use crate::{
     backups, incidents, inventory, maintenance, monitoring, notify, rollout, self_backup,
@@ -83,6 +88,8 @@ pub struct Engine {
     pub pings: PingWriter,
     /// Whether this replica holds [`LEADER_LEASE`].
     pub lease: LeaseKeeper,
+    /// The probe shards this replica holds: which monitors it probes and writes.
+    pub shards: ShardKeeper,
 }
 
 impl Engine {
@@ -98,6 +105,14 @@ impl Engine {
         let supervisor = Supervisor::new();
         let stop = supervisor.token();
         let holder = settings.holder.clone();
+        let (shards, shard_task) = ShardKeeper::start(
+            store.clone(),
+            clock.clone(),
+            settings.holder.clone(),
+            settings.lease.clone(),
+            stop.clone(),
+        );
+        supervisor.spawn("probe-shards", shard_task);
         let (lease, lease_task) = LeaseKeeper::start(
             store.clone(),
             clock.clone(),
@@ -110,11 +125,13 @@ impl Engine {
 
         // Maintenance with `checks: skip` tells the scheduler which components not to probe.
         let skip = maintenance::SkipList::default();
+        let follow = skip.clone();
         let arrivals = crate::monitoring::pings::Arrivals::default();
         let scheduler_settings = SchedulerSettings {
             max_concurrent: config.current().config.monitoring.max_concurrent,
             skip: skip.clone(),
             arrivals: arrivals.clone(),
+            owned: shards.watch(),
             ..SchedulerSettings::default()
         };
         let (monitors, scheduler) = scheduler::start(
@@ -170,6 +187,18 @@ impl Engine {
                     skip: skip.clone(),
                     ..Default::default()
                 },
+                p.lease.clone(),
+                p.stop.clone(),
+            )
+        });
+        let p = parts.clone();
+        supervisor.spawn_restarting("maintenance-skip", move || {
+            maintenance::follow_skip(
+                p.store.clone(),
+                p.config.subscribe(),
+                p.clock.clone(),
+                follow.clone(),
+                maintenance::MaintenanceSettings::default().tick,
                 p.lease.clone(),
                 p.stop.clone(),
             )
@@ -293,6 +322,7 @@ impl Engine {
             rules,
             pings,
             lease,
+            shards,
         })
     }
 

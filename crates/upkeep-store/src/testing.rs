@@ -136,3 +136,11 @@ pub async fn execute(store: &Store, sql: &str) -> Result<(), StoreError> {
     with_pool!(store, pool => sqlx::query(sql).execute(pool).await.map(|_| ()))?;
     Ok(())
 }
+
+/// Every stored probe result from `since` on (UTC milliseconds) as `(monitor_id, at)`, for
+/// tests that count results per monitor and round.
+pub async fn result_instants(store: &Store, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+    let sql = "SELECT monitor_id, at FROM check_results WHERE at >= $1";
+    let rows = with_pool!(store, pool => sqlx::query_as(sql).bind(since).fetch_all(pool).await)?;
+    Ok(rows)
+}

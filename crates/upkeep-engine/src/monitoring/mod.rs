@@ -8,3 +8,4 @@ pub mod rounds;
 pub mod rules;
 pub mod schedule;
 pub mod scheduler;
+pub mod shards;

@@ -89,13 +89,14 @@ fn plan(
 
 impl Looper {
     /// Probes the monitors `select` picks from `source` until `stop`, each at the start of
-    /// each of its rounds when `may_probe` allows it then (asked at each round: the lease,
-    /// a pause, a maintenance skip). Waits for the probes in flight before it returns.
+    /// each of its rounds when `may_probe` allows that round then (asked at each round, and
+    /// again once a probe slot is free: the shard, a pause, a maintenance skip). Waits for the
+    /// probes in flight before it returns.
     pub async fn run<S, F, G>(self, mut source: watch::Receiver<S>, select: F, may_probe: G)
     where
         S: Send + Sync,
         F: Fn(&S) -> Assigned,
-        G: Fn(&str, &Monitor) -> bool,
+        G: Fn(&str, &Monitor, Timestamp) -> bool,
     {
         let Looper {
             clock,
@@ -144,10 +145,13 @@ impl Looper {
                         }
                         next.insert(id.clone(), following);
                         heap.push(Reverse((following.0, following.1, id.clone())));
-                        if !may_probe(&id, &monitor) {
+                        if !may_probe(&id, &monitor, round) {
                             continue;
                         }
                         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { break };
+                        if !may_probe(&id, &monitor, round) {
+                            continue; // the shard was lost while waiting for a slot
+                        }
                         // Looked up at each use: a handle taken before the recorder is
                         // installed would record nowhere.
                         metrics::histogram!("upkeep_probe_lag_seconds")

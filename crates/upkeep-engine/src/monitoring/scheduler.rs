@@ -11,9 +11,11 @@
 //!   their state and phase.
 //! - **Push monitors** are not probed: every `push_every` they are judged on their pings
 //!   (domain `heartbeat::judge`) and the verdict goes through the same state machine.
-//! - **Replicas**: the engine works only while `active` (this process holds the monitoring
-//!   lease); otherwise it stands by, refreshing its view from the database, and takes over
-//!   from the stored states when it gets the lease.
+//! - **Replicas**: each replica probes and writes only the monitors it owns (`shards::Owned`,
+//!   the probe shards it holds); when it gains shards it continues from their stored states,
+//!   when it loses some it writes what it has first. Push monitors are judged while `active`
+//!   (this process holds the `leader` lease). Every replica refreshes the states of the
+//!   monitors it does not write from the database.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -37,6 +39,7 @@ use upkeep_store::result_runs;
 use super::probe::Prober;
 use super::rounds::{self as location_rounds, Added, Judged, LocationView};
 use super::schedule::{Assigned, Looper, Probed, sleep_until};
+use super::shards::Owned;
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::periodic::Periodic;
@@ -64,6 +67,8 @@ pub struct SchedulerSettings {
     pub arrivals: Arrivals,
     /// Components whose monitors are not probed now (maintenance with `checks: skip`).
     pub skip: crate::maintenance::SkipList,
+    /// Which monitors this replica probes and writes (every one by default).
+    pub owned: watch::Receiver<Arc<Owned>>,
 }
 
 impl Default for SchedulerSettings {
@@ -76,6 +81,7 @@ impl Default for SchedulerSettings {
             push_settle: Duration::from_millis(200),
             arrivals: Arrivals::default(),
             skip: crate::maintenance::SkipList::default(),
+            owned: super::shards::fixed(Owned::everything()),
         }
     }
 }
@@ -216,7 +222,8 @@ pub async fn start(
     };
     let (result_tx, result_rx) = mpsc::channel::<Probed>(settings.flush_max.max(1) * 2);
     let schedule_live = live.clone();
-    let active_for_schedule = active.clone();
+    let owned = settings.owned.clone();
+    let leader = active.clone();
     let writer = Writer {
         store,
         live,
@@ -246,13 +253,20 @@ pub async fn start(
                 .map(|(id, m)| (id.clone(), Arc::new(m.clone())))
                 .collect()
         };
-        let may_probe = |id: &str, monitor: &Monitor| {
+        let may_probe = |id: &str, monitor: &Monitor, round: Timestamp| {
             let paused = schedule_live
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(id)
                 .is_some_and(|v| v.state.status == MonitorStatus::Paused);
-            !paused && *active_for_schedule.borrow() && !skip.contains(&monitor.component)
+            // Monitors probed from several locations are judged by the leader, which probes
+            // them from the server too; the others by the holder of their probe shard.
+            let mine = if monitor.server_only() {
+                owned.borrow().probes(id, round)
+            } else {
+                *leader.borrow()
+            };
+            !paused && mine && !skip.contains(&monitor.component)
         };
         looper.run(config, select, may_probe).await;
         // The schedule dropped its sender; the writer drains and returns.
@@ -279,6 +293,33 @@ async fn stored_views(
             (row.monitor_id, MonitorView::new(state))
         })
         .collect())
+}
+
+/// The shards an ownership view holds now (all of them for a view that owns everything).
+fn shard_set(owned: &Owned) -> HashSet<u32> {
+    if owned.is_everything() {
+        return (0..upkeep_domain::shards::SHARDS).collect();
+    }
+    owned.shards().map(|(s, _)| s).collect()
+}
+
+fn cfg_now(config: &watch::Receiver<Arc<LoadedConfig>>) -> Arc<LoadedConfig> {
+    Arc::clone(&config.borrow())
+}
+
+/// Whether monitor `id` is probed by the holder of its probe shard (a monitor probed from the
+/// server alone); push monitors and those probed from several locations are the leader's.
+fn sharded(cfg: &LoadedConfig, id: &str) -> bool {
+    cfg.config
+        .monitors
+        .get(id)
+        .is_some_and(|m| is_probed(m) && m.server_only())
+}
+
+/// Whether this replica probes and writes monitor `id` by its shards (its live state is the
+/// truth here).
+fn owns_probed(cfg: &LoadedConfig, owned: &Owned, id: &str) -> bool {
+    sharded(cfg, id) && owned.owns(id)
 }
 
 /// Which push monitors to judge: all, those of some ping keys, or some monitors.
@@ -361,6 +402,9 @@ impl Writer {
         let mut batch = Batch::default();
         let mut retry_after: Option<Instant> = None;
         let mut lease_open = true;
+        let mut owned = self.settings.owned.clone();
+        let mut owned_open = true;
+        let mut shards_held = shard_set(&owned.borrow_and_update());
         let mut tick = tokio::time::interval(self.settings.flush_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut push_tick = tokio::time::interval(self.settings.push_every);
@@ -403,18 +447,41 @@ impl Writer {
                     // Taking over from another replica: continue from what it stored.
                     if lease_open && *self.active.borrow_and_update() {
                         self.flush(&mut batch, &mut retry_after).await;
-                        self.refresh_from_store().await;
+                        let (cfg, mine) = (cfg_now(&self.config), Arc::clone(&owned.borrow()));
+                        self.refresh_from_store(|id| !owns_probed(&cfg, &mine, id)).await;
                         self.book.restart();
                         self.load_location_alerts().await;
                     }
+                }
+                changed = owned.changed(), if owned_open => {
+                    owned_open = changed.is_ok();
+                    let now_held = shard_set(&owned.borrow_and_update());
+                    // Losing shards: write what we have before another replica reads it.
+                    // Gaining some: continue from the states their last owner stored.
+                    self.flush(&mut batch, &mut retry_after).await;
+                    let gained: HashSet<u32> = now_held.difference(&shards_held).copied().collect();
+                    if !gained.is_empty() {
+                        let cfg = cfg_now(&self.config);
+                        let shard = |id: &str| upkeep_domain::shards::shard_of(id, upkeep_domain::shards::SHARDS);
+                        self.refresh_from_store(|id| sharded(&cfg, id) && gained.contains(&shard(id))).await;
+                    }
+                    shards_held = now_held;
                 }
                 _ = push_tick.tick() => {
                     if *self.active.borrow() {
                         self.judge_pushes(&mut batch, Only::All, &mut deadlines).await;
                     } else {
                         deadlines = Deadlines::default();
-                        // Standing by: keep the view of the replica that probes.
-                        self.refresh_from_store().await;
+                    }
+                    // Keep the view of what other replicas write.
+                    let active = *self.active.borrow();
+                    let (cfg, mine) = (cfg_now(&self.config), Arc::clone(&owned.borrow()));
+                    if !(active && mine.is_everything()) {
+                        self.refresh_from_store(|id| {
+                            let written_here = owns_probed(&cfg, &mine, id) || (active && !sharded(&cfg, id));
+                            !written_here
+                        })
+                        .await;
                     }
                 }
                 received = results.recv() => match received {
@@ -486,6 +553,9 @@ impl Writer {
         let Some(monitor) = cfg.config.monitors.get(&p.monitor_id) else {
             return; // removed by a reload while its probe ran
         };
+        if monitor.server_only() && !self.settings.owned.borrow().owns(&p.monitor_id) {
+            return; // its shard was lost while the probe ran
+        }
         metrics::counter!("upkeep_probes_total", "outcome" => if p.outcome.ok { "ok" } else { "failed" })
             .increment(1);
         metrics::histogram!("upkeep_probe_duration_seconds")
@@ -760,12 +830,13 @@ impl Writer {
         }
     }
 
-    /// Replaces the live states with the stored ones (keeping last results seen here).
-    async fn refresh_from_store(&self) {
+    /// Replaces the live states of the monitors `which` picks with the stored ones (keeping
+    /// last results seen here).
+    async fn refresh_from_store(&self, which: impl Fn(&str) -> bool) {
         match stored_views(&self.store).await {
             Ok(stored) => {
                 let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-                for (id, view) in stored {
+                for (id, view) in stored.into_iter().filter(|(id, _)| which(id)) {
                     live.entry(id)
                         .and_modify(|v| v.state = view.state)
                         .or_insert(view);

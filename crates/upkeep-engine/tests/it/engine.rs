@@ -329,10 +329,11 @@ async fn a_hanging_target_never_delays_other_monitors() {
     assert_eq!(states.len(), 21, "every monitor's state is persisted");
 }
 
-/// One replica of the monitoring engine: its lease keeper and its scheduler.
+/// One replica of the monitoring engine: its lease keeper, its probe shards and its scheduler.
 struct Replica {
     stop: CancellationToken,
     lease_task: tokio::task::JoinHandle<()>,
+    shard_task: tokio::task::JoinHandle<()>,
     engine_task: tokio::task::JoinHandle<()>,
 }
 
@@ -341,19 +342,28 @@ async fn replica(store: &upkeep_store::Store, handle: &ConfigHandle, name: &str)
     use upkeep_engine::monitoring::scheduler::{self, SchedulerSettings};
     let stop = CancellationToken::new();
     let clock: SharedClock = Arc::new(SystemClock);
+    let lease_settings = LeaseSettings {
+        ttl: Duration::from_millis(600),
+        renew_every: Duration::from_millis(100),
+    };
     let (lease, lease_task) = LeaseKeeper::start(
         store.clone(),
         clock.clone(),
         "monitoring".into(),
         name.into(),
-        LeaseSettings {
-            ttl: Duration::from_millis(600),
-            renew_every: Duration::from_millis(100),
-        },
+        lease_settings.clone(),
+        stop.clone(),
+    );
+    let (shards, shard_task) = upkeep_engine::monitoring::shards::ShardKeeper::start(
+        store.clone(),
+        clock.clone(),
+        name.into(),
+        lease_settings,
         stop.clone(),
     );
     let settings = SchedulerSettings {
         flush_every: Duration::from_millis(50),
+        owned: shards.watch(),
         ..SchedulerSettings::default()
     };
     let (_handle, task) = scheduler::start(
@@ -370,6 +380,7 @@ async fn replica(store: &upkeep_store::Store, handle: &ConfigHandle, name: &str)
     Replica {
         stop,
         lease_task: tokio::spawn(lease_task),
+        shard_task: tokio::spawn(shard_task),
         engine_task: tokio::spawn(task),
     }
 }
@@ -381,9 +392,12 @@ async fn results_during(store: &upkeep_store::Store, id: &str, window: Duration)
     store.recent_results(id, 10_000).await.unwrap().len() - before
 }
 
+/// Replicas on PostgreSQL (with SQLite one process holds every probe shard).
 #[tokio::test]
 async fn replicas_probe_once_between_them_and_take_over_when_one_dies() {
-    for db in databases("replicas_probe_once_between_them_and_take_over_when_one_dies").await {
+    let test = "replicas_probe_once_between_them_and_take_over_when_one_dies";
+    if let Some(base) = upkeep_store::testing::postgres_url(test) {
+        let db = upkeep_store::testing::TestDatabase::postgres(&base).await;
         let store = db.store().await;
         let target = fast_target().await;
         let dir = tempfile::tempdir().unwrap();
@@ -416,7 +430,8 @@ async fn replicas_probe_once_between_them_and_take_over_when_one_dies() {
         // period and probing goes on.
         a.engine_task.abort();
         a.lease_task.abort();
-        let _ = (a.engine_task.await, a.lease_task.await);
+        a.shard_task.abort();
+        let _ = (a.engine_task.await, a.lease_task.await, a.shard_task.await);
         drop(a.stop);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let after = results_during(&store, "m", Duration::from_secs(3)).await;
@@ -428,7 +443,7 @@ async fn replicas_probe_once_between_them_and_take_over_when_one_dies() {
         assert_eq!(state[0].status, MonitorStatus::Up);
 
         b.stop.cancel();
-        let _ = (b.engine_task.await, b.lease_task.await);
+        let _ = (b.engine_task.await, b.lease_task.await, b.shard_task.await);
         store.close().await;
         db.cleanup().await;
     }

@@ -23,6 +23,7 @@ mod maintenance_plan;
 mod monitoring;
 pub(crate) mod notify;
 mod ping;
+mod probe_shards;
 mod prometheus_metrics;
 mod proxy;
 mod public_text;

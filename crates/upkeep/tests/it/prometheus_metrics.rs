@@ -4,8 +4,7 @@
 
 use crate::support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,24 +12,7 @@ use support::Server;
 
 /// A target that answers every request 200 with one gauge in Prometheus text format.
 fn target() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                let body = "# TYPE cpu_usage gauge\ncpu_usage 50\n";
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
+    support::http_target("# TYPE cpu_usage gauge\ncpu_usage 50\n")
 }
 
 fn body(answer: &str) -> &str {
