@@ -102,6 +102,30 @@ impl Store {
             .collect())
     }
 
+    /// Renews, until `now + ttl`, every lease whose name starts with `prefix` (no `%` or `_`
+    /// in it) that `holder` holds at `now`, in one statement; returns their names. A lease of
+    /// `holder`'s that has already expired is not renewed (take it again).
+    pub async fn renew_leases(
+        &self,
+        prefix: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        let now_ms = now.as_millisecond();
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let sql = "UPDATE leases SET expires_at = $1 \
+                   WHERE name LIKE $2 AND holder = $3 AND expires_at > $4 RETURNING name";
+        let names: Vec<String> = with_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(now_ms.saturating_add(ttl_ms))
+            .bind(format!("{prefix}%"))
+            .bind(holder)
+            .bind(now_ms)
+            .fetch_all(pool)
+            .await)?;
+        Ok(names)
+    }
+
     /// Deletes the leases whose names start with `prefix` that expired before `before`: for
     /// per-process leases (a replica's membership) whose names are never taken again, so their
     /// fencing tokens need not be kept. Returns how many went.

@@ -317,22 +317,25 @@ impl Keeper {
             }
             tracing::info!(shards = ?drained, "gave probe shards up");
         }
-        let renew: Vec<u32> = self.held.keys().copied().collect();
-        for s in renew {
-            match self.try_take(s).await {
-                Some(until) => {
-                    if let Some(h) = self.held.get_mut(&s) {
-                        h.until = until;
-                    }
-                }
-                None => {
-                    // Kept until its validity runs out on an error; taken by another
-                    // replica (it had expired) otherwise.
-                    if self.store_says_lost(s).await {
-                        self.held.remove(&s);
-                    }
+        // Every held shard renewed in one statement.
+        let sent = Instant::now();
+        match self
+            .store
+            .renew_leases(SHARD_PREFIX, &self.holder, ttl, self.clock.now())
+            .await
+        {
+            Ok(renewed) => {
+                let until = self.valid_until(sent);
+                let renewed: std::collections::HashSet<u32> =
+                    renewed.iter().filter_map(|n| parse_shard(n)).collect();
+                // One not renewed had expired (or was taken): it is no longer ours.
+                self.held.retain(|s, _| renewed.contains(s));
+                for h in self.held.values_mut() {
+                    h.until = until;
                 }
             }
+            // Kept until their validity runs out.
+            Err(e) => tracing::warn!(error = %e, "cannot renew the probe shards"),
         }
         let now = self.clock.now();
         let (shards, members) = match (
@@ -407,19 +410,6 @@ impl Keeper {
                 .await
         {
             tracing::debug!(error = %e, "cannot delete old membership leases");
-        }
-    }
-
-    /// Whether shard `s` is now held by another replica (so ours is surely gone).
-    async fn store_says_lost(&self, s: u32) -> bool {
-        match self
-            .store
-            .lease_holder(&lease_name(s), self.clock.now())
-            .await
-        {
-            Ok(Some(holder)) => holder != self.holder,
-            Ok(None) => false,
-            Err(_) => false,
         }
     }
 

@@ -295,6 +295,28 @@ async fn live_leases_by_prefix_carry_tokens_and_expired_members_are_deleted() {
         let live = store.live_leases("shard:", at(16)).await.unwrap();
         assert_eq!((live[0].holder.as_str(), live[0].token), ("b", 2));
         assert_eq!(live.len(), 1, "shard 01 expired at 15: {live:?}");
+        // One statement renews every live lease of a holder under the prefix.
+        assert!(
+            store
+                .try_acquire_lease("shard:02", "b", ttl, at(16))
+                .await
+                .unwrap()
+        );
+        let mut renewed = store
+            .renew_leases("shard:", "b", ttl, at(20))
+            .await
+            .unwrap();
+        renewed.sort();
+        assert_eq!(renewed, ["shard:00", "shard:02"]);
+        assert!(
+            store
+                .renew_leases("shard:", "a", ttl, at(20))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let live = store.live_leases("shard:", at(34)).await.unwrap();
+        assert_eq!(live.len(), 2, "renewed until 35: {live:?}");
         // Only expired rows under the prefix go.
         assert_eq!(
             store
@@ -310,7 +332,7 @@ async fn live_leases_by_prefix_carry_tokens_and_expired_members_are_deleted() {
                 .unwrap(),
             1
         );
-        assert_eq!(store.live_leases("shard:", at(16)).await.unwrap().len(), 1);
+        assert_eq!(store.live_leases("shard:", at(16)).await.unwrap().len(), 2);
         store.close().await;
         db.cleanup().await;
     }
