@@ -8,7 +8,10 @@
 # an SNMPv3 authPriv user (snmp), and OpenSSH's sshd started here (ssh: its banner; sshd forks
 # a process per connection, so SSH_RATE, default 50/s, is its rate; PostgreSQL likewise, PG_RATE),
 # Dovecot (imap), aiosmtpd (smtp: Python, SMTP_RATE, default 200/s), and bench/kind_peers.py:
-# a Docker Engine API on a unix socket (docker) and an RDAP server (domain).
+# a Docker Engine API on a unix socket (docker) and an RDAP server (domain); and
+# crates/upkeep-engine/examples/probe_peers.rs, the probe tests' own peers in a process of their
+# own: their DNS responder (dns), their TLS endpoint with a self-signed certificate (tls), a
+# WebSocket echo server (websocket) and tonic-health's gRPC health server (grpc).
 # Usage: bench/kinds.sh [RATE] [SECONDS] [MONITOR...]   (defaults 1000 and 10, every monitor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +27,7 @@ target_port=18292
 
 if [ "${BUILD:-1}" = 1 ]; then   # BUILD=0: use the release binaries as they are
   cargo build --release -q -p upkeep --bin upkeep
-  cargo build --release -q -p upkeep-engine --example probe_cost
+  cargo build --release -q -p upkeep-engine --example probe_cost --example probe_peers
 fi
 start_probe_target "$target_port"
 until curl -fs "http://127.0.0.1:$target_port/healthz" >/dev/null; do sleep 0.05; done
@@ -98,6 +101,21 @@ smtp_rate=${SMTP_RATE:-200}
 rdap_port=18297
 python3 bench/kind_peers.py "$dir/docker.sock" "$rdap_port" &
 pids+=($!)
+# The probe tests' DNS responder, TLS endpoint, WebSocket server and gRPC health server
+# (examples/probe_peers.rs), on ports they pick: it prints `KIND ADDRESS` for each.
+target/release/examples/probe_peers > "$dir/peers.txt" &
+pids+=($!)
+for _ in $(seq 100); do
+  [ "$(wc -l < "$dir/peers.txt")" -ge 4 ] && break
+  sleep 0.05
+done
+peer() {
+  awk -v kind="$1" '$1 == kind { print $2 }' "$dir/peers.txt" | grep . || { echo "probe_peers did not start its $1 peer" >&2; exit 1; }
+}
+dns_peer=$(peer dns)
+tls_peer=$(peer tls)
+websocket_peer=$(peer websocket)
+grpc_peer=$(peer grpc)
 # PostgreSQL forks a backend per session and allows 100 at once: 1,000 new sessions a second
 # exhaust it ("too many clients"); PG_RATE (default 200/s) is its rate.
 pg_rate=${PG_RATE:-200}
@@ -122,6 +140,10 @@ monitors:
   imap: { component: c, imap: { url: "imap://127.0.0.1:$imap_port", starttls: never }, timeout: 5s }
   docker: { component: c, docker: { container: web-1, host: "unix://$dir/docker.sock" }, timeout: 5s }
   domain: { component: c, domain: { name: example.test, rdap_server: "http://127.0.0.1:$rdap_port/" }, timeout: 5s }
+  dns: { component: c, dns: { name: bench.upkeep.test, resolver: "$dns_peer", expected: 10.1.2.3 }, timeout: 5s }
+  tls: { component: c, tls: { address: "$tls_peer" }, timeout: 5s }
+  websocket: { component: c, websocket: { url: "ws://$websocket_peer/", message: ping }, timeout: 5s }
+  grpc: { component: c, grpc: { url: "grpc://$grpc_peer" }, timeout: 5s }
   snmp-v3: { component: c, snmp: { address: "127.0.0.1:$snmp_port", oid: 1.3.6.1.2.1.1.3.0, user: bench, auth_protocol: sha256, auth_key: bench-auth-key, priv_key: bench-priv-key }, timeout: 5s }
 YAML
 cat > "$dir/ssh.yaml" <<YAML
