@@ -11,7 +11,8 @@
 # a Docker Engine API on a unix socket (docker) and an RDAP server (domain); and
 # crates/upkeep-engine/examples/probe_peers.rs, the probe tests' own peers in a process of their
 # own: their DNS responder (dns), their TLS endpoint with a self-signed certificate (tls), a
-# WebSocket echo server (websocket) and tonic-health's gRPC health server (grpc).
+# WebSocket echo server (websocket) and tonic-health's gRPC health server (grpc); TLS_RATE,
+# default 500/s, is the tls rate.
 # Usage: bench/kinds.sh [RATE] [SECONDS] [MONITOR...]   (defaults 1000 and 10, every monitor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,6 +117,9 @@ dns_peer=$(peer dns)
 tls_peer=$(peer tls)
 websocket_peer=$(peer websocket)
 grpc_peer=$(peer grpc)
+# The TLS endpoint makes a full handshake per check on a runtime sharing the machine's two
+# cores: TLS_RATE (default 500/s) is its rate.
+tls_rate=${TLS_RATE:-500}
 # PostgreSQL forks a backend per session and allows 100 at once: 1,000 new sessions a second
 # exhaust it ("too many clients"); PG_RATE (default 200/s) is its rate.
 pg_rate=${PG_RATE:-200}
@@ -141,7 +145,6 @@ monitors:
   docker: { component: c, docker: { container: web-1, host: "unix://$dir/docker.sock" }, timeout: 5s }
   domain: { component: c, domain: { name: example.test, rdap_server: "http://127.0.0.1:$rdap_port/" }, timeout: 5s }
   dns: { component: c, dns: { name: bench.upkeep.test, resolver: "$dns_peer", expected: 10.1.2.3 }, timeout: 5s }
-  tls: { component: c, tls: { address: "$tls_peer" }, timeout: 5s }
   websocket: { component: c, websocket: { url: "ws://$websocket_peer/", message: ping }, timeout: 5s }
   grpc: { component: c, grpc: { url: "grpc://$grpc_peer" }, timeout: 5s }
   snmp-v3: { component: c, snmp: { address: "127.0.0.1:$snmp_port", oid: 1.3.6.1.2.1.1.3.0, user: bench, auth_protocol: sha256, auth_key: bench-auth-key, priv_key: bench-priv-key }, timeout: 5s }
@@ -160,6 +163,13 @@ components:
 monitors:
   smtp: { component: c, smtp: { url: "smtp://127.0.0.1:$smtp_port", starttls: never }, timeout: 5s }
 YAML
+cat > "$dir/tls.yaml" <<YAML
+page: { name: Kinds, url: "http://127.0.0.1:$target_port", timezone: UTC }
+components:
+  c: { name: C }
+monitors:
+  tls: { component: c, tls: { address: "$tls_peer" }, timeout: 5s }
+YAML
 cat > "$dir/postgres.yaml" <<YAML
 page: { name: Kinds, url: "http://127.0.0.1:$target_port", timezone: UTC }
 components:
@@ -172,6 +182,10 @@ target/release/examples/probe_cost "$dir/kinds.yaml" "$rate" "$secs" "$@"
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx smtp; then
   echo "smtp at $smtp_rate/s:"
   target/release/examples/probe_cost "$dir/smtp.yaml" "$smtp_rate" "$secs" | tail -n +2
+fi
+if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx tls; then
+  echo "tls at $tls_rate/s:"
+  target/release/examples/probe_cost "$dir/tls.yaml" "$tls_rate" "$secs" | tail -n +2
 fi
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx postgres; then
   echo "postgres at $pg_rate/s:"
