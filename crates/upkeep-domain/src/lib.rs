@@ -5,6 +5,7 @@
 //! instant and the process environment arrive as parameters, so every rule here is testable with
 //! fixed inputs.
 
+pub mod agent;
 pub mod alert_rule;
 pub mod availability;
 pub mod backup;

@@ -5,6 +5,9 @@
 //! configuration and overrides the maintenance policy. `hook` stands apart: it may only post
 //! alerts to the Alertmanager hook (which `editor` and `admin` may post to as well), so the
 //! secret kept in Alertmanager's configuration can neither read nor change anything else.
+//! `agent` stands apart too: a probe agent's token (the agent is known by the token's name)
+//! may only read its location's assignments and post its results, and nothing else may: the
+//! assignments carry the monitors' secrets (docs/agents.md).
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +17,8 @@ use std::str::FromStr;
 pub enum Role {
     /// Only posts to the Alertmanager hook; nothing else, not even reading.
     Hook,
+    /// A probe agent: only reads its assignments and posts its results; nothing else.
+    Agent,
     Viewer,
     Editor,
     Admin,
@@ -21,11 +26,18 @@ pub enum Role {
 
 impl Role {
     /// All roles, weakest first.
-    pub const ALL: [Role; 4] = [Role::Hook, Role::Viewer, Role::Editor, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Hook,
+        Role::Agent,
+        Role::Viewer,
+        Role::Editor,
+        Role::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Hook => "hook",
+            Role::Agent => "agent",
             Role::Viewer => "viewer",
             Role::Editor => "editor",
             Role::Admin => "admin",
@@ -34,9 +46,11 @@ impl Role {
 
     /// Whether a holder of `self` may do what needs `required`: a stronger role may do what a
     /// weaker one may, except that `hook` may do only what needs `hook`, and what needs `hook`
-    /// (posting alerts) is also open to `editor` and `admin`, not to `viewer`.
+    /// (posting alerts) is also open to `editor` and `admin`, not to `viewer`; `agent` may do
+    /// only what needs `agent`, and only `agent` may do that.
     pub fn allows(self, required: Role) -> bool {
         match (self, required) {
+            (Role::Agent, _) | (_, Role::Agent) => self == required,
             (Role::Hook, required) => required == Role::Hook,
             (role, Role::Hook) => role >= Role::Editor,
             (role, required) => role >= required,
@@ -50,9 +64,9 @@ impl fmt::Display for Role {
     }
 }
 
-/// The error for a role name that is not `viewer`, `editor`, `admin` or `hook`.
+/// The error for a role name that is not `viewer`, `editor`, `admin`, `hook` or `agent`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`: expected viewer, editor, admin or hook")]
+#[error("unknown role `{0}`: expected viewer, editor, admin, hook or agent")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -84,6 +98,11 @@ mod tests {
         assert!(Role::Editor.allows(Role::Hook));
         assert!(Role::Admin.allows(Role::Hook));
         assert!(!Role::Viewer.allows(Role::Hook));
+        // `agent` may only do what needs `agent`, and nobody else may.
+        for r in Role::ALL {
+            assert_eq!(Role::Agent.allows(r), r == Role::Agent, "{r}");
+            assert_eq!(r.allows(Role::Agent), r == Role::Agent, "{r}");
+        }
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
         }

@@ -13,6 +13,7 @@
 //! Work shared between replicas is coordinated through [`leases`]: a lease row with an expiry,
 //! taken with a single conditional upsert, which is atomic on both backends.
 
+pub mod agents;
 pub mod alerts;
 pub mod audit;
 pub mod backups;

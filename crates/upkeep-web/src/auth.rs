@@ -1,7 +1,7 @@
 //! Bearer-token authentication and role checks for the admin API.
 //!
 //! A handler states the role it needs in its signature — `Auth<Admin>`, `Auth<Editor>`,
-//! `Auth<Viewer>`, `Auth<AlertHook>` — and gets the [`Caller`]. No token or an unknown or revoked one → 401 with a
+//! `Auth<Viewer>`, `Auth<AlertHook>`, `Auth<AgentRole>` — and gets the [`Caller`]. No token or an unknown or revoked one → 401 with a
 //! `WWW-Authenticate` challenge; a token whose role is too weak → 403 naming the role needed.
 
 use std::marker::PhantomData;
@@ -68,6 +68,12 @@ impl RequiredRole for Admin {
 }
 impl RequiredRole for AlertHook {
     const ROLE: Role = Role::Hook;
+}
+/// A probe agent's own endpoints (assignments, results): an `agent` token, nothing else.
+#[derive(Debug)]
+pub struct AgentRole;
+impl RequiredRole for AgentRole {
+    const ROLE: Role = Role::Agent;
 }
 
 /// An authenticated caller holding at least role `R`.

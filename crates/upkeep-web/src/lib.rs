@@ -266,6 +266,7 @@ pub async fn serve_with(
     let config = state.config.clone();
     tokio::spawn(status::keep_fresh(state.clone(), stop.clone()));
     tokio::spawn(keep_limits(state.clone(), stop));
+    let draining = state.draining.clone();
     let app = router(state.clone());
     let prepared = Arc::new(prepared::Prepared::new(state));
     let listener = LimitedListener::new(listener, max_connections);
@@ -349,6 +350,7 @@ pub async fn serve_with(
         });
     }
     drop(listener);
+    draining.cancel();
     graceful.shutdown().await;
     Ok(())
 }

@@ -44,6 +44,9 @@ pub struct AppState {
     pub link_key: crate::subscribe::LinkKeyCache,
     /// Which background tasks are down, when the engine runs in this process (`/readyz`).
     pub health: Option<Health>,
+    /// Cancelled when the server stops accepting connections: long-held requests (agents'
+    /// long polls) answer at once instead of holding the shutdown up.
+    pub draining: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             )),
             link_key: Default::default(),
             health: None,
+            draining: Default::default(),
         }
     }
 

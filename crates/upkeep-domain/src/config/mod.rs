@@ -9,6 +9,7 @@
 //! Like the rest of the crate, parsing performs no I/O: the text, the environment and the
 //! current instant are parameters.
 
+pub mod assignment;
 pub(crate) mod decode;
 pub mod env;
 mod model;
@@ -73,20 +74,7 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
     now: Timestamp,
 ) -> Result<Config, Diagnostics> {
-    let diagnostics = |problems: Vec<yaml::Problem>| {
-        let mut list: Vec<Diagnostic> = problems
-            .into_iter()
-            .map(|(pos, message)| Diagnostic {
-                file: file.to_owned(),
-                line: pos.line,
-                column: pos.column,
-                message,
-            })
-            .collect();
-        list.sort_by_key(|d| (d.line, d.column));
-        list.dedup();
-        Diagnostics(list)
-    };
+    let diagnostics = |problems| diagnostics_of(file, problems);
     let (root, mut problems) = yaml::parse(text).map_err(|problem| diagnostics(vec![problem]))?;
     let Some(mut root) = root else {
         problems.push((
@@ -98,12 +86,43 @@ pub fn parse(
     env::substitute(&mut root, env, &mut problems);
     let (config, decode_problems) = sections::decode(&root, now);
     problems.extend(decode_problems);
-    match config {
-        Some(config) if problems.is_empty() => Ok(config),
-        _ if problems.is_empty() => Err(diagnostics(vec![(
-            root.pos,
-            "the configuration could not be read".to_owned(),
-        )])),
-        _ => Err(diagnostics(problems)),
+    decoded(
+        file,
+        config,
+        problems,
+        root.pos,
+        "the configuration could not be read",
+    )
+}
+
+/// Problems as [`Diagnostics`] of `file`, sorted by position, each once.
+fn diagnostics_of(file: &str, problems: Vec<yaml::Problem>) -> Diagnostics {
+    let mut list: Vec<Diagnostic> = problems
+        .into_iter()
+        .map(|(pos, message)| Diagnostic {
+            file: file.to_owned(),
+            line: pos.line,
+            column: pos.column,
+            message,
+        })
+        .collect();
+    list.sort_by_key(|d| (d.line, d.column));
+    list.dedup();
+    Diagnostics(list)
+}
+
+/// What a decoder made of a tree: the value when it found no problem, else every problem (or,
+/// when it found none but made nothing, `unreadable` at `pos`).
+fn decoded<T>(
+    file: &str,
+    value: Option<T>,
+    problems: Vec<yaml::Problem>,
+    pos: yaml::Pos,
+    unreadable: &str,
+) -> Result<T, Diagnostics> {
+    match value {
+        Some(value) if problems.is_empty() => Ok(value),
+        _ if problems.is_empty() => Err(diagnostics_of(file, vec![(pos, unreadable.to_owned())])),
+        _ => Err(diagnostics_of(file, problems)),
     }
 }

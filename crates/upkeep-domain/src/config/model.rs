@@ -47,6 +47,10 @@ pub struct Config {
     pub self_backup: Option<SelfBackup>,
     /// The update inventory (`inventory:`, optional).
     pub inventory: Inventory,
+    /// The definition of each monitor probed from a probe agent's location, by id: its tree
+    /// after `${VAR}` substitution and tenant-template instantiation, which the server sends
+    /// to the agents of its locations (`super::assignment`).
+    pub agent_definitions: BTreeMap<String, super::yaml::Node>,
 }
 
 impl Config {

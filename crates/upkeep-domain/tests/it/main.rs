@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assignment;
 mod availability;
 mod config;
 mod inventory_config;

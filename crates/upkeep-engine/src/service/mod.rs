@@ -5,6 +5,7 @@
 //! (the API as `application/problem+json`, the CLI as a message); parsing a request's own
 //! format (JSON bodies, flags) stays with the front end.
 
+pub mod agents;
 pub mod audit;
 pub mod backups;
 pub mod incident;

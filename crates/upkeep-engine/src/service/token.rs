@@ -44,6 +44,20 @@ pub async fn create(
     now: Timestamp,
 ) -> Result<CreatedToken, TokenServiceError> {
     let name = valid_name(name).map_err(TokenServiceError::Name)?;
+    if role == Role::Agent {
+        // A probe agent is known by its token's name: in its event source (`agent:NAME`), its
+        // row and its alerts. So the name is an id, and no two valid agent tokens share it.
+        if !upkeep_domain::agent::valid_location(name) {
+            return Err(TokenServiceError::Name(
+                "an agent token's name names the agent: use up to 64 letters, digits, `-`, `_` and `.`, starting with a letter or digit (not `server`)".into(),
+            ));
+        }
+        if store.agent_token_named(name, None).await? {
+            return Err(TokenServiceError::Name(format!(
+                "a valid agent token is already named `{name}`: revoke it first, or pick another name"
+            )));
+        }
+    }
     Ok(store.create_token(name, role, &caller.actor, now).await?)
 }
 

@@ -164,7 +164,7 @@ pub async fn create(
     let email = EmailAddress::parse(&new.email)
         .map_err(UserServiceError::Email)?
         .to_lowercase();
-    if new.role == Role::Hook {
+    if matches!(new.role, Role::Hook | Role::Agent) {
         return Err(UserServiceError::Role);
     }
     console::check_password(&new.password).map_err(UserServiceError::Password)?;

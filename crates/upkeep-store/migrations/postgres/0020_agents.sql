@@ -8,7 +8,8 @@ CREATE TABLE agents (
     version          TEXT NOT NULL,
     first_seen_at    BIGINT NOT NULL,
     last_seen_at     BIGINT NOT NULL,
-    clock_offset_ms  BIGINT NOT NULL                  -- agent clock minus server clock, last measured
+    clock_offset_ms  BIGINT NOT NULL,              -- agent clock minus server clock, last measured
+    dropped          BIGINT NOT NULL DEFAULT 0     -- results its buffer dropped (its running total)
 );
 
 CREATE TABLE agent_batches (
@@ -34,3 +35,8 @@ CREATE TABLE agent_results (
     status_code  BIGINT,
     failure      TEXT
 );
+
+-- The `agent` role: a probe agent's token, good only for its assignments and its results.
+ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_role_check;
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_role_check
+    CHECK (role IN ('viewer', 'editor', 'admin', 'hook', 'agent'));

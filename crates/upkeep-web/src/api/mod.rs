@@ -2,6 +2,7 @@
 //! document generated from these handlers. Later capabilities add their modules here
 //! (incidents, maintenance, subscribers, backups, drills, reports).
 
+pub mod agents;
 pub mod audit;
 pub mod backups;
 pub mod components;
@@ -38,6 +39,7 @@ pub const TAG_SUBSCRIBERS: &str = "subscribers";
 pub const TAG_NOTIFICATIONS: &str = "notifications";
 pub const TAG_ROLLOUTS: &str = "rollouts";
 pub const TAG_INVENTORY: &str = "inventory";
+pub const TAG_AGENTS: &str = "agents";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +64,7 @@ pub const TAG_INVENTORY: &str = "inventory";
         (name = TAG_NOTIFICATIONS, description = "The notification outbox's deliveries and the firing operator alerts"),
         (name = TAG_ROLLOUTS, description = "A maintenance's rollout: tenants updated one at a time behind a health gate; pause, resume, abort, retry or skip a tenant"),
         (name = TAG_INVENTORY, description = "The update inventory: what is deployed where, against the latest stable release of its chart"),
+        (name = TAG_AGENTS, description = "Probe agents: their assignments and results (agent tokens only), and the agents as last heard from"),
     )
 )]
 struct ApiDoc;
@@ -133,6 +136,9 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(inventory::list))
         .routes(routes!(inventory::deployed))
         .routes(routes!(inventory::upgrades))
+        .routes(routes!(agents::assignments))
+        .routes(routes!(agents::results))
+        .routes(routes!(agents::list))
         .split_for_parts()
 }
 

@@ -296,7 +296,7 @@ async fn users_page_at(
             })
             .collect(),
         user_roles: vec!["viewer", "editor", "admin"],
-        token_roles: vec!["viewer", "editor", "admin", "hook"],
+        token_roles: vec!["viewer", "editor", "admin", "hook", "agent"],
         created_token,
         message,
         users_next,

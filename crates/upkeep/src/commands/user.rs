@@ -76,9 +76,9 @@ pub enum UserCommand {
 
 fn parse_user_role(s: &str) -> Result<upkeep_domain::role::Role, String> {
     match s.parse::<upkeep_domain::role::Role>() {
-        Ok(upkeep_domain::role::Role::Hook) | Err(_) => Err(format!(
-            "unknown role `{s}`: expected viewer, editor or admin"
-        )),
+        Ok(upkeep_domain::role::Role::Hook | upkeep_domain::role::Role::Agent) | Err(_) => Err(
+            format!("unknown role `{s}`: expected viewer, editor or admin"),
+        ),
         Ok(role) => Ok(role),
     }
 }

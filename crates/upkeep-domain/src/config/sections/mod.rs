@@ -85,6 +85,56 @@ struct Sections {
     rollouts: Vec<(rollout::RolloutRefs, TenantSel)>,
     /// Ids of the components instantiated from `tenant_services` (declared like shared ones).
     generated_components: BTreeSet<String>,
+    /// The tree of each monitor probed from an agent's location ([`Config::agent_definitions`]).
+    agent_definitions: BTreeMap<String, Node>,
+}
+
+impl Sections {
+    fn new(now: Timestamp, default_zone: TimeZone, default_zone_name: String) -> Self {
+        Sections {
+            now,
+            default_zone,
+            default_zone_name,
+            references: Vec::new(),
+            push_keys: Vec::new(),
+            dependency_pos: BTreeMap::new(),
+            email_channels: Vec::new(),
+            rollouts: Vec::new(),
+            generated_components: BTreeSet::new(),
+            agent_definitions: BTreeMap::new(),
+        }
+    }
+
+    /// Reads monitor `id` from `node`; keeps its tree when an agent's location probes it.
+    fn monitor_entry(&mut self, d: &mut Decoder, id: &str, node: &Node) -> Option<Monitor> {
+        let monitor = self.monitor(d, node)?;
+        if monitor.locations.iter().any(|l| l != SERVER_LOCATION) {
+            self.agent_definitions.insert(id.to_owned(), node.clone());
+        }
+        Some(monitor)
+    }
+}
+
+/// Decodes one monitor's definition as an agent receives it (`super::assignment`): the same
+/// reader as a monitor of the file, its component checked against `components`.
+pub(super) fn decode_monitor(
+    node: &Node,
+    components: &BTreeSet<String>,
+) -> (Option<Monitor>, Vec<Problem>) {
+    let mut d = Decoder::default();
+    let mut s = Sections::new(Timestamp::UNIX_EPOCH, TimeZone::UTC, "UTC".to_owned());
+    let monitor = s.monitor(&mut d, node);
+    s.generated_components = components.clone();
+    let root = Node {
+        pos: node.pos,
+        kind: NodeKind::Mapping(Vec::new()),
+    };
+    s.check_references(&mut d, &root);
+    if d.problems.is_empty() {
+        (monitor, d.problems)
+    } else {
+        (None, d.problems)
+    }
 }
 
 /// Decodes the whole tree; `None` when any problem was found.
@@ -98,17 +148,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
         || (TimeZone::UTC, "UTC".to_owned()),
         |page: &Page| (page.timezone.clone(), page.timezone_name.clone()),
     );
-    let mut s = Sections {
-        now,
-        default_zone,
-        default_zone_name,
-        references: Vec::new(),
-        push_keys: Vec::new(),
-        dependency_pos: BTreeMap::new(),
-        email_channels: Vec::new(),
-        rollouts: Vec::new(),
-        generated_components: BTreeSet::new(),
-    };
+    let mut s = Sections::new(now, default_zone, default_zone_name);
     let server = top
         .optional(&mut d, "server", read_server)
         .unwrap_or_default();
@@ -132,7 +172,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
         .unwrap_or_default();
     let mut monitors = top
         .optional(&mut d, "monitors", |d, n| {
-            Some(d.id_map(n, |d, e| s.monitor(d, &e.value)))
+            Some(d.id_map(n, |d, e| s.monitor_entry(d, &e.key, &e.value)))
         })
         .unwrap_or_default();
     if let Some(services) = top.optional(&mut d, "tenant_services", |d, n| {
@@ -220,6 +260,7 @@ pub fn decode(root: &Node, now: Timestamp) -> (Option<Config>, Vec<Problem>) {
             alertmanager,
             self_backup,
             inventory,
+            agent_definitions: s.agent_definitions,
         }),
         _ => None,
     };

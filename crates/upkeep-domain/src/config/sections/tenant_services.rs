@@ -114,7 +114,7 @@ impl Sections {
                             component.tenant = Some(tenant_id.clone());
                             out.components.push((id, component));
                         }
-                    } else if let Some(monitor) = self.monitor(&mut td, &copy) {
+                    } else if let Some(monitor) = self.monitor_entry(&mut td, &id, &copy) {
                         out.monitors.push((id, monitor));
                     }
                     if !unfilled.is_empty() {

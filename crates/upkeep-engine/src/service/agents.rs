@@ -1,0 +1,183 @@
+//! Probe agents, the server's side (docs/agents.md): what a location is assigned, a batch of
+//! results taken in, and the agents as operators see them.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+use upkeep_domain::agent::{self, Batch, BatchError};
+use upkeep_domain::config::{Config, assignment};
+use upkeep_domain::event::EventState;
+use upkeep_store::agents::{AgentRecord, IngestBatch, Ingested, QueuedResult};
+use upkeep_store::{Store, StoreError};
+
+/// The monitors of one location, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignments {
+    /// Changes exactly when what the location is sent changes.
+    pub etag: String,
+    pub location: String,
+    /// Each monitor's id and definition (`upkeep_domain::config::assignment`), in id order.
+    pub monitors: Vec<(String, String)>,
+    pub components: BTreeSet<String>,
+}
+
+/// Why a location's assignments cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum AssignmentError {
+    #[error(
+        "`location` must be a location id (letters, digits, `-`, `_`, `.`), and not `server`, whose monitors the server probes itself"
+    )]
+    Location,
+}
+
+/// What the configuration assigns to `location`.
+pub fn assignments(config: &Config, location: &str) -> Result<Assignments, AssignmentError> {
+    if !agent::valid_location(location) {
+        return Err(AssignmentError::Location);
+    }
+    let assigned = assignment::assigned(config, location);
+    let mut hash = Sha256::new();
+    hash.update(location.as_bytes());
+    for (id, definition) in &assigned.monitors {
+        hash.update([0]);
+        hash.update(id.as_bytes());
+        hash.update([0]);
+        hash.update(definition.as_bytes());
+    }
+    for component in &assigned.components {
+        hash.update([1]);
+        hash.update(component.as_bytes());
+    }
+    let digest = hex::encode(hash.finalize());
+    Ok(Assignments {
+        etag: format!("\"{}\"", &digest[..32]),
+        location: location.to_owned(),
+        monitors: assigned.monitors,
+        components: assigned.components,
+    })
+}
+
+/// Why a batch was refused (nothing of it was stored).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body is larger than a batch may be.
+    #[error("a batch body is at most {} bytes", agent::MAX_BODY_BYTES)]
+    TooLarge,
+    /// The body is not a batch.
+    #[error("the body is not a batch of results: {0}")]
+    Malformed(String),
+    /// It parses but breaks a rule.
+    #[error(transparent)]
+    Refused(#[from] BatchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What taking a batch in did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub seq: u64,
+    pub outcome: Ingested,
+    pub clock_offset_ms: i64,
+    pub corrected: bool,
+}
+
+/// Takes in a batch posted by agent `agent` (its token's name) and received at `now`: refused
+/// whole or stored whole, once per `(agent, seq)` (`docs/agents.md`).
+pub async fn ingest(
+    store: &Store,
+    config: &Config,
+    agent_name: &str,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<IngestOutcome, IngestError> {
+    if body.len() > agent::MAX_BODY_BYTES {
+        return Err(IngestError::TooLarge);
+    }
+    let batch: Batch =
+        serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
+    let checked = agent::check_batch(&batch, now, |location, monitor| {
+        config
+            .monitors
+            .get(monitor)
+            .is_some_and(|m| m.probed_from(location))
+    })?;
+    if checked.corrected {
+        tracing::warn!(
+            agent = agent_name,
+            clock_offset_ms = checked.clock_offset_ms,
+            "probe agent: its clock is off; its results' instants are corrected"
+        );
+    }
+    let results: Vec<QueuedResult> = checked
+        .results
+        .into_iter()
+        .map(|r| QueuedResult {
+            monitor_id: r.monitor,
+            at: r.at,
+            ok: r.ok,
+            latency_ms: r.latency_ms,
+            status_code: r.status_code,
+            failure: r.failure,
+        })
+        .collect();
+    let outcome = store
+        .ingest_agent_batch(&IngestBatch {
+            agent: agent_name,
+            location: &batch.location,
+            version: &batch.version,
+            // check_batch refused a seq beyond i64.
+            seq: i64::try_from(batch.seq).unwrap_or(i64::MAX),
+            received_at: now,
+            clock_offset_ms: checked.clock_offset_ms,
+            dropped: i64::try_from(batch.dropped).unwrap_or(i64::MAX),
+            results: &results,
+        })
+        .await?;
+    Ok(IngestOutcome {
+        seq: batch.seq,
+        outcome,
+        clock_offset_ms: checked.clock_offset_ms,
+        corrected: checked.corrected,
+    })
+}
+
+/// An agent as its operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStatus {
+    pub record: AgentRecord,
+    /// `ok`, or `warning` when silent or off clock (the same judgement as its alerts).
+    pub state: EventState,
+    /// Why it is `warning`.
+    pub reason: Option<String>,
+    /// How many monitors the configuration assigns to its location.
+    pub monitors: usize,
+}
+
+/// Every agent ever heard from, judged at `now`.
+pub async fn list(
+    store: &Store,
+    config: &Config,
+    now: Timestamp,
+) -> Result<Vec<AgentStatus>, StoreError> {
+    let agents = store.list_agents().await?;
+    Ok(agents
+        .into_iter()
+        .map(|record| {
+            let (state, reason) =
+                agent::watch_state(record.last_seen_at, record.clock_offset_ms, now);
+            let monitors = config
+                .monitors
+                .values()
+                .filter(|m| m.probed_from(&record.location))
+                .count();
+            AgentStatus {
+                record,
+                state,
+                reason,
+                monitors,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,176 @@
+//! Probe agents (docs/agents.md): each agent's last report (`agents`), the batches stored
+//! (`agent_batches`, the idempotency record of `(agent, seq)`), and the results waiting to be
+//! judged (`agent_results`, a queue whose consumer is the monitors' writer).
+
+use jiff::Timestamp;
+
+use crate::{BeginWrite, Store, StoreError, with_pool};
+
+/// One result to queue, its instant in the server's frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedResult {
+    pub monitor_id: String,
+    pub at: Timestamp,
+    pub ok: bool,
+    pub latency_ms: i64,
+    pub status_code: Option<u16>,
+    pub failure: Option<String>,
+}
+
+/// A batch to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestBatch<'a> {
+    /// The agent's name (its token's).
+    pub agent: &'a str,
+    pub location: &'a str,
+    pub version: &'a str,
+    pub seq: i64,
+    pub received_at: Timestamp,
+    pub clock_offset_ms: i64,
+    pub dropped: i64,
+    pub results: &'a [QueuedResult],
+}
+
+/// What storing a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored now, with this many results.
+    Stored(usize),
+    /// Stored before (same agent and seq): nothing stored again.
+    Duplicate,
+}
+
+/// An agent as last heard from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub name: String,
+    pub location: String,
+    pub version: String,
+    pub first_seen_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub clock_offset_ms: i64,
+    pub dropped: i64,
+    /// Whether a token of the `agent` role with its name is still valid.
+    pub active: bool,
+}
+
+type AgentRow = (String, String, String, i64, i64, i64, i64, bool);
+
+fn agent(row: AgentRow) -> Result<AgentRecord, StoreError> {
+    let (name, location, version, first, last, clock_offset_ms, dropped, active) = row;
+    Ok(AgentRecord {
+        name,
+        location,
+        version,
+        first_seen_at: crate::timestamp(first)?,
+        last_seen_at: crate::timestamp(last)?,
+        clock_offset_ms,
+        dropped,
+        active,
+    })
+}
+
+impl Store {
+    /// Stores a batch in one transaction: its `agent_batches` row, its results queued in
+    /// `agent_results`, and the agent's row (location, version, last seen, clock offset). A
+    /// batch stored before (same agent and seq) stores nothing again but still counts as the
+    /// agent being heard from.
+    pub async fn ingest_agent_batch(&self, b: &IngestBatch<'_>) -> Result<Ingested, StoreError> {
+        let now = b.received_at.as_millisecond();
+        let batch_sql = "INSERT INTO agent_batches (agent, seq, received_at, results) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (agent, seq) DO NOTHING";
+        let result_sql = "INSERT INTO agent_results \
+             (agent, monitor_id, location, at, received_at, ok, latency_ms, status_code, failure) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let agent_sql = "INSERT INTO agents \
+             (name, location, version, first_seen_at, last_seen_at, clock_offset_ms, dropped) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6) \
+             ON CONFLICT (name) DO UPDATE SET location = excluded.location, \
+             version = excluded.version, last_seen_at = excluded.last_seen_at, \
+             clock_offset_ms = excluded.clock_offset_ms, dropped = excluded.dropped";
+        let count = i64::try_from(b.results.len()).unwrap_or(i64::MAX);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(batch_sql)
+                .bind(b.agent)
+                .bind(b.seq)
+                .bind(now)
+                .bind(count)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if inserted > 0 {
+                for r in b.results {
+                    sqlx::query(result_sql)
+                        .bind(b.agent)
+                        .bind(&r.monitor_id)
+                        .bind(b.location)
+                        .bind(r.at.as_millisecond())
+                        .bind(now)
+                        .bind(r.ok)
+                        .bind(r.latency_ms)
+                        .bind(r.status_code.map(i64::from))
+                        .bind(&r.failure)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            sqlx::query(agent_sql)
+                .bind(b.agent)
+                .bind(b.location)
+                .bind(b.version)
+                .bind(now)
+                .bind(b.clock_offset_ms)
+                .bind(b.dropped)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(if inserted > 0 {
+                Ingested::Stored(b.results.len())
+            } else {
+                Ingested::Duplicate
+            })
+        })
+        .map_err(Into::into)
+    }
+
+    /// Every agent ever heard from, by name.
+    pub async fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        let sql = "SELECT a.name, a.location, a.version, a.first_seen_at, a.last_seen_at, \
+             a.clock_offset_ms, a.dropped, \
+             EXISTS (SELECT 1 FROM api_tokens t WHERE t.name = a.name AND t.role = 'agent' \
+                     AND t.revoked_at IS NULL) \
+             FROM agents a ORDER BY a.name";
+        let rows: Vec<AgentRow> =
+            with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        rows.into_iter().map(agent).collect()
+    }
+
+    /// Whether a valid token of the `agent` role is named `name` (other than `except_id`).
+    pub async fn agent_token_named(
+        &self,
+        name: &str,
+        except_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM api_tokens WHERE name = $1 AND role = 'agent' \
+             AND revoked_at IS NULL AND id <> $2";
+        let count: i64 = with_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(name)
+            .bind(except_id.unwrap_or(""))
+            .fetch_one(pool)
+            .await)?;
+        Ok(count > 0)
+    }
+
+    /// Forgets the batches received before `before` (their results are not touched). Returns
+    /// how many were removed.
+    pub async fn prune_agent_batches(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM agent_batches WHERE received_at < $1";
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(before.as_millisecond())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+}
