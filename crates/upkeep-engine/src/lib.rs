@@ -12,6 +12,8 @@
 //! [`service`] holds the application's use cases (scheduling a maintenance, starting it, ...),
 //! called alike by the admin API and the command line.
 
+pub mod agent;
+pub mod agents_watch;
 pub mod alertmanager;
 pub mod backups;
 pub mod clock;

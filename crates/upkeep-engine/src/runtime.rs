@@ -237,6 +237,16 @@ impl Engine {
             )
         });
         let p = parts.clone();
+        supervisor.spawn_restarting("agents-watch", move || {
+            crate::agents_watch::run(
+                p.store.clone(),
+                p.clock.clone(),
+                crate::agents_watch::EVERY,
+                p.lease.clone(),
+                p.stop.clone(),
+            )
+        });
+        let p = parts.clone();
         let settings = inventory::InventorySettings::default();
         let fetcher = inventory::Fetcher::new(settings.timeout)?;
         supervisor.spawn_restarting("inventory", move || {

@@ -81,6 +81,33 @@ pub enum Command {
     Backup(crate::commands::backup::BackupArgs),
     /// Restore upkeep's database from a file written by `upkeep backup` (stop upkeep first).
     Restore(crate::commands::backup::RestoreArgs),
+    /// Run probes from this host for a location and report them to the server (outbound
+    /// connections only); results wait in a durable buffer while the server is unreachable.
+    ///
+    /// Exits 2 when the server refuses the token (revoked, unknown, or not an agent token).
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Base URL of the upkeep server, e.g. `https://status.example.com`.
+    #[arg(long, env = "UPKEEP_SERVER")]
+    pub server: String,
+    /// An agent token (`upkeep token create --role agent --name NAME`); the agent is known by
+    /// its name. Prefer the environment variable: arguments are visible to other users.
+    #[arg(long, env = "UPKEEP_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The location this agent probes from: monitors listing it in `locations` are its own.
+    #[arg(long, env = "UPKEEP_LOCATION")]
+    pub location: String,
+    /// Where results wait until the server has them (default
+    /// `$XDG_STATE_HOME/upkeep/agent-LOCATION`, else `~/.local/state/upkeep/agent-LOCATION`).
+    #[arg(long, env = "UPKEEP_AGENT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Largest size of the buffer on disk, in MiB (default 256); beyond it the oldest results
+    /// are dropped (logged and counted).
+    #[arg(long)]
+    pub max_buffer_mb: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -134,7 +161,8 @@ pub enum TokenCommand {
     Create {
         /// What the token may do: `viewer` reads; `editor` also changes incidents, maintenance,
         /// subscribers, backups; `admin` also manages tokens and reloads the configuration;
-        /// `hook` only posts alerts to `/hooks/alertmanager`.
+        /// `hook` only posts alerts to `/hooks/alertmanager`; `agent` is a probe agent's
+        /// (`upkeep agent`), known by the token's name.
         #[arg(long, value_parser = parse_role)]
         role: upkeep_domain::role::Role,
         /// What the token is for, e.g. "deploy pipeline".

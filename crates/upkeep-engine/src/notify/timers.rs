@@ -252,7 +252,16 @@ pub async fn prune(
     let every = Duration::from_secs(3600);
     let mut ticks = Periodic::while_held("notify-prune", every, active).start(stop);
     while ticks.next().await.is_some() {
-        let cutoff = prune_cutoff(&config.borrow().config, clock.now());
+        let now = clock.now();
+        let cutoff = prune_cutoff(&config.borrow().config, now);
+        // Probe agents' batch records (their idempotency) are kept a week: far longer than
+        // an agent keeps a batch to send again (upkeep_domain::agent::MAX_AGE).
+        let week = jiff::SignedDuration::from_hours(7 * 24);
+        match store.prune_agent_batches(now - week).await {
+            Ok(0) => {}
+            Ok(batches) => tracing::info!(batches, "probe agents: old batch records pruned"),
+            Err(e) => tracing::warn!(error = %e, "probe agents: old batch records not pruned"),
+        }
         let pruned = store.prune_outbox(cutoff).await;
         if let Ok((notices, deliveries)) = pruned
             && notices + deliveries > 0

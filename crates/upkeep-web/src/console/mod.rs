@@ -24,6 +24,8 @@
 //!   timeline, hold, tenants and rollout; start, complete, cancel; rollout pause, resume,
 //!   abort ([`maintenance`]).
 //! - `GET /admin/inventory`: the update inventory, read-only ([`inventory`]).
+//! - `GET /admin/agents`: probe agents — location, version, last contact, clock offset,
+//!   state — read-only ([`agents`]).
 //! - `/admin/subscribers`: subscribers searched by address and paged by key, addresses
 //!   redacted below `admin`; registering a webhook and removing a subscriber (admin, as on the
 //!   API; removing asks for a confirmation) ([`subscribers`]).
@@ -40,6 +42,7 @@
 //! account and per client address by `service::user` (docs/console.md).
 
 mod admin;
+mod agents;
 mod audit;
 mod backups;
 mod config;
@@ -110,6 +113,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/monitors/{id}/resume", post(monitors::resume))
         .route("/admin/alerts", get(notifications::alerts))
         .route("/admin/inventory", get(inventory::inventory))
+        .route("/admin/agents", get(agents::agents))
         .route(
             "/admin/subscribers",
             get(subscribers::list).post(subscribers::create),

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod agent;
 pub mod backup;
 mod check;
 pub mod drill;
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token::run(cmd).await,
+        Command::Agent(args) => agent::run(args).await,
         Command::User(cmd) => user::run(cmd).await,
         Command::Key(crate::cli::KeyCommand::New) => {
             println!("{}", upkeep_store::ids::new_ping_key());

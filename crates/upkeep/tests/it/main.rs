@@ -8,6 +8,7 @@
 mod receiver;
 mod support;
 
+mod agent;
 mod alertmanager_real;
 mod backup;
 mod browser;

@@ -112,9 +112,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(args: &[&str], db_url: &str) -> Server {
+        Server::start_on("127.0.0.1:0", args, db_url)
+    }
+
+    /// [`Server::start`] on a chosen address (a server restarted on the same port).
+    pub fn start_on(listen: &str, args: &[&str], db_url: &str) -> Server {
         let mut child = Command::new(BIN)
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--database", db_url])
+            .args(["--listen", listen, "--database", db_url])
             .args(args)
             .env_remove("UPKEEP_CONFIG")
             .env("UPKEEP_LOG", "info")
