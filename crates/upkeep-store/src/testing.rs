@@ -16,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use crate::monitoring::MonitorEvent;
 use crate::{ConnectOptions, Store, StoreError, ids};
 
+pub mod hosts;
 pub mod peer;
 
 pub use peer::{POSTGRES_ENV, postgres_url};

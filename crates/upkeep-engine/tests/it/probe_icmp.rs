@@ -10,7 +10,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use upkeep_store::testing::hosts::{TestHost, run};
 
 use upkeep_engine::monitoring::probe::{ProbeOutcome, Prober};
 use upkeep_store::testing::peer;
@@ -20,115 +22,6 @@ use crate::probe_support::{failure, monitor};
 async fn ping(fields: &str, rest: &str) -> ProbeOutcome {
     let m = monitor(&format!("{{ component: c, icmp: {{ {fields} }}, {rest} }}"));
     Prober::new().unwrap().probe(&m).await
-}
-
-/// Runs a command; its stderr when it fails.
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    let output = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|err| format!("{program}: {err}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
-
-/// A test host: a network namespace joined to this one by a veth pair, this side
-/// `10.200.A.B+1/30`, the host `10.200.A.B+2`. Removed on drop, whatever the test did.
-struct TestHost {
-    namespace: String,
-    outside: String,
-    address: String,
-}
-
-impl TestHost {
-    /// A new host, or `None` after skipping the test (no root, no `ip`).
-    fn new() -> Option<TestHost> {
-        let tag = rand::random::<u32>();
-        let a = tag >> 24;
-        let b = (tag >> 16 & 0x3f) * 4;
-        let host = TestHost {
-            namespace: format!("upkeep-icmp-{tag:08x}"),
-            outside: format!("uk{tag:08x}a"),
-            address: format!("10.200.{a}.{}", b + 2),
-        };
-        let inside = format!("uk{tag:08x}b");
-        let near = format!("10.200.{a}.{}/30", b + 1);
-        let far = format!("{}/30", host.address);
-        if let Err(why) = run("ip", &["netns", "add", &host.namespace]) {
-            peer::skip(
-                "network namespaces",
-                &format!("run the tests as root with iproute2 installed ({why})"),
-            );
-            return None;
-        }
-        let ns = host.namespace.as_str();
-        let steps: [&[&str]; 6] = [
-            &[
-                "link",
-                "add",
-                &host.outside,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &inside,
-                "netns",
-                ns,
-            ],
-            &["addr", "add", &near, "dev", &host.outside],
-            &["link", "set", &host.outside, "up"],
-            &["-n", ns, "addr", "add", &far, "dev", &inside],
-            &["-n", ns, "link", "set", &inside, "up"],
-            &["-n", ns, "link", "set", "lo", "up"],
-        ];
-        for step in steps {
-            run("ip", step).unwrap();
-        }
-        Some(host)
-    }
-
-    /// Loads an nftables ruleset into the host's namespace, or `None` after skipping the test
-    /// when `nft` is missing.
-    fn firewall(&self, rule: &str) -> Option<()> {
-        if Command::new("nft").arg("--version").output().is_err() {
-            peer::skip("nft (nftables)", "bash scripts/test-deps.sh installs it");
-            return None;
-        }
-        let script = format!(
-            "table inet upkeep_test {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    {rule}\n  }}\n}}\n"
-        );
-        let path = std::env::temp_dir().join(format!("{}.nft", self.namespace));
-        std::fs::write(&path, script).unwrap();
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &self.namespace,
-                "nft",
-                "-f",
-                path.to_str().unwrap(),
-            ],
-        )
-        .unwrap();
-        let _ = std::fs::remove_file(&path);
-        Some(())
-    }
-}
-
-impl Drop for TestHost {
-    fn drop(&mut self) {
-        let _ = run("ip", &["link", "del", &self.outside]);
-        let _ = run("ip", &["netns", "del", &self.namespace]);
-    }
 }
 
 #[tokio::test]
@@ -177,7 +70,7 @@ async fn icmp_ipv6_loopback_answers_without_loss() {
 
 #[tokio::test]
 async fn icmp_host_in_a_namespace_answers() {
-    let Some(host) = TestHost::new() else {
+    let Some(host) = TestHost::new("icmp") else {
         return;
     };
     let outcome = ping(
@@ -190,7 +83,7 @@ async fn icmp_host_in_a_namespace_answers() {
 
 #[tokio::test]
 async fn icmp_host_dropping_echo_requests_is_down_in_words() {
-    let Some(host) = TestHost::new() else {
+    let Some(host) = TestHost::new("icmp") else {
         return;
     };
     if host.firewall("icmp type echo-request drop").is_none() {
@@ -229,7 +122,7 @@ async fn icmp_host_dropping_echo_requests_is_down_in_words() {
 
 #[tokio::test]
 async fn icmp_partial_loss_meets_loss_conditions() {
-    let Some(host) = TestHost::new() else {
+    let Some(host) = TestHost::new("icmp") else {
         return;
     };
     // Every other echo request is dropped: exactly half of them, whatever the timing.
@@ -311,7 +204,7 @@ fn run_unprivileged(host: &TestHost, range: &str, expect: &str) -> Result<(), St
 
 #[tokio::test]
 async fn icmp_without_raw_sockets_uses_unprivileged_ones_or_says_what_is_missing() {
-    let Some(host) = TestHost::new() else {
+    let Some(host) = TestHost::new("icmp") else {
         return;
     };
     if Command::new("setpriv").arg("--version").output().is_err() {
