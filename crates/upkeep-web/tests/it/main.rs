@@ -5,6 +5,7 @@
 
 mod support;
 
+mod agents;
 mod alertmanager;
 mod api;
 mod backups;
