@@ -51,12 +51,14 @@ pub struct LocationChange {
     pub reason: String,
 }
 
-/// A judged round, for the writer to apply.
+/// A judged round, or a closed one, for the writer to apply.
 #[derive(Debug, Clone)]
 pub struct Judged {
     pub monitor_id: String,
     pub round: Timestamp,
-    pub verdict: Verdict,
+    /// The round's verdict, when it was just decided; `None` when the round only closed (its
+    /// locations' alerts are judged on all the results it got, after its verdict).
+    pub verdict: Option<Verdict>,
     /// For a pass or a failure: the round as one result (latency: the median of its results).
     pub summary: LastResult,
     /// Whether an unknown round makes the monitor unknown (enough of them in a row).
@@ -66,11 +68,18 @@ pub struct Judged {
     pub location_changes: Vec<LocationChange>,
 }
 
+/// A round not closed yet: its results, and its verdict once decided.
+#[derive(Debug, Default)]
+struct Open {
+    results: Vec<(String, LastResult)>,
+    verdict: Option<Verdict>,
+}
+
 #[derive(Debug, Default)]
 struct Track {
-    /// The oldest round not judged yet.
+    /// The oldest round not closed yet.
     next: Option<Timestamp>,
-    open: BTreeMap<Timestamp, Vec<(String, LastResult)>>,
+    open: BTreeMap<Timestamp, Open>,
     unknown_rounds: u32,
     locations: BTreeMap<String, LocationView>,
 }
@@ -156,6 +165,7 @@ impl Book {
             .open
             .entry(round)
             .or_default()
+            .results
             .push((location.to_owned(), result));
         Added::Open
     }
@@ -180,7 +190,10 @@ impl Book {
         judged
     }
 
-    /// Judges the rounds of one monitor that can be judged at `now` into `judged`.
+    /// Judges the rounds of one monitor that can be judged at `now` into `judged`, in order:
+    /// each round's verdict as soon as it is certain (and every earlier one is decided), and
+    /// its locations once it closes — so a location slower than the others (a timeout) still
+    /// counts for its own alert after the others decided the round.
     pub fn settle_one(
         &mut self,
         id: &str,
@@ -197,19 +210,55 @@ impl Book {
             next = round_start(id, monitor.interval, now);
             track.open.retain(|r, _| *r >= next);
         }
-        loop {
-            let closed = now >= plus(plus(next, monitor.timeout), CLOSE_GRACE);
-            let results = track.open.get(&next).map(Vec::as_slice).unwrap_or_default();
-            let votes: Vec<LocationResult<'_>> = results
-                .iter()
-                .map(|(location, r)| LocationResult { location, ok: r.ok })
-                .collect();
-            let Some(j) = quorum::judge(&monitor.locations, monitor.quorum, &votes, closed) else {
-                break;
-            };
-            let results = track.open.remove(&next).unwrap_or_default();
-            judged.push(judge_round(id, monitor, next, &j, &results, track));
-            next = plus(next, monitor.interval);
+        let mut round = next;
+        while round <= now {
+            let closed = now >= plus(plus(round, monitor.timeout), CLOSE_GRACE);
+            let open = track.open.entry(round).or_default();
+            if open.verdict.is_none() {
+                let votes: Vec<LocationResult<'_>> = open
+                    .results
+                    .iter()
+                    .map(|(location, r)| LocationResult { location, ok: r.ok })
+                    .collect();
+                let Some(j) = quorum::judge(&monitor.locations, monitor.quorum, &votes, closed)
+                else {
+                    break;
+                };
+                open.verdict = Some(j.verdict);
+                let verdict = judge_round(
+                    id,
+                    monitor,
+                    round,
+                    &j,
+                    &open.results,
+                    &mut track.unknown_rounds,
+                );
+                judged.push(verdict);
+            }
+            if closed && round == next {
+                let open = track.open.remove(&round).unwrap_or_default();
+                let verdict = open.verdict.unwrap_or(Verdict::Unknown);
+                let changes = location_changes(monitor, verdict, &open.results, track);
+                if !changes.is_empty() {
+                    judged.push(Judged {
+                        monitor_id: id.to_owned(),
+                        round,
+                        verdict: None,
+                        summary: LastResult {
+                            at: round,
+                            ok: verdict != Verdict::Fail,
+                            latency_ms: 0,
+                            status_code: None,
+                            failure: None,
+                        },
+                        unknown_counts: false,
+                        reason: String::new(),
+                        location_changes: changes,
+                    });
+                }
+                next = plus(next, monitor.interval);
+            }
+            round = plus(round, monitor.interval);
         }
         track.next = Some(next);
     }
@@ -222,7 +271,7 @@ fn judge_round(
     round: Timestamp,
     j: &quorum::Judgement<'_>,
     results: &[(String, LastResult)],
-    track: &mut Track,
+    unknown_rounds: &mut u32,
 ) -> Judged {
     let listed = |location: &str| monitor.probed_from(location);
     let mut latencies: Vec<u32> = results
@@ -268,9 +317,9 @@ fn judge_round(
         ),
     };
     if j.verdict == Verdict::Unknown {
-        track.unknown_rounds = track.unknown_rounds.saturating_add(1);
+        *unknown_rounds = unknown_rounds.saturating_add(1);
     } else {
-        track.unknown_rounds = 0;
+        *unknown_rounds = 0;
     }
     let at = results.iter().map(|(_, r)| r.at).min().unwrap_or(round);
     let summary = LastResult {
@@ -280,6 +329,26 @@ fn judge_round(
         status_code: None,
         failure: (j.verdict == Verdict::Fail).then(|| reason.clone()),
     };
+    Judged {
+        monitor_id: id.to_owned(),
+        round,
+        verdict: Some(j.verdict),
+        summary,
+        unknown_counts: *unknown_rounds >= monitor.failure_threshold.max(1),
+        reason,
+        location_changes: Vec::new(),
+    }
+}
+
+/// What a closed round, decided `verdict`, changes for its locations' alerts: a location
+/// failing `failure_threshold` rounds in a row fires, one passing again resolves; a silent
+/// one changes nothing (its agent's own watch says so).
+fn location_changes(
+    monitor: &Monitor,
+    verdict: Verdict,
+    results: &[(String, LastResult)],
+    track: &mut Track,
+) -> Vec<LocationChange> {
     let mut location_changes = Vec::new();
     for location in &monitor.locations {
         let Some((_, r)) = results
@@ -307,7 +376,7 @@ fn judge_round(
             let since = *view.failing_since.get_or_insert(r.at);
             if !view.warned && view.failing_rounds >= monitor.failure_threshold.max(1) {
                 view.warned = true;
-                let standing = if j.verdict == Verdict::Fail {
+                let standing = if verdict == Verdict::Fail {
                     "with a quorum of locations".to_owned()
                 } else {
                     format!("below its quorum of {}", monitor.quorum)
@@ -324,13 +393,5 @@ fn judge_round(
             }
         }
     }
-    Judged {
-        monitor_id: id.to_owned(),
-        round,
-        verdict: j.verdict,
-        summary,
-        unknown_counts: track.unknown_rounds >= monitor.failure_threshold.max(1),
-        reason,
-        location_changes,
-    }
+    location_changes
 }

@@ -762,14 +762,16 @@ impl Writer {
     /// `unknown`; each location's alert changes are recorded.
     fn apply_round(&self, j: Judged, monitor: &Monitor, batch: &mut Batch) {
         let id = j.monitor_id.as_str();
-        metrics::counter!("upkeep_rounds_total", "verdict" => match j.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Unknown => "unknown",
-        })
-        .increment(1);
+        if let Some(verdict) = j.verdict {
+            metrics::counter!("upkeep_rounds_total", "verdict" => match verdict {
+                Verdict::Pass => "pass",
+                Verdict::Fail => "fail",
+                Verdict::Unknown => "unknown",
+            })
+            .increment(1);
+        }
         match j.verdict {
-            Verdict::Pass | Verdict::Fail => {
+            Some(Verdict::Pass | Verdict::Fail) => {
                 let thresholds = Thresholds {
                     failure: monitor.failure_threshold,
                     recovery: monitor.recovery_threshold,
@@ -783,7 +785,7 @@ impl Writer {
                     batch,
                 );
             }
-            Verdict::Unknown if j.unknown_counts => {
+            Some(Verdict::Unknown) if j.unknown_counts => {
                 let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
                 let view = live
                     .entry(id.to_owned())
@@ -795,7 +797,7 @@ impl Writer {
                     self.record(id, &view, transition, &j.reason, batch);
                 }
             }
-            Verdict::Unknown => {}
+            Some(Verdict::Unknown) | None => {}
         }
         for change in j.location_changes {
             batch.events.push(MonitorEvent {

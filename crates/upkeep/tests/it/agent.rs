@@ -66,7 +66,7 @@ monitors:
     )
 }
 
-fn agent_token(db: &str, name: &str) -> String {
+pub(crate) fn agent_token(db: &str, name: &str) -> String {
     let out = upkeep(&[
         "token",
         "create",
@@ -133,13 +133,32 @@ fn call(
 }
 
 /// A running `upkeep agent`, killed on drop.
-struct Agent {
+pub(crate) struct Agent {
     child: Child,
 }
 
 impl Agent {
     fn start(server: &str, token: &str, location: &str, dir: &Path) -> Agent {
-        let mut child = Command::new(BIN)
+        Agent::start_in(None, server, token, location, dir)
+    }
+
+    /// [`Agent::start`] on a test host: in network namespace `namespace` when given.
+    pub(crate) fn start_in(
+        namespace: Option<&str>,
+        server: &str,
+        token: &str,
+        location: &str,
+        dir: &Path,
+    ) -> Agent {
+        let mut command = match namespace {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, BIN]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .args([
                 "agent",
                 "--server",
@@ -164,7 +183,7 @@ impl Agent {
         Agent { child }
     }
 
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         let _ = self.child.kill(); // SIGKILL
         let _ = self.child.wait();
     }
@@ -188,7 +207,7 @@ impl Drop for Agent {
 }
 
 /// Waits until `check` holds, or fails naming `what`.
-fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting: {what}");

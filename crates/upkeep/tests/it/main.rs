@@ -9,6 +9,7 @@ mod receiver;
 mod support;
 
 mod agent;
+mod agent_networks;
 mod alertmanager_real;
 mod backup;
 mod browser;
