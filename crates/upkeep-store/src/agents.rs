@@ -85,7 +85,7 @@ impl Store {
         let agent_sql = "INSERT INTO agents \
              (name, location, version, first_seen_at, last_seen_at, clock_offset_ms, dropped) \
              VALUES ($1, $2, $3, $4, $4, $5, $6) \
-             ON CONFLICT (name) DO UPDATE SET location = excluded.location, \
+             ON CONFLICT (name) DO UPDATE SET \
              version = excluded.version, last_seen_at = excluded.last_seen_at, \
              clock_offset_ms = excluded.clock_offset_ms, dropped = excluded.dropped";
         let count = i64::try_from(b.results.len()).unwrap_or(i64::MAX);
@@ -132,6 +132,31 @@ impl Store {
             })
         })
         .map_err(Into::into)
+    }
+
+    /// Binds agent `name` to `location` on its first request and returns the location it is
+    /// bound to (the one it first served: a token serves one location, so a stolen token cannot
+    /// read another location's secrets or vote for it).
+    pub async fn bind_agent_location(
+        &self,
+        name: &str,
+        location: &str,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let insert = "INSERT INTO agents \
+             (name, location, version, first_seen_at, last_seen_at, clock_offset_ms, dropped) \
+             VALUES ($1, $2, '', $3, $3, 0, 0) ON CONFLICT (name) DO NOTHING";
+        let read = "SELECT location FROM agents WHERE name = $1";
+        let bound: String = with_pool!(self, pool => {
+            sqlx::query(insert)
+                .bind(name)
+                .bind(location)
+                .bind(now.as_millisecond())
+                .execute(pool)
+                .await?;
+            sqlx::query_scalar(read).bind(name).fetch_one(pool).await
+        })?;
+        Ok(bound)
     }
 
     /// Every agent ever heard from, by name.

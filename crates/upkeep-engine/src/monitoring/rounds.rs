@@ -21,15 +21,12 @@ use jiff::{SignedDuration, Timestamp};
 use upkeep_domain::config::{Config, Monitor};
 use upkeep_domain::event::EventState;
 use upkeep_domain::quorum::{self, LocationResult, Verdict};
-use upkeep_domain::rounds::round_start;
+use upkeep_domain::rounds::{next_round_start, round_start};
 
 use super::scheduler::LastResult;
 
 /// Time after a round's start plus the monitor's timeout until the round closes.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// Rounds kept open at most per monitor (results for rounds further ahead are clock trouble).
-const MAX_AHEAD: i64 = 4;
 
 /// What one location of a monitor last said, for the live view.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +74,8 @@ struct Open {
 
 #[derive(Debug, Default)]
 struct Track {
+    /// The interval its rounds were laid out for (a reload may change it).
+    interval: Option<Duration>,
     /// The oldest round not closed yet.
     next: Option<Timestamp>,
     open: BTreeMap<Timestamp, Open>,
@@ -105,14 +104,31 @@ fn plus(at: Timestamp, d: Duration) -> Timestamp {
     at.saturating_add(signed(d)).unwrap_or(at)
 }
 
+impl Track {
+    /// Forgets the open rounds: judging starts again with the next round.
+    fn start_again(&mut self) {
+        self.next = None;
+        self.open.clear();
+        self.unknown_rounds = 0;
+    }
+
+    /// The track of `monitor`'s rounds, started again if its interval changed (its rounds
+    /// are others then).
+    fn for_monitor(&mut self, monitor: &Monitor) -> &mut Track {
+        if self.interval != Some(monitor.interval) {
+            self.start_again();
+            self.interval = Some(monitor.interval);
+        }
+        self
+    }
+}
+
 impl Book {
     /// Forgets the open rounds (not the locations' views or alerts): after a takeover, rounds
     /// are judged from the current one on; earlier results are late.
     pub fn restart(&mut self) {
         for track in self.tracks.values_mut() {
-            track.next = None;
-            track.open.clear();
-            track.unknown_rounds = 0;
+            track.start_again();
         }
     }
 
@@ -144,29 +160,37 @@ impl Book {
         now: Timestamp,
     ) -> Added {
         let round = round_start(id, monitor.interval, result.at);
-        let track = self.tracks.entry(id.to_owned()).or_default();
+        let track = self
+            .tracks
+            .entry(id.to_owned())
+            .or_default()
+            .for_monitor(monitor);
         let view = track.locations.entry(location.to_owned()).or_default();
         if view.last.as_ref().is_none_or(|l| l.at <= result.at) {
             view.last = Some(result.clone());
         }
+        // The round in progress may have been decided already (by another replica before a
+        // takeover): judging starts with the next one.
         let next = *track
             .next
-            .get_or_insert_with(|| round_start(id, monitor.interval, now));
-        let ahead = plus(now, monitor.interval.saturating_mul(2));
+            .get_or_insert_with(|| next_round_start(id, monitor.interval, now));
         if round < next {
             return Added::Late;
         }
-        if round > ahead || track.open.len() as i64 >= MAX_AHEAD && !track.open.contains_key(&round)
-        {
+        if round > plus(now, monitor.interval.saturating_mul(2)) {
             // Far in the future (a clock gone wrong): kept as history, never judged.
             return Added::Late;
         }
-        track
-            .open
-            .entry(round)
-            .or_default()
-            .results
-            .push((location.to_owned(), result));
+        let open = track.open.entry(round).or_default();
+        // One vote per location and round: of two, a failure counts.
+        match open.results.iter_mut().find(|(l, _)| l == location) {
+            Some((_, kept)) => {
+                if kept.ok && !result.ok {
+                    *kept = result;
+                }
+            }
+            None => open.results.push((location.to_owned(), result)),
+        }
         Added::Open
     }
 
@@ -183,8 +207,15 @@ impl Book {
             .retain(|id, _| config.monitors.get(id).is_some_and(|m| !m.server_only()));
         let mut judged = Vec::new();
         for (id, monitor) in &config.monitors {
-            if !monitor.server_only() && judges(id) {
+            if monitor.server_only() {
+                continue;
+            }
+            if judges(id) {
                 self.settle_one(id, monitor, now, &mut judged);
+            } else if let Some(track) = self.tracks.get_mut(id) {
+                // Not judged now (paused, skipped by a maintenance, another replica's): its
+                // rounds meanwhile are never judged later.
+                track.start_again();
             }
         }
         judged
@@ -201,10 +232,14 @@ impl Book {
         now: Timestamp,
         judged: &mut Vec<Judged>,
     ) {
-        let track = self.tracks.entry(id.to_owned()).or_default();
+        let track = self
+            .tracks
+            .entry(id.to_owned())
+            .or_default()
+            .for_monitor(monitor);
         let mut next = *track
             .next
-            .get_or_insert_with(|| round_start(id, monitor.interval, now));
+            .get_or_insert_with(|| next_round_start(id, monitor.interval, now));
         // Far behind (this replica was not judging): start again from the current round.
         if now.duration_since(next) > signed(monitor.interval.saturating_mul(10)) {
             next = round_start(id, monitor.interval, now);

@@ -58,6 +58,35 @@ pub fn assignments(config: &Config, location: &str) -> Result<Assignments, Assig
     })
 }
 
+/// An agent token asked for, or posted for, a location other than the one it serves.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this agent token serves location `{bound}`, not `{asked}`: a token serves the location it was first used for; create another token (with another name) for another location"
+)]
+pub struct OtherLocation {
+    pub bound: String,
+    pub asked: String,
+}
+
+/// Checks that agent `agent` serves `location`, binding it on its first request
+/// (`docs/agents.md`, "The agent token").
+pub async fn check_location(
+    store: &Store,
+    agent: &str,
+    location: &str,
+    now: Timestamp,
+) -> Result<Result<(), OtherLocation>, StoreError> {
+    let bound = store.bind_agent_location(agent, location, now).await?;
+    Ok(if bound == location {
+        Ok(())
+    } else {
+        Err(OtherLocation {
+            bound,
+            asked: location.to_owned(),
+        })
+    })
+}
+
 /// Why a batch was refused (nothing of it was stored).
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -70,6 +99,9 @@ pub enum IngestError {
     /// It parses but breaks a rule.
     #[error(transparent)]
     Refused(#[from] BatchError),
+    /// The agent's token serves another location.
+    #[error(transparent)]
+    OtherLocation(#[from] OtherLocation),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -103,6 +135,8 @@ pub async fn ingest(
             .get(monitor)
             .is_some_and(|m| m.probed_from(location))
     })?;
+    // After the batch's own checks: a location that is not an agent location binds nothing.
+    check_location(store, agent_name, &batch.location, now).await??;
     if checked.corrected {
         tracing::warn!(
             agent = agent_name,

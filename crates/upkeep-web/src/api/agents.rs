@@ -87,7 +87,7 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
 /// ends (304).
 pub async fn assignments(
     State(state): State<AppState>,
-    _: Auth<AgentRole>,
+    Auth(caller, _): Auth<AgentRole>,
     ApiQuery(query): ApiQuery<AssignmentQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
@@ -103,6 +103,16 @@ pub async fn assignments(
         .min(limit);
     let mut answer =
         service::assignments(&current.config, &query.location).map_err(assignment_problem)?;
+    // After the location's own checks: a name that is not an agent location binds nothing.
+    service::check_location(
+        &state.store,
+        &caller.token_name,
+        &query.location,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| Problem::internal(&e))?
+    .map_err(|e| Problem::forbidden(e.to_string()).with_type("other-location"))?;
     let deadline = tokio::time::Instant::now() + wait;
     while matches(&headers, &answer.etag) {
         let changed = tokio::select! {
@@ -201,6 +211,9 @@ struct UnassignedProblem {
 fn ingest_problem(e: IngestError) -> Response {
     let detail = e.to_string();
     match e {
+        IngestError::OtherLocation(_) => Problem::forbidden(detail)
+            .with_type("other-location")
+            .into_response(),
         IngestError::TooLarge => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, detail)
             .with_type("invalid-body")
             .into_response(),

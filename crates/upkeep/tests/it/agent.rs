@@ -323,6 +323,29 @@ fn batches_are_stored_once_and_every_refusal_stores_nothing() {
         "",
     );
     assert_eq!(code, 422);
+    // A token serves the location it was first used for: another one's secrets are not its.
+    let (code, answer) = call(
+        &addr,
+        "GET",
+        "/api/v1/agent/assignments?location=us-1",
+        &token,
+        "",
+        "",
+    );
+    assert_eq!(code, 403, "{answer}");
+    assert!(answer.contains("serves location `eu-1`"), "{answer}");
+    let as_us = json!({
+        "seq": 7, "sent_at": now_rfc3339(0), "location": "us-1", "version": "test",
+        "results": [{"monitor": "web-us", "at": now_rfc3339(-1_000), "ok": false, "latency_ms": 5, "status_code": 500, "failure": "forged"}]
+    })
+    .to_string();
+    let (code, answer) = call(&addr, "POST", "/api/v1/agent/results", &token, &as_us, "");
+    assert_eq!(code, 403, "{answer}");
+    assert_eq!(
+        count(&ws.db, "SELECT COUNT(*) FROM agent_batches"),
+        0,
+        "nothing stored"
+    );
     // An agent token reads nothing else.
     let (code, _) = call(&addr, "GET", "/api/v1/monitors", &token, "", "");
     assert_eq!(code, 403);
