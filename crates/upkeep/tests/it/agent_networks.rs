@@ -104,8 +104,12 @@ monitors:
     assert_eq!(m["status"], "up", "{m}");
     assert_eq!(location(&m, "eu-1")["status"], "failing", "{m}");
     assert!(location(&m, "eu-1")["failing_since"].is_string(), "{m}");
-    let alerts = server.get("/api/v1/alerts", Some(&admin));
-    assert!(alerts.contains("location:api@eu-1"), "{alerts}");
+    // The operator alert follows the event (the alert follower runs apart).
+    eventually(within, "the location's operator alert", || {
+        server
+            .get("/api/v1/alerts", Some(&admin))
+            .contains("location:api@eu-1")
+    });
 
     // us-1 cut off too: a quorum fails, the monitor goes down and an incident opens.
     hosts[1].cut_off(&here, target_port, true).unwrap();

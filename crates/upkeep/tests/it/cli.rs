@@ -263,7 +263,7 @@ fn migrate_and_token_commands_work_on_both_databases() {
             &url,
         ]);
         assert_eq!(out.status.code(), Some(2), "clap refuses an unknown role");
-        assert!(text(&out.stderr).contains("viewer, editor, admin or hook"));
+        assert!(text(&out.stderr).contains("viewer, editor, admin, hook or agent"));
     }
     let out = upkeep(&["migrate", "--database", "mysql://localhost/x"]);
     assert_eq!(out.status.code(), Some(1));
