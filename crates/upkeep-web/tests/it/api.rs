@@ -283,7 +283,7 @@ async fn malformed_requests_get_problem_documents_never_500() {
         body["detail"]
             .as_str()
             .unwrap()
-            .contains("viewer, editor, admin or hook")
+            .contains("viewer, editor, admin, hook or agent")
     );
     problem(
         post("{\"name\": \"\", \"role\": \"admin\"}", "application/json")
