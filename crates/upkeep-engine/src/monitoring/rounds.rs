@@ -125,7 +125,8 @@ impl Track {
 
 impl Book {
     /// Forgets the open rounds (not the locations' views or alerts): after a takeover, rounds
-    /// are judged from the current one on; earlier results are late.
+    /// are judged from the next one on (the one in progress may have been decided by the
+    /// replica before); results of earlier rounds are late.
     pub fn restart(&mut self) {
         for track in self.tracks.values_mut() {
             track.start_again();
