@@ -576,8 +576,9 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest agents' results waiting to be judged (`agent_results`), at most `limit`, in
-    /// the order they were stored.
+    /// The newest agents' results waiting to be judged (`agent_results`), at most `limit`,
+    /// newest first: after an outage, a backlog of late results (history only) never holds
+    /// back the results of the rounds being judged; it drains as the flow allows.
     pub async fn pending_agent_results(
         &self,
         limit: u32,
@@ -596,7 +597,7 @@ impl Store {
         );
         let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
             "SELECT id, agent, monitor_id, location, at, received_at, ok, latency_ms, \
-             status_code, failure FROM agent_results ORDER BY id LIMIT $1",
+             status_code, failure FROM agent_results ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(pool)

@@ -243,6 +243,7 @@ async fn pull_assignments(
         if let Some(tag) = &etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, tag);
         }
+        let asked = tokio::time::Instant::now();
         let answer = tokio::select! {
             () = stop.cancelled() => return,
             answer = request.send() => answer,
@@ -250,13 +251,20 @@ async fn pull_assignments(
         let problem = match answer {
             Ok(r) if r.status() == StatusCode::NOT_MODIFIED => {
                 failures = 0;
+                // A server that cannot hold the poll (it is stopping, or its request timeout
+                // is short) answers at once: ask again a second later, not in a tight loop.
+                let again = asked + Duration::from_secs(1);
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep_until(again) => {}
+                }
                 continue;
             }
             Ok(r) if refused(r.status()) => {
                 let status = r.status();
                 tracing::error!(
                     status = status.as_u16(),
-                    "probe agent: the server refused the token when asked for assignments: it is revoked, unknown or not an agent token; stopping"
+                    "probe agent: the server refused the token when asked for assignments: it is revoked, unknown, not an agent token, or serves another location; stopping"
                 );
                 let _ = fatal.send(Some(status));
                 return;
@@ -544,7 +552,7 @@ async fn send_batches(
             Sent::TokenRefused(status) => {
                 tracing::error!(
                     status = status.as_u16(),
-                    "probe agent: the server refused the token when sending results: it is revoked, unknown or not an agent token; stopping (buffered results are kept)"
+                    "probe agent: the server refused the token when sending results: it is revoked, unknown, not an agent token, or serves another location; stopping (buffered results are kept)"
                 );
                 let _ = fatal.send(Some(status));
                 return;
