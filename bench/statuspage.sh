@@ -239,19 +239,31 @@ total_of_last_dump() { # DIR PID: the instruction total of the newest callgrind 
 }
 # count SERVER PAGE PID PORT BR_PORT OUT: for each route and encoding, the fewest instructions
 # the callgrind'd process PID executes in three runs of N requests (to PORT, or BR_PORT for
-# br), less its idle rate (the fewest of three 2-second idle samples: upkeep's once-a-second
-# poll) over the same time, per request. Taking the fewest keeps a snapshot rebuild that
-# happens to fall into a run out of the figure.
+# br), less its idle rate (the fewest of the 2-second idle samples taken until the rate is
+# steady: upkeep's once-a-second poll) over the same time, per request. Taking the fewest
+# keeps a snapshot rebuild that happens to fall into a run out of the figure.
 count() {
   local server=$1 page=$2 pid=$3 plain_port=$4 br_port=$5 out=$6 ep enc p trial t0 t1 busy best rate n=1000
+  # The idle rate: 2-second samples until three in a row are within 25 % of the fewest seen
+  # (a page's first probe results each rebuild its snapshot, which under callgrind takes
+  # seconds on the large page), at most 90 samples.
+  local samples=0 steady=0
   rate=
-  for trial in 1 2 3; do
+  while [ "$steady" -lt 3 ] && [ "$samples" -lt 90 ]; do
     callgrind_control -z "$pid" >/dev/null 2>&1
     sleep 2
     callgrind_control -d "$pid" >/dev/null 2>&1
     busy=$(total_of_last_dump "$out" "$pid")
+    samples=$((samples + 1))
+    if awk -v r="$rate" -v b="$busy" 'BEGIN {exit !(r != "" && b / 2 <= r * 1.25)}'; then
+      steady=$((steady + 1))
+    else
+      steady=0
+    fi
     rate=$(awk -v r="$rate" -v b="$busy" 'BEGIN {b /= 2; print (r == "" || b < r) ? b : r}')
+    if [ "$steady" = 0 ] && awk -v r="$rate" -v b="$busy" 'BEGIN {exit !(b / 2 == r)}'; then steady=1; fi
   done
+  echo "  idle: $server $page $(printf '%.0f' "$rate") instructions/s after $samples samples" >&2
   for ep in "${endpoints[@]}"; do
     for enc in identity br; do
       p=$plain_port
