@@ -6,6 +6,8 @@
 //! status = 1; }` are small enough to encode and decode by hand: a gRPC message is a 1-byte
 //! compression flag, a 4-byte big-endian length and the protobuf bytes.
 
+use crate::varint::{self, VarintError};
+
 /// The HTTP/2 path of the call.
 pub const CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
 
@@ -56,7 +58,7 @@ pub fn request(service: &str) -> Vec<u8> {
     let mut message = Vec::with_capacity(service.len() + 6);
     if !service.is_empty() {
         message.push(0x0a); // field 1, length-delimited
-        push_varint(&mut message, service.len() as u64);
+        varint::push(&mut message, service.len() as u64);
         message.extend_from_slice(service.as_bytes());
     }
     let mut framed = Vec::with_capacity(message.len() + 5);
@@ -68,14 +70,6 @@ pub fn request(service: &str) -> Vec<u8> {
     );
     framed.extend_from_slice(&message);
     framed
-}
-
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8 & 0x7f) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
 }
 
 /// The serving status in an answer's body: exactly one uncompressed gRPC message holding a
@@ -126,18 +120,10 @@ pub fn parse_answer(body: &[u8]) -> Result<ServingStatus, String> {
 }
 
 fn read_varint(input: &mut &[u8]) -> Result<u64, String> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let Some((&byte, rest)) = input.split_first() else {
-            return Err("the answer's message is cut short".to_owned());
-        };
-        *input = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("the answer is not a HealthCheckResponse".to_owned())
+    varint::read(input).map_err(|e| match e {
+        VarintError::CutShort => "the answer's message is cut short".to_owned(),
+        VarintError::TooLong => "the answer is not a HealthCheckResponse".to_owned(),
+    })
 }
 
 fn skip(input: &mut &[u8], count: usize) -> Result<(), String> {

@@ -28,6 +28,7 @@ pub mod maintenance;
 pub mod monitoring;
 pub mod outbox;
 pub mod result_runs;
+pub mod rollup_days;
 pub mod retry;
 pub mod rollouts;
 pub mod sessions;

@@ -5,7 +5,8 @@
 //! transaction (upserts), so uptime bars and yearly reports read a few rollup rows instead of
 //! millions of results, and raw results can be pruned ([`Store::prune_results`]) while the
 //! rollups stay. [`Store::rollup_totals`] answers any range from the coarsest buckets that fit
-//! inside it.
+//! inside it. Once a UTC day is over, its rollups are folded into one row per monitor
+//! ([`crate::rollup_days`]); readers add the folded days to what `check_rollups` still holds.
 //!
 //! Push pings arrive one per HTTP request but are written in groups by the ping writer of the
 //! engine: [`Store::record_pings`] takes a whole batch, pairs every end (success or failure) with
@@ -18,11 +19,13 @@
 
 use crate::BeginWrite;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Range;
 
 use jiff::Timestamp;
 use serde::Serialize;
 use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::monitor_state::MonitorStatus;
+use upkeep_domain::rollups;
 
 use crate::audit::{AuditEntry, insert_audit};
 use crate::{Store, StoreError, with_pool};
@@ -135,30 +138,7 @@ pub struct ResultRun {
     pub latency_sum_ms: u64,
 }
 
-/// Sums over a range of rollup buckets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RollupTotals {
-    pub checks: u64,
-    pub failures: u64,
-    pub latency_sum_ms: u64,
-    pub latency_max_ms: u32,
-    pub down_ms: i64,
-}
-
-impl RollupTotals {
-    /// Mean latency over the checks, if there were any.
-    pub fn mean_latency_ms(&self) -> Option<u64> {
-        self.latency_sum_ms.checked_div(self.checks)
-    }
-
-    fn add(&mut self, other: &RollupTotals) {
-        self.checks += other.checks;
-        self.failures += other.failures;
-        self.latency_sum_ms += other.latency_sum_ms;
-        self.latency_max_ms = self.latency_max_ms.max(other.latency_max_ms);
-        self.down_ms += other.down_ms;
-    }
-}
+pub use upkeep_domain::rollups::RollupTotals;
 
 /// One UTC day of rollups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -188,7 +168,7 @@ type ResultRow = (
 /// The columns [`stored_result`] reads, in order.
 const RESULT_COLUMNS: &str = "id, monitor_id, at, ok, latency_ms, status_code, failure, \
     location, down_ms, checks, last_at, latency_min_ms, latency_max_ms, latency_sum_ms";
-type TotalsRow = (i64, i64, i64, i64, i64);
+pub(crate) type TotalsRow = (i64, i64, i64, i64, i64);
 /// A key with its last success, last failure and open start (milliseconds).
 type InstantsRow = (String, Option<i64>, Option<i64>, Option<i64>);
 
@@ -262,7 +242,7 @@ fn to_u32(what: &str, v: i64) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| corrupt(what, v))
 }
 
-fn totals(row: TotalsRow) -> Result<RollupTotals, StoreError> {
+pub(crate) fn totals(row: TotalsRow) -> Result<RollupTotals, StoreError> {
     let (checks, failures, latency_sum, latency_max, down) = row;
     Ok(RollupTotals {
         checks: to_u64("checks", checks)?,
@@ -632,15 +612,24 @@ impl Store {
         self.prune(sql, before).await
     }
 
-    /// Deletes minute rollups of buckets that start before `before` (hour and day rollups stay).
-    /// Ranges older than that are then totalled at hour precision at their edges.
+    /// Deletes minute rollups of buckets that start before `before`, and the packed minutes of
+    /// folded days that ended by then (hour and day rollups stay); returns how many minute
+    /// rows and days. Ranges older than that are then totalled at hour precision at their
+    /// edges.
     pub async fn prune_minute_rollups(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let sql = "DELETE FROM check_rollups WHERE resolution = 60000 AND bucket < $1";
-        let done = with_pool!(self, pool => sqlx::query(sql)
-            .bind(before.as_millisecond())
-            .execute(pool)
-            .await
-            .map(|d| d.rows_affected()))?;
+        let hot = "DELETE FROM check_rollups WHERE resolution = 60000 AND bucket < $1";
+        let folded = "UPDATE check_rollup_days SET minutes = NULL \
+                      WHERE minutes IS NOT NULL AND day <= $1";
+        let before = before.as_millisecond();
+        let done = with_pool!(self, pool => {
+            let rows = sqlx::query(hot).bind(before).execute(pool).await?.rows_affected();
+            let days = sqlx::query(folded)
+                .bind(before - DAY_MS)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok::<_, sqlx::Error>(rows + days)
+        })?;
         Ok(done)
     }
 
@@ -703,58 +692,73 @@ impl Store {
     }
 
     /// Totals over `[from, to)` read from rollups only (see [`rollup_ranges`]): whole days from
-    /// day buckets, whole hours from hour buckets, the rest from minute buckets. Exact at minute
-    /// precision: a result counts when the minute holding it starts in `[from, to)`.
+    /// day totals, whole hours from hour totals, the rest from minute totals, each read from
+    /// `check_rollups` and from the days folded into `check_rollup_days`
+    /// ([`crate::rollup_days`]). Exact at minute precision: a result counts when the minute
+    /// holding it starts in `[from, to)`.
     pub async fn rollup_totals(
         &self,
         monitor_id: &str,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<RollupTotals, StoreError> {
-        let mut sum = RollupTotals::default();
-        for (res, lo, hi) in rollup_ranges(from.as_millisecond(), to.as_millisecond()) {
-            let sql = "SELECT COALESCE(CAST(SUM(checks) AS BIGINT), 0), \
-                       COALESCE(CAST(SUM(failures) AS BIGINT), 0), \
-                       COALESCE(CAST(SUM(latency_sum_ms) AS BIGINT), 0), \
-                       COALESCE(MAX(latency_max_ms), 0), \
-                       COALESCE(CAST(SUM(down_ms) AS BIGINT), 0) \
-                       FROM check_rollups \
-                       WHERE monitor_id = $1 AND resolution = $2 AND bucket >= $3 AND bucket < $4";
-            let row: TotalsRow = with_pool!(self, pool => sqlx::query_as(sql)
-                .bind(monitor_id)
-                .bind(res)
-                .bind(lo)
-                .bind(hi)
-                .fetch_one(pool)
-                .await)?;
-            sum.add(&totals(row)?);
-        }
-        Ok(sum)
+        let mut all = self.totals_by_monitor(Some(monitor_id), from, to).await?;
+        Ok(all.remove(monitor_id).unwrap_or_default())
     }
 
-    /// [`Store::rollup_totals`] of every monitor at once: a handful of grouped queries whatever
-    /// the number of monitors. Monitors without checks in the range are absent.
+    /// [`Store::rollup_totals`] of every monitor at once: one statement whatever the number of
+    /// monitors. Monitors without checks in the range are absent.
     pub async fn rollup_totals_all(
         &self,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<HashMap<String, RollupTotals>, StoreError> {
+        self.totals_by_monitor(None, from, to).await
+    }
+
+    async fn totals_by_monitor(
+        &self,
+        monitor_id: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<HashMap<String, RollupTotals>, StoreError> {
+        let ranges = rollup_ranges(from.as_millisecond(), to.as_millisecond());
+        if ranges.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let edges = edge_days(&ranges);
+        let (sql, binds) = totals_statement(monitor_id.is_some(), &ranges, &edges);
+        let rows: Vec<TotalsPart> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            if let Some(monitor_id) = monitor_id {
+                q = q.bind(monitor_id);
+            }
+            for b in &binds {
+                q = q.bind(*b);
+            }
+            q.fetch_all(pool).await
+        })?;
         let mut all: HashMap<String, RollupTotals> = HashMap::new();
-        for (res, lo, hi) in rollup_ranges(from.as_millisecond(), to.as_millisecond()) {
-            let sql = "SELECT monitor_id, CAST(SUM(checks) AS BIGINT), CAST(SUM(failures) AS BIGINT), \
-                       CAST(SUM(latency_sum_ms) AS BIGINT), MAX(latency_max_ms), \
-                       CAST(SUM(down_ms) AS BIGINT) \
-                       FROM check_rollups \
-                       WHERE resolution = $1 AND bucket >= $2 AND bucket < $3 \
-                       GROUP BY monitor_id";
-            let rows: Vec<(String, i64, i64, i64, i64, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
-                .bind(res)
-                .bind(lo)
-                .bind(hi)
-                .fetch_all(pool)
-                .await)?;
-            for (id, checks, failures, latency_sum, latency_max, down) in rows {
-                let t = totals((checks, failures, latency_sum, latency_max, down))?;
+        for (id, day, checks, failures, latency_sum, latency_max, down, hours, minutes) in rows {
+            let mut t = totals((checks, failures, latency_sum, latency_max, down))?;
+            if let Some(day) = day {
+                let packed = [
+                    (hours, HOUR_MS, rollups::HOURS_A_DAY),
+                    (minutes, MINUTE_MS, rollups::MINUTES_A_DAY),
+                ];
+                for (bytes, resolution, slots) in packed {
+                    let Some(bytes) = bytes else { continue };
+                    let spans: Vec<Range<usize>> = ranges
+                        .iter()
+                        .filter(|(res, _, _)| *res == resolution)
+                        .map(|&(_, lo, hi)| slot_range(day, resolution, slots, lo, hi))
+                        .collect();
+                    let folded = rollups::sum(&bytes, slots, &spans)
+                        .map_err(|e| StoreError::Corrupt(format!("monitor `{id}`: {e}")))?;
+                    t.add(&folded);
+                }
+            }
+            if !t.is_empty() {
                 all.entry(id).or_default().add(&t);
             }
         }
@@ -769,9 +773,12 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<DailyRollup>, StoreError> {
+        // One statement: a day being folded meanwhile is read on one side or the other.
         let sql = "SELECT bucket, checks, failures, latency_sum_ms, latency_max_ms, down_ms \
                    FROM check_rollups WHERE monitor_id = $1 AND resolution = $2 \
-                   AND bucket >= $3 AND bucket < $4 ORDER BY bucket";
+                   AND bucket >= $3 AND bucket < $4 \
+                   UNION ALL SELECT day, checks, failures, latency_sum_ms, latency_max_ms, down_ms \
+                   FROM check_rollup_days WHERE monitor_id = $1 AND day >= $3 AND day < $4";
         let rows: Vec<(i64, i64, i64, i64, i64, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
             .bind(monitor_id)
             .bind(DAY_MS)
@@ -779,15 +786,127 @@ impl Store {
             .bind(to.as_millisecond())
             .fetch_all(pool)
             .await)?;
-        rows.into_iter()
-            .map(|(day, c, f, ls, lm, d)| {
+        let mut days: BTreeMap<i64, RollupTotals> = BTreeMap::new();
+        for (day, c, f, ls, lm, d) in rows {
+            days.entry(day).or_default().add(&totals((c, f, ls, lm, d))?);
+        }
+        days.into_iter()
+            .map(|(day, totals)| {
                 Ok(DailyRollup {
                     day: crate::timestamp(day)?,
-                    totals: totals((c, f, ls, lm, d))?,
+                    totals,
                 })
             })
             .collect()
     }
+}
+
+/// A row of the statement behind [`Store::rollup_totals`]: `(monitor, day, checks, failures,
+/// latency sum, latency max, down, hours, minutes)`, either sums over a range (no day) or a
+/// folded day's packed hours and minutes, as far as the ranges need them.
+type TotalsPart = (
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
+
+/// A folded day the hour or minute ranges of a read fall in: its packed hours or minutes are
+/// read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EdgeDay {
+    day: i64,
+    hours: bool,
+    minutes: bool,
+}
+
+/// The UTC days the hour and minute ranges of `ranges` ([`rollup_ranges`]) fall in: at most
+/// two, since whole days are read from day totals.
+fn edge_days(ranges: &[(i64, i64, i64)]) -> Vec<EdgeDay> {
+    let mut days: BTreeMap<i64, EdgeDay> = BTreeMap::new();
+    for &(resolution, lo, hi) in ranges {
+        if resolution == DAY_MS {
+            continue;
+        }
+        let mut day = bucket_start(lo, DAY_MS);
+        while day < hi {
+            let edge = days.entry(day).or_insert(EdgeDay {
+                day,
+                hours: false,
+                minutes: false,
+            });
+            if resolution == HOUR_MS {
+                edge.hours = true;
+            } else {
+                edge.minutes = true;
+            }
+            day += DAY_MS;
+        }
+    }
+    days.into_values().collect()
+}
+
+/// The slots of the day starting at `day`, of `slots` buckets of `resolution`, whose start is
+/// in `[lo, hi)`.
+fn slot_range(day: i64, resolution: i64, slots: usize, lo: i64, hi: i64) -> Range<usize> {
+    let ceil = |ms: i64| -((-ms).div_euclid(resolution));
+    let max = i64::try_from(slots).unwrap_or(i64::MAX);
+    let clamp = |slot: i64| usize::try_from(slot.clamp(0, max)).unwrap_or(0);
+    clamp(ceil(lo - day))..clamp(ceil(hi - day))
+}
+
+/// The one statement [`Store::rollup_totals`] and [`Store::rollup_totals_all`] read (one, so
+/// that a day folded meanwhile is read on one side or the other, never both): per range, the
+/// sums of `check_rollups` and, for whole days, of `check_rollup_days`; then the edge days'
+/// packed hours and minutes. With `one_monitor`, `$1` is the monitor; the other parameters
+/// are the returned values, in order.
+fn totals_statement(
+    one_monitor: bool,
+    ranges: &[(i64, i64, i64)],
+    edges: &[EdgeDay],
+) -> (String, Vec<i64>) {
+    const SUMS: &str = "CAST(SUM(checks) AS BIGINT), CAST(SUM(failures) AS BIGINT), \
+        CAST(SUM(latency_sum_ms) AS BIGINT), MAX(latency_max_ms), CAST(SUM(down_ms) AS BIGINT)";
+    const NO_DAY: &str = "CAST(NULL AS BIGINT)";
+    const NO_BYTES: &str = "CAST(NULL AS BYTEA)";
+    const ZEROS: &str = "CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), \
+        CAST(0 AS BIGINT), CAST(0 AS BIGINT)";
+    let monitor = if one_monitor { "monitor_id = $1 AND " } else { "" };
+    let mut binds: Vec<i64> = Vec::new();
+    let mut arg = |value: i64| {
+        binds.push(value);
+        format!("${}", binds.len() + usize::from(one_monitor))
+    };
+    let mut parts = Vec::with_capacity(ranges.len() + edges.len() + 1);
+    for &(resolution, lo, hi) in ranges {
+        let (lo, hi) = (arg(lo), arg(hi));
+        parts.push(format!(
+            "SELECT monitor_id, {NO_DAY}, {SUMS}, {NO_BYTES}, {NO_BYTES} FROM check_rollups \
+             WHERE {monitor}resolution = {resolution} AND bucket >= {lo} AND bucket < {hi} \
+             GROUP BY monitor_id"
+        ));
+        if resolution == DAY_MS {
+            parts.push(format!(
+                "SELECT monitor_id, {NO_DAY}, {SUMS}, {NO_BYTES}, {NO_BYTES} FROM check_rollup_days \
+                 WHERE {monitor}day >= {lo} AND day < {hi} GROUP BY monitor_id"
+            ));
+        }
+    }
+    for edge in edges {
+        let hours = if edge.hours { "hours" } else { NO_BYTES };
+        let minutes = if edge.minutes { "minutes" } else { NO_BYTES };
+        parts.push(format!(
+            "SELECT monitor_id, day, {ZEROS}, {hours}, {minutes} FROM check_rollup_days \
+             WHERE {monitor}day = {}",
+            arg(edge.day)
+        ));
+    }
+    (parts.join(" UNION ALL "), binds)
 }
 
 // ---------------------------------------------------------------------------------------------

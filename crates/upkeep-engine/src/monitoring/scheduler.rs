@@ -34,7 +34,7 @@ use upkeep_domain::monitor_state::{MonitorState, MonitorStatus, Thresholds, Tran
 use upkeep_store::Store;
 use upkeep_store::audit::AuditEntry;
 use upkeep_store::monitoring::{CheckResult, MonitorEvent, MonitorStateRow};
-use upkeep_store::result_runs;
+use upkeep_store::{result_runs, rollup_days};
 
 use super::probe::Prober;
 use super::rounds::{self as location_rounds, Added, Judged, LocationView};
@@ -1064,8 +1064,10 @@ const FOLD_MONITORS_PER_TRANSACTION: usize = 64;
 const FOLD_HOURS_PER_PASS: u32 = 6;
 
 /// Folds runs of identical successes into one row each (see `upkeep_store::result_runs`) in
-/// every whole UTC hour that ended at least `COMPACT_AFTER_MS` ago, every ten minutes, on the
-/// replica holding the lease, until `stop`.
+/// every whole UTC hour that ended at least `COMPACT_AFTER_MS` ago, and each monitor's rollups
+/// of every UTC day that ended at least `FOLD_AFTER_MS` ago into one row (see
+/// `upkeep_store::rollup_days`), every ten minutes, on the replica holding the lease, until
+/// `stop`.
 pub async fn fold_results(
     store: Store,
     config: watch::Receiver<Arc<LoadedConfig>>,
@@ -1089,7 +1091,44 @@ pub async fn fold_results(
             );
         }
         ticks.done(done);
+        let days = fold_rollup_days_once(&store, clock.now()).await;
+        if let Ok(folded) = &days
+            && folded.days > 0
+        {
+            tracing::debug!(
+                days = folded.days,
+                rows = folded.rows,
+                "folded days of rollups"
+            );
+        }
+        ticks.done(days);
     }
+}
+
+/// Monitor-days one rollup folding transaction folds (up to 1,465 rows each: minutes, hours and
+/// the day): short transactions, so probe batches are never held up for long.
+const FOLD_ROLLUP_DAYS_PER_TRANSACTION: usize = 16;
+
+/// Most monitor-days one folding pass works through (an upgraded database, with up to a year
+/// of days per monitor, catches up over passes).
+const FOLD_ROLLUP_DAYS_PER_PASS: u32 = 4_096;
+
+/// One pass folding whole days of rollups at `now`: the due monitor-days, oldest first, at
+/// most [`FOLD_ROLLUP_DAYS_PER_PASS`] of them.
+pub async fn fold_rollup_days_once(
+    store: &Store,
+    now: Timestamp,
+) -> Result<rollup_days::FoldedDays, upkeep_store::StoreError> {
+    let mut total = rollup_days::FoldedDays::default();
+    let due = store
+        .rollup_days_to_fold(now, FOLD_ROLLUP_DAYS_PER_PASS)
+        .await?;
+    for chunk in due.chunks(FOLD_ROLLUP_DAYS_PER_TRANSACTION) {
+        total.add(store.fold_rollup_days(chunk).await?);
+        // Probe batches wait for the write lock meanwhile: let them in between.
+        tokio::task::yield_now().await;
+    }
+    Ok(total)
 }
 
 /// One folding pass at `now`: the hours from the stored cursor on, at most

@@ -521,6 +521,55 @@ async fn pause_and_resume_are_stored_with_their_audit_rows() {
         .unwrap();
 }
 
+/// A rollup folding pass folds each monitor's days that ended an hour ago into one row, and
+/// only those; totals read the same, and a second pass at the same instant finds nothing.
+#[tokio::test]
+async fn rollup_folding_passes_fold_the_days_an_hour_over() {
+    use jiff::Timestamp;
+    use upkeep_engine::monitoring::scheduler;
+    use upkeep_store::monitoring::CheckResult;
+
+    for db in databases("rollup_folding_passes_fold_the_days_an_hour_over").await {
+        let store = db.store().await;
+        // 2026-03-01T00:00Z; two monitors every 10 minutes for three days, one failure a day.
+        let base = 1_772_323_200_000_i64;
+        let day = 86_400_000_i64;
+        let ts = |ms: i64| Timestamp::from_millisecond(base + ms).unwrap();
+        let results: Vec<CheckResult> = (0..3 * 144)
+            .flat_map(|i| {
+                ["api", "web"].map(|m| CheckResult {
+                    monitor_id: m.into(),
+                    at: ts(i * 600_000),
+                    ok: i % 144 != 7,
+                    latency_ms: 40 + (i % 5) as u32,
+                    status_code: Some(200),
+                    failure: None,
+                    location: None,
+                    down_ms: 0,
+                })
+            })
+            .collect();
+        store.record_results(&results).await.unwrap();
+        let (from, to) = (ts(3_600_000 + 1_800_000), ts(2 * day + 60_000));
+        let before = store.rollup_totals_all(from, to).await.unwrap();
+
+        // At 00:30 on day 3, days 0 and 1 ended more than an hour ago; day 2 did not.
+        let now = ts(3 * day + 1_800_000);
+        let folded = scheduler::fold_rollup_days_once(&store, now).await.unwrap();
+        assert_eq!(
+            (folded.days, folded.rows),
+            (4, 4 * (144 + 24 + 1)),
+            "{:?}",
+            store.backend()
+        );
+        assert_eq!(store.rollup_totals_all(from, to).await.unwrap(), before);
+        assert_eq!(before["api"].checks, 2 * 144 - 9 + 1);
+        let again = scheduler::fold_rollup_days_once(&store, now).await.unwrap();
+        assert_eq!(again.days, 0);
+        db.cleanup().await;
+    }
+}
+
 /// A folding pass folds every whole hour that ended an hour ago, and only those, moves its
 /// cursor past them, and a second pass at the same instant finds nothing to do.
 #[tokio::test]

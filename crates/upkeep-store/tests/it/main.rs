@@ -10,6 +10,7 @@ mod inventory;
 mod maintenance;
 mod monitoring;
 mod peer;
+mod rollup_days;
 mod rollouts;
 mod schema;
 mod snapshot;

@@ -16,11 +16,11 @@ use upkeep_store::testing::{databases, execute};
 /// 2026-03-01T00:00:00Z, a UTC midnight.
 const BASE_MS: i64 = 1_772_323_200_000;
 
-fn ms(ms: i64) -> Timestamp {
+pub(crate) fn ms(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(BASE_MS + ms).unwrap()
 }
 
-fn result(monitor: &str, at_ms: i64, ok: bool, latency: u32, down: i64) -> CheckResult {
+pub(crate) fn result(monitor: &str, at_ms: i64, ok: bool, latency: u32, down: i64) -> CheckResult {
     CheckResult {
         monitor_id: monitor.into(),
         at: ms(at_ms),
@@ -34,7 +34,7 @@ fn result(monitor: &str, at_ms: i64, ok: bool, latency: u32, down: i64) -> Check
 }
 
 /// What the rollups must say about `[from, to)`: every result whose minute starts in it.
-fn expected(results: &[CheckResult], monitor: &str, from: i64, to: i64) -> RollupTotals {
+pub(crate) fn expected(results: &[CheckResult], monitor: &str, from: i64, to: i64) -> RollupTotals {
     let mut t = RollupTotals::default();
     for r in results.iter().filter(|r| r.monitor_id == monitor) {
         let minute = (r.at.as_millisecond() - BASE_MS).div_euclid(MINUTE_MS) * MINUTE_MS;
@@ -51,7 +51,7 @@ fn expected(results: &[CheckResult], monitor: &str, from: i64, to: i64) -> Rollu
 
 /// A deterministic spread of results over three days for two monitors, crossing minute, hour
 /// and day boundaries (including results exactly on them).
-fn spread() -> Vec<CheckResult> {
+pub(crate) fn spread() -> Vec<CheckResult> {
     let mut out = Vec::new();
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = || {
