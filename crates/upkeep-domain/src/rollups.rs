@@ -151,11 +151,7 @@ pub fn decode(bytes: &[u8], slots: usize) -> Result<Vec<RollupTotals>, PackError
 
 /// The totals of the slots in any of `ranges` (each slot counted once) of a packed day of
 /// `slots` slots.
-pub fn sum(
-    bytes: &[u8],
-    slots: usize,
-    ranges: &[Range<usize>],
-) -> Result<RollupTotals, PackError> {
+pub fn sum(bytes: &[u8], slots: usize, ranges: &[Range<usize>]) -> Result<RollupTotals, PackError> {
     let mut total = RollupTotals::default();
     entries(bytes, slots, |i, t| {
         if ranges.iter().any(|r| r.contains(&i)) {
@@ -203,7 +199,7 @@ mod tests {
             ]
         );
         assert_eq!(decode(&bytes, HOURS_A_DAY).unwrap(), day);
-        assert_eq!(sum(&bytes, HOURS_A_DAY, &[1..24]).unwrap(), day[3]);
+        assert_eq!(sum(&bytes, HOURS_A_DAY, &[1..3, 3..24]).unwrap(), day[3]);
         assert_eq!(sum(&bytes, HOURS_A_DAY, &[0..1, 2..3]).unwrap(), day[0]);
         assert_eq!(encode(&[RollupTotals::default(); MINUTES_A_DAY]), [1]);
     }
@@ -215,7 +211,10 @@ mod tests {
         assert_eq!(decode(&[1, 0, 1, 0], 24), Err(PackError::CutShort));
         assert_eq!(
             decode(&[1, 24, 1, 0, 0, 0, 0], 24),
-            Err(PackError::Slot { slot: 24, slots: 24 })
+            Err(PackError::Slot {
+                slot: 24,
+                slots: 24
+            })
         );
         let mut huge = vec![1, 0, 1, 0, 0];
         varint::push(&mut huge, u64::from(u32::MAX) + 1);
@@ -280,7 +279,7 @@ mod tests {
             for t in &want[range.clone()] {
                 total.add(t);
             }
-            prop_assert_eq!(sum(&merged, n, &[range.clone()]), Ok(total));
+            prop_assert_eq!(sum(&merged, n, std::slice::from_ref(&range)), Ok(total));
             // A second range beside it adds its own slots, and an overlap counts once.
             let after = range.end..n;
             for t in &want[after.clone()] {

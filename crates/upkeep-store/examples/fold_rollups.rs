@@ -48,8 +48,8 @@ async fn main() {
             total.add(store.fold_rollup_days(chunk).await.unwrap());
         }
     }
-    let before = Timestamp::from_millisecond(now.as_millisecond() - retention_days * DAY_MS)
-        .unwrap();
+    let before =
+        Timestamp::from_millisecond(now.as_millisecond() - retention_days * DAY_MS).unwrap();
     let pruned = store.prune_minute_rollups(before).await.unwrap();
     println!(
         "folded {} monitor-days ({} rows) and pruned {pruned} minute rows and days in {} s",

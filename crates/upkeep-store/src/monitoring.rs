@@ -788,7 +788,9 @@ impl Store {
             .await)?;
         let mut days: BTreeMap<i64, RollupTotals> = BTreeMap::new();
         for (day, c, f, ls, lm, d) in rows {
-            days.entry(day).or_default().add(&totals((c, f, ls, lm, d))?);
+            days.entry(day)
+                .or_default()
+                .add(&totals((c, f, ls, lm, d))?);
         }
         days.into_iter()
             .map(|(day, totals)| {
@@ -876,7 +878,11 @@ fn totals_statement(
     const NO_BYTES: &str = "CAST(NULL AS BYTEA)";
     const ZEROS: &str = "CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), \
         CAST(0 AS BIGINT), CAST(0 AS BIGINT)";
-    let monitor = if one_monitor { "monitor_id = $1 AND " } else { "" };
+    let monitor = if one_monitor {
+        "monitor_id = $1 AND "
+    } else {
+        ""
+    };
     let mut binds: Vec<i64> = Vec::new();
     let mut arg = |value: i64| {
         binds.push(value);

@@ -48,7 +48,10 @@ const RANGES: [(i64, i64); 12] = [
     (30_000, HOUR_MS + 30_000),
     (-DAY_MS, 10 * DAY_MS),
     (DAY_MS + 5 * HOUR_MS, DAY_MS + 6 * HOUR_MS),
-    (DAY_MS + 5 * HOUR_MS + 30 * MINUTE_MS, DAY_MS + 5 * HOUR_MS + 31 * MINUTE_MS),
+    (
+        DAY_MS + 5 * HOUR_MS + 30 * MINUTE_MS,
+        DAY_MS + 5 * HOUR_MS + 31 * MINUTE_MS,
+    ),
     (HOUR_MS + MINUTE_MS, DAY_MS + 2 * HOUR_MS + 1),
 ];
 
@@ -82,8 +85,17 @@ async fn a_folded_day_then_a_late_result_totals_as_never_folded() {
         assert!(left.iter().all(|(m, _)| m == "twin"), "{left:?}");
 
         // A late result in folded day 1 (as an agent's backlog brings), to both.
-        let late = result("api", DAY_MS + 5 * HOUR_MS + 30 * MINUTE_MS + 7_000, false, 4_321, 60_000);
-        store.record_results(std::slice::from_ref(&late)).await.unwrap();
+        let late = result(
+            "api",
+            DAY_MS + 5 * HOUR_MS + 30 * MINUTE_MS + 7_000,
+            false,
+            4_321,
+            60_000,
+        );
+        store
+            .record_results(std::slice::from_ref(&late))
+            .await
+            .unwrap();
         store
             .record_results(&copied(std::slice::from_ref(&late), "api", "twin"))
             .await
@@ -128,7 +140,10 @@ async fn a_folded_day_then_a_late_result_totals_as_never_folded() {
                 );
             }
             // The late result's day is due again, and folds into the day's row.
-            assert_eq!(fold(&store, &["api"], now).await, u64::from(pass == "late result unfolded"));
+            assert_eq!(
+                fold(&store, &["api"], now).await,
+                u64::from(pass == "late result unfolded")
+            );
         }
         store.close().await;
         db.cleanup().await;
@@ -172,7 +187,10 @@ async fn totals_over_random_ranges_equal_a_brute_force_sum_of_the_results() {
             let (a, b) = (instant(), instant());
             let (from, to) = (a.min(b), a.max(b));
             for monitor in ["api", "db"] {
-                let got = store.rollup_totals(monitor, ms(from), ms(to)).await.unwrap();
+                let got = store
+                    .rollup_totals(monitor, ms(from), ms(to))
+                    .await
+                    .unwrap();
                 assert_eq!(
                     got,
                     expected(&results, monitor, from, to),
