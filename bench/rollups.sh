@@ -44,7 +44,7 @@ if [ "$db_kind" = postgres ]; then
   schema=bench_rollups_$$
   db_url="$url?options=-csearch_path%3D$schema"
   psql -X -q "$url" -c "CREATE SCHEMA $schema"
-  trap 'psql -X -q "$url" -c "DROP SCHEMA $schema CASCADE" >/dev/null' EXIT
+  trap 'psql -X -q "$url" -c "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1' EXIT
   "$bin" "$db_url" >/dev/null
   t0=$(date +%s)
   psql -X -q "$url" <<SQL
