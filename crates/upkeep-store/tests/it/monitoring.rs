@@ -86,6 +86,23 @@ pub(crate) fn spread() -> Vec<CheckResult> {
     out
 }
 
+/// Ranges cutting minutes, hours and days of [`spread`], in milliseconds from `BASE_MS`.
+pub(crate) const RANGES: [(i64, i64); 9] = [
+    (0, 3 * DAY_MS),
+    (0, DAY_MS),
+    (MINUTE_MS * 7, MINUTE_MS * 8),
+    (
+        HOUR_MS + 30 * MINUTE_MS,
+        DAY_MS + 2 * HOUR_MS + 15 * MINUTE_MS,
+    ),
+    (23 * HOUR_MS + 59 * MINUTE_MS, 2 * DAY_MS + MINUTE_MS),
+    (5 * HOUR_MS, 5 * HOUR_MS),
+    (DAY_MS - 1, DAY_MS + 1),
+    // Bounds inside a minute: minutes starting in [from, to) count.
+    (30_000, HOUR_MS + 30_000),
+    (-DAY_MS, 10 * DAY_MS),
+];
+
 #[tokio::test]
 async fn rollups_total_exactly_for_ranges_cutting_buckets() {
     for db in databases("rollups_total_exactly_for_ranges_cutting_buckets").await {
@@ -95,22 +112,7 @@ async fn rollups_total_exactly_for_ranges_cutting_buckets() {
         store.record_results(&results[..300]).await.unwrap();
         store.record_results(&results[300..]).await.unwrap();
 
-        let ranges = [
-            (0, 3 * DAY_MS),
-            (0, DAY_MS),
-            (MINUTE_MS * 7, MINUTE_MS * 8),
-            (
-                HOUR_MS + 30 * MINUTE_MS,
-                DAY_MS + 2 * HOUR_MS + 15 * MINUTE_MS,
-            ),
-            (23 * HOUR_MS + 59 * MINUTE_MS, 2 * DAY_MS + MINUTE_MS),
-            (5 * HOUR_MS, 5 * HOUR_MS),
-            (DAY_MS - 1, DAY_MS + 1),
-            // Bounds inside a minute: minutes starting in [from, to) count.
-            (30_000, HOUR_MS + 30_000),
-            (-DAY_MS, 10 * DAY_MS),
-        ];
-        for (from, to) in ranges {
+        for (from, to) in RANGES {
             for monitor in ["api", "db"] {
                 let got = store
                     .rollup_totals(monitor, ms(from), ms(to))

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use upkeep_store::Store;
 use upkeep_store::monitoring::{CheckResult, DAY_MS, HOUR_MS, MINUTE_MS};
 
-use super::monitoring::{expected, ms, result, spread};
+use super::monitoring::{RANGES, expected, ms, result, spread};
 use upkeep_store::testing::databases;
 
 /// `results` of `from` again, as the results of `to`.
@@ -33,27 +33,18 @@ async fn fold(store: &Store, monitors: &[&str], now: Timestamp) -> u64 {
     store.fold_rollup_days(&due).await.unwrap().days
 }
 
-/// Ranges cutting minutes, hours and days, in milliseconds from `BASE_MS`.
-const RANGES: [(i64, i64); 12] = [
-    (0, 3 * DAY_MS),
-    (0, DAY_MS),
-    (MINUTE_MS * 7, MINUTE_MS * 8),
-    (
-        HOUR_MS + 30 * MINUTE_MS,
-        DAY_MS + 2 * HOUR_MS + 15 * MINUTE_MS,
-    ),
-    (23 * HOUR_MS + 59 * MINUTE_MS, 2 * DAY_MS + MINUTE_MS),
-    (5 * HOUR_MS, 5 * HOUR_MS),
-    (DAY_MS - 1, DAY_MS + 1),
-    (30_000, HOUR_MS + 30_000),
-    (-DAY_MS, 10 * DAY_MS),
-    (DAY_MS + 5 * HOUR_MS, DAY_MS + 6 * HOUR_MS),
-    (
-        DAY_MS + 5 * HOUR_MS + 30 * MINUTE_MS,
-        DAY_MS + 5 * HOUR_MS + 31 * MINUTE_MS,
-    ),
-    (HOUR_MS + MINUTE_MS, DAY_MS + 2 * HOUR_MS + 1),
-];
+/// [`RANGES`], and minutes and hours around a late result in day 1, in milliseconds from
+/// `BASE_MS`.
+fn ranges() -> impl Iterator<Item = (i64, i64)> {
+    RANGES.into_iter().chain([
+        (DAY_MS + 5 * HOUR_MS, DAY_MS + 6 * HOUR_MS),
+        (
+            DAY_MS + 5 * HOUR_MS + 30 * MINUTE_MS,
+            DAY_MS + 5 * HOUR_MS + 31 * MINUTE_MS,
+        ),
+        (HOUR_MS + MINUTE_MS, DAY_MS + 2 * HOUR_MS + 1),
+    ])
+}
 
 #[tokio::test]
 async fn a_folded_day_then_a_late_result_totals_as_never_folded() {
@@ -103,7 +94,7 @@ async fn a_folded_day_then_a_late_result_totals_as_never_folded() {
         results.push(late);
 
         for pass in ["late result unfolded", "late result folded"] {
-            for (from, to) in RANGES {
+            for (from, to) in ranges() {
                 let api = store.rollup_totals("api", ms(from), ms(to)).await.unwrap();
                 let twin = store.rollup_totals("twin", ms(from), ms(to)).await.unwrap();
                 let db_totals = store.rollup_totals("db", ms(from), ms(to)).await.unwrap();
@@ -220,7 +211,7 @@ async fn pruning_minutes_after_a_fold_reads_as_pruning_them_unfolded() {
 
         // Minutes of days 0 and 1 go, on both sides; day 2's stay.
         assert!(store.prune_minute_rollups(ms(2 * DAY_MS)).await.unwrap() > 0);
-        for (from, to) in RANGES {
+        for (from, to) in ranges() {
             let api = store.rollup_totals("api", ms(from), ms(to)).await.unwrap();
             let twin = store.rollup_totals("twin", ms(from), ms(to)).await.unwrap();
             assert_eq!(api, twin, "{:?}: [{from}, {to})", store.backend());
