@@ -75,6 +75,8 @@ pub struct LeaseRow {
     pub name: String,
     pub holder: String,
     pub token: i64,
+    /// When the lease runs out unless renewed.
+    pub expires_at: Timestamp,
 }
 
 impl Store {
@@ -85,21 +87,23 @@ impl Store {
         prefix: &str,
         now: Timestamp,
     ) -> Result<Vec<LeaseRow>, StoreError> {
-        let sql = "SELECT name, holder, token FROM leases \
+        let sql = "SELECT name, holder, token, expires_at FROM leases \
                    WHERE name LIKE $1 AND expires_at > $2 ORDER BY name";
-        let rows: Vec<(String, String, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
+        let rows: Vec<(String, String, i64, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
             .bind(format!("{prefix}%"))
             .bind(now.as_millisecond())
             .fetch_all(pool)
             .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, holder, token)| LeaseRow {
-                name,
-                holder,
-                token,
+        rows.into_iter()
+            .map(|(name, holder, token, expires_at)| {
+                Ok(LeaseRow {
+                    name,
+                    holder,
+                    token,
+                    expires_at: crate::timestamp(expires_at)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Renews, until `now + ttl`, every lease whose name starts with `prefix` (no `%` or `_`

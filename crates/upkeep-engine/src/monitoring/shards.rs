@@ -27,7 +27,8 @@
 //!
 //! A round in flight at a hand-over may be missed (a result that arrives after its shard was
 //! lost is not written); none is probed twice. A killed replica's shards are taken within one
-//! lease period plus one pass (`ttl + renew_every`, 20 s by default).
+//! lease period of its last renewal (`ttl`, 15 s by default): each pass notes when the first of
+//! the others' shards runs out, and the keeper passes again just after it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -169,6 +170,7 @@ impl ShardKeeper {
             holder,
             settings,
             held: BTreeMap::new(),
+            others_expire: None,
             tx,
         };
         (ShardKeeper { owned: rx }, Either::Right(keeper.run(stop)))
@@ -192,6 +194,10 @@ struct Keeper {
     member: String,
     settings: LeaseSettings,
     held: BTreeMap<u32, HeldShard>,
+    /// When the first shard another replica holds runs out unless renewed (this replica's
+    /// monotonic clock): a pass then, rather than at the next one, takes a dead replica's
+    /// shards within one lease period of its last renewal.
+    others_expire: Option<Instant>,
     tx: watch::Sender<Arc<Owned>>,
 }
 
@@ -210,13 +216,16 @@ impl Keeper {
                 tracing::warn!("renewing probe shards took longer than a lease period");
             }
             self.publish();
-            // Wake at the next pass, or when a shard runs out (to publish its loss).
+            // Wake at the next pass, when a shard runs out (to publish its loss), or when
+            // another replica's shard runs out (to take it at once if it was not renewed).
             let next = began + every;
+            let others = self.others_expire.filter(|e| *e > Instant::now());
             let wake = self
                 .held
                 .values()
                 .map(|h| h.until)
                 .filter(|u| *u > Instant::now())
+                .chain(others)
                 .min()
                 .map_or(next, |u| u.min(next));
             tokio::select! {
@@ -224,9 +233,13 @@ impl Keeper {
                 () = tokio::time::sleep_until(wake) => {}
             }
             if Instant::now() < next {
-                // A shard ran out before the next pass: publish and wait for the pass.
+                // A shard ran out before the next pass: publish, then pass at once if it was
+                // another replica's, or wait for the pass.
                 self.held.retain(|_, h| Instant::now() < h.until);
                 self.publish();
+                if others.is_some_and(|e| e <= Instant::now()) {
+                    continue;
+                }
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = tokio::time::sleep_until(next) => {}
@@ -348,6 +361,17 @@ impl Keeper {
                 return;
             }
         };
+        // A little after the first of the others' shards runs out, by this replica's clock.
+        let grace = Duration::from_millis(100);
+        self.others_expire = shards
+            .iter()
+            .filter(|row| row.holder != self.holder)
+            .map(|row| row.expires_at)
+            .min()
+            .map(|at| {
+                let left = at.duration_since(now).unsigned_abs();
+                Instant::now() + left + grace
+            });
         let mut holders: Vec<Option<&str>> = vec![None; SHARDS as usize];
         for row in &shards {
             if let Some(s) = parse_shard(&row.name) {

@@ -19,9 +19,8 @@ use crate::support::Server;
 
 const MONITORS: usize = 3_000;
 const INTERVAL: Duration = Duration::from_secs(10);
-/// The lease's period and one pass of the shard keeper (`LeaseSettings::default`).
+/// The lease's period (`LeaseSettings::default`).
 const LEASE: Duration = Duration::from_secs(15);
-const PASS: Duration = Duration::from_secs(5);
 
 fn config(port: u16) -> String {
     let mut yaml = String::from(
@@ -210,8 +209,9 @@ async fn replicas_share_the_probing_once_per_round_through_a_join_and_a_kill() {
         assert_eq!(held.trim().parse::<f64>().unwrap() as usize, mine);
     }
 
-    // One is killed: its monitors are probed by the others within a lease period, a pass
-    // and an interval.
+    // One is killed: its shards are taken within a lease period of its last renewal (the
+    // others pass just after the first of its shards runs out, not at their next pass), and
+    // its monitors are probed again within that and an interval.
     let victim = b.take().unwrap();
     let victim_holder = holder_of(&victim);
     let orphaned: Vec<String> = (0..MONITORS)
@@ -226,8 +226,8 @@ async fn replicas_share_the_probing_once_per_round_through_a_join_and_a_kill() {
     victim.signal("KILL");
     let killed = Timestamp::now();
     drop(victim);
-    settle(&store, 2, LEASE + PASS * 2).await;
-    let bound = killed + LEASE + PASS + INTERVAL + Duration::from_secs(2);
+    settle(&store, 2, LEASE + Duration::from_secs(3)).await;
+    let bound = killed + LEASE + INTERVAL + Duration::from_secs(3);
     wait_until(bound).await;
     let mut last: HashMap<String, i64> = HashMap::new();
     for (m, at) in result_instants(&store, killed.as_millisecond())
