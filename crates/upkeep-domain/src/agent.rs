@@ -10,14 +10,26 @@
 //! - Clocks: the offset is the agent's `sent_at` minus the instant the server received the
 //!   batch. Beyond [`CLOCK_CORRECTED_MS`] the results' instants are corrected by it (stored in
 //!   the server's frame); beyond [`CLOCK_FLAGGED_MS`] the agent is flagged ([`watch_state`]).
+//! - Rounds: a result may name the round it was probed for (`round`, the round start the
+//!   agent's probe loop used). A claim that is a round start of the monitor's grid and not
+//!   more than [`ROUND_AHEAD_MS`] after the probe's start or the batch's arrival (on the
+//!   server's clock) is kept, and the result is judged in that round; otherwise (and for
+//!   results without one, from older agents) the result is judged in the round its instant
+//!   falls in. So an agent whose clock runs a little fast still votes in the round it probed
+//!   for.
+//! - Content: [`digest`] fingerprints a batch's results, so the server tells a batch posted
+//!   again (same digest) from another batch numbered the same (an agent that lost its data
+//!   directory).
 //! - An agent not heard from for [`SILENT_AFTER`] (three heartbeats) is flagged too.
 
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::event::EventState;
+use crate::rounds;
 
 /// An agent sends a batch (possibly empty) at least this often.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -31,6 +43,9 @@ pub const CLOCK_FLAGGED_MS: i64 = 5_000;
 pub const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// How far past the server's clock a (corrected) result's instant may lie.
 pub const MAX_AHEAD_MS: i64 = 60_000;
+/// How far past the probe's start and the batch's arrival (on the server's clock) a result's
+/// claimed round may start: a clock this fast is not flagged either.
+pub const ROUND_AHEAD_MS: i64 = CLOCK_FLAGGED_MS;
 /// Most results in one batch.
 pub const MAX_RESULTS: usize = 2_000;
 /// Largest batch body, in bytes.
@@ -78,6 +93,10 @@ pub struct AgentResult {
     pub status_code: Option<u16>,
     /// Why it failed (null when ok).
     pub failure: Option<String>,
+    /// The start of the round it was probed for (RFC 3339), as the agent's probe loop laid
+    /// it out; absent from older agents' results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<Timestamp>,
 }
 
 /// A result accepted for storage, its instant in the server's frame.
@@ -89,6 +108,9 @@ pub struct Accepted {
     pub latency_ms: i64,
     pub status_code: Option<u16>,
     pub failure: Option<String>,
+    /// The round it is judged in, when its claim holds ([`check_batch`]); else the round its
+    /// instant falls in.
+    pub round: Option<Timestamp>,
 }
 
 /// A batch accepted whole.
@@ -98,6 +120,9 @@ pub struct Checked {
     pub clock_offset_ms: i64,
     /// Whether the instants were corrected by the offset.
     pub corrected: bool,
+    /// Results whose claimed round was not kept (off the monitor's grid, or too far ahead):
+    /// they are judged by their instants.
+    pub rounds_ignored: usize,
     pub results: Vec<Accepted>,
 }
 
@@ -147,13 +172,14 @@ pub fn valid_location(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// Checks a batch received at `received_at`; `assigned(location, monitor)` says whether a
-/// monitor is probed from a location. Instants are corrected by the agent's clock offset when it exceeds
-/// [`CLOCK_CORRECTED_MS`].
+/// Checks a batch received at `received_at`; `assigned(location, monitor)` is the interval of
+/// a monitor probed from a location (`None`: not probed from it, or unknown). Instants are
+/// corrected by the agent's clock offset when it exceeds [`CLOCK_CORRECTED_MS`]; claimed
+/// rounds are kept when [`claimed_round`] holds them.
 pub fn check_batch(
     batch: &Batch,
     received_at: Timestamp,
-    assigned: impl Fn(&str, &str) -> bool,
+    assigned: impl Fn(&str, &str) -> Option<Duration>,
 ) -> Result<Checked, BatchError> {
     if i64::try_from(batch.seq).is_err() {
         return Err(BatchError::Seq);
@@ -174,7 +200,7 @@ pub fn check_batch(
     let mut unassigned: Vec<String> = batch
         .results
         .iter()
-        .filter(|r| !assigned(&batch.location, &r.monitor))
+        .filter(|r| assigned(&batch.location, &r.monitor).is_none())
         .map(|r| r.monitor.chars().take(100).collect())
         .collect();
     if !unassigned.is_empty() {
@@ -194,6 +220,7 @@ pub fn check_batch(
     let max_age_ms = i64::try_from(MAX_AGE.as_millis()).unwrap_or(i64::MAX);
     let oldest = received_at.as_millisecond().saturating_sub(max_age_ms);
     let mut results = Vec::with_capacity(batch.results.len());
+    let mut rounds_ignored = 0;
     for (index, r) in batch.results.iter().enumerate() {
         let field = |what: String| BatchError::Field {
             index,
@@ -247,20 +274,56 @@ pub fn check_batch(
             }
             _ => {}
         }
+        let round = r.round.and_then(|claimed| {
+            let interval = assigned(&batch.location, &r.monitor)?;
+            claimed_round(&r.monitor, interval, claimed, at, received_at)
+        });
+        if r.round.is_some() && round.is_none() {
+            rounds_ignored += 1;
+        }
         results.push(Accepted {
             monitor: r.monitor.clone(),
-            at: Timestamp::from_millisecond(ms).unwrap_or(r.at),
+            at,
             ok: r.ok,
             latency_ms: i64::try_from(r.latency_ms).unwrap_or(i64::MAX),
             status_code: r.status_code,
             failure: r.failure.clone(),
+            round,
         });
     }
     Ok(Checked {
         clock_offset_ms,
         corrected,
+        rounds_ignored,
         results,
     })
+}
+
+/// The round a result of `monitor` (every `interval`) is judged in, when its claim holds: a
+/// round start of the monitor's grid, not more than [`ROUND_AHEAD_MS`] after the probe's
+/// start `at` or the batch's arrival `received_at` (both on the server's clock). `None`: the
+/// claim does not hold (a reload changed the interval, a clock far off); the result is then
+/// judged in the round its instant falls in.
+pub fn claimed_round(
+    monitor: &str,
+    interval: Duration,
+    claimed: Timestamp,
+    at: Timestamp,
+    received_at: Timestamp,
+) -> Option<Timestamp> {
+    let on_grid = rounds::round_start(monitor, interval, claimed) == claimed;
+    let ahead = |of: Timestamp| {
+        claimed.as_millisecond().saturating_sub(of.as_millisecond()) > ROUND_AHEAD_MS
+    };
+    (on_grid && !ahead(at) && !ahead(received_at)).then_some(claimed)
+}
+
+/// A fingerprint of a batch's content (its location and results, not when it was sent or
+/// the agent's counters): a batch posted again has the same one, another batch numbered the
+/// same (an agent that lost its data directory) another.
+pub fn digest(batch: &Batch) -> String {
+    let content = serde_json::to_vec(&(&batch.location, &batch.results)).unwrap_or_default();
+    hex::encode(Sha256::digest(&content))
 }
 
 /// Parses a batch body (JSON) and checks it: what the server does with each post, as one
@@ -268,7 +331,7 @@ pub fn check_batch(
 pub fn parse_batch(
     body: &[u8],
     received_at: Timestamp,
-    assigned: impl Fn(&str, &str) -> bool,
+    assigned: impl Fn(&str, &str) -> Option<Duration>,
 ) -> Result<(Batch, Checked), String> {
     if body.len() > MAX_BODY_BYTES {
         return Err(format!("the body is larger than {MAX_BODY_BYTES} bytes"));
@@ -329,7 +392,15 @@ mod tests {
             latency_ms: 12,
             status_code: Some(200),
             failure: (!ok).then(|| "refused".to_owned()),
+            round: None,
         }
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    /// Every monitor is probed from every location, every minute.
+    fn every(_: &str, _: &str) -> Option<Duration> {
+        Some(MINUTE)
     }
 
     fn batch(sent_at: i64, results: Vec<AgentResult>) -> Batch {
@@ -346,13 +417,13 @@ mod tests {
     #[test]
     fn a_small_offset_is_kept_and_a_large_one_corrects_the_instants() {
         let b = batch(NOW + 1_500, vec![result("api", NOW - 10_000, true)]);
-        let c = check_batch(&b, ts(NOW), |_, _| true).unwrap();
+        let c = check_batch(&b, ts(NOW), every).unwrap();
         assert_eq!((c.clock_offset_ms, c.corrected), (1_500, false));
         assert_eq!(c.results[0].at, ts(NOW - 10_000));
 
         // The agent's clock is 10 minutes fast: its instants come back to the server's frame.
         let b = batch(NOW + 600_000, vec![result("api", NOW + 590_000, false)]);
-        let c = check_batch(&b, ts(NOW), |_, _| true).unwrap();
+        let c = check_batch(&b, ts(NOW), every).unwrap();
         assert_eq!((c.clock_offset_ms, c.corrected), (600_000, true));
         assert_eq!(c.results[0].at, ts(NOW - 10_000));
     }
@@ -361,7 +432,7 @@ mod tests {
     fn a_batch_is_refused_whole() {
         let future = batch(NOW, vec![result("api", NOW + MAX_AHEAD_MS + 1, true)]);
         assert!(matches!(
-            check_batch(&future, ts(NOW), |_, _| true),
+            check_batch(&future, ts(NOW), every),
             Err(BatchError::Future { index: 0, .. })
         ));
         let max_age = i64::try_from(MAX_AGE.as_millis()).unwrap();
@@ -373,7 +444,7 @@ mod tests {
             ],
         );
         assert!(matches!(
-            check_batch(&old, ts(NOW), |_, _| true),
+            check_batch(&old, ts(NOW), every),
             Err(BatchError::TooOld { index: 1, .. })
         ));
         let mixed = batch(
@@ -385,7 +456,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            check_batch(&mixed, ts(NOW), |_, m| m == "api"),
+            check_batch(&mixed, ts(NOW), |_, m| (m == "api").then_some(MINUTE)),
             Err(BatchError::Unassigned {
                 location: "eu-1".into(),
                 monitors: vec!["db".into(), "x".into()]
@@ -394,24 +465,24 @@ mod tests {
         let mut bad = batch(NOW, vec![result("api", NOW, true)]);
         bad.results[0].status_code = Some(42);
         assert!(matches!(
-            check_batch(&bad, ts(NOW), |_, _| true),
+            check_batch(&bad, ts(NOW), every),
             Err(BatchError::Field { .. })
         ));
         bad.results[0].status_code = None;
         bad.results[0].failure = Some("but ok".into());
         assert!(matches!(
-            check_batch(&bad, ts(NOW), |_, _| true),
+            check_batch(&bad, ts(NOW), every),
             Err(BatchError::Field { .. })
         ));
         let mut server = batch(NOW, vec![]);
         server.location = "server".into();
         assert_eq!(
-            check_batch(&server, ts(NOW), |_, _| true),
+            check_batch(&server, ts(NOW), every),
             Err(BatchError::Location)
         );
         let many = batch(NOW, vec![result("api", NOW, true); MAX_RESULTS + 1]);
         assert_eq!(
-            check_batch(&many, ts(NOW), |_, _| true),
+            check_batch(&many, ts(NOW), every),
             Err(BatchError::TooManyResults(MAX_RESULTS + 1))
         );
     }
@@ -421,12 +492,75 @@ mod tests {
         let b = batch(NOW, vec![result("api", NOW - 1, false)]);
         let text = serde_json::to_string(&b).unwrap();
         assert!(text.contains("\"sent_at\":\"2026-"), "{text}");
-        let (back, _) = parse_batch(text.as_bytes(), ts(NOW), |_, _| true).unwrap();
+        let (back, _) = parse_batch(text.as_bytes(), ts(NOW), every).unwrap();
         assert_eq!(back, b);
         let extra = text.replacen("{", "{\"admin\":true,", 1);
-        assert!(parse_batch(extra.as_bytes(), ts(NOW), |_, _| true).is_err());
-        assert!(parse_batch(b"{\"seq\":-1}", ts(NOW), |_, _| true).is_err());
-        assert!(parse_batch(&vec![b' '; MAX_BODY_BYTES + 1], ts(NOW), |_, _| true).is_err());
+        assert!(parse_batch(extra.as_bytes(), ts(NOW), every).is_err());
+        assert!(parse_batch(b"{\"seq\":-1}", ts(NOW), every).is_err());
+        assert!(parse_batch(&vec![b' '; MAX_BODY_BYTES + 1], ts(NOW), every).is_err());
+    }
+
+    #[test]
+    fn a_claimed_round_is_kept_when_it_is_on_the_grid_and_not_ahead() {
+        let round = crate::rounds::next_round_start("api", MINUTE, ts(NOW));
+        let r = round.as_millisecond();
+        // The agent's clock is 3 s fast: corrected, its probe started 3 s before the round on
+        // the server's clock, yet it was probed for that round.
+        let mut fast = result("api", r + 20, true);
+        fast.round = Some(round);
+        let b = batch(r + 3_500, vec![fast.clone()]);
+        let c = check_batch(&b, ts(r + 500), every).unwrap();
+        assert!(c.corrected);
+        assert_eq!(c.results[0].at, ts(r - 2_980));
+        assert_eq!(c.results[0].round, Some(round));
+        assert_eq!(c.rounds_ignored, 0);
+
+        // Off the grid (a reload changed the interval), or far ahead of the probe's start
+        // (a clock 8 s fast): judged by its instant instead.
+        let off_grid = check_batch(&b, ts(r + 500), |_, _| Some(Duration::from_secs(7))).unwrap();
+        assert_eq!(
+            (off_grid.results[0].round, off_grid.rounds_ignored),
+            (None, 1)
+        );
+        let b = batch(r + 8_500, vec![fast.clone()]);
+        let far = check_batch(&b, ts(r + 500), every).unwrap();
+        assert_eq!((far.results[0].round, far.rounds_ignored), (None, 1));
+        // Ahead of the batch's arrival (the server's clock): not kept either.
+        assert_eq!(
+            claimed_round("api", MINUTE, round, ts(r), ts(r - ROUND_AHEAD_MS - 1)),
+            None
+        );
+        assert_eq!(
+            claimed_round(
+                "api",
+                MINUTE,
+                round,
+                ts(r - ROUND_AHEAD_MS),
+                ts(r - ROUND_AHEAD_MS)
+            ),
+            Some(round)
+        );
+
+        // Without a claim (an older agent): no round, as before.
+        let old = batch(r + 500, vec![result("api", r + 20, true)]);
+        let c = check_batch(&old, ts(r + 500), every).unwrap();
+        assert_eq!((c.results[0].round, c.rounds_ignored), (None, 0));
+        let text = serde_json::to_string(&old).unwrap();
+        assert!(!text.contains("round"), "{text}");
+    }
+
+    #[test]
+    fn the_digest_is_the_content_not_the_sending() {
+        let b = batch(NOW, vec![result("api", NOW - 1, false)]);
+        let mut again = b.clone();
+        again.sent_at = ts(NOW + 5_000);
+        again.dropped = 9;
+        again.version = "0.2.0".into();
+        assert_eq!(digest(&b), digest(&again));
+        let mut other = b.clone();
+        other.results[0].latency_ms += 1;
+        assert_ne!(digest(&b), digest(&other));
+        assert_eq!(digest(&b).len(), 64);
     }
 
     #[test]

@@ -4,7 +4,15 @@
 
 use jiff::Timestamp;
 
+use crate::monitoring::{MAX_ROWS_PER_STATEMENT, insert_sql};
 use crate::{BeginWrite, Store, StoreError, with_pool};
+
+const RESULT_INSERT: &str = "INSERT INTO agent_results \
+    (agent, monitor_id, location, at, received_at, ok, latency_ms, status_code, failure, \
+    round_start)";
+/// Columns of [`RESULT_INSERT`]: a statement of [`MAX_ROWS_PER_STATEMENT`] rows binds 1,280
+/// values, far under both dialects' limits (SQLite 32,766, PostgreSQL 65,535).
+const RESULT_COLUMNS: usize = 10;
 
 /// One result to queue, its instant in the server's frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +23,8 @@ pub struct QueuedResult {
     pub latency_ms: i64,
     pub status_code: Option<u16>,
     pub failure: Option<String>,
+    /// The round it is judged in, when its agent's claim held.
+    pub round: Option<Timestamp>,
 }
 
 /// A batch to store.
@@ -25,6 +35,8 @@ pub struct IngestBatch<'a> {
     pub location: &'a str,
     pub version: &'a str,
     pub seq: i64,
+    /// A digest of its content (`upkeep_domain::agent::digest`).
+    pub digest: &'a str,
     pub received_at: Timestamp,
     pub clock_offset_ms: i64,
     pub dropped: i64,
@@ -36,8 +48,11 @@ pub struct IngestBatch<'a> {
 pub enum Ingested {
     /// Stored now, with this many results.
     Stored(usize),
-    /// Stored before (same agent and seq): nothing stored again.
+    /// Stored before (same agent, seq and content): nothing stored again.
     Duplicate,
+    /// The agent stored another batch with this seq before (it lost its data directory and
+    /// numbers again): nothing stored; `next_seq` and every number after it are free.
+    Conflict { next_seq: i64 },
 }
 
 /// An agent as last heard from.
@@ -71,17 +86,17 @@ fn agent(row: AgentRow) -> Result<AgentRecord, StoreError> {
 }
 
 impl Store {
-    /// Stores a batch in one transaction: its `agent_batches` row, its results queued in
-    /// `agent_results`, and the agent's row (location, version, last seen, clock offset). A
-    /// batch stored before (same agent and seq) stores nothing again but still counts as the
-    /// agent being heard from.
+    /// Stores a batch in one transaction: its `agent_batches` row (with its digest), its
+    /// results queued in `agent_results` (multi-row statements), and the agent's row
+    /// (location, version, last seen, clock offset). A batch stored before (same agent and
+    /// seq) stores nothing again but still counts as the agent being heard from: the same
+    /// content (or a row stored without a digest) is a duplicate, other content a conflict.
     pub async fn ingest_agent_batch(&self, b: &IngestBatch<'_>) -> Result<Ingested, StoreError> {
         let now = b.received_at.as_millisecond();
-        let batch_sql = "INSERT INTO agent_batches (agent, seq, received_at, results) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (agent, seq) DO NOTHING";
-        let result_sql = "INSERT INTO agent_results \
-             (agent, monitor_id, location, at, received_at, ok, latency_ms, status_code, failure) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let batch_sql = "INSERT INTO agent_batches (agent, seq, received_at, results, digest) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent, seq) DO NOTHING";
+        let stored_sql = "SELECT digest FROM agent_batches WHERE agent = $1 AND seq = $2";
+        let last_sql = "SELECT MAX(seq) FROM agent_batches WHERE agent = $1";
         let agent_sql = "INSERT INTO agents \
              (name, location, version, first_seen_at, last_seen_at, clock_offset_ms, dropped) \
              VALUES ($1, $2, $3, $4, $4, $5, $6) \
@@ -96,25 +111,48 @@ impl Store {
                 .bind(b.seq)
                 .bind(now)
                 .bind(count)
+                .bind(b.digest)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if inserted > 0 {
-                for r in b.results {
-                    sqlx::query(result_sql)
-                        .bind(b.agent)
-                        .bind(&r.monitor_id)
-                        .bind(b.location)
-                        .bind(r.at.as_millisecond())
-                        .bind(now)
-                        .bind(r.ok)
-                        .bind(r.latency_ms)
-                        .bind(r.status_code.map(i64::from))
-                        .bind(&r.failure)
-                        .execute(&mut *tx)
-                        .await?;
+            let outcome = if inserted > 0 {
+                for rows in b.results.chunks(MAX_ROWS_PER_STATEMENT) {
+                    let sql = insert_sql(RESULT_INSERT, RESULT_COLUMNS, rows.len(), "");
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for r in rows {
+                        q = q
+                            .bind(b.agent)
+                            .bind(&r.monitor_id)
+                            .bind(b.location)
+                            .bind(r.at.as_millisecond())
+                            .bind(now)
+                            .bind(r.ok)
+                            .bind(r.latency_ms)
+                            .bind(r.status_code.map(i64::from))
+                            .bind(&r.failure)
+                            .bind(r.round.map(|t| t.as_millisecond()));
+                    }
+                    q.execute(&mut *tx).await?;
                 }
-            }
+                Ingested::Stored(b.results.len())
+            } else {
+                let stored: Option<String> = sqlx::query_scalar(stored_sql)
+                    .bind(b.agent)
+                    .bind(b.seq)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if stored.is_none_or(|d| d == b.digest) {
+                    Ingested::Duplicate
+                } else {
+                    let last: Option<i64> = sqlx::query_scalar(last_sql)
+                        .bind(b.agent)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    Ingested::Conflict {
+                        next_seq: last.unwrap_or(b.seq).saturating_add(1),
+                    }
+                }
+            };
             sqlx::query(agent_sql)
                 .bind(b.agent)
                 .bind(b.location)
@@ -125,11 +163,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(if inserted > 0 {
-                Ingested::Stored(b.results.len())
-            } else {
-                Ingested::Duplicate
-            })
+            Ok::<_, sqlx::Error>(outcome)
         })
         .map_err(Into::into)
     }
@@ -193,6 +227,38 @@ impl Store {
         let sql = "DELETE FROM agent_batches WHERE received_at < $1";
         let done = with_pool!(self, pool => sqlx::query(sql)
             .bind(before.as_millisecond())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
+    /// Deletes queued results probed before `before` (older than the ingest window: no
+    /// round of theirs is judged any more). Returns how many.
+    pub async fn prune_agent_results(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM agent_results WHERE id IN \
+                   (SELECT id FROM agent_results WHERE at < $1 LIMIT $2)";
+        self.prune(sql, before).await
+    }
+
+    /// The monitors and locations of the queued results, each pair once.
+    pub async fn agent_result_sources(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = "SELECT DISTINCT monitor_id, location FROM agent_results \
+                   ORDER BY monitor_id, location";
+        let rows = with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+
+    /// Deletes the queued results of a monitor from a location. Returns how many.
+    pub async fn drop_agent_results(
+        &self,
+        monitor_id: &str,
+        location: &str,
+    ) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM agent_results WHERE monitor_id = $1 AND location = $2";
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(monitor_id)
+            .bind(location)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;

@@ -79,6 +79,8 @@ pub struct PendingAgentResult {
     pub latency_ms: u32,
     pub status_code: Option<u16>,
     pub failure: Option<String>,
+    /// The round it was probed for, when its agent said so and the claim held at ingest.
+    pub round: Option<Timestamp>,
 }
 
 /// A raw result as stored: one check, or a run of identical successes folded into one row
@@ -574,17 +576,30 @@ impl Store {
             i64,
             Option<i64>,
             Option<String>,
+            Option<i64>,
         );
         let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
             "SELECT id, agent, monitor_id, location, at, received_at, ok, latency_ms, \
-             status_code, failure FROM agent_results ORDER BY id DESC LIMIT $1",
+             status_code, failure, round_start FROM agent_results ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
         rows.into_iter()
             .map(
-                |(id, agent, monitor_id, location, at, received_at, ok, latency, code, failure)| {
+                |(
+                    id,
+                    agent,
+                    monitor_id,
+                    location,
+                    at,
+                    received_at,
+                    ok,
+                    latency,
+                    code,
+                    failure,
+                    round,
+                )| {
                     Ok(PendingAgentResult {
                         id,
                         agent,
@@ -598,6 +613,7 @@ impl Store {
                             .map(|c| u16::try_from(c).map_err(|_| corrupt("status code", c)))
                             .transpose()?,
                         failure,
+                        round: round.map(crate::timestamp).transpose()?,
                     })
                 },
             )
@@ -633,7 +649,13 @@ impl Store {
         Ok(done)
     }
 
-    async fn prune(&self, sql: &'static str, before: Timestamp) -> Result<u64, StoreError> {
+    /// Runs `sql` (a chunked delete binding the cutoff and [`PRUNE_CHUNK`]) until it deletes
+    /// less than a chunk; returns how many rows it deleted.
+    pub(crate) async fn prune(
+        &self,
+        sql: &'static str,
+        before: Timestamp,
+    ) -> Result<u64, StoreError> {
         let mut total = 0u64;
         loop {
             let done = with_pool!(self, pool => sqlx::query(sql)

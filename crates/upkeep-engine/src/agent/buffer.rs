@@ -11,7 +11,10 @@
 //! - Bounds: batches sealed more than `max_age` ago, and the oldest batches beyond `max_bytes`
 //!   in all, are dropped (oldest first), logged and counted (`dropped`, sent with each batch).
 //! - A batch file is deleted only once the server answered 2xx for it (stored, or stored
-//!   before).
+//!   before). One the server refused for its content is moved to `rejected/` (the newest
+//!   [`REJECTED_KEPT`] are kept there for the operator); one too large for the server is
+//!   split in halves; after a conflict of numbers (another batch was stored under one) the
+//!   waiting batches are numbered again from the server's next free number.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -21,6 +24,11 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use upkeep_domain::agent::AgentResult;
+
+/// The directory (inside the buffer's) of the batches the server refused.
+pub const REJECTED_DIR: &str = "rejected";
+/// How many refused batches `rejected/` keeps (the newest).
+pub const REJECTED_KEPT: usize = 100;
 
 /// A sealed batch as stored in its file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,30 +194,53 @@ impl Buffer {
         Ok(seq)
     }
 
+    /// Takes the next sequence number for a heartbeat, without writing the state: an empty
+    /// batch has the same content as every other, so a number used twice for one is a
+    /// duplicate to the server, and the numbers at start are at least the current time in
+    /// microseconds anyway. So a heartbeat writes nothing to disk (and still goes while the
+    /// disk cannot be written).
+    pub fn heartbeat_seq(&mut self) -> u64 {
+        let seq = self.state.next_seq;
+        self.state.next_seq = seq.saturating_add(1);
+        seq
+    }
+
     /// Seals `results` into a new batch file, then applies the bounds.
     pub fn seal(&mut self, location: &str, results: Vec<AgentResult>) -> std::io::Result<u64> {
         let seq = self.take_seq()?;
-        let count = results.len();
         let batch = StoredBatch {
             seq,
             location: location.to_owned(),
             results,
         };
-        let bytes = serde_json::to_vec(&batch).map_err(std::io::Error::other)?;
-        let name = format!("batch-{seq:020}-{count}.json");
-        write_atomically(&self.dir, &name, &bytes)?;
         let now = SystemTime::now();
-        self.index(
-            Pending {
-                seq,
-                results: count as u64,
-                path: self.dir.join(name),
-            },
-            bytes.len() as u64,
-            now,
-        );
-        self.enforce_bounds(now)?;
+        self.write_batch(&batch, now)?;
+        // The batch is written: bounds not applied now are applied at the next seal.
+        if let Err(e) = self.enforce_bounds(now) {
+            tracing::warn!(error = %e, "probe agent: the buffer's bounds could not be applied");
+        }
         Ok(seq)
+    }
+
+    /// Writes a batch's file (atomically) and indexes it, replacing the entry of its number.
+    fn write_batch(&mut self, batch: &StoredBatch, sealed: SystemTime) -> std::io::Result<Pending> {
+        let bytes = serde_json::to_vec(batch).map_err(std::io::Error::other)?;
+        let name = format!("batch-{:020}-{}.json", batch.seq, batch.results.len());
+        write_atomically(&self.dir, &name, &bytes)?;
+        let pending = Pending {
+            seq: batch.seq,
+            results: batch.results.len() as u64,
+            path: self.dir.join(name),
+        };
+        self.index(pending.clone(), bytes.len() as u64, sealed);
+        Ok(pending)
+    }
+
+    /// When a waiting batch was sealed (now, if it is not known).
+    fn sealed_at(&self, seq: u64) -> SystemTime {
+        self.files
+            .get(&seq)
+            .map_or_else(SystemTime::now, |e| e.sealed)
     }
 
     /// The batch files waiting, oldest first.
@@ -227,9 +258,19 @@ impl Buffer {
         self.files.len()
     }
 
-    /// Reads a batch file; `None` when it is unreadable (it is then set aside, and counted).
+    /// Reads a batch file; `None` when it is unreadable (it is then set aside, and counted)
+    /// or gone (the directory was emptied under the agent: forgotten, and counted).
     pub fn read(&mut self, pending: &Pending) -> std::io::Result<Option<StoredBatch>> {
-        let bytes = fs::read(&pending.path)?;
+        let bytes = match fs::read(&pending.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::error!(file = %pending.path.display(), "probe agent: a buffered batch is gone from the data directory; its results are lost");
+                self.unindex(pending.seq);
+                self.count_dropped(pending.results)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         match serde_json::from_slice(&bytes) {
             Ok(batch) => Ok(Some(batch)),
             Err(e) => {
@@ -242,49 +283,109 @@ impl Buffer {
 
     /// Deletes a batch the server took.
     pub fn remove(&mut self, pending: &Pending) -> std::io::Result<()> {
-        fs::remove_file(&pending.path)?;
+        match fs::remove_file(&pending.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         self.unindex(pending.seq);
         sync_dir(&self.dir)
     }
 
-    /// Replaces a batch's results (the same sequence number), as one atomic write.
+    /// Replaces a batch's file by `batch` (its results, or its number), as one atomic write
+    /// followed by the removal of the old file when its name changed.
     pub fn rewrite(&mut self, pending: &Pending, batch: &StoredBatch) -> std::io::Result<Pending> {
-        let bytes = serde_json::to_vec(batch).map_err(std::io::Error::other)?;
-        let name = format!("batch-{:020}-{}.json", batch.seq, batch.results.len());
-        write_atomically(&self.dir, &name, &bytes)?;
-        let path = self.dir.join(&name);
-        if path != pending.path {
+        let sealed = self.sealed_at(pending.seq);
+        let rewritten = self.write_batch(batch, sealed)?;
+        if rewritten.path != pending.path {
             fs::remove_file(&pending.path)?;
+            if pending.seq != batch.seq {
+                self.unindex(pending.seq);
+            }
             sync_dir(&self.dir)?;
         }
-        let sealed = self
-            .files
-            .get(&pending.seq)
-            .map_or_else(SystemTime::now, |e| e.sealed);
-        let rewritten = Pending {
-            seq: batch.seq,
-            results: batch.results.len() as u64,
-            path,
-        };
-        self.unindex(pending.seq);
-        self.index(rewritten.clone(), bytes.len() as u64, sealed);
         Ok(rewritten)
     }
 
-    /// Moves a batch the server refused for good out of the queue (kept as `rejected-*` for
-    /// its operator), counting its results as dropped.
+    /// Splits a batch too large for the server in halves: the second half is written first,
+    /// under a new number (sent after the batches already waiting), then the first half
+    /// replaces the batch. A crash between the two sends the second half's results twice,
+    /// never loses them.
+    pub fn split(&mut self, pending: &Pending, batch: &StoredBatch) -> std::io::Result<()> {
+        let (first, second) = batch.results.split_at(batch.results.len().div_ceil(2));
+        let sealed = self.sealed_at(pending.seq);
+        let seq = self.take_seq()?;
+        self.write_batch(
+            &StoredBatch {
+                seq,
+                location: batch.location.clone(),
+                results: second.to_vec(),
+            },
+            sealed,
+        )?;
+        self.rewrite(
+            pending,
+            &StoredBatch {
+                seq: batch.seq,
+                location: batch.location.clone(),
+                results: first.to_vec(),
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a batch the server will never take (a single result too large for it),
+    /// counting its results as dropped.
+    pub fn drop_batch(&mut self, pending: &Pending) -> std::io::Result<()> {
+        self.remove(pending)?;
+        self.count_dropped(pending.results)
+    }
+
+    /// Numbers the waiting batches again, in order, from `from` (the server's next free
+    /// number for this agent) or the buffer's own next number, whichever is higher, so that
+    /// none is a number used before. The next number is written first: a crash midway leaves
+    /// batches under old numbers, which the server refuses again the same way.
+    pub fn renumber(&mut self, from: u64) -> std::io::Result<()> {
+        let base = from.max(self.state.next_seq);
+        let waiting = self.pending();
+        self.state.next_seq = base.saturating_add(waiting.len() as u64);
+        self.save_state()?;
+        for (seq, pending) in (base..).zip(&waiting) {
+            let Some(mut batch) = self.read(pending)? else {
+                continue;
+            };
+            batch.seq = seq;
+            self.rewrite(pending, &batch)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a batch the server refused for good out of the queue, into `rejected/` (which
+    /// keeps the newest [`REJECTED_KEPT`]), counting its results as dropped.
     pub fn set_aside(&mut self, pending: &Pending) -> std::io::Result<()> {
+        let dir = self.dir.join(REJECTED_DIR);
+        fs::create_dir_all(&dir)?;
         let name = pending
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        fs::rename(&pending.path, self.dir.join(format!("rejected-{name}")))?;
+        fs::rename(&pending.path, dir.join(name))?;
         self.unindex(pending.seq);
+        sync_dir(&self.dir)?;
+        let mut kept: Vec<PathBuf> = fs::read_dir(&dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        kept.sort();
+        for old in &kept[..kept.len().saturating_sub(REJECTED_KEPT)] {
+            fs::remove_file(old)?;
+        }
         self.count_dropped(pending.results)
     }
 
-    fn count_dropped(&mut self, results: u64) -> std::io::Result<()> {
+    /// Adds `results` to the running total of results dropped, and writes the state (when
+    /// that fails, the total is kept in memory and written with the next state).
+    pub fn count_dropped(&mut self, results: u64) -> std::io::Result<()> {
         self.state.dropped = self.state.dropped.saturating_add(results);
         self.save_state()
     }
@@ -299,7 +400,10 @@ impl Buffer {
             if !old && self.total_bytes <= self.max_bytes {
                 break;
             }
-            fs::remove_file(&oldest.pending.path)?;
+            match fs::remove_file(&oldest.pending.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
             self.unindex(oldest.pending.seq);
             dropped = dropped.saturating_add(oldest.pending.results);
             files += 1;
@@ -332,7 +436,12 @@ mod tests {
             latency_ms: 3,
             status_code: Some(200),
             failure: None,
+            round: None,
         }
+    }
+
+    fn seqs(b: &Buffer) -> Vec<(u64, u64)> {
+        b.pending().iter().map(|p| (p.seq, p.results)).collect()
     }
 
     #[test]
@@ -379,5 +488,80 @@ mod tests {
             .unwrap();
         assert!(b.pending().is_empty());
         assert_eq!(b.dropped(), 10);
+    }
+
+    #[test]
+    fn a_batch_too_large_is_split_in_halves_and_a_single_result_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Buffer::open(dir.path(), 1 << 20, Duration::from_secs(3600), 10).unwrap();
+        b.seal("eu-1", (0..5).map(result).collect()).unwrap();
+        b.seal("eu-1", vec![result(9)]).unwrap();
+        let first = b.first().unwrap();
+        let stored = b.read(&first).unwrap().unwrap();
+        b.split(&first, &stored).unwrap();
+        assert_eq!(seqs(&b), [(10, 3), (11, 1), (12, 2)]);
+        let halves: Vec<AgentResult> = [10, 12]
+            .iter()
+            .flat_map(|seq| {
+                let p = b.pending().into_iter().find(|p| p.seq == *seq).unwrap();
+                b.read(&p).unwrap().unwrap().results
+            })
+            .collect();
+        assert_eq!(halves, stored.results, "nothing lost, nothing twice");
+        let single = b.pending().into_iter().find(|p| p.seq == 11).unwrap();
+        b.drop_batch(&single).unwrap();
+        assert_eq!(b.dropped(), 1);
+        drop(b);
+        let b = Buffer::open(dir.path(), 1 << 20, Duration::from_secs(3600), 0).unwrap();
+        assert_eq!(seqs(&b), [(10, 3), (12, 2)]);
+    }
+
+    #[test]
+    fn waiting_batches_are_numbered_again_from_the_servers_next_free_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Buffer::open(dir.path(), 1 << 20, Duration::from_secs(3600), 10).unwrap();
+        b.seal("eu-1", vec![result(1)]).unwrap();
+        b.seal("eu-1", vec![result(2), result(3)]).unwrap();
+        assert_eq!(b.heartbeat_seq(), 12);
+        b.renumber(500).unwrap();
+        assert_eq!(seqs(&b), [(500, 1), (501, 2)]);
+        let p = b.first().unwrap();
+        assert_eq!(b.read(&p).unwrap().unwrap().results, vec![result(1)]);
+        // Never below the buffer's own next number.
+        b.renumber(7).unwrap();
+        assert_eq!(seqs(&b), [(502, 1), (503, 2)]);
+        assert_eq!(b.take_seq().unwrap(), 504);
+        drop(b);
+        let mut b = Buffer::open(dir.path(), 1 << 20, Duration::from_secs(3600), 0).unwrap();
+        assert_eq!(seqs(&b), [(502, 1), (503, 2)]);
+        assert_eq!(b.take_seq().unwrap(), 505);
+    }
+
+    #[test]
+    fn refused_batches_are_kept_aside_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Buffer::open(dir.path(), 1 << 22, Duration::from_secs(3600), 1).unwrap();
+        for n in 0..(REJECTED_KEPT as i64 + 3) {
+            b.seal("eu-1", vec![result(n)]).unwrap();
+            let p = b.first().unwrap();
+            b.set_aside(&p).unwrap();
+        }
+        assert!(b.pending().is_empty());
+        assert_eq!(b.dropped(), REJECTED_KEPT as u64 + 3);
+        let mut kept: Vec<String> = std::fs::read_dir(dir.path().join(REJECTED_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        kept.sort();
+        assert_eq!(kept.len(), REJECTED_KEPT);
+        assert_eq!(
+            kept[0],
+            format!("batch-{:020}-1.json", 4),
+            "the oldest went first"
+        );
+        drop(b);
+        // The directory of refused batches is not a batch.
+        let b = Buffer::open(dir.path(), 1 << 22, Duration::from_secs(3600), 0).unwrap();
+        assert!(b.pending().is_empty());
     }
 }

@@ -151,16 +151,22 @@ impl Book {
             .unwrap_or_default()
     }
 
-    /// Adds a location's result for `monitor` (probed from several locations) at `now`.
+    /// Adds a location's result for `monitor` (probed from several locations) at `now`, in
+    /// the round it was probed for (`claimed`, when it is a round start of the monitor's
+    /// current grid: a reload may have changed the interval since), else in the round its
+    /// instant falls in.
     pub fn add(
         &mut self,
         id: &str,
         monitor: &Monitor,
         location: &str,
         result: LastResult,
+        claimed: Option<Timestamp>,
         now: Timestamp,
     ) -> Added {
-        let round = round_start(id, monitor.interval, result.at);
+        let round = claimed
+            .filter(|r| round_start(id, monitor.interval, *r) == *r)
+            .unwrap_or_else(|| round_start(id, monitor.interval, result.at));
         let track = self
             .tracks
             .entry(id.to_owned())
@@ -357,7 +363,13 @@ fn judge_round(
     } else {
         *unknown_rounds = 0;
     }
-    let at = results.iter().map(|(_, r)| r.at).min().unwrap_or(round);
+    // Never before its round (a result of a fast clock, judged in the round it was for).
+    let at = results
+        .iter()
+        .map(|(_, r)| r.at)
+        .min()
+        .unwrap_or(round)
+        .max(round);
     let summary = LastResult {
         at,
         ok: j.verdict != Verdict::Fail,
@@ -430,4 +442,107 @@ fn location_changes(
         }
     }
     location_changes
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn config() -> Config {
+        upkeep_domain::config::parse(
+            "t.yaml",
+            r#"
+page: { name: T, url: "https://s.example", timezone: UTC }
+components: { api: { name: API } }
+monitors:
+  m: { component: api, tcp: { address: "127.0.0.1:9" }, interval: 30s, timeout: 2s, locations: [eu-1, us-1], quorum: 2 }
+"#,
+            &|_| None,
+            Timestamp::from_second(1_780_000_000).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("{:?}", e.0))
+    }
+
+    fn failed(at: Timestamp) -> LastResult {
+        LastResult {
+            at,
+            ok: false,
+            latency_ms: 5,
+            status_code: None,
+            failure: Some("refused".into()),
+        }
+    }
+
+    /// Two locations fail the round starting at `round`; one of them (a clock 3 s fast,
+    /// corrected) is dated before it. Judged with or without its claim of the round.
+    fn judge(claim: bool) -> Vec<Judged> {
+        let config = config();
+        let m = &config.monitors["m"];
+        let start = Timestamp::from_second(1_780_000_000).unwrap();
+        let round = next_round_start("m", m.interval, start);
+        let before = round - SignedDuration::from_millis(2_980);
+        let mut book = Book::default();
+        // The book starts judging with the round after `now`.
+        let now = round - SignedDuration::from_secs(10);
+        let us = failed(round + SignedDuration::from_millis(15));
+        assert_eq!(book.add("m", m, "us-1", us, Some(round), now), Added::Open);
+        let eu = book.add("m", m, "eu-1", failed(before), claim.then_some(round), now);
+        assert_eq!(eu, if claim { Added::Open } else { Added::Late });
+        book.settle(&config, round + SignedDuration::from_secs(1), |_| true)
+    }
+
+    #[test]
+    fn a_result_is_judged_in_the_round_it_was_probed_for() {
+        let judged = judge(true);
+        assert_eq!(judged.len(), 1, "{judged:?}");
+        assert_eq!(judged[0].verdict, Some(Verdict::Fail), "{judged:?}");
+        assert!(judged[0].summary.at >= judged[0].round, "{judged:?}");
+        // Without its claim, it falls in the round before (already past here): the round
+        // it was probed for lacks it and waits for its close.
+        assert!(judge(false).is_empty());
+    }
+
+    #[test]
+    fn a_claim_off_the_grid_falls_back_to_the_instant() {
+        let config = config();
+        let m = &config.monitors["m"];
+        let round = next_round_start(
+            "m",
+            m.interval,
+            Timestamp::from_second(1_780_000_000).unwrap(),
+        );
+        let now = round - SignedDuration::from_secs(10);
+        let mut book = Book::default();
+        let off = round + SignedDuration::from_secs(7);
+        assert_eq!(
+            book.add(
+                "m",
+                m,
+                "eu-1",
+                failed(round + SignedDuration::from_millis(5)),
+                Some(off),
+                now
+            ),
+            Added::Open
+        );
+        assert_eq!(
+            book.add(
+                "m",
+                m,
+                "us-1",
+                failed(round + SignedDuration::from_millis(9)),
+                None,
+                now
+            ),
+            Added::Open
+        );
+        let judged = book.settle(&config, round + SignedDuration::from_secs(1), |_| true);
+        assert_eq!(judged.len(), 1, "{judged:?}");
+        assert_eq!(
+            (judged[0].round, judged[0].verdict),
+            (round, Some(Verdict::Fail))
+        );
+    }
 }

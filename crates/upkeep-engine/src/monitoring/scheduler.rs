@@ -568,7 +568,14 @@ impl Writer {
                 status_code: p.outcome.status_code,
                 failure: p.outcome.failure,
             };
-            self.add_location_result(&p.monitor_id, monitor, SERVER_LOCATION, result, batch);
+            self.add_location_result(
+                &p.monitor_id,
+                monitor,
+                SERVER_LOCATION,
+                result,
+                Some(p.round),
+                batch,
+            );
             if self.judges(&p.monitor_id, monitor) {
                 let mut judged = Vec::new();
                 self.book
@@ -646,13 +653,15 @@ impl Writer {
     }
 
     /// Keeps one location's result of a monitor probed from several locations: written as
-    /// history (with its location, outside the rollups), and added to its round.
+    /// history (with its location, outside the rollups), and added to its round (the one it
+    /// was probed for, `round`, when known).
     fn add_location_result(
         &mut self,
         id: &str,
         monitor: &Monitor,
         location: &str,
         result: LastResult,
+        round: Option<Timestamp>,
         batch: &mut Batch,
     ) {
         let now = self.clock.now();
@@ -666,7 +675,7 @@ impl Writer {
             location: Some(location.to_owned()),
             down_ms: 0,
         });
-        if self.book.add(id, monitor, location, result, now) == Added::Late {
+        if self.book.add(id, monitor, location, result, round, now) == Added::Late {
             metrics::counter!("upkeep_agent_results_late_total").increment(1);
         }
         self.show_locations(id);
@@ -716,7 +725,14 @@ impl Writer {
                 status_code: row.status_code,
                 failure: row.failure,
             };
-            self.add_location_result(&row.monitor_id, monitor, &row.location, result, batch);
+            self.add_location_result(
+                &row.monitor_id,
+                monitor,
+                &row.location,
+                result,
+                row.round,
+                batch,
+            );
         }
     }
 

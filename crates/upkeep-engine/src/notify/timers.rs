@@ -254,13 +254,18 @@ pub async fn prune(
     while ticks.next().await.is_some() {
         let now = clock.now();
         let cutoff = prune_cutoff(&config.borrow().config, now);
-        // Probe agents' batch records (their idempotency) are kept a week: far longer than
-        // an agent keeps a batch to send again (upkeep_domain::agent::MAX_AGE).
-        let week = jiff::SignedDuration::from_hours(7 * 24);
-        match store.prune_agent_batches(now - week).await {
-            Ok(0) => {}
-            Ok(batches) => tracing::info!(batches, "probe agents: old batch records pruned"),
-            Err(e) => tracing::warn!(error = %e, "probe agents: old batch records not pruned"),
+        // Probe agents' batch records and the queued results no round will judge.
+        let loaded = Arc::clone(&config.borrow());
+        let agents = crate::service::agents::prune(&store, &loaded.config, now).await;
+        match agents {
+            Ok(p) if p == Default::default() => {}
+            Ok(p) => tracing::info!(
+                batches = p.batches,
+                old_results = p.old_results,
+                unassigned_results = p.unassigned_results,
+                "probe agents: old batch records and queued results pruned"
+            ),
+            Err(e) => tracing::warn!(error = %e, "probe agents: records not pruned"),
         }
         let pruned = store.prune_outbox(cutoff).await;
         if let Ok((notices, deliveries)) = pruned

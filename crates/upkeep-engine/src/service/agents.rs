@@ -133,7 +133,8 @@ pub async fn ingest(
         config
             .monitors
             .get(monitor)
-            .is_some_and(|m| m.probed_from(location))
+            .filter(|m| m.probed_from(location))
+            .map(|m| m.interval)
     })?;
     // After the batch's own checks: a location that is not an agent location binds nothing.
     check_location(store, agent_name, &batch.location, now).await??;
@@ -144,6 +145,14 @@ pub async fn ingest(
             "probe agent: its clock is off; its results' instants are corrected"
         );
     }
+    if checked.rounds_ignored > 0 {
+        tracing::debug!(
+            agent = agent_name,
+            results = checked.rounds_ignored,
+            "probe agent: results' claimed rounds not kept (off the monitor's grid or too far ahead); judged by their instants"
+        );
+    }
+    let digest = agent::digest(&batch);
     let results: Vec<QueuedResult> = checked
         .results
         .into_iter()
@@ -154,6 +163,7 @@ pub async fn ingest(
             latency_ms: r.latency_ms,
             status_code: r.status_code,
             failure: r.failure,
+            round: r.round,
         })
         .collect();
     let outcome = store
@@ -163,6 +173,7 @@ pub async fn ingest(
             version: &batch.version,
             // check_batch refused a seq beyond i64.
             seq: i64::try_from(batch.seq).unwrap_or(i64::MAX),
+            digest: &digest,
             received_at: now,
             clock_offset_ms: checked.clock_offset_ms,
             dropped: i64::try_from(batch.dropped).unwrap_or(i64::MAX),
@@ -174,6 +185,54 @@ pub async fn ingest(
         outcome,
         clock_offset_ms: checked.clock_offset_ms,
         corrected: checked.corrected,
+    })
+}
+
+/// How long the server keeps its record of the batches stored (their idempotency): far
+/// longer than an agent keeps a batch to send again ([`agent::MAX_AGE`]).
+pub const BATCH_RECORDS_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+
+/// What one pass of [`prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Batch records older than [`BATCH_RECORDS_KEPT`].
+    pub batches: u64,
+    /// Queued results older than the ingest window ([`agent::MAX_AGE`]).
+    pub old_results: u64,
+    /// Queued results of monitors no longer probed from their location (removed, or their
+    /// `locations` changed).
+    pub unassigned_results: u64,
+}
+
+/// Prunes the agents' records at `now`: batch records older than a week, and queued results
+/// no round of which will be judged (older than the ingest window, or of a monitor no
+/// longer probed from their location).
+pub async fn prune(store: &Store, config: &Config, now: Timestamp) -> Result<Pruned, StoreError> {
+    let window =
+        jiff::SignedDuration::try_from(agent::MAX_AGE).unwrap_or(jiff::SignedDuration::MAX);
+    let batches = store
+        .prune_agent_batches(
+            now.checked_sub(BATCH_RECORDS_KEPT)
+                .unwrap_or(Timestamp::MIN),
+        )
+        .await?;
+    let old_results = store
+        .prune_agent_results(now.checked_sub(window).unwrap_or(Timestamp::MIN))
+        .await?;
+    let mut unassigned_results = 0;
+    for (monitor, location) in store.agent_result_sources().await? {
+        let assigned = config
+            .monitors
+            .get(&monitor)
+            .is_some_and(|m| !m.server_only() && m.probed_from(&location));
+        if !assigned {
+            unassigned_results += store.drop_agent_results(&monitor, &location).await?;
+        }
+    }
+    Ok(Pruned {
+        batches,
+        old_results,
+        unassigned_results,
     })
 }
 

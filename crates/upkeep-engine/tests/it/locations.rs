@@ -306,3 +306,47 @@ async fn a_late_result_is_history_and_changes_nothing() {
     );
     run.stop().await;
 }
+
+#[tokio::test]
+async fn queued_results_no_round_will_judge_are_pruned() {
+    let config = upkeep_domain::config::parse(
+        "t.yaml",
+        "page: { name: T, url: \"http://127.0.0.1:8080\", timezone: UTC }\n\
+         components:\n  c: { name: C }\nmonitors:\n  \
+         m: { component: c, tcp: { address: \"127.0.0.1:9\" }, locations: [server, eu-1] }\n  \
+         solo: { component: c, tcp: { address: \"127.0.0.1:9\" } }\n",
+        &|_| None,
+        Timestamp::now(),
+    )
+    .unwrap_or_else(|e| panic!("{:?}", e.0));
+    let db = TestDatabase::sqlite();
+    let store = db.store().await;
+    let now = Timestamp::now().as_millisecond();
+    let day = 86_400_000;
+    let rows = [
+        (1, "m", "eu-1", now - 1_000),       // kept: judged by the writer
+        (2, "m", "eu-1", now - day - 1_000), // older than the ingest window
+        (3, "m", "us-1", now - 1_000),       // m is not probed from us-1
+        (4, "gone", "eu-1", now - 1_000),    // no such monitor any more
+        (5, "solo", "eu-1", now - 1_000),    // probed from the server alone
+    ];
+    for (id, monitor, location, at) in rows {
+        let sql = format!(
+            "INSERT INTO agent_results (id, agent, monitor_id, location, at, received_at, ok, latency_ms) \
+             VALUES ({id}, 'a', '{monitor}', '{location}', {at}, {at}, 1, 7)"
+        );
+        upkeep_store::testing::execute(&store, &sql).await.unwrap();
+    }
+    let pruned = upkeep_engine::service::agents::prune(&store, &config, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!((pruned.old_results, pruned.unassigned_results), (1, 3));
+    let left: Vec<i64> = store
+        .pending_agent_results(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, [1]);
+}

@@ -1,6 +1,7 @@
 //! Probe agents' rows on SQLite and PostgreSQL: a batch stored once per agent and sequence
-//! (its results queued, the agent's row kept), agent tokens told apart, old batch records
-//! pruned.
+//! (its results queued in multi-row statements, the agent's row kept), another batch with a
+//! number already used refused with the next free one, agent tokens told apart, old batch
+//! records and queued results pruned.
 
 use jiff::Timestamp;
 use upkeep_domain::role::Role;
@@ -19,6 +20,26 @@ fn result(monitor: &str, secs: i64, ok: bool) -> QueuedResult {
         latency_ms: 12,
         status_code: ok.then_some(200),
         failure: (!ok).then(|| "connection refused".into()),
+        round: None,
+    }
+}
+
+fn ingest<'a>(
+    agent: &'a str,
+    seq: i64,
+    digest: &'a str,
+    results: &'a [QueuedResult],
+) -> IngestBatch<'a> {
+    IngestBatch {
+        agent,
+        location: "eu-1",
+        version: "1.2.3",
+        seq,
+        digest,
+        received_at: at(100),
+        clock_offset_ms: 0,
+        dropped: 0,
+        results,
     }
 }
 
@@ -32,6 +53,7 @@ async fn a_batch_is_stored_once_per_agent_and_sequence() {
             location: "eu-1",
             version: "1.2.3",
             seq,
+            digest: "d1",
             received_at: at(now),
             clock_offset_ms: offset,
             dropped: 4,
@@ -75,5 +97,139 @@ async fn a_batch_is_stored_once_per_agent_and_sequence() {
 
         assert_eq!(store.prune_agent_batches(at(15)).await.unwrap(), 1);
         assert_eq!(store.prune_agent_batches(at(15)).await.unwrap(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_number_used_for_other_content_is_refused_with_the_next_free_one() {
+    for db in databases("a_number_used_for_other_content_is_refused_with_the_next_free_one").await {
+        let store = db.store().await;
+        let one = [result("api", 1, true)];
+        let two = [result("api", 2, false)];
+        for seq in [5, 9] {
+            let stored = store
+                .ingest_agent_batch(&ingest("eu-a", seq, "a", &one))
+                .await
+                .unwrap();
+            assert_eq!(stored, Ingested::Stored(1));
+        }
+        // The same content again: a duplicate. Other content under a used number: refused,
+        // with the number after the agent's highest.
+        assert_eq!(
+            store
+                .ingest_agent_batch(&ingest("eu-a", 5, "a", &one))
+                .await
+                .unwrap(),
+            Ingested::Duplicate
+        );
+        assert_eq!(
+            store
+                .ingest_agent_batch(&ingest("eu-a", 5, "b", &two))
+                .await
+                .unwrap(),
+            Ingested::Conflict { next_seq: 10 }
+        );
+        assert_eq!(
+            store.pending_agent_results(100).await.unwrap().len(),
+            2,
+            "nothing stored"
+        );
+        assert_eq!(
+            store
+                .ingest_agent_batch(&ingest("eu-a", 10, "b", &two))
+                .await
+                .unwrap(),
+            Ingested::Stored(1)
+        );
+        // A record stored without a digest (before digests were kept) counts as the same batch.
+        upkeep_store::testing::execute(
+            &store,
+            "UPDATE agent_batches SET digest = NULL WHERE seq = 9",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            store
+                .ingest_agent_batch(&ingest("eu-a", 9, "c", &two))
+                .await
+                .unwrap(),
+            Ingested::Duplicate
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_large_batch_is_queued_whole_with_its_rounds() {
+    for db in databases("a_large_batch_is_queued_whole_with_its_rounds").await {
+        let store = db.store().await;
+        // More rows than one statement takes, and a result claiming its round.
+        let mut results: Vec<QueuedResult> = (0..300)
+            .map(|n| result(&format!("m{n:03}"), n, n % 3 != 0))
+            .collect();
+        results[299].round = Some(at(298));
+        let stored = store
+            .ingest_agent_batch(&ingest("eu-a", 1, "a", &results))
+            .await
+            .unwrap();
+        assert_eq!(stored, Ingested::Stored(300));
+        let mut queued = store.pending_agent_results(1000).await.unwrap();
+        queued.sort_by(|a, b| a.monitor_id.cmp(&b.monitor_id));
+        assert_eq!(queued.len(), 300);
+        for (q, r) in queued.iter().zip(&results) {
+            assert_eq!(
+                (
+                    &q.monitor_id,
+                    q.at,
+                    q.ok,
+                    q.failure.as_deref(),
+                    q.round,
+                    q.location.as_str()
+                ),
+                (
+                    &r.monitor_id,
+                    r.at,
+                    r.ok,
+                    r.failure.as_deref(),
+                    r.round,
+                    "eu-1"
+                )
+            );
+        }
+        assert_eq!(queued[299].round, Some(at(298)));
+    }
+}
+
+#[tokio::test]
+async fn queued_results_are_pruned_by_age_and_by_source() {
+    for db in databases("queued_results_are_pruned_by_age_and_by_source").await {
+        let store = db.store().await;
+        let old = [result("api", 1, true), result("gone", 2, true)];
+        let new = [
+            result("api", 50, true),
+            result("gone", 51, true),
+            result("api", 52, false),
+        ];
+        store
+            .ingest_agent_batch(&ingest("eu-a", 1, "a", &old))
+            .await
+            .unwrap();
+        store
+            .ingest_agent_batch(&ingest("eu-a", 2, "b", &new))
+            .await
+            .unwrap();
+        assert_eq!(store.prune_agent_results(at(10)).await.unwrap(), 2);
+        assert_eq!(store.prune_agent_results(at(10)).await.unwrap(), 0);
+        assert_eq!(
+            store.agent_result_sources().await.unwrap(),
+            [
+                ("api".to_owned(), "eu-1".to_owned()),
+                ("gone".to_owned(), "eu-1".to_owned())
+            ]
+        );
+        assert_eq!(store.drop_agent_results("gone", "eu-1").await.unwrap(), 1);
+        assert_eq!(store.drop_agent_results("api", "us-1").await.unwrap(), 0);
+        let left = store.pending_agent_results(100).await.unwrap();
+        assert_eq!(left.len(), 2);
+        assert!(left.iter().all(|r| r.monitor_id == "api"), "{left:?}");
     }
 }

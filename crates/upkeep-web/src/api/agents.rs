@@ -56,6 +56,9 @@ pub struct AssignmentsView {
     /// The ids of the components the monitors belong to.
     pub components: Vec<String>,
     pub monitors: Vec<DefinitionView>,
+    /// Always true: this server takes each result's `round` (an agent sends it only to a
+    /// server that says so; older servers refuse the field).
+    pub accepts_round: bool,
 }
 
 fn assignment_problem(e: AssignmentError) -> Problem {
@@ -140,6 +143,7 @@ pub async fn assignments(
             .into_iter()
             .map(|(id, definition)| DefinitionView { id, definition })
             .collect(),
+        accepts_round: true,
     };
     let mut response = Json(view).into_response();
     if let Ok(v) = HeaderValue::from_str(&answer.etag) {
@@ -166,6 +170,13 @@ pub struct ResultBody {
     pub status_code: Option<u16>,
     /// Why it failed (required when `ok` is false, absent when true; at most 300 characters).
     pub failure: Option<String>,
+    /// The start of the round it was probed for (RFC 3339), as the agent's probe loop laid it
+    /// out. Optional (older agents send none). Kept when it is a round start of the monitor's
+    /// grid and not more than 5 s after the probe's start or the batch's arrival on the
+    /// server's clock: the result is then judged in that round, else in the round its `at`
+    /// falls in.
+    #[schema(example = "2026-12-06T09:00:00Z")]
+    pub round: Option<String>,
 }
 
 /// A batch of results (the wire form of `upkeep_domain::agent::Batch`).
@@ -200,6 +211,25 @@ pub struct BatchReceipt {
     pub corrected: bool,
 }
 
+/// A refusal of a batch whose `seq` the agent used before for other content (its data
+/// directory was lost): it numbers its batches again from `next_seq`.
+#[derive(Debug, Serialize)]
+struct ConflictProblem {
+    #[serde(flatten)]
+    problem: Problem,
+    next_seq: i64,
+}
+
+/// A problem+json answer with fields of its own.
+fn problem_with<T: Serialize>(status: StatusCode, body: T) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
 /// A refusal that names the monitors not assigned, so an agent can send the rest again.
 #[derive(Debug, Serialize)]
 struct UnassignedProblem {
@@ -223,19 +253,13 @@ fn ingest_problem(e: IngestError) -> Response {
         IngestError::Refused(BatchError::Unassigned { monitors, .. }) => {
             let problem = Problem::unprocessable(detail).with_type("unassigned-monitors");
             let status = problem.status_code();
-            let mut response = (
+            problem_with(
                 status,
-                Json(UnassignedProblem {
+                UnassignedProblem {
                     problem,
                     unassigned: monitors,
-                }),
+                },
             )
-                .into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/problem+json"),
-            );
-            response
         }
         IngestError::Refused(_) => Problem::unprocessable(detail)
             .with_type("invalid-batch")
@@ -250,10 +274,12 @@ fn ingest_problem(e: IngestError) -> Response {
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The agent stored another batch with this `seq` before (its data directory was lost): nothing is stored; `next_seq` is the first free number, from which the agent numbers its batches again", body = Problem, content_type = "application/problem+json"),
               (status = 413, body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "The batch breaks a rule; nothing of it is stored. A batch with results of monitors not probed from its location is refused with `unassigned` listing them", body = Problem, content_type = "application/problem+json")))]
 /// Posts a batch of results (agent tokens only). Stored whole or refused whole; a batch
-/// posted again (same `seq`) is stored once and answered `duplicate`. Also the agent's
+/// posted again (same `seq`, same content) is stored once and answered `duplicate`; another
+/// batch under a `seq` already used is refused (409) with the next free one. Also the agent's
 /// heartbeat: an empty batch at least every 10 s.
 pub async fn results(
     State(state): State<AppState>,
@@ -278,6 +304,20 @@ pub async fn results(
             let (outcome, stored) = match done.outcome {
                 Ingested::Stored(n) => ("stored", n),
                 Ingested::Duplicate => ("duplicate", 0),
+                Ingested::Conflict { next_seq } => {
+                    let problem = Problem::new(
+                        StatusCode::CONFLICT,
+                        format!(
+                            "batch {} was stored before with other results: this agent numbers its batches again (its data directory was lost?); numbers from {next_seq} on are free",
+                            done.seq
+                        ),
+                    )
+                    .with_type("seq-conflict");
+                    return problem_with(
+                        StatusCode::CONFLICT,
+                        ConflictProblem { problem, next_seq },
+                    );
+                }
             };
             Json(BatchReceipt {
                 seq: done.seq,
