@@ -126,7 +126,7 @@ done
 # --- upkeep ---------------------------------------------------------------------------------------
 cat > "$dir/upkeep.yaml" <<YAML
 page: { name: Acme Cloud, url: "http://127.0.0.1:$port", timezone: UTC }
-server: { rate_limit: { per_second: 0 }, max_connections: 8192 }
+server: { rate_limit: { per_second: 0 }, token_rate_limit: { per_second: 0 }, max_connections: 8192 }
 components:
   api: { name: Public API }
   db: { name: Database }
