@@ -6,12 +6,12 @@
 use jiff::Timestamp;
 use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::monitor_state::MonitorStatus;
-use upkeep_store::StoreError;
 use upkeep_store::monitoring::{
     CheckResult, DAY_MS, HOUR_MS, MINUTE_MS, MonitorEvent, MonitorStateRow, PING_BODY_MAX, Ping,
     PingKind, RollupTotals, rollup_ranges,
 };
 use upkeep_store::testing::{databases, execute};
+use upkeep_store::{Store, StoreError};
 
 /// 2026-03-01T00:00:00Z, a UTC midnight.
 const BASE_MS: i64 = 1_772_323_200_000;
@@ -47,6 +47,28 @@ pub(crate) fn expected(results: &[CheckResult], monitor: &str, from: i64, to: i6
         }
     }
     t
+}
+
+/// Asserts that `monitor`'s rollup totals over `[from, to)` are what [`expected`] sums from
+/// `results`, and returns them.
+pub(crate) async fn assert_totals(
+    store: &Store,
+    results: &[CheckResult],
+    monitor: &str,
+    from: i64,
+    to: i64,
+) -> RollupTotals {
+    let got = store
+        .rollup_totals(monitor, ms(from), ms(to))
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        expected(results, monitor, from, to),
+        "{:?}: {monitor} [{from}, {to})",
+        store.backend()
+    );
+    got
 }
 
 /// A deterministic spread of results over three days for two monitors, crossing minute, hour
@@ -114,16 +136,7 @@ async fn rollups_total_exactly_for_ranges_cutting_buckets() {
 
         for (from, to) in RANGES {
             for monitor in ["api", "db"] {
-                let got = store
-                    .rollup_totals(monitor, ms(from), ms(to))
-                    .await
-                    .unwrap();
-                assert_eq!(
-                    got,
-                    expected(&results, monitor, from, to),
-                    "{:?}: {monitor} [{from}, {to})",
-                    store.backend()
-                );
+                assert_totals(&store, &results, monitor, from, to).await;
             }
         }
         // The coarsest buckets are used: a three-day range is three day rows.
