@@ -263,13 +263,16 @@ count() {
     callgrind_control -d "$pid" >/dev/null 2>&1
     busy=$(total_of_last_dump "$out" "$pid")
     samples=$((samples + 1))
-    if awk -v r="$rate" -v b="$busy" 'BEGIN {exit !(r != "" && b / 2 <= r * 1.25)}'; then
+    # A new low more than 25 % under the last one starts the count again; a sample within
+    # 25 % of the fewest so far (itself included) adds to it.
+    if awk -v r="$rate" -v b="$busy" 'BEGIN {exit !(r == "" || b / 2 < r / 1.25)}'; then
+      steady=1
+    elif awk -v r="$rate" -v b="$busy" 'BEGIN {m = (b / 2 < r) ? b / 2 : r; exit !(b / 2 <= m * 1.25)}'; then
       steady=$((steady + 1))
     else
       steady=0
     fi
     rate=$(awk -v r="$rate" -v b="$busy" 'BEGIN {b /= 2; print (r == "" || b < r) ? b : r}')
-    if [ "$steady" = 0 ] && awk -v r="$rate" -v b="$busy" 'BEGIN {exit !(b / 2 == r)}'; then steady=1; fi
   done
   echo "  idle: $server $page $(printf '%.0f' "$rate") instructions/s after $samples samples" >&2
   for ep in "${endpoints[@]}"; do

@@ -11,9 +11,9 @@
 //!   batch. Beyond [`CLOCK_CORRECTED_MS`] the results' instants are corrected by it (stored in
 //!   the server's frame); beyond [`CLOCK_FLAGGED_MS`] the agent is flagged ([`watch_state`]).
 //! - Rounds: a result may name the round it was probed for (`round`, the round start the
-//!   agent's probe loop used). A claim that is a round start of the monitor's grid and not
-//!   more than [`ROUND_AHEAD_MS`] after the probe's start or the batch's arrival (on the
-//!   server's clock) is kept, and the result is judged in that round; otherwise (and for
+//!   agent's probe loop used). A claim of the round the probe's start falls in, or of the next
+//!   one starting at most [`ROUND_AHEAD_MS`] after it and after the batch's arrival (on the
+//!   server's clock), is kept, and the result is judged in that round; otherwise (and for
 //!   results without one, from older agents) the result is judged in the round its instant
 //!   falls in. So an agent whose clock runs a little fast still votes in the round it probed
 //!   for.
@@ -299,11 +299,12 @@ pub fn check_batch(
     })
 }
 
-/// The round a result of `monitor` (every `interval`) is judged in, when its claim holds: a
-/// round start of the monitor's grid, not more than [`ROUND_AHEAD_MS`] after the probe's
-/// start `at` or the batch's arrival `received_at` (both on the server's clock). `None`: the
-/// claim does not hold (a reload changed the interval, a clock far off); the result is then
-/// judged in the round its instant falls in.
+/// The round a result of `monitor` (every `interval`) is judged in, when its claim holds
+/// ([`rounds::judged_round`]: the round its probe's start `at` falls in, or the next one at
+/// most [`ROUND_AHEAD_MS`] after it) and the round does not start more than
+/// [`ROUND_AHEAD_MS`] after the batch's arrival `received_at` (both on the server's clock).
+/// `None`: the claim does not hold (a reload changed the interval, a clock far off, a claim
+/// of an earlier round); the result is then judged in the round its instant falls in.
 pub fn claimed_round(
     monitor: &str,
     interval: Duration,
@@ -311,11 +312,13 @@ pub fn claimed_round(
     at: Timestamp,
     received_at: Timestamp,
 ) -> Option<Timestamp> {
-    let on_grid = rounds::round_start(monitor, interval, claimed) == claimed;
-    let ahead = |of: Timestamp| {
-        claimed.as_millisecond().saturating_sub(of.as_millisecond()) > ROUND_AHEAD_MS
-    };
-    (on_grid && !ahead(at) && !ahead(received_at)).then_some(claimed)
+    let held =
+        rounds::judged_round(monitor, interval, Some(claimed), at, ROUND_AHEAD_MS) == claimed;
+    let ahead = claimed
+        .as_millisecond()
+        .saturating_sub(received_at.as_millisecond())
+        > ROUND_AHEAD_MS;
+    (held && !ahead).then_some(claimed)
 }
 
 /// A fingerprint of a batch's content (its location and results, not when it was sent or
@@ -539,6 +542,19 @@ mod tests {
                 ts(r - ROUND_AHEAD_MS)
             ),
             Some(round)
+        );
+
+        // A claim of an earlier round than the probe's start (a clock 20 s slow, or a
+        // hostile agent stuffing a past round): judged by its instant.
+        assert_eq!(
+            claimed_round(
+                "api",
+                MINUTE,
+                round,
+                ts(r + 60_000 + 20_000),
+                ts(r + 80_000)
+            ),
+            None
         );
 
         // Without a claim (an older agent): no round, as before.

@@ -50,6 +50,30 @@ pub fn round_start(id: &str, interval: Duration, at: Timestamp) -> Timestamp {
     Timestamp::from_millisecond(start).unwrap_or(at)
 }
 
+/// The round a result probed at `at` is judged in, given the round its prober says it was
+/// probed for (`claimed`): the claim holds when it is the round `at` falls in, or the next
+/// round when that starts at most `ahead_ms` after `at` (a prober whose clock runs a little
+/// fast started the round's probe just before it, by the judge's clock). Otherwise, and
+/// without a claim, the round `at` falls in. A claim can never move a result into an earlier
+/// round, nor more than one round ahead.
+pub fn judged_round(
+    id: &str,
+    interval: Duration,
+    claimed: Option<Timestamp>,
+    at: Timestamp,
+    ahead_ms: i64,
+) -> Timestamp {
+    let own = round_start(id, interval, at);
+    let Some(claimed) = claimed else {
+        return own;
+    };
+    let next = own.as_millisecond().saturating_add(interval_ms(interval));
+    let holds = claimed == own
+        || (claimed.as_millisecond() == next
+            && next.saturating_sub(at.as_millisecond()) <= ahead_ms);
+    if holds { claimed } else { own }
+}
+
 /// The first round start at or after `at`.
 pub fn next_round_start(id: &str, interval: Duration, at: Timestamp) -> Timestamp {
     let start = round_start(id, interval, at);
@@ -64,6 +88,34 @@ pub fn next_round_start(id: &str, interval: Duration, at: Timestamp) -> Timestam
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_claim_holds_for_its_own_round_or_the_next_one_just_ahead_only() {
+        let every = Duration::from_secs(60);
+        let at = Timestamp::from_millisecond(1_790_000_000_000).unwrap();
+        let own = round_start("api", every, at);
+        let ms = |t: Timestamp| t.as_millisecond();
+        let ts = |m: i64| Timestamp::from_millisecond(m).unwrap();
+        // No claim, or a claim of the round `at` falls in.
+        assert_eq!(judged_round("api", every, None, at, 5_000), own);
+        assert_eq!(judged_round("api", every, Some(own), at, 5_000), own);
+        // A fast clock: the next round, starting 3 s after the probe's instant.
+        let next = ts(ms(own) + 60_000);
+        let early = ts(ms(next) - 3_000);
+        assert_eq!(judged_round("api", every, Some(next), early, 5_000), next);
+        // Too far ahead, two rounds ahead, an earlier round, off the grid: not held.
+        let far = ts(ms(next) - 8_000);
+        assert_eq!(
+            judged_round("api", every, Some(next), far, 5_000),
+            round_start("api", every, far)
+        );
+        let two = ts(ms(own) + 120_000);
+        assert_eq!(judged_round("api", every, Some(two), early, 5_000), own);
+        let before = ts(ms(own) - 60_000);
+        assert_eq!(judged_round("api", every, Some(before), at, 5_000), own);
+        let off = ts(ms(own) + 1);
+        assert_eq!(judged_round("api", every, Some(off), at, 5_000), own);
+    }
     use proptest::prelude::*;
 
     fn ts(ms: i64) -> Timestamp {

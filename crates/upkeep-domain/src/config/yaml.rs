@@ -22,10 +22,11 @@ pub struct Pos {
 /// A problem found while reading the file, before decoding.
 pub type Problem = (Pos, String);
 
-/// Most nodes the aliases of a file may expand to. Nodes written out in the file are bounded by
-/// its size (a configuration of 30,000 monitors has more than a million); what an alias copies
-/// is not, which is what a "billion laughs" file exploits.
-const ALIAS_BUDGET: usize = 200_000;
+/// Most nodes the anchors and aliases of a file may copy, a scalar counting one node per 64
+/// bytes of text as well. Nodes written out in the file are bounded by its size (a
+/// configuration of 30,000 monitors has more than a million); what an alias copies is not,
+/// which is what a "billion laughs" file exploits, and neither is what nested anchors keep.
+const COPY_BUDGET: usize = 200_000;
 /// Deepest nesting accepted.
 const MAX_DEPTH: usize = 64;
 
@@ -108,12 +109,17 @@ impl Node {
         self.scalar().is_some_and(Scalar::is_null)
     }
 
-    fn size(&self) -> usize {
+    /// What a copy of this node costs against [`COPY_BUDGET`]: its nodes, and its text by
+    /// 64-byte units.
+    fn weight(&self) -> usize {
         match &self.kind {
-            NodeKind::Scalar(_) => 1,
-            NodeKind::Sequence(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
+            NodeKind::Scalar(scalar) => 1 + scalar.text.len() / 64,
+            NodeKind::Sequence(items) => 1 + items.iter().map(Node::weight).sum::<usize>(),
             NodeKind::Mapping(entries) => {
-                1 + entries.iter().map(|e| 1 + e.value.size()).sum::<usize>()
+                1 + entries
+                    .iter()
+                    .map(|e| 1 + e.key.len() / 64 + e.value.weight())
+                    .sum::<usize>()
             }
         }
     }
@@ -126,7 +132,7 @@ pub fn parse(text: &str) -> Result<(Option<Node>, Vec<Problem>), Problem> {
         source: SourceChars::new(text),
         stack: Vec::new(),
         anchors: HashMap::new(),
-        alias_nodes: 0,
+        copied: 0,
         root: None,
         problems: Vec::new(),
         documents: 0,
@@ -257,7 +263,7 @@ struct Builder<'a> {
     source: SourceChars<'a>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
-    alias_nodes: usize,
+    copied: usize,
     root: Option<Node>,
     problems: Vec<Problem>,
     documents: usize,
@@ -292,17 +298,11 @@ impl Builder<'_> {
                         "this alias refers to a node that contains it (recursive alias)".into(),
                     ));
                 };
-                self.alias_nodes = self.alias_nodes.saturating_add(target.size());
-                if self.alias_nodes > ALIAS_BUDGET {
-                    return Err((
-                        pos,
-                        format!(
-                            "the aliases of this file expand to more than {ALIAS_BUDGET} nodes \
-                             (an alias copies its whole anchored node; write large repeated \
-                             parts out or use fewer levels of aliases)"
-                        ),
-                    ));
-                }
+                let weight = target.weight();
+                self.charge(weight, pos)?;
+                let Some(target) = self.anchors.get(&id) else {
+                    return Err((pos, "this alias refers to an unknown anchor".into()));
+                };
                 let mut node = target.clone();
                 node.pos = pos;
                 self.complete(node, 0)?;
@@ -359,6 +359,22 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Counts a copy made for an anchor or an alias against [`COPY_BUDGET`].
+    fn charge(&mut self, weight: usize, pos: Pos) -> Result<(), Problem> {
+        self.copied = self.copied.saturating_add(weight);
+        if self.copied > COPY_BUDGET {
+            return Err((
+                pos,
+                format!(
+                    "the anchors and aliases of this file copy more than {COPY_BUDGET} nodes \
+                     (an alias copies its whole anchored node; write large repeated parts out \
+                     or use fewer levels of anchors and aliases)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn open(&mut self, frame: Frame, pos: Pos) -> Result<(), Problem> {
         if self.stack.len() >= MAX_DEPTH {
             return Err((pos, format!("nesting deeper than {MAX_DEPTH} levels")));
@@ -396,6 +412,7 @@ impl Builder<'_> {
     /// Attaches a finished node to its parent (or makes it the root).
     fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Problem> {
         if anchor != 0 {
+            self.charge(node.weight(), node.pos)?;
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {
@@ -547,11 +564,36 @@ mod tests {
             ));
         }
         let (pos, message) = parse(&bomb).unwrap_err();
-        assert!(
-            message.contains("expand to more than 200000 nodes"),
-            "{message}"
-        );
+        assert!(message.contains("copy more than 200000 nodes"), "{message}");
         assert!(pos.line > 1, "the error points at an alias: {pos:?}");
+
+        // One long scalar, aliased many times: bounded by its bytes, not its one node.
+        let long = "x".repeat(1 << 20);
+        let mut bytes = format!("a: &a \"{long}\"\nb: [");
+        for _ in 0..1_000 {
+            bytes.push_str("*a, ");
+        }
+        bytes.push_str("]\n");
+        let (_, message) = parse(&bytes).unwrap_err();
+        assert!(message.contains("copy more than"), "{message}");
+
+        // Nested anchors each keep a copy of what they hold: bounded too.
+        let mut nested = String::from("a: ");
+        for level in 0..60 {
+            nested.push_str(&format!("&n{level} ["));
+        }
+        nested.push_str(&"x, ".repeat(10_000));
+        nested.push_str(&"]".repeat(60));
+        nested.push('\n');
+        let (_, message) = parse(&nested).unwrap_err();
+        assert!(message.contains("copy more than"), "{message}");
+
+        // Anchors and aliases of ordinary size are fine.
+        let mut usual = String::from("base: &b { interval: 10s, timeout: 5s }\nmonitors:\n");
+        for i in 0..2_000 {
+            usual.push_str(&format!("  m{i}: *b\n"));
+        }
+        assert!(parse(&usual).is_ok());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 use upkeep_domain::config::{Config, Monitor};
 use upkeep_domain::event::EventState;
 use upkeep_domain::quorum::{self, LocationResult, Verdict};
-use upkeep_domain::rounds::{next_round_start, round_start};
+use upkeep_domain::rounds::{judged_round, next_round_start, round_start};
 
 use super::scheduler::LastResult;
 
@@ -164,9 +164,13 @@ impl Book {
         claimed: Option<Timestamp>,
         now: Timestamp,
     ) -> Added {
-        let round = claimed
-            .filter(|r| round_start(id, monitor.interval, *r) == *r)
-            .unwrap_or_else(|| round_start(id, monitor.interval, result.at));
+        let round = judged_round(
+            id,
+            monitor.interval,
+            claimed,
+            result.at,
+            upkeep_domain::agent::ROUND_AHEAD_MS,
+        );
         let track = self
             .tracks
             .entry(id.to_owned())

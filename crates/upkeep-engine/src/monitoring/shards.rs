@@ -66,6 +66,9 @@ pub struct HeldShard {
     /// False while the shard is being given up: its results are still written, no new probe
     /// starts.
     pub probing: bool,
+    /// When it began to be given up: the lease is released one whole pass period later, even
+    /// when a pass comes early (another replica's shard ran out).
+    pub given_up_at: Option<Instant>,
 }
 
 /// Which monitors this replica probes and writes: the shards it holds.
@@ -204,7 +207,7 @@ struct Keeper {
 impl Keeper {
     /// Passes until `stop`, then gives everything up.
     async fn run(mut self, stop: CancellationToken) {
-        loop {
+        'passes: loop {
             let began = Instant::now();
             let every = self.settings.renew_every;
             // A pass that hangs (a database that does not answer) is given up after a lease
@@ -216,33 +219,31 @@ impl Keeper {
                 tracing::warn!("renewing probe shards took longer than a lease period");
             }
             self.publish();
-            // Wake at the next pass, when a shard runs out (to publish its loss), or when
-            // another replica's shard runs out (to take it at once if it was not renewed).
+            // Until the next pass: publish the loss of each held shard that runs out, and pass
+            // at once when another replica's shard runs out (to take it if it was not renewed).
             let next = began + every;
             let others = self.others_expire.filter(|e| *e > Instant::now());
-            let wake = self
-                .held
-                .values()
-                .map(|h| h.until)
-                .filter(|u| *u > Instant::now())
-                .chain(others)
-                .min()
-                .map_or(next, |u| u.min(next));
-            tokio::select! {
-                () = stop.cancelled() => break,
-                () = tokio::time::sleep_until(wake) => {}
-            }
-            if Instant::now() < next {
-                // A shard ran out before the next pass: publish, then pass at once if it was
-                // another replica's, or wait for the pass.
-                self.held.retain(|_, h| Instant::now() < h.until);
-                self.publish();
-                if others.is_some_and(|e| e <= Instant::now()) {
-                    continue;
+            loop {
+                let now = Instant::now();
+                if now >= next || others.is_some_and(|e| e <= now) {
+                    break;
                 }
+                let wake = self
+                    .held
+                    .values()
+                    .map(|h| h.until)
+                    .filter(|u| *u > now)
+                    .chain(others)
+                    .min()
+                    .map_or(next, |u| u.min(next));
                 tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep_until(next) => {}
+                    () = stop.cancelled() => break 'passes,
+                    () = tokio::time::sleep_until(wake) => {}
+                }
+                let before = self.held.len();
+                self.held.retain(|_, h| Instant::now() < h.until);
+                if self.held.len() != before {
+                    self.publish();
                 }
             }
         }
@@ -313,11 +314,14 @@ impl Keeper {
         let drained: Vec<u32> = self
             .held
             .iter()
-            .filter(|(_, h)| !h.probing)
+            .filter(|(_, h)| {
+                h.given_up_at
+                    .is_some_and(|at| at + self.settings.renew_every <= Instant::now())
+            })
             .map(|(s, _)| *s)
             .collect();
         if !drained.is_empty() {
-            self.held.retain(|_, h| h.probing);
+            self.held.retain(|s, _| !drained.contains(s));
             self.publish();
             for s in &drained {
                 if let Err(e) = self
@@ -389,8 +393,11 @@ impl Keeper {
             .collect();
         let todo = plan(&self.holder, &names, &holders);
         for s in &todo.release {
-            if let Some(h) = self.held.get_mut(s) {
+            if let Some(h) = self.held.get_mut(s)
+                && h.probing
+            {
                 h.probing = false;
+                h.given_up_at = Some(Instant::now());
             }
         }
         if !todo.release.is_empty() {
@@ -406,6 +413,7 @@ impl Keeper {
                         since: self.clock.now(),
                         until,
                         probing: true,
+                        given_up_at: None,
                     },
                 );
                 taken.push(s);

@@ -38,6 +38,10 @@ pub fn assignments(config: &Config, location: &str) -> Result<Assignments, Assig
     }
     let assigned = assignment::assigned(config, location);
     let mut hash = Sha256::new();
+    // What this server accepts from agents (`accepts_round`) is part of the answer: an agent
+    // polling a server rolled back to a release without it gets the new answer, not a 304
+    // that keeps it sending what the server would refuse.
+    hash.update(b"accepts_round\0");
     hash.update(location.as_bytes());
     for (id, definition) in &assigned.monitors {
         hash.update([0]);
