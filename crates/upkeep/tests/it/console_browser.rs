@@ -446,7 +446,10 @@ fn a_maintenance_refused_for_short_notice_is_scheduled_at_the_earliest_allowed_s
     b.fill("#duration", "90");
     b.eval("document.querySelector('input[name=component][value=api]').click()");
     b.fill("#message", "Writes pause for a few minutes.");
+    // The server reads its clock between these two instants.
+    let before = Timestamp::now();
     b.click("form[action=\"/admin/maintenance\"] button[type=submit]");
+    let after = Timestamp::now();
     assert_eq!(b.status(), 422);
     let text = b.text();
     assert!(text.contains("The earliest allowed start is"), "{text}");
@@ -458,11 +461,12 @@ fn a_maintenance_refused_for_short_notice_is_scheduled_at_the_earliest_allowed_s
         .in_tz("Europe/Rome")
         .unwrap()
         .timestamp();
-    let notice = earliest_at.duration_since(Timestamp::now());
+    // Fourteen days after the server's clock, rounded up to the form's whole minute.
+    let fortnight = jiff::SignedDuration::from_hours(14 * 24);
     assert!(
-        notice >= jiff::SignedDuration::from_hours(14 * 24)
-            && notice <= jiff::SignedDuration::from_hours(14 * 24 + 1),
-        "{earliest} is not 14 days ahead"
+        earliest_at.duration_since(before) >= fortnight
+            && earliest_at.duration_since(after) <= fortnight + jiff::SignedDuration::from_mins(1),
+        "{earliest} is not 14 days after {before}..{after}"
     );
     assert!(
         text.contains(&format!("earliest the notice policy allows ({earliest})")),

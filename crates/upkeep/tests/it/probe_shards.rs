@@ -195,18 +195,35 @@ async fn replicas_share_the_probing_once_per_round_through_a_join_and_a_kill() {
     assert_eq!(moved, taken, "a join moved more than the joiner's share");
     two_rounds_once_each(&store, began).await;
 
-    // Each replica reports the shards it holds.
-    for server in [&a, b.as_ref().unwrap(), &c] {
-        let metrics = server.get("/metrics", None);
-        let held = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("upkeep_probe_shards_held "))
-            .unwrap_or_else(|| panic!("no shards gauge: {metrics}"));
-        let mine = after
-            .values()
-            .filter(|h| h.ends_with(&holder_of(server)))
-            .count();
-        assert_eq!(held.trim().parse::<f64>().unwrap() as usize, mine);
+    // Each replica reports the shards it holds. A gauge is set at the end of its replica's
+    // pass, so it is compared with the shards as stored until they agree, within a lease.
+    let deadline = Instant::now() + LEASE;
+    loop {
+        let now = holders(&store).await;
+        let mut disagree = Vec::new();
+        for server in [&a, b.as_ref().unwrap(), &c] {
+            let metrics = server.get("/metrics", None);
+            let held = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("upkeep_probe_shards_held "))
+                .unwrap_or_else(|| panic!("no shards gauge: {metrics}"));
+            let held = held.trim().parse::<f64>().unwrap() as usize;
+            let mine = now
+                .values()
+                .filter(|h| h.ends_with(&holder_of(server)))
+                .count();
+            if held != mine {
+                disagree.push((holder_of(server), held, mine));
+            }
+        }
+        if disagree.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "(replica, gauge, stored shards) disagree: {disagree:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     // One is killed: its shards are taken within a lease period of its last renewal (the
@@ -214,10 +231,11 @@ async fn replicas_share_the_probing_once_per_round_through_a_join_and_a_kill() {
     // its monitors are probed again within that and an interval.
     let victim = b.take().unwrap();
     let victim_holder = holder_of(&victim);
+    let at_kill = holders(&store).await;
     let orphaned: Vec<String> = (0..MONITORS)
         .map(id)
         .filter(|m| {
-            after
+            at_kill
                 .get(&shard_of(m, SHARDS))
                 .is_some_and(|h| h.ends_with(&victim_holder))
         })
