@@ -136,11 +136,14 @@ impl Store {
                 }
                 Ingested::Stored(b.results.len())
             } else {
-                let stored: Option<String> = sqlx::query_scalar(stored_sql)
+                // The row that conflicted may have been pruned since (PostgreSQL reads the
+                // latest committed state): a batch that was stored counts as a duplicate.
+                let stored: Option<String> = sqlx::query_scalar::<_, Option<String>>(stored_sql)
                     .bind(b.agent)
                     .bind(b.seq)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .flatten();
                 if stored.is_none_or(|d| d == b.digest) {
                     Ingested::Duplicate
                 } else {
