@@ -1710,3 +1710,60 @@ impl Store {
         self.prune(sql, before).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// The query plan of each part of the totals statement, on an empty SQLite store.
+    async fn plans(one_monitor: bool, from: &str, to: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = Store::connect(&url, &crate::ConnectOptions::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let ms = |s: &str| s.parse::<Timestamp>().unwrap().as_millisecond();
+        let ranges = rollup_ranges(ms(from), ms(to));
+        let (sql, binds) = totals_statement(one_monitor, &ranges, &edge_days(&ranges));
+        let crate::Pool::Sqlite(pool) = &store.pool else {
+            unreachable!("a SQLite store")
+        };
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {sql}"
+        )));
+        if one_monitor {
+            q = q.bind("api");
+        }
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(pool).await.unwrap();
+        rows.into_iter().map(|(_, _, _, detail)| detail).collect()
+    }
+
+    #[tokio::test]
+    async fn totals_of_every_monitor_search_rollups_by_bucket_not_by_scanning() {
+        // Minutes, hours and days of rollups, and two edge days.
+        let (from, to) = ("2026-03-01T22:30:00Z", "2026-03-04T01:30:00Z");
+        let all = plans(false, from, to).await;
+        let rollups: Vec<&String> = all.iter().filter(|d| d.contains("check_rollups")).collect();
+        assert!(rollups.len() >= 3, "{all:#?}");
+        for d in &rollups {
+            assert!(
+                d.starts_with("SEARCH check_rollups USING INDEX check_rollups_by_bucket"),
+                "{all:#?}"
+            );
+        }
+        // One monitor's totals still seek its rows by the primary key.
+        let one = plans(true, from, to).await;
+        for d in one.iter().filter(|d| d.contains("check_rollups ")) {
+            assert!(
+                d.starts_with("SEARCH check_rollups USING PRIMARY KEY"),
+                "{one:#?}"
+            );
+        }
+    }
+}
