@@ -775,9 +775,13 @@ impl Store {
                         .filter(|(res, _, _)| *res == resolution)
                         .map(|&(_, lo, hi)| slot_range(day, resolution, slots, lo, hi))
                         .collect();
-                    let folded = rollups::sum(&bytes, slots, &spans)
-                        .map_err(|e| StoreError::Corrupt(format!("monitor `{id}`: {e}")))?;
-                    t.add(&folded);
+                    match rollups::sum(&bytes, slots, &spans) {
+                        Ok(folded) => t.add(&folded),
+                        // One unreadable day leaves its hours or minutes out, not the page
+                        // (and every other monitor's history) unread.
+                        Err(e) => tracing::error!(monitor = %id, day, error = %e,
+                            "a folded day of rollups cannot be read; its part of the range is left out"),
+                    }
                 }
             }
             if !t.is_empty() {

@@ -237,3 +237,52 @@ async fn pruning_minutes_after_a_fold_reads_as_pruning_them_unfolded() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn an_unreadable_folded_day_leaves_out_its_hours_not_every_monitors_history() {
+    for db in databases("an_unreadable_folded_day_leaves_out_its_hours").await {
+        let store = db.store().await;
+        let results = spread();
+        store.record_results(&results).await.unwrap();
+        assert_eq!(
+            fold(&store, &["api", "db"], ms(3 * DAY_MS + HOUR_MS)).await,
+            6
+        );
+        // `api`'s day 1 loses its packed hours and minutes to a truncated varint.
+        let garbage = match store.backend() {
+            upkeep_store::Backend::Sqlite => "X'FFFFFFFF'",
+            upkeep_store::Backend::Postgres => "'\\xffffffff'::bytea",
+        };
+        let day = ms(DAY_MS).as_millisecond();
+        upkeep_store::testing::execute(
+            &store,
+            &format!(
+                "UPDATE check_rollup_days SET hours = {garbage}, minutes = {garbage} \
+                 WHERE monitor_id = 'api' AND day = {day}"
+            ),
+        )
+        .await
+        .unwrap();
+
+        // Hours of day 1: `api`'s are left out, `db`'s read as ever.
+        let (from, to) = (DAY_MS + 5 * HOUR_MS, DAY_MS + 6 * HOUR_MS + 30 * MINUTE_MS);
+        let all = store.rollup_totals_all(ms(from), ms(to)).await.unwrap();
+        let what = format!("{:?}", store.backend());
+        assert_eq!(
+            all.get("db"),
+            Some(&expected(&results, "db", from, to)),
+            "{what}"
+        );
+        assert_ne!(expected(&results, "api", from, to).checks, 0);
+        assert_eq!(all.get("api"), None, "{what}");
+        // Whole days, the unreadable one included, come from the day's own totals.
+        let (from, to) = (0, 3 * DAY_MS);
+        assert_eq!(
+            store.rollup_totals("api", ms(from), ms(to)).await.unwrap(),
+            expected(&results, "api", from, to),
+            "{what}"
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
