@@ -8,6 +8,12 @@
 //! inside it. Once a UTC day is over, its rollups are folded into one row per monitor
 //! ([`crate::rollup_days`]); readers add the folded days to what `check_rollups` still holds.
 //!
+//! The results that carry a location (each location's checks of a monitor probed from several;
+//! the monitor's rollups count its rounds) are summed, in the same transaction, into one row
+//! per monitor, location and UTC hour of `check_location_rollups`, what per-location latency is
+//! read from ([`Store::location_rollup_totals`]); those rows go with the raw results
+//! ([`Store::prune_location_rollups`]).
+//!
 //! Push pings arrive one per HTTP request but are written in groups by the ping writer of the
 //! engine: [`Store::record_pings`] takes a whole batch, pairs every end (success or failure) with
 //! its start — the start with the same run id when the end carries one, else the latest start of
@@ -179,7 +185,8 @@ pub fn bucket_start(ms: i64, resolution: i64) -> i64 {
     ms - ms.rem_euclid(resolution)
 }
 
-fn bucket_ceil(ms: i64, resolution: i64) -> i64 {
+/// The start of the first bucket of `resolution` that starts at or after `ms`.
+pub fn bucket_ceil(ms: i64, resolution: i64) -> i64 {
     let rem = ms.rem_euclid(resolution);
     if rem == 0 { ms } else { ms - rem + resolution }
 }
@@ -230,6 +237,17 @@ struct Agg {
     latency_sum: i64,
     latency_max: i64,
     down: i64,
+}
+
+impl Agg {
+    /// Sums `r` in.
+    fn add(&mut self, r: &CheckResult) {
+        self.checks += 1;
+        self.failures += i64::from(!r.ok);
+        self.latency_sum += i64::from(r.latency_ms);
+        self.latency_max = self.latency_max.max(i64::from(r.latency_ms));
+        self.down += r.down_ms;
+    }
 }
 
 fn corrupt(what: &str, value: i64) -> StoreError {
@@ -353,6 +371,14 @@ const ROLLUP_UPSERT: &str = "ON CONFLICT (monitor_id, resolution, bucket) DO UPD
     latency_max_ms = CASE WHEN excluded.latency_max_ms > check_rollups.latency_max_ms \
         THEN excluded.latency_max_ms ELSE check_rollups.latency_max_ms END, \
     down_ms = check_rollups.down_ms + excluded.down_ms";
+const LOCATION_ROLLUP_INSERT: &str = "INSERT INTO check_location_rollups \
+    (monitor_id, location, bucket, checks, failures, latency_sum_ms, latency_max_ms)";
+const LOCATION_ROLLUP_UPSERT: &str = "ON CONFLICT (monitor_id, location, bucket) DO UPDATE SET \
+    checks = check_location_rollups.checks + excluded.checks, \
+    failures = check_location_rollups.failures + excluded.failures, \
+    latency_sum_ms = check_location_rollups.latency_sum_ms + excluded.latency_sum_ms, \
+    latency_max_ms = CASE WHEN excluded.latency_max_ms > check_location_rollups.latency_max_ms \
+        THEN excluded.latency_max_ms ELSE check_location_rollups.latency_max_ms END";
 
 /// Sums results into their minute, hour and day rollups. A monitor's rollups count what it
 /// was judged on: each result of a monitor probed from the server alone, each round of one
@@ -363,15 +389,32 @@ fn rollups_of(results: &[CheckResult]) -> Vec<((&str, i64, i64), Agg)> {
     for r in results.iter().filter(|r| r.location.is_none()) {
         let at = r.at.as_millisecond();
         for res in RESOLUTIONS {
-            let agg = rollups
+            rollups
                 .entry((r.monitor_id.as_str(), res, bucket_start(at, res)))
-                .or_default();
-            agg.checks += 1;
-            agg.failures += i64::from(!r.ok);
-            agg.latency_sum += i64::from(r.latency_ms);
-            agg.latency_max = agg.latency_max.max(i64::from(r.latency_ms));
-            agg.down += r.down_ms;
+                .or_default()
+                .add(r);
         }
+    }
+    rollups.into_iter().collect()
+}
+
+/// The key of a row of `check_location_rollups`: monitor, location, UTC hour.
+type LocationKey<'a> = (&'a str, &'a str, i64);
+
+/// Sums the results that carry a location (each location's results of a monitor probed from
+/// several) into their UTC hour per monitor and location: one row per monitor, location and
+/// hour, what per-location latency is read from ([`Store::location_rollup_totals`]).
+fn location_rollups_of(results: &[CheckResult]) -> Vec<(LocationKey<'_>, Agg)> {
+    let mut rollups: BTreeMap<LocationKey<'_>, Agg> = BTreeMap::new();
+    for r in results {
+        let Some(location) = r.location.as_deref() else {
+            continue;
+        };
+        let hour = bucket_start(r.at.as_millisecond(), HOUR_MS);
+        rollups
+            .entry((r.monitor_id.as_str(), location, hour))
+            .or_default()
+            .add(r);
     }
     rollups.into_iter().collect()
 }
@@ -388,11 +431,13 @@ fn unique_states(rows: &[MonitorStateRow]) -> Vec<&MonitorStateRow> {
     unique
 }
 
-/// Inserts raw results and upserts their rollups inside the transaction `$tx`.
+/// Inserts raw results and upserts their rollups and their locations' rollups inside the
+/// transaction `$tx`.
 macro_rules! write_results {
-    ($tx:ident, $results:expr, $rollups:expr) => {{
+    ($tx:ident, $results:expr, $rollups:expr, $located:expr) => {{
         let results: &[CheckResult] = $results;
         let rollups = &$rollups;
+        let located = &$located;
         let raw = execute_chunked!(
             $tx,
             results.len(),
@@ -409,7 +454,7 @@ macro_rules! write_results {
                     .bind(r.down_ms)
             }
         );
-        match raw {
+        let judged = match raw {
             Err(e) => Err(e),
             Ok(()) => execute_chunked!(
                 $tx,
@@ -425,6 +470,24 @@ macro_rules! write_results {
                         .bind(a.latency_sum)
                         .bind(a.latency_max)
                         .bind(a.down)
+                }
+            ),
+        };
+        match judged {
+            Err(e) => Err(e),
+            Ok(()) => execute_chunked!(
+                $tx,
+                located.len(),
+                |n| insert_sql(LOCATION_ROLLUP_INSERT, 7, n, LOCATION_ROLLUP_UPSERT),
+                |q, i| {
+                    let ((monitor, location, hour), a) = &located[i];
+                    q.bind(*monitor)
+                        .bind(*location)
+                        .bind(*hour)
+                        .bind(a.checks)
+                        .bind(a.failures)
+                        .bind(a.latency_sum)
+                        .bind(a.latency_max)
                 }
             ),
         }
@@ -533,10 +596,11 @@ impl Store {
             return Ok(());
         }
         let rollups = rollups_of(results);
+        let located = location_rollups_of(results);
         let states = unique_states(states);
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            write_results!(tx, results, rollups)?;
+            write_results!(tx, results, rollups, located)?;
             write_states!(tx, states)?;
             write_events!(tx, events)?;
             for (at, audit) in audits {
@@ -646,6 +710,20 @@ impl Store {
                 .rows_affected();
             Ok::<_, sqlx::Error>(rows + days)
         })?;
+        Ok(done)
+    }
+
+    /// Deletes the locations' hour rollups of hours that ended by `before` (raw results are
+    /// pruned at the same instant, [`Store::prune_results`]); returns how many rows. An hour
+    /// holds one row per monitor and location, so one statement deletes it.
+    pub async fn prune_location_rollups(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM check_location_rollups WHERE bucket <= $1";
+        let last = before.as_millisecond() - HOUR_MS;
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(last)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()))?;
         Ok(done)
     }
 
@@ -827,6 +905,63 @@ impl Store {
             })
             .collect()
     }
+}
+
+impl Store {
+    /// Each location's totals of `monitors` over the UTC hours whose start lies in `[from,
+    /// to)`, read from `check_location_rollups` (the results that carry a location: each
+    /// location's checks of a monitor probed from several), ordered by monitor and location.
+    /// Locations without checks in the range are absent; `down_ms` is always 0 (time down is
+    /// charged to what a monitor was judged on, its rounds). Hour precision: a range that
+    /// starts inside an hour leaves that hour out.
+    pub async fn location_rollup_totals(
+        &self,
+        monitors: &[&str],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<LocationTotals>, StoreError> {
+        type Row = (String, String, i64, i64, i64, i64);
+        let mut out = Vec::new();
+        for chunk in monitors.chunks(MAX_ROWS_PER_STATEMENT) {
+            let list = (3..chunk.len() + 3)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT monitor_id, location, CAST(SUM(checks) AS BIGINT), \
+                 CAST(SUM(failures) AS BIGINT), CAST(SUM(latency_sum_ms) AS BIGINT), \
+                 MAX(latency_max_ms) FROM check_location_rollups \
+                 WHERE bucket >= $1 AND bucket < $2 AND monitor_id IN ({list}) \
+                 GROUP BY monitor_id, location"
+            );
+            let rows: Vec<Row> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(from.as_millisecond())
+                    .bind(to.as_millisecond());
+                for m in chunk {
+                    q = q.bind(*m);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (monitor_id, location, checks, failures, sum, max) in rows {
+                out.push(LocationTotals {
+                    monitor_id,
+                    location,
+                    totals: totals((checks, failures, sum, max, 0))?,
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.monitor_id, &a.location).cmp(&(&b.monitor_id, &b.location)));
+        Ok(out)
+    }
+}
+
+/// One location's totals of one monitor over a range ([`Store::location_rollup_totals`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationTotals {
+    pub monitor_id: String,
+    pub location: String,
+    pub totals: RollupTotals,
 }
 
 /// A row of the statement behind [`Store::rollup_totals`]: `(monitor, day, checks, failures,

@@ -1056,8 +1056,9 @@ pub const MAX_PENDING_RESULTS: usize = 200_000;
 /// Most agents' results taken off their queue per flush.
 const AGENT_RESULTS_PER_TICK: u32 = 5_000;
 
-/// Deletes raw results, minute rollups and pings older than `monitoring.retention` once an
-/// hour (hour and day rollups stay, and so does each ping key's latest success and failure),
+/// Deletes raw results, minute rollups, locations' hour rollups and pings older than
+/// `monitoring.retention` once an hour (the monitors' hour and day rollups stay, and so does
+/// each ping key's latest success and failure),
 /// until `stop`.
 pub async fn prune_results(
     store: Store,
@@ -1217,6 +1218,14 @@ async fn prune_once(
         Ok(_) => {}
         Err(e) => {
             tracing::warn!(error = %e, "cannot prune minute rollups; will retry in an hour")
+        }
+    }
+    // Each location's hour rollups go with the located raw results they sum.
+    match store.prune_location_rollups(before).await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned location rollups past retention"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot prune location rollups; will retry in an hour")
         }
     }
 }

@@ -7,8 +7,8 @@ use jiff::Timestamp;
 use upkeep_domain::event::{EventSource, EventState};
 use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_store::monitoring::{
-    CheckResult, DAY_MS, HOUR_MS, MINUTE_MS, MonitorEvent, MonitorStateRow, PING_BODY_MAX, Ping,
-    PingKind, RollupTotals, rollup_ranges,
+    CheckResult, DAY_MS, HOUR_MS, LocationTotals, MINUTE_MS, MonitorEvent, MonitorStateRow,
+    PING_BODY_MAX, Ping, PingKind, RollupTotals, rollup_ranges,
 };
 use upkeep_store::testing::{databases, execute};
 use upkeep_store::{Store, StoreError};
@@ -227,6 +227,117 @@ async fn pruning_removes_raw_results_but_keeps_rollups() {
         assert_eq!(
             store.rollup_totals("api", ms(0), ms(DAY_MS)).await.unwrap(),
             before
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// [`spread`] with locations: a quarter judged rows (no location), the rest the results of
+/// `server`, `eu-1` and `us-1`.
+fn located_spread() -> Vec<CheckResult> {
+    let locations = [None, Some("server"), Some("eu-1"), Some("us-1")];
+    spread()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            r.location = locations[i % locations.len()].map(str::to_owned);
+            r.down_ms = if r.location.is_some() { 0 } else { r.down_ms };
+            r
+        })
+        .collect()
+}
+
+/// What each location's rollups must say of `[from, to)`, by brute force: every located
+/// result of `monitors` whose UTC hour starts in it, summed per monitor and location.
+fn expected_locations(
+    results: &[CheckResult],
+    monitors: &[&str],
+    from: i64,
+    to: i64,
+) -> Vec<LocationTotals> {
+    let mut sums: std::collections::BTreeMap<(String, String), RollupTotals> =
+        std::collections::BTreeMap::new();
+    for r in results {
+        let Some(location) = &r.location else { continue };
+        let hour = (r.at.as_millisecond() - BASE_MS).div_euclid(HOUR_MS) * HOUR_MS;
+        if !monitors.contains(&r.monitor_id.as_str()) || hour < from || hour >= to {
+            continue;
+        }
+        let t = sums
+            .entry((r.monitor_id.clone(), location.clone()))
+            .or_default();
+        t.checks += 1;
+        t.failures += u64::from(!r.ok);
+        t.latency_sum_ms += u64::from(r.latency_ms);
+        t.latency_max_ms = t.latency_max_ms.max(r.latency_ms);
+    }
+    sums.into_iter()
+        .map(|((monitor_id, location), totals)| LocationTotals {
+            monitor_id,
+            location,
+            totals,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn location_rollups_sum_the_located_results_and_are_pruned_with_them() {
+    for db in databases("location_rollups_sum_the_located_results").await {
+        let store = db.store().await;
+        let results = located_spread();
+        // Batches of several sizes, so rows of one hour are upserted again.
+        store.record_results(&results[..1]).await.unwrap();
+        store.record_results(&results[1..400]).await.unwrap();
+        store.record_results(&results[400..]).await.unwrap();
+        let both = ["api", "db"];
+        for (from, to) in RANGES {
+            assert_eq!(
+                store
+                    .location_rollup_totals(&both, ms(from), ms(to))
+                    .await
+                    .unwrap(),
+                expected_locations(&results, &both, from, to),
+                "{:?}: [{from}, {to})",
+                store.backend()
+            );
+        }
+        // Only the monitors asked for, however many are asked for (statements of 128).
+        let mut many: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+        many.push("db".into());
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let all = (-DAY_MS, 10 * DAY_MS);
+        let db_only = store
+            .location_rollup_totals(&many, ms(all.0), ms(all.1))
+            .await
+            .unwrap();
+        assert_eq!(db_only, expected_locations(&results, &["db"], all.0, all.1));
+        assert_eq!(db_only.len(), 3, "server, eu-1 and us-1 of db");
+        // The monitors' own rollups still count only what they were judged on.
+        let judged: Vec<CheckResult> = results
+            .iter()
+            .filter(|r| r.location.is_none())
+            .cloned()
+            .collect();
+        assert_totals(&store, &judged, "api", 0, 3 * DAY_MS).await;
+
+        // Hours that ended by the cutoff go; the hour it falls in stays.
+        let cutoff = DAY_MS + 30 * MINUTE_MS;
+        let pruned = store.prune_location_rollups(ms(cutoff)).await.unwrap();
+        // One row per monitor, location and hour of the first day.
+        let rows_before: usize = (0..24)
+            .map(|h| expected_locations(&results, &both, h * HOUR_MS, (h + 1) * HOUR_MS).len())
+            .sum();
+        assert!(rows_before > 24);
+        assert_eq!(pruned, u64::try_from(rows_before).unwrap(), "{:?}", store.backend());
+        assert_eq!(
+            store
+                .location_rollup_totals(&both, ms(all.0), ms(all.1))
+                .await
+                .unwrap(),
+            expected_locations(&results, &both, DAY_MS, all.1),
+            "{:?}",
+            store.backend()
         );
         store.close().await;
         db.cleanup().await;
