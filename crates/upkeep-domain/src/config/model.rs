@@ -298,6 +298,9 @@ pub struct Component {
     pub description: Option<String>,
     /// Ids of components this one depends on (acyclic).
     pub depends_on: Vec<String>,
+    /// Whether the status page shows, under the component's bars, the mean response time over
+    /// the last day per location of its monitors probed from several locations.
+    pub show_latency: bool,
     /// The tenant that owns this component (instantiated from `tenant_services`); `None` for a
     /// shared component.
     pub tenant: Option<String>,

@@ -224,6 +224,7 @@ mod tests {
             group: None,
             description: None,
             depends_on: vec![],
+            show_latency: false,
             tenant: tenant.map(str::to_owned),
         };
         let components = BTreeMap::from([

@@ -352,12 +352,31 @@ fn every_error_is_reported_in_order() {
         vec![
             "3:8: bad URL `ftp://127.0.0.1`: it must start with http:// or https://",
             "4:13: unknown time zone `Mars/Olympus`: use an IANA name such as Europe/Rome or UTC",
-            "6:21: unknown key `colour`; expected one of: name, group, description, depends_on",
+            "6:21: unknown key `colour`; expected one of: name, group, description, show_latency, depends_on",
             "10:58: unknown HTTP method `FETCH`: use GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
             "11:14: bad duration `5 seconds`: unknown unit after 5 (use ms, s, m, h, d or w)",
             "15:22: bad rule expression: expected a number after the comparison, found `> 80`",
             "16:15: unknown severity `urgent`: use critical, warning, info",
         ]
+    );
+}
+
+#[test]
+fn show_latency_is_a_bool_off_by_default_and_a_bad_value_is_placed() {
+    let text = format!(
+        "{PAGE}components:\n  api: {{ name: API, show_latency: true }}\n  db: {{ name: DB }}\n"
+    );
+    let config = parse_ok(&text, &no_env);
+    assert!(config.components["api"].show_latency);
+    assert!(!config.components["db"].show_latency);
+    let bad = format!(
+        "{PAGE}components:\n  api:\n    name: API\n    show_latency: sometimes\n  db: {{ name: DB, show_latency: 1 }}\n"
+    );
+    let diagnostics = parse("conf/upkeep.yaml", &bad, &no_env, now()).unwrap_err();
+    assert_eq!(
+        diagnostics.to_string(),
+        "conf/upkeep.yaml:5:19: expected true or false, found `sometimes`\n\
+         conf/upkeep.yaml:6:33: expected true or false, found `1`"
     );
 }
 

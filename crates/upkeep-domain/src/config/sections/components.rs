@@ -77,6 +77,7 @@ impl Sections {
         let name = f.required(d, "name", Decoder::string);
         let group = f.optional(d, "group", Decoder::string);
         let description = f.optional(d, "description", Decoder::string);
+        let show_latency = f.optional(d, "show_latency", Decoder::bool);
         let depends_on = f.optional(d, "depends_on", |d, n| {
             d.list(n, |d, item| {
                 let dependency = self.id_ref(d, item, IdKind::Component)?;
@@ -92,6 +93,7 @@ impl Sections {
             group,
             description,
             depends_on: depends_on.unwrap_or_default(),
+            show_latency: show_latency.unwrap_or(false),
             tenant: None,
         })
     }
