@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backups;
 pub mod incident;
 pub mod inventory;
+pub mod latency;
 pub mod maintenance;
 pub mod notifications;
 pub mod rollout;

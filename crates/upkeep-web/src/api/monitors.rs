@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use upkeep_domain::config::{Monitor, MonitorKind};
 use upkeep_domain::event::EventSource;
 use upkeep_engine::monitoring::scheduler::{MonitorHandle, MonitorView};
+use upkeep_engine::service::latency::{self, LocationLatency};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG_MONITORS, instant};
@@ -129,6 +130,33 @@ pub struct LocationState {
     /// the other locations say (below the quorum, the monitor stays up).
     pub alerting: bool,
     pub last_result: Option<ResultView>,
+    /// Its checks over the last 24 hours (at hour precision: the current UTC hour and the 23
+    /// before it); `null` for a push monitor.
+    pub latency_24h: Option<LatencyView>,
+}
+
+/// A location's checks over a window, with their latency (docs/agents.md, "Response time
+/// per location").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatencyView {
+    pub checks: u64,
+    pub failures: u64,
+    /// The mean latency of its checks, failures included, in whole milliseconds; `null`
+    /// without checks.
+    pub mean_ms: Option<u64>,
+    /// The highest latency of its checks; `null` without checks.
+    pub max_ms: Option<u32>,
+}
+
+impl From<&LocationLatency> for LatencyView {
+    fn from(l: &LocationLatency) -> Self {
+        LatencyView {
+            checks: l.totals.checks,
+            failures: l.totals.failures,
+            mean_ms: l.mean_ms(),
+            max_ms: l.max_ms(),
+        }
+    }
 }
 
 /// A state change of a monitor.
@@ -272,8 +300,12 @@ fn no_uptime() -> UptimeView {
 }
 
 /// What each location of a monitor last saw (for one probed from the server alone, its last
-/// result).
-fn location_states(m: &Monitor, view: Option<&MonitorView>) -> Vec<LocationState> {
+/// result), with its checks over the last day (`latency`, from [`latency::by_location`]).
+fn location_states(
+    m: &Monitor,
+    view: Option<&MonitorView>,
+    latency: Option<&[LocationLatency]>,
+) -> Vec<LocationState> {
     let single = |l: &upkeep_engine::monitoring::scheduler::LastResult| {
         ResultView::single(l.at, l.ok, l.latency_ms, l.status_code, l.failure.clone())
     };
@@ -296,13 +328,22 @@ fn location_states(m: &Monitor, view: Option<&MonitorView>) -> Vec<LocationState
                 failing_since: seen.and_then(|s| s.failing_since).map(instant),
                 alerting: seen.is_some_and(|s| s.warned),
                 last_result: last.map(single),
+                latency_24h: latency
+                    .and_then(|all| all.iter().find(|l| &l.location == location))
+                    .map(LatencyView::from),
             }
         })
         .collect()
 }
 
-fn summary(id: &str, m: &Monitor, view: Option<MonitorView>, uptime: UptimeView) -> MonitorSummary {
-    let locations = location_states(m, view.as_ref());
+fn summary(
+    id: &str,
+    m: &Monitor,
+    view: Option<MonitorView>,
+    uptime: UptimeView,
+    latency: Option<&[LocationLatency]>,
+) -> MonitorSummary {
+    let locations = location_states(m, view.as_ref(), latency);
     MonitorSummary {
         quorum: m.quorum,
         locations,
@@ -319,6 +360,20 @@ fn summary(id: &str, m: &Monitor, view: Option<MonitorView>, uptime: UptimeView)
             .map(|l| ResultView::single(l.at, l.ok, l.latency_ms, l.status_code, l.failure)),
         uptime,
     }
+}
+
+/// The summary of one monitor, `view` being what the engine sees of it.
+async fn one(
+    state: &AppState,
+    id: &str,
+    m: &Monitor,
+    view: Option<MonitorView>,
+) -> Result<MonitorSummary, Problem> {
+    let now = state.clock.now();
+    let uptime = uptime(state, id, now).await?;
+    let latencies = latency::by_location(&state.store, &[(id, m)], now).await?;
+    let latency = latencies.get(id).map(Vec::as_slice);
+    Ok(summary(id, m, view, uptime, latency))
 }
 
 /// The monitor `id` of the running configuration, or 404.
@@ -348,14 +403,21 @@ pub async fn list(
         .as_ref()
         .map(MonitorHandle::views)
         .unwrap_or_default();
-    let mut uptimes = uptime_all(&state, state.clock.now()).await?;
-    let out = loaded
+    let now = state.clock.now();
+    let mut uptimes = uptime_all(&state, now).await?;
+    let monitors: Vec<(&str, &Monitor)> = loaded
         .config
         .monitors
         .iter()
+        .map(|(id, m)| (id.as_str(), m))
+        .collect();
+    let latencies = latency::by_location(&state.store, &monitors, now).await?;
+    let out = monitors
+        .into_iter()
         .map(|(id, m)| {
             let uptime = uptimes.remove(id).unwrap_or_else(no_uptime);
-            summary(id, m, views.get(id).cloned(), uptime)
+            let latency = latencies.get(id).map(Vec::as_slice);
+            summary(id, m, views.get(id).cloned(), uptime, latency)
         })
         .collect();
     Ok(Json(out))
@@ -372,8 +434,7 @@ pub async fn show(
 ) -> Result<Json<MonitorSummary>, Problem> {
     let m = known(&state, &id)?;
     let view = state.monitors.as_ref().and_then(|h| h.view(&id));
-    let uptime = uptime(&state, &id, state.clock.now()).await?;
-    Ok(Json(summary(&id, &m, view, uptime)))
+    Ok(Json(one(&state, &id, &m, view).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = TAG_MONITORS, security(("bearer" = [])),
@@ -431,8 +492,7 @@ async fn set_paused(
         .set_paused(id, pause, actor)
         .await
         .map_err(|e| Problem::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    let uptime = uptime(state, id, state.clock.now()).await?;
-    Ok(Json(summary(id, &m, handle.view(id), uptime)))
+    Ok(Json(one(state, id, &m, handle.view(id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/monitors/{id}/pause", tag = TAG_MONITORS, security(("bearer" = [])),

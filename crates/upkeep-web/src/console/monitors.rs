@@ -15,6 +15,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use upkeep_domain::config::Monitor;
 use upkeep_domain::event::EventSource;
+use upkeep_engine::service::latency::{self, LocationLatency};
 use upkeep_store::monitoring::StoredResult;
 use upkeep_store::users::UserRecord;
 
@@ -376,12 +377,17 @@ struct LocationRow {
     state: String,
     at: String,
     latency: String,
+    /// The mean and the highest latency of its checks over the last day, or "—".
+    mean_24h: String,
+    max_24h: String,
 }
 
-/// What each location of `m` last saw, worded for the page.
+/// What each location of `m` last saw, worded for the page, with its checks over the last day
+/// (`latency`, from [`upkeep_engine::service::latency::by_location`]).
 fn location_rows(
     m: &upkeep_domain::config::Monitor,
     view: Option<&upkeep_engine::monitoring::scheduler::MonitorView>,
+    latency: &[LocationLatency],
     now: Timestamp,
     tz: &TimeZone,
 ) -> Vec<LocationRow> {
@@ -395,6 +401,7 @@ fn location_rows(
         .map(|location| {
             let seen = view.and_then(|v| v.locations.get(location));
             let last = seen.and_then(|s| s.last.as_ref());
+            let day = latency.iter().find(|l| &l.location == location);
             let failing_for = seen.and_then(|s| s.failing_since).map(|since| {
                 let secs = u64::try_from(now.duration_since(since).as_secs()).unwrap_or(0);
                 // Whole minutes once past one: what an operator reads at a glance.
@@ -418,9 +425,16 @@ fn location_rows(
                 latency: last
                     .map(|l| format!("{} ms", l.latency_ms))
                     .unwrap_or_default(),
+                mean_24h: ms(day.and_then(LocationLatency::mean_ms)),
+                max_24h: ms(day.and_then(LocationLatency::max_ms).map(u64::from)),
             }
         })
         .collect()
+}
+
+/// Milliseconds for people, or "—" when there is no figure.
+fn ms(v: Option<u64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{v} ms"))
 }
 
 async fn detail_page(
@@ -447,6 +461,14 @@ async fn detail_page(
         Err(p) => return p.into_response(),
     };
     let pct = |v: Option<String>| v.map_or_else(|| "—".to_owned(), |v| format!("{v} %"));
+    let latency = if m.server_only() {
+        Vec::new()
+    } else {
+        match latency::by_location(&state.store, &[(id, m)], now).await {
+            Ok(mut l) => l.remove(id).unwrap_or_default(),
+            Err(e) => return Problem::internal(&e).into_response(),
+        }
+    };
     let results = match state.store.recent_results(id, RESULTS_SHOWN).await {
         Ok(r) => r,
         Err(e) => return Problem::internal(&e).into_response(),
@@ -529,7 +551,7 @@ async fn detail_page(
         message,
         tz_name: config.page.timezone_name.clone(),
         quorum: m.quorum,
-        locations: location_rows(m, view.as_ref(), now, tz),
+        locations: location_rows(m, view.as_ref(), &latency, now, tz),
     };
     html(status, page.render())
 }

@@ -182,6 +182,9 @@ struct ComponentRowView {
     status_label: &'static str,
     uptime: String,
     bars: Vec<Bar>,
+    /// The mean response time over the last day per location, `(location, ms)`; empty unless
+    /// the component has `show_latency`.
+    latency: Vec<(String, u64)>,
 }
 
 struct SectionView {
@@ -385,6 +388,7 @@ fn component_row(c: &super::model::ComponentView) -> ComponentRowView {
                 incidents: d.incidents.clone(),
             })
             .collect(),
+        latency: c.latency.clone(),
     }
 }
 

@@ -7,7 +7,9 @@
 //! inputs (configuration, live monitor and rule states, incidents, uptime history) and hashes
 //! them; only when the hash differs from the current snapshot's are the model, pages and
 //! documents rendered again, and only bodies whose bytes changed are compressed again. Today's
-//! and yesterday's uptime are re-read every ten seconds (older days once). Polling the store (rather than only local events)
+//! and yesterday's uptime are re-read every ten seconds (older days once), and the response
+//! time per location of the components with `show_latency` every minute (at once after a
+//! reload). Polling the store (rather than only local events)
 //! is what lets replicas sharing PostgreSQL show each other's changes within a second.
 //!
 //! Serving: handlers never touch the database for snapshot paths. They pick the prepared body
@@ -56,6 +58,11 @@ pub const POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// How often today's and yesterday's uptime are read again (a grouped query per day).
 const HISTORY_EVERY: Duration = Duration::from_secs(10);
+
+/// How often the response time per location is read again (one grouped query per 128
+/// monitors shown; none when no component shows it). A minute: the figure is a mean over a
+/// day, and a change of it rebuilds the snapshot.
+const LATENCY_EVERY: Duration = Duration::from_secs(60);
 
 /// Most unresolved incidents read per rebuild (their declared statuses all count).
 const MAX_UNRESOLVED: u32 = 1000;
@@ -292,7 +299,7 @@ async fn gather_maintenances(
 /// maintenance during its slot only).
 fn digest(
     g: &Gathered,
-    history_generation: u64,
+    generations: (u64, u64),
     today: jiff::civil::Date,
     now: jiff::Timestamp,
 ) -> u64 {
@@ -323,7 +330,7 @@ fn digest(
     for (id, p) in &g.rollouts {
         (id, p.done, p.total).hash(&mut h);
     }
-    (history_generation, today).hash(&mut h);
+    (generations, today).hash(&mut h);
     h.finish()
 }
 
@@ -396,6 +403,36 @@ fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
     Ok(out)
 }
 
+/// Reads the response time per location of the monitors the page shows it for
+/// ([`model::latency_monitors`]) again when [`LATENCY_EVERY`] has passed since the last read
+/// or the configuration was reloaded since; counts a read that changed it.
+async fn refresh_latency(
+    state: &AppState,
+    builder: &mut snapshot::Builder,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let loaded = state.config.current();
+    let due = builder.latency_at.is_none_or(|(at, loaded_at)| {
+        loaded_at != loaded.loaded_at
+            || now.duration_since(at).unsigned_abs() >= LATENCY_EVERY
+    });
+    if !due {
+        return Ok(());
+    }
+    let monitors = model::latency_monitors(&loaded.config);
+    let latency = if monitors.is_empty() {
+        model::Latency::new()
+    } else {
+        upkeep_engine::service::latency::by_location(&state.store, &monitors, now).await?
+    };
+    if latency != builder.latency {
+        builder.latency = latency;
+        builder.latency_generation += 1;
+    }
+    builder.latency_at = Some((now, loaded.loaded_at));
+    Ok(())
+}
+
 /// Brings the snapshot up to date: reads the inputs and, when they changed (or `force`),
 /// renders and publishes a new snapshot. One build runs at a time.
 pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
@@ -412,10 +449,11 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
         }
         builder.history_at = Some(now);
     }
+    refresh_latency(state, &mut builder, now).await?;
     let gathered = gather(state, &mut builder.maintenances).await?;
     let inputs = digest(
         &gathered,
-        builder.history_generation,
+        (builder.history_generation, builder.latency_generation),
         tz.to_datetime(now).date(),
         now,
     );
@@ -424,6 +462,7 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
         return Ok(Arc::clone(p));
     }
     let history = builder.history.clone();
+    let latency = builder.latency.clone();
     let built = tokio::task::spawn_blocking(move || -> anyhow::Result<Snapshot> {
         let model = Arc::new(Model::build(&Inputs {
             config: &gathered.loaded.config,
@@ -435,6 +474,7 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
             maintenances: gathered.maintenances,
             rollouts: gathered.rollouts,
             history: &history,
+            latency: &latency,
             now,
         }));
         let rendered = render(&model)?;

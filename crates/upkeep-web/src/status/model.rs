@@ -19,11 +19,12 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use sha2::{Digest, Sha256};
 use upkeep_domain::component_status::{ComponentStatus, derive, with_overrides};
-use upkeep_domain::config::{Config, Severity, TenantSel};
+use upkeep_domain::config::{Config, Monitor, Severity, TenantSel};
 use upkeep_domain::incident::Impact;
 use upkeep_domain::maintenance::MaintenanceStatus;
 use upkeep_domain::maintenance::{Coverage, MaintenanceRecord};
 use upkeep_domain::monitor_state::MonitorStatus;
+use upkeep_engine::service::latency::LocationLatency;
 use upkeep_store::incidents::IncidentRecord;
 
 use super::uptime::{self, DayUptime, History};
@@ -49,6 +50,9 @@ pub struct Inputs<'a> {
     pub rollouts: std::collections::BTreeMap<String, upkeep_engine::service::rollout::Progress>,
     /// The uptime history (the bars and badges).
     pub history: &'a History,
+    /// Each location's checks over the last day of the monitors whose components show their
+    /// response time ([`latency_monitors`]), by monitor id.
+    pub latency: &'a Latency,
     /// The instant the snapshot is for (today's bar ends here).
     pub now: Timestamp,
 }
@@ -67,6 +71,48 @@ pub struct ComponentView {
     pub updated_at: Timestamp,
     /// The last [`uptime::DAYS`] local days, oldest first.
     pub days: Vec<DayUptime>,
+    /// With `show_latency`: the mean response time over the last day per location of its
+    /// monitors probed from several locations, `(location, milliseconds)`, in the order the
+    /// locations are first listed; locations without checks in that day are left out.
+    pub latency: Vec<(String, u64)>,
+}
+
+/// Each location's checks over the last day, by monitor id
+/// ([`upkeep_engine::service::latency::by_location`]).
+pub type Latency = HashMap<String, Vec<LocationLatency>>;
+
+/// The monitors whose response time per location the page shows: those probed from more than
+/// one location, of components with `show_latency`.
+pub fn latency_monitors(config: &Config) -> Vec<(&str, &Monitor)> {
+    config
+        .monitors
+        .iter()
+        .filter(|(_, m)| m.locations.len() > 1)
+        .filter(|(_, m)| {
+            config
+                .components
+                .get(&m.component)
+                .is_some_and(|c| c.show_latency)
+        })
+        .map(|(id, m)| (id.as_str(), m))
+        .collect()
+}
+
+/// The mean response time per location of the component's monitors in `monitor_ids` that
+/// `latency` holds (each location's checks of all of them together).
+fn component_latency(monitor_ids: &[&str], latency: &Latency) -> Vec<(String, u64)> {
+    let mut merged: Vec<LocationLatency> = Vec::new();
+    for l in monitor_ids.iter().filter_map(|id| latency.get(*id)).flatten() {
+        match merged.iter_mut().find(|m| m.location == l.location) {
+            Some(m) => m.totals.add(&l.totals),
+            None => merged.push(l.clone()),
+        }
+    }
+    merged
+        .into_iter()
+        .filter_map(|l| Some((l.mean_ms()?, l.location)))
+        .map(|(ms, location)| (location, ms))
+        .collect()
 }
 
 /// A group of components, or one ungrouped component, in page order.
@@ -311,6 +357,11 @@ impl Model {
                         inputs.now,
                         &bar_incidents,
                     ),
+                    latency: if c.show_latency {
+                        component_latency(&monitor_ids, inputs.latency)
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect();

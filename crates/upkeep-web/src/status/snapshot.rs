@@ -313,6 +313,13 @@ pub struct Builder {
     pub history_generation: u64,
     /// The maintenances last read (re-read only when the table changed).
     pub maintenances: Option<super::MaintenanceCache>,
+    /// Each location's checks over the last day of the monitors whose response time the page
+    /// shows.
+    pub latency: super::model::Latency,
+    /// When they were last read, and the configuration (its load instant) they were read for.
+    pub latency_at: Option<(Timestamp, Timestamp)>,
+    /// Counts the reads that changed them.
+    pub latency_generation: u64,
 }
 
 /// The shared cell holding the current snapshot. Cheap to clone.
