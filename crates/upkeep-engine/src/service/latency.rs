@@ -57,6 +57,9 @@ pub fn measures_latency(m: &Monitor) -> bool {
     !matches!(m.kind, MonitorKind::Push(_))
 }
 
+/// A monitor with its id.
+type Named<'a> = (&'a str, &'a Monitor);
+
 /// Each location of each of `monitors` with its checks over the window at `now`, by monitor
 /// id, in the order of the monitor's `locations` (a location without checks in the window has
 /// zero totals). Push monitors are absent. One statement per 128 monitors probed from several
@@ -67,8 +70,11 @@ pub async fn by_location(
     now: Timestamp,
 ) -> Result<HashMap<String, Vec<LocationLatency>>, StoreError> {
     let (from, to) = window(now);
-    let measured = monitors.iter().copied().filter(|(_, m)| measures_latency(m));
-    let (server_only, located): (Vec<(&str, &Monitor)>, Vec<(&str, &Monitor)>) =
+    let measured = monitors
+        .iter()
+        .copied()
+        .filter(|(_, m)| measures_latency(m));
+    let (server_only, located): (Vec<Named<'_>>, Vec<Named<'_>>) =
         measured.partition(|(_, m)| m.server_only());
     let ids: Vec<&str> = located.iter().map(|(id, _)| *id).collect();
     let mut found: HashMap<(String, String), RollupTotals> = store

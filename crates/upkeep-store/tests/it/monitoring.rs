@@ -259,7 +259,9 @@ fn expected_locations(
     let mut sums: std::collections::BTreeMap<(String, String), RollupTotals> =
         std::collections::BTreeMap::new();
     for r in results {
-        let Some(location) = &r.location else { continue };
+        let Some(location) = &r.location else {
+            continue;
+        };
         let hour = (r.at.as_millisecond() - BASE_MS).div_euclid(HOUR_MS) * HOUR_MS;
         if !monitors.contains(&r.monitor_id.as_str()) || hour < from || hour >= to {
             continue;
@@ -329,7 +331,12 @@ async fn location_rollups_sum_the_located_results_and_are_pruned_with_them() {
             .map(|h| expected_locations(&results, &both, h * HOUR_MS, (h + 1) * HOUR_MS).len())
             .sum();
         assert!(rows_before > 24);
-        assert_eq!(pruned, u64::try_from(rows_before).unwrap(), "{:?}", store.backend());
+        assert_eq!(
+            pruned,
+            u64::try_from(rows_before).unwrap(),
+            "{:?}",
+            store.backend()
+        );
         assert_eq!(
             store
                 .location_rollup_totals(&both, ms(all.0), ms(all.1))

@@ -413,8 +413,7 @@ async fn refresh_latency(
 ) -> anyhow::Result<()> {
     let loaded = state.config.current();
     let due = builder.latency_at.is_none_or(|(at, loaded_at)| {
-        loaded_at != loaded.loaded_at
-            || now.duration_since(at).unsigned_abs() >= LATENCY_EVERY
+        loaded_at != loaded.loaded_at || now.duration_since(at).unsigned_abs() >= LATENCY_EVERY
     });
     if !due {
         return Ok(());

@@ -102,7 +102,11 @@ pub fn latency_monitors(config: &Config) -> Vec<(&str, &Monitor)> {
 /// `latency` holds (each location's checks of all of them together).
 fn component_latency(monitor_ids: &[&str], latency: &Latency) -> Vec<(String, u64)> {
     let mut merged: Vec<LocationLatency> = Vec::new();
-    for l in monitor_ids.iter().filter_map(|id| latency.get(*id)).flatten() {
+    for l in monitor_ids
+        .iter()
+        .filter_map(|id| latency.get(*id))
+        .flatten()
+    {
         match merged.iter_mut().find(|m| m.location == l.location) {
             Some(m) => m.totals.add(&l.totals),
             None => merged.push(l.clone()),

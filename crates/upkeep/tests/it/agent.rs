@@ -100,7 +100,7 @@ fn count(db: &str, sql: &str) -> i64 {
 }
 
 /// An HTTP exchange: status line code and body.
-fn call(
+pub(crate) fn call(
     addr: &str,
     method: &str,
     path: &str,

@@ -11,7 +11,7 @@ use crate::user::create_user;
 
 const PASSWORD: &str = "correct horse battery";
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -23,7 +23,7 @@ fn base(server: &Server) -> String {
 }
 
 /// Signs in on `server` through the form; the session cookie (`name=value`).
-async fn sign_in(http: &reqwest::Client, server: &Server, email: &str) -> String {
+pub(crate) async fn sign_in(http: &reqwest::Client, server: &Server, email: &str) -> String {
     let base = base(server);
     let r = http
         .post(format!("{base}/admin/login"))
@@ -40,7 +40,7 @@ async fn sign_in(http: &reqwest::Client, server: &Server, email: &str) -> String
 }
 
 /// `GET path` on `server` with `cookie`: the status and, for a redirect, where it leads.
-async fn get(
+pub(crate) async fn get(
     http: &reqwest::Client,
     server: &Server,
     cookie: &str,
@@ -89,7 +89,7 @@ async fn sign_out_everywhere(http: &reqwest::Client, server: &Server, cookie: &s
     assert_eq!(r.headers()[LOCATION], "/admin/login");
 }
 
-fn create_ada(db: &str) {
+pub(crate) fn create_ada(db: &str) {
     ok(create_user(
         db,
         "ada@example.com",

@@ -20,6 +20,7 @@ mod console_replicas;
 mod drill;
 mod incident;
 mod inventory;
+mod latency;
 mod maintenance;
 mod maintenance_plan;
 mod monitoring;
