@@ -92,11 +92,11 @@ fn chromium(profile: &Path, args: &[&str]) -> String {
 }
 
 /// The page's DOM as Chromium built it.
-fn dom(profile: &Path, url: &str) -> String {
+pub(crate) fn dom(profile: &Path, url: &str) -> String {
     chromium(profile, &["--dump-dom", url])
 }
 
-fn screenshot(profile: &Path, url: &str, name: &str, size: &str) {
+pub(crate) fn screenshot(profile: &Path, url: &str, name: &str, size: &str) {
     let file = artifacts().join(name);
     let _ = std::fs::remove_file(&file);
     chromium(

@@ -3,7 +3,8 @@
 //! own probes from `server`. The API gives each location's checks and mean over the last day;
 //! the public page shows them under a component with `show_latency` (once a reload turns it
 //! on) and never under one without it; nothing but location names and figures reaches the
-//! page (no host, URL or failure text). The console's monitor page shows the same figures.
+//! page (no host, URL or failure text). The console's monitor page shows the same figures,
+//! and headless Chromium finds the line in the page it builds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::agent::{agent_token, call, eventually};
+use crate::browser;
 use crate::console_replicas::{client, create_ada, get, sign_in};
 use crate::support::{Server, Workspace, admin_token};
 
@@ -77,7 +79,25 @@ fn latency_of<'a>(monitor: &'a Value, location: &str) -> &'a Value {
     &found.unwrap_or_else(|| panic!("no {location} in {monitor}"))["latency_24h"]
 }
 
-fn scenario(db: &str, ws: &Workspace) {
+/// What a real browser makes of the page at `url`: the latency list in its DOM, and a phone-width
+/// screenshot under `target/test-artifacts/` (skipped without Chromium).
+fn in_a_browser(url: &str) {
+    if upkeep_store::testing::peer::chromium().is_none() {
+        return;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let dom = browser::dom(profile.path(), url);
+    let web = dom.split("id=\"c-web\"").nth(1).unwrap_or_default();
+    assert!(
+        web.contains("Response time, last 24 h:")
+            && web.contains("<li>eu-1 <strong>50 ms</strong></li>")
+            && web.contains("<li>us-1 <strong>130 ms</strong></li>"),
+        "{dom}"
+    );
+    browser::screenshot(profile.path(), url, "status-latency-phone.png", "375,900");
+}
+
+fn scenario(db: &str, ws: &Workspace, browser: bool) {
     let admin = admin_token(db);
     let eu = agent_token(db, "probe-eu");
     let us = agent_token(db, "probe-us");
@@ -210,6 +230,9 @@ fn scenario(db: &str, ws: &Workspace) {
     for hidden in HIDDEN {
         assert!(!page.contains(hidden), "{hidden} on the page: {page}");
     }
+    if browser {
+        in_a_browser(&format!("http://{addr}/"));
+    }
     // The Statuspage documents gain no field.
     let summary = server.get("/api/v2/summary.json", None);
     assert!(
@@ -221,7 +244,7 @@ fn scenario(db: &str, ws: &Workspace) {
 #[test]
 fn each_location_s_response_time_reaches_the_api_and_the_page_on_sqlite() {
     let ws = Workspace::with_config(&config(false));
-    scenario(&ws.db, &ws);
+    scenario(&ws.db, &ws, true);
 }
 
 #[test]
@@ -233,6 +256,6 @@ fn each_location_s_response_time_reaches_the_api_and_the_page_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let pg = runtime.block_on(upkeep_store::testing::TestDatabase::postgres(&url));
     let ws = Workspace::with_config(&config(false));
-    scenario(&pg.url, &ws);
+    scenario(&pg.url, &ws, false);
     runtime.block_on(pg.cleanup());
 }
