@@ -181,6 +181,18 @@ pub const CATALOGUE: &[Metric] = &[
         Some(Unit::Seconds),
         "Time to write and commit one batch of pings",
     ),
+    metric(
+        "upkeep_ping_move_size",
+        Kind::Histogram,
+        Some(Unit::Count),
+        "Pings moved together from the ping inbox into the indexed pings table",
+    ),
+    metric(
+        "upkeep_ping_move_seconds",
+        Kind::Histogram,
+        Some(Unit::Seconds),
+        "Time to move the ping inbox into the indexed pings table",
+    ),
     // Notifications.
     metric(
         "upkeep_outbox_pending",

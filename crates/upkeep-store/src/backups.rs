@@ -18,6 +18,7 @@ use serde_json::json;
 use upkeep_domain::backup::{self, DrillOutcome};
 
 use crate::audit::{AuditEntry, insert_audit};
+use crate::monitoring::newest_pings;
 use crate::{Store, StoreError, ids, with_pool};
 
 /// One completed run of a backup job (a `success` or `fail` ping of its key).
@@ -100,10 +101,11 @@ macro_rules! select_drills {
 }
 
 macro_rules! select_runs {
-    ($rest:literal) => {
-        concat!(
-            "SELECT id, kind, at, duration_ms, size_bytes, exit_code FROM pings ",
-            $rest
+    ($filter:literal, $limit:literal) => {
+        newest_pings!(
+            "id, kind, at, duration_ms, size_bytes, exit_code",
+            $filter,
+            $limit
         )
     };
 }
@@ -167,15 +169,20 @@ impl Store {
     pub async fn set_ping_size(&self, id: i64, size_bytes: u64) -> Result<(), StoreError> {
         let size = i64::try_from(size_bytes)
             .map_err(|_| StoreError::Conflict(format!("size {size_bytes} is too large")))?;
-        let sql = "UPDATE pings SET size_bytes = $1 WHERE id = $2";
-        with_pool!(self, pool => sqlx::query(sql).bind(size).bind(id).execute(pool).await.map(|_| ()))?;
+        // The inbox first: rows only move from it to `pings`, so a row moved between the two
+        // updates is found by the second.
+        for sql in [
+            "UPDATE pings_inbox SET size_bytes = $1 WHERE id = $2",
+            "UPDATE pings SET size_bytes = $1 WHERE id = $2",
+        ] {
+            with_pool!(self, pool => sqlx::query(sql).bind(size).bind(id).execute(pool).await.map(|_| ()))?;
+        }
         Ok(())
     }
 
     /// The last successful run of the backup job pinging `key` (failed runs never count).
     pub async fn last_backup(&self, key: &str) -> Result<Option<BackupRun>, StoreError> {
-        let sql =
-            select_runs!("WHERE key = $1 AND kind = 'success' ORDER BY at DESC, id DESC LIMIT 1");
+        let sql = select_runs!("key = $1 AND kind = 'success'", "1");
         let row: Option<RunRow> =
             with_pool!(self, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await)?;
         row.map(backup_run).transpose()
@@ -187,9 +194,7 @@ impl Store {
         key: &str,
         limit: u32,
     ) -> Result<Vec<BackupRun>, StoreError> {
-        let sql = select_runs!(
-            "WHERE key = $1 AND kind IN ('success', 'fail') ORDER BY at DESC, id DESC LIMIT $2"
-        );
+        let sql = select_runs!("key = $1 AND kind IN ('success', 'fail')", "$2");
         let rows: Vec<RunRow> = with_pool!(self, pool => sqlx::query_as(sql)
             .bind(key)
             .bind(i64::from(limit))

@@ -177,8 +177,16 @@ type ResultRow = (
 const RESULT_COLUMNS: &str = "id, monitor_id, at, ok, latency_ms, status_code, failure, \
     location, down_ms, checks, last_at, latency_min_ms, latency_max_ms, latency_sum_ms";
 pub(crate) type TotalsRow = (i64, i64, i64, i64, i64);
-/// A key with its last success, last failure and open start (milliseconds).
-type InstantsRow = (String, Option<i64>, Option<i64>, Option<i64>);
+/// A key with, in `pings`, its last success, its last end of a run and that end's kind, and its
+/// open start, and its open start in `pings_inbox` (milliseconds).
+type InstantsRow = (
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// The start of the bucket of `resolution` holding `ms`.
 pub fn bucket_start(ms: i64, resolution: i64) -> i64 {
@@ -1331,19 +1339,86 @@ type PingRow = (
     Option<i64>,
 );
 
-macro_rules! select_pings {
-    ($rest:literal) => {
+/// The newest `$limit` pings (a literal: a number or a parameter) of both tables that match
+/// `$filter` (the condition of a `WHERE`), newest first (`at`, then `id`), as `$columns` (which
+/// must include `at` and `id`). Each table gives its newest `$limit` through its own indexes
+/// (`pings`) or a scan of the few seconds of pings it holds (`pings_inbox`), and the two are
+/// merged.
+macro_rules! newest_pings {
+    ($columns:literal, $filter:literal, $limit:literal) => {
         concat!(
-            "SELECT id, key, at, kind, exit_code, rid, body, duration_ms, ended_at FROM pings ",
-            $rest
+            "SELECT ",
+            $columns,
+            " FROM (SELECT * FROM (SELECT ",
+            $columns,
+            " FROM pings WHERE ",
+            $filter,
+            " ORDER BY at DESC, id DESC LIMIT ",
+            $limit,
+            ") AS moved UNION ALL ",
+            "SELECT * FROM (SELECT ",
+            $columns,
+            " FROM pings_inbox WHERE ",
+            $filter,
+            " ORDER BY at DESC, id DESC LIMIT ",
+            $limit,
+            ") AS inbox) AS both_tables ",
+            "ORDER BY at DESC, id DESC LIMIT ",
+            $limit
+        )
+    };
+}
+pub(crate) use newest_pings;
+
+macro_rules! select_pings {
+    ($filter:literal, $limit:literal) => {
+        newest_pings!(
+            "id, key, at, kind, exit_code, rid, body, duration_ms, ended_at",
+            $filter,
+            $limit
         )
     };
 }
 
+/// Pings are inserted into the inbox (see [`WriterConnection::move_pings`]).
 const PING_INSERT: &str =
-    "INSERT INTO pings (key, at, kind, exit_code, rid, body, duration_ms, ended_at)";
+    "INSERT INTO pings_inbox (key, at, kind, exit_code, rid, body, duration_ms, ended_at)";
 const PING_RETURNING: &str =
     "RETURNING id, key, at, kind, exit_code, rid, body, duration_ms, ended_at";
+
+/// The columns of both ping tables.
+macro_rules! ping_columns {
+    () => {
+        "id, key, at, kind, exit_code, rid, body, duration_ms, ended_at, size_bytes"
+    };
+}
+
+/// Moves every row of `pings_inbox` into `pings`, sorted by key (on SQLite, under the write
+/// lock, followed by [`SQLITE_EMPTY_INBOX`]).
+const SQLITE_MOVE: &str = concat!(
+    "INSERT INTO pings (",
+    ping_columns!(),
+    ") SELECT ",
+    ping_columns!(),
+    " FROM pings_inbox ORDER BY key, at, id"
+);
+const SQLITE_EMPTY_INBOX: &str = "DELETE FROM pings_inbox";
+
+/// Moves the rows of `pings_inbox` into `pings`, sorted by key, in one statement: what the
+/// `DELETE` took is what the `INSERT` writes, so a row inserted meanwhile stays for the next
+/// move, and writers moving at once (one per replica) each take other rows. Rows locked by a
+/// transaction closing a start are left for the next move rather than waited for (no lock
+/// cycle with it).
+const POSTGRES_MOVE: &str = concat!(
+    "WITH taken AS (SELECT id FROM pings_inbox ORDER BY id FOR UPDATE SKIP LOCKED), ",
+    "moved AS (DELETE FROM pings_inbox WHERE id IN (SELECT id FROM taken) RETURNING ",
+    ping_columns!(),
+    ") INSERT INTO pings (",
+    ping_columns!(),
+    ") SELECT ",
+    ping_columns!(),
+    " FROM moved ORDER BY key, at, id"
+);
 
 /// Open starts loaded per key, at most this many (newest); an end whose run id is not among
 /// them is looked up on its own.
@@ -1452,15 +1527,19 @@ fn pair_pings(
     (rows, close_stored)
 }
 
-/// The newest [`OPEN_STARTS_LOADED`] open starts of each of `keys` keys (`$1..`).
+/// The newest [`OPEN_STARTS_LOADED`] open starts of each of `keys` keys (`$1..`), of both
+/// tables (each through its partial index of open starts).
 fn open_starts_sql(keys: usize) -> String {
     let list: Vec<String> = (1..=keys).map(|n| format!("${n}")).collect();
+    let list = list.join(", ");
     format!(
         "SELECT id, key, at, rid FROM (SELECT id, key, at, rid, \
-         ROW_NUMBER() OVER (PARTITION BY key ORDER BY at DESC, id DESC) AS n FROM pings \
-         WHERE kind = 'start' AND ended_at IS NULL AND key IN ({})) AS open_starts \
-         WHERE n <= {OPEN_STARTS_LOADED}",
-        list.join(", ")
+         ROW_NUMBER() OVER (PARTITION BY key ORDER BY at DESC, id DESC) AS n FROM (\
+         SELECT id, key, at, rid FROM pings \
+         WHERE kind = 'start' AND ended_at IS NULL AND key IN ({list}) UNION ALL \
+         SELECT id, key, at, rid FROM pings_inbox \
+         WHERE kind = 'start' AND ended_at IS NULL AND key IN ({list})) AS both_tables) \
+         AS open_starts WHERE n <= {OPEN_STARTS_LOADED}"
     )
 }
 
@@ -1473,33 +1552,85 @@ pub struct HeartbeatInstants {
     pub open_start: Option<Timestamp>,
 }
 
-/// [`Store::heartbeat_instants`] for `keys` keys (`$1..`): one row per key, each instant read
-/// through the key's indexes (newest first, one row), as the single-key reads do.
+/// [`Store::heartbeat_instants`] in `pings` for `keys` keys (`$1..`): one row per key, each
+/// instant read through the key's indexes (newest first, one row), as the single-key reads
+/// do; and the key's open start in `pings_inbox` (through its partial index).
 fn heartbeat_instants_sql(keys: usize) -> String {
     let list: Vec<String> = (1..=keys)
         .map(|n| format!("(CAST(${n} AS TEXT))"))
         .collect();
+    let newest_end = "FROM pings p WHERE p.key = k.key AND p.kind IN ('success', 'fail') \
+                      ORDER BY p.at DESC, p.id DESC LIMIT 1";
     format!(
         "WITH k(key) AS (VALUES {}) SELECT k.key, \
          (SELECT p.at FROM pings p WHERE p.key = k.key AND p.kind = 'success' \
           ORDER BY p.at DESC, p.id DESC LIMIT 1), \
-         (SELECT CASE WHEN p.kind = 'fail' THEN p.at END FROM pings p \
-          WHERE p.key = k.key AND p.kind IN ('success', 'fail') ORDER BY p.at DESC, p.id DESC LIMIT 1), \
+         (SELECT p.at {newest_end}), (SELECT p.kind {newest_end}), \
          (SELECT p.at FROM pings p WHERE p.key = k.key AND p.kind = 'start' AND p.ended_at IS NULL \
-          ORDER BY p.at DESC, p.id DESC LIMIT 1) \
+          ORDER BY p.at DESC, p.id DESC LIMIT 1), \
+         (SELECT i.at FROM pings_inbox i \
+          WHERE i.key = k.key AND i.kind = 'start' AND i.ended_at IS NULL \
+          ORDER BY i.at DESC, i.id DESC LIMIT 1) \
          FROM k",
         list.join(", ")
     )
 }
 
-/// Closes `pairs` stored starts in one statement: binds `(id, ended_at)` pairs in order.
-fn close_starts_sql(pairs: usize) -> String {
+/// The newest success and failure of every key in `pings_inbox`: one scan of the few seconds
+/// of pings it holds, whatever the number of keys.
+const INBOX_ENDS: &str = "SELECT key, kind, MAX(at) FROM pings_inbox \
+                          WHERE kind IN ('success', 'fail') GROUP BY key, kind";
+
+/// Which of a key's ends in `pings_inbox` at one instant came last (when a success and a
+/// failure share the newest instant).
+const INBOX_LAST_END_AT: &str = "SELECT kind FROM pings_inbox \
+                                 WHERE key = $1 AND at = $2 AND kind IN ('success', 'fail') \
+                                 ORDER BY id DESC LIMIT 1";
+
+/// A key's newest pings of each kind the push judge reads, in one of the two tables
+/// (milliseconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Newest {
+    success: Option<i64>,
+    /// The newest end of a run, and whether it is a failure.
+    end: Option<(i64, bool)>,
+    open_start: Option<i64>,
+}
+
+impl Newest {
+    /// Both tables together, as `ORDER BY at DESC, id DESC` over their union ranks them: at
+    /// the same instant a row of `pings_inbox` is the newer (its id is larger: `pings` holds
+    /// only rows moved from the inbox, and the inbox's ids come after every id moved).
+    fn merge(moved: Newest, inbox: Newest) -> Newest {
+        Newest {
+            success: moved.success.max(inbox.success),
+            end: match (moved.end, inbox.end) {
+                (Some(m), Some(i)) if m.0 > i.0 => Some(m),
+                (m, i) => i.or(m),
+            },
+            open_start: moved.open_start.max(inbox.open_start),
+        }
+    }
+
+    fn instants(self) -> Result<HeartbeatInstants, StoreError> {
+        let at = |ms: Option<i64>| ms.map(crate::timestamp).transpose();
+        Ok(HeartbeatInstants {
+            last_success: at(self.success)?,
+            last_failure: at(self.end.and_then(|(at, failed)| failed.then_some(at)))?,
+            open_start: at(self.open_start)?,
+        })
+    }
+}
+
+/// Closes `pairs` stored starts of `table` in one statement: binds `(id, ended_at)` pairs in
+/// order.
+fn close_starts_sql(table: &str, pairs: usize) -> String {
     let cases: String = (0..pairs)
         .map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
         .collect();
     let ids: Vec<String> = (0..pairs).map(|i| format!("${}", 2 * i + 1)).collect();
     format!(
-        "UPDATE pings SET ended_at = CASE id{cases} END WHERE id IN ({})",
+        "UPDATE {table} SET ended_at = CASE id{cases} END WHERE id IN ({})",
         ids.join(", ")
     )
 }
@@ -1562,9 +1693,11 @@ macro_rules! record_pings_on {
                 if loaded || batch_rids.contains(&(*key, *rid)) {
                     continue;
                 }
-                let sql = "SELECT id, at FROM pings \
-                           WHERE key = $1 AND kind = 'start' AND ended_at IS NULL AND rid = $2 \
-                           ORDER BY at DESC, id DESC LIMIT 1";
+                let sql = newest_pings!(
+                    "id, at",
+                    "key = $1 AND kind = 'start' AND ended_at IS NULL AND rid = $2",
+                    "1"
+                );
                 let row: Option<(i64, i64)> =
                     sqlx::query_as(sqlx::AssertSqlSafe(first(sql.to_owned())))
                         .bind(*key)
@@ -1580,12 +1713,17 @@ macro_rules! record_pings_on {
                 }
             }
             let (rows, close) = pair_pings(pings, open);
-            for pairs in close.chunks(MAX_ROWS_PER_STATEMENT) {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(first(close_starts_sql(pairs.len()))));
-                for (id, ended_at) in pairs {
-                    q = q.bind(*id).bind(*ended_at);
+            // A start is in one of the two tables; the inbox first: a start moved meanwhile
+            // (by another replica's writer) is then found in `pings`.
+            for table in ["pings_inbox", "pings"] {
+                for pairs in close.chunks(MAX_ROWS_PER_STATEMENT) {
+                    let sql = first(close_starts_sql(table, pairs.len()));
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (id, ended_at) in pairs {
+                        q = q.bind(*id).bind(*ended_at);
+                    }
+                    q.execute(&mut *$exec).await?;
                 }
-                q.execute(&mut *$exec).await?;
             }
             let mut returned: Vec<PingRow> = Vec::with_capacity(rows.len());
             let mut start = 0usize;
@@ -1710,6 +1848,51 @@ impl WriterConnection {
     }
 }
 
+impl WriterConnection {
+    /// Moves the pings of `pings_inbox` into `pings` in one transaction, sorted by key and
+    /// time, keeping their ids and content; returns how many. The ping writer calls it about
+    /// once a second: each key's index pages are then written once per move instead of once
+    /// per batch. On SQLite it holds the process's write turn for the move.
+    pub async fn move_pings(&mut self) -> Result<u64, StoreError> {
+        match &mut self.0 {
+            Held::Sqlite(conn, pool) => {
+                let conn: &mut sqlx::SqliteConnection = conn;
+                let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pings_inbox)")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if !any {
+                    return Ok(0);
+                }
+                let _turn = crate::sqlite_write_turn(pool).await?;
+                let done: Result<i64, sqlx::Error> = async {
+                    let sql = format!(
+                        "{}; SELECT COUNT(*) FROM pings_inbox",
+                        crate::SQLITE_BEGIN_WRITE
+                    );
+                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    let sql = format!("{SQLITE_MOVE}; {SQLITE_EMPTY_INBOX}; COMMIT");
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(n)
+                }
+                .await;
+                if done.is_err() {
+                    // Best effort; the writer drops (closes) this connection after an error.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                }
+                to_u64("moved pings", done?)
+            }
+            Held::Postgres(conn) => {
+                let done = sqlx::query(POSTGRES_MOVE).execute(&mut **conn).await?;
+                Ok(done.rows_affected())
+            }
+        }
+    }
+}
+
 /// Gives each inserted row (in batch order) the stored row the database returned for it.
 /// `RETURNING` promises no order, so rows are matched by content: rows of equal content are
 /// interchangeable.
@@ -1741,32 +1924,27 @@ fn match_returned(
 impl Store {
     /// The latest ping of `key` (any kind).
     pub async fn last_ping(&self, key: &str) -> Result<Option<StoredPing>, StoreError> {
-        let sql = select_pings!("WHERE key = $1 ORDER BY at DESC, id DESC LIMIT 1");
+        let sql = select_pings!("key = $1", "1");
         self.one_ping(sql, key).await
     }
 
     /// The latest success of `key`.
     pub async fn last_success(&self, key: &str) -> Result<Option<StoredPing>, StoreError> {
-        let sql =
-            select_pings!("WHERE key = $1 AND kind = 'success' ORDER BY at DESC, id DESC LIMIT 1");
+        let sql = select_pings!("key = $1 AND kind = 'success'", "1");
         self.one_ping(sql, key).await
     }
 
     /// The latest end of a run of `key`, success or failure: what a push monitor's state
     /// follows (starts and logs do not end anything).
     pub async fn last_outcome(&self, key: &str) -> Result<Option<StoredPing>, StoreError> {
-        let sql = select_pings!(
-            "WHERE key = $1 AND kind IN ('success', 'fail') ORDER BY at DESC, id DESC LIMIT 1"
-        );
+        let sql = select_pings!("key = $1 AND kind IN ('success', 'fail')", "1");
         self.one_ping(sql, key).await
     }
 
     /// The latest start of `key` that has no end yet (a run in progress, or one that never
     /// reported its end).
     pub async fn open_start(&self, key: &str) -> Result<Option<StoredPing>, StoreError> {
-        let sql = select_pings!(
-            "WHERE key = $1 AND kind = 'start' AND ended_at IS NULL ORDER BY at DESC, id DESC LIMIT 1"
-        );
+        let sql = select_pings!("key = $1 AND kind = 'start' AND ended_at IS NULL", "1");
         self.one_ping(sql, key).await
     }
 
@@ -1780,6 +1958,44 @@ impl Store {
         &self,
         keys: &[&str],
     ) -> Result<HashMap<String, HeartbeatInstants>, StoreError> {
+        let wanted: HashSet<&str> = keys.iter().copied().collect();
+        // The inbox before `pings`: rows only move from the inbox to `pings`, so one moved
+        // between the two reads is read twice (the same instants), never missed.
+        let rows: Vec<(String, String, i64)> =
+            with_pool!(self, pool => sqlx::query_as(INBOX_ENDS).fetch_all(pool).await)?;
+        // Per key: the newest success and the newest failure.
+        let mut ends: HashMap<String, (Option<i64>, Option<i64>)> = HashMap::new();
+        for (key, kind, at) in rows {
+            if wanted.contains(key.as_str()) {
+                let (success, failure) = ends.entry(key).or_default();
+                *(if kind == "fail" { failure } else { success }) = Some(at);
+            }
+        }
+        let mut inbox: HashMap<String, Newest> = HashMap::with_capacity(ends.len());
+        for (key, (success, failure)) in ends {
+            let end = match (success, failure) {
+                (Some(s), Some(f)) if s == f => {
+                    // Both at one instant: the one inserted last is the newer. Found no more
+                    // when moved meanwhile: then `pings`, read next, has both.
+                    let kind: Option<String> = with_pool!(self, pool => {
+                        sqlx::query_scalar(INBOX_LAST_END_AT)
+                            .bind(key.as_str())
+                            .bind(s)
+                            .fetch_optional(pool)
+                            .await
+                    })?;
+                    kind.map(|kind| (s, kind == "fail"))
+                }
+                (Some(s), Some(f)) => Some(if s > f { (s, false) } else { (f, true) }),
+                (s, f) => s.map(|s| (s, false)).or(f.map(|f| (f, true))),
+            };
+            let newest = Newest {
+                success,
+                end,
+                open_start: None,
+            };
+            inbox.insert(key, newest);
+        }
         let mut out = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_ROWS_PER_STATEMENT) {
             let sql = heartbeat_instants_sql(chunk.len());
@@ -1790,13 +2006,15 @@ impl Store {
                 }
                 q.fetch_all(pool).await
             })?;
-            for (key, success, failure, start) in rows {
-                let at = |ms: Option<i64>| ms.map(crate::timestamp).transpose();
-                let instants = HeartbeatInstants {
-                    last_success: at(success)?,
-                    last_failure: at(failure)?,
-                    open_start: at(start)?,
+            for (key, success, end, end_kind, open_start, inbox_open_start) in rows {
+                let moved = Newest {
+                    success,
+                    end: end.map(|at| (at, end_kind.as_deref() == Some("fail"))),
+                    open_start,
                 };
+                let mut newest = inbox.get(&key).copied().unwrap_or_default();
+                newest.open_start = inbox_open_start;
+                let instants = Newest::merge(moved, newest).instants()?;
                 out.insert(key, instants);
             }
         }
@@ -1815,7 +2033,7 @@ impl Store {
 
     /// The newest pings of `key`, newest first.
     pub async fn recent_pings(&self, key: &str, limit: u32) -> Result<Vec<StoredPing>, StoreError> {
-        let sql = select_pings!("WHERE key = $1 ORDER BY at DESC, id DESC LIMIT $2");
+        let sql = select_pings!("key = $1", "$2");
         let rows: Vec<PingRow> = with_pool!(self, pool => sqlx::query_as(sql)
             .bind(key)
             .bind(i64::from(limit))
@@ -1828,11 +2046,13 @@ impl Store {
     pub async fn count_pings(&self, key: Option<&str>) -> Result<u64, StoreError> {
         let n: i64 = match key {
             Some(key) => {
-                let sql = "SELECT COUNT(*) FROM pings WHERE key = $1";
+                let sql = "SELECT (SELECT COUNT(*) FROM pings WHERE key = $1) \
+                           + (SELECT COUNT(*) FROM pings_inbox WHERE key = $1)";
                 with_pool!(self, pool => sqlx::query_scalar(sql).bind(key).fetch_one(pool).await)?
             }
             None => {
-                let sql = "SELECT COUNT(*) FROM pings";
+                let sql =
+                    "SELECT (SELECT COUNT(*) FROM pings) + (SELECT COUNT(*) FROM pings_inbox)";
                 with_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?
             }
         };
@@ -1840,7 +2060,8 @@ impl Store {
     }
 
     /// Deletes pings older than `before`, except what push monitors are judged on: each key's
-    /// latest success and latest failure, and runs still open. Returns how many.
+    /// latest success and latest failure, and runs still open. Returns how many. Only `pings`
+    /// is pruned: the inbox holds the last second or so.
     pub async fn prune_pings(&self, before: Timestamp) -> Result<u64, StoreError> {
         let sql = "DELETE FROM pings WHERE id IN (SELECT id FROM pings WHERE at < $1 \
                    AND NOT (kind = 'start' AND ended_at IS NULL) \

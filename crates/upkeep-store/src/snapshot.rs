@@ -30,13 +30,14 @@ pub const LEADER_LEASE: &str = "leader";
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Tables whose rows are upkeep data an operator would not want to lose.
-const DATA_TABLES: [&str; 6] = [
+const DATA_TABLES: [&str; 7] = [
     "api_tokens",
     "users",
     "incidents",
     "maintenances",
     "check_results",
     "pings",
+    "pings_inbox",
 ];
 
 /// What [`Store::live_state`] found in a database.
@@ -114,6 +115,7 @@ impl Store {
                 "incidents" => "SELECT EXISTS (SELECT 1 FROM incidents)",
                 "maintenances" => "SELECT EXISTS (SELECT 1 FROM maintenances)",
                 "check_results" => "SELECT EXISTS (SELECT 1 FROM check_results)",
+                "pings_inbox" => "SELECT EXISTS (SELECT 1 FROM pings_inbox)",
                 _ => "SELECT EXISTS (SELECT 1 FROM pings)",
             };
             let any: bool =

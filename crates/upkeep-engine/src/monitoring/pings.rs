@@ -13,11 +13,17 @@
 //! The writer keeps a database connection of its own ([`Store::writer_connection`]), so a batch
 //! is as few round trips as possible; after a failed batch (whose callers all get
 //! [`PingError::Store`]) it takes a fresh one.
+//!
+//! Batches go to the ping inbox, a table with no index per key, so that a commit of pings of
+//! many keys stays a few appended pages. The same writer moves the inbox into the indexed
+//! `pings` table every [`MOVE_EVERY`] (sooner after [`MOVE_AFTER`] pings), sorted by key, in one
+//! transaction ([`WriterConnection::move_pings`]), and once more when it stops; readers read
+//! both tables.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -29,6 +35,13 @@ pub const MAX_BATCH: usize = 1_000;
 
 /// Pings that may wait for the writer; callers beyond this wait for room (back-pressure).
 pub const QUEUE_CAPACITY: usize = 16_384;
+
+/// How often the writer moves the ping inbox into `pings`.
+pub const MOVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Pings written since the last move after which the writer moves at once: bounds the inbox,
+/// which readers of a key scan.
+pub const MOVE_AFTER: usize = 20_000;
 
 /// Why a ping was not recorded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -137,41 +150,86 @@ async fn run(
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     let mut conn: Option<WriterConnection> = None;
+    // Pings left in the inbox by an earlier run are moved at once.
+    let mut next_move = tokio::time::Instant::now();
+    let mut written = 0usize;
     loop {
         let received = tokio::select! {
             biased;
-            n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+            n = rx.recv_many(&mut batch, MAX_BATCH) => Some(n),
             () = stop.cancelled() => break,
+            () = tokio::time::sleep_until(next_move) => None,
         };
-        if received == 0 {
-            return; // every handle dropped and the queue is empty
+        if received == Some(0) {
+            // Every handle dropped and the queue is empty.
+            move_pings(&store, &mut conn).await;
+            return;
         }
-        commit(&store, &mut conn, &mut batch, &arrivals).await;
+        if received.is_some() {
+            written += commit(&store, &mut conn, &mut batch, &arrivals).await;
+        }
+        if written >= MOVE_AFTER || tokio::time::Instant::now() >= next_move {
+            move_pings(&store, &mut conn).await;
+            written = 0;
+            next_move = tokio::time::Instant::now() + MOVE_EVERY;
+        }
     }
-    // Stopping: take no more, commit what is queued.
+    // Stopping: take no more, commit what is queued, and move the inbox.
     rx.close();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         commit(&store, &mut conn, &mut batch, &arrivals).await;
+    }
+    move_pings(&store, &mut conn).await;
+}
+
+/// The writer's own connection, taken from the pool when missing.
+async fn connection<'c>(
+    store: &Store,
+    conn: &'c mut Option<WriterConnection>,
+) -> Result<&'c mut WriterConnection, upkeep_store::StoreError> {
+    let held = match conn.take() {
+        Some(c) => c,
+        None => store.writer_connection().await?,
+    };
+    Ok(conn.insert(held))
+}
+
+/// Moves the ping inbox into `pings` on the writer's connection (taken from the pool when
+/// missing, given back after an error). A failed move leaves the pings in the inbox, where
+/// readers find them, for the next one.
+async fn move_pings(store: &Store, conn: &mut Option<WriterConnection>) {
+    let started = Instant::now();
+    let result = match connection(store, conn).await {
+        Ok(c) => c.move_pings().await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(0) => {}
+        Ok(moved) => {
+            metrics::histogram!("upkeep_ping_move_size").record(moved as f64);
+            metrics::histogram!("upkeep_ping_move_seconds").record(started.elapsed().as_secs_f64());
+        }
+        Err(e) => {
+            *conn = None;
+            tracing::warn!(error = %e, "moving the ping inbox failed; retried in a second");
+        }
     }
 }
 
 /// Writes `batch` in one transaction on the writer's own connection `conn` (taken from the
 /// pool when missing, given back after an error) and answers every caller; leaves `batch`
-/// empty.
+/// empty. Returns how many pings were written.
 async fn commit(
     store: &Store,
     conn: &mut Option<WriterConnection>,
     batch: &mut Vec<Request>,
     arrivals: &Arrivals,
-) {
+) -> usize {
     let started = Instant::now();
     let (pings, replies): (Vec<Ping>, Vec<_>) = batch.drain(..).map(|r| (r.ping, r.reply)).unzip();
-    let result = match conn {
-        Some(c) => c.record_pings(&pings).await,
-        None => match store.writer_connection().await {
-            Ok(c) => conn.insert(c).record_pings(&pings).await,
-            Err(e) => Err(e),
-        },
+    let result = match connection(store, conn).await {
+        Ok(c) => c.record_pings(&pings).await,
+        Err(e) => Err(e),
     };
     if result.is_err() {
         *conn = None;
@@ -184,6 +242,7 @@ async fn commit(
             for (reply, stored) in replies.into_iter().zip(stored) {
                 let _ = reply.send(Ok(stored));
             }
+            pings.len()
         }
         Ok(stored) => {
             let e = PingError::Store(
@@ -193,6 +252,7 @@ async fn commit(
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
+            0
         }
         Err(e) => {
             tracing::error!(error = %e, pings = replies.len(), "a batch of pings could not be recorded");
@@ -200,6 +260,7 @@ async fn commit(
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
+            0
         }
     }
 }

@@ -10,6 +10,7 @@ mod inventory;
 mod maintenance;
 mod monitoring;
 mod peer;
+mod ping_inbox;
 mod rollouts;
 mod rollup_days;
 mod schema;

@@ -602,6 +602,11 @@ async fn pings_are_stored_as_sent_and_read_back() {
         assert_eq!(store.count_pings(Some("other")).await.unwrap(), 300);
         assert_eq!(store.count_pings(None).await.unwrap(), 303);
         // Pruning keeps what push monitors are judged on: each key's latest success and failure.
+        // It prunes moved pings only (the inbox holds the last second or so).
+        assert_eq!(store.prune_pings(ms(3_500)).await.unwrap(), 0);
+        let mut writer = store.writer_connection().await.unwrap();
+        assert_eq!(writer.move_pings().await.unwrap(), 303);
+        drop(writer);
         assert_eq!(store.prune_pings(ms(3_500)).await.unwrap(), 299);
         assert_eq!(store.count_pings(None).await.unwrap(), 4);
         assert_eq!(
