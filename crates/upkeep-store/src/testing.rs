@@ -145,3 +145,10 @@ pub async fn result_instants(store: &Store, since: i64) -> Result<Vec<(String, i
     let rows = with_pool!(store, pool => sqlx::query_as(sql).bind(since).fetch_all(pool).await)?;
     Ok(rows)
 }
+
+/// How many pings wait in the ping inbox (not yet moved into `pings`).
+pub async fn ping_inbox_len(store: &Store) -> Result<i64, StoreError> {
+    let sql = "SELECT COUNT(*) FROM pings_inbox";
+    let n = with_pool!(store, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
+    Ok(n)
+}

@@ -271,7 +271,7 @@ mod tests {
 
     use jiff::Timestamp;
     use upkeep_store::monitoring::PingKind;
-    use upkeep_store::testing::TestDatabase;
+    use upkeep_store::testing::{TestDatabase, ping_inbox_len};
 
     use super::*;
 
@@ -349,5 +349,33 @@ mod tests {
             assert!(call.await.unwrap().is_ok());
         }
         assert_eq!(store.count_pings(Some("q")).await.unwrap(), 50);
+        assert_eq!(ping_inbox_len(&store).await.unwrap(), 0, "moved on stop");
+    }
+
+    #[tokio::test]
+    async fn the_writer_moves_the_inbox_into_pings_while_running() {
+        let db = TestDatabase::sqlite();
+        let store = db.store().await;
+        let stop = CancellationToken::new();
+        let (writer, task) = PingWriter::start(store.clone(), stop.clone());
+        let task = tokio::spawn(task);
+        // Recorded beside the writer (as the self-backup records its pings): moved too.
+        store
+            .record_pings(&[ping("left", PingKind::Success)])
+            .await
+            .unwrap();
+        for _ in 0..20 {
+            writer.record(ping("w", PingKind::Success)).await.unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ping_inbox_len(&store).await.unwrap() > 0 {
+            assert!(Instant::now() < deadline, "the inbox was not moved");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(store.count_pings(Some("w")).await.unwrap(), 20);
+        assert_eq!(store.count_pings(Some("left")).await.unwrap(), 1);
+        assert!(store.last_success("w").await.unwrap().is_some());
+        stop.cancel();
+        task.await.unwrap();
     }
 }

@@ -305,3 +305,102 @@ monitors:
         "{events}"
     );
 }
+
+/// Every ping body of `key` stored, in the inbox or moved.
+fn stored_bodies(
+    runtime: &tokio::runtime::Runtime,
+    store: &upkeep_store::Store,
+    key: &str,
+) -> std::collections::HashSet<String> {
+    let pings = runtime.block_on(store.recent_pings(key, 100_000)).unwrap();
+    pings.into_iter().map(|p| p.body).collect()
+}
+
+/// A ping is acknowledged once durable, wherever it then is: `kill -9` right after a burst of
+/// acknowledged pings (some still in the ping inbox, not yet moved into the indexed table)
+/// loses none, and the next server moves what the killed one left in the inbox.
+#[test]
+fn acknowledged_pings_survive_kill_9_in_the_inbox() {
+    for (url, db) in crate::cli::database_urls("acknowledged_pings_survive_kill_9_in_the_inbox") {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("upkeep.yaml");
+        std::fs::write(
+            &config,
+            r#"
+page: { name: Test, url: "http://127.0.0.1:8080", timezone: UTC }
+components:
+  jobs: { name: Jobs }
+monitors:
+  job:
+    component: jobs
+    push: { key: job-key, period: 1h, grace: 1h }
+"#,
+        )
+        .unwrap();
+        let args = ["--config", config.to_str().unwrap()];
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let mut acked: Vec<String> = Vec::new();
+        let mut caught_in_inbox = 0;
+        let mut store = None;
+        for round in 0..5 {
+            let mut server = Server::start(&args, &url);
+            let store = store.get_or_insert_with(|| {
+                runtime
+                    .block_on(upkeep_store::Store::connect(&url, &Default::default()))
+                    .unwrap()
+            });
+            // What the killed server left in the inbox is moved by the next one.
+            eventually("the inbox moved at start", || {
+                let left = runtime
+                    .block_on(upkeep_store::testing::ping_inbox_len(store))
+                    .unwrap();
+                (left == 0).then_some(())
+            });
+            for i in 0..100 {
+                let body = format!("round {round} ping {i}");
+                let answer = server.request(&format!(
+                    "POST /ping/job-key HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                ));
+                if answer.starts_with("HTTP/1.1 200") {
+                    acked.push(body);
+                }
+            }
+            server.signal("KILL");
+            server.wait_exit();
+            let stored = stored_bodies(&runtime, store, "job-key");
+            for body in &acked {
+                assert!(
+                    stored.contains(body),
+                    "acknowledged, then lost: {body} ({url})"
+                );
+            }
+            let in_inbox = runtime
+                .block_on(upkeep_store::testing::ping_inbox_len(store))
+                .unwrap();
+            if in_inbox > 0 {
+                caught_in_inbox = in_inbox;
+                break;
+            }
+        }
+        assert!(
+            caught_in_inbox > 0,
+            "no kill caught pings in the inbox ({url})"
+        );
+        assert!(acked.len() >= 100, "{} acknowledged", acked.len());
+        let store = store.unwrap();
+        let server = Server::start(&args, &url);
+        eventually("the inbox moved after the restart", || {
+            let left = runtime
+                .block_on(upkeep_store::testing::ping_inbox_len(&store))
+                .unwrap();
+            (left == 0).then_some(())
+        });
+        let stored = stored_bodies(&runtime, &store, "job-key");
+        assert!(acked.iter().all(|body| stored.contains(body)), "{url}");
+        drop(server);
+        runtime.block_on(store.close());
+        runtime.block_on(db.cleanup());
+    }
+}
