@@ -11,7 +11,8 @@
 #       postgres://postgres@127.0.0.1:5432/test; a fresh database is created next to it and
 #       dropped afterwards). Reports wrk's figures,
 #       the pings the server acknowledged (its own 2xx count for the ping routes, from
-#       /metrics), then kills the server with SIGKILL and counts the rows in the database:
+#       /metrics), then kills the server with SIGKILL and counts the rows in the database (both
+#       ping tables: the inbox and the moved pings):
 #       durable == acknowledged is the check. (wrk's own count can be a few lower: requests in
 #       flight when it stops are answered by the server but not counted by wrk.)
 #   bench/pings.sh storage
@@ -170,27 +171,30 @@ EOF
     wrk -t2 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port/ping/bench-a" | tee "$dir/wrk.txt"
   fi
 
-  local acked committed rows wrk_ok
+  local acked committed rows inbox wrk_ok
   sleep 1   # requests wrk abandoned at its deadline are still committed and answered
   acked=$(curl -fs "http://127.0.0.1:$port/metrics" |
     awk '/^upkeep_http_requests_total\{/ && /route="\/ping\// && /status="2xx"/ { s += $NF } END { printf "%d", s }')
   committed=$(curl -fs "http://127.0.0.1:$port/metrics" |
     awk '/^upkeep_ping_batch_size_sum/ { printf "%d", $NF }')
-  curl -fs "http://127.0.0.1:$port/metrics" | grep -E '^upkeep_ping_(batch_size|commit_seconds)_(sum|count)' || true
+  curl -fs "http://127.0.0.1:$port/metrics" |
+    grep -E '^upkeep_ping_(batch_size|commit_seconds|move_size|move_seconds)_(sum|count)' || true
   kill -9 "$pid"
   wait "$pid" 2>/dev/null || true
   pid=
   if [ -n "$pg_db" ]; then
-    rows=$(psql -qtA "$database" -c 'SELECT COUNT(*) FROM pings')
+    rows=$(psql -qtA "$database" -c 'SELECT (SELECT COUNT(*) FROM pings) + (SELECT COUNT(*) FROM pings_inbox)')
+    inbox=$(psql -qtA "$database" -c 'SELECT COUNT(*) FROM pings_inbox')
   else
-    rows=$(sqlite3 "$dir/upkeep.db" 'SELECT COUNT(*) FROM pings')
+    rows=$(sqlite3 "$dir/upkeep.db" 'SELECT (SELECT COUNT(*) FROM pings) + (SELECT COUNT(*) FROM pings_inbox)')
+    inbox=$(sqlite3 "$dir/upkeep.db" 'SELECT COUNT(*) FROM pings_inbox')
   fi
   if [ -n "$keys" ]; then
     local used
     if [ -n "$pg_db" ]; then
-      used=$(psql -qtA "$database" -c 'SELECT COUNT(DISTINCT key) FROM pings')
+      used=$(psql -qtA "$database" -c 'SELECT COUNT(DISTINCT key) FROM (SELECT key FROM pings UNION ALL SELECT key FROM pings_inbox) AS p')
     else
-      used=$(sqlite3 "$dir/upkeep.db" 'SELECT COUNT(DISTINCT key) FROM pings')
+      used=$(sqlite3 "$dir/upkeep.db" 'SELECT COUNT(DISTINCT key) FROM (SELECT key FROM pings UNION ALL SELECT key FROM pings_inbox) AS p')
     fi
     echo "distinct keys in the database:         $used"
   fi
@@ -198,7 +202,7 @@ EOF
   echo "200 responses counted by wrk:          $wrk_ok"
   echo "200 responses sent by the server:      $acked"
   echo "pings committed (writer):              $committed"
-  echo "rows in the database after kill -9:    $rows"
+  echo "rows in the database after kill -9:    $rows ($inbox of them in the inbox, not yet moved)"
   # Every acknowledged ping is stored, and nothing committed is lost. The server may have
   # committed a few more than it could answer: requests wrk abandoned at its deadline.
   if [ "$rows" = "$committed" ] && [ "$acked" -le "$rows" ] && [ "$wrk_ok" -le "$acked" ] &&
