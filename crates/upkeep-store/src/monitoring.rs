@@ -1952,8 +1952,8 @@ impl Store {
     /// latest success, of its latest end of a run when that end is a failure, and of its latest
     /// open start — what [`last_success`](Self::last_success),
     /// [`last_outcome`](Self::last_outcome) and [`open_start`](Self::open_start) give, in one
-    /// statement per [`MAX_ROWS_PER_STATEMENT`] keys instead of three per key. Keys without
-    /// pings are in the answer, with no instants.
+    /// statement per [`MAX_ROWS_PER_STATEMENT`] keys instead of three per key, after one scan of
+    /// the ping inbox for all keys. Keys without pings are in the answer, with no instants.
     pub async fn heartbeat_instants(
         &self,
         keys: &[&str],
