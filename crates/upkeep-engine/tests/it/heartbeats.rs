@@ -186,8 +186,10 @@ async fn many_keys_pinged_in_one_batch_are_each_judged_on_their_own_pings() {
             if wrong.is_empty() {
                 break;
             }
+            // Generous: after judging many monitors the judge pauses four times as long as
+            // the judgement took, which on a loaded machine (and PostgreSQL) is seconds.
             assert!(
-                waited.elapsed() < Duration::from_secs(5),
+                waited.elapsed() < Duration::from_secs(20),
                 "{} monitors not judged on their pings, e.g. {}",
                 wrong.len(),
                 ids[wrong[0]]
@@ -239,7 +241,7 @@ async fn many_keys_pinged_in_one_batch_are_each_judged_on_their_own_pings() {
             engine.monitors.view(&ids[i]).map(|v| v.state.status) != Some(MonitorStatus::Up)
         }) {
             assert!(
-                waited.elapsed() < Duration::from_secs(5),
+                waited.elapsed() < Duration::from_secs(20),
                 "failed jobs not up again"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;

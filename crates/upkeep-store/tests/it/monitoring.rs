@@ -447,7 +447,7 @@ async fn monitor_events_list_newest_first_in_recording_order() {
     }
 }
 
-fn ping(key: &str, at: i64, kind: PingKind, rid: Option<&str>) -> Ping {
+pub(crate) fn ping(key: &str, at: i64, kind: PingKind, rid: Option<&str>) -> Ping {
     Ping {
         key: key.into(),
         at: ms(at),
@@ -458,8 +458,8 @@ fn ping(key: &str, at: i64, kind: PingKind, rid: Option<&str>) -> Ping {
     }
 }
 
-const RID_A: &str = "6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6f";
-const RID_B: &str = "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
+pub(crate) const RID_A: &str = "6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6f";
+pub(crate) const RID_B: &str = "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
 
 #[tokio::test]
 async fn pings_pair_ends_with_starts() {

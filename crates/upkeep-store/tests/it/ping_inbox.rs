@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use jiff::Timestamp;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use upkeep_store::Store;
@@ -13,23 +12,7 @@ use upkeep_store::backups::BackupRun;
 use upkeep_store::monitoring::{HeartbeatInstants, Ping, PingKind, StoredPing};
 use upkeep_store::testing::{TestDatabase, databases, execute};
 
-const RID_A: &str = "6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6f";
-const RID_B: &str = "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
-
-fn ms(ms: i64) -> Timestamp {
-    Timestamp::from_millisecond(1_790_000_000_000 + ms).unwrap()
-}
-
-fn ping(key: &str, at: i64, kind: PingKind, rid: Option<&str>) -> Ping {
-    Ping {
-        key: key.into(),
-        at: ms(at),
-        kind,
-        exit_code: None,
-        rid: rid.map(str::to_owned),
-        body: String::new(),
-    }
-}
+use crate::monitoring::{RID_A, RID_B, ms, ping};
 
 /// Moves the inbox as the ping writer does; returns how many pings moved.
 async fn move_pings(store: &Store) -> u64 {
