@@ -217,7 +217,7 @@ async fn the_inbox_allocates_ids_after_every_id_pings_ever_had() {
     for db in databases("the_inbox_allocates_ids_after_every_id_pings_ever_had").await {
         // A database as the release before the inbox left it: three pings, the last deleted
         // (an id is never given twice, even one whose row is gone).
-        let store = db.store_at_version(25).await;
+        let store = db.store_at_version(29).await;
         for at in 0..3 {
             let sql = format!(
                 "INSERT INTO pings (key, at, kind, body) VALUES ('old', {at}, 'success', '')"
