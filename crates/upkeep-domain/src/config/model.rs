@@ -335,6 +335,9 @@ pub struct Monitor {
     pub quorum: usize,
     /// Severity of its alert when it goes down, for routing (default critical).
     pub severity: Severity,
+    /// The tenant that owns this monitor (instantiated from `tenant_services`); `None` for a
+    /// shared monitor. A tenant's monitor may watch a shared component.
+    pub tenant: Option<String>,
 }
 
 impl Monitor {

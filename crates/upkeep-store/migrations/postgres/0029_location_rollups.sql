@@ -10,7 +10,7 @@ CREATE TABLE check_location_rollups (
     failures        BIGINT NOT NULL,
     latency_sum_ms  BIGINT NOT NULL,
     latency_max_ms  BIGINT NOT NULL,
-    PRIMARY KEY (monitor_id, location, bucket)
+    PRIMARY KEY (monitor_id, bucket, location)   -- a monitor's hours in a range, at one seek
 );
 -- Pruning past retention.
 CREATE INDEX check_location_rollups_bucket ON check_location_rollups (bucket);

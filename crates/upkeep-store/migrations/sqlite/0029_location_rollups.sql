@@ -10,7 +10,7 @@ CREATE TABLE check_location_rollups (
     failures        INTEGER NOT NULL,
     latency_sum_ms  INTEGER NOT NULL,
     latency_max_ms  INTEGER NOT NULL,
-    PRIMARY KEY (monitor_id, location, bucket)
+    PRIMARY KEY (monitor_id, bucket, location)   -- a monitor's hours in a range, at one seek
 ) WITHOUT ROWID;
 -- Pruning past retention.
 CREATE INDEX check_location_rollups_bucket ON check_location_rollups (bucket);

@@ -406,30 +406,33 @@ fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
 /// Reads the response time per location of the monitors the page shows it for
 /// ([`model::latency_monitors`]) again when [`LATENCY_EVERY`] has passed since the last read
 /// or the configuration was reloaded since; counts a read that changed it.
-async fn refresh_latency(
-    state: &AppState,
-    builder: &mut snapshot::Builder,
-    now: jiff::Timestamp,
-) -> anyhow::Result<()> {
+async fn refresh_latency(state: &AppState, builder: &mut snapshot::Builder, now: jiff::Timestamp) {
     let loaded = state.config.current();
     let due = builder.latency_at.is_none_or(|(at, loaded_at)| {
         loaded_at != loaded.loaded_at || now.duration_since(at).unsigned_abs() >= LATENCY_EVERY
     });
     if !due {
-        return Ok(());
+        return;
     }
     let monitors = model::latency_monitors(&loaded.config);
     let latency = if monitors.is_empty() {
-        model::Latency::new()
+        Ok(model::Latency::new())
     } else {
-        upkeep_engine::service::latency::by_location(&state.store, &monitors, now).await?
+        upkeep_engine::service::latency::by_location(&state.store, &monitors, now).await
     };
-    if latency != builder.latency {
-        builder.latency = latency;
-        builder.latency_generation += 1;
+    match latency {
+        Ok(latency) if latency != builder.latency => {
+            builder.latency = latency;
+            builder.latency_generation += 1;
+        }
+        Ok(_) => {}
+        // The figures are a detail of the page: it keeps the last ones read (and its incidents
+        // and statuses current) rather than failing its rebuild; read again next period.
+        Err(e) => {
+            tracing::warn!(error = %e, "response times per location not read; the page keeps the last ones")
+        }
     }
     builder.latency_at = Some((now, loaded.loaded_at));
-    Ok(())
 }
 
 /// Brings the snapshot up to date: reads the inputs and, when they changed (or `force`),
@@ -448,7 +451,7 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
         }
         builder.history_at = Some(now);
     }
-    refresh_latency(state, &mut builder, now).await?;
+    refresh_latency(state, &mut builder, now).await;
     let gathered = gather(state, &mut builder.maintenances).await?;
     let inputs = digest(
         &gathered,

@@ -82,7 +82,9 @@ pub struct ComponentView {
 pub type Latency = HashMap<String, Vec<LocationLatency>>;
 
 /// The monitors whose response time per location the page shows: those probed from more than
-/// one location, of components with `show_latency`.
+/// one location, of components with `show_latency`, owned as their component is (a tenant's
+/// monitor watching a shared component is left out: its locations are the tenant's own, and
+/// the shared line is on every page).
 pub fn latency_monitors(config: &Config) -> Vec<(&str, &Monitor)> {
     config
         .monitors
@@ -92,7 +94,7 @@ pub fn latency_monitors(config: &Config) -> Vec<(&str, &Monitor)> {
             config
                 .components
                 .get(&m.component)
-                .is_some_and(|c| c.show_latency)
+                .is_some_and(|c| c.show_latency && c.tenant == m.tenant)
         })
         .map(|(id, m)| (id.as_str(), m))
         .collect()
@@ -677,6 +679,52 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenants_monitor_of_a_shared_component_brings_no_latency_to_the_shared_line() {
+        let text = r#"
+page: { name: Example, url: "https://status.example.com", timezone: UTC }
+regions:
+  eu: { timezone: Europe/Rome, business_hours: "Mon-Fri 08:00-19:00" }
+tenants:
+  globex: { name: Globex, region: eu, public: false }
+components:
+  api: { name: API, show_latency: true }
+monitors:
+  api-health:
+    component: api
+    http: { url: "https://api.example.com/health" }
+    locations: [server, eu-1, us-1]
+tenant_services:
+  components:
+    app: { name: "{tenant.name} workspace", show_latency: true }
+  monitors:
+    edge:
+      component: api
+      http: { url: "https://{tenant.id}.example.com/health" }
+      locations: [server, "{tenant.id}-onprem"]
+    app-health:
+      component: app
+      http: { url: "https://{tenant.id}.example.com/app" }
+      locations: [server, "{tenant.id}-onprem"]
+"#;
+        let config = upkeep_domain::config::parse("t.yaml", text, &|_| None, Timestamp::now())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config
+                .monitors
+                .get("globex.edge")
+                .and_then(|m| m.tenant.as_deref()),
+            Some("globex")
+        );
+        let shown: Vec<&str> = latency_monitors(&config)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        // The shared component's line: its shared monitor only. The tenant's own component:
+        // the tenant's monitor.
+        assert_eq!(shown, ["api-health", "globex.app-health"]);
+    }
 
     #[test]
     fn stable_ids_have_the_statuspage_shape_and_do_not_change() {

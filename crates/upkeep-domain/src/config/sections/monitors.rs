@@ -985,6 +985,7 @@ impl Sections {
             locations,
             quorum,
             severity: severity.unwrap_or(Severity::Critical),
+            tenant: None,
         })
     }
 

@@ -114,7 +114,8 @@ impl Sections {
                             component.tenant = Some(tenant_id.clone());
                             out.components.push((id, component));
                         }
-                    } else if let Some(monitor) = self.monitor_entry(&mut td, &id, &copy) {
+                    } else if let Some(mut monitor) = self.monitor_entry(&mut td, &id, &copy) {
+                        monitor.tenant = Some(tenant_id.clone());
                         out.monitors.push((id, monitor));
                     }
                     if !unfilled.is_empty() {
