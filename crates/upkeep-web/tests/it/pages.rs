@@ -420,6 +420,21 @@ async fn pages_of_older_incidents_are_kept_by_revision() {
     }
     wait_for(&app, &format!("/incidents/{first}"), "The oldest one").await;
     let path = format!("/incidents/{first}");
+    // A snapshot built before the last incidents still holds the oldest one's page: wait for
+    // one that does not.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app
+        .state
+        .status
+        .get()
+        .is_none_or(|s| s.body(&path).is_some())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the snapshot kept the oldest incident's page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let at = app
         .store
         .get_incident(&first)
