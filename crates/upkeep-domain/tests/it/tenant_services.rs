@@ -197,7 +197,7 @@ fn a_problem_every_tenant_shares_is_reported_once() {
         ),
         vec![
             "12:19: unknown placeholder `{tenant.nme}`: use {tenant.id}, {tenant.name}, {tenant.region} or {tenant.vars.NAME} (write `{{` for a literal `{`)",
-            "12:34: unknown key `colour`; expected one of: name, group, description, depends_on",
+            "12:34: unknown key `colour`; expected one of: name, group, description, show_latency, depends_on",
             "17:17: bad duration `30x`: unknown unit after 30 (use ms, s, m, h, d or w)",
         ]
     );

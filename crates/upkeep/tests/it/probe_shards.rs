@@ -244,7 +244,9 @@ async fn replicas_share_the_probing_once_per_round_through_a_join_and_a_kill() {
     victim.signal("KILL");
     let killed = Timestamp::now();
     drop(victim);
-    settle(&store, 2, LEASE + Duration::from_secs(3)).await;
+    // Within a lease period of the last renewal; the margin is for a loaded machine (the
+    // whole suite at once), and the probing bound below is what the take-over must meet.
+    settle(&store, 2, LEASE + Duration::from_secs(10)).await;
     // Probed from the first round that starts after the take-over; the margin is for the
     // writer's flush and a loaded machine (debug builds, the whole suite at once).
     let bound = killed + LEASE + INTERVAL + Duration::from_secs(8);
