@@ -3,12 +3,12 @@
 # target, on the release build. The target is a second upkeep process serving /healthz with
 # rate limiting off. Reports scheduling lag (p50/p99 from upkeep_probe_lag_seconds), CPU of
 # the probing process, resident memory, probes per second and database growth per day.
-# Usage: bench/probes.sh [N] [SECONDS]    (defaults 10000 and 60)
+# Usage: [BIN=path/to/upkeep] bench/probes.sh [N] [SECONDS]    (defaults 10000 and 60)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 n=${1:-10000}
 secs=${2:-60}
-bin=target/release/upkeep
+bin=${BIN:-target/release/upkeep}
 dir=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"' EXIT
@@ -47,6 +47,7 @@ db1=$(du -cb "$dir"/bench.db* | tail -1 | cut -f1)
 metrics=$(curl -s "http://127.0.0.1:$port/metrics")
 probes1=$(echo "$metrics" | awk '/^upkeep_probes_total/ {s+=$2} END {print s+0}')
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+anon_kb=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")
 
 # Quantiles from the cumulative histogram buckets (upper bound of the bucket reached).
 quantile() {
@@ -62,5 +63,5 @@ echo "probes per second:     $(( (probes1 - probes0) / secs )) (expected $(( n /
 echo "scheduling lag p50:    <= $(quantile 0.5) s"
 echo "scheduling lag p99:    <= $(quantile 0.99) s"
 echo "CPU of the prober:     $(awk -v a="$cpu0" -v b="$cpu1" -v t="$ticks" -v s="$secs" 'BEGIN {printf "%.2f cores", (b-a)/t/s}')"
-echo "resident memory:       $(( rss_kb / 1024 )) MB"
+echo "resident memory:       $(( rss_kb / 1024 )) MB ($(( anon_kb / 1024 )) MB anonymous)"
 echo "database growth:       $(awk -v a="$db0" -v b="$db1" -v s="$secs" 'BEGIN {printf "%.1f MB/day", (b-a)/s*86400/1048576}') (raw results; pruned after the retention)"

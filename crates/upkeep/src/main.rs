@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's allocator: glibc keeps a heap arena per thread that touched it
+/// and returns little of it, which left the probing server with about a third more resident
+/// memory than its heap needed (BENCHMARKS.md, "Probes at scale").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     logging::init(cli.log_format, &cli.log_level);

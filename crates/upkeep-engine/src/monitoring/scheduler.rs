@@ -393,6 +393,17 @@ struct Batch {
     taken: Vec<i64>,
 }
 
+impl Batch {
+    /// Adds everything `other` holds to this batch.
+    fn absorb(&mut self, other: Batch) {
+        self.results.extend(other.results);
+        self.states.extend(other.states);
+        self.events.extend(other.events);
+        self.audits.extend(other.audits);
+        self.taken.extend(other.taken);
+    }
+}
+
 impl Writer {
     async fn run(
         mut self,
@@ -942,14 +953,22 @@ impl Writer {
                 failure: 1,
                 recovery: 1,
             };
+            let mut judged = Batch::default();
             self.observe_result(
                 id,
                 result,
                 thresholds,
                 self.settings.push_every,
                 "pings are on time",
-                batch,
+                &mut judged,
             );
+            // Judged on its pings, a monitor's result is written only when its state changed
+            // (the live view is current either way): pings of monitors that stay up write
+            // nothing, and the judgement of every push monitor each `push_every` writes the
+            // regular results that uptime is counted from.
+            if !matches!(only, Only::Keys(_)) || !judged.events.is_empty() {
+                batch.absorb(judged);
+            }
         }
     }
 

@@ -89,6 +89,22 @@ async fn a_ping_counts_at_once_and_a_late_job_goes_down_at_its_deadline() {
             MonitorStatus::Up
         );
     }
+    // Pings that keep it up store nothing: of five judgements on pings only the change to up
+    // was written (with, at most, the result of the 10 s sweep of every push monitor), while
+    // the live view follows every judgement.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = store.recent_results("quick-job", 10).await.unwrap();
+    assert!(
+        !stored.is_empty() && stored.len() <= 2,
+        "{} results written for five pings: {stored:?}",
+        stored.len()
+    );
+    let judged_at = engine.monitors.view("quick-job").unwrap().last.unwrap().at;
+    assert!(
+        judged_at > stored[0].at,
+        "the live view's last judgement ({judged_at}) is not newer than the stored one ({})",
+        stored[0].at
+    );
 
     // A failure is down at once; a success up again at once.
     engine.pings.record(ping(PingKind::Fail)).await.unwrap();
@@ -111,6 +127,17 @@ async fn a_ping_counts_at_once_and_a_late_job_goes_down_at_its_deadline() {
         after < Duration::from_secs(1),
         "down {after:?} after the deadline"
     );
+    // Each change was written, newest first: late, recovered, failed, up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut changes: Vec<bool> = store
+        .recent_results("quick-job", 20)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.ok)
+        .collect();
+    changes.dedup();
+    assert_eq!(changes, [false, true, false, true]);
 
     assert!(engine.shutdown(Duration::from_secs(5)).await);
     store.close().await;
