@@ -15,6 +15,12 @@
 #       ping tables: the inbox and the moved pings):
 #       durable == acknowledged is the check. (wrk's own count can be a few lower: requests in
 #       flight when it stops are answered by the server but not counted by wrk.)
+#   bench/pings.sh instructions [path/to/upkeep]
+#       Instructions the server executes per acknowledged ping, under valgrind's callgrind
+#       (counts, not seconds: the same on a loaded machine): `GET /ping/bench-a` 1,000 times
+#       over one keep-alive connection (bench/get.py), one at a time, so each ping is a batch
+#       of its own; the fewest of three runs, less the server's idle instructions over the
+#       same time.
 #   bench/pings.sh storage
 #       Bytes per raw check result and per monitor-year of rollups, from the real migrations:
 #       rows inserted with sqlite3 into an empty database, file sizes compared after VACUUM.
@@ -214,8 +220,51 @@ EOF
   fi
 }
 
+instructions() {
+  local port=18182 out=$dir/callgrind n=1000 trial t0 t1 total best= idle=
+  mkdir -p "$out"
+  cat >"$dir/bench.yaml" <<'EOF'
+page: { name: Ping bench, url: "http://127.0.0.1:18182", timezone: UTC }
+server:
+  rate_limit: { per_second: 0 }
+  ping_rate_limit: { per_second: 0 }
+components:
+  jobs: { name: Jobs }
+monitors:
+  bench-a: { component: jobs, push: { key: bench-a, period: 1h, grace: 1h } }
+EOF
+  valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.%p" --dump-instr=no \
+    "$bin" serve --config "$dir/bench.yaml" --listen 127.0.0.1:$port \
+    --database "sqlite://$dir/upkeep.db" >/dev/null 2>"$dir/log" &
+  pid=$!
+  until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
+  python3 bench/get.py "$port" /ping/bench-a 200
+  last_total() { awk '/^summary:|^totals:/ {print $2; exit}' "$(ls -t "$out"/callgrind.out.* | head -1)"; }
+  # The idle rate: the fewest instructions of three quiet seconds.
+  for trial in 1 2 3; do
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    sleep 1
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    total=$(last_total)
+    idle=$(awk -v i="$idle" -v t="$total" 'BEGIN {print (i == "" || t < i) ? t : i}')
+  done
+  for trial in 1 2 3; do
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    t0=$(date +%s.%N)
+    python3 bench/get.py "$port" /ping/bench-a "$n"
+    t1=$(date +%s.%N)
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    total=$(last_total)
+    best=$(awk -v r="$best" -v b="$total" -v i="$idle" -v a="$t0" -v z="$t1" -v n="$n" \
+      'BEGIN {x = (b - i * (z - a)) / n; print (r == "" || x < r) ? x : r}')
+  done
+  echo "idle: $idle instructions/s"
+  printf 'instructions per ping (GET /ping/bench-a, one at a time): %.0f\n' "$best"
+}
+
 case $mode in
   ingest) ingest ;;
+  instructions) instructions ;;
   storage) storage ;;
-  *) echo "usage: $0 ingest|storage [upkeep binary] [seconds] [connections]" >&2; exit 2 ;;
+  *) echo "usage: $0 ingest|instructions|storage [upkeep binary] [seconds] [connections]" >&2; exit 2 ;;
 esac

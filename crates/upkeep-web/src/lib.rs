@@ -7,8 +7,8 @@
 //! Layers, outermost first: panic guard → request trace → metrics → security headers →
 //! time limit → body size limit → per-address rate limit (one quota for pages and the API,
 //! another for `/ping/*`) → routes. Before them, each connection's service ([`Connection`])
-//! answers a plain `GET` of one of the status snapshot's fixed paths from [`prepared`], with
-//! the same quota, headers and metrics.
+//! answers a plain `GET` of one of the status snapshot's fixed paths, and a plain heartbeat
+//! (`GET /ping/{key}`), from [`prepared`], with the same quota, headers and metrics.
 
 pub mod api;
 pub mod auth;
@@ -210,19 +210,22 @@ async fn time_limit(
 ) -> axum::response::Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "upkeep could not answer within {} s; try again",
-                    limit.as_secs_f32()
-                ),
-            )
-            .with_type("timeout")
-            .into_response()
-        }
+        Err(_) => timed_out(limit),
     }
+}
+
+/// The answer to a request not answered within `limit` (`server.request_timeout`).
+pub(crate) fn timed_out(limit: Duration) -> axum::response::Response {
+    tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "upkeep could not answer within {} s; try again",
+            limit.as_secs_f32()
+        ),
+    )
+    .with_type("timeout")
+    .into_response()
 }
 
 async fn not_found() -> Problem {
@@ -382,6 +385,9 @@ impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Con
         if let Some(response) = self.prepared.answer(&request, client) {
             return Answer::Prepared(std::future::ready(Ok(response)));
         }
+        if let Some(answer) = prepared::Prepared::ping(&self.prepared, &request, client) {
+            return Answer::Ping(answer);
+        }
         let extensions = request.extensions_mut();
         extensions.insert(axum::extract::ConnectInfo(ClientAddr(client)));
         extensions.insert(PeerAddr(self.peer));
@@ -394,6 +400,7 @@ impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Con
 enum Answer {
     Prepared(std::future::Ready<Result<axum::response::Response, std::convert::Infallible>>),
     Routed(axum::routing::future::RouteFuture<std::convert::Infallible>),
+    Ping(prepared::PingAnswer),
 }
 
 impl Future for Answer {
@@ -406,6 +413,7 @@ impl Future for Answer {
         match self.get_mut() {
             Answer::Prepared(ready) => std::pin::Pin::new(ready).poll(cx),
             Answer::Routed(routed) => std::pin::Pin::new(routed).poll(cx),
+            Answer::Ping(answer) => answer.as_mut().poll(cx).map(Ok),
         }
     }
 }

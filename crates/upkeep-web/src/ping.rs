@@ -158,14 +158,13 @@ async fn handle(
             .with_type("invalid-ping")
         })?),
     };
-    let current = state.config.current();
-    if !known_keys(&current).contains(&key) {
+    if !is_known(&state, &key) {
         if let Err(wait) = state.ping_miss_limiter.check(client) {
             return Err(crate::rate_limit::over_quota(wait));
         }
         return Err(unknown_key());
     }
-    let max_body = current.config.server.max_body_bytes;
+    let max_body = state.config.current().config.server.max_body_bytes;
     let body = read_log(body, max_body).await;
     let ping = Ping {
         key,
@@ -175,36 +174,49 @@ async fn handle(
         rid,
         body,
     };
-    match state.pings.record(ping).await {
-        Ok(stored) => {
-            // The size rides on the run's end; recorded after the ping, best effort (the ping
-            // itself is committed and must not be sent twice).
-            if let Some(size) = size.filter(|_| stored.kind.ends_run())
-                && let Err(e) = state.store.set_ping_size(stored.id, size).await
-            {
-                tracing::warn!(error = %e, ping = stored.id, "could not record a backup's size");
-            }
-            Ok((
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                "OK\n",
-            )
-                .into_response())
-        }
-        Err(PingError::Stopped) => {
+    let stored = state.pings.record(ping).await.map_err(refused)?;
+    // The size rides on the run's end; recorded after the ping, best effort (the ping itself
+    // is committed and must not be sent twice).
+    if let Some(size) = size.filter(|_| stored.kind.ends_run())
+        && let Err(e) = state.store.set_ping_size(stored.id, size).await
+    {
+        tracing::warn!(error = %e, ping = stored.id, "could not record a backup's size");
+    }
+    Ok(recorded())
+}
+
+/// The answer to a committed ping.
+pub(crate) fn recorded() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "OK\n",
+    )
+        .into_response()
+}
+
+/// The answer to a ping the writer did not commit.
+pub(crate) fn refused(e: PingError) -> Problem {
+    match e {
+        PingError::Stopped => {
             let mut p = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "upkeep is not taking pings right now (starting or stopping); send it again",
             );
             p.retry_after = Some(1);
-            Err(p)
+            p
         }
         // Already logged once, by the writer, for the whole batch.
-        Err(PingError::Store(_)) => Err(Problem::new(
+        PingError::Store(_) => Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "upkeep could not record the ping; the cause is in the server log",
-        )),
+        ),
     }
+}
+
+/// Whether `key` is a ping key of the running configuration.
+pub(crate) fn is_known(state: &AppState, key: &str) -> bool {
+    known_keys(&state.config.current()).contains(key)
 }
 
 /// The one answer for a key that is not configured, the same whatever the key.

@@ -6,18 +6,30 @@
 //! quota ([`crate::rate_limit`]), counted in the same metrics, but without the router's per-request layers (the
 //! request span, the boxed middleware futures, the time limit, labelled metric lookups).
 //!
-//! Everything else — another method, a token, a path with parameters, a client over its quota
-//! (whose 429 the router words), no snapshot yet — goes to the router unchanged.
+//! Heartbeats are the other bulk: a plain `GET /ping/{key}` (no query, no body) of a configured
+//! key, within the client's ping quota, is recorded here through the same ping writer, with the
+//! same answers ([`crate::ping`]), time limit, security headers and metrics as the route's.
+//!
+//! Everything else — another method, a token, a path with parameters, a query or a body, an
+//! unknown key, a client over its quota (whose 429 the router words), no snapshot yet — goes to
+//! the router unchanged.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::http::{Method, Request, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
+use upkeep_store::monitoring::{Ping, PingKind};
 
 use crate::state::AppState;
+
+/// The answer to a prepared heartbeat, once its ping is committed.
+pub(crate) type PingAnswer = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// One fixed path: where its body is in the snapshot, and its metrics' handles.
 struct Route {
@@ -28,10 +40,21 @@ struct Route {
     duration: Histogram,
 }
 
+/// The metrics of the ping route, as the router labels them.
+struct PingRoute {
+    ok: Counter,
+    refused: Counter,
+    duration: Histogram,
+}
+
+/// The route the router matches heartbeats with (the `route` label of its metrics).
+const PING_ROUTE: &str = "/ping/{key}";
+
 /// The prepared answers of the fixed paths.
 pub(crate) struct Prepared {
     state: AppState,
     routes: HashMap<&'static str, Route>,
+    ping: PingRoute,
 }
 
 impl Prepared {
@@ -55,7 +78,21 @@ impl Prepared {
                 (path, route)
             })
             .collect();
-        Self { state, routes }
+        let ping_counter = |class: &'static str| {
+            metrics::counter!("upkeep_http_requests_total",
+                "method" => "GET", "route" => PING_ROUTE, "status" => class)
+        };
+        let ping = PingRoute {
+            ok: ping_counter("2xx"),
+            refused: ping_counter("5xx"),
+            duration: metrics::histogram!(
+                "upkeep_http_request_duration_seconds", "route" => PING_ROUTE),
+        };
+        Self {
+            state,
+            routes,
+            ping,
+        }
     }
 
     /// The answer to `request` from `client`, when it is a plain read of a fixed path within
@@ -81,5 +118,62 @@ impl Prepared {
         }
         route.duration.record(started.elapsed().as_secs_f64());
         Some(response)
+    }
+}
+
+impl Prepared {
+    /// The answer to `request` from `client`, when it is a plain heartbeat (`GET /ping/{key}`
+    /// of a configured key, no query, no body) within the client's ping quota; `None` leaves it
+    /// to the router.
+    pub(crate) fn ping<B>(
+        this: &Arc<Self>,
+        request: &Request<B>,
+        client: IpAddr,
+    ) -> Option<PingAnswer> {
+        if request.method() != Method::GET || request.uri().query().is_some() {
+            return None;
+        }
+        let key = request.uri().path().strip_prefix("/ping/")?;
+        // A percent-encoded key is decoded by the router's extractor.
+        if key.is_empty() || key.contains(['/', '%']) {
+            return None;
+        }
+        let headers = request.headers();
+        let empty = !headers.contains_key(header::TRANSFER_ENCODING)
+            && headers
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|length| length.as_bytes() == b"0");
+        if !empty || !crate::ping::is_known(&this.state, key) {
+            return None;
+        }
+        this.state.ping_limiter.check(client).ok()?;
+        let this = Arc::clone(this);
+        let key = key.to_owned();
+        Some(Box::pin(async move {
+            let started = Instant::now();
+            let state = &this.state;
+            let ping = Ping {
+                key,
+                at: state.clock.now(),
+                kind: PingKind::Success,
+                exit_code: None,
+                rid: None,
+                body: String::new(),
+            };
+            let limit = state.config.current().config.server.request_timeout;
+            let mut response = match tokio::time::timeout(limit, state.pings.record(ping)).await {
+                Ok(Ok(_)) => crate::ping::recorded(),
+                Ok(Err(e)) => crate::ping::refused(e).into_response(),
+                Err(_) => crate::timed_out(limit),
+            };
+            crate::security_headers(response.headers_mut());
+            if response.status().is_success() {
+                this.ping.ok.increment(1);
+            } else {
+                this.ping.refused.increment(1);
+            }
+            this.ping.duration.record(started.elapsed().as_secs_f64());
+            response
+        }))
     }
 }

@@ -11,13 +11,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's allocator: glibc keeps a heap arena per thread that touched it
-/// and returns little of it, which left the probing server with about a third more resident
-/// memory than its heap needed (BENCHMARKS.md, "Probes at scale").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    limit_heap_arenas();
     let cli = cli::Cli::parse();
     logging::init(cli.log_format, &cli.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -38,3 +33,25 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Caps glibc's heap arenas at one per core, before any thread starts. By default glibc gives
+/// each thread that allocates under contention an arena of its own, up to eight per core, and
+/// keeps the free memory of each: the probing server held about a third more resident memory
+/// than its heap (BENCHMARKS.md, "Probes at scale"). `MALLOC_ARENA_MAX` in the environment
+/// still wins: glibc reads it at the first allocation, before this runs.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn limit_heap_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_heap_arenas() {}

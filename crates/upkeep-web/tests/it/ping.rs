@@ -312,3 +312,96 @@ async fn guessing_keys_is_limited_per_client_without_blocking_real_jobs() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.shut_down().await;
 }
+
+/// The value of one series in `/metrics` (0 when absent).
+async fn series(app: &TestApp, name: &str) -> f64 {
+    let metrics = app.text("/metrics").await;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+/// A status, the headers but `date` and `content-length` (sorted), and the body.
+async fn answer(r: reqwest::Response) -> (StatusCode, Vec<(String, String)>, String) {
+    let mut headers: Vec<(String, String)> = r
+        .headers()
+        .iter()
+        .filter(|(n, _)| !matches!(n.as_str(), "date" | "content-length"))
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    headers.sort();
+    (r.status(), headers, r.text().await.unwrap())
+}
+
+/// A plain heartbeat (`GET /ping/{key}`, no query, no body) is answered before the router: with
+/// the same status, headers and body as the route's answer to the same ping sent with a query
+/// or a body, stored the same and counted in the same series; an unknown key is the route's
+/// one 404; over the ping quota, the route's 429.
+#[tokio::test]
+async fn plain_heartbeats_are_answered_as_the_route_answers_them() {
+    let app = start().await;
+    let ok = "upkeep_http_requests_total{method=\"GET\",route=\"/ping/{key}\",status=\"2xx\"}";
+    let before = series(&app, ok).await;
+    let get = |path: &str| app.client.get(app.url(path)).send();
+    let plain = answer(get("/ping/job-key").await.unwrap()).await;
+    let with_query = answer(get(&format!("/ping/job-key?rid={RID_A}")).await.unwrap()).await;
+    let posted = app
+        .client
+        .post(app.url("/ping/job-key"))
+        .body("a log line")
+        .send()
+        .await
+        .unwrap();
+    let posted = answer(posted).await;
+    assert_eq!(plain.0, StatusCode::OK);
+    assert_eq!(plain.2, "OK\n");
+    assert_eq!(plain, with_query);
+    assert_eq!(plain, posted);
+    for header in [
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+    ] {
+        assert!(plain.1.iter().any(|(n, _)| n == header), "no {header}");
+    }
+    assert_eq!(app.store.count_pings(Some("job-key")).await.unwrap(), 3);
+    let last = app.store.last_ping("job-key").await.unwrap().unwrap();
+    assert_eq!((last.kind, last.at), (PingKind::Success, app.now()));
+    // Both GETs are counted (other tests of this process may add more).
+    assert!(series(&app, ok).await >= before + 2.0);
+
+    let unknown = answer(get("/ping/no-such-key").await.unwrap()).await;
+    let unknown_posted = answer(
+        app.client
+            .post(app.url("/ping/no-such-key"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(unknown.0, StatusCode::NOT_FOUND);
+    assert_eq!(unknown, unknown_posted);
+    app.shut_down().await;
+
+    // With a ping quota of a burst of 2: the third plain heartbeat is the route's 429.
+    let limited = CONFIG.replace(
+        "ping_rate_limit: { per_second: 0 }",
+        "ping_rate_limit: { per_second: 1, burst: 2 }",
+    );
+    let app = TestApp::builder(&limited)
+        .manual_clock("2026-03-01T12:00:00Z")
+        .pings()
+        .start()
+        .await;
+    let get = |path: &str| app.client.get(app.url(path)).send();
+    for _ in 0..2 {
+        assert_eq!(get("/ping/job-key").await.unwrap().status(), StatusCode::OK);
+    }
+    let refused = get("/ping/job-key").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(app.store.count_pings(Some("job-key")).await.unwrap(), 2);
+    app.shut_down().await;
+}
