@@ -99,7 +99,8 @@ pub struct AgentResult {
     pub round: Option<Timestamp>,
 }
 
-/// A result accepted for storage, its instant in the server's frame.
+/// A result accepted for storage, its instant in the server's frame: what the server queues
+/// for the monitors' writer (`upkeep_store::agents::IngestBatch`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
     pub monitor: String,

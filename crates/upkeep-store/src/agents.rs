@@ -3,6 +3,7 @@
 //! judged (`agent_results`, a queue whose consumer is the monitors' writer).
 
 use jiff::Timestamp;
+use upkeep_domain::agent::Accepted;
 
 use crate::monitoring::{MAX_ROWS_PER_STATEMENT, insert_sql};
 use crate::{BeginWrite, Store, StoreError, with_pool};
@@ -13,19 +14,6 @@ const RESULT_INSERT: &str = "INSERT INTO agent_results \
 /// Columns of [`RESULT_INSERT`]: a statement of [`MAX_ROWS_PER_STATEMENT`] rows binds 1,280
 /// values, far under both dialects' limits (SQLite 32,766, PostgreSQL 65,535).
 const RESULT_COLUMNS: usize = 10;
-
-/// One result to queue, its instant in the server's frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueuedResult {
-    pub monitor_id: String,
-    pub at: Timestamp,
-    pub ok: bool,
-    pub latency_ms: i64,
-    pub status_code: Option<u16>,
-    pub failure: Option<String>,
-    /// The round it is judged in, when its agent's claim held.
-    pub round: Option<Timestamp>,
-}
 
 /// A batch to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +28,9 @@ pub struct IngestBatch<'a> {
     pub received_at: Timestamp,
     pub clock_offset_ms: i64,
     pub dropped: i64,
-    pub results: &'a [QueuedResult],
+    /// Its results, checked (`upkeep_domain::agent::check_batch`), instants in the server's
+    /// frame.
+    pub results: &'a [Accepted],
 }
 
 /// What storing a batch did.
@@ -122,7 +112,7 @@ impl Store {
                     for r in rows {
                         q = q
                             .bind(b.agent)
-                            .bind(&r.monitor_id)
+                            .bind(&r.monitor)
                             .bind(b.location)
                             .bind(r.at.as_millisecond())
                             .bind(now)

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use upkeep_domain::agent::{self, Batch, BatchError};
 use upkeep_domain::config::{Config, assignment};
 use upkeep_domain::event::EventState;
-use upkeep_store::agents::{AgentRecord, IngestBatch, Ingested, QueuedResult};
+use upkeep_store::agents::{AgentRecord, IngestBatch, Ingested};
 use upkeep_store::{Store, StoreError};
 
 /// The monitors of one location, ready to send.
@@ -157,19 +157,6 @@ pub async fn ingest(
         );
     }
     let digest = agent::digest(&batch);
-    let results: Vec<QueuedResult> = checked
-        .results
-        .into_iter()
-        .map(|r| QueuedResult {
-            monitor_id: r.monitor,
-            at: r.at,
-            ok: r.ok,
-            latency_ms: r.latency_ms,
-            status_code: r.status_code,
-            failure: r.failure,
-            round: r.round,
-        })
-        .collect();
     let outcome = store
         .ingest_agent_batch(&IngestBatch {
             agent: agent_name,
@@ -181,7 +168,7 @@ pub async fn ingest(
             received_at: now,
             clock_offset_ms: checked.clock_offset_ms,
             dropped: i64::try_from(batch.dropped).unwrap_or(i64::MAX),
-            results: &results,
+            results: &checked.results,
         })
         .await?;
     Ok(IngestOutcome {

@@ -4,17 +4,18 @@
 //! records and queued results pruned.
 
 use jiff::Timestamp;
+use upkeep_domain::agent::Accepted;
 use upkeep_domain::role::Role;
-use upkeep_store::agents::{IngestBatch, Ingested, QueuedResult};
+use upkeep_store::agents::{IngestBatch, Ingested};
 use upkeep_store::testing::databases;
 
 fn at(secs: i64) -> Timestamp {
     Timestamp::from_second(1_790_000_000 + secs).unwrap()
 }
 
-fn result(monitor: &str, secs: i64, ok: bool) -> QueuedResult {
-    QueuedResult {
-        monitor_id: monitor.into(),
+fn result(monitor: &str, secs: i64, ok: bool) -> Accepted {
+    Accepted {
+        monitor: monitor.into(),
         at: at(secs),
         ok,
         latency_ms: 12,
@@ -28,7 +29,7 @@ fn ingest<'a>(
     agent: &'a str,
     seq: i64,
     digest: &'a str,
-    results: &'a [QueuedResult],
+    results: &'a [Accepted],
 ) -> IngestBatch<'a> {
     IngestBatch {
         agent,
@@ -163,7 +164,7 @@ async fn a_large_batch_is_queued_whole_with_its_rounds() {
     for db in databases("a_large_batch_is_queued_whole_with_its_rounds").await {
         let store = db.store().await;
         // More rows than one statement takes, and a result claiming its round.
-        let mut results: Vec<QueuedResult> = (0..300)
+        let mut results: Vec<Accepted> = (0..300)
             .map(|n| result(&format!("m{n:03}"), n, n % 3 != 0))
             .collect();
         results[299].round = Some(at(298));
@@ -186,7 +187,7 @@ async fn a_large_batch_is_queued_whole_with_its_rounds() {
                     q.location.as_str()
                 ),
                 (
-                    &r.monitor_id,
+                    &r.monitor,
                     r.at,
                     r.ok,
                     r.failure.as_deref(),
