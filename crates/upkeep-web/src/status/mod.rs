@@ -405,7 +405,9 @@ fn render(model: &Model) -> anyhow::Result<Vec<Rendered>> {
 
 /// Reads the response time per location of the monitors the page shows it for
 /// ([`model::latency_monitors`]) again when [`LATENCY_EVERY`] has passed since the last read
-/// or the configuration was reloaded since; counts a read that changed it.
+/// or the configuration was reloaded since; counts a read that changed what the page shows
+/// ([`model::shown_latency`]: names and rounded means), not one that changed only the day's
+/// totals, which every check does.
 async fn refresh_latency(state: &AppState, builder: &mut snapshot::Builder, now: jiff::Timestamp) {
     let loaded = state.config.current();
     let due = builder.latency_at.is_none_or(|(at, loaded_at)| {
@@ -421,11 +423,13 @@ async fn refresh_latency(state: &AppState, builder: &mut snapshot::Builder, now:
         upkeep_engine::service::latency::by_location(&state.store, &monitors, now).await
     };
     match latency {
-        Ok(latency) if latency != builder.latency => {
-            builder.latency = latency;
-            builder.latency_generation += 1;
+        Ok(latency) => {
+            let shown = model::shown_latency(&loaded.config, &latency);
+            if shown != builder.latency {
+                builder.latency = shown;
+                builder.latency_generation += 1;
+            }
         }
-        Ok(_) => {}
         // The figures are a detail of the page: it keeps the last ones read (and its incidents
         // and statuses current) rather than failing its rebuild; read again next period.
         Err(e) => {

@@ -50,9 +50,8 @@ pub struct Inputs<'a> {
     pub rollouts: std::collections::BTreeMap<String, upkeep_engine::service::rollout::Progress>,
     /// The uptime history (the bars and badges).
     pub history: &'a History,
-    /// Each location's checks over the last day of the monitors whose components show their
-    /// response time ([`latency_monitors`]), by monitor id.
-    pub latency: &'a Latency,
+    /// The response-time lines of the components that show one ([`shown_latency`]).
+    pub latency: &'a ShownLatency,
     /// The instant the snapshot is for (today's bar ends here).
     pub now: Timestamp,
 }
@@ -97,6 +96,35 @@ pub fn latency_monitors(config: &Config) -> Vec<(&str, &Monitor)> {
                 .is_some_and(|c| c.show_latency && c.tenant == m.tenant)
         })
         .map(|(id, m)| (id.as_str(), m))
+        .collect()
+}
+
+/// The line each component with `show_latency` shows, by component id: the mean response
+/// time per location of its monitors that `latency` holds (`component_latency`). The one
+/// computation of the figures the page shows: the snapshot is rendered from it, and rebuilt
+/// only when it changes (a day's totals change with every check; its rounded means seldom).
+pub type ShownLatency = BTreeMap<String, Vec<(String, u64)>>;
+
+/// [`ShownLatency`] of `config`'s components from each monitor's checks in `latency`.
+pub fn shown_latency(config: &Config, latency: &Latency) -> ShownLatency {
+    config
+        .components
+        .iter()
+        .filter(|(_, c)| c.show_latency)
+        .map(|(cid, _)| {
+            let line = component_latency(&monitors_of(config, cid), latency);
+            (cid.clone(), line)
+        })
+        .collect()
+}
+
+/// The ids of the monitors of component `cid`.
+fn monitors_of<'c>(config: &'c Config, cid: &str) -> Vec<&'c str> {
+    config
+        .monitors
+        .iter()
+        .filter(|(_, m)| m.component == cid)
+        .map(|(mid, _)| mid.as_str())
         .collect()
 }
 
@@ -307,12 +335,7 @@ impl Model {
             .iter()
             .map(|(cid, c)| {
                 let mut updated_at = inputs.config_loaded_at;
-                let monitor_ids: Vec<&str> = config
-                    .monitors
-                    .iter()
-                    .filter(|(_, m)| &m.component == cid)
-                    .map(|(mid, _)| mid.as_str())
-                    .collect();
+                let monitor_ids = monitors_of(config, cid);
                 let statuses: Vec<MonitorStatus> = monitor_ids
                     .iter()
                     .map(|mid| match inputs.monitors.get(*mid) {
@@ -364,7 +387,7 @@ impl Model {
                         &bar_incidents,
                     ),
                     latency: if c.show_latency {
-                        component_latency(&monitor_ids, inputs.latency)
+                        inputs.latency.get(cid).cloned().unwrap_or_default()
                     } else {
                         Vec::new()
                     },

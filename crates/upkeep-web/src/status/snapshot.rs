@@ -323,9 +323,9 @@ pub struct Builder {
     pub history_generation: u64,
     /// The maintenances last read (re-read only when the table changed).
     pub maintenances: Option<super::MaintenanceCache>,
-    /// Each location's checks over the last day of the monitors whose response time the page
-    /// shows.
-    pub latency: super::model::Latency,
+    /// The response-time lines the page shows, by component
+    /// ([`super::model::shown_latency`]).
+    pub latency: super::model::ShownLatency,
     /// When they were last read, and the configuration (its load instant) they were read for.
     pub latency_at: Option<(Timestamp, Timestamp)>,
     /// Counts the reads that changed them.

@@ -670,3 +670,80 @@ async fn prepared_answers_match_the_routers() {
         assert!(count >= 3.0, "{series} {count}");
     }
 }
+
+/// The response time per location under a component rebuilds the snapshot only when a figure
+/// the page shows changes: a minute's new checks that leave every rounded mean as it was
+/// publish no new snapshot; one that moves a mean does, with the new figure.
+#[tokio::test]
+async fn a_day_s_new_checks_rebuild_the_page_only_when_a_shown_figure_changes() {
+    use std::sync::Arc;
+    use upkeep_web::status::rebuild;
+    const LATENCY: &str = r#"
+page: { name: Latency, url: "http://status.example.test", timezone: UTC }
+components:
+  web: { name: Website, show_latency: true }
+monitors:
+  web-health:
+    component: web
+    http: { url: "http://127.0.0.1:9/never" }
+    interval: 1h
+    locations: [server, eu-1]
+"#;
+    /// A check of web-health from eu-1 `minute` minutes after 2026-12-06T10:00Z.
+    fn eu(minute: i64, latency_ms: u32) -> CheckResult {
+        CheckResult {
+            monitor_id: "web-health".into(),
+            at: jiff::Timestamp::from_second(1_796_551_200 + minute * 60).unwrap(),
+            ok: true,
+            latency_ms,
+            status_code: Some(200),
+            failure: None,
+            location: Some("eu-1".into()),
+            down_ms: 0,
+        }
+    }
+    // Read by the first build: one check of 40 ms.
+    let app = TestApp::builder(LATENCY)
+        .manual_clock("2026-12-06T10:30:00Z")
+        .start_seeded(|store| async move {
+            store.record_results(&[eu(5, 40)]).await.unwrap();
+        })
+        .await;
+    let shows = |snapshot: &upkeep_web::status::snapshot::Snapshot, figure: &str| {
+        let page = snapshot.body("/").unwrap();
+        String::from_utf8_lossy(&page.plain)
+            .contains(&format!("<li>eu-1 <strong>{figure}</strong></li>"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let first = loop {
+        let current = rebuild(&app.state).await.unwrap();
+        if shows(&current, "40 ms") {
+            break current;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed eu-1's 40 ms"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // A minute on: a second check of 40 ms changes the day's totals, not the mean shown.
+    app.store.record_results(&[eu(10, 40)]).await.unwrap();
+    app.advance(61);
+    let same = rebuild(&app.state).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&same, &first),
+        "a read that changed no shown figure published a new snapshot"
+    );
+    assert!(shows(&same, "40 ms"));
+
+    // Another minute: a check of 100 ms moves the mean to 60 ms, which the page shows.
+    app.store.record_results(&[eu(15, 100)]).await.unwrap();
+    app.advance(61);
+    let changed = rebuild(&app.state).await.unwrap();
+    assert!(
+        !Arc::ptr_eq(&changed, &first),
+        "the new figure was not published"
+    );
+    assert!(shows(&changed, "60 ms"), "the page shows the new mean");
+}
