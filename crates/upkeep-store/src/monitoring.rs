@@ -721,9 +721,10 @@ impl Store {
         Ok(done)
     }
 
-    /// Deletes the locations' hour rollups of hours that ended by `before` (raw results are
-    /// pruned at the same instant, [`Store::prune_results`]); returns how many rows. An hour
-    /// holds one row per monitor and location, so one statement deletes it.
+    /// Deletes the locations' hour rollups of hours that ended by `before` (the raw results'
+    /// cutoff, [`Store::prune_results`], or a day and an hour back when that is earlier);
+    /// returns how many rows. An hour holds one row per monitor and location, so one statement
+    /// deletes it.
     pub async fn prune_location_rollups(&self, before: Timestamp) -> Result<u64, StoreError> {
         let sql = "DELETE FROM check_location_rollups WHERE bucket <= $1";
         let last = before.as_millisecond() - HOUR_MS;

@@ -1077,8 +1077,8 @@ const AGENT_RESULTS_PER_TICK: u32 = 5_000;
 
 /// Deletes raw results, minute rollups, locations' hour rollups and pings older than
 /// `monitoring.retention` once an hour (the monitors' hour and day rollups stay, and so does
-/// each ping key's latest success and failure),
-/// until `stop`.
+/// each ping key's latest success and failure; locations' hour rollups stay at least as long
+/// as the response-time window reads them), until `stop`.
 pub async fn prune_results(
     store: Store,
     config: watch::Receiver<Arc<LoadedConfig>>,
@@ -1088,7 +1088,7 @@ pub async fn prune_results(
     // Every replica prunes: the deletes are idempotent and cheap when nothing is due.
     let mut ticks = Periodic::always("prune-results", Duration::from_secs(3600)).start(stop);
     while ticks.next().await.is_some() {
-        prune_once(&store, &config, &clock).await;
+        prune_once(&store, &cfg_now(&config).config, clock.now()).await;
     }
 }
 
@@ -1208,17 +1208,12 @@ pub async fn fold_once(
     Ok(total)
 }
 
-/// One pruning pass; each kind of row is pruned (or its failure logged) on its own.
-async fn prune_once(
-    store: &Store,
-    config: &watch::Receiver<Arc<LoadedConfig>>,
-    clock: &SharedClock,
-) {
-    let retention = config.borrow().config.monitoring.retention;
-    let Ok(retention) = jiff::SignedDuration::try_from(retention) else {
+/// One pruning pass at `now`; each kind of row is pruned (or its failure logged) on its own.
+pub async fn prune_once(store: &Store, config: &Config, now: Timestamp) {
+    let Ok(retention) = jiff::SignedDuration::try_from(config.monitoring.retention) else {
         return;
     };
-    let Ok(before) = clock.now().checked_sub(retention) else {
+    let Ok(before) = now.checked_sub(retention) else {
         return;
     };
     match store.prune_results(before).await {
@@ -1239,8 +1234,10 @@ async fn prune_once(
             tracing::warn!(error = %e, "cannot prune minute rollups; will retry in an hour")
         }
     }
-    // Each location's hour rollups go with the located raw results they sum.
-    match store.prune_location_rollups(before).await {
+    // Each location's hour rollups go with the located raw results they sum, but never while
+    // the response-time window still reads them (a retention shorter than a day).
+    let located_before = crate::service::latency::prune_cutoff(before, now);
+    match store.prune_location_rollups(located_before).await {
         Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned location rollups past retention"),
         Ok(_) => {}
         Err(e) => {

@@ -51,6 +51,20 @@ pub fn window(now: Timestamp) -> (Timestamp, Timestamp) {
     (from, now)
 }
 
+/// How long each location's hour rollups are kept at least, in hours, whatever
+/// `monitoring.retention` says: the window and the hour it starts in.
+pub const KEPT_HOURS: i64 = WINDOW_HOURS + 1;
+
+/// The cutoff each location's hour rollups are pruned at (an hour's rows go once the hour
+/// ended by it): the earlier of `retention_cutoff` (`now − monitoring.retention`) and
+/// `now −` [`KEPT_HOURS`], so a retention shorter than a day never shortens the window.
+pub fn prune_cutoff(retention_cutoff: Timestamp, now: Timestamp) -> Timestamp {
+    let kept = now
+        .checked_sub(SignedDuration::from_hours(KEPT_HOURS))
+        .unwrap_or(Timestamp::MIN);
+    retention_cutoff.min(kept)
+}
+
 /// Whether a monitor's checks have a latency (every kind but push, which is judged on the
 /// pings it receives).
 pub fn measures_latency(m: &Monitor) -> bool {

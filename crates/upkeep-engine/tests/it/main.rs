@@ -13,6 +13,7 @@ mod auto_incidents;
 mod engine;
 mod heartbeats;
 mod inventory;
+mod latency;
 mod locations;
 mod maintenance_engine;
 mod notify_outbox;
