@@ -1,6 +1,10 @@
 //! The response time per location (`service::latency::by_location`) over stored results on
-//! SQLite and PostgreSQL: the locations' hour rollups outlive a `monitoring.retention` shorter
-//! than a day.
+//! SQLite and PostgreSQL: monitors probed from several locations read each location's hour
+//! rollups; monitors probed from the server alone read their own rollups (one monitor alone,
+//! or many at once: two different reads, the same figures); push monitors have none. And the
+//! locations' hour rollups outlive a `monitoring.retention` shorter than a day.
+
+use std::collections::HashMap;
 
 use jiff::Timestamp;
 use upkeep_domain::config::{Config, Monitor};
@@ -73,6 +77,88 @@ fn at(location: &str, totals: RollupTotals) -> LocationLatency {
     LocationLatency {
         location: location.into(),
         totals,
+    }
+}
+
+/// Each kind of monitor read alone and together, at 2026-03-02T12:20Z: the window is the
+/// hours from 2026-03-01T13:00Z on (the hour it starts in, 12:00, is left out).
+#[tokio::test]
+async fn each_kind_of_monitor_has_its_own_exact_figures() {
+    for db in databases("each_kind_of_monitor_has_its_own_exact_figures").await {
+        let store = db.store().await;
+        let config = config("");
+        let now = ts(36 * HOUR + 20 * MINUTE);
+        let day = 24 * HOUR;
+        store
+            .record_results(&[
+                // api, from the server alone: one check in the hour the window starts in
+                // (left out), then 40 ms and a 60 ms failure inside it.
+                check("api", 12 * HOUR + 40 * MINUTE, true, 900, None),
+                check("api", 13 * HOUR, true, 40, None),
+                check("api", day + 12 * HOUR + 10 * MINUTE, false, 60, None),
+                // db: only before the window.
+                check("db", 11 * HOUR, true, 500, None),
+                // jobs, a push monitor: stored checks, yet no latency.
+                check("jobs", 20 * HOUR, true, 7, None),
+                // edge, from two locations: eu-1 before the window (left out), then 80 ms
+                // and a 120 ms failure; nothing from the server.
+                check("edge", 12 * HOUR + 50 * MINUTE, true, 1_000, Some("eu-1")),
+                check("edge", 13 * HOUR + 30 * MINUTE, true, 80, Some("eu-1")),
+                check(
+                    "edge",
+                    day + 12 * HOUR + 5 * MINUTE,
+                    false,
+                    120,
+                    Some("eu-1"),
+                ),
+            ])
+            .await
+            .unwrap();
+        let monitor = |id| named(&config, id);
+        let api = vec![at("server", totals(2, 1, 100, 60))];
+        let db_none = vec![at("server", RollupTotals::default())];
+        let edge = vec![
+            at("server", RollupTotals::default()),
+            at("eu-1", totals(2, 1, 200, 120)),
+        ];
+
+        // One monitor from the server alone: its own rollups, read for it alone.
+        let alone = by_location(&store, &[monitor("api")], now).await.unwrap();
+        assert_eq!(
+            alone,
+            HashMap::from([("api".to_owned(), api.clone())]),
+            "{:?}",
+            store.backend()
+        );
+        assert_eq!(alone["api"][0].mean_ms(), Some(50));
+        assert_eq!(alone["api"][0].max_ms(), Some(60));
+
+        // A push monitor alone: nothing.
+        let push = by_location(&store, &[monitor("jobs")], now).await.unwrap();
+        assert!(push.is_empty(), "{push:?}");
+
+        // Every kind together: several monitors from the server alone are read at once, and
+        // give the same figures; the push monitor is absent.
+        let all = [
+            monitor("api"),
+            monitor("db"),
+            monitor("jobs"),
+            monitor("edge"),
+        ];
+        let together = by_location(&store, &all, now).await.unwrap();
+        assert_eq!(
+            together,
+            HashMap::from([
+                ("api".to_owned(), api),
+                ("db".to_owned(), db_none),
+                ("edge".to_owned(), edge),
+            ]),
+            "{:?}",
+            store.backend()
+        );
+        assert_eq!(together["db"][0].mean_ms(), None);
+        assert_eq!(together["edge"][1].mean_ms(), Some(100));
+        db.cleanup().await;
     }
 }
 
