@@ -17,7 +17,8 @@
 //!   results without one, from older agents) the result is judged in the round its instant
 //!   falls in. So an agent whose clock runs a little fast still votes in the round it probed
 //!   for.
-//! - Content: [`digest`] fingerprints a batch's results, so the server tells a batch posted
+//! - Content: [`digest`] fingerprints a batch's results (not the rounds they claim, which an
+//!   agent sends or not by what the server said it takes), so the server tells a batch posted
 //!   again (same digest) from another batch numbered the same (an agent that lost its data
 //!   directory).
 //! - An agent not heard from for [`SILENT_AFTER`] (three heartbeats) is flagged too.
@@ -212,11 +213,7 @@ pub fn check_batch(
             monitors: unassigned,
         });
     }
-    let clock_offset_ms = batch
-        .sent_at
-        .as_millisecond()
-        .saturating_sub(received_at.as_millisecond());
-    let corrected = clock_offset_ms.saturating_abs() > CLOCK_CORRECTED_MS;
+    let (clock_offset_ms, corrected) = clock_offset(batch, received_at);
     let latest = received_at.as_millisecond().saturating_add(MAX_AHEAD_MS);
     let max_age_ms = i64::try_from(MAX_AGE.as_millis()).unwrap_or(i64::MAX);
     let oldest = received_at.as_millisecond().saturating_sub(max_age_ms);
@@ -300,6 +297,17 @@ pub fn check_batch(
     })
 }
 
+/// The agent's clock minus the server's, in milliseconds (its `sent_at` minus the instant
+/// the batch was received), and whether the batch's instants are corrected by it (beyond
+/// [`CLOCK_CORRECTED_MS`]).
+pub fn clock_offset(batch: &Batch, received_at: Timestamp) -> (i64, bool) {
+    let offset = batch
+        .sent_at
+        .as_millisecond()
+        .saturating_sub(received_at.as_millisecond());
+    (offset, offset.saturating_abs() > CLOCK_CORRECTED_MS)
+}
+
 /// The round a result of `monitor` (every `interval`) is judged in, when its claim holds
 /// ([`rounds::judged_round`]: the round its probe's start `at` falls in, or the next one at
 /// most [`ROUND_AHEAD_MS`] after it) and the round does not start more than
@@ -322,12 +330,39 @@ pub fn claimed_round(
     (held && !ahead).then_some(claimed)
 }
 
-/// A fingerprint of a batch's content (its location and results, not when it was sent or
-/// the agent's counters): a batch posted again has the same one, another batch numbered the
-/// same (an agent that lost its data directory) another.
+/// A fingerprint of a batch's content: its location and its results without their claimed
+/// rounds; not when it was sent or the agent's counters, which change between attempts, nor
+/// the rounds, which an agent sends or leaves out by what the server last said it takes, so
+/// two posts of one batch may differ in them. A batch posted again has the same one, another
+/// batch numbered the same (an agent that lost its data directory) another.
 pub fn digest(batch: &Batch) -> String {
-    let content = serde_json::to_vec(&(&batch.location, &batch.results)).unwrap_or_default();
+    let results: Vec<AgentResult> = batch
+        .results
+        .iter()
+        .map(|r| AgentResult {
+            round: None,
+            ..r.clone()
+        })
+        .collect();
+    digest_of(&batch.location, &results)
+}
+
+/// The fingerprint releases before [`digest`] recorded: the results as posted, rounds
+/// included. A batch one of them stored, posted again as it was, is still the same batch.
+pub fn digest_as_posted(batch: &Batch) -> String {
+    digest_of(&batch.location, &batch.results)
+}
+
+fn digest_of(location: &str, results: &[AgentResult]) -> String {
+    let content = serde_json::to_vec(&(location, results)).unwrap_or_default();
     hex::encode(Sha256::digest(&content))
+}
+
+/// Whether a batch recorded with the fingerprint `stored` is the batch whose fingerprints are
+/// `digest` ([`digest`]) and `as_posted` ([`digest_as_posted`]): either matches, or the
+/// record has none (stored before fingerprints were kept).
+pub fn same_content(stored: Option<&str>, digest: &str, as_posted: &str) -> bool {
+    stored.is_none_or(|d| d == digest || d == as_posted)
 }
 
 /// Parses a batch body (JSON) and checks it: what the server does with each post, as one
@@ -578,6 +613,27 @@ mod tests {
         other.results[0].latency_ms += 1;
         assert_ne!(digest(&b), digest(&other));
         assert_eq!(digest(&b).len(), 64);
+        // The rounds claimed are not the content: sent or not by what the server said.
+        let mut claimed = b.clone();
+        claimed.results[0].round = Some(ts(NOW - 1_000));
+        assert_eq!(digest(&claimed), digest(&b));
+        assert_ne!(digest_as_posted(&claimed), digest_as_posted(&b));
+        assert_eq!(
+            digest_as_posted(&b),
+            digest(&b),
+            "without rounds, as before"
+        );
+        assert!(same_content(
+            Some(&digest_as_posted(&claimed)),
+            &digest(&claimed),
+            &digest_as_posted(&claimed)
+        ));
+        assert!(same_content(None, &digest(&b), &digest_as_posted(&b)));
+        assert!(!same_content(
+            Some(&digest(&other)),
+            &digest(&b),
+            &digest_as_posted(&b)
+        ));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! judged (`agent_results`, a queue whose consumer is the monitors' writer).
 
 use jiff::Timestamp;
-use upkeep_domain::agent::Accepted;
+use upkeep_domain::agent::{Accepted, same_content};
 
 use crate::monitoring::{MAX_ROWS_PER_STATEMENT, insert_sql};
 use crate::{BeginWrite, Store, StoreError, with_pool};
@@ -23,8 +23,11 @@ pub struct IngestBatch<'a> {
     pub location: &'a str,
     pub version: &'a str,
     pub seq: i64,
-    /// A digest of its content (`upkeep_domain::agent::digest`).
+    /// A digest of its content (`upkeep_domain::agent::digest`), recorded with it.
     pub digest: &'a str,
+    /// The digest releases before recorded for the same content
+    /// (`upkeep_domain::agent::digest_as_posted`): a record holding it is the same batch too.
+    pub digest_as_posted: &'a str,
     pub received_at: Timestamp,
     pub clock_offset_ms: i64,
     pub dropped: i64,
@@ -80,7 +83,8 @@ impl Store {
     /// results queued in `agent_results` (multi-row statements), and the agent's row
     /// (location, version, last seen, clock offset). A batch stored before (same agent and
     /// seq) stores nothing again but still counts as the agent being heard from: the same
-    /// content (or a row stored without a digest) is a duplicate, other content a conflict.
+    /// content (`upkeep_domain::agent::same_content`; a row stored without a digest counts as
+    /// it) is a duplicate, other content a conflict.
     pub async fn ingest_agent_batch(&self, b: &IngestBatch<'_>) -> Result<Ingested, StoreError> {
         let now = b.received_at.as_millisecond();
         let batch_sql = "INSERT INTO agent_batches (agent, seq, received_at, results, digest) \
@@ -134,7 +138,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?
                     .flatten();
-                if stored.is_none_or(|d| d == b.digest) {
+                if same_content(stored.as_deref(), b.digest, b.digest_as_posted) {
                     Ingested::Duplicate
                 } else {
                     let last: Option<i64> = sqlx::query_scalar(last_sql)
@@ -159,6 +163,22 @@ impl Store {
             Ok::<_, sqlx::Error>(outcome)
         })
         .map_err(Into::into)
+    }
+
+    /// The digest agent `agent`'s batch `seq` was recorded with: `None` when no such batch is
+    /// stored, `Some(None)` for one stored before digests were kept.
+    pub async fn agent_batch_digest(
+        &self,
+        agent: &str,
+        seq: i64,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let sql = "SELECT digest FROM agent_batches WHERE agent = $1 AND seq = $2";
+        let stored = with_pool!(self, pool => sqlx::query_scalar::<_, Option<String>>(sql)
+            .bind(agent)
+            .bind(seq)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(stored)
     }
 
     /// Binds agent `name` to `location` on its first request and returns the location it is

@@ -120,7 +120,8 @@ pub struct IngestOutcome {
 }
 
 /// Takes in a batch posted by agent `agent` (its token's name) and received at `now`: refused
-/// whole or stored whole, once per `(agent, seq)` (`docs/agents.md`).
+/// whole or stored whole, once per `(agent, seq)` (`docs/agents.md`). A batch stored before
+/// is answered [`Ingested::Duplicate`] even when it would be refused now.
 pub async fn ingest(
     store: &Store,
     config: &Config,
@@ -133,13 +134,39 @@ pub async fn ingest(
     }
     let batch: Batch =
         serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
-    let checked = agent::check_batch(&batch, now, |location, monitor| {
+    let digest = agent::digest(&batch);
+    let digest_as_posted = agent::digest_as_posted(&batch);
+    let checked = match agent::check_batch(&batch, now, |location, monitor| {
         config
             .monitors
             .get(monitor)
             .filter(|m| m.probed_from(location))
             .map(|m| m.interval)
-    })?;
+    }) {
+        Ok(checked) => checked,
+        // A batch stored before is answered so, whatever the configuration or the clock say
+        // now (a reload unassigned one of its monitors, its results aged past the window):
+        // refused, the agent would change it and post it again, and a changed batch under a
+        // stored number is another batch, numbered again and stored a second time.
+        Err(refused) => {
+            let stored = match i64::try_from(batch.seq) {
+                Ok(seq) => store.agent_batch_digest(agent_name, seq).await?,
+                Err(_) => None,
+            };
+            let before = stored
+                .is_some_and(|d| agent::same_content(d.as_deref(), &digest, &digest_as_posted));
+            if !before {
+                return Err(refused.into());
+            }
+            let (clock_offset_ms, corrected) = agent::clock_offset(&batch, now);
+            return Ok(IngestOutcome {
+                seq: batch.seq,
+                outcome: Ingested::Duplicate,
+                clock_offset_ms,
+                corrected,
+            });
+        }
+    };
     // After the batch's own checks: a location that is not an agent location binds nothing.
     check_location(store, agent_name, &batch.location, now).await??;
     if checked.corrected {
@@ -156,7 +183,6 @@ pub async fn ingest(
             "probe agent: results' claimed rounds not kept (off the monitor's grid or too far ahead); judged by their instants"
         );
     }
-    let digest = agent::digest(&batch);
     let outcome = store
         .ingest_agent_batch(&IngestBatch {
             agent: agent_name,
@@ -165,6 +191,7 @@ pub async fn ingest(
             // check_batch refused a seq beyond i64.
             seq: i64::try_from(batch.seq).unwrap_or(i64::MAX),
             digest: &digest,
+            digest_as_posted: &digest_as_posted,
             received_at: now,
             clock_offset_ms: checked.clock_offset_ms,
             dropped: i64::try_from(batch.dropped).unwrap_or(i64::MAX),

@@ -7,6 +7,7 @@
 mod probe_support;
 mod receiver;
 
+mod agent_ingest;
 mod agent_sending;
 mod alertmanager_silences;
 mod auto_incidents;

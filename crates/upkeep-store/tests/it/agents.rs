@@ -37,6 +37,7 @@ fn ingest<'a>(
         version: "1.2.3",
         seq,
         digest,
+        digest_as_posted: digest,
         received_at: at(100),
         clock_offset_ms: 0,
         dropped: 0,
@@ -55,6 +56,7 @@ async fn a_batch_is_stored_once_per_agent_and_sequence() {
             version: "1.2.3",
             seq,
             digest: "d1",
+            digest_as_posted: "d1",
             received_at: at(now),
             clock_offset_ms: offset,
             dropped: 4,
@@ -142,6 +144,22 @@ async fn a_number_used_for_other_content_is_refused_with_the_next_free_one() {
                 .unwrap(),
             Ingested::Stored(1)
         );
+        // A record of an earlier release, which digested the content as posted: the same batch.
+        let as_posted = IngestBatch {
+            digest: "a-now",
+            digest_as_posted: "a",
+            ..ingest("eu-a", 5, "a", &one)
+        };
+        assert_eq!(
+            store.ingest_agent_batch(&as_posted).await.unwrap(),
+            Ingested::Duplicate
+        );
+        assert_eq!(
+            store.agent_batch_digest("eu-a", 5).await.unwrap(),
+            Some(Some("a".to_owned()))
+        );
+        assert_eq!(store.agent_batch_digest("eu-a", 77).await.unwrap(), None);
+        assert_eq!(store.agent_batch_digest("eu-b", 5).await.unwrap(), None);
         // A record stored without a digest (before digests were kept) counts as the same batch.
         upkeep_store::testing::execute(
             &store,
@@ -155,6 +173,10 @@ async fn a_number_used_for_other_content_is_refused_with_the_next_free_one() {
                 .await
                 .unwrap(),
             Ingested::Duplicate
+        );
+        assert_eq!(
+            store.agent_batch_digest("eu-a", 9).await.unwrap(),
+            Some(None)
         );
     }
 }

@@ -599,3 +599,223 @@ fn a_reload_reaches_the_agent_within_seconds_and_a_silent_agent_is_flagged() {
         count(&ws.db, back) == 1
     });
 }
+
+/// One exchange with `server` for a request read from an agent: sent with `connection: close`,
+/// the whole answer read back.
+fn forward(server: &str, request: &[u8]) -> Vec<u8> {
+    let line_end = request
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(request.len());
+    let mut sent = request[..line_end + 2].to_vec();
+    sent.extend_from_slice(b"connection: close\r\n");
+    sent.extend_from_slice(&request[line_end + 2..]);
+    let mut up = TcpStream::connect(server).unwrap();
+    up.write_all(&sent).unwrap();
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    answer
+}
+
+/// One HTTP/1.1 request read from `s` (its head and its `content-length` body).
+fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = s.read(&mut buf).ok().filter(|n| *n > 0)?;
+        request.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while request.len() < head_end + length {
+        let n = s.read(&mut buf).ok().filter(|n| *n > 0)?;
+        request.extend_from_slice(&buf[..n]);
+    }
+    Some(request)
+}
+
+/// What a [`LosingProxy`] saw of the agent's batches: each body, and the status the agent got
+/// (0: the answer was lost).
+type Posts = std::sync::Arc<std::sync::Mutex<Vec<(Value, u16)>>>;
+
+/// A proxy between an agent and the server that loses the answer to the agent's first batch
+/// (the server stores it; the agent sees the connection drop) and holds the agent's first
+/// request for assignments (which tells it that the server takes rounds) until then. The
+/// agent retries that batch once it knows: with its rounds, where its first post had none.
+struct LosingProxy {
+    addr: String,
+    posts: Posts,
+}
+
+impl LosingProxy {
+    fn start(server: &str) -> LosingProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let posts: Posts = Arc::default();
+        let first_lost = Arc::new(AtomicBool::new(false));
+        let told: Arc<Mutex<Option<Instant>>> = Arc::default();
+        let server = server.to_owned();
+        let seen = Arc::clone(&posts);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { continue };
+                let (server, seen, first_lost, told) = (
+                    server.clone(),
+                    Arc::clone(&seen),
+                    Arc::clone(&first_lost),
+                    Arc::clone(&told),
+                );
+                std::thread::spawn(move || {
+                    let Some(request) = read_request(&mut client) else {
+                        return;
+                    };
+                    let path = String::from_utf8_lossy(&request)
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
+                    if path.starts_with("/api/v1/agent/assignments") {
+                        while !first_lost.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        let answer = forward(&server, &request);
+                        let _ = client.write_all(&answer);
+                        let mut told = told.lock().unwrap();
+                        if told.is_none() && answer.starts_with(b"HTTP/1.1 200") {
+                            *told = Some(Instant::now());
+                        }
+                        return;
+                    }
+                    let start = request
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .map_or(request.len(), |at| at + 4);
+                    let body: Value = serde_json::from_slice(&request[start..]).unwrap_or_default();
+                    if !first_lost.load(Ordering::SeqCst) {
+                        // Stored by the server; the agent never hears it.
+                        forward(&server, &request);
+                        seen.lock().unwrap().push((body, 0));
+                        first_lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    // Until the agent has taken in the assignments: come back later.
+                    let known = told
+                        .lock()
+                        .unwrap()
+                        .is_some_and(|at| at.elapsed() > Duration::from_millis(300));
+                    let answer = if known {
+                        forward(&server, &request)
+                    } else {
+                        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
+                    };
+                    let status = String::from_utf8_lossy(&answer)
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(0);
+                    seen.lock().unwrap().push((body, status));
+                    let _ = client.write_all(&answer);
+                });
+            }
+        });
+        LosingProxy { addr, posts }
+    }
+
+    /// The statuses the agent got for the batches holding a result of `monitor` at `at`.
+    fn answers_holding(&self, monitor: &str, at: jiff::Timestamp) -> Vec<(u16, bool)> {
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(body, status)| {
+                let result = body["results"].as_array()?.iter().find(|r| {
+                    r["monitor"] == monitor
+                        && r["at"].as_str().and_then(|a| a.parse().ok()) == Some(at)
+                })?;
+                Some((*status, !result["round"].is_null()))
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn a_batch_retried_after_a_lost_answer_is_stored_once() {
+    use upkeep_domain::agent::AgentResult;
+    use upkeep_engine::agent::buffer::Buffer;
+
+    let port = target();
+    let ws = Workspace::with_config(&config(port, ""));
+    let token = agent_token(&ws.db, "probe-eu");
+    let server = Server::start(&["--config", &ws.config], &ws.db);
+    let proxy = LosingProxy::start(&server.addr);
+
+    // A batch waiting in the agent's buffer: one result, claiming its round.
+    let dir = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now();
+    let at = jiff::Timestamp::from_millisecond(now.as_millisecond() - 1_000).unwrap();
+    let round = upkeep_domain::rounds::round_start("web-eu", Duration::from_secs(2), at);
+    let micros = u64::try_from(now.as_microsecond()).unwrap();
+    let mut buffer = Buffer::open(dir.path(), 1 << 20, Duration::from_secs(3600), micros).unwrap();
+    buffer
+        .seal(
+            "eu-1",
+            vec![AgentResult {
+                monitor: "web-eu".into(),
+                at,
+                ok: true,
+                latency_ms: 4,
+                status_code: Some(200),
+                failure: None,
+                round: Some(round),
+            }],
+        )
+        .unwrap();
+    drop(buffer);
+
+    let _agent = Agent::start(&proxy.addr, &token, "eu-1", dir.path());
+    eventually(
+        Duration::from_secs(30),
+        "an answer reaching the agent for a post of the batch",
+        || {
+            proxy
+                .answers_holding("web-eu", at)
+                .iter()
+                .any(|(status, _)| (200..300).contains(status))
+        },
+    );
+    let answers = proxy.answers_holding("web-eu", at);
+    // Its first post went without rounds (the agent did not know yet) and its answer was
+    // lost; the retry carried them.
+    assert_eq!(answers.first(), Some(&(0, false)), "{answers:?}");
+    assert!(answers.iter().any(|&(_, rounds)| rounds), "{answers:?}");
+    assert!(
+        answers.iter().all(|&(status, _)| status != 409),
+        "the retry was taken for another batch: {answers:?}"
+    );
+    // Stored once: queued or judged, one row of that probe from eu-1.
+    let ms = at.as_millisecond();
+    let stored = || {
+        count(
+            &ws.db,
+            &eu(
+                "SELECT COUNT(*)",
+                &format!("monitor_id = 'web-eu' AND at = {ms}"),
+            ),
+        )
+    };
+    assert_eq!(stored(), 1);
+    // And stays so: nothing of it is still waiting to be sent again.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(stored(), 1);
+    let (all, distinct) = eu_counts(&ws.db);
+    assert_eq!(distinct, all, "a result stored twice");
+}
