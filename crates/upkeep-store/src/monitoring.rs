@@ -339,7 +339,7 @@ pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize, suffix: &str) 
 
 /// Splits `len` rows into statements of [`MAX_ROWS_PER_STATEMENT`] rows and one for the rest:
 /// a batch is as few round trips to the database as possible (what bounds a batch's commit
-/// time when the CPU is busy), and each connection's statement cache keeps the sizes in use.
+/// time when the CPU is busy).
 fn chunk_sizes(len: usize) -> impl Iterator<Item = usize> {
     let full = len / MAX_ROWS_PER_STATEMENT;
     let rest = len % MAX_ROWS_PER_STATEMENT;
@@ -354,7 +354,11 @@ macro_rules! execute_chunked {
         let mut result: Result<(), sqlx::Error> = Ok(());
         for size in chunk_sizes($len) {
             let sql: String = $sql(size);
-            let mut $query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            // Only full chunks stay in the connection's statement cache: a rest of every size
+            // from 1 to 127 rows, for each statement, on every pooled connection, kept tens of
+            // megabytes of prepared programs alive (BENCHMARKS.md, "Probes at scale").
+            let mut $query =
+                sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(size == MAX_ROWS_PER_STATEMENT);
             for $i in start..start + size {
                 $query = $bind;
             }

@@ -359,8 +359,8 @@ pub async fn serve_with(
 }
 
 /// What one connection runs: the real client of each request is found
-/// ([`listener::client_of`]), then [`prepared`] answers the snapshot's fixed paths and the
-/// router everything else.
+/// ([`listener::client_of`]), then [`prepared`] answers the snapshot's fixed paths and plain
+/// heartbeats, and the router everything else.
 struct Connection {
     router: Router,
     prepared: Arc<prepared::Prepared>,

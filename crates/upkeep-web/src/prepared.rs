@@ -130,20 +130,10 @@ impl Prepared {
         request: &Request<B>,
         client: IpAddr,
     ) -> Option<PingAnswer> {
-        if request.method() != Method::GET || request.uri().query().is_some() {
-            return None;
-        }
-        let key = request.uri().path().strip_prefix("/ping/")?;
-        // A percent-encoded key is decoded by the router's extractor.
-        if key.is_empty() || key.contains(['/', '%']) {
-            return None;
-        }
-        let headers = request.headers();
-        let empty = !headers.contains_key(header::TRANSFER_ENCODING)
-            && headers
-                .get(header::CONTENT_LENGTH)
-                .is_none_or(|length| length.as_bytes() == b"0");
-        if !empty || !crate::ping::is_known(&this.state, key) {
+        let key = plain_ping_key(request)?;
+        // The key is looked up before the quota is spent: an unknown key goes to the route,
+        // whose own check of the quota (and of the miss budget) is then the only one.
+        if !crate::ping::is_known(&this.state, key) {
             return None;
         }
         this.state.ping_limiter.check(client).ok()?;
@@ -170,10 +160,93 @@ impl Prepared {
             if response.status().is_success() {
                 this.ping.ok.increment(1);
             } else {
+                // The line the router's request trace writes for a failed answer.
+                tracing::warn!(
+                    status = response.status().as_u16(),
+                    "a heartbeat was not recorded"
+                );
                 this.ping.refused.increment(1);
             }
             this.ping.duration.record(started.elapsed().as_secs_f64());
             response
         }))
+    }
+}
+
+/// The key of a plain heartbeat: `GET /ping/{key}` with no query and no body. A key that is
+/// percent-encoded (decoded by the route's extractor), empty or followed by more of the path
+/// is not one.
+fn plain_ping_key<B>(request: &Request<B>) -> Option<&str> {
+    if request.method() != Method::GET || request.uri().query().is_some() {
+        return None;
+    }
+    let key = request.uri().path().strip_prefix("/ping/")?;
+    if key.is_empty() || key.contains(['/', '%']) {
+        return None;
+    }
+    let headers = request.headers();
+    let no_body = !headers.contains_key(header::TRANSFER_ENCODING)
+        && headers
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|length| length.as_bytes() == b"0");
+    no_body.then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, uri: &str, headers: &[(&str, &str)]) -> Request<()> {
+        let mut builder = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap_or_default()
+    }
+
+    #[test]
+    fn only_a_plain_get_of_one_key_is_a_plain_heartbeat() {
+        let get = |uri: &str| request(Method::GET, uri, &[]);
+        assert_eq!(plain_ping_key(&get("/ping/job-key")), Some("job-key"));
+        assert_eq!(
+            plain_ping_key(&request(
+                Method::GET,
+                "/ping/job-key",
+                &[("content-length", "0")]
+            )),
+            Some("job-key")
+        );
+        for uri in [
+            "/ping/",
+            "/ping/job-key/",
+            "/ping/job-key/fail",
+            "/ping//job-key",
+            "//ping/job-key",
+            "/ping/job%2Dkey",
+            "/ping/job-key?",
+            "/ping/job-key?rid=6f1c1f0e-8f5e-4b8a-9d3c-1a2b3c4d5e6f",
+            "/pings/job-key",
+        ] {
+            assert_eq!(plain_ping_key(&get(uri)), None, "{uri}");
+        }
+        for method in [Method::HEAD, Method::POST, Method::PUT] {
+            assert_eq!(
+                plain_ping_key(&request(method.clone(), "/ping/job-key", &[])),
+                None,
+                "{method}"
+            );
+        }
+        for headers in [
+            [("content-length", "00")],
+            [("content-length", "5")],
+            [("content-length", " 0")],
+            [("transfer-encoding", "chunked")],
+        ] {
+            assert_eq!(
+                plain_ping_key(&request(Method::GET, "/ping/job-key", &headers)),
+                None,
+                "{headers:?}"
+            );
+        }
     }
 }

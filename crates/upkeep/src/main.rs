@@ -34,15 +34,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Caps glibc's heap arenas at one per core, before any thread starts. By default glibc gives
-/// each thread that allocates under contention an arena of its own, up to eight per core, and
-/// keeps the free memory of each: the probing server held about a third more resident memory
-/// than its heap (BENCHMARKS.md, "Probes at scale"). `MALLOC_ARENA_MAX` in the environment
-/// still wins: glibc reads it at the first allocation, before this runs.
+/// Caps glibc's heap arenas at one per core (at least two), before any thread starts. By
+/// default glibc gives each thread that allocates under contention an arena of its own, up to
+/// eight per core, and keeps the free memory of each: the probing server held about a third
+/// more resident memory than its heap (BENCHMARKS.md, "Probes at scale"). An operator's own
+/// setting (`MALLOC_ARENA_MAX`, or `arena_max` in `GLIBC_TUNABLES`) is left alone. Other C
+/// libraries (musl) and systems keep their allocator's defaults.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn limit_heap_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+    let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() || tunables.contains("arena_max") {
         return;
     }
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
