@@ -43,6 +43,18 @@ fn describe() {
     metrics::gauge!("upkeep_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
+/// The count of `GET` answers of `class` (`2xx`, `3xx`, …) on `route`: the series [`track`]
+/// counts, as a handle resolved once (for answers made before the router).
+pub(crate) fn get_requests(route: &'static str, class: &'static str) -> metrics::Counter {
+    metrics::counter!("upkeep_http_requests_total",
+        "method" => "GET", "route" => route, "status" => class)
+}
+
+/// The time taken by answers on `route`: the series [`track`] records, as a handle.
+pub(crate) fn request_duration(route: &'static str) -> metrics::Histogram {
+    metrics::histogram!("upkeep_http_request_duration_seconds", "route" => route)
+}
+
 /// Middleware: counts every request and times it.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();

@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
 use upkeep_store::monitoring::{Ping, PingKind};
 
+use crate::metrics::{get_requests, request_duration};
 use crate::state::AppState;
 
 /// The answer to a prepared heartbeat, once its ping is committed.
@@ -63,30 +64,20 @@ impl Prepared {
     pub(crate) fn new(state: AppState) -> Self {
         let routes = crate::status::fixed_paths()
             .map(|(path, immutable)| {
-                let counter = |class: &'static str| {
-                    metrics::counter!("upkeep_http_requests_total",
-                        "method" => "GET", "route" => path, "status" => class)
-                };
                 let route = Route {
                     path,
                     immutable,
-                    ok: counter("2xx"),
-                    not_modified: counter("3xx"),
-                    duration: metrics::histogram!(
-                        "upkeep_http_request_duration_seconds", "route" => path),
+                    ok: get_requests(path, "2xx"),
+                    not_modified: get_requests(path, "3xx"),
+                    duration: request_duration(path),
                 };
                 (path, route)
             })
             .collect();
-        let ping_counter = |class: &'static str| {
-            metrics::counter!("upkeep_http_requests_total",
-                "method" => "GET", "route" => PING_ROUTE, "status" => class)
-        };
         let ping = PingRoute {
-            ok: ping_counter("2xx"),
-            refused: ping_counter("5xx"),
-            duration: metrics::histogram!(
-                "upkeep_http_request_duration_seconds", "route" => PING_ROUTE),
+            ok: get_requests(PING_ROUTE, "2xx"),
+            refused: get_requests(PING_ROUTE, "5xx"),
+            duration: request_duration(PING_ROUTE),
         };
         Self {
             state,
