@@ -283,21 +283,19 @@ impl Keeper {
         sent + self.settings.ttl.saturating_sub(margin)
     }
 
-    async fn try_take(&self, s: u32) -> Option<Instant> {
+    /// Claims shard `s`: `Ok(None)` when another replica holds it.
+    async fn try_take(&self, s: u32) -> Result<Option<Instant>, upkeep_store::StoreError> {
         let sent = Instant::now();
-        let name = lease_name(s);
         let got = self
             .store
-            .try_acquire_lease(&name, &self.holder, self.settings.ttl, self.clock.now())
-            .await;
-        match got {
-            Ok(true) => Some(self.valid_until(sent)),
-            Ok(false) => None,
-            Err(e) => {
-                tracing::warn!(lease = %name, error = %e, "cannot renew a probe shard");
-                None
-            }
-        }
+            .try_acquire_lease(
+                &lease_name(s),
+                &self.holder,
+                self.settings.ttl,
+                self.clock.now(),
+            )
+            .await?;
+        Ok(got.then(|| self.valid_until(sent)))
     }
 
     /// One pass: membership, renewals, hand-overs, claims.
@@ -376,22 +374,12 @@ impl Keeper {
                 let left = at.duration_since(now).unsigned_abs();
                 Instant::now() + left + grace
             });
-        let mut holders: Vec<Option<&str>> = vec![None; SHARDS as usize];
-        for row in &shards {
-            if let Some(s) = parse_shard(&row.name) {
-                holders[s as usize] = Some(row.holder.as_str());
-                if let Some(h) = self.held.get_mut(&s)
-                    && row.holder == self.holder
-                {
-                    h.token = row.token;
-                }
-            }
-        }
+        self.note_tokens(&shards);
         let names: Vec<&str> = members
             .iter()
             .filter_map(|m| m.name.strip_prefix(MEMBER_PREFIX))
             .collect();
-        let todo = plan(&self.holder, &names, &holders);
+        let todo = plan(&self.holder, &names, &holders_of(&shards));
         for s in &todo.release {
             if let Some(h) = self.held.get_mut(s)
                 && h.probing
@@ -403,33 +391,54 @@ impl Keeper {
         if !todo.release.is_empty() {
             tracing::info!(shards = ?todo.release, "giving probe shards up");
         }
+        // The survivors of a dead replica pass at the same instant and may claim the same free
+        // shard: one that another replica took first is replaced by another free one, in this
+        // pass rather than the next, so the dead replica's shards are all taken at once.
+        // Each shard missed is one another replica took, so this ends within SHARDS misses.
+        let mut claim = todo.claim;
         let mut taken = Vec::new();
-        for s in todo.claim {
-            if let Some(until) = self.try_take(s).await {
-                self.held.insert(
-                    s,
-                    HeldShard {
-                        token: 0,
-                        since: self.clock.now(),
-                        until,
-                        probing: true,
-                        given_up_at: None,
-                    },
-                );
-                taken.push(s);
+        let mut misses = 0;
+        'claims: while !claim.is_empty() {
+            let mut missed = false;
+            for s in claim {
+                match self.try_take(s).await {
+                    Ok(Some(until)) => {
+                        self.held.insert(
+                            s,
+                            HeldShard {
+                                token: 0,
+                                since: self.clock.now(),
+                                until,
+                                probing: true,
+                                given_up_at: None,
+                            },
+                        );
+                        taken.push(s);
+                    }
+                    Ok(None) => {
+                        missed = true;
+                        misses += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(shard = s, error = %e, "cannot claim a probe shard");
+                        break 'claims;
+                    }
+                }
             }
+            if !missed || misses >= SHARDS {
+                break;
+            }
+            // What is still free, once the other claimers have gone on.
+            let Ok(rows) = self.store.live_leases(SHARD_PREFIX, self.clock.now()).await else {
+                break;
+            };
+            claim = plan(&self.holder, &names, &holders_of(&rows)).claim;
         }
         if !taken.is_empty() {
             tracing::info!(shards = ?taken, "took probe shards");
+            // The fencing tokens of the shards just taken.
             if let Ok(rows) = self.store.live_leases(SHARD_PREFIX, self.clock.now()).await {
-                for row in rows {
-                    if let Some(s) = parse_shard(&row.name)
-                        && row.holder == self.holder
-                        && let Some(h) = self.held.get_mut(&s)
-                    {
-                        h.token = row.token;
-                    }
-                }
+                self.note_tokens(&rows);
             }
         }
         if let Ok(before) = self
@@ -442,6 +451,18 @@ impl Keeper {
                 .await
         {
             tracing::debug!(error = %e, "cannot delete old membership leases");
+        }
+    }
+
+    /// The fencing tokens of the shards this replica holds, as stored.
+    fn note_tokens(&mut self, rows: &[upkeep_store::leases::LeaseRow]) {
+        for row in rows {
+            if let Some(s) = parse_shard(&row.name)
+                && row.holder == self.holder
+                && let Some(h) = self.held.get_mut(&s)
+            {
+                h.token = row.token;
+            }
         }
     }
 
@@ -459,6 +480,17 @@ impl Keeper {
             tracing::debug!(error = %e, "cannot release this replica's membership");
         }
     }
+}
+
+/// Who holds each shard, by shard number (`None`: free).
+fn holders_of(rows: &[upkeep_store::leases::LeaseRow]) -> Vec<Option<&str>> {
+    let mut holders = vec![None; SHARDS as usize];
+    for row in rows {
+        if let Some(s) = parse_shard(&row.name) {
+            holders[s as usize] = Some(row.holder.as_str());
+        }
+    }
+    holders
 }
 
 fn parse_shard(name: &str) -> Option<u32> {

@@ -449,6 +449,68 @@ async fn replicas_probe_once_between_them_and_take_over_when_one_dies() {
     }
 }
 
+/// The survivors of a dead replica wake at the same instant and claim its shards together;
+/// one that loses a shard to the other takes another free one in the same pass, so every
+/// shard is taken at once rather than a pass period later.
+#[tokio::test(flavor = "multi_thread")]
+async fn survivors_claiming_together_take_every_free_shard_in_one_pass() {
+    use upkeep_domain::shards::SHARDS;
+    use upkeep_engine::monitoring::shards::ShardKeeper;
+    let test = "survivors_claiming_together_take_every_free_shard_in_one_pass";
+    let Some(base) = upkeep_store::testing::postgres_url(test) else {
+        return;
+    };
+    let db = upkeep_store::testing::TestDatabase::postgres(&base).await;
+    let store = db.store().await;
+    // A replica that held every shard and died: its leases run out in two seconds.
+    for s in 0..SHARDS {
+        let name = format!("shard:{s:02}");
+        let ttl = Duration::from_secs(2);
+        assert!(
+            store
+                .try_acquire_lease(&name, "dead", ttl, jiff::Timestamp::now())
+                .await
+                .unwrap()
+        );
+    }
+    let runs_out = std::time::Instant::now() + Duration::from_secs(2);
+    // Passes every 4 s: a shard left to the next pass would be taken 4 s late.
+    let settings = LeaseSettings {
+        ttl: Duration::from_secs(12),
+        renew_every: Duration::from_secs(4),
+    };
+    let stop = CancellationToken::new();
+    let mut tasks = Vec::new();
+    for name in ["survivor-a", "survivor-b"] {
+        let (_keeper, task) = ShardKeeper::start(
+            store.clone(),
+            Arc::new(SystemClock),
+            name.into(),
+            settings.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(task));
+    }
+    tokio::time::sleep_until((runs_out + Duration::from_millis(1500)).into()).await;
+    let leases = store
+        .live_leases("shard:", jiff::Timestamp::now())
+        .await
+        .unwrap();
+    let a = leases.iter().filter(|l| l.holder == "survivor-a").count();
+    let b = leases.iter().filter(|l| l.holder == "survivor-b").count();
+    assert_eq!(
+        (a, b),
+        (32, 32),
+        "1.5 s after the dead replica's leases ran out"
+    );
+    stop.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    store.close().await;
+    db.cleanup().await;
+}
+
 #[tokio::test]
 async fn pause_and_resume_are_stored_with_their_audit_rows() {
     use upkeep_engine::monitoring::probe::Prober;
