@@ -377,10 +377,14 @@ impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Con
     type Future = Answer;
 
     fn call(&self, mut request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
-        let client = {
+        // Without `X-Forwarded-For` the client is the source whoever it is, so the
+        // configuration (its trusted proxies) is read only for a request that names one.
+        let client = if listener::names_a_forwarded_client(request.headers()) {
             let current = self.config.current();
             let trusted = &current.config.server.trusted_proxies;
             listener::client_of(self.source.ip(), request.headers(), trusted)
+        } else {
+            self.source.ip().to_canonical()
         };
         if let Some(response) = self.prepared.answer(&request, client) {
             return Answer::Prepared(std::future::ready(Ok(response)));

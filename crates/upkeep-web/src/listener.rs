@@ -49,6 +49,11 @@ pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr 
     )
 }
 
+/// Whether `headers` carry an `X-Forwarded-For`: without one, [`client_of`] is the peer.
+pub fn names_a_forwarded_client(headers: &HeaderMap) -> bool {
+    headers.contains_key(&X_FORWARDED_FOR)
+}
+
 /// [`TcpListener`] with a connection cap.
 #[derive(Debug)]
 pub struct LimitedListener {

@@ -863,14 +863,13 @@ pub(crate) fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Respons
         };
         (StatusCode::OK, prepared.ok[i].clone(), bytes)
     };
-    out.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if immutable {
-            CACHE_CONTROL_STATIC
-        } else {
-            CACHE_CONTROL
-        }),
-    );
+    // The prepared headers carry the pages' `Cache-Control`.
+    if immutable {
+        out.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL_STATIC),
+        );
+    }
     let mut response = Response::new(axum::body::Body::from(bytes));
     *response.status_mut() = status;
     *response.headers_mut() = out;

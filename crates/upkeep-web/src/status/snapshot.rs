@@ -100,8 +100,8 @@ pub struct Body {
 
 /// A [`Body`]'s answers' headers, made once so that serving it builds none: for each
 /// representation (by [`super::Coding::index`]: identity, gzip, br) the headers of a `200` and
-/// of a `304`, the security headers ([`crate::SECURITY_HEADERS`]) included; only
-/// `Cache-Control`, which depends on the path, is added per answer.
+/// of a `304`, the security headers ([`crate::SECURITY_HEADERS`]) and the pages' short
+/// `Cache-Control` included; only the stylesheet's answers replace that (`super::send`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyHeaders {
     /// The strong ETag of each representation.
@@ -121,10 +121,14 @@ impl BodyHeaders {
         let last_modified = value(last_modified.to_owned())?;
         let encodings = [None, Some("gzip"), Some("br")];
         let not_modified = std::array::from_fn(|i| {
-            let mut headers = HeaderMap::with_capacity(12);
+            let mut headers = HeaderMap::with_capacity(16);
             headers.insert(header::LAST_MODIFIED, last_modified.clone());
             headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
             headers.insert(header::ETAG, etags[i].clone());
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(super::CACHE_CONTROL),
+            );
             crate::security_headers(&mut headers);
             headers
         });
@@ -246,6 +250,8 @@ pub fn http_date(t: Timestamp) -> String {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     bodies: HashMap<String, Arc<Body>>,
+    /// The bodies of [`super::fixed_paths`], in its order: found without hashing the path.
+    fixed: Vec<Option<Arc<Body>>>,
     /// What the bodies were rendered from (pages rendered on demand use it too).
     pub model: Arc<Model>,
     /// A digest of the inputs; equal inputs are not rendered again.
@@ -260,6 +266,11 @@ impl Snapshot {
     /// The body at `path`.
     pub fn body(&self, path: &str) -> Option<&Arc<Body>> {
         self.bodies.get(path)
+    }
+
+    /// The body of the `i`th of [`super::fixed_paths`].
+    pub fn fixed_body(&self, i: usize) -> Option<&Arc<Body>> {
+        self.fixed.get(i)?.as_ref()
     }
 
     /// The page at `path` rendered on request from this snapshot, if it was.
@@ -304,8 +315,12 @@ impl Snapshot {
             };
             bodies.insert(r.path, body);
         }
+        let fixed = super::fixed_paths()
+            .map(|(path, _)| bodies.get(path).cloned())
+            .collect();
         Ok(Snapshot {
             bodies,
+            fixed,
             model,
             inputs,
             on_request: Arc::default(),
