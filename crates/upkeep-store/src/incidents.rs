@@ -907,15 +907,15 @@ impl Store {
         after: EventPosition,
         limit: u32,
     ) -> Result<Vec<(EventPosition, crate::monitoring::StoredMonitorEvent)>, StoreError> {
+        // The limit is written into the statement, as in `Store::claim_deliveries`.
         let sql = format!(
             "SELECT xid, id, source, at, from_status, to_status, reason \
-             FROM monitor_events WHERE (xid, id) > ($1, $2){} ORDER BY xid, id LIMIT $3",
+             FROM monitor_events WHERE (xid, id) > ($1, $2){} ORDER BY xid, id LIMIT {limit}",
             self.settled_filter()
         );
         let rows: Vec<(i64, i64, String, i64, String, String, String)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(after.xid)
                 .bind(after.id)
-                .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await)?;
         rows.into_iter()

@@ -274,10 +274,12 @@ impl Store {
     /// by another version, say) is set aside — marked fanned out, logged — so it cannot stop the
     /// ones behind it.
     pub async fn unfanned_notices(&self, limit: u32) -> Result<Vec<StoredNotice>, StoreError> {
-        let sql = "SELECT id, dedup_key, payload, created_at FROM notices \
-                   WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1";
-        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
-            .bind(i64::from(limit))
+        // The limit is written into the statement, as in `claim_deliveries`.
+        let sql = format!(
+            "SELECT id, dedup_key, payload, created_at FROM notices \
+             WHERE fanned_out_at IS NULL ORDER BY id LIMIT {limit}"
+        );
+        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .fetch_all(pool)
             .await)?;
         let mut out = Vec::with_capacity(rows.len());
@@ -367,6 +369,9 @@ impl Store {
             crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             crate::Backend::Sqlite => "",
         };
+        // The limit is written into the statement: SQLite prepares a statement whose `LIMIT`
+        // is a bound parameter again at every run (its plan depends on the value), and the
+        // delivery workers claim every second.
         let sql = format!(
             "UPDATE deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
              WHERE seq IN (SELECT d.seq FROM deliveries d \
@@ -375,7 +380,7 @@ impl Store {
                 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.order_key = d.order_key \
                     AND e.state = 'pending' \
                     AND (e.seq < d.seq OR e.claimed_until >= $3)) \
-                ORDER BY d.next_attempt_at, d.seq LIMIT $4{lock}) \
+                ORDER BY d.next_attempt_at, d.seq LIMIT {limit}{lock}) \
              AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < $3) \
              RETURNING {DELIVERY_COLUMNS}"
         );
@@ -383,7 +388,6 @@ impl Store {
             .bind(worker)
             .bind(at.saturating_add(claim_ms))
             .bind(at)
-            .bind(i64::from(limit))
             .fetch_all(pool)
             .await)?;
         let mut out = rows
