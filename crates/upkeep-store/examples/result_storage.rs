@@ -10,7 +10,8 @@
 //! A fresh SQLite file in DIR (default: a temporary directory), WAL and `synchronous=FULL` as
 //! `upkeep serve` opens it; latencies vary per check (20–220 ms), `FAILURE_PPM` of checks fail
 //! with a message (default 10,000 = 1 %). Bytes are the main file's pages in use (page count
-//! minus free pages) after a WAL checkpoint: what the database holds, not what it may reuse.
+//! minus free pages) after a WAL checkpoint: what the database holds, not what it may reuse;
+//! the last two columns split the growth between the raw results and the rollups (`dbstat`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -76,11 +77,14 @@ async fn main() {
         "monitors={monitors} interval={}s failures={failure_ppm}ppm checks/hour={checks_per_hour}",
         interval_ms / 1000
     );
-    println!("hour\twrite_s\tfold_s\tbytes_in_use\tgrowth\tbytes/check");
+    println!(
+        "hour\twrite_s\tfold_s\tbytes_in_use\tgrowth\tbytes/check\tresults/check\trollups/check"
+    );
     let probe = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
     let mut before = used_bytes(&probe).await;
+    let mut split_before = split_bytes(&probe).await;
     for hour in 0..hours {
         let t = Instant::now();
         for round in 0..rounds_per_hour {
@@ -118,11 +122,16 @@ async fn main() {
         let fold_s = t.elapsed().as_secs_f64();
         let used = used_bytes(&probe).await;
         let growth = used - before;
+        let split = split_bytes(&probe).await;
+        let per_check = |now: i64, then: i64| (now - then) as f64 / checks_per_hour as f64;
         println!(
-            "{hour}\t{write_s:.1}\t{fold_s:.1}\t{used}\t{growth}\t{:.1}",
-            growth as f64 / checks_per_hour as f64
+            "{hour}\t{write_s:.1}\t{fold_s:.1}\t{used}\t{growth}\t{:.1}\t{:.1}\t{:.1}",
+            growth as f64 / checks_per_hour as f64,
+            per_check(split.0, split_before.0),
+            per_check(split.1, split_before.1),
         );
         before = used;
+        split_before = split;
         // The rollups still count every check.
         let totals = store
             .rollup_totals(&ids[0], ts(START_MS), ts(START_MS + (hour + 1) * HOUR_MS))
@@ -134,6 +143,22 @@ async fn main() {
 
 fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap()
+}
+
+/// Bytes of the pages of the raw results (`check_results` and its indexes) and of the rollups
+/// (`check_rollups`, `check_rollup_days` and their indexes), from SQLite's `dbstat`, after
+/// [`used_bytes`]'s checkpoint.
+async fn split_bytes(pool: &sqlx::SqlitePool) -> (i64, i64) {
+    let bytes = |pattern: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE $1",
+        )
+        .bind(pattern)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    (bytes("check_results%").await, bytes("check_rollup%").await)
 }
 
 /// Bytes of the main database file in use after a checkpoint.
