@@ -21,6 +21,7 @@ pub mod email;
 pub mod event;
 pub mod grpc_health;
 pub mod heartbeat;
+pub mod http_head;
 pub mod icmp;
 pub mod incident;
 pub mod inventory;

@@ -80,6 +80,12 @@ pub const CATALOGUE: &[Metric] = &[
         None,
         "Connections closed at once because their client held server.max_connections_per_client",
     ),
+    metric(
+        "upkeep_http_fast_answers_total",
+        Kind::Counter,
+        None,
+        "Plain reads of the status snapshot's fixed paths answered from prepared bytes below the HTTP stack (also counted in upkeep_http_requests_total)",
+    ),
     // Configuration.
     metric(
         "upkeep_config_reloads_total",

@@ -28,6 +28,7 @@ pub mod reports;
 pub mod state;
 pub mod status;
 pub mod subscribe;
+mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -308,6 +309,7 @@ pub async fn serve_with(
         let prepared = Arc::clone(&prepared);
         let http = http.clone();
         let watcher = graceful.watcher();
+        let draining = draining.clone();
         tokio::spawn(async move {
             let mut stream = stream;
             let proxy_protocol = {
@@ -344,6 +346,11 @@ pub async fn serve_with(
                 source,
                 peer: addr,
             };
+            // Plain reads of the snapshot are answered below hyper until a request is not one.
+            let stream = match wire::serve(stream, &service, header_read_timeout, &draining).await {
+                wire::Outcome::Handoff(stream) => stream,
+                wire::Outcome::Closed => return,
+            };
             let conn = http.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, peer = %addr, "connection ended with an error");
@@ -358,9 +365,10 @@ pub async fn serve_with(
     Ok(())
 }
 
-/// What one connection runs: the real client of each request is found
-/// ([`listener::client_of`]), then [`prepared`] answers the snapshot's fixed paths and plain
-/// heartbeats, and the router everything else.
+/// What one connection runs: its plain reads of the snapshot are answered by [`wire`] until
+/// a request is not one; then hyper serves the rest of it, and for each request the real
+/// client is found ([`listener::client_of`]), [`prepared`] answers the snapshot's fixed paths
+/// and plain heartbeats, and the router everything else.
 struct Connection {
     router: Router,
     prepared: Arc<prepared::Prepared>,
@@ -371,21 +379,31 @@ struct Connection {
     peer: std::net::SocketAddr,
 }
 
+impl Connection {
+    /// The client of a request with these `X-Forwarded-For` values ([`listener::client_of`]).
+    /// Without one the client is the source whoever it is, so the configuration (its trusted
+    /// proxies) is read only for a request that names one.
+    fn client<'h>(&self, forwarded_for: impl IntoIterator<Item = &'h str>) -> std::net::IpAddr {
+        let mut forwarded_for = forwarded_for.into_iter().peekable();
+        if forwarded_for.peek().is_none() {
+            return self.source.ip().to_canonical();
+        }
+        let current = self.config.current();
+        listener::client_of(
+            self.source.ip(),
+            forwarded_for,
+            &current.config.server.trusted_proxies,
+        )
+    }
+}
+
 impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Connection {
     type Response = axum::response::Response;
     type Error = std::convert::Infallible;
     type Future = Answer;
 
     fn call(&self, mut request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
-        // Without `X-Forwarded-For` the client is the source whoever it is, so the
-        // configuration (its trusted proxies) is read only for a request that names one.
-        let client = if listener::names_a_forwarded_client(request.headers()) {
-            let current = self.config.current();
-            let trusted = &current.config.server.trusted_proxies;
-            listener::client_of(self.source.ip(), request.headers(), trusted)
-        } else {
-            self.source.ip().to_canonical()
-        };
+        let client = self.client(listener::forwarded_for(request.headers()));
         if let Some(response) = self.prepared.answer(&request, client) {
             return Answer::Prepared(std::future::ready(Ok(response)));
         }

@@ -33,25 +33,26 @@ pub struct PeerAddr(pub SocketAddr);
 /// `X-Forwarded-For`.
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// The client of a request that came from `peer` with `headers`, believing forwarded addresses
-/// only from `trusted` peers.
-pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+/// The client of a request that came from `peer` with `forwarded_for` (its
+/// `X-Forwarded-For` values, [`forwarded_for`]), believing forwarded addresses only from
+/// `trusted` peers.
+pub fn client_of<'h>(
+    peer: IpAddr,
+    forwarded_for: impl IntoIterator<Item = &'h str>,
+    trusted: &[Cidr],
+) -> IpAddr {
     if trusted.is_empty() {
         return peer.to_canonical();
     }
-    forwarded_client(
-        peer,
-        trusted,
-        headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter_map(|value| value.to_str().ok()),
-    )
+    forwarded_client(peer, trusted, forwarded_for)
 }
 
-/// Whether `headers` carry an `X-Forwarded-For`: without one, [`client_of`] is the peer.
-pub fn names_a_forwarded_client(headers: &HeaderMap) -> bool {
-    headers.contains_key(&X_FORWARDED_FOR)
+/// The `X-Forwarded-For` values of `headers` that are text.
+pub fn forwarded_for(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
 }
 
 /// [`TcpListener`] with a connection cap.

@@ -20,13 +20,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::http::{Method, Request, StatusCode, header};
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
 use upkeep_store::monitoring::{Ping, PingKind};
 
+use upkeep_domain::http_head::PlainGet;
+
 use crate::metrics::{get_requests, request_duration};
 use crate::state::AppState;
+use crate::status::Choice;
+use crate::status::snapshot::Body;
 
 /// The answer to a prepared heartbeat, once its ping is committed.
 pub(crate) type PingAnswer = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -57,6 +62,8 @@ pub(crate) struct Prepared {
     /// than a hash of the path would.
     routes: Vec<Route>,
     ping: PingRoute,
+    /// Answers written below hyper ([`Prepared::answer_plain`]).
+    fast: Counter,
 }
 
 impl Prepared {
@@ -81,6 +88,7 @@ impl Prepared {
             state,
             routes,
             ping,
+            fast: metrics::counter!("upkeep_http_fast_answers_total"),
         }
     }
 
@@ -90,28 +98,81 @@ impl Prepared {
         if request.method() != Method::GET {
             return None;
         }
-        let path = request.uri().path();
-        let (i, route) = self
-            .routes
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.path == path)?;
+        let (i, route) = self.route(request.uri().path())?;
         let headers = request.headers();
         if headers.contains_key(header::AUTHORIZATION) {
             return None;
         }
         let started = Instant::now();
-        let snapshot = self.state.status.get()?;
-        let body = snapshot.fixed_body(i)?;
-        self.state.public_limiter.check(client).ok()?;
-        let response = crate::status::send(headers, body, route.immutable);
-        if response.status() == StatusCode::NOT_MODIFIED {
-            route.not_modified.increment(1);
-        } else {
-            route.ok.increment(1);
-        }
-        route.duration.record(started.elapsed().as_secs_f64());
+        let body = self.body(i, client)?;
+        let response = crate::status::send(headers, &body, route.immutable);
+        route.count(response.status() == StatusCode::NOT_MODIFIED, started);
         Some(response)
+    }
+
+    /// The answer to the plain `GET` `get` from `client` ([`crate::wire`]), when it is of a
+    /// fixed path within the client's quota and the snapshot is built: its head appended to
+    /// `out`, and the body to send after it. `None` leaves it to hyper.
+    pub(crate) fn answer_plain(
+        &self,
+        get: &PlainGet<'_>,
+        client: IpAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<Bytes> {
+        let (i, route) = self.route(get.path)?;
+        let started = Instant::now();
+        let body = self.body(i, client)?;
+        let choice = Choice::of(&body, get.accept_encoding, get.if_none_match);
+        let bytes = choice.bytes(&body);
+        let prepared = &body.headers;
+        let i = choice.coding.index();
+        let (map, lines) = if choice.not_modified {
+            (&prepared.not_modified[i], &prepared.wire_not_modified[i])
+        } else {
+            (&prepared.ok[i], &prepared.wire_ok[i])
+        };
+        if route.immutable {
+            // The stylesheet's answers replace the pages' `Cache-Control`, as `send` does.
+            let mut map = map.clone();
+            map.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(crate::status::CACHE_CONTROL_STATIC),
+            );
+            let mut lines = Vec::with_capacity(512);
+            crate::wire::header_lines(&map, &mut lines);
+            crate::wire::head(out, choice.not_modified, &lines, bytes.len());
+        } else {
+            crate::wire::head(out, choice.not_modified, lines, bytes.len());
+        }
+        route.count(choice.not_modified, started);
+        self.fast.increment(1);
+        Some(bytes)
+    }
+
+    /// The fixed path `path` (its index in the snapshot's fixed bodies).
+    fn route(&self, path: &str) -> Option<(usize, &Route)> {
+        self.routes.iter().enumerate().find(|(_, r)| r.path == path)
+    }
+
+    /// The snapshot's body of fixed path `i`, when the snapshot is built and `client` is
+    /// within its quota (which this spends).
+    fn body(&self, i: usize, client: IpAddr) -> Option<Arc<Body>> {
+        let snapshot = self.state.status.get()?;
+        let body = Arc::clone(snapshot.fixed_body(i)?);
+        self.state.public_limiter.check(client).ok()?;
+        Some(body)
+    }
+}
+
+impl Route {
+    /// Counts an answer begun at `started`, as the router's metrics would.
+    fn count(&self, not_modified: bool, started: Instant) {
+        if not_modified {
+            self.not_modified.increment(1);
+        } else {
+            self.ok.increment(1);
+        }
+        self.duration.record(started.elapsed().as_secs_f64());
     }
 }
 

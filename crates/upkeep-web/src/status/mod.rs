@@ -74,7 +74,7 @@ const MAX_UPCOMING: u32 = 100;
 /// within seconds, yet a flood of readers behind one cache costs one request per 10 s.
 const CACHE_CONTROL: &str = "public, max-age=10";
 /// `Cache-Control` of the stylesheet, whose URL changes with its content.
-const CACHE_CONTROL_STATIC: &str = "public, max-age=31536000, immutable";
+pub(crate) const CACHE_CONTROL_STATIC: &str = "public, max-age=31536000, immutable";
 
 const HTML: &str = "text/html; charset=utf-8";
 const ICS: &str = "text/calendar; charset=utf-8";
@@ -529,7 +529,7 @@ pub(crate) enum Coding {
 
 impl Coding {
     /// This coding's place in [`snapshot::BodyHeaders`]' arrays.
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Coding::Identity => 0,
             Coding::Gzip => 1,
@@ -574,14 +574,12 @@ pub(crate) fn negotiate(accept_encoding: Option<&str>) -> Coding {
 /// comparison, as RFC 9110 asks for this header). Only the negotiated encoding's tag matches,
 /// so a shared cache revalidating a brotli copy for a gzip-only client gets the gzip body, not
 /// a 304.
-fn none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+fn none_match<'h>(if_none_match: impl IntoIterator<Item = &'h str>, etag: &HeaderValue) -> bool {
     let Ok(ours) = etag.to_str() else {
         return false;
     };
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    if_none_match
+        .into_iter()
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == ours)
@@ -839,29 +837,61 @@ async fn badge(
     }
 }
 
-/// Answers with `body` in the negotiated encoding, or 304 when the client has it.
-pub(crate) fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Response {
-    let coding = negotiate(
-        headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let prepared = &body.headers;
-    let i = coding.index();
-    let (status, mut out, bytes) = if none_match(headers, &prepared.etags[i]) {
-        let empty = axum::body::Bytes::new();
-        (
-            StatusCode::NOT_MODIFIED,
-            prepared.not_modified[i].clone(),
-            empty,
-        )
-    } else {
-        let bytes = match coding {
+/// Which representation of a body a request gets: the negotiated coding, and whether the
+/// client already has it (a `304`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Choice {
+    pub coding: Coding,
+    pub not_modified: bool,
+}
+
+impl Choice {
+    /// The representation of `body` a request with these `Accept-Encoding` and
+    /// `If-None-Match` values gets.
+    pub(crate) fn of<'h>(
+        body: &Body,
+        accept_encoding: Option<&str>,
+        if_none_match: impl IntoIterator<Item = &'h str>,
+    ) -> Self {
+        let coding = negotiate(accept_encoding);
+        let not_modified = none_match(if_none_match, &body.headers.etags[coding.index()]);
+        Self {
+            coding,
+            not_modified,
+        }
+    }
+
+    /// The bytes this choice sends of `body` (none for a `304`).
+    pub(crate) fn bytes(self, body: &Body) -> axum::body::Bytes {
+        if self.not_modified {
+            return axum::body::Bytes::new();
+        }
+        match self.coding {
             Coding::Brotli => body.brotli.clone(),
             Coding::Gzip => body.gzip.clone(),
             Coding::Identity => body.plain.clone(),
-        };
-        (StatusCode::OK, prepared.ok[i].clone(), bytes)
+        }
+    }
+}
+
+/// Answers with `body` in the negotiated encoding, or 304 when the client has it.
+pub(crate) fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Response {
+    let choice = Choice::of(
+        body,
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+        headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let prepared = &body.headers;
+    let i = choice.coding.index();
+    let (status, mut out) = if choice.not_modified {
+        (StatusCode::NOT_MODIFIED, prepared.not_modified[i].clone())
+    } else {
+        (StatusCode::OK, prepared.ok[i].clone())
     };
     // The prepared headers carry the pages' `Cache-Control`.
     if immutable {
@@ -870,7 +900,7 @@ pub(crate) fn send(headers: &HeaderMap, body: &Body, immutable: bool) -> Respons
             HeaderValue::from_static(CACHE_CONTROL_STATIC),
         );
     }
-    let mut response = Response::new(axum::body::Body::from(bytes));
+    let mut response = Response::new(axum::body::Body::from(choice.bytes(body)));
     *response.status_mut() = status;
     *response.headers_mut() = out;
     response

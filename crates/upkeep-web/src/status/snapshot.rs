@@ -108,6 +108,10 @@ pub struct BodyHeaders {
     pub etags: [HeaderValue; 3],
     pub ok: [HeaderMap; 3],
     pub not_modified: [HeaderMap; 3],
+    /// `ok` and `not_modified` as the lines of an HTTP/1.1 head, for answers written without
+    /// the HTTP stack ([`crate::wire`]).
+    pub wire_ok: [axum::body::Bytes; 3],
+    pub wire_not_modified: [axum::body::Bytes; 3],
 }
 
 impl BodyHeaders {
@@ -140,7 +144,14 @@ impl BodyHeaders {
             }
             headers
         });
+        let wire = |headers: &HeaderMap| {
+            let mut lines = Vec::with_capacity(512);
+            crate::wire::header_lines(headers, &mut lines);
+            axum::body::Bytes::from(lines)
+        };
         Ok(Self {
+            wire_ok: std::array::from_fn(|i| wire(&ok[i])),
+            wire_not_modified: std::array::from_fn(|i| wire(&not_modified[i])),
             etags,
             ok,
             not_modified,

@@ -671,6 +671,82 @@ async fn prepared_answers_match_the_routers() {
     }
 }
 
+/// Reads one whole answer to a plain `GET` (a `content-length` body, or none for a 304) off
+/// `stream`; `None` when the server closed the connection first.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() >= end + 4 + length {
+                return Some(head);
+            }
+        }
+        let n = stream.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A connection whose reads are answered below hyper keeps hyper's rules: a request head must
+/// be whole within the header read timeout, which also bounds an idle keep-alive connection
+/// and starts again with each request; graceful shutdown closes an idle connection.
+#[tokio::test]
+async fn plain_reads_keep_the_header_timeout_and_end_at_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::builder(CONFIG)
+        .header_timeout(Duration::from_millis(500))
+        .start()
+        .await;
+    assert_eq!(app.get("/", None).await.status(), StatusCode::OK);
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let request = b"GET /api/v2/summary.json HTTP/1.1\r\nhost: x\r\n\r\n";
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+
+    // A head that takes 300 ms of the 500 is answered; so is the next, sent after 300 ms more
+    // of idling, 600 ms after the connection opened.
+    stream.write_all(&request[..20]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.write_all(&request[20..]).await.unwrap();
+    let head = read_answer(&mut stream).await.expect("answered");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.write_all(request).await.unwrap();
+    let head = read_answer(&mut stream)
+        .await
+        .expect("answered after idling");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+
+    // A head left unfinished is cut off at the timeout.
+    let started = Instant::now();
+    stream.write_all(&request[..20]).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(3), read_answer(&mut stream)).await;
+    assert_eq!(closed, Ok(None), "closed, not answered");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_millis(1500),
+        "{waited:?}"
+    );
+
+    // Shutdown closes an idle connection that was answered below hyper.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    assert!(read_answer(&mut stream).await.is_some());
+    let started = Instant::now();
+    app.stop.cancel();
+    let closed = tokio::time::timeout(Duration::from_secs(3), read_answer(&mut stream)).await;
+    assert_eq!(closed, Ok(None), "closed at shutdown");
+    assert!(started.elapsed() < Duration::from_millis(400));
+}
+
 /// The response time per location under a component rebuilds the snapshot only when a figure
 /// the page shows changes: a minute's new checks that leave every rounded mean as it was
 /// publish no new snapshot; one that moves a mean does, with the new figure.

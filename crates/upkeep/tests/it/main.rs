@@ -18,6 +18,7 @@ mod cli;
 mod console_browser;
 mod console_replicas;
 mod drill;
+mod fast_path;
 mod incident;
 mod inventory;
 mod latency;
