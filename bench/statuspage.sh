@@ -25,6 +25,8 @@
 # Usage: bench/statuspage.sh [ROUNDS]    (default 1)
 # DURATION (default 10s) shortens the wrk runs for a smoke test; PAGES (default "small large")
 # and LIMITS (default "on off") choose the phases.
+# SETTLE (default 5) is the seconds upkeep runs under callgrind before its idle rate is
+# sampled (the large page's start-up work takes longer under callgrind).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -304,7 +306,7 @@ count_instructions() {
   QUIET_MONITORS=1 write_config "$page" on
   start_upkeep "$page" valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.%p" \
     --dump-instr=no --collect-systime=no
-  sleep 5
+  sleep "${SETTLE:-5}"
   count upkeep "$page" "$upkeep_pid" "$port" "$port" "$out"
   snapshot_bytes
   stop_upkeep

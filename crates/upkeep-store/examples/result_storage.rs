@@ -1,7 +1,8 @@
 //! How many bytes a check costs on disk once runs are folded (docs/monitoring.md): writes
 //! simulated hours of results for a fleet through the store's own write path (the probe
-//! engine's batches, with their rollups), folds each hour once it is an hour old as the engine
-//! does, and prints the database's growth per simulated hour.
+//! engine's batches, with their rollups), folds each hour once it is an hour old and each day's
+//! rollups once the day has been over for an hour, as the engine does, and prints the
+//! database's growth per simulated hour and what it holds per check written so far.
 //!
 //! ```sh
 //! cargo run --release -p upkeep-store --example result_storage -- MONITORS HOURS [INTERVAL_S] [FAILURE_PPM] [DIR]
@@ -78,7 +79,7 @@ async fn main() {
         interval_ms / 1000
     );
     println!(
-        "hour\twrite_s\tfold_s\tbytes_in_use\tgrowth\tbytes/check\tresults/check\trollups/check"
+        "hour\twrite_s\tfold_s\tdays_s\tbytes_in_use\tgrowth\tbytes/check\tin_use/check\tresults/check\trollups/check"
     );
     let probe = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -120,13 +121,23 @@ async fn main() {
             }
         }
         let fold_s = t.elapsed().as_secs_f64();
+        // Each day that ended an hour ago is folded into its packed row, as the engine's
+        // day pass does (`fold_rollup_days_once`).
+        let t = Instant::now();
+        let now = ts(START_MS + (hour + 1) * HOUR_MS);
+        let due = store.rollup_days_to_fold(now, u32::MAX).await.unwrap();
+        for chunk in due.chunks(64) {
+            store.fold_rollup_days(chunk).await.unwrap();
+        }
+        let days_s = t.elapsed().as_secs_f64();
         let used = used_bytes(&probe).await;
         let growth = used - before;
         let split = split_bytes(&probe).await;
         let per_check = |now: i64, then: i64| (now - then) as f64 / checks_per_hour as f64;
         println!(
-            "{hour}\t{write_s:.1}\t{fold_s:.1}\t{used}\t{growth}\t{:.1}\t{:.1}\t{:.1}",
+            "{hour}\t{write_s:.1}\t{fold_s:.1}\t{days_s:.1}\t{used}\t{growth}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
             growth as f64 / checks_per_hour as f64,
+            used as f64 / (checks_per_hour * (hour + 1)) as f64,
             per_check(split.0, split_before.0),
             per_check(split.1, split_before.1),
         );
