@@ -246,3 +246,37 @@ fn a_connection_is_hyper_from_its_first_request_that_is_not_plain() {
     assert_eq!(answer.body, summary);
     assert_eq!(fast_answers(&server), before + 1);
 }
+
+/// Behind a trusted proxy, a plain read answered below hyper is charged to the client the
+/// proxy names, as it is through hyper: one client spending its quota leaves the proxy's and
+/// another client's untouched.
+#[test]
+fn behind_a_trusted_proxy_plain_reads_are_charged_to_the_forwarded_client() {
+    let config = CONFIG.replace(
+        "server:\n  rate_limit: { per_second: 1000, burst: 1000 }",
+        "server:\n  trusted_proxies: [127.0.0.1/32]\n  rate_limit: { per_second: 1, burst: 4 }",
+    );
+    let ws = Workspace::with_config(&config);
+    let server = Server::start(&["--config", &ws.config], &ws.db);
+    assert!(server.get("/", None).starts_with("HTTP/1.1 200"));
+    let from = |client: &str| format!("x-forwarded-for: {client}\r\n");
+
+    // Client X: its burst, then refusals (a refusal is the router's 429, through hyper).
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let answer = exchange(&server, &get("/api/v2/summary.json", &from("192.0.2.10")), 1);
+        statuses.push(answer[0].status.clone());
+    }
+    let served = statuses.iter().filter(|s| *s == "HTTP/1.1 200 OK").count();
+    assert!((4..=5).contains(&served), "{statuses:?}");
+    assert!(
+        statuses.iter().skip(5).all(|s| s.starts_with("HTTP/1.1 429")),
+        "{statuses:?}"
+    );
+
+    // Client Y, through the same proxy, is answered below hyper.
+    let before = fast_answers(&server);
+    let answer = exchange(&server, &get("/api/v2/summary.json", &from("192.0.2.11")), 1);
+    assert_eq!(answer[0].status, "HTTP/1.1 200 OK");
+    assert_eq!(fast_answers(&server), before + 1);
+}
