@@ -108,14 +108,16 @@ async fn start() -> TestApp {
         )
         .await
         .unwrap();
-        // A one-off maintenance for both tenants, a week ahead at 21:00 UTC for two hours.
+        // A one-off maintenance for both tenants, a week ahead at 01:00 UTC for two hours:
+        // outside both tenants' business hours whatever the weekday and the season (Rome
+        // 02:00–05:00, New York 20:00–23:00).
         let day = now
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date()
             .checked_add(jiff::Span::new().days(7))
             .unwrap();
         let begin = day
-            .at(21, 0, 0, 0)
+            .at(1, 0, 0, 0)
             .to_zoned(jiff::tz::TimeZone::UTC)
             .unwrap()
             .timestamp();
@@ -159,7 +161,8 @@ async fn clients_expand_the_calendar_into_upkeeps_own_occurrences() {
     let ours: Vec<(String, String)> = materialise(window, now, Duration::from_secs(380 * 86_400))
         .unwrap()
         .into_iter()
-        .filter(|o| o.start >= from && o.start < to)
+        // What the client returns: every instance that overlaps [from, to).
+        .filter(|o| o.end > from && o.start < to)
         .map(|o| (o.start.to_string(), o.end.to_string()))
         .collect();
     let theirs: Vec<(String, String)> = expand(&ics, from, to)

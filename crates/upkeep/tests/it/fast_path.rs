@@ -264,19 +264,30 @@ fn behind_a_trusted_proxy_plain_reads_are_charged_to_the_forwarded_client() {
     // Client X: its burst, then refusals (a refusal is the router's 429, through hyper).
     let mut statuses = Vec::new();
     for _ in 0..10 {
-        let answer = exchange(&server, &get("/api/v2/summary.json", &from("192.0.2.10")), 1);
+        let answer = exchange(
+            &server,
+            &get("/api/v2/summary.json", &from("192.0.2.10")),
+            1,
+        );
         statuses.push(answer[0].status.clone());
     }
     let served = statuses.iter().filter(|s| *s == "HTTP/1.1 200 OK").count();
     assert!((4..=5).contains(&served), "{statuses:?}");
     assert!(
-        statuses.iter().skip(5).all(|s| s.starts_with("HTTP/1.1 429")),
+        statuses
+            .iter()
+            .skip(5)
+            .all(|s| s.starts_with("HTTP/1.1 429")),
         "{statuses:?}"
     );
 
     // Client Y, through the same proxy, is answered below hyper.
     let before = fast_answers(&server);
-    let answer = exchange(&server, &get("/api/v2/summary.json", &from("192.0.2.11")), 1);
+    let answer = exchange(
+        &server,
+        &get("/api/v2/summary.json", &from("192.0.2.11")),
+        1,
+    );
     assert_eq!(answer[0].status, "HTTP/1.1 200 OK");
     assert_eq!(fast_answers(&server), before + 1);
 }
