@@ -4,7 +4,9 @@
 //! them (no `Authorization`) is answered here with the same [`crate::status::send`] the routes
 //! use (the body's prepared headers carry the security headers), after the same per-client
 //! quota ([`crate::rate_limit`]), counted in the same metrics, but without the router's per-request layers (the
-//! request span, the boxed middleware futures, the time limit, labelled metric lookups).
+//! request span, the boxed middleware futures, the time limit, labelled metric lookups). On a
+//! connection still below hyper ([`crate::wire`]), [`Prepared::answer_plain`] writes the same
+//! answer as bytes, after the same lookup and quota.
 //!
 //! Heartbeats are the other bulk: a plain `GET /ping/{key}` (no query, no body) of a configured
 //! key, within the client's ping quota, is recorded here through the same ping writer, with the
@@ -24,9 +26,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
-use upkeep_store::monitoring::{Ping, PingKind};
-
 use upkeep_domain::http_head::PlainGet;
+use upkeep_store::monitoring::{Ping, PingKind};
 
 use crate::metrics::{get_requests, request_duration};
 use crate::state::AppState;
