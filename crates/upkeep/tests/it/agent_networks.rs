@@ -133,10 +133,15 @@ monitors:
     eventually(within, "unknown with two agents stopped", || {
         monitor(&server, &admin)["status"] == "unknown"
     });
-    let events = server.get("/api/v1/monitors/api/events", Some(&admin));
-    assert!(
-        events.contains("1 of 3 locations reported (silent: eu-1, us-1)"),
-        "{events}"
+    // The event is written after the state it records is live: wait for it too.
+    eventually(
+        within,
+        "the unknown event naming the silent locations",
+        || {
+            server
+                .get("/api/v1/monitors/api/events", Some(&admin))
+                .contains("1 of 3 locations reported (silent: eu-1, us-1)")
+        },
     );
     // Never down while unknown.
     std::thread::sleep(Duration::from_secs(3));
