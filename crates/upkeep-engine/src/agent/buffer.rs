@@ -15,6 +15,11 @@
 //!   [`REJECTED_KEPT`] are kept there for the operator); one too large for the server is
 //!   split in halves; after a conflict of numbers (another batch was stored under one) the
 //!   waiting batches are numbered again from the server's next free number.
+//! - A split is safe to interrupt: the second half's number is reserved in the batch's own
+//!   file first, so a split done again after a crash writes the same halves under the same
+//!   numbers (the server takes a batch it already holds as a duplicate), and of two files of
+//!   one number (a crash between writing the first half and removing the whole) the one with
+//!   fewer results is the later and is kept.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -37,6 +42,10 @@ pub struct StoredBatch {
     /// The location it was probed from.
     pub location: String,
     pub results: Vec<AgentResult>,
+    /// The number reserved for this batch's second half by a split that has begun
+    /// ([`Buffer::split`]); never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_seq: Option<u64>,
 }
 
 /// A batch file waiting to be sent.
@@ -134,6 +143,20 @@ impl Buffer {
             let entry = entry?;
             let name = entry.file_name();
             if let Some((seq, results)) = parse_name(&name.to_string_lossy()) {
+                // Two files of one number: a split stopped between writing the first half
+                // and removing the whole batch. The first half (fewer results) is the later.
+                if let Some(other) = buffer.files.get(&seq).map(|e| e.pending.clone()) {
+                    let stale = if other.results <= results {
+                        entry.path()
+                    } else {
+                        buffer.unindex(seq);
+                        other.path
+                    };
+                    fs::remove_file(&stale)?;
+                    if stale == entry.path() {
+                        continue;
+                    }
+                }
                 let meta = entry.metadata()?;
                 buffer.index(
                     Pending {
@@ -212,6 +235,7 @@ impl Buffer {
             seq,
             location: location.to_owned(),
             results,
+            split_seq: None,
         };
         let now = SystemTime::now();
         self.write_batch(&batch, now)?;
@@ -306,19 +330,36 @@ impl Buffer {
         Ok(rewritten)
     }
 
-    /// Splits a batch too large for the server in halves: the second half is written first,
-    /// under a new number (sent after the batches already waiting), then the first half
-    /// replaces the batch. A crash between the two sends the second half's results twice,
-    /// never loses them.
+    /// Splits a batch too large for the server in halves, in three atomic steps: a new
+    /// number for the second half is reserved in the batch's own file (unless an earlier,
+    /// interrupted split reserved one), the second half is written under it (sent after the
+    /// batches already waiting), then the first half replaces the batch. Interrupted at any
+    /// point and done again, it writes the same files: no result is lost or sent under two
+    /// numbers.
     pub fn split(&mut self, pending: &Pending, batch: &StoredBatch) -> std::io::Result<()> {
         let (first, second) = batch.results.split_at(batch.results.len().div_ceil(2));
         let sealed = self.sealed_at(pending.seq);
-        let seq = self.take_seq()?;
+        let second_seq = match batch.split_seq {
+            Some(seq) => seq,
+            None => {
+                let seq = self.take_seq()?;
+                // Same number and count: the file is replaced in place.
+                self.write_batch(
+                    &StoredBatch {
+                        split_seq: Some(seq),
+                        ..batch.clone()
+                    },
+                    sealed,
+                )?;
+                seq
+            }
+        };
         self.write_batch(
             &StoredBatch {
-                seq,
+                seq: second_seq,
                 location: batch.location.clone(),
                 results: second.to_vec(),
+                split_seq: None,
             },
             sealed,
         )?;
@@ -328,6 +369,7 @@ impl Buffer {
                 seq: batch.seq,
                 location: batch.location.clone(),
                 results: first.to_vec(),
+                split_seq: None,
             },
         )?;
         Ok(())
@@ -349,11 +391,15 @@ impl Buffer {
         let waiting = self.pending();
         self.state.next_seq = base.saturating_add(waiting.len() as u64);
         self.save_state()?;
+        let new_seq: BTreeMap<u64, u64> = waiting.iter().map(|p| p.seq).zip(base..).collect();
         for (seq, pending) in (base..).zip(&waiting) {
             let Some(mut batch) = self.read(pending)? else {
                 continue;
             };
             batch.seq = seq;
+            // An interrupted split's second half moves with it; one not written yet is
+            // reserved again when the split is done again.
+            batch.split_seq = batch.split_seq.and_then(|s| new_seq.get(&s).copied());
             self.rewrite(pending, &batch)?;
         }
         Ok(())
@@ -514,6 +560,128 @@ mod tests {
         drop(b);
         let b = Buffer::open(dir.path(), 1 << 20, Duration::from_secs(3600), 0).unwrap();
         assert_eq!(seqs(&b), [(10, 3), (12, 2)]);
+    }
+
+    /// Sends every waiting batch to a server that takes at most two results a batch (413
+    /// otherwise: the batch is split) and each number once (a number sent again must carry
+    /// the same results); returns what the server holds.
+    fn drain(b: &mut Buffer, server: &mut BTreeMap<u64, Vec<AgentResult>>) {
+        while let Some(p) = b.first() {
+            let batch = b.read(&p).unwrap().unwrap();
+            if batch.results.len() > 2 {
+                b.split(&p, &batch).unwrap();
+                continue;
+            }
+            match server.get(&batch.seq) {
+                Some(held) => assert_eq!(held, &batch.results, "number {} reused", batch.seq),
+                None => {
+                    server.insert(batch.seq, batch.results.clone());
+                }
+            }
+            b.remove(&p).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_split_stopped_after_any_of_its_writes_stores_every_result_once() {
+        for step in 0..=3 {
+            let dir = tempfile::tempdir().unwrap();
+            let open = |now| Buffer::open(dir.path(), 1 << 20, Duration::from_secs(3600), now);
+            let mut b = open(10).unwrap();
+            let mut sealed: Vec<AgentResult> = (0..5).map(result).collect();
+            b.seal("eu-1", sealed.clone()).unwrap();
+            b.seal("eu-1", vec![result(9)]).unwrap();
+            sealed.push(result(9));
+            let whole = b.first().unwrap();
+            let batch = b.read(&whole).unwrap().unwrap();
+            // The files a split leaves when the process dies after `step` of its writes.
+            let now = SystemTime::now();
+            let part = |seq, results: &[AgentResult]| StoredBatch {
+                seq,
+                location: "eu-1".into(),
+                results: results.to_vec(),
+                split_seq: None,
+            };
+            if step >= 1 {
+                let reserved = b.take_seq().unwrap();
+                let marked = StoredBatch {
+                    split_seq: Some(reserved),
+                    ..batch.clone()
+                };
+                b.write_batch(&marked, now).unwrap();
+                if step >= 2 {
+                    b.write_batch(&part(reserved, &batch.results[3..]), now)
+                        .unwrap();
+                }
+                if step >= 3 {
+                    b.write_batch(&part(batch.seq, &batch.results[..3]), now)
+                        .unwrap();
+                }
+            }
+            drop(b);
+            let mut server = BTreeMap::new();
+            let mut b = open(0).unwrap();
+            if step == 3 {
+                // Of the two files of the batch's number, the first half (the later) is kept.
+                let files = fs::read_dir(dir.path())
+                    .unwrap()
+                    .filter_map(Result::ok)
+                    .filter_map(|e| parse_name(&e.file_name().to_string_lossy()))
+                    .filter(|(seq, _)| *seq == batch.seq)
+                    .collect::<Vec<_>>();
+                assert_eq!(files, [(batch.seq, 3)]);
+                assert_eq!(seqs(&b)[0], (batch.seq, 3));
+            }
+            drain(&mut b, &mut server);
+            drop(b);
+            // Nothing is left to send after a restart either.
+            let mut b = open(0).unwrap();
+            assert!(b.pending().is_empty(), "step {step}: {:?}", seqs(&b));
+            drain(&mut b, &mut server);
+            let mut stored: Vec<AgentResult> = server.into_values().flatten().collect();
+            stored.sort_by_key(|r| r.at);
+            assert_eq!(stored, sealed, "step {step}: every result once");
+        }
+    }
+
+    #[test]
+    fn renumbering_keeps_an_interrupted_splits_second_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Buffer::open(dir.path(), 1 << 20, Duration::from_secs(3600), 10).unwrap();
+        b.seal("eu-1", (0..4).map(result).collect()).unwrap();
+        let whole = b.first().unwrap();
+        let batch = b.read(&whole).unwrap().unwrap();
+        let reserved = b.take_seq().unwrap();
+        let now = SystemTime::now();
+        b.write_batch(
+            &StoredBatch {
+                split_seq: Some(reserved),
+                ..batch.clone()
+            },
+            now,
+        )
+        .unwrap();
+        b.write_batch(
+            &StoredBatch {
+                seq: reserved,
+                location: "eu-1".into(),
+                results: batch.results[2..].to_vec(),
+                split_seq: None,
+            },
+            now,
+        )
+        .unwrap();
+        b.renumber(100).unwrap();
+        assert_eq!(seqs(&b), [(100, 4), (101, 2)]);
+        let whole = b.first().unwrap();
+        let batch = b.read(&whole).unwrap().unwrap();
+        assert_eq!(batch.split_seq, Some(101), "the half moved with the batch");
+        b.split(&whole, &batch).unwrap();
+        assert_eq!(
+            seqs(&b),
+            [(100, 2), (101, 2)],
+            "the half is not written twice"
+        );
     }
 
     #[test]

@@ -705,6 +705,7 @@ async fn send_batches(
                     seq,
                     location: settings.location.clone(),
                     results: Vec::new(),
+                    split_seq: None,
                 };
                 (None, empty)
             }
