@@ -19,6 +19,9 @@
 # PROBING=1 adds the earlier phase: the small page while the same process checks 1,000 HTTP
 # monitors at 10 s (~100 probes/s) against a second upkeep serving /healthz.
 #
+# Each run also records the share of CPU time stolen by the hypervisor (/proc/stat), upkeep's
+# snapshot builds in it (count and seconds, from /metrics) and, on stderr, the CPU seconds of
+# upkeep's busiest threads: what else took the machine while wrk ran.
 # Before each wrk run the 1-minute load is read from /proc/loadavg; above LOAD_MAX (default
 # 1.0) the script waits, polling up to LOAD_WAIT seconds (default 180), and records the load the
 # run started under either way.
@@ -200,14 +203,64 @@ run() {
   local headers=()
   [ "$enc" = br ] && headers=(-H 'Accept-Encoding: br')
   load=$(wait_for_quiet)
+  local cpu0 cpu1 builds0 builds1 steal builds
+  local threads0 threads1
+  cpu0=$(head -1 /proc/stat)
+  builds0=$(snapshot_builds "$server")
+  threads0=$(thread_ticks "$server")
   out=$(wrk "${wrk_args[@]}" "${headers[@]}" "$url")
+  cpu1=$(head -1 /proc/stat)
+  threads1=$(thread_ticks "$server")
+  builds1=$(snapshot_builds "$server")
+  # The share of the machine's CPU time the hypervisor gave to others during the run, and the
+  # snapshot builds (count, seconds) upkeep ran in it.
+  steal=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " "); t = 0
+    for (i = 2; i <= n; i++) t += y[i] - x[i]
+    printf "%.1f", (t > 0 ? 100 * (y[9] - x[9]) / t : 0) }')
+  builds=$(awk -v a="$builds0" -v b="$builds1" 'BEGIN {
+    if (a == "") { print "-"; exit }
+    split(a, x, " "); split(b, y, " "); printf "%d in %.2fs", y[1] - x[1], y[2] - x[2] }')
   rps=$(echo "$out" | awk '/^Requests\/sec:/ {printf "%.0f", $2}')
   p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
   p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
   errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s ", $0}')
-  echo "$phase|$endpoint|$enc|$server|$round|$load|$rps|$p50|$p99|${errs:-none}" >> "$results"
-  printf '  %-14s %-22s %-8s %-7s round %s  load %-5s %8s req/s  p50 %6s ms  p99 %6s ms  %s\n' \
-    "$phase" "$endpoint" "$enc" "$server" "$round" "$load" "$rps" "$p50" "$p99" "${errs}" >&2
+  echo "$phase|$endpoint|$enc|$server|$round|$load|$rps|$p50|$p99|${errs:-none}|$steal|$builds" >> "$results"
+  printf '  %-14s %-22s %-8s %-7s round %s  load %-5s %8s req/s  p50 %6s ms  p99 %6s ms  steal %4s%%  builds %s  %s\n' \
+    "$phase" "$endpoint" "$enc" "$server" "$round" "$load" "$rps" "$p50" "$p99" "$steal" "$builds" "${errs}" >&2
+  if [ "$server" = upkeep ]; then
+    # The CPU seconds of upkeep's busiest threads during the run: whether both runtime
+    # workers carried the load.
+    echo "    threads: $(join -j1 <(echo "$threads0" | sort) <(echo "$threads1" | sort) \
+      | awk -v hz="$(getconf CLK_TCK)" '{d = ($5 - $3) / hz; if (d >= 0.05) printf "%s %.2fs\n", $2, d}' \
+      | sort -k2 -t' ' -rn | head -4 | paste -sd, -)" >&2
+  fi
+}
+
+# thread_ticks SERVER: for upkeep, "TID NAME TICKS" (user + system clock ticks) of each of its
+# threads.
+thread_ticks() {
+  [ "$1" = upkeep ] || return 0
+  local t
+  for t in /proc/"$upkeep_pid"/task/*; do
+    # The name is in parentheses and may hold spaces; the ticks are fields 14 and 15.
+    awk '{
+      line = $0; lp = index(line, "("); rp = 0
+      for (i = length(line); i > 0; i--) if (substr(line, i, 1) == ")") { rp = i; break }
+      name = substr(line, lp + 1, rp - lp - 1); gsub(/ /, "-", name)
+      split(substr(line, rp + 2), f, " ")
+      print $1, name, f[12] + f[13] }' "$t/stat" 2>/dev/null
+  done
+}
+
+# snapshot_builds SERVER: for upkeep, "COUNT SECONDS" of its snapshot builds so far (from
+# /metrics); nothing for nginx.
+snapshot_builds() {
+  [ "$1" = upkeep ] || return 0
+  curl -s "http://127.0.0.1:$port/metrics" | awk '
+    /^upkeep_status_snapshot_builds_total / {n = $2}
+    /^upkeep_status_snapshot_build_seconds_sum / {s = $2}
+    END {printf "%d %s", n, s + 0}'
 }
 
 # measure PHASE: every endpoint and encoding, upkeep then nginx, ROUNDS times.
@@ -361,8 +414,8 @@ fi
 
 # Table: req/s, latency, and upkeep's share of nginx's requests per second in the same round.
 echo
-printf '| phase | endpoint | encoding | server | round | load (1 min) | req/s | p50 | p99 | upkeep/nginx |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| phase | endpoint | encoding | server | round | load (1 min) | req/s | p50 | p99 | steal | snapshot builds | upkeep/nginx |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 awk -F'|' '
   function group(n,   s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) }; return n s }
   { key = $1 "|" $2 "|" $3 "|" $5; rows[NR] = $0; if ($4 == "nginx") ng[key] = $7 }
@@ -371,6 +424,6 @@ awk -F'|' '
       split(rows[i], f, "|"); key = f[1] "|" f[2] "|" f[3] "|" f[5]
       ratio = (f[4] == "upkeep" && ng[key] > 0) ? sprintf("%.2f", f[7] / ng[key]) : ""
       note = (f[10] == "none") ? "" : " (" f[10] ")"
-      printf "| %s | `%s` | %s | %s | %s | %s | %s | %s ms | %s ms | %s%s |\n", f[1], f[2], f[3], f[4], f[5], f[6], group(f[7]), f[8], f[9], ratio, note
+      printf "| %s | `%s` | %s | %s | %s | %s | %s | %s ms | %s ms | %s %% | %s | %s%s |\n", f[1], f[2], f[3], f[4], f[5], f[6], group(f[7]), f[8], f[9], f[11], f[12], ratio, note
     }
   }' "$results"

@@ -86,6 +86,18 @@ pub const CATALOGUE: &[Metric] = &[
         None,
         "Plain reads of the status snapshot's fixed paths answered from prepared bytes below the HTTP stack (also counted in upkeep_http_requests_total)",
     ),
+    metric(
+        "upkeep_status_snapshot_builds_total",
+        Kind::Counter,
+        None,
+        "Status snapshots rendered and compressed because their inputs changed",
+    ),
+    metric(
+        "upkeep_status_snapshot_build_seconds",
+        Kind::Histogram,
+        Some(Unit::Seconds),
+        "Time to render and compress a status snapshot (off the async runtime)",
+    ),
     // Configuration.
     metric(
         "upkeep_config_reloads_total",

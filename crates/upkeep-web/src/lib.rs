@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod body_file;
 pub mod confirmation_budget;
 pub mod console;
 pub mod extract;

@@ -31,8 +31,8 @@ use upkeep_store::monitoring::{Ping, PingKind};
 
 use crate::metrics::{get_requests, request_duration};
 use crate::state::AppState;
-use crate::status::Choice;
 use crate::status::snapshot::Body;
+use crate::status::{Choice, Coding};
 
 /// The answer to a prepared heartbeat, once its ping is committed.
 pub(crate) type PingAnswer = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -55,6 +55,13 @@ struct PingRoute {
 
 /// The route the router matches heartbeats with (the `route` label of its metrics).
 const PING_ROUTE: &str = "/ping/{key}";
+
+/// The body of a plain read's answer ([`Prepared::answer_plain`]): its bytes, and for a large
+/// identity body the sealed file that holds the same bytes ([`crate::body_file`]).
+pub(crate) struct PlainBody {
+    pub(crate) bytes: Bytes,
+    pub(crate) file: Option<Arc<crate::body_file::BodyFile>>,
+}
 
 /// The prepared answers of the fixed paths.
 pub(crate) struct Prepared {
@@ -119,7 +126,7 @@ impl Prepared {
         get: &PlainGet<'_>,
         client: IpAddr,
         out: &mut Vec<u8>,
-    ) -> Option<Bytes> {
+    ) -> Option<PlainBody> {
         let (i, route) = self.route(get.path)?;
         let started = Instant::now();
         let body = self.body(i, client)?;
@@ -147,7 +154,11 @@ impl Prepared {
         }
         route.count(choice.not_modified, started);
         self.fast.increment(1);
-        Some(bytes)
+        // The identity bytes of a large body can be sent from its file.
+        let file = (choice.coding == Coding::Identity && !choice.not_modified)
+            .then(|| body.file.clone())
+            .flatten();
+        Some(PlainBody { bytes, file })
     }
 
     /// The fixed path `path` (its index in the snapshot's fixed bodies).

@@ -5,7 +5,8 @@
 //! same lookup, quota and metrics as [`crate::prepared`]. The first request that is anything
 //! else (another path or method, a body, credentials, over quota, no snapshot yet, a head this
 //! reader does not take) hands the connection, with every byte read so far, to hyper, which
-//! serves the rest of it as it serves every connection.
+//! serves the rest of it as it serves every connection. A large identity body is sent from
+//! its sealed file with `sendfile` ([`crate::body_file`]) rather than copied from memory.
 //!
 //! What a client sees is the same either way: the same status, headers and body as hyper
 //! writes for the prepared answer (the `upkeep` crate's `fast_path` tests compare the two
@@ -34,16 +35,28 @@ pub(crate) enum Outcome<S> {
     Handoff(Prefixed<S>),
 }
 
+/// A connection's stream as the fast path writes to it: a large body is sent to a TCP
+/// stream from its file ([`crate::body_file`]); to anything else, from memory.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin {
+    /// The TCP stream, where a body can be sent from its file.
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        None
+    }
+}
+
+impl Stream for tokio::net::TcpStream {
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        Some(self)
+    }
+}
+
 /// Serves `io`'s plain requests for `connection` until one is not plain (see the module).
-pub(crate) async fn serve<S>(
+pub(crate) async fn serve<S: Stream>(
     mut io: S,
     connection: &crate::Connection,
     header_read_timeout: Duration,
     draining: &CancellationToken,
-) -> Outcome<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) -> Outcome<S> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut start = 0;
     let mut out: Vec<u8> = Vec::with_capacity(1024);
@@ -64,7 +77,7 @@ where
                     return handoff(io, buf, start);
                 };
                 start += get.len;
-                if write_both(&mut io, &out, &body).await.is_err() {
+                if send(&mut io, &out, &body).await.is_err() {
                     return Outcome::Closed;
                 }
                 if start == buf.len() {
@@ -119,6 +132,20 @@ fn handoff<S>(io: S, mut buf: Vec<u8>, start: usize) -> Outcome<S> {
         at: 0,
         inner: io,
     })
+}
+
+/// Writes `head` then `body`: from the body's file where there is one and `io` is a TCP
+/// stream, else from memory.
+async fn send<S: Stream>(
+    io: &mut S,
+    head: &[u8],
+    body: &crate::prepared::PlainBody,
+) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if let (Some(file), Some(tcp)) = (body.file.as_deref(), io.tcp()) {
+        return crate::body_file::send(tcp, head, file).await;
+    }
+    write_both(io, head, &body.bytes).await
 }
 
 /// Writes `head` then `body`, in as few writes as the socket takes.

@@ -469,6 +469,7 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
     }
     let history = builder.history.clone();
     let latency = builder.latency.clone();
+    let started = std::time::Instant::now();
     let built = tokio::task::spawn_blocking(move || -> anyhow::Result<Snapshot> {
         let model = Arc::new(Model::build(&Inputs {
             config: &gathered.loaded.config,
@@ -493,6 +494,9 @@ pub async fn rebuild(state: &AppState) -> anyhow::Result<Arc<Snapshot>> {
         )?)
     })
     .await??;
+    metrics::counter!("upkeep_status_snapshot_builds_total").increment(1);
+    metrics::histogram!("upkeep_status_snapshot_build_seconds")
+        .record(started.elapsed().as_secs_f64());
     let built = Arc::new(built);
     state.status.set(Arc::clone(&built));
     Ok(built)

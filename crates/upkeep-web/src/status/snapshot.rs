@@ -96,6 +96,9 @@ pub struct Body {
     pub content_type: &'static str,
     /// The header values that describe this body, made once so that serving it builds none.
     pub headers: BodyHeaders,
+    /// `plain` in a sealed file, for large snapshot bodies: the fast path sends it from there
+    /// ([`crate::body_file`]).
+    pub file: Option<std::sync::Arc<crate::body_file::BodyFile>>,
 }
 
 /// A [`Body`]'s answers' headers, made once so that serving it builds none: for each
@@ -212,7 +215,9 @@ impl Body {
         } else {
             9
         };
-        Self::with_levels(plain, content_type, at, brotli, 9)
+        let mut body = Self::with_levels(plain, content_type, at, brotli, 9)?;
+        body.file = crate::body_file::BodyFile::of(plain);
+        Ok(body)
     }
 
     /// Prepares a body rendered on request ([`ON_REQUEST_BROTLI`], [`ON_REQUEST_GZIP`]); it is
@@ -246,6 +251,7 @@ impl Body {
             last_modified,
             content_type,
             headers,
+            file: None,
         })
     }
 }
