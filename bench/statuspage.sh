@@ -249,7 +249,7 @@ thread_ticks() {
       for (i = length(line); i > 0; i--) if (substr(line, i, 1) == ")") { rp = i; break }
       name = substr(line, lp + 1, rp - lp - 1); gsub(/ /, "-", name)
       split(substr(line, rp + 2), f, " ")
-      print $1, name, f[12] + f[13] }' "$t/stat" 2>/dev/null
+      print $1, name, f[12] + f[13] }' "$t/stat" 2>/dev/null || true # the thread ended
   done
 }
 
