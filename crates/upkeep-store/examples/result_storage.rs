@@ -5,8 +5,11 @@
 //! database's growth per simulated hour and what it holds per check written so far.
 //!
 //! ```sh
-//! cargo run --release -p upkeep-store --example result_storage -- MONITORS HOURS [INTERVAL_S] [FAILURE_PPM] [DIR]
+//! cargo run --release -p upkeep-store --example result_storage -- MONITORS HOURS [INTERVAL_S] [FAILURE_PPM] [DIR] [START_HOUR]
 //! ```
+//!
+//! `START_HOUR` (UTC, default 0) is the hour of the day the simulation starts at: 22 brings the
+//! first day's end, and its fold an hour later, within a few simulated hours.
 //!
 //! A fresh SQLite file in DIR (default: a temporary directory), WAL and `synchronous=FULL` as
 //! `upkeep serve` opens it; latencies vary per check (20–220 ms), `FAILURE_PPM` of checks fail
@@ -24,7 +27,7 @@ use upkeep_store::monitoring::{CheckResult, HOUR_MS};
 use upkeep_store::{ConnectOptions, Store};
 
 /// 2026-03-02T00:00:00Z.
-const START_MS: i64 = 1_772_409_600_000;
+const DAY_START_MS: i64 = 1_772_409_600_000;
 
 #[tokio::main]
 async fn main() {
@@ -40,6 +43,7 @@ async fn main() {
     let failure_ppm = arg(4, 10_000);
     let tmp = tempfile::tempdir().unwrap();
     let dir = args.get(5).map_or(tmp.path().to_path_buf(), Into::into);
+    let start_ms = DAY_START_MS + arg(6, 0) * HOUR_MS;
     let path = dir.join("results.sqlite");
     let _ = std::fs::remove_file(&path);
     let store = Store::connect(
@@ -58,7 +62,7 @@ async fn main() {
             status: upkeep_domain::monitor_state::MonitorStatus::Up,
             consecutive_failures: 0,
             consecutive_successes: 1,
-            changed_at: ts(START_MS),
+            changed_at: ts(start_ms),
             last_check_at: None,
             paused: false,
         })
@@ -89,7 +93,7 @@ async fn main() {
     for hour in 0..hours {
         let t = Instant::now();
         for round in 0..rounds_per_hour {
-            let at0 = START_MS + hour * HOUR_MS + round * interval_ms;
+            let at0 = start_ms + hour * HOUR_MS + round * interval_ms;
             let batch: Vec<CheckResult> = ids
                 .iter()
                 .enumerate()
@@ -115,7 +119,7 @@ async fn main() {
         if hour >= 1 {
             for chunk in folded.chunks(64) {
                 store
-                    .fold_hour(chunk, ts(START_MS + (hour - 1) * HOUR_MS))
+                    .fold_hour(chunk, ts(start_ms + (hour - 1) * HOUR_MS))
                     .await
                     .unwrap();
             }
@@ -124,7 +128,7 @@ async fn main() {
         // Each day that ended an hour ago is folded into its packed row, as the engine's
         // day pass does (`fold_rollup_days_once`).
         let t = Instant::now();
-        let now = ts(START_MS + (hour + 1) * HOUR_MS);
+        let now = ts(start_ms + (hour + 1) * HOUR_MS);
         let due = store.rollup_days_to_fold(now, u32::MAX).await.unwrap();
         for chunk in due.chunks(64) {
             store.fold_rollup_days(chunk).await.unwrap();
@@ -145,7 +149,7 @@ async fn main() {
         split_before = split;
         // The rollups still count every check.
         let totals = store
-            .rollup_totals(&ids[0], ts(START_MS), ts(START_MS + (hour + 1) * HOUR_MS))
+            .rollup_totals(&ids[0], ts(start_ms), ts(start_ms + (hour + 1) * HOUR_MS))
             .await
             .unwrap();
         assert_eq!(totals.checks as i64, rounds_per_hour * (hour + 1));
