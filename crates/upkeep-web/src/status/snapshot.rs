@@ -96,8 +96,8 @@ pub struct Body {
     pub content_type: &'static str,
     /// The header values that describe this body, made once so that serving it builds none.
     pub headers: BodyHeaders,
-    /// `plain` in a sealed file, for large snapshot bodies: the fast path sends it from there
-    /// ([`crate::body_file`]).
+    /// `plain` in a sealed file, for the large bodies of the snapshot's fixed paths: the fast
+    /// path sends them from there ([`crate::body_file`]). Other bodies have none.
     pub file: Option<std::sync::Arc<crate::body_file::BodyFile>>,
 }
 
@@ -215,9 +215,14 @@ impl Body {
         } else {
             9
         };
-        let mut body = Self::with_levels(plain, content_type, at, brotli, 9)?;
-        body.file = crate::body_file::BodyFile::of(plain);
-        Ok(body)
+        Self::with_levels(plain, content_type, at, brotli, 9)
+    }
+
+    /// This body with its bytes also in a sealed file when it is large enough for one
+    /// ([`crate::body_file`]): for the fixed paths, the ones the fast path serves.
+    pub fn with_file(mut self) -> Body {
+        self.file = crate::body_file::BodyFile::of(&self.plain);
+        self
     }
 
     /// Prepares a body rendered on request ([`ON_REQUEST_BROTLI`], [`ON_REQUEST_GZIP`]); it is
@@ -328,7 +333,15 @@ impl Snapshot {
             });
             let body = match kept {
                 Some(b) => Arc::clone(b),
-                None => Arc::new(Body::new(&r.bytes, r.content_type, at)?),
+                None => {
+                    let body = Body::new(&r.bytes, r.content_type, at)?;
+                    // Only the fixed paths are answered by the fast path, from a file.
+                    if super::fixed_paths().any(|(path, _)| path == r.path) {
+                        Arc::new(body.with_file())
+                    } else {
+                        Arc::new(body)
+                    }
+                }
             };
             bodies.insert(r.path, body);
         }

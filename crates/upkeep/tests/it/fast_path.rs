@@ -175,6 +175,17 @@ fn plain_reads_are_answered_below_hyper_with_the_bytes_hyper_writes() {
                     "the page ({} bytes) no longer exercises bodies sent from a file",
                     fast.body.len()
                 );
+                // A sealed file for each large body of a fixed path: a few in all.
+                let files = std::fs::read_dir(format!("/proc/{}/fd", server.child.id()))
+                    .unwrap()
+                    .filter_map(Result::ok)
+                    .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                    .filter(|target| target.to_string_lossy().contains("memfd:upkeep-body"))
+                    .count();
+                assert!(
+                    (1..=4).contains(&files),
+                    "{files} sealed body files for a page of three components"
+                );
                 let three = get(path, &accept).repeat(3);
                 for (i, again) in exchange(&server, &three, 3).into_iter().enumerate() {
                     assert_eq!(again.sorted(), fast.sorted(), "pipelined answer {i}");
