@@ -716,6 +716,20 @@ async fn send_batches(
                 continue;
             }
         };
+        if let Some(p) = pending.as_ref().filter(|_| stored.split_interrupted()) {
+            tracing::info!(
+                seq = stored.seq,
+                "probe agent: finishing the split of a batch that a stop interrupted"
+            );
+            let done = lock().split(p, &stored);
+            if let Err(e) = done {
+                let wait = io_failed(&mut trouble, "the buffer cannot be changed", &e);
+                if !pause(&stop, wait).await {
+                    return;
+                }
+            }
+            continue;
+        }
         let dropped = lock().dropped();
         let mut results = stored.results.clone();
         if !rounds.load(Ordering::Relaxed) {
