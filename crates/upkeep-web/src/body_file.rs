@@ -53,16 +53,6 @@ impl BodyFile {
         }
     }
 
-    /// How many bytes the file holds (never 0: see [`SEND_FROM_FILE`]).
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the file is empty (never: see [`SEND_FROM_FILE`]).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     #[cfg(target_os = "linux")]
     fn make(bytes: &[u8]) -> std::io::Result<BodyFile> {
         use nix::fcntl::{FcntlArg, SealFlag, fcntl};
@@ -155,7 +145,7 @@ mod tests {
     fn small_bodies_get_no_file_and_a_files_bytes_cannot_change() {
         assert!(BodyFile::of(&[7; SEND_FROM_FILE - 1]).is_none());
         let file = BodyFile::of(&[7; SEND_FROM_FILE]).expect("a file");
-        assert_eq!(file.len(), SEND_FROM_FILE);
+        assert_eq!(file.len, SEND_FROM_FILE);
         let mut handle = std::fs::File::from(file.fd.try_clone().expect("dup"));
         use std::io::{Read, Seek, Write};
         assert!(

@@ -10,9 +10,10 @@
 //!
 //! What a client sees is the same either way: the same status, headers and body as hyper
 //! writes for the prepared answer (the `upkeep` crate's `fast_path` tests compare the two
-//! header for header and body for body, the date aside). Keep-alive, pipelined requests, the header read timeout (a head must be whole
-//! within it; it is also the idle time of a keep-alive connection) and graceful shutdown (an
-//! idle connection closes, an answer being written finishes) hold here as they do in hyper.
+//! header for header and body for body, the date aside). Keep-alive, pipelined requests, the
+//! header read timeout (a head must be whole within it; it is also the idle time of a
+//! keep-alive connection) and graceful shutdown (an idle connection closes, an answer being
+//! written finishes) hold here as they do in hyper.
 
 use std::io::IoSlice;
 use std::pin::Pin;

@@ -336,11 +336,8 @@ impl Snapshot {
                 None => {
                     let body = Body::new(&r.bytes, r.content_type, at)?;
                     // Only the fixed paths are answered by the fast path, from a file.
-                    if super::fixed_paths().any(|(path, _)| path == r.path) {
-                        Arc::new(body.with_file())
-                    } else {
-                        Arc::new(body)
-                    }
+                    let fixed = super::fixed_paths().any(|(path, _)| path == r.path);
+                    Arc::new(if fixed { body.with_file() } else { body })
                 }
             };
             bodies.insert(r.path, body);
