@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use upkeep_domain::agent::{Accepted, same_content};
 
 use crate::monitoring::{MAX_ROWS_PER_STATEMENT, insert_sql};
-use crate::{BeginWrite, Store, StoreError, with_pool};
+use crate::{BeginWrite, Dialect, Store, StoreError, with_pool};
 
 const RESULT_INSERT: &str = "INSERT INTO agent_results \
     (agent, monitor_id, location, at, received_at, ok, latency_ms, status_code, failure, \
@@ -111,7 +111,7 @@ impl Store {
                 .rows_affected();
             let outcome = if inserted > 0 {
                 for rows in b.results.chunks(MAX_ROWS_PER_STATEMENT) {
-                    let sql = insert_sql(RESULT_INSERT, RESULT_COLUMNS, rows.len(), "");
+                    let sql = insert_sql(tx.params(), RESULT_INSERT, RESULT_COLUMNS, rows.len(), "");
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for r in rows {
                         q = q

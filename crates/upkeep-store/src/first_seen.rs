@@ -7,14 +7,13 @@ use std::collections::{BTreeSet, HashMap};
 use jiff::Timestamp;
 
 use crate::monitoring::{MAX_ROWS_PER_STATEMENT, insert_sql};
-use crate::{Store, StoreError, with_pool};
+use crate::{Dialect, Params, Store, StoreError, with_pool};
 
-/// `SELECT monitor_id, at FROM monitor_first_seen` for `ids` ids (`$1..`).
-fn select_sql(ids: usize) -> String {
-    let list: Vec<String> = (1..=ids).map(|n| format!("${n}")).collect();
+/// `SELECT monitor_id, at FROM monitor_first_seen` for `ids` ids.
+fn select_sql(params: Params, ids: usize) -> String {
     format!(
         "SELECT monitor_id, at FROM monitor_first_seen WHERE monitor_id IN ({})",
-        list.join(", ")
+        params.list(1, ids)
     )
 }
 
@@ -39,6 +38,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             for chunk in ids.chunks(MAX_ROWS_PER_STATEMENT) {
                 let insert = insert_sql(
+                    tx.params(),
                     "INSERT INTO monitor_first_seen (monitor_id, at)",
                     2,
                     chunk.len(),
@@ -49,7 +49,7 @@ impl Store {
                     q = q.bind(*id).bind(at);
                 }
                 q.execute(&mut *tx).await?;
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select_sql(chunk.len())));
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select_sql(tx.params(), chunk.len())));
                 for id in chunk {
                     q = q.bind(*id);
                 }

@@ -21,7 +21,7 @@ use upkeep_domain::notify::{IncidentEvent, IncidentNotice, Notice, NoticeCompone
 use crate::audit::{AuditEntry, insert_audit};
 use crate::outbox::insert_notice;
 use crate::retry::{Attempt, on_clash};
-use crate::{Store, StoreError, ids, with_pool};
+use crate::{Params, Store, StoreError, ids, with_pool};
 
 /// An incident with its affected components and its updates, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -410,10 +410,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let marks = (1..=rows.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let marks = Params::Numbered.list(1, rows.len());
         let sql = format!(
             "SELECT incident_id, component_id, status FROM incident_components \
              WHERE incident_id IN ({marks}) ORDER BY incident_id, position, component_id"

@@ -79,6 +79,74 @@ enum Pool {
     Postgres(PgPool),
 }
 
+/// How a generated statement names its bind parameters: `?` on SQLite, `$1, $2, …` on
+/// PostgreSQL (which has no anonymous form). On SQLite every named or numbered parameter
+/// (`$1`, `?1`) is looked up by a linear scan of the statement's parameter list, both when the
+/// statement is prepared and when sqlx binds each value, so a multi-row insert of 1,024 values
+/// cost half a million comparisons twice per batch; anonymous parameters are not in that list.
+/// Anonymous parameters are bound in order, so a statement built with them must name each
+/// value once, in the order the values are bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Params {
+    Anonymous,
+    Numbered,
+}
+
+impl Params {
+    /// Appends the parameter `n` (counted from 1).
+    pub(crate) fn push(self, sql: &mut String, n: usize) {
+        match self {
+            Params::Anonymous => sql.push('?'),
+            Params::Numbered => {
+                use std::fmt::Write as _;
+                let _ = write!(sql, "${n}");
+            }
+        }
+    }
+
+    /// `count` parameters from `first` on, separated by commas.
+    pub(crate) fn list(self, first: usize, count: usize) -> String {
+        let mut sql = String::with_capacity(count * 5);
+        for n in first..first + count {
+            if n > first {
+                sql.push_str(", ");
+            }
+            self.push(&mut sql, n);
+        }
+        sql
+    }
+}
+
+/// The parameter style of a connection's or a pool's backend, for SQL built in blocks that
+/// [`with_pool!`] compiles once per backend (`tx.params()`, `pool.params()`).
+pub(crate) trait Dialect {
+    fn params(&self) -> Params;
+}
+
+impl Dialect for sqlx::SqliteConnection {
+    fn params(&self) -> Params {
+        Params::Anonymous
+    }
+}
+
+impl Dialect for sqlx::PgConnection {
+    fn params(&self) -> Params {
+        Params::Numbered
+    }
+}
+
+impl Dialect for SqlitePool {
+    fn params(&self) -> Params {
+        Params::Anonymous
+    }
+}
+
+impl Dialect for PgPool {
+    fn params(&self) -> Params {
+        Params::Numbered
+    }
+}
+
 /// Runs the same block against whichever pool the store holds: `$pool` is bound to a
 /// `&SqlitePool` or a `&PgPool`, and the block is compiled once for each. Queries inside must use
 /// SQL that both backends accept.
@@ -353,6 +421,45 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn generated_parameters_are_anonymous_on_sqlite_and_numbered_on_postgres() {
+        assert_eq!(Params::Anonymous.list(4, 3), "?, ?, ?");
+        assert_eq!(Params::Numbered.list(4, 3), "$4, $5, $6");
+        assert_eq!(Params::Numbered.list(1, 0), "");
+        let sql = crate::monitoring::insert_sql(Params::Numbered, "INSERT INTO t (a, b)", 2, 2, "");
+        assert_eq!(sql, "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ");
+        let sql =
+            crate::monitoring::insert_sql(Params::Anonymous, "INSERT INTO t (a, b)", 2, 2, "");
+        assert_eq!(sql, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ");
+    }
+
+    /// SQLite binds anonymous parameters in order across a multi-row insert: every value lands
+    /// in its own row and column.
+    #[tokio::test]
+    async fn anonymous_parameters_bind_each_value_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir, "params.db").await;
+        let Pool::Sqlite(pool) = &store.pool else {
+            panic!("a SQLite store");
+        };
+        sqlx::query("CREATE TABLE t (a INTEGER, b TEXT)")
+            .execute(pool)
+            .await
+            .unwrap();
+        let sql = crate::monitoring::insert_sql(pool.params(), "INSERT INTO t (a, b)", 2, 300, "");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for i in 0..300i64 {
+            q = q.bind(i).bind(format!("row {i}"));
+        }
+        q.execute(pool).await.unwrap();
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT a, b FROM t ORDER BY rowid")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        let expected: Vec<(i64, String)> = (0..300).map(|i| (i, format!("row {i}"))).collect();
+        assert_eq!(rows, expected);
+    }
 
     async fn store(dir: &tempfile::TempDir, name: &str) -> Store {
         let url = format!("sqlite://{}", dir.path().join(name).display());

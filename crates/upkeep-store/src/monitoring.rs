@@ -34,7 +34,7 @@ use upkeep_domain::monitor_state::MonitorStatus;
 use upkeep_domain::rollups;
 
 use crate::audit::{AuditEntry, insert_audit};
-use crate::{Store, StoreError, with_pool};
+use crate::{Dialect, Params, Store, StoreError, with_pool};
 
 /// Largest number of rows one multi-row statement carries.
 pub const MAX_ROWS_PER_STATEMENT: usize = 128;
@@ -311,8 +311,15 @@ fn stored_result(row: ResultRow) -> Result<StoredResult, StoreError> {
     })
 }
 
-/// `INSERT INTO table (cols) VALUES ($1, ...), (...)` for `rows` rows, then `suffix`.
-pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize, suffix: &str) -> String {
+/// `INSERT INTO table (cols) VALUES (?, ...), (...)` for `rows` rows (in `params`' style),
+/// then `suffix`.
+pub(crate) fn insert_sql(
+    params: Params,
+    head: &str,
+    columns: usize,
+    rows: usize,
+    suffix: &str,
+) -> String {
     let mut sql = String::with_capacity(head.len() + suffix.len() + rows * columns * 6);
     sql.push_str(head);
     sql.push_str(" VALUES ");
@@ -327,8 +334,7 @@ pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize, suffix: &str) 
                 sql.push_str(", ");
             }
             n += 1;
-            sql.push('$');
-            sql.push_str(&n.to_string());
+            params.push(&mut sql, n);
         }
         sql.push(')');
     }
@@ -450,10 +456,11 @@ macro_rules! write_results {
         let results: &[CheckResult] = $results;
         let rollups = &$rollups;
         let located = &$located;
+        let params = $tx.params();
         let raw = execute_chunked!(
             $tx,
             results.len(),
-            |n| insert_sql(RESULT_INSERT, 8, n, ""),
+            |n| insert_sql(params, RESULT_INSERT, 8, n, ""),
             |q, i| {
                 let r = &results[i];
                 q.bind(&r.monitor_id)
@@ -471,7 +478,7 @@ macro_rules! write_results {
             Ok(()) => execute_chunked!(
                 $tx,
                 rollups.len(),
-                |n| insert_sql(ROLLUP_INSERT, 8, n, ROLLUP_UPSERT),
+                |n| insert_sql(params, ROLLUP_INSERT, 8, n, ROLLUP_UPSERT),
                 |q, i| {
                     let ((monitor, res, bucket), a) = &rollups[i];
                     q.bind(*monitor)
@@ -490,7 +497,7 @@ macro_rules! write_results {
             Ok(()) => execute_chunked!(
                 $tx,
                 located.len(),
-                |n| insert_sql(LOCATION_ROLLUP_INSERT, 7, n, LOCATION_ROLLUP_UPSERT),
+                |n| insert_sql(params, LOCATION_ROLLUP_INSERT, 7, n, LOCATION_ROLLUP_UPSERT),
                 |q, i| {
                     let ((monitor, location, hour), a) = &located[i];
                     q.bind(*monitor)
@@ -510,10 +517,11 @@ macro_rules! write_results {
 macro_rules! write_states {
     ($tx:ident, $unique:expr) => {{
         let unique: &[&MonitorStateRow] = &$unique;
+        let params = $tx.params();
         execute_chunked!(
             $tx,
             unique.len(),
-            |n| insert_sql(STATE_INSERT, 7, n, STATE_UPSERT),
+            |n| insert_sql(params, STATE_INSERT, 7, n, STATE_UPSERT),
             |q, i| {
                 let r = unique[i];
                 q.bind(&r.monitor_id)
@@ -621,7 +629,7 @@ impl Store {
             for ids in taken.chunks(MAX_ROWS_PER_STATEMENT) {
                 let sql = format!(
                     "DELETE FROM agent_results WHERE id IN ({})",
-                    (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+                    tx.params().list(1, ids.len())
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for id in ids {
@@ -936,10 +944,7 @@ impl Store {
         type Row = (String, String, i64, i64, i64, i64);
         let mut out = Vec::new();
         for chunk in monitors.chunks(MAX_ROWS_PER_STATEMENT) {
-            let list = (3..chunk.len() + 3)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = Params::Numbered.list(3, chunk.len());
             let sql = format!(
                 "SELECT monitor_id, location, CAST(SUM(checks) AS BIGINT), \
                  CAST(SUM(failures) AS BIGINT), CAST(SUM(latency_sum_ms) AS BIGINT), \
@@ -1532,18 +1537,19 @@ fn pair_pings(
     (rows, close_stored)
 }
 
-/// The newest [`OPEN_STARTS_LOADED`] open starts of each of `keys` keys (`$1..`), of both
-/// tables (each through its partial index of open starts).
-fn open_starts_sql(keys: usize) -> String {
-    let list: Vec<String> = (1..=keys).map(|n| format!("${n}")).collect();
-    let list = list.join(", ");
+/// The newest [`OPEN_STARTS_LOADED`] open starts of each of `keys` keys, of both tables (each
+/// through its partial index of open starts). The keys are bound twice, in order: once for
+/// each table.
+fn open_starts_sql(params: Params, keys: usize) -> String {
+    let pings = params.list(1, keys);
+    let inbox = params.list(keys + 1, keys);
     format!(
         "SELECT id, key, at, rid FROM (SELECT id, key, at, rid, \
          ROW_NUMBER() OVER (PARTITION BY key ORDER BY at DESC, id DESC) AS n FROM (\
          SELECT id, key, at, rid FROM pings \
-         WHERE kind = 'start' AND ended_at IS NULL AND key IN ({list}) UNION ALL \
+         WHERE kind = 'start' AND ended_at IS NULL AND key IN ({pings}) UNION ALL \
          SELECT id, key, at, rid FROM pings_inbox \
-         WHERE kind = 'start' AND ended_at IS NULL AND key IN ({list})) AS both_tables) \
+         WHERE kind = 'start' AND ended_at IS NULL AND key IN ({inbox})) AS both_tables) \
          AS open_starts WHERE n <= {OPEN_STARTS_LOADED}"
     )
 }
@@ -1560,10 +1566,16 @@ pub struct HeartbeatInstants {
 /// [`Store::heartbeat_instants`] in `pings` for `keys` keys (`$1..`): one row per key, each
 /// instant read through the key's indexes (newest first, one row), as the single-key reads
 /// do; and the key's open start in `pings_inbox` (through its partial index).
-fn heartbeat_instants_sql(keys: usize) -> String {
-    let list: Vec<String> = (1..=keys)
-        .map(|n| format!("(CAST(${n} AS TEXT))"))
-        .collect();
+fn heartbeat_instants_sql(params: Params, keys: usize) -> String {
+    let mut list = String::with_capacity(keys * 20);
+    for n in 1..=keys {
+        if n > 1 {
+            list.push_str(", ");
+        }
+        list.push_str("(CAST(");
+        params.push(&mut list, n);
+        list.push_str(" AS TEXT))");
+    }
     let newest_end = "FROM pings p WHERE p.key = k.key AND p.kind IN ('success', 'fail') \
                       ORDER BY p.at DESC, p.id DESC LIMIT 1";
     format!(
@@ -1577,7 +1589,7 @@ fn heartbeat_instants_sql(keys: usize) -> String {
           WHERE i.key = k.key AND i.kind = 'start' AND i.ended_at IS NULL \
           ORDER BY i.at DESC, i.id DESC LIMIT 1) \
          FROM k",
-        list.join(", ")
+        list
     )
 }
 
@@ -1677,8 +1689,9 @@ macro_rules! record_pings_on {
             let mut open: HashMap<String, Vec<OpenStart>> = HashMap::new();
             let end_keys: Vec<&str> = end_keys.iter().copied().collect();
             for keys in end_keys.chunks(MAX_ROWS_PER_STATEMENT) {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(first(open_starts_sql(keys.len()))));
-                for key in keys {
+                let sql = first(open_starts_sql($exec.params(), keys.len()));
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for key in keys.iter().chain(keys) {
                     q = q.bind(*key);
                 }
                 let rows: Vec<(i64, String, i64, Option<String>)> =
@@ -1733,7 +1746,13 @@ macro_rules! record_pings_on {
             let mut returned: Vec<PingRow> = Vec::with_capacity(rows.len());
             let mut start = 0usize;
             for size in chunk_sizes(rows.len()) {
-                let mut sql = first(insert_sql(PING_INSERT, 8, size, PING_RETURNING));
+                let mut sql = first(insert_sql(
+                    $exec.params(),
+                    PING_INSERT,
+                    8,
+                    size,
+                    PING_RETURNING,
+                ));
                 if start + size == rows.len()
                     && let Some(suffix) = suffix
                 {
@@ -2003,9 +2022,9 @@ impl Store {
         }
         let mut out = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_ROWS_PER_STATEMENT) {
-            let sql = heartbeat_instants_sql(chunk.len());
             let rows: Vec<InstantsRow> = with_pool!(self, pool => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                let sql = heartbeat_instants_sql(pool.params(), chunk.len());
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for key in chunk {
                     q = q.bind(*key);
                 }

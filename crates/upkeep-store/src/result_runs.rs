@@ -24,7 +24,7 @@ use jiff::Timestamp;
 
 use crate::incidents::EventPosition;
 use crate::monitoring::HOUR_MS;
-use crate::{BeginWrite, Store, StoreError, with_pool};
+use crate::{BeginWrite, Dialect, Params, Store, StoreError, with_pool};
 
 /// How old a whole UTC hour of results must be before its runs are folded: younger results
 /// stay one row per check (what rollout gates and the most recent results read).
@@ -177,13 +177,6 @@ impl Folded {
     }
 }
 
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|k| format!("${k}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Store {
     /// The start of the next UTC hour to fold, if folding has begun: else the hour of the
     /// oldest stored result, if there is one.
@@ -229,7 +222,7 @@ impl Store {
              latency_ms, checks, last_at, latency_min_ms, latency_max_ms, latency_sum_ms \
              FROM check_results WHERE at >= $1 AND at < $2 AND monitor_id IN ({}) \
              ORDER BY monitor_id, location, at, id",
-            placeholders(3, monitors.len())
+            Params::Numbered.list(3, monitors.len())
         );
         let update = "UPDATE check_results SET checks = $1, last_at = $2, latency_ms = $3, \
                       latency_min_ms = $4, latency_max_ms = $5, latency_sum_ms = $6 WHERE id = $7";
@@ -265,7 +258,7 @@ impl Store {
             for chunk in ids.chunks(DELETE_CHUNK) {
                 let sql = format!(
                     "DELETE FROM check_results WHERE id IN ({})",
-                    placeholders(1, chunk.len())
+                    tx.params().list(1, chunk.len())
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for id in chunk {

@@ -8,7 +8,7 @@ use upkeep_domain::maintenance::MaintenanceRecord;
 
 use super::rows::{Row, UpdateRow, maintenance_record, select_maintenances, update_record};
 use super::{HeldMaintenance, MaintenanceFilter};
-use crate::{Store, StoreError, with_pool};
+use crate::{Params, Store, StoreError, with_pool};
 
 impl Store {
     /// One maintenance with its updates (newest first).
@@ -98,10 +98,7 @@ impl Store {
         const CHUNK: usize = 500;
         let mut updates: HashMap<String, Vec<UpdateRow>> = HashMap::new();
         for chunk in rows.chunks(CHUNK) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let marks = Params::Numbered.list(1, chunk.len());
             let sql = format!(
                 "SELECT maintenance_id, id, status, body, created_at, created_by \
                  FROM maintenance_updates WHERE maintenance_id IN ({marks}) \
