@@ -7,11 +7,11 @@
 # window per component), plus the hourly and daily rollups
 # the monitoring engine keeps for a year. Then times `upkeep report availability --year 2025`
 # (release build) in JSON with daily series and as a table, and reports the database size.
-# Usage: bench/report.sh [COMPONENTS] [RUNS]    (defaults 1000 and 5)
+# Usage: [BIN=path/to/upkeep] bench/report.sh [COMPONENTS] [RUNS]    (defaults 1000 and 5)
 set -euo pipefail
 n=${1:-1000}
 runs=${2:-5}
-bin=target/release/upkeep
+bin=${BIN:-target/release/upkeep}
 [ -x "$bin" ] || cargo build --release -p upkeep
 dir=$(mktemp -d)
 if [ -n "${KEEP:-}" ]; then echo "keeping $dir"; else trap 'rm -rf "$dir"' EXIT; fi
