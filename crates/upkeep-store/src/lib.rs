@@ -443,6 +443,7 @@ mod tests {
         let Pool::Sqlite(pool) = &store.pool else {
             panic!("a SQLite store");
         };
+        assert_eq!(pool.params(), Params::Anonymous);
         sqlx::query("CREATE TABLE t (a INTEGER, b TEXT)")
             .execute(pool)
             .await

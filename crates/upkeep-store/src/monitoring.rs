@@ -1563,7 +1563,7 @@ pub struct HeartbeatInstants {
     pub open_start: Option<Timestamp>,
 }
 
-/// [`Store::heartbeat_instants`] in `pings` for `keys` keys (`$1..`): one row per key, each
+/// [`Store::heartbeat_instants`] in `pings` for `keys` keys: one row per key, each
 /// instant read through the key's indexes (newest first, one row), as the single-key reads
 /// do; and the key's open start in `pings_inbox` (through its partial index).
 fn heartbeat_instants_sql(params: Params, keys: usize) -> String {
