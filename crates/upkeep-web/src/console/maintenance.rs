@@ -373,9 +373,11 @@ pub async fn schedule(
         Err(MaintenanceError::Store(e)) => Problem::internal(&e).into_response(),
         Err(MaintenanceError::Notice(v)) => {
             let earliest = v.earliest_allowed_start().map(|t| {
-                // The next whole minute at or after the earliest start, as the form takes it.
+                // The first whole minute (the form's precision) at least a minute after the
+                // earliest start: the operator has that minute to submit it again before the
+                // policy's window moves past it.
                 let t = t
-                    .saturating_add(jiff::SignedDuration::from_secs(59))
+                    .saturating_add(jiff::SignedDuration::from_secs(119))
                     .unwrap_or(t);
                 local_input(t, &tz)
             });

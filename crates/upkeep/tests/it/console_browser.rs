@@ -461,15 +461,20 @@ fn a_maintenance_refused_for_short_notice_is_scheduled_at_the_earliest_allowed_s
         .in_tz("Europe/Rome")
         .unwrap()
         .timestamp();
-    // Fourteen days after the server's clock, rounded up to the form's whole minute.
+    // Fourteen days after the server's clock and a minute to spare, rounded up to the form's
+    // whole minute: still allowed when submitted again below, whatever the second it was
+    // refused at.
     let fortnight = jiff::SignedDuration::from_hours(14 * 24);
+    let minute = jiff::SignedDuration::from_mins(1);
     assert!(
-        earliest_at.duration_since(before) >= fortnight
-            && earliest_at.duration_since(after) <= fortnight + jiff::SignedDuration::from_mins(1),
-        "{earliest} is not 14 days after {before}..{after}"
+        earliest_at.duration_since(before) >= fortnight + minute
+            && earliest_at.duration_since(after) <= fortnight + jiff::SignedDuration::from_mins(2),
+        "{earliest} is not 14 days and a minute after {before}..{after}"
     );
     assert!(
-        text.contains(&format!("earliest the notice policy allows ({earliest})")),
+        text.contains(&format!(
+            "earliest the notice policy allows ({earliest}, a minute to spare)"
+        )),
         "{text}"
     );
     // Every field is kept.
