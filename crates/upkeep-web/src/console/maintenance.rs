@@ -376,9 +376,13 @@ pub async fn schedule(
                 // The first whole minute (the form's precision) at least a minute after the
                 // earliest start: the operator has that minute to submit it again before the
                 // policy's window moves past it.
-                let t = t
-                    .saturating_add(jiff::SignedDuration::from_secs(119))
+                let later = t
+                    .saturating_add(jiff::SignedDuration::from_mins(1))
                     .unwrap_or(t);
+                let whole = jiff::TimestampRound::new()
+                    .smallest(jiff::Unit::Minute)
+                    .mode(jiff::RoundMode::Ceil);
+                let t = later.round(whole).unwrap_or(later);
                 local_input(t, &tz)
             });
             let message = match (&v.earliest_allowed_start(), &earliest) {
