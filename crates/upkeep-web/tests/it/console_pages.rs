@@ -485,7 +485,7 @@ async fn short_notice_is_refused_with_the_earliest_start_then_accepted_and_viewe
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Two hours' notice for a planned maintenance: refused, with the earliest allowed start
-    // (14 days on) shown and put in the form.
+    // (14 days on) shown, and the whole minute a minute after it put in the form.
     let r = post_form(&app, &editor, "/admin/maintenance", &form).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
@@ -494,7 +494,7 @@ async fn short_notice_is_refused_with_the_earliest_start_then_accepted_and_viewe
         body.contains("The earliest allowed start is 19 Dec 2026, 11:00:00 CET."),
         "{body}"
     );
-    assert!(body.contains(r#"value="2026-12-19T11:00""#), "{body}");
+    assert!(body.contains(r#"value="2026-12-19T11:01""#), "{body}");
     assert!(
         app.store
             .list_maintenances(upkeep_store::maintenance::MaintenanceFilter::All, 10)
@@ -504,7 +504,7 @@ async fn short_notice_is_refused_with_the_earliest_start_then_accepted_and_viewe
     );
 
     let mut again = form;
-    again[2] = ("starts", "2026-12-19T11:00");
+    again[2] = ("starts", "2026-12-19T11:01");
     let r = post_form(&app, &editor, "/admin/maintenance", &again).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = r.headers()[LOCATION].to_str().unwrap().to_owned();
